@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Main holds what every command shares: its output streams. Tests build one
+// with buffers and call Run.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// NewMain returns a Main wired to the process's standard streams.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// Run parses args and runs the selected command until it returns or ctx ends.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	root := &cobra.Command{
+		Use:           "aerolith",
+		Short:         "Aerolith: a replicated document database provisioned as code",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(m.Stdin)
+	root.SetOut(m.Stdout)
+	root.SetErr(m.Stderr)
+	for _, add := range commands {
+		root.AddCommand(add(m))
+	}
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// commands lists the constructors of the top-level commands. Each command's
+// file appends its constructor in an init function, so commands stay one per
+// file and this list needs no edits.
+var commands []func(*Main) *cobra.Command
+
+// usageError marks an error caused by how the command was called (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
