@@ -1,0 +1,286 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func envFunc(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return Load(fs, envFunc(env))
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "agent.yaml", `
+node-id: from-file
+data_dir: /file/dir
+http-addr: 127.0.0.1:8000
+bootstrap_expect: 5
+join: [a:1, b:2]
+log-level: debug
+`)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(*Config)
+	}{
+		{
+			name: "defaults only",
+			want: func(c *Config) {},
+		},
+		{
+			name: "file over default",
+			args: []string{"--config", file},
+			want: func(c *Config) {
+				c.NodeID, c.DataDir, c.HTTPAddr, c.BootstrapExpect = "from-file", "/file/dir", "127.0.0.1:8000", 5
+				c.Join, c.LogLevel = []string{"a:1", "b:2"}, "debug"
+			},
+		},
+		{
+			name: "file from env",
+			env:  map[string]string{"AEROLITH_CONFIG": file},
+			want: func(c *Config) {
+				c.NodeID, c.DataDir, c.HTTPAddr, c.BootstrapExpect = "from-file", "/file/dir", "127.0.0.1:8000", 5
+				c.Join, c.LogLevel = []string{"a:1", "b:2"}, "debug"
+			},
+		},
+		{
+			name: "env over file",
+			args: []string{"--config", file},
+			env:  map[string]string{"AEROLITH_NODE_ID": "from-env", "AEROLITH_BOOTSTRAP_EXPECT": "3", "AEROLITH_JOIN": "x:1,y:2", "AEROLITH_INSECURE_NO_AUTH": "true"},
+			want: func(c *Config) {
+				c.NodeID, c.DataDir, c.HTTPAddr, c.BootstrapExpect = "from-env", "/file/dir", "127.0.0.1:8000", 3
+				c.Join, c.LogLevel, c.InsecureNoAuth = []string{"x:1", "y:2"}, "debug", true
+			},
+		},
+		{
+			name: "empty env counts as unset",
+			args: []string{"--config", file},
+			env:  map[string]string{"AEROLITH_NODE_ID": ""},
+			want: func(c *Config) {
+				c.NodeID, c.DataDir, c.HTTPAddr, c.BootstrapExpect = "from-file", "/file/dir", "127.0.0.1:8000", 5
+				c.Join, c.LogLevel = []string{"a:1", "b:2"}, "debug"
+			},
+		},
+		{
+			name: "flag over env over file",
+			args: []string{"--config", file, "--node-id", "from-flag", "--bootstrap-expect=1", "--join", "p:1", "--join", "q:2,r:3", "--insecure-no-auth"},
+			env:  map[string]string{"AEROLITH_NODE_ID": "from-env", "AEROLITH_BOOTSTRAP_EXPECT": "3", "AEROLITH_DATA_DIR": "/env/dir"},
+			want: func(c *Config) {
+				c.NodeID, c.DataDir, c.HTTPAddr, c.BootstrapExpect = "from-flag", "/env/dir", "127.0.0.1:8000", 1
+				c.Join, c.LogLevel, c.InsecureNoAuth = []string{"p:1", "q:2", "r:3"}, "debug", true
+			},
+		},
+		{
+			name: "flag false overrides env true",
+			args: []string{"--insecure-no-auth=false"},
+			env:  map[string]string{"AEROLITH_INSECURE_NO_AUTH": "1"},
+			want: func(c *Config) {},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := load(t, tt.args, tt.env)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			want := Default()
+			tt.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("Load() =\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "flag not an int", args: []string{"--bootstrap-expect", "three"}, wantErr: `bootstrap-expect: "three" is not an integer`},
+		{name: "env not an int", env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "x"}, wantErr: "AEROLITH_BOOTSTRAP_EXPECT: bootstrap-expect"},
+		{name: "env not a bool", env: map[string]string{"AEROLITH_INSECURE_NO_AUTH": "maybe"}, wantErr: "insecure-no-auth: \"maybe\" is not a boolean"},
+		{name: "unknown file key", file: "nodeid: x\n", wantErr: `unknown key "nodeid"`},
+		{name: "file list for scalar", file: "node-id: [a, b]\n", wantErr: "node-id: want a single value"},
+		{name: "file duplicate spellings", file: "node-id: a\nnode_id: b\n", wantErr: "both set node-id"},
+		{name: "file bad yaml", file: "node-id: [\n", wantErr: "config file"},
+		{name: "file missing env ref", file: "admin-key: ${NOPE_NOT_SET}\n", wantErr: "NOPE_NOT_SET referenced but not set"},
+		{name: "missing file", args: []string{"--config", "/does/not/exist.yaml"}, wantErr: "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, "c.yaml", tt.file))
+			}
+			_, err := load(t, args, tt.env)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("load() error = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestFileEnvExpansion(t *testing.T) {
+	file := writeFile(t, "c.yaml", "admin-key: ${MY_KEY}\nadvertise: 10.0.0.1\n")
+	got, err := load(t, []string{"--config", file}, map[string]string{"MY_KEY": "k$literal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AdminKey != "k$literal" || got.Advertise != "10.0.0.1" {
+		t.Fatalf("got AdminKey %q Advertise %q", got.AdminKey, got.Advertise)
+	}
+}
+
+func valid() Config {
+	c := Default()
+	c.DataDir = "/tmp/x"
+	c.AdminKey = "key"
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	existing := writeFile(t, "cert.pem", "x")
+	tests := []struct {
+		name    string
+		mod     func(*Config)
+		wantErr string // "" = valid
+	}{
+		{"valid", func(c *Config) {}, ""},
+		{"insecure without key", func(c *Config) { c.AdminKey, c.InsecureNoAuth = "", true }, ""},
+		{"no data dir", func(c *Config) { c.DataDir = "" }, "data-dir: required"},
+		{"bad node id", func(c *Config) { c.NodeID = "a/b" }, "node-id: "},
+		{"bad http addr", func(c *Config) { c.HTTPAddr = "7070" }, "http-addr: "},
+		{"bad raft port", func(c *Config) { c.RaftAddr = ":99999" }, "raft-addr: "},
+		{"same ports", func(c *Config) { c.HTTPAddr = ":7071" }, "http-addr: :7071 is also the raft-addr"},
+		{"negative bootstrap", func(c *Config) { c.BootstrapExpect = -1 }, "bootstrap-expect: must be >= 0"},
+		{"bootstrap without join", func(c *Config) { c.BootstrapExpect = 3 }, "join: required with bootstrap-expect 3"},
+		{"bad join", func(c *Config) { c.Join = []string{"nohost"} }, `join: "nohost"`},
+		{"discover", func(c *Config) { c.Discover = "provider=aws tag=x" }, "discover: cloud discovery is not supported yet"},
+		{"no key", func(c *Config) { c.AdminKey = "" }, "admin-key: required"},
+		{"key and insecure", func(c *Config) { c.InsecureNoAuth = true }, "insecure-no-auth: cannot be combined"},
+		{"key with space", func(c *Config) { c.AdminKey = "a b" }, "admin-key: must not contain whitespace"},
+		{"bad billing url", func(c *Config) { c.BillingURL = "ftp://x" }, "billing-url: "},
+		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log-level: "},
+		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "log-format: "},
+		{"tls file missing", func(c *Config) { c.TLSCert = "/no/such/cert.pem" }, "tls-cert: "},
+		{"tls not supported", func(c *Config) { c.TLSKey = existing }, "tls-key: TLS is not supported yet"},
+		{"doc bytes zero", func(c *Config) { c.MaxDocumentBytes = 0 }, "max-document-bytes: must be > 0"},
+		{"body bytes zero", func(c *Config) { c.MaxBodyBytes = 0 }, "max-body-bytes: must be > 0"},
+		{"doc above body", func(c *Config) { c.MaxDocumentBytes = 3 << 20 }, "max-document-bytes: 3145728 exceeds max-body-bytes"},
+		{"advertise with port", func(c *Config) { c.Advertise = "10.0.0.1:7071" }, "advertise: "},
+		{"advertise unspecified", func(c *Config) { c.Advertise = "0.0.0.0" }, "advertise: 0.0.0.0 is not an address"},
+		{"all interfaces remote join", func(c *Config) { c.Join = []string{"10.0.0.2:7071"} }, "advertise: required"},
+		{"all interfaces loopback join", func(c *Config) { c.Join = []string{"127.0.0.1:7071", "localhost:7073"} }, ""},
+		{"specific listen remote join", func(c *Config) { c.RaftAddr = "10.0.0.1:7071"; c.Join = []string{"10.0.0.2:7071"} }, ""},
+		{"advertise remote join", func(c *Config) { c.Advertise = "10.0.0.1"; c.Join = []string{"10.0.0.2:7071"} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.mod(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
+			}
+			// Every message starts with the option it is about.
+			name, _, _ := strings.Cut(err.Error(), ":")
+			if _, ok := lookup(name); !ok {
+				t.Fatalf("Validate() = %q does not start with an option name", err)
+			}
+		})
+	}
+}
+
+func TestAdvertiseHost(t *testing.T) {
+	tests := []struct {
+		name, listen, advertise string
+		join                    []string
+		want                    string
+		wantErr                 bool
+	}{
+		{"explicit", ":7071", "node1.internal", []string{"10.0.0.2:1"}, "node1.internal", false},
+		{"listen host", "127.0.0.2:7071", "", nil, "127.0.0.2", false},
+		{"single node", ":7071", "", nil, "127.0.0.1", false},
+		{"zero ip loopback join", "0.0.0.0:7071", "", []string{"127.0.0.1:1"}, "127.0.0.1", false},
+		{"remote join", "0.0.0.0:7071", "", []string{"127.0.0.1:1", "db2:7071"}, "", true},
+	}
+	for _, tt := range tests {
+		c := valid()
+		c.Advertise, c.Join = tt.advertise, tt.join
+		got, err := c.AdvertiseHost(tt.listen)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("%s: AdvertiseHost(%q) = %q, %v; want %q, err=%v", tt.name, tt.listen, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestNamesShareOneTable(t *testing.T) {
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	for _, n := range Names() {
+		if fs.Lookup(n) == nil {
+			t.Errorf("option %s has no flag", n)
+		}
+		if want := "AEROLITH_" + strings.ToUpper(strings.ReplaceAll(n, "-", "_")); EnvName(n) != want {
+			t.Errorf("EnvName(%s) = %s, want %s", n, EnvName(n), want)
+		}
+	}
+	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "insecure-no-auth", "max-document-bytes"} {
+		if fs.Lookup(n) == nil {
+			t.Errorf("contract flag --%s missing", n)
+		}
+	}
+	if got := fs.Lookup("http-addr").DefValue; got != ":7070" {
+		t.Errorf("http-addr default = %q", got)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var b strings.Builder
+	c := valid()
+	c.LogFormat, c.LogLevel = "json", "warn"
+	l := c.Logger(&b)
+	l.Info("hidden")
+	l.Warn("shown", "k", 1)
+	if strings.Contains(b.String(), "hidden") || !strings.Contains(b.String(), `"msg":"shown"`) {
+		t.Fatalf("log output = %q", b.String())
+	}
+}
