@@ -1,0 +1,145 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error codes the data API answers with, in the "code" field of its error body.
+const (
+	CodeInvalidArgument    = "invalid_argument"
+	CodeUnauthenticated    = "unauthenticated"
+	CodePermissionDenied   = "permission_denied"
+	CodeNotFound           = "not_found"
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeConflict           = "conflict"
+	CodePreconditionFailed = "precondition_failed"
+	CodeTooLarge           = "too_large"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+)
+
+// Error is a non-2xx answer from an agent. Status is the HTTP status; Code
+// and Message come from the `{"error":{"code","message"}}` body (or are
+// derived from the status when the body has another shape, e.g. a proxy's).
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	// RetryAfter is the server's Retry-After hint (zero when absent).
+	RetryAfter time.Duration
+}
+
+// Error returns the server's message followed by the status and code.
+func (e *Error) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = strings.ToLower(http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("%s (%d %s)", msg, e.Status, e.Code)
+}
+
+// IsNotFound reports whether err is an API error with status 404.
+func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+
+// IsConflict reports whether err is an API error with status 409 (for
+// example a create with an id that exists, or an index that exists).
+func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
+
+// IsPreconditionFailed reports whether err is an API error with status 412:
+// an If-Match version did not match the stored document.
+func IsPreconditionFailed(err error) bool { return hasStatus(err, http.StatusPreconditionFailed) }
+
+// IsUnauthenticated reports whether err is an API error with status 401.
+func IsUnauthenticated(err error) bool { return hasStatus(err, http.StatusUnauthorized) }
+
+// IsPermissionDenied reports whether err is an API error with status 403.
+func IsPermissionDenied(err error) bool { return hasStatus(err, http.StatusForbidden) }
+
+// IsInvalidArgument reports whether err is an API error with status 400.
+func IsInvalidArgument(err error) bool { return hasStatus(err, http.StatusBadRequest) }
+
+// IsTooLarge reports whether err is an API error with status 413.
+func IsTooLarge(err error) bool { return hasStatus(err, http.StatusRequestEntityTooLarge) }
+
+// IsUnavailable reports whether err is an API error with status 503 (no
+// leader, node not ready). It is returned only after retries ran out.
+func IsUnavailable(err error) bool { return hasStatus(err, http.StatusServiceUnavailable) }
+
+func hasStatus(err error, status int) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == status
+}
+
+// decodeError builds an *Error from a non-2xx response body.
+func decodeError(status int, header http.Header, body []byte) *Error {
+	e := &Error{Status: status, Code: codeForStatus(status)}
+	var wire struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &wire); err == nil && wire.Error != nil {
+		if wire.Error.Code != "" {
+			e.Code = wire.Error.Code
+		}
+		e.Message = wire.Error.Message
+	} else {
+		e.Message = strings.TrimSpace(string(body))
+		if len(e.Message) > 256 {
+			e.Message = e.Message[:256] + "..."
+		}
+	}
+	e.RetryAfter = parseRetryAfter(header.Get("Retry-After"))
+	return e
+}
+
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeInvalidArgument
+	case http.StatusUnauthorized:
+		return CodeUnauthenticated
+	case http.StatusForbidden:
+		return CodePermissionDenied
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusPreconditionFailed:
+		return CodePreconditionFailed
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	return CodeInternal
+}
+
+// parseRetryAfter understands the delay-seconds form and the HTTP-date form.
+func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
