@@ -43,13 +43,19 @@ func TestRetryOn503(t *testing.T) {
 		wantError bool
 	}{
 		{"get retried until success", 2, func(c *client.Client) error { _, err := c.Get(context.Background(), "c", "x"); return err }, 3, false},
-		{"put retried", 1, func(c *client.Client) error { _, err := c.Put(context.Background(), "c", "x", map[string]int{}); return err }, 2, false},
+		{"put retried", 1, func(c *client.Client) error {
+			_, err := c.Put(context.Background(), "c", "x", map[string]int{})
+			return err
+		}, 2, false},
 		{"query retried", 1, func(c *client.Client) error { _, err := c.Query(context.Background(), "c", client.Query{}); return err }, 2, false},
 		{"batch of puts retried", 1, func(c *client.Client) error {
 			_, err := c.Batch(context.Background(), []client.BatchOp{{Op: client.OpPut, Collection: "c", ID: "x", Data: map[string]int{}}})
 			return err
 		}, 2, false},
-		{"create not retried", 1, func(c *client.Client) error { _, err := c.Create(context.Background(), "c", map[string]int{}); return err }, 1, true},
+		{"create not retried", 1, func(c *client.Client) error {
+			_, err := c.Create(context.Background(), "c", map[string]int{})
+			return err
+		}, 1, true},
 		{"batch with delete not retried", 1, func(c *client.Client) error {
 			_, err := c.Batch(context.Background(), []client.BatchOp{{Op: client.OpDelete, Collection: "c", ID: "x"}})
 			return err
