@@ -1,0 +1,9 @@
+//go:build !linux
+
+package proctest
+
+import "syscall"
+
+// sysProcAttr returns nil: only Linux can tie a child's life to its parent;
+// elsewhere Close (run by test cleanup) is what stops the agents.
+func sysProcAttr() *syscall.SysProcAttr { return nil }
