@@ -1,0 +1,199 @@
+// Command bench is Aerolith's storage benchmark (`make bench`, or
+// `go run ./tests/bench` from the repository root). It builds the aerolith
+// binary, starts a 3-node cluster of separate agent processes on loopback
+// (fsync on, no TLS, --log-level warn), runs the etcd anchor's workloads with
+// the same parameters — 8-byte sequential ids, 256-byte documents, 1 client
+// putting total/10 documents, then 100 clients for puts, linearizable gets
+// and stale gets — prints one line per workload in the anchor's format, stops
+// the cluster, runs the etcd anchor (../shared/bench/etcd-anchor/run.sh) in
+// the same invocation and prints the ratios ours/etcd.
+//
+// Clients spread their requests over the three nodes round-robin, request by
+// request, as etcd's clientv3 balancer does; writes reaching a follower are
+// forwarded to the leader by the agent, as etcd followers forward proposals.
+// Each node gets a pool of -conns-per-node HTTP/1.1 keep-alive connections
+// (default 10: the anchor's 10 clientv3 clients each hold one gRPC connection
+// per endpoint, i.e. 10 per node). HTTP/1.1 carries one request at a time per
+// connection, so at most 30 requests are in flight where gRPC multiplexes all
+// 100; raise -conns-per-node to 34 to give every client its own connection.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/aerolithdb/aerolith/tests/proctest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	total        int
+	clients      int
+	connsPerNode int
+	anchor       string
+	noAnchor     bool
+	out          string
+	binary       string
+	logLevel     string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.total, "total", 50000, "requests per 100-client workload (the 1-client put runs total/10)")
+	fs.IntVar(&o.clients, "clients", 100, "concurrent clients of the multi-client workloads")
+	fs.IntVar(&o.connsPerNode, "conns-per-node", 10, "HTTP keep-alive connections per node for the multi-client workloads")
+	fs.StringVar(&o.anchor, "anchor", "../shared/bench/etcd-anchor/run.sh", "etcd anchor script (relative to the current directory)")
+	fs.BoolVar(&o.noAnchor, "no-anchor", false, "skip the etcd anchor run")
+	fs.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.binary, "binary", "", "use this aerolith binary instead of building one")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "agent --log-level")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case o.total < 10:
+		return o, fmt.Errorf("-total: must be >= 10 (the 1-client put runs total/10), got %d", o.total)
+	case o.clients < 1:
+		return o, fmt.Errorf("-clients: must be >= 1, got %d", o.clients)
+	case o.connsPerNode < 1:
+		return o, fmt.Errorf("-conns-per-node: must be >= 1, got %d", o.connsPerNode)
+	}
+	return o, nil
+}
+
+// Report is what -out writes.
+type Report struct {
+	Date         time.Time `json:"date"`
+	Total        int       `json:"total"`
+	Nodes        int       `json:"nodes"`
+	CPUs         int       `json:"cpus"`
+	GOOS         string    `json:"goos"`
+	GOARCH       string    `json:"goarch"`
+	ConnsPerNode int       `json:"conns_per_node"`
+	Balancing    string    `json:"balancing"`
+	Aerolith     []Result  `json:"aerolith"`
+	Etcd         []Result  `json:"etcd,omitempty"`
+	Ratios       []Ratio   `json:"ratios,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	o, err := parseFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	rep := Report{
+		Date: time.Now().UTC(), Total: o.total, Nodes: 3, CPUs: runtime.NumCPU(),
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, ConnsPerNode: o.connsPerNode,
+		Balancing: "round-robin over the 3 nodes per request (etcd clientv3 balancer); follower writes forwarded by the agent",
+	}
+	rep.Aerolith, err = benchAerolith(ctx, o, stdout)
+	if err != nil {
+		return err
+	}
+	if !o.noAnchor {
+		fmt.Fprintf(stdout, "# etcd anchor: %s %d\n", o.anchor, o.total)
+		rep.Etcd, err = RunAnchor(ctx, o.anchor, o.total, stdout)
+		if err != nil {
+			return err
+		}
+		rep.Ratios = Compare(rep.Aerolith, rep.Etcd)
+		fmt.Fprintln(stdout, "# ratios (qps: higher is better for aerolith; p99: lower is better)")
+		if err := WriteTable(stdout, rep.Aerolith, rep.Etcd); err != nil {
+			return err
+		}
+	}
+	if o.out != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.out, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+	}
+	return nil
+}
+
+// benchAerolith starts the cluster, runs the four workloads and stops the
+// cluster again before returning.
+func benchAerolith(ctx context.Context, o options, stdout io.Writer) ([]Result, error) {
+	dir, err := os.MkdirTemp("", "aerolith-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin := o.binary
+	if bin == "" {
+		fmt.Fprintln(stdout, "# building aerolith")
+		if bin, err = proctest.BuildBinary(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	c, err := proctest.New(proctest.Config{Binary: bin, Dir: dir, Nodes: 3, LogLevel: o.logLevel})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	fail := func(err error) ([]Result, error) {
+		return nil, fmt.Errorf("%w\nagent logs:\n%s", err, c.LogTails(20))
+	}
+	sctx, cancel := context.WithTimeout(ctx, proctest.StartupTimeout)
+	defer cancel()
+	if err := c.Start(sctx); err != nil {
+		return fail(err)
+	}
+	if err := c.WaitAllReady(sctx); err != nil {
+		return fail(err)
+	}
+	leader, err := c.WaitLeader(sctx)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "# aerolith: 3 agent processes on 127.0.0.1 (leader %s), fsync on, no TLS; requests round-robin over the nodes; %d keep-alive connections per node\n",
+		c.NodeID(leader), o.connsPerNode)
+
+	workloads := []LoadConfig{
+		{Op: opPut, Clients: 1, ConnsPerNode: 1, Total: o.total / 10},
+		{Op: opPut, Clients: o.clients, ConnsPerNode: o.connsPerNode, Total: o.total},
+		{Op: opGet, Clients: o.clients, ConnsPerNode: o.connsPerNode, Total: o.total, KeySpace: o.total},
+		{Op: opGetSer, Clients: o.clients, ConnsPerNode: o.connsPerNode, Total: o.total, KeySpace: o.total},
+	}
+	var results []Result
+	for _, w := range workloads {
+		w.URLs, w.Key = c.URLs(), c.AdminKey()
+		r, err := RunLoad(ctx, w)
+		if err != nil {
+			return fail(fmt.Errorf("workload %s clients=%d: %w", w.Op, w.Clients, err))
+		}
+		fmt.Fprintln(stdout, r)
+		results = append(results, r)
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.StopAll(stopCtx); err != nil {
+		fmt.Fprintf(stdout, "# warning: stopping the cluster: %v\n", err)
+	}
+	return results, nil
+}
