@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aerolithdb/aerolith/agent/client"
+)
+
+// defaultURL is where the CLI looks for an agent when neither --url nor
+// AEROLITH_URL says otherwise.
+const defaultURL = "http://127.0.0.1:7070"
+
+// Output formats of the CLI verbs.
+const (
+	outputTable = "table"
+	outputJSON  = "json"
+)
+
+// clientFlags are the flags every command that talks to an agent shares.
+type clientFlags struct {
+	url         string
+	key         string
+	output      string
+	consistency string
+}
+
+// addClientFlags registers the shared flags as persistent flags of cmd, so
+// its subcommands inherit them, and makes flag errors usage errors.
+func addClientFlags(cmd *cobra.Command, f *clientFlags) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.url, "url", "", "agent URL; several may be given comma-separated for failover (env AEROLITH_URL, default "+defaultURL+")")
+	pf.StringVar(&f.key, "key", "", "API key sent as bearer token (env AEROLITH_KEY)")
+	pf.StringVarP(&f.output, "output", "o", outputTable, "output format: table (for humans) or json (stable, for scripts)")
+	pf.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable (default), leader or stale")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+}
+
+// resolve fills unset flags from the environment and validates them.
+func (f *clientFlags) resolve() error {
+	if f.url == "" {
+		f.url = os.Getenv("AEROLITH_URL")
+	}
+	if f.url == "" {
+		f.url = defaultURL
+	}
+	if f.key == "" {
+		f.key = os.Getenv("AEROLITH_KEY")
+	}
+	switch f.output {
+	case outputTable, outputJSON:
+	default:
+		return usageError{fmt.Errorf("--output: unknown format %q: want table or json", f.output)}
+	}
+	if _, err := client.ParseConsistency(f.consistency); err != nil {
+		return usageError{fmt.Errorf("--consistency: %v", err)}
+	}
+	return nil
+}
+
+// client builds an API client from the flags.
+func (f *clientFlags) client() (*client.Client, error) {
+	if err := f.resolve(); err != nil {
+		return nil, err
+	}
+	c, err := client.New(client.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli"})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--%v", err)}
+	}
+	return c, nil
+}
+
+// readOpts returns the per-call options of reads.
+func (f *clientFlags) readOpts() []client.Option {
+	c, _ := client.ParseConsistency(f.consistency)
+	if c == "" {
+		return nil
+	}
+	return []client.Option{client.WithConsistency(c)}
+}
+
+func (f *clientFlags) json() bool { return f.output == outputJSON }
+
+// groupCommand returns a command that only holds subcommands: called alone
+// it prints its help; called with an unknown subcommand it is a usage error.
+func groupCommand(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+}
+
+// argsBetween validates the number of positional arguments; usage names them.
+func argsBetween(lo, hi int, usage string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return usageError{fmt.Errorf("%s: want arguments %s, got %d", cmd.CommandPath(), usage, len(args))}
+		}
+		return nil
+	}
+}
+
+// writeJSON prints v as indented JSON followed by a newline.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// newTable returns a tabwriter for aligned columns; call Flush when done.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// compactJSON renders raw on one line, cut to at most max runes.
+func compactJSON(raw json.RawMessage, max int) string {
+	var buf bytes.Buffer
+	s := string(raw)
+	if err := json.Compact(&buf, raw); err == nil {
+		s = buf.String()
+	}
+	if r := []rune(s); max > 0 && len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// parseObjectFlag decodes a flag value that must hold one JSON object.
+func parseObjectFlag(name, value string) (json.RawMessage, error) {
+	raw, err := parseObject([]byte(value))
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--%s: %v", name, err)}
+	}
+	return raw, nil
+}
+
+// parseObject checks that b holds exactly one JSON object and returns it.
+func parseObject(b []byte) (json.RawMessage, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, errors.New("empty, want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid JSON: more than one value")
+	}
+	if v[0] != '{' {
+		return nil, fmt.Errorf("want a JSON object, got %s", jsonKind(v))
+	}
+	return v, nil
+}
+
+func jsonKind(v json.RawMessage) string {
+	switch v[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	if strings.ContainsRune("-0123456789", rune(v[0])) {
+		return "a number"
+	}
+	return "something else"
+}
