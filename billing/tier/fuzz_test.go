@@ -1,0 +1,56 @@
+package tier
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FuzzParse checks that Parse never panics, that whatever it accepts
+// validates, and that marshal → parse reproduces the catalog exactly and
+// marshals to the same bytes again.
+func FuzzParse(f *testing.F) {
+	def, err := yaml.Marshal(Defaults())
+	if err != nil {
+		f.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("testdata", "tiers.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range [][]byte{def, example, []byte(baseFile), []byte("tiers: []\n"), []byte("tiers: [{name: x}]\n"),
+		[]byte("a: &a [*a]\n"), []byte("tiers:\n  - name: a\n    base_price: 1.5\n")} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			if c.Tiers != nil {
+				t.Fatalf("Parse failed (%v) but returned tiers", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("parsed catalog does not validate: %v", err)
+		}
+		out, err := yaml.Marshal(c)
+		if err != nil {
+			t.Fatalf("yaml.Marshal: %v", err)
+		}
+		back, err := Parse(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("Parse(yaml.Marshal(c)) = %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Fatalf("round trip changed the catalog:\n got %+v\nwant %+v", back, c)
+		}
+		again, err := yaml.Marshal(back)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("second marshal differs (%v)", err)
+		}
+	})
+}
