@@ -54,7 +54,7 @@ func ParseMoney(s string) (Money, error) {
 	mag := w*microsPerDollar + f // < 2^64: w is at most 2^63/10^6
 	switch {
 	case neg && mag <= 1<<63:
-		return Money(-int64(mag - 1) - 1), nil
+		return Money(-int64(mag-1) - 1), nil
 	case !neg && mag <= math.MaxInt64:
 		return Money(mag), nil
 	}
