@@ -1,0 +1,304 @@
+// Package agent builds and runs one Aerolith node: the replicated store with
+// the document state machine, and the HTTP data API in front of it.
+//
+// New validates the configuration and does no I/O. Open creates the data
+// directory, settles the node id (see config), listens on the raft and HTTP
+// addresses, resolves --join addresses, opens the store (which bootstraps or
+// joins in the background) and serves the API; it returns once serving.
+// Close stops in a fixed order: stop accepting HTTP requests and drain those
+// in flight, close the store (a leader hands over leadership first), which
+// closes its files.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/config"
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/httpapi"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// HTTP server limits.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	writeTimeout      = time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	// ShutdownTimeout bounds how long Close waits for in-flight HTTP
+	// requests before cutting them off.
+	ShutdownTimeout = 10 * time.Second
+)
+
+// storeDir is the store's directory inside the data directory.
+const storeDir = "store"
+
+// Agent is one running node. Its methods are safe for concurrent use.
+type Agent struct {
+	cfg  config.Config
+	log  *slog.Logger
+	auth auth.Authenticator
+
+	// tune adjusts the store configuration just before the store is
+	// created (tests shorten raft timeouts with it).
+	tune func(*store.Config)
+
+	mu       sync.Mutex
+	opened   bool
+	nodeID   string
+	raftAddr string // advertised
+	httpAddr string // advertised
+	store    *store.Store
+	httpSrv  *http.Server
+	handler  atomic.Pointer[http.Handler]
+	errc     chan error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg and returns an Agent ready to Open. logger may be nil
+// (slog.Default()).
+func New(cfg config.Config, logger *slog.Logger) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var authn auth.Authenticator = auth.Insecure{}
+	if !cfg.InsecureNoAuth {
+		k, err := auth.NewAdminKey(cfg.AdminKey)
+		if err != nil {
+			return nil, fmt.Errorf("admin-key: %w", err)
+		}
+		authn = k
+	}
+	return &Agent{cfg: cfg, log: logger.With("component", "agent"), auth: authn, errc: make(chan error, 1)}, nil
+}
+
+// Open starts the node and returns once the HTTP API serves (the cluster may
+// still be forming: /readyz says when it can serve data). On error
+// everything opened so far is closed again.
+func (a *Agent) Open(ctx context.Context) (err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.opened {
+		return errors.New("agent: already open")
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	nodeID, err := resolveNodeID(a.cfg.DataDir, a.cfg.NodeID)
+	if err != nil {
+		return err
+	}
+
+	raftLn, err := net.Listen("tcp", a.cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("raft-addr: %w", err)
+	}
+	undo = append(undo, func() { raftLn.Close() })
+	httpLn, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http-addr: %w", err)
+	}
+	undo = append(undo, func() { httpLn.Close() })
+	raftAdv, err := a.advertised(a.cfg.RaftAddr, raftLn)
+	if err != nil {
+		return err
+	}
+	httpAdv, err := a.advertised(a.cfg.HTTPAddr, httpLn)
+	if err != nil {
+		return err
+	}
+	a.log = a.log.With("node_id", nodeID)
+
+	// Serve right away: /health and /api/v1/cluster/self answer while the
+	// store opens, so peers started together can resolve our HTTP address.
+	starting := httpapi.StartingHandler(nodeID, raftAdv, httpAdv)
+	a.handler.Store(&starting)
+	a.httpSrv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			(*a.handler.Load()).ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := a.httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			select {
+			case a.errc <- fmt.Errorf("http server: %w", err):
+			default:
+			}
+		}
+	}()
+	undo = append(undo, func() { a.httpSrv.Close() })
+
+	join := resolveJoin(ctx, a.log, a.cfg.Join, httpAdv, raftAdv, joinRefusedWait)
+
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+
+	sm := docs.NewStateMachine(docs.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes})
+	scfg := store.Config{
+		NodeID:          nodeID,
+		Dir:             filepath.Join(a.cfg.DataDir, storeDir),
+		RaftAddr:        raftLn.Addr().String(),
+		AdvertiseAddr:   raftAdv,
+		Listener:        raftLn,
+		Meta:            map[string]string{httpapi.MetaHTTPAddr: httpAdv},
+		BootstrapExpect: a.cfg.BootstrapExpect,
+		Join:            join,
+		Logger:          a.log.With("component", "store"),
+		Registerer:      reg,
+	}
+	if a.tune != nil {
+		a.tune(&scfg)
+	}
+	st, err := store.New(scfg, sm)
+	if err != nil {
+		return err
+	}
+	if err := st.Open(ctx); err != nil {
+		return err
+	}
+	undo = append(undo, func() { st.Close() })
+
+	api, err := httpapi.New(httpapi.Config{
+		Store:            st,
+		Auth:             a.auth,
+		NodeID:           nodeID,
+		RaftAddr:         raftAdv,
+		HTTPAddr:         httpAdv,
+		MaxBodyBytes:     int64(a.cfg.MaxBodyBytes),
+		MaxDocumentBytes: a.cfg.MaxDocumentBytes,
+		MetricsNoAuth:    a.cfg.MetricsNoAuth,
+		Registerer:       reg,
+		Gatherer:         reg,
+		Logger:           a.log,
+	})
+	if err != nil {
+		return err
+	}
+	h := api.Handler()
+	a.handler.Store(&h)
+
+	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.opened = nodeID, raftAdv, httpAdv, st, true
+	a.log.Info("agent serving", "http_addr", httpAdv, "raft_addr", raftAdv,
+		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg))
+	return nil
+}
+
+func authMode(c config.Config) string {
+	if c.InsecureNoAuth {
+		return "none (insecure-no-auth)"
+	}
+	return "admin-key"
+}
+
+// advertised returns the address announced for a listener configured as
+// listen: the advertise host (see config.AdvertiseHost) and the port actually
+// bound (which differs from listen for port 0).
+func (a *Agent) advertised(listen string, ln net.Listener) (string, error) {
+	host, err := a.cfg.AdvertiseHost(listen)
+	if err != nil {
+		return "", err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// Close stops the node: the HTTP server stops accepting and drains
+// in-flight requests (for up to ShutdownTimeout), then the store closes
+// (transferring leadership if this node leads) and with it its files.
+// Close is idempotent and safe to call after a failed Open.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !a.opened {
+			return
+		}
+		var errs []error
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		if err := a.httpSrv.Shutdown(ctx); err != nil {
+			a.log.Warn("http drain timed out; closing connections", "err", err)
+			a.httpSrv.Close()
+		}
+		cancel()
+		if err := a.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		a.closeErr = errors.Join(errs...)
+		a.log.Info("agent stopped")
+	})
+	return a.closeErr
+}
+
+// Err delivers a fatal error of a background component (the HTTP server
+// failing to serve). The daemon exits when it fires.
+func (a *Agent) Err() <-chan error { return a.errc }
+
+// NodeID returns the node's id (after Open).
+func (a *Agent) NodeID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.nodeID
+}
+
+// HTTPAddr returns the advertised HTTP address, host:port (after Open).
+func (a *Agent) HTTPAddr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.httpAddr
+}
+
+// RaftAddr returns the advertised raft address, host:port (after Open).
+func (a *Agent) RaftAddr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.raftAddr
+}
+
+// Store returns the node's store (after Open), for in-process tests and
+// tools.
+func (a *Agent) Store() *store.Store {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.store
+}

@@ -1,0 +1,178 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
+)
+
+// collectionBody describes one collection.
+type collectionBody struct {
+	Name      string   `json:"name"`
+	Documents int      `json:"documents"`
+	Bytes     int64    `json:"bytes"`
+	Indexes   []string `json:"indexes"`
+}
+
+// indexInfo describes one index (the answer of index creation).
+type indexInfo struct {
+	Field string `json:"field"`
+}
+
+func (s *Server) collections(r *http.Request, p auth.Principal) ([]docs.CollectionInfo, error) {
+	c, err := consistency(r)
+	if err != nil {
+		return nil, err
+	}
+	var infos []docs.CollectionInfo
+	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
+		var err error
+		infos, err = docs.Collections(tx, p.Tenant)
+		return err
+	})
+	return infos, err
+}
+
+// listCollections: GET /api/v1/collections.
+func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	infos, err := s.collections(r, p)
+	if err != nil {
+		return err
+	}
+	out := make([]collectionBody, 0, len(infos))
+	for _, ci := range infos {
+		idx := ci.Indexes
+		if idx == nil {
+			idx = []string{}
+		}
+		out = append(out, collectionBody{Name: ci.Name, Documents: ci.Documents, Bytes: ci.Bytes, Indexes: idx})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"collections": out})
+	return nil
+}
+
+// dropCollection: DELETE /api/v1/collections/{c} → 204.
+func (s *Server) dropCollection(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if _, err := s.propose(r.Context(), docs.Op{Kind: docs.OpDropCollection, Tenant: p.Tenant, Collection: r.PathValue("c"), Time: s.now()}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listIndexes: GET /api/v1/collections/{c}/indexes answers
+// {"indexes":["a.b",...]}; 404 if the collection does not exist.
+func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	infos, err := s.collections(r, p)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("c")
+	for _, ci := range infos {
+		if ci.Name != name {
+			continue
+		}
+		out := ci.Indexes
+		if out == nil {
+			out = []string{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"indexes": out})
+		return nil
+	}
+	return notFound("collection %q not found", name)
+}
+
+// createIndex: POST /api/v1/collections/{c}/indexes → 201, 409 if it exists.
+func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	b, err := decodeIndex(r.Body)
+	if err != nil {
+		return err
+	}
+	if _, err := s.propose(r.Context(), docs.Op{Kind: docs.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, indexInfo{Field: b.Field})
+	return nil
+}
+
+// dropIndex: DELETE /api/v1/collections/{c}/indexes/{field} → 204.
+func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if _, err := s.propose(r.Context(), docs.Op{Kind: docs.OpDropIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: r.PathValue("field"), Time: s.now()}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// batchResult is the outcome of one batch operation.
+type batchResult struct {
+	Op         string         `json:"op"`
+	Collection string         `json:"collection"`
+	ID         string         `json:"id"`
+	Version    uint64         `json:"version,omitempty"`
+	Document   *docs.Document `json:"document,omitempty"`
+}
+
+// batch: POST /api/v1/batch applies all operations atomically as one
+// command (one raft entry). A failing operation fails the batch; the error
+// message names its index: "operations[2]: ...".
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	b, err := decodeBatch(r.Body, s.cfg.MaxDocumentBytes)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	ops := make([]docs.Op, len(b.Operations))
+	for i, bo := range b.Operations {
+		op := docs.Op{Tenant: p.Tenant, Collection: bo.Collection, ID: bo.ID, IfVersion: bo.IfVersion, Time: now}
+		switch bo.Op {
+		case "put":
+			op.Kind = docs.OpPut
+			op.Data = bo.Data
+			if op.ID == "" {
+				op.ID = s.cfg.NewID()
+			}
+		case "delete":
+			op.Kind = docs.OpDelete
+		}
+		ops[i] = op
+	}
+	res, err := s.propose(r.Context(), ops...)
+	if err != nil {
+		return batchError(err)
+	}
+	// The state machine reports one document per operation, in order.
+	if len(res.Docs) != len(ops) {
+		return fmt.Errorf("state machine returned %d documents for %d operations", len(res.Docs), len(ops))
+	}
+	results := make([]batchResult, len(ops))
+	for i, op := range ops {
+		results[i] = batchResult{Op: b.Operations[i].Op, Collection: op.Collection, ID: op.ID}
+		if op.Kind == docs.OpPut {
+			d := present(res.Docs[i])
+			results[i].Document = &d
+			results[i].Version = d.Version
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	return nil
+}
+
+// batchError prefixes a document error with the index of the operation that
+// failed.
+func batchError(err error) error {
+	var de *docs.Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	e, internal := classify(err)
+	if internal {
+		return err
+	}
+	return newError(e.status, e.code, "operations[%d]: %s", de.OpIndex, e.message)
+}

@@ -1,0 +1,320 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// newDocumentID is the default Config.NewID.
+func newDocumentID() string { return docs.NewID() }
+
+// pageBody is the answer of list and query.
+type pageBody struct {
+	Documents []docs.Document `json:"documents"`
+	Total     int             `json:"total"`
+	Limit     int             `json:"limit"`
+	Offset    int             `json:"offset"`
+	Explain   *explainBody    `json:"explain,omitempty"`
+}
+
+// explainBody says how a query was served.
+type explainBody struct {
+	// Index is the indexed field used, "" for a full collection scan.
+	Index string `json:"index"`
+	// Scanned counts documents fetched and evaluated.
+	Scanned int    `json:"scanned"`
+	Plan    string `json:"plan"`
+}
+
+// present returns d ready to serve: timestamps in UTC.
+func present(d docs.Document) docs.Document {
+	d.CreatedAt = d.CreatedAt.UTC()
+	d.UpdatedAt = d.UpdatedAt.UTC()
+	return d
+}
+
+func presentAll(ds []docs.Document) []docs.Document {
+	out := make([]docs.Document, len(ds))
+	for i, d := range ds {
+		out[i] = present(d)
+	}
+	return out
+}
+
+func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }
+
+// consistency reads ?consistency= (default linearizable).
+func consistency(r *http.Request) (store.Consistency, error) {
+	c, err := store.ParseConsistency(r.URL.Query().Get("consistency"))
+	if err != nil {
+		return 0, invalid("consistency: %v", err)
+	}
+	return c, nil
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, invalid("%s: %q is not an integer", name, v)
+	}
+	if n < 0 {
+		return 0, invalid("%s: must be >= 0", name)
+	}
+	return n, nil
+}
+
+// ifMatch reads If-Match as a document version: 3 or "3". Absent is 0
+// (unconditional).
+func ifMatch(r *http.Request) (uint64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return 0, nil
+	}
+	if strings.HasPrefix(h, "W/") {
+		return 0, invalid("If-Match: weak ETags are not supported; send the document version, e.g. If-Match: \"3\"")
+	}
+	v := h
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 {
+		return 0, invalid("If-Match: %q is not a document version; want e.g. 3 or \"3\"", h)
+	}
+	return n, nil
+}
+
+// ifNoneMatchAny reports whether If-None-Match is "*" (create only). Any
+// other value is rejected on writes.
+func ifNoneMatchAny(r *http.Request) (bool, error) {
+	h := strings.TrimSpace(r.Header.Get("If-None-Match"))
+	switch h {
+	case "":
+		return false, nil
+	case "*":
+		return true, nil
+	}
+	return false, invalid("If-None-Match: only * is supported on writes")
+}
+
+// propose replicates one command of ops and returns its result. A failed
+// command comes back as its *docs.Error.
+func (s *Server) propose(ctx context.Context, ops ...docs.Op) (docs.Result, error) {
+	cmd, err := docs.EncodeCommand(docs.Command{Ops: ops})
+	if err != nil {
+		return docs.Result{}, fmt.Errorf("encode command: %w", err)
+	}
+	out, _, err := s.cfg.Store.Propose(ctx, cmd)
+	if err != nil {
+		return docs.Result{}, err
+	}
+	res, err := docs.DecodeResult(out)
+	if err != nil {
+		return docs.Result{}, fmt.Errorf("decode result: %w", err)
+	}
+	if res.Err != nil {
+		return docs.Result{}, res.Err
+	}
+	return res, nil
+}
+
+// firstDoc returns the document the single put of a command produced.
+func firstDoc(res docs.Result) (docs.Document, error) {
+	if len(res.Docs) == 0 {
+		return docs.Document{}, errors.New("state machine returned no document for a put")
+	}
+	return res.Docs[0], nil
+}
+
+func (s *Server) now() int64 { return s.cfg.Now().UnixNano() }
+
+func documentPath(coll, id string) string {
+	return "/api/v1/collections/" + url.PathEscape(coll) + "/documents/" + url.PathEscape(id)
+}
+
+// createDocument: POST /api/v1/collections/{c}/documents → 201, 409 if the
+// id exists.
+func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	coll := r.PathValue("c")
+	b, err := decodeCreate(r.Body, s.cfg.MaxDocumentBytes)
+	if err != nil {
+		return err
+	}
+	id := b.ID
+	if id == "" {
+		id = s.cfg.NewID()
+	}
+	res, err := s.propose(r.Context(), docs.Op{
+		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
+		Data: b.Data, IfAbsent: true, Time: s.now(),
+	})
+	if err != nil {
+		return err
+	}
+	d, err := firstDoc(res)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", documentPath(coll, d.ID))
+	w.Header().Set("ETag", etag(d.Version))
+	writeJSON(w, http.StatusCreated, present(d))
+	return nil
+}
+
+// getDocument: GET /api/v1/collections/{c}/documents/{id}.
+func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	c, err := consistency(r)
+	if err != nil {
+		return err
+	}
+	var d docs.Document
+	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
+		var err error
+		d, err = docs.Get(tx, p.Tenant, r.PathValue("c"), r.PathValue("id"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag(d.Version))
+	if inm := strings.TrimSpace(r.Header.Get("If-None-Match")); inm != "" && (inm == "*" || inm == etag(d.Version)) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, present(d))
+	return nil
+}
+
+// putDocument: PUT /api/v1/collections/{c}/documents/{id} is an upsert:
+// 201 when created, 200 when updated. If-Match makes it conditional (412 on
+// mismatch or when missing); If-None-Match: * makes it create-only (409).
+func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	absent, err := ifNoneMatchAny(r)
+	if err != nil {
+		return err
+	}
+	if ver != 0 && absent {
+		return invalid("If-Match and If-None-Match: * cannot be combined")
+	}
+	b, err := decodePut(r.Body, s.cfg.MaxDocumentBytes)
+	if err != nil {
+		return err
+	}
+	coll, id := r.PathValue("c"), r.PathValue("id")
+	res, err := s.propose(r.Context(), docs.Op{
+		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
+		Data: b.Data, IfVersion: ver, IfAbsent: absent, Time: s.now(),
+	})
+	if err != nil {
+		return err
+	}
+	d, err := firstDoc(res)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag(d.Version))
+	status := http.StatusOK
+	if d.Version == 1 {
+		status = http.StatusCreated
+		w.Header().Set("Location", documentPath(coll, d.ID))
+	}
+	writeJSON(w, status, present(d))
+	return nil
+}
+
+// deleteDocument: DELETE /api/v1/collections/{c}/documents/{id} → 204, 404
+// if missing; If-Match supported.
+func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ver, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.propose(r.Context(), docs.Op{
+		Kind: docs.OpDelete, Tenant: p.Tenant, Collection: r.PathValue("c"), ID: r.PathValue("id"),
+		IfVersion: ver, Time: s.now(),
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listDocuments: GET /api/v1/collections/{c}/documents?limit=&offset=.
+func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	c, err := consistency(r)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(r, "offset")
+	if err != nil {
+		return err
+	}
+	var page docs.Page
+	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
+		var err error
+		page, err = docs.List(tx, p.Tenant, r.PathValue("c"), limit, offset)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageBody{Documents: presentAll(page.Documents), Total: page.Total, Limit: page.Limit, Offset: page.Offset})
+	return nil
+}
+
+// query: POST /api/v1/collections/{c}/query.
+func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	c, err := consistency(r)
+	if err != nil {
+		return err
+	}
+	b, err := decodeQuery(r.Body)
+	if err != nil {
+		return err
+	}
+	var (
+		page docs.Page
+		ex   docs.Explain
+	)
+	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
+		var err error
+		page, ex, err = docs.Query(tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
+			Filter: b.Filter, Sort: b.Sort, Limit: b.Limit, Offset: b.Offset,
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	body := pageBody{Documents: presentAll(page.Documents), Total: page.Total, Limit: page.Limit, Offset: page.Offset}
+	if b.Explain {
+		body.Explain = &explainBody{Index: ex.Index, Scanned: ex.Scanned, Plan: ex.Plan}
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}

@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// Error codes of the {"error":{"code","message"}} body.
+const (
+	CodeInvalidArgument    = "invalid_argument"
+	CodeUnauthenticated    = "unauthenticated"
+	CodePermissionDenied   = "permission_denied"
+	CodeNotFound           = "not_found"
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeConflict           = "conflict"
+	CodePreconditionFailed = "precondition_failed"
+	CodeTooLarge           = "too_large"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+)
+
+// retryAfterSeconds is the Retry-After sent with 503 answers.
+const retryAfterSeconds = "1"
+
+// apiError is an error with its HTTP status and code decided. Handlers
+// return one to answer with a specific status; other errors go through
+// classify.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) *apiError {
+	return newError(http.StatusBadRequest, CodeInvalidArgument, format, args...)
+}
+
+func notFound(format string, args ...any) *apiError {
+	return newError(http.StatusNotFound, CodeNotFound, format, args...)
+}
+
+// errorBody is the JSON shape of every error answer.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// classify maps any error to the answer the client sees. Errors the API
+// does not know become 500 with a generic message; internal is then true so
+// the caller logs the real error (never sent to the client).
+func classify(err error) (e *apiError, internal bool) {
+	if errors.As(err, &e) {
+		return e, false
+	}
+	var de *docs.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body exceeds %d bytes", mbe.Limit), false
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return newError(http.StatusUnauthorized, CodeUnauthenticated, "%s", err.Error()), false
+	case errors.Is(err, auth.ErrPermissionDenied):
+		return newError(http.StatusForbidden, CodePermissionDenied, "%s", err.Error()), false
+	case errors.Is(err, docs.ErrNotFound):
+		return newError(http.StatusNotFound, CodeNotFound, "%s", docsMessage(err, de)), false
+	case errors.Is(err, docs.ErrConflict):
+		return newError(http.StatusConflict, CodeConflict, "%s", docsMessage(err, de)), false
+	case errors.Is(err, docs.ErrPrecondition):
+		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "%s", docsMessage(err, de)), false
+	case errors.Is(err, docs.ErrInvalid):
+		return newError(http.StatusBadRequest, CodeInvalidArgument, "%s", docsMessage(err, de)), false
+	case errors.Is(err, docs.ErrTooLarge):
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s", docsMessage(err, de)), false
+	case errors.Is(err, store.ErrTooLarge):
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request too large to replicate"), false
+	case errors.Is(err, store.ErrNoLeader), errors.Is(err, store.ErrNotLeader):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "no cluster leader available; retry shortly"), false
+	case errors.Is(err, store.ErrNotReady):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "the new leader is not ready to serve consistent reads yet; retry shortly"), false
+	case errors.Is(err, store.ErrClosed):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "node is shutting down; retry on another node"), false
+	case errors.Is(err, context.DeadlineExceeded):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "timed out waiting for the cluster; retry shortly"), false
+	case errors.Is(err, context.Canceled):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "request canceled"), false
+	}
+	return newError(http.StatusInternalServerError, CodeInternal, "internal error"), true
+}
+
+// docsMessage returns the message of a document-layer error.
+func docsMessage(err error, de *docs.Error) string {
+	if errors.As(err, &de) && de.Message != "" {
+		return de.Message
+	}
+	return err.Error()
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may be gone; nothing to do about it
+}
+
+// writeAPIError answers with e in the standard error shape, adding the
+// headers its status calls for.
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	switch e.status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aerolith"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	var body errorBody
+	body.Error.Code = e.code
+	body.Error.Message = e.message
+	writeJSON(w, e.status, body)
+}

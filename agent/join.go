@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// joinProbeTimeout bounds one HTTP probe of a --join address;
+// joinRefusedWait bounds how long an address that refuses connections (its
+// process not started yet) is retried before it is taken as a raft address.
+const (
+	joinProbeTimeout = 2 * time.Second
+	joinRefusedWait  = 5 * time.Second
+)
+
+// resolveJoin turns --join addresses into raft addresses. Each address may
+// be a member's raft or HTTP address: an address that answers
+// GET http://<addr>/api/v1/cluster/self (open, cheap) is an HTTP address and
+// is replaced by the raft address it reports; anything else (a raft port, a
+// node that stays down) is taken as a raft address. An address refusing
+// connections is retried for refusedWait (joinRefusedWait in production), since nodes started together
+// come up at slightly different times (agents answer /api/v1/cluster/self
+// from the moment they listen, before their store opens). This node's own
+// HTTP address maps to its raft address without a probe. Probes run in
+// parallel.
+func resolveJoin(ctx context.Context, log *slog.Logger, join []string, selfHTTP, selfRaft string, refusedWait time.Duration) []string {
+	out := make([]string, len(join))
+	client := &http.Client{Timeout: joinProbeTimeout}
+	var wg sync.WaitGroup
+	for i, addr := range join {
+		switch addr {
+		case selfRaft:
+			out[i] = addr
+			continue
+		case selfHTTP:
+			out[i] = selfRaft
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = addr
+			if raftAddr, ok := probeSelfRetry(ctx, client, addr, refusedWait); ok {
+				log.Info("join address is an http address", "join", addr, "raft_addr", raftAddr)
+				out[i] = raftAddr
+			}
+		}()
+	}
+	wg.Wait()
+	return dedupe(out)
+}
+
+// probeSelfRetry is probeSelf, retried while addr refuses connections.
+func probeSelfRetry(ctx context.Context, client *http.Client, addr string, wait time.Duration) (string, bool) {
+	deadline := time.Now().Add(wait)
+	backoff := 50 * time.Millisecond
+	for {
+		raftAddr, ok, refused := probeSelf(ctx, client, addr)
+		if ok || !refused || time.Now().After(deadline) {
+			return raftAddr, ok
+		}
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// probeSelf asks addr for /api/v1/cluster/self and returns the raft address
+// it reports.
+// it reports. refused is true when nothing listens at addr.
+func probeSelf(ctx context.Context, client *http.Client, addr string) (raftAddr string, ok, refused bool) {
+	ctx, cancel := context.WithTimeout(ctx, joinProbeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/cluster/self", nil)
+	if err != nil {
+		return "", false, false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", false, errors.Is(err, syscall.ECONNREFUSED)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", false, false
+	}
+	var self struct {
+		RaftAddr string `json:"raft_addr"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&self); err != nil || self.RaftAddr == "" {
+		return "", false, false
+	}
+	return self.RaftAddr, true, false
+}
+
+func dedupe(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := in[:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

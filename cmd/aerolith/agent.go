@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aerolithdb/aerolith/agent"
+	"github.com/aerolithdb/aerolith/agent/config"
+)
+
+func init() { commands = append(commands, newAgentCommand) }
+
+// newAgentCommand is `aerolith agent`: the node agent daemon. It runs until
+// its context ends (SIGINT/SIGTERM from main), then shuts down gracefully.
+func newAgentCommand(m *Main) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent: a replicated document store with the HTTP data API",
+		Long: `Run a node agent: a replicated document store with the HTTP data API.
+
+Every flag can also be set with an AEROLITH_<FLAG> environment variable
+(AEROLITH_NODE_ID, AEROLITH_BOOTSTRAP_EXPECT, ...) or in a YAML file given with
+--config (keys named like the flags: node-id or node_id). Precedence: flag,
+environment, file, default.
+
+Authentication: --admin-key is required; every /api/v1 request then needs
+"Authorization: Bearer <key>". --insecure-no-auth runs without authentication
+instead (every caller is admin of the default tenant; local testing only).
+/metrics needs the key too unless --metrics-no-auth.
+
+Starting N agents together, each with --bootstrap-expect N and --join listing
+the N raft addresses (its own included), forms one cluster. A node restarted
+with the same --data-dir keeps its node id and rejoins.`,
+		Example: `  aerolith agent --data-dir /var/lib/aerolith --admin-key "$KEY" \
+    --advertise 10.0.0.1 --bootstrap-expect 3 --join 10.0.0.1:7071,10.0.0.2:7071,10.0.0.3:7071`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.LookupEnv)
+			if err != nil {
+				return usageError{err}
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			logger := cfg.Logger(m.Stderr)
+			a, err := agent.New(cfg, logger)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			if err := a.Open(ctx); err != nil {
+				return err
+			}
+			var runErr error
+			select {
+			case <-ctx.Done():
+				logger.Info("shutting down", "reason", "signal")
+			case runErr = <-a.Err():
+				logger.Error("shutting down", "err", runErr)
+			}
+			if err := a.Close(); err != nil && runErr == nil {
+				runErr = err
+			}
+			return runErr
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	config.RegisterFlags(cmd.Flags())
+	return cmd
+}
