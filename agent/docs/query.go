@@ -1,0 +1,283 @@
+package docs
+
+import (
+	"bytes"
+	"container/heap"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/query"
+)
+
+// queryOptions are internal knobs, used by tests to compare plans.
+type queryOptions struct {
+	forceScan bool // never use an index
+}
+
+// Query runs a filter over a collection and returns the requested page of
+// matching documents, sorted by q.Sort and then by id (ascending); Total
+// counts all matches. A missing collection yields an empty page. Bad
+// filters, sorts and paging fail with ErrInvalid naming the problem.
+//
+// Plan: among the filter's indexable predicates (equality, $in, ranges in
+// its top-level AND) on indexed fields, the one whose key ranges hold the
+// fewest index entries is scanned, and only the documents it points at are
+// fetched and checked against the whole filter. Without one, every document
+// is scanned. Explain says which happened and how many documents were read.
+func Query(tx *bolt.Tx, tenant, coll string, q QueryRequest) (Page, Explain, error) {
+	return runQuery(tx, tenant, coll, q, queryOptions{})
+}
+
+func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOptions) (Page, Explain, error) {
+	limit, err := pageArgs(q.Limit, q.Offset)
+	if err != nil {
+		return Page{}, Explain{}, err
+	}
+	filter, err := query.Parse(q.Filter)
+	if err != nil {
+		return Page{}, Explain{}, invalidf("filter: %v", err)
+	}
+	sortSpec, err := query.ParseSort(q.Sort)
+	if err != nil {
+		return Page{}, Explain{}, invalidf("sort: %v", err)
+	}
+	cb, err := collection(tx, tenant, coll)
+	if err != nil {
+		return Page{}, Explain{}, err
+	}
+	page := Page{Documents: []Document{}, Limit: limit, Offset: q.Offset}
+	if cb == nil {
+		return page, Explain{Plan: "EMPTY (no such collection)"}, nil
+	}
+	meta, err := loadCollMeta(cb)
+	if err != nil {
+		return Page{}, Explain{}, internalf("collection %q: %v", coll, err)
+	}
+	db := cb.Bucket(bucketDocs)
+	if db == nil {
+		return page, Explain{Plan: "EMPTY (no documents)"}, nil
+	}
+
+	var ix *indexPlan
+	if !opts.forceScan {
+		if ix, err = chooseIndex(cb, &meta, filter); err != nil {
+			return Page{}, Explain{}, err
+		}
+	}
+	k := q.Offset + limit
+	if k < q.Offset { // overflow: keep everything from offset on
+		k = int(^uint(0) >> 1)
+	}
+	top := &topK{sort: sortSpec, k: k}
+	scanned := 0
+	eval := func(id, v []byte) error {
+		scanned++
+		r, err := decodeRecord(v, false)
+		if err != nil {
+			return internalf("document %q: %v", id, err)
+		}
+		doc, derr := decodeData(string(id), r.Data)
+		if derr != nil {
+			return derr
+		}
+		if !filter.Match(doc) {
+			return nil
+		}
+		top.total++
+		var keys []any
+		if len(sortSpec) > 0 {
+			keys = sortSpec.Keys(doc)
+		}
+		top.offer(match{id: string(id), keys: keys, rec: r})
+		return nil
+	}
+
+	var ex Explain
+	if ix != nil {
+		ex.Index = ix.pred.Path
+		ids, err := ix.candidates(cb)
+		if err != nil {
+			return Page{}, Explain{}, err
+		}
+		for _, id := range ids {
+			v := db.Get(id)
+			if v == nil {
+				return Page{}, Explain{}, internalf("index on %q points at missing document %q", ix.pred.Path, id)
+			}
+			if err := eval(id, v); err != nil {
+				return Page{}, Explain{}, err
+			}
+		}
+	} else {
+		c := db.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if err := eval(k, v); err != nil {
+				return Page{}, Explain{}, err
+			}
+		}
+	}
+	ex.Scanned = scanned
+	ex.Plan = describePlan(ix, filter, sortSpec, q.Offset, limit, opts)
+
+	page.Total = top.total
+	for i, m := range top.sorted() {
+		if i < q.Offset {
+			continue
+		}
+		m.rec.Data = append([]byte(nil), m.rec.Data...) // leave bbolt memory
+		page.Documents = append(page.Documents, m.rec.document(m.id))
+	}
+	return page, ex, nil
+}
+
+// indexPlan is an index scan: the predicate served and its key ranges.
+type indexPlan struct {
+	pred    query.Predicate
+	ranges  []query.KeyRange
+	entries int // index entries in the ranges (the estimate it was chosen by)
+}
+
+// chooseIndex picks the usable index predicate whose ranges hold the fewest
+// entries, counting each candidate only up to the best count so far; nil
+// when no predicate has an index.
+func chooseIndex(cb *bolt.Bucket, meta *collMeta, f *query.Filter) (*indexPlan, error) {
+	var best *indexPlan
+	for _, p := range f.IndexablePredicates() {
+		im := meta.index(p.Path)
+		if im == nil {
+			continue
+		}
+		ib := cb.Bucket(indexBucketName(p.Path))
+		if ib == nil {
+			return nil, internalf("index on %q is declared but has no bucket", p.Path)
+		}
+		plan := &indexPlan{pred: p, ranges: p.KeyRanges(im.Multikey == 0)}
+		limit := -1
+		if best != nil {
+			limit = best.entries
+		}
+		plan.entries = countEntries(ib, plan.ranges, limit)
+		if best == nil || plan.entries < best.entries {
+			best = plan
+		}
+	}
+	return best, nil
+}
+
+// countEntries counts the keys inside ranges, stopping once past limit
+// (when limit >= 0).
+func countEntries(ib *bolt.Bucket, ranges []query.KeyRange, limit int) int {
+	n := 0
+	c := ib.Cursor()
+	for _, r := range ranges {
+		for k, _ := c.Seek(r.Start); k != nil && bytes.Compare(k, r.End) < 0; k, _ = c.Next() {
+			n++
+			if limit >= 0 && n > limit {
+				return n
+			}
+		}
+	}
+	return n
+}
+
+// candidates returns the distinct ids the plan's ranges point at, in index
+// order.
+func (p *indexPlan) candidates(cb *bolt.Bucket) ([][]byte, error) {
+	ib := cb.Bucket(indexBucketName(p.pred.Path))
+	seen := map[string]struct{}{}
+	var ids [][]byte
+	c := ib.Cursor()
+	for _, r := range p.ranges {
+		for k, _ := c.Seek(r.Start); k != nil && bytes.Compare(k, r.End) < 0; k, _ = c.Next() {
+			id, err := idFromIndexKey(k)
+			if err != nil {
+				return nil, internalf("index on %q: %v", p.pred.Path, err)
+			}
+			if _, dup := seen[string(id)]; dup {
+				continue
+			}
+			seen[string(id)] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func describePlan(ix *indexPlan, f *query.Filter, s query.Sort, offset, limit int, opts queryOptions) string {
+	var steps []string
+	switch {
+	case ix != nil:
+		steps = append(steps, fmt.Sprintf("IXSCAN %s (%d entries)", ix.pred, ix.entries), "FETCH", "FILTER")
+	case opts.forceScan:
+		steps = append(steps, "COLLSCAN (forced)", "FILTER")
+	default:
+		steps = append(steps, "COLLSCAN", "FILTER")
+	}
+	if len(s) > 0 {
+		steps = append(steps, "SORT "+s.String())
+	}
+	if offset > 0 {
+		steps = append(steps, fmt.Sprintf("SKIP %d", offset))
+	}
+	steps = append(steps, fmt.Sprintf("LIMIT %d", limit))
+	return strings.Join(steps, " -> ")
+}
+
+// match is a matching document kept for the page.
+type match struct {
+	id   string
+	keys []any
+	rec  record
+}
+
+// topK keeps the k first matches in (sort keys, id) order using a max-heap,
+// and counts all of them.
+type topK struct {
+	sort  query.Sort
+	k     int
+	items []match
+	total int
+}
+
+func (t *topK) less(a, b *match) bool {
+	if c := t.sort.CompareKeys(a.keys, b.keys); c != 0 {
+		return c < 0
+	}
+	return a.id < b.id
+}
+
+// heap.Interface with the largest match on top.
+func (t *topK) Len() int           { return len(t.items) }
+func (t *topK) Less(i, j int) bool { return t.less(&t.items[j], &t.items[i]) }
+func (t *topK) Swap(i, j int)      { t.items[i], t.items[j] = t.items[j], t.items[i] }
+func (t *topK) Push(x any)         { t.items = append(t.items, x.(match)) }
+func (t *topK) Pop() any {
+	m := t.items[len(t.items)-1]
+	t.items = t.items[:len(t.items)-1]
+	return m
+}
+
+func (t *topK) offer(m match) {
+	if t.k <= 0 {
+		return
+	}
+	if len(t.items) < t.k {
+		heap.Push(t, m)
+		return
+	}
+	if t.less(&m, &t.items[0]) {
+		t.items[0] = m
+		heap.Fix(t, 0)
+	}
+}
+
+// sorted returns the kept matches in ascending order.
+func (t *topK) sorted() []match {
+	out := make([]match, len(t.items))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(t).(match)
+	}
+	return out
+}
