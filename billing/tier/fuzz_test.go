@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +52,42 @@ func FuzzParse(f *testing.F) {
 		again, err := yaml.Marshal(back)
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("second marshal differs (%v)", err)
+		}
+	})
+}
+
+// FuzzParseMoney checks ParseMoney never panics and that every accepted
+// amount prints (String) to text that parses back to the same amount.
+func FuzzParseMoney(f *testing.F) {
+	for _, s := range []string{"0", "10.00", "$0.25", "-1.5", "0.000001", "9223372036854.775807", "1e3", ".5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMoney(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseMoney(m.String())
+		if err != nil || back != m {
+			t.Fatalf("ParseMoney(%q) = %d; ParseMoney(%q) = %d, %v", s, m, m.String(), back, err)
+		}
+	})
+}
+
+// FuzzParseQuantity checks ParseQuantity never panics and that every
+// accepted quantity's decimal form parses back to itself.
+func FuzzParseQuantity(f *testing.F) {
+	for _, s := range []string{"0", "1_000", "1.5GB", "100MiB", "-3k", "9223372036854775807", "1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := ParseQuantity(s)
+		if err != nil {
+			return
+		}
+		text := strconv.FormatInt(q, 10)
+		if back, err := ParseQuantity(text); err != nil || back != q {
+			t.Fatalf("ParseQuantity(%q) = %d; ParseQuantity(%q) = %d, %v", s, q, text, back, err)
 		}
 	})
 }
