@@ -80,4 +80,8 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrTooLarge is returned by Propose for a command above MaxCommandBytes.
 	ErrTooLarge = errors.New("command too large")
+	// ErrLeadershipLost means the leader lost its leadership while a command
+	// was being committed: the command may or may not have been applied.
+	// Retrying a non-idempotent command may apply it twice.
+	ErrLeadershipLost = errors.New("leadership lost while committing; outcome unknown")
 )

@@ -1,0 +1,330 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reserved bbolt buckets. Every bucket whose name begins with "_store" is
+// reserved for the store; StateMachine implementations must not create,
+// modify or delete them.
+var (
+	// storeBucket holds the applied index.
+	storeBucket = []byte("_store")
+	// membersBucket holds one memberRecord (JSON) per node id.
+	membersBucket = []byte("_store_members")
+	keyApplied    = []byte("applied_index")
+)
+
+// ReservedBucketPrefix starts the names of the buckets the store keeps in the
+// state file for itself. StateMachine implementations must leave them alone.
+const ReservedBucketPrefix = "_store"
+
+// fsm applies committed raft entries to the bbolt state file. It implements
+// raft.BatchingFSM: each batch is one read-write transaction that also
+// records the applied index, so replay after a crash skips what is already
+// in the file.
+type fsm struct {
+	path     string
+	mmapSize int
+	sm       StateMachine
+	log      *slog.Logger
+	metrics  *metrics
+	isLeader func() bool
+
+	db      atomic.Pointer[bolt.DB]
+	applied atomic.Uint64
+	waiters indexWaiters
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+func newFSM(path string, mmapSize int, sm StateMachine, log *slog.Logger, m *metrics) *fsm {
+	return &fsm{path: path, mmapSize: mmapSize, sm: sm, log: log, metrics: m, isLeader: func() bool { return false }}
+}
+
+func (f *fsm) boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:         10 * time.Second,
+		InitialMmapSize: f.mmapSize,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+	}
+}
+
+// open opens (or creates) the state file and loads its applied index.
+func (f *fsm) open() error {
+	db, idx, err := openStateDB(f.path, f.boltOptions())
+	if err != nil {
+		return err
+	}
+	f.db.Store(db)
+	f.applied.Store(idx)
+	return nil
+}
+
+func openStateDB(path string, opts *bolt.Options) (*bolt.DB, uint64, error) {
+	db, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	var idx uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(storeBucket)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(membersBucket); err != nil {
+			return err
+		}
+		if v := b.Get(keyApplied); len(v) == 8 {
+			idx = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, 0, fmt.Errorf("init state file %s: %w", path, err)
+	}
+	return db, idx, nil
+}
+
+// close closes the state file.
+func (f *fsm) close() error {
+	if db := f.db.Load(); db != nil {
+		return db.Close()
+	}
+	return nil
+}
+
+// view runs fn in a read transaction on the current state file. A restore
+// swaps the file; a reader that raced with it retries on the new one.
+func (f *fsm) view(fn func(*bolt.Tx) error) error {
+	for {
+		db := f.db.Load()
+		ran := false
+		err := db.View(func(tx *bolt.Tx) error {
+			ran = true
+			return fn(tx)
+		})
+		if !ran && errors.Is(err, bolt.ErrDatabaseNotOpen) && f.db.Load() != db {
+			continue
+		}
+		return err
+	}
+}
+
+// ApplyBatch implements raft.BatchingFSM.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	resps := make([]interface{}, len(logs))
+	start := time.Now()
+	last := f.applied.Load()
+	var top uint64
+	leader := f.isLeader()
+	err := f.db.Load().Update(func(tx *bolt.Tx) error {
+		for i, l := range logs {
+			if l.Index <= last {
+				resps[i] = errAlreadyApplied
+				continue
+			}
+			top = l.Index
+			if l.Type != raft.LogCommand {
+				continue
+			}
+			if leader && !l.AppendedAt.IsZero() {
+				f.metrics.commitLatency.Observe(start.Sub(l.AppendedAt).Seconds())
+			}
+			resps[i] = f.applyEntry(tx, l)
+		}
+		if top == 0 {
+			return nil
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], top)
+		return tx.Bucket(storeBucket).Put(keyApplied, v[:])
+	})
+	if err != nil {
+		// The state file can no longer follow the log: continuing would
+		// silently diverge from the other replicas.
+		panic(fmt.Sprintf("store: applying entries %d..%d to %s: %v", logs[0].Index, logs[len(logs)-1].Index, f.path, err))
+	}
+	if top > 0 {
+		f.applied.Store(top)
+		f.waiters.notify(top)
+	}
+	f.metrics.applyDuration.Observe(time.Since(start).Seconds())
+	return resps
+}
+
+var errAlreadyApplied = errors.New("entry already applied")
+
+func (f *fsm) applyEntry(tx *bolt.Tx, l *raft.Log) interface{} {
+	if len(l.Data) == 0 {
+		return fmt.Errorf("%w: empty entry at index %d", errCorruptEntry, l.Index)
+	}
+	switch l.Data[0] {
+	case entryBatch:
+		n, err := batchCount(l.Data[1:])
+		if err != nil {
+			return err
+		}
+		res := &batchResult{results: make([][]byte, n)}
+		if _, err := decodeBatch(l.Data[1:], func(i int, cmd []byte) {
+			res.results[i] = f.sm.Apply(tx, l.Index, cmd)
+		}); err != nil {
+			return err
+		}
+		f.metrics.batchSize.Observe(float64(n))
+		return res
+	case entryMember:
+		var m memberRecord
+		if err := json.Unmarshal(l.Data[1:], &m); err != nil || m.ID == "" {
+			return fmt.Errorf("%w: bad member record at index %d", errCorruptEntry, l.Index)
+		}
+		return tx.Bucket(membersBucket).Put([]byte(m.ID), l.Data[1:])
+	case entryRemoveMember:
+		return tx.Bucket(membersBucket).Delete(l.Data[1:])
+	case entryNoop:
+		return nil
+	}
+	return fmt.Errorf("%w: unknown entry type %d at index %d", errCorruptEntry, l.Data[0], l.Index)
+}
+
+// Apply implements raft.FSM; raft uses ApplyBatch, this is the same for one.
+func (f *fsm) Apply(l *raft.Log) interface{} {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// Snapshot implements raft.FSM: it pins a read transaction whose view is the
+// state at the current applied index; Persist streams it.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	tx, err := f.db.Load().Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("begin snapshot: %w", err)
+	}
+	return &fsmSnapshot{tx: tx, metrics: f.metrics, start: time.Now()}, nil
+}
+
+type fsmSnapshot struct {
+	tx      *bolt.Tx
+	metrics *metrics
+	start   time.Time
+}
+
+// Persist streams the pinned bbolt view into sink without buffering it.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.tx.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	s.metrics.snapshots.Inc()
+	s.metrics.snapshotDuration.Observe(time.Since(s.start).Seconds())
+	return nil
+}
+
+// Release ends the pinned read transaction.
+func (s *fsmSnapshot) Release() { _ = s.tx.Rollback() }
+
+// Restore implements raft.FSM: it writes the snapshot to a new file, syncs
+// it, checks it opens, closes the current file and renames the new one over
+// it. A failed restore leaves the current state untouched.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	tmp := f.path + ".restore"
+	if err := writeSynced(tmp, rc); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// Validate before touching the live file.
+	check, _, err := openStateDB(tmp, f.boltOptions())
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: snapshot is not a valid state file: %w", err)
+	}
+	if err := check.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
+	old := f.db.Load()
+	if err := os.Rename(tmp, f.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	db, idx, err := openStateDB(f.path, f.boltOptions())
+	if err != nil {
+		// The renamed file validated a moment ago; failing now means the
+		// disk is failing.
+		return fmt.Errorf("restore: reopen: %w", err)
+	}
+	f.db.Store(db)
+	// Readers that still hold the old handle finish first; new ones retry
+	// on the new file (see view).
+	if err := old.Close(); err != nil {
+		f.log.Warn("closing replaced state file", "error", err)
+	}
+	f.applied.Store(idx)
+	f.waiters.notify(idx)
+	f.log.Info("restored state from snapshot", "applied_index", idx)
+	return nil
+}
+
+func writeSynced(path string, r io.Reader) error {
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if _, err := io.Copy(fh, r); err != nil {
+		fh.Close()
+		return fmt.Errorf("restore: copy snapshot: %w", err)
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return fmt.Errorf("restore: sync: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// members reads the replicated member records.
+func (f *fsm) members() (map[string]memberRecord, error) {
+	out := map[string]memberRecord{}
+	err := f.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(membersBucket).ForEach(func(k, v []byte) error {
+			var m memberRecord
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("member record %q: %w", k, err)
+			}
+			out[string(k)] = m
+			return nil
+		})
+	})
+	return out, err
+}

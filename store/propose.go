@@ -1,0 +1,314 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// errRetry marks failures where the command was certainly not appended to
+// the log (the node was not leader, a transfer was in progress), so Propose
+// may safely try again against the current leader.
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+func isRetry(err error) bool {
+	var r errRetry
+	return errors.As(err, &r)
+}
+
+// proposal is one command waiting for its result.
+type proposal struct {
+	cmd       []byte
+	done      chan struct{}
+	result    []byte
+	index     uint64
+	err       error
+	abandoned atomic.Bool
+}
+
+func newProposal(cmd []byte) *proposal {
+	return &proposal{cmd: cmd, done: make(chan struct{})}
+}
+
+func (p *proposal) finish(result []byte, index uint64, err error) {
+	p.result, p.index, p.err = result, index, err
+	close(p.done)
+}
+
+// queue is a proposal queue drained by one goroutine.
+type queue struct {
+	mu     sync.Mutex
+	items  []*proposal
+	wake   chan struct{}
+	closed bool
+}
+
+func newQueue() queue { return queue{wake: make(chan struct{}, 1)} }
+
+func (q *queue) push(ps ...*proposal) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	q.items = append(q.items, ps...)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// take removes up to maxN proposals totalling about maxBytes, skipping
+// abandoned ones.
+func (q *queue) take(maxN, maxBytes int) []*proposal {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*proposal
+	size, i := 0, 0
+	for ; i < len(q.items) && len(out) < maxN; i++ {
+		p := q.items[i]
+		if p.abandoned.Load() {
+			q.items[i] = nil
+			continue
+		}
+		if len(out) > 0 && size+len(p.cmd) > maxBytes {
+			break
+		}
+		out = append(out, p)
+		size += len(p.cmd)
+		q.items[i] = nil
+	}
+	q.items = q.items[i:]
+	if len(q.items) == 0 {
+		q.items = q.items[:0:0]
+	}
+	return out
+}
+
+// shut refuses new proposals and returns the queued ones.
+func (q *queue) shut() []*proposal {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	items := q.items
+	q.items = nil
+	return items
+}
+
+// batcher packs queued proposals into raft entries on the leader. It never
+// waits to fill a batch: it takes what is queued and hands it to raft, with
+// many entries in flight; waitLoop hands back results in log order.
+type batcher struct {
+	s        *Store
+	q        queue
+	inflight chan flight
+}
+
+type flight struct {
+	fut   raft.ApplyFuture
+	props []*proposal
+}
+
+func newBatcher(s *Store) *batcher {
+	return &batcher{s: s, q: newQueue(), inflight: make(chan flight, 1024)}
+}
+
+func (b *batcher) run() {
+	defer close(b.inflight)
+	for {
+		select {
+		case <-b.s.ctx.Done():
+			for _, p := range b.q.shut() {
+				p.finish(nil, 0, ErrClosed)
+			}
+			return
+		case <-b.q.wake:
+		}
+		for {
+			props := b.q.take(b.s.cfg.MaxBatch, batchBytesLimit)
+			if len(props) == 0 {
+				break
+			}
+			cmds := make([][]byte, len(props))
+			for i, p := range props {
+				cmds[i] = p.cmd
+			}
+			fut := b.s.raftNode().Apply(encodeBatch(cmds), 0)
+			b.inflight <- flight{fut: fut, props: props}
+		}
+	}
+}
+
+func (b *batcher) waitLoop() {
+	for f := range b.inflight {
+		err := f.fut.Error()
+		if err != nil {
+			err = mapApplyError(err)
+			for _, p := range f.props {
+				p.finish(nil, 0, err)
+			}
+			continue
+		}
+		idx := f.fut.Index()
+		switch resp := f.fut.Response().(type) {
+		case *batchResult:
+			for i, p := range f.props {
+				if i < len(resp.results) {
+					p.finish(resp.results[i], idx, nil)
+				} else {
+					p.finish(nil, idx, fmt.Errorf("%w: missing result", errCorruptEntry))
+				}
+			}
+		case error:
+			for _, p := range f.props {
+				p.finish(nil, idx, resp)
+			}
+		default:
+			for _, p := range f.props {
+				p.finish(nil, idx, fmt.Errorf("unexpected apply response %T", resp))
+			}
+		}
+	}
+}
+
+// mapApplyError translates raft's errors for an Apply future.
+func mapApplyError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return errRetry{fmt.Errorf("%w: %v", ErrNotLeader, err)}
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return ErrLeadershipLost
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	}
+	return err
+}
+
+// Propose replicates cmd and returns the StateMachine's result for it and
+// the raft index of the entry that carried it. It returns after the entry is
+// committed and applied on this node, so a following View on this node sees
+// the write. Concurrent calls are coalesced into shared raft entries. On a
+// follower the command is forwarded to the leader (coalesced into shared
+// RPCs).
+//
+// Errors: ErrTooLarge (cmd above MaxCommandBytes), ErrNoLeader (no leader
+// within Config.LeaderWait), ErrLeadershipLost (outcome unknown), ErrClosed,
+// or ctx's error (outcome unknown once the command was sent).
+func (s *Store) Propose(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
+	if len(cmd) > s.cfg.MaxCommandBytes {
+		return nil, 0, fmt.Errorf("%w: %d bytes, limit %d (MaxCommandBytes)", ErrTooLarge, len(cmd), s.cfg.MaxCommandBytes)
+	}
+	if s.raftNode() == nil {
+		return nil, 0, errors.New("store: not open")
+	}
+	s.metrics.proposals.Inc()
+	s.pending.Add(1)
+	start := time.Now()
+	defer func() {
+		s.pending.Add(-1)
+		if err != nil {
+			s.metrics.proposalsFailed.Inc()
+		} else {
+			s.metrics.proposeDuration.Observe(time.Since(start).Seconds())
+		}
+	}()
+	var deadline time.Time
+	for attempt := 0; ; attempt++ {
+		if s.closed.Load() {
+			return nil, 0, ErrClosed
+		}
+		ch := s.changeCh()
+		result, index, err = s.proposeOnce(ctx, cmd)
+		if err == nil || !isRetry(err) {
+			return result, index, err
+		}
+		// Not appended anywhere: wait for a leader change, then retry,
+		// within LeaderWait.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.cfg.LeaderWait)
+		} else if time.Now().After(deadline) {
+			return nil, 0, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		}
+		backoff := min(time.Duration(attempt+1)*5*time.Millisecond, 100*time.Millisecond)
+		if werr := s.waitChange(ctx, ch, backoff); werr != nil {
+			return nil, 0, werr
+		}
+	}
+}
+
+func (s *Store) proposeOnce(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
+	if s.IsLeader() {
+		p := newProposal(cmd)
+		if err := s.batcher.q.push(p); err != nil {
+			return nil, 0, err
+		}
+		return s.awaitProposal(ctx, p)
+	}
+	_, addr, err := s.awaitLeader(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if addr == s.cfg.AdvertiseAddr {
+		// We are the leader by address but not (or no longer) by state.
+		return nil, 0, errRetry{ErrNotLeader}
+	}
+	p := newProposal(cmd)
+	if err := s.forwarder.q.push(p); err != nil {
+		return nil, 0, err
+	}
+	res, idx, err := s.awaitProposal(ctx, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Read-your-writes on this node.
+	if err := s.WaitForApplied(ctx, idx); err != nil {
+		return nil, 0, err
+	}
+	return res, idx, nil
+}
+
+func (s *Store) awaitProposal(ctx context.Context, p *proposal) ([]byte, uint64, error) {
+	select {
+	case <-p.done:
+		return p.result, p.index, p.err
+	case <-ctx.Done():
+		p.abandoned.Store(true)
+		return nil, 0, ctx.Err()
+	}
+}
+
+// proposeBatchLocal submits cmds to the leader's batcher and waits for all
+// of them; it serves forwarded proposals.
+func (s *Store) proposeBatchLocal(ctx context.Context, cmds [][]byte) ([]*proposal, error) {
+	if !s.IsLeader() {
+		return nil, ErrNotLeader
+	}
+	props := make([]*proposal, len(cmds))
+	for i, c := range cmds {
+		if len(c) > s.cfg.MaxCommandBytes {
+			return nil, fmt.Errorf("%w: command %d has %d bytes, limit %d", ErrTooLarge, i, len(c), s.cfg.MaxCommandBytes)
+		}
+		props[i] = newProposal(c)
+	}
+	if err := s.batcher.q.push(props...); err != nil {
+		return nil, err
+	}
+	for _, p := range props {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, ErrClosed
+		}
+	}
+	return props, nil
+}
