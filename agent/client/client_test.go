@@ -221,8 +221,18 @@ func TestCollectionsIndexesBatch(t *testing.T) {
 		{Op: client.OpPut, Collection: "a", ID: "1", Data: map[string]int{"n": 1}},
 		{Op: client.OpPut, Collection: "b", ID: "2", Data: map[string]int{"n": 2}},
 	})
-	if err != nil || len(res.Results) != 2 || res.Results[1].Version != 1 {
-		t.Fatalf("Batch = %+v, %v; want two results", res, err)
+	if err != nil || len(res.Results) != 2 || res.Results[1].Version != 1 || res.Results[1].Document == nil {
+		t.Fatalf("Batch = %+v, %v; want two results with documents", res, err)
+	}
+	res, err = c.Batch(ctx, []client.BatchOp{{Op: client.OpPut, Collection: "gen", Data: map[string]int{"n": 1}}})
+	if err != nil || res.Results[0].ID == "" || srv.Document("gen", res.Results[0].ID) == nil {
+		t.Fatalf("Batch(put without id) = %+v, %v; want a server-assigned id", res, err)
+	}
+	if _, err := c.Batch(ctx, []client.BatchOp{{Op: client.OpDelete, Collection: "gen"}}); err == nil || !strings.Contains(err.Error(), "delete needs an id") {
+		t.Errorf("Batch(delete without id) = %v, want an error", err)
+	}
+	if err := c.DropCollection(ctx, "gen"); err != nil {
+		t.Fatal(err)
 	}
 	// A failing operation fails the whole batch: the put before it is not applied.
 	_, err = c.Batch(ctx, []client.BatchOp{

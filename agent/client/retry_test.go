@@ -56,6 +56,10 @@ func TestRetryOn503(t *testing.T) {
 			_, err := c.Create(context.Background(), "c", map[string]int{})
 			return err
 		}, 1, true},
+		{"batch of puts without ids not retried", 1, func(c *client.Client) error {
+			_, err := c.Batch(context.Background(), []client.BatchOp{{Op: client.OpPut, Collection: "c", Data: map[string]int{}}})
+			return err
+		}, 1, true},
 		{"batch with delete not retried", 1, func(c *client.Client) error {
 			_, err := c.Batch(context.Background(), []client.BatchOp{{Op: client.OpDelete, Collection: "c", ID: "x"}})
 			return err

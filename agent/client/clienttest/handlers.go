@@ -327,7 +327,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, body []byte) erro
 	// Validate every operation against the current state before changing
 	// anything, so a failing batch leaves no trace.
 	for i, op := range req.Operations {
-		if op.Collection == "" || op.ID == "" {
+		if op.Collection == "" || (op.ID == "" && op.Op != client.OpPut) {
 			return errf(http.StatusBadRequest, client.CodeInvalidArgument, "operations[%d]: collection and id are required", i)
 		}
 		c := s.coll(op.Collection, false)
@@ -353,11 +353,17 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, body []byte) erro
 	}
 	results := make([]client.BatchOpResult, 0, len(req.Operations))
 	for _, op := range req.Operations {
-		res := client.BatchOpResult{Op: op.Op, Collection: op.Collection, ID: op.ID}
 		c := s.coll(op.Collection, true)
+		if op.ID == "" {
+			s.seq++
+			op.ID = fmt.Sprintf("gen%08d", s.seq)
+		}
+		res := client.BatchOpResult{Op: op.Op, Collection: op.Collection, ID: op.ID}
 		if op.Op == client.OpPut {
 			d, _, _ := s.apply(c, op.ID, op.Data, 0, false)
 			res.Version = d.Version
+			doc := *d
+			res.Document = &doc
 		} else {
 			delete(c.docs, op.ID)
 		}

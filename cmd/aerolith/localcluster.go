@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aerolithdb/aerolith/agent/client"
+)
+
+// localNode is one agent process of a local cluster.
+type localNode struct {
+	id       string
+	httpAddr string
+	raftAddr string
+	dataDir  string
+	logPath  string
+	logStart int64 // offset where this run's log begins
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid after done is closed
+}
+
+// nodeExit reports that the agent at index node of localCluster.nodes exited.
+type nodeExit struct {
+	node int
+	err  error
+}
+
+// planNodes lays out ids and addresses of the nodes.
+func planNodes(cfg upConfig) []*localNode {
+	nodes := make([]*localNode, cfg.nodes)
+	for i := range nodes {
+		port := cfg.basePort + 2*i
+		nodes[i] = &localNode{
+			id:       "node" + strconv.Itoa(i+1),
+			httpAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			raftAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)),
+		}
+	}
+	return nodes
+}
+
+// checkPortsFree fails, naming the port, when a node's port is taken.
+func checkPortsFree(n *localNode) error {
+	for _, p := range []struct{ addr, what string }{{n.httpAddr, "http"}, {n.raftAddr, "raft"}} {
+		l, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			_, port, _ := net.SplitHostPort(p.addr)
+			return fmt.Errorf("port %s (%s %s) is not available: %v; stop what uses it or pick another --base-port", port, n.id, p.what, err)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+// localCluster runs the agent processes of `aerolith up`.
+type localCluster struct {
+	exe      string
+	dir      string
+	key      string
+	nodes    []*localNode
+	logLevel string
+	stderr   io.Writer
+
+	exited chan nodeExit // one value per agent that exits
+	logs   []*os.File
+}
+
+// url returns the comma-separated HTTP endpoints of all nodes.
+func (c *localCluster) url() string {
+	urls := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		urls[i] = "http://" + n.httpAddr
+	}
+	return strings.Join(urls, ",")
+}
+
+// client returns a client that fails over between all nodes.
+func (c *localCluster) client() (*client.Client, error) {
+	return client.New(client.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up"})
+}
+
+// agentEnv is the environment of the agents: ours without AEROLITH_*
+// settings (they would override up's choices) plus the admin key, which is
+// passed this way rather than as a flag so it does not show in ps.
+func (c *localCluster) agentEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AEROLITH_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "AEROLITH_ADMIN_KEY="+c.key)
+}
+
+// start launches every agent. On error the ones started keep running;
+// the caller stops them.
+func (c *localCluster) start() error {
+	c.exited = make(chan nodeExit, len(c.nodes))
+	joins := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		joins[i] = n.raftAddr
+	}
+	env := c.agentEnv()
+	for i, n := range c.nodes {
+		n.dataDir = filepath.Join(c.dir, n.id)
+		n.logPath = filepath.Join(c.dir, n.id+".log")
+		if err := os.MkdirAll(n.dataDir, 0o750); err != nil {
+			return err
+		}
+		log, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return err
+		}
+		c.logs = append(c.logs, log)
+		if st, err := log.Stat(); err == nil {
+			n.logStart = st.Size()
+		}
+		fmt.Fprintf(log, "--- aerolith up: starting %s at %s ---\n", n.id, time.Now().UTC().Format(time.RFC3339))
+		n.cmd = exec.Command(c.exe, "agent",
+			"--node-id", n.id,
+			"--data-dir", n.dataDir,
+			"--http-addr", n.httpAddr,
+			"--raft-addr", n.raftAddr,
+			"--advertise", "127.0.0.1",
+			"--bootstrap-expect", strconv.Itoa(len(c.nodes)),
+			"--join", strings.Join(joins, ","),
+			"--log-level", c.logLevel,
+			"--log-format", "text",
+		)
+		n.cmd.Env = env
+		n.cmd.Stdout = log
+		n.cmd.Stderr = log
+		n.cmd.SysProcAttr = agentSysProcAttr()
+		if err := n.cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", n.id, err)
+		}
+		n.done = make(chan struct{})
+		go func() {
+			n.err = n.cmd.Wait()
+			close(n.done)
+			c.exited <- nodeExit{node: i, err: n.err}
+		}()
+	}
+	return nil
+}
+
+// waitReady polls until every node answers /readyz and one of them reports
+// a leader with all nodes as members. On failure it prints the tail of the
+// failing node's log to stderr and returns an error naming the node.
+func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, error) {
+	probes := make([]*client.Client, len(c.nodes))
+	for i, n := range c.nodes {
+		cl, err := client.New(client.Config{URL: "http://" + n.httpAddr, Key: c.key, MaxRetries: -1, Timeout: 3 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		probes[i] = cl
+	}
+	ready := make([]bool, len(c.nodes))
+	lastErr := make([]error, len(c.nodes))
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case ex := <-c.exited:
+			n := c.nodes[ex.node]
+			c.exited <- ex // keep it for the stop logic
+			c.printLogTail(n)
+			return nil, fmt.Errorf("%s exited while starting (%v); its log: %s", n.id, ex.err, n.logPath)
+		default:
+		}
+		allReady := true
+		for i := range c.nodes {
+			if ready[i] {
+				continue
+			}
+			if err := probes[i].Ready(ctx); err != nil {
+				lastErr[i] = err
+				allReady = false
+				continue
+			}
+			ready[i] = true
+		}
+		if allReady {
+			st, err := probes[0].Cluster(ctx)
+			switch {
+			case err != nil:
+				lastErr[0] = fmt.Errorf("cluster status: %w", err)
+			case st.LeaderID == "":
+				lastErr[0] = errors.New("no leader elected yet")
+			case countVoters(st) < len(c.nodes):
+				lastErr[0] = fmt.Errorf("only %d of %d nodes are voting members", countVoters(st), len(c.nodes))
+			default:
+				return st, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			for i, n := range c.nodes {
+				if !ready[i] || (allReady && i == 0) {
+					c.printLogTail(n)
+					return nil, fmt.Errorf("%s not ready in time: %v; its log: %s", n.id, lastErr[i], n.logPath)
+				}
+			}
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func countVoters(st *client.ClusterStatus) int {
+	n := 0
+	for _, m := range st.Members {
+		if m.Voter {
+			n++
+		}
+	}
+	return n
+}
+
+// logTailLines is how much of a failing node's log is shown.
+const logTailLines = 20
+
+// printLogTail writes the last lines this run wrote to n's log to stderr.
+func (c *localCluster) printLogTail(n *localNode) {
+	b, err := os.ReadFile(n.logPath)
+	if err != nil || int64(len(b)) < n.logStart {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b[n.logStart:]), "\n"), "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	fmt.Fprintf(c.stderr, "--- last lines of %s ---\n%s\n---\n", n.logPath, strings.Join(lines, "\n"))
+}
+
+// stop sends SIGTERM to every running agent, waits up to timeout for each,
+// then kills the rest. It returns an error naming agents that had to be
+// killed or exited with an error.
+func (c *localCluster) stop(timeout time.Duration) error {
+	defer func() {
+		for _, l := range c.logs {
+			l.Close()
+		}
+		c.logs = nil
+	}()
+	for _, n := range c.nodes {
+		if n.cmd == nil || n.done == nil {
+			continue
+		}
+		select {
+		case <-n.done:
+			continue
+		default:
+		}
+		if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			n.cmd.Process.Kill()
+		}
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		if n.cmd == nil || n.done == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			var err error
+			select {
+			case <-n.done:
+				if n.err != nil {
+					err = fmt.Errorf("%s: %v (log: %s)", n.id, n.err, n.logPath)
+				}
+			case <-t.C:
+				n.cmd.Process.Kill()
+				<-n.done
+				err = fmt.Errorf("%s did not stop within %v and was killed (log: %s)", n.id, timeout, n.logPath)
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("agents did not stop cleanly: %w", errors.Join(errs...))
+	}
+	return nil
+}

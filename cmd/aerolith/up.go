@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aerolithdb/aerolith/agent/client"
+)
+
+func init() { commands = append(commands, newUpCommand) }
+
+// upConfig is what `aerolith up` was asked to do.
+type upConfig struct {
+	nodes          int
+	basePort       int
+	dataDir        string
+	exitAfterReady bool
+	readyTimeout   time.Duration
+	stopTimeout    time.Duration
+	logLevel       string
+}
+
+// newUpCommand builds `aerolith up`: a local cluster of agent processes.
+func newUpCommand(m *Main) *cobra.Command {
+	cfg := upConfig{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a local cluster: N agent processes on 127.0.0.1, with sample data",
+		Long: `Start a local Aerolith cluster of --nodes agent processes on 127.0.0.1.
+
+Node i (1-based) serves HTTP on --base-port+2(i-1) and raft on the port after
+it: with the default base port 7070, node1 is 7070/7071, node2 7072/7073 and
+node3 7074/7075. The agents form one cluster (--bootstrap-expect N --join
+<their raft addresses>) under a generated admin key.
+
+Without --data-dir, the cluster lives in a temporary directory removed on exit.
+With --data-dir, the data, the admin key (<data-dir>/admin-key) and the agents'
+logs (<data-dir>/nodeN.log) are kept, and a later run with the same directory
+restarts the same cluster with the same key.
+
+Once every node is ready and a leader is elected, up prints the endpoints, the
+admin key and example commands, writes a few sample documents into the "demo"
+collection and runs a query. It then runs until Ctrl-C or SIGTERM and stops
+the agents (SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready
+stops them right after the demo instead (for scripts and CI).`,
+		Example: `  aerolith up
+  aerolith up --data-dir ./aerolith-data --base-port 9000
+  aerolith up --exit-after-ready`,
+		Args: argsBetween(0, 0, "(none)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.validate(); err != nil {
+				return usageError{err}
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find the aerolith binary to run agents: %w", err)
+			}
+			return runUp(cmd.Context(), m, cfg, exe)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&cfg.nodes, "nodes", 3, "number of agents")
+	fl.IntVar(&cfg.basePort, "base-port", 7070, "HTTP port of node1; node i uses base+2(i-1) for HTTP and the next port for raft")
+	fl.StringVar(&cfg.dataDir, "data-dir", "", "keep data, admin key and logs here across runs (default: a temporary directory removed on exit)")
+	fl.BoolVar(&cfg.exitAfterReady, "exit-after-ready", false, "stop the cluster and exit once it is ready and the demo ran")
+	fl.DurationVar(&cfg.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node to be ready and a leader elected")
+	fl.DurationVar(&cfg.stopTimeout, "stop-timeout", 15*time.Second, "how long each agent gets to stop after SIGTERM before SIGKILL")
+	fl.StringVar(&cfg.logLevel, "log-level", "info", "agents' log level: debug, info, warn or error")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	return cmd
+}
+
+func (c upConfig) validate() error {
+	switch {
+	case c.nodes < 1 || c.nodes > 9:
+		return fmt.Errorf("--nodes: must be between 1 and 9, got %d", c.nodes)
+	case c.basePort < 1 || c.basePort+2*c.nodes-1 > 65535:
+		return fmt.Errorf("--base-port: %d leaves no room for %d ports", c.basePort, 2*c.nodes)
+	case c.readyTimeout <= 0:
+		return errors.New("--ready-timeout: must be positive")
+	case c.stopTimeout <= 0:
+		return errors.New("--stop-timeout: must be positive")
+	}
+	switch c.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level: unknown level %q: want debug, info, warn or error", c.logLevel)
+	}
+	return nil
+}
+
+// runUp runs the whole quickstart; see newUpCommand.
+func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
+	nodes := planNodes(cfg)
+	// Fail fast, before creating anything, when a port is taken.
+	for _, n := range nodes {
+		if err := checkPortsFree(n); err != nil {
+			return err
+		}
+	}
+
+	dir, keep := cfg.dataDir, true
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "aerolith-up-"); err != nil {
+			return err
+		}
+		keep = false
+		defer func() {
+			if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+				err = fmt.Errorf("remove %s: %w", dir, rerr)
+			}
+		}()
+	} else if dir, err = filepath.Abs(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	key, reused, err := adminKey(filepath.Join(dir, "admin-key"))
+	if err != nil {
+		return err
+	}
+
+	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, stderr: m.Stderr}
+	fmt.Fprintf(m.Stdout, "Starting %d agents (data in %s)...\n", len(nodes), dir)
+	if err := c.start(); err != nil {
+		c.stop(cfg.stopTimeout)
+		return err
+	}
+	stopAll := func() error {
+		fmt.Fprintln(m.Stdout, "Stopping agents...")
+		if err := c.stop(cfg.stopTimeout); err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, "Stopped.")
+		return nil
+	}
+
+	readyCtx, cancel := context.WithTimeout(ctx, cfg.readyTimeout)
+	status, err := c.waitReady(readyCtx)
+	cancel()
+	if err != nil {
+		stopErr := stopAll()
+		if ctx.Err() != nil {
+			return stopErr // interrupted while starting: a clean stop is success
+		}
+		return errors.Join(err, stopErr)
+	}
+
+	printUpBanner(m.Stdout, c, status, key, reused, keep)
+	if err := runDemo(ctx, m.Stdout, c); err != nil {
+		stopErr := stopAll()
+		if ctx.Err() != nil {
+			return stopErr
+		}
+		return errors.Join(fmt.Errorf("write demo data: %w", err), stopErr)
+	}
+
+	if cfg.exitAfterReady {
+		return stopAll()
+	}
+	fmt.Fprintln(m.Stdout, "\nThe cluster runs until Ctrl-C.")
+	select {
+	case <-ctx.Done():
+		return stopAll()
+	case ex := <-c.exited:
+		n := c.nodes[ex.node]
+		c.printLogTail(n)
+		stopErr := stopAll()
+		return errors.Join(fmt.Errorf("%s exited unexpectedly (%v); its log: %s", n.id, ex.err, n.logPath), stopErr)
+	}
+}
+
+// adminKey reads the key stored at path or generates and stores a new one.
+func adminKey(path string) (key string, reused bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key = strings.TrimSpace(string(b))
+		if key == "" {
+			return "", false, fmt.Errorf("%s is empty: delete it to generate a new admin key", path)
+		}
+		return key, true, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", false, err
+	}
+	key = hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return key, false, nil
+}
+
+func printUpBanner(w io.Writer, c *localCluster, st *client.ClusterStatus, key string, reused, keep bool) {
+	fmt.Fprintf(w, "\nAerolith is up: %d nodes, leader %s (term %d).\n\n", len(c.nodes), st.LeaderID, st.Term)
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NODE\tHTTP\tRAFT\tLOG")
+	for _, n := range c.nodes {
+		mark := ""
+		if n.id == st.LeaderID {
+			mark = " (leader)"
+		}
+		fmt.Fprintf(tw, "%s%s\thttp://%s\t%s\t%s\n", n.id, mark, n.httpAddr, n.raftAddr, n.logPath)
+	}
+	tw.Flush()
+	how := "generated"
+	if reused {
+		how = "reused from " + filepath.Join(c.dir, "admin-key")
+	}
+	fmt.Fprintf(w, "\nAdmin key (%s): %s\n", how, key)
+	if keep {
+		fmt.Fprintf(w, "Data, key and logs are kept in %s; rerun with the same --data-dir to reuse them.\n", c.dir)
+	} else {
+		fmt.Fprintf(w, "Data lives in %s and is removed on exit (use --data-dir to keep it).\n", c.dir)
+	}
+	fmt.Fprintf(w, "\nTry:\n  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), key)
+	fmt.Fprintln(w, "  aerolith doc list demo")
+	fmt.Fprintln(w, `  aerolith doc query demo --filter '{"city":"Oslo"}'`)
+	fmt.Fprintln(w, "  aerolith cluster status")
+}
+
+// demoDocs are written into the demo collection by up.
+var demoDocs = []struct {
+	id   string
+	data map[string]any
+}{
+	{"ada", map[string]any{"name": "Ada Lovelace", "age": 36, "city": "London", "langs": []string{"analytical engine"}}},
+	{"grace", map[string]any{"name": "Grace Hopper", "age": 85, "city": "Arlington", "langs": []string{"COBOL"}}},
+	{"ken", map[string]any{"name": "Ken Thompson", "age": 82, "city": "Berkeley", "langs": []string{"B", "Go"}}},
+	{"kristen", map[string]any{"name": "Kristen Nygaard", "age": 75, "city": "Oslo", "langs": []string{"Simula"}}},
+	{"ole", map[string]any{"name": "Ole-Johan Dahl", "age": 70, "city": "Oslo", "langs": []string{"Simula"}}},
+}
+
+// runDemo writes the sample documents (one atomic batch; upserts, so reruns
+// do not duplicate), indexes "city" and prints a query.
+func runDemo(ctx context.Context, w io.Writer, c *localCluster) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	ops := make([]client.BatchOp, len(demoDocs))
+	for i, d := range demoDocs {
+		ops[i] = client.BatchOp{Op: client.OpPut, Collection: "demo", ID: d.id, Data: d.data}
+	}
+	if _, err := cl.Batch(ctx, ops); err != nil {
+		return err
+	}
+	if err := cl.CreateIndex(ctx, "demo", "city"); err != nil && !client.IsConflict(err) {
+		return err
+	}
+	filter := json.RawMessage(`{"city":"Oslo"}`)
+	sort := json.RawMessage(`{"age":-1}`)
+	page, err := cl.Query(ctx, "demo", client.Query{Filter: filter, Sort: sort})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nWrote %d sample documents to collection \"demo\" (indexed on \"city\").\n", len(demoDocs))
+	fmt.Fprintf(w, "aerolith doc query demo --filter '%s' --sort '%s':\n", filter, sort)
+	return printPage(w, &clientFlags{output: outputTable}, page)
+}
