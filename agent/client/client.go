@@ -284,9 +284,6 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			c.current.Store(uint32(idx))
 			return resp, nil
 		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
 		var apiErr *Error
 		isAPI := errors.As(err, &apiErr)
 		switch {
@@ -295,6 +292,9 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		case !isAPI && r.idempotent:
 		default:
 			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
 		}
 		lastErr = err
 		tried++

@@ -10,14 +10,14 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client/clienttest"
 )
 
-func writeFile(t *testing.T, path, content string) {
+func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func readFile(t *testing.T, path string) string {
+func readTestFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -47,7 +47,7 @@ func TestImportExportJSONL(t *testing.T) {
 	srv := newFake(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "users.jsonl")
-	writeFile(t, in, usersJSONL)
+	writeTestFile(t, in, usersJSONL)
 	out := cli(t, srv, "", "batch", "import", "users", "--file", in, "--batch-size", "2")
 	if out != "imported 3 documents into users\n" {
 		t.Errorf("import printed %q", out)
@@ -68,7 +68,7 @@ func TestImportExportJSONL(t *testing.T) {
 	if out != "exported 3 documents from users to "+exported+"\n" {
 		t.Errorf("export printed %q", out)
 	}
-	lines := strings.Split(strings.TrimSpace(readFile(t, exported)), "\n")
+	lines := strings.Split(strings.TrimSpace(readTestFile(t, exported)), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"id":"3",`) {
 		t.Fatalf("export wrote:\n%s", strings.Join(lines, "\n"))
 	}
@@ -76,8 +76,8 @@ func TestImportExportJSONL(t *testing.T) {
 	// too, and compare.
 	cli(t, srv, "", "batch", "import", "copy", "--file", exported)
 	again := cli(t, srv, "", "batch", "export", "copy")
-	if again != readFile(t, exported) {
-		t.Errorf("round trip differs:\nfirst:\n%s\nsecond:\n%s", readFile(t, exported), again)
+	if again != readTestFile(t, exported) {
+		t.Errorf("round trip differs:\nfirst:\n%s\nsecond:\n%s", readTestFile(t, exported), again)
 	}
 	for _, id := range []string{"u1", "u2", "3"} {
 		a, b := srv.Document("users", id), srv.Document("copy", id)
@@ -91,7 +91,7 @@ func TestImportExportCSV(t *testing.T) {
 	srv := newFake(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "people.csv")
-	writeFile(t, in, "id,name,age,address.city,address.zip,active,tags,note\n"+
+	writeTestFile(t, in, "id,name,age,address.city,address.zip,active,tags,note\n"+
 		"p1,ada,36,London,007,true,\"[1,2]\",null\n"+
 		"p2,\"bob, jr\",-2.5e3,,,false,,\n"+
 		",nobody,0,Paris,,,,\n")
@@ -115,7 +115,7 @@ func TestImportExportCSV(t *testing.T) {
 
 	exported := filepath.Join(dir, "out.csv")
 	cli(t, srv, "", "batch", "export", "people", "--file", exported)
-	csvText := readFile(t, exported)
+	csvText := readTestFile(t, exported)
 	lines := strings.Split(csvText, "\n")
 	if lines[0] != "id,active,address.city,address.zip,age,name,note,tags" {
 		t.Errorf("CSV header = %q, want id first then sorted dot paths", lines[0])
@@ -160,7 +160,7 @@ func TestImportRejectsBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newFake(t)
 			path := filepath.Join(t.TempDir(), tt.file)
-			writeFile(t, path, tt.content)
+			writeTestFile(t, path, tt.content)
 			args := append([]string{"batch", "import", "c", "--file", path, "--batch-size", "1", "--url", srv.URL, "--key", cliKey}, tt.args...)
 			r := runCLI(t, "", args...)
 			if r.code != 1 || !strings.Contains(r.stderr, tt.wantErr) {

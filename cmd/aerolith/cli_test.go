@@ -14,15 +14,15 @@ import (
 
 const cliKey = "cli-test-key"
 
-// result is what one CLI invocation produced.
-type result struct {
+// cliResult is what one CLI invocation produced.
+type cliResult struct {
 	stdout, stderr string
 	code           int
 }
 
 // runCLI runs the aerolith command line in-process like main does: errors
 // become one stderr line and an exit code.
-func runCLI(t *testing.T, stdin string, args ...string) result {
+func runCLI(t *testing.T, stdin string, args ...string) cliResult {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut}
@@ -32,7 +32,7 @@ func runCLI(t *testing.T, stdin string, args ...string) result {
 		fmt.Fprintln(&errOut, "aerolith:", err)
 		code = exitCode(err)
 	}
-	return result{out.String(), errOut.String(), code}
+	return cliResult{out.String(), errOut.String(), code}
 }
 
 // cli runs a command against srv with its key and fails the test unless it
@@ -126,7 +126,7 @@ func TestDocCommands(t *testing.T) {
 func TestDocPutFromFile(t *testing.T) {
 	srv := newFake(t)
 	path := t.TempDir() + "/doc.json"
-	writeFile(t, path, "{\n  \"nested\": {\"a\": [1, 2]}\n}\n")
+	writeTestFile(t, path, "{\n  \"nested\": {\"a\": [1, 2]}\n}\n")
 	cli(t, srv, "", "doc", "put", "things", "t1", "--file", path)
 	d := srv.Document("things", "t1")
 	if d == nil || string(d.Data) != `{"nested":{"a":[1,2]}}` {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,10 +73,19 @@ type localCluster struct {
 	key      string
 	nodes    []*localNode
 	logLevel string
+	keep     bool // dir outlives the run
 	stderr   io.Writer
 
 	exited chan nodeExit // one value per agent that exits
 	logs   []*os.File
+}
+
+// logRef names n's log file for error messages.
+func (c *localCluster) logRef(n *localNode) string {
+	if c.keep {
+		return n.logPath
+	}
+	return n.logPath + " (removed on exit; use --data-dir to keep it)"
 }
 
 // url returns the comma-separated HTTP endpoints of all nodes.
@@ -179,7 +189,7 @@ func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, er
 			n := c.nodes[ex.node]
 			c.exited <- ex // keep it for the stop logic
 			c.printLogTail(n)
-			return nil, fmt.Errorf("%s exited while starting (%v); its log: %s", n.id, ex.err, n.logPath)
+			return nil, fmt.Errorf("%s exited while starting (%v); its log: %s", n.id, ex.err, c.logRef(n))
 		default:
 		}
 		allReady := true
@@ -209,10 +219,13 @@ func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, er
 		}
 		select {
 		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, ctx.Err() // interrupted
+			}
 			for i, n := range c.nodes {
 				if !ready[i] || (allReady && i == 0) {
 					c.printLogTail(n)
-					return nil, fmt.Errorf("%s not ready in time: %v; its log: %s", n.id, lastErr[i], n.logPath)
+					return nil, fmt.Errorf("%s not ready in time: %v; its log: %s", n.id, lastErr[i], c.logRef(n))
 				}
 			}
 			return nil, ctx.Err()
@@ -248,15 +261,17 @@ func (c *localCluster) printLogTail(n *localNode) {
 }
 
 // stop sends SIGTERM to every running agent, waits up to timeout for each,
-// then kills the rest. It returns an error naming agents that had to be
-// killed or exited with an error.
-func (c *localCluster) stop(timeout time.Duration) error {
+// then kills the rest. It returns a one-line error naming the agents that
+// had to be killed and, when strict, those that exited with an error after
+// the SIGTERM (agents that had exited before were reported already).
+func (c *localCluster) stop(timeout time.Duration, strict bool) error {
 	defer func() {
 		for _, l := range c.logs {
 			l.Close()
 		}
 		c.logs = nil
 	}()
+	var running []*localNode
 	for _, n := range c.nodes {
 		if n.cmd == nil || n.done == nil {
 			continue
@@ -266,43 +281,42 @@ func (c *localCluster) stop(timeout time.Duration) error {
 			continue
 		default:
 		}
+		running = append(running, n)
 		if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			n.cmd.Process.Kill()
 		}
 	}
 	var mu sync.Mutex
-	var errs []error
+	var errs []string
 	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		if n.cmd == nil || n.done == nil {
-			continue
-		}
+	for _, n := range running {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t := time.NewTimer(timeout)
 			defer t.Stop()
-			var err error
+			var problem string
 			select {
 			case <-n.done:
-				if n.err != nil {
-					err = fmt.Errorf("%s: %v (log: %s)", n.id, n.err, n.logPath)
+				if n.err != nil && strict {
+					problem = fmt.Sprintf("%s exited with %v (log: %s)", n.id, n.err, c.logRef(n))
 				}
 			case <-t.C:
 				n.cmd.Process.Kill()
 				<-n.done
-				err = fmt.Errorf("%s did not stop within %v and was killed (log: %s)", n.id, timeout, n.logPath)
+				problem = fmt.Sprintf("%s did not stop within %v and was killed (log: %s)", n.id, timeout, c.logRef(n))
 			}
-			if err != nil {
+			if problem != "" {
 				mu.Lock()
-				errs = append(errs, err)
+				errs = append(errs, problem)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return fmt.Errorf("agents did not stop cleanly: %w", errors.Join(errs...))
+		sort.Strings(errs)
+		return fmt.Errorf("agents did not stop cleanly: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }

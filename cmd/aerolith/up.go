@@ -133,53 +133,56 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		return err
 	}
 
-	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, stderr: m.Stderr}
+	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
 	fmt.Fprintf(m.Stdout, "Starting %d agents (data in %s)...\n", len(nodes), dir)
-	if err := c.start(); err != nil {
-		c.stop(cfg.stopTimeout)
-		return err
-	}
-	stopAll := func() error {
+	stopAll := func(strict bool) error {
 		fmt.Fprintln(m.Stdout, "Stopping agents...")
-		if err := c.stop(cfg.stopTimeout); err != nil {
+		if err := c.stop(cfg.stopTimeout, strict); err != nil {
 			return err
 		}
 		fmt.Fprintln(m.Stdout, "Stopped.")
 		return nil
+	}
+	// failed stops the agents after err and returns err, plus any agent
+	// that had to be killed; when ctx was cancelled (Ctrl-C while starting)
+	// a clean stop is success.
+	failed := func(err error) error {
+		stopErr := stopAll(false)
+		if ctx.Err() != nil {
+			return stopErr
+		}
+		if stopErr != nil {
+			return fmt.Errorf("%w; %v", err, stopErr)
+		}
+		return err
+	}
+	if err := c.start(); err != nil {
+		return failed(err)
 	}
 
 	readyCtx, cancel := context.WithTimeout(ctx, cfg.readyTimeout)
 	status, err := c.waitReady(readyCtx)
 	cancel()
 	if err != nil {
-		stopErr := stopAll()
-		if ctx.Err() != nil {
-			return stopErr // interrupted while starting: a clean stop is success
-		}
-		return errors.Join(err, stopErr)
+		return failed(err)
 	}
 
 	printUpBanner(m.Stdout, c, status, key, reused, keep)
 	if err := runDemo(ctx, m.Stdout, c); err != nil {
-		stopErr := stopAll()
-		if ctx.Err() != nil {
-			return stopErr
-		}
-		return errors.Join(fmt.Errorf("write demo data: %w", err), stopErr)
+		return failed(fmt.Errorf("write demo data: %w", err))
 	}
 
 	if cfg.exitAfterReady {
-		return stopAll()
+		return stopAll(true)
 	}
 	fmt.Fprintln(m.Stdout, "\nThe cluster runs until Ctrl-C.")
 	select {
 	case <-ctx.Done():
-		return stopAll()
+		return stopAll(true)
 	case ex := <-c.exited:
 		n := c.nodes[ex.node]
 		c.printLogTail(n)
-		stopErr := stopAll()
-		return errors.Join(fmt.Errorf("%s exited unexpectedly (%v); its log: %s", n.id, ex.err, n.logPath), stopErr)
+		return failed(fmt.Errorf("%s exited unexpectedly (%v); its log: %s", n.id, ex.err, c.logRef(n)))
 	}
 }
 

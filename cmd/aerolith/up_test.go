@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binDir holds the aerolith binary built for the process-level tests.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "aerolith-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// aerolithBinary builds the aerolith binary once per test run.
+func aerolithBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test: builds and runs the aerolith binary")
+	}
+	path := filepath.Join(binDir, "aerolith")
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return path
+}
+
+// freeBasePort returns a base port whose next 2*nodes ports are free now.
+func freeBasePort(t *testing.T, nodes int) int {
+	t.Helper()
+	for range 200 {
+		base := 20000 + 2*rand.IntN(20000)
+		ok := true
+		for p := base; p < base+2*nodes && ok; p++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range found")
+	return 0
+}
+
+// lockedBuffer collects a process's output; safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// upRun is a running `aerolith up` process.
+type upRun struct {
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+	done           chan struct{}
+	err            error
+}
+
+func startUp(t *testing.T, args ...string) *upRun {
+	t.Helper()
+	r := &upRun{done: make(chan struct{})}
+	r.cmd = exec.Command(aerolithBinary(t), append([]string{"up"}, args...)...)
+	r.cmd.Stdout = &r.stdout
+	r.cmd.Stderr = &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.err = r.cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			r.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-r.done:
+			case <-time.After(60 * time.Second):
+				r.cmd.Process.Kill()
+				<-r.done
+			}
+		}
+	})
+	return r
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (r *upRun) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("aerolith up did not exit; stdout:\n%s\nstderr:\n%s", r.stdout.String(), r.stderr.String())
+	}
+	var exit *exec.ExitError
+	if errors.As(r.err, &exit) {
+		return exit.ExitCode()
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return 0
+}
+
+func (r *upRun) dump() string {
+	return fmt.Sprintf("stdout:\n%s\nstderr:\n%s", r.stdout.String(), r.stderr.String())
+}
+
+// portsFree reports whether every port of the cluster can be bound again,
+// i.e. no agent is left running.
+func portsFree(base, nodes int) error {
+	for p := base; p < base+2*nodes; p++ {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			return err
+		}
+		l.Close()
+	}
+	return nil
+}
+
+func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
+	t.Setenv("AEROLITH_URL", "")
+	t.Setenv("AEROLITH_KEY", "")
+	base := freeBasePort(t, 3)
+	dir := t.TempDir()
+	run := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--ready-timeout", "120s")
+	deadline := time.Now().Add(150 * time.Second)
+	for !strings.Contains(run.stdout.String(), "runs until Ctrl-C") {
+		select {
+		case <-run.done:
+			t.Fatalf("aerolith up exited early (%v)\n%s", run.err, run.dump())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not up in time\n%s", run.dump())
+		}
+	}
+	out := run.stdout.String()
+	keyBytes, err := os.ReadFile(filepath.Join(dir, "admin-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(keyBytes))
+	url := fmt.Sprintf("http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d", base, base+2, base+4)
+	for _, want := range []string{
+		"Admin key (generated): " + key,
+		"export AEROLITH_URL=" + url + " AEROLITH_KEY=" + key,
+		filepath.Join(dir, "node3.log"),
+		"kristen", "ole", "(1-2 of 2)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up output lacks %q\n%s", want, out)
+		}
+	}
+
+	// The CLI works against the real cluster.
+	auth := []string{"--url", url, "--key", key}
+	mustRun := func(stdin string, args ...string) string {
+		t.Helper()
+		r := runCLI(t, stdin, append(args, auth...)...)
+		if r.code != 0 {
+			t.Fatalf("aerolith %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	status := mustRun("", "cluster", "status")
+	if got := strings.Count(status, "127.0.0.1:"); got < 6 || !strings.Contains(status, "LEADER") {
+		t.Errorf("cluster status:\n%s", status)
+	}
+	mustRun("", "doc", "put", "e2e", "a", "--data", `{"n":1,"tags":["x"]}`)
+	if out := mustRun("", "doc", "get", "e2e", "a", "-o", "json", "--consistency", "linearizable"); !strings.Contains(out, `"n": 1`) {
+		t.Errorf("doc get: %s", out)
+	}
+	in := filepath.Join(t.TempDir(), "in.csv")
+	writeTestFile(t, in, "id,name,age,address.city\nb,bob,25,Oslo\nc,cy,41,Paris\n")
+	if out := mustRun("", "batch", "import", "e2e", "--file", in); out != "imported 2 documents into e2e\n" {
+		t.Errorf("import: %q", out)
+	}
+	if out := mustRun("", "doc", "query", "e2e", "--filter", `{"address.city":"Oslo"}`, "-o", "json"); !strings.Contains(out, `"total": 1`) {
+		t.Errorf("query after import: %s", out)
+	}
+	exported := mustRun("", "batch", "export", "e2e")
+	want := `{"id":"a","n":1,"tags":["x"]}` + "\n" + `{"id":"b","address":{"city":"Oslo"},"age":25,"name":"bob"}` + "\n" + `{"id":"c","address":{"city":"Paris"},"age":41,"name":"cy"}` + "\n"
+	if exported != want {
+		t.Errorf("export =\n%s\nwant\n%s", exported, want)
+	}
+	r := runCLI(t, "", append([]string{"doc", "delete", "e2e", "a", "--if-version", "5"}, auth...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "412 precondition_failed") {
+		t.Errorf("conditional delete of the wrong version: exit %d %q", r.code, r.stderr)
+	}
+
+	// SIGTERM stops the agents cleanly and up exits 0.
+	run.cmd.Process.Signal(syscall.SIGTERM)
+	if code := run.wait(t); code != 0 {
+		t.Fatalf("up exit code after SIGTERM = %d\n%s", code, run.dump())
+	}
+	if !strings.Contains(run.stdout.String(), "Stopped.") {
+		t.Errorf("up did not report stopping\n%s", run.dump())
+	}
+	if err := portsFree(base, 3); err != nil {
+		t.Errorf("an agent still holds a port after up exited: %v", err)
+	}
+
+	// A rerun with the same data dir reuses the key and the data.
+	again := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--exit-after-ready", "--ready-timeout", "120s")
+	if code := again.wait(t); code != 0 {
+		t.Fatalf("rerun exit code = %d\n%s", code, again.dump())
+	}
+	out = again.stdout.String()
+	if !strings.Contains(out, "Admin key (reused from "+filepath.Join(dir, "admin-key")+"): "+key) {
+		t.Errorf("rerun did not reuse the admin key\n%s", out)
+	}
+	// The demo documents were written before: the upsert makes version 2.
+	if !regexp.MustCompile(`kristen\s+2\s`).MatchString(out) {
+		t.Errorf("rerun did not find the first run's data (want kristen at version 2)\n%s", out)
+	}
+}
+
+func TestUpExitAfterReadyRemovesTempDir(t *testing.T) {
+	base := freeBasePort(t, 1)
+	run := startUp(t, "--nodes", "1", "--base-port", strconv.Itoa(base), "--exit-after-ready", "--ready-timeout", "120s")
+	if code := run.wait(t); code != 0 {
+		t.Fatalf("exit code = %d\n%s", code, run.dump())
+	}
+	m := regexp.MustCompile(`data in (\S+)\)`).FindStringSubmatch(run.stdout.String())
+	if m == nil {
+		t.Fatalf("output does not name the data dir\n%s", run.dump())
+	}
+	if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary data dir %s still exists after exit (stat: %v)", m[1], err)
+	}
+	if !strings.Contains(run.stdout.String(), "is removed on exit") {
+		t.Errorf("output does not say the data is temporary\n%s", run.dump())
+	}
+}
+
+func TestUpFailures(t *testing.T) {
+	t.Run("busy port", func(t *testing.T) {
+		base := freeBasePort(t, 3)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		r := runCLI(t, "", "up", "--base-port", strconv.Itoa(base), "--exit-after-ready")
+		want := fmt.Sprintf("port %d (node2 raft) is not available", base+3)
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d stderr %q, want exit 1 naming %q", r.code, r.stderr, want)
+		}
+	})
+	t.Run("bad flags", func(t *testing.T) {
+		for _, args := range [][]string{{"--nodes", "0"}, {"--base-port", "65534"}, {"--log-level", "loud"}, {"extra"}} {
+			r := runCLI(t, "", append([]string{"up"}, args...)...)
+			if r.code != 2 {
+				t.Errorf("up %v: exit %d (%q), want 2", args, r.code, r.stderr)
+			}
+		}
+	})
+	t.Run("node fails to start", func(t *testing.T) {
+		base := freeBasePort(t, 3)
+		dir := t.TempDir()
+		// node2's data dir belongs to another node, so its agent refuses to start.
+		if err := os.MkdirAll(filepath.Join(dir, "node2"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		writeTestFile(t, filepath.Join(dir, "node2", "node-id"), "intruder\n")
+		run := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--exit-after-ready", "--ready-timeout", "120s")
+		if code := run.wait(t); code != 1 {
+			t.Fatalf("exit code = %d, want 1\n%s", code, run.dump())
+		}
+		stderr := run.stderr.String()
+		for _, want := range []string{"--- last lines of " + filepath.Join(dir, "node2.log"), "intruder", "aerolith: node2 exited while starting"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr lacks %q\n%s", want, run.dump())
+			}
+		}
+		if err := portsFree(base, 3); err != nil {
+			t.Errorf("an agent still holds a port after up failed: %v", err)
+		}
+	})
+}
+
+// agentPID finds the agent process whose command line names dataDir.
+func agentPID(t *testing.T, dataDir string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("needs /proc to find the agent process")
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) > 1 && args[1] == "agent" && strings.Contains(string(cmdline), "\x00"+dataDir+"\x00") {
+			return pid
+		}
+	}
+	return 0
+}
+
+func TestUpReportsAnAgentThatDies(t *testing.T) {
+	base := freeBasePort(t, 1)
+	dir := t.TempDir()
+	run := startUp(t, "--nodes", "1", "--data-dir", dir, "--base-port", strconv.Itoa(base), "--ready-timeout", "120s")
+	deadline := time.Now().Add(150 * time.Second)
+	for !strings.Contains(run.stdout.String(), "runs until Ctrl-C") {
+		select {
+		case <-run.done:
+			t.Fatalf("aerolith up exited early (%v)\n%s", run.err, run.dump())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not up in time\n%s", run.dump())
+		}
+	}
+	pid := agentPID(t, filepath.Join(dir, "node1"))
+	if pid == 0 {
+		t.Fatalf("agent process not found\n%s", run.dump())
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := run.wait(t); code != 1 {
+		t.Fatalf("exit code = %d, want 1\n%s", code, run.dump())
+	}
+	if want := "aerolith: node1 exited unexpectedly (signal: killed)"; !strings.Contains(run.stderr.String(), want) {
+		t.Errorf("stderr lacks %q\n%s", want, run.dump())
+	}
+}
