@@ -28,6 +28,8 @@ var (
 	clients   = flag.Int("clients", 6, "concurrent clients per seed")
 	keys      = flag.Int("keys", 5, "number of documents (registers) the clients share")
 	checkFor  = flag.Duration("check-timeout", 2*time.Minute, "porcupine time limit per seed")
+	readCons  = flag.String("read-consistency", string(proctest.Linearizable),
+		"consistency of the gets; anything but linearizable is expected to fail (shows the checker catches stale reads)")
 )
 
 func TestMain(m *testing.M) { os.Exit(proctest.RunMain(m, &binary)) }
@@ -251,7 +253,7 @@ func (cl *client) do(ctx context.Context, node int, in Input) (out Output, keep 
 	)
 	switch in.Kind {
 	case Get:
-		doc, err = cl.api.Get(rctx, base, cl.coll, in.Key, proctest.Linearizable)
+		doc, err = cl.api.Get(rctx, base, cl.coll, in.Key, proctest.Consistency(*readCons))
 	case Put:
 		doc, err = cl.api.Put(rctx, base, cl.coll, in.Key, map[string]any{"v": in.Value}, 0)
 	case CAS:
