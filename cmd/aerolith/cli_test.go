@@ -228,9 +228,9 @@ func TestClusterCommands(t *testing.T) {
 	if out := cli(t, srv, "", "cluster", "remove", "node2"); out != "removed node2\n" {
 		t.Errorf("cluster remove printed %q", out)
 	}
-	r := runCLI(t, "", "cluster", "remove", "node2", "--url", srv.URL, "--key", cliKey)
-	if r.code != 1 || !strings.Contains(r.stderr, "not a member") {
-		t.Errorf("removing a non-member: exit %d stderr %q", r.code, r.stderr)
+	r := runCLI(t, "", "cluster", "join", "node3", "127.0.0.1:7075", "--url", srv.URL, "--key", "wrong")
+	if r.code != 1 || !strings.Contains(r.stderr, "401 unauthenticated") {
+		t.Errorf("join with a wrong key: exit %d stderr %q", r.code, r.stderr)
 	}
 	out = cli(t, srv, "", "cluster", "members")
 	if strings.Contains(out, "node2") || !strings.Contains(out, "node1") {

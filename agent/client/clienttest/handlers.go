@@ -418,12 +418,10 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, body []byte) error
 func (s *Server) remove(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Like the agent (and raft), removing a node that is not a member is a
+	// successful no-op, so retries are safe.
 	id := r.PathValue("id")
-	n := len(s.cluster.Members)
 	s.cluster.Members = slices.DeleteFunc(s.cluster.Members, func(m client.Member) bool { return m.ID == id })
-	if len(s.cluster.Members) == n {
-		return errf(http.StatusNotFound, client.CodeNotFound, "node %q is not a member", id)
-	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
