@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -233,9 +234,28 @@ func printUpBanner(w io.Writer, c *localCluster, st *client.ClusterStatus, key s
 		fmt.Fprintf(w, "Data lives in %s and is removed on exit (use --data-dir to keep it).\n", c.dir)
 	}
 	fmt.Fprintf(w, "\nTry:\n  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), key)
-	fmt.Fprintln(w, "  aerolith doc list demo")
-	fmt.Fprintln(w, `  aerolith doc query demo --filter '{"city":"Oslo"}'`)
-	fmt.Fprintln(w, "  aerolith cluster status")
+	name := cliName(c.exe)
+	fmt.Fprintf(w, "  %s doc list demo\n", name)
+	fmt.Fprintf(w, "  %s doc query demo --filter '{\"city\":\"Oslo\"}'\n", name)
+	fmt.Fprintf(w, "  %s cluster status\n", name)
+}
+
+// cliName is how the user can call this binary: "aerolith" when that is
+// what PATH finds, else its path (relative when under the working directory).
+func cliName(exe string) string {
+	if found, err := exec.LookPath("aerolith"); err == nil {
+		a, errA := os.Stat(found)
+		b, errB := os.Stat(exe)
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			return "aerolith"
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			return "." + string(filepath.Separator) + rel
+		}
+	}
+	return exe
 }
 
 // demoDocs are written into the demo collection by up.
