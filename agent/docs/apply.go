@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/query"
 )
 
 // Defaults and hard limits of Config.
@@ -324,10 +326,8 @@ func (s *stage) dropCollection(op Op) *Error {
 
 // decodeData decodes a stored or staged document for matching and indexing.
 func decodeData(id string, data []byte) (map[string]any, *Error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	m, err := query.DecodeDocument(data)
+	if err != nil {
 		return nil, internalf("corrupt document %q: %v", id, err)
 	}
 	return m, nil

@@ -222,3 +222,12 @@ func FuzzApply(f *testing.F) {
 		checkInvariants(t, db)
 	})
 }
+
+func TestValidName(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	for _, s := range []string{"", "a", "_", ".a", "-a", "a.b-c_D9", "a b", "a/b", "é", strings.Repeat("x", 128), strings.Repeat("x", 129), "a\n", "0"} {
+		if got, want := validName(s), re.MatchString(s); got != want {
+			t.Errorf("validName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

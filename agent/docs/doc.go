@@ -7,9 +7,9 @@
 // Everything is namespaced per tenant. The bbolt layout is
 //
 //	"t:<tenant>"                    tenant bucket
-//	    "stats"                     tenant counters (JSON)
+//	    "stats"                     tenant counters
 //	    "c:<collection>"            collection bucket
-//	        "meta"                  collection counters and index list (JSON)
+//	        "meta"                  collection counters and index list
 //	        "docs"                  id → record (version, timestamps, JSON data)
 //	        "idx:<field>"           query.EncodeKey(value) + id + len(id) → empty
 //

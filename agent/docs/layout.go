@@ -93,28 +93,28 @@ func idFromIndexKey(k []byte) ([]byte, error) {
 
 // collMeta is a collection's "meta" value.
 type collMeta struct {
-	Documents int64       `json:"documents"`
-	Bytes     int64       `json:"bytes"`
-	Indexes   []indexMeta `json:"indexes,omitempty"` // ascending by field
+	Documents int64
+	Bytes     int64
+	Indexes   []indexMeta // ascending by field
 }
 
 // indexMeta describes one index.
 type indexMeta struct {
-	Field   string `json:"field"`
-	Entries int64  `json:"entries"`
-	Bytes   int64  `json:"bytes"`
+	Field   string
+	Entries int64
+	Bytes   int64
 	// Multikey counts documents with more than one key in the index. While
 	// it is zero, both ends of a range can bound an index scan.
-	Multikey int64 `json:"multikey"`
+	Multikey int64
 }
 
 // tenantMeta is a tenant's "stats" value.
 type tenantMeta struct {
-	Collections int64 `json:"collections"`
-	Documents   int64 `json:"documents"`
-	Bytes       int64 `json:"bytes"`
-	Indexes     int64 `json:"indexes"`
-	IndexBytes  int64 `json:"index_bytes"`
+	Collections int64
+	Documents   int64
+	Bytes       int64
+	Indexes     int64
+	IndexBytes  int64
 }
 
 func (m *collMeta) index(field string) *indexMeta {
@@ -134,22 +134,78 @@ func (m *collMeta) indexBytes() int64 {
 	return n
 }
 
+// Metadata values are binary: a format byte, then varints (and, for an
+// index, its field as a length-prefixed string).
+const metaFormat byte = 1
+
+func (m *collMeta) encode() []byte {
+	b := []byte{metaFormat}
+	b = binary.AppendVarint(b, m.Documents)
+	b = binary.AppendVarint(b, m.Bytes)
+	b = binary.AppendUvarint(b, uint64(len(m.Indexes)))
+	for _, im := range m.Indexes {
+		b = appendString(b, im.Field)
+		b = binary.AppendVarint(b, im.Entries)
+		b = binary.AppendVarint(b, im.Bytes)
+		b = binary.AppendVarint(b, im.Multikey)
+	}
+	return b
+}
+
 func loadCollMeta(cb *bolt.Bucket) (collMeta, error) {
 	var m collMeta
-	if v := cb.Get(keyMeta); v != nil {
-		if err := json.Unmarshal(v, &m); err != nil {
-			return collMeta{}, fmt.Errorf("corrupt collection metadata: %w", err)
-		}
+	v := cb.Get(keyMeta)
+	if v == nil {
+		return m, nil
+	}
+	d := decoder{b: v}
+	if f := d.byte(); f != metaFormat && d.err == nil {
+		return collMeta{}, fmt.Errorf("corrupt collection metadata: unknown format %d", f)
+	}
+	m.Documents = d.varint()
+	m.Bytes = d.varint()
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		return collMeta{}, errors.New("corrupt collection metadata: bad index count")
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		m.Indexes = append(m.Indexes, indexMeta{Field: d.string(), Entries: d.varint(), Bytes: d.varint(), Multikey: d.varint()})
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return collMeta{}, fmt.Errorf("corrupt collection metadata: %w", d.err)
 	}
 	return m, nil
 }
 
+func (m *tenantMeta) encode() []byte {
+	b := []byte{metaFormat}
+	for _, n := range []int64{m.Collections, m.Documents, m.Bytes, m.Indexes, m.IndexBytes} {
+		b = binary.AppendVarint(b, n)
+	}
+	return b
+}
+
 func loadTenantMeta(tb *bolt.Bucket) (tenantMeta, error) {
 	var m tenantMeta
-	if v := tb.Get(keyStats); v != nil {
-		if err := json.Unmarshal(v, &m); err != nil {
-			return tenantMeta{}, fmt.Errorf("corrupt tenant statistics: %w", err)
-		}
+	v := tb.Get(keyStats)
+	if v == nil {
+		return m, nil
+	}
+	d := decoder{b: v}
+	if f := d.byte(); f != metaFormat && d.err == nil {
+		return tenantMeta{}, fmt.Errorf("corrupt tenant statistics: unknown format %d", f)
+	}
+	for _, p := range []*int64{&m.Collections, &m.Documents, &m.Bytes, &m.Indexes, &m.IndexBytes} {
+		*p = d.varint()
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return tenantMeta{}, fmt.Errorf("corrupt tenant statistics: %w", d.err)
 	}
 	return m, nil
 }

@@ -3,7 +3,6 @@ package docs
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,7 +13,19 @@ import (
 // MaxIDBytes bounds a document id.
 const MaxIDBytes = 256
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+// validName reports whether s matches ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 128 || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // reservedPrefixes may not start a collection name: "_store" is the store's
 // own namespace, "_aerolith" is kept for the system's future collections.
@@ -24,7 +35,7 @@ var reservedPrefixes = []string{"_store", "_aerolith"}
 // [A-Za-z0-9_.-], not starting with '.' or '-' nor with a reserved prefix
 // ("_store", "_aerolith"). The error wraps ErrInvalid.
 func ValidateCollection(name string) error {
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return invalidf("invalid collection name %q: use 1 to 128 characters of A-Z a-z 0-9 _ . - not starting with . or -", clip(name))
 	}
 	for _, p := range reservedPrefixes {
@@ -41,7 +52,7 @@ func ValidateTenant(name string) error {
 	if name == "" {
 		return invalidf("missing tenant")
 	}
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return invalidf("invalid tenant %q: use 1 to 128 characters of A-Z a-z 0-9 _ . - not starting with . or -", clip(name))
 	}
 	return nil

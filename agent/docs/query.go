@@ -86,9 +86,14 @@ func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOption
 			return nil
 		}
 		top.total++
-		var keys []any
+		var keys [][]byte
 		if len(sortSpec) > 0 {
-			keys = sortSpec.Keys(doc)
+			// Encoded once per match: comparing encodings is comparing values.
+			vals := sortSpec.Keys(doc)
+			keys = make([][]byte, len(vals))
+			for i, v := range vals {
+				keys[i] = query.EncodeKey(v)
+			}
 		}
 		top.offer(match{id: string(id), keys: keys, rec: r})
 		return nil
@@ -228,7 +233,7 @@ func describePlan(ix *indexPlan, f *query.Filter, s query.Sort, offset, limit in
 // match is a matching document kept for the page.
 type match struct {
 	id   string
-	keys []any
+	keys [][]byte // query.EncodeKey of each sort field's value
 	rec  record
 }
 
@@ -242,8 +247,10 @@ type topK struct {
 }
 
 func (t *topK) less(a, b *match) bool {
-	if c := t.sort.CompareKeys(a.keys, b.keys); c != 0 {
-		return c < 0
+	for i, f := range t.sort {
+		if c := bytes.Compare(a.keys[i], b.keys[i]); c != 0 {
+			return (c < 0) != f.Desc
+		}
 	}
 	return a.id < b.id
 }

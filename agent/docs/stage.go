@@ -2,7 +2,6 @@ package docs
 
 import (
 	"bytes"
-	"encoding/json"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -272,7 +271,7 @@ func (s *stage) commit() *Error {
 				return internalf("collection %q: %v", cname, err)
 			}
 		}
-		if err := putJSON(tb, keyStats, ts.meta); err != nil {
+		if err := tb.Put(keyStats, ts.meta.encode()); err != nil {
 			return internalf("tenant %q: %v", tname, err)
 		}
 	}
@@ -339,15 +338,7 @@ func (cs *collStage) commit(tb *bolt.Bucket) error {
 			return err
 		}
 	}
-	return putJSON(cb, keyMeta, cs.meta)
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, data)
+	return cb.Put(keyMeta, cs.meta.encode())
 }
 
 func sortedKeys[V any](m map[string]V) []string {
