@@ -111,7 +111,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{[]string{"-total", "5"}, "-total: must be >= 10"},
 		{[]string{"-clients", "0"}, "-clients: must be >= 1"},
-		{[]string{"-conns-per-node", "0"}, "-conns-per-node: must be >= 1"},
+		{[]string{"-conns-per-node", "-1"}, "-conns-per-node: must be >= 0"},
 		{[]string{"extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
@@ -121,8 +121,11 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	o, err := parseFlags(nil, io.Discard)
-	if err != nil || o.total != 50000 || o.clients != 100 || o.connsPerNode != 10 || o.anchor != "../shared/bench/etcd-anchor/run.sh" {
+	if err != nil || o.total != 50000 || o.clients != 100 || o.connsPerNode != 34 || o.anchor != "../shared/bench/etcd-anchor/run.sh" {
 		t.Errorf("defaults = %+v, %v", o, err)
+	}
+	if o, err := parseFlags([]string{"-clients", "30", "-conns-per-node", "0"}, io.Discard); err != nil || o.connsPerNode != 10 {
+		t.Errorf("-clients 30: conns per node = %d, %v; want 10", o.connsPerNode, err)
 	}
 }
 

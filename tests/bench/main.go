@@ -11,11 +11,13 @@
 // Clients spread their requests over the three nodes round-robin, request by
 // request, as etcd's clientv3 balancer does; writes reaching a follower are
 // forwarded to the leader by the agent, as etcd followers forward proposals.
-// Each node gets a pool of -conns-per-node HTTP/1.1 keep-alive connections
-// (default 10: the anchor's 10 clientv3 clients each hold one gRPC connection
-// per endpoint, i.e. 10 per node). HTTP/1.1 carries one request at a time per
-// connection, so at most 30 requests are in flight where gRPC multiplexes all
-// 100; raise -conns-per-node to 34 to give every client its own connection.
+// Connections: the anchor's 10 clientv3 clients each hold one HTTP/2
+// connection per endpoint (10 per node) and multiplex all 100 clients'
+// requests over them, so 100 requests are in flight. The agent speaks
+// HTTP/1.1, one request at a time per keep-alive connection, so by default
+// each node gets ceil(clients/3) connections (34 for 100 clients): the same
+// 100 requests in flight as etcd. -conns-per-node 10 instead matches etcd's
+// connection count, which caps Aerolith at 30 requests in flight.
 package main
 
 import (
@@ -42,6 +44,9 @@ func main() {
 	}
 }
 
+// nodes is the cluster size, as in the anchor.
+const nodes = 3
+
 // options are the command-line flags.
 type options struct {
 	total        int
@@ -52,6 +57,7 @@ type options struct {
 	out          string
 	binary       string
 	logLevel     string
+	leaderOnly   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -60,12 +66,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.total, "total", 50000, "requests per 100-client workload (the 1-client put runs total/10)")
 	fs.IntVar(&o.clients, "clients", 100, "concurrent clients of the multi-client workloads")
-	fs.IntVar(&o.connsPerNode, "conns-per-node", 10, "HTTP keep-alive connections per node for the multi-client workloads")
+	fs.IntVar(&o.connsPerNode, "conns-per-node", 0, "HTTP keep-alive connections per node for the multi-client workloads (0: ceil(clients/3), one per client)")
 	fs.StringVar(&o.anchor, "anchor", "../shared/bench/etcd-anchor/run.sh", "etcd anchor script (relative to the current directory)")
 	fs.BoolVar(&o.noAnchor, "no-anchor", false, "skip the etcd anchor run")
 	fs.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.binary, "binary", "", "use this aerolith binary instead of building one")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "agent --log-level")
+	fs.BoolVar(&o.leaderOnly, "leader-only", false, "diagnostic: send every request to the leader instead of spreading over the nodes (not comparable with the anchor)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -77,8 +84,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-total: must be >= 10 (the 1-client put runs total/10), got %d", o.total)
 	case o.clients < 1:
 		return o, fmt.Errorf("-clients: must be >= 1, got %d", o.clients)
-	case o.connsPerNode < 1:
-		return o, fmt.Errorf("-conns-per-node: must be >= 1, got %d", o.connsPerNode)
+	case o.connsPerNode < 0:
+		return o, fmt.Errorf("-conns-per-node: must be >= 0 (0 = one per client), got %d", o.connsPerNode)
+	}
+	if o.connsPerNode == 0 {
+		o.connsPerNode = (o.clients + nodes - 1) / nodes
 	}
 	return o, nil
 }
@@ -104,7 +114,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	rep := Report{
-		Date: time.Now().UTC(), Total: o.total, Nodes: 3, CPUs: runtime.NumCPU(),
+		Date: time.Now().UTC(), Total: o.total, Nodes: nodes, CPUs: runtime.NumCPU(),
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, ConnsPerNode: o.connsPerNode,
 		Balancing: "round-robin over the 3 nodes per request (etcd clientv3 balancer); follower writes forwarded by the agent",
 	}
@@ -151,7 +161,7 @@ func benchAerolith(ctx context.Context, o options, stdout io.Writer) ([]Result, 
 			return nil, err
 		}
 	}
-	c, err := proctest.New(proctest.Config{Binary: bin, Dir: dir, Nodes: 3, LogLevel: o.logLevel})
+	c, err := proctest.New(proctest.Config{Binary: bin, Dir: dir, Nodes: nodes, LogLevel: o.logLevel})
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +181,12 @@ func benchAerolith(ctx context.Context, o options, stdout io.Writer) ([]Result, 
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stdout, "# aerolith: 3 agent processes on 127.0.0.1 (leader %s), fsync on, no TLS; requests round-robin over the nodes; %d keep-alive connections per node\n",
-		c.NodeID(leader), o.connsPerNode)
+	urls, spread := c.URLs(), "requests round-robin over the nodes"
+	if o.leaderOnly {
+		urls, spread = []string{c.URL(leader)}, "every request to the leader (-leader-only)"
+	}
+	fmt.Fprintf(stdout, "# aerolith: %d agent processes on 127.0.0.1 (leader %s), fsync on, no TLS; %s; %d keep-alive connections per node\n",
+		nodes, c.NodeID(leader), spread, o.connsPerNode)
 
 	workloads := []LoadConfig{
 		{Op: opPut, Clients: 1, ConnsPerNode: 1, Total: o.total / 10},
@@ -182,7 +196,7 @@ func benchAerolith(ctx context.Context, o options, stdout io.Writer) ([]Result, 
 	}
 	var results []Result
 	for _, w := range workloads {
-		w.URLs, w.Key = c.URLs(), c.AdminKey()
+		w.URLs, w.Key = urls, c.AdminKey()
 		r, err := RunLoad(ctx, w)
 		if err != nil {
 			return fail(fmt.Errorf("workload %s clients=%d: %w", w.Op, w.Clients, err))
