@@ -267,7 +267,7 @@ func (s *stage) createIndex(op Op) *Error {
 		if err != nil {
 			return err
 		}
-		keys, err := s.keysFor(doc, op.Field, id)
+		keys, err := s.keysFor(doc, op.Field, id, true)
 		if err != nil {
 			return err
 		}

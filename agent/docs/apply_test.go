@@ -406,3 +406,14 @@ func TestDeterminism(t *testing.T) {
 		t.Error("the same commands produced different results")
 	}
 }
+
+func TestLowerIndexKeyLimitKeepsOldDocumentsWritable(t *testing.T) {
+	db := openDB(t)
+	big := NewStateMachine(Config{MaxIndexKeyBytes: 512})
+	mustApply(t, db, big, indexOp("c", "s"), putOp("c", "a", `{"s":"`+strings.Repeat("x", 200)+`"}`))
+	small := NewStateMachine(Config{MaxIndexKeyBytes: 64})
+	mustApply(t, db, small, putOp("c", "a", `{"s":"short"}`))
+	mustApply(t, db, big, putOp("c", "a", `{"s":"`+strings.Repeat("x", 200)+`"}`))
+	mustApply(t, db, small, Op{Kind: OpDelete, Tenant: testTenant, Collection: "c", ID: "a"})
+	checkInvariants(t, db)
+}

@@ -172,9 +172,11 @@ func (cs *collStage) forEachDoc(f func(id string, rec *record) *Error) *Error {
 	return nil
 }
 
-// keysFor returns doc's index keys for field as full entry keys, checking
-// each against MaxIndexKeyBytes.
-func (s *stage) keysFor(doc map[string]any, field, id string) ([][]byte, *Error) {
+// keysFor returns doc's index keys for field as full entry keys. With
+// check set, each must fit MaxIndexKeyBytes; existing entries are not
+// checked, so a document indexed under a larger limit can still be updated
+// or deleted.
+func (s *stage) keysFor(doc map[string]any, field, id string, check bool) ([][]byte, *Error) {
 	if doc == nil {
 		return nil, nil
 	}
@@ -182,7 +184,7 @@ func (s *stage) keysFor(doc map[string]any, field, id string) ([][]byte, *Error)
 	keys := make([][]byte, len(vals))
 	for i, v := range vals {
 		keys[i] = indexKey(v, id)
-		if len(keys[i]) > s.cfg.MaxIndexKeyBytes {
+		if check && len(keys[i]) > s.cfg.MaxIndexKeyBytes {
 			return nil, errorf(CodeTooLarge, "document %q: the value of indexed field %q is too large to index (%d bytes with the id, at most %d)",
 				id, field, len(keys[i]), s.cfg.MaxIndexKeyBytes)
 		}
@@ -210,11 +212,11 @@ func (s *stage) reindex(ts *tenantStage, cs *collStage, id string, old, new *rec
 	}
 	for _, field := range sortedKeys(cs.indexes) {
 		ix := cs.indexes[field]
-		oldKeys, err := s.keysFor(oldDoc, field, id)
+		oldKeys, err := s.keysFor(oldDoc, field, id, false)
 		if err != nil {
 			return err
 		}
-		newKeys, err := s.keysFor(newDoc, field, id)
+		newKeys, err := s.keysFor(newDoc, field, id, true)
 		if err != nil {
 			return err
 		}

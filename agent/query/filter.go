@@ -14,6 +14,14 @@
 // type class (numbers compare numerically, strings bytewise). See Compare for
 // the order across types.
 //
+// Sorting (Sort) orders whole values by Compare: a missing field sorts as
+// null, and an array sorts as an array (after objects, before booleans),
+// not by its smallest or largest element as MongoDB does.
+//
+// Indexes: IndexKeys gives a document's keys for a field and EncodeKey the
+// order-preserving encoding they use; IndexablePredicates and KeyRanges turn
+// a filter into key ranges that hold every matching document's keys.
+//
 // Everything here is pure and safe for concurrent use.
 package query
 

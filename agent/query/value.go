@@ -194,7 +194,8 @@ func floatDecimal(f float64) decimal {
 
 // parseDecimal parses a JSON number (leniently: a leading '+' and a missing
 // integer part are tolerated) into its exact normalised form. Text that is not
-// a number yields kindNaN.
+// a number yields kindNaN. It does not allocate unless the significant digits
+// straddle a decimal point.
 func parseDecimal(s string) decimal {
 	neg := false
 	i := 0
@@ -202,34 +203,32 @@ func parseDecimal(s string) decimal {
 		neg = s[i] == '-'
 		i++
 	}
-	// Mantissa: digits with an optional point. Skip leading zeros as we go.
-	var digits []byte
-	point := 0 // number of mantissa digits (after leading zeros) before the point
-	sawDigit, sawPoint := false, false
+	point := -1           // index of '.' in s
+	first, last := -1, -1 // indexes of the first and last non-zero digits
+	sawDigit := false
 	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= '0' && c <= '9' {
 			sawDigit = true
-			if c == '0' && len(digits) == 0 {
-				if sawPoint {
-					point--
+			if c != '0' {
+				if first < 0 {
+					first = i
 				}
-				continue
-			}
-			digits = append(digits, c)
-			if !sawPoint {
-				point++
+				last = i
 			}
 			continue
 		}
-		if c == '.' && !sawPoint {
-			sawPoint = true
+		if c == '.' && point < 0 {
+			point = i
 			continue
 		}
 		break
 	}
 	if !sawDigit {
 		return decimal{kind: kindNaN}
+	}
+	if point < 0 {
+		point = i
 	}
 	var e10 int64
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
@@ -258,22 +257,29 @@ func parseDecimal(s string) decimal {
 	if i != len(s) {
 		return decimal{kind: kindNaN}
 	}
-	// Trailing zeros carry no value.
-	end := len(digits)
-	for end > 0 && digits[end-1] == '0' {
-		end--
-	}
-	if end == 0 {
+	if first < 0 {
 		return decimal{kind: kindZero}
 	}
-	exp := int64(point) + e10
+	// value = 0.d1d2... × 10^exp, exp counting the digits from the first
+	// significant one to the point.
+	var exp int64
+	if first < point {
+		exp = int64(point - first)
+	} else {
+		exp = -int64(first - point - 1)
+	}
+	exp += e10
+	digits := s[first : last+1]
+	if point > first && point < last {
+		digits = s[first:point] + s[point+1:last+1]
+	}
 	if exp > maxExp {
 		exp = maxExp
 	}
 	if exp < minExp {
 		exp = minExp
 	}
-	d := decimal{kind: kindPos, exp: int32(exp), digits: string(digits[:end])}
+	d := decimal{kind: kindPos, exp: int32(exp), digits: digits}
 	if neg {
 		d.kind = kindNeg
 	}

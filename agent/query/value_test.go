@@ -1,8 +1,13 @@
 package query
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/big"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -125,6 +130,52 @@ func TestParseDecimal(t *testing.T) {
 	for _, tt := range tests {
 		if got := parseDecimal(tt.in); got != tt.want {
 			t.Errorf("parseDecimal(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// randNumText returns a number in many spellings: leading zeros, points,
+// exponents, long digit strings.
+func randNumText(r *rand.Rand) string {
+	var b strings.Builder
+	if r.IntN(2) == 0 {
+		b.WriteByte('-')
+	}
+	digits := func(n int) {
+		for range n {
+			b.WriteByte("0000123456789"[r.IntN(13)])
+		}
+	}
+	digits(1 + r.IntN(25))
+	if r.IntN(2) == 0 {
+		b.WriteByte('.')
+		digits(1 + r.IntN(25))
+	}
+	if r.IntN(2) == 0 {
+		fmt.Fprintf(&b, "e%d", r.IntN(61)-30)
+	}
+	return b.String()
+}
+
+func TestCompareNumbersExactly(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 50000 {
+		a, b := randNumText(r), randNumText(r)
+		if r.IntN(4) == 0 {
+			b = a + "0"
+			if strings.ContainsAny(a, "e") || !strings.Contains(a, ".") {
+				b = a
+			}
+		}
+		ra, _ := new(big.Rat).SetString(a)
+		rb, _ := new(big.Rat).SetString(b)
+		want := ra.Cmp(rb)
+		if got := Compare(json.Number(a), json.Number(b)); got != want {
+			t.Fatalf("Compare(%s, %s) = %d, big.Rat says %d", a, b, got, want)
+		}
+		ka, kb := EncodeKey(json.Number(a)), EncodeKey(json.Number(b))
+		if got := sign(bytes.Compare(ka, kb)); got != want {
+			t.Fatalf("keys of %s and %s compare %d, big.Rat says %d", a, b, got, want)
 		}
 	}
 }
