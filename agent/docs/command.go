@@ -25,6 +25,7 @@ const (
 	OpDropCollection
 )
 
+// String returns the kind's name ("put", "delete", ...).
 func (k OpKind) String() string {
 	switch k {
 	case OpPut:
