@@ -278,7 +278,7 @@ func (c *Config) Validate() error {
 	if err := checkListen("raft-addr", c.RaftAddr); err != nil {
 		return err
 	}
-	if c.HTTPAddr == c.RaftAddr {
+	if _, port, _ := splitHostPort(c.HTTPAddr); c.HTTPAddr == c.RaftAddr && port != 0 {
 		return fmt.Errorf("http-addr: %s is also the raft-addr; give them different ports", c.HTTPAddr)
 	}
 	if c.Advertise != "" {
