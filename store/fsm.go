@@ -281,6 +281,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.applied.Store(idx)
 	f.waiters.notify(idx)
+	f.metrics.restores.Inc()
 	f.log.Info("restored state from snapshot", "applied_index", idx)
 	return nil
 }

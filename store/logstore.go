@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -46,13 +48,26 @@ func openLogStore(kind, dir string, hl hclog.Logger) (logStore, error) {
 		if err := os.MkdirAll(wdir, 0o700); err != nil {
 			return nil, err
 		}
-		w, err := raftwal.Open(wdir, raftwal.WithLogger(hl.Named("wal")))
+		meta := &metadb.BoltMetaDB{}
+		w, err := raftwal.Open(wdir, raftwal.WithLogger(hl.Named("wal")), raftwal.WithMetaStore(meta))
 		if err != nil {
+			meta.Close()
 			return nil, fmt.Errorf("open wal log store: %w", err)
 		}
-		return w, nil
+		return &walStore{WAL: w, meta: meta}, nil
 	}
 	return nil, fmt.Errorf("unknown log store %q", kind)
+}
+
+// walStore closes the WAL's meta database too, which WAL.Close leaves open
+// (raft-wal v0.4.0), keeping its file lock until the process exits.
+type walStore struct {
+	*raftwal.WAL
+	meta *metadb.BoltMetaDB
+}
+
+func (w *walStore) Close() error {
+	return errors.Join(w.WAL.Close(), w.meta.Close())
 }
 
 // newHCLogger returns an hclog.Logger for raft that forwards warnings and

@@ -192,10 +192,26 @@ func (c *Cluster) Nodes() []*Node {
 
 // Running returns the nodes that are not stopped.
 func (c *Cluster) Running() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []*Node
-	for _, nd := range c.Nodes() {
+	for _, nd := range c.nodes {
 		if nd.Store != nil {
 			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// Stores returns the stores of the running nodes; safe to call while other
+// goroutines stop and restart nodes.
+func (c *Cluster) Stores() []*store.Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*store.Store
+	for _, nd := range c.nodes {
+		if nd.Store != nil {
+			out = append(out, nd.Store)
 		}
 	}
 	return out
