@@ -10,11 +10,11 @@ import (
 // results: unsigned varints, zig-zag varints and length-prefixed strings.
 type encoder struct{ b []byte }
 
-func (e *encoder) byte1(v byte)    { e.b = append(e.b, v) }
-func (e *encoder) u64(v uint64)    { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) i64(v int64)     { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) str(s string)    { e.u64(uint64(len(s))); e.b = append(e.b, s...) }
-func (e *encoder) bytes(b []byte)  { e.u64(uint64(len(b))); e.b = append(e.b, b...) }
+func (e *encoder) byte1(v byte)       { e.b = append(e.b, v) }
+func (e *encoder) u64(v uint64)       { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) i64(v int64)        { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(s string)       { e.u64(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) bytes(b []byte)     { e.u64(uint64(len(b))); e.b = append(e.b, b...) }
 func (e *encoder) fixed32(b [32]byte) { e.b = append(e.b, b[:]...) }
 
 func (e *encoder) bool1(v bool) {

@@ -92,7 +92,7 @@ type CreateTenant struct {
 // empty fields are left unchanged, at least one must be set.
 type UpdateTenant struct {
 	Header
-	Tenant                     string
+	Tenant                    string
 	Organization, Name, Email string
 }
 
@@ -464,5 +464,5 @@ func (c RecordPayment) encode(e *encoder) {
 	e.str(c.Note)
 }
 
-func (c SetCatalog) encode(*encoder)       {} // handled in Encode (JSON)
+func (c SetCatalog) encode(*encoder)      {} // handled in Encode (JSON)
 func (c SetSigningKey) encode(e *encoder) { e.fixed32(c.Seed) }

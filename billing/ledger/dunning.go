@@ -28,6 +28,9 @@ func ParseCycle(s string) (Cycle, error) {
 		return Cycle{}, fmt.Errorf("period: %q is neither \"month\" nor a duration such as 1h", s)
 	}
 	c := Cycle{Every: d}
+	if d <= 0 {
+		return Cycle{}, fmt.Errorf("period: %s must be at least 1s", d)
+	}
 	if err := c.Validate(); err != nil {
 		return Cycle{}, err
 	}

@@ -338,11 +338,12 @@ func (a *applier) closeDraft(c CloseDraft) Result {
 		return Result{Err: conflictf("period_start: %s overlaps tenant %q's invoiced periods (billed through %s)", stamp(start), t.ID, stamp(next))}
 	case start.After(next):
 		return Result{Err: invalidf("period_start: %s leaves a gap: tenant %q's next period starts %s", stamp(start), t.ID, stamp(next))}
-	case end.After(a.now()):
-		return Result{Err: statef("period_end: %s has not passed yet (now %s)", stamp(end), stamp(a.now()))}
 	}
 	if be := billableEnd(t); !be.IsZero() && end.After(be) {
 		return Result{Err: invalidf("period_end: %s is after tenant %q's deletion at %s", stamp(end), t.ID, stamp(be))}
+	}
+	if end.After(a.now()) {
+		return Result{Err: statef("period_end: %s has not passed yet (now %s)", stamp(end), stamp(a.now()))}
 	}
 	cat, e := loadCatalog(a.tx)
 	if e != nil {
