@@ -299,6 +299,19 @@ func TestSingleNodeLifecycle(t *testing.T) {
 		t.Fatalf("self = %+v", self)
 	}
 
+	// One registry carries process, store and HTTP metrics.
+	mres, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	for _, want := range []string{"go_goroutines", "process_open_fds", "aerolith_store_proposals_total", `aerolith_http_requests_total{code="201",method="PUT",route="/api/v1/collections/{c}/documents/{id}"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 )
@@ -71,6 +70,6 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 
 // serveMetrics serves the Prometheus text exposition of Config.Gatherer.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: nil}).ServeHTTP(w, r)
+	s.promHandler.ServeHTTP(w, r)
 	return nil
 }

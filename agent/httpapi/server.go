@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
@@ -96,6 +97,8 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	started time.Time
+	// promHandler serves /metrics from Config.Gatherer.
+	promHandler http.Handler
 }
 
 // handlerFunc is a route handler: it writes a success answer itself and
@@ -150,6 +153,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), metrics: m, started: cfg.Now()}
+	s.promHandler = promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 	s.handler = s.routes()
 	return s, nil
 }
