@@ -1,0 +1,212 @@
+package ledger
+
+import (
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// openInvoice creates tenant t1 (starter, $10/month) and finalizes its
+// January invoice of 1000 cents, due Feb 15.
+func openInvoice(t *testing.T) (*fixture, Invoice) {
+	t.Helper()
+	f := newFixture(t)
+	f.createTenant("t1", "starter")
+	f.now = feb.Add(time.Hour)
+	id := f.ok(closeCmd(f.h(), "t1", t0, feb, t0, feb)).Invoice.ID
+	inv := f.ok(FinalizeInvoice{Header: f.h(), InvoiceID: id, DueAt: feb.Add(14 * 24 * time.Hour).UnixNano()}).Invoice
+	if inv.TotalCents != 1000 {
+		t.Fatalf("january total = %d, want 1000", inv.TotalCents)
+	}
+	return f, *inv
+}
+
+func pay(h Header, id, invoice string, cents int64, ref string) RecordPayment {
+	return RecordPayment{Header: h, PaymentID: id, InvoiceID: invoice, AmountCents: cents, Method: "manual", ExternalRef: ref}
+}
+
+func TestPartialAndOverpayment(t *testing.T) {
+	f, inv := openInvoice(t)
+	r := f.ok(pay(f.h(), "p1", inv.ID, 400, "bank-1"))
+	if r.Invoice.Status != InvoiceOpen || r.Invoice.AmountPaidCents != 400 || r.Invoice.AmountDueCents != 600 || r.Payment.AppliedCents != 400 {
+		t.Fatalf("partial payment = %+v / %+v", r.Invoice, r.Payment)
+	}
+	r = f.ok(pay(f.h(), "p2", inv.ID, 1000, "bank-2"))
+	if r.Invoice.Status != InvoicePaid || r.Invoice.AmountDueCents != 0 || r.Payment.AppliedCents != 600 || r.Payment.CreditedCents != 400 {
+		t.Fatalf("overpayment = %+v / %+v", r.Invoice, r.Payment)
+	}
+	if r.Tenant == nil || r.Tenant.CreditCents != 400 {
+		t.Fatalf("credit after overpayment = %+v", r.Tenant)
+	}
+	// The credit is applied to the next invoice.
+	f.now = mar.Add(time.Hour)
+	next := f.ok(closeCmd(f.h(), "t1", feb, mar, feb, mar)).Invoice
+	if next.SubtotalCents != 1000 || next.CreditAppliedCents != 400 || next.TotalCents != 600 {
+		t.Fatalf("february draft preview = %+v", next)
+	}
+	if f.tenant("t1").CreditCents != 400 {
+		t.Fatal("a draft consumed credit")
+	}
+	fin := f.ok(FinalizeInvoice{Header: f.h(), InvoiceID: next.ID, DueAt: f.now.UnixNano()}).Invoice
+	last := fin.Lines[len(fin.Lines)-1]
+	if fin.TotalCents != 600 || last.Kind != LineCredit || last.Cents != -400 {
+		t.Fatalf("finalized = %+v", fin)
+	}
+	if got := f.tenant("t1").CreditCents; got != 0 {
+		t.Fatalf("credit after use = %d", got)
+	}
+	var ps []Payment
+	f.view(func(tx *bolt.Tx) (err error) { ps, err = Payments(tx, "t1"); return })
+	if len(ps) != 2 || ps[0].ID != "p1" || ps[1].ID != "p2" {
+		t.Fatalf("payments = %+v", ps)
+	}
+}
+
+func TestCreditCoversWholeInvoice(t *testing.T) {
+	f := newFixture(t)
+	f.createTenant("t1", "starter")
+	f.ok(RecordPayment{Header: f.h(), PaymentID: "p0", Tenant: "t1", AmountCents: 2500, Method: "admin", ExternalRef: "prepay"})
+	f.now = feb.Add(time.Hour)
+	id := f.ok(closeCmd(f.h(), "t1", t0, feb, t0, feb)).Invoice.ID
+	inv := f.ok(FinalizeInvoice{Header: f.h(), InvoiceID: id, DueAt: f.now.UnixNano()}).Invoice
+	if inv.Status != InvoicePaid || inv.TotalCents != 0 || inv.CreditAppliedCents != 1000 || !inv.PaidAt.Equal(f.now) {
+		t.Fatalf("invoice paid by credit = %+v", inv)
+	}
+	if got := f.tenant("t1").CreditCents; got != 1500 {
+		t.Fatalf("credit left = %d, want 1500", got)
+	}
+	f.fail(VoidInvoice{Header: f.h(), InvoiceID: id}, ErrState, "is paid")
+}
+
+func TestVoidReturnsAppliedCredit(t *testing.T) {
+	f := newFixture(t)
+	f.createTenant("t1", "starter")
+	f.ok(RecordPayment{Header: f.h(), PaymentID: "p0", Tenant: "t1", AmountCents: 400, Method: "admin", ExternalRef: "prepay"})
+	f.now = feb.Add(time.Hour)
+	id := f.ok(closeCmd(f.h(), "t1", t0, feb, t0, feb)).Invoice.ID
+	inv := f.ok(FinalizeInvoice{Header: f.h(), InvoiceID: id, DueAt: f.now.UnixNano()}).Invoice
+	if inv.Status != InvoiceOpen || inv.CreditAppliedCents != 400 || inv.AmountDueCents != 600 || f.tenant("t1").CreditCents != 0 {
+		t.Fatalf("invoice with credit = %+v", inv)
+	}
+	r := f.ok(VoidInvoice{Header: f.h(), InvoiceID: id})
+	if r.Tenant.CreditCents != 400 {
+		t.Fatalf("credit after void = %d, want 400 back", r.Tenant.CreditCents)
+	}
+}
+
+func TestVoidRefundsPayments(t *testing.T) {
+	f, inv := openInvoice(t)
+	f.ok(pay(f.h(), "p1", inv.ID, 300, "r1"))
+	r := f.ok(VoidInvoice{Header: f.h(), InvoiceID: inv.ID, Reason: "billing error"})
+	if r.Invoice.Status != InvoiceVoid || r.Invoice.AmountDueCents != 0 || r.Tenant == nil || r.Tenant.CreditCents != 300 {
+		t.Fatalf("void = %+v, tenant %+v", r.Invoice, r.Tenant)
+	}
+	if e := f.lastAudit("t1"); e.Action != "invoice.voided" || e.Details["credited_cents"] != "300" || e.Details["reason"] != "billing error" {
+		t.Fatalf("audit = %+v", e)
+	}
+	if r := f.ok(VoidInvoice{Header: f.h(), InvoiceID: inv.ID}); !r.Unchanged {
+		t.Fatal("voiding twice should be unchanged")
+	}
+}
+
+func TestPaymentErrors(t *testing.T) {
+	f, inv := openInvoice(t)
+	f.createTenant("t2", "free")
+	f.ok(pay(f.h(), "p1", inv.ID, 100, "ref-1"))
+	tests := []struct {
+		name string
+		cmd  RecordPayment
+		want error
+		msg  string
+	}{
+		{"zero", pay(f.h(), "p2", inv.ID, 0, "ref-2"), ErrInvalid, "amount_cents: must be positive"},
+		{"huge", pay(f.h(), "p2", inv.ID, MaxPaymentCents+1, "ref-2"), ErrInvalid, "amount_cents"},
+		{"no ref", pay(f.h(), "p2", inv.ID, 1, ""), ErrInvalid, "external_ref: required"},
+		{"no method", RecordPayment{Header: f.h(), PaymentID: "p2", InvoiceID: inv.ID, AmountCents: 1, ExternalRef: "x"}, ErrInvalid, "method: required"},
+		{"ref reused", pay(f.h(), "p2", inv.ID, 1, "ref-1"), ErrConflict, `external_ref: "ref-1" is already recorded as payment "p1"`},
+		{"id reused", pay(f.h(), "p1", inv.ID, 5, "ref-9"), ErrConflict, "payment_id"},
+		{"no target", RecordPayment{Header: f.h(), PaymentID: "p2", AmountCents: 1, Method: "m", ExternalRef: "x"}, ErrInvalid, "tenant_id: required"},
+		{"wrong tenant", RecordPayment{Header: f.h(), PaymentID: "p2", Tenant: "t2", InvoiceID: inv.ID, AmountCents: 1, Method: "m", ExternalRef: "x"}, ErrInvalid, `belongs to tenant "t1"`},
+		{"unknown invoice", pay(f.h(), "p2", "in_nope", 1, "x"), ErrNotFound, "in_nope"},
+		{"unknown tenant", RecordPayment{Header: f.h(), PaymentID: "p2", Tenant: "ghost", AmountCents: 1, Method: "m", ExternalRef: "x"}, ErrNotFound, "ghost"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.t = t
+			f.fail(tc.cmd, tc.want, tc.msg)
+		})
+	}
+	f.t = t
+	// The identical proposal replayed returns the recorded payment.
+	h := f.h()
+	f.ok(pay(h, "p9", inv.ID, 1, "ref-9"))
+	if r := f.ok(pay(h, "p9", inv.ID, 1, "ref-9")); !r.Unchanged || r.Payment.ID != "p9" {
+		t.Fatalf("replay = %+v", r)
+	}
+}
+
+func TestDunning(t *testing.T) {
+	f, inv := openInvoice(t)
+	grace := 3 * 24 * time.Hour
+	overdue := func() []TenantInvoice {
+		var o []TenantInvoice
+		f.view(func(tx *bolt.Tx) (err error) { o, err = Overdue(tx, f.now, grace); return })
+		return o
+	}
+	f.now = inv.DueAt.Add(grace - time.Minute)
+	if o := overdue(); len(o) != 0 {
+		t.Fatalf("overdue inside grace = %+v", o)
+	}
+	f.now = inv.DueAt.Add(grace + time.Minute)
+	o := overdue()
+	if len(o) != 1 || o[0].Tenant != "t1" || o[0].InvoiceID != inv.ID || o[0].AmountDueCents != 1000 {
+		t.Fatalf("overdue = %+v", o)
+	}
+	f.actor = "scheduler"
+	r := f.ok(SuspendTenant{Header: f.h(), Tenant: "t1", Reason: ReasonDunning})
+	if r.Tenant.Status != StatusSuspended || r.Tenant.SuspendReason != ReasonDunning {
+		t.Fatalf("suspended = %+v", r.Tenant)
+	}
+	if o := overdue(); len(o) != 0 {
+		t.Fatalf("suspended tenants are not listed again: %+v", o)
+	}
+	var p Policy
+	f.view(func(tx *bolt.Tx) (err error) { p, err = GetPolicy(tx, "t1"); return })
+	if p.Status != StatusSuspended {
+		t.Fatalf("policy status = %s", p.Status)
+	}
+	// A partial payment leaves it past due: still suspended.
+	f.actor = "admin"
+	r = f.ok(pay(f.h(), "p1", inv.ID, 500, "r1"))
+	if r.Tenant != nil || f.tenant("t1").Status != StatusSuspended {
+		t.Fatal("a partial payment resumed the tenant")
+	}
+	r = f.ok(pay(f.h(), "p2", inv.ID, 500, "r2"))
+	if r.Tenant == nil || r.Tenant.Status != StatusActive {
+		t.Fatalf("clearing payment did not resume: %+v", r.Tenant)
+	}
+	es := f.audit("t1")
+	if e := es[len(es)-1]; e.Action != "tenant.resumed" || e.Details["suspend_reason"] != ReasonDunning {
+		t.Fatalf("audit = %+v", e)
+	}
+}
+
+func TestManualSuspensionSurvivesPayment(t *testing.T) {
+	f, inv := openInvoice(t)
+	f.ok(SuspendTenant{Header: f.h(), Tenant: "t1", Reason: "fraud review"})
+	f.now = inv.DueAt.Add(time.Hour)
+	f.ok(pay(f.h(), "p1", inv.ID, 1000, "r1"))
+	if tn := f.tenant("t1"); tn.Status != StatusSuspended || tn.SuspendReason != "fraud review" {
+		t.Fatalf("tenant = %+v, want still suspended by the admin", tn)
+	}
+}
+
+func TestUncollectibleStillPayable(t *testing.T) {
+	f, inv := openInvoice(t)
+	f.ok(MarkUncollectible{Header: f.h(), InvoiceID: inv.ID})
+	r := f.ok(pay(f.h(), "p1", inv.ID, 1000, "late-wire"))
+	if r.Invoice.Status != InvoicePaid {
+		t.Fatalf("paid uncollectible = %+v", r.Invoice)
+	}
+}
