@@ -52,7 +52,8 @@ const storeDir = "store"
 // Agent is one running node. Its methods are safe for concurrent use.
 type Agent struct {
 	cfg  config.Config
-	log  *slog.Logger
+	base *slog.Logger // what components derive their loggers from
+	log  *slog.Logger // base with component=agent
 	auth auth.Authenticator
 
 	// tune adjusts the store configuration just before the store is
@@ -90,7 +91,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Agent, error) {
 		}
 		authn = k
 	}
-	return &Agent{cfg: cfg, log: logger.With("component", "agent"), auth: authn, errc: make(chan error, 1)}, nil
+	return &Agent{cfg: cfg, base: logger, log: logger.With("component", "agent"), auth: authn, errc: make(chan error, 1)}, nil
 }
 
 // Open starts the node and returns once the HTTP API serves (the cluster may
@@ -137,7 +138,8 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.log = a.log.With("node_id", nodeID)
+	nodeLog := a.base.With("node_id", nodeID)
+	a.log = nodeLog.With("component", "agent")
 
 	// Serve right away: /health and /api/v1/cluster/self answer while the
 	// store opens, so peers started together can resolve our HTTP address.
@@ -184,7 +186,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		Meta:            map[string]string{httpapi.MetaHTTPAddr: httpAdv},
 		BootstrapExpect: a.cfg.BootstrapExpect,
 		Join:            join,
-		Logger:          a.log.With("component", "store"),
+		Logger:          a.base, // the store adds component and node_id
 		Registerer:      reg,
 	}
 	if a.tune != nil {
@@ -210,7 +212,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		MetricsNoAuth:    a.cfg.MetricsNoAuth,
 		Registerer:       reg,
 		Gatherer:         reg,
-		Logger:           a.log,
+		Logger:           nodeLog,
 	})
 	if err != nil {
 		return err
