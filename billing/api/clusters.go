@@ -1,0 +1,234 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+)
+
+// Credential prefixes make leaked secrets recognisable (and scannable).
+const (
+	enrollmentTokenPrefix = "aet_"
+	tenantKeyPrefix       = "abk_"
+)
+
+// newSecret returns prefix and 32 random bytes, base64url.
+func newSecret(prefix string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate secret: %w", err)
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// clusterOut is the answer of POST /api/v1/clusters. EnrollmentToken is
+// shown once: only its SHA-256 is stored.
+type clusterOut struct {
+	ClusterID       string   `json:"cluster_id"`
+	Tenants         []string `json:"tenants"`
+	EnrollmentToken string   `json:"enrollment_token,omitempty"`
+}
+
+// registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
+// → 201 {cluster_id, tenants, enrollment_token}. Agents send usage and
+// fetch their tenants' policies with the token.
+func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p principal) error {
+	body, err := decodeCluster(r.Body)
+	if err != nil {
+		return err
+	}
+	if body.ClusterID == "" {
+		body.ClusterID = ledger.NewID("cl_")
+	}
+	token, err := newSecret(enrollmentTokenPrefix)
+	if err != nil {
+		return err
+	}
+	res, err := s.propose(r.Context(), ledger.RegisterCluster{
+		Header: s.header(p), ClusterID: body.ClusterID, Tenants: body.Tenants, TokenHash: sha256.Sum256([]byte(token)),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)
+	writeJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
+	return nil
+}
+
+// getCluster: GET /api/v1/clusters/{id}, for admins and the cluster itself.
+func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if p.kind == kindCluster && p.cluster.ID != id {
+		return notFound("cluster %q not found", id)
+	}
+	var cl ledger.Cluster
+	err := s.view(r, func(tx *bolt.Tx) error {
+		var err error
+		cl, err = ledger.GetCluster(tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants})
+	return nil
+}
+
+// policy: GET /api/v1/tenants/{id}/policy → ledger.SignedPolicy
+// {"policy":{...},"signature","key_id"}, verifiable offline with the key of
+// GET /api/v1/policy/public-key (ledger.VerifyPolicy). Admins, the
+// tenant's read keys and the clusters serving the tenant may read it.
+func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if err := requireTenant(p, id); err != nil {
+		return err
+	}
+	var sp ledger.SignedPolicy
+	err := s.view(r, func(tx *bolt.Tx) error {
+		pol, err := ledger.GetPolicy(tx, id)
+		if err != nil {
+			return err
+		}
+		key, err := signingKey(tx)
+		if err != nil {
+			return err
+		}
+		sp, err = ledger.SignPolicy(pol, key)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sp)
+	return nil
+}
+
+// signingKey returns the policy signing key, or 503 while the leader has
+// not proposed one yet (it does so as soon as it leads).
+func signingKey(tx *bolt.Tx) (ed25519.PrivateKey, error) {
+	key, err := ledger.SigningKey(tx)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, newError(http.StatusServiceUnavailable, CodeUnavailable, "the policy signing key is not set up yet; retry shortly")
+	}
+	return key, err
+}
+
+// publicKeyOut is the answer of GET /api/v1/policy/public-key.
+type publicKeyOut struct {
+	Algorithm string `json:"algorithm"`
+	KeyID     string `json:"key_id"`
+	// PublicKey is the raw 32-byte ed25519 public key, base64 (standard).
+	PublicKey []byte `json:"public_key"`
+}
+
+// publicKey: GET /api/v1/policy/public-key.
+func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) error {
+	var out publicKeyOut
+	err := s.view(r, func(tx *bolt.Tx) error {
+		key, err := signingKey(tx)
+		if err != nil {
+			return err
+		}
+		pub := key.Public().(ed25519.PublicKey)
+		out = publicKeyOut{Algorithm: "ed25519", KeyID: ledger.KeyID(pub), PublicKey: pub}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// keyOut is the answer of POST /api/v1/tenants/{id}/keys: the key's
+// description and, once, the key.
+type keyOut struct {
+	APIKey
+	Key string `json:"key,omitempty"`
+}
+
+// keysBody is the answer of GET /api/v1/tenants/{id}/keys.
+type keysBody struct {
+	Keys []APIKey `json:"keys"`
+}
+
+// createKey: POST /api/v1/tenants/{id}/keys [{"name"}] → 201 with the key
+// (shown once; only its SHA-256 is stored).
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p principal) error {
+	body, err := decodeKey(r.Body)
+	if err != nil {
+		return err
+	}
+	secret, err := newSecret(tenantKeyPrefix)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(secret))
+	h := s.header(p)
+	res, err := s.proposeKey(r.Context(), keyCommand{
+		Op: keyOpCreate, Time: h.Time, Actor: h.Actor, ID: ledger.NewID("key_"),
+		Tenant: r.PathValue("id"), Name: body.Name, Hash: hex.EncodeToString(sum[:]),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, keyOut{APIKey: *res.Key, Key: secret})
+	return nil
+}
+
+// listKeys: GET /api/v1/tenants/{id}/keys → {"keys":[...]} (never the
+// keys themselves).
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) error {
+	id := r.PathValue("id")
+	var body keysBody
+	err := s.view(r, func(tx *bolt.Tx) error {
+		if _, err := ledger.GetTenant(tx, id); err != nil {
+			return err
+		}
+		body.Keys = listKeys(tx, id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// revokeKey: DELETE /api/v1/tenants/{id}/keys/{key} → 200 with the revoked
+// key; requests with it fail with 401 from then on.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p principal) error {
+	h := s.header(p)
+	res, err := s.proposeKey(r.Context(), keyCommand{
+		Op: keyOpRevoke, Time: h.Time, Actor: h.Actor, ID: r.PathValue("key"), Tenant: r.PathValue("id"),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Key)
+	return nil
+}
+
+// proposeKey replicates an API key command.
+func (s *Server) proposeKey(ctx context.Context, c keyCommand) (keyResult, error) {
+	out, _, err := s.cfg.Store.Propose(ctx, encodeKeyCommand(c))
+	if err != nil {
+		return keyResult{}, err
+	}
+	var res keyResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return keyResult{}, fmt.Errorf("decode api key result: %w", err)
+	}
+	return res, res.err()
+}

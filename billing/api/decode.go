@@ -1,0 +1,239 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Request bodies of the routes whose decoders are not the ledger's
+// (tenants and usage use ledger.DecodeTenantRequest, DecodeTenantPatch and
+// DecodeUsageBatch). Every decoder is strict: one JSON object, no unknown
+// fields, and each has a fuzz target.
+
+// maxSmallBody bounds the bodies decoded here.
+const maxSmallBody = 64 << 10
+
+// clusterBody is the body of POST /api/v1/clusters.
+type clusterBody struct {
+	// ClusterID is optional; a "cl_..." id is generated when empty.
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+}
+
+// keyBody is the body of POST /api/v1/tenants/{id}/keys (optional).
+type keyBody struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// finalizeBody is the optional body of POST /api/v1/invoices/{id}/finalize.
+type finalizeBody struct {
+	// DueAt overrides the due date (RFC 3339); default now + payment terms.
+	DueAt string `json:"due_at"`
+}
+
+// paymentBody is the body of POST /api/v1/invoices/{id}/payments.
+type paymentBody struct {
+	AmountCents int64  `json:"amount_cents"`
+	Method      string `json:"method"`
+	ExternalRef string `json:"external_ref"`
+	Note        string `json:"note"`
+}
+
+// decodeStrict decodes exactly one JSON object from r into v, rejecting
+// unknown fields and trailing data. An empty body is allowed when
+// optional. Errors are 400s naming the problem, except reader failures
+// (e.g. *http.MaxBytesError), returned as they are.
+func decodeStrict(r io.Reader, v any, optional bool) error {
+	body, err := io.ReadAll(io.LimitReader(r, maxSmallBody+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return invalid("body: %v", err)
+	}
+	if len(body) > maxSmallBody {
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body: larger than %d bytes", maxSmallBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return invalid("body: empty; want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("body: unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// decodeError turns an encoding/json error into a 400 naming the field.
+func decodeError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return invalid("body: truncated JSON")
+	case errors.As(err, &se):
+		return invalid("body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return invalid("body: want a JSON object, got %s", te.Value)
+		}
+		return invalid("%s: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if f, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		return invalid("%s: unknown field", strings.Trim(f, `"`))
+	}
+	return invalid("body: %s", msg)
+}
+
+// jsonKind names a Go kind the way a JSON user thinks of it.
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return k
+}
+
+// checkText validates optional free text: valid UTF-8, no control
+// characters, at most max bytes.
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return invalid("%s: longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s: not valid UTF-8", field)
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return invalid("%s: contains control characters", field)
+	}
+	return nil
+}
+
+// decodeReason decodes the optional {"reason"} body.
+func decodeReason(r *http.Request) (reasonBody, error) {
+	var b reasonBody
+	if err := decodeStrict(r.Body, &b, true); err != nil {
+		return reasonBody{}, err
+	}
+	b.Reason = strings.TrimSpace(b.Reason)
+	if err := checkText("reason", b.Reason, 200); err != nil {
+		return reasonBody{}, err
+	}
+	return b, nil
+}
+
+// decodeCluster decodes a cluster registration. Tenant ids are checked by
+// the ledger (each must exist and not be deleted).
+func decodeCluster(r io.Reader) (clusterBody, error) {
+	var b clusterBody
+	if err := decodeStrict(r, &b, false); err != nil {
+		return clusterBody{}, err
+	}
+	if b.ClusterID != "" && !validID(b.ClusterID) {
+		return clusterBody{}, invalid("cluster_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.ClusterID))
+	}
+	if len(b.Tenants) == 0 {
+		return clusterBody{}, invalid("tenants: required; list the ids of the tenants the cluster serves")
+	}
+	for i, t := range b.Tenants {
+		if !validID(t) {
+			return clusterBody{}, invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
+		}
+	}
+	return b, nil
+}
+
+// decodeKey decodes the optional body of a key creation.
+func decodeKey(r io.Reader) (keyBody, error) {
+	var b keyBody
+	if err := decodeStrict(r, &b, true); err != nil {
+		return keyBody{}, err
+	}
+	if err := checkText("name", b.Name, 200); err != nil {
+		return keyBody{}, err
+	}
+	if b.Role != "" && b.Role != RoleRead {
+		return keyBody{}, invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), RoleRead)
+	}
+	return b, nil
+}
+
+// decodeFinalize decodes the optional body of a finalization.
+func decodeFinalize(r io.Reader) (time.Time, error) {
+	var b finalizeBody
+	if err := decodeStrict(r, &b, true); err != nil {
+		return time.Time{}, err
+	}
+	if b.DueAt == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, b.DueAt)
+	if err != nil {
+		return time.Time{}, invalid("due_at: %q is not an RFC 3339 time such as 2026-02-15T00:00:00Z", clip(b.DueAt))
+	}
+	return t, nil
+}
+
+// decodePayment decodes a manual payment.
+func decodePayment(r io.Reader) (paymentBody, error) {
+	var b paymentBody
+	if err := decodeStrict(r, &b, false); err != nil {
+		return paymentBody{}, err
+	}
+	if b.AmountCents <= 0 {
+		return paymentBody{}, invalid("amount_cents: must be a positive number of cents (got %d)", b.AmountCents)
+	}
+	switch b.Method {
+	case "":
+		b.Method = "manual"
+	case "manual", "admin":
+	default:
+		return paymentBody{}, invalid("method: %q is not accepted here (want manual or admin)", clip(b.Method))
+	}
+	if strings.TrimSpace(b.ExternalRef) == "" {
+		return paymentBody{}, invalid("external_ref: required (the bank, cheque or other reference; unique across payments)")
+	}
+	if err := checkText("external_ref", b.ExternalRef, 200); err != nil {
+		return paymentBody{}, err
+	}
+	if err := checkText("note", b.Note, 1000); err != nil {
+		return paymentBody{}, err
+	}
+	return b, nil
+}
+
+// clip shortens s for error messages.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return fmt.Sprintf("%s...", s[:61])
+}

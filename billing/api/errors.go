@@ -1,0 +1,148 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// Error codes of the {"error":{"code","message"}} body. The ledger's codes
+// (not_found, conflict, invalid_argument, permission_denied,
+// failed_precondition) pass through unchanged.
+const (
+	CodeInvalidArgument    = "invalid_argument"
+	CodeUnauthenticated    = "unauthenticated"
+	CodePermissionDenied   = "permission_denied"
+	CodeNotFound           = "not_found"
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeConflict           = "conflict"
+	CodeFailedPrecondition = "failed_precondition"
+	CodeTooLarge           = "too_large"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+)
+
+// Sentinel errors of authentication; the HTTP layer maps them to 401 and
+// 403.
+var (
+	// ErrUnauthenticated: the request carries no credential, or one that no
+	// admin key, tenant key or enrollment token matches.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the credential is valid but may not do this.
+	ErrPermissionDenied = errors.New("permission denied")
+)
+
+// retryAfterSeconds is the Retry-After sent with 503 answers.
+const retryAfterSeconds = "1"
+
+// apiError is an error with its HTTP status and code decided.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) *apiError {
+	return newError(http.StatusBadRequest, CodeInvalidArgument, format, args...)
+}
+
+func notFound(format string, args ...any) *apiError {
+	return newError(http.StatusNotFound, CodeNotFound, format, args...)
+}
+
+func forbidden(format string, args ...any) *apiError {
+	return newError(http.StatusForbidden, CodePermissionDenied, format, args...)
+}
+
+// errorBody is the JSON shape of every error answer.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// classify maps any error to the answer the client sees. Unknown errors
+// become 500 with a generic message; internal is then true so the caller
+// logs the real error.
+func classify(err error) (e *apiError, internal bool) {
+	if errors.As(err, &e) {
+		return e, false
+	}
+	var le *ledger.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body exceeds %d bytes", mbe.Limit), false
+	case errors.Is(err, ErrUnauthenticated):
+		return newError(http.StatusUnauthorized, CodeUnauthenticated, "%s", err.Error()), false
+	case errors.Is(err, ErrPermissionDenied):
+		return newError(http.StatusForbidden, CodePermissionDenied, "%s", err.Error()), false
+	case errors.As(err, &le):
+		switch le.Code {
+		case ledger.CodeNotFound:
+			return newError(http.StatusNotFound, CodeNotFound, "%s", le.Message), false
+		case ledger.CodeConflict:
+			return newError(http.StatusConflict, CodeConflict, "%s", le.Message), false
+		case ledger.CodeInvalid:
+			return newError(http.StatusBadRequest, CodeInvalidArgument, "%s", le.Message), false
+		case ledger.CodeForbidden:
+			return newError(http.StatusForbidden, CodePermissionDenied, "%s", le.Message), false
+		case ledger.CodeState:
+			return newError(http.StatusConflict, CodeFailedPrecondition, "%s", le.Message), false
+		case ledger.CodeTooLarge:
+			return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s", le.Message), false
+		}
+		return newError(http.StatusInternalServerError, CodeInternal, "internal error"), true
+	case errors.Is(err, store.ErrTooLarge):
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request too large to replicate"), false
+	case errors.Is(err, store.ErrNoLeader), errors.Is(err, store.ErrNotLeader):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "no billing leader available; retry shortly"), false
+	case errors.Is(err, store.ErrLeadershipLost):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "leadership changed while committing; the outcome is unknown, retry (usage and invoice operations are idempotent)"), false
+	case errors.Is(err, store.ErrNotReady):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "the new leader is not ready to serve consistent reads yet; retry shortly"), false
+	case errors.Is(err, store.ErrClosed):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "replica is shutting down; retry on another replica"), false
+	case errors.Is(err, context.DeadlineExceeded):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "timed out waiting for the replicas; retry shortly"), false
+	case errors.Is(err, context.Canceled):
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "request canceled"), false
+	}
+	return newError(http.StatusInternalServerError, CodeInternal, "internal error"), true
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may be gone; nothing to do about it
+}
+
+// writeAPIError answers with e in the standard error shape.
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	switch e.status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aerolith-billing"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	var body errorBody
+	body.Error.Code = e.code
+	body.Error.Message = e.message
+	writeJSON(w, e.status, body)
+}

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+)
+
+// invoicesBody is the answer of GET /api/v1/invoices.
+type invoicesBody struct {
+	Invoices []ledger.Invoice `json:"invoices"`
+}
+
+// listInvoices: GET /api/v1/invoices?tenant_id=&status= → {"invoices":[...]}
+// by tenant and period. A tenant key lists its own tenant's invoices
+// (tenant_id, when given, must be its own); an admin lists every tenant's
+// unless tenant_id is given. Drafts show their current preview.
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principal) error {
+	q := r.URL.Query()
+	tenant := q.Get("tenant_id")
+	if p.kind == kindTenant {
+		if tenant != "" && tenant != p.tenant {
+			return notFound("tenant %q not found", tenant)
+		}
+		tenant = p.tenant
+	}
+	var status ledger.InvoiceStatus
+	if v := q.Get("status"); v != "" {
+		status = ledger.InvoiceStatus(v)
+		switch status {
+		case ledger.InvoiceDraft, ledger.InvoiceOpen, ledger.InvoicePaid, ledger.InvoiceVoid, ledger.InvoiceUncollectible:
+		default:
+			return invalid("status: %q is unknown (want draft, open, paid, void or uncollectible)", clip(v))
+		}
+	}
+	var body invoicesBody
+	err := s.view(r, func(tx *bolt.Tx) error {
+		all, err := ledger.ListInvoices(tx, tenant)
+		if err != nil {
+			return err
+		}
+		body.Invoices = all[:0]
+		for _, inv := range all {
+			if status == "" || inv.Status == status {
+				body.Invoices = append(body.Invoices, inv)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// getInvoice: GET /api/v1/invoices/{id}[?format=json|csv|html]. CSV has
+// one row per line (ledger.WriteCSV); HTML is a printable page
+// (ledger.WriteHTML). A tenant key sees only its own tenant's invoices
+// (others are 404).
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	format := strings.ToLower(r.URL.Query().Get("format"))
+	switch format {
+	case "", "json", "csv", "html":
+	default:
+		return invalid("format: %q is unknown (want json, csv or html)", clip(format))
+	}
+	var inv ledger.Invoice
+	var t ledger.Tenant
+	err := s.view(r, func(tx *bolt.Tx) error {
+		var err error
+		if inv, err = ledger.GetInvoice(tx, id); err != nil {
+			return err
+		}
+		if !p.canSee(inv.Tenant) {
+			return notFound("invoice %q not found", id)
+		}
+		if format == "html" {
+			t, err = ledger.GetTenant(tx, inv.Tenant)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+inv.ID+`.csv"`)
+		if err := ledger.WriteCSV(w, inv); err != nil {
+			s.log.Warn("write invoice csv", "invoice", inv.ID, "err", err)
+		}
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		if err := ledger.WriteHTML(w, ledger.HTMLData{Invoice: inv, Tenant: &t}); err != nil {
+			s.log.Warn("write invoice html", "invoice", inv.ID, "err", err)
+		}
+	default:
+		writeJSON(w, http.StatusOK, inv)
+	}
+	return nil
+}
+
+// finalizeInvoice: POST /api/v1/invoices/{id}/finalize [{"due_at"}] → 200
+// with the open (or, for a zero total, paid) invoice. The due date
+// defaults to now plus the payment terms. Finalizing a finalized invoice
+// returns it unchanged.
+func (s *Server) finalizeInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
+	due, err := decodeFinalize(r.Body)
+	if err != nil {
+		return err
+	}
+	h := s.header(p)
+	if due.IsZero() {
+		due = time.Unix(0, h.Time).Add(s.cfg.PaymentTerms)
+	}
+	res, err := s.propose(r.Context(), ledger.FinalizeInvoice{Header: h, InvoiceID: r.PathValue("id"), DueAt: due.UnixNano()})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Invoice)
+	return nil
+}
+
+// voidInvoice: POST /api/v1/invoices/{id}/void [{"reason"}] → 200 with the
+// void invoice.
+func (s *Server) voidInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
+	body, err := decodeReason(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.propose(r.Context(), ledger.VoidInvoice{Header: s.header(p), InvoiceID: r.PathValue("id"), Reason: body.Reason})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Invoice)
+	return nil
+}
+
+// uncollectibleInvoice: POST /api/v1/invoices/{id}/uncollectible
+// [{"reason"}] → 200 with the written-off invoice (it can still be paid).
+func (s *Server) uncollectibleInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
+	body, err := decodeReason(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.propose(r.Context(), ledger.MarkUncollectible{Header: s.header(p), InvoiceID: r.PathValue("id"), Reason: body.Reason})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Invoice)
+	return nil
+}
+
+// paymentOut is the answer of POST /api/v1/invoices/{id}/payments.
+type paymentOut struct {
+	Payment *ledger.Payment `json:"payment"`
+	Invoice *ledger.Invoice `json:"invoice,omitempty"`
+	// Tenant is set when the payment resumed a tenant suspended by dunning.
+	Tenant *ledger.Tenant `json:"tenant,omitempty"`
+}
+
+// payInvoice: POST /api/v1/invoices/{id}/payments
+// {"amount_cents","method":"manual"|"admin","external_ref","note"} → 201
+// {"payment","invoice","tenant"?}. A partial payment reduces the amount
+// due; an excess becomes tenant credit; a payment that leaves no invoice
+// past due resumes a tenant suspended by dunning. external_ref is unique:
+// reusing it is 409.
+func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
+	body, err := decodePayment(r.Body)
+	if err != nil {
+		return err
+	}
+	res, err := s.propose(r.Context(), ledger.RecordPayment{
+		Header: s.header(p), PaymentID: ledger.NewID("pay_"), InvoiceID: r.PathValue("id"),
+		AmountCents: body.AmountCents, Method: body.Method, ExternalRef: body.ExternalRef, Note: body.Note,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, paymentOut{Payment: res.Payment, Invoice: res.Invoice, Tenant: res.Tenant})
+	return nil
+}
+
+// pricing: GET /api/v1/payment/pricing → the tier catalog in force
+// ({"tiers":[...]}, money as exact dollar strings).
+func (s *Server) pricing(w http.ResponseWriter, r *http.Request, _ principal) error {
+	cat, err := s.catalog(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cat)
+	return nil
+}

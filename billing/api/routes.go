@@ -1,0 +1,48 @@
+package api
+
+// table lists every route with the credentials it accepts (see the
+// package documentation).
+func (s *Server) table() []route {
+	metricsAccess := adminOnly
+	if s.cfg.MetricsNoAuth {
+		metricsAccess = open
+	}
+	return []route{
+		{"GET", "/health", open, s.health},
+		{"GET", "/readyz", open, s.readyz},
+		{"GET", "/metrics", metricsAccess, s.serveMetrics},
+		{"GET", "/api/v1/cluster/self", open, s.clusterSelf},
+		{"GET", "/api/v1/cluster", adminOnly, s.replicas},
+		{"GET", "/api/v1/whoami", anyKey, s.whoami},
+
+		{"POST", "/api/v1/tenants", adminOnly, s.createTenant},
+		{"GET", "/api/v1/tenants", adminOrTen, s.listTenants},
+		{"GET", "/api/v1/tenants/{id}", adminOrTen, s.getTenant},
+		{"PATCH", "/api/v1/tenants/{id}", adminOnly, s.updateTenant},
+		{"DELETE", "/api/v1/tenants/{id}", adminOnly, s.deleteTenant},
+		{"POST", "/api/v1/tenants/{id}/suspend", adminOnly, s.suspendTenant},
+		{"POST", "/api/v1/tenants/{id}/resume", adminOnly, s.resumeTenant},
+		{"GET", "/api/v1/tenants/{id}/audit", adminOrTen, s.tenantAudit},
+		{"GET", "/api/v1/tenants/{id}/usage", adminOrTen, s.tenantUsage},
+		{"GET", "/api/v1/tenants/{id}/payments", adminOrTen, s.tenantPayments},
+		{"GET", "/api/v1/tenants/{id}/policy", anyKey, s.policy},
+		{"POST", "/api/v1/tenants/{id}/keys", adminOnly, s.createKey},
+		{"GET", "/api/v1/tenants/{id}/keys", adminOnly, s.listKeys},
+		{"DELETE", "/api/v1/tenants/{id}/keys/{key}", adminOnly, s.revokeKey},
+		{"GET", "/api/v1/policy/public-key", anyKey, s.publicKey},
+
+		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},
+		{"GET", "/api/v1/clusters/{id}", adminOnly | clusterKey, s.getCluster},
+
+		{"POST", "/api/v1/usage", clusterKey, s.ingest},
+
+		{"GET", "/api/v1/invoices", adminOrTen, s.listInvoices},
+		{"GET", "/api/v1/invoices/{id}", adminOrTen, s.getInvoice},
+		{"POST", "/api/v1/invoices/{id}/finalize", adminOnly, s.finalizeInvoice},
+		{"POST", "/api/v1/invoices/{id}/void", adminOnly, s.voidInvoice},
+		{"POST", "/api/v1/invoices/{id}/uncollectible", adminOnly, s.uncollectibleInvoice},
+		{"POST", "/api/v1/invoices/{id}/payments", adminOnly, s.payInvoice},
+
+		{"GET", "/api/v1/payment/pricing", anyKey, s.pricing},
+	}
+}

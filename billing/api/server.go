@@ -1,0 +1,355 @@
+// Package api is the billing service's HTTP API: routing, authentication
+// (admin keys, tenant read keys, cluster enrollment tokens), strict request
+// decoding, translation of ledger and store errors to
+// {"error":{"code","message"}} answers, request metrics, and the health,
+// readiness and replica endpoints. Writes are ledger commands proposed
+// through the store (followers forward them to the leader); reads run on
+// the local replica, linearizable unless ?consistency=leader|stale.
+//
+// # Credentials
+//
+// Every /api/v1 route except /api/v1/cluster/self needs
+// "Authorization: Bearer <credential>":
+//
+//   - an admin key (--admin-key): every operation;
+//   - a tenant read key (POST /api/v1/tenants/{id}/keys): reads of its own
+//     tenant only (tenant record, usage, invoices, payments, audit, policy);
+//     other tenants answer 404, admin operations 403;
+//   - a cluster enrollment token (POST /api/v1/clusters): POST
+//     /api/v1/usage, and the policy of the tenants the cluster serves.
+//
+// Pricing (GET /api/v1/payment/pricing) and the policy public key accept
+// any credential.
+//
+// # Routes
+//
+// See the table in routes.go. Set-tier is PUT /api/v1/tenants/{id}/tier
+// {"tier"}; PATCH /api/v1/tenants/{id} changes organization, name and
+// email only.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// Store is what the API needs from the replicated store (*store.Store
+// implements it).
+type Store interface {
+	// Propose replicates cmd and returns the state machine's result;
+	// followers forward to the leader.
+	Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error)
+	// View runs fn in a read transaction with the given consistency.
+	View(ctx context.Context, c store.Consistency, fn func(tx *bolt.Tx) error) error
+	// Members lists the replica set.
+	Members(ctx context.Context) ([]store.Member, error)
+	// Leader returns the current leader's id and raft address ("" if none).
+	Leader() (id, raftAddr string)
+	// Ready reports whether the store can serve (leader known, barrier applied).
+	Ready() bool
+	// Stats returns the store's current figures.
+	Stats() store.Stats
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxBodyBytes = 4 << 20
+	DefaultPaymentTerms = 14 * 24 * time.Hour
+)
+
+// MetaHTTPAddr is the store member metadata key holding a replica's
+// advertised HTTP address.
+const MetaHTTPAddr = "http_addr"
+
+// Config configures a Server.
+type Config struct {
+	// Store serves reads and writes (required). Its state machine must be
+	// NewStateMachine wrapping the ledger's.
+	Store Store
+	// AdminKeys are the billing admin bearer keys (at least one).
+	AdminKeys []string
+	// NodeID, RaftAddr and HTTPAddr are this replica's id and advertised
+	// addresses, served by /api/v1/cluster/self and /api/v1/cluster.
+	NodeID   string
+	RaftAddr string
+	HTTPAddr string
+	// PaymentTerms is the time from finalization to the due date of an
+	// invoice finalized through the API without a due date (default 14
+	// days).
+	PaymentTerms time.Duration
+	// MaxBodyBytes bounds request bodies (413 above); default 4 MiB.
+	MaxBodyBytes int64
+	// MetricsNoAuth serves /metrics without authentication.
+	MetricsNoAuth bool
+	// Registerer receives the HTTP metrics; Gatherer is what /metrics
+	// serves. A nil Registerer gets a private registry (and a nil Gatherer
+	// then serves it).
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Logger receives internal errors and panics; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock stamped on commands; default time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API of one billing replica. It is safe for concurrent
+// use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	admin   *adminKeys
+	handler http.Handler
+	metrics *metrics
+}
+
+// handlerFunc is a route handler: it writes a success answer itself and
+// returns an error for anything else.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal) error
+
+// route is one entry of the routing table.
+type route struct {
+	method, pattern string
+	access          kind // kindNone: open
+	h               handlerFunc
+}
+
+// New checks cfg, registers the metrics and builds the routes. It does no
+// I/O.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: Store is required")
+	}
+	admin, err := newAdminKeys(cfg.AdminKeys)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PaymentTerms <= 0 {
+		cfg.PaymentTerms = DefaultPaymentTerms
+	}
+	if cfg.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		cfg.Registerer = reg
+		if cfg.Gatherer == nil {
+			cfg.Gatherer = reg
+		}
+	}
+	if cfg.Gatherer == nil {
+		return nil, errors.New("api: Gatherer is required when Registerer is set")
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "billing-api"), admin: admin, metrics: m}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the API's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// routes builds the mux: each route wrapped with authentication, per path
+// a fallback answering 405 with Allow, and a catch-all 404.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range s.table() {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+		if _, ok := allowed[rt.pattern]; !ok {
+			paths = append(paths, rt.pattern)
+		}
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.pattern] = append(allowed[rt.pattern], http.MethodHead)
+		}
+	}
+	for _, p := range paths {
+		allow := strings.Join(allowed[p], ", ")
+		pattern := p
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r, pattern)
+			w.Header().Set("Allow", allow)
+			writeAPIError(w, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s not allowed on %s; allowed: %s", r.Method, pattern, allow))
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeAPIError(w, notFound("no such route: %s %s", r.Method, r.URL.Path))
+	})
+	return s.instrument(mux)
+}
+
+// wrap authenticates and authorizes the caller, bounds the body, then runs
+// the handler and translates its error.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r, rt.pattern)
+		var p principal
+		if rt.access != open {
+			var err error
+			p, err = s.authenticate(r.Context(), r)
+			if err == nil {
+				err = authorize(p, rt.access)
+			}
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		if err := rt.h(w, r, p); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// fail answers with err translated; unknown errors are logged, never shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e, internal := classify(err)
+	if internal {
+		s.log.Error("request failed", "method", r.Method, "route", routeOf(r), "err", err)
+	}
+	writeAPIError(w, e)
+}
+
+// reqInfo travels in the request context so the outer middleware learns the
+// matched route pattern.
+type reqInfo struct{ route string }
+
+type reqInfoKey struct{}
+
+func setRoute(r *http.Request, pattern string) {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		ri.route = pattern
+	}
+}
+
+func routeOf(r *http.Request) string {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok && ri.route != "" {
+		return ri.route
+	}
+	return "unmatched"
+}
+
+// statusWriter records the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument records request metrics by route pattern, method and status,
+// and turns panics into 500s.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+		sw := &statusWriter{ResponseWriter: w}
+		s.metrics.inFlight.Inc()
+		defer func() {
+			s.metrics.inFlight.Dec()
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeAPIError(sw, newError(http.StatusInternalServerError, CodeInternal, "internal error"))
+				}
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.metrics.observe(routeOf(r), r.Method, status, time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// propose replicates a ledger command stamped with now and p as actor, and
+// returns its result; an application failure is returned as the error too.
+func (s *Server) propose(ctx context.Context, cmd ledger.Command) (ledger.Result, error) {
+	b, err := ledger.Encode(cmd)
+	if err != nil {
+		return ledger.Result{}, err
+	}
+	out, _, err := s.cfg.Store.Propose(ctx, b)
+	if err != nil {
+		return ledger.Result{}, err
+	}
+	res, err := ledger.DecodeResult(out)
+	if err != nil {
+		return ledger.Result{}, err
+	}
+	return res, res.Error()
+}
+
+// header returns a command header stamped now by p.
+func (s *Server) header(p principal) ledger.Header {
+	return ledger.Header{Time: s.cfg.Now().UnixNano(), Actor: p.actor()}
+}
+
+// view runs fn with the consistency the request asks for
+// (?consistency=linearizable|leader|stale; default linearizable).
+func (s *Server) view(r *http.Request, fn func(tx *bolt.Tx) error) error {
+	c, err := store.ParseConsistency(r.URL.Query().Get("consistency"))
+	if err != nil {
+		return invalid("consistency: %v", err)
+	}
+	return s.cfg.Store.View(r.Context(), c, fn)
+}
+
+// catalog returns the tier catalog in force.
+func (s *Server) catalog(r *http.Request) (tier.Catalog, error) {
+	var cat tier.Catalog
+	err := s.view(r, func(tx *bolt.Tx) error {
+		var err error
+		cat, err = ledger.Catalog(tx)
+		return err
+	})
+	return cat, err
+}

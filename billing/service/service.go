@@ -1,0 +1,341 @@
+// Package service builds and runs one billing replica (`aerolith billing
+// serve`): the replicated store with the ledger state machine (wrapped by
+// the API's for tenant read keys), the HTTP API in front of it, and the
+// billing cycle scheduler, which acts on the leader only.
+//
+// Configuration is one table of options shared by flags, AEROLITH_*
+// environment variables and a YAML file, with the agent's precedence
+// (flag, environment, file, default); see Config, Load and Validate.
+//
+// New validates and does no I/O. Open creates the data directory, settles
+// the node id, listens on the raft and HTTP addresses, resolves --join,
+// opens the store (which bootstraps or joins in the background), serves
+// the API and starts the scheduler; it returns once serving. Close stops
+// in a fixed order: scheduler, HTTP (draining requests in flight), store.
+//
+// # High availability
+//
+// Three replicas started with --bootstrap-expect 3 --join <the three
+// addresses> form one replica set; writes to a follower are forwarded to
+// the leader. Only the leader schedules, and every scheduled command is
+// idempotent in the ledger, so a crash or a leader change mid-run never
+// bills a period twice. Every replica must run with the same --period,
+// --usage-bucket and --tiers file.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/aerolithdb/aerolith/agent/httpapi"
+	"github.com/aerolithdb/aerolith/billing/api"
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// HTTP server limits.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	writeTimeout      = time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	// ShutdownTimeout bounds how long Close waits for in-flight HTTP
+	// requests before cutting them off.
+	ShutdownTimeout = 10 * time.Second
+)
+
+// storeDir is the store's directory inside the data directory.
+const storeDir = "store"
+
+// Service is one running billing replica. Its methods are safe for
+// concurrent use.
+type Service struct {
+	cfg     Config
+	cycle   ledger.Cycle
+	catalog *tier.Catalog
+	log     *slog.Logger
+
+	// Tune adjusts the store configuration just before the store is
+	// created (tests shorten raft timeouts with it).
+	Tune func(*store.Config)
+
+	mu       sync.Mutex
+	opened   bool
+	nodeID   string
+	raftAddr string
+	httpAddr string
+	store    *store.Store
+	sched    *Scheduler
+	httpSrv  *http.Server
+	handler  atomic.Pointer[http.Handler]
+	errc     chan error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg, reads the tiers file (when set) and returns a Service
+// ready to Open. logger may be nil (slog.Default()).
+func New(cfg Config, logger *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cycle, err := cfg.Cycle()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, cycle: cycle, log: logger.With("component", "billing"), errc: make(chan error, 1)}
+	if cfg.TiersFile != "" {
+		cat, err := tier.LoadFile(cfg.TiersFile)
+		if err != nil {
+			return nil, fmt.Errorf("tiers: %w", err)
+		}
+		s.catalog = &cat
+	}
+	return s, nil
+}
+
+// Open starts the replica and returns once the HTTP API serves (the
+// replica set may still be forming: /readyz says when it can serve). On
+// error everything opened so far is closed again.
+func (s *Service) Open(ctx context.Context) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened {
+		return errors.New("billing: already open")
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	nodeID, err := replicaID(s.cfg.DataDir, s.cfg.NodeID)
+	if err != nil {
+		return err
+	}
+	raftLn, err := net.Listen("tcp", s.cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("raft-addr: %w", err)
+	}
+	undo = append(undo, func() { raftLn.Close() })
+	httpLn, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http-addr: %w", err)
+	}
+	undo = append(undo, func() { httpLn.Close() })
+	raftAdv, err := s.advertised(s.cfg.RaftAddr, raftLn)
+	if err != nil {
+		return err
+	}
+	httpAdv, err := s.advertised(s.cfg.HTTPAddr, httpLn)
+	if err != nil {
+		return err
+	}
+	s.log = s.log.With("node_id", nodeID)
+
+	// Serve at once: /health and /api/v1/cluster/self answer while the
+	// store opens, so replicas started together resolve each other.
+	starting := httpapi.StartingHandler(nodeID, raftAdv, httpAdv)
+	s.handler.Store(&starting)
+	s.httpSrv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			(*s.handler.Load()).ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			select {
+			case s.errc <- fmt.Errorf("http server: %w", err):
+			default:
+			}
+		}
+	}()
+	undo = append(undo, func() { s.httpSrv.Close() })
+
+	join := resolveReplicas(ctx, s.log, s.cfg.Join, httpAdv, raftAdv)
+
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+
+	lsm, err := ledger.New(ledger.Config{UsageBucket: s.cfg.UsageBucket})
+	if err != nil {
+		return fmt.Errorf("usage-bucket: %w", err)
+	}
+	scfg := store.Config{
+		NodeID:          nodeID,
+		Dir:             filepath.Join(s.cfg.DataDir, storeDir),
+		RaftAddr:        raftLn.Addr().String(),
+		AdvertiseAddr:   raftAdv,
+		Listener:        raftLn,
+		Meta:            map[string]string{api.MetaHTTPAddr: httpAdv},
+		BootstrapExpect: s.cfg.BootstrapExpect,
+		Join:            join,
+		Logger:          s.log.With("component", "store"),
+		Registerer:      reg,
+	}
+	if s.Tune != nil {
+		s.Tune(&scfg)
+	}
+	st, err := store.New(scfg, api.NewStateMachine(lsm))
+	if err != nil {
+		return err
+	}
+	if err := st.Open(ctx); err != nil {
+		return err
+	}
+	undo = append(undo, func() { st.Close() })
+
+	srv, err := api.New(api.Config{
+		Store:         st,
+		AdminKeys:     s.cfg.AdminKeys,
+		NodeID:        nodeID,
+		RaftAddr:      raftAdv,
+		HTTPAddr:      httpAdv,
+		PaymentTerms:  s.cfg.PaymentTerms,
+		MaxBodyBytes:  int64(s.cfg.MaxBodyBytes),
+		MetricsNoAuth: s.cfg.MetricsNoAuth,
+		Registerer:    reg,
+		Gatherer:      reg,
+		Logger:        s.log,
+	})
+	if err != nil {
+		return err
+	}
+	sched, err := NewScheduler(SchedulerConfig{
+		Store:        st,
+		Cycle:        s.cycle,
+		Grace:        s.cfg.Grace,
+		PaymentTerms: s.cfg.PaymentTerms,
+		DunningGrace: s.cfg.DunningGrace,
+		Interval:     s.cfg.Schedule(),
+		Catalog:      s.catalog,
+		Logger:       s.log,
+		Registerer:   reg,
+	})
+	if err != nil {
+		return err
+	}
+	h := srv.Handler()
+	s.handler.Store(&h)
+	if err := sched.Open(ctx); err != nil {
+		return err
+	}
+	s.nodeID, s.raftAddr, s.httpAddr, s.store, s.sched, s.opened = nodeID, raftAdv, httpAdv, st, sched, true
+	s.log.Info("billing serving", "http_addr", httpAdv, "raft_addr", raftAdv, "bootstrap_expect", s.cfg.BootstrapExpect,
+		"join", join, "period", s.cycle.String(), "grace", s.cfg.Grace, "payment_terms", s.cfg.PaymentTerms,
+		"dunning_grace", s.cfg.DunningGrace, "usage_bucket", s.cfg.UsageBucket, "schedule_interval", s.cfg.Schedule())
+	return nil
+}
+
+// advertised returns the address announced for a listener configured as
+// listen: the advertise host and the port actually bound.
+func (s *Service) advertised(listen string, ln net.Listener) (string, error) {
+	host, err := s.cfg.AdvertiseHost(listen)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)), nil
+}
+
+// Close stops the replica: the scheduler, then the HTTP server (draining
+// requests for up to ShutdownTimeout), then the store (a leader hands over
+// leadership first). Close is idempotent and safe after a failed Open.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.opened {
+			return
+		}
+		var errs []error
+		if err := s.sched.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close scheduler: %w", err))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			s.log.Warn("http drain timed out; closing connections", "err", err)
+			s.httpSrv.Close()
+		}
+		cancel()
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("billing stopped")
+	})
+	return s.closeErr
+}
+
+// Err delivers a fatal error of a background component (the HTTP server
+// failing to serve). The daemon exits when it fires.
+func (s *Service) Err() <-chan error { return s.errc }
+
+// NodeID returns the replica's id (after Open).
+func (s *Service) NodeID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nodeID
+}
+
+// HTTPAddr returns the advertised HTTP address, host:port (after Open).
+func (s *Service) HTTPAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpAddr
+}
+
+// RaftAddr returns the advertised raft address, host:port (after Open).
+func (s *Service) RaftAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.raftAddr
+}
+
+// Store returns the replica's store (after Open), for in-process tests.
+func (s *Service) Store() *store.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store
+}
+
+// Scheduler returns the replica's scheduler (after Open).
+func (s *Service) Scheduler() *Scheduler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sched
+}
