@@ -56,10 +56,6 @@ type Agent struct {
 	log  *slog.Logger // base with component=agent
 	auth auth.Authenticator
 
-	// tune adjusts the store configuration just before the store is
-	// created (tests shorten raft timeouts with it).
-	tune func(*store.Config)
-
 	mu       sync.Mutex
 	opened   bool
 	nodeID   string
@@ -188,9 +184,6 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		Join:            join,
 		Logger:          a.base, // the store adds component and node_id
 		Registerer:      reg,
-	}
-	if a.tune != nil {
-		a.tune(&scfg)
 	}
 	st, err := store.New(scfg, sm)
 	if err != nil {

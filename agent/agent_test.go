@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/config"
-	"github.com/aerolithdb/aerolith/store"
 )
 
 const (
@@ -45,13 +44,6 @@ func freePorts(t *testing.T, n int) []string {
 	}
 	return addrs
 }
-
-// reopenable makes a node's store reopenable within this process: raft-wal
-// v0.4.0's WAL.Close leaves its meta bbolt file open (and flock-ed), so an
-// in-process restart on the same directory would block forever. Process
-// restarts, the production case, are not affected. Remove once the store
-// closes the WAL's meta store itself.
-func reopenable(c *store.Config) { c.LogStore = store.LogStoreBolt }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -129,7 +121,6 @@ func TestThreeNodeCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.tune = reopenable
 		agents[i] = a
 	}
 	// Open all three at once, as a deployment would start them.
@@ -240,7 +231,6 @@ func TestThreeNodeCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re.tune = reopenable
 	if err := re.Open(ctx); err != nil {
 		t.Fatalf("reopen follower: %v", err)
 	}
@@ -265,7 +255,6 @@ func TestSingleNodeLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.tune = reopenable
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	if err := a.Open(ctx); err != nil {
@@ -339,7 +328,6 @@ func TestSingleNodeLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.tune = reopenable
 	if err := b.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
