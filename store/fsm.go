@@ -245,19 +245,15 @@ func (s *fsmSnapshot) Release() { _ = s.tx.Rollback() }
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	tmp := f.path + ".restore"
-	if err := writeSynced(tmp, rc); err != nil {
+	written, err := writeSynced(tmp, rc)
+	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	// Validate before touching the live file.
-	check, _, err := openStateDB(tmp, f.boltOptions())
-	if err != nil {
+	if err := checkStateFile(tmp, written, f.boltOptions()); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("restore: snapshot is not a valid state file: %w", err)
-	}
-	if err := check.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("restore: %w", err)
 	}
 	old := f.db.Load()
 	if err := os.Rename(tmp, f.path); err != nil {
@@ -286,23 +282,46 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-func writeSynced(path string, r io.Reader) error {
+func writeSynced(path string, r io.Reader) (int64, error) {
 	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return 0, fmt.Errorf("restore: %w", err)
 	}
-	if _, err := io.Copy(fh, r); err != nil {
+	n, err := io.Copy(fh, r)
+	if err != nil {
 		fh.Close()
-		return fmt.Errorf("restore: copy snapshot: %w", err)
+		return n, fmt.Errorf("restore: copy snapshot: %w", err)
 	}
 	if err := fh.Sync(); err != nil {
 		fh.Close()
-		return fmt.Errorf("restore: sync: %w", err)
+		return n, fmt.Errorf("restore: sync: %w", err)
 	}
 	if err := fh.Close(); err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return n, fmt.Errorf("restore: %w", err)
 	}
-	return nil
+	return n, nil
+}
+
+// checkStateFile opens a restored file and checks that it is complete (as
+// long as its meta page says) and that its page structure is consistent.
+func checkStateFile(path string, size int64, opts *bolt.Options) error {
+	db, _, err := openStateDB(path, opts)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > size {
+			return fmt.Errorf("truncated: %d bytes, meta page says %d", size, tx.Size())
+		}
+		var first error
+		for err := range tx.Check() { // drain: Check's goroutine holds tx
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
 }
 
 func syncDir(dir string) error {

@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
-	"time"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aerolithdb/aerolith/store"
 	"github.com/aerolithdb/aerolith/store/storetest"
