@@ -23,9 +23,9 @@
 //
 // # Routes
 //
-// See the table in routes.go. Set-tier is PUT /api/v1/tenants/{id}/tier
-// {"tier"}; PATCH /api/v1/tenants/{id} changes organization, name and
-// email only.
+// See the table in routes.go. Set-tier is PATCH /api/v1/tenants/{id}
+// {"tier"} (with organization, name and email the other patchable
+// fields); the change is prorated by the second within the period.
 package api
 
 import (

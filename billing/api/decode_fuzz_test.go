@@ -1,0 +1,156 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+)
+
+// Fuzz targets for every request body decoder of the API that is not
+// fuzzed in billing/ledger (DecodeUsageBatch and DecodeTenantRequest are):
+// whatever the bytes, a decoder returns a value or a 400/413 answer naming
+// the problem, and never panics.
+
+// checkDecodeErr fails unless err is nil or a client error.
+func checkDecodeErr(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	e, internal := classify(err)
+	if internal || (e.status != http.StatusBadRequest && e.status != http.StatusRequestEntityTooLarge) {
+		t.Fatalf("decode error %v classified as %d (internal %v), want 400 or 413", err, e.status, internal)
+	}
+	if e.message == "" {
+		t.Fatal("decode error without a message")
+	}
+}
+
+func FuzzDecodeTenantPatch(f *testing.F) {
+	for _, s := range []string{`{"name":"x"}`, `{"tier":"starter"}`, `{"email":"a@b.c","organization":"o"}`, `{}`, `{"tier":null}`, `[]`, `{"name":"` + strings.Repeat("é", 300) + `"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ledger.DecodeTenantPatch(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+		if err == nil && len(p.Commands(ledger.Header{Time: 1, Actor: "fuzz"}, "t1")) == 0 {
+			t.Fatalf("patch %s decoded to no commands", b)
+		}
+	})
+}
+
+func FuzzDecodeCluster(f *testing.F) {
+	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := decodeCluster(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+		if err == nil {
+			if len(c.Tenants) == 0 || (c.ClusterID != "" && !validID(c.ClusterID)) {
+				t.Fatalf("accepted %+v", c)
+			}
+			for _, id := range c.Tenants {
+				if !validID(id) {
+					t.Fatalf("accepted tenant id %q", id)
+				}
+			}
+		}
+	})
+}
+
+func FuzzDecodePayment(f *testing.F) {
+	for _, s := range []string{`{"amount_cents":100,"external_ref":"w1"}`, `{"amount_cents":1,"external_ref":"r","method":"admin","note":"n"}`, `{"amount_cents":-1,"external_ref":"x"}`, `{"amount_cents":1e3,"external_ref":"x"}`, `{"amount_cents":9223372036854775808,"external_ref":"x"}`, `{"external_ref":"\u0000"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodePayment(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+		if err == nil && (p.AmountCents <= 0 || p.ExternalRef == "" || (p.Method != "manual" && p.Method != "admin")) {
+			t.Fatalf("accepted %+v", p)
+		}
+	})
+}
+
+func FuzzDecodeKey(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"name":"ci"}`, `{"role":"read"}`, `{"role":"admin"}`, `{"name":"\u0007"}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := decodeKey(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+		if err == nil && k.Role != "" && k.Role != RoleRead {
+			t.Fatalf("accepted role %q", k.Role)
+		}
+	})
+}
+
+func FuzzDecodeFinalize(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"due_at":"2026-02-15T00:00:00Z"}`, `{"due_at":"tomorrow"}`, `{"due_at":5}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := decodeFinalize(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+	})
+}
+
+func FuzzDecodeReason(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"reason":"late"}`, `{"reason":1}`, `{"why":"x"}`, `{"reason":"` + strings.Repeat("x", 300) + `"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, _ := http.NewRequest("POST", "/", bytes.NewReader(b))
+		body, err := decodeReason(r)
+		checkDecodeErr(t, err)
+		if err == nil && len(body.Reason) > 200 {
+			t.Fatalf("accepted a %d-byte reason", len(body.Reason))
+		}
+	})
+}
+
+// FuzzApplyKeyCommand applies arbitrary API key commands: the state
+// machine answers with a result and never panics or corrupts the state.
+func FuzzApplyKeyCommand(f *testing.F) {
+	create := encodeKeyCommand(keyCommand{Op: keyOpCreate, Time: 1, Actor: "a", ID: "key_1", Tenant: "t1", Hash: strings.Repeat("ab", 32)})
+	revoke := encodeKeyCommand(keyCommand{Op: keyOpRevoke, Time: 2, Actor: "a", ID: "key_1", Tenant: "t1"})
+	for _, s := range [][]byte{create, revoke, {keyFormat}, {keyFormat, 'x', '{', '}'}, {keyFormat, keyOpCreate, 'n', 'u', 'l', 'l'}} {
+		f.Add(s)
+	}
+	db, err := bolt.Open(filepath.Join(f.TempDir(), "state.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { db.Close() })
+	lsm, err := ledger.New(ledger.Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := NewStateMachine(lsm)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cmd := append([]byte{keyFormat}, b...)
+		err := db.Update(func(tx *bolt.Tx) error {
+			out := m.Apply(tx, 1, cmd)
+			var res keyResult
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatalf("result %q is not a key result: %v", out, err)
+			}
+			if res.Code == "" && res.Key == nil {
+				t.Fatalf("success without a key: %q", out)
+			}
+			return errors.New("roll back") // keep the state empty between inputs
+		})
+		if err == nil {
+			t.Fatal("update committed")
+		}
+	})
+}

@@ -1,0 +1,486 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
+)
+
+// TenantRequest creates a tenant; every field is required.
+type TenantRequest struct {
+	Organization string `json:"organization"`
+	Name         string `json:"name"`
+	Tier         string `json:"tier"`
+	Email        string `json:"email"`
+}
+
+// TenantPatch changes a tenant; nil fields are left unchanged. A tier
+// change is prorated by the second within the current period.
+type TenantPatch struct {
+	Organization *string `json:"organization,omitempty"`
+	Name         *string `json:"name,omitempty"`
+	Email        *string `json:"email,omitempty"`
+	Tier         *string `json:"tier,omitempty"`
+}
+
+// ListTenantsOptions selects a page of tenants.
+type ListTenantsOptions struct {
+	Limit, Offset  int
+	IncludeDeleted bool
+}
+
+// CreateTenant creates a tenant (its id is generated).
+func (c *Client) CreateTenant(ctx context.Context, req TenantRequest) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodPost, "/api/v1/tenants", nil, req, &t, false)
+	return t, err
+}
+
+// ListTenants returns a page of tenants (a tenant key sees its own only).
+func (c *Client) ListTenants(ctx context.Context, o ListTenantsOptions) (ledger.TenantPage, error) {
+	q := url.Values{}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Offset > 0 {
+		q.Set("offset", strconv.Itoa(o.Offset))
+	}
+	if o.IncludeDeleted {
+		q.Set("include_deleted", "true")
+	}
+	var p ledger.TenantPage
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants", q, nil, &p, false)
+	return p, err
+}
+
+// GetTenant returns a tenant.
+func (c *Client) GetTenant(ctx context.Context, id string) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(id), nil, nil, &t, false)
+	return t, err
+}
+
+// UpdateTenant applies a patch and returns the tenant.
+func (c *Client) UpdateTenant(ctx context.Context, id string, p TenantPatch) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodPatch, "/api/v1/tenants/"+seg(id), nil, p, &t, false)
+	return t, err
+}
+
+// SetTier moves a tenant to another tier from now on.
+func (c *Client) SetTier(ctx context.Context, id, tierName string) (ledger.Tenant, error) {
+	return c.UpdateTenant(ctx, id, TenantPatch{Tier: &tierName})
+}
+
+type reasonBody struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// SuspendTenant suspends a tenant by hand (reason "" means "manual"); a
+// payment never lifts such a suspension.
+func (c *Client) SuspendTenant(ctx context.Context, id, reason string) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(id)+"/suspend", nil, reasonBody{reason}, &t, false)
+	return t, err
+}
+
+// ResumeTenant reactivates a suspended tenant.
+func (c *Client) ResumeTenant(ctx context.Context, id, reason string) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(id)+"/resume", nil, reasonBody{reason}, &t, false)
+	return t, err
+}
+
+// DeleteTenant soft-deletes a tenant (invoices are kept; a final invoice
+// covers the period up to now).
+func (c *Client) DeleteTenant(ctx context.Context, id string) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodDelete, "/api/v1/tenants/"+seg(id), nil, nil, &t, false)
+	return t, err
+}
+
+// AuditPage is a page of a tenant's audit trail; Next is the after value
+// of the next page (0 on the last page).
+type AuditPage struct {
+	Entries []ledger.AuditEntry `json:"entries"`
+	Next    uint64              `json:"next,omitempty"`
+}
+
+// Audit returns up to limit audit entries of a tenant with Seq > after.
+func (c *Client) Audit(ctx context.Context, tenant string, after uint64, limit int) (AuditPage, error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatUint(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var p AuditPage
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/audit", q, nil, &p, false)
+	return p, err
+}
+
+// TenantKey describes a tenant read key. Key is set only in the answer of
+// CreateKey: it is shown once.
+type TenantKey struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Name      string    `json:"name,omitempty"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Key       string    `json:"key,omitempty"`
+}
+
+// CreateKey creates a read key scoped to tenant.
+func (c *Client) CreateKey(ctx context.Context, tenant, name string) (TenantKey, error) {
+	var k TenantKey
+	body := struct {
+		Name string `json:"name,omitempty"`
+	}{name}
+	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(tenant)+"/keys", nil, body, &k, false)
+	return k, err
+}
+
+// ListKeys lists a tenant's read keys (never the keys themselves).
+func (c *Client) ListKeys(ctx context.Context, tenant string) ([]TenantKey, error) {
+	var out struct {
+		Keys []TenantKey `json:"keys"`
+	}
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/keys", nil, nil, &out, false)
+	return out.Keys, err
+}
+
+// RevokeKey revokes a tenant read key.
+func (c *Client) RevokeKey(ctx context.Context, tenant, keyID string) (TenantKey, error) {
+	var k TenantKey
+	err := c.send(ctx, http.MethodDelete, "/api/v1/tenants/"+seg(tenant)+"/keys/"+seg(keyID), nil, nil, &k, true)
+	return k, err
+}
+
+// Policy returns a tenant's signed policy; verify it with
+// ledger.VerifyPolicy and the key from PublicKey.
+func (c *Client) Policy(ctx context.Context, tenant string) (ledger.SignedPolicy, error) {
+	var sp ledger.SignedPolicy
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/policy", nil, nil, &sp, false)
+	return sp, err
+}
+
+// PublicKey returns the ed25519 key policies are signed with and its id.
+func (c *Client) PublicKey(ctx context.Context) (ed25519.PublicKey, string, error) {
+	var out struct {
+		Algorithm string `json:"algorithm"`
+		KeyID     string `json:"key_id"`
+		PublicKey []byte `json:"public_key"`
+	}
+	if err := c.send(ctx, http.MethodGet, "/api/v1/policy/public-key", nil, nil, &out, false); err != nil {
+		return nil, "", err
+	}
+	if out.Algorithm != "ed25519" || len(out.PublicKey) != ed25519.PublicKeySize {
+		return nil, "", fmt.Errorf("policy public key: unexpected %s key of %d bytes", out.Algorithm, len(out.PublicKey))
+	}
+	return ed25519.PublicKey(out.PublicKey), out.KeyID, nil
+}
+
+// VerifiedPolicy fetches a tenant's policy and the public key and verifies
+// the signature.
+func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (ledger.Policy, error) {
+	sp, err := c.Policy(ctx, tenant)
+	if err != nil {
+		return ledger.Policy{}, err
+	}
+	pub, _, err := c.PublicKey(ctx)
+	if err != nil {
+		return ledger.Policy{}, err
+	}
+	return ledger.VerifyPolicy(sp, pub)
+}
+
+// Enrollment is a registered cluster. EnrollmentToken is set only in the
+// answer of RegisterCluster: it is shown once.
+type Enrollment struct {
+	ClusterID       string   `json:"cluster_id"`
+	Tenants         []string `json:"tenants"`
+	EnrollmentToken string   `json:"enrollment_token,omitempty"`
+}
+
+// RegisterCluster registers a cluster serving tenants; clusterID "" lets
+// the service choose one.
+func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants []string) (Enrollment, error) {
+	body := struct {
+		ClusterID string   `json:"cluster_id,omitempty"`
+		Tenants   []string `json:"tenants"`
+	}{clusterID, tenants}
+	var e Enrollment
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters", nil, body, &e, false)
+	return e, err
+}
+
+// UsageRecord is one metering record of one tenant on one node for the
+// window [Start, End). (cluster, NodeID, Seq) identifies it forever: each
+// node numbers its records 1, 2, 3, ...
+type UsageRecord struct {
+	NodeID             string    `json:"node_id"`
+	Seq                uint64    `json:"seq"`
+	TenantID           string    `json:"tenant_id"`
+	Start              time.Time `json:"start"`
+	End                time.Time `json:"end"`
+	Reads              uint64    `json:"reads,omitempty"`
+	Writes             uint64    `json:"writes,omitempty"`
+	Queries            uint64    `json:"queries,omitempty"`
+	QueryComputeMs     uint64    `json:"query_compute_ms,omitempty"`
+	IngressBytes       uint64    `json:"ingress_bytes,omitempty"`
+	EgressBytes        uint64    `json:"egress_bytes,omitempty"`
+	StorageByteSeconds uint64    `json:"storage_byte_seconds,omitempty"`
+}
+
+// Record outcomes of a usage batch.
+const (
+	RecordAccepted  = "accepted"
+	RecordDuplicate = "duplicate"
+	RecordRejected  = "rejected"
+)
+
+// RecordResult is the outcome of one record. A record is done (remove it
+// from the outbox) unless Status is rejected and Retry is true.
+type RecordResult struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Retry  bool   `json:"retry,omitempty"`
+}
+
+// IngestResult is the outcome of a usage batch, one RecordResult per
+// record in order.
+type IngestResult struct {
+	Accepted   int            `json:"accepted"`
+	Duplicates int            `json:"duplicates"`
+	Rejected   int            `json:"rejected"`
+	Records    []RecordResult `json:"records"`
+}
+
+// SendUsage sends a batch of usage records; the client's key must be the
+// cluster's enrollment token. It is retried on 503 and connection errors:
+// records are idempotent by (cluster, node, seq), so a resent record is
+// reported as a duplicate and counted once.
+func (c *Client) SendUsage(ctx context.Context, records []UsageRecord) (IngestResult, error) {
+	body := struct {
+		Records []UsageRecord `json:"records"`
+	}{records}
+	var res IngestResult
+	if err := c.send(ctx, http.MethodPost, "/api/v1/usage", nil, body, &res, true); err != nil {
+		return IngestResult{}, err
+	}
+	if len(res.Records) != len(records) {
+		return IngestResult{}, fmt.Errorf("usage: %d results for %d records", len(res.Records), len(records))
+	}
+	return res, nil
+}
+
+// UsageQuery selects a usage series. Zero times let the service choose
+// (to: now; from: a day, or thirty days for daily granularity, before to).
+type UsageQuery struct {
+	From, To time.Time
+	// Granularity is "hour" (default) or "day".
+	Granularity string
+}
+
+// Usage returns a tenant's usage series.
+func (c *Client) Usage(ctx context.Context, tenant string, q UsageQuery) (ledger.UsageSeries, error) {
+	v := url.Values{}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Granularity != "" {
+		v.Set("granularity", q.Granularity)
+	}
+	var s ledger.UsageSeries
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/usage", v, nil, &s, false)
+	return s, err
+}
+
+// InvoiceQuery selects invoices: one tenant's (TenantID) or every
+// tenant's, optionally of one status.
+type InvoiceQuery struct {
+	TenantID string
+	Status   string
+}
+
+// ListInvoices lists invoices by tenant and period.
+func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]ledger.Invoice, error) {
+	v := url.Values{}
+	if q.TenantID != "" {
+		v.Set("tenant_id", q.TenantID)
+	}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	var out struct {
+		Invoices []ledger.Invoice `json:"invoices"`
+	}
+	err := c.send(ctx, http.MethodGet, "/api/v1/invoices", v, nil, &out, false)
+	return out.Invoices, err
+}
+
+// GetInvoice returns an invoice (a draft shows its current preview).
+func (c *Client) GetInvoice(ctx context.Context, id string) (ledger.Invoice, error) {
+	var inv ledger.Invoice
+	err := c.send(ctx, http.MethodGet, "/api/v1/invoices/"+seg(id), nil, nil, &inv, false)
+	return inv, err
+}
+
+// InvoiceDocument returns an invoice rendered as "csv" or "html".
+func (c *Client) InvoiceDocument(ctx context.Context, id, format string) ([]byte, error) {
+	var accept string
+	switch format {
+	case "csv":
+		accept = "text/csv"
+	case "html":
+		accept = "text/html"
+	default:
+		return nil, fmt.Errorf("format: %q is unknown (want csv or html)", format)
+	}
+	r, err := newRequest(http.MethodGet, "/api/v1/invoices/"+seg(id), nil)
+	if err != nil {
+		return nil, err
+	}
+	r.query = url.Values{"format": {format}}
+	r.accept = accept
+	return c.do(ctx, r)
+}
+
+// FinalizeInvoice finalizes a draft; a zero dueAt lets the service apply
+// its payment terms. Finalizing a finalized invoice returns it unchanged,
+// so the call is retried like a read.
+func (c *Client) FinalizeInvoice(ctx context.Context, id string, dueAt time.Time) (ledger.Invoice, error) {
+	body := struct {
+		DueAt string `json:"due_at,omitempty"`
+	}{}
+	if !dueAt.IsZero() {
+		body.DueAt = dueAt.UTC().Format(time.RFC3339)
+	}
+	var inv ledger.Invoice
+	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/finalize", nil, body, &inv, true)
+	return inv, err
+}
+
+// VoidInvoice voids a draft or open invoice.
+func (c *Client) VoidInvoice(ctx context.Context, id, reason string) (ledger.Invoice, error) {
+	var inv ledger.Invoice
+	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/void", nil, reasonBody{reason}, &inv, false)
+	return inv, err
+}
+
+// MarkUncollectible writes off an open invoice (it can still be paid).
+func (c *Client) MarkUncollectible(ctx context.Context, id, reason string) (ledger.Invoice, error) {
+	var inv ledger.Invoice
+	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/uncollectible", nil, reasonBody{reason}, &inv, false)
+	return inv, err
+}
+
+// Payment is a manual payment against an invoice.
+type Payment struct {
+	AmountCents int64 `json:"amount_cents"`
+	// Method is "manual" (default) or "admin".
+	Method string `json:"method,omitempty"`
+	// ExternalRef is the payment's reference, unique across payments.
+	ExternalRef string `json:"external_ref"`
+	Note        string `json:"note,omitempty"`
+}
+
+// PaymentResult is the answer of PayInvoice. Tenant is set when the
+// payment resumed a tenant suspended by dunning.
+type PaymentResult struct {
+	Payment *ledger.Payment `json:"payment"`
+	Invoice *ledger.Invoice `json:"invoice,omitempty"`
+	Tenant  *ledger.Tenant  `json:"tenant,omitempty"`
+}
+
+// ErrPaymentRecorded wraps the conflict of a payment whose external
+// reference is already recorded (e.g. a retry after a lost answer).
+var ErrPaymentRecorded = errors.New("payment with this external reference is already recorded")
+
+// PayInvoice records a payment against an invoice. Reusing an external
+// reference fails with an error matching both IsConflict and
+// ErrPaymentRecorded.
+func (c *Client) PayInvoice(ctx context.Context, id string, p Payment) (PaymentResult, error) {
+	var res PaymentResult
+	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/payments", nil, p, &res, false)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusConflict && e.Code == CodeConflict {
+		return res, fmt.Errorf("%w: %w", ErrPaymentRecorded, err)
+	}
+	return res, err
+}
+
+// Payments lists a tenant's payments, oldest first.
+func (c *Client) Payments(ctx context.Context, tenant string) ([]ledger.Payment, error) {
+	var out struct {
+		Payments []ledger.Payment `json:"payments"`
+	}
+	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/payments", nil, nil, &out, false)
+	return out.Payments, err
+}
+
+// Pricing returns the tier catalog in force.
+func (c *Client) Pricing(ctx context.Context) (tier.Catalog, error) {
+	var cat tier.Catalog
+	err := c.send(ctx, http.MethodGet, "/api/v1/payment/pricing", nil, nil, &cat, false)
+	return cat, err
+}
+
+// WhoAmI describes the credential the client uses.
+type WhoAmI struct {
+	// Kind is "admin", "tenant" or "cluster".
+	Kind      string    `json:"kind"`
+	Actor     string    `json:"actor"`
+	TenantID  string    `json:"tenant_id,omitempty"`
+	ClusterID string    `json:"cluster_id,omitempty"`
+	Tenants   []string  `json:"tenants,omitempty"`
+	Time      time.Time `json:"time"`
+}
+
+// WhoAmI asks the service who the client's credential is.
+func (c *Client) WhoAmI(ctx context.Context) (WhoAmI, error) {
+	var w WhoAmI
+	err := c.send(ctx, http.MethodGet, "/api/v1/whoami", nil, nil, &w, false)
+	return w, err
+}
+
+// Replica is one billing replica in ReplicaSet.
+type Replica struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+	Voter    bool   `json:"voter"`
+	Leader   bool   `json:"leader"`
+}
+
+// ReplicaSet is the billing replica set as the answering replica sees it.
+type ReplicaSet struct {
+	NodeID       string    `json:"node_id"`
+	LeaderID     string    `json:"leader_id"`
+	State        string    `json:"state"`
+	Term         uint64    `json:"term"`
+	CommitIndex  uint64    `json:"commit_index"`
+	AppliedIndex uint64    `json:"applied_index"`
+	Members      []Replica `json:"members"`
+}
+
+// Replicas returns the replica set (admin key).
+func (c *Client) Replicas(ctx context.Context) (ReplicaSet, error) {
+	var rs ReplicaSet
+	err := c.send(ctx, http.MethodGet, "/api/v1/cluster", nil, nil, &rs, false)
+	return rs, err
+}
