@@ -71,7 +71,7 @@ func (a *applier) setCatalog(c SetCatalog) Result {
 			if err := json.Unmarshal(v, &t); err != nil {
 				return Result{Err: internalf("corrupt tenant %q: %v", k, err)}
 			}
-			if t.Status == StatusDeleted && !t.BilledThrough.Before(t.DeletedAt.Truncate(time.Second)) {
+			if t.Status == StatusDeleted && !t.BilledThrough.Before(billableEnd(&t)) {
 				continue
 			}
 			for _, seg := range t.TierHistory {

@@ -116,14 +116,7 @@ func sumUsage(tx *bolt.Tx, tenant string, from, to int64) (Counters, *Error) {
 		if !ok {
 			return sum, internalf("corrupt usage bucket %q", k)
 		}
-		sf, uf := sum.fields(), u.fields()
-		for i := range sf {
-			if *uf[i] > math.MaxUint64-*sf[i] {
-				*sf[i] = math.MaxUint64 // saturate: RatingUsage reports it
-			} else {
-				*sf[i] += *uf[i]
-			}
-		}
+		saturatingAdd(&sum, u) // RatingUsage reports a sum beyond int64
 	}
 	return sum, nil
 }

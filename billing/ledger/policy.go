@@ -42,6 +42,30 @@ func SigningKey(tx *bolt.Tx) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
+// PublicKey returns the public half of the policy signing key (what agents
+// verify with), or ErrNotFound before one is set.
+func PublicKey(tx *bolt.Tx) (ed25519.PublicKey, error) {
+	k, err := SigningKey(tx)
+	if err != nil {
+		return nil, err
+	}
+	return k.Public().(ed25519.PublicKey), nil
+}
+
+// SignedPolicyFor returns tenant's current policy signed with the stored
+// key: ErrNotFound for an unknown tenant or before SetSigningKey.
+func SignedPolicyFor(tx *bolt.Tx, tenant string) (SignedPolicy, error) {
+	p, err := GetPolicy(tx, tenant)
+	if err != nil {
+		return SignedPolicy{}, err
+	}
+	k, err := SigningKey(tx)
+	if err != nil {
+		return SignedPolicy{}, err
+	}
+	return SignPolicy(p, k)
+}
+
 // KeyID names a public key: the first 8 bytes of its SHA-256, in hex.
 func KeyID(pub ed25519.PublicKey) string {
 	h := sha256.Sum256(pub)

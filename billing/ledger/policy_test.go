@@ -256,3 +256,34 @@ func TestAuditPaging(t *testing.T) {
 		return nil
 	})
 }
+
+func TestSignedPolicyFor(t *testing.T) {
+	f := newFixture(t)
+	f.createTenant("t1", "starter")
+	f.view(func(tx *bolt.Tx) error {
+		if _, err := SignedPolicyFor(tx, "t1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("before a key is set: %v", err)
+		}
+		return nil
+	})
+	f.ok(SetSigningKey{Header: f.h(), Seed: seed(5)})
+	f.ok(SuspendTenant{Header: f.h(), Tenant: "t1"})
+	f.view(func(tx *bolt.Tx) error {
+		sp, err := SignedPolicyFor(tx, "t1")
+		if err != nil {
+			return err
+		}
+		pub, err := PublicKey(tx)
+		if err != nil {
+			return err
+		}
+		p, err := VerifyPolicy(sp, pub)
+		if err != nil || p.Status != StatusSuspended || p.Tenant != "t1" {
+			t.Fatalf("verified = %+v, %v", p, err)
+		}
+		if _, err := SignedPolicyFor(tx, "ghost"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown tenant: %v", err)
+		}
+		return nil
+	})
+}

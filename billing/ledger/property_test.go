@@ -46,6 +46,7 @@ func propertyRun(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
 	rc := &recorder{fixture: newFixture(t)}
 	f := rc.fixture
+	f.fast = true
 	tiers := map[string]string{"ta": "starter", "tb": "professional", "tc": "enterprise", "td": "free"}
 	ids := []string{"ta", "tb", "tc", "td"}
 	for _, id := range ids {
@@ -111,7 +112,7 @@ func propertyRun(t *testing.T, seed uint64) {
 	grace := 15 * time.Minute
 	end := t0.Add((hours + 3) * time.Hour)
 	f.actor = "scheduler"
-	for f.now = t0; !f.now.After(end.Add(30*time.Minute)); f.now = f.now.Add(5 * time.Minute) {
+	for f.now = t0; !f.now.After(end.Add(30 * time.Minute)); f.now = f.now.Add(5 * time.Minute) {
 		// Deliver what is due, in batches per cluster of random size.
 		var due []delivery
 		rest := all[:0]

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
@@ -324,3 +325,18 @@ func NewID(prefix string) string {
 	_, _ = rand.Read(b[:])
 	return prefix + idEncoding.EncodeToString(b[:])[:20]
 }
+
+// NewToken returns a fresh enrollment token ("aet_" and 32 random base32
+// characters, 160 bits) and its hash for RegisterCluster. Show the token to
+// the caller once; the ledger stores only the hash. Call it on the
+// proposer, never in Apply.
+func NewToken() (token string, hash [32]byte) {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	token = "aet_" + idEncoding.EncodeToString(b[:])
+	return token, HashToken(token)
+}
+
+// HashToken is the SHA-256 of a presented enrollment token, as
+// ClusterByToken expects.
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }

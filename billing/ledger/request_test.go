@@ -116,3 +116,25 @@ func TestNewID(t *testing.T) {
 		t.Fatalf("NewID = %q, %q", a, b)
 	}
 }
+
+func TestNewToken(t *testing.T) {
+	tok, hash := NewToken()
+	tok2, _ := NewToken()
+	if tok == tok2 || !strings.HasPrefix(tok, "aet_") || len(tok) != 36 || HashToken(tok) != hash {
+		t.Fatalf("NewToken = %q %x", tok, hash)
+	}
+}
+
+func TestRecordStatusText(t *testing.T) {
+	for _, s := range []RecordStatus{RecordAccepted, RecordDuplicate, RecordRejected} {
+		b, _ := s.MarshalText()
+		var back RecordStatus
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Errorf("round trip of %s = %s, %v", s, back, err)
+		}
+	}
+	var s RecordStatus
+	if err := s.UnmarshalText([]byte("lost")); err == nil {
+		t.Error("unknown status accepted")
+	}
+}

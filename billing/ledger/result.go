@@ -63,6 +63,17 @@ func (s RecordStatus) String() string {
 // MarshalText writes the status name.
 func (s RecordStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a status name.
+func (s *RecordStatus) UnmarshalText(b []byte) error {
+	for _, v := range []RecordStatus{RecordAccepted, RecordDuplicate, RecordRejected} {
+		if string(b) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown record status %q (want accepted, duplicate or rejected)", b)
+}
+
 // RecordResult is the outcome of one record of an IngestUsage batch.
 type RecordResult struct {
 	Status RecordStatus `json:"status"`

@@ -1,0 +1,138 @@
+// Package ledger is the billing service's replicated state machine: tenants,
+// clusters and enrollment, the usage ledger, invoices, payments, dunning,
+// the per-tenant audit trail and signed tenant policies. It runs on the
+// store (store.StateMachine): the store calls Apply on every replica, in log
+// order, inside a bbolt read-write transaction; reads are plain functions
+// taking a *bolt.Tx (store.View).
+//
+// # Commands
+//
+// Each operation is a command struct (CreateTenant, UpdateTenant,
+// ChangeTier, SuspendTenant, ResumeTenant, DeleteTenant, RevokeKey,
+// RegisterCluster, IngestUsage, CloseDraft, FinalizeInvoice, VoidInvoice,
+// MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey) encoded
+// compactly by Encode and proposed with store.Propose; the bytes that come
+// back decode with DecodeResult. Every command carries a Header: Time, the
+// proposer's clock in Unix nanoseconds, and Actor, who asked (for the
+// audit trail). Apply never reads a clock or a random source, and never
+// lets map order reach the state: ids (NewID), tokens and times come from
+// the proposer. It validates everything before writing, so a failing
+// command leaves the transaction untouched. Failures come back in
+// Result.Err, an *Error whose code maps to HTTP: ErrInvalid 400 (the
+// message names the field, e.g. `tier: unknown tier "gold" (want free,
+// starter, professional or enterprise)`), ErrForbidden 403, ErrNotFound
+// 404, ErrConflict and ErrState 409, ErrTooLarge 413, ErrInternal 500.
+// Commands that are replayed (a retry after store.ErrLeadershipLost, a
+// second scheduler replica) are idempotent where it matters: CreateTenant,
+// RegisterCluster and RecordPayment with identical content and Time,
+// CloseDraft for an existing period, FinalizeInvoice of a finalized
+// invoice, VoidInvoice of a void one; these succeed with Result.Unchanged.
+//
+// The tier catalog is part of the state (SetCatalog; tier.Defaults() until
+// one is set), so every replica rates with the same prices; the billing
+// service proposes its configured catalog at start (identical: a no-op).
+//
+// # Usage ingestion and deduplication
+//
+// IngestUsage carries up to MaxBatchRecords records of one cluster. Each
+// record is identified forever by (cluster, node, seq): each node numbers
+// its records 1, 2, 3, ... without reuse. Per (cluster, node) the ledger
+// keeps a watermark W (every seq <= W was seen) and the ranges of seqs seen
+// above it; W advances as gaps fill, so an in-order stream costs one varint
+// of state and the state never exceeds MaxSeqGaps ranges. A record already
+// seen is reported duplicate (the agent drops it either way). A record is
+// rejected, with a reason naming the field, when its tenant is not assigned
+// to the cluster, unknown, or deleted before the window, when the window is
+// malformed or starts more than MaxFutureSkew after the batch's Time, or
+// when a counter would take the tenant's bucket past 2^63-1. A rejection
+// consumes the seq (redelivery is a duplicate) except one with Retry set:
+// the node has MaxSeqGaps gaps outstanding, and the record is not recorded.
+//
+// Accepted usage is added to per-tenant aggregates keyed by the start of
+// its window, in buckets of Config.UsageBucket (one hour by default). Usage
+// reports these (Usage, by hour or day) and invoices rate them. Counters
+// are uint64 but limited to int64 because billing/rating is: storage in
+// byte-seconds overflows int64 beyond about 3.5 TB held for a whole month;
+// ingestion then rejects the record and rating a period whose sum is out of
+// range fails with ErrInvalid naming the meter, never wrapping.
+//
+// # Billing periods and invoices
+//
+// A tenant's invoices cover contiguous periods: the first starts at its
+// creation (whole seconds) and each next one where the previous ended.
+// DueForDraft lists the periods that have ended, by Cycle (calendar month
+// or a fixed length such as 1h), and CloseDraft creates the draft. The
+// invoice id derives from (tenant, period start) (InvoiceID), so there is
+// exactly one invoice per tenant and period whatever the retries or the
+// number of scheduler replicas; overlapping or gapped periods are refused.
+//
+// A draft is rated, inside Apply, from the aggregates, the tenant's tier
+// history and the catalog snapshot taken at CloseDraft: the period is cut
+// into segments at each tier change, and each segment is rated with
+// rating.Rate over that segment within the period's cycle, so the base fee
+// and the included allowances are prorated by the second and usage is
+// billed at the tier in force when it was metered (by bucket). The first
+// invoice also bills any usage reported with a window before the tenant's
+// creation. A draft accepts late usage during the grace period; its lines
+// are a preview, recomputed on every read. FinalizeInvoice re-rates it,
+// adds adjustments for late usage of earlier periods, applies the credit
+// balance (a LineCredit line), and freezes it with a due date: open, or
+// paid at once when the total is zero. It then changes only by status:
+// paid when payments cover it, void, or uncollectible (still payable).
+//
+// Late usage: usage whose bucket falls in a finalized (open, paid,
+// uncollectible) invoice's period still lands in the aggregates, and that
+// invoice is marked as having late usage. The next finalized invoice of the
+// tenant carries one adjustment line per such period: the period re-rated
+// with all its usage (same segments, same tier snapshot) minus the cents
+// already billed for it. Because the difference is taken in rounded cents,
+// the invoices of a period plus its adjustments always total exactly what
+// rating the period's de-duplicated usage at once would. Usage for a void
+// invoice's period is not billed.
+//
+// Voiding an invoice returns the payments made on it and the credit it
+// applied to the tenant's credit balance. Overpayments and payments
+// recorded without an invoice also become credit.
+//
+// # Dunning and suspension
+//
+// Overdue lists open invoices past due by more than a grace of active
+// tenants; the scheduler proposes SuspendTenant with ReasonDunning, which
+// is refused unless an open invoice is past due at the command's Time (a
+// payment racing the scheduler wins). A payment (or a void) that leaves no
+// open invoice past due resumes a tenant suspended for dunning in the same
+// Apply. A tenant suspended by an administrator (any other reason) stays
+// suspended until ResumeTenant. Suspension does not stop billing; deletion
+// is soft and ends billing at its time (a final, prorated invoice covers
+// the period up to it), while invoices, payments and the audit trail stay.
+//
+// Every state change of a tenant, cluster, invoice or payment appends an
+// AuditEntry (time, actor, entity, action, details) to the tenant's trail
+// (Audit), numbered from 1.
+//
+// # Policies
+//
+// GetPolicy returns what agents enforce: tier limits, included usage,
+// quota action, status, revoked key ids, a version that increases with
+// every change, and when it was issued, all derived from the replicated
+// state. SetSigningKey stores an ed25519 seed once (proposed by the first
+// leader), so every replica signs a policy identically (SignPolicy);
+// agents check it offline with VerifyPolicy and the public key.
+//
+// # Reads
+//
+// GetTenant, ListTenants, GetCluster, ClusterByToken, Usage, GetInvoice,
+// ListInvoices, GetPayment, Payments, Audit, Catalog, SigningKey, GetPolicy,
+// and for the scheduler DueForDraft, DueForFinalize and Overdue. Invoices
+// render as JSON (the Invoice struct), CSV (WriteCSV) and a printable HTML
+// page (WriteHTML). The HTTP layer decodes request bodies with
+// DecodeUsageBatch, DecodeTenantRequest and DecodeTenantPatch (strict,
+// size-limited, errors naming the field).
+//
+// # Storage
+//
+// All buckets are named "ledger.*" (see layout.go); the store's "_store*"
+// buckets are left alone. Records are JSON except the hot path's: usage
+// buckets (56 bytes of big-endian counters) and deduplication state
+// (varints).
+package ledger
