@@ -120,6 +120,19 @@ func TestTail(t *testing.T) {
 	}
 }
 
+func TestCrash(t *testing.T) {
+	log := "time=1 level=WARN msg=x\npanic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/x/main.go:17\n"
+	if got, want := crash([]byte(log), 3), "panic: boom\n\ngoroutine 1 [running]:"; got != want {
+		t.Errorf("crash = %q, want %q", got, want)
+	}
+	if got := crash([]byte("fine\nno panic: here\n"), 3); got != "" {
+		t.Errorf("crash of a clean log = %q, want empty", got)
+	}
+	if got := crash([]byte("fatal error: concurrent map writes\n"), 5); !strings.HasPrefix(got, "fatal error: concurrent map writes") {
+		t.Errorf("crash of a fatal error = %q", got)
+	}
+}
+
 func TestNodeOperationsNeedARunningProcess(t *testing.T) {
 	c, err := New(Config{Binary: "/bin/true", Dir: t.TempDir()})
 	if err != nil {

@@ -66,6 +66,9 @@ func StartCluster(t testing.TB, cfg Config) *Cluster {
 		if t.Failed() {
 			t.Logf("agent logs:\n%s", c.LogTails(40))
 		}
+		if crashes := c.Crashes(60); crashes != "" {
+			t.Errorf("an agent crashed:\n%s", crashes)
+		}
 		if err := c.Close(); err != nil {
 			t.Errorf("close cluster: %v", err)
 		}

@@ -221,6 +221,37 @@ func (c *Cluster) LogTails(n int) string {
 	return sb.String()
 }
 
+// Crashes returns, for every node whose log shows a Go panic or fatal
+// error, the first n lines from the "panic:" / "fatal error:" line on, each
+// under a header; "" when no log shows one. The tail of a crashed agent's
+// log is mostly goroutine stacks, so StartCluster logs this as well.
+func (c *Cluster) Crashes(n int) string {
+	var sb strings.Builder
+	for i, nd := range c.nodes {
+		b, err := os.ReadFile(c.nodes[i].logPath)
+		if err != nil {
+			continue
+		}
+		if sec := crash(b, n); sec != "" {
+			fmt.Fprintf(&sb, "----- %s (%s) crashed -----\n%s\n", nd.id, nd.logPath, sec)
+		}
+	}
+	return sb.String()
+}
+
+// crash returns up to n lines starting at the first line that begins a Go
+// runtime crash report.
+func crash(b []byte, n int) string {
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			end := min(len(lines), i+n)
+			return strings.Join(lines[i:end], "\n")
+		}
+	}
+	return ""
+}
+
 func tail(b []byte, n int) string {
 	b = bytes.TrimRight(b, "\n")
 	idx := len(b)
