@@ -114,14 +114,6 @@ func (d *decoder) span() []byte {
 
 func (d *decoder) str() string { return string(d.span()) }
 
-func (d *decoder) bytes() []byte {
-	s := d.span()
-	if len(s) == 0 {
-		return nil
-	}
-	return append([]byte(nil), s...)
-}
-
 func (d *decoder) fixed32() (v [32]byte) {
 	if d.err != nil {
 		return v

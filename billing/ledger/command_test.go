@@ -95,7 +95,7 @@ func TestApplyUndecodable(t *testing.T) {
 
 func TestResultRoundTrip(t *testing.T) {
 	ing := &IngestResult{Accepted: 1, Duplicates: 1, Rejected: 1, Records: []RecordResult{
-		{Status: RecordAccepted}, {Status: RecordDuplicate}, {Status: RecordRejected, Reason: "why", Retry: true},
+		{Status: RecordAccepted}, {Status: RecordDuplicate}, {Status: RecordRejected, Code: CodeState, Reason: "why", Retry: true},
 	}}
 	for _, r := range []Result{
 		{Kind: KindIngestUsage, Ingest: ing},

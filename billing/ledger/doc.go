@@ -108,7 +108,8 @@
 //
 // Every state change of a tenant, cluster, invoice or payment appends an
 // AuditEntry (time, actor, entity, action, details) to the tenant's trail
-// (Audit), numbered from 1.
+// (Audit), numbered from 1. Usage ingestion is not audited record by
+// record: the usage ledger is its own record.
 //
 // # Policies
 //

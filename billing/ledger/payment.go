@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"time"
 
@@ -76,6 +77,9 @@ func (a *applier) recordPayment(c RecordPayment) Result {
 	past, e := pastDue(a.tx, t.ID, a.now())
 	if e != nil {
 		return Result{Err: e}
+	}
+	if t.CreditCents > math.MaxInt64-c.AmountCents {
+		return Result{Err: invalidf("amount_cents: tenant %q's credit balance would overflow", t.ID)}
 	}
 
 	// Write phase.

@@ -32,6 +32,16 @@ type UsageBatch struct {
 	Records   []UsageRecord
 }
 
+// CheckCluster checks the cluster the body names against the cluster the
+// request authenticated as (ClusterByToken): ErrForbidden when they differ.
+// A body naming no cluster is the authenticated cluster's.
+func (b UsageBatch) CheckCluster(authenticated Cluster) error {
+	if b.ClusterID != "" && b.ClusterID != authenticated.ID {
+		return forbiddenf("cluster_id: the body names cluster %q but the credential is cluster %q's", b.ClusterID, authenticated.ID)
+	}
+	return nil
+}
+
 // Command returns the IngestUsage command for the batch from cluster.
 func (b UsageBatch) Command(h Header, cluster string) IngestUsage {
 	return IngestUsage{Header: h, ClusterID: cluster, Records: b.Records}

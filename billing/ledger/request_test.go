@@ -21,6 +21,15 @@ func TestDecodeUsageBatch(t *testing.T) {
 	if c := b.Command(Header{Time: 1, Actor: "cluster:c1"}, "c1"); c.ClusterID != "c1" || len(c.Records) != 1 {
 		t.Fatalf("command = %+v", c)
 	}
+	if err := b.CheckCluster(Cluster{ID: "c1"}); err != nil {
+		t.Fatalf("CheckCluster(c1) = %v", err)
+	}
+	if err := b.CheckCluster(Cluster{ID: "c2"}); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), `names cluster "c1"`) {
+		t.Fatalf("CheckCluster(c2) = %v", err)
+	}
+	if err := (UsageBatch{}).CheckCluster(Cluster{ID: "c2"}); err != nil {
+		t.Fatalf("a body naming no cluster: %v", err)
+	}
 }
 
 func TestDecodeUsageBatchErrors(t *testing.T) {

@@ -77,6 +77,11 @@ func (s *RecordStatus) UnmarshalText(b []byte) error {
 // RecordResult is the outcome of one record of an IngestUsage batch.
 type RecordResult struct {
 	Status RecordStatus `json:"status"`
+	// Code classifies a rejection like Error.Code: CodeInvalid (a bad
+	// field), CodeForbidden (tenant not assigned to the cluster),
+	// CodeNotFound, CodeState (tenant deleted before the window; too many
+	// sequence gaps).
+	Code string `json:"code,omitempty"`
 	// Reason says why a record was rejected, naming the field.
 	Reason string `json:"reason,omitempty"`
 	// Retry marks a rejection that may succeed later (the node has too many
@@ -127,6 +132,7 @@ func encodeResult(r Result) []byte {
 			e.byte1(byte(rr.Status))
 			if rr.Status == RecordRejected {
 				e.bool1(rr.Retry)
+				e.str(rr.Code)
 				e.str(rr.Reason)
 			}
 		}
@@ -173,6 +179,7 @@ func DecodeResult(b []byte) (Result, error) {
 			case RecordRejected:
 				ir.Rejected++
 				rr.Retry = d.bool1()
+				rr.Code = d.str()
 				rr.Reason = d.str()
 			default:
 				d.fail(fmt.Errorf("bad record status %d", rr.Status))

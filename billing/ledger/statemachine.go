@@ -140,17 +140,6 @@ func (m *StateMachine) storedBucket(tx *bolt.Tx) (stored bool, err *Error) {
 	return true, nil
 }
 
-// bucketWidth returns the state's usage bucket width in seconds for reads
-// (the default before any command recorded it).
-func bucketWidth(tx *bolt.Tx) int64 {
-	if raw := get(tx, bMeta, keyBucketSeconds); raw != nil {
-		if v, n := binary.Uvarint(raw); n > 0 && v > 0 && v <= 3600 {
-			return int64(v)
-		}
-	}
-	return int64(DefaultUsageBucket / time.Second)
-}
-
 // applier carries one command's context.
 type applier struct {
 	tx        *bolt.Tx

@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -103,7 +102,7 @@ func recordCounters(r *UsageRecord) Counters {
 // ingestTenant is what a batch needs of one tenant.
 type ingestTenant struct {
 	t     *Tenant
-	err   string // permanent rejection reason for every record of it
+	err   *Error // permanent rejection of every record of it
 	route map[int64]routed
 }
 
@@ -137,11 +136,11 @@ func (a *applier) ingest(c IngestUsage) Result {
 		r := &c.Records[i]
 		out := &res.Records[i]
 		if e := checkID("node_id", r.NodeID); e != nil {
-			*out = RecordResult{Status: RecordRejected, Reason: e.Message}
+			*out = rejected(e)
 			continue
 		}
 		if r.Seq == 0 {
-			*out = RecordResult{Status: RecordRejected, Reason: "seq: must be at least 1"}
+			*out = rejected(invalidf("seq: must be at least 1"))
 			continue
 		}
 		nk := cl.ID + "\x00" + r.NodeID
@@ -159,18 +158,18 @@ func (a *applier) ingest(c IngestUsage) Result {
 			continue
 		}
 		if !ns.add(r.Seq) {
-			*out = RecordResult{Status: RecordRejected, Retry: true, Reason: fmt.Sprintf(
-				"seq: node %q has %d sequence gaps outstanding; send its earlier records first", r.NodeID, MaxSeqGaps)}
+			*out = rejected(statef("seq: node %q has %d sequence gaps outstanding; send its earlier records first", r.NodeID, MaxSeqGaps))
+			out.Retry = true
 			continue
 		}
 		changedNodes[nk] = true // the seq is consumed, whatever the outcome below
 
-		reason, e := a.checkRecord(cl, r, tenants, maxStart)
+		reject, e := a.checkRecord(cl, r, tenants, maxStart)
 		if e != nil {
 			return Result{Err: e}
 		}
-		if reason != "" {
-			*out = RecordResult{Status: RecordRejected, Reason: reason}
+		if reject != nil {
+			*out = rejected(reject)
 			continue
 		}
 		bs := bucketStart(r.Start, a.bucketSec)
@@ -188,8 +187,7 @@ func (a *applier) ingest(c IngestUsage) Result {
 			buckets[bk] = agg
 		}
 		if f := agg.add(recordCounters(r)); f != "" {
-			*out = RecordResult{Status: RecordRejected, Reason: fmt.Sprintf(
-				"%s: the tenant's usage for the bucket starting %s would exceed 2^63-1", f, secTime(bs).Format(time.RFC3339))}
+			*out = rejected(invalidf("%s: the tenant's usage for the bucket starting %s would exceed 2^63-1", f, secTime(bs).Format(time.RFC3339)))
 			continue
 		}
 		*out = RecordResult{Status: RecordAccepted}
@@ -251,26 +249,32 @@ func bucketStart(nanos, width int64) int64 {
 	return s - s%width
 }
 
-// checkRecord returns why r must be rejected for good, or "".
-func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*ingestTenant, maxStart int64) (string, *Error) {
+// rejected is the result of a record rejected with e.
+func rejected(e *Error) RecordResult {
+	return RecordResult{Status: RecordRejected, Code: e.Code, Reason: e.Message}
+}
+
+// checkRecord returns why r must be rejected for good (nil to accept), or
+// a storage fault.
+func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*ingestTenant, maxStart int64) (reject, fault *Error) {
 	if e := checkID("tenant_id", r.Tenant); e != nil {
-		return e.Message, nil
+		return e, nil
 	}
 	if _, ok := slices.BinarySearch(cl.Tenants, r.Tenant); !ok {
-		return fmt.Sprintf("tenant_id: tenant %q is not assigned to cluster %q", r.Tenant, cl.ID), nil
+		return forbiddenf("tenant_id: tenant %q is not assigned to cluster %q", r.Tenant, cl.ID), nil
 	}
 	switch {
 	case r.Start <= 0:
-		return "start: required (window start, Unix nanoseconds)", nil
+		return invalidf("start: required (window start, Unix nanoseconds)"), nil
 	case r.End < r.Start:
-		return "end: before start", nil
+		return invalidf("end: before start"), nil
 	case r.Start > maxStart:
-		return fmt.Sprintf("start: %s is more than %s after the batch time", unixTime(r.Start).Format(time.RFC3339), MaxFutureSkew), nil
+		return invalidf("start: %s is more than %s after the batch time", unixTime(r.Start).Format(time.RFC3339), MaxFutureSkew), nil
 	}
 	rc := recordCounters(r)
 	for i, f := range rc.fields() {
 		if *f > math.MaxInt64 {
-			return counterNames[i] + ": exceeds 2^63-1", nil
+			return invalidf("%s: exceeds 2^63-1", counterNames[i]), nil
 		}
 	}
 	it := tenants[r.Tenant]
@@ -278,21 +282,21 @@ func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*in
 		t, e := loadTenant(a.tx, r.Tenant)
 		switch {
 		case e != nil && e.Code == CodeNotFound:
-			it = &ingestTenant{err: fmt.Sprintf("tenant_id: tenant %q not found", r.Tenant)}
+			it = &ingestTenant{err: notFoundf("tenant_id: tenant %q not found", r.Tenant)}
 		case e != nil:
-			return "", e
+			return nil, e
 		default:
 			it = &ingestTenant{t: t, route: map[int64]routed{}}
 		}
 		tenants[r.Tenant] = it
 	}
-	if it.err != "" {
+	if it.err != nil {
 		return it.err, nil
 	}
 	if end := billableEnd(it.t); !end.IsZero() && r.Start >= end.UnixNano() {
-		return fmt.Sprintf("tenant_id: tenant %q was deleted at %s, before this window", r.Tenant, it.t.DeletedAt.Format(time.RFC3339)), nil
+		return statef("tenant_id: tenant %q was deleted at %s, before this window", r.Tenant, it.t.DeletedAt.Format(time.RFC3339)), nil
 	}
-	return "", nil
+	return nil, nil
 }
 
 // route returns the finalized invoice whose period holds usage bucket bs

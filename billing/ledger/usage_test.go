@@ -41,25 +41,26 @@ func TestIngestOutcomes(t *testing.T) {
 	)
 	want := []struct {
 		status RecordStatus
+		code   string
 		reason string
 	}{
-		{RecordAccepted, ""},
-		{RecordAccepted, ""},
-		{RecordDuplicate, ""},
-		{RecordRejected, `tenant_id: tenant "other" is not assigned to cluster "c1"`},
-		{RecordRejected, "seq: must be at least 1"},
-		{RecordRejected, `node_id: invalid id "bad node"`},
-		{RecordRejected, `tenant "ghost" is not assigned`},
-		{RecordRejected, "end: before start"},
-		{RecordRejected, "start: 2026-01-01T03:00:00Z is more than 1h0m0s after the batch time"},
-		{RecordRejected, "start: required"},
-		{RecordRejected, "reads: exceeds 2^63-1"},
-		{RecordAccepted, ""},
+		{RecordAccepted, "", ""},
+		{RecordAccepted, "", ""},
+		{RecordDuplicate, "", ""},
+		{RecordRejected, CodeForbidden, `tenant_id: tenant "other" is not assigned to cluster "c1"`},
+		{RecordRejected, CodeInvalid, "seq: must be at least 1"},
+		{RecordRejected, CodeInvalid, `node_id: invalid id "bad node"`},
+		{RecordRejected, CodeForbidden, `tenant "ghost" is not assigned`},
+		{RecordRejected, CodeInvalid, "end: before start"},
+		{RecordRejected, CodeInvalid, "start: 2026-01-01T03:00:00Z is more than 1h0m0s after the batch time"},
+		{RecordRejected, CodeInvalid, "start: required"},
+		{RecordRejected, CodeInvalid, "reads: exceeds 2^63-1"},
+		{RecordAccepted, "", ""},
 	}
 	for i, w := range want {
 		got := res.Records[i]
-		if got.Status != w.status || !strings.Contains(got.Reason, w.reason) || got.Retry {
-			t.Errorf("record %d = %+v, want %s %q", i, got, w.status, w.reason)
+		if got.Status != w.status || got.Code != w.code || !strings.Contains(got.Reason, w.reason) || got.Retry {
+			t.Errorf("record %d = %+v, want %s %s %q", i, got, w.status, w.code, w.reason)
 		}
 	}
 	if res.Accepted != 3 || res.Duplicates != 1 || res.Rejected != 8 {
@@ -99,7 +100,7 @@ func TestIngestDeletedTenant(t *testing.T) {
 	if res.Records[0].Status != RecordAccepted {
 		t.Errorf("usage before the deletion = %+v, want accepted", res.Records[0])
 	}
-	if r := res.Records[1]; r.Status != RecordRejected || !strings.Contains(r.Reason, "was deleted") {
+	if r := res.Records[1]; r.Status != RecordRejected || r.Code != CodeState || !strings.Contains(r.Reason, "was deleted") {
 		t.Errorf("usage after the deletion = %+v, want rejected", r)
 	}
 }
