@@ -88,7 +88,8 @@
 // already billed for it. Because the difference is taken in rounded cents,
 // the invoices of a period plus its adjustments always total exactly what
 // rating the period's de-duplicated usage at once would. Usage for a void
-// invoice's period is not billed.
+// invoice's period is not billed, nor late usage of a deleted tenant whose
+// final invoice is already finalized (there is no next invoice).
 //
 // Voiding an invoice returns the payments made on it and the credit it
 // applied to the tenant's credit balance. Overpayments and payments

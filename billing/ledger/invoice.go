@@ -58,6 +58,9 @@ func segmentsFor(t *Tenant, start, end time.Time, first bool, cat tier.Catalog) 
 		at   time.Time
 		tier string
 	}
+	if len(t.TierHistory) == 0 {
+		return nil, internalf("tenant %q has no tier history", t.ID)
+	}
 	var cuts []cut
 	cur := t.TierHistory[0].Tier
 	for _, h := range t.TierHistory {

@@ -17,6 +17,7 @@ import (
 var (
 	bMeta       = []byte("ledger.meta")            // see meta keys
 	bTenants    = []byte("ledger.tenants")         // tenant id → Tenant JSON
+	bIngestView = []byte("ledger.tenant_ingest")   // tenant id → ingestView (what ingestion needs, without JSON)
 	bClusters   = []byte("ledger.clusters")        // cluster id → Cluster JSON
 	bTokens     = []byte("ledger.tokens")          // token sha256 → cluster id
 	bDedup      = []byte("ledger.dedup")           // cluster \0 node → seqSet
@@ -150,7 +151,44 @@ func loadTenant(tx *bolt.Tx, id string) (*Tenant, *Error) {
 	return &t, nil
 }
 
-func saveTenant(tx *bolt.Tx, t *Tenant) { putJSON(tx, bTenants, []byte(t.ID), t) }
+// saveTenant writes a tenant record and its ingestion view.
+func saveTenant(tx *bolt.Tx, t *Tenant) {
+	putJSON(tx, bTenants, []byte(t.ID), t)
+	v := ingestView{billableEnd: unixOrZero(billableEnd(t)), billedThrough: unixOrZero(t.BilledThrough)}
+	put(tx, bIngestView, []byte(t.ID), v.encode())
+}
+
+// ingestView is the part of a tenant the ingestion path reads, stored
+// compactly beside the JSON record so a usage batch decodes no JSON.
+type ingestView struct {
+	billedThrough int64 // Unix s; 0 before the first invoice
+	billableEnd   int64 // Unix s; 0 unless deleted
+}
+
+func (v ingestView) encode() []byte {
+	b := binary.AppendVarint(nil, v.billedThrough)
+	return binary.AppendVarint(b, v.billableEnd)
+}
+
+func loadIngestView(tx *bolt.Tx, id string) (ingestView, bool, *Error) {
+	raw := get(tx, bIngestView, []byte(id))
+	if raw == nil {
+		return ingestView{}, false, nil
+	}
+	d := &decoder{b: raw}
+	v := ingestView{billedThrough: d.i64(), billableEnd: d.i64()}
+	if d.done() != nil {
+		return ingestView{}, false, internalf("corrupt ingestion view of tenant %q", id)
+	}
+	return v, true, nil
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
 
 func loadInvoice(tx *bolt.Tx, id string) (*Invoice, *Error) {
 	var inv Invoice

@@ -38,6 +38,9 @@ func (a *applier) liveTenant(field, id string) (*Tenant, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	if len(t.TierHistory) == 0 {
+		return nil, internalf("tenant %q has no tier history", id)
+	}
 	if t.Status == StatusDeleted {
 		return nil, statef("tenant %q is deleted", id)
 	}

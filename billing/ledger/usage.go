@@ -101,7 +101,8 @@ func recordCounters(r *UsageRecord) Counters {
 
 // ingestTenant is what a batch needs of one tenant.
 type ingestTenant struct {
-	t     *Tenant
+	id    string
+	v     ingestView
 	err   *Error // permanent rejection of every record of it
 	route map[int64]routed
 }
@@ -279,22 +280,22 @@ func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*in
 	}
 	it := tenants[r.Tenant]
 	if it == nil {
-		t, e := loadTenant(a.tx, r.Tenant)
+		v, found, e := loadIngestView(a.tx, r.Tenant)
 		switch {
-		case e != nil && e.Code == CodeNotFound:
-			it = &ingestTenant{err: notFoundf("tenant_id: tenant %q not found", r.Tenant)}
 		case e != nil:
 			return nil, e
+		case !found:
+			it = &ingestTenant{err: notFoundf("tenant_id: tenant %q not found", r.Tenant)}
 		default:
-			it = &ingestTenant{t: t, route: map[int64]routed{}}
+			it = &ingestTenant{id: r.Tenant, v: v, route: map[int64]routed{}}
 		}
 		tenants[r.Tenant] = it
 	}
 	if it.err != nil {
 		return it.err, nil
 	}
-	if end := billableEnd(it.t); !end.IsZero() && r.Start >= end.UnixNano() {
-		return statef("tenant_id: tenant %q was deleted at %s, before this window", r.Tenant, it.t.DeletedAt.Format(time.RFC3339)), nil
+	if end := it.v.billableEnd; end != 0 && r.Start/1e9 >= end {
+		return statef("tenant_id: tenant %q was deleted at %s, before this window", r.Tenant, secTime(end).Format(time.RFC3339)), nil
 	}
 	return nil, nil
 }
@@ -305,21 +306,20 @@ func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*in
 // invoice yet, a draft still to be re-rated at finalization, or a void
 // invoice).
 func (a *applier) route(it *ingestTenant, bs int64) (key, id string, err *Error) {
-	t := it.t
-	if t.BilledThrough.IsZero() || bs >= t.BilledThrough.Unix() {
+	if it.v.billedThrough == 0 || bs >= it.v.billedThrough {
 		return "", "", nil
 	}
 	if r, ok := it.route[bs]; ok {
 		return r.key, r.id, nil
 	}
-	status, id, start, e := invoiceHolding(a.tx, t.ID, bs)
+	status, id, start, e := invoiceHolding(a.tx, it.id, bs)
 	if e != nil {
 		return "", "", e
 	}
 	if status == InvoiceDraft || status == InvoiceVoid {
 		id = ""
 	}
-	key = string(tkey(t.ID, uint64(start)))
+	key = string(tkey(it.id, uint64(start)))
 	it.route[bs] = routed{key, id}
 	return key, id, nil
 }
