@@ -114,6 +114,7 @@ func (s *Store) handleForwardPropose(payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+
 	n := binary.MaxVarintLen64
 	for _, p := range props {
 		n += 1 + 3*binary.MaxVarintLen64 + len(p.result)

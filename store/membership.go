@@ -54,7 +54,7 @@ func (s *Store) handleRPC(method byte, payload []byte) ([]byte, error) {
 	case rpcForwardPropose:
 		return s.handleForwardPropose(payload)
 	case rpcReadIndex, rpcLeaderApplied:
-		return s.handleIndexRPC(method)
+		return s.handleIndexRPC(method, payload)
 	case rpcNodeInfo:
 		return json.Marshal(s.nodeInfo())
 	case rpcJoin:

@@ -150,7 +150,8 @@ func (s *Store) leaderIndexRPC(ctx context.Context, method byte) (uint64, error)
 	if method == rpcReadIndex {
 		s.metrics.readIndexRPCs.Inc()
 	}
-	resp, err := s.rpc.call(ctx, addr, method, nil)
+	// Our applied index lets the leader see whether we lag its answer.
+	resp, err := s.rpc.call(ctx, addr, method, binary.AppendUvarint(nil, s.fsm.applied.Load()))
 	if err != nil {
 		if errors.Is(err, ErrNotLeader) && !isRetry(err) {
 			err = errRetry{err}
@@ -165,7 +166,7 @@ func (s *Store) leaderIndexRPC(ctx context.Context, method byte) (uint64, error)
 }
 
 // handleIndexRPC serves rpcReadIndex and rpcLeaderApplied on the leader.
-func (s *Store) handleIndexRPC(method byte) ([]byte, error) {
+func (s *Store) handleIndexRPC(method byte, payload []byte) ([]byte, error) {
 	r := s.raftNode()
 	if r.State() != raft.Leader {
 		return nil, ErrNotLeader
@@ -181,6 +182,9 @@ func (s *Store) handleIndexRPC(method byte) ([]byte, error) {
 		}
 	} else {
 		idx = s.fsm.applied.Load()
+	}
+	if theirs, n := binary.Uvarint(payload); n > 0 && theirs < idx {
+		s.nudgeFollowers()
 	}
 	return binary.AppendUvarint(nil, idx), nil
 }

@@ -60,6 +60,9 @@ type Store struct {
 	// readyTerm is the term whose first barrier this node applied as leader.
 	readyTerm atomic.Uint64
 	pending   atomic.Int64
+	nudging   atomic.Bool
+	// forwardedInFlight counts leader entries carrying forwarded commands.
+	forwardedInFlight atomic.Int64
 
 	leaderRounds   *rounds // VerifyLeader rounds (this node is leader)
 	readIndexRPCs  *rounds // read-index RPC rounds (follower)
@@ -94,6 +97,7 @@ func New(cfg Config, sm StateMachine) (*Store, error) {
 		changed:  make(chan struct{}),
 	}
 	s.fsm.isLeader = s.IsLeader
+	s.fsm.onCommit = s.onCommit
 	s.batcher = newBatcher(s)
 	s.forwarder = newForwarder(s)
 	s.leaderRounds = newRounds(s.verifyRound)
