@@ -1,0 +1,227 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/ledger"
+)
+
+func init() { commands = append(commands, newInvoiceCommand) }
+
+// newInvoiceCommand builds `aerolith invoice`: invoices and payments.
+func newInvoiceCommand(m *Main) *cobra.Command {
+	f := &billingFlags{}
+	cmd := groupCommand("invoice", "List, show, finalize, void and pay invoices")
+	addBillingFlags(cmd, f)
+
+	var tenant, statusFilter string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List invoices (one tenant's with --tenant)",
+		Args:  argsBetween(0, 0, "(none)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			invs, err := c.ListInvoices(cmd.Context(), billingclient.InvoiceQuery{TenantID: tenant, Status: statusFilter})
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				if invs == nil {
+					invs = []ledger.Invoice{}
+				}
+				return writeJSON(m.Stdout, invs)
+			}
+			tw := newTable(m.Stdout)
+			fmt.Fprintln(tw, "ID\tTENANT\tSTATUS\tPERIOD START\tPERIOD END\tTOTAL\tDUE\tDUE AT")
+			for _, inv := range invs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.Tenant, inv.Status, billingTime(inv.PeriodStart), billingTime(inv.PeriodEnd),
+					formatCents(inv.TotalCents), formatCents(inv.AmountDueCents), billingTime(inv.DueAt))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&tenant, "tenant", "", "only this tenant's invoices")
+	list.Flags().StringVar(&statusFilter, "status", "", "only invoices in this status: draft, open, paid, void or uncollectible")
+
+	var format string
+	show := &cobra.Command{
+		Use:   "show INVOICE_ID",
+		Short: "Show an invoice with its lines (--format csv or html prints the document)",
+		Args:  argsBetween(1, 1, "INVOICE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "":
+			case "csv", "html":
+				doc, err := c.InvoiceDocument(cmd.Context(), args[0], format)
+				if err != nil {
+					return err
+				}
+				_, err = m.Stdout.Write(doc)
+				return err
+			default:
+				return usageError{fmt.Errorf("--format: %q is unknown; want csv or html (or -o json)", format)}
+			}
+			inv, err := c.GetInvoice(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printInvoice(m.Stdout, f, inv, "")
+		},
+	}
+	show.Flags().StringVar(&format, "format", "", "print the invoice document as csv or html")
+
+	var due string
+	finalize := &cobra.Command{
+		Use:   "finalize INVOICE_ID",
+		Short: "Finalize a draft now (the scheduler does so after the grace period)",
+		Args:  argsBetween(1, 1, "INVOICE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dueAt, err := parseWhen("due", due)
+			if err != nil {
+				return err
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			inv, err := c.FinalizeInvoice(cmd.Context(), args[0], dueAt)
+			if err != nil {
+				return err
+			}
+			return printInvoice(m.Stdout, f, inv, "finalized")
+		},
+	}
+	finalize.Flags().StringVar(&due, "due", "", "due date (RFC 3339 time or date; default: now plus the service's payment terms)")
+
+	var reason string
+	void := &cobra.Command{
+		Use:   "void INVOICE_ID",
+		Short: "Void a draft or open invoice (payments on it become tenant credit)",
+		Args:  argsBetween(1, 1, "INVOICE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			inv, err := c.VoidInvoice(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			return printInvoice(m.Stdout, f, inv, "voided")
+		},
+	}
+	void.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
+
+	var amount, ref, method, note string
+	var amountCents int64
+	pay := &cobra.Command{
+		Use:     "pay INVOICE_ID",
+		Short:   "Record a manual payment against an invoice (partial payments reduce the amount due; excess becomes credit)",
+		Example: `  aerolith invoice pay in_0123 --amount 12.34 --ref "wire 2026-02-03 #889"`,
+		Args:    argsBetween(1, 1, "INVOICE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := billingclient.Payment{AmountCents: amountCents, Method: method, ExternalRef: ref, Note: note}
+			switch {
+			case amount != "" && amountCents != 0:
+				return usageError{errors.New("--amount and --amount-cents: give one of them")}
+			case amount != "":
+				v, err := parseDollars(amount)
+				if err != nil {
+					return usageError{fmt.Errorf("--amount: %v", err)}
+				}
+				p.AmountCents = v
+			case amountCents <= 0:
+				return usageError{errors.New("--amount: required (dollars, e.g. 12.34) unless --amount-cents is given")}
+			}
+			if ref == "" {
+				return usageError{errors.New("--ref: required: the payment's external reference (bank transfer, cheque number, ...), unique across payments")}
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.PayInvoice(cmd.Context(), args[0], p)
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, res)
+			}
+			pm := res.Payment
+			fmt.Fprintf(m.Stdout, "recorded payment %s of %s (%s applied, %s to credit) on invoice %s\n",
+				pm.ID, formatCents(pm.AmountCents), formatCents(pm.AppliedCents), formatCents(pm.CreditedCents), args[0])
+			if res.Invoice != nil {
+				fmt.Fprintf(m.Stdout, "invoice %s is %s, %s due\n", res.Invoice.ID, res.Invoice.Status, formatCents(res.Invoice.AmountDueCents))
+			}
+			if res.Tenant != nil {
+				fmt.Fprintf(m.Stdout, "tenant %s is %s\n", res.Tenant.ID, res.Tenant.Status)
+			}
+			return nil
+		},
+	}
+	pay.Flags().StringVar(&amount, "amount", "", "amount in dollars, e.g. 12.34")
+	pay.Flags().Int64Var(&amountCents, "amount-cents", 0, "amount in cents (instead of --amount)")
+	pay.Flags().StringVar(&ref, "ref", "", "external reference, unique across payments (required)")
+	pay.Flags().StringVar(&method, "method", "manual", "manual or admin")
+	pay.Flags().StringVar(&note, "note", "", "free-text note")
+
+	cmd.AddCommand(list, show, finalize, void, pay)
+	return cmd
+}
+
+// printInvoice prints an invoice: JSON, or its figures and lines.
+func printInvoice(w io.Writer, f *billingFlags, inv ledger.Invoice, verb string) error {
+	if f.json() {
+		return writeJSON(w, inv)
+	}
+	if verb != "" {
+		fmt.Fprintf(w, "%s invoice %s\n", verb, inv.ID)
+	}
+	tw := newTable(w)
+	for _, r := range [][2]string{
+		{"id", inv.ID}, {"tenant", inv.Tenant}, {"status", string(inv.Status)},
+		{"period", billingTime(inv.PeriodStart) + " to " + billingTime(inv.PeriodEnd)},
+		{"due at", billingTime(inv.DueAt)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	if inv.StatusReason != "" {
+		fmt.Fprintf(tw, "reason:\t%s\n", inv.StatusReason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	fmt.Fprintln(tw, "#\tDESCRIPTION\tQUANTITY\tAMOUNT")
+	for i, l := range inv.Lines {
+		qty := ""
+		if l.Quantity != 0 {
+			qty = fmt.Sprintf("%d %s", l.Quantity, l.Unit)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i+1, l.Description, qty, formatCents(l.Cents))
+	}
+	for _, r := range []struct {
+		label string
+		c     int64
+	}{{"subtotal", inv.SubtotalCents}, {"credit applied", -inv.CreditAppliedCents}, {"total", inv.TotalCents}, {"paid", inv.AmountPaidCents}, {"amount due", inv.AmountDueCents}} {
+		fmt.Fprintf(tw, "\t%s\t\t%s\n", r.label, formatCents(r.c))
+	}
+	if inv.Status == ledger.InvoiceDraft {
+		fmt.Fprintf(tw, "\t(draft: figures as of %s; usage arriving before finalization still counts)\t\t\n", billingTime(time.Now()))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/store/storetest"
+)
+
+func TestInvoiceCommands(t *testing.T) {
+	// One-second periods with an hour of grace: drafts appear every second
+	// and stay drafts until finalized by hand.
+	startBilling(t, func(c *service.Config) {
+		c.Period, c.UsageBucket, c.Grace = "1s", time.Second, time.Hour
+	})
+	out := billingCLI(t, "tenant", "create", "--org", "Acme", "--name", "acme", "--email", "ap@acme.example", "--tier", "starter", "-o", "json")
+	var acme ledger.Tenant
+	if err := json.Unmarshal([]byte(out), &acme); err != nil {
+		t.Fatal(err)
+	}
+	var drafts []ledger.Invoice
+	storetest.Eventually(t, time.Minute, func() error {
+		out := billingCLI(t, "invoice", "list", "--tenant", acme.ID, "--status", "draft", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &drafts); err != nil {
+			return err
+		}
+		if len(drafts) < 2 {
+			return fmt.Errorf("%d drafts", len(drafts))
+		}
+		return nil
+	})
+	first, second := drafts[0], drafts[1]
+
+	out = billingCLI(t, "invoice", "list", "--tenant", acme.ID)
+	if !strings.Contains(out, first.ID) || !strings.Contains(out, "draft") {
+		t.Fatalf("invoice list printed:\n%s", out)
+	}
+	out = billingCLI(t, "invoice", "show", first.ID)
+	for _, want := range []string{"status:", "draft", "DESCRIPTION", "amount due", "(draft:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("invoice show lacks %q:\n%s", want, out)
+		}
+	}
+	out = billingCLI(t, "invoice", "finalize", first.ID, "--due", "2030-01-01")
+	if !strings.Contains(out, "finalized invoice "+first.ID) || !strings.Contains(out, "open") || !strings.Contains(out, "2030-01-01 00:00:00") {
+		t.Fatalf("finalize printed:\n%s", out)
+	}
+	var fin ledger.Invoice
+	if err := json.Unmarshal([]byte(billingCLI(t, "invoice", "show", first.ID, "-o", "json")), &fin); err != nil || fin.Status != ledger.InvoiceOpen || fin.AmountDueCents <= 0 {
+		t.Fatalf("finalized invoice = %+v, %v", fin, err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(billingCLI(t, "invoice", "show", first.ID, "--format", "csv"))).ReadAll()
+	if err != nil || len(rows) != len(fin.Lines)+1 {
+		t.Fatalf("csv: %d rows, %v", len(rows), err)
+	}
+	if out = billingCLI(t, "invoice", "show", first.ID, "--format", "html"); !strings.Contains(out, "<html") {
+		t.Fatalf("html printed:\n%.300s", out)
+	}
+
+	// Pay in two parts: cents, then dollars with an overpayment.
+	billingCLI(t, "invoice", "pay", first.ID, "--amount-cents", "1", "--ref", "wire-1")
+	rest := fin.AmountDueCents - 1
+	out = billingCLI(t, "invoice", "pay", first.ID, "--amount", fmt.Sprintf("%d.%02d", (rest+100)/100, (rest+100)%100), "--ref", "wire-2", "--note", "thanks")
+	if !strings.Contains(out, "invoice "+first.ID+" is paid, $0.00 due") || !strings.Contains(out, "$1.00 to credit") {
+		t.Fatalf("pay printed:\n%s", out)
+	}
+	if r := runCLI(t, "", "invoice", "pay", first.ID, "--amount", "1", "--ref", "wire-2"); r.code != 1 || !strings.Contains(r.stderr, "wire-2") {
+		t.Fatalf("reused ref: exit %d %q", r.code, r.stderr)
+	}
+
+	out = billingCLI(t, "invoice", "void", second.ID, "--reason", "goodwill")
+	if !strings.Contains(out, "voided invoice") || !strings.Contains(out, "goodwill") {
+		t.Fatalf("void printed:\n%s", out)
+	}
+	errs := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"invoice", "void", first.ID}, 1, "paid"},
+		{[]string{"invoice", "show", "in_missing"}, 1, "not found"},
+		{[]string{"invoice", "pay", first.ID, "--ref", "x"}, 2, "--amount"},
+		{[]string{"invoice", "pay", first.ID, "--amount", "1.999", "--ref", "x"}, 2, "two decimals"},
+		{[]string{"invoice", "pay", first.ID, "--amount", "1"}, 2, "--ref"},
+		{[]string{"invoice", "pay", first.ID, "--amount", "1", "--amount-cents", "5", "--ref", "x"}, 2, "one of them"},
+		{[]string{"invoice", "show", first.ID, "--format", "pdf"}, 2, "--format"},
+		{[]string{"invoice", "finalize", first.ID, "--due", "soon"}, 2, "--due"},
+		{[]string{"invoice", "list", "--status", "late"}, 1, "status"},
+	}
+	for _, e := range errs {
+		r := runCLI(t, "", e.args...)
+		if r.code != e.code || !strings.Contains(r.stderr, e.want) {
+			t.Errorf("aerolith %s: exit %d %q; want exit %d mentioning %q", strings.Join(e.args, " "), r.code, r.stderr, e.code, e.want)
+		}
+	}
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/ledger"
+)
+
+func init() { commands = append(commands, newTenantCommand) }
+
+// newTenantCommand builds `aerolith tenant`: billed customers.
+func newTenantCommand(m *Main) *cobra.Command {
+	f := &billingFlags{}
+	cmd := groupCommand("tenant", "Manage billing tenants (create, list, show, set-tier, suspend, resume, delete, keys)")
+	addBillingFlags(cmd, f)
+
+	var req billingclient.TenantRequest
+	create := &cobra.Command{
+		Use:     "create",
+		Short:   "Create a tenant on a tier",
+		Example: `  aerolith tenant create --org "Acme Inc" --name acme --email ap@acme.example --tier starter`,
+		Args:    argsBetween(0, 0, "(none; use the flags)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.CreateTenant(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return printTenant(m.Stdout, f, t, "created")
+		},
+	}
+	create.Flags().StringVar(&req.Organization, "org", "", "organization (required)")
+	create.Flags().StringVar(&req.Name, "name", "", "tenant name (required)")
+	create.Flags().StringVar(&req.Email, "email", "", "billing email (required)")
+	create.Flags().StringVar(&req.Tier, "tier", "free", "tier: free, starter, professional, enterprise or one of the tiers file")
+
+	var all bool
+	var limit, offset int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tenants",
+		Args:  argsBetween(0, 0, "(none)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			page, err := c.ListTenants(cmd.Context(), billingclient.ListTenantsOptions{Limit: limit, Offset: offset, IncludeDeleted: all})
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, page)
+			}
+			tw := newTable(m.Stdout)
+			fmt.Fprintln(tw, "ID\tNAME\tORGANIZATION\tTIER\tSTATUS\tCREDIT\tCREATED")
+			for _, t := range page.Tenants {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Organization, t.Tier, tenantStatus(t), formatCents(t.CreditCents), billingTime(t.CreatedAt))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if page.Total > len(page.Tenants) {
+				_, err = fmt.Fprintf(m.Stdout, "(%d of %d; use --limit and --offset for more)\n", len(page.Tenants), page.Total)
+			}
+			return err
+		},
+	}
+	list.Flags().BoolVar(&all, "all", false, "include deleted tenants")
+	list.Flags().IntVar(&limit, "limit", 0, "page size (default 100, at most 1000)")
+	list.Flags().IntVar(&offset, "offset", 0, "tenants to skip")
+
+	show := &cobra.Command{
+		Use:   "show TENANT_ID",
+		Short: "Show a tenant",
+		Args:  argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.GetTenant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printTenant(m.Stdout, f, t, "")
+		},
+	}
+
+	setTier := &cobra.Command{
+		Use:   "set-tier TENANT_ID TIER",
+		Short: "Move a tenant to another tier from now on (the period is prorated by the second)",
+		Args:  argsBetween(2, 2, "TENANT_ID TIER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.SetTier(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return printTenant(m.Stdout, f, t, "tier set")
+		},
+	}
+
+	var reason string
+	suspend := &cobra.Command{
+		Use:   "suspend TENANT_ID",
+		Short: "Suspend a tenant (its policy then says suspended and agents block it)",
+		Args:  argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.SuspendTenant(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			return printTenant(m.Stdout, f, t, "suspended")
+		},
+	}
+	suspend.Flags().StringVar(&reason, "reason", "", `reason recorded in the audit trail (default "manual")`)
+	resume := &cobra.Command{
+		Use:   "resume TENANT_ID",
+		Short: "Reactivate a suspended tenant",
+		Args:  argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.ResumeTenant(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			return printTenant(m.Stdout, f, t, "resumed")
+		},
+	}
+	resume.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+
+	del := &cobra.Command{
+		Use:   "delete TENANT_ID",
+		Short: "Delete a tenant (soft: invoices, payments and audit trail are kept; a final invoice covers the period so far)",
+		Args:  argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.DeleteTenant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printTenant(m.Stdout, f, t, "deleted")
+		},
+	}
+
+	cmd.AddCommand(create, list, show, setTier, suspend, resume, del, newTenantKeysCommand(m, f))
+	return cmd
+}
+
+// newTenantKeysCommand builds `aerolith tenant keys`: tenant read keys.
+func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
+	cmd := groupCommand("keys", "Manage a tenant's read keys for the billing API")
+	var name string
+	create := &cobra.Command{
+		Use:   "create TENANT_ID",
+		Short: "Create a read key scoped to the tenant (shown once)",
+		Args:  argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.CreateKey(cmd.Context(), args[0], name)
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, k)
+			}
+			_, err = fmt.Fprintf(m.Stdout, "created read key %s for tenant %s; it is shown only now:\n%s\n", k.ID, k.TenantID, k.Key)
+			return err
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
+	list := &cobra.Command{
+		Use:   "list TENANT_ID",
+		Short: "List the tenant's read keys",
+		Args:  argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			keys, err := c.ListKeys(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, keys)
+			}
+			tw := newTable(m.Stdout)
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+			for _, k := range keys {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, billingTime(k.CreatedAt), billingTime(k.RevokedAt))
+			}
+			return tw.Flush()
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke TENANT_ID KEY_ID",
+		Short: "Revoke a read key",
+		Args:  argsBetween(2, 2, "TENANT_ID KEY_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.RevokeKey(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, k)
+			}
+			_, err = fmt.Fprintf(m.Stdout, "revoked key %s of tenant %s\n", k.ID, k.TenantID)
+			return err
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+// tenantStatus renders a tenant's status with its suspension reason.
+func tenantStatus(t ledger.Tenant) string {
+	if t.Status == ledger.StatusSuspended && t.SuspendReason != "" {
+		return string(t.Status) + " (" + t.SuspendReason + ")"
+	}
+	return string(t.Status)
+}
+
+// printTenant prints one tenant: JSON, or a headline and its fields.
+func printTenant(w io.Writer, f *billingFlags, t ledger.Tenant, verb string) error {
+	if f.json() {
+		return writeJSON(w, t)
+	}
+	if verb != "" {
+		fmt.Fprintf(w, "%s tenant %s\n", verb, t.ID)
+	}
+	tw := newTable(w)
+	rows := [][2]string{
+		{"id", t.ID}, {"name", t.Name}, {"organization", t.Organization}, {"email", t.Email},
+		{"tier", t.Tier}, {"status", tenantStatus(t)}, {"credit", formatCents(t.CreditCents)},
+		{"created", billingTime(t.CreatedAt)}, {"billed through", billingTime(t.BilledThrough)},
+	}
+	if !t.DeletedAt.IsZero() {
+		rows = append(rows, [2]string{"deleted", billingTime(t.DeletedAt)})
+	}
+	if len(t.TierHistory) > 1 {
+		var hist []string
+		for _, h := range t.TierHistory {
+			hist = append(hist, h.Tier+" from "+billingTime(h.From))
+		}
+		rows = append(rows, [2]string{"tier history", strings.Join(hist, "; ")})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
