@@ -50,6 +50,13 @@ with the same --data-dir keeps its node id and rejoins.`,
 			}
 			ctx := cmd.Context()
 			if err := a.Open(ctx); err != nil {
+				if ctx.Err() != nil {
+					// A signal arrived while the node was still starting
+					// (resolving --join peers, opening the store): Open
+					// undid what it had opened, so this is a clean stop.
+					logger.Info("shutting down", "reason", "signal", "while", "starting")
+					return nil
+				}
 				return err
 			}
 			var runErr error

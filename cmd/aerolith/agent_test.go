@@ -95,3 +95,22 @@ func TestAgentCommandRunsUntilCanceled(t *testing.T) {
 		t.Fatalf("no clean stop logged:\n%s", stderr)
 	}
 }
+
+// TestAgentCommandCanceledWhileStarting: SIGTERM before Open returns (the
+// node still resolving its --join peers or opening the store) is a clean
+// stop, not an error.
+func TestAgentCommandCanceledWhileStarting(t *testing.T) {
+	stderr := &syncBuffer{}
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: stderr}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the signal has already arrived when Open runs
+	err := m.Run(ctx, []string{"agent", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
+		"--raft-addr", "127.0.0.1:0", "--insecure-no-auth", "--log-format", "json",
+		"--bootstrap-expect", "3", "--join", "127.0.0.1:1,127.0.0.1:2"})
+	if err != nil {
+		t.Fatalf("Run = %v, want nil (clean stop)\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), `"msg":"shutting down"`) {
+		t.Fatalf("no shutdown logged:\n%s", stderr)
+	}
+}
