@@ -18,6 +18,12 @@ import (
 // fails half-way would corrupt its neighbours. Validate first, then write.
 // The returned bytes are handed, unchanged, to the caller of Propose (possibly
 // on another node); application-level failures are encoded in them.
+//
+// index is the raft index of the entry carrying cmd; commands coalesced into
+// one entry share it. cmd aliases the log entry: copy what you keep. Bucket
+// names beginning with "_store" (ReservedBucketPrefix) are reserved for the
+// store, which keeps its applied index and member records there; Apply must
+// not create, change or delete them.
 type StateMachine interface {
 	Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,10 +84,12 @@ func (f *forwarder) send(props []*proposal) {
 	resp, err := s.rpc.call(s.ctx, addr, rpcForwardPropose, encodeBatch(cmds))
 	if err != nil {
 		switch {
-		case errors.Is(err, ErrNotLeader):
-			err = errRetry{err}
-		case errors.Is(err, context.Canceled) && s.ctx.Err() != nil:
+		case s.ctx.Err() != nil:
 			err = ErrClosed
+		case errors.Is(err, ErrNotLeader), errors.Is(err, ErrClosed):
+			// The leader refused the whole batch (not leader, or
+			// closing) before proposing any of it.
+			err = errRetry{err}
 		case isRetry(err):
 		default:
 			err = fmt.Errorf("forward to leader %s: %w", addr, err)
@@ -179,8 +180,12 @@ func decodeForwardResponse(b []byte, props []*proposal) error {
 			continue
 		}
 		var err error = &remoteError{status: st, msg: string(data)}
-		if st == statusNotLeader {
+		switch st {
+		case statusNotLeader:
 			err = errRetry{err}
+		case statusClosed:
+			// Raft shut down under the command: outcome unknown.
+			err = fmt.Errorf("%w: leader shut down: %s", ErrLeadershipLost, data)
 		}
 		items[i] = item{err: err}
 	}

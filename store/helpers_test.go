@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -190,3 +191,12 @@ func (h recordingHandler) WithGroup(string) slog.Handler      { return h }
 func newRecordingLogger(f func(msg string)) *slog.Logger { return slog.New(recordingHandler{f}) }
 
 var _ = time.Second
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

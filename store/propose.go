@@ -146,8 +146,9 @@ func (b *batcher) run() {
 	for {
 		select {
 		case <-b.s.ctx.Done():
+			// Never handed to raft: safe to retry elsewhere.
 			for _, p := range b.q.shut() {
-				p.finish(nil, 0, ErrClosed)
+				p.finish(nil, 0, errRetry{ErrClosed})
 			}
 			return
 		case <-b.q.wake:
@@ -371,7 +372,8 @@ func (s *Store) proposeBatchLocal(ctx context.Context, cmds [][]byte) ([]*propos
 		select {
 		case <-p.done:
 		case <-ctx.Done():
-			return nil, ErrClosed
+			// Some commands may be committed already.
+			return nil, fmt.Errorf("%w: leader shutting down", ErrLeadershipLost)
 		}
 	}
 	return props, nil
