@@ -45,7 +45,8 @@ type SchedulerConfig struct {
 	// its period ends, with due date PaymentTerms after finalization;
 	// suspend a tenant whose open invoice is DunningGrace past due.
 	Grace, PaymentTerms, DunningGrace time.Duration
-	// Interval is the time between runs.
+	// Interval is the time between runs. A replica that becomes leader
+	// runs at once (within leaderPoll).
 	Interval time.Duration
 	// Catalog, when set, is proposed (SetCatalog) at the start of every
 	// leadership term if the state holds another.
@@ -149,10 +150,15 @@ func (s *Scheduler) Close() error {
 	return nil
 }
 
+// leaderPoll bounds how long a new leader waits before its term setup and
+// first run, whatever the Interval.
+const leaderPoll = 250 * time.Millisecond
+
 func (s *Scheduler) loop(ctx context.Context) {
 	defer close(s.done)
-	t := time.NewTicker(s.cfg.Interval)
+	t := time.NewTicker(min(s.cfg.Interval, leaderPoll))
 	defer t.Stop()
+	var last time.Time // last run while leading; zero: run at once
 	for {
 		select {
 		case <-ctx.Done():
@@ -160,10 +166,16 @@ func (s *Scheduler) loop(ctx context.Context) {
 		case <-t.C:
 		}
 		if !s.cfg.Store.IsLeader() || !s.cfg.Store.Ready() {
-			s.setup = false
-			s.runs.WithLabelValues("follower").Inc()
+			if s.setup || !last.IsZero() {
+				s.runs.WithLabelValues("follower").Inc()
+			}
+			s.setup, last = false, time.Time{}
 			continue
 		}
+		if !last.IsZero() && time.Since(last) < s.cfg.Interval {
+			continue
+		}
+		last = time.Now()
 		if err := s.RunOnce(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
