@@ -381,4 +381,3 @@ func (b *billing) stop() {
 		<-b.done
 	}
 }
-
