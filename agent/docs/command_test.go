@@ -107,6 +107,9 @@ func TestNewID(t *testing.T) {
 		if !valid.MatchString(id) {
 			t.Fatalf("NewID() = %q, want 20 URL-safe characters", id)
 		}
+		if id[0] == '-' {
+			t.Fatalf("NewID() = %q starts with '-', which a CLI takes for a flag", id)
+		}
 		if err := ValidateID(id); err != nil {
 			t.Fatalf("NewID() = %q is not a valid id: %v", id, err)
 		}
@@ -126,6 +129,7 @@ func TestNewID(t *testing.T) {
 	for _, c := range NewID()[:8] {
 		got = got<<6 | int64(strings.IndexRune(idAlphabet, c))
 	}
+	got &^= idClockMark
 	if d := got - ms; d < -60_000 || d > 60_000 {
 		t.Errorf("NewID() time prefix decodes to %d ms, now is %d", got, ms)
 	}

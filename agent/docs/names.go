@@ -99,13 +99,22 @@ func clip(s string) string {
 // idAlphabet is URL-safe and in ASCII order, so ids sort by creation time.
 const idAlphabet = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 
+// idClockMark is set in the 48-bit clock field of every new id. Unix
+// milliseconds stay below 2^42 until the year 2109, so without it the first
+// character would always be '-', and a CLI reads an argument starting with
+// '-' as a flag (`aerolith doc get users -P7N...` fails). With it the first
+// character is a letter ('V' until 2109). Ids keep sorting by time, and after
+// ids made without the mark (which start with '-').
+const idClockMark = 1 << 47
+
 // NewID returns a new document id: 20 URL-safe characters encoding 48 bits
-// of Unix milliseconds followed by 72 random bits, so ids sort (bytewise) by
-// creation time and do not collide in practice. Proposers call it; Apply
-// never does (it must be deterministic).
+// of Unix milliseconds (with idClockMark set, so an id never starts with
+// '-') followed by 72 random bits, so ids sort (bytewise) by creation time
+// and do not collide in practice. Proposers call it; Apply never does (it
+// must be deterministic).
 func NewID() string {
 	var b [15]byte
-	ms := uint64(time.Now().UnixMilli())
+	ms := uint64(time.Now().UnixMilli()) | idClockMark
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], ms)
 	copy(b[:6], ts[2:])
