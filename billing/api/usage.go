@@ -19,7 +19,7 @@ import (
 // duplicate and counted once. A batch whose cluster_id names another
 // cluster than the token's is 403.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p principal) error {
-	batch, err := ledger.DecodeUsageBatch(r.Body)
+	batch, err := decodeUsage(r.Body)
 	if err != nil {
 		return err
 	}
