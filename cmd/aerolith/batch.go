@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/agent/docs"
 )
 
 func init() { commands = append(commands, newBatchCommand) }
@@ -57,6 +58,9 @@ imported and the error says how many documents that was.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if batchSize < 1 {
 				return usageError{fmt.Errorf("--batch-size: must be at least 1")}
+			}
+			if err := docs.ValidateCollection(args[0]); err != nil {
+				return usageError{err}
 			}
 			format, err := resolveFormat(format, file)
 			if err != nil {
@@ -180,6 +184,13 @@ func (imp *importer) pass(ctx context.Context, open func() (io.ReadCloser, error
 		}
 		if err != nil {
 			return done, err
+		}
+		if rec.id != "" {
+			// Checked here so bad ids fail the validation pass, before
+			// anything is imported.
+			if err := docs.ValidateID(rec.id); err != nil {
+				return done, fmt.Errorf("line %d: %v", rec.line, err)
+			}
 		}
 		count++
 		if c == nil {

@@ -155,6 +155,8 @@ func TestImportRejectsBadInput(t *testing.T) {
 		{"csv bad path", "a.csv", "id,a..b\n", nil, `column "a..b": empty segment`},
 		{"csv conflict", "a.csv", "id,a,a.b\nx,1,\ny,1,2\n", nil, `line 3: column "a.b" conflicts with column "a"`},
 		{"csv empty", "a.csv", "", nil, "line 1: empty file"},
+		{"id with slash", "a.jsonl", `{"id":"ok"}` + "\n" + `{"id":"a/b"}` + "\n", nil, `line 2: document id "a/b" contains '/'`},
+		{"csv id with control char", "a.csv", "id,a\nx,1\n\"y\tz\",2\n", nil, `line 3: document id "y\tz" contains a control character`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,6 +195,10 @@ func TestImportFromStdinAndServerRejection(t *testing.T) {
 	r = runCLI(t, "", "batch", "import", "s", "--format", "xml", "--url", srv.URL)
 	if r.code != 2 || !strings.Contains(r.stderr, `--format: unknown format "xml"`) {
 		t.Errorf("bad format: exit %d stderr %q", r.code, r.stderr)
+	}
+	r = runCLI(t, "", "batch", "import", "Bad Name", "--url", srv.URL)
+	if r.code != 2 || !strings.Contains(r.stderr, `invalid collection name "Bad Name"`) {
+		t.Errorf("bad collection: exit %d stderr %q", r.code, r.stderr)
 	}
 	r = runCLI(t, "", "batch", "import", "s", "--batch-size", "0", "--url", srv.URL)
 	if r.code != 2 || !strings.Contains(r.stderr, "--batch-size") {
