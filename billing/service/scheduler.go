@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,7 +82,7 @@ type Scheduler struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
-	setup  bool // signing key and catalog done for the current term
+	setup  atomic.Bool // signing key and catalog done for the current term
 }
 
 // NewScheduler returns a stopped scheduler. It does no I/O.
@@ -166,10 +167,11 @@ func (s *Scheduler) loop(ctx context.Context) {
 		case <-t.C:
 		}
 		if !s.cfg.Store.IsLeader() || !s.cfg.Store.Ready() {
-			if s.setup || !last.IsZero() {
+			if s.setup.Load() || !last.IsZero() {
 				s.runs.WithLabelValues("follower").Inc()
 			}
-			s.setup, last = false, time.Time{}
+			s.setup.Store(false)
+			last = time.Time{}
 			continue
 		}
 		if !last.IsZero() && time.Since(last) < s.cfg.Interval {
@@ -190,14 +192,15 @@ func (s *Scheduler) loop(ctx context.Context) {
 
 // RunOnce runs the term setup (once per term) and one pass of drafts,
 // finalizations and suspensions, whether or not this replica leads (the
-// loop checks that; tests call RunOnce directly). It returns the first
+// loop checks that; tests call RunOnce directly). It is safe to call
+// concurrently (every command is idempotent). It returns the first
 // error that stopped a step; refusals of single commands are logged.
 func (s *Scheduler) RunOnce(ctx context.Context) error {
-	if !s.setup {
+	if !s.setup.Load() {
 		if err := s.termSetup(ctx); err != nil {
 			return err
 		}
-		s.setup = true
+		s.setup.Store(true)
 	}
 	now := s.cfg.Now()
 	var drafts []ledger.DraftDue
