@@ -39,6 +39,15 @@ type nodeExit struct {
 	err  error
 }
 
+// exitReason describes how an agent process ended, from its Wait error
+// (nil: it exited with status 0, e.g. after someone sent it SIGTERM).
+func exitReason(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
 // planNodes lays out ids and addresses of the nodes.
 func planNodes(cfg upConfig) []*localNode {
 	nodes := make([]*localNode, cfg.nodes)
@@ -189,7 +198,7 @@ func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, er
 			n := c.nodes[ex.node]
 			c.exited <- ex // keep it for the stop logic
 			c.printLogTail(n)
-			return nil, fmt.Errorf("%s exited while starting (%v); its log: %s", n.id, ex.err, c.logRef(n))
+			return nil, fmt.Errorf("%s exited while starting (%s); its log: %s", n.id, exitReason(ex.err), c.logRef(n))
 		default:
 		}
 		allReady := true

@@ -183,7 +183,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	case ex := <-c.exited:
 		n := c.nodes[ex.node]
 		c.printLogTail(n)
-		return failed(fmt.Errorf("%s exited unexpectedly (%v); its log: %s", n.id, ex.err, c.logRef(n)))
+		return failed(fmt.Errorf("%s exited unexpectedly (%s); its log: %s", n.id, exitReason(ex.err), c.logRef(n)))
 	}
 }
 
