@@ -259,11 +259,12 @@ func TestUsageIngestion(t *testing.T) {
 		Accepted, Duplicates, Rejected int
 		Records                        []struct {
 			Status string `json:"status"`
+			Code   string `json:"code"`
 			Reason string `json:"reason"`
 		} `json:"records"`
 	}
 	r := e.want(200, "POST", "/api/v1/usage", cl.EnrollmentToken, batch, &wire)
-	if wire.Accepted != 2 || wire.Rejected != 1 || wire.Records[2].Status != "rejected" || !strings.Contains(wire.Records[2].Reason, globex.ID) {
+	if wire.Accepted != 2 || wire.Rejected != 1 || wire.Records[2].Status != "rejected" || wire.Records[2].Code != CodePermissionDenied || !strings.Contains(wire.Records[2].Reason, globex.ID) {
 		t.Fatalf("first batch = %s", r.body)
 	}
 	// Resending is idempotent: duplicates, counted once.

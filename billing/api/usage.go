@@ -62,6 +62,11 @@ func appendIngestResult(b []byte, ir *ledger.IngestResult) []byte {
 		b = append(b, `{"status":"`...)
 		b = append(b, r.Status.String()...)
 		b = append(b, '"')
+		if r.Code != "" {
+			code, _ := json.Marshal(r.Code) // a string always marshals
+			b = append(b, `,"code":`...)
+			b = append(b, code...)
+		}
 		if r.Reason != "" {
 			reason, _ := json.Marshal(r.Reason) // a string always marshals
 			b = append(b, `,"reason":`...)

@@ -13,8 +13,8 @@ func TestAppendIngestResult(t *testing.T) {
 		{Records: []ledger.RecordResult{}},
 		{Accepted: 1, Duplicates: 1, Rejected: 2, Records: []ledger.RecordResult{
 			{Status: ledger.RecordAccepted}, {Status: ledger.RecordDuplicate},
-			{Status: ledger.RecordRejected, Reason: `tenant_id: "<t>" is not served by cluster "c"` + "\n\u2028"},
-			{Status: ledger.RecordRejected, Reason: "seq: gaps", Retry: true},
+			{Status: ledger.RecordRejected, Code: ledger.CodeForbidden, Reason: `tenant_id: "<t>" is not served by cluster "c"` + "\n\u2028"},
+			{Status: ledger.RecordRejected, Code: ledger.CodeState, Reason: "seq: gaps", Retry: true},
 		}},
 	} {
 		got := appendIngestResult(nil, ir)

@@ -255,6 +255,10 @@ const (
 // from the outbox) unless Status is rejected and Retry is true.
 type RecordResult struct {
 	Status string `json:"status"`
+	// Code classifies a rejection: invalid_argument (a bad field),
+	// permission_denied (tenant not served by the cluster), not_found,
+	// failed_precondition (tenant deleted; too many sequence gaps).
+	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Retry  bool   `json:"retry,omitempty"`
 }
