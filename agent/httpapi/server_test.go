@@ -457,6 +457,8 @@ func TestHealthReadyAndUnavailable(t *testing.T) {
 		{store.ErrClosed, 503, "unavailable"},
 		{fmt.Errorf("wrapped: %w", store.ErrNoLeader), 503, "unavailable"},
 		{store.ErrTooLarge, 413, "too_large"},
+		{store.ErrLeadershipLost, 503, "unavailable"},
+		{fmt.Errorf("forward to leader 10.0.0.1:7071: %w", store.ErrLeadershipLost), 503, "unavailable"},
 		{errors.New("disk on fire at /var/secret/path"), 500, "internal"},
 	} {
 		e.faults.set(tt.err, false, false)
