@@ -152,6 +152,9 @@ func (c *Client) Delete(ctx context.Context, collection, id string, opts ...Opti
 	if err != nil {
 		return err
 	}
+	// Like a delete in a Batch, not resent once sent: if the first attempt
+	// was applied, the retry would answer 404 for a successful delete.
+	r.idempotent = false
 	applyIfMatch(r, collectOptions(opts))
 	_, err = c.call(ctx, r, nil)
 	return err
@@ -217,9 +220,14 @@ func applyConsistency(r *request, o callOptions) {
 	r.query.Set("consistency", string(o.consistency))
 }
 
+// applyIfMatch makes r conditional. A conditional write is not idempotent:
+// resent after it was applied (a broken connection, a 503 whose outcome is
+// unknown) it would fail with 412 although it succeeded, so it is not
+// retried once sent.
 func applyIfMatch(r *request, o callOptions) {
 	if o.ifMatch != nil {
 		r.header.Set("If-Match", strconv.FormatUint(*o.ifMatch, 10))
+		r.idempotent = false
 	}
 }
 

@@ -64,6 +64,11 @@ func TestRetryOn503(t *testing.T) {
 			_, err := c.Batch(context.Background(), []client.BatchOp{{Op: client.OpDelete, Collection: "c", ID: "x"}})
 			return err
 		}, 1, true},
+		{"conditional put not retried", 1, func(c *client.Client) error {
+			_, err := c.Put(context.Background(), "c", "x", map[string]int{}, client.IfMatch(1))
+			return err
+		}, 1, true},
+		{"delete not retried", 1, func(c *client.Client) error { return c.Delete(context.Background(), "c", "x") }, 1, true},
 		{"ready probe not retried", 1, func(c *client.Client) error { return c.Ready(context.Background()) }, 1, true},
 		{"bounded", 100, func(c *client.Client) error { _, err := c.Get(context.Background(), "c", "x"); return err }, 4, true},
 	}
@@ -150,6 +155,12 @@ func TestBrokenConnection(t *testing.T) {
 	hits.Store(0)
 	if _, err := c.Create(context.Background(), "c", map[string]int{}); err == nil || hits.Load() != 1 {
 		t.Errorf("Create over a broken connection = %v after %d requests, want an error after 1", err, hits.Load())
+	}
+	// Resending a conditional put that was applied would turn its success
+	// into a 412.
+	hits.Store(0)
+	if _, err := c.Put(context.Background(), "c", "x", map[string]int{}, client.IfMatch(1)); err == nil || hits.Load() != 1 {
+		t.Errorf("conditional Put over a broken connection = %v after %d requests, want an error after 1", err, hits.Load())
 	}
 }
 
