@@ -25,8 +25,8 @@ const (
 // GET http://<addr>/api/v1/cluster/self (open, cheap) is an HTTP address and
 // is replaced by the raft address it reports; anything else (a raft port, a
 // node that stays down) is taken as a raft address. An address refusing
-// connections is retried for refusedWait (joinRefusedWait in production), since nodes started together
-// come up at slightly different times (agents answer /api/v1/cluster/self
+// connections is retried for refusedWait (joinRefusedWait in production), since nodes
+// started together come up at slightly different times (agents answer /api/v1/cluster/self
 // from the moment they listen, before their store opens). This node's own
 // HTTP address maps to its raft address without a probe. Probes run in
 // parallel.
@@ -76,7 +76,6 @@ func probeSelfRetry(ctx context.Context, client *http.Client, addr string, wait 
 }
 
 // probeSelf asks addr for /api/v1/cluster/self and returns the raft address
-// it reports.
 // it reports. refused is true when nothing listens at addr.
 func probeSelf(ctx context.Context, client *http.Client, addr string) (raftAddr string, ok, refused bool) {
 	ctx, cancel := context.WithTimeout(ctx, joinProbeTimeout)
