@@ -86,8 +86,17 @@ func newClusterCommand(m *Main) *cobra.Command {
 func newClusterJoinCommand(m *Main, f *clientFlags) *cobra.Command {
 	var httpAddr string
 	cmd := &cobra.Command{
-		Use:     "join NODE_ID RAFT_ADDR",
-		Short:   "Add a node to the cluster as a voter (needs an admin key)",
+		Use:   "join NODE_ID RAFT_ADDR",
+		Short: "Add a node to the cluster (needs an admin key)",
+		Long: `Add the node NODE_ID, reachable for raft at RAFT_ADDR, to the cluster. The
+request may go to any member; it is forwarded to the leader, and repeating it
+is harmless. The node joins as a non-voter and the leader promotes it to voter
+once it has caught up (see "cluster members").
+
+An agent started with --join <address of a member> joins by itself; this
+command is for adding a node by hand. Do not add a node that has formed a
+cluster of its own (started with neither --join nor --bootstrap-expect): its
+log conflicts with the cluster's.`,
 		Example: `  aerolith cluster join node4 10.0.0.4:7071 --http-addr 10.0.0.4:7070`,
 		Args:    argsBetween(2, 2, "NODE_ID RAFT_ADDR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
