@@ -24,9 +24,10 @@ test-short:
 ## etcd anchor (../shared/bench/etcd-anchor) in the same run.
 bench: bench-micro
 	$(GO) run ./tests/bench -total $(BENCH_TOTAL)
+	$(GO) run ./tests/billingbench
 
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store/... ./agent/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store/... ./agent/... ./billing/...
 
 ## demo: a local 3-node cluster on loopback (Ctrl-C stops it).
 demo: build
