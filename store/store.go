@@ -173,8 +173,15 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.layer,
 		MaxPool: 4,
-		Timeout: 10 * time.Second,
-		Logger:  s.hlog.Named("transport"),
+		// 1 disables raft's pipelined replication, which can deadlock
+		// (v1.7.3, default 2 in flight): when a follower answers
+		// Success=false, the sender parks on an unbuffered channel the
+		// decoder no longer drains, and that follower never receives
+		// another entry (nor does Shutdown return). Batching is kept:
+		// each AppendEntries carries every new entry.
+		MaxRPCsInFlight: 1,
+		Timeout:         10 * time.Second,
+		Logger:          s.hlog.Named("transport"),
 	})
 	cleanup = append(cleanup, func() { s.transport.Close() })
 
@@ -189,7 +196,10 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	rc.SnapshotInterval = s.cfg.SnapshotInterval
 	rc.TrailingLogs = s.cfg.TrailingLogs
 	rc.MaxAppendEntries = 512
-	rc.BatchApplyCh = true
+	// BatchApplyCh stays off: raft never resolves futures left in a
+	// buffered apply channel at shutdown, and the batcher keeps only a
+	// couple of entries in flight anyway (raft still groups them).
+	rc.BatchApplyCh = false
 	rc.NoLegacyTelemetry = true
 	// The state file is durable and carries its applied index, so raft
 	// need not restore the latest snapshot at start, unless the file is
