@@ -49,6 +49,9 @@ func (a *applier) registerCluster(c RegisterCluster) Result {
 	if id := get(a.tx, bTokens, c.TokenHash[:]); id != nil {
 		return Result{Err: conflictf("token_hash: already used by cluster %q", id)}
 	}
+	if get(a.tx, bAPIKeyHashes, c.TokenHash[:]) != nil {
+		return Result{Err: conflictf("token_hash: already used by a billing api key")}
+	}
 	cl := &Cluster{ID: c.ClusterID, Tenants: tenants, TokenSHA256: hash, CreatedAt: a.now(), CreatedBy: a.h.Actor}
 	putJSON(a.tx, bClusters, []byte(cl.ID), cl)
 	put(a.tx, bTokens, c.TokenHash[:], []byte(cl.ID))

@@ -20,7 +20,7 @@ const (
 	KindSuspendTenant
 	KindResumeTenant
 	KindDeleteTenant
-	KindRevokeKey
+	KindRevokeAgentKey
 	KindRegisterCluster
 	KindIngestUsage
 	KindCloseDraft
@@ -30,6 +30,8 @@ const (
 	KindRecordPayment
 	KindSetCatalog
 	KindSetSigningKey
+	KindCreateAPIKey
+	KindRevokeAPIKey
 	kindEnd
 )
 
@@ -40,7 +42,7 @@ var kindNames = [...]string{
 	KindSuspendTenant:     "suspend_tenant",
 	KindResumeTenant:      "resume_tenant",
 	KindDeleteTenant:      "delete_tenant",
-	KindRevokeKey:         "revoke_key",
+	KindRevokeAgentKey:    "revoke_agent_key",
 	KindRegisterCluster:   "register_cluster",
 	KindIngestUsage:       "ingest_usage",
 	KindCloseDraft:        "close_draft",
@@ -50,6 +52,8 @@ var kindNames = [...]string{
 	KindRecordPayment:     "record_payment",
 	KindSetCatalog:        "set_catalog",
 	KindSetSigningKey:     "set_signing_key",
+	KindCreateAPIKey:      "create_api_key",
+	KindRevokeAPIKey:      "revoke_api_key",
 }
 
 func (k Kind) String() string {
@@ -132,9 +136,12 @@ type DeleteTenant struct {
 	Tenant string
 }
 
-// RevokeKey adds KeyID to the tenant's revoked keys, which its policy
-// lists. Revoking a revoked key is a no-op.
-type RevokeKey struct {
+// RevokeAgentKey adds KeyID, the id of a data API key that the tenant's
+// agents accept, to the tenant's revoked agent keys, which its policy
+// lists (Policy.RevokedAgentKeys) so every agent refuses the key. It has
+// nothing to do with the billing API keys of CreateAPIKey (see
+// RevokeAPIKey). Revoking a revoked key is a no-op.
+type RevokeAgentKey struct {
 	Header
 	Tenant, KeyID string
 }
@@ -254,6 +261,34 @@ type SetSigningKey struct {
 	Seed [32]byte
 }
 
+// CreateAPIKey creates a billing API key scoped to Tenant: a bearer key
+// for the billing service's own HTTP API (not the agents' data API) with
+// Role, today only APIKeyRoleRead (read the tenant's own record, usage,
+// invoices, payments, audit trail and policy). The proposer generates
+// KeyID (NewID("bk_")) and the secret, shows the secret once, and passes
+// only its SHA-256 (KeyHash) and, optionally, its last four characters
+// (Last4, to tell keys apart in listings); Name is an optional label.
+// The tenant must exist and not be deleted (ErrNotFound, ErrState); a
+// tenant has at most MaxActiveAPIKeys unrevoked keys (ErrState).
+// Re-proposing an identical creation (same fields and Time) returns the
+// key unchanged; a different one with the same id or hash is ErrConflict.
+type CreateAPIKey struct {
+	Header
+	Tenant, KeyID, Name, Role, Last4 string
+	KeyHash                          [32]byte
+}
+
+// RevokeAPIKey revokes a billing API key of Tenant (see CreateAPIKey):
+// from then on APIKeyByHash reports it revoked and the billing API refuses
+// it. It never touches the tenant's policy or its revoked agent keys
+// (RevokeAgentKey). A key of another tenant is ErrNotFound; revoking a
+// revoked key returns it unchanged. Keys of a deleted tenant can still be
+// revoked.
+type RevokeAPIKey struct {
+	Header
+	Tenant, KeyID string
+}
+
 // Kind methods.
 func (CreateTenant) Kind() Kind      { return KindCreateTenant }
 func (UpdateTenant) Kind() Kind      { return KindUpdateTenant }
@@ -261,7 +296,7 @@ func (ChangeTier) Kind() Kind        { return KindChangeTier }
 func (SuspendTenant) Kind() Kind     { return KindSuspendTenant }
 func (ResumeTenant) Kind() Kind      { return KindResumeTenant }
 func (DeleteTenant) Kind() Kind      { return KindDeleteTenant }
-func (RevokeKey) Kind() Kind         { return KindRevokeKey }
+func (RevokeAgentKey) Kind() Kind    { return KindRevokeAgentKey }
 func (RegisterCluster) Kind() Kind   { return KindRegisterCluster }
 func (IngestUsage) Kind() Kind       { return KindIngestUsage }
 func (CloseDraft) Kind() Kind        { return KindCloseDraft }
@@ -271,6 +306,8 @@ func (MarkUncollectible) Kind() Kind { return KindMarkUncollectible }
 func (RecordPayment) Kind() Kind     { return KindRecordPayment }
 func (SetCatalog) Kind() Kind        { return KindSetCatalog }
 func (SetSigningKey) Kind() Kind     { return KindSetSigningKey }
+func (CreateAPIKey) Kind() Kind      { return KindCreateAPIKey }
+func (RevokeAPIKey) Kind() Kind      { return KindRevokeAPIKey }
 
 const commandFormat byte = 1
 
@@ -333,8 +370,8 @@ func Decode(b []byte) (Command, error) {
 		c = ResumeTenant{h, d.str(), d.str()}
 	case KindDeleteTenant:
 		c = DeleteTenant{h, d.str()}
-	case KindRevokeKey:
-		c = RevokeKey{h, d.str(), d.str()}
+	case KindRevokeAgentKey:
+		c = RevokeAgentKey{h, d.str(), d.str()}
 	case KindRegisterCluster:
 		c = RegisterCluster{h, d.str(), d.strs(), d.fixed32()}
 	case KindIngestUsage:
@@ -360,6 +397,10 @@ func Decode(b []byte) (Command, error) {
 		c = SetCatalog{h, cat}
 	case KindSetSigningKey:
 		c = SetSigningKey{h, d.fixed32()}
+	case KindCreateAPIKey:
+		c = CreateAPIKey{h, d.str(), d.str(), d.str(), d.str(), d.str(), d.fixed32()}
+	case KindRevokeAPIKey:
+		c = RevokeAPIKey{h, d.str(), d.str()}
 	default:
 		return nil, fmt.Errorf("unknown command kind %d", b[1])
 	}
@@ -384,11 +425,11 @@ func (c UpdateTenant) encode(e *encoder) {
 	e.str(c.Email)
 }
 
-func (c ChangeTier) encode(e *encoder)    { e.str(c.Tenant); e.str(c.Tier) }
-func (c SuspendTenant) encode(e *encoder) { e.str(c.Tenant); e.str(c.Reason) }
-func (c ResumeTenant) encode(e *encoder)  { e.str(c.Tenant); e.str(c.Reason) }
-func (c DeleteTenant) encode(e *encoder)  { e.str(c.Tenant) }
-func (c RevokeKey) encode(e *encoder)     { e.str(c.Tenant); e.str(c.KeyID) }
+func (c ChangeTier) encode(e *encoder)     { e.str(c.Tenant); e.str(c.Tier) }
+func (c SuspendTenant) encode(e *encoder)  { e.str(c.Tenant); e.str(c.Reason) }
+func (c ResumeTenant) encode(e *encoder)   { e.str(c.Tenant); e.str(c.Reason) }
+func (c DeleteTenant) encode(e *encoder)   { e.str(c.Tenant) }
+func (c RevokeAgentKey) encode(e *encoder) { e.str(c.Tenant); e.str(c.KeyID) }
 
 func (c RegisterCluster) encode(e *encoder) {
 	e.str(c.ClusterID)
@@ -466,3 +507,14 @@ func (c RecordPayment) encode(e *encoder) {
 
 func (c SetCatalog) encode(*encoder)      {} // handled in Encode (JSON)
 func (c SetSigningKey) encode(e *encoder) { e.fixed32(c.Seed) }
+
+func (c CreateAPIKey) encode(e *encoder) {
+	e.str(c.Tenant)
+	e.str(c.KeyID)
+	e.str(c.Name)
+	e.str(c.Role)
+	e.str(c.Last4)
+	e.fixed32(c.KeyHash)
+}
+
+func (c RevokeAPIKey) encode(e *encoder) { e.str(c.Tenant); e.str(c.KeyID) }

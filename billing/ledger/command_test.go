@@ -18,7 +18,7 @@ func allCommands() []Command {
 		SuspendTenant{h, "t1", ReasonDunning},
 		ResumeTenant{h, "t1", "paid"},
 		DeleteTenant{h, "t1"},
-		RevokeKey{h, "t1", "key-1"},
+		RevokeAgentKey{h, "t1", "key-1"},
 		RegisterCluster{h, "c1", []string{"t1", "t2"}, token("c1")},
 		IngestUsage{h, "c1", []UsageRecord{
 			{NodeID: "n1", Seq: 1, Tenant: "t1", Start: 100, End: 160, Reads: 1, Writes: 2, Queries: 3, QueryComputeMs: 4, IngressBytes: 5, EgressBytes: 6, StorageByteSeconds: 1 << 62},
@@ -31,6 +31,8 @@ func allCommands() []Command {
 		RecordPayment{h, "p1", "t1", "in_1", 1234, "manual", "ref", "note"},
 		SetCatalog{h, tier.Defaults()},
 		SetSigningKey{h, seed(4)},
+		CreateAPIKey{h, "t1", "bk_1", "CI reader", APIKeyRoleRead, "wxyz", apiKeyHash("bk_1")},
+		RevokeAPIKey{h, "t1", "bk_0"},
 	}
 }
 
@@ -101,6 +103,7 @@ func TestResultRoundTrip(t *testing.T) {
 		{Kind: KindIngestUsage, Ingest: ing},
 		{Kind: KindCreateTenant, Err: invalidf("tier: bad")},
 		{Kind: KindCreateTenant, Tenant: &Tenant{ID: "t1", TierHistory: []TierSegment{}}, Unchanged: true},
+		{Kind: KindCreateAPIKey, APIKey: &APIKey{ID: "bk_1", Tenant: "t1", Role: APIKeyRoleRead, CreatedAt: t0, CreatedBy: "admin"}},
 	} {
 		back, err := DecodeResult(encodeResult(r))
 		if err != nil {

@@ -8,9 +8,10 @@
 // # Commands
 //
 // Each operation is a command struct (CreateTenant, UpdateTenant,
-// ChangeTier, SuspendTenant, ResumeTenant, DeleteTenant, RevokeKey,
+// ChangeTier, SuspendTenant, ResumeTenant, DeleteTenant, RevokeAgentKey,
 // RegisterCluster, IngestUsage, CloseDraft, FinalizeInvoice, VoidInvoice,
-// MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey) encoded
+// MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey,
+// CreateAPIKey, RevokeAPIKey) encoded
 // compactly by Encode and proposed with store.Propose; the bytes that come
 // back decode with DecodeResult. Every command carries a Header: Time, the
 // proposer's clock in Unix nanoseconds, and Actor, who asked (for the
@@ -24,9 +25,10 @@
 // 404, ErrConflict and ErrState 409, ErrTooLarge 413, ErrInternal 500.
 // Commands that are replayed (a retry after store.ErrLeadershipLost, a
 // second scheduler replica) are idempotent where it matters: CreateTenant,
-// RegisterCluster and RecordPayment with identical content and Time,
-// CloseDraft for an existing period, FinalizeInvoice of a finalized
-// invoice, VoidInvoice of a void one; these succeed with Result.Unchanged.
+// RegisterCluster, RecordPayment and CreateAPIKey with identical content
+// and Time, RevokeAPIKey of a revoked key, CloseDraft for an existing
+// period, FinalizeInvoice of a finalized invoice, VoidInvoice of a void
+// one; these succeed with Result.Unchanged.
 //
 // The tier catalog is part of the state (SetCatalog; tier.Defaults() until
 // one is set), so every replica rates with the same prices; the billing
@@ -107,25 +109,46 @@
 // is soft and ends billing at its time (a final, prorated invoice covers
 // the period up to it), while invoices, payments and the audit trail stay.
 //
-// Every state change of a tenant, cluster, invoice or payment appends an
-// AuditEntry (time, actor, entity, action, details) to the tenant's trail
+// Every state change of a tenant, cluster, invoice, payment or billing API
+// key appends an AuditEntry (time, actor, entity, action, details) to the
+// tenant's trail
 // (Audit), numbered from 1. Usage ingestion is not audited record by
 // record: the usage ledger is its own record.
 //
 // # Policies
 //
 // GetPolicy returns what agents enforce: tier limits, included usage,
-// quota action, status, revoked key ids, a version that increases with
+// quota action, status, revoked agent key ids (RevokeAgentKey: data API
+// keys the agents must refuse), a version that increases with
 // every change, and when it was issued, all derived from the replicated
 // state. SetSigningKey stores an ed25519 seed once (proposed by the first
 // leader), so every replica signs a policy identically (SignPolicy);
 // agents check it offline with VerifyPolicy and the public key.
 //
+// # Billing API keys
+//
+// A billing API key is a bearer key for the billing service's own HTTP
+// API, scoped to one tenant, with a role (today only APIKeyRoleRead: read
+// the tenant's record, usage, invoices, payments, audit trail and policy).
+// It is a different thing from the agent keys of RevokeAgentKey, which
+// authenticate the agents' data API and are revoked through the tenant's
+// policy: creating or revoking a billing API key never changes the
+// tenant's policy, and RevokeAgentKey never revokes a billing API key.
+// The proposer generates the key id and the secret (shown once) and
+// proposes CreateAPIKey with the secret's SHA-256 and, optionally, its
+// last four characters; the secret never reaches the log. APIKeyByHash
+// finds a key from the hash of a presented secret (revoked keys included,
+// so the caller can say so), ListAPIKeys lists a tenant's keys without
+// hashes. Creation and revocation are audited on the tenant's trail
+// (entity "api_key", actions api_key.created and api_key.revoked, with
+// the actor and the command's time); agent key revocations are audited as
+// tenant.key_revoked.
+//
 // # Reads
 //
 // GetTenant, ListTenants, GetCluster, ClusterByToken, Usage, GetInvoice,
 // ListInvoices, GetPayment, Payments, Audit, Catalog, SigningKey, GetPolicy,
-// and for the scheduler DueForDraft, DueForFinalize and Overdue. Invoices
+// APIKeyByHash, ListAPIKeys, and for the scheduler DueForDraft, DueForFinalize and Overdue. Invoices
 // render as JSON (the Invoice struct), CSV (WriteCSV) and a printable HTML
 // page (WriteHTML). The HTTP layer decodes request bodies with
 // DecodeUsageBatch, DecodeTenantRequest and DecodeTenantPatch (strict,

@@ -38,10 +38,11 @@ func (e *Error) Is(target error) bool {
 
 // Sentinel errors, one per code; compare with errors.Is.
 var (
-	// ErrNotFound: the tenant, cluster, invoice or payment does not exist.
+	// ErrNotFound: the tenant, cluster, invoice, payment or billing API key
+	// does not exist (a key of another tenant is not found either).
 	ErrNotFound = &Error{Code: CodeNotFound, Message: "not found", sentinel: true}
-	// ErrConflict: an id, token or external payment reference already in
-	// use, or a billing period that overlaps an existing invoice.
+	// ErrConflict: an id, token, API key hash or external payment reference
+	// already in use, or a billing period that overlaps an existing invoice.
 	ErrConflict = &Error{Code: CodeConflict, Message: "conflict", sentinel: true}
 	// ErrInvalid: bad input; the message names the field.
 	ErrInvalid = &Error{Code: CodeInvalid, Message: "invalid argument", sentinel: true}
@@ -49,7 +50,8 @@ var (
 	// assigned to.
 	ErrForbidden = &Error{Code: CodeForbidden, Message: "permission denied", sentinel: true}
 	// ErrState: the operation is not allowed in the entity's current state,
-	// e.g. finalizing a void invoice or resuming an active tenant.
+	// e.g. finalizing a void invoice, resuming an active tenant or creating
+	// an API key for a deleted tenant or beyond MaxActiveAPIKeys.
 	ErrState = &Error{Code: CodeState, Message: "failed precondition", sentinel: true}
 	// ErrTooLarge: a request body above its size limit.
 	ErrTooLarge = &Error{Code: CodeTooLarge, Message: "request too large", sentinel: true}

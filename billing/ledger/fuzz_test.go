@@ -69,9 +69,9 @@ func FuzzDecodeTenantRequest(f *testing.F) {
 }
 
 // FuzzApply applies arbitrary bytes (seeded with every command kind) to a
-// ledger holding a tenant, a cluster and an invoice: Apply must never
-// panic, must always return a decodable result, and must leave the state
-// untouched when the command fails.
+// ledger holding a tenant, a cluster, a billing API key and an invoice:
+// Apply must never panic, must always return a decodable result, and must
+// leave the state untouched when the command fails.
 func FuzzApply(f *testing.F) {
 	for _, c := range allCommands() {
 		b, err := Encode(c)
@@ -97,6 +97,7 @@ func FuzzApply(f *testing.F) {
 		fx := &fixture{t: t, db: db, sm: sm, now: t0, actor: "admin"}
 		fx.createTenant("t1", "starter")
 		fx.registerCluster("c1", "t1")
+		fx.createAPIKey("t1", "bk_0") // RevokeAPIKey's seed revokes it
 		fx.now = feb.Add(time.Hour)
 		fx.ok(closeCmd(fx.h(), "t1", t0, feb, t0, feb))
 		before := fx.dump()

@@ -32,6 +32,10 @@ var (
 	bPayRefs    = []byte("ledger.payment_refs")    // external ref → payment id
 	bTenantPays = []byte("ledger.tenant_payments") // tenant \0 be64(recorded ns) payment id → ""
 	bAudit      = []byte("ledger.audit")           // nested bucket per tenant: be64(seq) → AuditEntry JSON
+
+	bAPIKeys       = []byte("ledger.api_keys")        // key id → apiKeyRecord JSON
+	bAPIKeyHashes  = []byte("ledger.api_key_hashes")  // sha256(key) → key id
+	bTenantAPIKeys = []byte("ledger.tenant_api_keys") // tenant \0 be64(created ns) key id → 'a' active | 'r' revoked
 )
 
 // Meta keys.

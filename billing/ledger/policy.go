@@ -82,8 +82,10 @@ type Policy struct {
 	Limits      tier.Limits      `json:"limits"`
 	Included    tier.Included    `json:"included"`
 	QuotaAction tier.QuotaAction `json:"quota_action"`
-	// RevokedKeys lists the agent key ids revoked for the tenant, sorted.
-	RevokedKeys []string `json:"revoked_keys"`
+	// RevokedAgentKeys lists the ids of the data API keys revoked for the
+	// tenant (RevokeAgentKey), sorted; agents refuse them. Billing API keys
+	// (CreateAPIKey) are never listed.
+	RevokedAgentKeys []string `json:"revoked_keys"`
 	// Version increases whenever the policy changes (the tenant's policy
 	// version plus the catalog's); an agent keeps the highest it has seen.
 	Version uint64 `json:"version"`
@@ -114,13 +116,13 @@ func GetPolicy(tx *bolt.Tx, tenant string) (Policy, error) {
 	if st.SetAt.After(issued) {
 		issued = st.SetAt
 	}
-	revoked := t.RevokedKeys
+	revoked := t.RevokedAgentKeys
 	if revoked == nil {
 		revoked = []string{}
 	}
 	return Policy{
 		Tenant: t.ID, Tier: t.Tier, Status: t.Status, Limits: def.Limits, Included: def.Included,
-		QuotaAction: def.QuotaAction, RevokedKeys: revoked,
+		QuotaAction: def.QuotaAction, RevokedAgentKeys: revoked,
 		Version: t.PolicyVersion + st.Version, IssuedAt: issued,
 	}, nil
 }

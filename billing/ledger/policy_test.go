@@ -61,14 +61,14 @@ func TestPolicy(t *testing.T) {
 	p := f.policy("t1")
 	pro, _ := tier.Defaults().Get("professional")
 	if p.Tier != "professional" || p.Status != StatusActive || p.Limits != pro.Limits || p.QuotaAction != tier.AllowWithOverage ||
-		p.Version != 1 || !p.IssuedAt.Equal(t0) || p.RevokedKeys == nil || p.Included != pro.Included {
+		p.Version != 1 || !p.IssuedAt.Equal(t0) || p.RevokedAgentKeys == nil || p.Included != pro.Included {
 		t.Fatalf("policy = %+v", p)
 	}
 	f.advance(time.Hour)
-	f.ok(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: "agent-key-1"})
+	f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "agent-key-1"})
 	f.ok(ChangeTier{Header: f.h(), Tenant: "t1", Tier: "free"})
 	p = f.policy("t1")
-	if p.Version != 3 || p.Tier != "free" || p.QuotaAction != tier.Block || len(p.RevokedKeys) != 1 || !p.IssuedAt.Equal(t0.Add(time.Hour)) {
+	if p.Version != 3 || p.Tier != "free" || p.QuotaAction != tier.Block || len(p.RevokedAgentKeys) != 1 || !p.IssuedAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("policy after changes = %+v", p)
 	}
 	// A catalog change moves every tenant's policy on.
@@ -91,7 +91,7 @@ func TestPolicy(t *testing.T) {
 func TestSignAndVerifyPolicy(t *testing.T) {
 	f := newFixture(t)
 	f.createTenant("t1", "starter")
-	f.ok(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: "k1"})
+	f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "k1"})
 	priv := ed25519.NewKeyFromSeed(func() []byte { s := seed(9); return s[:] }())
 	pub := priv.Public().(ed25519.PublicKey)
 	p := f.policy("t1")
@@ -240,7 +240,7 @@ func TestAuditPaging(t *testing.T) {
 	f := newFixture(t)
 	f.createTenant("t1", "free")
 	for i := 0; i < 5; i++ {
-		f.ok(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: "k" + itoa(i)})
+		f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "k" + itoa(i)})
 	}
 	f.view(func(tx *bolt.Tx) error {
 		page, err := Audit(tx, "t1", 2, 2)

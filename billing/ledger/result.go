@@ -21,11 +21,13 @@ type Result struct {
 	// The entity the command created or changed, by kind: Tenant for tenant
 	// commands (and RecordPayment when it resumed the tenant), Cluster for
 	// RegisterCluster, Invoice for invoice commands and RecordPayment
-	// against an invoice, Payment for RecordPayment, Ingest for IngestUsage.
+	// against an invoice, Payment for RecordPayment, Ingest for IngestUsage,
+	// APIKey for CreateAPIKey and RevokeAPIKey.
 	Tenant  *Tenant       `json:"tenant,omitempty"`
 	Cluster *Cluster      `json:"cluster,omitempty"`
 	Invoice *Invoice      `json:"invoice,omitempty"`
 	Payment *Payment      `json:"payment,omitempty"`
+	APIKey  *APIKey       `json:"api_key,omitempty"`
 	Ingest  *IngestResult `json:"-"`
 }
 

@@ -92,8 +92,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.resumeTenant(c)
 	case DeleteTenant:
 		r = a.deleteTenant(c)
-	case RevokeKey:
-		r = a.revokeKey(c)
+	case RevokeAgentKey:
+		r = a.revokeAgentKey(c)
 	case RegisterCluster:
 		r = a.registerCluster(c)
 	case IngestUsage:
@@ -112,6 +112,10 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.setCatalog(c)
 	case SetSigningKey:
 		r = a.setSigningKey(c)
+	case CreateAPIKey:
+		r = a.createAPIKey(c)
+	case RevokeAPIKey:
+		r = a.revokeAPIKey(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

@@ -259,7 +259,7 @@ func (a *applier) deleteTenant(c DeleteTenant) Result {
 	return Result{Tenant: t}
 }
 
-func (a *applier) revokeKey(c RevokeKey) Result {
+func (a *applier) revokeAgentKey(c RevokeAgentKey) Result {
 	t, e := a.liveTenant("tenant", c.Tenant)
 	if e != nil {
 		return Result{Err: e}
@@ -267,22 +267,23 @@ func (a *applier) revokeKey(c RevokeKey) Result {
 	if e := checkID("key_id", c.KeyID); e != nil {
 		return Result{Err: e}
 	}
-	i, found := slices.BinarySearch(t.RevokedKeys, c.KeyID)
+	i, found := slices.BinarySearch(t.RevokedAgentKeys, c.KeyID)
 	if found {
 		return Result{Unchanged: true, Tenant: t}
 	}
-	if len(t.RevokedKeys) >= maxRevokedKeys {
-		return Result{Err: statef("tenant %q already has %d revoked keys (the limit)", t.ID, maxRevokedKeys)}
+	if len(t.RevokedAgentKeys) >= maxRevokedAgentKeys {
+		return Result{Err: statef("tenant %q already has %d revoked keys (the limit)", t.ID, maxRevokedAgentKeys)}
 	}
-	t.RevokedKeys = slices.Insert(t.RevokedKeys, i, c.KeyID)
+	t.RevokedAgentKeys = slices.Insert(t.RevokedAgentKeys, i, c.KeyID)
 	t.UpdatedAt = a.now()
 	a.touchPolicy(t)
 	saveTenant(a.tx, t)
 	a.audit(t.ID, "tenant", t.ID, "tenant.key_revoked", map[string]string{
-		"key_id": c.KeyID, "revoked_keys": strconv.Itoa(len(t.RevokedKeys)),
+		"key_id": c.KeyID, "revoked_keys": strconv.Itoa(len(t.RevokedAgentKeys)),
 	})
 	return Result{Tenant: t}
 }
 
-// maxRevokedKeys bounds a tenant's revocation list (and so its policy).
-const maxRevokedKeys = 10000
+// maxRevokedAgentKeys bounds a tenant's agent key revocation list (and so
+// its policy).
+const maxRevokedAgentKeys = 10000

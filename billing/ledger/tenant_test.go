@@ -108,14 +108,14 @@ func TestTenantTransitions(t *testing.T) {
 		{"resume", ResumeTenant{Header: step(), Tenant: "t1", Reason: "resolved"}, nil, StatusActive, "tenant.resumed"},
 		{"change tier", ChangeTier{Header: step(), Tenant: "t1", Tier: "professional"}, nil, StatusActive, "tenant.tier_changed"},
 		{"change to unknown tier", ChangeTier{Header: step(), Tenant: "t1", Tier: "gold"}, ErrInvalid, StatusActive, ""},
-		{"revoke key", RevokeKey{Header: step(), Tenant: "t1", KeyID: "k1"}, nil, StatusActive, "tenant.key_revoked"},
+		{"revoke key", RevokeAgentKey{Header: step(), Tenant: "t1", KeyID: "k1"}, nil, StatusActive, "tenant.key_revoked"},
 		{"delete", DeleteTenant{Header: step(), Tenant: "t1"}, nil, StatusDeleted, "tenant.deleted"},
 		{"delete again", DeleteTenant{Header: step(), Tenant: "t1"}, ErrState, StatusDeleted, ""},
 		{"suspend deleted", SuspendTenant{Header: step(), Tenant: "t1"}, ErrState, StatusDeleted, ""},
 		{"resume deleted", ResumeTenant{Header: step(), Tenant: "t1"}, ErrState, StatusDeleted, ""},
 		{"update deleted", UpdateTenant{Header: step(), Tenant: "t1", Name: "x"}, ErrState, StatusDeleted, ""},
 		{"tier of deleted", ChangeTier{Header: step(), Tenant: "t1", Tier: "free"}, ErrState, StatusDeleted, ""},
-		{"revoke on deleted", RevokeKey{Header: step(), Tenant: "t1", KeyID: "k2"}, ErrState, StatusDeleted, ""},
+		{"revoke on deleted", RevokeAgentKey{Header: step(), Tenant: "t1", KeyID: "k2"}, ErrState, StatusDeleted, ""},
 		{"unknown tenant", SuspendTenant{Header: step(), Tenant: "ghost"}, ErrNotFound, StatusDeleted, ""},
 	}
 	for _, tc := range tests {
@@ -141,7 +141,7 @@ func TestTenantTransitions(t *testing.T) {
 		})
 	}
 	tn := f.tenant("t1")
-	if tn.DeletedAt.IsZero() || tn.Tier != "professional" || len(tn.RevokedKeys) != 1 {
+	if tn.DeletedAt.IsZero() || tn.Tier != "professional" || len(tn.RevokedAgentKeys) != 1 {
 		t.Fatalf("final tenant = %+v", tn)
 	}
 	// Suspend, resume, tier change, revoke and delete each moved the policy on.
@@ -171,16 +171,16 @@ func TestChangeTierHistory(t *testing.T) {
 	}
 }
 
-func TestRevokeKey(t *testing.T) {
+func TestRevokeAgentKey(t *testing.T) {
 	f := newFixture(t)
 	f.createTenant("t1", "free")
-	f.ok(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: "kb"})
-	f.ok(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: "ka"})
-	if r := f.ok(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: "ka"}); !r.Unchanged {
+	f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "kb"})
+	f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "ka"})
+	if r := f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "ka"}); !r.Unchanged {
 		t.Fatal("revoking twice should be unchanged")
 	}
-	f.fail(RevokeKey{Header: f.h(), Tenant: "t1", KeyID: ""}, ErrInvalid, "key_id: required")
-	if got := f.tenant("t1").RevokedKeys; len(got) != 2 || got[0] != "ka" || got[1] != "kb" {
+	f.fail(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: ""}, ErrInvalid, "key_id: required")
+	if got := f.tenant("t1").RevokedAgentKeys; len(got) != 2 || got[0] != "ka" || got[1] != "kb" {
 		t.Fatalf("revoked keys = %v, want sorted [ka kb]", got)
 	}
 }

@@ -46,8 +46,10 @@ type Tenant struct {
 	// TierHistory lists the tiers in force from each time on, oldest first,
 	// back to the start of the earliest period not yet invoiced.
 	TierHistory []TierSegment `json:"tier_history"`
-	// RevokedKeys are agent key ids the tenant's policy lists as revoked.
-	RevokedKeys []string `json:"revoked_keys,omitempty"`
+	// RevokedAgentKeys are the ids of data API keys (served by the
+	// tenant's agents) that its policy lists as revoked (RevokeAgentKey).
+	// Billing API keys are not listed here (see APIKey.RevokedAt).
+	RevokedAgentKeys []string `json:"revoked_keys,omitempty"`
 	// PolicyVersion increases with every change of the tenant's policy.
 	PolicyVersion   uint64    `json:"policy_version"`
 	PolicyChangedAt time.Time `json:"policy_changed_at"`
