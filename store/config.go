@@ -53,10 +53,14 @@ type Config struct {
 	// visible to every node through Members.
 	Meta map[string]string `json:"meta,omitempty" yaml:"meta"`
 	// BootstrapExpect forms a new cluster once this many nodes (self
-	// included) have found each other through Join.
+	// included) without state have found each other through Join; each
+	// bootstraps the same sorted voter set. Join should list exactly the
+	// bootstrap nodes. If a probed node already belongs to a cluster with
+	// a leader, this node joins that cluster instead.
 	BootstrapExpect int `json:"bootstrap_expect" yaml:"bootstrap_expect"`
 	// Join lists raft addresses of (prospective) members; self may be
-	// included.
+	// included. Without BootstrapExpect a node without state asks them in
+	// turn, with backoff, to add it; without either it bootstraps alone.
 	Join []string `json:"join,omitempty" yaml:"join"`
 	// LogStore is LogStoreBolt or LogStoreWAL; default DefaultLogStore (the
 	// faster one measured by BenchmarkLogStore).
