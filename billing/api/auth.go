@@ -169,12 +169,15 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 	var p principal
 	var found bool
 	lookup := func(tx *bolt.Tx) error {
-		if k, ok := keyByHash(tx, sum); ok {
-			if !k.RevokedAt.IsZero() {
-				return fmt.Errorf("%w: key %s was revoked", ErrUnauthenticated, k.ID)
-			}
+		k, err := ledger.APIKeyByHash(tx, sum)
+		switch {
+		case err == nil && k.Revoked():
+			return fmt.Errorf("%w: key %s was revoked", ErrUnauthenticated, k.ID)
+		case err == nil:
 			p, found = principal{kind: kindTenant, keyID: k.ID, tenant: k.Tenant}, true
 			return nil
+		case !errors.Is(err, ledger.ErrNotFound):
+			return err
 		}
 		cl, err := ledger.ClusterByToken(tx, sum)
 		switch {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +126,8 @@ func TestTenantKeys(t *testing.T) {
 	e := newEnv(t)
 	acme := e.tenant("acme", "free")
 	k := e.readKey(acme.ID)
-	if !strings.HasPrefix(k.Key, tenantKeyPrefix) || k.Role != RoleRead || k.Tenant != acme.ID || !strings.HasPrefix(k.CreatedBy, "admin:") {
+	if !strings.HasPrefix(k.Key, tenantKeyPrefix) || k.Role != ledger.APIKeyRoleRead || k.Tenant != acme.ID || !strings.HasPrefix(k.CreatedBy, "admin:") ||
+		!strings.HasPrefix(k.ID, "bk_") || k.Name != "ci" || k.Last4 != k.Key[len(k.Key)-4:] {
 		t.Fatalf("created key = %+v", k)
 	}
 	var keys keysBody
@@ -132,8 +135,10 @@ func TestTenantKeys(t *testing.T) {
 	if len(keys.Keys) != 1 || keys.Keys[0].ID != k.ID {
 		t.Fatalf("keys = %+v", keys)
 	}
-	if r := e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/keys", adminKey, nil, nil); strings.Contains(string(r.body), k.Key) {
-		t.Fatal("key listing shows the key")
+	sum := sha256.Sum256([]byte(k.Key))
+	if r := e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/keys", adminKey, nil, nil); strings.Contains(string(r.body), k.Key) ||
+		strings.Contains(string(r.body), hex.EncodeToString(sum[:])) || strings.Contains(string(r.body), "sha256") {
+		t.Fatalf("key listing shows the key or its hash: %s", r.body)
 	}
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID, k.Key, nil, nil)
 
@@ -141,7 +146,7 @@ func TestTenantKeys(t *testing.T) {
 	e.want(404, "POST", "/api/v1/tenants/tn_nope/keys", adminKey, nil, nil)
 	e.want(404, "DELETE", "/api/v1/tenants/"+acme.ID+"/keys/key_nope", adminKey, nil, nil)
 
-	var revoked APIKey
+	var revoked ledger.APIKey
 	e.want(200, "DELETE", "/api/v1/tenants/"+acme.ID+"/keys/"+k.ID, adminKey, nil, &revoked)
 	if revoked.RevokedAt.IsZero() {
 		t.Fatalf("revoked key = %+v", revoked)
@@ -150,6 +155,28 @@ func TestTenantKeys(t *testing.T) {
 		t.Fatalf("revoked key = %d %s, want 401 revoked", r.status, r.body)
 	}
 	e.want(200, "DELETE", "/api/v1/tenants/"+acme.ID+"/keys/"+k.ID, adminKey, nil, nil) // idempotent
+
+	// Both are on the tenant's audit trail, by the admin who asked; the
+	// tenant's policy (agent keys) is untouched.
+	var audit auditBody
+	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/audit", adminKey, nil, &audit)
+	var keyActions []string
+	for _, a := range audit.Entries {
+		if a.Entity == "api_key" {
+			if a.EntityID != k.ID || a.Actor != k.CreatedBy || a.Details["last4"] != k.Last4 {
+				t.Errorf("audit entry %+v", a)
+			}
+			keyActions = append(keyActions, a.Action)
+		}
+	}
+	if strings.Join(keyActions, ",") != "api_key.created,api_key.revoked" {
+		t.Fatalf("api key audit actions = %v", keyActions)
+	}
+	var sp ledger.SignedPolicy
+	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", adminKey, nil, &sp)
+	if !strings.Contains(string(sp.Payload), `"revoked_keys":[]`) {
+		t.Fatalf("policy after revoking a billing key = %s", sp.Payload)
+	}
 
 	// No keys for deleted tenants.
 	e.want(200, "DELETE", "/api/v1/tenants/"+acme.ID, adminKey, nil, nil)

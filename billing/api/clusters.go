@@ -1,13 +1,10 @@
 package api
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -149,86 +146,4 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// keyOut is the answer of POST /api/v1/tenants/{id}/keys: the key's
-// description and, once, the key.
-type keyOut struct {
-	APIKey
-	Key string `json:"key,omitempty"`
-}
-
-// keysBody is the answer of GET /api/v1/tenants/{id}/keys.
-type keysBody struct {
-	Keys []APIKey `json:"keys"`
-}
-
-// createKey: POST /api/v1/tenants/{id}/keys [{"name"}] → 201 with the key
-// (shown once; only its SHA-256 is stored).
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p principal) error {
-	body, err := decodeKey(r.Body)
-	if err != nil {
-		return err
-	}
-	secret, err := newSecret(tenantKeyPrefix)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(secret))
-	h := s.header(p)
-	res, err := s.proposeKey(r.Context(), keyCommand{
-		Op: keyOpCreate, Time: h.Time, Actor: h.Actor, ID: ledger.NewID("key_"),
-		Tenant: r.PathValue("id"), Name: body.Name, Hash: hex.EncodeToString(sum[:]),
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, keyOut{APIKey: *res.Key, Key: secret})
-	return nil
-}
-
-// listKeys: GET /api/v1/tenants/{id}/keys → {"keys":[...]} (never the
-// keys themselves).
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) error {
-	id := r.PathValue("id")
-	var body keysBody
-	err := s.view(r, func(tx *bolt.Tx) error {
-		if _, err := ledger.GetTenant(tx, id); err != nil {
-			return err
-		}
-		body.Keys = listKeys(tx, id)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
-}
-
-// revokeKey: DELETE /api/v1/tenants/{id}/keys/{key} → 200 with the revoked
-// key; requests with it fail with 401 from then on.
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p principal) error {
-	h := s.header(p)
-	res, err := s.proposeKey(r.Context(), keyCommand{
-		Op: keyOpRevoke, Time: h.Time, Actor: h.Actor, ID: r.PathValue("key"), Tenant: r.PathValue("id"),
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res.Key)
-	return nil
-}
-
-// proposeKey replicates an API key command.
-func (s *Server) proposeKey(ctx context.Context, c keyCommand) (keyResult, error) {
-	out, _, err := s.cfg.Store.Propose(ctx, encodeKeyCommand(c))
-	if err != nil {
-		return keyResult{}, err
-	}
-	var res keyResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		return keyResult{}, fmt.Errorf("decode api key result: %w", err)
-	}
-	return res, res.err()
 }

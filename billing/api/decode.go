@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
 // Request bodies of the routes whose decoders are not the ledger's
@@ -180,8 +182,8 @@ func decodeKey(r io.Reader) (keyBody, error) {
 	if err := checkText("name", b.Name, 200); err != nil {
 		return keyBody{}, err
 	}
-	if b.Role != "" && b.Role != RoleRead {
-		return keyBody{}, invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), RoleRead)
+	if b.Role != "" && b.Role != ledger.APIKeyRoleRead {
+		return keyBody{}, invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), ledger.APIKeyRoleRead)
 	}
 	return b, nil
 }
@@ -236,4 +238,20 @@ func clip(s string) string {
 		return s
 	}
 	return fmt.Sprintf("%s...", s[:61])
+}
+
+// validID accepts the ledger's id alphabet: 1-128 letters, digits, '_',
+// '-', '.' or ':', starting with a letter or digit.
+func validID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("_-.:", rune(c))) {
+			return false
+		}
+	}
+	return true
 }

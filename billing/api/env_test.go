@@ -40,7 +40,7 @@ func (c *clock) Set(t time.Time) {
 }
 
 // env is one billing replica in process: a single-node store with the
-// service's state machine, the API on an httptest server and a test clock.
+// ledger's state machine, the API on an httptest server and a test clock.
 type env struct {
 	t     *testing.T
 	st    *store.Store
@@ -56,7 +56,7 @@ func newEnv(t *testing.T) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return NewStateMachine(lsm)
+		return lsm
 	}))
 	st := c.Leader()
 	clk := &clock{t: time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)}

@@ -79,7 +79,7 @@ const MetaHTTPAddr = "http_addr"
 // Config configures a Server.
 type Config struct {
 	// Store serves reads and writes (required). Its state machine must be
-	// NewStateMachine wrapping the ledger's.
+	// the ledger's (ledger.New).
 	Store Store
 	// AdminKeys are the billing admin bearer keys (at least one).
 	AdminKeys []string

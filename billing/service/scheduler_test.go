@@ -8,7 +8,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/store"
@@ -40,7 +39,7 @@ func ledgerCluster(t *testing.T, n int) *storetest.Cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return api.NewStateMachine(lsm)
+		return lsm
 	}))
 }
 

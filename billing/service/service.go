@@ -1,7 +1,7 @@
 // Package service builds and runs one billing replica (`aerolith billing
-// serve`): the replicated store with the ledger state machine (wrapped by
-// the API's for tenant read keys), the HTTP API in front of it, and the
-// billing cycle scheduler, which acts on the leader only.
+// serve`): the replicated store with the ledger state machine, the HTTP
+// API in front of it, and the billing cycle scheduler, which acts on the
+// leader only.
 //
 // Configuration is one table of options shared by flags, AEROLITH_*
 // environment variables and a YAML file, with the agent's precedence
@@ -211,7 +211,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if s.Tune != nil {
 		s.Tune(&scfg)
 	}
-	st, err := store.New(scfg, api.NewStateMachine(lsm))
+	st, err := store.New(scfg, lsm)
 	if err != nil {
 		return err
 	}
