@@ -38,6 +38,9 @@ const ReservedBucketPrefix = "_store"
 type fsm struct {
 	path     string
 	mmapSize int
+	// sync fsyncs every applied batch; without it the file is synced on
+	// close and guarded by the dirty marker (see openMarked).
+	sync bool
 	sm       StateMachine
 	log      *slog.Logger
 	metrics  *metrics
@@ -62,7 +65,47 @@ func (f *fsm) boltOptions() *bolt.Options {
 		InitialMmapSize: f.mmapSize,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
+		NoSync:          !f.sync,
 	}
+}
+
+// dirtyPath names the marker that exists while the state file may hold
+// unsynced writes: from open until a clean close.
+func (f *fsm) dirtyPath() string { return f.path + ".dirty" }
+
+// openMarked opens the state file for a run. Unless every batch is synced,
+// a dirty marker left by the previous run means it did not close cleanly:
+// the file may miss writes or, after a power loss, be torn, so it is
+// discarded and rebuilt from the latest snapshot and the raft log (both
+// durable). It reports whether it discarded the file. The marker is then
+// (re)created and synced before any batch is applied.
+func (f *fsm) openMarked() (rebuilt bool, err error) {
+	if !f.sync {
+		if _, err := os.Stat(f.dirtyPath()); err == nil {
+			if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false, fmt.Errorf("discard unclean state file: %w", err)
+			}
+			rebuilt = true
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+	}
+	if err := f.open(); err != nil {
+		return rebuilt, err
+	}
+	if f.sync {
+		// A marker from a run without SyncState still means the file
+		// may be incomplete; it was handled above only in that mode.
+		return rebuilt, nil
+	}
+	fh, err := os.OpenFile(f.dirtyPath(), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return rebuilt, fmt.Errorf("create dirty marker: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return rebuilt, err
+	}
+	return rebuilt, syncDir(filepath.Dir(f.path))
 }
 
 // open opens (or creates) the state file and loads its applied index.
@@ -102,12 +145,27 @@ func openStateDB(path string, opts *bolt.Options) (*bolt.DB, uint64, error) {
 	return db, idx, nil
 }
 
-// close closes the state file.
+// close syncs and closes the state file, then removes the dirty marker: the
+// next run trusts the file as it is.
 func (f *fsm) close() error {
-	if db := f.db.Load(); db != nil {
-		return db.Close()
+	db := f.db.Load()
+	if db == nil {
+		return nil
 	}
-	return nil
+	if err := db.Sync(); err != nil {
+		db.Close()
+		return fmt.Errorf("sync state file: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if f.sync {
+		return nil
+	}
+	if err := os.Remove(f.dirtyPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(f.path))
 }
 
 // view runs fn in a read transaction on the current state file. A restore

@@ -96,6 +96,7 @@ func New(cfg Config, sm StateMachine) (*Store, error) {
 		maxFrame: 2*max(c.MaxCommandBytes, batchBytesLimit) + c.MaxBatch*16 + 1<<20,
 		changed:  make(chan struct{}),
 	}
+	s.fsm.sync = c.SyncState
 	s.fsm.isLeader = s.IsLeader
 	s.fsm.onCommit = s.onCommit
 	s.batcher = newBatcher(s)
@@ -136,8 +137,12 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(s.cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := s.fsm.open(); err != nil {
+	rebuilt, err := s.fsm.openMarked()
+	if err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if rebuilt {
+		s.log.Warn("previous run did not stop cleanly; rebuilding the state file from the latest snapshot and the raft log")
 	}
 	cleanup = append(cleanup, func() { s.fsm.close() })
 
@@ -204,7 +209,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	// The state file is durable and carries its applied index, so raft
 	// need not restore the latest snapshot at start, unless the file is
 	// older than that snapshot (a crash during a snapshot install).
-	rc.NoSnapshotRestoreOnStart = true
+	rc.NoSnapshotRestoreOnStart = !rebuilt
 	if metas, err := snaps.List(); err == nil && len(metas) > 0 && metas[0].Index > s.fsm.applied.Load() {
 		s.log.Warn("state file is behind the latest snapshot; restoring it",
 			"applied_index", s.fsm.applied.Load(), "snapshot_index", metas[0].Index)
