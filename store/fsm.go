@@ -40,7 +40,7 @@ type fsm struct {
 	mmapSize int
 	// sync fsyncs every applied batch; without it the file is synced on
 	// close and guarded by the dirty marker (see openMarked).
-	sync bool
+	sync     bool
 	sm       StateMachine
 	log      *slog.Logger
 	metrics  *metrics
