@@ -85,7 +85,8 @@ func TestSingleNode(t *testing.T) {
 }
 
 // TestForwarding proposes on followers: results come back from the leader,
-// and the write is visible on the follower as soon as Propose returns.
+// and the write is visible on the follower to linearizable reads as soon as
+// Propose returns, and to stale reads once it applied the returned index.
 func TestForwarding(t *testing.T) {
 	regs := &registries{}
 	c := newCluster(t, 3, regs, nil)
@@ -94,8 +95,11 @@ func TestForwarding(t *testing.T) {
 		for i := range 5 {
 			k, v := fmt.Sprintf("%s-%d", f.ID, i), fmt.Sprintf("v%d", i)
 			idx := put(t, f.Store, k, v)
-			if f.Store.AppliedIndex() < idx {
-				t.Fatalf("%s applied %d after Propose returned index %d", f.ID, f.Store.AppliedIndex(), idx)
+			if got, ok, err := read(ctxT(t), f.Store, store.Linearizable, k); err != nil || !ok || got != v {
+				t.Fatalf("linearizable read on %s after own write = %q, %v, %v; want %q", f.ID, got, ok, err, v)
+			}
+			if err := f.Store.WaitForApplied(ctxT(t), idx); err != nil {
+				t.Fatal(err)
 			}
 			if got, ok, err := read(ctxT(t), f.Store, store.Stale, k); err != nil || !ok || got != v {
 				t.Fatalf("stale read on %s after own write = %q, %v, %v; want %q", f.ID, got, ok, err, v)

@@ -261,10 +261,11 @@ func mapApplyError(err error) error {
 
 // Propose replicates cmd and returns the StateMachine's result for it and
 // the raft index of the entry that carried it. It returns after the entry is
-// committed and applied on this node, so a following View on this node sees
-// the write. Concurrent calls are coalesced into shared raft entries. On a
-// follower the command is forwarded to the leader (coalesced into shared
-// RPCs).
+// committed and applied on the leader. A following Linearizable or Leader
+// View on any node sees the write; a Stale View sees it once that node
+// applied index (WaitForApplied), which on the leader is already the case.
+// Concurrent calls are coalesced into shared raft entries. On a follower the
+// command is forwarded to the leader (coalesced into shared RPCs).
 //
 // Errors: ErrTooLarge (cmd above MaxCommandBytes), ErrNoLeader (no leader
 // within Config.LeaderWait), ErrLeadershipLost (outcome unknown), ErrClosed,
@@ -331,15 +332,11 @@ func (s *Store) proposeOnce(ctx context.Context, cmd []byte) ([]byte, uint64, er
 	if err := s.forwarder.q.push(p); err != nil {
 		return nil, 0, err
 	}
-	res, idx, err := s.awaitProposal(ctx, p)
-	if err != nil {
-		return nil, 0, err
-	}
-	// Read-your-writes on this node.
-	if err := s.WaitForApplied(ctx, idx); err != nil {
-		return nil, 0, err
-	}
-	return res, idx, nil
+	// No wait for this node's own apply: linearizable and leader reads on
+	// any node already see the write (their read index covers it); a
+	// stale read here may not until the entry reaches this node. Callers
+	// that need that can WaitForApplied(index) themselves.
+	return s.awaitProposal(ctx, p)
 }
 
 func (s *Store) awaitProposal(ctx context.Context, p *proposal) ([]byte, uint64, error) {
