@@ -83,23 +83,35 @@ func (f *forwarder) send(props []*proposal) {
 	s.metrics.forwarded.Add(float64(len(props)))
 	resp, err := s.rpc.call(s.ctx, addr, rpcForwardPropose, encodeBatch(cmds))
 	if err != nil {
-		switch {
-		case s.ctx.Err() != nil:
-			err = ErrClosed
-		case errors.Is(err, ErrNotLeader), errors.Is(err, ErrClosed):
-			// The leader refused the whole batch (not leader, or
-			// closing) before proposing any of it.
-			err = errRetry{err}
-		case isRetry(err):
-		default:
-			err = fmt.Errorf("forward to leader %s: %w", addr, err)
-		}
-		fail(err)
+		fail(forwardError(s, addr, err))
 		return
 	}
 	if err := decodeForwardResponse(resp, props); err != nil {
 		fail(fmt.Errorf("forward to leader %s: %w", addr, err))
 	}
+}
+
+// forwardError classifies the failure of a forward-propose RPC by what the
+// leader may have done with the batch.
+func forwardError(s *Store, addr string, err error) error {
+	switch {
+	case s.ctx.Err() != nil:
+		return ErrClosed
+	case isRetry(err):
+		// Never sent (dial failure, connection already down): certainly
+		// not applied. Propose retries against the next leader and
+		// reports ErrNoLeader if none answers within LeaderWait.
+		return errRetry{fmt.Errorf("forward to leader %s: %w", addr, unwrapRetry(err))}
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrClosed):
+		// The leader refused the whole batch (not leader, or closing)
+		// before proposing any of it.
+		return errRetry{err}
+	case rpcUnanswered(err):
+		// Sent, but the connection died before the answer (typically the
+		// leader stopped): the leader may have committed any of the batch.
+		return fmt.Errorf("%w: forward to leader %s: %v", ErrLeadershipLost, addr, err)
+	}
+	return fmt.Errorf("forward to leader %s: %w", addr, err)
 }
 
 // handleForwardPropose serves a forwarded batch on the leader.

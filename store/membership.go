@@ -174,8 +174,13 @@ func (s *Store) forwardToLeader(ctx context.Context, method byte, req any) error
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	_, err = s.rpc.call(ctx, addr, method, b)
-	if err != nil && errors.Is(err, ErrNotLeader) && !isRetry(err) {
+	switch {
+	case err == nil, isRetry(err):
+	case errors.Is(err, ErrNotLeader):
 		err = errRetry{err}
+	case rpcUnanswered(err):
+		// Join and remove are idempotent: asking again is safe.
+		err = errRetry{fmt.Errorf("leader %s: %w", addr, err)}
 	}
 	return err
 }

@@ -153,16 +153,32 @@ func (s *Store) leaderIndexRPC(ctx context.Context, method byte) (uint64, error)
 	// Our applied index lets the leader see whether we lag its answer.
 	resp, err := s.rpc.call(ctx, addr, method, binary.AppendUvarint(nil, s.fsm.applied.Load()))
 	if err != nil {
-		if errors.Is(err, ErrNotLeader) && !isRetry(err) {
-			err = errRetry{err}
-		}
-		return 0, err
+		return 0, indexRPCError(addr, err, ctx.Err() != nil)
 	}
 	idx, n := binary.Uvarint(resp)
 	if n <= 0 {
 		return 0, fmt.Errorf("bad index response from %s", addr)
 	}
 	return idx, nil
+}
+
+// indexRPCError classifies the failure of a read-index or leader-applied
+// RPC. Asking for an index changes nothing, so every failure of the leader
+// to answer (unreachable, connection lost, not leader any more, closing,
+// no answer in time) is worth asking again, and reported as ErrNoLeader
+// once LeaderWait has passed. timedOut means the call's context expired.
+func indexRPCError(addr string, err error, timedOut bool) error {
+	switch {
+	case isRetry(err):
+		return errRetry{fmt.Errorf("leader %s: %w", addr, unwrapRetry(err))}
+	case errors.Is(err, ErrNotLeader):
+		return errRetry{err}
+	case errors.Is(err, ErrClosed), rpcUnanswered(err):
+		return errRetry{fmt.Errorf("leader %s: %w", addr, err)}
+	case timedOut:
+		return errRetry{fmt.Errorf("leader %s did not answer: %w", addr, err)}
+	}
+	return err
 }
 
 // handleIndexRPC serves rpcReadIndex and rpcLeaderApplied on the leader.

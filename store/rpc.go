@@ -43,7 +43,16 @@ const (
 
 const rpcHeaderLen = 4 + 8 + 1
 
-var errRPCConnClosed = errors.New("rpc connection closed")
+// errRPCConnClosed marks a call whose connection failed. Wrapped in
+// errRetry (isRetry), the request was never handed to the connection (dial
+// failure, connection already down) and the peer certainly did not see it;
+// otherwise it was sent and the answer was lost (rpcUnanswered), so the
+// peer may have acted on it.
+var errRPCConnClosed = errors.New("rpc connection failed")
+
+// rpcUnanswered reports whether a call was sent but its connection failed
+// before the answer arrived: the peer may or may not have acted on it.
+func rpcUnanswered(err error) bool { return !isRetry(err) && errors.Is(err, errRPCConnClosed) }
 
 func statusOf(err error) byte {
 	switch {
@@ -246,7 +255,7 @@ func (cc *clientConn) readLoop(c net.Conn, maxFrame int) {
 	cc.pending = nil
 	cc.mu.Unlock()
 	for _, ch := range pending {
-		ch <- rpcResponse{err: fmt.Errorf("%w: %v", errRPCConnClosed, err)}
+		ch <- rpcResponse{err: fmt.Errorf("%w before the answer: %w", errRPCConnClosed, err)}
 	}
 }
 
@@ -255,7 +264,8 @@ func (cc *clientConn) readLoop(c net.Conn, maxFrame int) {
 func (cl *rpcClient) call(ctx context.Context, method byte, payload []byte) ([]byte, error) {
 	cc, err := cl.getConn(ctx)
 	if err != nil {
-		return nil, errRetry{err} // nothing was sent
+		// Nothing was sent.
+		return nil, errRetry{fmt.Errorf("%w: %w", errRPCConnClosed, err)}
 	}
 	ch := make(chan rpcResponse, 1)
 	cc.mu.Lock()
