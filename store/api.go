@@ -90,4 +90,8 @@ var (
 	// was being committed: the command may or may not have been applied.
 	// Retrying a non-idempotent command may apply it twice.
 	ErrLeadershipLost = errors.New("leadership lost while committing; outcome unknown")
+	// ErrRemoved means this node was removed from the cluster: it serves
+	// no reads or writes any more. To make it a member again, wipe its
+	// data directory (or give it a fresh one) and join it.
+	ErrRemoved = errors.New("this node was removed from the cluster")
 )

@@ -17,6 +17,10 @@ type forwarder struct {
 	s   *Store
 	q   queue
 	sem chan struct{}
+
+	// removal records whether this node was removed from the cluster;
+	// read it through Store.removed.
+	removal removal
 }
 
 func newForwarder(s *Store) *forwarder {

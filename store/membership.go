@@ -28,6 +28,7 @@ type nodeInfo struct {
 	RaftAddr     string            `json:"raft_addr"`
 	AppliedIndex uint64            `json:"applied_index"`
 	HasState     bool              `json:"has_state"`
+	Removed      bool              `json:"removed,omitempty"`
 	LeaderID     string            `json:"leader_id,omitempty"`
 	LeaderAddr   string            `json:"leader_addr,omitempty"`
 	Meta         map[string]string `json:"meta,omitempty"`
@@ -57,6 +58,10 @@ func (s *Store) handleRPC(method byte, payload []byte) ([]byte, error) {
 		return s.handleIndexRPC(method, payload)
 	case rpcNodeInfo:
 		return json.Marshal(s.nodeInfo())
+	case rpcRemoved:
+		return nil, s.handleRemovedNotice(payload)
+	case rpcMemberCheck:
+		return s.handleMemberCheck(payload)
 	case rpcJoin:
 		var req joinRequest
 		if err := json.Unmarshal(payload, &req); err != nil {
@@ -84,7 +89,8 @@ func (s *Store) nodeInfo() nodeInfo {
 		ID:           s.cfg.NodeID,
 		RaftAddr:     s.cfg.AdvertiseAddr,
 		AppliedIndex: s.fsm.applied.Load(),
-		HasState:     len(r.GetConfiguration().Configuration().Servers) > 0,
+		HasState:     len(r.GetConfiguration().Configuration().Servers) > 0 || s.removed(),
+		Removed:      s.removed(),
 		LeaderID:     lid,
 		LeaderAddr:   laddr,
 		Meta:         s.cfg.Meta,
@@ -144,6 +150,9 @@ func (s *Store) retryLeader(ctx context.Context, f func(context.Context) error) 
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return ErrClosed
+		}
+		if s.removed() {
+			return ErrRemoved
 		}
 		ch := s.changeCh()
 		err := f(ctx)
@@ -265,10 +274,17 @@ func (s *Store) remove(ctx context.Context, req removeRequest) error {
 	}
 	for _, srv := range cf.Configuration().Servers {
 		if srv.ID == raft.ServerID(req.ID) {
-			if err := r.RemoveServer(srv.ID, 0, 0).Error(); err != nil {
+			f := r.RemoveServer(srv.ID, 0, 0)
+			if err := f.Error(); err != nil {
 				return mapApplyError(err)
 			}
 			s.log.Info("member removed", "member", req.ID)
+			if srv.ID == raft.ServerID(s.cfg.NodeID) {
+				s.markRemoved("this node, as leader, removed itself")
+			} else {
+				// Committed: tell the node, so it stops serving.
+				s.notifyRemoved(ctx, srv, f.Index())
+			}
 		}
 	}
 	return nil
@@ -334,8 +350,9 @@ func (s *Store) Members(ctx context.Context) ([]Member, error) {
 }
 
 // clusterLoop forms or joins a cluster as configured, then makes sure this
-// node's address and Meta are recorded.
+// node's address and Meta are recorded. It starts removalLoop first.
 func (s *Store) clusterLoop(hasState bool) {
+	s.goRun(s.removalLoop)
 	if !hasState {
 		var err error
 		switch others := s.otherJoinAddrs(); {
@@ -490,10 +507,10 @@ func (s *Store) sleep(d time.Duration) error {
 
 // publishSelf records this node's address and Meta through the leader once
 // the node is part of a configuration. A node that was removed does not
-// re-add itself.
+// re-add itself, and stops trying once it knows it was removed.
 func (s *Store) publishSelf() {
 	backoff := 50 * time.Millisecond
-	for {
+	for !s.removed() {
 		if s.inConfig() {
 			ctx, cancel := context.WithTimeout(s.ctx, rpcTimeout)
 			err := s.Join(ctx, s.cfg.NodeID, s.cfg.AdvertiseAddr, s.cfg.Meta)

@@ -87,8 +87,9 @@ func TestJoinRemove(t *testing.T) {
 		}
 		return nil
 	})
-	// The cluster keeps working without it. (The removed node never
-	// learns of its removal: raft stops replicating to it at once.)
+	// The leader told the removed node, which stops serving.
+	checkRemoved(t, c, nd)
+	// The cluster keeps working without it.
 	c.Stop(nd.Index)
 	put(t, leader.Store, "after-remove", "1")
 	for _, o := range c.Running() {

@@ -268,7 +268,8 @@ func mapApplyError(err error) error {
 // command is forwarded to the leader (coalesced into shared RPCs).
 //
 // Errors: ErrTooLarge (cmd above MaxCommandBytes), ErrNoLeader (no leader
-// within Config.LeaderWait), ErrLeadershipLost (outcome unknown), ErrClosed,
+// within Config.LeaderWait), ErrLeadershipLost (outcome unknown), ErrRemoved
+// (this node was removed from the cluster), ErrClosed,
 // or ctx's error (outcome unknown once the command was sent).
 func (s *Store) Propose(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	if len(cmd) > s.cfg.MaxCommandBytes {
@@ -292,6 +293,9 @@ func (s *Store) Propose(ctx context.Context, cmd []byte) (result []byte, index u
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return nil, 0, ErrClosed
+		}
+		if s.removed() {
+			return nil, 0, ErrRemoved
 		}
 		ch := s.changeCh()
 		result, index, err = s.proposeOnce(ctx, cmd)

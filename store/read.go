@@ -26,6 +26,7 @@ const rpcTimeout = 10 * time.Second
 //
 // Errors: ErrNotReady when the leader has not applied its first barrier of
 // the term; ErrNoLeader when no leader is known within Config.LeaderWait;
+// ErrRemoved once this node was removed from the cluster (whatever c);
 // ErrClosed; ctx's error; or what fn returned. fn must not retain tx or
 // byte slices read from it after returning, and must not call Propose.
 func (s *Store) View(ctx context.Context, c Consistency, fn func(tx *bolt.Tx) error) error {
@@ -34,6 +35,9 @@ func (s *Store) View(ctx context.Context, c Consistency, fn func(tx *bolt.Tx) er
 	}
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if s.removed() {
+		return ErrRemoved
 	}
 	var idx uint64
 	var err error
@@ -63,6 +67,9 @@ func (s *Store) freshIndex(ctx context.Context, linear bool) (uint64, error) {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return 0, ErrClosed
+		}
+		if s.removed() {
+			return 0, ErrRemoved
 		}
 		ch := s.changeCh()
 		idx, err := s.freshIndexOnce(ctx, linear)

@@ -26,6 +26,8 @@ const (
 	rpcJoin           byte = 4
 	rpcRemove         byte = 5
 	rpcNodeInfo       byte = 6
+	rpcRemoved        byte = 7 // leader → removed node: you were removed
+	rpcMemberCheck    byte = 8 // node → leader: am I still a member?
 )
 
 // Response status codes; non-zero codes carry an error message and map back
@@ -39,6 +41,7 @@ const (
 	statusClosed
 	statusTooLarge
 	statusLeadershipLost
+	statusRemoved
 )
 
 const rpcHeaderLen = 4 + 8 + 1
@@ -70,6 +73,8 @@ func statusOf(err error) byte {
 		return statusTooLarge
 	case errors.Is(err, ErrLeadershipLost):
 		return statusLeadershipLost
+	case errors.Is(err, ErrRemoved):
+		return statusRemoved
 	}
 	return statusError
 }
@@ -96,6 +101,8 @@ func (e *remoteError) Unwrap() error {
 		return ErrTooLarge
 	case statusLeadershipLost:
 		return ErrLeadershipLost
+	case statusRemoved:
+		return ErrRemoved
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ type Stats struct {
 	LastContact      time.Duration `json:"last_contact_ns"`
 	ProposalsPending int64         `json:"proposals_pending"`
 	LogStore         string        `json:"log_store"`
+	// Removed is true once this node learned it was removed from the
+	// cluster; it then serves nothing (ErrRemoved) and State is Shutdown.
+	Removed bool `json:"removed"`
 }
 
 // Stats returns current figures for this node. Before Open and after Close
@@ -40,6 +43,7 @@ func (s *Store) Stats() Stats {
 		AppliedIndex:     s.fsm.applied.Load(),
 		ProposalsPending: s.pending.Load(),
 		LogStore:         s.cfg.LogStore,
+		Removed:          s.removed(),
 	}
 	r := s.raftNode()
 	if r == nil || s.closed.Load() {

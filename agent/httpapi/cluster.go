@@ -28,6 +28,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ auth.Principal
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
 		return nil
 	}
+	if s.cfg.Store.Stats().Removed {
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: this node was removed from the cluster")
+	}
 	if id, _ := s.cfg.Store.Leader(); id == "" {
 		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: no cluster leader known yet")
 	}

@@ -59,6 +59,21 @@ type faultStore struct {
 	err      error // returned by Propose and View when set
 	notReady bool
 	noLeader bool
+	removed  bool
+}
+
+func (f *faultStore) setRemoved(removed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = removed
+}
+
+func (f *faultStore) Stats() store.Stats {
+	st := f.Store.Stats()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st.Removed = st.Removed || f.removed
+	return st
 }
 
 func (f *faultStore) fault() (error, bool, bool) {

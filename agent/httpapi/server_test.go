@@ -445,6 +445,11 @@ func TestHealthReadyAndUnavailable(t *testing.T) {
 	runSteps(t, e, []step{
 		{name: "not ready, leader known", method: "GET", path: "/readyz", key: "-", status: 503, code: "unavailable", msg: "not caught up"},
 	})
+	e.faults.setRemoved(true)
+	runSteps(t, e, []step{
+		{name: "not ready, removed", method: "GET", path: "/readyz", key: "-", status: 503, code: "unavailable", msg: "removed from the cluster"},
+	})
+	e.faults.setRemoved(false)
 
 	for _, tt := range []struct {
 		err    error
@@ -458,6 +463,7 @@ func TestHealthReadyAndUnavailable(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", store.ErrNoLeader), 503, "unavailable"},
 		{store.ErrTooLarge, 413, "too_large"},
 		{store.ErrLeadershipLost, 503, "unavailable"},
+		{store.ErrRemoved, 503, "unavailable"},
 		{fmt.Errorf("forward to leader 10.0.0.1:7071: %w", store.ErrLeadershipLost), 503, "unavailable"},
 		{errors.New("disk on fire at /var/secret/path"), 500, "internal"},
 	} {

@@ -231,7 +231,8 @@ func (c *Cluster) WaitForLeader() *Node {
 }
 
 // WaitForNewLeader waits for a ready leader other than old (nil: any) that
-// every running node that is a member agrees on.
+// every running node that is a member agrees on (nodes that know they were
+// removed do not count).
 func (c *Cluster) WaitForNewLeader(old *Node) *Node {
 	c.t.Helper()
 	var got *Node
@@ -249,7 +250,10 @@ func (c *Cluster) WaitForNewLeader(old *Node) *Node {
 			return fmt.Errorf("leader is still %s", old.ID)
 		}
 		for _, nd := range c.Running() {
-			if id, _ := nd.Store.Leader(); id != got.ID && nd.Store.Stats().NumVoters > 0 {
+			if st := nd.Store.Stats(); st.NumVoters == 0 || st.Removed {
+				continue // in no cluster, or removed from this one
+			}
+			if id, _ := nd.Store.Leader(); id != got.ID {
 				return fmt.Errorf("%s sees leader %q, want %s", nd.ID, id, got.ID)
 			}
 		}
