@@ -94,4 +94,9 @@ var (
 	// no reads or writes any more. To make it a member again, wipe its
 	// data directory (or give it a fresh one) and join it.
 	ErrRemoved = errors.New("this node was removed from the cluster")
+	// ErrNodeHasState is returned by Join for a node that is not a member
+	// but already has raft state of its own (it formed or joined another
+	// cluster, or was removed from this one): raft cannot merge histories.
+	// Wipe its data directory (or give it a fresh one), then join it.
+	ErrNodeHasState = errors.New("node has raft state of its own")
 )

@@ -114,8 +114,9 @@ func (s *Store) probe(ctx context.Context, addr string) (nodeInfo, error) {
 // Join adds node nodeID at raftAddr to the cluster as a non-voter (the
 // leader promotes it once it has caught up) and records meta for it. It is
 // idempotent: the same id and address is a no-op apart from a Meta update;
-// the same id with a new address updates the address. Called on a follower
-// it is forwarded to the leader.
+// the same id with a new address updates the address. A node that is not
+// a member yet but has raft state of its own is refused with
+// ErrNodeHasState. Called on a follower it is forwarded to the leader.
 func (s *Store) Join(ctx context.Context, nodeID, raftAddr string, meta map[string]string) error {
 	if nodeID == "" {
 		return errors.New("store: join: node id is empty")
@@ -208,6 +209,11 @@ func (s *Store) join(ctx context.Context, req joinRequest) error {
 	if err := cf.Error(); err != nil {
 		return err
 	}
+	if !slices.ContainsFunc(cf.Configuration().Servers, func(srv raft.Server) bool { return srv.ID == id }) {
+		if err := s.checkJoinable(ctx, req); err != nil {
+			return err
+		}
+	}
 	known := false
 	for _, srv := range cf.Configuration().Servers {
 		switch {
@@ -248,6 +254,24 @@ func (s *Store) join(ctx context.Context, req joinRequest) error {
 		return nil
 	}
 	return s.applyInternal(encodeMember(memberRecord{ID: req.ID, RaftAddr: req.RaftAddr, Meta: req.Meta}))
+}
+
+// checkJoinable refuses, with ErrNodeHasState, a node that is not a
+// member but has raft state of its own: a node that formed its own cluster
+// (started alone, or with only its own address to join) or was removed
+// from this one. Raft would otherwise mix two histories. A node that does
+// not answer is not checked: it may not be started yet.
+func (s *Store) checkJoinable(ctx context.Context, req joinRequest) error {
+	ni, err := s.probe(ctx, req.RaftAddr)
+	if err != nil {
+		s.log.Debug("joining node did not answer; adding it unchecked", "member", req.ID, "raft_addr", req.RaftAddr, "error", err)
+		return nil
+	}
+	if ni.HasState {
+		return fmt.Errorf("%w: node %s at %s already has raft state (it formed or joined another cluster, or was removed from this one); "+
+			"wipe its data directory or start it on a fresh one, then join it again", ErrNodeHasState, req.ID, req.RaftAddr)
+	}
+	return nil
 }
 
 func (s *Store) remove(ctx context.Context, req removeRequest) error {

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/aerolithdb/aerolith/store"
@@ -209,4 +211,66 @@ func TestNonvoterPromotion(t *testing.T) {
 		return nil
 	})
 	waitConverged(t, c)
+}
+
+// TestJoinRefusesNodeWithState: a node that formed a cluster of its own
+// cannot be joined (directly on the leader or through a follower), while
+// joining an existing member again and restarting a member still work.
+func TestJoinRefusesNodeWithState(t *testing.T) {
+	c := storetest.NewCluster(t, 3)
+	leader := c.WaitForLeader()
+	// Started alone, joining only its own address: it forms its own cluster.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := store.Config{NodeID: "solo", Dir: t.TempDir(), Listener: ln, Join: []string{ln.Addr().String()}, Logger: storetest.TestLogger()}
+	storetest.FastConfig(&cfg)
+	solo, err := store.New(cfg, storetest.KV{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := solo.Open(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { solo.Close() })
+	if err := solo.WaitForLeader(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	put(t, solo, "own", "history")
+	f := followers(c, leader)[0]
+	for _, via := range []*storetest.Node{leader, f} {
+		err := via.Store.Join(ctxT(t), "solo", solo.Addr(), nil)
+		if !errors.Is(err, store.ErrNodeHasState) {
+			t.Fatalf("Join(solo) via %s = %v, want ErrNodeHasState", via.ID, err)
+		}
+		for _, want := range []string{"solo", solo.Addr(), "wipe its data directory"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Join(solo) via %s error %q does not mention %q", via.ID, err, want)
+			}
+		}
+	}
+	if _, ok := member(t, leader.Store, "solo"); ok {
+		t.Fatalf("solo was added")
+	}
+	if st := solo.Stats(); !st.Ready || st.LeaderID != "solo" || st.NumVoters != 1 {
+		t.Fatalf("solo disturbed: %+v", st)
+	}
+
+	// An existing member (with state) joins again: a no-op.
+	if err := f.Store.Join(ctxT(t), f.ID, f.Addr, map[string]string{"index": fmt.Sprint(f.Index)}); err != nil {
+		t.Fatalf("Join of member %s = %v", f.ID, err)
+	}
+	// A restarted member rejoins and serves.
+	c.Stop(f.Index)
+	put(t, leader.Store, "while-down", "1")
+	c.Restart(f.Index)
+	put(t, f.Store, "after-restart", "1")
+	data := waitConverged(t, c)
+	if data["while-down"] != "1" || data["after-restart"] != "1" {
+		t.Fatalf("data after restart = %v", data)
+	}
+	if m, ok := member(t, c.WaitForLeader().Store, f.ID); !ok || !m.Voter {
+		t.Fatalf("restarted %s = %+v (present %v), want voter", f.ID, m, ok)
+	}
 }

@@ -108,3 +108,25 @@ func TestMembersNotRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedWhileDown: a node removed while it was stopped misses the
+// notice; restarted, it asks the leader and learns it is out.
+func TestRemovedWhileDown(t *testing.T) {
+	c := storetest.NewCluster(t, 3)
+	leader := c.WaitForLeader()
+	put(t, leader.Store, "k", "v")
+	f := followers(c, leader)[0]
+	c.Stop(f.Index)
+	if err := leader.Store.Remove(ctxT(t), f.ID); err != nil {
+		t.Fatalf("Remove(%s) = %v", f.ID, err)
+	}
+	put(t, leader.Store, "after", "1")
+	c.Restart(f.Index)
+	checkRemoved(t, c, f)
+	if nl := c.WaitForLeader(); nl.ID != leader.ID {
+		t.Logf("leader moved from %s to %s", leader.ID, nl.ID)
+	}
+	if _, ok := member(t, c.WaitForLeader().Store, f.ID); ok {
+		t.Fatalf("%s is a member again", f.ID)
+	}
+}

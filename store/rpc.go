@@ -42,6 +42,7 @@ const (
 	statusTooLarge
 	statusLeadershipLost
 	statusRemoved
+	statusNodeHasState
 )
 
 const rpcHeaderLen = 4 + 8 + 1
@@ -75,6 +76,8 @@ func statusOf(err error) byte {
 		return statusLeadershipLost
 	case errors.Is(err, ErrRemoved):
 		return statusRemoved
+	case errors.Is(err, ErrNodeHasState):
+		return statusNodeHasState
 	}
 	return statusError
 }
@@ -103,6 +106,8 @@ func (e *remoteError) Unwrap() error {
 		return ErrLeadershipLost
 	case statusRemoved:
 		return ErrRemoved
+	case statusNodeHasState:
+		return ErrNodeHasState
 	}
 	return nil
 }

@@ -3,10 +3,13 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/aerolithdb/aerolith/store"
 )
 
 func TestClusterEndpoints(t *testing.T) {
@@ -59,6 +62,13 @@ func TestClusterEndpoints(t *testing.T) {
 	if _, ok := members()["n2"]; ok {
 		t.Fatal("n2 still a member after remove")
 	}
+	// A node with raft state of its own is refused with the store's
+	// explanation.
+	e.faults.set(fmt.Errorf("%w: node n9 at 127.0.0.1:9 already has raft state; wipe its data directory or start it on a fresh one", store.ErrNodeHasState), false, false)
+	runSteps(t, e, []step{
+		{name: "join node with state", method: "POST", path: "/api/v1/cluster/members", body: `{"node_id":"n9","raft_addr":"127.0.0.1:9"}`, status: 409, code: "conflict", msg: "wipe its data directory"},
+	})
+	e.faults.set(nil, false, false)
 	runSteps(t, e, []step{
 		{name: "join bad body", method: "POST", path: "/api/v1/cluster/members", body: `{"node_id":"n3"}`, status: 400, code: "invalid_argument", msg: "raft_addr"},
 		{name: "join unknown field", method: "POST", path: "/api/v1/cluster/members", body: `{"id":"n3","raft_addr":"h:1"}`, status: 400, code: "invalid_argument", msg: `unknown field "id"`},

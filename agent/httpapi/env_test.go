@@ -102,6 +102,13 @@ func (f *faultStore) View(ctx context.Context, c store.Consistency, fn func(*bol
 	return f.Store.View(ctx, c, fn)
 }
 
+func (f *faultStore) Join(ctx context.Context, nodeID, raftAddr string, meta map[string]string) error {
+	if err, _, _ := f.fault(); err != nil {
+		return err
+	}
+	return f.Store.Join(ctx, nodeID, raftAddr, meta)
+}
+
 func (f *faultStore) Ready() bool {
 	if _, notReady, _ := f.fault(); notReady {
 		return false

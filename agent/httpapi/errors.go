@@ -88,6 +88,8 @@ func classify(err error) (e *apiError, internal bool) {
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s", docsMessage(err, de)), false
 	case errors.Is(err, store.ErrTooLarge):
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request too large to replicate"), false
+	case errors.Is(err, store.ErrNodeHasState):
+		return newError(http.StatusConflict, CodeConflict, "%s", err.Error()), false
 	case errors.Is(err, store.ErrRemoved):
 		return newError(http.StatusServiceUnavailable, CodeUnavailable, "this node was removed from the cluster and serves nothing; send requests to another member (to make it a member again, wipe its data directory and join it)"), false
 	case errors.Is(err, store.ErrNoLeader), errors.Is(err, store.ErrNotLeader):
