@@ -358,7 +358,7 @@ func (s *Store) IsLeader() bool {
 // entry committed by earlier leaders).
 func (s *Store) Ready() bool {
 	r := s.raftNode()
-	if r == nil || s.closed.Load() {
+	if r == nil || s.closed.Load() || s.removed() {
 		return false
 	}
 	if r.State() == raft.Leader {
