@@ -31,6 +31,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
+	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -111,7 +112,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
-	nodeID, err := resolveNodeID(a.cfg.DataDir, a.cfg.NodeID)
+	nodeID, err := nodeIdentity.ResolveID(a.cfg.DataDir, a.cfg.NodeID)
 	if err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	}()
 	undo = append(undo, func() { a.httpSrv.Close() })
 
-	join := resolveJoin(ctx, a.log, a.cfg.Join, httpAdv, raftAdv, joinRefusedWait)
+	join := member.ResolveJoin(ctx, a.log, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
@@ -297,3 +298,6 @@ func (a *Agent) Store() *store.Store {
 	defer a.mu.Unlock()
 	return a.store
 }
+
+// nodeIdentity names agent nodes: ids generated as node-<12 hex digits>.
+var nodeIdentity = member.Identity{Noun: "node", Prefix: "node-"}

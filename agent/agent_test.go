@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -385,71 +384,5 @@ func TestOpenFailsCleanly(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatalf("Close after failed Open: %v", err)
-	}
-}
-
-func TestResolveNodeID(t *testing.T) {
-	dir := t.TempDir()
-	id, err := resolveNodeID(dir, "")
-	if err != nil || !config.ValidNodeID(id) {
-		t.Fatalf("generated id %q, %v", id, err)
-	}
-	again, err := resolveNodeID(dir, "")
-	if err != nil || again != id {
-		t.Fatalf("second resolve = %q, %v; want %q", again, err, id)
-	}
-	if _, err := resolveNodeID(dir, "other"); err == nil || !strings.Contains(err.Error(), "belongs to node") {
-		t.Fatalf("mismatching --node-id = %v", err)
-	}
-	if got, err := resolveNodeID(dir, id); err != nil || got != id {
-		t.Fatalf("matching --node-id = %q, %v", got, err)
-	}
-	dir2 := t.TempDir()
-	if got, err := resolveNodeID(dir2, "given"); err != nil || got != "given" {
-		t.Fatalf("configured id = %q, %v", got, err)
-	}
-	if got, err := resolveNodeID(dir2, ""); err != nil || got != "given" {
-		t.Fatalf("configured id not persisted: %q, %v", got, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir2, "node-id"), []byte("bad id!\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := resolveNodeID(dir2, ""); err == nil || !strings.HasPrefix(err.Error(), "node-id: ") {
-		t.Fatalf("corrupt node-id file = %v", err)
-	}
-}
-
-func TestResolveJoin(t *testing.T) {
-	// An agent's HTTP address answering /api/v1/cluster/self.
-	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/cluster/self" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write([]byte(`{"node_id":"m","raft_addr":"10.1.1.1:7071","http_addr":"x"}`))
-	}))
-	defer member.Close()
-	// A raft port: accepts, reads, hangs up.
-	raftLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raftLn.Close()
-	go func() {
-		for {
-			c, err := raftLn.Accept()
-			if err != nil {
-				return
-			}
-			c.Read(make([]byte, 1))
-			c.Close()
-		}
-	}()
-	memberAddr := strings.TrimPrefix(member.URL, "http://")
-	got := resolveJoin(context.Background(), quietLogger(),
-		[]string{memberAddr, raftLn.Addr().String(), "127.0.0.1:9", "self:1", "self:2", raftLn.Addr().String()}, "self:1", "self:2", 300*time.Millisecond)
-	want := []string{"10.1.1.1:7071", raftLn.Addr().String(), "127.0.0.1:9", "self:2"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("resolveJoin = %v, want %v", got, want)
 	}
 }

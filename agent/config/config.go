@@ -30,6 +30,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/aerolithdb/aerolith/internal/member"
 )
 
 // Defaults.
@@ -256,11 +258,9 @@ func yamlScalar(o option, v any) (string, error) {
 	return "", fmt.Errorf("%s: unsupported value of type %T", o.name, v)
 }
 
-var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // ValidNodeID reports whether id may name a node: 1-64 characters of
 // letters, digits, '.', '_' and '-', starting with a letter or digit.
-func ValidNodeID(id string) bool { return nodeIDPattern.MatchString(id) }
+func ValidNodeID(id string) bool { return member.ValidID(id) }
 
 // Validate checks the configuration and returns the first problem as an
 // error that starts with the option's name and says how to fix it. It only

@@ -17,6 +17,7 @@ import (
 
 	agentconfig "github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/member"
 )
 
 // Defaults of `aerolith billing serve`.
@@ -254,7 +255,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data-dir: required; set --data-dir to a directory for this replica's data")
 	}
-	if c.NodeID != "" && !agentconfig.ValidNodeID(c.NodeID) {
+	if c.NodeID != "" && !member.ValidID(c.NodeID) {
 		return fmt.Errorf("node-id: %q is invalid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
 	}
 	if err := checkListen("http-addr", c.HTTPAddr); err != nil {

@@ -44,6 +44,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -133,7 +134,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
-	nodeID, err := replicaID(s.cfg.DataDir, s.cfg.NodeID)
+	nodeID, err := replicaIdentity.ResolveID(s.cfg.DataDir, s.cfg.NodeID)
 	if err != nil {
 		return err
 	}
@@ -182,7 +183,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}()
 	undo = append(undo, func() { s.httpSrv.Close() })
 
-	join := resolveReplicas(ctx, s.log, s.cfg.Join, httpAdv, raftAdv)
+	join := member.ResolveJoin(ctx, s.log, s.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
@@ -339,3 +340,7 @@ func (s *Service) Scheduler() *Scheduler {
 	defer s.mu.Unlock()
 	return s.sched
 }
+
+// replicaIdentity names billing replicas: ids generated as
+// billing-<12 hex digits>.
+var replicaIdentity = member.Identity{Noun: "replica", Prefix: "billing-"}

@@ -1,4 +1,4 @@
-package agent
+package member
 
 import (
 	"context"
@@ -12,27 +12,26 @@ import (
 	"time"
 )
 
-// joinProbeTimeout bounds one HTTP probe of a --join address;
-// joinRefusedWait bounds how long an address that refuses connections (its
-// process not started yet) is retried before it is taken as a raft address.
+// ProbeTimeout bounds one HTTP probe of a --join address; RefusedWait is how
+// long production callers retry an address that refuses connections (its
+// process not started yet) before taking it as a raft address.
 const (
-	joinProbeTimeout = 2 * time.Second
-	joinRefusedWait  = 5 * time.Second
+	ProbeTimeout = 2 * time.Second
+	RefusedWait  = 5 * time.Second
 )
 
-// resolveJoin turns --join addresses into raft addresses. Each address may
+// ResolveJoin turns --join addresses into raft addresses. Each address may
 // be a member's raft or HTTP address: an address that answers
 // GET http://<addr>/api/v1/cluster/self (open, cheap) is an HTTP address and
 // is replaced by the raft address it reports; anything else (a raft port, a
 // node that stays down) is taken as a raft address. An address refusing
-// connections is retried for refusedWait (joinRefusedWait in production), since nodes
-// started together come up at slightly different times (agents answer /api/v1/cluster/self
-// from the moment they listen, before their store opens). This node's own
-// HTTP address maps to its raft address without a probe. Probes run in
-// parallel.
-func resolveJoin(ctx context.Context, log *slog.Logger, join []string, selfHTTP, selfRaft string, refusedWait time.Duration) []string {
+// connections is retried for refusedWait (RefusedWait in production), since
+// nodes started together come up at slightly different times. This node's
+// own HTTP address maps to its raft address without a probe. Probes run in
+// parallel; the result keeps the order of join without duplicates.
+func ResolveJoin(ctx context.Context, log *slog.Logger, join []string, selfHTTP, selfRaft string, refusedWait time.Duration) []string {
 	out := make([]string, len(join))
-	client := &http.Client{Timeout: joinProbeTimeout}
+	client := &http.Client{Timeout: ProbeTimeout}
 	var wg sync.WaitGroup
 	for i, addr := range join {
 		switch addr {
@@ -78,7 +77,7 @@ func probeSelfRetry(ctx context.Context, client *http.Client, addr string, wait 
 // probeSelf asks addr for /api/v1/cluster/self and returns the raft address
 // it reports. refused is true when nothing listens at addr.
 func probeSelf(ctx context.Context, client *http.Client, addr string) (raftAddr string, ok, refused bool) {
-	ctx, cancel := context.WithTimeout(ctx, joinProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/cluster/self", nil)
 	if err != nil {
