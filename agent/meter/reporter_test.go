@@ -1,0 +1,176 @@
+package meter
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/store/storetest"
+)
+
+// senderFunc adapts a function to Sender; nil answers every record
+// accepted.
+type senderFunc func(ctx context.Context, recs []client.UsageRecord) (client.IngestResult, error)
+
+func (f senderFunc) SendUsage(ctx context.Context, recs []client.UsageRecord) (client.IngestResult, error) {
+	if f == nil {
+		res := client.IngestResult{Accepted: len(recs)}
+		for range recs {
+			res.Records = append(res.Records, client.RecordResult{Status: client.RecordAccepted})
+		}
+		return res, nil
+	}
+	return f(ctx, recs)
+}
+
+func TestBackoffBounded(t *testing.T) {
+	lo, hi := 100*time.Millisecond, 3*time.Second
+	prevMax := time.Duration(0)
+	for attempt := 1; attempt <= 200; attempt++ {
+		for _, r := range []float64{0, 0.5, 0.999999} {
+			d := backoff(attempt, lo, hi, r)
+			if d < lo/2 || d > hi {
+				t.Fatalf("backoff(%d, r=%v) = %s, outside [%s, %s]", attempt, r, d, lo/2, hi)
+			}
+		}
+		if m := backoff(attempt, lo, hi, 0.999999); m < prevMax {
+			t.Fatalf("backoff(%d) max %s shrank from %s", attempt, m, prevMax)
+		} else {
+			prevMax = m
+		}
+	}
+	if got := backoff(1, lo, hi, 0); got != lo/2 {
+		t.Fatalf("backoff(1, r=0) = %s, want %s", got, lo/2)
+	}
+	if got := backoff(200, lo, hi, 0); got != hi/2 {
+		t.Fatalf("backoff(200, r=0) = %s, want %s", got, hi/2)
+	}
+}
+
+func newTestMeter(t *testing.T, dir string, s Sender, mod func(*Config)) *Meter {
+	t.Helper()
+	cfg := Config{NodeID: "n1", DataDir: dir, Window: time.Hour, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := New(cfg, s, storetest.TestLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{DataDir: "d"}, "node_id"},
+		{Config{NodeID: "n"}, "data_dir"},
+		{Config{NodeID: "n", DataDir: "d", Window: -1}, "window"},
+		{Config{NodeID: "n", DataDir: "d", BatchSize: 1001}, "batch_size"},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
+		}
+	}
+	if _, err := New(Config{NodeID: "n", DataDir: "d"}, nil, nil); err == nil {
+		t.Error("New without sender succeeded")
+	}
+}
+
+// TestRejectedGoToDeadLetter: a record rejected for good is moved aside
+// with the reason; one rejected with Retry is kept and resent.
+func TestRejectedGoToDeadLetter(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	send := senderFunc(func(_ context.Context, recs []client.UsageRecord) (client.IngestResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		var res client.IngestResult
+		for _, r := range recs {
+			switch {
+			case r.TenantID == "bad":
+				res.Records = append(res.Records, client.RecordResult{Status: client.RecordRejected, Code: "permission_denied", Reason: "tenant_id: not assigned"})
+			case r.TenantID == "later" && calls == 1:
+				res.Records = append(res.Records, client.RecordResult{Status: client.RecordRejected, Code: "failed_precondition", Reason: "too many gaps", Retry: true})
+			default:
+				res.Records = append(res.Records, client.RecordResult{Status: client.RecordAccepted})
+			}
+		}
+		return res, nil
+	})
+	m := newTestMeter(t, t.TempDir(), send, nil)
+	ctx := context.Background()
+	if err := m.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Record("good", Usage{Reads: 1})
+	m.Record("bad", Usage{Writes: 1})
+	m.Record("later", Usage{Queries: 1})
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := m.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := m.DeadLetters()
+	if err != nil || len(dl) != 1 || dl[0].Tenant != "bad" || !strings.Contains(dl[0].Reason, "not assigned") || dl[0].Writes != 1 {
+		t.Fatalf("dead letters = %+v, %v", dl, err)
+	}
+	st, err := m.Stats()
+	if err != nil || st.Pending != 0 || st.DeadLettered != 1 || st.Acked != 2 || st.NextSeq != 4 {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
+}
+
+// TestSendFailureKeepsRecords: records stay in the outbox while sends
+// fail, Flush gives up with the context, and succeeds once billing is back.
+func TestSendFailureKeepsRecords(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	fails := 0
+	send := senderFunc(func(ctx context.Context, recs []client.UsageRecord) (client.IngestResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			fails++
+			return client.IngestResult{}, errors.New("connection refused")
+		}
+		return senderFunc(nil).SendUsage(ctx, recs)
+	})
+	m := newTestMeter(t, t.TempDir(), send, nil)
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Record("a", Usage{Reads: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err := m.Flush(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush with billing down = %v, want deadline exceeded", err)
+	}
+	st, _ := m.Stats()
+	mu.Lock()
+	if st.Pending != 1 || fails < 2 {
+		t.Fatalf("pending = %d, fails = %d; want 1 pending and retries", st.Pending, fails)
+	}
+	down = false
+	mu.Unlock()
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := m.Stats(); st.Pending != 0 || st.Acked != 1 {
+		t.Fatalf("stats after recovery = %+v", st)
+	}
+}
