@@ -45,8 +45,6 @@ type fsm struct {
 	log      *slog.Logger
 	metrics  *metrics
 	isLeader func() bool
-	// onCommit, if set, runs at the start of every batch with new entries.
-	onCommit func()
 
 	db      atomic.Pointer[bolt.DB]
 	applied atomic.Uint64
@@ -200,9 +198,6 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			resps[i] = errAlreadyApplied
 		}
 		return resps
-	}
-	if f.onCommit != nil {
-		f.onCommit()
 	}
 	if !needsWrite(logs, last) {
 		f.applied.Store(top)

@@ -40,7 +40,6 @@ type proposal struct {
 	index     uint64
 	err       error
 	abandoned atomic.Bool
-	forwarded bool
 }
 
 func newProposal(cmd []byte) *proposal {
@@ -134,9 +133,8 @@ type batcher struct {
 }
 
 type flight struct {
-	fut       raft.ApplyFuture
-	props     []*proposal
-	forwarded bool // carries commands forwarded by followers
+	fut   raft.ApplyFuture
+	props []*proposal
 }
 
 func newBatcher(s *Store) *batcher {
@@ -168,16 +166,11 @@ func (b *batcher) run() {
 				break
 			}
 			cmds := make([][]byte, len(props))
-			fwd := false
 			for i, p := range props {
 				cmds[i] = p.cmd
-				fwd = fwd || p.forwarded
-			}
-			if fwd {
-				b.s.forwardedInFlight.Add(1)
 			}
 			fut := b.s.raftNode().Apply(encodeBatch(cmds), 0)
-			b.inflight <- flight{fut: fut, props: props, forwarded: fwd}
+			b.inflight <- flight{fut: fut, props: props}
 		}
 	}
 }
@@ -186,9 +179,6 @@ func (b *batcher) waitLoop() {
 	for f := range b.inflight {
 		err := f.fut.Error()
 		<-b.window
-		if f.forwarded {
-			b.s.forwardedInFlight.Add(-1)
-		}
 		if err != nil {
 			err = mapApplyError(err)
 			for _, p := range f.props {
@@ -226,8 +216,9 @@ func (b *batcher) idle() bool {
 // nudgeFollowers makes the leader append a no-op entry when nothing else is
 // queued, so followers learn the current commit index from that entry's
 // AppendEntries at once rather than after CommitTimeout (raft's heartbeats
-// do not carry it). Followers waiting to apply a forwarded write or a read
-// index gain at low load; under load entries flow anyway. No-ops skip the
+// do not carry it). Followers waiting for a read index gain at low load;
+// under load entries flow anyway. Forwarded writes need no nudge: they
+// return once the leader applied them. No-ops skip the
 // state file (see fsm.ApplyBatch), so a nudge costs only log appends.
 func (s *Store) nudgeFollowers() {
 	if s.batcher.q.len() > 0 || len(s.batcher.window) > 1 || !s.nudging.CompareAndSwap(false, true) {
@@ -237,14 +228,6 @@ func (s *Store) nudgeFollowers() {
 		_ = s.raftNode().Apply([]byte{entryNoop}, 0).Error()
 		s.nudging.Store(false)
 	}()
-}
-
-// onCommit runs in the FSM as the leader starts applying new entries: if
-// followers are waiting for forwarded writes, tell them the commit index.
-func (s *Store) onCommit() {
-	if s.forwardedInFlight.Load() > 0 && s.IsLeader() {
-		s.nudgeFollowers()
-	}
 }
 
 // mapApplyError translates raft's errors for an Apply future.
@@ -366,7 +349,6 @@ func (s *Store) proposeBatchLocal(ctx context.Context, cmds [][]byte) ([]*propos
 			return nil, fmt.Errorf("%w: command %d has %d bytes, limit %d", ErrTooLarge, i, len(c), s.cfg.MaxCommandBytes)
 		}
 		props[i] = newProposal(c)
-		props[i].forwarded = true
 	}
 	if err := s.batcher.q.push(props...); err != nil {
 		return nil, err

@@ -61,8 +61,6 @@ type Store struct {
 	readyTerm atomic.Uint64
 	pending   atomic.Int64
 	nudging   atomic.Bool
-	// forwardedInFlight counts leader entries carrying forwarded commands.
-	forwardedInFlight atomic.Int64
 
 	leaderRounds   *rounds // VerifyLeader rounds (this node is leader)
 	readIndexRPCs  *rounds // read-index RPC rounds (follower)
@@ -98,7 +96,6 @@ func New(cfg Config, sm StateMachine) (*Store, error) {
 	}
 	s.fsm.sync = c.SyncState
 	s.fsm.isLeader = s.IsLeader
-	s.fsm.onCommit = s.onCommit
 	s.batcher = newBatcher(s)
 	s.forwarder = newForwarder(s)
 	s.leaderRounds = newRounds(s.verifyRound)
