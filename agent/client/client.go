@@ -12,28 +12,23 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultTimeout    = 30 * time.Second
-	DefaultMaxRetries = 5
-	DefaultMinBackoff = 50 * time.Millisecond
-	DefaultMaxBackoff = 2 * time.Second
+	DefaultTimeout    = apiclient.DefaultTimeout
+	DefaultMaxRetries = apiclient.DefaultMaxRetries
+	DefaultMinBackoff = apiclient.DefaultMinBackoff
+	DefaultMaxBackoff = apiclient.DefaultMaxBackoff
 )
 
 // maxResponseBytes bounds how much of a response body the client reads.
@@ -69,61 +64,36 @@ type Config struct {
 
 // Client talks to one Aerolith cluster through one or more agent endpoints.
 type Client struct {
-	endpoints  []*url.URL
-	key        string
-	hc         *http.Client
-	timeout    time.Duration
-	maxRetries int
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	userAgent  string
-	current    atomic.Uint32 // index of the endpoint last known to work
+	api *apiclient.Client
 }
 
 // New validates cfg and returns a Client. It does no I/O.
 func New(cfg Config) (*Client, error) {
-	eps, err := parseEndpoints(cfg.URL)
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: NewTransport()}
+	}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = "aerolith-go-client"
+	}
+	api, err := apiclient.New(apiclient.Config{
+		URL:              cfg.URL,
+		ExampleURL:       "http://127.0.0.1:7070",
+		Key:              cfg.Key,
+		HTTPClient:       hc,
+		Timeout:          cfg.Timeout,
+		MaxRetries:       cfg.MaxRetries,
+		MinBackoff:       cfg.MinBackoff,
+		MaxBackoff:       cfg.MaxBackoff,
+		UserAgent:        ua,
+		MaxResponseBytes: maxResponseBytes,
+		DefaultCode:      codeForStatus,
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{
-		endpoints:  eps,
-		key:        cfg.Key,
-		hc:         cfg.HTTPClient,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		minBackoff: cfg.MinBackoff,
-		maxBackoff: cfg.MaxBackoff,
-		userAgent:  cfg.UserAgent,
-	}
-	if c.hc == nil {
-		c.hc = &http.Client{Transport: NewTransport()}
-	}
-	switch {
-	case c.timeout == 0:
-		c.timeout = DefaultTimeout
-	case c.timeout < 0:
-		c.timeout = 0
-	}
-	switch {
-	case c.maxRetries == 0:
-		c.maxRetries = DefaultMaxRetries
-	case c.maxRetries < 0:
-		c.maxRetries = 0
-	}
-	if c.minBackoff <= 0 {
-		c.minBackoff = DefaultMinBackoff
-	}
-	if c.maxBackoff <= 0 {
-		c.maxBackoff = DefaultMaxBackoff
-	}
-	if c.maxBackoff < c.minBackoff {
-		c.maxBackoff = c.minBackoff
-	}
-	if c.userAgent == "" {
-		c.userAgent = "aerolith-go-client"
-	}
-	return c, nil
+	return &Client{api: api}, nil
 }
 
 // NewTransport returns the HTTP transport New uses when Config.HTTPClient is
@@ -145,46 +115,7 @@ func NewTransport() *http.Transport {
 }
 
 // Endpoints returns the base URLs the client uses, in configured order.
-func (c *Client) Endpoints() []string {
-	out := make([]string, len(c.endpoints))
-	for i, u := range c.endpoints {
-		out[i] = u.String()
-	}
-	return out
-}
-
-func parseEndpoints(raw string) ([]*url.URL, error) {
-	var eps []*url.URL
-	for _, part := range strings.Split(raw, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if !strings.Contains(part, "://") {
-			part = "http://" + part
-		}
-		u, err := url.Parse(part)
-		if err != nil {
-			return nil, fmt.Errorf("url: %q is not a valid URL: %v", part, err)
-		}
-		if u.Scheme != "http" && u.Scheme != "https" {
-			return nil, fmt.Errorf("url: %q: scheme must be http or https", part)
-		}
-		if u.Host == "" {
-			return nil, fmt.Errorf("url: %q has no host", part)
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("url: %q must not have a query or fragment", part)
-		}
-		u.Path = strings.TrimRight(u.Path, "/")
-		u.RawPath = ""
-		eps = append(eps, u)
-	}
-	if len(eps) == 0 {
-		return nil, errors.New("url: required (e.g. http://127.0.0.1:7070)")
-	}
-	return eps, nil
-}
+func (c *Client) Endpoints() []string { return c.api.Endpoints() }
 
 // Consistency selects how fresh a read must be. The zero value lets the
 // server choose (linearizable).
@@ -254,14 +185,11 @@ type response struct {
 }
 
 func (c *Client) newRequest(method, path string, body any) (*request, error) {
-	r := &request{method: method, path: path, header: http.Header{}}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request body: %w", err)
-		}
-		r.body = b
+	ar, err := apiclient.NewRequest(method, path, body)
+	if err != nil {
+		return nil, err
 	}
+	r := &request{method: method, path: path, header: ar.Header, body: ar.Body}
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 		r.idempotent = true
@@ -269,143 +197,22 @@ func (c *Client) newRequest(method, path string, body any) (*request, error) {
 	return r, nil
 }
 
-// do sends r, retrying and failing over as the package doc describes, and
-// returns the 2xx response or an error (*Error for API errors).
-func (c *Client) do(ctx context.Context, r *request) (*response, error) {
-	n := len(c.endpoints)
-	start := int(c.current.Load())
-	var lastErr error
-	tried := 0   // endpoints tried since the last backoff
-	retries := 0 // backoffs done
-	for i := start; ; i++ {
-		idx := i % n
-		resp, err := c.once(ctx, c.endpoints[idx], r)
-		if err == nil {
-			c.current.Store(uint32(idx))
-			return resp, nil
-		}
-		var apiErr *Error
-		isAPI := errors.As(err, &apiErr)
-		switch {
-		case isAPI && apiErr.Status == http.StatusServiceUnavailable && r.idempotent && !r.noRetry:
-		case !isAPI && isNotSent(err):
-		case !isAPI && r.idempotent:
-		default:
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		}
-		lastErr = err
-		tried++
-		if !isAPI && tried < n {
-			continue // fail over at once to the next endpoint
-		}
-		if retries >= c.maxRetries || r.noRetry {
-			break
-		}
-		retries++
-		tried = 0
-		wait := c.backoff(retries)
-		if isAPI && apiErr.RetryAfter > 0 {
-			wait = min(apiErr.RetryAfter, c.maxBackoff)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
-		case <-t.C:
-		}
-	}
-	var apiErr *Error
-	if errors.As(lastErr, &apiErr) || n == 1 {
-		return nil, lastErr
-	}
-	return nil, fmt.Errorf("no endpoint reachable (%d tried): %w", n, lastErr)
-}
-
-// backoff returns the delay before retry number n (1-based): exponential
-// from minBackoff, capped at maxBackoff, with up to 50% jitter.
-func (c *Client) backoff(n int) time.Duration {
-	d := c.minBackoff
-	for i := 1; i < n && d < c.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.maxBackoff)
-	return d/2 + rand.N(d/2+1)
-}
-
-// isNotSent reports whether err happened before any byte of the request
-// reached a server, so resending cannot apply it twice.
-func isNotSent(err error) bool {
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
-}
-
-func (c *Client) once(ctx context.Context, base *url.URL, r *request) (*response, error) {
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	target := base.Scheme + "://" + base.Host + base.EscapedPath() + r.path // r.path is escaped already
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
-	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range r.header {
-		req.Header[k] = v
-	}
-	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read response: %w", r.method, target, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, decodeError(resp.StatusCode, resp.Header, data)
-	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
-}
-
-// call sends r and decodes a JSON answer into out (when out is non-nil).
+// call sends r, retrying and failing over as the package doc describes, and
+// decodes a JSON answer into out (when out is non-nil).
 func (c *Client) call(ctx context.Context, r *request, out any) (*response, error) {
-	resp, err := c.do(ctx, r)
+	resp, err := c.api.Call(ctx, &apiclient.Request{
+		Method:     r.method,
+		Path:       r.path,
+		Query:      r.query,
+		Body:       r.body,
+		Header:     r.header,
+		Idempotent: r.idempotent,
+		NoRetry:    r.noRetry,
+	}, out)
 	if err != nil {
 		return nil, err
 	}
-	if out != nil {
-		if err := json.Unmarshal(resp.body, out); err != nil {
-			return nil, fmt.Errorf("%s %s: decode response: %w", r.method, r.path, err)
-		}
-	}
-	return resp, nil
+	return &response{status: resp.Status, header: resp.Header, body: resp.Body}, nil
 }
 
 // collectionPath returns the escaped path of collection c plus suffix parts.

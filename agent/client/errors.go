@@ -1,13 +1,9 @@
 package client
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
+
+	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
 // Error codes the data API answers with, in the "code" field of its error body.
@@ -27,22 +23,7 @@ const (
 // Error is a non-2xx answer from an agent. Status is the HTTP status; Code
 // and Message come from the `{"error":{"code","message"}}` body (or are
 // derived from the status when the body has another shape, e.g. a proxy's).
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-	// RetryAfter is the server's Retry-After hint (zero when absent).
-	RetryAfter time.Duration
-}
-
-// Error returns the server's message followed by the status and code.
-func (e *Error) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = strings.ToLower(http.StatusText(e.Status))
-	}
-	return fmt.Sprintf("%s (%d %s)", msg, e.Status, e.Code)
-}
+type Error = apiclient.Error
 
 // IsNotFound reports whether err is an API error with status 404.
 func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
@@ -71,33 +52,11 @@ func IsTooLarge(err error) bool { return hasStatus(err, http.StatusRequestEntity
 // leader, node not ready). It is returned only after retries ran out.
 func IsUnavailable(err error) bool { return hasStatus(err, http.StatusServiceUnavailable) }
 
-func hasStatus(err error, status int) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == status
-}
+func hasStatus(err error, status int) bool { return apiclient.HasStatus(err, status) }
 
 // decodeError builds an *Error from a non-2xx response body.
 func decodeError(status int, header http.Header, body []byte) *Error {
-	e := &Error{Status: status, Code: codeForStatus(status)}
-	var wire struct {
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(body, &wire); err == nil && wire.Error != nil {
-		if wire.Error.Code != "" {
-			e.Code = wire.Error.Code
-		}
-		e.Message = wire.Error.Message
-	} else {
-		e.Message = strings.TrimSpace(string(body))
-		if len(e.Message) > 256 {
-			e.Message = e.Message[:256] + "..."
-		}
-	}
-	e.RetryAfter = parseRetryAfter(header.Get("Retry-After"))
-	return e
+	return apiclient.DecodeError(status, header, body, codeForStatus)
 }
 
 func codeForStatus(status int) string {
@@ -122,24 +81,4 @@ func codeForStatus(status int) string {
 		return CodeUnavailable
 	}
 	return CodeInternal
-}
-
-// parseRetryAfter understands the delay-seconds form and the HTTP-date form.
-func parseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -17,29 +17,23 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultTimeout    = 30 * time.Second
-	DefaultMaxRetries = 5
-	DefaultMinBackoff = 50 * time.Millisecond
-	DefaultMaxBackoff = 2 * time.Second
+	DefaultTimeout    = apiclient.DefaultTimeout
+	DefaultMaxRetries = apiclient.DefaultMaxRetries
+	DefaultMinBackoff = apiclient.DefaultMinBackoff
+	DefaultMaxBackoff = apiclient.DefaultMaxBackoff
 )
 
 // maxResponseBytes bounds how much of a response body the client reads.
@@ -71,30 +65,14 @@ type Config struct {
 
 // Client talks to a billing service through one or more replicas.
 type Client struct {
-	endpoints  []*url.URL
-	key        string
-	hc         *http.Client
-	timeout    time.Duration
-	maxRetries int
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	userAgent  string
-	current    atomic.Uint32 // index of the endpoint last known to work
+	api *apiclient.Client
 }
 
 // New validates cfg and returns a Client. It does no I/O.
 func New(cfg Config) (*Client, error) {
-	eps, err := parseEndpoints(cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	c := &Client{endpoints: eps, key: cfg.Key, hc: cfg.HTTPClient, timeout: cfg.Timeout, maxRetries: cfg.MaxRetries,
-		minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff, userAgent: cfg.UserAgent}
-	if strings.ContainsFunc(c.key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, errors.New("key: contains whitespace or control characters")
-	}
-	if c.hc == nil {
-		c.hc = &http.Client{Transport: &http.Transport{
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        256,
@@ -102,72 +80,34 @@ func New(cfg Config) (*Client, error) {
 			IdleConnTimeout:     90 * time.Second,
 		}}
 	}
-	switch {
-	case c.timeout == 0:
-		c.timeout = DefaultTimeout
-	case c.timeout < 0:
-		c.timeout = 0
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = "aerolith-billing-client"
 	}
-	switch {
-	case c.maxRetries == 0:
-		c.maxRetries = DefaultMaxRetries
-	case c.maxRetries < 0:
-		c.maxRetries = 0
+	api, err := apiclient.New(apiclient.Config{
+		URL:              cfg.URL,
+		ExampleURL:       "http://127.0.0.1:7080",
+		Key:              cfg.Key,
+		HTTPClient:       hc,
+		Timeout:          cfg.Timeout,
+		MaxRetries:       cfg.MaxRetries,
+		MinBackoff:       cfg.MinBackoff,
+		MaxBackoff:       cfg.MaxBackoff,
+		UserAgent:        ua,
+		MaxResponseBytes: maxResponseBytes,
+		Unreachable:      "billing endpoint",
+	})
+	if err != nil {
+		return nil, err
 	}
-	if c.minBackoff <= 0 {
-		c.minBackoff = DefaultMinBackoff
+	if strings.ContainsFunc(cfg.Key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, errors.New("key: contains whitespace or control characters")
 	}
-	if c.maxBackoff <= 0 {
-		c.maxBackoff = DefaultMaxBackoff
-	}
-	c.maxBackoff = max(c.maxBackoff, c.minBackoff)
-	if c.userAgent == "" {
-		c.userAgent = "aerolith-billing-client"
-	}
-	return c, nil
+	return &Client{api: api}, nil
 }
 
 // Endpoints returns the base URLs the client uses, in configured order.
-func (c *Client) Endpoints() []string {
-	out := make([]string, len(c.endpoints))
-	for i, u := range c.endpoints {
-		out[i] = u.String()
-	}
-	return out
-}
-
-func parseEndpoints(raw string) ([]*url.URL, error) {
-	var eps []*url.URL
-	for _, part := range strings.Split(raw, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if !strings.Contains(part, "://") {
-			part = "http://" + part
-		}
-		u, err := url.Parse(part)
-		if err != nil {
-			return nil, fmt.Errorf("url: %q is not a valid URL: %v", part, err)
-		}
-		if u.Scheme != "http" && u.Scheme != "https" {
-			return nil, fmt.Errorf("url: %q: scheme must be http or https", part)
-		}
-		if u.Host == "" {
-			return nil, fmt.Errorf("url: %q has no host", part)
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("url: %q must not have a query or fragment", part)
-		}
-		u.Path = strings.TrimRight(u.Path, "/")
-		u.RawPath = ""
-		eps = append(eps, u)
-	}
-	if len(eps) == 0 {
-		return nil, errors.New("url: required (e.g. http://127.0.0.1:7080)")
-	}
-	return eps, nil
-}
+func (c *Client) Endpoints() []string { return c.api.Endpoints() }
 
 // Error codes of the billing API's error body.
 const (
@@ -184,22 +124,7 @@ const (
 
 // Error is a non-2xx answer. Code and Message come from the
 // {"error":{"code","message"}} body.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-	// RetryAfter is the server's Retry-After hint (zero when absent).
-	RetryAfter time.Duration
-}
-
-// Error returns the server's message followed by the status and code.
-func (e *Error) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = strings.ToLower(http.StatusText(e.Status))
-	}
-	return fmt.Sprintf("%s (%d %s)", msg, e.Status, e.Code)
-}
+type Error = apiclient.Error
 
 // IsNotFound reports a 404.
 func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
@@ -220,38 +145,7 @@ func IsInvalidArgument(err error) bool { return hasStatus(err, http.StatusBadReq
 // IsUnavailable reports a 503 (returned only after retries ran out).
 func IsUnavailable(err error) bool { return hasStatus(err, http.StatusServiceUnavailable) }
 
-func hasStatus(err error, status int) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == status
-}
-
-// decodeError builds an *Error from a non-2xx response.
-func decodeError(status int, header http.Header, body []byte) *Error {
-	e := &Error{Status: status, Code: strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")}
-	var wire struct {
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(body, &wire); err == nil && wire.Error != nil {
-		if wire.Error.Code != "" {
-			e.Code = wire.Error.Code
-		}
-		e.Message = wire.Error.Message
-	} else {
-		e.Message = strings.TrimSpace(string(body))
-		if len(e.Message) > 256 {
-			e.Message = e.Message[:256] + "..."
-		}
-	}
-	if v := header.Get("Retry-After"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			e.RetryAfter = time.Duration(n) * time.Second
-		}
-	}
-	return e
-}
+func hasStatus(err error, status int) bool { return apiclient.HasStatus(err, status) }
 
 // request describes one API call before it is sent.
 type request struct {
@@ -264,151 +158,40 @@ type request struct {
 }
 
 func newRequest(method, path string, body any) (*request, error) {
-	r := &request{method: method, path: path, accept: "application/json"}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request body: %w", err)
-		}
-		r.body = b
+	ar, err := apiclient.NewRequest(method, path, body)
+	if err != nil {
+		return nil, err
 	}
+	r := &request{method: method, path: path, body: ar.Body, accept: "application/json"}
 	r.idempotent = method == http.MethodGet || method == http.MethodHead
 	return r, nil
+}
+
+func (r *request) api() *apiclient.Request {
+	return &apiclient.Request{
+		Method:     r.method,
+		Path:       r.path,
+		Query:      r.query,
+		Body:       r.body,
+		Header:     http.Header{"Accept": {r.accept}},
+		Idempotent: r.idempotent,
+	}
 }
 
 // do sends r, retrying and failing over as the package doc describes, and
 // returns the body of the 2xx response.
 func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
-	n := len(c.endpoints)
-	start := int(c.current.Load())
-	var lastErr error
-	tried, retries := 0, 0
-	for i := start; ; i++ {
-		idx := i % n
-		body, err := c.once(ctx, c.endpoints[idx], r)
-		if err == nil {
-			c.current.Store(uint32(idx))
-			return body, nil
-		}
-		var apiErr *Error
-		isAPI := errors.As(err, &apiErr)
-		switch {
-		case isAPI && apiErr.Status == http.StatusServiceUnavailable && r.idempotent:
-		case !isAPI && isNotSent(err):
-		case !isAPI && r.idempotent:
-		default:
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		}
-		lastErr = err
-		tried++
-		if !isAPI && tried < n {
-			continue // fail over at once
-		}
-		if retries >= c.maxRetries {
-			break
-		}
-		retries++
-		tried = 0
-		wait := c.backoff(retries)
-		if isAPI && apiErr.RetryAfter > 0 {
-			wait = min(apiErr.RetryAfter, c.maxBackoff)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
-		case <-t.C:
-		}
-	}
-	var apiErr *Error
-	if errors.As(lastErr, &apiErr) || n == 1 {
-		return nil, lastErr
-	}
-	return nil, fmt.Errorf("no billing endpoint reachable (%d tried): %w", n, lastErr)
-}
-
-// backoff returns the delay before retry n (1-based): exponential, capped,
-// with up to 50% jitter.
-func (c *Client) backoff(n int) time.Duration {
-	d := c.minBackoff
-	for i := 1; i < n && d < c.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.maxBackoff)
-	return d/2 + rand.N(d/2+1)
-}
-
-// isNotSent reports whether err happened before the request reached a
-// server, so resending cannot apply it twice.
-func isNotSent(err error) bool {
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
-}
-
-func (c *Client) once(ctx context.Context, base *url.URL, r *request) ([]byte, error) {
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	target := base.Scheme + "://" + base.Host + base.EscapedPath() + r.path
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
-	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	resp, err := c.api.Do(ctx, r.api())
 	if err != nil {
 		return nil, err
 	}
-	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", r.accept)
-	req.Header.Set("User-Agent", c.userAgent)
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read response: %w", r.method, r.path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, decodeError(resp.StatusCode, resp.Header, data)
-	}
-	return data, nil
+	return resp.Body, nil
 }
 
 // call sends r and decodes the JSON answer into out (when non-nil).
 func (c *Client) call(ctx context.Context, r *request, out any) error {
-	body, err := c.do(ctx, r)
-	if err != nil {
-		return err
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%s %s: decode response: %w", r.method, r.path, err)
-		}
-	}
-	return nil
+	_, err := c.api.Call(ctx, r.api(), out)
+	return err
 }
 
 // send builds and sends a request in one step.
