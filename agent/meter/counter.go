@@ -40,7 +40,7 @@ type counter struct {
 type shard struct {
 	mu sync.Mutex
 	m  map[string]*Usage
-	_  [40]byte // keep shards on separate cache lines
+	_  [48]byte // keep shards on separate cache lines
 }
 
 func newCounter() *counter {

@@ -34,8 +34,9 @@
 //
 // # Windows and the outbox
 //
-// Windows are aligned to multiples of Config.Window (default 10 s). When a
-// window closes, its counters are taken out of the shards, the storage
+// A window closes at each multiple of Config.Window (default 10 s) by the
+// clock, at Flush and at Close; it covers [previous close, this close), so
+// windows tile time without gap or overlap. When a window closes, its counters are taken out of the shards, the storage
 // integral is cut at the window's end, and one record per tenant with
 // non-zero usage is appended to the outbox: a bbolt file (meter.db) under
 // Config.DataDir. Appending allocates the per-node sequence numbers (1, 2,

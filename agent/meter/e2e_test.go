@@ -2,7 +2,6 @@ package meter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -295,5 +294,3 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 		}
 	}
 }
-
-var _ = errors.Is

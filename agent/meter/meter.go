@@ -163,7 +163,8 @@ func (m *Meter) SetLeader(leader bool, at time.Time) {
 
 // Open opens the outbox under DataDir and starts the window and reporter
 // goroutines. Records already in the outbox (from before a restart or a
-// crash) are shipped first.
+// crash) are shipped first. An outbox written by another node id is
+// refused (its sequence numbers are that node's).
 func (m *Meter) Open(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -174,3 +174,49 @@ func TestSendFailureKeepsRecords(t *testing.T) {
 		t.Fatalf("stats after recovery = %+v", st)
 	}
 }
+
+// TestCloseKeepsPartialWindow: Close writes the current window to the
+// outbox; the next Open ships it with the next sequence number.
+func TestCloseKeepsPartialWindow(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var seqs []uint64
+	send := senderFunc(func(ctx context.Context, recs []client.UsageRecord) (client.IngestResult, error) {
+		mu.Lock()
+		for _, r := range recs {
+			seqs = append(seqs, r.Seq)
+		}
+		mu.Unlock()
+		return senderFunc(nil).SendUsage(ctx, recs)
+	})
+	m := newTestMeter(t, dir, send, nil)
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m.Record("a", Usage{Reads: 1})
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Record("a", Usage{Reads: 5})
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Flush(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Flush after Close = %v, want ErrClosed", err)
+	}
+	m2 := newTestMeter(t, dir, send, nil)
+	if err := m2.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if err := m2.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 {
+		t.Fatalf("sent seqs = %v, want [1 2]", seqs)
+	}
+}
