@@ -176,7 +176,14 @@ func TestNotReady(t *testing.T) {
 		}
 	})
 	old := c.WaitForLeader()
-	put(t, old.Store, "k", "v")
+	idx := put(t, old.Store, "k", "v")
+	// Every node applies "k" before "block" is proposed, so no follower
+	// gets both in one batch (the gate would hold "k" back too).
+	for _, nd := range c.Running() {
+		if err := nd.Store.WaitForApplied(ctxT(t), idx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	res := make(chan error, 1)
 	go func() {
 		_, _, err := old.Store.Propose(context.Background(), []byte("block"))
