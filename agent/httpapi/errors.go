@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -25,9 +25,6 @@ const (
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
 )
-
-// retryAfterSeconds is the Retry-After sent with 503 answers.
-const retryAfterSeconds = "1"
 
 // apiError is an error with its HTTP status and code decided. Handlers
 // return one to answer with a specific status; other errors go through
@@ -53,12 +50,7 @@ func notFound(format string, args ...any) *apiError {
 }
 
 // errorBody is the JSON shape of every error answer.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+type errorBody = jsonapi.ErrorBody
 
 // classify maps any error to the answer the client sees. Errors the API
 // does not know become 500 with a generic message; internal is then true so
@@ -119,26 +111,13 @@ func docsMessage(err error, de *docs.Error) string {
 }
 
 // writeJSON answers with status and v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client may be gone; nothing to do about it
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.WriteJSON(w, status, v) }
+
+// errorWriter writes this API's error answers.
+func errorWriter() jsonapi.ErrorWriter { return jsonapi.ErrorWriter{Realm: "aerolith"} }
 
 // writeAPIError answers with e in the standard error shape, adding the
 // headers its status calls for.
 func writeAPIError(w http.ResponseWriter, e *apiError) {
-	switch e.status {
-	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="aerolith"`)
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", retryAfterSeconds)
-	}
-	var body errorBody
-	body.Error.Code = e.code
-	body.Error.Message = e.message
-	writeJSON(w, e.status, body)
+	errorWriter().Write(w, e.status, e.code, e.message)
 }

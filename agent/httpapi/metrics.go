@@ -2,63 +2,35 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
-// metrics are the HTTP request metrics. Labels are the route PATTERN (e.g.
-// "/api/v1/collections/{c}/documents/{id}", or "unmatched"), a known method
-// and the status code, so no id, key or collection name ever becomes a label.
+// metrics are the HTTP request metrics (see jsonapi.RequestMetrics:
+// labels are the route PATTERN, e.g. "/api/v1/collections/{c}/documents/{id}"
+// or "unmatched", a known method and the status code) plus the plain
+// totals served by /api/v1/stats.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	inFlight prometheus.Gauge
+	*jsonapi.RequestMetrics
 	counters counters
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "aerolith", Subsystem: "http", Name: "requests_total",
-			Help: "HTTP requests served, by route pattern, method and status code.",
-		}, []string{"route", "method", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "aerolith", Subsystem: "http", Name: "request_duration_seconds",
-			Help:    "HTTP request latency, by route pattern, method and status code.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method", "code"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "aerolith", Subsystem: "http", Name: "requests_in_flight",
-			Help: "HTTP requests being served.",
-		}),
+	rm, err := jsonapi.NewRequestMetrics(reg, "http", "HTTP")
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return &metrics{RequestMetrics: rm}, nil
 }
 
-// methodLabel bounds the method label to the methods HTTP defines.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return m
-	}
-	return "other"
-}
-
-func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	code := strconv.Itoa(status)
-	method = methodLabel(method)
-	m.requests.WithLabelValues(route, method, code).Inc()
-	m.duration.WithLabelValues(route, method, code).Observe(d.Seconds())
+// Observe records a served request in the Prometheus metrics and the totals.
+func (m *metrics) Observe(route, method string, status int, d time.Duration) {
+	m.RequestMetrics.Observe(route, method, status, d)
 	m.counters.total.Add(1)
 	switch {
 	case status >= 500:
@@ -66,6 +38,11 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	case status >= 400:
 		m.counters.clientErrors.Add(1)
 	}
+}
+
+// counters are plain totals served by /api/v1/stats.
+type counters struct {
+	total, clientErrors, serverErrors atomic.Uint64
 }
 
 // serveMetrics serves the Prometheus text exposition of Config.Gatherer.

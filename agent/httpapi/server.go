@@ -12,12 +12,8 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -203,32 +200,12 @@ func (s *Server) table() []route {
 // routes builds the mux: each route wrapped with auth, and per path a
 // fallback answering 405 with Allow, plus a catch-all 404.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	allowed := map[string][]string{}
-	var paths []string
-	for _, rt := range s.table() {
-		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
-		if _, ok := allowed[rt.pattern]; !ok {
-			paths = append(paths, rt.pattern)
-		}
-		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
-		if rt.method == "GET" {
-			allowed[rt.pattern] = append(allowed[rt.pattern], "HEAD")
-		}
+	table := s.table()
+	routes := make([]jsonapi.Route, len(table))
+	for i, rt := range table {
+		routes[i] = jsonapi.Route{Method: rt.method, Pattern: rt.pattern, Handler: s.wrap(rt)}
 	}
-	for _, p := range paths {
-		allow := strings.Join(allowed[p], ", ")
-		pattern := p
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			setRoute(r, pattern)
-			w.Header().Set("Allow", allow)
-			writeAPIError(w, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s not allowed on %s; allowed: %s", r.Method, pattern, allow))
-		})
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, notFound("no such route: %s %s", r.Method, r.URL.Path))
-	})
-	return s.instrument(mux)
+	return jsonapi.Instrument(jsonapi.NewMux(routes, errorWriter()), s.metrics, s.log, errorWriter())
 }
 
 // wrap authenticates and authorizes the caller, then runs the handler and
@@ -266,79 +243,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeAPIError(w, e)
 }
 
-// reqInfo travels in the request context so the outer middleware learns the
-// matched route pattern.
-type reqInfo struct{ route string }
+func setRoute(r *http.Request, pattern string) { jsonapi.SetRoute(r, pattern) }
 
-type reqInfoKey struct{}
-
-func setRoute(r *http.Request, pattern string) {
-	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
-		ri.route = pattern
-	}
-}
-
-func routeOf(r *http.Request) string {
-	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok && ri.route != "" {
-		return ri.route
-	}
-	return "unmatched"
-}
-
-// statusWriter records the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// instrument records request metrics by route pattern, method and status,
-// and turns panics into 500s.
-func (s *Server) instrument(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ri := &reqInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
-		sw := &statusWriter{ResponseWriter: w}
-		s.metrics.inFlight.Inc()
-		defer func() {
-			s.metrics.inFlight.Dec()
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("panic serving request", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					writeAPIError(sw, newError(http.StatusInternalServerError, CodeInternal, "internal error"))
-				}
-			}
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			s.metrics.observe(routeOf(r), r.Method, status, time.Since(start))
-		}()
-		next.ServeHTTP(sw, r)
-	})
-}
-
-// counters are plain totals served by /api/v1/stats.
-type counters struct {
-	total, clientErrors, serverErrors atomic.Uint64
-}
+func routeOf(r *http.Request) string { return jsonapi.RouteOf(r) }

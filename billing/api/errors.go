@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -37,9 +37,6 @@ var (
 	ErrPermissionDenied = errors.New("permission denied")
 )
 
-// retryAfterSeconds is the Retry-After sent with 503 answers.
-const retryAfterSeconds = "1"
-
 // apiError is an error with its HTTP status and code decided.
 type apiError struct {
 	status  int
@@ -66,12 +63,7 @@ func forbidden(format string, args ...any) *apiError {
 }
 
 // errorBody is the JSON shape of every error answer.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+type errorBody = jsonapi.ErrorBody
 
 // classify maps any error to the answer the client sees. Unknown errors
 // become 500 with a generic message; internal is then true so the caller
@@ -124,25 +116,13 @@ func classify(err error) (e *apiError, internal bool) {
 }
 
 // writeJSON answers with status and v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client may be gone; nothing to do about it
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.WriteJSON(w, status, v) }
 
-// writeAPIError answers with e in the standard error shape.
+// errorWriter writes this API's error answers.
+func errorWriter() jsonapi.ErrorWriter { return jsonapi.ErrorWriter{Realm: "aerolith-billing"} }
+
+// writeAPIError answers with e in the standard error shape, adding the
+// headers its status calls for.
 func writeAPIError(w http.ResponseWriter, e *apiError) {
-	switch e.status {
-	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="aerolith-billing"`)
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", retryAfterSeconds)
-	}
-	var body errorBody
-	body.Error.Code = e.code
-	body.Error.Message = e.message
-	writeJSON(w, e.status, body)
+	errorWriter().Write(w, e.status, e.code, e.message)
 }
