@@ -222,7 +222,7 @@ func TestValidate(t *testing.T) {
 			}
 			// Every message starts with the option it is about.
 			name, _, _ := strings.Cut(err.Error(), ":")
-			if _, ok := lookup(name); !ok {
+			if _, ok := table.Lookup(name); !ok {
 				t.Fatalf("Validate() = %q does not start with an option name", err)
 			}
 		})

@@ -5,19 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
 
-	agentconfig "github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/settings"
 )
 
 // Defaults of `aerolith billing serve`.
@@ -80,57 +76,8 @@ func Default() Config {
 	}
 }
 
-// flagValue is the pflag.Value behind every option's flag: it checks the
-// syntax on Set and keeps the raw text for Load.
-type flagValue struct {
-	opt  option
-	raw  string
-	list []string
-}
-
-func (v *flagValue) Set(s string) error {
-	var scratch Config
-	if err := v.opt.set(&scratch, s); err != nil {
-		return err
-	}
-	if v.opt.kind == kindList {
-		v.list = append(v.list, splitList(s)...)
-		v.raw = strings.Join(v.list, ",")
-		return nil
-	}
-	v.raw = s
-	return nil
-}
-
-func (v *flagValue) String() string { return v.raw }
-
-func (v *flagValue) Type() string {
-	switch v.opt.kind {
-	case kindInt:
-		return "int"
-	case kindBool:
-		return "bool"
-	case kindList:
-		return "strings"
-	case kindDuration:
-		return "duration"
-	}
-	return "string"
-}
-
 // RegisterFlags adds one flag per option (plus --config) to fs.
-func RegisterFlags(fs *pflag.FlagSet) {
-	def := Default()
-	fs.String(configOption, "", "YAML file with options (same names as the flags); env "+EnvName(configOption))
-	for _, o := range options {
-		v := &flagValue{opt: o}
-		f := fs.VarPF(v, o.name, "", o.usage+" (env "+EnvName(o.name)+")")
-		f.DefValue = o.get(&def)
-		if o.kind == kindBool {
-			f.NoOptDefVal = "true"
-		}
-	}
-}
+func RegisterFlags(fs *pflag.FlagSet) { table.RegisterFlags(fs) }
 
 // Load builds a Config from defaults, the YAML file (--config or
 // AEROLITH_CONFIG), environment variables (looked up with lookupEnv, e.g.
@@ -138,114 +85,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 // increasing precedence. fs may be nil. Load checks syntax; call Validate for
 // the rest.
 func Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (Config, error) {
-	if lookupEnv == nil {
-		lookupEnv = func(string) (string, bool) { return "", false }
-	}
-	env := func(name string) (string, bool) {
-		v, ok := lookupEnv(name)
-		return v, ok && v != ""
-	}
-	c := Default()
-	path, _ := env(EnvName(configOption))
-	if fs != nil && fs.Changed(configOption) {
-		path, _ = fs.GetString(configOption)
-	}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
-		}
-		if err := c.applyYAML(data, lookupEnv); err != nil {
-			return Config{}, fmt.Errorf("config file %s: %w", path, err)
-		}
-	}
-	for _, o := range options {
-		if v, ok := env(EnvName(o.name)); ok {
-			if err := o.set(&c, v); err != nil {
-				return Config{}, fmt.Errorf("%s: %w", EnvName(o.name), err)
-			}
-		}
-	}
-	if fs != nil {
-		for _, o := range options {
-			if f := fs.Lookup(o.name); f != nil && f.Changed {
-				if err := o.set(&c, f.Value.String()); err != nil {
-					return Config{}, err
-				}
-			}
-		}
-	}
-	return c, nil
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// applyYAML sets the options of a YAML document; ${NAME} references are
-// replaced by environment values first. Unknown keys are errors.
-func (c *Config) applyYAML(data []byte, lookupEnv func(string) (string, bool)) error {
-	var missing string
-	data = envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		v, ok := lookupEnv(string(m[2 : len(m)-1]))
-		if !ok && missing == "" {
-			missing = string(m[2 : len(m)-1])
-		}
-		return []byte(v)
-	})
-	if missing != "" {
-		return fmt.Errorf("environment variable %s referenced but not set", missing)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return err
-	}
-	seen := map[string]string{}
-	for key, raw := range doc {
-		o, ok := lookup(key)
-		if !ok {
-			return fmt.Errorf("unknown key %q", key)
-		}
-		if prev, dup := seen[o.name]; dup {
-			return fmt.Errorf("keys %q and %q both set %s", prev, key, o.name)
-		}
-		seen[o.name] = key
-		s, err := yamlScalar(o, raw)
-		if err != nil {
-			return err
-		}
-		if err := o.set(c, s); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// yamlScalar renders a YAML value as the text a flag would carry.
-func yamlScalar(o option, v any) (string, error) {
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case int, int64, uint64, bool:
-		return fmt.Sprint(v), nil
-	case float64:
-		return "", fmt.Errorf("%s: %v is not an integer", o.name, v)
-	case []any:
-		if o.kind != kindList {
-			return "", fmt.Errorf("%s: want a single value, not a list", o.name)
-		}
-		items := make([]string, 0, len(v))
-		for _, it := range v {
-			switch it.(type) {
-			case string, int, int64, uint64:
-				items = append(items, fmt.Sprint(it))
-			default:
-				return "", fmt.Errorf("%s: list items must be strings", o.name)
-			}
-		}
-		return strings.Join(items, ","), nil
-	}
-	return "", fmt.Errorf("%s: unsupported value of type %T", o.name, v)
+	return table.Load(fs, lookupEnv)
 }
 
 // Validate checks the configuration and returns the first problem as an
@@ -258,13 +98,13 @@ func (c *Config) Validate() error {
 	if c.NodeID != "" && !member.ValidID(c.NodeID) {
 		return fmt.Errorf("node-id: %q is invalid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
 	}
-	if err := checkListen("http-addr", c.HTTPAddr); err != nil {
+	if err := settings.CheckListen("http-addr", c.HTTPAddr, "7080"); err != nil {
 		return err
 	}
-	if err := checkListen("raft-addr", c.RaftAddr); err != nil {
+	if err := settings.CheckListen("raft-addr", c.RaftAddr, "7080"); err != nil {
 		return err
 	}
-	if _, port, _ := splitHostPort(c.HTTPAddr); c.HTTPAddr == c.RaftAddr && port != 0 {
+	if _, port, _ := settings.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.RaftAddr && port != 0 {
 		return fmt.Errorf("http-addr: %s is also the raft-addr; give them different ports", c.HTTPAddr)
 	}
 	if c.Advertise != "" && (strings.ContainsAny(c.Advertise, "/ ") || strings.Count(c.Advertise, ":") == 1) {
@@ -277,7 +117,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("join: required with bootstrap-expect %d; list the replicas' addresses (host:port)", c.BootstrapExpect)
 	}
 	for _, j := range c.Join {
-		if _, _, err := splitHostPort(j); err != nil {
+		if _, _, err := settings.SplitHostPort(j); err != nil {
 			return fmt.Errorf("join: %q: %v; want host:port", j, err)
 		}
 	}
@@ -311,11 +151,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("tiers: %v", err)
 		}
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if _, err := settings.ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("log-format: %q is unknown; want text or json", c.LogFormat)
+	if err := settings.CheckLogFormat(c.LogFormat); err != nil {
+		return err
 	}
 	if c.MaxBodyBytes < 1024 {
 		return errors.New("max-body-bytes: must be at least 1024")
@@ -361,57 +201,13 @@ func (c *Config) Cycle() (ledger.Cycle, error) {
 }
 
 // AdvertiseHost returns the host this replica announces for a listener on
-// listenAddr, by the agent's rules (see agent/config.Config.AdvertiseHost).
+// listenAddr, by the agent's rules (see settings.AdvertiseHost).
 func (c *Config) AdvertiseHost(listenAddr string) (string, error) {
-	ac := agentconfig.Config{Advertise: c.Advertise, Join: c.Join}
-	return ac.AdvertiseHost(listenAddr)
-}
-
-func checkListen(name, addr string) error {
-	if addr == "" {
-		return fmt.Errorf("%s: required; want host:port such as :7080", name)
-	}
-	if _, _, err := splitHostPort(addr); err != nil {
-		return fmt.Errorf("%s: %q: %v; want host:port such as 127.0.0.1:7080", name, addr, err)
-	}
-	return nil
-}
-
-// splitHostPort is net.SplitHostPort that also checks the port is a number
-// in 0-65535.
-func splitHostPort(addr string) (string, int, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, errors.New("missing or malformed port")
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 {
-		return "", 0, fmt.Errorf("port %q is not a number in 0-65535", port)
-	}
-	return host, n, nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info", "":
-		return slog.LevelInfo, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("log-level: %q is unknown; want debug, info, warn or error", s)
+	return settings.AdvertiseHost(c.Advertise, c.Join, listenAddr)
 }
 
 // Logger returns a slog.Logger writing to w at the configured level and
 // format. Call it after Validate.
 func (c *Config) Logger(w io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return settings.NewLogger(w, c.LogLevel, c.LogFormat)
 }

@@ -1,0 +1,152 @@
+package settings
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+type conf struct {
+	Name  string
+	Count int
+	On    bool
+	Peers []string
+	Wait  time.Duration
+}
+
+var testTable = Table[conf]{
+	Default: func() conf { return conf{Name: "def", Count: 3, Wait: 24 * time.Hour} },
+	Options: []Option[conf]{
+		{Name: "name", Usage: "a name", Field: func(c *conf) any { return &c.Name }},
+		{Name: "max-count", Usage: "a count", Field: func(c *conf) any { return &c.Count }},
+		{Name: "on", Usage: "a switch", Field: func(c *conf) any { return &c.On }},
+		{Name: "peers", Usage: "a list", Field: func(c *conf) any { return &c.Peers }},
+		{Name: "wait", Usage: "a duration", Field: func(c *conf) any { return &c.Wait }},
+	},
+}
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, args []string, e map[string]string) (conf, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{})
+	testTable.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return conf{}, err
+	}
+	return testTable.Load(fs, env(e))
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	file := writeFile(t, "name: file\nmax_count: 5\npeers: [a:1, b:2]\nwait: 2d\n")
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want conf
+	}{
+		{"defaults", nil, nil, conf{Name: "def", Count: 3, Wait: 24 * time.Hour}},
+		{"file", []string{"--config", file}, nil, conf{Name: "file", Count: 5, Peers: []string{"a:1", "b:2"}, Wait: 48 * time.Hour}},
+		{"file from env", nil, map[string]string{"AEROLITH_CONFIG": file}, conf{Name: "file", Count: 5, Peers: []string{"a:1", "b:2"}, Wait: 48 * time.Hour}},
+		{"env over file", []string{"--config", file}, map[string]string{"AEROLITH_MAX_COUNT": "7", "AEROLITH_ON": "true", "AEROLITH_NAME": ""},
+			conf{Name: "file", Count: 7, On: true, Peers: []string{"a:1", "b:2"}, Wait: 48 * time.Hour}},
+		{"flags over env", []string{"--config", file, "--peers", "x:1", "--peers=y:2,z:3", "--on", "--wait", "90s"}, map[string]string{"AEROLITH_PEERS": "q:1"},
+			conf{Name: "file", Count: 5, On: true, Peers: []string{"x:1", "y:2", "z:3"}, Wait: 90 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := load(t, tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name, file string
+		args       []string
+		env        map[string]string
+		want       string
+	}{
+		{name: "bad int flag", args: []string{"--max-count", "x"}, want: `max-count: "x" is not an integer`},
+		{name: "bad bool env", env: map[string]string{"AEROLITH_ON": "maybe"}, want: `AEROLITH_ON: on: "maybe" is not a boolean`},
+		{name: "bad duration env", env: map[string]string{"AEROLITH_WAIT": "-1s"}, want: `AEROLITH_WAIT: wait: "-1s" is negative`},
+		{name: "unknown key", file: "nope: 1\n", want: `unknown key "nope"`},
+		{name: "duplicate key", file: "max-count: 1\nmax_count: 2\n", want: "both set max-count"},
+		{name: "list for scalar", file: "name: [a, b]\n", want: "name: want a single value, not a list"},
+		{name: "float", file: "max-count: 1.5\n", want: "max-count: 1.5 is not an integer"},
+		{name: "missing env ref", file: "name: ${NOPE_NOT_SET}\n", want: "environment variable NOPE_NOT_SET referenced but not set"},
+		{name: "missing file", args: []string{"--config", "/nonexistent/c.yaml"}, want: "config: open /nonexistent/c.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, tt.file))
+			}
+			_, err := load(t, args, tt.env)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFileEnvExpansion(t *testing.T) {
+	file := writeFile(t, "name: ${WHO}\npeers: ${PEERS}\n")
+	got, err := load(t, []string{"--config", file}, map[string]string{"WHO": "me", "PEERS": "a:1,b:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "me" || !reflect.DeepEqual(got.Peers, []string{"a:1", "b:2"}) {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestRegisterFlagsHelp(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	testTable.RegisterFlags(fs)
+	for _, tc := range []struct{ name, typ, def string }{
+		{"name", "string", "def"}, {"max-count", "int", "3"}, {"on", "bool", "false"}, {"peers", "strings", ""}, {"wait", "duration", "1d"},
+	} {
+		f := fs.Lookup(tc.name)
+		if f == nil || f.Value.Type() != tc.typ || f.DefValue != tc.def || !strings.Contains(f.Usage, "(env "+EnvName(tc.name)+")") {
+			t.Errorf("flag %s = %+v", tc.name, f)
+		}
+	}
+	if fs.Lookup(ConfigOption) == nil {
+		t.Error("no --config flag")
+	}
+	if got := strings.Join(testTable.Names(), " "); got != "config name max-count on peers wait" {
+		t.Errorf("Names() = %q", got)
+	}
+	if _, ok := testTable.Lookup("MAX_Count"); !ok {
+		t.Error("Lookup ignores case and underscores")
+	}
+	if EnvName("max-count") != "AEROLITH_MAX_COUNT" {
+		t.Errorf("EnvName = %q", EnvName("max-count"))
+	}
+}
