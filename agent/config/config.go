@@ -105,33 +105,17 @@ func (c *Config) Validate() error {
 	if c.NodeID != "" && !ValidNodeID(c.NodeID) {
 		return fmt.Errorf("node-id: %q is invalid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
 	}
-	if err := settings.CheckListen("http-addr", c.HTTPAddr, "7070"); err != nil {
+	if err := settings.CheckListeners(c.HTTPAddr, c.RaftAddr, "7070"); err != nil {
 		return err
 	}
-	if err := settings.CheckListen("raft-addr", c.RaftAddr, "7070"); err != nil {
+	if err := settings.CheckAdvertiseSyntax(c.Advertise); err != nil {
 		return err
 	}
-	if _, port, _ := settings.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.RaftAddr && port != 0 {
-		return fmt.Errorf("http-addr: %s is also the raft-addr; give them different ports", c.HTTPAddr)
+	if c.Advertise != "" && settings.IsUnspecified(c.Advertise) {
+		return fmt.Errorf("advertise: %s is not an address others can dial; give this node's reachable IP or host name", c.Advertise)
 	}
-	if c.Advertise != "" {
-		if strings.ContainsAny(c.Advertise, "/ ") || strings.Count(c.Advertise, ":") == 1 {
-			return fmt.Errorf("advertise: %q must be a host name or IP without port (the raft and http ports are added)", c.Advertise)
-		}
-		if settings.IsUnspecified(c.Advertise) {
-			return fmt.Errorf("advertise: %s is not an address others can dial; give this node's reachable IP or host name", c.Advertise)
-		}
-	}
-	if c.BootstrapExpect < 0 {
-		return errors.New("bootstrap-expect: must be >= 0")
-	}
-	if c.BootstrapExpect > 1 && len(c.Join) == 0 {
-		return fmt.Errorf("join: required with bootstrap-expect %d; list the members' addresses (host:port)", c.BootstrapExpect)
-	}
-	for _, j := range c.Join {
-		if _, _, err := settings.SplitHostPort(j); err != nil {
-			return fmt.Errorf("join: %q: %v; want host:port", j, err)
-		}
+	if err := settings.CheckJoin(c.BootstrapExpect, c.Join, "members"); err != nil {
+		return err
 	}
 	if c.Discover != "" {
 		return errors.New("discover: cloud discovery is not supported yet; list the members with --join instead")

@@ -98,28 +98,14 @@ func (c *Config) Validate() error {
 	if c.NodeID != "" && !member.ValidID(c.NodeID) {
 		return fmt.Errorf("node-id: %q is invalid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
 	}
-	if err := settings.CheckListen("http-addr", c.HTTPAddr, "7080"); err != nil {
+	if err := settings.CheckListeners(c.HTTPAddr, c.RaftAddr, "7080"); err != nil {
 		return err
 	}
-	if err := settings.CheckListen("raft-addr", c.RaftAddr, "7080"); err != nil {
+	if err := settings.CheckAdvertiseSyntax(c.Advertise); err != nil {
 		return err
 	}
-	if _, port, _ := settings.SplitHostPort(c.HTTPAddr); c.HTTPAddr == c.RaftAddr && port != 0 {
-		return fmt.Errorf("http-addr: %s is also the raft-addr; give them different ports", c.HTTPAddr)
-	}
-	if c.Advertise != "" && (strings.ContainsAny(c.Advertise, "/ ") || strings.Count(c.Advertise, ":") == 1) {
-		return fmt.Errorf("advertise: %q must be a host name or IP without port (the raft and http ports are added)", c.Advertise)
-	}
-	if c.BootstrapExpect < 0 {
-		return errors.New("bootstrap-expect: must be >= 0")
-	}
-	if c.BootstrapExpect > 1 && len(c.Join) == 0 {
-		return fmt.Errorf("join: required with bootstrap-expect %d; list the replicas' addresses (host:port)", c.BootstrapExpect)
-	}
-	for _, j := range c.Join {
-		if _, _, err := settings.SplitHostPort(j); err != nil {
-			return fmt.Errorf("join: %q: %v; want host:port", j, err)
-		}
+	if err := settings.CheckJoin(c.BootstrapExpect, c.Join, "replicas"); err != nil {
+		return err
 	}
 	if len(c.AdminKeys) == 0 {
 		return errors.New("admin-key: required; set --admin-key (or AEROLITH_ADMIN_KEY) to the key billing operators authenticate with")

@@ -151,3 +151,46 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// CheckListeners checks the http-addr and raft-addr options: both
+// host:port, on different ports unless port 0. examplePort (e.g. "7070")
+// appears in the errors' suggestions.
+func CheckListeners(httpAddr, raftAddr, examplePort string) error {
+	if err := CheckListen("http-addr", httpAddr, examplePort); err != nil {
+		return err
+	}
+	if err := CheckListen("raft-addr", raftAddr, examplePort); err != nil {
+		return err
+	}
+	if _, port, _ := SplitHostPort(httpAddr); httpAddr == raftAddr && port != 0 {
+		return fmt.Errorf("http-addr: %s is also the raft-addr; give them different ports", httpAddr)
+	}
+	return nil
+}
+
+// CheckAdvertiseSyntax checks that a set advertise option is a host name or
+// IP without a port.
+func CheckAdvertiseSyntax(advertise string) error {
+	if advertise != "" && (strings.ContainsAny(advertise, "/ ") || strings.Count(advertise, ":") == 1) {
+		return fmt.Errorf("advertise: %q must be a host name or IP without port (the raft and http ports are added)", advertise)
+	}
+	return nil
+}
+
+// CheckJoin checks the bootstrap-expect and join options: a non-negative
+// count, join addresses (host:port) required when more than one node is
+// expected. peers names the others in the error ("members", "replicas").
+func CheckJoin(bootstrapExpect int, join []string, peers string) error {
+	if bootstrapExpect < 0 {
+		return errors.New("bootstrap-expect: must be >= 0")
+	}
+	if bootstrapExpect > 1 && len(join) == 0 {
+		return fmt.Errorf("join: required with bootstrap-expect %d; list the %s' addresses (host:port)", bootstrapExpect, peers)
+	}
+	for _, j := range join {
+		if _, _, err := SplitHostPort(j); err != nil {
+			return fmt.Errorf("join: %q: %v; want host:port", j, err)
+		}
+	}
+	return nil
+}

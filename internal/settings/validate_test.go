@@ -104,3 +104,28 @@ func TestLogging(t *testing.T) {
 		t.Errorf("text logger wrote %q", buf.String())
 	}
 }
+
+func TestClusterChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"listeners ok", CheckListeners(":7080", ":7081", "7080"), ""},
+		{"port 0 twice", CheckListeners("127.0.0.1:0", "127.0.0.1:0", "7080"), ""},
+		{"raft-addr bad", CheckListeners(":7080", "x", "7080"), `raft-addr: "x": missing or malformed port; want host:port such as 127.0.0.1:7080`},
+		{"same port", CheckListeners(":7080", ":7080", "7080"), "http-addr: :7080 is also the raft-addr"},
+		{"advertise empty", CheckAdvertiseSyntax(""), ""},
+		{"advertise ipv6", CheckAdvertiseSyntax("fe80::1"), ""},
+		{"advertise with port", CheckAdvertiseSyntax("h:1"), `advertise: "h:1" must be a host name or IP without port`},
+		{"advertise url", CheckAdvertiseSyntax("http//h"), "advertise: "},
+		{"join ok", CheckJoin(3, []string{"a:1", "b:2"}, "members"), ""},
+		{"negative", CheckJoin(-1, nil, "members"), "bootstrap-expect: must be >= 0"},
+		{"join missing", CheckJoin(3, nil, "replicas"), "join: required with bootstrap-expect 3; list the replicas' addresses (host:port)"},
+		{"join bad", CheckJoin(0, []string{"a"}, "members"), `join: "a": missing or malformed port; want host:port`},
+	} {
+		if (tc.want == "") != (tc.err == nil) || tc.err != nil && !strings.HasPrefix(tc.err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, tc.err, tc.want)
+		}
+	}
+}
