@@ -13,9 +13,11 @@ build:
 	$(GO) build -o $(BIN)/aerolith ./cmd/aerolith
 
 ## test: everything CI runs — vet, gofmt check, race-enabled unit, cluster,
-## process-level and linearizability suites, fuzz seed corpora.
+## process-level and linearizability suites, fuzz seed corpora. -count=1:
+## the process suites build the binary themselves, which go test's cache
+## cannot see, so results are never reused.
 test: lint
-	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-short:
 	$(GO) test -short -timeout 10m $(PKGS)
