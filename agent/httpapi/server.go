@@ -212,7 +212,7 @@ func (s *Server) routes() http.Handler {
 // translates its error.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRoute(r, rt.pattern)
+		jsonapi.SetRoute(r, rt.pattern)
 		var p auth.Principal
 		if rt.role != auth.RoleNone {
 			var err error
@@ -238,11 +238,7 @@ func (s *Server) wrap(rt route) http.Handler {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, internal := classify(err)
 	if internal {
-		s.log.Error("request failed", "method", r.Method, "route", routeOf(r), "err", err)
+		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
 	}
 	writeAPIError(w, e)
 }
-
-func setRoute(r *http.Request, pattern string) { jsonapi.SetRoute(r, pattern) }
-
-func routeOf(r *http.Request) string { return jsonapi.RouteOf(r) }
