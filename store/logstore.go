@@ -60,7 +60,8 @@ func openLogStore(kind, dir string, hl hclog.Logger) (logStore, error) {
 }
 
 // walStore closes the WAL's meta database too, which WAL.Close leaves open
-// (raft-wal v0.4.0), keeping its file lock until the process exits.
+// (raft-wal v0.4.0), keeping its file lock until the process exits. The
+// raft-wal module is the patched copy in third_party/raft-wal (PATCHES.md).
 type walStore struct {
 	*raftwal.WAL
 	meta *metadb.BoltMetaDB
