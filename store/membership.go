@@ -227,21 +227,21 @@ func (s *Store) join(ctx context.Context, req joinRequest) error {
 			} else {
 				f = r.AddNonvoter(id, addr, 0, 0)
 			}
-			if err := f.Error(); err != nil {
+			if err := awaitFuture(ctx, f); err != nil {
 				return mapApplyError(err)
 			}
 			known = true
 			s.log.Info("member address updated", "member", req.ID, "raft_addr", req.RaftAddr)
 		case srv.Address == addr:
 			// Another id claims this address: the old node is gone.
-			if err := r.RemoveServer(srv.ID, 0, 0).Error(); err != nil {
+			if err := awaitFuture(ctx, r.RemoveServer(srv.ID, 0, 0)); err != nil {
 				return mapApplyError(err)
 			}
 			s.log.Info("removed member replaced at its address", "member", srv.ID, "raft_addr", srv.Address)
 		}
 	}
 	if !known {
-		if err := r.AddNonvoter(id, addr, 0, 0).Error(); err != nil {
+		if err := awaitFuture(ctx, r.AddNonvoter(id, addr, 0, 0)); err != nil {
 			return mapApplyError(err)
 		}
 		s.log.Info("member joined as non-voter", "member", req.ID, "raft_addr", req.RaftAddr)
@@ -299,7 +299,7 @@ func (s *Store) remove(ctx context.Context, req removeRequest) error {
 	for _, srv := range cf.Configuration().Servers {
 		if srv.ID == raft.ServerID(req.ID) {
 			f := r.RemoveServer(srv.ID, 0, 0)
-			if err := f.Error(); err != nil {
+			if err := awaitFuture(ctx, f); err != nil {
 				return mapApplyError(err)
 			}
 			s.log.Info("member removed", "member", req.ID)
@@ -596,7 +596,10 @@ func (s *Store) promoteLoop(ctx context.Context) {
 			if err != nil || ni.ID != string(srv.ID) || ni.AppliedIndex < target {
 				continue
 			}
-			if err := r.AddVoter(srv.ID, srv.Address, 0, 0).Error(); err != nil {
+			if err := awaitFuture(ctx, r.AddVoter(srv.ID, srv.Address, 0, 0)); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
 				s.log.Warn("promoting non-voter failed", "member", srv.ID, "error", err)
 				continue
 			}
