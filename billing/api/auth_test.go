@@ -75,6 +75,7 @@ func TestAccess(t *testing.T) {
 		{"DELETE", a + "/keys/key_x", map[string]int{tenant: 403, cluster: 403}},
 		{"POST", "/api/v1/clusters", map[string]int{tenant: 403, cluster: 403}},
 		{"POST", "/api/v1/usage", map[string]int{admin: 403, tenant: 403}},
+		{"POST", "/api/v1/clusters/cl-1/nodes", map[string]int{admin: 403, tenant: 403, cluster: 400}},
 		{"POST", "/api/v1/invoices/" + acmeInv + "/finalize", map[string]int{tenant: 403, cluster: 403}},
 		{"POST", "/api/v1/invoices/" + acmeInv + "/void", map[string]int{tenant: 403, cluster: 403}},
 		{"POST", "/api/v1/invoices/" + acmeInv + "/uncollectible", map[string]int{tenant: 403, cluster: 403}},

@@ -29,12 +29,14 @@ func newSecret(prefix string) (string, error) {
 	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// clusterOut is the answer of POST /api/v1/clusters. EnrollmentToken is
-// shown once: only its SHA-256 is stored.
+// clusterOut is the answer of POST /api/v1/clusters and GET
+// /api/v1/clusters/{id}. EnrollmentToken is shown once (only its SHA-256
+// is stored); Nodes, the nodes the cluster registered, only by GET.
 type clusterOut struct {
-	ClusterID       string   `json:"cluster_id"`
-	Tenants         []string `json:"tenants"`
-	EnrollmentToken string   `json:"enrollment_token,omitempty"`
+	ClusterID       string        `json:"cluster_id"`
+	Tenants         []string      `json:"tenants"`
+	EnrollmentToken string        `json:"enrollment_token,omitempty"`
+	Nodes           []ledger.Node `json:"nodes,omitempty"`
 }
 
 // registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
@@ -70,15 +72,44 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 		return notFound("cluster %q not found", id)
 	}
 	var cl ledger.Cluster
+	var nodes []ledger.Node
 	err := s.view(r, func(tx *bolt.Tx) error {
 		var err error
-		cl, err = ledger.GetCluster(tx, id)
+		if cl, err = ledger.GetCluster(tx, id); err != nil {
+			return err
+		}
+		nodes, err = ledger.ClusterNodes(tx, id)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants})
+	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: nodes})
+	return nil
+}
+
+// registerNode: POST /api/v1/clusters/{id}/nodes
+// {"node_id","http_addr","raft_addr"} → 200 ledger.Node. Only the
+// cluster's own enrollment token may register its nodes (another
+// cluster's answers 404). Registering again refreshes the addresses and
+// last_seen, so an agent does it at every start.
+func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if p.kind != kindCluster || p.cluster.ID != id {
+		return notFound("cluster %q not found", id)
+	}
+	body, err := decodeNode(r.Body)
+	if err != nil {
+		return err
+	}
+	h := s.header(p)
+	res, err := s.propose(r.Context(), ledger.RegisterNode{
+		Header: h, ClusterID: id, NodeID: body.NodeID, HTTPAddr: body.HTTPAddr, RaftAddr: body.RaftAddr, At: h.Time,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Node)
 	return nil
 }
 

@@ -30,6 +30,14 @@ type clusterBody struct {
 	Tenants   []string `json:"tenants"`
 }
 
+// nodeBody is the body of POST /api/v1/clusters/{id}/nodes. The ledger
+// checks the addresses (host:port).
+type nodeBody struct {
+	NodeID   string `json:"node_id"`
+	HTTPAddr string `json:"http_addr"`
+	RaftAddr string `json:"raft_addr"`
+}
+
 // keyBody is the body of POST /api/v1/tenants/{id}/keys (optional).
 type keyBody struct {
 	Name string `json:"name"`
@@ -168,6 +176,27 @@ func decodeCluster(r io.Reader) (clusterBody, error) {
 	for i, t := range b.Tenants {
 		if !validID(t) {
 			return clusterBody{}, invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
+		}
+	}
+	return b, nil
+}
+
+// decodeNode decodes a node registration; the ledger validates the
+// addresses.
+func decodeNode(r io.Reader) (nodeBody, error) {
+	var b nodeBody
+	if err := decodeStrict(r, &b, false); err != nil {
+		return nodeBody{}, err
+	}
+	if !validID(b.NodeID) {
+		return nodeBody{}, invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
+	}
+	for _, f := range []struct{ name, v string }{{"http_addr", b.HTTPAddr}, {"raft_addr", b.RaftAddr}} {
+		if f.v == "" {
+			return nodeBody{}, invalid("%s: required (host:port the node advertises)", f.name)
+		}
+		if err := checkText(f.name, f.v, 255); err != nil {
+			return nodeBody{}, err
 		}
 	}
 	return b, nil

@@ -111,3 +111,16 @@ func FuzzDecodeReason(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeNode(f *testing.F) {
+	for _, s := range []string{`{"node_id":"n1","http_addr":"h:1","raft_addr":"h:2"}`, `{"node_id":"n 1","http_addr":"h:1","raft_addr":"h:2"}`, `{"node_id":"n1"}`, `{"node_id":"n1","http_addr":"\u0000","raft_addr":"h:2"}`, `{"node_id":"n1","http_addr":"h:1","raft_addr":"h:2","x":1}`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := decodeNode(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+		if err == nil && (!validID(n.NodeID) || n.HTTPAddr == "" || n.RaftAddr == "") {
+			t.Fatalf("accepted %+v", n)
+		}
+	})
+}

@@ -33,6 +33,7 @@ func (s *Server) table() []route {
 
 		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},
 		{"GET", "/api/v1/clusters/{id}", adminOnly | clusterKey, s.getCluster},
+		{"POST", "/api/v1/clusters/{id}/nodes", clusterKey, s.registerNode},
 
 		{"POST", "/api/v1/usage", clusterKey, s.ingest},
 

@@ -16,7 +16,9 @@
 //     tenant only (tenant record, usage, invoices, payments, audit, policy);
 //     other tenants answer 404, admin operations 403;
 //   - a cluster enrollment token (POST /api/v1/clusters): POST
-//     /api/v1/usage, and the policy of the tenants the cluster serves.
+//     /api/v1/usage, the policy of the tenants the cluster serves, its own
+//     cluster record (GET /api/v1/clusters/{id}) and the registration of
+//     its nodes (POST /api/v1/clusters/{id}/nodes).
 //
 // Pricing (GET /api/v1/payment/pricing) and the policy public key accept
 // any credential.

@@ -225,6 +225,40 @@ func TestClustersAndPolicy(t *testing.T) {
 	}
 	e.want(404, "GET", "/api/v1/clusters/"+gen.ClusterID, cl.EnrollmentToken, nil, nil)
 
+	// Nodes register with their cluster's token, idempotently, and show in
+	// the cluster record.
+	node := map[string]string{"node_id": "node-a", "http_addr": "10.0.0.1:7070", "raft_addr": "10.0.0.1:7071"}
+	var n ledger.Node
+	e.want(200, "POST", "/api/v1/clusters/cl-1/nodes", cl.EnrollmentToken, node, &n)
+	if n.ID != "node-a" || n.HTTPAddr != "10.0.0.1:7070" || !n.LastSeen.Equal(e.clock.Now()) {
+		t.Fatalf("register node = %+v", n)
+	}
+	e.clock.Set(e.clock.Now().Add(time.Minute))
+	node["http_addr"] = "10.0.0.2:7070"
+	e.want(200, "POST", "/api/v1/clusters/cl-1/nodes", cl.EnrollmentToken, node, &n)
+	if n.HTTPAddr != "10.0.0.2:7070" || !n.LastSeen.Equal(e.clock.Now()) || n.RegisteredAt.Equal(n.LastSeen) {
+		t.Fatalf("re-register node = %+v", n)
+	}
+	e.want(200, "GET", "/api/v1/clusters/cl-1", adminKey, nil, &c2)
+	if len(c2.Nodes) != 1 || c2.Nodes[0].HTTPAddr != "10.0.0.2:7070" {
+		t.Fatalf("cluster nodes = %+v", c2.Nodes)
+	}
+	// Another cluster's token, bad bodies.
+	e.want(404, "POST", "/api/v1/clusters/"+gen.ClusterID+"/nodes", cl.EnrollmentToken, node, nil)
+	for _, tc := range []struct {
+		body any
+		msg  string
+	}{
+		{map[string]string{"node_id": "bad id", "http_addr": "h:1", "raft_addr": "h:2"}, "node_id"},
+		{map[string]string{"node_id": "n", "http_addr": "h", "raft_addr": "h:2"}, "http_addr"},
+		{map[string]string{"node_id": "n", "http_addr": "h:1"}, "raft_addr: required"},
+		{map[string]string{"node_id": "n", "http_addr": "h:1", "raft_addr": "h:2", "x": "y"}, "x: unknown field"},
+	} {
+		if r := e.do("POST", "/api/v1/clusters/cl-1/nodes", cl.EnrollmentToken, tc.body); r.status != 400 || !strings.Contains(r.errMsg(), tc.msg) {
+			t.Errorf("register node %v = %d %s, want 400 mentioning %q", tc.body, r.status, r.body, tc.msg)
+		}
+	}
+
 	// Suspension shows in the signed policy.
 	e.want(200, "POST", "/api/v1/tenants/"+acme.ID+"/suspend", adminKey, nil, nil)
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", adminKey, nil, &sp)

@@ -207,11 +207,36 @@ func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (ledger.Poli
 }
 
 // Enrollment is a registered cluster. EnrollmentToken is set only in the
-// answer of RegisterCluster: it is shown once.
+// answer of RegisterCluster: it is shown once. Nodes, the nodes the
+// cluster registered (RegisterNode), only in the answer of GetCluster.
 type Enrollment struct {
-	ClusterID       string   `json:"cluster_id"`
-	Tenants         []string `json:"tenants"`
-	EnrollmentToken string   `json:"enrollment_token,omitempty"`
+	ClusterID       string        `json:"cluster_id"`
+	Tenants         []string      `json:"tenants"`
+	EnrollmentToken string        `json:"enrollment_token,omitempty"`
+	Nodes           []ledger.Node `json:"nodes,omitempty"`
+}
+
+// GetCluster returns a registered cluster and its nodes (admin key, or
+// the cluster's own enrollment token).
+func (c *Client) GetCluster(ctx context.Context, clusterID string) (Enrollment, error) {
+	var e Enrollment
+	err := c.send(ctx, http.MethodGet, "/api/v1/clusters/"+seg(clusterID), nil, nil, &e, false)
+	return e, err
+}
+
+// RegisterNode registers a node of a cluster with the addresses it
+// advertises (host:port), or refreshes them and its last-seen time; the
+// client's key must be that cluster's enrollment token. It is idempotent,
+// so it is retried after a 503 or a broken connection.
+func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, raftAddr string) (ledger.Node, error) {
+	body := struct {
+		NodeID   string `json:"node_id"`
+		HTTPAddr string `json:"http_addr"`
+		RaftAddr string `json:"raft_addr"`
+	}{nodeID, httpAddr, raftAddr}
+	var n ledger.Node
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters/"+seg(clusterID)+"/nodes", nil, body, &n, true)
+	return n, err
 }
 
 // RegisterCluster registers a cluster serving tenants; clusterID "" lets

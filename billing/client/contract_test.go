@@ -107,6 +107,22 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n, err := agent.RegisterNode(ctx, enr.ClusterID, "n1", "127.0.0.1:7070", "127.0.0.1:7071")
+	if err != nil || n.ID != "n1" || n.RaftAddr != "127.0.0.1:7071" || n.LastSeen.IsZero() {
+		t.Fatalf("RegisterNode = %+v, %v", n, err)
+	}
+	if _, err := agent.RegisterNode(ctx, "cl-other", "n1", "h:1", "h:2"); !client.IsNotFound(err) {
+		t.Fatalf("RegisterNode for another cluster: %v", err)
+	}
+	if _, err := agent.RegisterNode(ctx, enr.ClusterID, "n1", "nope", "h:2"); !client.IsInvalidArgument(err) || !strings.Contains(err.Error(), "http_addr") {
+		t.Fatalf("RegisterNode with a bad address: %v", err)
+	}
+	for _, cl := range []*client.Client{admin, agent} {
+		got, err := cl.GetCluster(ctx, enr.ClusterID)
+		if err != nil || len(got.Nodes) != 1 || got.Nodes[0].HTTPAddr != "127.0.0.1:7070" || got.EnrollmentToken != "" {
+			t.Fatalf("GetCluster = %+v, %v", got, err)
+		}
+	}
 	start := time.Now().Truncate(time.Hour)
 	recs := []client.UsageRecord{{NodeID: "n1", Seq: 1, TenantID: ten.ID, Start: start, End: start.Add(time.Minute), Reads: 7, EgressBytes: 1000}}
 	if res, err := agent.SendUsage(ctx, recs); err != nil || res.Accepted != 1 {

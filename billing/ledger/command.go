@@ -32,6 +32,7 @@ const (
 	KindSetSigningKey
 	KindCreateAPIKey
 	KindRevokeAPIKey
+	KindRegisterNode
 	kindEnd
 )
 
@@ -54,6 +55,7 @@ var kindNames = [...]string{
 	KindSetSigningKey:     "set_signing_key",
 	KindCreateAPIKey:      "create_api_key",
 	KindRevokeAPIKey:      "revoke_api_key",
+	KindRegisterNode:      "register_node",
 }
 
 func (k Kind) String() string {
@@ -156,6 +158,20 @@ type RegisterCluster struct {
 	ClusterID string
 	Tenants   []string
 	TokenHash [32]byte
+}
+
+// RegisterNode records a node of a registered cluster with the addresses
+// it advertises, or refreshes it: the addresses are replaced and LastSeen
+// moves to At (Unix nanoseconds, when the node was seen; never backwards).
+// Re-proposing a registration with the same addresses and an At not after
+// LastSeen returns the node with Result.Unchanged. The cluster must exist
+// (ErrNotFound); a cluster has at most MaxClusterNodes nodes (ErrState).
+// New nodes and address changes are audited on the trail of every tenant
+// the cluster serves (cluster.node_registered, cluster.node_moved).
+type RegisterNode struct {
+	Header
+	ClusterID, NodeID, HTTPAddr, RaftAddr string
+	At                                    int64
 }
 
 // IngestUsage records a batch of usage records from a cluster's agents.
@@ -308,6 +324,7 @@ func (SetCatalog) Kind() Kind        { return KindSetCatalog }
 func (SetSigningKey) Kind() Kind     { return KindSetSigningKey }
 func (CreateAPIKey) Kind() Kind      { return KindCreateAPIKey }
 func (RevokeAPIKey) Kind() Kind      { return KindRevokeAPIKey }
+func (RegisterNode) Kind() Kind      { return KindRegisterNode }
 
 const commandFormat byte = 1
 
@@ -401,6 +418,8 @@ func Decode(b []byte) (Command, error) {
 		c = CreateAPIKey{h, d.str(), d.str(), d.str(), d.str(), d.str(), d.fixed32()}
 	case KindRevokeAPIKey:
 		c = RevokeAPIKey{h, d.str(), d.str()}
+	case KindRegisterNode:
+		c = RegisterNode{h, d.str(), d.str(), d.str(), d.str(), d.i64()}
 	default:
 		return nil, fmt.Errorf("unknown command kind %d", b[1])
 	}
@@ -518,3 +537,11 @@ func (c CreateAPIKey) encode(e *encoder) {
 }
 
 func (c RevokeAPIKey) encode(e *encoder) { e.str(c.Tenant); e.str(c.KeyID) }
+
+func (c RegisterNode) encode(e *encoder) {
+	e.str(c.ClusterID)
+	e.str(c.NodeID)
+	e.str(c.HTTPAddr)
+	e.str(c.RaftAddr)
+	e.i64(c.At)
+}

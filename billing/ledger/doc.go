@@ -11,7 +11,7 @@
 // ChangeTier, SuspendTenant, ResumeTenant, DeleteTenant, RevokeAgentKey,
 // RegisterCluster, IngestUsage, CloseDraft, FinalizeInvoice, VoidInvoice,
 // MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey,
-// CreateAPIKey, RevokeAPIKey) encoded
+// CreateAPIKey, RevokeAPIKey, RegisterNode) encoded
 // compactly by Encode and proposed with store.Propose; the bytes that come
 // back decode with DecodeResult. Every command carries a Header: Time, the
 // proposer's clock in Unix nanoseconds, and Actor, who asked (for the
@@ -26,7 +26,8 @@
 // Commands that are replayed (a retry after store.ErrLeadershipLost, a
 // second scheduler replica) are idempotent where it matters: CreateTenant,
 // RegisterCluster, RecordPayment and CreateAPIKey with identical content
-// and Time, RevokeAPIKey of a revoked key, CloseDraft for an existing
+// and Time, RegisterNode with the same addresses and no later At,
+// RevokeAPIKey of a revoked key, CloseDraft for an existing
 // period, FinalizeInvoice of a finalized invoice, VoidInvoice of a void
 // one; these succeed with Result.Unchanged.
 //
@@ -146,7 +147,7 @@
 //
 // # Reads
 //
-// GetTenant, ListTenants, GetCluster, ClusterByToken, Usage, GetInvoice,
+// GetTenant, ListTenants, GetCluster, ClusterByToken, ClusterNodes, Usage, GetInvoice,
 // ListInvoices, GetPayment, Payments, Audit, Catalog, SigningKey, GetPolicy,
 // APIKeyByHash, ListAPIKeys, and for the scheduler DueForDraft, DueForFinalize and Overdue. Invoices
 // render as JSON (the Invoice struct), CSV (WriteCSV) and a printable HTML

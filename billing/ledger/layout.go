@@ -20,6 +20,7 @@ var (
 	bIngestView = []byte("ledger.tenant_ingest")   // tenant id → ingestView (what ingestion needs, without JSON)
 	bClusters   = []byte("ledger.clusters")        // cluster id → Cluster JSON
 	bTokens     = []byte("ledger.tokens")          // token sha256 → cluster id
+	bNodes      = []byte("ledger.cluster_nodes")   // cluster \0 node → Node JSON
 	bDedup      = []byte("ledger.dedup")           // cluster \0 node → seqSet
 	bUsage      = []byte("ledger.usage")           // tenant \0 be64(bucket start, Unix s) → Counters (56 bytes)
 	bInvoices   = []byte("ledger.invoices")        // invoice id → Invoice JSON

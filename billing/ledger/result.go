@@ -22,12 +22,13 @@ type Result struct {
 	// commands (and RecordPayment when it resumed the tenant), Cluster for
 	// RegisterCluster, Invoice for invoice commands and RecordPayment
 	// against an invoice, Payment for RecordPayment, Ingest for IngestUsage,
-	// APIKey for CreateAPIKey and RevokeAPIKey.
+	// APIKey for CreateAPIKey and RevokeAPIKey, Node for RegisterNode.
 	Tenant  *Tenant       `json:"tenant,omitempty"`
 	Cluster *Cluster      `json:"cluster,omitempty"`
 	Invoice *Invoice      `json:"invoice,omitempty"`
 	Payment *Payment      `json:"payment,omitempty"`
 	APIKey  *APIKey       `json:"api_key,omitempty"`
+	Node    *Node         `json:"node,omitempty"`
 	Ingest  *IngestResult `json:"-"`
 }
 

@@ -116,6 +116,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.createAPIKey(c)
 	case RevokeAPIKey:
 		r = a.revokeAPIKey(c)
+	case RegisterNode:
+		r = a.registerNode(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}
