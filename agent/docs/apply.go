@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -33,6 +34,17 @@ type Config struct {
 	MaxIndexes int
 	// Logger receives storage faults (default: discard).
 	Logger *slog.Logger
+	// Limits returns a tenant's limits as of tx (see Limits); nil, or
+	// ok=false for a tenant, means unlimited. It must be a function of tx's
+	// contents only, so every replica enforces the same limits, and must not
+	// write. An error fails the command with ErrInternal.
+	Limits func(tx *bolt.Tx, tenant string) (Limits, bool, error)
+	// OnStorage, when set, is told a tenant's stored bytes (Stats.Bytes +
+	// Stats.IndexBytes) after each command that changed them, at the time
+	// of the command's last operation on that tenant. It is an observer:
+	// it runs inside Apply and must not write to the store or block; it is
+	// never called for a command that failed.
+	OnStorage func(tenant string, bytes int64, at time.Time)
 }
 
 func (c Config) withDefaults() Config {

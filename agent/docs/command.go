@@ -80,6 +80,11 @@ type Result struct {
 	// Err is the failure of the command, nil on success. Nothing of a
 	// failed command was applied.
 	Err *Error
+	// Exceeded lists the limits (LimitStorageBytes, LimitMaxCollections,
+	// LimitMaxDocumentsPerCollection, each at most once, in that order) that
+	// a successful command passed and that were not enforced because the
+	// tenant's Limits.Refuse is false. Nil when none.
+	Exceeded []string
 }
 
 // Error returns r.Err as an error, or nil (never a typed nil).

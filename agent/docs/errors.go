@@ -10,6 +10,11 @@ const (
 	CodeInvalid      = "invalid_argument"    // 400
 	CodeTooLarge     = "too_large"           // 413
 	CodeInternal     = "internal"            // 500: storage faults, malformed commands
+	// CodeStorageQuotaExceeded: a write would pass Limits.StorageBytes (507).
+	CodeStorageQuotaExceeded = "storage_quota_exceeded"
+	// CodeQuotaExceeded: a write would pass Limits.MaxCollections or
+	// Limits.MaxDocumentsPerCollection (429).
+	CodeQuotaExceeded = "quota_exceeded"
 )
 
 // Error is a document-layer failure. It travels inside a Result from the
@@ -55,6 +60,15 @@ var (
 	ErrTooLarge = &Error{Code: CodeTooLarge, Message: "too large", sentinel: true}
 	// ErrInternal: a storage fault or a command that cannot be decoded.
 	ErrInternal = &Error{Code: CodeInternal, Message: "internal error", sentinel: true}
+	// ErrStorageQuotaExceeded: the command would take the tenant's stored
+	// bytes past Limits.StorageBytes (with Limits.Refuse); nothing was
+	// applied.
+	ErrStorageQuotaExceeded = &Error{Code: CodeStorageQuotaExceeded, Message: "storage quota exceeded", sentinel: true}
+	// ErrQuotaExceeded: the command would take the tenant's collections
+	// past Limits.MaxCollections or a collection's documents past
+	// Limits.MaxDocumentsPerCollection (with Limits.Refuse); nothing was
+	// applied.
+	ErrQuotaExceeded = &Error{Code: CodeQuotaExceeded, Message: "quota exceeded", sentinel: true}
 )
 
 func errorf(code string, format string, args ...any) *Error {
