@@ -107,6 +107,22 @@ type Config struct {
 	Logger *slog.Logger `json:"-" yaml:"-"`
 	// Registerer, when set, receives the store's Prometheus metrics.
 	Registerer prometheus.Registerer `json:"-" yaml:"-"`
+	// OnLeadership, when set, is told each time this node gains (true) or
+	// loses (false) raft leadership, with at = time.Now() when the store
+	// observed the change. Calls come from one goroutine, in order,
+	// strictly alternating true and false, starting with true; a node that
+	// closes while leading gets a final false. It must return quickly
+	// (leader duties wait for it) and must not wait on the store.
+	//
+	// at is the observation instant, not raft's: the old leader sees its
+	// loss and the new one its gain each after its own delay (raft's
+	// notification, scheduling), so the two instants of a handover differ
+	// by up to the observation delays plus clock skew, in either order. A
+	// consumer that tiles time by leadership (the meter's storage
+	// integration) must accept that gap or overlap; the meter's handover
+	// bound (lease timeout + skew per handover) covers it, since a deposed
+	// leader notices its loss within the lease timeout.
+	OnLeadership func(leader bool, at time.Time) `json:"-" yaml:"-"`
 }
 
 // withDefaults returns a copy of c with defaults filled in and validated.

@@ -483,10 +483,23 @@ func (s *Store) awaitLeader(ctx context.Context) (id, addr string, err error) {
 }
 
 // leaderLoop runs leader duties while this node leads: the first barrier,
-// then promotion of caught-up non-voters.
+// then promotion of caught-up non-voters. It also reports leadership
+// changes to Config.OnLeadership, deduplicated and in order, with a final
+// loss when the store closes while leading.
 func (s *Store) leaderLoop() {
 	term := &leaderTerm{}
 	defer term.stop()
+	leading := false
+	report := func(leader bool) {
+		if leader == leading {
+			return
+		}
+		leading = leader
+		if s.cfg.OnLeadership != nil {
+			s.cfg.OnLeadership(leader, time.Now())
+		}
+	}
+	defer func() { report(false) }()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -495,6 +508,7 @@ func (s *Store) leaderLoop() {
 			term.stop()
 			s.readyTerm.Store(0)
 			s.signalChange()
+			report(leader)
 			if !leader {
 				continue
 			}
