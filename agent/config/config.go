@@ -11,12 +11,22 @@
 // without authentication (every caller is then admin of the default tenant;
 // meant for local testing). /metrics needs a key too unless --metrics-no-auth.
 //
+// Managed mode: with --billing-url the agent is managed by the billing
+// service: it needs --enrollment-token (the cluster's token from `POST
+// /api/v1/clusters`), registers its node, enforces its tenants' signed
+// policies (refreshed every --policy-refresh; --billing-public-key pins the
+// policy signing key, base64 of the 32-byte ed25519 key, instead of
+// trusting the key billing serves on first contact) and meters usage in
+// windows of --meter-window.
+//
 // Node id: when --node-id is empty the agent reads <data-dir>/node-id, or
 // generates an id on first start and stores it there, so a restarted node
 // keeps its identity.
 package config
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +34,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -37,6 +48,8 @@ const (
 	DefaultRaftAddr         = ":7071"
 	DefaultMaxDocumentBytes = 1 << 20
 	DefaultMaxBodyBytes     = 2 << 20
+	DefaultMeterWindow      = 10 * time.Second
+	DefaultPolicyRefresh    = 30 * time.Second
 )
 
 // Config is everything `aerolith agent` can be told. Build it with Load (or
@@ -53,9 +66,21 @@ type Config struct {
 	AdminKey        string
 	InsecureNoAuth  bool
 	MetricsNoAuth   bool
-	BillingURL      string
+	// BillingURL is the billing service's base URL (several replicas
+	// separated by commas); set, it makes the agent managed.
+	BillingURL string
+	// EnrollmentToken is the cluster's enrollment token (required with
+	// BillingURL).
 	EnrollmentToken string
-	LogLevel        string
+	// BillingPublicKey, optional, pins billing's policy signing key:
+	// base64 (standard or URL alphabet, padded or not) of the raw 32-byte
+	// ed25519 public key.
+	BillingPublicKey string
+	// MeterWindow is the metering window.
+	MeterWindow time.Duration
+	// PolicyRefresh is the mean interval between policy refreshes.
+	PolicyRefresh time.Duration
+	LogLevel      string
 	LogFormat       string
 	TLSCert         string
 	TLSKey          string
@@ -75,7 +100,34 @@ func Default() Config {
 		LogFormat:        "text",
 		MaxDocumentBytes: DefaultMaxDocumentBytes,
 		MaxBodyBytes:     DefaultMaxBodyBytes,
+		MeterWindow:      DefaultMeterWindow,
+		PolicyRefresh:    DefaultPolicyRefresh,
 	}
+}
+
+// Managed reports whether the agent is managed by billing (BillingURL set).
+func (c *Config) Managed() bool { return c.BillingURL != "" }
+
+// PolicyKey decodes BillingPublicKey; nil when it is not set.
+func (c *Config) PolicyKey() (ed25519.PublicKey, error) {
+	if c.BillingPublicKey == "" {
+		return nil, nil
+	}
+	s := strings.TrimRight(c.BillingPublicKey, "=")
+	var raw []byte
+	var err error
+	if strings.ContainsAny(s, "-_") {
+		raw, err = base64.RawURLEncoding.DecodeString(s)
+	} else {
+		raw, err = base64.RawStdEncoding.DecodeString(s)
+	}
+	if err != nil {
+		return nil, errors.New("billing-public-key: not base64; give the public_key of GET /api/v1/policy/public-key")
+	}
+	if len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("billing-public-key: decodes to %d bytes, want a %d-byte ed25519 key (the public_key of GET /api/v1/policy/public-key)", len(raw), ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(raw), nil
 }
 
 // RegisterFlags adds one flag per option (plus --config) to fs, with the
@@ -129,11 +181,8 @@ func (c *Config) Validate() error {
 	if strings.ContainsFunc(c.AdminKey, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return errors.New("admin-key: must not contain whitespace or control characters")
 	}
-	if c.BillingURL != "" {
-		u, err := url.Parse(c.BillingURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("billing-url: %q is not an http(s) URL", c.BillingURL)
-		}
+	if err := c.validateManaged(); err != nil {
+		return err
 	}
 	if _, err := settings.ParseLevel(c.LogLevel); err != nil {
 		return err
@@ -163,6 +212,44 @@ func (c *Config) Validate() error {
 		if _, err := c.AdvertiseHost(c.RaftAddr); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateManaged checks the billing options.
+func (c *Config) validateManaged() error {
+	if c.BillingURL == "" {
+		for _, f := range []struct{ name, v string }{{"enrollment-token", c.EnrollmentToken}, {"billing-public-key", c.BillingPublicKey}} {
+			if f.v != "" {
+				return fmt.Errorf("%s: set without billing-url; give --billing-url too, or drop it", f.name)
+			}
+		}
+	} else {
+		for _, one := range strings.Split(c.BillingURL, ",") {
+			one = strings.TrimSpace(one)
+			u, err := url.Parse(one)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("billing-url: %q is not an http(s) URL (e.g. http://billing:7080; several replicas separated by commas)", one)
+			}
+		}
+		if c.EnrollmentToken == "" {
+			return errors.New("enrollment-token: required with billing-url; set --enrollment-token (or AEROLITH_ENROLLMENT_TOKEN) to the token billing gave when the cluster was registered (POST /api/v1/clusters)")
+		}
+		if strings.ContainsFunc(c.EnrollmentToken, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return errors.New("enrollment-token: must not contain whitespace or control characters")
+		}
+		if c.InsecureNoAuth {
+			return errors.New("insecure-no-auth: cannot be combined with billing-url; a managed agent authenticates every caller (set --admin-key)")
+		}
+		if _, err := c.PolicyKey(); err != nil {
+			return err
+		}
+	}
+	if c.MeterWindow < time.Second {
+		return fmt.Errorf("meter-window: %s is too short; use 1s or more (default %s)", c.MeterWindow, DefaultMeterWindow)
+	}
+	if c.PolicyRefresh < time.Second {
+		return fmt.Errorf("policy-refresh: %s is too short; use 1s or more (default %s)", c.PolicyRefresh, DefaultPolicyRefresh)
 	}
 	return nil
 }

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -163,6 +166,46 @@ func TestFileEnvExpansion(t *testing.T) {
 	}
 }
 
+// testKey is a 32-byte key (bytes 0xfb, 0xff, ... so that the two
+// base64 alphabets differ) in both encodings.
+var (
+	testKeyBytes = bytes.Repeat([]byte{0xfb, 0xff}, 16)
+	testKeyStd   = base64.StdEncoding.EncodeToString(testKeyBytes)
+	testKeyURL   = base64.RawURLEncoding.EncodeToString(testKeyBytes)
+)
+
+func TestPolicyKey(t *testing.T) {
+	for _, s := range []string{testKeyStd, testKeyURL, base64.RawStdEncoding.EncodeToString(testKeyBytes)} {
+		c := Config{BillingPublicKey: s}
+		k, err := c.PolicyKey()
+		if err != nil || !bytes.Equal(k, testKeyBytes) {
+			t.Fatalf("PolicyKey(%q) = %x, %v", s, k, err)
+		}
+	}
+	if k, err := (&Config{}).PolicyKey(); k != nil || err != nil {
+		t.Fatalf("PolicyKey() unset = %x, %v", k, err)
+	}
+}
+
+func TestManagedOptions(t *testing.T) {
+	file := writeFile(t, "agent.yaml", "billing_url: http://file:7080\nmeter-window: 30s\npolicy_refresh: 2m\n")
+	got, err := load(t, []string{"--config", file, "--enrollment-token", "aet_flag"}, map[string]string{"AEROLITH_BILLING_PUBLIC_KEY": testKeyStd, "AEROLITH_METER_WINDOW": "15s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.BillingURL != "http://file:7080" || got.EnrollmentToken != "aet_flag" || got.BillingPublicKey != testKeyStd ||
+		got.MeterWindow != 15*time.Second || got.PolicyRefresh != 2*time.Minute || !got.Managed() {
+		t.Fatalf("Load() = %+v", got)
+	}
+	def := Default()
+	if def.MeterWindow != 10*time.Second || def.PolicyRefresh != 30*time.Second || def.Managed() {
+		t.Fatalf("Default() = %+v", def)
+	}
+	if _, err := load(t, []string{"--meter-window", "soon"}, nil); err == nil || !strings.Contains(err.Error(), "meter-window") {
+		t.Fatalf("bad duration: %v", err)
+	}
+}
+
 func valid() Config {
 	c := Default()
 	c.DataDir = "/tmp/x"
@@ -191,7 +234,22 @@ func TestValidate(t *testing.T) {
 		{"no key", func(c *Config) { c.AdminKey = "" }, "admin-key: required"},
 		{"key and insecure", func(c *Config) { c.InsecureNoAuth = true }, "insecure-no-auth: cannot be combined"},
 		{"key with space", func(c *Config) { c.AdminKey = "a b" }, "admin-key: must not contain whitespace"},
-		{"bad billing url", func(c *Config) { c.BillingURL = "ftp://x" }, "billing-url: "},
+		{"bad billing url", func(c *Config) { c.BillingURL = "ftp://x"; c.EnrollmentToken = "aet_x" }, "billing-url: "},
+		{"managed", func(c *Config) { c.BillingURL = "http://b1:7080, https://b2"; c.EnrollmentToken = "aet_x" }, ""},
+		{"one bad replica url", func(c *Config) { c.BillingURL = "http://b1:7080,b2"; c.EnrollmentToken = "aet_x" }, `billing-url: "b2" is not an http(s) URL`},
+		{"billing without token", func(c *Config) { c.BillingURL = "http://b:7080" }, "enrollment-token: required with billing-url"},
+		{"token with space", func(c *Config) { c.BillingURL = "http://b:7080"; c.EnrollmentToken = "a b" }, "enrollment-token: must not contain whitespace"},
+		{"token without billing", func(c *Config) { c.EnrollmentToken = "aet_x" }, "enrollment-token: set without billing-url"},
+		{"key without billing", func(c *Config) { c.BillingPublicKey = testKeyStd }, "billing-public-key: set without billing-url"},
+		{"managed insecure", func(c *Config) {
+			c.BillingURL, c.EnrollmentToken, c.AdminKey, c.InsecureNoAuth = "http://b:7080", "aet_x", "", true
+		}, "insecure-no-auth: cannot be combined with billing-url"},
+		{"public key std", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", testKeyStd }, ""},
+		{"public key url raw", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", testKeyURL }, ""},
+		{"public key not base64", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", "not*base64" }, "billing-public-key: not base64"},
+		{"public key short", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", "AAAA" }, "billing-public-key: decodes to 3 bytes"},
+		{"meter window short", func(c *Config) { c.MeterWindow = 500 * time.Millisecond }, "meter-window: 500ms is too short"},
+		{"policy refresh zero", func(c *Config) { c.PolicyRefresh = 0 }, "policy-refresh: 0s is too short"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log-level: "},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "log-format: "},
 		{"tls file missing", func(c *Config) { c.TLSCert = "/no/such/cert.pem" }, "tls-cert: "},
@@ -263,7 +321,7 @@ func TestNamesShareOneTable(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s, want %s", n, EnvName(n), want)
 		}
 	}
-	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "insecure-no-auth", "max-document-bytes"} {
+	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "billing-public-key", "meter-window", "policy-refresh", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "insecure-no-auth", "max-document-bytes"} {
 		if fs.Lookup(n) == nil {
 			t.Errorf("contract flag --%s missing", n)
 		}
