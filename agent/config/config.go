@@ -81,10 +81,10 @@ type Config struct {
 	// PolicyRefresh is the mean interval between policy refreshes.
 	PolicyRefresh time.Duration
 	LogLevel      string
-	LogFormat       string
-	TLSCert         string
-	TLSKey          string
-	TLSCA           string
+	LogFormat     string
+	TLSCert       string
+	TLSKey        string
+	TLSCA         string
 	// MaxDocumentBytes bounds one document's JSON data.
 	MaxDocumentBytes int
 	// MaxBodyBytes bounds an HTTP request body; larger bodies get 413.
