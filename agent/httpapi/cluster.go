@@ -160,15 +160,19 @@ type httpOut struct {
 }
 
 // statsBody is the answer of /api/v1/stats.
+// Store and HTTP are cluster- and node-wide figures: a managed agent shows
+// them to the cluster admin only.
 type statsBody struct {
-	NodeID        string      `json:"node_id"`
-	UptimeSeconds int64       `json:"uptime_seconds"`
-	Store         store.Stats `json:"store"`
-	Data          tenantOut   `json:"data"`
-	HTTP          httpOut     `json:"http"`
+	NodeID        string       `json:"node_id"`
+	UptimeSeconds int64        `json:"uptime_seconds"`
+	Store         *store.Stats `json:"store,omitempty"`
+	Data          tenantOut    `json:"data"`
+	HTTP          *httpOut     `json:"http,omitempty"`
 }
 
-// stats: GET /api/v1/stats. Document figures are this node's local view
+// stats: GET /api/v1/stats. Data is the caller's tenant only; on a managed
+// agent a tenant key gets no store or request figures (they span every
+// tenant). Document figures are this node's local view
 // (stale consistency) unless ?consistency= asks otherwise, so stats answer
 // even without a leader.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -191,16 +195,19 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	body := statsBody{
 		NodeID:        s.cfg.NodeID,
 		UptimeSeconds: int64(s.cfg.Now().Sub(s.started) / time.Second),
-		Store:         s.cfg.Store.Stats(),
 		Data: tenantOut{
 			Tenant: p.Tenant, Collections: ts.Collections, Documents: int64(ts.Documents),
 			Bytes: ts.Bytes, Indexes: ts.Indexes,
 		},
-		HTTP: httpOut{
+	}
+	if !s.cfg.Managed || isClusterAdmin(p) {
+		st := s.cfg.Store.Stats()
+		body.Store = &st
+		body.HTTP = &httpOut{
 			RequestsTotal: s.metrics.counters.total.Load(),
 			ClientErrors:  s.metrics.counters.clientErrors.Load(),
 			ServerErrors:  s.metrics.counters.serverErrors.Load(),
-		},
+		}
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil

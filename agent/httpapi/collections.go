@@ -58,7 +58,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p auth.
 
 // dropCollection: DELETE /api/v1/collections/{c} → 204.
 func (s *Server) dropCollection(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	if _, err := s.propose(r.Context(), docs.Op{Kind: docs.OpDropCollection, Tenant: p.Tenant, Collection: r.PathValue("c"), Time: s.now()}); err != nil {
+	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpDropCollection, Tenant: p.Tenant, Collection: r.PathValue("c"), Time: s.now()}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -93,7 +93,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	if _, err := s.propose(r.Context(), docs.Op{Kind: docs.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
+	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, indexInfo{Field: b.Field})
@@ -102,7 +102,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 // dropIndex: DELETE /api/v1/collections/{c}/indexes/{field} → 204.
 func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	if _, err := s.propose(r.Context(), docs.Op{Kind: docs.OpDropIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: r.PathValue("field"), Time: s.now()}); err != nil {
+	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpDropIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: r.PathValue("field"), Time: s.now()}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -126,6 +126,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if err != nil {
 		return err
 	}
+	if st := stateOf(r); st != nil {
+		st.writes = len(b.Operations)
+	}
 	now := s.now()
 	ops := make([]docs.Op, len(b.Operations))
 	for i, bo := range b.Operations {
@@ -142,7 +145,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		}
 		ops[i] = op
 	}
-	res, err := s.propose(r.Context(), ops...)
+	res, err := s.propose(w, r, ops...)
 	if err != nil {
 		return batchError(err)
 	}
@@ -174,5 +177,7 @@ func batchError(err error) error {
 	if internal {
 		return err
 	}
-	return newError(e.status, e.code, "operations[%d]: %s", de.OpIndex, e.message)
+	be := newError(e.status, e.code, "operations[%d]: %s", de.OpIndex, e.message)
+	be.quota, be.retryAfter = e.quota, e.retryAfter
+	return be
 }

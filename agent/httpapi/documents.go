@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -114,8 +115,10 @@ func ifNoneMatchAny(r *http.Request) (bool, error) {
 }
 
 // propose replicates one command of ops and returns its result. A failed
-// command comes back as its *docs.Error.
-func (s *Server) propose(ctx context.Context, ops ...docs.Op) (docs.Result, error) {
+// command comes back as its *docs.Error. Limits the command was applied
+// past (Result.Exceeded) are reported on w's header.
+func (s *Server) propose(w http.ResponseWriter, r *http.Request, ops ...docs.Op) (docs.Result, error) {
+	ctx := r.Context()
 	cmd, err := docs.EncodeCommand(docs.Command{Ops: ops})
 	if err != nil {
 		return docs.Result{}, fmt.Errorf("encode command: %w", err)
@@ -131,6 +134,7 @@ func (s *Server) propose(ctx context.Context, ops ...docs.Op) (docs.Result, erro
 	if res.Err != nil {
 		return docs.Result{}, res.Err
 	}
+	s.exceeded(w, r, res.Exceeded)
 	return res, nil
 }
 
@@ -160,7 +164,7 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, p auth.P
 	if id == "" {
 		id = s.cfg.NewID()
 	}
-	res, err := s.propose(r.Context(), docs.Op{
+	res, err := s.propose(w, r, docs.Op{
 		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
 		Data: b.Data, IfAbsent: true, Time: s.now(),
 	})
@@ -221,7 +225,7 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	coll, id := r.PathValue("c"), r.PathValue("id")
-	res, err := s.propose(r.Context(), docs.Op{
+	res, err := s.propose(w, r, docs.Op{
 		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
 		Data: b.Data, IfVersion: ver, IfAbsent: absent, Time: s.now(),
 	})
@@ -249,7 +253,7 @@ func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
-	_, err = s.propose(r.Context(), docs.Op{
+	_, err = s.propose(w, r, docs.Op{
 		Kind: docs.OpDelete, Tenant: p.Tenant, Collection: r.PathValue("c"), ID: r.PathValue("id"),
 		IfVersion: ver, Time: s.now(),
 	})
@@ -287,7 +291,9 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Pr
 	return nil
 }
 
-// query: POST /api/v1/collections/{c}/query.
+// query: POST /api/v1/collections/{c}/query. For a governed tenant the
+// query is bounded by the tier's max query duration: past it the answer is
+// 408 query_timeout.
 func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	c, err := consistency(r)
 	if err != nil {
@@ -301,13 +307,25 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		page docs.Page
 		ex   docs.Explain
 	)
-	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
-		var err error
-		page, ex, err = docs.Query(tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
-			Filter: b.Filter, Sort: b.Sort, Limit: b.Limit, Offset: b.Offset,
+	run := func(ctx context.Context) error {
+		return s.cfg.Store.View(ctx, c, func(tx *bolt.Tx) error {
+			var err error
+			page, ex, err = docs.Query(tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
+				Filter: b.Filter, Sort: b.Sort, Limit: b.Limit, Offset: b.Offset,
+			})
+			return err
 		})
-		return err
-	})
+	}
+	st := stateOf(r)
+	start := time.Now()
+	if st != nil && st.enf != nil {
+		err = s.boundedQuery(r.Context(), st, run)
+	} else {
+		err = run(r.Context())
+	}
+	if st != nil {
+		st.query = time.Since(start)
+	}
 	if err != nil {
 		return err
 	}
@@ -317,4 +335,28 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// boundedQuery runs a query under the enforcer's QueryContext. The answer
+// comes at the limit at the latest: run goes on in the background until
+// it returns (the document layer reads a bolt transaction it cannot
+// interrupt), its result discarded. A query that ends after the limit is
+// refused as well, so the answer does not depend on a race.
+func (s *Server) boundedQuery(ctx context.Context, st *reqState, run func(context.Context) error) error {
+	qctx, cancel := st.enf.QueryContext(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(qctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-qctx.Done():
+	}
+	if ctx.Err() == nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		return decisionError(st.enf.QueryExceeded())
+	}
+	if err == nil && qctx.Err() != nil {
+		return qctx.Err() // the client went away
+	}
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/docs"
@@ -24,6 +26,22 @@ const (
 	CodeTooLarge           = "too_large"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
+
+	// CodeQuotaExceeded: a rate, concurrency or count limit of the
+	// tenant's tier (429).
+	CodeQuotaExceeded = "quota_exceeded"
+	// CodeStorageQuotaExceeded: the tenant's storage limit (507).
+	CodeStorageQuotaExceeded = "storage_quota_exceeded"
+	// CodePaymentRequired: a write of a suspended tenant (402).
+	CodePaymentRequired = "payment_required"
+	// CodeQueryTimeout: a query cancelled at the tier's max query
+	// duration (408).
+	CodeQueryTimeout = "query_timeout"
+	// CodeNoPolicy: a write of a tenant whose policy this node has never
+	// obtained from billing (503).
+	CodeNoPolicy = "no_policy"
+	// CodeNotManaged: a key route on an agent without key management (404).
+	CodeNotManaged = "not_managed"
 )
 
 // apiError is an error with its HTTP status and code decided. Handlers
@@ -33,6 +51,11 @@ type apiError struct {
 	status  int
 	code    string
 	message string
+	// retryAfter, when positive, is sent as Retry-After (seconds, rounded
+	// up).
+	retryAfter time.Duration
+	// quota marks a quota refusal: never metered.
+	quota bool
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -68,6 +91,14 @@ func classify(err error) (e *apiError, internal bool) {
 		return newError(http.StatusUnauthorized, CodeUnauthenticated, "%s", err.Error()), false
 	case errors.Is(err, auth.ErrPermissionDenied):
 		return newError(http.StatusForbidden, CodePermissionDenied, "%s", err.Error()), false
+	case errors.Is(err, docs.ErrStorageQuotaExceeded):
+		e := newError(http.StatusInsufficientStorage, CodeStorageQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
+		e.quota = true
+		return e, false
+	case errors.Is(err, docs.ErrQuotaExceeded):
+		e := newError(http.StatusTooManyRequests, CodeQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
+		e.quota = true
+		return e, false
 	case errors.Is(err, docs.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "%s", docsMessage(err, de)), false
 	case errors.Is(err, docs.ErrConflict):
@@ -119,5 +150,8 @@ func errorWriter() jsonapi.ErrorWriter { return jsonapi.ErrorWriter{Realm: "aero
 // writeAPIError answers with e in the standard error shape, adding the
 // headers its status calls for.
 func writeAPIError(w http.ResponseWriter, e *apiError) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.retryAfter+time.Second-1)/time.Second), 10))
+	}
 	errorWriter().Write(w, e.status, e.code, e.message)
 }

@@ -18,6 +18,9 @@ import (
 type metrics struct {
 	*jsonapi.RequestMetrics
 	counters counters
+	// quotaWarnings counts requests served past a limit under the warn
+	// action, by limit (never by tenant).
+	quotaWarnings *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,7 +28,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metrics{RequestMetrics: rm}, nil
+	qw := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "aerolith", Subsystem: "quota", Name: "warnings_total",
+		Help: "Requests served past a tier limit under the warn quota action, by limit.",
+	}, []string{"limit"})
+	if err := reg.Register(qw); err != nil {
+		return nil, err
+	}
+	return &metrics{RequestMetrics: rm, quotaWarnings: qw}, nil
 }
 
 // Observe records a served request in the Prometheus metrics and the totals.

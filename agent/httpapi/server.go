@@ -12,6 +12,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -85,6 +86,23 @@ type Config struct {
 	Now func() time.Time
 	// NewID generates ids for documents created without one; default docs.NewID.
 	NewID func() string
+
+	// Managed marks an agent serving tenants (enrolled with billing):
+	// /metrics needs the cluster admin key, and /api/v1/stats shows a
+	// tenant key only its tenant's figures (no store or node-wide request
+	// figures). It cannot be combined with MetricsNoAuth.
+	Managed bool
+	// Governor gives the quota enforcer of a tenant. Its error wraps
+	// policy.ErrNoPolicy when no policy was ever obtained: then reads are
+	// served and writes answer 503 "no_policy". A nil Governor (unmanaged
+	// agent) enforces nothing.
+	Governor Governor
+	// Meter receives one Usage per metered request of a tenant key (see
+	// the package comment); nil meters nothing.
+	Meter Meter
+	// Keys manages tenant API keys behind /api/v1/keys; nil answers those
+	// routes 404 "not_managed".
+	Keys Keys
 }
 
 // Server is the HTTP API of one node. It is safe for concurrent use.
@@ -96,6 +114,8 @@ type Server struct {
 	started time.Time
 	// promHandler serves /metrics from Config.Gatherer.
 	promHandler http.Handler
+	// sleep waits a throttle delay (tests replace it).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // handlerFunc is a route handler: it writes a success answer itself and
@@ -108,7 +128,12 @@ type route struct {
 	pattern string
 	// role the caller needs; RoleNone marks an open route (no credential).
 	role auth.Role
-	h    handlerFunc
+	// kind classifies the route for quotas and metering.
+	kind routeKind
+	// clusterOnly reserves the route to the cluster admin: a tenant key is
+	// refused whatever its role.
+	clusterOnly bool
+	h           handlerFunc
 }
 
 // New checks cfg, registers the HTTP metrics and builds the routes. It does
@@ -145,11 +170,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Gatherer == nil {
 		return nil, errors.New("httpapi: Gatherer is required when Registerer is set")
 	}
+	if cfg.Managed && cfg.MetricsNoAuth {
+		return nil, errors.New("httpapi: MetricsNoAuth cannot be set on a managed agent (/metrics needs the cluster admin key there); unset it")
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), metrics: m, started: cfg.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), metrics: m, started: cfg.Now(), sleep: sleepContext}
 	s.promHandler = promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
@@ -161,7 +189,7 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the API's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// table lists every route with the role it needs.
+// table lists every route with the role it needs and its kind.
 func (s *Server) table() []route {
 	metricsRole := auth.RoleRead
 	if s.cfg.MetricsNoAuth {
@@ -173,27 +201,34 @@ func (s *Server) table() []route {
 		rw   = auth.RoleReadWrite
 		adm  = auth.RoleAdmin
 	)
+	metricsKind := kindMeta
+	if metricsRole == open {
+		metricsKind = kindOpen
+	}
 	return []route{
-		{"GET", "/health", open, s.health},
-		{"GET", "/readyz", open, s.readyz},
-		{"GET", "/metrics", metricsRole, s.serveMetrics},
-		{"GET", "/api/v1/cluster/self", open, s.clusterSelf},
-		{"GET", "/api/v1/cluster", read, s.cluster},
-		{"POST", "/api/v1/cluster/members", adm, s.joinMember},
-		{"DELETE", "/api/v1/cluster/members/{id}", adm, s.removeMember},
-		{"GET", "/api/v1/stats", read, s.stats},
-		{"GET", "/api/v1/collections", read, s.listCollections},
-		{"DELETE", "/api/v1/collections/{c}", rw, s.dropCollection},
-		{"POST", "/api/v1/collections/{c}/documents", rw, s.createDocument},
-		{"GET", "/api/v1/collections/{c}/documents", read, s.listDocuments},
-		{"GET", "/api/v1/collections/{c}/documents/{id}", read, s.getDocument},
-		{"PUT", "/api/v1/collections/{c}/documents/{id}", rw, s.putDocument},
-		{"DELETE", "/api/v1/collections/{c}/documents/{id}", rw, s.deleteDocument},
-		{"POST", "/api/v1/collections/{c}/query", read, s.query},
-		{"GET", "/api/v1/collections/{c}/indexes", read, s.listIndexes},
-		{"POST", "/api/v1/collections/{c}/indexes", rw, s.createIndex},
-		{"DELETE", "/api/v1/collections/{c}/indexes/{field}", rw, s.dropIndex},
-		{"POST", "/api/v1/batch", rw, s.batch},
+		{"GET", "/health", open, kindOpen, false, s.health},
+		{"GET", "/readyz", open, kindOpen, false, s.readyz},
+		{"GET", "/metrics", metricsRole, metricsKind, s.cfg.Managed, s.serveMetrics},
+		{"GET", "/api/v1/cluster/self", open, kindOpen, false, s.clusterSelf},
+		{"GET", "/api/v1/cluster", read, kindMeta, false, s.cluster},
+		{"POST", "/api/v1/cluster/members", adm, kindMeta, true, s.joinMember},
+		{"DELETE", "/api/v1/cluster/members/{id}", adm, kindMeta, true, s.removeMember},
+		{"GET", "/api/v1/stats", read, kindMeta, false, s.stats},
+		{"POST", "/api/v1/keys", adm, kindMeta, false, s.createKey},
+		{"GET", "/api/v1/keys", adm, kindMeta, false, s.listKeys},
+		{"DELETE", "/api/v1/keys/{id}", adm, kindMeta, false, s.revokeKey},
+		{"GET", "/api/v1/collections", read, kindRead, false, s.listCollections},
+		{"DELETE", "/api/v1/collections/{c}", rw, kindWrite, false, s.dropCollection},
+		{"POST", "/api/v1/collections/{c}/documents", rw, kindWrite, false, s.createDocument},
+		{"GET", "/api/v1/collections/{c}/documents", read, kindRead, false, s.listDocuments},
+		{"GET", "/api/v1/collections/{c}/documents/{id}", read, kindRead, false, s.getDocument},
+		{"PUT", "/api/v1/collections/{c}/documents/{id}", rw, kindWrite, false, s.putDocument},
+		{"DELETE", "/api/v1/collections/{c}/documents/{id}", rw, kindWrite, false, s.deleteDocument},
+		{"POST", "/api/v1/collections/{c}/query", read, kindQuery, false, s.query},
+		{"GET", "/api/v1/collections/{c}/indexes", read, kindRead, false, s.listIndexes},
+		{"POST", "/api/v1/collections/{c}/indexes", rw, kindWrite, false, s.createIndex},
+		{"DELETE", "/api/v1/collections/{c}/indexes/{field}", rw, kindWrite, false, s.dropIndex},
+		{"POST", "/api/v1/batch", rw, kindWrite, false, s.batch},
 	}
 }
 
@@ -209,8 +244,10 @@ func (s *Server) routes() http.Handler {
 }
 
 // wrap authenticates and authorizes the caller, then runs the handler and
-// translates its error.
+// translates its error. Requests of tenant keys go through the quota and
+// metering step when the agent has a Governor or a Meter.
 func (s *Server) wrap(rt route) http.Handler {
+	governed := s.cfg.Governor != nil || s.cfg.Meter != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonapi.SetRoute(r, rt.pattern)
 		var p auth.Principal
@@ -220,6 +257,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err == nil {
 				err = auth.Authorize(p, rt.role)
 			}
+			if err == nil && rt.clusterOnly && !isClusterAdmin(p) {
+				err = errClusterAdminOnly
+			}
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -228,17 +268,26 @@ func (s *Server) wrap(rt route) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
+		if governed && rt.kind != kindOpen && !isClusterAdmin(p) {
+			s.serveTenant(w, r, rt, p)
+			return
+		}
 		if err := rt.h(w, r, p); err != nil {
 			s.fail(w, r, err)
 		}
 	})
 }
 
-// fail answers with err translated; unknown errors are logged, never shown.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+// errClusterAdminOnly refuses a tenant key on a cluster-wide route.
+var errClusterAdminOnly = fmt.Errorf("%w: this operation needs the cluster admin key; tenant keys cannot use it whatever their role", auth.ErrPermissionDenied)
+
+// fail answers with err translated and returns the answer; unknown errors
+// are logged, never shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *apiError {
 	e, internal := classify(err)
 	if internal {
 		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
 	}
 	writeAPIError(w, e)
+	return e
 }

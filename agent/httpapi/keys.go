@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
+)
+
+// KeyInfo describes a tenant API key (never its secret).
+type KeyInfo struct {
+	ID        string
+	Tenant    string
+	Role      string
+	Name      string
+	CreatedAt time.Time
+	Revoked   bool
+	RevokedAt time.Time
+}
+
+// Keys manages tenant API keys behind /api/v1/keys (see Config.Keys).
+type Keys interface {
+	// Create makes a key of role ("read", "readwrite" or "admin") for
+	// tenant and returns it with its secret key string (shown once).
+	Create(ctx context.Context, tenant, role, name string) (KeyInfo, string, error)
+	// List returns tenant's keys, revoked ones included.
+	List(ctx context.Context, tenant string) ([]KeyInfo, error)
+	// Revoke revokes the key id and returns it. An unknown id fails with
+	// an error matching docs.ErrNotFound.
+	Revoke(ctx context.Context, id string) (KeyInfo, error)
+}
+
+// keyRoles are the roles a key can be created with.
+var keyRoles = []string{"read", "readwrite", "admin"}
+
+// maxKeyName bounds a key's name.
+const maxKeyName = 128
+
+// keyBody is a key as the API shows it.
+type keyBody struct {
+	ID        string     `json:"id"`
+	Tenant    string     `json:"tenant"`
+	Role      string     `json:"role"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// createdKeyBody is the answer of key creation: the only time the secret
+// key string is shown.
+type createdKeyBody struct {
+	ID        string    `json:"id"`
+	Tenant    string    `json:"tenant"`
+	Role      string    `json:"role"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	Key       string    `json:"key"`
+}
+
+// keyCreateBody is the body of POST /api/v1/keys.
+type keyCreateBody struct {
+	Tenant string `json:"tenant"`
+	Role   string `json:"role"`
+	Name   string `json:"name"`
+}
+
+func presentKey(k KeyInfo) keyBody {
+	b := keyBody{ID: k.ID, Tenant: k.Tenant, Role: k.Role, Name: k.Name, CreatedAt: k.CreatedAt.UTC(), Revoked: k.Revoked}
+	if k.Revoked && !k.RevokedAt.IsZero() {
+		at := k.RevokedAt.UTC()
+		b.RevokedAt = &at
+	}
+	return b
+}
+
+// errNotManaged answers the key routes of an agent without key management.
+func errNotManaged() *apiError {
+	return newError(http.StatusNotFound, CodeNotManaged, "this agent does not manage API keys (it is not enrolled with billing)")
+}
+
+// keyTenant decides the tenant a key request may act on. The cluster admin
+// names any tenant; a tenant's admin key acts on its own tenant only (an
+// empty tenant means its own). The refusal never names the other tenant.
+func keyTenant(p auth.Principal, asked string) (string, error) {
+	if isClusterAdmin(p) {
+		if asked == "" {
+			return "", invalid("tenant: required")
+		}
+		if err := docs.ValidateTenant(asked); err != nil {
+			return "", invalid("tenant: %s", docsMessage(err, nil))
+		}
+		return asked, nil
+	}
+	if asked != "" && asked != p.Tenant {
+		return "", newError(http.StatusForbidden, CodePermissionDenied,
+			"a tenant's admin key manages the keys of its own tenant only; omit tenant or name the key's own")
+	}
+	return p.Tenant, nil
+}
+
+// createKey: POST /api/v1/keys {"tenant","role","name"} → 201 with the key
+// string (shown once).
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if s.cfg.Keys == nil {
+		return errNotManaged()
+	}
+	var b keyCreateBody
+	if err := decodeStrict(r.Body, &b); err != nil {
+		return err
+	}
+	tenant, err := keyTenant(p, b.Tenant)
+	if err != nil {
+		return err
+	}
+	if !validRole(b.Role) {
+		return invalid("role: %q is unknown; want one of %s", clipText(b.Role), strings.Join(keyRoles, ", "))
+	}
+	if len(b.Name) > maxKeyName || !utf8.ValidString(b.Name) || strings.ContainsFunc(b.Name, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return invalid("name: want at most %d characters of UTF-8 text without control characters", maxKeyName)
+	}
+	k, secret, err := s.cfg.Keys.Create(r.Context(), tenant, b.Role, b.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, createdKeyBody{
+		ID: k.ID, Tenant: k.Tenant, Role: k.Role, Name: k.Name, CreatedAt: k.CreatedAt.UTC(), Key: secret,
+	})
+	return nil
+}
+
+// listKeys: GET /api/v1/keys?tenant=T → {"keys":[...]} (no secrets).
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if s.cfg.Keys == nil {
+		return errNotManaged()
+	}
+	tenant, err := keyTenant(p, r.URL.Query().Get("tenant"))
+	if err != nil {
+		return err
+	}
+	keys, err := s.cfg.Keys.List(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	out := make([]keyBody, 0, len(keys))
+	for _, k := range keys {
+		if k.Tenant != tenant {
+			continue // defensive: never show another tenant's key
+		}
+		out = append(out, presentKey(k))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	return nil
+}
+
+// revokeKey: DELETE /api/v1/keys/{id} → 200 with the revoked key. A
+// tenant's admin key may revoke its own tenant's keys only; any other id
+// is "not found" to it, so it learns nothing of other tenants' keys.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if s.cfg.Keys == nil {
+		return errNotManaged()
+	}
+	id := r.PathValue("id")
+	if !isClusterAdmin(p) {
+		keys, err := s.cfg.Keys.List(r.Context(), p.Tenant)
+		if err != nil {
+			return err
+		}
+		own := false
+		for _, k := range keys {
+			if k.ID == id && k.Tenant == p.Tenant {
+				own = true
+				break
+			}
+		}
+		if !own {
+			return notFound("api key %q not found", clipText(id))
+		}
+	}
+	k, err := s.cfg.Keys.Revoke(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, presentKey(k))
+	return nil
+}
+
+func validRole(role string) bool {
+	for _, r := range keyRoles {
+		if role == r {
+			return true
+		}
+	}
+	return false
+}
+
+// clipText bounds user text echoed in a message.
+func clipText(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -1,0 +1,178 @@
+package httpapi
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/meter"
+)
+
+// serveTenant serves a request of a tenant principal when the agent
+// governs or meters (Config.Governor or Config.Meter set): the quota
+// checks, the handler, then the usage is recorded before the answer is
+// written (see the package comment for the metering rule).
+func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p auth.Principal) {
+	st := &reqState{tenant: p.Tenant, kind: rt.kind}
+	r = r.WithContext(contextWithState(r, st))
+
+	out := w
+	var buf *bufferedResponse
+	var body *countingBody
+	if s.cfg.Meter != nil {
+		buf = newBufferedResponse()
+		defer buf.free()
+		out = buf
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{rc: r.Body}
+			r.Body = body
+		}
+	}
+	release := noRelease
+	if s.cfg.Governor != nil {
+		var ok bool
+		if release, ok = s.govern(out, r, p, st); !ok {
+			if buf != nil {
+				buf.flush(w) // a refusal is not metered
+			}
+			return
+		}
+	}
+	defer release()
+	if err := rt.h(out, r, p); err != nil {
+		if e := s.fail(out, r, err); e.quota {
+			st.refused = true
+		}
+	}
+	if buf == nil {
+		return
+	}
+	if buf.status < http.StatusInternalServerError && !st.refused {
+		u := usage(r, st, body, buf)
+		if err := s.cfg.Meter.Record(p.Tenant, u); err != nil {
+			s.log.Error("metering failed; answering 503", "tenant", p.Tenant, "route", rt.pattern, "status", buf.status, "err", err)
+			writeAPIError(w, meterError(st.kind, buf.status))
+			return
+		}
+	}
+	buf.flush(w)
+}
+
+// meterError is the answer when a served request could not be recorded
+// for billing. A write that succeeded was applied: the answer says so, as
+// for a leader change during commit, so the client reads it back rather
+// than blindly repeating it.
+func meterError(k routeKind, status int) *apiError {
+	if k == kindWrite && status < http.StatusMultipleChoices {
+		return newError(http.StatusServiceUnavailable, CodeUnavailable,
+			"this node could not record the request for billing: the write was applied, but is reported as failed; "+
+				"read it back before retrying, preferably on another node")
+	}
+	return newError(http.StatusServiceUnavailable, CodeUnavailable,
+		"this node could not record the request for billing, so its answer is withheld; retry on another node")
+}
+
+// usage is what a served request is metered as.
+func usage(r *http.Request, st *reqState, body *countingBody, buf *bufferedResponse) meter.Usage {
+	var u meter.Usage
+	switch st.kind {
+	case kindRead:
+		u.Reads = 1
+	case kindWrite:
+		u.Writes = 1
+		if st.writes > 0 {
+			u.Writes = uint64(st.writes)
+		}
+	case kindQuery:
+		u.Queries = 1
+		u.QueryComputeMs = ceilMillis(st.query)
+	}
+	if body != nil {
+		u.IngressBytes = uint64(body.n)
+	}
+	if r.Method != http.MethodHead {
+		u.EgressBytes = uint64(buf.body.Len())
+	}
+	return u
+}
+
+// ceilMillis returns d in milliseconds, rounded up.
+func ceilMillis(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// countingBody counts the request body bytes read.
+type countingBody struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.rc.Close() }
+
+// bufferedResponse holds an answer until it is metered.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   *bytes.Buffer
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody bounds the buffers kept for reuse.
+const maxPooledBody = 64 << 10
+
+func newBufferedResponse() *bufferedResponse {
+	b := bodyPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return &bufferedResponse{header: make(http.Header), status: http.StatusOK, body: b}
+}
+
+// Header implements http.ResponseWriter.
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+// WriteHeader implements http.ResponseWriter; the first call wins.
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.wrote {
+		return
+	}
+	b.status, b.wrote = code, true
+}
+
+// Write implements http.ResponseWriter.
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.wrote = true
+	return b.body.Write(p)
+}
+
+// flush writes the held answer to w.
+func (b *bufferedResponse) flush(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	w.WriteHeader(b.status)
+	if b.body.Len() > 0 {
+		_, _ = w.Write(b.body.Bytes()) // the client may be gone; nothing to do about it
+	}
+}
+
+// free returns the body buffer to the pool.
+func (b *bufferedResponse) free() {
+	if b.body != nil && b.body.Cap() <= maxPooledBody {
+		bodyPool.Put(b.body)
+	}
+	b.body = nil
+}
