@@ -92,7 +92,10 @@ func (sm *StateMachine) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 
 // ApplyCommand applies a decoded command: every operation in order, all or
 // none. On failure Result.Err says which operation failed and why, and tx
-// is untouched.
+// is untouched. Once every operation is staged, the tenants' Limits are
+// checked on the state the command would leave (see Limits); after a
+// successful write Config.OnStorage hears of every tenant whose stored
+// bytes changed.
 func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 	if len(c.Ops) == 0 {
 		return Result{Err: invalidf("empty command")}
@@ -100,12 +103,20 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 	s := newStage(tx, &sm.cfg)
 	out := make([]Document, len(c.Ops))
 	for i, op := range c.Ops {
+		pre, tenantOK, collOK := s.before(op.Tenant, op.Collection)
 		d, err := s.apply(op)
+		if err == nil {
+			err = s.noteOp(i, op, pre, tenantOK, collOK)
+		}
 		if err != nil {
 			err.OpIndex = i
 			return Result{Err: err}
 		}
 		out[i] = d
+	}
+	exceeded, qerr := s.checkLimits()
+	if qerr != nil {
+		return Result{Err: qerr}
 	}
 	if err := s.commit(); err != nil {
 		// Validation passed, so only a storage fault gets here; the
@@ -113,7 +124,8 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 		sm.log.Error("writing a validated command failed", "err", err)
 		return Result{Err: err}
 	}
-	return Result{Docs: out}
+	s.observeStorage(sm.cfg.OnStorage)
+	return Result{Docs: out, Exceeded: exceeded}
 }
 
 func (s *stage) apply(op Op) (Document, *Error) {

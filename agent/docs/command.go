@@ -97,7 +97,11 @@ func (r Result) Error() error {
 
 const (
 	commandFormat byte = 1
-	resultFormat  byte = 1
+	// resultFormat is a result without Exceeded; resultFormatExceeded adds
+	// the list of exceeded limits after the documents. Results without
+	// Exceeded keep the first format, byte for byte.
+	resultFormat         byte = 1
+	resultFormatExceeded byte = 2
 
 	flagIfAbsent byte = 1 << 0
 	flagData     byte = 1 << 1
@@ -209,8 +213,15 @@ func EncodeResult(r Result) []byte {
 	for _, d := range r.Docs {
 		size += 2 + len(d.ID) + len(d.Data) + 5*binary.MaxVarintLen64
 	}
+	for _, e := range r.Exceeded {
+		size += binary.MaxVarintLen64 + len(e)
+	}
 	b := make([]byte, 0, size)
-	b = append(b, resultFormat)
+	if len(r.Exceeded) > 0 {
+		b = append(b, resultFormatExceeded)
+	} else {
+		b = append(b, resultFormat)
+	}
 	if r.Err != nil {
 		b = append(b, 1)
 		b = appendString(b, r.Err.Code)
@@ -239,18 +250,26 @@ func EncodeResult(r Result) []byte {
 		b = binary.AppendVarint(b, d.CreatedAt.UnixNano())
 		b = binary.AppendVarint(b, d.UpdatedAt.UnixNano())
 	}
+	if len(r.Exceeded) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(r.Exceeded)))
+		for _, e := range r.Exceeded {
+			b = appendString(b, e)
+		}
+	}
 	return b
 }
 
-// DecodeResult decodes what EncodeResult produced. Timestamps come back in
-// UTC. It never panics on arbitrary input.
+// DecodeResult decodes what EncodeResult produced, including results of
+// earlier versions (which have no Exceeded). Timestamps come back in UTC.
+// It never panics on arbitrary input.
 func DecodeResult(b []byte) (Result, error) {
 	d := decoder{b: b}
-	if f := d.byte(); f != resultFormat {
+	format := d.byte()
+	if format != resultFormat && format != resultFormatExceeded {
 		if d.err != nil {
 			return Result{}, fmt.Errorf("decode result: %w", d.err)
 		}
-		return Result{}, fmt.Errorf("decode result: unknown format %d", f)
+		return Result{}, fmt.Errorf("decode result: unknown format %d", format)
 	}
 	var r Result
 	switch d.byte() {
@@ -291,6 +310,19 @@ func DecodeResult(b []byte) (Result, error) {
 		doc.CreatedAt = time.Unix(0, d.varint()).UTC()
 		doc.UpdatedAt = time.Unix(0, d.varint()).UTC()
 		r.Docs = append(r.Docs, doc)
+	}
+	if format == resultFormatExceeded && d.err == nil {
+		n := d.uvarint()
+		switch {
+		case d.err != nil:
+		case n == 0:
+			return Result{}, errors.New("decode result: empty exceeded list")
+		case n > uint64(len(d.b)):
+			return Result{}, fmt.Errorf("decode result: %d exceeded limits cannot fit in %d bytes", n, len(d.b))
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			r.Exceeded = append(r.Exceeded, d.string())
+		}
 	}
 	if d.err != nil {
 		return Result{}, fmt.Errorf("decode result: %w", d.err)

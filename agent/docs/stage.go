@@ -24,6 +24,11 @@ type tenantStage struct {
 	meta   tenantMeta
 	colls  map[string]*collStage
 	dirty  bool
+
+	// Quota bookkeeping (see limits.go).
+	orig     tenantMeta // meta as loaded from tx
+	lastTime int64      // Time of the command's last operation on the tenant
+	quota    tenantQuota
 }
 
 type collStage struct {
@@ -37,6 +42,8 @@ type collStage struct {
 	indexes   map[string]*indexStage // current indexes by field
 	dropIdx   map[string]bool        // index buckets to delete at commit
 	dirty     bool
+	origDocs  int64 // documents as loaded from tx
+	passDocs  int   // first operation that grew documents past the limit, -1: none
 }
 
 type indexStage struct {
@@ -62,6 +69,8 @@ func (s *stage) tenant(name string) (*tenantStage, *Error) {
 		}
 		ts.meta = m
 	}
+	ts.orig = ts.meta
+	ts.quota = newTenantQuota()
 	s.tenants[name] = ts
 	return ts, nil
 }
@@ -75,7 +84,7 @@ func (s *stage) coll(tenant, name string) (*tenantStage, *collStage, *Error) {
 	if cs, ok := ts.colls[name]; ok {
 		return ts, cs, nil
 	}
-	cs := &collStage{name: name, docs: map[string]*record{}, indexes: map[string]*indexStage{}, dropIdx: map[string]bool{}}
+	cs := &collStage{name: name, docs: map[string]*record{}, indexes: map[string]*indexStage{}, dropIdx: map[string]bool{}, passDocs: -1}
 	if ts.bucket != nil {
 		cs.txBucket = ts.bucket.Bucket(collBucketName(name))
 	}
@@ -85,6 +94,7 @@ func (s *stage) coll(tenant, name string) (*tenantStage, *collStage, *Error) {
 			return nil, nil, internalf("collection %q: %v", name, err)
 		}
 		cs.meta = m
+		cs.origDocs = m.Documents
 		cs.exists, cs.txVisible = true, true
 		for _, im := range m.Indexes {
 			cs.indexes[im.Field] = &indexStage{meta: im, entries: map[string]bool{}}
