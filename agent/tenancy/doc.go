@@ -1,0 +1,56 @@
+// Package tenancy keeps what makes a cluster multi-tenant in its replicated
+// state: each tenant's signed billing policy and the tenants' api keys. A
+// StateMachine applies the commands (SetPolicy, CreateKey, RevokeKey) the
+// agent's dispatcher routes to it (first byte CommandTag); reads work in any
+// bbolt transaction, so every node answers from its own applied state.
+//
+// # Api keys
+//
+// A key string is "ak_<id>_<secret>": the prefix KeyPrefix, the id (16
+// lowercase hex digits, 64 random bits, public: it is the Principal's KeyID
+// and safe to log), '_', and the secret (43 base64url characters, 256
+// random bits). NewKey makes one; ParseKey takes one apart strictly. Only
+// SHA-256 of the secret is stored (APIKey.Hash, never in the key's JSON),
+// with the id, tenant, role (read, readwrite, admin), name and creation time;
+// the key string is shown to its user once and cannot be recovered.
+//
+// A key reaches one tenant only: the Authenticator returns a Principal whose
+// Tenant is the key's, whatever the request says, and the HTTP layer uses
+// only that tenant.
+//
+// # Revocation
+//
+// A key is refused once either path revokes it:
+//   - raft: a RevokeKey command. It takes effect on each node as soon as
+//     that node applies it — at once on the leader that committed it, and on
+//     a follower when it applies the entry (normally milliseconds later; a
+//     partitioned follower cannot reach a quorum, and applies it when it
+//     catches up). The Authenticator reads a key generation, which each key
+//     command advances, in the same stale read as the key, so nothing it
+//     cached outlives a revocation.
+//   - billing: a key id listed in the tenant's policy (RevokedAgentKeys),
+//     which the policy.Fetcher of every node obtains within one policy
+//     refresh; NewAuthenticator's revoked function consults the policy in
+//     force.
+//
+// Revoking is idempotent: the first revocation time is kept. Refusals say
+// "api key revoked" (only once the secret matched) and never name a tenant.
+//
+// # Policies
+//
+// SetPolicy carries the policy exactly as billing signed it, so every node
+// can verify it again; the state machine keeps a tenant's policy only when
+// its version is higher than the stored one's, so replays and concurrent
+// saves by several nodes' fetchers converge. NewPolicyStore makes this the
+// policy.Fetcher's Store; Limits derives from the stored policy the storage
+// limits agent/docs enforces inside Apply (deterministically, on every
+// replica).
+//
+// # Buckets
+//
+// Everything lives under the top-level bucket "_tenancy", apart from every
+// tenant's documents: "_tenancy/policies" (tenant → signed and decoded
+// policy), "_tenancy/limits" (tenant → the docs.Limits derived from it,
+// compact), "_tenancy/keys" (key id → key record with the secret's hash) and
+// the key "_tenancy/key_generation".
+package tenancy

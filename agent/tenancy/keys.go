@@ -1,0 +1,99 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// Keys creates, lists and revokes tenant api keys through the replicated
+// store; it backs the agent's /api/v1/keys routes. Its methods are safe for
+// concurrent use. Errors from the state machine are *Error values (they
+// match the agent/docs sentinel of their code too: docs.ErrNotFound for an
+// unknown id, docs.ErrInvalid for a bad argument).
+type Keys struct {
+	p   Proposer
+	v   Viewer
+	now func() time.Time
+}
+
+// NewKeys returns a Keys using p and v (usually both the node's
+// *store.Store) and the wall clock. It does no I/O.
+func NewKeys(p Proposer, v Viewer) *Keys {
+	return &Keys{p: p, v: v, now: time.Now}
+}
+
+// Create makes a key of role for tenant (NewKey), stores it through raft
+// and returns it with the key string to hand to its user (shown once).
+func (k *Keys) Create(ctx context.Context, tenant, role, name string) (APIKey, string, error) {
+	key, token, err := NewKey(tenant, role, name, k.now())
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	r, err := k.propose(ctx, CreateKey{Key: key})
+	if err != nil {
+		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
+	}
+	return *r.Key, token, nil
+}
+
+// List returns tenant's keys, revoked ones included, sorted by creation
+// time, read linearizably (a key just created is listed).
+func (k *Keys) List(ctx context.Context, tenant string) ([]APIKey, error) {
+	if err := docs.ValidateTenant(tenant); err != nil {
+		return nil, asInvalid(err)
+	}
+	var out []APIKey
+	err := k.v.View(ctx, store.Linearizable, func(tx *bolt.Tx) error {
+		var err error
+		out, err = ListKeys(tx, tenant)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	return out, nil
+}
+
+// Revoke revokes key id through raft and returns it. Revoking a revoked key
+// succeeds and keeps its first revocation time; an unknown id fails with
+// ErrNotFound.
+func (k *Keys) Revoke(ctx context.Context, id string) (APIKey, error) {
+	if !ValidID(id) {
+		return APIKey{}, invalidf("invalid api key id %q: want %d lowercase hex digits", clip(id), IDLen)
+	}
+	r, err := k.propose(ctx, RevokeKey{ID: id, At: k.now()})
+	if err != nil {
+		return APIKey{}, fmt.Errorf("revoke api key: %w", err)
+	}
+	return *r.Key, nil
+}
+
+// propose replicates c and decodes its result; a result without a key
+// (impossible for key commands) is reported.
+func (k *Keys) propose(ctx context.Context, c Command) (Result, error) {
+	cmd, err := EncodeCommand(c)
+	if err != nil {
+		return Result{}, err
+	}
+	res, _, err := k.p.Propose(ctx, cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := DecodeResult(res)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.Error(); err != nil {
+		return Result{}, err
+	}
+	if r.Key == nil {
+		return Result{}, internalf("the state machine returned no key")
+	}
+	return r, nil
+}

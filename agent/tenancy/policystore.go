@@ -1,0 +1,91 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/policy"
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// PolicyStore is the policy.Store of a managed agent: the last good
+// policies live in the replicated state, so every node has them, they
+// survive restarts, and Limits reads them inside Apply.
+type PolicyStore struct {
+	p Proposer
+	v Viewer
+}
+
+var _ policy.Store = (*PolicyStore)(nil)
+
+// NewPolicyStore returns a policy.Store that saves through p (a SetPolicy
+// command) and loads through v (this node's state, read stale). It does no
+// I/O.
+func NewPolicyStore(p Proposer, v Viewer) policy.Store {
+	return &PolicyStore{p: p, v: v}
+}
+
+// Save proposes sp as tenant's policy, unless this node already holds a
+// policy of that tenant with the same or a higher version (then it does
+// nothing: the state machine would keep the stored one anyway). sp must
+// carry a payload whose tenant is tenant; its signature is not checked here
+// (the policy.Fetcher verified it). Errors: the payload's, the store's
+// (Propose), or the state machine's (*Error).
+func (s *PolicyStore) Save(ctx context.Context, tenant string, sp ledger.SignedPolicy) error {
+	p, err := decodePayload(sp.Payload)
+	if err != nil {
+		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	if p.Tenant != tenant {
+		return fmt.Errorf("save policy of tenant %s: %w", tenant, invalidf("the signed policy is for tenant %q", clip(p.Tenant)))
+	}
+	var held bool
+	var cur uint64
+	err = s.v.View(ctx, store.Stale, func(tx *bolt.Tx) error {
+		_, cp, ok, err := LoadPolicy(tx, tenant)
+		held, cur = ok, cp.Version
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save policy of tenant %s: read stored policy: %w", tenant, err)
+	}
+	if held && cur >= p.Version {
+		return nil
+	}
+	cmd, err := EncodeCommand(SetPolicy{Tenant: tenant, Signed: sp, Policy: p})
+	if err != nil {
+		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	res, _, err := s.p.Propose(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	r, err := DecodeResult(res)
+	if err != nil {
+		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	if err := r.Error(); err != nil {
+		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// Load returns tenant's policy as this node last applied it (a stale read:
+// it works without a leader, which is what enforcement through an outage
+// needs).
+func (s *PolicyStore) Load(ctx context.Context, tenant string) (ledger.SignedPolicy, bool, error) {
+	var sp ledger.SignedPolicy
+	var ok bool
+	err := s.v.View(ctx, store.Stale, func(tx *bolt.Tx) error {
+		var err error
+		sp, _, ok, err = LoadPolicy(tx, tenant)
+		return err
+	})
+	if err != nil {
+		return ledger.SignedPolicy{}, false, fmt.Errorf("load policy of tenant %s: %w", tenant, err)
+	}
+	return sp, ok, nil
+}
