@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aerolithdb/aerolith/internal/apiclient"
+)
+
+func init() { commands = append(commands, newKeyCommand) }
+
+// apiKey is a tenant API key as the agent's /api/v1/keys routes show it.
+// Key, the secret key string, is set only in the answer of a creation.
+type apiKey struct {
+	ID        string     `json:"id"`
+	Tenant    string     `json:"tenant"`
+	Role      string     `json:"role"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	Revoked   bool       `json:"revoked,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Key       string     `json:"key,omitempty"`
+}
+
+// newKeyCommand builds `aerolith key`: the tenant API keys of a managed
+// cluster (data API keys, not billing's read keys of `aerolith tenant keys`).
+func newKeyCommand(m *Main) *cobra.Command {
+	f := &clientFlags{}
+	cmd := groupCommand("key", "Create, list and revoke tenant API keys of a managed cluster (needs the cluster admin key)")
+	addClientFlags(cmd, f)
+
+	var tenant, role, name string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API key for a tenant; the key is printed once",
+		Long: `Create an API key scoped to a tenant with a role: read (get, list, query),
+readwrite (also writes) or admin (also collections, indexes and the tenant's
+own keys). The key string is shown once, only now: store it.`,
+		Example: `  aerolith key create --tenant tn_demo --role readwrite --name ci`,
+		Args:    argsBetween(0, 0, "(none; use the flags)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tenant == "" {
+				return usageError{fmt.Errorf("--tenant: required")}
+			}
+			if role == "" {
+				return usageError{fmt.Errorf("--role: required (read, readwrite or admin)")}
+			}
+			var k apiKey
+			body := map[string]string{"tenant": tenant, "role": role, "name": name}
+			if err := keyCall(cmd.Context(), f, http.MethodPost, "/api/v1/keys", nil, body, &k); err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, k)
+			}
+			_, err := fmt.Fprintf(m.Stdout, "created key %s for tenant %s, role %s\n%s\n(the key is shown only now; store it)\n", k.ID, k.Tenant, k.Role, k.Key)
+			return err
+		},
+	}
+	create.Flags().StringVar(&tenant, "tenant", "", "tenant the key belongs to (required)")
+	create.Flags().StringVar(&role, "role", "", "read, readwrite or admin (required)")
+	create.Flags().StringVar(&name, "name", "", "label to tell keys apart")
+
+	var listTenant string
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List a tenant's API keys (never the key strings)",
+		Example: `  aerolith key list --tenant tn_demo`,
+		Args:    argsBetween(0, 0, "(none; use --tenant)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listTenant == "" {
+				return usageError{fmt.Errorf("--tenant: required")}
+			}
+			var out struct {
+				Keys []apiKey `json:"keys"`
+			}
+			if err := keyCall(cmd.Context(), f, http.MethodGet, "/api/v1/keys", url.Values{"tenant": {listTenant}}, nil, &out); err != nil {
+				return err
+			}
+			if out.Keys == nil {
+				out.Keys = []apiKey{}
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, out)
+			}
+			return printKeys(m.Stdout, out.Keys)
+		},
+	}
+	list.Flags().StringVar(&listTenant, "tenant", "", "tenant whose keys to list (required)")
+
+	revoke := &cobra.Command{
+		Use:     "revoke ID",
+		Short:   "Revoke an API key on every node at once",
+		Example: `  aerolith key revoke 3f9a0c1d2e4b5a69`,
+		Args:    argsBetween(1, 1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var k apiKey
+			if err := keyCall(cmd.Context(), f, http.MethodDelete, "/api/v1/keys/"+url.PathEscape(args[0]), nil, nil, &k); err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, k)
+			}
+			_, err := fmt.Fprintf(m.Stdout, "revoked key %s of tenant %s\n", k.ID, k.Tenant)
+			return err
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+// keyCall sends one request of the key routes to the agent the flags name.
+// Key creation is not resent after a broken connection (it could create a
+// second key); list and revoke are idempotent.
+func keyCall(ctx context.Context, f *clientFlags, method, path string, query url.Values, body, out any) error {
+	if err := f.resolve(); err != nil {
+		return err
+	}
+	api, err := apiclient.New(apiclient.Config{
+		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent",
+	})
+	if err != nil {
+		return usageError{fmt.Errorf("--%v", err)}
+	}
+	req, err := apiclient.NewRequest(method, path, body)
+	if err != nil {
+		return err
+	}
+	req.Query = query
+	req.Idempotent = method != http.MethodPost
+	_, err = api.Call(ctx, req, out)
+	return err
+}
+
+// printKeys writes keys as a table.
+func printKeys(w io.Writer, keys []apiKey) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tTENANT\tROLE\tNAME\tCREATED\tREVOKED")
+	for _, k := range keys {
+		revoked := "-"
+		if k.Revoked {
+			revoked = "yes"
+			if k.RevokedAt != nil {
+				revoked = formatTime(*k.RevokedAt)
+			}
+		}
+		name := k.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Tenant, k.Role, name, formatTime(k.CreatedAt), revoked)
+	}
+	return tw.Flush()
+}
