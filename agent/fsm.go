@@ -1,0 +1,58 @@
+package agent
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// docsTag is the first byte of every document command (the docs command
+// format).
+const docsTag byte = 1
+
+// StateMachine is the state machine an agent's store replicates: it routes
+// each command, by its first byte, to the state machine that owns it —
+// 1 (the docs command format) to the document state machine, and
+// tenancy.CommandTag ('T') to the tenancy state machine (policies and API
+// keys). Both keep their state in disjoint buckets of the same bbolt
+// file and share its transactions.
+//
+// An empty command or one with another first byte is not applied: Apply
+// returns a docs error result (code internal) naming the byte, on every
+// replica alike, and never panics.
+type StateMachine struct {
+	docs    store.StateMachine
+	tenancy store.StateMachine
+}
+
+var _ store.StateMachine = (*StateMachine)(nil)
+
+// NewStateMachine returns the dispatcher over the document and tenancy
+// state machines (normally *docs.StateMachine and *tenancy.StateMachine).
+func NewStateMachine(documents, tenants store.StateMachine) *StateMachine {
+	return &StateMachine{docs: documents, tenancy: tenants}
+}
+
+// Apply applies cmd with the state machine its first byte names and
+// returns that state machine's result.
+func (m *StateMachine) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
+	if len(cmd) == 0 {
+		return unknownCommand("empty command at index %d", index)
+	}
+	switch cmd[0] {
+	case docsTag:
+		return m.docs.Apply(tx, index, cmd)
+	case tenancy.CommandTag:
+		return m.tenancy.Apply(tx, index, cmd)
+	}
+	return unknownCommand("command at index %d has unknown tag %#02x (want %#02x for documents or %q for tenancy)", index, cmd[0], docsTag, tenancy.CommandTag)
+}
+
+// unknownCommand is the result of a command no state machine owns.
+func unknownCommand(format string, args ...any) []byte {
+	return docs.EncodeResult(docs.Result{Err: &docs.Error{Code: docs.CodeInternal, Message: fmt.Sprintf(format, args...)}})
+}
