@@ -352,7 +352,8 @@ func (s *Server) boundedQuery(ctx context.Context, st *reqState, run func(contex
 	case err = <-done:
 	case <-qctx.Done():
 	}
-	if ctx.Err() == nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+	deadline, _ := qctx.Deadline()
+	if ctx.Err() == nil && (errors.Is(qctx.Err(), context.DeadlineExceeded) || !time.Now().Before(deadline)) {
 		return decisionError(st.enf.QueryExceeded())
 	}
 	if err == nil && qctx.Err() != nil {

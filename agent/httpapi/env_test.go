@@ -60,6 +60,9 @@ type faultStore struct {
 	notReady bool
 	noLeader bool
 	removed  bool
+	// viewGate, when set, holds every View until it is closed, like a
+	// long scan that cannot be interrupted.
+	viewGate chan struct{}
 }
 
 func (f *faultStore) setRemoved(removed bool) {
@@ -95,9 +98,21 @@ func (f *faultStore) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, e
 	return f.Store.Propose(ctx, cmd)
 }
 
+func (f *faultStore) setViewGate(g chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.viewGate = g
+}
+
 func (f *faultStore) View(ctx context.Context, c store.Consistency, fn func(*bolt.Tx) error) error {
 	if err, _, _ := f.fault(); err != nil {
 		return err
+	}
+	f.mu.Lock()
+	gate := f.viewGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
 	}
 	return f.Store.View(ctx, c, fn)
 }
@@ -135,6 +150,13 @@ type env struct {
 // openStore starts a real single-node store with the document state machine.
 func openStore(t *testing.T, reg prometheus.Registerer) *store.Store {
 	t.Helper()
+	return openStoreWith(t, reg, docs.Config{MaxDocumentBytes: maxDoc})
+}
+
+// openStoreWith starts a real single-node store with the document state
+// machine configured by dcfg.
+func openStoreWith(t *testing.T, reg prometheus.Registerer, dcfg docs.Config) *store.Store {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +168,7 @@ func openStore(t *testing.T, reg prometheus.Registerer) *store.Store {
 		Meta:       map[string]string{MetaHTTPAddr: testHTTP},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer: reg,
-	}, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}))
+	}, docs.NewStateMachine(dcfg))
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -189,8 +211,14 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 
 func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	t.Helper()
+	return newEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc}, mods...)
+}
+
+// newEnvDocs is newEnv with the document state machine configured by dcfg.
+func newEnvDocs(t *testing.T, dcfg docs.Config, mods ...func(*Config)) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	st := openStore(t, reg)
+	st := openStoreWith(t, reg, dcfg)
 	fs := &faultStore{Store: st}
 	logs := &logBuffer{b: &strings.Builder{}}
 	cfg := Config{

@@ -1,0 +1,238 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/meter"
+	"github.com/aerolithdb/aerolith/agent/policy"
+	"github.com/aerolithdb/aerolith/agent/quota"
+	"github.com/aerolithdb/aerolith/agent/quota/quotatest"
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
+)
+
+// Tenant keys of the managed test agent: two tenants, alpha and beta.
+const (
+	alphaRead  = "alpha-read-key"
+	alphaRW    = "alpha-rw-key"
+	alphaAdmin = "alpha-admin-key"
+	betaRW     = "beta-rw-key"
+	betaAdmin  = "beta-admin-key"
+	// noPolicyRW is a key of a tenant billing was never reached for.
+	noPolicyRW = "gamma-rw-key"
+)
+
+var epoch = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func tenantKeys() staticKeys {
+	return staticKeys{
+		alphaRead:  {Tenant: "alpha", Role: auth.RoleRead, KeyID: "ka-r"},
+		alphaRW:    {Tenant: "alpha", Role: auth.RoleReadWrite, KeyID: "ka-rw"},
+		alphaAdmin: {Tenant: "alpha", Role: auth.RoleAdmin, KeyID: "ka-adm"},
+		betaRW:     {Tenant: "beta", Role: auth.RoleReadWrite, KeyID: "kb-rw"},
+		betaAdmin:  {Tenant: "beta", Role: auth.RoleAdmin, KeyID: "kb-adm"},
+		noPolicyRW: {Tenant: "gamma", Role: auth.RoleReadWrite, KeyID: "kg-rw"},
+	}
+}
+
+// roomy is a policy whose limits no test reaches; tests lower the one
+// they exercise.
+func roomy(tenant string, action tier.QuotaAction) ledger.Policy {
+	return ledger.Policy{
+		Tenant: tenant, Tier: "test", Status: ledger.StatusActive, QuotaAction: action,
+		Limits: tier.Limits{
+			StorageBytes: 1 << 40, APICallsPerDay: 1 << 40, APICallsPerHour: 1 << 40,
+			RequestsPerSecond: 1 << 30, ConcurrentConnections: 1 << 20, MaxQueryDuration: time.Minute,
+			MaxCollections: 1 << 30, MaxDocumentsPerCollection: 1 << 40, RetentionDays: 30,
+		},
+		Version: 1, IssuedAt: epoch,
+	}
+}
+
+// fakeGovernor hands out real enforcers on a fake clock; tenants without
+// one have no policy.
+type fakeGovernor struct {
+	clock *quotatest.Clock
+	mu    sync.Mutex
+	enf   map[string]*quota.Enforcer
+	err   error // returned for every tenant when set
+}
+
+func newGovernor() *fakeGovernor {
+	return &fakeGovernor{clock: quotatest.NewClock(epoch), enf: map[string]*quota.Enforcer{}}
+}
+
+func (g *fakeGovernor) set(t *testing.T, p ledger.Policy) *quota.Enforcer {
+	t.Helper()
+	e, err := quota.New(quota.Config{Policy: p, Clock: g.clock, MaxDelay: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("quota.New: %v", err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.enf[p.Tenant] = e
+	return e
+}
+
+func (g *fakeGovernor) Enforcer(tenant string) (*quota.Enforcer, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err != nil {
+		return nil, g.err
+	}
+	e, ok := g.enf[tenant]
+	if !ok {
+		return nil, fmt.Errorf("tenant %s: %w", tenant, policy.ErrNoPolicy)
+	}
+	return e, nil
+}
+
+// meterCall is one Record.
+type meterCall struct {
+	tenant string
+	u      meter.Usage
+}
+
+// fakeMeter records what it is given.
+type fakeMeter struct {
+	mu       sync.Mutex
+	calls    []meterCall
+	fail     error
+	onRecord func() // called inside Record
+}
+
+func (m *fakeMeter) Record(tenant string, u meter.Usage) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.onRecord != nil {
+		m.onRecord()
+	}
+	if m.fail != nil {
+		return m.fail
+	}
+	m.calls = append(m.calls, meterCall{tenant, u})
+	return nil
+}
+
+func (m *fakeMeter) setFail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = err
+}
+
+// take returns the calls recorded since the last take.
+func (m *fakeMeter) take() []meterCall {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls
+	m.calls = nil
+	return c
+}
+
+// managedEnv is a managed agent over a real store, with tenants alpha and
+// beta on roomy block policies (tests replace them) and no policy for gamma.
+type managedEnv struct {
+	*env
+	gov   *fakeGovernor
+	meter *fakeMeter
+	keys  *fakeKeys
+}
+
+func newManagedEnv(t *testing.T, mods ...func(*Config)) *managedEnv {
+	return newManagedEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc}, mods...)
+}
+
+func newManagedEnvDocs(t *testing.T, dcfg docs.Config, mods ...func(*Config)) *managedEnv {
+	t.Helper()
+	gov := newGovernor()
+	gov.set(t, roomy("alpha", tier.Block))
+	gov.set(t, roomy("beta", tier.Block))
+	m := &fakeMeter{}
+	keys := newFakeKeys()
+	e := newEnvDocs(t, dcfg, append([]func(*Config){func(c *Config) {
+		c.Auth = auth.Chain{mustAdminKey(t), tenantKeys()}
+		c.Managed = true
+		c.Governor = gov
+		c.Meter = m
+		c.Keys = keys
+	}}, mods...)...)
+	return &managedEnv{env: e, gov: gov, meter: m, keys: keys}
+}
+
+// serve sends req through the handler and records the answer.
+func (e *env) serve(req *http.Request) resp {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	return resp{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// request builds a request with key as bearer key.
+func request(ctx context.Context, method, path, key, body string) *http.Request {
+	var req *http.Request
+	if body != "" {
+		req = httptest.NewRequestWithContext(ctx, method, path, strings.NewReader(body))
+	} else {
+		req = httptest.NewRequestWithContext(ctx, method, path, nil)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return req
+}
+
+// fakeKeys is an in-memory Keys.
+type fakeKeys struct {
+	mu   sync.Mutex
+	keys []KeyInfo
+	n    int
+}
+
+func newFakeKeys() *fakeKeys { return &fakeKeys{} }
+
+func (k *fakeKeys) Create(_ context.Context, tenant, role, name string) (KeyInfo, string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.n++
+	key := KeyInfo{ID: fmt.Sprintf("%016x", k.n), Tenant: tenant, Role: role, Name: name, CreatedAt: epoch.Add(time.Duration(k.n) * time.Second)}
+	k.keys = append(k.keys, key)
+	return key, "ak_" + key.ID + "_secret" + fmt.Sprint(k.n), nil
+}
+
+func (k *fakeKeys) List(_ context.Context, tenant string) ([]KeyInfo, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []KeyInfo
+	for _, key := range k.keys {
+		if key.Tenant == tenant {
+			out = append(out, key)
+		}
+	}
+	return out, nil
+}
+
+func (k *fakeKeys) Revoke(_ context.Context, id string) (KeyInfo, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i := range k.keys {
+		if k.keys[i].ID == id {
+			if !k.keys[i].Revoked {
+				k.keys[i].Revoked, k.keys[i].RevokedAt = true, epoch.Add(time.Hour)
+			}
+			return k.keys[i], nil
+		}
+	}
+	return KeyInfo{}, fmt.Errorf("api key %q: %w", id, docs.ErrNotFound)
+}
+
+var errDiskFull = errors.New("journal write: no space left on device")
