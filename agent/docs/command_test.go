@@ -81,6 +81,8 @@ func TestResultRoundTrip(t *testing.T) {
 			{},
 			{ID: "b", Version: 9, CreatedAt: at, UpdatedAt: at},
 		}},
+		{Docs: []Document{{ID: "a", Data: json.RawMessage(`{}`), Version: 1, CreatedAt: at, UpdatedAt: at}}, Exceeded: []string{LimitStorageBytes}},
+		{Docs: []Document{{}, {}}, Exceeded: []string{LimitStorageBytes, LimitMaxCollections, LimitMaxDocumentsPerCollection}},
 	}
 	for _, r := range results {
 		got, err := DecodeResult(EncodeResult(r))
@@ -91,7 +93,18 @@ func TestResultRoundTrip(t *testing.T) {
 			t.Errorf("round trip = %+v, want %+v", got, r)
 		}
 	}
-	for _, bad := range [][]byte{nil, {2}, {1, 5}, {1, 0, 3}, {1, 0, 1, 9}, {1, 0, 0, 0}} {
+	// A result without Exceeded keeps the first format byte for byte, so
+	// results encoded before Exceeded existed decode with a nil Exceeded.
+	old := []byte{1, 1, 8, 'c', 'o', 'n', 'f', 'l', 'i', 'c', 't', 1, 'm', 2, 2, 0, 0}
+	r := Result{Err: &Error{Code: CodeConflict, Message: "m", OpIndex: 2}, Docs: []Document{{}, {}}}
+	if got := EncodeResult(r); !slices.Equal(got, old) {
+		t.Errorf("EncodeResult(%+v) = %v, want the first format %v", r, got, old)
+	}
+	if got, err := DecodeResult(old); err != nil || got.Exceeded != nil || !reflect.DeepEqual(got, r) {
+		t.Errorf("DecodeResult(first format) = %+v, %v; want %+v", got, err, r)
+	}
+	for _, bad := range [][]byte{nil, {3}, {1, 5}, {1, 0, 3}, {1, 0, 1, 9}, {1, 0, 0, 0},
+		{2, 0, 0}, {2, 0, 0, 0}, {2, 0, 0, 2, 1, 'a'}, {2, 0, 0, 1, 3, 'a'}, {2, 0, 0, 1, 1, 'a', 0}} {
 		if _, err := DecodeResult(bad); err == nil {
 			t.Errorf("DecodeResult(%x) succeeded", bad)
 		}
@@ -169,6 +182,30 @@ func FuzzDecodeCommand(f *testing.F) {
 	})
 }
 
+func FuzzDecodeResult(f *testing.F) {
+	at := time.Unix(0, 1_700_000_000_000_000_000)
+	for _, r := range []Result{
+		{Docs: []Document{{ID: "a", Data: json.RawMessage(`{"a":1}`), Version: 3, CreatedAt: at, UpdatedAt: at}, {}}},
+		{Err: &Error{Code: CodeStorageQuotaExceeded, Message: "storage quota exceeded", OpIndex: 1}},
+		{Docs: []Document{{}}, Exceeded: []string{LimitStorageBytes, LimitMaxDocumentsPerCollection}},
+	} {
+		f.Add(EncodeResult(r))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeResult(b)
+		if err != nil {
+			return
+		}
+		back, err := DecodeResult(EncodeResult(r))
+		if err != nil {
+			t.Fatalf("DecodeResult of a re-encoded result: %v", err)
+		}
+		if !reflect.DeepEqual(back.Err, r.Err) || !reflect.DeepEqual(back.Exceeded, r.Exceeded) || len(back.Docs) != len(r.Docs) {
+			t.Fatalf("re-encoding changed the result: %+v → %+v", r, back)
+		}
+	})
+}
+
 // FuzzApply feeds fuzzed commands to Apply, both as raw bytes and as
 // commands built from the fuzz input over a small name space, and checks
 // that nothing panics, failures change nothing and counters stay exact.
@@ -176,7 +213,10 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, uint64(1))
 	f.Add([]byte("put put delete index"), uint64(2))
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
-		db, sm := openDB(t), NewStateMachine(Config{MaxDocumentBytes: 512, MaxIndexKeyBytes: 128})
+		db, sm := openDB(t), NewStateMachine(Config{MaxDocumentBytes: 512, MaxIndexKeyBytes: 128, Limits: fixedLimits(map[string]Limits{
+			"acme": {StorageBytes: 400, MaxCollections: 2, MaxDocumentsPerCollection: 4, Refuse: seed%2 == 0},
+			"t2":   {StorageBytes: 300, MaxDocumentsPerCollection: 3},
+		})})
 		mustApply(t, db, sm, indexOp("a", "n"), putOp("a", "d0", `{"n":[1,"x"],"s":"y"}`))
 		// Raw bytes straight into Apply.
 		before := dump(t, db)
