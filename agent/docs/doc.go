@@ -23,6 +23,35 @@
 // when every operation succeeded. Read functions are safe to call
 // concurrently in separate transactions; the Documents they return own their
 // memory.
+//
+// # Tenant limits
+//
+// Config.Limits gives each tenant's Limits, read from the same transaction
+// (the agent serves them from the replicated tenant policy), so every
+// replica makes the same decision. Three measures are bounded:
+//
+//   - stored bytes: Stats.Bytes + Stats.IndexBytes, one number, the same
+//     one Config.OnStorage reports (StorageBytes, error code
+//     "storage_quota_exceeded");
+//   - collections of the tenant (MaxCollections, code "quota_exceeded");
+//   - documents of each collection (MaxDocumentsPerCollection, code
+//     "quota_exceeded"); replacing a document adds none.
+//
+// They are checked after every operation of a command is staged and before
+// anything is written, on the state the command would leave: a measure is
+// passed when it ends above its limit and above its value before the
+// command. Writes that grow nothing (deletes, drops, same-size or shrinking
+// puts, batches that add and remove as much) always pass, even when a
+// tenant is over a limit, for instance after its limits were lowered. When
+// a limit is passed and Limits.Refuse is set, the whole command fails with
+// ErrStorageQuotaExceeded or ErrQuotaExceeded (OpIndex: the operation that
+// first grew the measure past the limit; the message names the limit, its
+// value and the value the write would reach, never a tenant); otherwise it
+// is applied and Result.Exceeded lists the passed limits.
+//
+// After a command is written, Config.OnStorage is told the stored bytes of
+// each tenant whose stored bytes changed, at the time of the command's last
+// operation on that tenant; it is never told of a failed command.
 package docs
 
 import (
