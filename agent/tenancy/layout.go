@@ -11,8 +11,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
-	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
 // Layout: one top-level bucket, never a tenant's document bucket (those
