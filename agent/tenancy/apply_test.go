@@ -358,3 +358,6 @@ func TestListKeys(t *testing.T) {
 		t.Fatalf("ListKeys(initech) = %v, %v; want an empty list", none, err)
 	}
 }
+
+// Limits has the shape agent/docs expects.
+var _ = docs.Config{Limits: Limits}
