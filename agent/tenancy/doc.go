@@ -1,10 +1,10 @@
 // Package tenancy keeps what makes a cluster multi-tenant in its replicated
-// state: each tenant's signed billing policy and the tenants' api keys. A
+// state: each tenant's signed billing policy and the tenants' API keys. A
 // StateMachine applies the commands (SetPolicy, CreateKey, RevokeKey) the
 // agent's dispatcher routes to it (first byte CommandTag); reads work in any
 // bbolt transaction, so every node answers from its own applied state.
 //
-// # Api keys
+// # API keys
 //
 // A key string is "ak_<id>_<secret>": the prefix KeyPrefix, the id (16
 // lowercase hex digits, 64 random bits, public: it is the Principal's KeyID
