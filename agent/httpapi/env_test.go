@@ -150,12 +150,11 @@ type env struct {
 // openStore starts a real single-node store with the document state machine.
 func openStore(t *testing.T, reg prometheus.Registerer) *store.Store {
 	t.Helper()
-	return openStoreWith(t, reg, docs.Config{MaxDocumentBytes: maxDoc})
+	return openStoreWith(t, reg, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}))
 }
 
-// openStoreWith starts a real single-node store with the document state
-// machine configured by dcfg.
-func openStoreWith(t *testing.T, reg prometheus.Registerer, dcfg docs.Config) *store.Store {
+// openStoreWith starts a real single-node store with the state machine sm.
+func openStoreWith(t *testing.T, reg prometheus.Registerer, sm store.StateMachine) *store.Store {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -168,7 +167,7 @@ func openStoreWith(t *testing.T, reg prometheus.Registerer, dcfg docs.Config) *s
 		Meta:       map[string]string{MetaHTTPAddr: testHTTP},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer: reg,
-	}, docs.NewStateMachine(dcfg))
+	}, sm)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -211,14 +210,15 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 
 func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	t.Helper()
-	return newEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc}, mods...)
+	return newEnvSM(t, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}), mods...)
 }
 
-// newEnvDocs is newEnv with the document state machine configured by dcfg.
-func newEnvDocs(t *testing.T, dcfg docs.Config, mods ...func(*Config)) *env {
+// newEnvSM is newEnv with the store's state machine sm. mods see
+// Config.Store set.
+func newEnvSM(t *testing.T, sm store.StateMachine, mods ...func(*Config)) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	st := openStoreWith(t, reg, dcfg)
+	st := openStoreWith(t, reg, sm)
 	fs := &faultStore{Store: st}
 	logs := &logBuffer{b: &strings.Builder{}}
 	cfg := Config{

@@ -434,3 +434,91 @@ func TestMeteringFailure(t *testing.T) {
 func usageOf(reads, writes, queries uint64) meter.Usage {
 	return meter.Usage{Reads: reads, Writes: writes, Queries: queries}
 }
+
+// testLimits are per-tenant docs.Limits a test changes as it goes.
+type testLimits struct {
+	mu sync.Mutex
+	m  map[string]docs.Limits
+}
+
+func (l *testLimits) set(tenant string, lim docs.Limits) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[tenant] = lim
+}
+
+func (l *testLimits) get(_ *bolt.Tx, tenant string) (docs.Limits, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[tenant]
+	return lim, ok, nil
+}
+
+// TestStoredQuotas checks the answers to the limits the document state
+// machine enforces: storage 507, counts 429 (no Retry-After: waiting does
+// not help), and writes applied past a limit under warn and overage.
+func TestStoredQuotas(t *testing.T) {
+	lims := &testLimits{m: map[string]docs.Limits{}}
+	e := newManagedEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc, Limits: lims.get})
+	big := `{"data":{"pad":"` + strings.Repeat("x", 200) + `"}}`
+	const c1 = "/api/v1/collections/c1/documents/"
+
+	lims.set("alpha", docs.Limits{StorageBytes: 100, MaxCollections: 1, MaxDocumentsPerCollection: 2, Refuse: true})
+	e.must(201, "PUT", c1+"a", alphaRW, `{"data":{}}`)
+	e.meter.take()
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		code, msg                string
+	}{
+		{"storage", "PUT", c1 + "b", big, 507, "storage_quota_exceeded", "storage quota exceeded: tenant would store"},
+		{"collections", "PUT", "/api/v1/collections/c2/documents/a", `{"data":{}}`, 429, "quota_exceeded", "collection quota exceeded"},
+		{"documents in a batch", "POST", "/api/v1/batch",
+			`{"operations":[{"op":"put","collection":"c1","id":"b","data":{}},{"op":"put","collection":"c1","id":"c","data":{}}]}`,
+			429, "quota_exceeded", "operations[1]: document quota exceeded"},
+	}
+	for _, tt := range tests {
+		r := e.do(tt.method, tt.path, alphaRW, tt.body)
+		code, msg := r.ErrCode(t)
+		if r.Status != tt.status || code != tt.code || !strings.Contains(msg, tt.msg) || !strings.Contains(msg, "delete data or move the tenant to a larger tier") {
+			t.Fatalf("%s: %d %s, want %d %s containing %q and the way out", tt.name, r.Status, r.Body, tt.status, tt.code, tt.msg)
+		}
+		if ra := r.Header.Get("Retry-After"); ra != "" {
+			t.Fatalf("%s: Retry-After %q on a limit waiting does not lift", tt.name, ra)
+		}
+		if strings.Contains(msg, "beta") {
+			t.Fatalf("%s: message names another tenant: %q", tt.name, msg)
+		}
+	}
+	if calls := e.meter.take(); len(calls) != 0 {
+		t.Fatalf("refused writes metered: %+v", calls)
+	}
+	e.must(204, "DELETE", c1+"a", alphaRW, "") // deletes pass over a limit
+
+	// Not refused (allow_with_overage, warn): applied, reported, metered.
+	for _, action := range []tier.QuotaAction{tier.AllowWithOverage, tier.Warn} {
+		e.gov.set(t, roomy("alpha", action))
+		lims.set("alpha", docs.Limits{StorageBytes: 100, MaxDocumentsPerCollection: 1})
+		before := counterValue(t, e.reg, "aerolith_quota_warnings_total", "limit", "storage_bytes")
+		e.meter.take()
+		coll := "c-" + string(action)
+		r := e.must(201, "PUT", "/api/v1/collections/"+coll+"/documents/big", alphaRW, big)
+		if got := r.Header.Get(HeaderQuotaWarning); got != "storage_bytes" {
+			t.Fatalf("%s: %s = %q, want storage_bytes", action, HeaderQuotaWarning, got)
+		}
+		r = e.must(200, "POST", "/api/v1/batch", alphaRW, `{"operations":[{"op":"put","collection":"`+coll+`","id":"x","data":{}}]}`)
+		if got := r.Header.Get(HeaderQuotaWarning); got != "storage_bytes, max_documents_per_collection" {
+			t.Fatalf("%s: batch %s = %q", action, HeaderQuotaWarning, got)
+		}
+		if calls := e.meter.take(); len(calls) != 2 || calls[0].u.Writes != 1 || calls[1].u.Writes != 1 {
+			t.Fatalf("%s: writes past a limit metered as %+v", action, calls)
+		}
+		after := counterValue(t, e.reg, "aerolith_quota_warnings_total", "limit", "storage_bytes")
+		if want := before + map[tier.QuotaAction]float64{tier.Warn: 2}[action]; after != want {
+			t.Fatalf("%s: warnings{storage_bytes} = %v, want %v", action, after, want)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "limit=storage_bytes") {
+		t.Fatalf("warn action logged nothing:\n%s", e.logs)
+	}
+}

@@ -9,30 +9,22 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
 )
-
-// KeyInfo describes a tenant API key (never its secret).
-type KeyInfo struct {
-	ID        string
-	Tenant    string
-	Role      string
-	Name      string
-	CreatedAt time.Time
-	Revoked   bool
-	RevokedAt time.Time
-}
 
 // Keys manages tenant API keys behind /api/v1/keys (see Config.Keys).
 type Keys interface {
 	// Create makes a key of role ("read", "readwrite" or "admin") for
-	// tenant and returns it with its secret key string (shown once).
-	Create(ctx context.Context, tenant, role, name string) (KeyInfo, string, error)
+	// tenant and returns it with its key string (shown once).
+	Create(ctx context.Context, tenant, role, name string) (tenancy.APIKey, string, error)
 	// List returns tenant's keys, revoked ones included.
-	List(ctx context.Context, tenant string) ([]KeyInfo, error)
+	List(ctx context.Context, tenant string) ([]tenancy.APIKey, error)
 	// Revoke revokes the key id and returns it. An unknown id fails with
-	// an error matching docs.ErrNotFound.
-	Revoke(ctx context.Context, id string) (KeyInfo, error)
+	// an error matching docs.ErrNotFound (tenancy.ErrNotFound does).
+	Revoke(ctx context.Context, id string) (tenancy.APIKey, error)
 }
+
+var _ Keys = (*tenancy.Keys)(nil)
 
 // keyRoles are the roles a key can be created with.
 var keyRoles = []string{"read", "readwrite", "admin"}
@@ -69,7 +61,7 @@ type keyCreateBody struct {
 	Name   string `json:"name"`
 }
 
-func presentKey(k KeyInfo) keyBody {
+func presentKey(k tenancy.APIKey) keyBody {
 	b := keyBody{ID: k.ID, Tenant: k.Tenant, Role: k.Role, Name: k.Name, CreatedAt: k.CreatedAt.UTC(), Revoked: k.Revoked}
 	if k.Revoked && !k.RevokedAt.IsZero() {
 		at := k.RevokedAt.UTC()

@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/agent/quota/quotatest"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
@@ -145,28 +148,44 @@ type managedEnv struct {
 	*env
 	gov   *fakeGovernor
 	meter *fakeMeter
-	keys  *fakeKeys
 }
 
 func newManagedEnv(t *testing.T, mods ...func(*Config)) *managedEnv {
 	return newManagedEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc}, mods...)
 }
 
+// dispatcher routes tenancy commands to the tenancy state machine and the
+// rest to the document one, as the agent does.
+type dispatcher struct {
+	docs    *docs.StateMachine
+	tenancy *tenancy.StateMachine
+}
+
+func (d dispatcher) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
+	if len(cmd) > 0 && cmd[0] == tenancy.CommandTag {
+		return d.tenancy.Apply(tx, index, cmd)
+	}
+	return d.docs.Apply(tx, index, cmd)
+}
+
+// newManagedEnvDocs is a managed agent whose document state machine is
+// configured by dcfg. Tenant keys come from tenantKeys and from the real
+// tenancy keys (Config.Keys creates them).
 func newManagedEnvDocs(t *testing.T, dcfg docs.Config, mods ...func(*Config)) *managedEnv {
 	t.Helper()
 	gov := newGovernor()
 	gov.set(t, roomy("alpha", tier.Block))
 	gov.set(t, roomy("beta", tier.Block))
 	m := &fakeMeter{}
-	keys := newFakeKeys()
-	e := newEnvDocs(t, dcfg, append([]func(*Config){func(c *Config) {
-		c.Auth = auth.Chain{mustAdminKey(t), tenantKeys()}
+	sm := dispatcher{docs: docs.NewStateMachine(dcfg), tenancy: tenancy.NewStateMachine()}
+	e := newEnvSM(t, sm, append([]func(*Config){func(c *Config) {
+		c.Auth = auth.Chain{mustAdminKey(t), tenantKeys(), tenancy.NewAuthenticator(c.Store, nil)}
 		c.Managed = true
 		c.Governor = gov
 		c.Meter = m
-		c.Keys = keys
+		c.Keys = tenancy.NewKeys(c.Store, c.Store)
 	}}, mods...)...)
-	return &managedEnv{env: e, gov: gov, meter: m, keys: keys}
+	return &managedEnv{env: e, gov: gov, meter: m}
 }
 
 // serve sends req through the handler and records the answer.
@@ -189,50 +208,6 @@ func request(ctx context.Context, method, path, key, body string) *http.Request 
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	return req
-}
-
-// fakeKeys is an in-memory Keys.
-type fakeKeys struct {
-	mu   sync.Mutex
-	keys []KeyInfo
-	n    int
-}
-
-func newFakeKeys() *fakeKeys { return &fakeKeys{} }
-
-func (k *fakeKeys) Create(_ context.Context, tenant, role, name string) (KeyInfo, string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.n++
-	key := KeyInfo{ID: fmt.Sprintf("%016x", k.n), Tenant: tenant, Role: role, Name: name, CreatedAt: epoch.Add(time.Duration(k.n) * time.Second)}
-	k.keys = append(k.keys, key)
-	return key, "ak_" + key.ID + "_secret" + fmt.Sprint(k.n), nil
-}
-
-func (k *fakeKeys) List(_ context.Context, tenant string) ([]KeyInfo, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	var out []KeyInfo
-	for _, key := range k.keys {
-		if key.Tenant == tenant {
-			out = append(out, key)
-		}
-	}
-	return out, nil
-}
-
-func (k *fakeKeys) Revoke(_ context.Context, id string) (KeyInfo, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for i := range k.keys {
-		if k.keys[i].ID == id {
-			if !k.keys[i].Revoked {
-				k.keys[i].Revoked, k.keys[i].RevokedAt = true, epoch.Add(time.Hour)
-			}
-			return k.keys[i], nil
-		}
-	}
-	return KeyInfo{}, fmt.Errorf("api key %q: %w", id, docs.ErrNotFound)
 }
 
 var errDiskFull = errors.New("journal write: no space left on device")
