@@ -1,5 +1,6 @@
 // Package agent builds and runs one Aerolith node: the replicated store with
-// the document state machine, and the HTTP data API in front of it.
+// the agent's state machine (StateMachine: documents and tenancy), and the
+// HTTP data API in front of it.
 //
 // New validates the configuration and does no I/O. Open creates the data
 // directory, settles the node id (see config), listens on the raft and HTTP
@@ -8,6 +9,44 @@
 // Close stops in a fixed order: stop accepting HTTP requests and drain those
 // in flight, close the store (a leader hands over leadership first), which
 // closes its files.
+//
+// # Managed mode
+//
+// With --billing-url (and --enrollment-token) the agent is managed by the
+// billing service:
+//
+//   - Enrollment: the node asks billing who its token is (GET
+//     /api/v1/whoami → cluster id and tenants), retrying with backoff until
+//     billing answers, keeps the answer in <data-dir>/enrollment.json (so a
+//     restart during a billing outage knows its tenants at once) and
+//     registers itself (POST /api/v1/clusters/{id}/nodes with its
+//     addresses). Until then it serves reads and refuses tenants' writes
+//     (no_policy), and /readyz answers 503.
+//   - Policies: a policy.Fetcher keeps each tenant's signed policy, verified
+//     with --billing-public-key or the key billing serves on first contact,
+//     refreshed every --policy-refresh, and saved in the replicated tenancy
+//     state (tenancy.NewPolicyStore), so every node enforces the last good
+//     policy through a billing outage and across restarts.
+//   - Quotas: one quota.Enforcer per tenant, (re)built on each policy, with
+//     the cluster-wide limits shared among the live nodes (see liveness.go
+//     for the count and its error bound); the document state machine
+//     enforces storage, collection and document limits from the stored
+//     policy (tenancy.Limits) inside Apply.
+//   - Keys: tenant API keys (tenancy.Keys, through raft; the API's
+//     /api/v1/keys routes, `aerolith key`), authenticated after the cluster
+//     admin key by tenancy's Authenticator, which also refuses the key ids a
+//     tenant's policy revokes.
+//   - Metering: a meter.Meter (outbox under <data-dir>/meter, windows of
+//     --meter-window) records every metered request (httpapi), integrates
+//     each tenant's stored bytes while this node leads (store leadership →
+//     SetLeader; docs OnStorage and a seeding read, see storagefeed.go) and
+//     ships the windows to billing with the enrollment token.
+//
+// /readyz answers 503 until the node is enrolled and holds every tenant's
+// policy. /metrics adds aerolith_meter_*, aerolith_policy_*, aerolith_quota_*
+// and aerolith_billing_* figures (no tenant labels). Close then runs: HTTP
+// drain, the background loops, meter (writes the partial window to the
+// outbox), policy fetcher, store.
 package agent
 
 import (
@@ -31,6 +70,9 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
+	"github.com/aerolithdb/aerolith/agent/meter"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -63,6 +105,7 @@ type Agent struct {
 	raftAddr string // advertised
 	httpAddr string // advertised
 	store    *store.Store
+	managed  *managed // nil unless managed by billing
 	httpSrv  *http.Server
 	handler  atomic.Pointer[http.Handler]
 	errc     chan error
@@ -173,7 +216,25 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("metrics: %w", err)
 	}
 
-	sm := docs.NewStateMachine(docs.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes})
+	docsCfg := docs.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes, Limits: tenancy.Limits, Logger: nodeLog}
+	tsm := tenancy.NewStateMachine()
+	tsm.SetLogger(nodeLog.With("component", "tenancy"))
+	var mgd *managed
+	sm := NewStateMachine(nil, tsm)
+	if a.cfg.Managed() {
+		if mgd, err = newManaged(a.cfg, nodeID, sm, nodeLog); err != nil {
+			return err
+		}
+		if err := mgd.openMeter(ctx); err != nil {
+			return err
+		}
+		undo = append(undo, func() { mgd.closeMeter() })
+		docsCfg.OnStorage = mgd.feed.onStorage
+		if err := reg.Register(newManagedCollector(mgd)); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	sm.docs = docs.NewStateMachine(docsCfg)
 	scfg := store.Config{
 		NodeID:          nodeID,
 		Dir:             filepath.Join(a.cfg.DataDir, storeDir),
@@ -186,6 +247,9 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		Logger:          a.base, // the store adds component and node_id
 		Registerer:      reg,
 	}
+	if mgd != nil {
+		scfg.OnLeadership = mgd.onLeadership
+	}
 	st, err := store.New(scfg, sm)
 	if err != nil {
 		return err
@@ -195,7 +259,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	}
 	undo = append(undo, func() { st.Close() })
 
-	api, err := httpapi.New(httpapi.Config{
+	apiCfg := httpapi.Config{
 		Store:            st,
 		Auth:             a.auth,
 		NodeID:           nodeID,
@@ -207,24 +271,64 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		Registerer:       reg,
 		Gatherer:         reg,
 		Logger:           nodeLog,
-	})
+	}
+	if mgd != nil {
+		apiCfg.Managed = true
+		apiCfg.Auth = auth.Chain{a.auth, tenancy.NewAuthenticator(st, mgd.gov.revoked)}
+		apiCfg.Governor = mgd.gov
+		apiCfg.Meter = meterSink{mgd.meter}
+		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves}
+	}
+	api, err := httpapi.New(apiCfg)
 	if err != nil {
 		return err
 	}
 	h := api.Handler()
+	if mgd != nil {
+		mgd.start(st, httpAdv, raftAdv)
+		undo = append(undo, mgd.stop)
+		h = managedReadyz(h, mgd)
+	}
 	a.handler.Store(&h)
 
-	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.opened = nodeID, raftAdv, httpAdv, st, true
+	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.managed, a.opened = nodeID, raftAdv, httpAdv, st, mgd, true
 	a.log.Info("agent serving", "http_addr", httpAdv, "raft_addr", raftAdv,
-		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg))
+		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg), "billing", a.cfg.BillingURL)
 	return nil
 }
 
 func authMode(c config.Config) string {
-	if c.InsecureNoAuth {
+	switch {
+	case c.InsecureNoAuth:
 		return "none (insecure-no-auth)"
+	case c.Managed():
+		return "admin-key, tenant api keys"
 	}
 	return "admin-key"
+}
+
+// meterSink is the API's Meter over the node's meter.
+type meterSink struct{ m interface{ Record(string, meter.Usage) } }
+
+// Record implements httpapi.Meter.
+func (s meterSink) Record(tenant string, u meter.Usage) error {
+	s.m.Record(tenant, u)
+	return nil
+}
+
+// managedReadyz answers GET /readyz of a managed agent: 503 while the node
+// is not enrolled or lacks a tenant's policy, else what next says (the
+// store's readiness).
+func managedReadyz(next http.Handler, m *managed) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			if why := m.readiness(); why != "" {
+				jsonapi.ErrorWriter{Realm: "aerolith"}.Write(w, http.StatusServiceUnavailable, httpapi.CodeUnavailable, why)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // advertised returns the address announced for a listener configured as
@@ -240,8 +344,10 @@ func (a *Agent) advertised(listen string, ln net.Listener) (string, error) {
 }
 
 // Close stops the node: the HTTP server stops accepting and drains
-// in-flight requests (for up to ShutdownTimeout), then the store closes
-// (transferring leadership if this node leads) and with it its files.
+// in-flight requests (for up to ShutdownTimeout); a managed agent then stops
+// its background loops, closes its meter (writing the partial window to the
+// outbox) and its policy fetcher; last the store closes (transferring
+// leadership if this node leads) and with it its files.
 // Close is idempotent and safe to call after a failed Open.
 func (a *Agent) Close() error {
 	a.closeOnce.Do(func() {
@@ -257,6 +363,15 @@ func (a *Agent) Close() error {
 			a.httpSrv.Close()
 		}
 		cancel()
+		if m := a.managed; m != nil {
+			m.stop()
+			if err := m.closeMeter(); err != nil {
+				errs = append(errs, err)
+			}
+			if err := m.closeFetcher(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := a.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}

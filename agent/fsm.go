@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -27,6 +28,9 @@ const docsTag byte = 1
 type StateMachine struct {
 	docs    store.StateMachine
 	tenancy store.StateMachine
+	// applying is the index of the command being (or last) applied, so
+	// observers called inside Apply (docs.Config.OnStorage) know it.
+	applying atomic.Uint64
 }
 
 var _ store.StateMachine = (*StateMachine)(nil)
@@ -40,6 +44,7 @@ func NewStateMachine(documents, tenants store.StateMachine) *StateMachine {
 // Apply applies cmd with the state machine its first byte names and
 // returns that state machine's result.
 func (m *StateMachine) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
+	m.applying.Store(index)
 	if len(cmd) == 0 {
 		return unknownCommand("empty command at index %d", index)
 	}
@@ -51,6 +56,11 @@ func (m *StateMachine) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 	}
 	return unknownCommand("command at index %d has unknown tag %#02x (want %#02x for documents or %q for tenancy)", index, cmd[0], docsTag, tenancy.CommandTag)
 }
+
+// applyingIndex returns the raft index of the command being applied (the
+// last one applied between commands). Observers called from inside Apply
+// read it to order their observations against reads of the state.
+func (m *StateMachine) applyingIndex() uint64 { return m.applying.Load() }
 
 // unknownCommand is the result of a command no state machine owns.
 func unknownCommand(format string, args ...any) []byte {

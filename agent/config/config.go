@@ -241,6 +241,9 @@ func (c *Config) validateManaged() error {
 		if c.InsecureNoAuth {
 			return errors.New("insecure-no-auth: cannot be combined with billing-url; a managed agent authenticates every caller (set --admin-key)")
 		}
+		if c.MetricsNoAuth {
+			return errors.New("metrics-no-auth: cannot be combined with billing-url; a managed agent serves /metrics to the cluster admin key only")
+		}
 		if _, err := c.PolicyKey(); err != nil {
 			return err
 		}

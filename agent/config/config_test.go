@@ -244,6 +244,7 @@ func TestValidate(t *testing.T) {
 		{"managed insecure", func(c *Config) {
 			c.BillingURL, c.EnrollmentToken, c.AdminKey, c.InsecureNoAuth = "http://b:7080", "aet_x", "", true
 		}, "insecure-no-auth: cannot be combined with billing-url"},
+		{"managed metrics no auth", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.MetricsNoAuth = "http://b", "t", true }, "metrics-no-auth: cannot be combined with billing-url"},
 		{"public key std", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", testKeyStd }, ""},
 		{"public key url raw", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", testKeyURL }, ""},
 		{"public key not base64", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingPublicKey = "http://b", "t", "not*base64" }, "billing-public-key: not base64"},

@@ -1,0 +1,413 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aerolithdb/aerolith/agent/config"
+	"github.com/aerolithdb/aerolith/agent/meter"
+	"github.com/aerolithdb/aerolith/agent/policy"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/apiclient"
+	"github.com/aerolithdb/aerolith/store"
+)
+
+// Files and directories of a managed agent inside its data directory.
+const (
+	// meterDir holds the meter's outbox.
+	meterDir = "meter"
+	// enrollmentFile keeps what billing said about the cluster (id and
+	// tenants), so a restart during a billing outage enforces the stored
+	// policies at once.
+	enrollmentFile = "enrollment.json"
+)
+
+// Backoff of the calls to billing that start a managed agent (whoami, node
+// registration, opening the policy fetcher).
+const (
+	enrollMinBackoff = 200 * time.Millisecond
+	enrollMaxBackoff = 30 * time.Second
+)
+
+// enrollment is what billing says about the cluster an enrollment token
+// belongs to.
+type enrollment struct {
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+	// TokenSHA256 ties the record to the token it was obtained with: a
+	// record of another token is ignored.
+	TokenSHA256 string `json:"token_sha256"`
+}
+
+// managed is what makes an agent managed by billing: enrollment (whoami,
+// node registration), the tenants' policies (policy.Fetcher over the
+// replicated tenancy state) and their quota enforcers (governor), metering
+// (meter, with the storage feed) and the count of live nodes.
+//
+// newManaged builds it without I/O; openMeter opens the meter's outbox
+// (before the store, so storage and leadership reports have somewhere to
+// go); start launches the goroutines once the store is open; stop, then
+// closeMeter and closeFetcher, end it in that order.
+type managed struct {
+	cfg     config.Config
+	log     *slog.Logger
+	billing *billingclient.Client
+	meter   *meter.Meter
+	gov     *governor
+	feed    *storageFeed
+	token   string // hex SHA-256 of the enrollment token
+
+	st                         *store.Store
+	nodeID, httpAddr, raftAddr string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	seedCh chan struct{}
+
+	mu         sync.Mutex
+	enrolled   *enrollment // nil until known
+	fetcher    *policy.Fetcher
+	registered bool
+}
+
+// newManaged builds the managed parts of node nodeID. It does no I/O.
+func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Logger) (*managed, error) {
+	bc, err := billingclient.New(billingclient.Config{URL: cfg.BillingURL, Key: cfg.EnrollmentToken, UserAgent: "aerolith-agent"})
+	if err != nil {
+		return nil, fmt.Errorf("billing-url: %w", err)
+	}
+	mt, err := meter.New(meter.Config{NodeID: nodeID, DataDir: filepath.Join(cfg.DataDir, meterDir), Window: cfg.MeterWindow}, bc, log)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(cfg.EnrollmentToken))
+	m := &managed{
+		cfg: cfg, log: log.With("component", "managed"), billing: bc, meter: mt,
+		gov: newGovernor(log.With("component", "quota")), token: hex.EncodeToString(sum[:]),
+		nodeID: nodeID, seedCh: make(chan struct{}, 1),
+	}
+	m.feed = newStorageFeed(mt, sm.applyingIndex)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	return m, nil
+}
+
+// openMeter opens the meter (its outbox under <data-dir>/meter).
+func (m *managed) openMeter(ctx context.Context) error {
+	if err := m.meter.Open(ctx); err != nil {
+		return fmt.Errorf("meter: %w", err)
+	}
+	return nil
+}
+
+// onLeadership is store.Config.OnLeadership: the meter integrates storage
+// only while this node leads, and a new leader re-reads every tenant's
+// storage (its values may predate a snapshot install).
+func (m *managed) onLeadership(leader bool, at time.Time) {
+	m.meter.SetLeader(leader, at)
+	if leader {
+		m.requestSeed()
+	}
+}
+
+func (m *managed) requestSeed() {
+	select {
+	case m.seedCh <- struct{}{}:
+	default:
+	}
+}
+
+// start launches enrollment, the storage seeding and the live node count.
+// A stored enrollment of the same token starts the policies at once.
+func (m *managed) start(st *store.Store, httpAddr, raftAddr string) {
+	m.st, m.httpAddr, m.raftAddr = st, httpAddr, raftAddr
+	if e, err := m.loadEnrollment(); err != nil {
+		m.log.Warn("ignoring the stored enrollment", "file", enrollmentFile, "err", err)
+	} else if e != nil {
+		m.log.Info("enrollment loaded; enforcing stored policies until billing answers", "cluster_id", e.ClusterID, "tenants", len(e.Tenants))
+		m.setEnrollment(e)
+	}
+	m.goRun(m.enrollLoop)
+	m.goRun(m.seedLoop)
+	m.goRun(m.liveLoop)
+}
+
+func (m *managed) goRun(f func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+}
+
+// enrollLoop asks billing who the enrollment token is (cluster id and
+// tenants) and registers this node, retrying with backoff until billing
+// answers or the agent stops. The policies of the tenants start as soon as
+// they are known.
+func (m *managed) enrollLoop() {
+	var who billingclient.WhoAmI
+	if !m.retry("enrollment (whoami)", func(ctx context.Context) error {
+		var err error
+		if who, err = m.billing.WhoAmI(ctx); err != nil {
+			return err
+		}
+		if who.Kind != "cluster" {
+			return fmt.Errorf("enrollment-token: billing knows it as a %s credential, not a cluster enrollment token (use the enrollment_token of POST /api/v1/clusters)", who.Kind)
+		}
+		if who.ClusterID == "" || len(who.Tenants) == 0 {
+			return errors.New("billing answered whoami without a cluster id or tenants")
+		}
+		return nil
+	}) {
+		return
+	}
+	e := &enrollment{ClusterID: who.ClusterID, Tenants: slices.Sorted(slices.Values(who.Tenants)), TokenSHA256: m.token}
+	if err := m.saveEnrollment(e); err != nil {
+		m.log.Warn("could not store the enrollment; a restart during a billing outage will wait for billing", "err", err)
+	}
+	m.log.Info("enrolled with billing", "cluster_id", e.ClusterID, "tenants", len(e.Tenants))
+	m.setEnrollment(e)
+	if !m.retry("node registration", func(ctx context.Context) error {
+		_, err := m.billing.RegisterNode(ctx, e.ClusterID, m.nodeID, m.httpAddr, m.raftAddr)
+		return err
+	}) {
+		return
+	}
+	m.mu.Lock()
+	m.registered = true
+	m.mu.Unlock()
+	m.log.Info("node registered with billing", "cluster_id", e.ClusterID, "http_addr", m.httpAddr, "raft_addr", m.raftAddr)
+}
+
+// retry runs f until it succeeds (true) or the agent stops (false),
+// backing off between failures, which it logs.
+func (m *managed) retry(what string, f func(ctx context.Context) error) bool {
+	for n := 1; ; n++ {
+		err := f(m.ctx)
+		if err == nil {
+			return true
+		}
+		if m.ctx.Err() != nil {
+			return false
+		}
+		d := apiclient.Backoff(n, enrollMinBackoff, enrollMaxBackoff)
+		m.log.Warn(what+" failed; retrying", "err", err, "attempt", n, "retry_in", d.Round(time.Millisecond))
+		select {
+		case <-time.After(d):
+		case <-m.ctx.Done():
+			return false
+		}
+	}
+}
+
+// setEnrollment records the cluster's tenants: the storage feed meters
+// them, and the policy fetcher keeps their policies (opened on the first
+// call, retried in the background until the stored policies can be read).
+func (m *managed) setEnrollment(e *enrollment) {
+	m.mu.Lock()
+	prev := m.enrolled
+	m.enrolled = e
+	f := m.fetcher
+	m.mu.Unlock()
+	m.feed.setTenants(e.Tenants)
+	m.requestSeed()
+	if f != nil {
+		if prev == nil || !slices.Equal(prev.Tenants, e.Tenants) {
+			if err := f.SetTenants(e.Tenants); err != nil {
+				m.log.Error("updating the tenants of the policy fetcher failed", "err", err)
+			}
+		}
+		return
+	}
+	if prev != nil {
+		return // a fetcher is being opened by the first call
+	}
+	m.goRun(func() { m.openFetcher(e.Tenants) })
+}
+
+// openFetcher opens the policy fetcher of tenants, retrying until it can
+// read the stored policies or the agent stops.
+func (m *managed) openFetcher(tenants []string) {
+	key, _ := m.cfg.PolicyKey() // validated by config
+	f, err := policy.New(policy.Config{
+		Client:    m.billing,
+		Tenants:   tenants,
+		PublicKey: key,
+		Refresh:   m.cfg.PolicyRefresh,
+		Store:     tenancy.NewPolicyStore(m.st, m.st),
+		OnChange:  m.gov.onPolicy,
+		Logger:    m.log.With("component", "policy"),
+	})
+	if err != nil {
+		m.log.Error("policy fetcher cannot start; tenants' writes stay refused", "err", err)
+		return
+	}
+	if !m.retry("opening the policy fetcher", func(ctx context.Context) error { return f.Open(ctx) }) {
+		return
+	}
+	m.mu.Lock()
+	m.fetcher = f
+	latest := m.enrolled
+	m.mu.Unlock()
+	if latest != nil && !slices.Equal(latest.Tenants, tenants) {
+		if err := f.SetTenants(latest.Tenants); err != nil {
+			m.log.Error("updating the tenants of the policy fetcher failed", "err", err)
+		}
+	}
+}
+
+// seedLoop re-reads the tenants' storage for the meter when asked (after
+// enrollment, on gaining leadership), once the store can serve.
+func (m *managed) seedLoop() {
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.seedCh:
+		}
+		if err := m.st.WaitForLeader(m.ctx); err != nil {
+			return
+		}
+		if err := m.feed.seed(m.ctx, m.st); err != nil && m.ctx.Err() == nil {
+			m.log.Warn("reading the tenants' storage for metering failed", "err", err)
+		}
+	}
+}
+
+// liveLoop keeps the governor's live node count current (see liveness.go).
+func (m *managed) liveLoop() {
+	lc := newLiveCounter(m.st, m.nodeID)
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		if n, ok := lc.count(m.ctx); ok && m.ctx.Err() == nil {
+			m.gov.setNodes(n)
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// readiness returns "" when the managed parts are ready (enrolled, and a
+// policy in force for every tenant), else why not. It names no tenant.
+func (m *managed) readiness() string {
+	m.mu.Lock()
+	e := m.enrolled
+	m.mu.Unlock()
+	if e == nil {
+		return "not ready: not enrolled with billing yet (waiting for billing to answer; see the agent log)"
+	}
+	missing := 0
+	for _, t := range e.Tenants {
+		if !m.gov.has(t) {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return fmt.Sprintf("not ready: no policy obtained from billing yet for %d of %d tenants; their writes are refused (see the agent log)", missing, len(e.Tenants))
+	}
+	return ""
+}
+
+// serves reports whether tenant is one of the cluster's tenants; known is
+// false before enrollment.
+func (m *managed) serves(tenant string) (ok, known bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.enrolled == nil {
+		return false, false
+	}
+	return slices.Contains(m.enrolled.Tenants, tenant), true
+}
+
+// stop ends the goroutines (enrollment, seeding, live count).
+func (m *managed) stop() {
+	m.cancel()
+	m.wg.Wait()
+}
+
+// closeMeter closes the meter, which writes the partial window to the
+// outbox.
+func (m *managed) closeMeter() error {
+	if err := m.meter.Close(); err != nil {
+		return fmt.Errorf("close meter: %w", err)
+	}
+	return nil
+}
+
+// closeFetcher stops refreshing policies.
+func (m *managed) closeFetcher() error {
+	m.mu.Lock()
+	f := m.fetcher
+	m.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close policy fetcher: %w", err)
+	}
+	return nil
+}
+
+// loadEnrollment reads the stored enrollment; nil when there is none or
+// it belongs to another token.
+func (m *managed) loadEnrollment() (*enrollment, error) {
+	b, err := os.ReadFile(filepath.Join(m.cfg.DataDir, enrollmentFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var e enrollment
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("%s: %w", enrollmentFile, err)
+	}
+	if e.TokenSHA256 != m.token {
+		return nil, nil
+	}
+	if e.ClusterID == "" || len(e.Tenants) == 0 {
+		return nil, fmt.Errorf("%s: no cluster id or tenants", enrollmentFile)
+	}
+	return &e, nil
+}
+
+// saveEnrollment writes e atomically (temporary file, fsync, rename).
+func (m *managed) saveEnrollment(e *enrollment) error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(m.cfg.DataDir, enrollmentFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
