@@ -308,7 +308,9 @@ func authMode(c config.Config) string {
 }
 
 // meterSink is the API's Meter over the node's meter.
-type meterSink struct{ m interface{ Record(string, meter.Usage) } }
+type meterSink struct {
+	m interface{ Record(string, meter.Usage) }
+}
 
 // Record implements httpapi.Meter.
 func (s meterSink) Record(tenant string, u meter.Usage) error {
