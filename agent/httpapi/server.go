@@ -1,12 +1,3 @@
-// Package httpapi is the node agent's HTTP data API: routing, strict request
-// decoding, authentication and role checks, translation of errors to
-// {"error":{"code","message"}} answers, request metrics and the health,
-// readiness, stats and cluster endpoints.
-//
-// Every /api/v1 route declares the role it needs (see routes); /health,
-// /readyz and /api/v1/cluster/self are open; /metrics needs RoleRead unless
-// Config.MetricsNoAuth. Handlers use the authenticated Principal's tenant as
-// the document tenant and never read a tenant from the request.
 package httpapi
 
 import (
