@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -89,6 +90,8 @@ type process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when Wait returned
 	err  error         // Wait's result, valid after done
+	// paused is set by Pause (SIGSTOP) and cleared by Resume (SIGCONT).
+	paused atomic.Bool
 }
 
 // New validates cfg and returns a cluster that is not started. It does no I/O.
@@ -374,6 +377,11 @@ func (c *Cluster) Stop(ctx context.Context, i int) error {
 	start := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("stop %s: %w", id, err)
+	}
+	if p.paused.Load() {
+		// A stopped process sees SIGTERM only once it is continued.
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		p.paused.Store(false)
 	}
 	timer := time.NewTimer(c.cfg.StopTimeout)
 	defer timer.Stop()

@@ -225,3 +225,45 @@ func TestSingleNodeLifecycle(t *testing.T) {
 		t.Errorf("ExitErr after graceful stop = %v", err)
 	}
 }
+
+// TestPauseResume pauses a real agent: requests to it hang instead of being
+// refused, the Wait functions skip it, and after Resume it serves again.
+func TestPauseResume(t *testing.T) {
+	SkipIfShort(t)
+	c := StartCluster(t, Config{Binary: binary, Nodes: 1})
+	if err := c.Resume(0); err != nil {
+		t.Errorf("Resume of a node that is not paused = %v, want nil", err)
+	}
+	if err := c.Pause(0); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Paused(0) || c.Active(0) || !c.Running(0) {
+		t.Fatalf("after Pause: Paused=%v Active=%v Running=%v, want true false true", c.Paused(0), c.Active(0), c.Running(0))
+	}
+	if err := c.Pause(0); !errors.Is(err, ErrPaused) {
+		t.Errorf("second Pause = %v, want ErrPaused", err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err := c.API().Cluster(short, c.URL(0))
+	cancel()
+	if err == nil || NotSent(err) {
+		t.Errorf("request to a paused node = %v, want a timeout (sent, no answer)", err)
+	}
+	if _, err := c.Leader(context.Background()); !errors.Is(err, ErrNoLeader) {
+		t.Errorf("Leader with the only node paused = %v, want ErrNoLeader", err)
+	}
+	if err := c.Resume(0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.WaitReady(ctx, 0); err != nil {
+		t.Fatalf("after Resume: %v", err)
+	}
+	if err := c.Pause(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(ctx, 0); err != nil {
+		t.Errorf("Stop of a paused node = %v, want a clean exit", err)
+	}
+}

@@ -67,10 +67,10 @@ func (c *Cluster) WaitReady(ctx context.Context, i int) error {
 	})
 }
 
-// WaitAllReady waits until every running node is ready.
+// WaitAllReady waits until every active node (running, not paused) is ready.
 func (c *Cluster) WaitAllReady(ctx context.Context) error {
 	for i := range c.nodes {
-		if !c.Running(i) {
+		if !c.Active(i) {
 			continue
 		}
 		if err := c.WaitReady(ctx, i); err != nil {
@@ -80,14 +80,14 @@ func (c *Cluster) WaitAllReady(ctx context.Context) error {
 	return nil
 }
 
-// Leader asks every running node for /api/v1/cluster and returns the index
+// Leader asks every active node (running, not paused) for /api/v1/cluster and returns the index
 // of the node that reports itself leader (the highest term wins when a
 // deposed leader has not noticed yet). ErrNoLeader when none does.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
 	best, bestTerm := -1, uint64(0)
 	var errs []error
 	for i := range c.nodes {
-		if !c.Running(i) {
+		if !c.Active(i) {
 			continue
 		}
 		info, err := c.api.Cluster(ctx, c.URL(i))
@@ -108,8 +108,8 @@ func (c *Cluster) Leader(ctx context.Context) (int, error) {
 	return best, nil
 }
 
-// WaitLeader waits until one running node reports itself leader and every
-// running node names it as leader_id, and returns its index.
+// WaitLeader waits until one active node reports itself leader and every
+// active node names it as leader_id, and returns its index.
 func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 	leader := -1
 	err := poll(ctx, "wait leader", func() (bool, error, error) {
@@ -118,7 +118,7 @@ func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 			return false, err, nil
 		}
 		for i := range c.nodes {
-			if !c.Running(i) {
+			if !c.Active(i) {
 				continue
 			}
 			info, err := c.api.Cluster(ctx, c.URL(i))
@@ -159,7 +159,8 @@ func (c *Cluster) WaitNewLeader(ctx context.Context, old int) (int, error) {
 const BarrierCollection = "proctest_barrier"
 
 // WaitConverged waits until every running node has applied every write
-// acknowledged before the call, so that stale reads on any node see them. It
+// acknowledged before the call, so that stale reads on any node see them
+// (paused nodes are skipped). It
 // writes a marker document into BarrierCollection (through any node that
 // accepts it) and waits until each running node serves the marker with a
 // stale read: the store applies its log in order, so every earlier write is
@@ -170,7 +171,7 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 	err := poll(ctx, "write convergence marker", func() (bool, error, error) {
 		var errs []error
 		for i := range c.nodes {
-			if !c.Running(i) {
+			if !c.Active(i) {
 				continue
 			}
 			_, err := c.api.Put(ctx, c.URL(i), BarrierCollection, id, map[string]any{"marker": id}, 0)
@@ -186,7 +187,7 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		return err
 	}
 	for i := range c.nodes {
-		if !c.Running(i) {
+		if !c.Active(i) {
 			continue
 		}
 		err := poll(ctx, fmt.Sprintf("wait %s applied marker", c.nodes[i].id), func() (bool, error, error) {
