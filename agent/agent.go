@@ -70,7 +70,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
-	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
@@ -276,7 +275,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		apiCfg.Managed = true
 		apiCfg.Auth = auth.Chain{a.auth, tenancy.NewAuthenticator(st, mgd.gov.revoked)}
 		apiCfg.Governor = mgd.gov
-		apiCfg.Meter = meterSink{mgd.meter}
+		apiCfg.Meter = mgd.meter
 		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves}
 	}
 	api, err := httpapi.New(apiCfg)
@@ -305,17 +304,6 @@ func authMode(c config.Config) string {
 		return "admin-key, tenant api keys"
 	}
 	return "admin-key"
-}
-
-// meterSink is the API's Meter over the node's meter.
-type meterSink struct {
-	m interface{ Record(string, meter.Usage) }
-}
-
-// Record implements httpapi.Meter.
-func (s meterSink) Record(tenant string, u meter.Usage) error {
-	s.m.Record(tenant, u)
-	return nil
 }
 
 // managedReadyz answers GET /readyz of a managed agent: 503 while the node
