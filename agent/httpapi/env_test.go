@@ -139,7 +139,7 @@ func (f *faultStore) Leader() (string, string) {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  *store.Store
 	faults *faultStore
 	srv    *Server
@@ -148,13 +148,13 @@ type env struct {
 }
 
 // openStore starts a real single-node store with the document state machine.
-func openStore(t *testing.T, reg prometheus.Registerer) *store.Store {
+func openStore(t testing.TB, reg prometheus.Registerer) *store.Store {
 	t.Helper()
 	return openStoreWith(t, reg, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}))
 }
 
 // openStoreWith starts a real single-node store with the state machine sm.
-func openStoreWith(t *testing.T, reg prometheus.Registerer, sm store.StateMachine) *store.Store {
+func openStoreWith(t testing.TB, reg prometheus.Registerer, sm store.StateMachine) *store.Store {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -208,14 +208,14 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func newEnv(t *testing.T, mods ...func(*Config)) *env {
+func newEnv(t testing.TB, mods ...func(*Config)) *env {
 	t.Helper()
 	return newEnvSM(t, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}), mods...)
 }
 
 // newEnvSM is newEnv with the store's state machine sm. mods see
 // Config.Store set.
-func newEnvSM(t *testing.T, sm store.StateMachine, mods ...func(*Config)) *env {
+func newEnvSM(t testing.TB, sm store.StateMachine, mods ...func(*Config)) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	st := openStoreWith(t, reg, sm)
@@ -247,7 +247,7 @@ func newEnvSM(t *testing.T, sm store.StateMachine, mods ...func(*Config)) *env {
 	return &env{t: t, store: st, faults: fs, srv: srv, reg: reg, logs: logs}
 }
 
-func mustAdminKey(t *testing.T) *auth.AdminKey {
+func mustAdminKey(t testing.TB) *auth.AdminKey {
 	t.Helper()
 	k, err := auth.NewAdminKey(adminKey)
 	if err != nil {

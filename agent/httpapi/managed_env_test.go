@@ -75,7 +75,7 @@ func newGovernor() *fakeGovernor {
 	return &fakeGovernor{clock: quotatest.NewClock(epoch), enf: map[string]*quota.Enforcer{}}
 }
 
-func (g *fakeGovernor) set(t *testing.T, p ledger.Policy) *quota.Enforcer {
+func (g *fakeGovernor) set(t testing.TB, p ledger.Policy) *quota.Enforcer {
 	t.Helper()
 	e, err := quota.New(quota.Config{Policy: p, Clock: g.clock, MaxDelay: 2 * time.Second})
 	if err != nil {
@@ -150,7 +150,7 @@ type managedEnv struct {
 	meter *fakeMeter
 }
 
-func newManagedEnv(t *testing.T, mods ...func(*Config)) *managedEnv {
+func newManagedEnv(t testing.TB, mods ...func(*Config)) *managedEnv {
 	return newManagedEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc}, mods...)
 }
 
@@ -171,7 +171,7 @@ func (d dispatcher) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 // newManagedEnvDocs is a managed agent whose document state machine is
 // configured by dcfg. Tenant keys come from tenantKeys and from the real
 // tenancy keys (Config.Keys creates them).
-func newManagedEnvDocs(t *testing.T, dcfg docs.Config, mods ...func(*Config)) *managedEnv {
+func newManagedEnvDocs(t testing.TB, dcfg docs.Config, mods ...func(*Config)) *managedEnv {
 	t.Helper()
 	gov := newGovernor()
 	gov.set(t, roomy("alpha", tier.Block))

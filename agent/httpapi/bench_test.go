@@ -1,0 +1,41 @@
+package httpapi
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkServe compares a stale document read of a tenant key on an
+// unmanaged agent (plain) with the same read governed by a real
+// quota.Enforcer (governed), metered through a buffered answer (metered),
+// or both (managed).
+func BenchmarkServe(b *testing.B) {
+	for _, mode := range []string{"plain", "governed", "metered", "managed"} {
+		b.Run(mode, func(b *testing.B) {
+			e, key := newEnv(b), acmeKey
+			if mode != "plain" {
+				e, key = newManagedEnv(b, func(c *Config) {
+					if mode == "metered" {
+						c.Governor = nil
+					}
+					if mode == "governed" {
+						c.Meter = nil
+					}
+				}).env, alphaRW
+			}
+			e.must(201, "PUT", "/api/v1/collections/c/documents/d", key, `{"data":{"name":"ada","n":1}}`)
+			h := e.srv.Handler()
+			b.Run("get", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, request(context.Background(), "GET", "/api/v1/collections/c/documents/d?consistency=stale", key, ""))
+					if rec.Code != 200 {
+						b.Fatalf("get = %d %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		})
+	}
+}
