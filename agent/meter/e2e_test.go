@@ -1,4 +1,4 @@
-package meter
+package meter_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/service"
 	"github.com/aerolithdb/aerolith/store/storetest"
@@ -101,38 +102,47 @@ func (s *switchSender) SendUsage(ctx context.Context, recs []client.UsageRecord)
 	return res, err
 }
 
-// crash stops m as a killed process would: goroutines gone, the outbox
-// file closed, the current window's in-memory counters lost.
-func crash(t *testing.T, m *Meter) {
+// crash stops m as a killed process would (meter.Crash).
+func crash(t *testing.T, m *meter.Meter) {
 	t.Helper()
-	m.mu.Lock()
-	box := m.box
-	m.cancel()
-	close(m.done)
-	m.box = nil
-	m.mu.Unlock()
-	m.wg.Wait()
-	if err := box.close(); err != nil {
+	if err := meter.Crash(m); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func newTestMeter(t *testing.T, dir string, s meter.Sender, mod func(*meter.Config)) *meter.Meter {
+	t.Helper()
+	cfg := meter.Config{NodeID: "n1", DataDir: dir, Window: time.Hour, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := meter.New(cfg, s, storetest.TestLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // tally is the usage a test recorded, per tenant.
 type tally struct {
 	mu sync.Mutex
-	m  map[string]Usage
+	m  map[string]meter.Usage
 }
 
-func (tl *tally) record(m *Meter, tenant string, u Usage) {
-	m.Record(tenant, u)
+// record records u, and tallies it once Record returned nil.
+func (tl *tally) record(t *testing.T, m *meter.Meter, tenant string, u meter.Usage) {
+	if err := m.Record(tenant, u); err != nil {
+		t.Error(err)
+		return
+	}
 	tl.mu.Lock()
 	x := tl.m[tenant]
-	x.add(u)
+	x.Add(u)
 	tl.m[tenant] = x
 	tl.mu.Unlock()
 }
 
-func waitStats(t *testing.T, m *Meter, what string, ok func(Stats) bool) {
+func waitStats(t *testing.T, m *meter.Meter, what string, ok func(meter.Stats) bool) {
 	t.Helper()
 	storetest.Eventually(t, time.Minute, func() error {
 		st, err := m.Stats()
@@ -172,12 +182,12 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 	}
 	snd := &switchSender{}
 	snd.set(billingClient(t, bill, enr.EnrollmentToken), false)
-	mod := func(c *Config) { c.Window = 50 * time.Millisecond; c.BatchSize = 7 }
+	mod := func(c *meter.Config) { c.Window = 50 * time.Millisecond; c.BatchSize = 7 }
 	m := newTestMeter(t, mdir, snd, mod)
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec := &tally{m: map[string]Usage{}}
+	rec := &tally{m: map[string]meter.Usage{}}
 	const storedBytes = 1_000_000
 	t0 := time.Now()
 	m.SetLeader(true, t0)
@@ -198,7 +208,7 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 					return
 				default:
 				}
-				rec.record(m, tenants[(w+i)%2], Usage{Reads: uint64(i % 3), Writes: 1, Queries: uint64(i % 2),
+				rec.record(t, m, tenants[(w+i)%2], meter.Usage{Reads: uint64(i % 3), Writes: 1, Queries: uint64(i % 2),
 					QueryComputeMs: uint64(i % 7), IngressBytes: uint64(100 + i%13), EgressBytes: uint64(200 + w)})
 				if i%64 == 0 {
 					time.Sleep(time.Millisecond) // let windows close mid-workload
@@ -206,23 +216,19 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 			}
 		}()
 	}
-	waitStats(t, m, "billing acknowledged records", func(s Stats) bool { return s.Acked >= 4 })
+	waitStats(t, m, "billing acknowledged records", func(s meter.Stats) bool { return s.Acked >= 4 })
 	if err := bill.Close(); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := m.Stats()
-	waitStats(t, m, "windows closed while billing is down", func(s Stats) bool {
+	waitStats(t, m, "windows closed while billing is down", func(s meter.Stats) bool {
 		return s.Pending >= 6 && s.NextSeq >= before.NextSeq+6
 	})
 	close(stop)
 	wg.Wait()
 	tPause := time.Now()
 	m.SetLeader(false, tPause)
-	box, _, err := m.outbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.closeWindow(box); err != nil { // nothing left in memory
+	if err := meter.CloseWindow(m); err != nil { // nothing left in memory
 		t.Fatal(err)
 	}
 
@@ -230,7 +236,7 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 	// billing answered its first batch.
 	bill2, admin2 := startBilling(t, bdir)
 	snd.set(billingClient(t, bill2, enr.EnrollmentToken), true)
-	m.kick()
+	meter.Kick(m)
 	snd.mu.Lock()
 	crashed := snd.crashed
 	snd.mu.Unlock()
@@ -253,7 +259,7 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 		m2.ObserveStorage(tn, storedBytes, tResume)
 	}
 	for i := range 500 {
-		rec.record(m2, tenants[i%2], Usage{Reads: 2, Queries: 1, QueryComputeMs: 3, EgressBytes: 50})
+		rec.record(t, m2, tenants[i%2], meter.Usage{Reads: 2, Queries: 1, QueryComputeMs: 3, EgressBytes: 50})
 	}
 	tEnd := time.Now()
 	m2.SetLeader(false, tEnd)
@@ -281,7 +287,7 @@ func TestExactlyOnceEndToEnd(t *testing.T) {
 		}
 		want := rec.m[tn]
 		got := s.Total
-		gotU := Usage{Reads: got.Reads, Writes: got.Writes, Queries: got.Queries, QueryComputeMs: got.QueryComputeMs,
+		gotU := meter.Usage{Reads: got.Reads, Writes: got.Writes, Queries: got.Queries, QueryComputeMs: got.QueryComputeMs,
 			IngressBytes: got.IngressBytes, EgressBytes: got.EgressBytes}
 		if gotU != want {
 			t.Errorf("tenant %s: billed %+v, recorded %+v", tn, gotU, want)

@@ -92,6 +92,11 @@ type Meter struct {
 
 	counts *counter
 	stor   *storage
+	jour   journal // Record's crash-proof journal (see the package comment)
+
+	// failpoint, when set (tests only), is called at each step of a
+	// window close; an error ends the close there, as a crash would.
+	failpoint func(step string) error
 
 	winMu    sync.Mutex // serializes window closes; guards winStart
 	winStart time.Time
@@ -106,6 +111,7 @@ type Meter struct {
 	notify chan struct{}
 
 	sent, acked, dead atomic.Uint64
+	replay            atomic.Pointer[replayStats] // of the last Open
 }
 
 // New validates cfg and returns a Meter that ships through sender. It
@@ -136,14 +142,37 @@ func New(cfg Config, sender Sender, logger *slog.Logger) (*Meter, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Meter{cfg: cfg, sender: sender, log: logger.With("component", "meter"),
-		counts: newCounter(), stor: newStorage(), notify: make(chan struct{}, 1)}, nil
+	log := logger.With("component", "meter")
+	return &Meter{cfg: cfg, sender: sender, log: log, counts: newCounter(), stor: newStorage(),
+		jour: journal{dir: cfg.DataDir, log: log}, notify: make(chan struct{}, 1)}, nil
 }
 
-// Record adds u to tenant's usage in the current window. It never blocks
-// on I/O.
-func (m *Meter) Record(tenant string, u Usage) {
+// Record adds u to tenant's usage in the current window. Before it
+// returns nil, u is in the journal under DataDir (one write(2), no fsync),
+// so a crash of the process once Record returned loses nothing: the next
+// Open replays it (see the package comment). It fails, counting nothing,
+// when the meter is not open (ErrClosed), tenant is not a valid tenant id
+// (empty, longer than 256 bytes or not UTF-8), or the journal write
+// failed. Safe for concurrent use; the journal write is serialized.
+func (m *Meter) Record(tenant string, u Usage) error {
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
+	j := &m.jour
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if u.IsZero() {
+		if j.f == nil {
+			return ErrClosed
+		}
+		return nil
+	}
+	j.buf = appendJournalRecord(j.buf[:0], tenant, u)
+	if err := j.writeLocked(j.buf); err != nil {
+		return err
+	}
 	m.counts.add(tenant, u)
+	return nil
 }
 
 // ObserveStorage reports that tenant stores bytes at now. While this node
@@ -161,7 +190,9 @@ func (m *Meter) SetLeader(leader bool, at time.Time) {
 	m.stor.setLeader(leader, at.UnixNano())
 }
 
-// Open opens the outbox under DataDir and starts the window and reporter
+// Open opens the outbox under DataDir, replays the journal entries not
+// yet in the outbox into the current window (see the package comment),
+// starts a new journal generation and starts the window and reporter
 // goroutines. Records already in the outbox (from before a restart or a
 // crash) are shipped first. An outbox written by another node id is
 // refused (its sequence numbers are that node's).
@@ -178,6 +209,24 @@ func (m *Meter) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	consumed, err := box.consumed()
+	if err != nil {
+		box.close()
+		return fmt.Errorf("outbox: %w", err)
+	}
+	// The journals hold every recorded usage not yet in the outbox; what
+	// the counters still hold (a failed close before a Close) is in them.
+	m.counts.take()
+	rs, err := m.jour.open(consumed, m.counts.add)
+	if err != nil {
+		box.close()
+		return err
+	}
+	m.replay.Store(&rs)
+	if rs.records > 0 || rs.skipped > 0 {
+		m.log.Info("journal replayed into the current window", "records", rs.records,
+			"skipped_bytes", rs.skipped, "consumed_generation", consumed, "generation", rs.gen)
+	}
 	m.box = box
 	m.winMu.Lock()
 	m.winStart = m.cfg.Now()
@@ -192,8 +241,10 @@ func (m *Meter) Open(ctx context.Context) error {
 }
 
 // Close stops the goroutines, writes the current partial window to the
-// outbox (it is shipped after the next Open) and closes the outbox.
-// Records not yet acknowledged stay in the outbox.
+// outbox (it is shipped after the next Open), closes the journal (Record
+// then returns ErrClosed) and closes the outbox. Records not yet
+// acknowledged stay in the outbox. If the last window cannot be written,
+// its journal stays and the next Open replays it.
 func (m *Meter) Close() error {
 	m.mu.Lock()
 	box := m.box
@@ -207,7 +258,7 @@ func (m *Meter) Close() error {
 	m.wg.Wait()
 	m.shipMu.Lock() // wait for a Flush in progress to notice
 	defer m.shipMu.Unlock()
-	err := m.closeWindow(box)
+	err := m.closeWindow(box, true)
 	m.mu.Lock()
 	m.box = nil
 	m.mu.Unlock()
@@ -233,7 +284,7 @@ func (m *Meter) Flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.closeWindow(box); err != nil {
+	if err := m.closeWindow(box, false); err != nil {
 		return err
 	}
 	m.shipMu.Lock()
@@ -271,6 +322,14 @@ type Stats struct {
 	// after leadership was already lost (windows closed before the loss
 	// was reported); see the package comment.
 	StorageOverlap time.Duration
+	// Replayed is the number of journal records the last Open replayed
+	// into the current window (usage recorded before a crash).
+	Replayed int
+	// SkippedJournalBytes is the size of the torn or corrupt journal
+	// tails the last Open skipped (logged; see the package comment).
+	SkippedJournalBytes int64
+	// JournalGeneration is the generation of the current journal file.
+	JournalGeneration uint64
 }
 
 // Stats returns the meter's figures.
@@ -287,8 +346,12 @@ func (m *Meter) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	return Stats{Pending: n, NextSeq: next, Sent: m.sent.Load(), Acked: m.acked.Load(),
-		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal()}, nil
+	st := Stats{Pending: n, NextSeq: next, Sent: m.sent.Load(), Acked: m.acked.Load(),
+		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation()}
+	if rs := m.replay.Load(); rs != nil {
+		st.Replayed, st.SkippedJournalBytes = rs.records, rs.skipped
+	}
+	return st, nil
 }
 
 // DeadLetters returns the records billing rejected for good, with the
@@ -301,29 +364,83 @@ func (m *Meter) DeadLetters() ([]DeadLetter, error) {
 	return box.deadLetters()
 }
 
+// Steps of a window close, reported to Meter.failpoint.
+const (
+	stepCut       = "cut"       // journal rotated, counters taken
+	stepSynced    = "synced"    // consumed journals fsynced
+	stepCommitted = "committed" // outbox transaction committed
+	stepRemoved   = "removed"   // consumed journals deleted
+)
+
 // closeWindow ends the current window now and appends its records to the
-// outbox. On failure the taken usage goes back into the current window.
-func (m *Meter) closeWindow(box *outbox) error {
+// outbox, in an order that keeps every recorded usage counted exactly
+// once whatever step a crash interrupts:
+//
+//  1. cut: under the journal lock, rotate to generation G+1 (final: close
+//     the journal) and take the counters, which hold exactly the records
+//     of the generations <= G not yet consumed;
+//  2. fsync those journal files and the directory;
+//  3. one fsynced outbox transaction stores the window's records and
+//     "journals consumed up to G";
+//  4. delete the journal files <= G.
+//
+// A crash before 3 leaves the files (> consumed) for Open to replay; after
+// 3, Open deletes them without replaying. On failure the taken usage goes
+// back into the current window and the files stay pending, consumed by
+// the next close.
+func (m *Meter) closeWindow(box *outbox, final bool) error {
 	m.winMu.Lock()
 	defer m.winMu.Unlock()
 	end := m.cfg.Now()
 	if end.Before(m.winStart) {
 		end = m.winStart
 	}
-	usage := m.counts.take()
+	consumed, gens, usage, err := m.jour.cut(final, m.counts)
+	if err != nil {
+		m.log.Error("closing window failed: cannot rotate the journal; usage kept for the next window", "err", err)
+		return err
+	}
+	if err := m.fail(stepCut); err != nil {
+		return err
+	}
 	stor := m.stor.take(end.UnixNano())
 	recs := windowRecords(m.winStart, end, usage, stor)
+	undo := func(err error) error {
+		m.counts.restore(usage)
+		m.stor.giveBack(stor)
+		m.jour.requeue(gens)
+		m.log.Error("closing window failed; usage kept for the next window", "err", err)
+		return err
+	}
+	if err := m.jour.sync(gens); err != nil {
+		return undo(err)
+	}
+	if err := m.fail(stepSynced); err != nil {
+		return err
+	}
+	if _, err := box.commit(recs, consumed); err != nil {
+		return undo(err)
+	}
+	if err := m.fail(stepCommitted); err != nil {
+		return err
+	}
+	m.jour.remove(gens)
+	if err := m.fail(stepRemoved); err != nil {
+		return err
+	}
 	if len(recs) > 0 {
-		if _, err := box.append(recs); err != nil {
-			m.counts.restore(usage)
-			m.stor.giveBack(stor)
-			m.log.Error("closing window failed; usage kept for the next window", "err", err)
-			return err
-		}
 		m.kick()
 	}
 	m.winStart = end
 	return nil
+}
+
+// fail calls the test failpoint, if any.
+func (m *Meter) fail(step string) error {
+	if m.failpoint == nil {
+		return nil
+	}
+	return m.failpoint(step)
 }
 
 // windowRecords builds one record per tenant with usage, by tenant id.
@@ -371,6 +488,6 @@ func (m *Meter) windowLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		_ = m.closeWindow(box) // logged; retried at the next boundary
+		_ = m.closeWindow(box, false) // logged; retried at the next boundary
 	}
 }

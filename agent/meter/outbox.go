@@ -20,6 +20,7 @@ var (
 	bucketDead    = []byte("dead")
 	keyNextSeq    = []byte("next_seq")
 	keyNodeID     = []byte("node_id")
+	keyConsumed   = []byte("journal_consumed")
 	errOutboxNode = errors.New("outbox belongs to another node")
 )
 
@@ -80,12 +81,34 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 // the new next number in one fsynced transaction. It returns the records
 // with their Seq set.
 func (o *outbox) append(recs []Record) ([]Record, error) {
-	if len(recs) == 0 {
+	return o.commit(recs, 0)
+}
+
+// commit numbers recs with the next sequence numbers and writes them, the
+// new next number and, when higher than the stored one, consumed (the
+// highest journal generation whose records recs hold) in one fsynced
+// transaction. It returns the records with their Seq set.
+func (o *outbox) commit(recs []Record, consumed uint64) ([]Record, error) {
+	if len(recs) == 0 && consumed == 0 {
 		return nil, nil
 	}
 	out := make([]Record, len(recs))
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
+		if consumed > 0 {
+			old, err := readConsumed(meta)
+			if err != nil {
+				return err
+			}
+			if consumed > old {
+				if err := meta.Put(keyConsumed, seqKey(consumed)); err != nil {
+					return err
+				}
+			}
+		}
+		if len(recs) == 0 {
+			return nil
+		}
 		next, err := readSeq(meta)
 		if err != nil {
 			return err
@@ -105,6 +128,28 @@ func (o *outbox) append(recs []Record) ([]Record, error) {
 		return nil, fmt.Errorf("outbox append: %w", err)
 	}
 	return out, nil
+}
+
+// consumed returns the highest journal generation whose records are in
+// the outbox (0: none).
+func (o *outbox) consumed() (uint64, error) {
+	var n uint64
+	err := o.db.View(func(tx *bolt.Tx) (err error) {
+		n, err = readConsumed(tx.Bucket(bucketMeta))
+		return err
+	})
+	return n, err
+}
+
+func readConsumed(meta *bolt.Bucket) (uint64, error) {
+	v := meta.Get(keyConsumed)
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	}
+	return 0, fmt.Errorf("%w: journal_consumed is %d bytes", ErrCorrupt, len(v))
 }
 
 func readSeq(meta *bolt.Bucket) (uint64, error) {

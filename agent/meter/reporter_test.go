@@ -113,9 +113,9 @@ func TestRejectedGoToDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	m.Record("good", Usage{Reads: 1})
-	m.Record("bad", Usage{Writes: 1})
-	m.Record("later", Usage{Queries: 1})
+	mustRecord(t, m, "good", Usage{Reads: 1})
+	mustRecord(t, m, "bad", Usage{Writes: 1})
+	mustRecord(t, m, "later", Usage{Queries: 1})
 	fctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := m.Flush(fctx); err != nil {
@@ -151,7 +151,7 @@ func TestSendFailureKeepsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	m.Record("a", Usage{Reads: 2})
+	mustRecord(t, m, "a", Usage{Reads: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	err := m.Flush(ctx)
 	cancel()
@@ -195,11 +195,11 @@ func TestCloseKeepsPartialWindow(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m.Record("a", Usage{Reads: 1})
+	mustRecord(t, m, "a", Usage{Reads: 1})
 	if err := m.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m.Record("a", Usage{Reads: 5})
+	mustRecord(t, m, "a", Usage{Reads: 5})
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +218,13 @@ func TestCloseKeepsPartialWindow(t *testing.T) {
 	defer mu.Unlock()
 	if len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 {
 		t.Fatalf("sent seqs = %v, want [1 2]", seqs)
+	}
+}
+
+// mustRecord records u for tenant and fails the test if Record fails.
+func mustRecord(t *testing.T, m *Meter, tenant string, u Usage) {
+	t.Helper()
+	if err := m.Record(tenant, u); err != nil {
+		t.Fatalf("Record(%q, %+v) = %v", tenant, u, err)
 	}
 }
