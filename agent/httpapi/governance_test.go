@@ -14,6 +14,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/meter"
+	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/store"
@@ -520,5 +521,33 @@ func TestStoredQuotas(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "limit=storage_bytes") {
 		t.Fatalf("warn action logged nothing:\n%s", e.logs)
+	}
+}
+
+func TestDecisionError(t *testing.T) {
+	tests := []struct {
+		d     quota.Decision
+		code  string
+		retry string
+	}{
+		{quota.Decision{Status: 429, RetryAfter: 1200 * time.Millisecond, Message: "m"}, "quota_exceeded", "2"},
+		{quota.Decision{Status: 429, RetryAfter: time.Nanosecond, Message: "m"}, "quota_exceeded", "1"},
+		{quota.Decision{Status: 429, RetryAfter: time.Hour, Message: "m"}, "quota_exceeded", "3600"},
+		{quota.Decision{Status: 429, Message: "m"}, "quota_exceeded", ""},
+		{quota.Decision{Status: 402, Message: "m"}, "payment_required", ""},
+		{quota.Decision{Status: 403, Message: "m"}, "permission_denied", ""},
+		{quota.Decision{Status: 408, Message: "m"}, "query_timeout", ""},
+		{quota.Decision{Status: 507, Message: "m"}, "storage_quota_exceeded", ""},
+	}
+	for _, tt := range tests {
+		e := decisionError(tt.d)
+		if !e.quota || e.status != tt.d.Status || e.code != tt.code || e.message != "m" {
+			t.Errorf("decisionError(%+v) = %+v, want status %d code %s, a quota refusal", tt.d, e, tt.d.Status, tt.code)
+		}
+		rec := httptest.NewRecorder()
+		writeAPIError(rec, e)
+		if got := rec.Header().Get("Retry-After"); got != tt.retry || rec.Code != tt.d.Status {
+			t.Errorf("answer to %+v: %d Retry-After %q, want %d %q", tt.d, rec.Code, got, tt.d.Status, tt.retry)
+		}
 	}
 }
