@@ -29,6 +29,8 @@ type Meter interface {
 	Record(tenant string, u meter.Usage) error
 }
 
+var _ Meter = (*meter.Meter)(nil)
+
 // HeaderQuotaWarning is the response header listing the limits a served
 // request went past (allow_with_overage and warn actions), comma-separated,
 // e.g. "storage_bytes, requests_per_second".
