@@ -1,0 +1,23 @@
+// Package managed holds process-level suites for the managed node agent:
+// a real `aerolith billing serve` process and three real `aerolith agent`
+// processes enrolled with it (--billing-url, --enrollment-token, short
+// --meter-window and --policy-refresh), driven only through their HTTP
+// APIs, the billing client and the CLI.
+//
+//   - TestExactlyOnceMetering: a known workload of two tenants on one shared
+//     cluster while an agent is SIGKILLed, billing is down for a while and
+//     the leader is paused past the election timeout; afterwards the reads,
+//     writes and queries billed per tenant equal the operations served
+//     (bounded by the outcomes the client could not know), and storage
+//     byte-seconds lie within a stated bound of the test's own integral.
+//   - TestQuotasOnCluster: every tier limit under the block action, and the
+//     throttle, allow_with_overage and warn actions, hit through different
+//     nodes, with the status, error code and message a client sees.
+//   - TestRevocationAndSuspension: key revocation through raft and through
+//     billing's policy, tenant suspension and resumption, on every node.
+//   - TestCrossTenant: a tenant's keys reach nothing of another tenant by
+//     any path, and no answer names the other tenant's data.
+//
+// The package has no non-test code; run it with go test (skipped with
+// -short). The binary is built once by TestMain.
+package managed
