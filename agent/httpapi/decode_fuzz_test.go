@@ -223,3 +223,22 @@ func queryFn(s string) error  { _, err := decodeQuery(strings.NewReader(s)); ret
 func batchFn(s string) error  { _, err := decodeBatch(strings.NewReader(s), 64); return err }
 func indexFn(s string) error  { _, err := decodeIndex(strings.NewReader(s)); return err }
 func memberFn(s string) error { _, err := decodeMember(strings.NewReader(s)); return err }
+
+func FuzzDecodeKeyCreate(f *testing.F) {
+	for _, s := range []string{
+		`{"tenant":"alpha","role":"readwrite","name":"ci"}`, `{"role":"read"}`, `{"role":"root"}`,
+		`{"tenant":"a","role":"admin","name":"\u0007"}`, `{"role":"read","name":"\ud800"}`, `{"role":"read","key":"x"}`, `{}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body, err := decodeKeyCreate(bytes.NewReader(b))
+		if err != nil {
+			checkDecodeErr(t, err)
+			return
+		}
+		if !validRole(body.Role) || len(body.Name) > maxKeyName || strings.ContainsFunc(body.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("accepted %+v", body)
+		}
+	})
+}

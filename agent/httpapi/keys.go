@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -101,19 +102,13 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if s.cfg.Keys == nil {
 		return errNotManaged()
 	}
-	var b keyCreateBody
-	if err := decodeStrict(r.Body, &b); err != nil {
+	b, err := decodeKeyCreate(r.Body)
+	if err != nil {
 		return err
 	}
 	tenant, err := keyTenant(p, b.Tenant)
 	if err != nil {
 		return err
-	}
-	if !validRole(b.Role) {
-		return invalid("role: %q is unknown; want one of %s", clipText(b.Role), strings.Join(keyRoles, ", "))
-	}
-	if len(b.Name) > maxKeyName || !utf8.ValidString(b.Name) || strings.ContainsFunc(b.Name, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		return invalid("name: want at most %d characters of UTF-8 text without control characters", maxKeyName)
 	}
 	k, secret, err := s.cfg.Keys.Create(r.Context(), tenant, b.Role, b.Name)
 	if err != nil {
@@ -179,6 +174,23 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	writeJSON(w, http.StatusOK, presentKey(k))
 	return nil
+}
+
+// decodeKeyCreate decodes and checks a key creation body: a known role and
+// a printable name of at most maxKeyName bytes. The tenant is checked
+// against the caller by keyTenant.
+func decodeKeyCreate(r io.Reader) (keyCreateBody, error) {
+	var b keyCreateBody
+	if err := decodeStrict(r, &b); err != nil {
+		return keyCreateBody{}, err
+	}
+	if !validRole(b.Role) {
+		return keyCreateBody{}, invalid("role: %q is unknown; want one of %s", clipText(b.Role), strings.Join(keyRoles, ", "))
+	}
+	if len(b.Name) > maxKeyName || !utf8.ValidString(b.Name) || strings.ContainsFunc(b.Name, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return keyCreateBody{}, invalid("name: want at most %d bytes of UTF-8 text without control characters", maxKeyName)
+	}
+	return b, nil
 }
 
 func validRole(role string) bool {
