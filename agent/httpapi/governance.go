@@ -102,8 +102,8 @@ func (st *reqState) warn(w http.ResponseWriter, limit string) {
 // errNoPolicy is the answer to a write of a tenant without a policy.
 func errNoPolicy() *apiError {
 	return newError(http.StatusServiceUnavailable, CodeNoPolicy,
-		"this node has not obtained the tenant's policy from billing yet (billing has not been reached since the node started), "+
-			"so writes are refused; reads still work; retry shortly")
+		"billing has not been reached yet: this node has no policy for the tenant, so writes are refused until it obtains one; "+
+			"reads still work; retry shortly")
 }
 
 // govern runs the per-request quota checks of a tenant request. It returns
