@@ -28,7 +28,10 @@ func parseJournalName(name string) (uint64, bool) {
 		return 0, false
 	}
 	gen, err := strconv.ParseUint(digits, 10, 64)
-	return gen, err == nil && gen > 0
+	if err != nil || gen == 0 {
+		return 0, false
+	}
+	return gen, true
 }
 
 // journal is the append-only file that makes Record crash-proof: every
@@ -123,38 +126,49 @@ func (j *journal) replay(gen uint64, add func(tenant string, u Usage)) (records 
 		return 0, 0, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	records, good, bad, err := scanJournal(f, add)
 	if err != nil {
-		return 0, 0, fmt.Errorf("journal: %w", err)
+		return records, 0, fmt.Errorf("journal %s: %w", path, err)
 	}
-	r := bufio.NewReaderSize(f, 64<<10)
-	var off int64
-	for {
-		b, perr := r.Peek(journalMaxRecord)
-		if len(b) == 0 && errors.Is(perr, io.EOF) {
-			break
+	if bad != nil {
+		fi, err := f.Stat()
+		if err != nil {
+			return records, 0, fmt.Errorf("journal: %w", err)
 		}
-		if perr != nil && !errors.Is(perr, io.EOF) {
-			return records, 0, fmt.Errorf("journal %s: read at %d: %w", path, off, perr)
-		}
-		tenant, u, size, derr := decodeJournalRecord(b)
-		if derr != nil {
-			skipped = fi.Size() - off
-			j.log.Warn("journal tail skipped: a write cut short by a crash (its Record never returned) or lost by the disk",
-				"file", path, "offset", off, "bytes", skipped, "records_before", records, "reason", derr)
-			break
-		}
-		add(tenant, u)
-		records++
-		off += int64(size)
-		if _, err := r.Discard(size); err != nil {
-			return records, 0, fmt.Errorf("journal %s: %w", path, err)
-		}
+		skipped = fi.Size() - good
+		j.log.Warn("journal tail skipped: a write cut short by a crash (its Record never returned) or lost by the disk",
+			"file", path, "offset", good, "bytes", skipped, "records_before", records, "reason", bad)
 	}
 	if err := f.Sync(); err != nil {
 		return records, skipped, fmt.Errorf("journal %s: fsync: %w", path, err)
 	}
 	return records, skipped, nil
+}
+
+// scanJournal feeds the records read from r to add, up to the end or the
+// first record that does not decode. good is the length of the records
+// fed; bad says why the rest (if any) was not read; err is a read error.
+func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, good int64, bad, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		b, perr := br.Peek(journalMaxRecord)
+		if len(b) == 0 && errors.Is(perr, io.EOF) {
+			return records, good, nil, nil
+		}
+		if perr != nil && !errors.Is(perr, io.EOF) {
+			return records, good, nil, fmt.Errorf("read at %d: %w", good, perr)
+		}
+		tenant, u, size, derr := decodeJournalRecord(b)
+		if derr != nil {
+			return records, good, derr, nil
+		}
+		add(tenant, u)
+		records++
+		good += int64(size)
+		if _, err := br.Discard(size); err != nil {
+			return records, good, nil, fmt.Errorf("read at %d: %w", good, err)
+		}
+	}
 }
 
 // writeLocked appends one encoded record to the current generation with

@@ -95,7 +95,9 @@ type Meter struct {
 	jour   journal // Record's crash-proof journal (see the package comment)
 
 	// failpoint, when set (tests only), is called at each step of a
-	// window close; an error ends the close there, as a crash would.
+	// window close. At the steps done (stepCut ... stepRemoved) an error
+	// ends the close there, as a crash would; before an operation
+	// (stepSync, stepCommit) it is that operation's failure.
 	failpoint func(step string) error
 
 	winMu    sync.Mutex // serializes window closes; guards winStart
@@ -370,6 +372,9 @@ const (
 	stepSynced    = "synced"    // consumed journals fsynced
 	stepCommitted = "committed" // outbox transaction committed
 	stepRemoved   = "removed"   // consumed journals deleted
+
+	stepSync   = "sync"   // about to fsync the consumed journals
+	stepCommit = "commit" // about to commit the outbox transaction
 )
 
 // closeWindow ends the current window now and appends its records to the
@@ -412,11 +417,17 @@ func (m *Meter) closeWindow(box *outbox, final bool) error {
 		m.log.Error("closing window failed; usage kept for the next window", "err", err)
 		return err
 	}
+	if err := m.fail(stepSync); err != nil {
+		return undo(err)
+	}
 	if err := m.jour.sync(gens); err != nil {
 		return undo(err)
 	}
 	if err := m.fail(stepSynced); err != nil {
 		return err
+	}
+	if err := m.fail(stepCommit); err != nil {
+		return undo(err)
 	}
 	if _, err := box.commit(recs, consumed); err != nil {
 		return undo(err)

@@ -1,0 +1,305 @@
+package meter
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestJournalRecordRoundTrip(t *testing.T) {
+	tests := []struct {
+		tenant string
+		u      Usage
+	}{
+		{"a", Usage{}},
+		{"tn_acme", Usage{Reads: 1}},
+		{"ünïcødé", Usage{Reads: 1, Writes: 2, Queries: 3, QueryComputeMs: 4, IngressBytes: 5, EgressBytes: 6}},
+		{strings.Repeat("x", maxTenantLen), Usage{Reads: math.MaxUint64, Writes: math.MaxUint64, Queries: math.MaxUint64,
+			QueryComputeMs: math.MaxUint64, IngressBytes: math.MaxUint64, EgressBytes: math.MaxUint64}},
+	}
+	for _, tt := range tests {
+		b := appendJournalRecord([]byte("prefix"), tt.tenant, tt.u)[len("prefix"):]
+		if len(b) > journalMaxRecord {
+			t.Fatalf("record of %d bytes, above journalMaxRecord %d", len(b), journalMaxRecord)
+		}
+		tenant, u, size, err := decodeJournalRecord(append(b, "next record"...))
+		if err != nil || tenant != tt.tenant || u != tt.u || size != len(b) {
+			t.Fatalf("decode(encode(%q, %+v)) = %q, %+v, %d, %v; want size %d", tt.tenant, tt.u, tenant, u, size, err, len(b))
+		}
+		// Every cut short prefix is torn, never a record.
+		for n := range len(b) {
+			if _, _, _, err := decodeJournalRecord(b[:n]); !errors.Is(err, errJournalTorn) {
+				t.Fatalf("decode of %d of %d bytes = %v, want errJournalTorn", n, len(b), err)
+			}
+		}
+		// Every single-byte change is refused (the length field may make
+		// it look torn instead of corrupt).
+		for i := range b {
+			bad := bytes.Clone(b)
+			bad[i] ^= 0x41
+			_, _, _, err := decodeJournalRecord(bad)
+			if !errors.Is(err, errJournalCorrupt) && !errors.Is(err, errJournalTorn) {
+				t.Fatalf("decode with byte %d changed = %v, want an error", i, err)
+			}
+		}
+	}
+}
+
+func TestCheckTenant(t *testing.T) {
+	tests := []struct {
+		tenant string
+		want   string // "" for valid
+	}{
+		{"tn_1", ""},
+		{strings.Repeat("x", maxTenantLen), ""},
+		{"", "empty"},
+		{strings.Repeat("x", maxTenantLen+1), "longer than"},
+		{"a\xffb", "not UTF-8"},
+	}
+	for _, tt := range tests {
+		err := checkTenant(tt.tenant)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("checkTenant(%.20q) = %v, want %q", tt.tenant, err, tt.want)
+		}
+	}
+}
+
+func TestParseJournalName(t *testing.T) {
+	tests := []struct {
+		name string
+		gen  uint64
+		ok   bool
+	}{
+		{journalName(7), 7, true},
+		{"journal-000000000007", 7, true},
+		{"journal-1234567890123", 1234567890123, true},
+		{"journal-", 0, false},
+		{"journal-000000000000", 0, false},
+		{"journal-12a", 0, false},
+		{"journal-99999999999999999999999", 0, false},
+		{"meter.db", 0, false},
+		{"journal-000000000007.tmp", 0, false},
+	}
+	for _, tt := range tests {
+		gen, ok := parseJournalName(tt.name)
+		if gen != tt.gen || ok != tt.ok {
+			t.Errorf("parseJournalName(%q) = %d, %v; want %d, %v", tt.name, gen, ok, tt.gen, tt.ok)
+		}
+	}
+}
+
+// TestScanJournal: records up to a torn or corrupt one are read, the rest
+// is reported as bad.
+func TestScanJournal(t *testing.T) {
+	var good []byte
+	for i := range 5 {
+		good = appendJournalRecord(good, "t", Usage{Reads: uint64(i + 1)})
+	}
+	next := appendJournalRecord(nil, "t", Usage{Reads: 100})
+	tests := []struct {
+		name    string
+		tail    []byte
+		wantBad error
+	}{
+		{"clean", nil, nil},
+		{"torn header", next[:3], errJournalTorn},
+		{"torn body", next[:len(next)-1], errJournalTorn},
+		{"zeros", make([]byte, 64), errJournalCorrupt},
+		{"corrupt then valid", append(append(bytes.Clone(next[:len(next)-1]), 0), next...), errJournalCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var reads uint64
+			n, off, bad, err := scanJournal(bytes.NewReader(append(bytes.Clone(good), tt.tail...)), func(_ string, u Usage) { reads += u.Reads })
+			if err != nil || n != 5 || off != int64(len(good)) || reads != 15 || !errors.Is(bad, tt.wantBad) || (tt.wantBad == nil) != (bad == nil) {
+				t.Fatalf("scan = %d records, offset %d, reads %d, bad %v, err %v; want 5, %d, 15, %v", n, off, reads, bad, err, len(good), tt.wantBad)
+			}
+		})
+	}
+}
+
+// FuzzJournalRecord: the decoder never panics, only returns its errors,
+// never reads past what it reports, and what it accepts re-encodes to a
+// record that decodes the same; a scan of any bytes stops at a record
+// boundary.
+func FuzzJournalRecord(f *testing.F) {
+	f.Add(appendJournalRecord(nil, "a", Usage{Reads: 1}))
+	f.Add(appendJournalRecord(appendJournalRecord(nil, "tn_x", Usage{Writes: 1 << 40}), "b", Usage{EgressBytes: 9}))
+	f.Add([]byte{})
+	f.Add([]byte{9, 0, 0, 0, 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(make([]byte, 16))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tenant, u, size, err := decodeJournalRecord(b)
+		if err != nil {
+			if !errors.Is(err, errJournalTorn) && !errors.Is(err, errJournalCorrupt) {
+				t.Fatalf("error %v is neither torn nor corrupt", err)
+			}
+		} else {
+			if size <= 0 || size > len(b) || size > journalMaxRecord {
+				t.Fatalf("size %d of %d bytes", size, len(b))
+			}
+			if checkTenant(tenant) != nil {
+				t.Fatalf("accepted tenant %q", tenant)
+			}
+			again := appendJournalRecord(nil, tenant, u)
+			t2, u2, s2, err := decodeJournalRecord(again)
+			if err != nil || t2 != tenant || u2 != u || s2 != len(again) {
+				t.Fatalf("re-decode = %q, %+v, %d, %v; want %q, %+v", t2, u2, s2, err, tenant, u)
+			}
+		}
+		n, good, bad, rerr := scanJournal(bytes.NewReader(b), func(string, Usage) {})
+		if rerr != nil || good > int64(len(b)) || (bad == nil) != (good == int64(len(b))) {
+			t.Fatalf("scan = %d records, %d good bytes of %d, bad %v, err %v", n, good, len(b), bad, rerr)
+		}
+		if (err == nil) != (n > 0) {
+			t.Fatalf("decode error %v but scan read %d records", err, n)
+		}
+	})
+}
+
+// TestRecordErrors: Record refuses bad tenants and a meter that is not
+// open, and counts nothing then.
+func TestRecordErrors(t *testing.T) {
+	dir := t.TempDir()
+	m := newTestMeter(t, dir, senderFunc(nil), nil)
+	if err := m.Record("a", Usage{Reads: 1}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Record before Open = %v, want ErrClosed", err)
+	}
+	if err := m.Record("a", Usage{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("zero Record before Open = %v, want ErrClosed", err)
+	}
+	if err := m.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"", strings.Repeat("x", maxTenantLen+1), "\xff"} {
+		if err := m.Record(tenant, Usage{Reads: 1}); err == nil {
+			t.Errorf("Record(%.20q) succeeded", tenant)
+		}
+	}
+	mustRecord(t, m, "a", Usage{})
+	if u := m.counts.take(); len(u) != 0 {
+		t.Fatalf("counters after refused records = %v, want none", u)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Record("a", Usage{Reads: 1}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Record after Close = %v, want ErrClosed", err)
+	}
+	if gens, err := listJournals(dir); err != nil || len(gens) != 0 {
+		t.Fatalf("journals after a clean Close = %v, %v; want none", gens, err)
+	}
+}
+
+// TestWriteFailureRotates: a failed journal write fails Record and
+// counts nothing; the next Record starts a new generation, so the torn
+// bytes a failed write may leave are the last of their file and no later
+// record is lost behind them at replay.
+func TestWriteFailureRotates(t *testing.T) {
+	dir := t.TempDir()
+	snd := &collectSender{}
+	m := newTestMeter(t, dir, snd, nil)
+	if err := m.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mustRecord(t, m, "a", Usage{Reads: 1})
+	// Swap the journal's descriptor for a read-only one: writes fail.
+	j := &m.jour
+	j.mu.Lock()
+	gen := j.gen
+	path := j.path(gen)
+	if err := j.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.f = ro
+	j.mu.Unlock()
+	if err := m.Record("a", Usage{Reads: 10}); err == nil {
+		t.Fatal("Record with a failing journal succeeded")
+	}
+	// A crash during that write could have left a torn record.
+	torn := appendJournalRecord(nil, "a", Usage{Reads: 10})
+	appendFile(t, path, torn[:len(torn)/2])
+	mustRecord(t, m, "a", Usage{Reads: 100})
+	if st, err := m.Stats(); err != nil || st.JournalGeneration != gen+1 {
+		t.Fatalf("generation after a failed write = %+v, %v; want %d", st, err, gen+1)
+	}
+	if err := Crash(m); err != nil {
+		t.Fatal(err)
+	}
+	m2 := newTestMeter(t, dir, snd, nil)
+	if err := m2.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	st, err := m2.Stats()
+	if err != nil || st.Replayed != 2 || st.SkippedJournalBytes != int64(len(torn)/2) {
+		t.Fatalf("stats after reopen = %+v, %v; want 2 replayed, %d bytes skipped", st, err, len(torn)/2)
+	}
+	flush(t, m2)
+	if got := snd.total()["a"]; got.Reads != 101 {
+		t.Fatalf("billed reads = %d, want 101 (the failed Record not counted)", got.Reads)
+	}
+}
+
+// TestTornTailReplay: after a crash, the journal's torn tail is skipped
+// (and logged), the records before it are billed once.
+func TestTornTailReplay(t *testing.T) {
+	dir := t.TempDir()
+	snd := &collectSender{}
+	m := newTestMeter(t, dir, snd, nil)
+	if err := m.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		mustRecord(t, m, []string{"a", "b"}[i%2], Usage{Reads: 1, EgressBytes: uint64(i)})
+	}
+	st, _ := m.Stats()
+	if err := Crash(m); err != nil {
+		t.Fatal(err)
+	}
+	tail := appendJournalRecord(nil, "a", Usage{Reads: 1000})
+	tail = tail[:len(tail)-2]
+	appendFile(t, filepath.Join(dir, journalName(st.JournalGeneration)), tail)
+
+	var logs bytes.Buffer
+	m2 := newTestMeter(t, dir, snd, nil)
+	m2.log = slogTo(&logs)
+	m2.jour.log = m2.log
+	if err := m2.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if st, _ := m2.Stats(); st.Replayed != 10 || st.SkippedJournalBytes != int64(len(tail)) || st.JournalGeneration != 2 {
+		t.Fatalf("stats after reopen = %+v; want 10 replayed, %d skipped, generation 2", st, len(tail))
+	}
+	if !strings.Contains(logs.String(), "journal tail skipped") {
+		t.Fatalf("log does not mention the skipped tail:\n%s", logs.String())
+	}
+	flush(t, m2)
+	got := snd.total()
+	if got["a"].Reads != 5 || got["b"].Reads != 5 || got["a"].EgressBytes != 0+2+4+6+8 {
+		t.Fatalf("billed = %+v, want 5 reads each", got)
+	}
+}
+
+func appendFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
