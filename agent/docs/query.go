@@ -3,6 +3,7 @@ package docs
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"fmt"
 	"strings"
 
@@ -13,7 +14,8 @@ import (
 
 // queryOptions are internal knobs, used by tests to compare plans.
 type queryOptions struct {
-	forceScan bool // never use an index
+	forceScan bool            // never use an index
+	ctx       context.Context // checked while scanning (nil: never)
 }
 
 // Query runs a filter over a collection and returns the requested page of
@@ -28,6 +30,21 @@ type queryOptions struct {
 // is scanned. Explain says which happened and how many documents were read.
 func Query(tx *bolt.Tx, tenant, coll string, q QueryRequest) (Page, Explain, error) {
 	return runQuery(tx, tenant, coll, q, queryOptions{})
+}
+
+// queryCheckEvery is how many documents a query reads between checks of its
+// context.
+const queryCheckEvery = 256
+
+// QueryContext is Query, stopped when ctx is done: the scan checks ctx every
+// queryCheckEvery documents and returns ctx's error (context.Canceled or
+// context.DeadlineExceeded, wrapped) instead of a page. This is how a tier's
+// maximum query duration cancels the query itself, not just its answer.
+func QueryContext(ctx context.Context, tx *bolt.Tx, tenant, coll string, q QueryRequest) (Page, Explain, error) {
+	if err := ctx.Err(); err != nil {
+		return Page{}, Explain{}, fmt.Errorf("query stopped: %w", err)
+	}
+	return runQuery(tx, tenant, coll, q, queryOptions{ctx: ctx})
 }
 
 func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOptions) (Page, Explain, error) {
@@ -74,6 +91,11 @@ func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOption
 	scanned := 0
 	eval := func(id, v []byte) error {
 		scanned++
+		if opts.ctx != nil && scanned%queryCheckEvery == 0 {
+			if err := opts.ctx.Err(); err != nil {
+				return fmt.Errorf("query stopped after %d documents: %w", scanned, err)
+			}
+		}
 		r, err := decodeRecord(v, false)
 		if err != nil {
 			return internalf("document %q: %v", id, err)

@@ -310,7 +310,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	run := func(ctx context.Context) error {
 		return s.cfg.Store.View(ctx, c, func(tx *bolt.Tx) error {
 			var err error
-			page, ex, err = docs.Query(tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
+			page, ex, err = docs.QueryContext(ctx, tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
 				Filter: b.Filter, Sort: b.Sort, Limit: b.Limit, Offset: b.Offset,
 			})
 			return err
@@ -338,10 +338,10 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 }
 
 // boundedQuery runs a query under the enforcer's QueryContext. The answer
-// comes at the limit at the latest: run goes on in the background until
-// it returns (the document layer reads a bolt transaction it cannot
-// interrupt), its result discarded. A query that ends after the limit is
-// refused as well, so the answer does not depend on a race.
+// comes at the limit at the latest; the scan itself stops there too
+// (docs.QueryContext checks the context every few hundred documents) and
+// its result is discarded. A query that ends after the limit is refused as
+// well, so the answer does not depend on a race.
 func (s *Server) boundedQuery(ctx context.Context, st *reqState, run func(context.Context) error) error {
 	qctx, cancel := st.enf.QueryContext(ctx)
 	defer cancel()
