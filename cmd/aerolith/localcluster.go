@@ -19,7 +19,8 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 )
 
-// localNode is one agent process of a local cluster.
+// localNode is one process of a local cluster: an agent, or the billing
+// service.
 type localNode struct {
 	id       string
 	httpAddr string
@@ -27,6 +28,9 @@ type localNode struct {
 	dataDir  string
 	logPath  string
 	logStart int64 // offset where this run's log begins
+	// args are the process's arguments (after the binary); set before
+	// localCluster.start.
+	args []string
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
@@ -75,15 +79,19 @@ func checkPortsFree(n *localNode) error {
 	return nil
 }
 
-// localCluster runs the agent processes of `aerolith up`.
+// localCluster runs the processes of `aerolith up`: the agents, and in a
+// second localCluster the billing service.
 type localCluster struct {
 	exe      string
 	dir      string
-	key      string
+	key      string // admin key of the processes (the agents' or billing's)
 	nodes    []*localNode
 	logLevel string
 	keep     bool // dir outlives the run
 	stderr   io.Writer
+	// env is added to the processes' environment (after agentEnv's
+	// AEROLITH_ADMIN_KEY): secrets that must not show in ps.
+	env []string
 
 	exited chan nodeExit // one value per agent that exits
 	logs   []*os.File
@@ -124,18 +132,36 @@ func (c *localCluster) agentEnv() []string {
 	return append(env, "AEROLITH_ADMIN_KEY="+c.key)
 }
 
-// start launches every agent. On error the ones started keep running;
-// the caller stops them.
-func (c *localCluster) start() error {
-	c.exited = make(chan nodeExit, len(c.nodes))
+// planAgents sets the nodes' data directories, log files and agent
+// arguments; extra is appended to each agent's arguments.
+func (c *localCluster) planAgents(extra ...string) {
 	joins := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
 		joins[i] = n.raftAddr
 	}
-	env := c.agentEnv()
-	for i, n := range c.nodes {
+	for _, n := range c.nodes {
 		n.dataDir = filepath.Join(c.dir, n.id)
 		n.logPath = filepath.Join(c.dir, n.id+".log")
+		n.args = append([]string{"agent",
+			"--node-id", n.id,
+			"--data-dir", n.dataDir,
+			"--http-addr", n.httpAddr,
+			"--raft-addr", n.raftAddr,
+			"--advertise", "127.0.0.1",
+			"--bootstrap-expect", strconv.Itoa(len(c.nodes)),
+			"--join", strings.Join(joins, ","),
+			"--log-level", c.logLevel,
+			"--log-format", "text",
+		}, extra...)
+	}
+}
+
+// start launches every process (see planAgents). On error the ones started
+// keep running; the caller stops them.
+func (c *localCluster) start() error {
+	c.exited = make(chan nodeExit, len(c.nodes))
+	env := append(c.agentEnv(), c.env...)
+	for i, n := range c.nodes {
 		if err := os.MkdirAll(n.dataDir, 0o750); err != nil {
 			return err
 		}
@@ -148,17 +174,7 @@ func (c *localCluster) start() error {
 			n.logStart = st.Size()
 		}
 		fmt.Fprintf(log, "--- aerolith up: starting %s at %s ---\n", n.id, time.Now().UTC().Format(time.RFC3339))
-		n.cmd = exec.Command(c.exe, "agent",
-			"--node-id", n.id,
-			"--data-dir", n.dataDir,
-			"--http-addr", n.httpAddr,
-			"--raft-addr", n.raftAddr,
-			"--advertise", "127.0.0.1",
-			"--bootstrap-expect", strconv.Itoa(len(c.nodes)),
-			"--join", strings.Join(joins, ","),
-			"--log-level", c.logLevel,
-			"--log-format", "text",
-		)
+		n.cmd = exec.Command(c.exe, n.args...)
 		n.cmd.Env = env
 		n.cmd.Stdout = log
 		n.cmd.Stderr = log

@@ -9,15 +9,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
 )
 
 func init() { commands = append(commands, newUpCommand) }
@@ -26,6 +29,8 @@ func init() { commands = append(commands, newUpCommand) }
 type upConfig struct {
 	nodes          int
 	basePort       int
+	billingPort    int
+	meterWindow    time.Duration
 	dataDir        string
 	exitAfterReady bool
 	readyTimeout   time.Duration
@@ -38,24 +43,38 @@ func newUpCommand(m *Main) *cobra.Command {
 	cfg := upConfig{}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start a local cluster: N agent processes on 127.0.0.1, with sample data",
-		Long: `Start a local Aerolith cluster of --nodes agent processes on 127.0.0.1.
+		Short: "Start a local managed cluster: billing and N agent processes on 127.0.0.1, a demo tenant with sample data",
+		Long: `Start a local Aerolith deployment on 127.0.0.1: the billing service and a
+cluster of --nodes agent processes managed by it.
+
+Billing serves HTTP on --billing-port (default 7080) and raft on the port
+after it, under its own generated admin key. It runs a demo billing cycle: a
+draft invoice for every ` + upBillingPeriod + ` period, finalized a day later.
 
 Node i (1-based) serves HTTP on --base-port+2(i-1) and raft on the port after
 it: with the default base port 7070, node1 is 7070/7071, node2 7072/7073 and
 node3 7074/7075. The agents form one cluster (--bootstrap-expect N --join
 <their raft addresses>) under a generated admin key.
 
-Without --data-dir, the cluster lives in a temporary directory removed on exit.
-With --data-dir, the data, the admin key (<data-dir>/admin-key) and the agents'
-logs (<data-dir>/nodeN.log) are kept, and a later run with the same directory
-restarts the same cluster with the same key.
+up creates the tenant "` + upTenantName + `" on the ` + upTenantTier + ` tier in billing, registers the cluster
+for it and starts the agents with the cluster's enrollment token, so they
+enforce the tenant's quotas and meter its usage into billing (windows of
+--meter-window). Once every node is ready (leader elected, policy fetched),
+up creates a readwrite API key for the tenant, writes a few sample documents
+into its "demo" collection with that key, runs a query and prints the
+endpoints, the keys and the commands that show the tenant's usage and
+invoices.
 
-Once every node is ready and a leader is elected, up prints the endpoints, the
-admin key and example commands, writes a few sample documents into the "demo"
-collection and runs a query. It then runs until Ctrl-C or SIGTERM and stops
-the agents (SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready
-stops them right after the demo instead (for scripts and CI).`,
+Without --data-dir, everything lives in a temporary directory removed on
+exit. With --data-dir, the data, the admin keys (<data-dir>/admin-key,
+<data-dir>/billing-admin-key), the demo tenant, cluster and tenant key
+(<data-dir>/` + upStateFile + `) and the logs (<data-dir>/nodeN.log,
+<data-dir>/billing.log) are kept, and a later run with the same directory
+restarts the same deployment.
+
+up then runs until Ctrl-C or SIGTERM and stops the agents, then billing
+(SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready stops them
+right after the demo instead (for scripts and CI).`,
 		Example: `  aerolith up
   aerolith up --data-dir ./aerolith-data --base-port 9000
   aerolith up --exit-after-ready`,
@@ -74,6 +93,8 @@ stops them right after the demo instead (for scripts and CI).`,
 	fl := cmd.Flags()
 	fl.IntVar(&cfg.nodes, "nodes", 3, "number of agents")
 	fl.IntVar(&cfg.basePort, "base-port", 7070, "HTTP port of node1; node i uses base+2(i-1) for HTTP and the next port for raft")
+	fl.IntVar(&cfg.billingPort, "billing-port", 7080, "HTTP port of the billing service; its raft port is the next one")
+	fl.DurationVar(&cfg.meterWindow, "meter-window", 10*time.Second, "agents' metering window: usage reaches billing this often")
 	fl.StringVar(&cfg.dataDir, "data-dir", "", "keep data, admin key and logs here across runs (default: a temporary directory removed on exit)")
 	fl.BoolVar(&cfg.exitAfterReady, "exit-after-ready", false, "stop the cluster and exit once it is ready and the demo ran")
 	fl.DurationVar(&cfg.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node to be ready and a leader elected")
@@ -89,6 +110,12 @@ func (c upConfig) validate() error {
 		return fmt.Errorf("--nodes: must be between 1 and 9, got %d", c.nodes)
 	case c.basePort < 1 || c.basePort+2*c.nodes-1 > 65535:
 		return fmt.Errorf("--base-port: %d leaves no room for %d ports", c.basePort, 2*c.nodes)
+	case c.billingPort < 1 || c.billingPort+1 > 65535:
+		return fmt.Errorf("--billing-port: %d leaves no room for 2 ports", c.billingPort)
+	case c.billingPort+1 >= c.basePort && c.billingPort <= c.basePort+2*c.nodes-1:
+		return fmt.Errorf("--billing-port: ports %d-%d overlap the agents' %d-%d; pick another --billing-port or --base-port", c.billingPort, c.billingPort+1, c.basePort, c.basePort+2*c.nodes-1)
+	case c.meterWindow < time.Second:
+		return fmt.Errorf("--meter-window: %s is too short; use 1s or more", c.meterWindow)
 	case c.readyTimeout <= 0:
 		return errors.New("--ready-timeout: must be positive")
 	case c.stopTimeout <= 0:
@@ -110,6 +137,10 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		if err := checkPortsFree(n); err != nil {
 			return err
 		}
+	}
+	if err := checkPortsFree(&localNode{id: "billing", httpAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.billingPort)),
+		raftAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.billingPort+1))}); err != nil {
+		return err
 	}
 
 	dir, keep := cfg.dataDir, true
@@ -133,20 +164,40 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	if err != nil {
 		return err
 	}
+	billingKey, _, err := adminKey(filepath.Join(dir, "billing-admin-key"))
+	if err != nil {
+		return err
+	}
+	state, haveState, err := loadUpState(dir)
+	if err != nil {
+		return err
+	}
 
+	bn := planBilling(cfg, dir)
+	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
 	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
-	fmt.Fprintf(m.Stdout, "Starting %d agents (data in %s)...\n", len(nodes), dir)
+	started := false // agents started
 	stopAll := func(strict bool) error {
-		fmt.Fprintln(m.Stdout, "Stopping agents...")
-		if err := c.stop(cfg.stopTimeout, strict); err != nil {
-			return err
+		var errs []string
+		if started {
+			fmt.Fprintln(m.Stdout, "Stopping agents...")
+			if err := c.stop(cfg.stopTimeout, strict); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		fmt.Fprintln(m.Stdout, "Stopping billing...")
+		if err := b.stop(cfg.stopTimeout, strict); err != nil {
+			errs = append(errs, err.Error())
+		}
+		if len(errs) > 0 {
+			return errors.New(strings.Join(errs, "; "))
 		}
 		fmt.Fprintln(m.Stdout, "Stopped.")
 		return nil
 	}
-	// failed stops the agents after err and returns err, plus any agent
-	// that had to be killed; when ctx was cancelled (Ctrl-C while starting)
-	// a clean stop is success.
+	// failed stops the processes after err and returns err, plus any that
+	// had to be killed; when ctx was cancelled (Ctrl-C while starting) a
+	// clean stop is success.
 	failed := func(err error) error {
 		stopErr := stopAll(false)
 		if ctx.Err() != nil {
@@ -157,19 +208,50 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		}
 		return err
 	}
-	if err := c.start(); err != nil {
+
+	// Billing first: the agents enroll with it.
+	fmt.Fprintf(m.Stdout, "Starting billing and %d agents (data in %s)...\n", len(nodes), dir)
+	if err := b.start(); err != nil {
 		return failed(err)
 	}
-
-	readyCtx, cancel := context.WithTimeout(ctx, cfg.readyTimeout)
-	status, err := c.waitReady(readyCtx)
-	cancel()
+	admin, err := billingclient.New(billingclient.Config{URL: billingURL(bn), Key: billingKey, UserAgent: "aerolith-up"})
 	if err != nil {
 		return failed(err)
 	}
+	readyCtx, cancel := context.WithTimeout(ctx, cfg.readyTimeout)
+	defer cancel()
+	if err := waitBilling(readyCtx, b, admin); err != nil {
+		return failed(err)
+	}
+	state, tenantReused, err := setUpTenant(readyCtx, admin, state, haveState)
+	if err != nil {
+		return failed(err)
+	}
+	if err := saveUpState(dir, state); err != nil {
+		return failed(err)
+	}
 
-	printUpBanner(m.Stdout, c, status, key, reused, keep)
-	if err := runDemo(ctx, m.Stdout, c); err != nil {
+	c.env = []string{"AEROLITH_ENROLLMENT_TOKEN=" + state.EnrollmentToken}
+	c.planAgents("--billing-url", billingURL(bn), "--meter-window", cfg.meterWindow.String())
+	started = true
+	if err := c.start(); err != nil {
+		return failed(err)
+	}
+	status, err := c.waitReady(readyCtx)
+	if err != nil {
+		return failed(err)
+	}
+	state, keyReused, err := tenantKey(readyCtx, c, state)
+	if err != nil {
+		return failed(err)
+	}
+	if err := saveUpState(dir, state); err != nil {
+		return failed(err)
+	}
+	cancel()
+
+	printUpBanner(m.Stdout, c, b, status, upKeys{admin: key, adminReused: reused, billing: billingKey, state: state, tenantReused: tenantReused, keyReused: keyReused, meterWindow: cfg.meterWindow}, keep)
+	if err := runDemo(ctx, m.Stdout, c, state.TenantKey); err != nil {
 		return failed(fmt.Errorf("write demo data: %w", err))
 	}
 
@@ -184,6 +266,10 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		n := c.nodes[ex.node]
 		c.printLogTail(n)
 		return failed(fmt.Errorf("%s exited unexpectedly (%s); its log: %s", n.id, exitReason(ex.err), c.logRef(n)))
+	case ex := <-b.exited:
+		b.exited <- ex
+		b.printLogTail(bn)
+		return failed(fmt.Errorf("billing exited unexpectedly (%s); its log: %s", exitReason(ex.err), b.logRef(bn)))
 	}
 }
 
@@ -211,8 +297,19 @@ func adminKey(path string) (key string, reused bool, err error) {
 	return key, false, nil
 }
 
-func printUpBanner(w io.Writer, c *localCluster, st *client.ClusterStatus, key string, reused, keep bool) {
-	fmt.Fprintf(w, "\nAerolith is up: %d nodes, leader %s (term %d).\n\n", len(c.nodes), st.LeaderID, st.Term)
+// upKeys are the credentials the banner shows.
+type upKeys struct {
+	admin        string
+	adminReused  bool
+	billing      string
+	state        upState
+	tenantReused bool // tenant and cluster from the state file
+	keyReused    bool // tenant key from the state file
+	meterWindow  time.Duration
+}
+
+func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k upKeys, keep bool) {
+	fmt.Fprintf(w, "\nAerolith is up: %d nodes, leader %s (term %d), managed by billing.\n\n", len(c.nodes), st.LeaderID, st.Term)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "NODE\tHTTP\tRAFT\tLOG")
 	for _, n := range c.nodes {
@@ -222,22 +319,38 @@ func printUpBanner(w io.Writer, c *localCluster, st *client.ClusterStatus, key s
 		}
 		fmt.Fprintf(tw, "%s%s\thttp://%s\t%s\t%s\n", n.id, mark, n.httpAddr, n.raftAddr, n.logPath)
 	}
+	bn := b.nodes[0]
+	fmt.Fprintf(tw, "billing\t%s\t%s\t%s\n", billingURL(bn), bn.raftAddr, bn.logPath)
 	tw.Flush()
 	how := "generated"
-	if reused {
+	if k.adminReused {
 		how = "reused from " + filepath.Join(c.dir, "admin-key")
 	}
-	fmt.Fprintf(w, "\nAdmin key (%s): %s\n", how, key)
+	reuse := func(reused bool) string {
+		if reused {
+			return "reused"
+		}
+		return "new"
+	}
+	fmt.Fprintf(w, "\nAdmin key (%s): %s\n", how, k.admin)
+	fmt.Fprintf(w, "Billing admin key: %s\n", k.billing)
+	fmt.Fprintf(w, "Tenant %q (%s, tier %s): %s, cluster %s\n", upTenantName, reuse(k.tenantReused), upTenantTier, k.state.TenantID, k.state.ClusterID)
+	fmt.Fprintf(w, "Tenant key (%s, readwrite): %s\n", reuse(k.keyReused), k.state.TenantKey)
 	if keep {
-		fmt.Fprintf(w, "Data, key and logs are kept in %s; rerun with the same --data-dir to reuse them.\n", c.dir)
+		fmt.Fprintf(w, "Data, keys and logs are kept in %s; rerun with the same --data-dir to reuse them.\n", c.dir)
 	} else {
 		fmt.Fprintf(w, "Data lives in %s and is removed on exit (use --data-dir to keep it).\n", c.dir)
 	}
-	fmt.Fprintf(w, "\nTry:\n  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), key)
 	name := cliName(c.exe)
+	fmt.Fprintf(w, "\nTry, as the tenant:\n  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), k.state.TenantKey)
 	fmt.Fprintf(w, "  %s doc list demo\n", name)
 	fmt.Fprintf(w, "  %s doc query demo --filter '{\"city\":\"Oslo\"}'\n", name)
-	fmt.Fprintf(w, "  %s cluster status\n", name)
+	fmt.Fprintf(w, "As the cluster admin (--key %s):\n", k.admin)
+	fmt.Fprintf(w, "  %s cluster status --key %s\n", name, k.admin)
+	fmt.Fprintf(w, "  %s key list --tenant %s --key %s\n", name, k.state.TenantID, k.admin)
+	fmt.Fprintf(w, "Usage and invoices (usage reaches billing every %s; a draft invoice is made for every %s period):\n", k.meterWindow, upBillingPeriod)
+	fmt.Fprintf(w, "  %s usage show %s --billing-url %s --key %s\n", name, k.state.TenantID, billingURL(bn), k.billing)
+	fmt.Fprintf(w, "  %s invoice list --tenant %s --status draft --billing-url %s --key %s\n", name, k.state.TenantID, billingURL(bn), k.billing)
 }
 
 // cliName is how the user can call this binary: "aerolith" when that is
@@ -270,10 +383,11 @@ var demoDocs = []struct {
 	{"ole", map[string]any{"name": "Ole-Johan Dahl", "age": 70, "city": "Oslo", "langs": []string{"Simula"}}},
 }
 
-// runDemo writes the sample documents (one atomic batch; upserts, so reruns
-// do not duplicate), indexes "city" and prints a query.
-func runDemo(ctx context.Context, w io.Writer, c *localCluster) error {
-	cl, err := c.client()
+// runDemo writes the sample documents with the tenant's key (one atomic
+// batch; upserts, so reruns do not duplicate), indexes "city" and prints a
+// query.
+func runDemo(ctx context.Context, w io.Writer, c *localCluster, key string) error {
+	cl, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up"})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -77,6 +78,21 @@ func freeBasePort(t *testing.T, nodes int) int {
 	}
 	t.Fatal("no free port range found")
 	return 0
+}
+
+// freeUpPorts returns a base port for nodes agents and a billing port, all
+// free now and not overlapping.
+func freeUpPorts(t *testing.T, nodes int) (base, billing int) {
+	t.Helper()
+	base = freeBasePort(t, nodes)
+	for range 100 {
+		billing = freeBasePort(t, 1)
+		if billing+1 < base || billing > base+2*nodes-1 {
+			return base, billing
+		}
+	}
+	t.Fatal("no free billing port found")
+	return 0, 0
 }
 
 // lockedBuffer collects a process's output; safe for concurrent use.
@@ -169,9 +185,12 @@ func portsFree(base, nodes int) error {
 func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 	t.Setenv("AEROLITH_URL", "")
 	t.Setenv("AEROLITH_KEY", "")
-	base := freeBasePort(t, 3)
+	t.Setenv("AEROLITH_BILLING_URL", "")
+	t.Setenv("AEROLITH_BILLING_KEY", "")
+	base, billingPort := freeUpPorts(t, 3)
 	dir := t.TempDir()
-	run := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--ready-timeout", "120s")
+	args := []string{"--data-dir", dir, "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--meter-window", "1s", "--ready-timeout", "120s"}
+	run := startUp(t, args...)
 	deadline := time.Now().Add(150 * time.Second)
 	for !strings.Contains(run.stdout.String(), "runs until Ctrl-C") {
 		select {
@@ -184,16 +203,30 @@ func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 		}
 	}
 	out := run.stdout.String()
-	keyBytes, err := os.ReadFile(filepath.Join(dir, "admin-key"))
-	if err != nil {
-		t.Fatal(err)
+	readKey := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
 	}
-	key := strings.TrimSpace(string(keyBytes))
+	key, billingKey := readKey("admin-key"), readKey("billing-admin-key")
+	state, ok, err := loadUpState(dir)
+	if err != nil || !ok || state.TenantID == "" || state.ClusterID == "" || state.EnrollmentToken == "" || !strings.HasPrefix(state.TenantKey, "ak_") {
+		t.Fatalf("up state = %+v, %v, %v", state, ok, err)
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d", base, base+2, base+4)
+	billingURL := fmt.Sprintf("http://127.0.0.1:%d", billingPort)
 	for _, want := range []string{
 		"Admin key (generated): " + key,
-		"export AEROLITH_URL=" + url + " AEROLITH_KEY=" + key,
-		filepath.Join(dir, "node3.log"),
+		"Billing admin key: " + billingKey,
+		fmt.Sprintf("Tenant %q (new, tier starter): %s, cluster %s", "demo", state.TenantID, state.ClusterID),
+		"Tenant key (new, readwrite): " + state.TenantKey,
+		"export AEROLITH_URL=" + url + " AEROLITH_KEY=" + state.TenantKey,
+		"usage show " + state.TenantID + " --billing-url " + billingURL + " --key " + billingKey,
+		"invoice list --tenant " + state.TenantID + " --status draft --billing-url " + billingURL + " --key " + billingKey,
+		filepath.Join(dir, "node3.log"), filepath.Join(dir, "billing.log"),
 		"kristen", "ole", "(1-2 of 2)",
 	} {
 		if !strings.Contains(out, want) {
@@ -205,58 +238,106 @@ func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 	auth := []string{"--url", url, "--key", key}
 	mustRun := func(stdin string, args ...string) string {
 		t.Helper()
-		r := runCLI(t, stdin, append(args, auth...)...)
+		r := runCLI(t, stdin, args...)
 		if r.code != 0 {
 			t.Fatalf("aerolith %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
 		}
 		return r.stdout
 	}
-	status := mustRun("", "cluster", "status")
+	status := mustRun("", append([]string{"cluster", "status"}, auth...)...)
 	if got := strings.Count(status, "127.0.0.1:"); got < 6 || !strings.Contains(status, "LEADER") {
 		t.Errorf("cluster status:\n%s", status)
 	}
-	mustRun("", "doc", "put", "e2e", "a", "--data", `{"n":1,"tags":["x"]}`)
-	if out := mustRun("", "doc", "get", "e2e", "a", "-o", "json", "--consistency", "linearizable"); !strings.Contains(out, `"n": 1`) {
+	// The tenant key sees the demo documents; the admin's tenant does not.
+	tenant := []string{"--url", url, "--key", state.TenantKey}
+	if out := mustRun("", append([]string{"doc", "list", "demo", "-o", "json"}, tenant...)...); !strings.Contains(out, `"total": 5`) {
+		t.Errorf("tenant doc list: %s", out)
+	}
+	if r := runCLI(t, "", append([]string{"doc", "get", "demo", "ada"}, auth...)...); r.code != 1 || !strings.Contains(r.stderr, "404") {
+		t.Errorf("admin reads the tenant's document: exit %d %q", r.code, r.stderr)
+	}
+	mustRun("", append([]string{"doc", "put", "e2e", "a", "--data", `{"n":1,"tags":["x"]}`}, tenant...)...)
+	if out := mustRun("", append([]string{"doc", "get", "e2e", "a", "-o", "json", "--consistency", "linearizable"}, tenant...)...); !strings.Contains(out, `"n": 1`) {
 		t.Errorf("doc get: %s", out)
 	}
 	in := filepath.Join(t.TempDir(), "in.csv")
 	writeTestFile(t, in, "id,name,age,address.city\nb,bob,25,Oslo\nc,cy,41,Paris\n")
-	if out := mustRun("", "batch", "import", "e2e", "--file", in); out != "imported 2 documents into e2e\n" {
+	if out := mustRun("", append([]string{"batch", "import", "e2e", "--file", in}, tenant...)...); out != "imported 2 documents into e2e\n" {
 		t.Errorf("import: %q", out)
 	}
-	if out := mustRun("", "doc", "query", "e2e", "--filter", `{"address.city":"Oslo"}`, "-o", "json"); !strings.Contains(out, `"total": 1`) {
+	if out := mustRun("", append([]string{"doc", "query", "e2e", "--filter", `{"address.city":"Oslo"}`, "-o", "json"}, tenant...)...); !strings.Contains(out, `"total": 1`) {
 		t.Errorf("query after import: %s", out)
 	}
-	exported := mustRun("", "batch", "export", "e2e")
+	exported := mustRun("", append([]string{"batch", "export", "e2e"}, tenant...)...)
 	want := `{"id":"a","n":1,"tags":["x"]}` + "\n" + `{"id":"b","address":{"city":"Oslo"},"age":25,"name":"bob"}` + "\n" + `{"id":"c","address":{"city":"Paris"},"age":41,"name":"cy"}` + "\n"
 	if exported != want {
 		t.Errorf("export =\n%s\nwant\n%s", exported, want)
 	}
-	r := runCLI(t, "", append([]string{"doc", "delete", "e2e", "a", "--if-version", "5"}, auth...)...)
+	r := runCLI(t, "", append([]string{"doc", "delete", "e2e", "a", "--if-version", "5"}, tenant...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "412 precondition_failed") {
 		t.Errorf("conditional delete of the wrong version: exit %d %q", r.code, r.stderr)
 	}
+	if out := mustRun("", append([]string{"key", "list", "--tenant", state.TenantID}, auth...)...); !strings.Contains(out, state.TenantKeyID) || !strings.Contains(out, "readwrite") {
+		t.Errorf("key list:\n%s", out)
+	}
 
-	// SIGTERM stops the agents cleanly and up exits 0.
+	// What the tenant did reaches billing: the demo's 5 puts and index
+	// creation, the put, the 2 imported documents and the conditional
+	// delete (executed, answered 412: metered like every request answered
+	// below 500 that no quota refused).
+	usageArgs := []string{"usage", "show", state.TenantID, "--billing-url", billingURL, "--key", billingKey, "-o", "json"}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		var series struct {
+			Total struct{ Writes, Queries uint64 } `json:"total"`
+		}
+		out := mustRun("", usageArgs...)
+		if err := json.Unmarshal([]byte(out), &series); err != nil {
+			t.Fatalf("usage show: %v\n%s", err, out)
+		}
+		if series.Total.Writes == 10 && series.Total.Queries == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("billed usage = %+v, want 10 writes and 2 queries\n%s", series.Total, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out := mustRun("", "invoice", "list", "--tenant", state.TenantID, "--billing-url", billingURL, "--key", billingKey); !strings.HasPrefix(out, "ID") {
+		t.Errorf("invoice list: %q", out)
+	}
+
+	// SIGTERM stops the agents and billing cleanly and up exits 0.
 	run.cmd.Process.Signal(syscall.SIGTERM)
 	if code := run.wait(t); code != 0 {
 		t.Fatalf("up exit code after SIGTERM = %d\n%s", code, run.dump())
 	}
-	if !strings.Contains(run.stdout.String(), "Stopped.") {
+	if out := run.stdout.String(); !strings.Contains(out, "Stopping billing...\nStopped.") {
 		t.Errorf("up did not report stopping\n%s", run.dump())
 	}
 	if err := portsFree(base, 3); err != nil {
 		t.Errorf("an agent still holds a port after up exited: %v", err)
 	}
+	if err := portsFree(billingPort, 1); err != nil {
+		t.Errorf("billing still holds a port after up exited: %v", err)
+	}
 
-	// A rerun with the same data dir reuses the key and the data.
-	again := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--exit-after-ready", "--ready-timeout", "120s")
+	// A rerun with the same data dir reuses the keys, the tenant, the
+	// cluster and the data.
+	again := startUp(t, append(args, "--exit-after-ready")...)
 	if code := again.wait(t); code != 0 {
 		t.Fatalf("rerun exit code = %d\n%s", code, again.dump())
 	}
 	out = again.stdout.String()
-	if !strings.Contains(out, "Admin key (reused from "+filepath.Join(dir, "admin-key")+"): "+key) {
-		t.Errorf("rerun did not reuse the admin key\n%s", out)
+	for _, want := range []string{
+		"Admin key (reused from " + filepath.Join(dir, "admin-key") + "): " + key,
+		"Billing admin key: " + billingKey,
+		fmt.Sprintf("Tenant %q (reused, tier starter): %s, cluster %s", "demo", state.TenantID, state.ClusterID),
+		"Tenant key (reused, readwrite): " + state.TenantKey,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rerun output lacks %q\n%s", want, out)
+		}
 	}
 	// The demo documents were written before: the upsert makes version 2.
 	if !regexp.MustCompile(`kristen\s+2\s`).MatchString(out) {
@@ -265,8 +346,8 @@ func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 }
 
 func TestUpExitAfterReadyRemovesTempDir(t *testing.T) {
-	base := freeBasePort(t, 1)
-	run := startUp(t, "--nodes", "1", "--base-port", strconv.Itoa(base), "--exit-after-ready", "--ready-timeout", "120s")
+	base, billingPort := freeUpPorts(t, 1)
+	run := startUp(t, "--nodes", "1", "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--exit-after-ready", "--ready-timeout", "120s")
 	if code := run.wait(t); code != 0 {
 		t.Fatalf("exit code = %d\n%s", code, run.dump())
 	}
@@ -297,22 +378,36 @@ func TestUpFailures(t *testing.T) {
 		}
 	})
 	t.Run("bad flags", func(t *testing.T) {
-		for _, args := range [][]string{{"--nodes", "0"}, {"--base-port", "65534"}, {"--log-level", "loud"}, {"extra"}} {
+		for _, args := range [][]string{{"--nodes", "0"}, {"--base-port", "65534"}, {"--log-level", "loud"}, {"extra"},
+			{"--billing-port", "7072"}, {"--billing-port", "65535"}, {"--meter-window", "10ms"}} {
 			r := runCLI(t, "", append([]string{"up"}, args...)...)
 			if r.code != 2 {
 				t.Errorf("up %v: exit %d (%q), want 2", args, r.code, r.stderr)
 			}
 		}
 	})
+	t.Run("busy billing port", func(t *testing.T) {
+		base, billingPort := freeUpPorts(t, 3)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(billingPort+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		r := runCLI(t, "", "up", "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--exit-after-ready")
+		want := fmt.Sprintf("port %d (billing raft) is not available", billingPort+1)
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d stderr %q, want exit 1 naming %q", r.code, r.stderr, want)
+		}
+	})
 	t.Run("node fails to start", func(t *testing.T) {
-		base := freeBasePort(t, 3)
+		base, billingPort := freeUpPorts(t, 3)
 		dir := t.TempDir()
 		// node2's data dir belongs to another node, so its agent refuses to start.
 		if err := os.MkdirAll(filepath.Join(dir, "node2"), 0o750); err != nil {
 			t.Fatal(err)
 		}
 		writeTestFile(t, filepath.Join(dir, "node2", "node-id"), "intruder\n")
-		run := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--exit-after-ready", "--ready-timeout", "120s")
+		run := startUp(t, "--data-dir", dir, "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--exit-after-ready", "--ready-timeout", "120s")
 		if code := run.wait(t); code != 1 {
 			t.Fatalf("exit code = %d, want 1\n%s", code, run.dump())
 		}
@@ -324,6 +419,9 @@ func TestUpFailures(t *testing.T) {
 		}
 		if err := portsFree(base, 3); err != nil {
 			t.Errorf("an agent still holds a port after up failed: %v", err)
+		}
+		if err := portsFree(billingPort, 1); err != nil {
+			t.Errorf("billing still holds a port after up failed: %v", err)
 		}
 	})
 }
@@ -353,9 +451,9 @@ func agentPID(t *testing.T, dataDir string) int {
 }
 
 func TestUpReportsAnAgentThatDies(t *testing.T) {
-	base := freeBasePort(t, 1)
+	base, billingPort := freeUpPorts(t, 1)
 	dir := t.TempDir()
-	run := startUp(t, "--nodes", "1", "--data-dir", dir, "--base-port", strconv.Itoa(base), "--ready-timeout", "120s")
+	run := startUp(t, "--nodes", "1", "--data-dir", dir, "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--ready-timeout", "120s")
 	deadline := time.Now().Add(150 * time.Second)
 	for !strings.Contains(run.stdout.String(), "runs until Ctrl-C") {
 		select {
