@@ -106,7 +106,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	if cfg.refresh == 0 {
 		cfg.refresh = time.Second
 	}
-	e := &env{t: t, ids: map[string]string{}, http: newCaller(10 * time.Second), start: time.Now()}
+	e := &env{t: t, ids: map[string]string{}, http: newCaller(30 * time.Second), start: time.Now()}
 	e.bill = startBilling(t, "--period", "1h", "--tiers", tiersFile(t, cfg.tiers...))
 	e.admin = e.bill.admin()
 	ctx := context.Background()

@@ -33,14 +33,14 @@ type workload struct {
 
 	served       atomic.Int64 // answers classified served
 	servedWrites atomic.Int64
-	maxWriteLag  atomic.Int64 // longest write, request to answer (ns), of writes that were sent
 
 	mu         sync.Mutex
-	unexpected []string // served answers with a status the workload did not expect
+	unexpected []string               // served answers with a status the workload did not expect
+	spans      map[string][]writeSpan // tenant → every write that reached a node
 }
 
 func newWorkload(e *env, tcs ...*tenantClient) *workload {
-	return &workload{e: e, tcs: tcs, gates: make([]sync.RWMutex, e.c.N()), stopc: make(chan struct{})}
+	return &workload{e: e, tcs: tcs, gates: make([]sync.RWMutex, e.c.N()), stopc: make(chan struct{}), spans: map[string][]writeSpan{}}
 }
 
 // setup creates the items of every tenant, spread over the nodes.
@@ -58,18 +58,23 @@ func (w *workload) setup(ctx context.Context) error {
 	return nil
 }
 
-// write sends a write and keeps the longest write latency.
+// write sends a write and records its span (for the storage bound).
 func (w *workload) write(ctx context.Context, tc *tenantClient, k kind, units uint64, method, u string, body []byte) answer {
+	send := time.Now()
 	a := tc.call(ctx, k, units, method, u, body)
-	if classify(a) != outNotSent {
-		for {
-			cur := w.maxWriteLag.Load()
-			if int64(a.Took) <= cur || w.maxWriteLag.CompareAndSwap(cur, int64(a.Took)) {
-				break
-			}
-		}
+	if o := classify(a); o != outNotSent {
+		w.mu.Lock()
+		w.spans[tc.tenant] = append(w.spans[tc.tenant], writeSpan{Send: send, Answer: time.Now(), Unknown: o == outAmbiguous})
+		w.mu.Unlock()
 	}
 	return a
+}
+
+// spansOf returns the spans of tenant's writes.
+func (w *workload) spansOf(tenant string) []writeSpan {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]writeSpan(nil), w.spans[tenant]...)
 }
 
 // run starts the workers.
