@@ -384,10 +384,12 @@ func TestSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(out)
-		if !sc.Scan() || sc.Text() != "open" {
+		t.Cleanup(func() { // a failed test leaves no child behind
 			cmd.Process.Kill()
 			cmd.Wait()
+		})
+		sc := bufio.NewScanner(out)
+		if !sc.Scan() || sc.Text() != "open" {
 			t.Fatalf("child %d did not open: %q\n%s", k, sc.Text(), stderr.String())
 		}
 		killAfter := 200 + rng.IntN(3000)

@@ -45,7 +45,8 @@ type Config struct {
 	// NodeID is this node's id: the records' node_id, and the owner of
 	// the outbox's sequence numbers.
 	NodeID string
-	// DataDir holds the outbox (OutboxFile).
+	// DataDir holds the outbox (OutboxFile) and the journal files
+	// (journal-<generation>; see the package comment).
 	DataDir string
 	// Window is the metering window (default DefaultWindow).
 	Window time.Duration
@@ -83,8 +84,9 @@ func (c Config) Validate() error {
 
 // Meter counts usage, keeps closed windows in a durable outbox and ships
 // them to billing. Record, ObserveStorage and SetLeader are safe for
-// concurrent use at any time (before Open they count into the first
-// window); Flush, Stats and DeadLetters need an open Meter.
+// concurrent use; Record, Flush, Stats and DeadLetters need an open Meter
+// (ErrClosed otherwise), while ObserveStorage and SetLeader may be called
+// at any time (before Open they count into the first window).
 type Meter struct {
 	cfg    Config
 	sender Sender
