@@ -31,9 +31,19 @@ instead (every caller is admin of the default tenant; local testing only).
 
 Starting N agents together, each with --bootstrap-expect N and --join listing
 the N raft addresses (its own included), forms one cluster. A node restarted
-with the same --data-dir keeps its node id and rejoins.`,
+with the same --data-dir keeps its node id and rejoins.
+
+Managed mode: with --billing-url and --enrollment-token (the token billing
+answered when the cluster was registered, POST /api/v1/clusters) the agent
+serves the cluster's tenants: it enrolls and registers with billing, enforces
+each tenant's signed policy (refreshed every --policy-refresh, kept in the
+cluster through billing outages), authenticates tenant API keys (aerolith key
+create) after the admin key, and meters usage into billing (windows of
+--meter-window). /readyz answers 200 once every tenant's policy is in force.`,
 		Example: `  aerolith agent --data-dir /var/lib/aerolith --admin-key "$KEY" \
-    --advertise 10.0.0.1 --bootstrap-expect 3 --join 10.0.0.1:7071,10.0.0.2:7071,10.0.0.3:7071`,
+    --advertise 10.0.0.1 --bootstrap-expect 3 --join 10.0.0.1:7071,10.0.0.2:7071,10.0.0.3:7071
+  AEROLITH_ENROLLMENT_TOKEN="$TOKEN" aerolith agent --data-dir /var/lib/aerolith --admin-key "$KEY" \
+    --billing-url http://billing.internal:7080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), os.LookupEnv)
