@@ -194,6 +194,20 @@ func TestExactlyOnceMetering(t *testing.T) {
 	}
 
 	barrier(ctx, t, e, clients["probe"], tl)
+	// Every outbox drains, and nothing was dead-lettered (billing
+	// rejecting a record for good would lose usage).
+	for i := range e.c.N() {
+		waitFor(t, e.c.NodeID(i)+"'s outbox drains", waitLimit, func() error {
+			m := metrics(ctx, t, e, i)
+			if n := metricValue(m, "aerolith_meter_outbox_records", ""); n != 0 {
+				return fmt.Errorf("aerolith_meter_outbox_records = %v", n)
+			}
+			if n := metricValue(m, "aerolith_meter_records_dead_lettered_total", ""); n != 0 {
+				return fmt.Errorf("%w: aerolith_meter_records_dead_lettered_total = %v", errExited, n)
+			}
+			return nil
+		})
+	}
 
 	for _, l := range append(tenants, "probe") {
 		checkBilled(t, l, tl.get(e.id(l)), e.mustBilled(l))
