@@ -73,6 +73,7 @@ func TestAccess(t *testing.T) {
 		{"POST", a + "/resume", map[string]int{tenant: 403, cluster: 403}},
 		{"POST", a + "/keys", map[string]int{tenant: 403, cluster: 403}},
 		{"DELETE", a + "/keys/key_x", map[string]int{tenant: 403, cluster: 403}},
+		{"DELETE", a + "/agent-keys/0123456789abcdef", map[string]int{admin: 200, tenant: 403, cluster: 403}},
 		{"POST", "/api/v1/clusters", map[string]int{tenant: 403, cluster: 403}},
 		{"POST", "/api/v1/usage", map[string]int{admin: 403, tenant: 403}},
 		{"POST", "/api/v1/clusters/cl-1/nodes", map[string]int{admin: 403, tenant: 403, cluster: 400}},

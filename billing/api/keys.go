@@ -81,3 +81,19 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p principal) 
 	writeJSON(w, http.StatusOK, res.APIKey)
 	return nil
 }
+
+// revokeAgentKey: DELETE /api/v1/tenants/{id}/agent-keys/{key} → 200 with
+// the tenant. It revokes one of the tenant's data API keys (the id of a key
+// the agents accept, "ak_<id>_..."): the id joins the tenant's policy
+// (revoked_keys), and every agent refuses the key once it refreshed the
+// policy. Revoking a revoked key answers the tenant unchanged.
+func (s *Server) revokeAgentKey(w http.ResponseWriter, r *http.Request, p principal) error {
+	res, err := s.propose(r.Context(), ledger.RevokeAgentKey{
+		Header: s.header(p), Tenant: r.PathValue("id"), KeyID: r.PathValue("key"),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Tenant)
+	return nil
+}

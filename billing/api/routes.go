@@ -29,6 +29,7 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/tenants/{id}/keys", adminOnly, s.createKey},
 		{"GET", "/api/v1/tenants/{id}/keys", adminOnly, s.listKeys},
 		{"DELETE", "/api/v1/tenants/{id}/keys/{key}", adminOnly, s.revokeKey},
+		{"DELETE", "/api/v1/tenants/{id}/agent-keys/{key}", adminOnly, s.revokeAgentKey},
 		{"GET", "/api/v1/policy/public-key", anyKey, s.publicKey},
 
 		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},

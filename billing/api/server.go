@@ -28,6 +28,9 @@
 // See the table in routes.go. Set-tier is PATCH /api/v1/tenants/{id}
 // {"tier"} (with organization, name and email the other patchable
 // fields); the change is prorated by the second within the period.
+// DELETE /api/v1/tenants/{id}/agent-keys/{key} revokes a data API key of
+// the tenant on every agent through its policy; DELETE
+// /api/v1/tenants/{id}/keys/{key} revokes a billing read key.
 package api
 
 import (

@@ -259,6 +259,21 @@ func TestClustersAndPolicy(t *testing.T) {
 		}
 	}
 
+	// A revoked agent key shows in the signed policy (idempotently).
+	for range 2 {
+		var ten ledger.Tenant
+		e.want(200, "DELETE", "/api/v1/tenants/"+acme.ID+"/agent-keys/0123456789abcdef", adminKey, nil, &ten)
+		if len(ten.RevokedAgentKeys) != 1 || ten.RevokedAgentKeys[0] != "0123456789abcdef" {
+			t.Fatalf("revoke agent key = %+v", ten.RevokedAgentKeys)
+		}
+	}
+	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", cl.EnrollmentToken, nil, &sp)
+	if pol, err = ledger.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey)); err != nil || len(pol.RevokedAgentKeys) != 1 {
+		t.Fatalf("policy after revoking an agent key = %+v, %v", pol, err)
+	}
+	e.want(400, "DELETE", "/api/v1/tenants/"+acme.ID+"/agent-keys/bad%20id", adminKey, nil, nil)
+	e.want(404, "DELETE", "/api/v1/tenants/tn_nope/agent-keys/0123456789abcdef", adminKey, nil, nil)
+
 	// Suspension shows in the signed policy.
 	e.want(200, "POST", "/api/v1/tenants/"+acme.ID+"/suspend", adminKey, nil, nil)
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", adminKey, nil, &sp)

@@ -168,6 +168,17 @@ func (c *Client) RevokeKey(ctx context.Context, tenant, keyID string) (TenantKey
 	return k, err
 }
 
+// RevokeAgentKey revokes one of a tenant's data API keys (the agents'
+// keys, by id) through the tenant's policy: every agent refuses it once it
+// refreshed the policy. It returns the tenant (RevokedAgentKeys lists the
+// ids); revoking a revoked key changes nothing, so it is retried like a
+// read.
+func (c *Client) RevokeAgentKey(ctx context.Context, tenant, keyID string) (ledger.Tenant, error) {
+	var t ledger.Tenant
+	err := c.send(ctx, http.MethodDelete, "/api/v1/tenants/"+seg(tenant)+"/agent-keys/"+seg(keyID), nil, nil, &t, true)
+	return t, err
+}
+
 // Policy returns a tenant's signed policy; verify it with
 // ledger.VerifyPolicy and the key from PublicKey.
 func (c *Client) Policy(ctx context.Context, tenant string) (ledger.SignedPolicy, error) {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,17 @@ func TestContract(t *testing.T) {
 	pol, err := agent.VerifiedPolicy(ctx, ten.ID)
 	if err != nil || pol.Tier != "professional" {
 		t.Fatalf("VerifiedPolicy = %+v, %v", pol, err)
+	}
+	for range 2 { // the second revocation is a no-op
+		if got, err := admin.RevokeAgentKey(ctx, ten.ID, "0123456789abcdef"); err != nil || !slices.Equal(got.RevokedAgentKeys, []string{"0123456789abcdef"}) {
+			t.Fatalf("RevokeAgentKey = %+v, %v", got.RevokedAgentKeys, err)
+		}
+	}
+	if pol, err = agent.VerifiedPolicy(ctx, ten.ID); err != nil || !slices.Equal(pol.RevokedAgentKeys, []string{"0123456789abcdef"}) {
+		t.Fatalf("policy after RevokeAgentKey = %+v, %v", pol, err)
+	}
+	if _, err := admin.RevokeAgentKey(ctx, "tn_nope", "0123456789abcdef"); !client.IsNotFound(err) {
+		t.Fatalf("RevokeAgentKey of an unknown tenant: %v", err)
 	}
 
 	// A deleted tenant gets its final invoice from the scheduler (billing is
