@@ -106,6 +106,7 @@ type Agent struct {
 	store    *store.Store
 	managed  *managed // nil unless managed by billing
 	httpSrv  *http.Server
+	pprofSrv *http.Server // nil unless --pprof-addr
 	handler  atomic.Pointer[http.Handler]
 	errc     chan error
 
@@ -204,6 +205,14 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		}
 	}()
 	undo = append(undo, func() { a.httpSrv.Close() })
+	if a.cfg.PprofAddr != "" {
+		srv, err := servePprof(a.cfg.PprofAddr, a.log)
+		if err != nil {
+			return err
+		}
+		a.pprofSrv = srv
+		undo = append(undo, func() { srv.Close() })
+	}
 
 	join := member.ResolveJoin(ctx, a.log, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
 
@@ -353,6 +362,9 @@ func (a *Agent) Close() error {
 			a.httpSrv.Close()
 		}
 		cancel()
+		if a.pprofSrv != nil {
+			a.pprofSrv.Close()
+		}
 		if m := a.managed; m != nil {
 			m.stop()
 			if err := m.closeMeter(); err != nil {

@@ -89,6 +89,9 @@ type Config struct {
 	MaxDocumentBytes int
 	// MaxBodyBytes bounds an HTTP request body; larger bodies get 413.
 	MaxBodyBytes int
+	// PprofAddr, when set, is the listen address of a net/http/pprof
+	// endpoint for profiling (no authentication: bind it to loopback).
+	PprofAddr string
 }
 
 // Default returns the configuration used for options no source sets.
@@ -162,6 +165,11 @@ func (c *Config) Validate() error {
 	}
 	if err := settings.CheckAdvertiseSyntax(c.Advertise); err != nil {
 		return err
+	}
+	if c.PprofAddr != "" {
+		if err := settings.CheckListen("pprof-addr", c.PprofAddr, "6060"); err != nil {
+			return err
+		}
 	}
 	if c.Advertise != "" && settings.IsUnspecified(c.Advertise) {
 		return fmt.Errorf("advertise: %s is not an address others can dial; give this node's reachable IP or host name", c.Advertise)

@@ -227,6 +227,8 @@ func TestValidate(t *testing.T) {
 		{"bad http addr", func(c *Config) { c.HTTPAddr = "7070" }, "http-addr: "},
 		{"bad raft port", func(c *Config) { c.RaftAddr = ":99999" }, "raft-addr: "},
 		{"same ports", func(c *Config) { c.HTTPAddr = ":7071" }, "http-addr: :7071 is also the raft-addr"},
+		{"pprof addr", func(c *Config) { c.PprofAddr = "127.0.0.1:6060" }, ""},
+		{"bad pprof addr", func(c *Config) { c.PprofAddr = "6060" }, "pprof-addr: "},
 		{"negative bootstrap", func(c *Config) { c.BootstrapExpect = -1 }, "bootstrap-expect: must be >= 0"},
 		{"bootstrap without join", func(c *Config) { c.BootstrapExpect = 3 }, "join: required with bootstrap-expect 3"},
 		{"bad join", func(c *Config) { c.Join = []string{"nohost"} }, `join: "nohost"`},

@@ -27,5 +27,6 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "tls-key", Usage: "TLS private key file (not supported yet)", Field: func(c *Config) any { return &c.TLSKey }},
 	{Name: "tls-ca", Usage: "TLS CA bundle file (not supported yet)", Field: func(c *Config) any { return &c.TLSCA }},
 	{Name: "max-document-bytes", Usage: "largest accepted document (its JSON data), in bytes", Field: func(c *Config) any { return &c.MaxDocumentBytes }},
+	{Name: "pprof-addr", Usage: "listen address of a Go profiling endpoint (net/http/pprof, unauthenticated: bind it to loopback, e.g. 127.0.0.1:6060); default: off", Field: func(c *Config) any { return &c.PprofAddr }},
 	{Name: "max-body-bytes", Usage: "largest accepted HTTP request body, in bytes", Field: func(c *Config) any { return &c.MaxBodyBytes }},
 }}
