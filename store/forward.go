@@ -1,14 +1,32 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // maxForwardInFlight bounds the forward-propose RPCs a follower keeps in
 // flight to the leader.
 const maxForwardInFlight = 64
+
+// forwardTimeout bounds one forward-propose RPC: a leader that is paused
+// (SIGSTOP), partitioned away behind a live connection or whose RPC handler
+// is stuck never answers, and without a bound every write forwarded to it
+// would wait forever (callers without a deadline) and the in-flight RPC
+// slots would fill up. The bound is the larger of LeaderWait and three
+// election timeouts: well above any commit under load, and long enough for
+// the rest of the cluster to elect another leader. A forward that hits it
+// fails with an error that wraps both ErrLeadershipLost (outcome unknown:
+// the leader may still commit the batch) and context.DeadlineExceeded.
+// Callers with an earlier deadline stop waiting at their own deadline
+// (Propose then returns their context's error); the RPC itself still ends
+// at forwardTimeout.
+func (s *Store) forwardTimeout() time.Duration {
+	return max(s.cfg.LeaderWait, 3*s.cfg.ElectionTimeout)
+}
 
 // forwarder packs proposals made on a follower into forward-propose RPCs to
 // the leader: one RPC carries up to MaxBatch commands, and several RPCs are
@@ -85,9 +103,12 @@ func (f *forwarder) send(props []*proposal) {
 	}
 	s.metrics.forwardRPCs.Inc()
 	s.metrics.forwarded.Add(float64(len(props)))
-	resp, err := s.rpc.call(s.ctx, addr, rpcForwardPropose, encodeBatch(cmds))
+	timeout := s.forwardTimeout()
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	resp, err := s.rpc.call(ctx, addr, rpcForwardPropose, encodeBatch(cmds))
+	cancel()
 	if err != nil {
-		fail(forwardError(s, addr, err))
+		fail(forwardError(s, addr, timeout, err))
 		return
 	}
 	if err := decodeForwardResponse(resp, props); err != nil {
@@ -97,7 +118,7 @@ func (f *forwarder) send(props []*proposal) {
 
 // forwardError classifies the failure of a forward-propose RPC by what the
 // leader may have done with the batch.
-func forwardError(s *Store, addr string, err error) error {
+func forwardError(s *Store, addr string, timeout time.Duration, err error) error {
 	switch {
 	case s.ctx.Err() != nil:
 		return ErrClosed
@@ -106,6 +127,10 @@ func forwardError(s *Store, addr string, err error) error {
 		// not applied. Propose retries against the next leader and
 		// reports ErrNoLeader if none answers within LeaderWait.
 		return errRetry{fmt.Errorf("forward to leader %s: %w", addr, unwrapRetry(err))}
+	case errors.Is(err, context.DeadlineExceeded):
+		// Maybe sent, never answered (leader paused, partitioned, or
+		// stuck): the leader may still commit any of the batch.
+		return fmt.Errorf("%w: forward to leader %s: no answer within %v: %w", ErrLeadershipLost, addr, timeout, err)
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrClosed):
 		// The leader refused the whole batch (not leader, or closing)
 		// before proposing any of it.

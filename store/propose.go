@@ -252,8 +252,10 @@ func mapApplyError(err error) error {
 // command is forwarded to the leader (coalesced into shared RPCs).
 //
 // Errors: ErrTooLarge (cmd above MaxCommandBytes), ErrNoLeader (no leader
-// within Config.LeaderWait), ErrLeadershipLost (outcome unknown), ErrRemoved
-// (this node was removed from the cluster), ErrClosed,
+// within Config.LeaderWait), ErrLeadershipLost (outcome unknown; also when a
+// leader never answered a forwarded command within the larger of LeaderWait
+// and three ElectionTimeouts, then wrapping context.DeadlineExceeded too),
+// ErrRemoved (this node was removed from the cluster), ErrClosed,
 // or ctx's error (outcome unknown once the command was sent).
 func (s *Store) Propose(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	if len(cmd) > s.cfg.MaxCommandBytes {

@@ -121,6 +121,10 @@ func classify(err error) (e *apiError, internal bool) {
 		return newError(http.StatusServiceUnavailable, CodeUnavailable, "the new leader is not ready to serve consistent reads yet; retry shortly"), false
 	case errors.Is(err, store.ErrClosed):
 		return newError(http.StatusServiceUnavailable, CodeUnavailable, "node is shutting down; retry on another node"), false
+	case errors.Is(err, store.ErrLeadershipLost) && errors.Is(err, context.DeadlineExceeded):
+		// A forwarded write the leader never answered (paused or
+		// partitioned): it may still commit.
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "the leader did not answer in time: the write may or may not have been applied; read it back before retrying"), false
 	case errors.Is(err, store.ErrLeadershipLost):
 		// A leader change during commit, not a fault of this node: 503,
 		// but the client must know the write may have been applied.

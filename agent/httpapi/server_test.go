@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -465,6 +466,7 @@ func TestHealthReadyAndUnavailable(t *testing.T) {
 		{store.ErrLeadershipLost, 503, "unavailable"},
 		{store.ErrRemoved, 503, "unavailable"},
 		{fmt.Errorf("forward to leader 10.0.0.1:7071: %w", store.ErrLeadershipLost), 503, "unavailable"},
+		{fmt.Errorf("%w: forward to leader 10.0.0.1:7071: no answer within 5s: %w", store.ErrLeadershipLost, context.DeadlineExceeded), 503, "unavailable"},
 		{errors.New("disk on fire at /var/secret/path"), 500, "internal"},
 	} {
 		e.faults.set(tt.err, false, false)
