@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 )
 
@@ -35,6 +37,21 @@ func BenchmarkServe(b *testing.B) {
 						b.Fatalf("get = %d %s", rec.Code, rec.Body)
 					}
 				}
+			})
+			b.Run("put-parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism(50) // 100 writers on 2 cores: writes coalesce as under load
+				var n atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						rec := httptest.NewRecorder()
+						id := n.Add(1) % 1000
+						h.ServeHTTP(rec, request(context.Background(), "PUT", fmt.Sprintf("/api/v1/collections/c/documents/p%d", id), key, `{"data":{"name":"ada","n":1}}`))
+						if rec.Code != 200 && rec.Code != 201 {
+							b.Fatalf("put = %d %s", rec.Code, rec.Body)
+						}
+					}
+				})
 			})
 		})
 	}

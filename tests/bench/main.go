@@ -28,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -58,6 +59,11 @@ type options struct {
 	binary       string
 	logLevel     string
 	leaderOnly   bool
+	// managedRounds and managedTotal size the metering-and-quotas
+	// comparison (managed.go); 0 rounds skips it.
+	managedRounds int
+	managedTotal  int
+	managedOnly   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -73,6 +79,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binary, "binary", "", "use this aerolith binary instead of building one")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "agent --log-level")
 	fs.BoolVar(&o.leaderOnly, "leader-only", false, "diagnostic: send every request to the leader instead of spreading over the nodes (not comparable with the anchor)")
+	fs.IntVar(&o.managedRounds, "managed-rounds", 3, "rounds of the metering-and-quotas comparison (put and get on a plain and an enrolled cluster, alternating); 0 skips it")
+	fs.IntVar(&o.managedTotal, "managed-total", 0, "requests per workload and round of the managed comparison (0: half of -total)")
+	fs.BoolVar(&o.managedOnly, "managed-only", false, "run only the managed comparison (no storage workloads, no anchor)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -84,11 +93,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-total: must be >= 10 (the 1-client put runs total/10), got %d", o.total)
 	case o.clients < 1:
 		return o, fmt.Errorf("-clients: must be >= 1, got %d", o.clients)
+	case o.managedRounds < 0:
+		return o, fmt.Errorf("-managed-rounds: must be >= 0, got %d", o.managedRounds)
+	case o.managedTotal < 0:
+		return o, fmt.Errorf("-managed-total: must be >= 0 (0 = half of -total), got %d", o.managedTotal)
 	case o.connsPerNode < 0:
 		return o, fmt.Errorf("-conns-per-node: must be >= 0 (0 = one per client), got %d", o.connsPerNode)
 	}
 	if o.connsPerNode == 0 {
 		o.connsPerNode = (o.clients + nodes - 1) / nodes
+	}
+	if o.managedTotal == 0 {
+		o.managedTotal = max(o.total/2, 1)
 	}
 	return o, nil
 }
@@ -106,6 +122,10 @@ type Report struct {
 	Aerolith     []Result  `json:"aerolith"`
 	Etcd         []Result  `json:"etcd,omitempty"`
 	Ratios       []Ratio   `json:"ratios,omitempty"`
+	// Managed is the metering-and-quotas comparison (off/on per round)
+	// and ManagedRatios its medians.
+	Managed       []ManagedResult `json:"managed,omitempty"`
+	ManagedRatios []ManagedRatio  `json:"managed_ratios,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -118,11 +138,31 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, ConnsPerNode: o.connsPerNode,
 		Balancing: "round-robin over the 3 nodes per request (etcd clientv3 balancer); follower writes forwarded by the agent",
 	}
-	rep.Aerolith, err = benchAerolith(ctx, o, stdout)
+	dir, err := os.MkdirTemp("", "aerolith-bench-")
 	if err != nil {
 		return err
 	}
-	if !o.noAnchor {
+	defer os.RemoveAll(dir)
+	bin := o.binary
+	if bin == "" {
+		fmt.Fprintln(stdout, "# building aerolith")
+		if bin, err = proctest.BuildBinary(ctx, dir); err != nil {
+			return err
+		}
+	}
+	if !o.managedOnly {
+		rep.Aerolith, err = benchAerolith(ctx, o, bin, filepath.Join(dir, "storage"), stdout)
+		if err != nil {
+			return err
+		}
+	}
+	if o.managedRounds > 0 {
+		rep.Managed, rep.ManagedRatios, err = benchManaged(ctx, o, bin, filepath.Join(dir, "managed"), stdout)
+		if err != nil {
+			return err
+		}
+	}
+	if !o.noAnchor && !o.managedOnly {
 		fmt.Fprintf(stdout, "# etcd anchor: %s %d\n", o.anchor, o.total)
 		rep.Etcd, err = RunAnchor(ctx, o.anchor, o.total, stdout)
 		if err != nil {
@@ -148,19 +188,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // benchAerolith starts the cluster, runs the four workloads and stops the
 // cluster again before returning.
-func benchAerolith(ctx context.Context, o options, stdout io.Writer) ([]Result, error) {
-	dir, err := os.MkdirTemp("", "aerolith-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	bin := o.binary
-	if bin == "" {
-		fmt.Fprintln(stdout, "# building aerolith")
-		if bin, err = proctest.BuildBinary(ctx, dir); err != nil {
-			return nil, err
-		}
-	}
+func benchAerolith(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]Result, error) {
 	c, err := proctest.New(proctest.Config{Binary: bin, Dir: dir, Nodes: nodes, LogLevel: o.logLevel})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/tests/proctest"
+)
+
+// The managed comparison (issue: metering and quotas cost ≤ 5%): the same
+// 100-client put and linearizable get workloads against two 3-node clusters
+// that run side by side for the whole comparison — "off", plain agents with
+// the cluster admin key, and "on", agents enrolled with a billing process,
+// every request authenticated with a tenant key, admitted by the tenant's
+// quota enforcer and metered into the fsynced outbox that ships to billing.
+// The tenant's tier has limits far above the load, so nothing is throttled;
+// the run fails if any request is refused. Workloads alternate between the
+// clusters (off, on, then on, off, ...) so drift on the machine hits both.
+
+// managedTier is the tiers file of the comparison: one tier whose limits no
+// benchmark reaches, quota action block (a refusal would fail the run).
+const managedTier = `tiers:
+  - name: bench
+    base_price: "0"
+    included: {reads: 0, writes: 0, queries: 0, storage: 0, egress: 0, query_compute: 0}
+    overage:
+      reads: {model: per_unit, unit: 1000000, unit_price: "0.10"}
+      writes: {model: per_unit, unit: 1000000, unit_price: "1.00"}
+      queries: {model: per_unit, unit: 1000000, unit_price: "1.00"}
+      storage: {model: per_unit, unit: 1, unit_price: "0.25"}
+      egress: {model: per_unit, unit: 1, unit_price: "0.09"}
+      query_compute: {model: per_unit, unit: 1, unit_price: "0.0001"}
+    limits:
+      storage_bytes: 100GB
+      api_calls_per_day: 10G
+      api_calls_per_hour: 1G
+      requests_per_second: 10M
+      concurrent_connections: 100k
+      max_query_duration: 30s
+      max_collections: 1000
+      max_documents_per_collection: 100M
+      retention_days: 30
+    quota_action: block
+`
+
+// ManagedResult is one workload run in one mode.
+type ManagedResult struct {
+	Mode  string `json:"mode"` // "off" or "on"
+	Round int    `json:"round"`
+	Result
+}
+
+// ManagedRatio compares the medians of the two modes for one workload.
+type ManagedRatio struct {
+	Op        string  `json:"op"`
+	Clients   int     `json:"clients"`
+	OffQPS    float64 `json:"off_qps_median"`
+	OnQPS     float64 `json:"on_qps_median"`
+	Ratio     float64 `json:"qps_on_over_off"`
+	OffP99    float64 `json:"off_p99_ms_median"`
+	OnP99     float64 `json:"on_p99_ms_median"`
+	LossPct   float64 `json:"throughput_loss_pct"`
+	Metered   uint64  `json:"metered"`
+	Requested uint64  `json:"requested"`
+}
+
+// managedEnv is billing plus the two clusters.
+type managedEnv struct {
+	bill    *proctest.Billing
+	admin   *billingclient.Client
+	tenant  string
+	off, on *proctest.Cluster
+	key     string // the tenant's readwrite key on the "on" cluster
+}
+
+// benchManaged runs the comparison and prints its lines and table.
+func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]ManagedResult, []ManagedRatio, error) {
+	e, err := startManaged(ctx, o, bin, dir)
+	if e != nil {
+		defer e.close()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(stdout, "# managed comparison: %d rounds of put and linearizable get, %d clients, %d requests each; off = plain cluster (admin key), on = enrolled cluster (tenant key, quotas, metering to billing)\n",
+		o.managedRounds, o.clients, o.managedTotal)
+	var (
+		results []ManagedResult
+		want    = map[string]uint64{} // op → requests served by "on"
+	)
+	for round := 1; round <= o.managedRounds; round++ {
+		modes := []string{"off", "on"}
+		if round%2 == 0 {
+			modes = []string{"on", "off"}
+		}
+		for _, op := range []string{opPut, opGet} {
+			for _, mode := range modes {
+				c, key := e.off, e.off.AdminKey()
+				if mode == "on" {
+					c, key = e.on, e.key
+				}
+				r, err := RunLoad(ctx, LoadConfig{URLs: c.URLs(), Key: key, Op: op, Clients: o.clients,
+					ConnsPerNode: o.connsPerNode, Total: o.managedTotal, KeySpace: o.managedTotal})
+				if err != nil {
+					return nil, nil, fmt.Errorf("managed %s round %d %s: %w\n%s", mode, round, op, err, c.LogTails(20))
+				}
+				if mode == "on" {
+					want[op] += uint64(r.N)
+				}
+				fmt.Fprintf(stdout, "managed=%s round=%d %s\n", mode, round, r)
+				results = append(results, ManagedResult{Mode: mode, Round: round, Result: r})
+			}
+		}
+	}
+	// Metering must have counted every request the "on" cluster served:
+	// wait until billing has the windows (probe writes make it a little more).
+	got, err := e.waitMetered(ctx, want[opPut], want[opGet])
+	if err != nil {
+		return nil, nil, err
+	}
+	ratios := managedRatios(results)
+	for i := range ratios {
+		switch ratios[i].Op {
+		case opPut:
+			ratios[i].Requested, ratios[i].Metered = want[opPut], got.Writes
+		case opGet:
+			ratios[i].Requested, ratios[i].Metered = want[opGet], got.Reads
+		}
+	}
+	writeManagedTable(stdout, ratios)
+	return results, ratios, nil
+}
+
+// startManaged starts billing, creates the tenant and both clusters, and a
+// tenant key; it returns once every "on" node serves the tenant's writes.
+// On error the returned env (if any) must still be closed.
+func startManaged(ctx context.Context, o options, bin, dir string) (*managedEnv, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tiers := filepath.Join(dir, "managed-tiers.yaml")
+	if err := os.WriteFile(tiers, []byte(managedTier), 0o600); err != nil {
+		return nil, err
+	}
+	e := &managedEnv{}
+	var err error
+	e.bill, err = proctest.StartBilling(ctx, proctest.BillingConfig{Binary: bin, Dir: filepath.Join(dir, "billing"),
+		LogLevel: o.logLevel, ExtraArgs: []string{"--tiers", tiers}})
+	if err != nil {
+		return nil, err
+	}
+	if e.admin, err = e.bill.Admin(); err != nil {
+		return e, err
+	}
+	// The tiers file is put in force by billing's scheduler once it leads.
+	err = retry(ctx, "tiers file in force", func() (bool, error) {
+		cat, err := e.admin.Pricing(ctx)
+		if err != nil {
+			return false, err
+		}
+		if _, ok := cat.Get("bench"); !ok {
+			return false, fmt.Errorf("tiers %v", cat.Names())
+		}
+		return true, nil
+	})
+	if err != nil {
+		return e, err
+	}
+	t, err := e.admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "Bench", Name: "bench", Tier: "bench", Email: "bench@example.com"})
+	if err != nil {
+		return e, fmt.Errorf("create tenant: %w", err)
+	}
+	e.tenant = t.ID
+	enr, err := e.admin.RegisterCluster(ctx, "", []string{t.ID})
+	if err != nil {
+		return e, fmt.Errorf("register cluster: %w", err)
+	}
+	start := func(name string, extra ...string) (*proctest.Cluster, error) {
+		c, err := proctest.New(proctest.Config{Binary: bin, Dir: filepath.Join(dir, name), Nodes: nodes, LogLevel: o.logLevel, ExtraArgs: extra})
+		if err != nil {
+			return nil, err
+		}
+		sctx, cancel := context.WithTimeout(ctx, proctest.StartupTimeout)
+		defer cancel()
+		if err := c.Start(sctx); err != nil {
+			return c, err
+		}
+		if err := c.WaitAllReady(sctx); err != nil {
+			return c, fmt.Errorf("%w\n%s", err, c.LogTails(20))
+		}
+		_, err = c.WaitLeader(sctx)
+		return c, err
+	}
+	if e.off, err = start("off"); err != nil {
+		return e, fmt.Errorf("off cluster: %w", err)
+	}
+	if e.on, err = start("on", "--billing-url", e.bill.URL(), "--enrollment-token", enr.EnrollmentToken); err != nil {
+		return e, fmt.Errorf("on cluster: %w", err)
+	}
+	if e.key, err = e.createKey(ctx); err != nil {
+		return e, err
+	}
+	return e, e.waitServing(ctx)
+}
+
+// createKey creates the tenant's readwrite key through the cluster admin
+// key, retrying while the agents are still enrolling.
+func (e *managedEnv) createKey(ctx context.Context) (string, error) {
+	body, _ := json.Marshal(map[string]string{"tenant": e.tenant, "role": "readwrite", "name": "bench"})
+	var out struct {
+		Key string `json:"key"`
+	}
+	err := retry(ctx, "create tenant key", func() (bool, error) {
+		status, raw, err := call(ctx, http.MethodPost, e.on.URL(0)+"/api/v1/keys", e.on.AdminKey(), body)
+		if err != nil || status != http.StatusCreated {
+			return false, fmt.Errorf("POST /api/v1/keys: %d %s %v", status, raw, err)
+		}
+		return true, json.Unmarshal(raw, &out)
+	})
+	return out.Key, err
+}
+
+// waitServing waits until every "on" node admits the tenant's writes: it
+// knows the key and holds the tenant's policy. The probe is a PUT with a
+// malformed body, answered 400 once admitted, writing nothing.
+func (e *managedEnv) waitServing(ctx context.Context) error {
+	for i := 0; i < e.on.N(); i++ {
+		u := fmt.Sprintf("%s/api/v1/collections/%s/documents/probe", e.on.URL(i), Collection)
+		err := retry(ctx, "node "+e.on.NodeID(i)+" serves the tenant", func() (bool, error) {
+			status, raw, err := call(ctx, http.MethodPut, u, e.key, []byte("{"))
+			if err != nil || status != http.StatusBadRequest {
+				return false, fmt.Errorf("probe: %d %s %v", status, raw, err)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, e.on.LogTails(20))
+		}
+	}
+	return nil
+}
+
+// waitMetered waits until billing has accepted at least writes writes and
+// reads reads for the tenant, and returns what it has.
+func (e *managedEnv) waitMetered(ctx context.Context, writes, reads uint64) (ledger.Counters, error) {
+	var got ledger.Counters
+	err := retry(ctx, "billing receives the metered usage", func() (bool, error) {
+		s, err := e.admin.Usage(ctx, e.tenant, billingclient.UsageQuery{From: time.Now().Add(-24 * time.Hour), To: time.Now().Add(time.Hour), Granularity: "hour"})
+		if err != nil {
+			return false, err
+		}
+		got = s.Total
+		if got.Writes < writes || got.Reads < reads {
+			return false, fmt.Errorf("billed %d writes and %d reads, served %d and %d", got.Writes, got.Reads, writes, reads)
+		}
+		return true, nil
+	})
+	return got, err
+}
+
+func (e *managedEnv) close() {
+	stop := func(c *proctest.Cluster) {
+		if c == nil {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = c.StopAll(sctx)
+		_ = c.Close()
+	}
+	stop(e.on)
+	stop(e.off)
+	if e.bill != nil {
+		e.bill.Stop()
+	}
+}
+
+// managedRatios reduces the runs to medians per workload and mode.
+func managedRatios(rs []ManagedResult) []ManagedRatio {
+	var out []ManagedRatio
+	for _, op := range []string{opPut, opGet} {
+		var offQ, onQ, offP, onP []float64
+		clients := 0
+		for _, r := range rs {
+			if r.Op != op {
+				continue
+			}
+			clients = r.Clients
+			p99 := float64(r.P99) / float64(time.Millisecond)
+			if r.Mode == "on" {
+				onQ, onP = append(onQ, r.QPS), append(onP, p99)
+			} else {
+				offQ, offP = append(offQ, r.QPS), append(offP, p99)
+			}
+		}
+		if len(offQ) == 0 || len(onQ) == 0 {
+			continue
+		}
+		m := ManagedRatio{Op: op, Clients: clients, OffQPS: median(offQ), OnQPS: median(onQ), OffP99: median(offP), OnP99: median(onP)}
+		m.Ratio = m.OnQPS / m.OffQPS
+		m.LossPct = (1 - m.Ratio) * 100
+		out = append(out, m)
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func writeManagedTable(w io.Writer, rs []ManagedRatio) {
+	fmt.Fprintln(w, "# managed comparison (medians over the rounds; loss = 1 - on/off qps; target loss <= 5%)")
+	fmt.Fprintf(w, "%-8s %7s %10s %10s %8s %8s %11s %11s %22s\n", "op", "clients", "off qps", "on qps", "on/off", "loss", "off p99", "on p99", "metered/served")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%-8s %7d %10.0f %10.0f %8.3f %7.1f%% %9.2fms %9.2fms %11d/%d\n",
+			r.Op, r.Clients, r.OffQPS, r.OnQPS, r.Ratio, r.LossPct, r.OffP99, r.OnP99, r.Metered, r.Requested)
+	}
+}
+
+// call sends one request and returns the status and body.
+func call(ctx context.Context, method, u, key string, body []byte) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, bytes.TrimSpace(raw), err
+}
+
+// retry calls f every 100ms until it reports done, for at most a minute.
+func retry(ctx context.Context, what string, f func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		done, err := f()
+		if done && err == nil {
+			return nil
+		}
+		if done {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last: %v)", what, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
