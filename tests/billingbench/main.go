@@ -27,9 +27,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -146,13 +144,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	srv, err := startBilling(ctx, bin, dir, o.logLevel)
+	srv, err := proctest.StartBilling(ctx, proctest.BillingConfig{Binary: bin, Dir: dir, LogLevel: o.logLevel})
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 
-	admin, err := billingclient.New(billingclient.Config{URL: srv.url, Key: srv.key})
+	admin, err := billingclient.New(billingclient.Config{URL: srv.URL(), Key: srv.AdminKey()})
 	if err != nil {
 		return err
 	}
@@ -171,7 +169,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// One keep-alive connection per sender, as an agent's meter holds.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.senders, MaxConnsPerHost: o.senders, IdleConnTimeout: time.Minute}}
-	agent, err := billingclient.New(billingclient.Config{URL: srv.url, Key: enr.EnrollmentToken, HTTPClient: hc, MaxRetries: -1})
+	agent, err := billingclient.New(billingclient.Config{URL: srv.URL(), Key: enr.EnrollmentToken, HTTPClient: hc, MaxRetries: -1})
 	if err != nil {
 		return err
 	}
@@ -312,72 +310,4 @@ func (b *bench) verify(ctx context.Context, admin *billingclient.Client) error {
 		}
 	}
 	return nil
-}
-
-// billing is the running billing process.
-type billing struct {
-	cmd  *exec.Cmd
-	url  string
-	key  string
-	done chan error
-}
-
-func startBilling(ctx context.Context, bin, dir, logLevel string) (*billing, error) {
-	ports, err := proctest.FreePorts("127.0.0.1", 2)
-	if err != nil {
-		return nil, err
-	}
-	b := &billing{url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), key: "billingbench-admin-key-0123456789", done: make(chan error, 1)}
-	logf, err := os.Create(filepath.Join(dir, "billing.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	b.cmd = exec.Command(bin, "billing", "serve", "--data-dir", filepath.Join(dir, "data"),
-		"--http-addr", "127.0.0.1:"+strconv.Itoa(ports[0]), "--raft-addr", "127.0.0.1:"+strconv.Itoa(ports[1]),
-		"--admin-key", b.key, "--log-level", logLevel)
-	b.cmd.Stdout, b.cmd.Stderr = logf, logf
-	if err := b.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { b.done <- b.cmd.Wait() }()
-	c, err := billingclient.New(billingclient.Config{URL: b.url, Key: b.key, MaxRetries: -1, Timeout: 2 * time.Second})
-	if err != nil {
-		b.stop()
-		return nil, err
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		_, _, err := c.PublicKey(ctx)
-		if err == nil {
-			return b, nil
-		}
-		select {
-		case werr := <-b.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "billing.log"))
-			return nil, fmt.Errorf("billing exited (%v):\n%s", werr, log)
-		case <-ctx.Done():
-			b.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			b.stop()
-			return nil, fmt.Errorf("billing not ready after a minute: %w", err)
-		}
-	}
-}
-
-// stop ends the process with SIGTERM (SIGKILL after 30s).
-func (b *billing) stop() {
-	if b.cmd.Process == nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.done:
-	case <-time.After(30 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-b.done
-	}
 }
