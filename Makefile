@@ -33,7 +33,7 @@ bench: bench-micro
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./store/... ./agent/... ./billing/...
 
-## demo: a local 3-node cluster on loopback (Ctrl-C stops it).
+## demo: the billing service and a 3-node cluster enrolled with it, on loopback (Ctrl-C stops both).
 demo: build
 	$(BIN)/aerolith up
 
