@@ -149,7 +149,8 @@ func (s *Server) suspendTenant(w http.ResponseWriter, r *http.Request, p princip
 }
 
 // resumeTenant: POST /api/v1/tenants/{id}/resume [{"reason"}] → 200 with
-// the tenant.
+// the tenant. The invoices past due at this moment no longer suspend it for
+// dunning (the tenant's dunning_waived lists them); later ones do.
 func (s *Server) resumeTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	body, err := decodeReason(r)
 	if err != nil {

@@ -106,7 +106,11 @@
 // payment racing the scheduler wins). A payment (or a void) that leaves no
 // open invoice past due resumes a tenant suspended for dunning in the same
 // Apply. A tenant suspended by an administrator (any other reason) stays
-// suspended until ResumeTenant. Suspension does not stop billing; deletion
+// suspended until ResumeTenant. ResumeTenant (an administrator's decision)
+// waives the invoices past due at that moment for dunning
+// (Tenant.DunningWaived): the scheduler does not suspend the tenant again
+// for them, while an invoice that falls past due later does, and they can
+// still be paid. Suspension does not stop billing; deletion
 // is soft and ends billing at its time (a final, prorated invoice covers
 // the period up to it), while invoices, payments and the audit trail stay.
 //

@@ -147,27 +147,27 @@ type TenantInvoice struct {
 }
 
 // Overdue lists the open invoices of active tenants that are past due by
-// more than grace at now (by tenant, then due date). The scheduler proposes
+// more than grace at now (by tenant, then due date), leaving out those a
+// manual resumption waived (Tenant.DunningWaived). The scheduler proposes
 // SuspendTenant{Reason: ReasonDunning} for each tenant listed.
 func Overdue(tx *bolt.Tx, now time.Time, grace time.Duration) ([]TenantInvoice, error) {
 	out := []TenantInvoice{}
-	status := map[string]Status{}
+	tenants := map[string]*Tenant{}
 	var ferr error
 	err := eachIndexed(tx, bOpen, func(inv *Invoice) {
 		if !now.After(inv.DueAt.Add(grace)) || ferr != nil {
 			return
 		}
-		st, ok := status[inv.Tenant]
+		t, ok := tenants[inv.Tenant]
 		if !ok {
-			t, e := loadTenant(tx, inv.Tenant)
-			if e != nil {
+			var e *Error
+			if t, e = loadTenant(tx, inv.Tenant); e != nil {
 				ferr = e
 				return
 			}
-			st = t.Status
-			status[inv.Tenant] = st
+			tenants[inv.Tenant] = t
 		}
-		if st == StatusActive {
+		if t.Status == StatusActive && !slices.Contains(t.DunningWaived, inv.ID) {
 			out = append(out, TenantInvoice{Tenant: inv.Tenant, InvoiceID: inv.ID, DueAt: inv.DueAt, AmountDueCents: inv.AmountDueCents})
 		}
 	})

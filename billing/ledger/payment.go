@@ -131,18 +131,19 @@ func (a *applier) recordPayment(c RecordPayment) Result {
 }
 
 // maybeResume reactivates t (without saving it) when it is suspended for
-// dunning and no open invoice of it is past due any more: past is what was
-// past due before this command, settled the invoice it paid or voided.
+// dunning and no open invoice of it is past due any more, apart from those
+// waived by a manual resumption: past is what was past due before this
+// command, settled the invoice it paid or voided.
 func (a *applier) maybeResume(t *Tenant, past []*Invoice, settled, reason string) bool {
 	if t.Status != StatusSuspended || t.SuspendReason != ReasonDunning {
 		return false
 	}
-	for _, inv := range past {
+	for _, inv := range unwaived(t, past) {
 		if inv.ID != settled {
 			return false
 		}
 	}
-	a.resume(t, reason)
+	a.resume(t, reason, nil)
 	return true
 }
 

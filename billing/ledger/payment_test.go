@@ -210,3 +210,70 @@ func TestUncollectibleStillPayable(t *testing.T) {
 		t.Fatalf("paid uncollectible = %+v", r.Invoice)
 	}
 }
+
+// TestManualResumeWaivesDunning: an administrator who resumes a tenant
+// suspended for dunning is not overruled by the next scheduler pass. The
+// invoices past due at the resumption no longer suspend it (Overdue skips
+// them and a dunning SuspendTenant naming only them is refused); an invoice
+// that falls past due later does.
+func TestManualResumeWaivesDunning(t *testing.T) {
+	grace := 3 * 24 * time.Hour
+	tests := []struct {
+		name   string
+		reason string // the suspension before the resumption
+	}{
+		{"suspended for dunning", ReasonDunning},
+		{"suspended by an administrator", "fraud review"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, inv := openInvoice(t)
+			overdue := func() []TenantInvoice {
+				t.Helper()
+				var o []TenantInvoice
+				f.view(func(tx *bolt.Tx) (err error) { o, err = Overdue(tx, f.now, grace); return })
+				return o
+			}
+			f.now = inv.DueAt.Add(grace + time.Minute)
+			f.actor = "scheduler"
+			f.ok(SuspendTenant{Header: f.h(), Tenant: "t1", Reason: tt.reason})
+			f.actor = "admin"
+			f.advance(time.Hour)
+			if r := f.ok(ResumeTenant{Header: f.h(), Tenant: "t1", Reason: "promised to pay"}); r.Tenant.Status != StatusActive {
+				t.Fatalf("resumed tenant = %+v", r.Tenant)
+			}
+			e := f.lastAudit("t1")
+			if e.Action != "tenant.resumed" || e.Details["dunning_waived"] != inv.ID {
+				t.Fatalf("audit of the resumption = %+v, want dunning_waived %s", e, inv.ID)
+			}
+			f.advance(time.Hour)
+			if o := overdue(); len(o) != 0 {
+				t.Fatalf("overdue after a manual resumption = %+v, want none", o)
+			}
+			f.actor = "scheduler"
+			f.fail(SuspendTenant{Header: f.h(), Tenant: "t1", Reason: ReasonDunning}, ErrState, "no open invoice past due")
+			if got := f.tenant("t1").Status; got != StatusActive {
+				t.Fatalf("status = %s, want active", got)
+			}
+
+			// February's invoice falls past due later: dunning applies again.
+			f.actor = "admin"
+			f.now = mar.Add(time.Hour)
+			id := f.ok(closeCmd(f.h(), "t1", feb, mar, feb, mar)).Invoice.ID
+			next := f.ok(FinalizeInvoice{Header: f.h(), InvoiceID: id, DueAt: mar.Add(14 * 24 * time.Hour).UnixNano()}).Invoice
+			f.now = next.DueAt.Add(grace + time.Minute)
+			o := overdue()
+			if len(o) != 1 || o[0].InvoiceID != next.ID {
+				t.Fatalf("overdue = %+v, want only %s", o, next.ID)
+			}
+			f.actor = "scheduler"
+			f.ok(SuspendTenant{Header: f.h(), Tenant: "t1", Reason: ReasonDunning})
+			// Paying the new invoice resumes the tenant: the waived one
+			// does not hold it suspended.
+			f.actor = "admin"
+			if r := f.ok(pay(f.h(), "p1", next.ID, next.AmountDueCents, "r1")); r.Tenant == nil || r.Tenant.Status != StatusActive {
+				t.Fatalf("payment of the new invoice: tenant %+v, want active", r.Tenant)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -192,7 +193,7 @@ func (a *applier) suspendTenant(c SuspendTenant) Result {
 		if e != nil {
 			return Result{Err: e}
 		}
-		if len(past) == 0 {
+		if len(unwaived(t, past)) == 0 {
 			return Result{Err: statef("tenant %q has no open invoice past due; not suspending for dunning", t.ID)}
 		}
 	}
@@ -221,20 +222,50 @@ func (a *applier) resumeTenant(c ResumeTenant) Result {
 	if t.Status != StatusSuspended {
 		return Result{Err: statef("tenant %q is not suspended", t.ID)}
 	}
-	a.resume(t, reason)
+	// The administrator's decision stands over the invoices past due now:
+	// they are waived for dunning (see Tenant.DunningWaived).
+	past, e := pastDue(a.tx, t.ID, a.now())
+	if e != nil {
+		return Result{Err: e}
+	}
+	t.DunningWaived = nil
+	for _, inv := range past {
+		t.DunningWaived = append(t.DunningWaived, inv.ID)
+	}
+	a.resume(t, reason, t.DunningWaived)
 	saveTenant(a.tx, t)
 	return Result{Tenant: t}
 }
 
-// resume reactivates t (the caller saves it).
-func (a *applier) resume(t *Tenant, reason string) {
+// resume reactivates t (the caller saves it); waived, when any, are the
+// invoices a manual resumption waived for dunning (for the audit trail).
+func (a *applier) resume(t *Tenant, reason string, waived []string) {
 	was := t.SuspendReason
 	t.Status = StatusActive
 	t.SuspendReason = ""
 	t.SuspendedAt = time.Time{}
 	t.UpdatedAt = a.now()
 	a.touchPolicy(t)
-	a.audit(t.ID, "tenant", t.ID, "tenant.resumed", map[string]string{"reason": reason, "suspend_reason": was})
+	details := map[string]string{"reason": reason, "suspend_reason": was}
+	if len(waived) > 0 {
+		details["dunning_waived"] = strings.Join(waived, ",")
+	}
+	a.audit(t.ID, "tenant", t.ID, "tenant.resumed", details)
+}
+
+// unwaived returns the invoices of past that t's last manual resumption
+// did not waive for dunning.
+func unwaived(t *Tenant, past []*Invoice) []*Invoice {
+	if len(t.DunningWaived) == 0 {
+		return past
+	}
+	var out []*Invoice
+	for _, inv := range past {
+		if !slices.Contains(t.DunningWaived, inv.ID) {
+			out = append(out, inv)
+		}
+	}
+	return out
 }
 
 func (a *applier) deleteTenant(c DeleteTenant) Result {

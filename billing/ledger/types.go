@@ -33,6 +33,12 @@ type Tenant struct {
 	// SuspendReason is set while suspended: ReasonDunning or the
 	// administrator's reason.
 	SuspendReason string `json:"suspend_reason,omitempty"`
+	// DunningWaived lists the invoices that were past due when an
+	// administrator last resumed the tenant (ResumeTenant): they no longer
+	// suspend it for dunning (Overdue skips them), so a manual resumption
+	// is not undone by the next scheduler pass. An invoice that falls past
+	// due later does suspend it. Paying a waived invoice is still accepted.
+	DunningWaived []string `json:"dunning_waived,omitempty"`
 	// CreditCents is the credit balance, applied to the next finalized
 	// invoice.
 	CreditCents int64     `json:"credit_cents"`

@@ -207,6 +207,15 @@ func TestSchedulerDunning(t *testing.T) {
 	if got := tenant("payer").Status; got != ledger.StatusActive {
 		t.Fatalf("paying tenant = %s, want active", got)
 	}
+	// An administrator resumes the unpaid tenant: later passes leave it
+	// active (the invoice past due is waived, not forgotten).
+	mustPropose(t, st, ledger.ResumeTenant{Header: h(), Tenant: "late", Reason: "payment promised"})
+	clk.Add(5 * time.Second)
+	run()
+	run()
+	if tn := tenant("late"); tn.Status != ledger.StatusActive || len(tn.DunningWaived) != 1 {
+		t.Fatalf("manually resumed tenant after scheduler passes = %s, waived %v; want active with one invoice waived", tn.Status, tn.DunningWaived)
+	}
 }
 
 // TestSchedulerCatalog: the tiers file's catalog is put in force at the

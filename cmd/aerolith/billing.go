@@ -48,7 +48,8 @@ register clusters, whose enrollment tokens send usage.
 Billing cycle: at the end of each --period every tenant gets a draft invoice;
 --grace later it is finalized with a due date --payment-terms ahead; a tenant
 whose invoice is still unpaid --dunning-grace after its due date is
-suspended, and paying resumes it. Short periods (--period 5s --usage-bucket 1s)
+suspended, and paying resumes it (so does aerolith tenant resume, which
+waives the invoices then past due for dunning). Short periods (--period 5s --usage-bucket 1s)
 are for demos and tests.
 
 High availability: start three replicas with --bootstrap-expect 3 and --join

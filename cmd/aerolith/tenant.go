@@ -132,7 +132,7 @@ func newTenantCommand(m *Main) *cobra.Command {
 	suspend.Flags().StringVar(&reason, "reason", "", `reason recorded in the audit trail (default "manual")`)
 	resume := &cobra.Command{
 		Use:   "resume TENANT_ID",
-		Short: "Reactivate a suspended tenant",
+		Short: "Reactivate a suspended tenant (invoices past due now no longer suspend it for dunning)",
 		Args:  argsBetween(1, 1, "TENANT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
