@@ -24,6 +24,14 @@ import (
 // larger share; the majority side, which still reaches each other, lowers
 // its N and takes over the unreachable nodes' shares.
 //
+// Before the first probe round has counted (the store has no ready leader
+// yet, or the probes are still under way), N is the number of voters in
+// this node's raft configuration, or --bootstrap-expect while that
+// configuration is still empty (a forming cluster), so a starting node
+// never takes the whole cluster-wide limit for itself; it is set before
+// the tenants' policies are installed and re-read every
+// startupProbeInterval until the first probe round counts.
+//
 // Error bound, on top of the quota package's (L/P×t + L for a limit L per
 // period P when every node uses the same N): a node's N lags the truth by at
 // most probeInterval + probeTimeout. A node that dies is still counted for
@@ -36,6 +44,8 @@ import (
 const (
 	probeInterval = 5 * time.Second
 	probeTimeout  = 2 * time.Second
+	// startupProbeInterval paces the rounds until the first one counts.
+	startupProbeInterval = 500 * time.Millisecond
 )
 
 // memberLister is what counting needs of the store.
@@ -86,6 +96,42 @@ func (c *liveCounter) count(ctx context.Context) (int, bool) {
 	}
 	wg.Wait()
 	return n, true
+}
+
+// initial returns the node count to share the limits among before any
+// probe round counted: the voters of this node's raft configuration, else
+// expect (--bootstrap-expect) while the configuration is empty, else 1.
+func (c *liveCounter) initial(ctx context.Context, expect int) int {
+	voters := 0
+	if members, err := c.st.Members(ctx); err == nil {
+		for _, m := range members {
+			if m.Voter {
+				voters++
+			}
+		}
+	}
+	switch {
+	case voters > 0:
+		return voters
+	case expect > 0:
+		return expect
+	}
+	return 1
+}
+
+// liveRound runs one round of the live node count on gov: before the first
+// probe round counted (probed false) it shares the limits among the
+// initial count, then probes; it returns whether a probe round has counted
+// now or before.
+func liveRound(ctx context.Context, lc *liveCounter, gov *governor, expect int, probed bool) bool {
+	if !probed {
+		gov.setNodes(lc.initial(ctx, expect))
+	}
+	if n, ok := lc.count(ctx); ok && ctx.Err() == nil {
+		gov.setNodes(n)
+		return true
+	}
+	return probed
 }
 
 // healthy reports whether the node at addr (host:port) answers /health.

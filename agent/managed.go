@@ -132,6 +132,10 @@ func (m *managed) requestSeed() {
 // A stored enrollment of the same token starts the policies at once.
 func (m *managed) start(st *store.Store, httpAddr, raftAddr string) {
 	m.st, m.httpAddr, m.raftAddr = st, httpAddr, raftAddr
+	// Share the cluster-wide limits among the configured voters before
+	// any policy is installed; the live count refines it.
+	lc := newLiveCounter(st, m.nodeID)
+	m.gov.setNodes(lc.initial(m.ctx, m.cfg.BootstrapExpect))
 	if e, err := m.loadEnrollment(); err != nil {
 		m.log.Warn("ignoring the stored enrollment", "file", enrollmentFile, "err", err)
 	} else if e != nil {
@@ -140,7 +144,7 @@ func (m *managed) start(st *store.Store, httpAddr, raftAddr string) {
 	}
 	m.goRun(m.enrollLoop)
 	m.goRun(m.seedLoop)
-	m.goRun(m.liveLoop)
+	m.goRun(func() { m.liveLoop(lc) })
 }
 
 func (m *managed) goRun(f func()) {
@@ -286,18 +290,18 @@ func (m *managed) seedLoop() {
 }
 
 // liveLoop keeps the governor's live node count current (see liveness.go).
-func (m *managed) liveLoop() {
-	lc := newLiveCounter(m.st, m.nodeID)
-	t := time.NewTicker(probeInterval)
-	defer t.Stop()
+func (m *managed) liveLoop(lc *liveCounter) {
+	probed := false
 	for {
-		if n, ok := lc.count(m.ctx); ok && m.ctx.Err() == nil {
-			m.gov.setNodes(n)
+		probed = liveRound(m.ctx, lc, m.gov, m.cfg.BootstrapExpect, probed)
+		wait := probeInterval
+		if !probed {
+			wait = startupProbeInterval
 		}
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
