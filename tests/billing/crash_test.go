@@ -36,35 +36,55 @@ func TestKillDuringIngestion(t *testing.T) {
 	checkUsage(t, admin, l)
 }
 
-// TestKillDuringInvoiceGeneration runs a 2-second billing period and
-// SIGKILLs the replica right after the scheduler started closing a
-// period's drafts, five times, while usage keeps arriving. Afterwards
-// every tenant has exactly one invoice per period and its invoices bill
-// every read sent exactly once.
+// TestKillDuringInvoiceGeneration runs a 2-second billing period with 60
+// tenants and SIGKILLs the replica inside the scheduler's draft runs: it
+// polls the drafts without pause and kills as soon as some, not all,
+// tenants have their draft for a new period, three times (a run seen only
+// complete does not count; the next period is tried), while usage keeps
+// arriving. Afterwards every tenant has exactly one invoice per period
+// and its invoices bill every read sent exactly once.
 func TestKillDuringInvoiceGeneration(t *testing.T) {
+	const tenantCount = 60
 	rs := startReplicas(t, 1, "--period", "2s", "--usage-bucket", "1s", "--grace", "500ms",
 		"--payment-terms", "1h", "--dunning-grace", "1h", "--schedule-interval", "100ms", "--tiers", writeTiers(t))
 	admin := rs.admin()
-	tenants, token := createTenants(t, admin, 20, "metered")
+	tenants, token := createTenants(t, admin, tenantCount, "metered")
 	l := newLoad(t, rs.client(token), tenants, 20)
 	stop := make(chan struct{})
 	wait := l.run(4, 0, stop)
-	count := func() int {
+
+	// Tenants created on both sides of a period boundary have different
+	// first periods: start once one period is drafted for all of them.
+	var seen time.Time // end of the latest period whose draft run was watched
+	eventually(t, "a period drafted for every tenant", func() error {
 		invs, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		return len(invs)
-	}
-	for range 5 {
-		before := count()
-		eventually(t, "the scheduler closes the next period", func() error {
-			if n := count(); n <= before {
-				return fmt.Errorf("%d invoices", n)
+		for end, n := range countByPeriodEnd(invs) {
+			if n == tenantCount && end.After(seen) {
+				seen = end
 			}
-			return nil
-		})
-		rs.kill(0) // likely mid-run: 20 tenants' drafts take several proposals
+		}
+		if seen.IsZero() {
+			return fmt.Errorf("%d invoices, no period has all %d tenants", len(invs), tenantCount)
+		}
+		return nil
+	})
+	kills, missed := 0, 0
+	for kills < 3 {
+		if missed >= 15 {
+			t.Fatalf("only %d of 3 kills landed inside a draft run; %d runs were seen only complete", kills, missed)
+		}
+		end, drafted := nextDraftRun(t, admin, seen)
+		seen = end
+		if drafted == tenantCount {
+			missed++
+			continue
+		}
+		rs.kill(0)
+		kills++
+		t.Logf("killed with %d of %d drafts of the period ending %s written", drafted, tenantCount, end.Format(time.RFC3339))
 		rs.start(0)
 		rs.waitReady(0)
 	}
@@ -77,6 +97,41 @@ func TestKillDuringInvoiceGeneration(t *testing.T) {
 	checkUsage(t, admin, l)
 	waitBilled(t, admin, l)
 	checkInvoices(t, admin, tenants, 2*time.Second)
+}
+
+// nextDraftRun polls the drafts without pause until some exist for a
+// period ending after seen, and returns that period's end and how many
+// tenants had a draft for it at that moment.
+func nextDraftRun(t *testing.T, admin *billingclient.Client, seen time.Time) (time.Time, int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		drafts, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{Status: string(ledger.InvoiceDraft)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var latest time.Time
+		counts := countByPeriodEnd(drafts)
+		for end := range counts {
+			if end.After(latest) {
+				latest = end
+			}
+		}
+		if latest.After(seen) {
+			return latest, counts[latest]
+		}
+	}
+	t.Fatalf("no draft of a period ending after %s within %v", seen.Format(time.RFC3339), waitLimit)
+	return time.Time{}, 0
+}
+
+// countByPeriodEnd counts invoices by the end of their period.
+func countByPeriodEnd(invs []ledger.Invoice) map[time.Time]int {
+	out := map[time.Time]int{}
+	for _, inv := range invs {
+		out[inv.PeriodEnd.UTC()]++
+	}
+	return out
 }
 
 // TestLeaderKilledDuringIngestion runs three replicas and SIGKILLs the
