@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-clients", "0"}, "-clients: must be >= 1"},
 		{[]string{"-conns-per-node", "-1"}, "-conns-per-node: must be >= 0"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-managed-rounds", "-1"}, "-managed-rounds: must be >= 0"},
+		{[]string{"-managed-total", "-1"}, "-managed-total: must be >= 0"},
 	}
 	for _, tt := range tests {
 		_, err := parseFlags(tt.args, io.Discard)
@@ -123,6 +126,9 @@ func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil, io.Discard)
 	if err != nil || o.total != 50000 || o.clients != 100 || o.connsPerNode != 34 || o.anchor != "../shared/bench/etcd-anchor/run.sh" {
 		t.Errorf("defaults = %+v, %v", o, err)
+	}
+	if o.managedRounds != 3 || o.managedTotal != 25000 {
+		t.Errorf("managed defaults = %d rounds of %d requests, want 3 of 25000", o.managedRounds, o.managedTotal)
 	}
 	if o, err := parseFlags([]string{"-clients", "30", "-conns-per-node", "0"}, io.Discard); err != nil || o.connsPerNode != 10 {
 		t.Errorf("-clients 30: conns per node = %d, %v; want 10", o.connsPerNode, err)
@@ -244,5 +250,32 @@ func TestRunLoad(t *testing.T) {
 	}
 	if _, err := RunLoad(context.Background(), LoadConfig{URLs: urls, Op: "scan", Clients: 1, ConnsPerNode: 1, Total: 1}); err == nil || !strings.Contains(err.Error(), `unknown workload "scan"`) {
 		t.Errorf("RunLoad with a bad op = %v", err)
+	}
+}
+
+func TestManagedRatios(t *testing.T) {
+	run := func(mode string, round int, op string, qps float64, p99 time.Duration) ManagedResult {
+		return ManagedResult{Mode: mode, Round: round, Result: Result{Op: op, Clients: 100, QPS: qps, P99: p99}}
+	}
+	ms := time.Millisecond
+	got := managedRatios([]ManagedResult{
+		// Rounds drift (1000 → 2000 → 4000 qps); each round's pair does not.
+		run("off", 1, opPut, 1000, 10*ms), run("on", 1, opPut, 950, 12*ms),
+		run("on", 2, opPut, 1980, 11*ms), run("off", 2, opPut, 2000, 9*ms),
+		run("off", 3, opPut, 4000, 8*ms), run("on", 3, opPut, 3600, 20*ms),
+		run("off", 1, opGet, 5000, 5*ms), // no "on" get: no get line
+	})
+	if len(got) != 1 {
+		t.Fatalf("managedRatios = %+v, want one line (put)", got)
+	}
+	r := got[0]
+	if r.Op != opPut || r.Ratio != 0.95 || r.OffQPS != 2000 || r.OnQPS != 1980 || r.OffP99 != 9 || r.OnP99 != 12 {
+		t.Errorf("put = %+v, want ratio 0.95 (median of 0.95, 0.99, 0.90), off 2000 qps p99 9ms, on 1980 qps p99 12ms", r)
+	}
+	if want := []float64{0.9, 0.95, 0.99}; !slices.Equal(r.RoundRatios, want) {
+		t.Errorf("round ratios = %v, want %v", r.RoundRatios, want)
+	}
+	if r.LossPct < 4.99 || r.LossPct > 5.01 {
+		t.Errorf("loss = %.3f%%, want 5%%", r.LossPct)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
@@ -62,16 +63,18 @@ type ManagedResult struct {
 
 // ManagedRatio compares the medians of the two modes for one workload.
 type ManagedRatio struct {
-	Op        string  `json:"op"`
-	Clients   int     `json:"clients"`
-	OffQPS    float64 `json:"off_qps_median"`
-	OnQPS     float64 `json:"on_qps_median"`
-	Ratio     float64 `json:"qps_on_over_off"`
-	OffP99    float64 `json:"off_p99_ms_median"`
-	OnP99     float64 `json:"on_p99_ms_median"`
-	LossPct   float64 `json:"throughput_loss_pct"`
-	Metered   uint64  `json:"metered"`
-	Requested uint64  `json:"requested"`
+	Op      string  `json:"op"`
+	Clients int     `json:"clients"`
+	OffQPS  float64 `json:"off_qps_median"`
+	OnQPS   float64 `json:"on_qps_median"`
+	Ratio   float64 `json:"qps_on_over_off"` // median of the rounds' ratios
+	// RoundRatios are the rounds' on/off qps ratios, sorted.
+	RoundRatios []float64 `json:"round_ratios"`
+	OffP99      float64   `json:"off_p99_ms_median"`
+	OnP99       float64   `json:"on_p99_ms_median"`
+	LossPct     float64   `json:"throughput_loss_pct"`
+	Metered     uint64    `json:"metered"`
+	Requested   uint64    `json:"requested"`
 }
 
 // managedEnv is billing plus the two clusters.
@@ -285,11 +288,15 @@ func (e *managedEnv) close() {
 	}
 }
 
-// managedRatios reduces the runs to medians per workload and mode.
+// managedRatios reduces the runs per workload: the median qps and p99 of
+// each mode, and the median over the rounds of each round's on/off qps
+// ratio (the two runs of a round are back to back, so the pair shares the
+// machine's state; the median of the pairs resists drift between rounds).
 func managedRatios(rs []ManagedResult) []ManagedRatio {
 	var out []ManagedRatio
 	for _, op := range []string{opPut, opGet} {
 		var offQ, onQ, offP, onP []float64
+		pairs := map[int][2]float64{} // round → off, on qps
 		clients := 0
 		for _, r := range rs {
 			if r.Op != op {
@@ -297,17 +304,28 @@ func managedRatios(rs []ManagedResult) []ManagedRatio {
 			}
 			clients = r.Clients
 			p99 := float64(r.P99) / float64(time.Millisecond)
+			pr := pairs[r.Round]
 			if r.Mode == "on" {
 				onQ, onP = append(onQ, r.QPS), append(onP, p99)
+				pr[1] = r.QPS
 			} else {
 				offQ, offP = append(offQ, r.QPS), append(offP, p99)
+				pr[0] = r.QPS
+			}
+			pairs[r.Round] = pr
+		}
+		var ratios []float64
+		for _, pr := range pairs {
+			if pr[0] > 0 && pr[1] > 0 {
+				ratios = append(ratios, pr[1]/pr[0])
 			}
 		}
-		if len(offQ) == 0 || len(onQ) == 0 {
+		if len(ratios) == 0 {
 			continue
 		}
-		m := ManagedRatio{Op: op, Clients: clients, OffQPS: median(offQ), OnQPS: median(onQ), OffP99: median(offP), OnP99: median(onP)}
-		m.Ratio = m.OnQPS / m.OffQPS
+		m := ManagedRatio{Op: op, Clients: clients, OffQPS: median(offQ), OnQPS: median(onQ), OffP99: median(offP), OnP99: median(onP),
+			Ratio: median(ratios), RoundRatios: ratios}
+		sort.Float64s(m.RoundRatios)
 		m.LossPct = (1 - m.Ratio) * 100
 		out = append(out, m)
 	}
@@ -325,11 +343,15 @@ func median(xs []float64) float64 {
 }
 
 func writeManagedTable(w io.Writer, rs []ManagedRatio) {
-	fmt.Fprintln(w, "# managed comparison (medians over the rounds; loss = 1 - on/off qps; target loss <= 5%)")
-	fmt.Fprintf(w, "%-8s %7s %10s %10s %8s %8s %11s %11s %22s\n", "op", "clients", "off qps", "on qps", "on/off", "loss", "off p99", "on p99", "metered/served")
+	fmt.Fprintln(w, "# managed comparison (on/off = median of the rounds' qps ratios; loss = 1 - on/off; target loss <= 5%; qps and p99: medians per mode)")
+	fmt.Fprintf(w, "%-8s %7s %10s %10s %8s %8s %11s %11s %16s  %s\n", "op", "clients", "off qps", "on qps", "on/off", "loss", "off p99", "on p99", "metered/served", "round ratios")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%-8s %7d %10.0f %10.0f %8.3f %7.1f%% %9.2fms %9.2fms %11d/%d\n",
-			r.Op, r.Clients, r.OffQPS, r.OnQPS, r.Ratio, r.LossPct, r.OffP99, r.OnP99, r.Metered, r.Requested)
+		rr := make([]string, len(r.RoundRatios))
+		for i, x := range r.RoundRatios {
+			rr[i] = fmt.Sprintf("%.3f", x)
+		}
+		fmt.Fprintf(w, "%-8s %7d %10.0f %10.0f %8.3f %7.1f%% %9.2fms %9.2fms %16s  %s\n",
+			r.Op, r.Clients, r.OffQPS, r.OnQPS, r.Ratio, r.LossPct, r.OffP99, r.OnP99, fmt.Sprintf("%d/%d", r.Metered, r.Requested), strings.Join(rr, " "))
 	}
 }
 
