@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -31,11 +32,29 @@ type Proposer interface {
 // clusters with very many keys, not a defence.
 const maxCachedKeys = 1 << 16
 
+// keyBarrierTimeout bounds one catch-up round of the Authenticator (see
+// keyBarrier).
+const keyBarrierTimeout = 3 * time.Second
+
 // Authenticator authenticates tenant api keys ("ak_<id>_<secret>") against
 // the node's own replicated state, read stale: a key is accepted as soon as
 // this node applied its CreateKey, and refused as soon as it applied its
 // RevokeKey. It implements auth.Authenticator and is safe for concurrent
 // use.
+//
+// A key created through raft is acknowledged once the leader applied it; a
+// follower may apply it a few milliseconds later. So that a key works on
+// every node as soon as its creation was acknowledged, a well-formed key
+// whose id this node does not know is looked up once more after a
+// catch-up round: a linearizable read barrier (the leader's commit index,
+// confirmed by a quorum, applied here). Known keys never wait. The rounds
+// are shared: at most one is in flight per node and every request that
+// arrives meanwhile waits for the single next one, so a flood of unknown
+// key ids costs at most one read-index round at a time, not one per
+// request. A node that leads (and is ready) skips the round: it applied
+// every acknowledged key already. A round that fails (no leader within
+// keyBarrierTimeout) fails the request with the store's error, which the
+// API answers with 503, rather than 401 for a key that may exist.
 //
 // Verified key records are cached by id. Every request reads the key
 // generation, which each applied CreateKey and RevokeKey advances (and a
@@ -45,6 +64,7 @@ const maxCachedKeys = 1 << 16
 type Authenticator struct {
 	v       Viewer
 	revoked func(tenant string) []string
+	barrier keyBarrier
 
 	mu   sync.RWMutex
 	gen  uint64
@@ -84,7 +104,13 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 	if err != nil {
 		return auth.Principal{}, fmt.Errorf("%w: %v", auth.ErrUnauthenticated, err)
 	}
-	k, found, err := a.lookup(r.Context(), id)
+	ctx := r.Context()
+	k, found, err := a.lookup(ctx, id)
+	if err == nil && !found && a.mayLag() {
+		if err = a.barrier.wait(ctx, a.catchUp); err == nil {
+			k, found, err = a.lookup(ctx, id)
+		}
+	}
 	if err != nil {
 		return auth.Principal{}, fmt.Errorf("look up api key %s: %w", id, err)
 	}
@@ -133,4 +159,87 @@ func (a *Authenticator) lookup(ctx context.Context, id string) (k APIKey, found 
 		return nil
 	})
 	return k, found, err
+}
+
+// leaderState is what the Authenticator asks of a Viewer that can tell
+// whether it leads; *store.Store implements it.
+type leaderState interface {
+	IsLeader() bool
+	Ready() bool
+}
+
+// mayLag reports whether this node may not have applied a key whose
+// creation was already acknowledged: false only on a ready leader.
+func (a *Authenticator) mayLag() bool {
+	ls, ok := a.v.(leaderState)
+	return !ok || !ls.IsLeader() || !ls.Ready()
+}
+
+// catchUp waits until this node applied everything committed when it was
+// called (a linearizable read barrier).
+func (a *Authenticator) catchUp(ctx context.Context) error {
+	return a.v.View(ctx, store.Linearizable, func(*bolt.Tx) error { return nil })
+}
+
+// keyBarrier shares catch-up rounds among concurrent requests: one round
+// runs at a time, and the requests that arrive while it runs share the
+// next one (which starts after they arrived, so it covers every key
+// acknowledged before them). The zero value is ready to use.
+type keyBarrier struct {
+	mu      sync.Mutex
+	running *barrierRound // nil when idle
+	next    *barrierRound // starts when running ends; nil when none asked
+	rounds  int           // rounds started, for tests
+}
+
+type barrierRound struct {
+	done    chan struct{}
+	err     error
+	waiters int // requests sharing the round, for tests
+}
+
+// wait runs (or joins) a round that starts after the call, and
+// returns its error, or ctx's error once ctx ends first. Each round runs
+// with its own keyBarrierTimeout deadline, not a request's context, since
+// many requests share it.
+func (b *keyBarrier) wait(ctx context.Context, round func(context.Context) error) error {
+	b.mu.Lock()
+	var r *barrierRound
+	switch {
+	case b.running == nil:
+		r = &barrierRound{done: make(chan struct{})}
+		b.running = r
+		b.rounds++
+		go b.run(r, round)
+	case b.next == nil:
+		r = &barrierRound{done: make(chan struct{})}
+		b.next = r
+	default:
+		r = b.next
+	}
+	r.waiters++
+	b.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run runs r, then each next round asked for meanwhile, until none is.
+func (b *keyBarrier) run(r *barrierRound, round func(context.Context) error) {
+	for r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), keyBarrierTimeout)
+		r.err = round(ctx)
+		cancel()
+		close(r.done)
+		b.mu.Lock()
+		r, b.next = b.next, nil
+		b.running = r
+		if r != nil {
+			b.rounds++
+		}
+		b.mu.Unlock()
+	}
 }

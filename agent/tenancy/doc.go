@@ -18,6 +18,12 @@
 // Tenant is the key's, whatever the request says, and the HTTP layer uses
 // only that tenant.
 //
+// A key works on every node as soon as its creation is acknowledged: a
+// well-formed key whose id a node does not know yet is looked up again
+// after a read barrier that makes the node apply everything the leader
+// committed (one barrier in flight per node, shared by all such requests;
+// see Authenticator).
+//
 // # Revocation
 //
 // A key is refused once either path revokes it:
