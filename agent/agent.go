@@ -107,8 +107,10 @@ type Agent struct {
 	managed  *managed // nil unless managed by billing
 	httpSrv  *http.Server
 	pprofSrv *http.Server // nil unless --pprof-addr
-	handler  atomic.Pointer[http.Handler]
-	errc     chan error
+	// stopFaults stops the fault-injection signal watcher (test builds).
+	stopFaults func()
+	handler    atomic.Pointer[http.Handler]
+	errc       chan error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -258,6 +260,13 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if mgd != nil {
 		scfg.OnLeadership = mgd.onLeadership
 	}
+	if faultsEnabled {
+		iso := newIsolator()
+		scfg.Listener, scfg.Dial = iso.listener(raftLn), iso.dial
+		stop := startFaults(a.log, iso)
+		undo = append(undo, stop)
+		a.stopFaults = stop
+	}
 	st, err := store.New(scfg, sm)
 	if err != nil {
 		return err
@@ -364,6 +373,9 @@ func (a *Agent) Close() error {
 		cancel()
 		if a.pprofSrv != nil {
 			a.pprofSrv.Close()
+		}
+		if a.stopFaults != nil {
+			defer a.stopFaults()
 		}
 		if m := a.managed; m != nil {
 			m.stop()
