@@ -18,13 +18,13 @@ type keyManager struct {
 
 var _ httpapi.Keys = (*keyManager)(nil)
 
-// Create makes a key for one of the cluster's tenants. Other tenants, and
-// any tenant before the node knows the cluster's (enrollment), get an
-// error matching docs.ErrInvalid.
+// Create makes a key for one of the cluster's tenants. Other tenants get an
+// error matching docs.ErrInvalid; any tenant before the node knows the
+// cluster's (enrollment) gets httpapi.ErrNotEnrolled (503 not_ready).
 func (k *keyManager) Create(ctx context.Context, tenant, role, name string) (tenancy.APIKey, string, error) {
 	switch ok, known := k.serves(tenant); {
 	case !known:
-		return tenancy.APIKey{}, "", &docs.Error{Code: docs.CodeInvalid, Message: "tenant: this node has not enrolled with billing yet, so it cannot check that the tenant is served by this cluster; retry once /readyz answers 200"}
+		return tenancy.APIKey{}, "", httpapi.ErrNotEnrolled
 	case !ok:
 		return tenancy.APIKey{}, "", &docs.Error{Code: docs.CodeInvalid, Message: "tenant: " + tenant + " is not served by this cluster (billing registered the cluster for other tenants)"}
 	}

@@ -327,7 +327,7 @@ func TestManagedWithoutBilling(t *testing.T) {
 	if st != 503 || !strings.Contains(body, "not enrolled with billing yet") {
 		t.Fatalf("/readyz = %d %s", st, body)
 	}
-	if st, body := callAs(t, testKey, "POST", base+"/api/v1/keys", `{"tenant":"t1","role":"read"}`, nil); st != 400 || !strings.Contains(body, "not enrolled with billing yet") {
+	if st, body := callAs(t, testKey, "POST", base+"/api/v1/keys", `{"tenant":"t1","role":"read"}`, nil); st != 503 || !strings.Contains(body, `"not_ready"`) || !strings.Contains(body, "not enrolled with billing yet") {
 		t.Fatalf("create key before enrollment = %d %s", st, body)
 	}
 	if st, body := callAs(t, testKey, "PUT", base+"/api/v1/collections/c/documents/1", `{"data":{}}`, nil); st != 201 {

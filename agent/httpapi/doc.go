@@ -33,7 +33,9 @@
 // its own tenant's keys only: naming another tenant is 403, and revoking a
 // key of another tenant is 404, exactly as for a key that does not exist,
 // so it learns nothing of other tenants. Without Config.Keys the routes
-// answer 404 "not_managed".
+// answer 404 "not_managed". A creation the Keys cannot serve yet because
+// the agent has not enrolled with billing (ErrNotEnrolled) answers 503
+// "not_ready" with Retry-After.
 //
 // # Quotas
 //

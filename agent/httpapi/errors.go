@@ -42,6 +42,9 @@ const (
 	CodeNoPolicy = "no_policy"
 	// CodeNotManaged: a key route on an agent without key management (404).
 	CodeNotManaged = "not_managed"
+	// CodeNotReady: a key creation on a managed agent that has not
+	// enrolled with billing yet (503, Retry-After).
+	CodeNotReady = "not_ready"
 )
 
 // apiError is an error with its HTTP status and code decided. Handlers
@@ -91,6 +94,10 @@ func classify(err error) (e *apiError, internal bool) {
 		return newError(http.StatusUnauthorized, CodeUnauthenticated, "%s", err.Error()), false
 	case errors.Is(err, auth.ErrPermissionDenied):
 		return newError(http.StatusForbidden, CodePermissionDenied, "%s", err.Error()), false
+	case errors.Is(err, ErrNotEnrolled):
+		e := newError(http.StatusServiceUnavailable, CodeNotReady, "%s", ErrNotEnrolled.Error())
+		e.retryAfter = notEnrolledRetry
+		return e, false
 	case errors.Is(err, docs.ErrStorageQuotaExceeded):
 		e := newError(http.StatusInsufficientStorage, CodeStorageQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
 		e.quota = true

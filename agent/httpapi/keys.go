@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -26,6 +27,15 @@ type Keys interface {
 }
 
 var _ Keys = (*tenancy.Keys)(nil)
+
+// ErrNotEnrolled is returned by a Keys implementation that cannot create a
+// key yet because the agent has not enrolled with billing (it does not
+// know the cluster's tenants). The API answers 503 not_ready with
+// Retry-After; the message says so and when to retry.
+var ErrNotEnrolled = errors.New("this agent has not enrolled with billing yet, so it cannot check that the tenant is served by this cluster; retry once GET /readyz answers 200 (see the agent log if it does not)")
+
+// notEnrolledRetry is the Retry-After of ErrNotEnrolled.
+const notEnrolledRetry = 2 * time.Second
 
 // keyRoles are the roles a key can be created with.
 var keyRoles = []string{"read", "readwrite", "admin"}

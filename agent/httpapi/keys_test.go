@@ -1,10 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
 )
 
 // createdKey is the answer of POST /api/v1/keys.
@@ -134,4 +139,25 @@ func TestKeys(t *testing.T) {
 	e.must(200, "DELETE", "/api/v1/keys/"+ci.ID, adminKey, "")
 	e.must(401, "PUT", "/api/v1/collections/c/documents/d", ci.Key, `{"data":{}}`)
 	e.must(200, "DELETE", "/api/v1/keys/"+ci.ID, adminKey, "") // idempotent
+}
+
+// notEnrolledKeys is a Keys of an agent that has not enrolled with billing.
+type notEnrolledKeys struct{ *tenancy.Keys }
+
+func (notEnrolledKeys) Create(context.Context, string, string, string) (tenancy.APIKey, string, error) {
+	return tenancy.APIKey{}, "", fmt.Errorf("create key: %w", ErrNotEnrolled)
+}
+
+// TestKeysNotEnrolled: key creation before enrollment is "not ready yet"
+// (503 not_ready, Retry-After), not a bad request.
+func TestKeysNotEnrolled(t *testing.T) {
+	e := newManagedEnvDocs(t, docs.Config{}, func(c *Config) {
+		c.Keys = notEnrolledKeys{tenancy.NewKeys(c.Store, c.Store)}
+	})
+	r := e.do("POST", "/api/v1/keys", adminKey, `{"tenant":"alpha","role":"read"}`)
+	code, msg := r.ErrCode(t)
+	if r.Status != 503 || code != CodeNotReady || !strings.Contains(msg, "not enrolled with billing yet") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("create key before enrollment = %d %s %q (Retry-After %q), want 503 not_ready saying not enrolled, with Retry-After",
+			r.Status, code, msg, r.Header.Get("Retry-After"))
+	}
 }
