@@ -211,7 +211,7 @@ func (v *verifier) check(line []byte) error {
 	case errors.Is(err, errNotCanonical):
 		return v.fail(KindEdited, "the line is not in the canonical form the writer produces")
 	case err != nil:
-		return v.fail(KindMalformed, err.Error())
+		return v.fail(KindMalformed, strings.TrimPrefix(err.Error(), errMalformed.Error()+": "))
 	}
 	if hash := rec.Hash; !bytes.Equal(v.h.seal(&rec), line) || rec.Hash != hash {
 		msg := fmt.Sprintf("seq %d: hash does not match the record", rec.Seq)
