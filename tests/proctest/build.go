@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // BinaryEnv names the environment variable that, when set, points at a
@@ -23,8 +24,9 @@ const Package = "github.com/aerolithdb/aerolith/cmd/aerolith"
 // race detector) into outDir and returns the binary's path. The current
 // directory must be inside the aerolith module. When the environment
 // variable named by BinaryEnv is set, its value is checked and returned
-// instead.
-func BuildBinary(ctx context.Context, outDir string) (string, error) {
+// instead. tags are Go build tags: RunMain builds test binaries with
+// "faults" (fault injection: Cluster.Isolate and Heal need it).
+func BuildBinary(ctx context.Context, outDir string, tags ...string) (string, error) {
 	if p := os.Getenv(BinaryEnv); p != "" {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -43,7 +45,11 @@ func BuildBinary(ctx context.Context, outDir string) (string, error) {
 		name += ".exe"
 	}
 	out := filepath.Join(outDir, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, Package)
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, Package)...)
 	var stderr bytes.Buffer
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr

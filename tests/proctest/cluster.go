@@ -92,6 +92,8 @@ type process struct {
 	err  error         // Wait's result, valid after done
 	// paused is set by Pause (SIGSTOP) and cleared by Resume (SIGCONT).
 	paused atomic.Bool
+	// isolated is set by Isolate and cleared by Heal.
+	isolated atomic.Bool
 }
 
 // New validates cfg and returns a cluster that is not started. It does no I/O.

@@ -267,3 +267,47 @@ func TestPauseResume(t *testing.T) {
 		t.Errorf("Stop of a paused node = %v, want a clean exit", err)
 	}
 }
+
+// TestIsolateHeal partitions the leader of a real three-node cluster away
+// from its peers while its process keeps running: the other two elect a
+// new leader and commit writes the isolated node does not see; after Heal
+// it catches up and follows.
+func TestIsolateHeal(t *testing.T) {
+	SkipIfShort(t)
+	c := StartCluster(t, Config{Binary: binary, Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	old, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Isolate(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Isolated(old) || c.Active(old) || !c.Running(old) {
+		t.Fatalf("after Isolate: Isolated=%v Active=%v Running=%v, want true false true", c.Isolated(old), c.Active(old), c.Running(old))
+	}
+	leader, err := c.WaitNewLeader(ctx, old)
+	if err != nil {
+		t.Fatalf("no new leader while %s is isolated: %v", c.NodeID(old), err)
+	}
+	if _, err := c.API().Put(ctx, c.URL(leader), "c", "during", map[string]any{"x": 1}, 0); err != nil {
+		t.Fatalf("write to the new leader: %v", err)
+	}
+	// The isolated node still answers HTTP, but has not seen the write.
+	if _, err := c.API().Get(ctx, c.URL(old), "c", "during", Stale); err == nil {
+		t.Errorf("stale read of a write committed after isolation succeeded on the isolated node")
+	}
+	if err := c.Heal(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.API().Get(ctx, c.URL(old), "c", "during", Stale); err != nil {
+		t.Errorf("stale read on the healed node: %v", err)
+	}
+	if _, err := c.WaitLeader(ctx); err != nil {
+		t.Errorf("after Heal, the three nodes agree on no leader: %v", err)
+	}
+}

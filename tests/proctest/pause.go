@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 )
 
 // ErrPaused is returned by Pause for a node that is already paused.
@@ -29,7 +30,19 @@ func (c *Cluster) Pause(i int) error {
 	}
 	p.paused.Store(true)
 	c.note(i, "paused (SIGSTOP)")
-	return nil
+	// SIGSTOP lands asynchronously: wait until the kernel shows the
+	// process stopped, so that nothing it does comes after Pause returns.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, ok := stopped(p.cmd.Process.Pid)
+		if !ok || st {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pause %s: the process is not stopped 5s after SIGSTOP", c.nodes[i].id)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Resume continues node i after Pause (SIGCONT). Resuming a node that is
@@ -56,8 +69,8 @@ func (c *Cluster) Paused(i int) bool {
 	return p != nil && c.Running(i) && p.paused.Load()
 }
 
-// Active reports whether node i's process runs and is not paused: the
-// nodes the Wait functions and Leader consider.
+// Active reports whether node i's process runs and is neither paused nor
+// isolated: the nodes the Wait functions and Leader consider.
 func (c *Cluster) Active(i int) bool {
-	return c.Running(i) && !c.Paused(i)
+	return c.Running(i) && !c.Paused(i) && !c.Isolated(i)
 }

@@ -14,7 +14,8 @@ import (
 const StartupTimeout = 90 * time.Second
 
 // RunMain is a TestMain body for packages that run agent processes: it
-// parses flags, builds the aerolith binary once into a temporary directory
+// parses flags, builds the aerolith binary once (with fault injection,
+// build tag faults: see Cluster.Isolate) into a temporary directory
 // (unless -short, where process tests skip themselves), stores its path in
 // *binary, runs the tests and removes the directory. Use:
 //
@@ -30,7 +31,7 @@ func RunMain(m *testing.M, binary *string) int {
 		}
 		defer os.RemoveAll(dir)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		bin, err := BuildBinary(ctx, dir)
+		bin, err := BuildBinary(ctx, dir, FaultsTag)
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "proctest:", err)
