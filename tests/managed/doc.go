@@ -5,8 +5,9 @@
 // APIs, the billing client and the CLI.
 //
 //   - TestExactlyOnceMetering: a known workload of two tenants on one shared
-//     cluster while an agent is SIGKILLed, billing is down for a while and
-//     the leader is paused past the election timeout; afterwards the reads,
+//     cluster while an agent is SIGKILLed, billing is down for a while, the
+//     leader is paused past the election timeout and the next leader is
+//     partitioned away from its peers (Isolate); afterwards the reads,
 //     writes and queries billed per tenant equal the operations served
 //     (bounded by the outcomes the client could not know), and storage
 //     byte-seconds lie within a stated bound of the test's own integral.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,15 +15,16 @@ import (
 
 // TestExactlyOnceMetering runs a known workload of two tenants on one
 // shared three-node cluster while the nemesis pauses the raft leader past
-// the election timeout (SIGSTOP, a partition of the process), SIGKILLs a
-// follower agent while reporters ship usage and restarts it, and stops
-// billing for a few seconds. Every request is counted by the client as
+// the election timeout (SIGSTOP: the process is frozen), partitions the
+// next leader away from its peers while it keeps running (and metering,
+// and reporting to billing), SIGKILLs a follower agent while reporters
+// ship usage and restarts it, and stops billing for a few seconds. Every request is counted by the client as
 // served (metered by the agents' rule), refused, never sent, or ambiguous
 // (sent, no answer). Once every node's outbox has shipped (see barrier),
 // billing's totals per tenant must satisfy, for reads, writes and queries,
 // served <= billed <= served + ambiguous: equality when nothing was
 // ambiguous, which the nemesis arranges by taking a node out of the load
-// before it is killed or paused. Ingress and egress bytes are checked the
+// before it is killed, paused or isolated. Ingress and egress bytes are checked the
 // same way, and storage byte-seconds against the test's own integral (see
 // checkStorage for the bound).
 func TestExactlyOnceMetering(t *testing.T) {
@@ -127,9 +129,53 @@ func TestExactlyOnceMetering(t *testing.T) {
 	smp.handover(pauseAt, resumeAt)
 	t.Logf("paused leader %s for %v; %s led meanwhile", e.c.NodeID(old), resumeAt.Sub(pauseAt).Round(time.Millisecond), e.c.NodeID(newLeader))
 
-	// 3. SIGKILL a follower while the reporters ship, restart it.
+	// 3. Partition the leader away from its peers while its process keeps
+	// running: its meter keeps counting, its reporter keeps shipping to
+	// billing (which it still reaches) and it integrates storage as leader
+	// until it steps down; the other two elect a leader and serve the load.
 	progress("load after the pause", 200)
 	shipping("usage reaches billing after the pause")
+	iso, err := e.c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.gates[iso].Lock()
+	isoAt := time.Now()
+	if err := e.c.Isolate(ctx, iso); err != nil {
+		t.Fatal(err)
+	}
+	isoLeader, err := e.c.WaitNewLeader(ctx, iso)
+	if err != nil {
+		t.Fatalf("no new leader while %s is isolated: %v", e.c.NodeID(iso), err)
+	}
+	// The isolated node still answers HTTP: it steps down within raft's
+	// leader lease.
+	waitFor(t, e.c.NodeID(iso)+" steps down while isolated", waitLimit, func() error {
+		info, err := e.c.API().Cluster(ctx, e.c.URL(iso))
+		if err != nil {
+			return err
+		}
+		if strings.EqualFold(info.State, "leader") {
+			return fmt.Errorf("%s still leads term %d", e.c.NodeID(iso), info.Term)
+		}
+		return nil
+	})
+	stepDownAt := time.Now()
+	progress("load while a node is isolated", 200)
+	if err := e.c.Heal(ctx, iso); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.WaitReady(ctx, iso); err != nil {
+		t.Fatal(err)
+	}
+	w.gates[iso].Unlock()
+	smp.handover(isoAt, stepDownAt)
+	t.Logf("isolated leader %s from its peers for %v (stepped down after %v); %s led meanwhile", e.c.NodeID(iso),
+		time.Since(isoAt).Round(time.Millisecond), stepDownAt.Sub(isoAt).Round(time.Millisecond), e.c.NodeID(isoLeader))
+
+	// 4. SIGKILL a follower while the reporters ship, restart it.
+	progress("load after the partition", 200)
+	shipping("usage reaches billing after the partition")
 	leader, err := e.c.WaitLeader(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +194,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 	w.gates[victim].Unlock()
 	t.Logf("killed and restarted follower %s", e.c.NodeID(victim))
 
-	// 4. Billing down for a few seconds under load.
+	// 5. Billing down for a few seconds under load.
 	progress("load after the kill", 200)
 	e.bill.kill()
 	down := time.Now()
@@ -160,7 +206,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 	e.bill.waitReady()
 	t.Logf("billing was down for %v", time.Since(down).Round(time.Millisecond))
 
-	// 5. More load, then stop.
+	// 6. More load, then stop.
 	progress("load after billing's outage", 300)
 	w.stop()
 	smp.stop()
@@ -459,7 +505,7 @@ func (s *sampler) nextNode() int {
 }
 
 // handover records a leadership handover the test caused: the old leader
-// was paused from from to to.
+// was paused from from to to, or isolated at from and stepped down at to.
 func (s *sampler) handover(from, to time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
