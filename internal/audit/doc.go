@@ -23,8 +23,9 @@
 //
 // # Writer
 //
-// A Writer appends records to one active file. It is safe for concurrent
-// use; records get consecutive sequence numbers in the order their Append
+// A Writer appends records to one active file. One writer owns a log: it
+// holds an exclusive lock on <path>.lock while open (on Unix), so a second
+// writer fails to open. It is safe for concurrent use; records get consecutive sequence numbers in the order their Append
 // calls take the writer's lock. By default every Append returns only after
 // an fsync covering its record (concurrent appends share one fsync); with
 // Config.SyncInterval set, records are fsynced in the background at that

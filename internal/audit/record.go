@@ -50,6 +50,19 @@ const (
 	OutcomeError  Outcome = "error"
 )
 
+// OutcomeOf maps an HTTP status to an outcome: below 400 ok; 401, 402,
+// 403, 429 and 507 (authentication, payment, permission and quota
+// refusals) denied; any other error status error.
+func OutcomeOf(status int) Outcome {
+	switch {
+	case status < 400:
+		return OutcomeOK
+	case status == 401 || status == 402 || status == 403 || status == 429 || status == 507:
+		return OutcomeDenied
+	}
+	return OutcomeError
+}
+
 func (o Outcome) valid() bool { return o == OutcomeOK || o == OutcomeDenied || o == OutcomeError }
 
 // Actor is who did something. It identifies a credential by its id, never

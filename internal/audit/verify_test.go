@@ -148,3 +148,19 @@ func TestVerifyEmpty(t *testing.T) {
 		t.Errorf("Verify(empty) = %+v, %v", rep, err)
 	}
 }
+
+func TestOutcomeOf(t *testing.T) {
+	tests := []struct {
+		status int
+		want   Outcome
+	}{
+		{200, OutcomeOK}, {204, OutcomeOK}, {304, OutcomeOK},
+		{400, OutcomeError}, {404, OutcomeError}, {412, OutcomeError}, {500, OutcomeError}, {503, OutcomeError},
+		{401, OutcomeDenied}, {402, OutcomeDenied}, {403, OutcomeDenied}, {429, OutcomeDenied}, {507, OutcomeDenied},
+	}
+	for _, tt := range tests {
+		if got := OutcomeOf(tt.status); got != tt.want {
+			t.Errorf("OutcomeOf(%d) = %s, want %s", tt.status, got, tt.want)
+		}
+	}
+}

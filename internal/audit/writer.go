@@ -64,6 +64,7 @@ type Writer struct {
 	mu       sync.Mutex
 	cond     *sync.Cond // signals the end of an fsync
 	f        *os.File
+	lock     *os.File // <path>.lock, held while open
 	open     bool
 	size     int64
 	first    uint64 // seq of the active file's first record
@@ -121,20 +122,32 @@ func (w *Writer) Open(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(w.cfg.Path), 0o700); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	f, err := os.OpenFile(w.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	lock, err := lockFile(w.cfg.Path + ".lock")
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if err := w.load(f); err != nil {
-		f.Close()
-		w.f = nil
-		return err
-	}
-	if err := syncDir(filepath.Dir(w.cfg.Path)); err != nil {
-		f.Close()
-		w.f = nil
+	f, err := os.OpenFile(w.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		lock.Close()
 		return fmt.Errorf("audit: %w", err)
 	}
+	err = w.load(f)
+	if err == nil {
+		if err = syncDir(filepath.Dir(w.cfg.Path)); err != nil {
+			err = fmt.Errorf("audit: %w", err)
+		}
+	}
+	if err != nil {
+		if w.f != nil {
+			w.f.Close()
+		} else {
+			f.Close()
+		}
+		w.f = nil
+		lock.Close()
+		return err
+	}
+	w.lock = lock
 	w.open, w.err = true, nil
 	if w.cfg.SyncInterval > 0 {
 		w.stop, w.flusherD = make(chan struct{}), make(chan struct{})
@@ -414,6 +427,9 @@ func (w *Writer) waitDurable(seq uint64) error {
 		if w.err != nil {
 			return w.err
 		}
+		if w.f == nil {
+			return ErrClosed
+		}
 		if w.syncing {
 			w.cond.Wait()
 			continue
@@ -498,12 +514,17 @@ func (w *Writer) Close() error {
 	for w.syncing {
 		w.cond.Wait()
 	}
+	if w.lock != nil {
+		defer func() { w.lock.Close(); w.lock = nil }()
+	}
 	if w.f == nil {
 		return w.err
 	}
 	var err error
 	if w.err == nil {
-		err = w.f.Sync()
+		if err = w.f.Sync(); err == nil {
+			w.durable = w.last.Seq
+		}
 	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr

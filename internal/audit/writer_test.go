@@ -464,6 +464,11 @@ func TestCloseAndSync(t *testing.T) {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
+	second, _ := New(Config{Path: path})
+	if err := second.Open(context.Background()); err == nil || !strings.Contains(err.Error(), "another writer") {
+		t.Errorf("second writer's Open = %v, want it refused", err)
+		second.Close()
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -473,6 +478,10 @@ func TestCloseAndSync(t *testing.T) {
 	if err := w.Append(context.Background(), event(9)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close = %v, want ErrClosed", err)
 	}
+	if err := second.Open(context.Background()); err != nil {
+		t.Errorf("Open after the first writer closed: %v", err)
+	}
+	second.Close()
 	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "path") {
 		t.Errorf("New without path = %v", err)
 	}
