@@ -311,8 +311,8 @@ func TestManagedRestartDuringBillingOutage(t *testing.T) {
 	})
 }
 
-// An agent that never reached billing serves the admin, refuses key
-// creation and says why it is not ready.
+// An agent that never reached billing serves the admin its cluster routes,
+// refuses key creation and says why it is not ready.
 func TestManagedWithoutBilling(t *testing.T) {
 	dead := freePorts(t, 1)[0]
 	c := config.Default()
@@ -330,7 +330,11 @@ func TestManagedWithoutBilling(t *testing.T) {
 	if st, body := callAs(t, testKey, "POST", base+"/api/v1/keys", `{"tenant":"t1","role":"read"}`, nil); st != 503 || !strings.Contains(body, `"not_ready"`) || !strings.Contains(body, "not enrolled with billing yet") {
 		t.Fatalf("create key before enrollment = %d %s", st, body)
 	}
-	if st, body := callAs(t, testKey, "PUT", base+"/api/v1/collections/c/documents/1", `{"data":{}}`, nil); st != 201 {
-		t.Fatalf("admin write = %d %s", st, body)
+	// The admin key manages the cluster; data is the tenants'.
+	if st, body := callAs(t, testKey, "PUT", base+"/api/v1/collections/c/documents/1", `{"data":{}}`, nil); st != 403 || !strings.Contains(body, "use a tenant key") {
+		t.Fatalf("admin write on a managed agent = %d %s, want 403 saying to use a tenant key", st, body)
+	}
+	if st, body := callAs(t, testKey, "GET", base+"/api/v1/cluster", "", nil); st != 200 {
+		t.Fatalf("admin cluster view = %d %s", st, body)
 	}
 }

@@ -19,7 +19,12 @@
 // refused 403 whatever its role. With Config.Managed, /metrics is the
 // cluster admin's only as well, and /api/v1/stats shows a tenant key its
 // own tenant's figures without the store's or the node's request figures,
-// which span every tenant. No metric carries a tenant label (request
+// which span every tenant. With Config.Managed the cluster admin is also
+// refused (403 permission_denied, "use a tenant key") on every data route
+// (documents, collections, indexes, queries, batches): its principal's
+// tenant, auth.DefaultTenant, is none billing knows, so its data would be
+// neither governed nor metered. Unmanaged, it reaches that tenant's data.
+// No metric carries a tenant label (request
 // metrics are labelled by route pattern, aerolith_quota_warnings_total by
 // limit).
 //

@@ -56,7 +56,8 @@ func TestMeteringRule(t *testing.T) {
 		{"role too low", "PUT", doc, alphaRead, `{"data":{}}`, nil, 403, false, none},
 		{"no key", "GET", doc, "", "", nil, 401, false, none},
 		{"unknown route", "GET", "/api/v1/nothing", alphaRead, "", nil, 404, false, none},
-		{"cluster admin", "PUT", doc, adminKey, `{"data":{}}`, nil, 201, false, none},
+		{"cluster admin (refused on data)", "PUT", doc, adminKey, `{"data":{}}`, nil, 403, false, none},
+		{"cluster admin stats", "GET", "/api/v1/stats", adminKey, "", nil, 200, false, none},
 		{"other tenant", "PUT", doc, betaRW, `{"data":{}}`, nil, 201, true, usageOf(0, 1, 0)},
 	}
 	e.meter.take()

@@ -79,9 +79,12 @@ type Config struct {
 	NewID func() string
 
 	// Managed marks an agent serving tenants (enrolled with billing):
-	// /metrics needs the cluster admin key, and /api/v1/stats shows a
-	// tenant key only its tenant's figures (no store or node-wide request
-	// figures). It cannot be combined with MetricsNoAuth.
+	// /metrics needs the cluster admin key, /api/v1/stats shows a tenant
+	// key only its tenant's figures (no store or node-wide request
+	// figures), and the cluster admin key is refused (403) on the data
+	// routes (documents, collections, indexes, queries, batches): data
+	// belongs to billing's tenants and is reached with their keys. It
+	// cannot be combined with MetricsNoAuth.
 	Managed bool
 	// Governor gives the quota enforcer of a tenant. Its error wraps
 	// policy.ErrNoPolicy when no policy was ever obtained: then reads are
@@ -251,6 +254,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err == nil && rt.clusterOnly && !isClusterAdmin(p) {
 				err = errClusterAdminOnly
 			}
+			if err == nil && s.cfg.Managed && rt.tenantData() && isClusterAdmin(p) {
+				err = errAdminNoData
+			}
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -267,6 +273,18 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+// errAdminNoData refuses the cluster admin key on a data route of a managed
+// agent: its principal's tenant ("default") is no tenant billing knows, so
+// its data would be neither governed nor billed, and no tenant key could
+// reach it.
+var errAdminNoData = fmt.Errorf("%w: on a managed agent the cluster admin key manages the cluster (members, keys, metrics) and reaches no tenant's data; use a tenant key for data (create one with: aerolith key create --tenant <tenant> --role readwrite)", auth.ErrPermissionDenied)
+
+// tenantData reports whether the route reads or changes a tenant's data
+// (documents, collections, indexes, queries, batches).
+func (rt route) tenantData() bool {
+	return rt.kind == kindRead || rt.kind == kindWrite || rt.kind == kindQuery
 }
 
 // errClusterAdminOnly refuses a tenant key on a cluster-wide route.
