@@ -22,6 +22,9 @@ import (
 // DefaultMaxSize is the size past which the active file is rotated.
 const DefaultMaxSize = 64 << 20
 
+// MinHMACKeyBytes is the shortest HMAC key a Writer accepts.
+const MinHMACKeyBytes = 16
+
 // Sentinel errors.
 var (
 	// ErrClosed is returned by Append after Close, or before Open.
@@ -43,7 +46,8 @@ type Config struct {
 	// an fsync of its record. A positive interval fsyncs in the background
 	// that often instead; a crash may lose up to an interval of records.
 	SyncInterval time.Duration
-	// HMACKey, if set, keys the chain (see the package doc).
+	// HMACKey, if set, keys the chain (see the package doc); at least
+	// MinHMACKeyBytes long.
 	HMACKey []byte
 	// Secrets are values that must never be written (the admin key, …):
 	// wherever one appears in a record it is replaced by "[redacted]".
@@ -80,6 +84,9 @@ type Writer struct {
 func New(cfg Config) (*Writer, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("audit: path: empty")
+	}
+	if len(cfg.HMACKey) > 0 && len(cfg.HMACKey) < MinHMACKeyBytes {
+		return nil, fmt.Errorf("audit: hmac key: %d bytes; want at least %d", len(cfg.HMACKey), MinHMACKeyBytes)
 	}
 	if cfg.SyncInterval < 0 {
 		return nil, errors.New("audit: sync interval: must not be negative")

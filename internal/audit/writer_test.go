@@ -482,8 +482,17 @@ func TestCloseAndSync(t *testing.T) {
 		t.Errorf("Open after the first writer closed: %v", err)
 	}
 	second.Close()
-	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "path") {
-		t.Errorf("New without path = %v", err)
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "path"},
+		{Config{Path: path, HMACKey: []byte("short")}, "hmac key"},
+		{Config{Path: path, SyncInterval: -1}, "sync interval"},
+	} {
+		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
+		}
 	}
 }
 
