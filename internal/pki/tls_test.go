@@ -44,6 +44,11 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (server, client r
 		defer c.Close()
 		tc := tls.Server(c, serverCfg)
 		if err := tc.HandshakeContext(context.Background()); err != nil {
+			// Wait for the client to read the alert and hang up: closing
+			// with its last flight unread would reset the connection and
+			// hide the alert from it.
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			io.Copy(io.Discard, c)
 			srvDone <- result{err: err}
 			return
 		}
