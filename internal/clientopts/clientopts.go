@@ -138,19 +138,30 @@ func (o Options) TLSConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// HTTPClient returns an *http.Client whose transport uses TLSConfig (and
-// the environment's proxy settings, like http.DefaultTransport). It sets
-// no overall timeout: the API clients bound each attempt themselves.
+// HTTPClient returns an *http.Client whose transport is Transport over a
+// clone of http.DefaultTransport (so the environment's proxy settings
+// apply). It sets no overall timeout: the API clients bound each attempt
+// themselves.
 func (o Options) HTTPClient() (*http.Client, error) {
-	cfg, err := o.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
 	base, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return nil, errors.New("http.DefaultTransport is not an *http.Transport")
 	}
+	t, err := o.Transport(base)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t}, nil
+}
+
+// Transport returns a clone of base (e.g. agent/client.NewTransport(), with
+// its connection pools) that uses TLSConfig.
+func (o Options) Transport(base *http.Transport) (*http.Transport, error) {
+	cfg, err := o.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
 	t := base.Clone()
 	t.TLSClientConfig = cfg
-	return &http.Client{Transport: t}, nil
+	return t, nil
 }
