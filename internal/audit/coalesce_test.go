@@ -75,7 +75,7 @@ func TestReadKeyFile(t *testing.T) {
 		name, content, wantErr string
 	}{
 		{"ok with newline", "0123456789abcdef0123\n", ""},
-		{"too short", "short\n", "want at least 16"},
+		{"too short", "k3y\n", "want at least 16"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
