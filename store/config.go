@@ -123,7 +123,39 @@ type Config struct {
 	// bound (lease timeout + skew per handover) covers it, since a deposed
 	// leader notices its loss within the lease timeout.
 	OnLeadership func(leader bool, at time.Time) `json:"-" yaml:"-"`
+	// OnMembership, when set, is told of each membership change this node
+	// made or learned of (see MembershipEvent): on the leader, a member
+	// joining as non-voter, its address changing, its promotion to voter,
+	// its removal; on any node, bootstrapping a cluster and learning that
+	// it was removed itself. It must return quickly and must not wait on
+	// the store.
+	OnMembership func(MembershipEvent) `json:"-" yaml:"-"`
 }
+
+// MembershipEvent is one membership change reported to
+// Config.OnMembership.
+type MembershipEvent struct {
+	// Kind is one of the Membership* constants.
+	Kind string
+	// Member is the node the change is about (this node for bootstrap
+	// and removed-self).
+	Member string
+	// RaftAddr is the member's raft address, when known.
+	RaftAddr string
+	// Detail says more: the bootstrap's server count, why this node
+	// counts itself removed.
+	Detail string
+}
+
+// Kinds of MembershipEvent.
+const (
+	MembershipJoined      = "joined"       // added as non-voter
+	MembershipAddrChanged = "addr_changed" // same id, new raft address
+	MembershipPromoted    = "promoted"     // non-voter made voter
+	MembershipRemoved     = "removed"      // removed by this leader
+	MembershipBootstrap   = "bootstrap"    // this node bootstrapped the cluster
+	MembershipRemovedSelf = "removed_self" // this node learned it is out
+)
 
 // withDefaults returns a copy of c with defaults filled in and validated.
 // Errors name the offending field.

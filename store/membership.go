@@ -232,12 +232,14 @@ func (s *Store) join(ctx context.Context, req joinRequest) error {
 			}
 			known = true
 			s.log.Info("member address updated", "member", req.ID, "raft_addr", req.RaftAddr)
+			s.membership(MembershipEvent{Kind: MembershipAddrChanged, Member: req.ID, RaftAddr: req.RaftAddr})
 		case srv.Address == addr:
 			// Another id claims this address: the old node is gone.
 			if err := awaitFuture(ctx, r.RemoveServer(srv.ID, 0, 0)); err != nil {
 				return mapApplyError(err)
 			}
 			s.log.Info("removed member replaced at its address", "member", srv.ID, "raft_addr", srv.Address)
+			s.membership(MembershipEvent{Kind: MembershipRemoved, Member: string(srv.ID), RaftAddr: string(srv.Address), Detail: "replaced at its address by " + req.ID})
 		}
 	}
 	if !known {
@@ -245,6 +247,7 @@ func (s *Store) join(ctx context.Context, req joinRequest) error {
 			return mapApplyError(err)
 		}
 		s.log.Info("member joined as non-voter", "member", req.ID, "raft_addr", req.RaftAddr)
+		s.membership(MembershipEvent{Kind: MembershipJoined, Member: req.ID, RaftAddr: req.RaftAddr})
 	}
 	recs, err := s.fsm.members()
 	if err != nil {
@@ -303,6 +306,7 @@ func (s *Store) remove(ctx context.Context, req removeRequest) error {
 				return mapApplyError(err)
 			}
 			s.log.Info("member removed", "member", req.ID)
+			s.membership(MembershipEvent{Kind: MembershipRemoved, Member: req.ID, RaftAddr: string(srv.Address)})
 			if srv.ID == raft.ServerID(s.cfg.NodeID) {
 				s.markRemoved("this node, as leader, removed itself")
 			} else {
@@ -424,6 +428,7 @@ func (s *Store) bootstrap(servers []raft.Server) error {
 	}
 	if err == nil {
 		s.log.Info("bootstrapped cluster", "servers", len(servers))
+		s.membership(MembershipEvent{Kind: MembershipBootstrap, Member: s.cfg.NodeID, RaftAddr: s.cfg.AdvertiseAddr, Detail: fmt.Sprintf("%d servers", len(servers))})
 	}
 	return nil
 }
@@ -605,11 +610,19 @@ func (s *Store) promoteLoop(ctx context.Context) {
 			}
 			s.metrics.promotions.Inc()
 			s.log.Info("promoted non-voter to voter", "member", srv.ID, "applied_index", ni.AppliedIndex)
+			s.membership(MembershipEvent{Kind: MembershipPromoted, Member: string(srv.ID), RaftAddr: string(srv.Address)})
 		}
 		for id := range prev {
 			if !seen[id] {
 				delete(prev, id)
 			}
 		}
+	}
+}
+
+// membership reports ev to Config.OnMembership, if set.
+func (s *Store) membership(ev MembershipEvent) {
+	if s.cfg.OnMembership != nil {
+		s.cfg.OnMembership(ev)
 	}
 }

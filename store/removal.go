@@ -74,6 +74,7 @@ func (s *Store) markRemoved(reason string) {
 	s.log.Warn("this node was removed from the cluster: it no longer serves reads or writes; "+
 		"to make it a member again, wipe its data directory (or start it on a fresh one) and join it",
 		"reason", reason)
+	s.membership(MembershipEvent{Kind: MembershipRemovedSelf, Member: s.cfg.NodeID, RaftAddr: s.cfg.AdvertiseAddr, Detail: reason})
 	s.signalChange()
 }
 
