@@ -116,6 +116,7 @@ func (s *Server) govern(w http.ResponseWriter, r *http.Request, p auth.Principal
 	case err == nil:
 	case errors.Is(err, policy.ErrNoPolicy):
 		if write {
+			s.auditQuota(r, p, auditLimitNoPolicy, http.StatusServiceUnavailable)
 			s.fail(w, r, errNoPolicy())
 			return nil, false
 		}
@@ -152,6 +153,7 @@ func noRelease() {}
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, p auth.Principal, st *reqState, d quota.Decision) bool {
 	if !d.Allow {
 		st.refused = true
+		s.auditQuota(r, p, string(d.Limit), d.Status)
 		s.fail(w, r, decisionError(d))
 		return false
 	}

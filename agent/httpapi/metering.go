@@ -45,6 +45,7 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 	if err := rt.h(out, r, p); err != nil {
 		if e := s.fail(out, r, err); e.quota {
 			st.refused = true
+			s.auditQuota(r, p, e.code, e.status)
 		}
 	}
 	if buf == nil {

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -97,6 +98,10 @@ type Config struct {
 	// Keys manages tenant API keys behind /api/v1/keys; nil answers those
 	// routes 404 "not_managed".
 	Keys Keys
+	// Audit records security-relevant events (see audit.go): refused
+	// credentials and quota refusals (coalesced per source and minute),
+	// key, member, collection and index changes. Nil records nothing.
+	Audit audit.Auditor
 }
 
 // Server is the HTTP API of one node. It is safe for concurrent use.
@@ -110,6 +115,8 @@ type Server struct {
 	promHandler http.Handler
 	// sleep waits a throttle delay (tests replace it).
 	sleep func(ctx context.Context, d time.Duration) error
+	// auditAgg coalesces repeated auth failures and quota refusals.
+	auditAgg *audit.Coalescer
 }
 
 // handlerFunc is a route handler: it writes a success answer itself and
@@ -154,6 +161,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = newDocumentID
 	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Nop{}
+	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
 		cfg.Registerer = reg
@@ -172,6 +182,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), metrics: m, started: cfg.Now(), sleep: sleepContext}
+	s.auditAgg = audit.NewCoalescer(cfg.Audit, 0, 0)
+	s.auditAgg.Now = cfg.Now
 	s.promHandler = promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
@@ -242,6 +254,7 @@ func (s *Server) routes() http.Handler {
 // metering step when the agent has a Governor or a Meter.
 func (s *Server) wrap(rt route) http.Handler {
 	governed := s.cfg.Governor != nil || s.cfg.Meter != nil
+	action := auditedRoutes[rt.method+" "+rt.pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonapi.SetRoute(r, rt.pattern)
 		var p auth.Principal
@@ -258,6 +271,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				err = errAdminNoData
 			}
 			if err != nil {
+				s.auditAuth(r, rt, p, err)
 				s.fail(w, r, err)
 				return
 			}
@@ -265,13 +279,20 @@ func (s *Server) wrap(rt route) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		if governed && rt.kind != kindOpen && !isClusterAdmin(p) {
-			s.serveTenant(w, r, rt, p)
+		serve := func(w http.ResponseWriter, r *http.Request) {
+			if governed && rt.kind != kindOpen && !isClusterAdmin(p) {
+				s.serveTenant(w, r, rt, p)
+				return
+			}
+			if err := rt.h(w, r, p); err != nil {
+				s.fail(w, r, err)
+			}
+		}
+		if action != "" {
+			s.auditRoute(action, w, r, p, serve)
 			return
 		}
-		if err := rt.h(w, r, p); err != nil {
-			s.fail(w, r, err)
-		}
+		serve(w, r)
 	})
 }
 
