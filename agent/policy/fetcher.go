@@ -52,6 +52,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/audit"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -110,7 +111,14 @@ type Config struct {
 	OnChange func(ledger.Policy)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Audit records each rejected policy (ActionRejected: the tenant,
+	// what was rejected and why); a rejection repeating the previous one
+	// of its tenant is not recorded again. Nil records nothing.
+	Audit audit.Auditor
 }
+
+// ActionRejected is the audit action of a rejected policy.
+const ActionRejected = "policy.rejected"
 
 // held is the policy applied for a tenant.
 type held struct {
@@ -135,6 +143,8 @@ type Fetcher struct {
 	lastOK   time.Time
 	lastErr  error
 	rejected int64
+	// lastReject is the last rejection recorded per tenant.
+	lastReject map[string]string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -290,8 +300,24 @@ func (f *Fetcher) changed(p ledger.Policy) {
 }
 
 func (f *Fetcher) reject(tenant, what string, err error) {
+	why := what + ": " + err.Error()
 	f.mu.Lock()
 	f.rejected++
+	repeat := f.lastReject[tenant] == why
+	if f.lastReject == nil {
+		f.lastReject = map[string]string{}
+	}
+	f.lastReject[tenant] = why
 	f.mu.Unlock()
 	f.log.Warn("rejected "+what+"; keeping the last good policy", "tenant", tenant, "err", err)
+	if repeat || f.cfg.Audit == nil {
+		return
+	}
+	aerr := f.cfg.Audit.Append(context.Background(), audit.Event{
+		Actor: audit.Actor{Kind: "system"}, Action: ActionRejected, Target: "tenant:" + tenant, Outcome: audit.OutcomeDenied,
+		Detail: map[string]string{"what": what, "reason": err.Error()},
+	})
+	if aerr != nil {
+		f.log.Warn("audit record failed", "action", ActionRejected, "tenant", tenant, "err", aerr)
+	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/internal/audit"
+	"github.com/aerolithdb/aerolith/internal/audit/audittest"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -147,14 +149,18 @@ func newProxy(t *testing.T, target string) *proxy {
 func (p *proxy) set(f func(path string, body []byte) []byte) { p.mode.Store(f) }
 
 // newFetcher makes a Fetcher talking to url that does not retry.
-func newFetcher(t *testing.T, url, token, tenant string, store policy.Store, pin ed25519.PublicKey, onChange func(ledger.Policy)) *policy.Fetcher {
+func newFetcher(t *testing.T, url, token, tenant string, store policy.Store, pin ed25519.PublicKey, onChange func(ledger.Policy), mods ...func(*policy.Config)) *policy.Fetcher {
 	t.Helper()
 	c, err := client.New(client.Config{URL: url, Key: token, MaxRetries: -1, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := policy.New(policy.Config{Client: c, Tenants: []string{tenant}, Store: store, PublicKey: pin,
-		Refresh: 100 * time.Millisecond, Jitter: 30 * time.Millisecond, OnChange: onChange, Logger: storetest.TestLogger()})
+	cfg := policy.Config{Client: c, Tenants: []string{tenant}, Store: store, PublicKey: pin,
+		Refresh: 100 * time.Millisecond, Jitter: 30 * time.Millisecond, OnChange: onChange, Logger: storetest.TestLogger()}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	f, err := policy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +211,9 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	px := newProxy(t, b.url)
 	store := newMemStore()
 	var changes atomic.Int64
-	f := newFetcher(t, px.srv.URL, b.token, b.tenant, store, nil, func(ledger.Policy) { changes.Add(1) })
+	rec := &audittest.Recorder{}
+	f := newFetcher(t, px.srv.URL, b.token, b.tenant, store, nil, func(ledger.Policy) { changes.Add(1) },
+		func(c *policy.Config) { c.Audit = rec })
 
 	if _, err := f.Policy(b.tenant); !errors.Is(err, policy.ErrNoPolicy) {
 		t.Fatalf("Policy before any fetch = %v, want ErrNoPolicy", err)
@@ -286,6 +294,20 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	}
 	if p, _ := f.Current(b.tenant); p.Tier != "professional" {
 		t.Fatalf("after replay: tier %s, want professional", p.Tier)
+	}
+	// Each distinct rejection is in the audit log, once, without the token.
+	var reasons []string
+	for _, e := range rec.Actions(policy.ActionRejected) {
+		if e.Target != "tenant:"+b.tenant || e.Outcome != audit.OutcomeDenied {
+			t.Errorf("policy.rejected event = %+v", e)
+		}
+		if strings.Contains(fmt.Sprint(e), b.token) {
+			t.Errorf("policy.rejected event holds the enrollment token: %+v", e)
+		}
+		reasons = append(reasons, e.Detail["reason"])
+	}
+	if r := strings.Join(reasons, "\n"); len(reasons) < 2 || len(reasons) > 4 || !strings.Contains(r, "signature") || !strings.Contains(r, "older") {
+		t.Errorf("policy.rejected reasons = %q, want the bad-signature and stale rejections, each distinct one once", reasons)
 	}
 	px.set(nil)
 

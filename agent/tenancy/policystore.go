@@ -3,11 +3,13 @@ package tenancy
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -15,8 +17,9 @@ import (
 // policies live in the replicated state, so every node has them, they
 // survive restarts, and Limits reads them inside Apply.
 type PolicyStore struct {
-	p Proposer
-	v Viewer
+	p     Proposer
+	v     Viewer
+	audit audit.Auditor
 }
 
 var _ policy.Store = (*PolicyStore)(nil)
@@ -24,8 +27,21 @@ var _ policy.Store = (*PolicyStore)(nil)
 // NewPolicyStore returns a policy.Store that saves through p (a SetPolicy
 // command) and loads through v (this node's state, read stale). It does no
 // I/O.
-func NewPolicyStore(p Proposer, v Viewer) policy.Store {
-	return &PolicyStore{p: p, v: v}
+func NewPolicyStore(p Proposer, v Viewer) *PolicyStore {
+	return &PolicyStore{p: p, v: v, audit: audit.Nop{}}
+}
+
+// ActionPolicyApply is the audit action of a policy this node saved.
+const ActionPolicyApply = "policy.apply"
+
+// WithAudit makes s record each policy it saves (ActionPolicyApply: the
+// tenant, the policy's version, status, tier and quota action, and the id
+// of billing's signing key as actor) in a, and returns s.
+func (s *PolicyStore) WithAudit(a audit.Auditor) *PolicyStore {
+	if a != nil {
+		s.audit = a
+	}
+	return s
 }
 
 // Save proposes sp as tenant's policy, unless this node already holds a
@@ -67,8 +83,22 @@ func (s *PolicyStore) Save(ctx context.Context, tenant string, sp ledger.SignedP
 	if err != nil {
 		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
 	}
+	outcome := audit.OutcomeOK
+	if r.Error() != nil {
+		outcome = audit.OutcomeError
+	}
+	aerr := s.audit.Append(ctx, audit.Event{
+		Actor: audit.Actor{Kind: "billing", KeyID: sp.KeyID}, Action: ActionPolicyApply, Target: "tenant:" + tenant, Outcome: outcome,
+		Detail: map[string]string{
+			"version": strconv.FormatUint(p.Version, 10), "status": string(p.Status), "tier": p.Tier,
+			"quota_action": string(p.QuotaAction), "revoked_keys": strconv.Itoa(len(p.RevokedAgentKeys)),
+		},
+	})
 	if err := r.Error(); err != nil {
 		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	if aerr != nil {
+		return fmt.Errorf("save policy of tenant %s: saved, but not recorded in the audit log: %w", tenant, aerr)
 	}
 	return nil
 }
