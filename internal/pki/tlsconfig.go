@@ -59,7 +59,9 @@ func ServerConfig(r *Reloader, o ServerOptions) (*tls.Config, error) {
 // ClientOptions tunes ClientConfig.
 type ClientOptions struct {
 	// ServerName is the host name or IP address the server's certificate
-	// must be valid for; required unless RequireNode.
+	// must be valid for; required unless RequireNode. With RequireNode it
+	// is optional: when set, the node's certificate must name it too (the
+	// dialed address as an IP or DNS SAN).
 	ServerName string
 	// RequireNode verifies that the server holds a node certificate of the
 	// cluster instead of checking a host name: raft and internal RPC
@@ -148,9 +150,7 @@ func (r *Reloader) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage, nam
 		CurrentTime:   r.cfg.Now(),
 		KeyUsages:     []x509.ExtKeyUsage{usage},
 	}
-	if !node {
-		opts.DNSName = name
-	}
+	opts.DNSName = name // empty: no name check (a node dialed by identity only)
 	chains, err := leaf.Verify(opts)
 	if err != nil {
 		return fmt.Errorf("tls: peer certificate %q rejected: %w", clip(leaf.Subject.CommonName), err)
