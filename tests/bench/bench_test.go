@@ -255,7 +255,11 @@ func TestRunLoad(t *testing.T) {
 
 func TestManagedRatios(t *testing.T) {
 	run := func(mode string, round int, op string, qps float64, p99 time.Duration) ManagedResult {
-		return ManagedResult{Mode: mode, Round: round, Result: Result{Op: op, Clients: 100, QPS: qps, P99: p99}}
+		cpu := 100 * time.Microsecond
+		if mode == "on" {
+			cpu = 104 * time.Microsecond
+		}
+		return ManagedResult{Mode: mode, Round: round, Result: Result{Op: op, Clients: 100, QPS: qps, P99: p99}, CPUPerRequest: cpu}
 	}
 	ms := time.Millisecond
 	got := managedRatios([]ManagedResult{
@@ -274,6 +278,9 @@ func TestManagedRatios(t *testing.T) {
 	}
 	if want := []float64{0.9, 0.95, 0.99}; !slices.Equal(r.RoundRatios, want) {
 		t.Errorf("round ratios = %v, want %v", r.RoundRatios, want)
+	}
+	if r.OffCPU != 100 || r.OnCPU != 104 || r.CPURatio != 1.04 {
+		t.Errorf("cpu per request = %v off, %v on, ratio %v; want 100, 104, 1.04", r.OffCPU, r.OnCPU, r.CPURatio)
 	}
 	if r.LossPct < 4.99 || r.LossPct > 5.01 {
 		t.Errorf("loss = %.3f%%, want 5%%", r.LossPct)

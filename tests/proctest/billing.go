@@ -105,6 +105,9 @@ func StartBilling(ctx context.Context, cfg BillingConfig) (*Billing, error) {
 	return b, nil
 }
 
+// PID is the billing process's id.
+func (b *Billing) PID() int { return b.cmd.Process.Pid }
+
 // URL is billing's base URL.
 func (b *Billing) URL() string { return b.url }
 

@@ -205,7 +205,15 @@ func (c *Cluster) DataDir(i int) string { return c.nodes[i].dataDir }
 // LogPath returns the file node i's output is appended to.
 func (c *Cluster) LogPath(i int) string { return c.nodes[i].logPath }
 
-// Running reports whether node i's process is running.
+// PID returns node i's process id, 0 when it does not run.
+func (c *Cluster) PID(i int) int {
+	if !c.Running(i) {
+		return 0
+	}
+	return c.proc(i).cmd.Process.Pid
+}
+
+// Running reports whether node i's process runs.
 func (c *Cluster) Running(i int) bool {
 	c.mu.Lock()
 	p := c.nodes[i].proc
