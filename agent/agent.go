@@ -71,6 +71,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/store"
@@ -107,6 +108,11 @@ type Agent struct {
 	managed  *managed // nil unless managed by billing
 	httpSrv  *http.Server
 	pprofSrv *http.Server // nil unless --pprof-addr
+	api      *httpapi.Server
+	// auditLog is the audit log (nil when --audit-log off); audit is what
+	// components record through (the log, or audit.Nop).
+	auditLog *audit.Writer
+	audit    audit.Auditor
 	// stopFaults stops the fault-injection signal watcher (test builds).
 	stopFaults func()
 	handler    atomic.Pointer[http.Handler]
@@ -182,6 +188,14 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	}
 	nodeLog := a.base.With("node_id", nodeID)
 	a.log = nodeLog.With("component", "agent")
+	if a.auditLog, err = openAuditLog(ctx, a.cfg, nodeLog); err != nil {
+		return err
+	}
+	a.audit = audit.Auditor(audit.Nop{})
+	if a.auditLog != nil {
+		a.audit = a.auditLog
+		undo = append(undo, func() { a.auditLog.Close() })
+	}
 
 	// Serve right away: /health and /api/v1/cluster/self answer while the
 	// store opens, so peers started together can resolve our HTTP address.
@@ -235,6 +249,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		if mgd, err = newManaged(a.cfg, nodeID, sm, nodeLog); err != nil {
 			return err
 		}
+		mgd.audit = a.audit
 		if err := mgd.openMeter(ctx); err != nil {
 			return err
 		}
@@ -260,6 +275,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if mgd != nil {
 		scfg.OnLeadership = mgd.onLeadership
 	}
+	scfg.OnMembership = membershipAuditor(a.audit, nodeID, nodeLog)
 	if faultsEnabled {
 		iso := newIsolator()
 		scfg.Listener, scfg.Dial = iso.listener(raftLn), iso.dial
@@ -288,6 +304,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		Registerer:       reg,
 		Gatherer:         reg,
 		Logger:           nodeLog,
+		Audit:            a.audit,
 	}
 	if mgd != nil {
 		apiCfg.Managed = true
@@ -300,6 +317,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	a.api = api
 	h := api.Handler()
 	if mgd != nil {
 		mgd.start(st, httpAdv, raftAdv)
@@ -309,6 +327,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	a.handler.Store(&h)
 
 	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.managed, a.opened = nodeID, raftAdv, httpAdv, st, mgd, true
+	recordLifecycle(ctx, a.audit, "agent.start", nodeID, a.log, "http_addr", httpAdv, "raft_addr", raftAdv, "auth", authMode(a.cfg))
 	a.log.Info("agent serving", "http_addr", httpAdv, "raft_addr", raftAdv,
 		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg), "billing", a.cfg.BillingURL)
 	return nil
@@ -386,8 +405,17 @@ func (a *Agent) Close() error {
 				errs = append(errs, err)
 			}
 		}
+		if err := a.api.FlushAudit(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("audit log: %w", err))
+		}
 		if err := a.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		if a.auditLog != nil {
+			recordLifecycle(context.Background(), a.auditLog, "agent.stop", a.nodeID, a.log)
+			if err := a.auditLog.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close audit log: %w", err))
+			}
 		}
 		a.closeErr = errors.Join(errs...)
 		a.log.Info("agent stopped")

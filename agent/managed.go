@@ -20,6 +20,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -67,6 +68,8 @@ type managed struct {
 	gov     *governor
 	feed    *storageFeed
 	token   string // hex SHA-256 of the enrollment token
+	// audit records policy changes and rejections (set by the agent).
+	audit audit.Auditor
 
 	st                         *store.Store
 	nodeID, httpAddr, raftAddr string
@@ -249,9 +252,10 @@ func (m *managed) openFetcher(tenants []string) {
 		Tenants:   tenants,
 		PublicKey: key,
 		Refresh:   m.cfg.PolicyRefresh,
-		Store:     tenancy.NewPolicyStore(m.st, m.st),
+		Store:     tenancy.NewPolicyStore(m.st, m.st).WithAudit(m.audit),
 		OnChange:  m.gov.onPolicy,
 		Logger:    m.log.With("component", "policy"),
+		Audit:     m.audit,
 	})
 	if err != nil {
 		m.log.Error("policy fetcher cannot start; tenants' writes stay refused", "err", err)

@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -92,6 +93,25 @@ type Config struct {
 	// PprofAddr, when set, is the listen address of a net/http/pprof
 	// endpoint for profiling (no authentication: bind it to loopback).
 	PprofAddr string
+	// AuditLog is the audit log file; "" means <data-dir>/audit/audit.jsonl
+	// and AuditOff disables the log (see AuditPath).
+	AuditLog string
+	// AuditHMACKeyFile, optional, holds the key that HMACs the audit chain.
+	AuditHMACKeyFile string
+}
+
+// AuditOff is the audit-log value that disables the audit log.
+const AuditOff = "off"
+
+// AuditPath returns the audit log file, "" when the log is off.
+func (c *Config) AuditPath() string {
+	switch c.AuditLog {
+	case AuditOff:
+		return ""
+	case "":
+		return filepath.Join(c.DataDir, "audit", "audit.jsonl")
+	}
+	return c.AuditLog
 }
 
 // Default returns the configuration used for options no source sets.
@@ -206,6 +226,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %v", f.name, err)
 		}
 		return fmt.Errorf("%s: TLS is not supported yet; remove --tls-cert, --tls-key and --tls-ca and terminate TLS in front of the agent", f.name)
+	}
+	if err := settings.CheckAudit(c.AuditLog, AuditOff, c.AuditHMACKeyFile); err != nil {
+		return err
 	}
 	if c.MaxDocumentBytes <= 0 {
 		return errors.New("max-document-bytes: must be > 0")

@@ -29,4 +29,6 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "max-document-bytes", Usage: "largest accepted document (its JSON data), in bytes", Field: func(c *Config) any { return &c.MaxDocumentBytes }},
 	{Name: "pprof-addr", Usage: "listen address of a Go profiling endpoint (net/http/pprof, unauthenticated: bind it to loopback, e.g. 127.0.0.1:6060); default: off", Field: func(c *Config) any { return &c.PprofAddr }},
 	{Name: "max-body-bytes", Usage: "largest accepted HTTP request body, in bytes", Field: func(c *Config) any { return &c.MaxBodyBytes }},
+	{Name: "audit-log", Usage: "audit log file (hash-chained JSON lines: key, member, policy and admin changes, refused credentials, quota refusals); default <data-dir>/audit/audit.jsonl; \"off\" disables it (not recommended)", Field: func(c *Config) any { return &c.AuditLog }},
+	{Name: "audit-hmac-key-file", Usage: "file holding a key (16+ bytes) that HMACs the audit log's chain, so only its holder can rewrite the log undetected; keep a copy off this host to verify it", Field: func(c *Config) any { return &c.AuditHMACKeyFile }},
 }}
