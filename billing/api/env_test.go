@@ -49,7 +49,7 @@ type env struct {
 	clock *clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	t.Helper()
 	c := storetest.NewCluster(t, 1, storetest.WithStateMachine(func(int) store.StateMachine {
 		lsm, err := ledger.New(ledger.Config{UsageBucket: time.Hour})
@@ -60,10 +60,14 @@ func newEnv(t *testing.T) *env {
 	}))
 	st := c.Leader()
 	clk := &clock{t: time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)}
-	srv, err := New(Config{
+	cfg := Config{
 		Store: st, AdminKeys: []string{adminKey, adminKey2}, NodeID: "n0", RaftAddr: st.Addr(), HTTPAddr: "127.0.0.1:1",
 		Logger: storetest.TestLogger(), Now: clk.Now, PaymentTerms: 14 * 24 * time.Hour,
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

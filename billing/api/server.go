@@ -45,6 +45,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -108,6 +109,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock stamped on commands; default time.Now.
 	Now func() time.Time
+	// Audit records refused credentials (coalesced per address and reason
+	// per minute) and every mutating call with its outcome (see audit.go).
+	// Nil records nothing.
+	Audit audit.Auditor
 }
 
 // Server is the HTTP API of one billing replica. It is safe for concurrent
@@ -118,6 +123,8 @@ type Server struct {
 	admin   *adminKeys
 	handler http.Handler
 	metrics *metrics
+	// auditAgg coalesces repeated authentication failures.
+	auditAgg *audit.Coalescer
 }
 
 // handlerFunc is a route handler: it writes a success answer itself and
@@ -153,6 +160,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PaymentTerms <= 0 {
 		cfg.PaymentTerms = DefaultPaymentTerms
 	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Nop{}
+	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
 		cfg.Registerer = reg
@@ -168,6 +178,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "billing-api"), admin: admin, metrics: m}
+	s.auditAgg = audit.NewCoalescer(cfg.Audit, 0, 0)
+	s.auditAgg.Now = cfg.Now
 	s.handler = s.routes()
 	return s, nil
 }
@@ -189,6 +201,7 @@ func (s *Server) routes() http.Handler {
 // wrap authenticates and authorizes the caller, bounds the body, then runs
 // the handler and translates its error.
 func (s *Server) wrap(rt route) http.Handler {
+	action := auditedRoutes[rt.method+" "+rt.pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonapi.SetRoute(r, rt.pattern)
 		var p principal
@@ -199,6 +212,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				err = authorize(p, rt.access)
 			}
 			if err != nil {
+				s.auditAuth(rt, r, p, err)
 				s.fail(w, r, err)
 				return
 			}
@@ -206,9 +220,16 @@ func (s *Server) wrap(rt route) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		if err := rt.h(w, r, p); err != nil {
-			s.fail(w, r, err)
+		serve := func(w http.ResponseWriter, r *http.Request) {
+			if err := rt.h(w, r, p); err != nil {
+				s.fail(w, r, err)
+			}
 		}
+		if action != "" {
+			s.auditRoute(action, rt, w, r, p, serve)
+			return
+		}
+		serve(w, r)
 	})
 }
 

@@ -20,6 +20,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
+	noteOf(r).set("tenant:"+res.Tenant.ID, "tier", res.Tenant.Tier)
 	w.Header().Set("Location", "/api/v1/tenants/"+res.Tenant.ID)
 	writeJSON(w, http.StatusCreated, res.Tenant)
 	return nil
@@ -99,6 +100,9 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principa
 	patch, err := ledger.DecodeTenantPatch(r.Body)
 	if err != nil {
 		return err
+	}
+	if patch.Tier != nil {
+		noteOf(r).set("", "tier", clip(*patch.Tier))
 	}
 	var t *ledger.Tenant
 	for _, cmd := range patch.Commands(s.header(p), id) {

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/aerolithdb/aerolith/internal/audit"
+)
+
+// Audit actions the billing API records (see Config.Audit).
+const (
+	ActionAuthFailed = "auth.failed"
+	ActionAuthDenied = "auth.denied"
+)
+
+// auditedRoutes maps every mutating route, by "METHOD pattern", to its
+// audit action. Each call is recorded with its outcome (OutcomeOf the
+// status), except usage batches that were accepted in full: those are the
+// agents' routine traffic, and the ledger keeps them.
+var auditedRoutes = map[string]string{
+	"POST /api/v1/tenants":                         "tenant.create",
+	"PATCH /api/v1/tenants/{id}":                   "tenant.update",
+	"DELETE /api/v1/tenants/{id}":                  "tenant.delete",
+	"POST /api/v1/tenants/{id}/suspend":            "tenant.suspend",
+	"POST /api/v1/tenants/{id}/resume":             "tenant.resume",
+	"POST /api/v1/tenants/{id}/keys":               "key.create",
+	"DELETE /api/v1/tenants/{id}/keys/{key}":       "key.revoke",
+	"DELETE /api/v1/tenants/{id}/agent-keys/{key}": "agent_key.revoke",
+	"POST /api/v1/clusters":                        "cluster.register",
+	"POST /api/v1/clusters/{id}/nodes":             "cluster.node_register",
+	"POST /api/v1/usage":                           "usage.ingest",
+	"POST /api/v1/invoices/{id}/finalize":          "invoice.finalize",
+	"POST /api/v1/invoices/{id}/void":              "invoice.void",
+	"POST /api/v1/invoices/{id}/uncollectible":     "invoice.uncollectible",
+	"POST /api/v1/invoices/{id}/payments":          "invoice.pay",
+}
+
+// auditNote is what an audited route's handler adds to its record.
+type auditNote struct {
+	target string
+	detail map[string]string
+	// skip drops the record (a usage batch accepted in full).
+	skip bool
+}
+
+type noteKey struct{}
+
+// noteOf returns the request's audit note (a throwaway one outside
+// audited routes).
+func noteOf(r *http.Request) *auditNote {
+	if n, ok := r.Context().Value(noteKey{}).(*auditNote); ok {
+		return n
+	}
+	return &auditNote{}
+}
+
+// set records the target (when not empty) and detail pairs.
+func (n *auditNote) set(target string, kv ...string) {
+	if target != "" {
+		n.target = target
+	}
+	if len(kv) > 0 && n.detail == nil {
+		n.detail = map[string]string{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		n.detail[kv[i]] = kv[i+1]
+	}
+}
+
+// statusRecorder remembers the status written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// auditRoute runs next for an audited route and records the outcome.
+func (s *Server) auditRoute(action string, rt route, w http.ResponseWriter, r *http.Request, p principal, next func(http.ResponseWriter, *http.Request)) {
+	note := &auditNote{target: defaultTarget(rt, r)}
+	rec := &statusRecorder{ResponseWriter: w}
+	next(rec, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if note.skip && status < http.StatusBadRequest {
+		return
+	}
+	d := note.detail
+	if d == nil {
+		d = map[string]string{}
+	}
+	d["status"] = http.StatusText(status)
+	s.record(r.Context(), audit.Event{Actor: actorOf(r, p), Action: action, Target: note.target, Outcome: audit.OutcomeOf(status), Detail: d})
+}
+
+// defaultTarget names what a route acts on from its path.
+func defaultTarget(rt route, r *http.Request) string {
+	route := rt.method + " " + rt.pattern
+	switch {
+	case strings.Contains(route, "/keys/{key}"), strings.Contains(route, "/agent-keys/{key}"):
+		return "key:" + clip(r.PathValue("key"))
+	case strings.HasPrefix(route, "POST /api/v1/clusters/{id}"):
+		return "cluster:" + clip(r.PathValue("id"))
+	case strings.Contains(route, "/api/v1/tenants/{id}"):
+		return "tenant:" + clip(r.PathValue("id"))
+	case strings.Contains(route, "/api/v1/invoices/{id}"):
+		return "invoice:" + clip(r.PathValue("id"))
+	}
+	return ""
+}
+
+// actorOf is the principal as the audit log records it (the credential's
+// id, never the credential) with the remote address.
+func actorOf(r *http.Request, p principal) audit.Actor {
+	a := audit.Actor{KeyID: p.keyID, Addr: remoteHost(r)}
+	switch p.kind {
+	case kindAdmin:
+		a.Kind = "admin"
+	case kindTenant:
+		a.Kind, a.Tenant = "tenant_key", p.tenant
+	case kindCluster:
+		a.Kind = "cluster"
+	default:
+		a.Kind = "anonymous"
+	}
+	return a
+}
+
+// remoteHost is the request's remote IP without the port.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// auditAuth records a refused credential (coalesced per address and
+// reason, see audit.Coalescer).
+func (s *Server) auditAuth(rt route, r *http.Request, p principal, err error) {
+	action, reason := ActionAuthDenied, "permission_denied"
+	actor := actorOf(r, p)
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		action, actor = ActionAuthFailed, audit.Actor{Kind: "anonymous", Addr: remoteHost(r)}
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "missing Authorization"):
+			reason = "missing_credential"
+		case strings.Contains(msg, "Bearer scheme"):
+			reason = "bad_scheme"
+		case strings.Contains(msg, "empty bearer"):
+			reason = "empty_credential"
+		case strings.Contains(msg, "revoked"):
+			reason = "revoked_key"
+		default:
+			reason = "invalid_key"
+		}
+	case errors.Is(err, ErrPermissionDenied):
+		reason = "wrong_credential_kind"
+	default:
+		return // a failed lookup, not a refused credential
+	}
+	e := audit.Event{
+		Actor: actor, Action: action, Target: "route:" + rt.method + " " + rt.pattern, Outcome: audit.OutcomeDenied,
+		Detail: map[string]string{"reason": reason},
+	}
+	if err := s.auditAgg.Append(r.Context(), action+"|"+actor.Addr+"|"+reason, e); err != nil {
+		s.log.Warn("audit record failed", "action", action, "err", err)
+	}
+}
+
+// record appends e; the operation already happened, so a failure is
+// logged.
+func (s *Server) record(ctx context.Context, e audit.Event) {
+	if err := s.cfg.Audit.Append(ctx, e); err != nil {
+		s.log.Warn("audit record failed", "action", e.Action, "target", e.Target, "err", err)
+	}
+}
+
+// FlushAudit records the counts of coalesced authentication failures not
+// written yet; the service calls it on shutdown, before closing the log.
+func (s *Server) FlushAudit(ctx context.Context) error { return s.auditAgg.Flush(ctx) }
