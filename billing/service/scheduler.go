@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -58,7 +60,14 @@ type SchedulerConfig struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the scheduler's metrics.
 	Registerer prometheus.Registerer
+	// Audit records each dunning suspension the scheduler applies
+	// (ActionDunningSuspend, system actor); nil records nothing.
+	Audit audit.Auditor
 }
+
+// ActionDunningSuspend is the audit action of a suspension for an unpaid
+// invoice.
+const ActionDunningSuspend = "tenant.suspend"
 
 // Scheduler is the billing cycle scheduler. On the leader only, every
 // Interval it closes the drafts of ended periods (ledger.DueForDraft →
@@ -248,8 +257,18 @@ func (s *Scheduler) RunOnce(ctx context.Context) error {
 		}
 		seen[o.Tenant] = true
 		s.log.Info("suspending tenant for an unpaid invoice", "tenant", o.Tenant, "invoice", o.InvoiceID, "due_at", o.DueAt, "amount_due_cents", o.AmountDueCents)
-		if err := s.apply(ctx, "suspend", ledger.SuspendTenant{Header: s.header(now), Tenant: o.Tenant, Reason: ledger.ReasonDunning}); err != nil {
+		applied, err := s.applied(ctx, "suspend", ledger.SuspendTenant{Header: s.header(now), Tenant: o.Tenant, Reason: ledger.ReasonDunning})
+		if err != nil {
 			return err
+		}
+		if applied && s.cfg.Audit != nil {
+			aerr := s.cfg.Audit.Append(ctx, audit.Event{
+				Actor: audit.Actor{Kind: "system", KeyID: SchedulerActor}, Action: ActionDunningSuspend, Target: "tenant:" + o.Tenant, Outcome: audit.OutcomeOK,
+				Detail: map[string]string{"reason": ledger.ReasonDunning, "invoice": o.InvoiceID, "amount_due_cents": strconv.FormatInt(o.AmountDueCents, 10)},
+			})
+			if aerr != nil {
+				s.log.Warn("audit record failed", "action", ActionDunningSuspend, "tenant", o.Tenant, "err", aerr)
+			}
 		}
 	}
 	return nil
@@ -299,21 +318,27 @@ func (s *Scheduler) closeDrafts(ctx context.Context, now time.Time, drafts []led
 // payment beat a dunning suspension) is logged and not an error; a store
 // failure is.
 func (s *Scheduler) apply(ctx context.Context, action string, cmd ledger.Command) error {
+	_, err := s.applied(ctx, action, cmd)
+	return err
+}
+
+// applied is apply, also reporting whether the command changed the state.
+func (s *Scheduler) applied(ctx context.Context, action string, cmd ledger.Command) (bool, error) {
 	res, err := propose(ctx, s.cfg.Store, cmd)
 	var le *ledger.Error
 	switch {
 	case errors.As(err, &le):
 		s.acts.WithLabelValues(action, "refused").Inc()
 		s.log.Warn("scheduler command refused", "action", action, "err", err)
-		return nil
+		return false, nil
 	case err != nil:
-		return err
+		return false, err
 	case res.Unchanged:
 		s.acts.WithLabelValues(action, "unchanged").Inc()
-	default:
-		s.acts.WithLabelValues(action, "applied").Inc()
+		return false, nil
 	}
-	return nil
+	s.acts.WithLabelValues(action, "applied").Inc()
+	return true, nil
 }
 
 func (s *Scheduler) header(now time.Time) ledger.Header {

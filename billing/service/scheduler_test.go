@@ -10,6 +10,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/audit/audittest"
 	"github.com/aerolithdb/aerolith/store"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
@@ -155,8 +156,9 @@ func TestSchedulerDunning(t *testing.T) {
 	for _, id := range []string{"late", "payer"} {
 		mustPropose(t, st, ledger.CreateTenant{Header: h(), ID: id, Organization: "O", Name: id, Tier: "starter", Email: id + "@example.com"})
 	}
+	rec := &audittest.Recorder{}
 	s, err := NewScheduler(SchedulerConfig{Store: st, Cycle: ledger.Cycle{Every: time.Minute}, Grace: 5 * time.Second,
-		PaymentTerms: 10 * time.Second, DunningGrace: 5 * time.Second, Interval: time.Second, Now: clk.Now, Logger: storetest.TestLogger()})
+		PaymentTerms: 10 * time.Second, DunningGrace: 5 * time.Second, Interval: time.Second, Now: clk.Now, Logger: storetest.TestLogger(), Audit: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +217,11 @@ func TestSchedulerDunning(t *testing.T) {
 	run()
 	if tn := tenant("late"); tn.Status != ledger.StatusActive || len(tn.DunningWaived) != 1 {
 		t.Fatalf("manually resumed tenant after scheduler passes = %s, waived %v; want active with one invoice waived", tn.Status, tn.DunningWaived)
+	}
+	// One suspension, recorded once, by the system.
+	evs := rec.Actions(ActionDunningSuspend)
+	if len(evs) != 1 || evs[0].Target != "tenant:late" || evs[0].Actor.Kind != "system" || evs[0].Detail["reason"] != ledger.ReasonDunning || evs[0].Detail["invoice"] == "" {
+		t.Fatalf("dunning audit events = %+v, want one suspension of late", evs)
 	}
 }
 
