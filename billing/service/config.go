@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,6 +59,11 @@ type Config struct {
 	LogLevel     string
 	LogFormat    string
 	MaxBodyBytes int
+	// AuditLog is the audit log file; "" means <data-dir>/audit/audit.jsonl
+	// and AuditOff disables the log (see AuditPath).
+	AuditLog string
+	// AuditHMACKeyFile, optional, holds the key that HMACs the audit chain.
+	AuditHMACKeyFile string
 }
 
 // Default returns the configuration used for options no source sets.
@@ -137,6 +143,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("tiers: %v", err)
 		}
 	}
+	if err := settings.CheckAudit(c.AuditLog, AuditOff, c.AuditHMACKeyFile); err != nil {
+		return err
+	}
 	if _, err := settings.ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
@@ -196,4 +205,18 @@ func (c *Config) AdvertiseHost(listenAddr string) (string, error) {
 // format. Call it after Validate.
 func (c *Config) Logger(w io.Writer) *slog.Logger {
 	return settings.NewLogger(w, c.LogLevel, c.LogFormat)
+}
+
+// AuditOff is the audit-log value that disables the audit log.
+const AuditOff = "off"
+
+// AuditPath returns the audit log file, "" when the log is off.
+func (c *Config) AuditPath() string {
+	switch c.AuditLog {
+	case AuditOff:
+		return ""
+	case "":
+		return filepath.Join(c.DataDir, "audit", "audit.jsonl")
+	}
+	return c.AuditLog
 }

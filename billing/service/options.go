@@ -28,6 +28,8 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "log-level", Usage: "debug, info, warn or error", Field: func(c *Config) any { return &c.LogLevel }},
 	{Name: "log-format", Usage: "text or json", Field: func(c *Config) any { return &c.LogFormat }},
 	{Name: "max-body-bytes", Usage: "largest accepted HTTP request body, in bytes", Field: func(c *Config) any { return &c.MaxBodyBytes }},
+	{Name: "audit-log", Usage: "audit log file (hash-chained JSON lines: tenant, key, cluster and invoice changes, refused credentials, dunning suspensions); default <data-dir>/audit/audit.jsonl; \"off\" disables it (not recommended)", Field: func(c *Config) any { return &c.AuditLog }},
+	{Name: "audit-hmac-key-file", Usage: "file holding a key (16+ bytes) that HMACs the audit log's chain, so only its holder can rewrite the log undetected; keep a copy off this host to verify it", Field: func(c *Config) any { return &c.AuditHMACKeyFile }},
 }}
 
 // EnvName returns the environment variable of an option name:

@@ -44,6 +44,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -85,6 +86,11 @@ type Service struct {
 	httpSrv  *http.Server
 	handler  atomic.Pointer[http.Handler]
 	errc     chan error
+	api      *api.Server
+	// auditLog is the audit log (nil with --audit-log off); audit is what
+	// components record through.
+	auditLog *audit.Writer
+	audit    audit.Auditor
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,6 +143,14 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	nodeID, err := replicaIdentity.ResolveID(s.cfg.DataDir, s.cfg.NodeID)
 	if err != nil {
 		return err
+	}
+	if s.auditLog, err = s.openAuditLog(ctx, nodeID); err != nil {
+		return err
+	}
+	s.audit = audit.Auditor(audit.Nop{})
+	if s.auditLog != nil {
+		s.audit = s.auditLog
+		undo = append(undo, func() { s.auditLog.Close() })
 	}
 	raftLn, err := net.Listen("tcp", s.cfg.RaftAddr)
 	if err != nil {
@@ -209,6 +223,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		Logger:          s.log.With("component", "store"),
 		Registerer:      reg,
 	}
+	scfg.OnMembership = s.membershipAudit(nodeID)
 	if s.Tune != nil {
 		s.Tune(&scfg)
 	}
@@ -233,6 +248,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		Registerer:    reg,
 		Gatherer:      reg,
 		Logger:        s.log,
+		Audit:         s.audit,
 	})
 	if err != nil {
 		return err
@@ -247,15 +263,18 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		Catalog:      s.catalog,
 		Logger:       s.log,
 		Registerer:   reg,
+		Audit:        s.audit,
 	})
 	if err != nil {
 		return err
 	}
+	s.api = srv
 	h := srv.Handler()
 	s.handler.Store(&h)
 	if err := sched.Open(ctx); err != nil {
 		return err
 	}
+	s.record(ctx, "billing.start", nodeID, "http_addr", httpAdv, "raft_addr", raftAdv)
 	s.nodeID, s.raftAddr, s.httpAddr, s.store, s.sched, s.opened = nodeID, raftAdv, httpAdv, st, sched, true
 	s.log.Info("billing serving", "http_addr", httpAdv, "raft_addr", raftAdv, "bootstrap_expect", s.cfg.BootstrapExpect,
 		"join", join, "period", s.cycle.String(), "grace", s.cfg.Grace, "payment_terms", s.cfg.PaymentTerms,
@@ -293,8 +312,17 @@ func (s *Service) Close() error {
 			s.httpSrv.Close()
 		}
 		cancel()
+		if err := s.api.FlushAudit(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("audit log: %w", err))
+		}
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		if s.auditLog != nil {
+			s.record(context.Background(), "billing.stop", s.nodeID)
+			if err := s.auditLog.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close audit log: %w", err))
+			}
 		}
 		s.closeErr = errors.Join(errs...)
 		s.log.Info("billing stopped")
