@@ -37,24 +37,13 @@ func openAuditLog(ctx context.Context, cfg config.Config, log *slog.Logger) (*au
 	return w, nil
 }
 
-// membershipActions names the audit action of each store membership event.
-var membershipActions = map[string]string{
-	store.MembershipJoined:      "membership.join",
-	store.MembershipAddrChanged: "membership.address",
-	store.MembershipPromoted:    "membership.promote",
-	store.MembershipRemoved:     "membership.remove",
-	store.MembershipBootstrap:   "membership.bootstrap",
-	store.MembershipRemovedSelf: "membership.removed_self",
-}
-
 // membershipAuditor is the store's OnMembership hook: each change this node
-// made (as leader) or learned of is recorded with this node as actor.
+// made (as leader) or learned of is recorded as membership.<kind> (joined,
+// addr_changed, promoted, removed, bootstrap, removed_self; see
+// store.MembershipEvent) with this node as actor.
 func membershipAuditor(a audit.Auditor, nodeID string, log *slog.Logger) func(store.MembershipEvent) {
 	return func(ev store.MembershipEvent) {
-		action, ok := membershipActions[ev.Kind]
-		if !ok {
-			action = "membership." + ev.Kind
-		}
+		action := "membership." + ev.Kind
 		d := map[string]string{}
 		if ev.RaftAddr != "" {
 			d["raft_addr"] = ev.RaftAddr
