@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -131,11 +132,36 @@ func readFrame(r *bufio.Reader, maxLen int) (id uint64, code byte, payload []byt
 	}
 	id = binary.BigEndian.Uint64(hdr[4:12])
 	code = hdr[12]
-	payload = make([]byte, n-9)
-	if _, err = io.ReadFull(r, payload); err != nil {
+	payload, err = readPayload(r, int(n-9))
+	if err != nil {
 		return 0, 0, nil, err
 	}
 	return id, code, payload, nil
+}
+
+// frameChunk is the most a frame's payload buffer grows by before the
+// bytes arrive: a peer that announces a large frame and stalls holds only
+// what it sent, not the announced size.
+const frameChunk = 1 << 20
+
+// readPayload reads n bytes, growing the buffer as they arrive.
+func readPayload(r io.Reader, n int) ([]byte, error) {
+	if n <= frameChunk {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b := make([]byte, 0, frameChunk)
+	for len(b) < n {
+		k := min(n-len(b), frameChunk)
+		b = slices.Grow(b, k)
+		m, err := io.ReadFull(r, b[len(b):len(b)+k])
+		b = b[:len(b)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // frameWriter owns the write side of a connection: frames are queued and
