@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// pprofWriteTimeout bounds a profiling answer: profiles and traces of up to
+// about five minutes.
+const pprofWriteTimeout = 5*time.Minute + 10*time.Second
+
 // servePprof serves Go's profiling endpoints (/debug/pprof/...) on addr,
 // on a listener of its own so they never share the data API's port or
 // its authentication: --pprof-addr is meant for loopback.
@@ -24,7 +28,12 @@ func servePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts as on the data API, except that writes may take as long as
+	// the longest profile or trace one is likely to ask for (?seconds=).
+	srv := &http.Server{
+		Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: pprofWriteTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
+	}
 	log.Warn("profiling endpoint enabled (unauthenticated)", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
