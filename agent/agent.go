@@ -74,6 +74,7 @@ import (
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -115,8 +116,12 @@ type Agent struct {
 	audit    audit.Auditor
 	// stopFaults stops the fault-injection signal watcher (test builds).
 	stopFaults func()
-	handler    atomic.Pointer[http.Handler]
-	errc       chan error
+	// tls is the node's TLS (nil with --insecure-http); stopTLS stops
+	// following certificate rotations.
+	tls     *nodetls.TLS
+	stopTLS func()
+	handler atomic.Pointer[http.Handler]
+	errc    chan error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -167,6 +172,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	tl, err := nodetls.Load(a.cfg.TLSFiles(), a.base.With("node_id", nodeID))
+	if err != nil {
+		return err
+	}
 
 	raftLn, err := net.Listen("tcp", a.cfg.RaftAddr)
 	if err != nil {
@@ -213,7 +222,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		if err := a.httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := tl.Serve(a.httpSrv, httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			select {
 			case a.errc <- fmt.Errorf("http server: %w", err):
 			default:
@@ -230,13 +239,17 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		undo = append(undo, func() { srv.Close() })
 	}
 
-	join := member.ResolveJoin(ctx, a.log, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
+	peerHTTP := member.PeerHTTP{Scheme: tl.Scheme(), Client: tl.PeerClient(member.ProbeTimeout)}
+	join := member.ResolveJoin(ctx, a.log, peerHTTP, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := tl.Register(reg); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 
@@ -246,7 +259,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	var mgd *managed
 	sm := NewStateMachine(nil, tsm)
 	if a.cfg.Managed() {
-		if mgd, err = newManaged(a.cfg, nodeID, sm, nodeLog); err != nil {
+		if mgd, err = newManaged(a.cfg, nodeID, sm, nodeLog, tl); err != nil {
 			return err
 		}
 		mgd.audit = a.audit
@@ -283,6 +296,11 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		undo = append(undo, stop)
 		a.stopFaults = stop
 	}
+	// TLS on top of the isolator: the raft port and the internal RPC
+	// speak mutual TLS between nodes of the cluster.
+	scfg.Listener, scfg.Dial = tl.PeerListener(scfg.Listener), tl.PeerDialer(scfg.Dial)
+	a.tls, a.stopTLS = tl, tl.Start()
+	undo = append(undo, a.stopTLS)
 	st, err := store.New(scfg, sm)
 	if err != nil {
 		return err
@@ -329,7 +347,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.managed, a.opened = nodeID, raftAdv, httpAdv, st, mgd, true
 	recordLifecycle(ctx, a.audit, "agent.start", nodeID, a.log, "http_addr", httpAdv, "raft_addr", raftAdv, "auth", authMode(a.cfg))
 	a.log.Info("agent serving", "http_addr", httpAdv, "raft_addr", raftAdv,
-		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg), "billing", a.cfg.BillingURL)
+		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg), "billing", a.cfg.BillingURL, "tls", tl != nil)
 	return nil
 }
 
@@ -396,6 +414,7 @@ func (a *Agent) Close() error {
 		if a.stopFaults != nil {
 			defer a.stopFaults()
 		}
+		defer a.stopTLS()
 		if m := a.managed; m != nil {
 			m.stop()
 			if err := m.closeMeter(); err != nil {

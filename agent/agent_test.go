@@ -109,6 +109,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	agents := make([]*Agent, 3)
 	for i := range 3 {
 		c := config.Default()
+		c.InsecureHTTP = true // plain HTTP in-process
 		c.NodeID = fmt.Sprintf("node%d", i+1)
 		c.DataDir = filepath.Join(t.TempDir(), c.NodeID)
 		c.RaftAddr, c.HTTPAddr = raft[i], httpAddrs[i]
@@ -244,6 +245,7 @@ func TestThreeNodeCluster(t *testing.T) {
 
 func TestSingleNodeLifecycle(t *testing.T) {
 	c := config.Default()
+	c.InsecureHTTP = true // plain HTTP in-process
 	c.DataDir = t.TempDir()
 	c.RaftAddr, c.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.InsecureNoAuth = true
@@ -353,6 +355,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 func TestNewValidates(t *testing.T) {
 	c := config.Default()
+	c.InsecureHTTP = true // plain HTTP in-process
 	c.DataDir = t.TempDir()
 	if _, err := New(c, nil); err == nil || !strings.HasPrefix(err.Error(), "admin-key: ") {
 		t.Fatalf("New without key = %v, want admin-key error", err)
@@ -371,6 +374,7 @@ func TestOpenFailsCleanly(t *testing.T) {
 	}
 	defer busy.Close()
 	c := config.Default()
+	c.InsecureHTTP = true // plain HTTP in-process
 	c.DataDir = t.TempDir()
 	c.RaftAddr, c.HTTPAddr = "127.0.0.1:0", busy.Addr().String()
 	c.AdminKey = testKey

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/httpapi"
+	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -16,7 +18,8 @@ import (
 //
 // Every probeInterval each node lists the cluster's members (voters and
 // non-voters, from its raft configuration) and asks every other member's
-// /health, over HTTP at the address the member advertises, with a
+// /health, over HTTP (HTTPS verified against the cluster CA when the node
+// runs TLS) at the address the member advertises, with a
 // probeTimeout deadline. N is this node plus the members that answered 200.
 // A node that does not know a ready leader (it is cut off from the
 // majority, or the cluster is electing) keeps its previous N rather than
@@ -56,13 +59,15 @@ type memberLister interface {
 
 // liveCounter counts live nodes (see above).
 type liveCounter struct {
-	st     memberLister
-	self   string
-	client *http.Client
+	st   memberLister
+	self string
+	peer member.PeerHTTP
 }
 
-func newLiveCounter(st memberLister, self string) *liveCounter {
-	return &liveCounter{st: st, self: self, client: &http.Client{Timeout: probeTimeout}}
+// newLiveCounter counts the live members of st; tl is the node's TLS (nil
+// for plain HTTP), which the probes use.
+func newLiveCounter(st memberLister, self string, tl *nodetls.TLS) *liveCounter {
+	return &liveCounter{st: st, self: self, peer: member.PeerHTTP{Scheme: tl.Scheme(), Client: tl.PeerClient(probeTimeout)}}
 }
 
 // count returns the number of live nodes, and ok=false when this node
@@ -138,11 +143,11 @@ func liveRound(ctx context.Context, lc *liveCounter, gov *governor, expect int, 
 func (c *liveCounter) healthy(ctx context.Context, addr string) bool {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.peer.URL(addr, "/health"), nil)
 	if err != nil {
 		return false
 	}
-	res, err := c.client.Do(req)
+	res, err := c.peer.Client.Do(req)
 	if err != nil {
 		return false
 	}

@@ -37,7 +37,7 @@ func TestLiveCounter(t *testing.T) {
 		member("dead", "http://"+dead),
 		{ID: "no-address"},
 	}}
-	lc := newLiveCounter(f, "self")
+	lc := newLiveCounter(f, "self", nil)
 	if _, ok := lc.count(context.Background()); ok {
 		t.Fatal("count without a ready leader should keep the previous count (ok=false)")
 	}
@@ -63,7 +63,7 @@ func TestLiveCounterInitial(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			lc := newLiveCounter(&fakeMembers{members: tc.members}, "a")
+			lc := newLiveCounter(&fakeMembers{members: tc.members}, "a", nil)
 			if got := lc.initial(context.Background(), tc.expect); got != tc.want {
 				t.Fatalf("initial(expect %d) = %d, want %d", tc.expect, got, tc.want)
 			}
@@ -87,7 +87,7 @@ func TestLiveRoundStartsFromVoters(t *testing.T) {
 		member("up", strings.TrimPrefix(up.URL, "http://")),
 		member("dead", dead),
 	}}
-	lc := newLiveCounter(f, "self")
+	lc := newLiveCounter(f, "self", nil)
 	gov := newGovernor(slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 	"github.com/aerolithdb/aerolith/internal/audit"
+	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -67,7 +69,8 @@ type managed struct {
 	meter   *meter.Meter
 	gov     *governor
 	feed    *storageFeed
-	token   string // hex SHA-256 of the enrollment token
+	token   string       // hex SHA-256 of the enrollment token
+	tls     *nodetls.TLS // nil for plain HTTP
 	// audit records policy changes and rejections (set by the agent).
 	audit audit.Auditor
 
@@ -86,8 +89,19 @@ type managed struct {
 }
 
 // newManaged builds the managed parts of node nodeID. It does no I/O.
-func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Logger) (*managed, error) {
-	bc, err := billingclient.New(billingclient.Config{URL: cfg.BillingURL, Key: cfg.EnrollmentToken, UserAgent: "aerolith-agent"})
+// tl is the node's TLS (nil for plain HTTP): billing's certificate is
+// verified against --billing-ca, else the cluster CA, else the system
+// roots.
+func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Logger, tl *nodetls.TLS) (*managed, error) {
+	bcfg := billingclient.Config{URL: cfg.BillingURL, Key: cfg.EnrollmentToken, UserAgent: "aerolith-agent"}
+	tr, err := nodetls.ClientTransport(cfg.BillingCA, tl, log)
+	if err != nil {
+		return nil, fmt.Errorf("billing-ca: %w", err)
+	}
+	if tr != nil {
+		bcfg.HTTPClient = &http.Client{Transport: tr}
+	}
+	bc, err := billingclient.New(bcfg)
 	if err != nil {
 		return nil, fmt.Errorf("billing-url: %w", err)
 	}
@@ -99,7 +113,7 @@ func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Lo
 	m := &managed{
 		cfg: cfg, log: log.With("component", "managed"), billing: bc, meter: mt,
 		gov: newGovernor(log.With("component", "quota")), token: hex.EncodeToString(sum[:]),
-		nodeID: nodeID, seedCh: make(chan struct{}, 1),
+		nodeID: nodeID, seedCh: make(chan struct{}, 1), tls: tl,
 	}
 	m.feed = newStorageFeed(mt, sm.applyingIndex)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -137,7 +151,7 @@ func (m *managed) start(st *store.Store, httpAddr, raftAddr string) {
 	m.st, m.httpAddr, m.raftAddr = st, httpAddr, raftAddr
 	// Share the cluster-wide limits among the configured voters before
 	// any policy is installed; the live count refines it.
-	lc := newLiveCounter(st, m.nodeID)
+	lc := newLiveCounter(st, m.nodeID, m.tls)
 	m.gov.setNodes(lc.initial(m.ctx, m.cfg.BootstrapExpect))
 	if e, err := m.loadEnrollment(); err != nil {
 		m.log.Warn("ignoring the stored enrollment", "file", enrollmentFile, "err", err)

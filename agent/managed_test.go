@@ -56,6 +56,7 @@ func startBilling(t *testing.T) *billingEnv {
 func (e *billingEnv) open(t *testing.T, httpAddr string) {
 	t.Helper()
 	cfg := service.Default()
+	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = e.dataDir, httpAddr, "127.0.0.1:0"
 	cfg.AdminKeys = []string{billingAdminKey}
 	cfg.ScheduleInterval = time.Second
@@ -80,6 +81,7 @@ func (e *billingEnv) open(t *testing.T, httpAddr string) {
 func managedConfig(t *testing.T, e *billingEnv, dir string) config.Config {
 	t.Helper()
 	c := config.Default()
+	c.InsecureHTTP = true // plain HTTP in-process
 	c.DataDir = dir
 	c.RaftAddr, c.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.AdminKey = testKey
@@ -316,6 +318,7 @@ func TestManagedRestartDuringBillingOutage(t *testing.T) {
 func TestManagedWithoutBilling(t *testing.T) {
 	dead := freePorts(t, 1)[0]
 	c := config.Default()
+	c.InsecureHTTP = true // plain HTTP in-process
 	c.DataDir = t.TempDir()
 	c.RaftAddr, c.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	c.AdminKey = testKey

@@ -13,6 +13,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,6 +47,10 @@ type Config struct {
 	// HTTPClient, when set, is used as is. Otherwise the client builds one
 	// with a transport tuned for many concurrent callers.
 	HTTPClient *http.Client
+	// TLS, when set and HTTPClient is nil, is the built transport's TLS
+	// configuration for https URLs (e.g. the cluster CA from
+	// internal/clientopts); nil means the system roots.
+	TLS *tls.Config
 	// Timeout bounds each attempt of a request. Zero means DefaultTimeout;
 	// negative means no timeout beyond the caller's context.
 	Timeout time.Duration
@@ -71,7 +76,9 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Transport: NewTransport()}
+		t := NewTransport()
+		t.TLSClientConfig = cfg.TLS
+		hc = &http.Client{Transport: t}
 	}
 	ua := cfg.UserAgent
 	if ua == "" {

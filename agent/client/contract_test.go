@@ -19,6 +19,7 @@ import (
 func startAgent(t *testing.T) string {
 	t.Helper()
 	cfg := config.Default()
+	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr, cfg.RaftAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.AdminKey = testKey

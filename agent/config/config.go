@@ -19,6 +19,11 @@
 // trusting the key billing serves on first contact) and meters usage in
 // windows of --meter-window.
 //
+// TLS: --tls-cert, --tls-key and --tls-ca (a node certificate from
+// `aerolith cert issue` and the cluster's CA bundle) serve the data API
+// over HTTPS and secure the raft port with mutual TLS; --insecure-http
+// serves both in plain text instead. One of the two is required.
+//
 // Node id: when --node-id is empty the agent reads <data-dir>/node-id, or
 // generates an id on first start and stores it there, so a restarted node
 // keeps its identity.
@@ -40,6 +45,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodetls"
+	"github.com/aerolithdb/aerolith/internal/pki"
 	"github.com/aerolithdb/aerolith/internal/settings"
 )
 
@@ -83,9 +90,20 @@ type Config struct {
 	PolicyRefresh time.Duration
 	LogLevel      string
 	LogFormat     string
-	TLSCert       string
-	TLSKey        string
-	TLSCA         string
+	// TLSCert, TLSKey and TLSCA are the node certificate, its key and the
+	// cluster's CA bundle: HTTPS for the data API and mutual TLS on the
+	// raft port. InsecureHTTP serves both in plain text instead; one of
+	// the two must be chosen.
+	TLSCert string
+	TLSKey  string
+	TLSCA   string
+	// TLSPollInterval is how often the TLS files are checked for changes.
+	TLSPollInterval time.Duration
+	// InsecureHTTP serves plain HTTP and raft (explicit opt-in).
+	InsecureHTTP bool
+	// BillingCA, optional, is the CA bundle billing's certificate is
+	// verified with (default: TLSCA, then the system roots).
+	BillingCA string
 	// MaxDocumentBytes bounds one document's JSON data.
 	MaxDocumentBytes int
 	// MaxBodyBytes bounds an HTTP request body; larger bodies get 413.
@@ -125,7 +143,13 @@ func Default() Config {
 		MaxBodyBytes:     DefaultMaxBodyBytes,
 		MeterWindow:      DefaultMeterWindow,
 		PolicyRefresh:    DefaultPolicyRefresh,
+		TLSPollInterval:  pki.DefaultPollInterval,
 	}
+}
+
+// TLSFiles returns the TLS settings (see internal/nodetls).
+func (c *Config) TLSFiles() nodetls.Files {
+	return nodetls.Files{Cert: c.TLSCert, Key: c.TLSKey, CA: c.TLSCA, InsecureHTTP: c.InsecureHTTP, PollInterval: c.TLSPollInterval}
 }
 
 // Managed reports whether the agent is managed by billing (BillingURL set).
@@ -218,14 +242,16 @@ func (c *Config) Validate() error {
 	if err := settings.CheckLogFormat(c.LogFormat); err != nil {
 		return err
 	}
-	for _, f := range []struct{ name, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"tls-ca", c.TLSCA}} {
-		if f.path == "" {
-			continue
+	if err := c.TLSFiles().Validate(); err != nil {
+		return err
+	}
+	if c.BillingCA != "" {
+		if !c.Managed() {
+			return errors.New("billing-ca: set without billing-url; give --billing-url too, or drop it")
 		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%s: %v", f.name, err)
+		if _, err := os.Stat(c.BillingCA); err != nil {
+			return fmt.Errorf("billing-ca: %v", err)
 		}
-		return fmt.Errorf("%s: TLS is not supported yet; remove --tls-cert, --tls-key and --tls-ca and terminate TLS in front of the agent", f.name)
 	}
 	if err := settings.CheckAudit(c.AuditLog, AuditOff, c.AuditHMACKeyFile); err != nil {
 		return err

@@ -210,6 +210,7 @@ func valid() Config {
 	c := Default()
 	c.DataDir = "/tmp/x"
 	c.AdminKey = "key"
+	c.InsecureHTTP = true
 	return c
 }
 
@@ -255,8 +256,17 @@ func TestValidate(t *testing.T) {
 		{"policy refresh zero", func(c *Config) { c.PolicyRefresh = 0 }, "policy-refresh: 0s is too short"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log-level: "},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "log-format: "},
-		{"tls file missing", func(c *Config) { c.TLSCert = "/no/such/cert.pem" }, "tls-cert: "},
-		{"tls not supported", func(c *Config) { c.TLSKey = existing }, "tls-key: TLS is not supported yet"},
+		{"tls file missing", func(c *Config) {
+			c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, "/no/such/cert.pem", existing, existing
+		}, "tls-cert: stat /no/such/cert.pem"},
+		{"tls files", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, existing, existing, existing }, ""},
+		{"tls and insecure-http", func(c *Config) { c.TLSCert, c.TLSKey, c.TLSCA = existing, existing, existing }, "insecure-http: cannot be combined with tls-cert"},
+		{"neither tls nor insecure-http", func(c *Config) { c.InsecureHTTP = false }, "tls-cert: required (with tls-key and tls-ca)"},
+		{"tls key missing", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSCA = false, existing, existing }, "tls-key: required with TLS"},
+		{"tls ca missing", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSKey = false, existing, existing }, "tls-ca: required with TLS"},
+		{"billing ca without billing", func(c *Config) { c.BillingCA = existing }, "billing-ca: set without billing-url"},
+		{"billing ca missing", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingCA = "https://b", "t", "/no/ca.pem" }, "billing-ca: stat"},
+		{"billing ca", func(c *Config) { c.BillingURL, c.EnrollmentToken, c.BillingCA = "https://b", "t", existing }, ""},
 		{"doc bytes zero", func(c *Config) { c.MaxDocumentBytes = 0 }, "max-document-bytes: must be > 0"},
 		{"body bytes zero", func(c *Config) { c.MaxBodyBytes = 0 }, "max-body-bytes: must be > 0"},
 		{"doc above body", func(c *Config) { c.MaxDocumentBytes = 3 << 20 }, "max-document-bytes: 3145728 exceeds max-body-bytes"},
@@ -324,7 +334,7 @@ func TestNamesShareOneTable(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s, want %s", n, EnvName(n), want)
 		}
 	}
-	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "billing-public-key", "meter-window", "policy-refresh", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "insecure-no-auth", "max-document-bytes"} {
+	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "billing-public-key", "meter-window", "policy-refresh", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "tls-poll-interval", "insecure-http", "billing-ca", "insecure-no-auth", "max-document-bytes"} {
 		if fs.Lookup(n) == nil {
 			t.Errorf("contract flag --%s missing", n)
 		}

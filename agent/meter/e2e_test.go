@@ -22,6 +22,7 @@ const billingAdminKey = "meter-test-admin-key-0123456789"
 func startBilling(t *testing.T, dir string) (*service.Service, *client.Client) {
 	t.Helper()
 	cfg := service.Default()
+	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"

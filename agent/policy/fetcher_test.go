@@ -65,6 +65,7 @@ type billing struct {
 func startBilling(t *testing.T) *billing {
 	t.Helper()
 	cfg := service.Default()
+	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"

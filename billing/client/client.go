@@ -18,6 +18,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -50,6 +51,10 @@ type Config struct {
 	Key string
 	// HTTPClient, when set, is used as is.
 	HTTPClient *http.Client
+	// TLS, when set and HTTPClient is nil, is the built transport's TLS
+	// configuration for https URLs (e.g. the CA from internal/clientopts);
+	// nil means the system roots.
+	TLS *tls.Config
 	// Timeout bounds each attempt. Zero means DefaultTimeout; negative
 	// means no timeout beyond the caller's context.
 	Timeout time.Duration
@@ -78,6 +83,7 @@ func New(cfg Config) (*Client, error) {
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
+			TLSClientConfig:     cfg.TLS,
 		}}
 	}
 	ua := cfg.UserAgent

@@ -20,6 +20,7 @@ const adminKey = "client-contract-admin-key-0123456789"
 // replica (monthly period, so nothing is billed behind the test's back).
 func TestContract(t *testing.T) {
 	cfg := service.Default()
+	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	cfg.AdminKeys = []string{adminKey}
 	cfg.ScheduleInterval = 50 * time.Millisecond

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodetls"
+	"github.com/aerolithdb/aerolith/internal/pki"
 	"github.com/aerolithdb/aerolith/internal/settings"
 )
 
@@ -64,6 +66,16 @@ type Config struct {
 	AuditLog string
 	// AuditHMACKeyFile, optional, holds the key that HMACs the audit chain.
 	AuditHMACKeyFile string
+	// TLSCert, TLSKey and TLSCA: billing's certificate, its key and the CA
+	// bundle. The API is served over HTTPS; replicas speak mutual TLS on
+	// the raft port, which needs node certificates (aerolith cert issue)
+	// of one CA. InsecureHTTP serves both in plain text instead; one of
+	// the two must be chosen.
+	TLSCert         string
+	TLSKey          string
+	TLSCA           string
+	TLSPollInterval time.Duration
+	InsecureHTTP    bool
 }
 
 // Default returns the configuration used for options no source sets.
@@ -79,7 +91,14 @@ func Default() Config {
 		LogLevel:     "info",
 		LogFormat:    "text",
 		MaxBodyBytes: DefaultMaxBodyBytes,
+
+		TLSPollInterval: pki.DefaultPollInterval,
 	}
+}
+
+// TLSFiles returns the TLS settings (see internal/nodetls).
+func (c *Config) TLSFiles() nodetls.Files {
+	return nodetls.Files{Cert: c.TLSCert, Key: c.TLSKey, CA: c.TLSCA, InsecureHTTP: c.InsecureHTTP, PollInterval: c.TLSPollInterval}
 }
 
 // RegisterFlags adds one flag per option (plus --config) to fs.
@@ -142,6 +161,9 @@ func (c *Config) Validate() error {
 		if _, err := os.Stat(c.TiersFile); err != nil {
 			return fmt.Errorf("tiers: %v", err)
 		}
+	}
+	if err := c.TLSFiles().Validate(); err != nil {
+		return err
 	}
 	if err := settings.CheckAudit(c.AuditLog, AuditOff, c.AuditHMACKeyFile); err != nil {
 		return err

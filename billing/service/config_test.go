@@ -121,6 +121,7 @@ func TestValidate(t *testing.T) {
 		c := Default()
 		c.DataDir = t.TempDir()
 		c.AdminKeys = []string{"0123456789abcdef0123"}
+		c.InsecureHTTP = true
 		return c
 	}
 	if c := valid(); c.Validate() != nil {
@@ -133,6 +134,10 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{"no data dir", func(c *Config) { c.DataDir = "" }, "data-dir: required"},
+		{"neither tls nor insecure-http", func(c *Config) { c.InsecureHTTP = false }, "tls-cert: required (with tls-key and tls-ca)"},
+		{"tls and insecure-http", func(c *Config) { c.TLSCert, c.TLSKey, c.TLSCA = tiers, tiers, tiers }, "insecure-http: cannot be combined"},
+		{"tls key missing", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSCA = false, tiers, tiers }, "tls-key: required with TLS"},
+		{"tls file missing", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, tiers, tiers, "/no/ca.crt" }, "tls-ca: stat /no/ca.crt"},
 		{"no admin key", func(c *Config) { c.AdminKeys = nil }, "admin-key: required"},
 		{"short admin key", func(c *Config) { c.AdminKeys = []string{"short"} }, "at least 16"},
 		{"bad node id", func(c *Config) { c.NodeID = "-x" }, "node-id"},

@@ -30,6 +30,11 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "max-body-bytes", Usage: "largest accepted HTTP request body, in bytes", Field: func(c *Config) any { return &c.MaxBodyBytes }},
 	{Name: "audit-log", Usage: "audit log file (hash-chained JSON lines: tenant, key, cluster and invoice changes, refused credentials, dunning suspensions); default <data-dir>/audit/audit.jsonl; \"off\" disables it (not recommended)", Field: func(c *Config) any { return &c.AuditLog }},
 	{Name: "audit-hmac-key-file", Usage: "file holding a key (16+ bytes) that HMACs the audit log's chain, so only its holder can rewrite the log undetected; keep a copy off this host to verify it", Field: func(c *Config) any { return &c.AuditHMACKeyFile }},
+	{Name: "tls-cert", Usage: "certificate file (PEM, from aerolith cert issue): serves the API over HTTPS; a node certificate also secures the raft port between replicas (mutual TLS); with --tls-key and --tls-ca, or pass --insecure-http", Field: func(c *Config) any { return &c.TLSCert }},
+	{Name: "tls-key", Usage: "private key file of --tls-cert (PEM)", Field: func(c *Config) any { return &c.TLSKey }},
+	{Name: "tls-ca", Usage: "CA bundle file (PEM, ca.crt): replicas must present a node certificate it signed", Field: func(c *Config) any { return &c.TLSCA }},
+	{Name: "tls-poll-interval", Usage: "how often the TLS files are checked for changes (SIGHUP reloads them at once)", Field: func(c *Config) any { return &c.TLSPollInterval }},
+	{Name: "insecure-http", Usage: "serve plain HTTP and plain raft without TLS (keys and data travel unencrypted); required when no TLS files are given", Field: func(c *Config) any { return &c.InsecureHTTP }},
 }}
 
 // EnvName returns the environment variable of an option name:

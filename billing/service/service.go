@@ -46,6 +46,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -91,6 +92,8 @@ type Service struct {
 	// components record through.
 	auditLog *audit.Writer
 	audit    audit.Auditor
+	// stopTLS stops following certificate rotations.
+	stopTLS func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -152,6 +155,10 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		s.audit = s.auditLog
 		undo = append(undo, func() { s.auditLog.Close() })
 	}
+	tl, err := nodetls.Load(s.cfg.TLSFiles(), s.log.With("node_id", nodeID))
+	if err != nil {
+		return err
+	}
 	raftLn, err := net.Listen("tcp", s.cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("raft-addr: %w", err)
@@ -188,7 +195,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		if err := s.httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := tl.Serve(s.httpSrv, httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			select {
 			case s.errc <- fmt.Errorf("http server: %w", err):
 			default:
@@ -197,13 +204,17 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}()
 	undo = append(undo, func() { s.httpSrv.Close() })
 
-	join := member.ResolveJoin(ctx, s.log, s.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
+	peerHTTP := member.PeerHTTP{Scheme: tl.Scheme(), Client: tl.PeerClient(member.ProbeTimeout)}
+	join := member.ResolveJoin(ctx, s.log, peerHTTP, s.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := tl.Register(reg); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 
@@ -224,6 +235,11 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		Registerer:      reg,
 	}
 	scfg.OnMembership = s.membershipAudit(nodeID)
+	// Replicas speak mutual TLS on the raft port (node certificates).
+	scfg.Listener, scfg.Dial = tl.PeerListener(raftLn), tl.PeerDialer(nil)
+	stopTLS := tl.Start()
+	undo = append(undo, stopTLS)
+	s.stopTLS = stopTLS
 	if s.Tune != nil {
 		s.Tune(&scfg)
 	}
@@ -278,7 +294,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	s.nodeID, s.raftAddr, s.httpAddr, s.store, s.sched, s.opened = nodeID, raftAdv, httpAdv, st, sched, true
 	s.log.Info("billing serving", "http_addr", httpAdv, "raft_addr", raftAdv, "bootstrap_expect", s.cfg.BootstrapExpect,
 		"join", join, "period", s.cycle.String(), "grace", s.cfg.Grace, "payment_terms", s.cfg.PaymentTerms,
-		"dunning_grace", s.cfg.DunningGrace, "usage_bucket", s.cfg.UsageBucket, "schedule_interval", s.cfg.Schedule())
+		"dunning_grace", s.cfg.DunningGrace, "usage_bucket", s.cfg.UsageBucket, "schedule_interval", s.cfg.Schedule(), "tls", tl != nil)
 	return nil
 }
 
@@ -324,6 +340,7 @@ func (s *Service) Close() error {
 				errs = append(errs, fmt.Errorf("close audit log: %w", err))
 			}
 		}
+		s.stopTLS()
 		s.closeErr = errors.Join(errs...)
 		s.log.Info("billing stopped")
 	})

@@ -19,6 +19,7 @@ const testAdminKey = "service-test-admin-key-0123456789"
 func startService(t *testing.T, dir string, mod func(*Config)) (*Service, *client.Client) {
 	t.Helper()
 	cfg := Default()
+	cfg.InsecureHTTP = true
 	cfg.DataDir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
@@ -41,12 +42,16 @@ func startService(t *testing.T, dir string, mod func(*Config)) (*Service, *clien
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c, err := client.New(client.Config{URL: "http://" + s.HTTPAddr(), Key: testAdminKey})
+	scheme, hc := "http", http.DefaultClient
+	if cfg.TLSCA != "" {
+		scheme, hc = "https", caClient(t, cfg.TLSCA)
+	}
+	c, err := client.New(client.Config{URL: scheme + "://" + s.HTTPAddr(), Key: testAdminKey, HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "ready", func() error {
-		resp, err := http.Get("http://" + s.HTTPAddr() + "/readyz")
+		resp, err := hc.Get(scheme + "://" + s.HTTPAddr() + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -203,6 +208,7 @@ func TestServiceRestart(t *testing.T) {
 		t.Fatal("New accepted a config without admin key")
 	}
 	cfg := Default()
+	cfg.InsecureHTTP = true
 	cfg.DataDir, cfg.NodeID, cfg.AdminKeys = dir, "someone-else", []string{testAdminKey}
 	cfg.HTTPAddr, cfg.RaftAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s3, err := New(cfg, storetest.TestLogger())

@@ -40,6 +40,9 @@ func TestAgentCommandConfigErrors(t *testing.T) {
 		{"not a number", []string{"--data-dir", dir, "--bootstrap-expect", "x"}, "bootstrap-expect"},
 		{"unknown flag", []string{"--data-dir", dir, "--nodeid", "x"}, "unknown flag: --nodeid"},
 		{"discover", []string{"--data-dir", dir, "--admin-key", "k", "--discover", "provider=aws"}, "discover: cloud discovery is not supported yet"},
+		{"neither tls nor insecure-http", []string{"--data-dir", dir, "--admin-key", "k"}, "tls-cert: required (with tls-key and tls-ca): give this node's certificate (aerolith cert issue), or pass --insecure-http"},
+		{"tls and insecure-http", []string{"--data-dir", dir, "--admin-key", "k", "--insecure-http", "--tls-cert", dir, "--tls-key", dir, "--tls-ca", dir}, "insecure-http: cannot be combined"},
+		{"tls key missing", []string{"--data-dir", dir, "--admin-key", "k", "--tls-cert", dir, "--tls-ca", dir}, "tls-key: required with TLS"},
 		{"positional arg", []string{"extra"}, "unknown command"},
 	}
 	for _, tt := range tests {
@@ -68,7 +71,7 @@ func TestAgentCommandRunsUntilCanceled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- m.Run(ctx, []string{"agent", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
-			"--raft-addr", "127.0.0.1:0", "--insecure-no-auth", "--log-format", "json"})
+			"--raft-addr", "127.0.0.1:0", "--insecure-no-auth", "--insecure-http", "--log-format", "json"})
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(stderr.String(), `"msg":"agent serving"`) {
@@ -105,7 +108,7 @@ func TestAgentCommandCanceledWhileStarting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the signal has already arrived when Open runs
 	err := m.Run(ctx, []string{"agent", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
-		"--raft-addr", "127.0.0.1:0", "--insecure-no-auth", "--log-format", "json",
+		"--raft-addr", "127.0.0.1:0", "--insecure-no-auth", "--insecure-http", "--log-format", "json",
 		"--bootstrap-expect", "3", "--join", "127.0.0.1:1,127.0.0.1:2"})
 	if err != nil {
 		t.Fatalf("Run = %v, want nil (clean stop)\n%s", err, stderr)

@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/internal/clientopts"
 )
 
 func init() { commands = append(commands, newBillingCommand) }
@@ -99,6 +101,8 @@ type billingFlags struct {
 	url    string
 	key    string
 	output string
+	// conn are the TLS options (--ca-file, ...), as for the agent verbs.
+	conn clientopts.Options
 }
 
 // addBillingFlags registers the shared flags as persistent flags of cmd.
@@ -107,6 +111,7 @@ func addBillingFlags(cmd *cobra.Command, f *billingFlags) {
 	pf.StringVar(&f.url, "billing-url", "", "billing service URL; several replicas may be given comma-separated (env AEROLITH_BILLING_URL, default "+defaultBillingURL+")")
 	pf.StringVar(&f.key, "key", "", "billing admin key or tenant read key, sent as bearer token (env AEROLITH_BILLING_KEY)")
 	pf.StringVarP(&f.output, "output", "o", outputTable, "output format: table (for humans) or json (stable, for scripts)")
+	f.conn.AddFlags(pf)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 }
 
@@ -127,7 +132,11 @@ func (f *billingFlags) client() (*billingclient.Client, error) {
 	default:
 		return nil, usageError{fmt.Errorf("--output: unknown format %q: want table or json", f.output)}
 	}
-	c, err := billingclient.New(billingclient.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli"})
+	hc, err := httpClient(&f.conn, f.url, "billing-url", defaultBillingURL, client.NewTransport())
+	if err != nil {
+		return nil, err
+	}
+	c, err := billingclient.New(billingclient.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--billing-%v", err)}
 	}

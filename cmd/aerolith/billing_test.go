@@ -40,6 +40,7 @@ func (l *billingLogs) String() string {
 func startBilling(t *testing.T, mod func(*service.Config)) *service.Service {
 	t.Helper()
 	cfg := service.Default()
+	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	cfg.AdminKeys = []string{billingTestKey}
 	cfg.ScheduleInterval = 50 * time.Millisecond
@@ -98,7 +99,7 @@ func TestBillingServe(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- m.Run(ctx, []string{"billing", "serve", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
-			"--raft-addr", raftAddr, "--admin-key", billingTestKey, "--period", "1h", "--log-level", "warn"})
+			"--raft-addr", raftAddr, "--admin-key", billingTestKey, "--period", "1h", "--log-level", "warn", "--insecure-http"})
 	}()
 	storetest.Eventually(t, time.Minute, func() error {
 		select {
@@ -147,6 +148,8 @@ func TestBillingServeConfigErrors(t *testing.T) {
 		{"bad duration", []string{"--data-dir", dir, "--admin-key", billingTestKey, "--grace", "a while"}, "grace"},
 		{"missing tiers file", []string{"--data-dir", dir, "--admin-key", billingTestKey, "--tiers", dir + "/none.yaml"}, "tiers"},
 		{"unknown flag", []string{"--data-dir", dir, "--periode", "1h"}, "unknown flag: --periode"},
+		{"neither tls nor insecure-http", []string{"--data-dir", dir, "--admin-key", billingTestKey}, "tls-cert: required (with tls-key and tls-ca)"},
+		{"tls and insecure-http", []string{"--data-dir", dir, "--admin-key", billingTestKey, "--insecure-http", "--tls-cert", dir, "--tls-key", dir, "--tls-ca", dir}, "insecure-http: cannot be combined"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

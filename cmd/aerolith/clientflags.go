@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/internal/apiclient"
+	"github.com/aerolithdb/aerolith/internal/clientopts"
 )
 
 // defaultURL is where the CLI looks for an agent when neither --url nor
@@ -31,6 +35,9 @@ type clientFlags struct {
 	key         string
 	output      string
 	consistency string
+	// conn are the TLS options (--ca-file, --tls-cert, --tls-key,
+	// --insecure-http), shared with the billing verbs.
+	conn clientopts.Options
 }
 
 // addClientFlags registers the shared flags as persistent flags of cmd, so
@@ -41,6 +48,7 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	pf.StringVar(&f.key, "key", "", "API key sent as bearer token (env AEROLITH_KEY)")
 	pf.StringVarP(&f.output, "output", "o", outputTable, "output format: table (for humans) or json (stable, for scripts)")
 	pf.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable (default), leader or stale")
+	f.conn.AddFlags(pf)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 }
 
@@ -71,11 +79,52 @@ func (f *clientFlags) client() (*client.Client, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli"})
+	hc, err := httpClient(&f.conn, f.url, "url", defaultURL, client.NewTransport())
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(client.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--%v", err)}
 	}
 	return c, nil
+}
+
+// httpClient resolves the TLS options o (environment for unset ones),
+// checks the endpoints of urls (flag names the URL flag) and returns the
+// HTTP client of the API clients, a clone of base with o's TLS settings.
+// Plain http:// is refused unless --insecure-http, except to loopback
+// hosts (aerolith up --insecure-http, local development).
+func httpClient(o *clientopts.Options, urls, flag, example string, base *http.Transport) (*http.Client, error) {
+	if err := o.FromEnv(os.Getenv); err != nil {
+		return nil, usageError{err}
+	}
+	if !loopbackOnly(urls) {
+		if err := o.CheckURL(urls, example); err != nil {
+			return nil, usageError{fmt.Errorf("--%s: %v", flag, strings.TrimPrefix(err.Error(), "url: "))}
+		}
+	}
+	t, err := o.Transport(base)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--%v", err)}
+	}
+	return &http.Client{Transport: t}, nil
+}
+
+// loopbackOnly reports whether every endpoint of urls is on a loopback
+// host (127.0.0.0/8, ::1, localhost).
+func loopbackOnly(urls string) bool {
+	eps, err := apiclient.ParseEndpoints(urls, "")
+	if err != nil {
+		return false
+	}
+	for _, u := range eps {
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return true
 }
 
 // readOpts returns the per-call options of reads.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
@@ -122,8 +123,12 @@ func keyCall(ctx context.Context, f *clientFlags, method, path string, query url
 	if err := f.resolve(); err != nil {
 		return err
 	}
+	hc, err := httpClient(&f.conn, f.url, "url", defaultURL, client.NewTransport())
+	if err != nil {
+		return err
+	}
 	api, err := apiclient.New(apiclient.Config{
-		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent",
+		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent", HTTPClient: hc,
 	})
 	if err != nil {
 		return usageError{fmt.Errorf("--%v", err)}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,8 @@ type localNode struct {
 	// args are the process's arguments (after the binary); set before
 	// localCluster.start.
 	args []string
+	// scheme is "https" when the process serves TLS, else "http" (or "").
+	scheme string
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
@@ -95,6 +98,18 @@ type localCluster struct {
 
 	exited chan nodeExit // one value per agent that exits
 	logs   []*os.File
+	// hc sends up's own requests (verifying the deployment's CA with
+	// TLS); nil means the clients' default.
+	hc *http.Client
+}
+
+// baseURL is n's API base URL.
+func (n *localNode) baseURL() string {
+	scheme := n.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + n.httpAddr
 }
 
 // logRef names n's log file for error messages.
@@ -109,14 +124,14 @@ func (c *localCluster) logRef(n *localNode) string {
 func (c *localCluster) url() string {
 	urls := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
-		urls[i] = "http://" + n.httpAddr
+		urls[i] = n.baseURL()
 	}
 	return strings.Join(urls, ",")
 }
 
 // client returns a client that fails over between all nodes.
 func (c *localCluster) client() (*client.Client, error) {
-	return client.New(client.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up"})
+	return client.New(client.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 }
 
 // agentEnv is the environment of the agents: ours without AEROLITH_*
@@ -198,7 +213,7 @@ func (c *localCluster) start() error {
 func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, error) {
 	probes := make([]*client.Client, len(c.nodes))
 	for i, n := range c.nodes {
-		cl, err := client.New(client.Config{URL: "http://" + n.httpAddr, Key: c.key, MaxRetries: -1, Timeout: 3 * time.Second})
+		cl, err := client.New(client.Config{URL: n.baseURL(), Key: c.key, MaxRetries: -1, Timeout: 3 * time.Second, HTTPClient: c.hc})
 		if err != nil {
 			return nil, err
 		}

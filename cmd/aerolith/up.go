@@ -36,6 +36,7 @@ type upConfig struct {
 	readyTimeout   time.Duration
 	stopTimeout    time.Duration
 	logLevel       string
+	insecureHTTP   bool
 }
 
 // newUpCommand builds `aerolith up`: a local cluster of agent processes.
@@ -50,6 +51,13 @@ cluster of --nodes agent processes managed by it.
 Billing serves HTTP on --billing-port (default 7080) and raft on the port
 after it, under its own generated admin key. It runs a demo billing cycle: a
 draft invoice for every ` + upBillingPeriod + ` period, finalized a day later.
+
+TLS is on by default: up creates a CA for the deployment (<data-dir>/` + upCADir + `,
+kept with --data-dir), issues a node certificate to every agent and a server
+certificate to billing (for 127.0.0.1 and localhost) under <data-dir>/` + upCertsDir + `,
+and everything serves HTTPS (raft between the agents with mutual TLS). Point
+the CLI at the CA with AEROLITH_CA_FILE (printed at the end).
+--insecure-http runs everything in plain text instead.
 
 Node i (1-based) serves HTTP on --base-port+2(i-1) and raft on the port after
 it: with the default base port 7070, node1 is 7070/7071, node2 7072/7073 and
@@ -100,6 +108,7 @@ right after the demo instead (for scripts and CI).`,
 	fl.DurationVar(&cfg.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node to be ready and a leader elected")
 	fl.DurationVar(&cfg.stopTimeout, "stop-timeout", 15*time.Second, "how long each agent gets to stop after SIGTERM before SIGKILL")
 	fl.StringVar(&cfg.logLevel, "log-level", "info", "agents' log level: debug, info, warn or error")
+	fl.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "serve plain HTTP and raft without TLS (default: TLS with a CA created under the data directory)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return cmd
 }
@@ -172,10 +181,19 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	if err != nil {
 		return err
 	}
+	var certs *upTLS // nil: plain HTTP
+	if !cfg.insecureHTTP {
+		if certs, err = setUpTLS(dir); err != nil {
+			return err
+		}
+	}
 
 	bn := planBilling(cfg, dir)
 	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
 	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
+	if err := certs.certFlags(b, false); err != nil {
+		return err
+	}
 	started := false // agents started
 	stopAll := func(strict bool) error {
 		var errs []string
@@ -214,7 +232,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	if err := b.start(); err != nil {
 		return failed(err)
 	}
-	admin, err := billingclient.New(billingclient.Config{URL: billingURL(bn), Key: billingKey, UserAgent: "aerolith-up"})
+	admin, err := billingclient.New(billingclient.Config{URL: billingURL(bn), Key: billingKey, UserAgent: "aerolith-up", HTTPClient: b.hc})
 	if err != nil {
 		return failed(err)
 	}
@@ -233,6 +251,9 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 
 	c.env = []string{"AEROLITH_ENROLLMENT_TOKEN=" + state.EnrollmentToken}
 	c.planAgents("--billing-url", billingURL(bn), "--meter-window", cfg.meterWindow.String())
+	if err := certs.certFlags(c, true); err != nil {
+		return failed(err)
+	}
 	started = true
 	if err := c.start(); err != nil {
 		return failed(err)
@@ -250,7 +271,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	}
 	cancel()
 
-	printUpBanner(m.Stdout, c, b, status, upKeys{admin: key, adminReused: reused, billing: billingKey, state: state, tenantReused: tenantReused, keyReused: keyReused, meterWindow: cfg.meterWindow}, keep)
+	printUpBanner(m.Stdout, c, b, status, upKeys{admin: key, adminReused: reused, billing: billingKey, state: state, tenantReused: tenantReused, keyReused: keyReused, meterWindow: cfg.meterWindow, caFile: certs.caFileOrEmpty()}, keep)
 	if err := runDemo(ctx, m.Stdout, c, state.TenantKey); err != nil {
 		return failed(fmt.Errorf("write demo data: %w", err))
 	}
@@ -306,6 +327,7 @@ type upKeys struct {
 	tenantReused bool // tenant and cluster from the state file
 	keyReused    bool // tenant key from the state file
 	meterWindow  time.Duration
+	caFile       string // the CA bundle clients need; "" without TLS
 }
 
 func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k upKeys, keep bool) {
@@ -317,7 +339,7 @@ func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k 
 		if n.id == st.LeaderID {
 			mark = " (leader)"
 		}
-		fmt.Fprintf(tw, "%s%s\thttp://%s\t%s\t%s\n", n.id, mark, n.httpAddr, n.raftAddr, n.logPath)
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", n.id, mark, n.baseURL(), n.raftAddr, n.logPath)
 	}
 	bn := b.nodes[0]
 	fmt.Fprintf(tw, "billing\t%s\t%s\t%s\n", billingURL(bn), bn.raftAddr, bn.logPath)
@@ -341,8 +363,17 @@ func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k 
 	} else {
 		fmt.Fprintf(w, "Data lives in %s and is removed on exit (use --data-dir to keep it).\n", c.dir)
 	}
+	if k.caFile != "" {
+		fmt.Fprintf(w, "TLS: every endpoint serves HTTPS with certificates of the CA %s (raft between the agents: mutual TLS).\n", k.caFile)
+	} else {
+		fmt.Fprintln(w, "TLS: off (--insecure-http): keys and data travel in plain text.")
+	}
 	name := cliName(c.exe)
-	fmt.Fprintf(w, "\nTry, as the tenant:\n  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), k.state.TenantKey)
+	fmt.Fprintf(w, "\nTry, as the tenant:\n")
+	if k.caFile != "" {
+		fmt.Fprintf(w, "  export AEROLITH_CA_FILE=%s\n", k.caFile)
+	}
+	fmt.Fprintf(w, "  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), k.state.TenantKey)
 	fmt.Fprintf(w, "  %s doc list demo\n", name)
 	fmt.Fprintf(w, "  %s doc query demo --filter '{\"city\":\"Oslo\"}'\n", name)
 	fmt.Fprintf(w, "As the cluster admin (--key %s):\n", k.admin)
@@ -387,7 +418,7 @@ var demoDocs = []struct {
 // batch; upserts, so reruns do not duplicate), indexes "city" and prints a
 // query.
 func runDemo(ctx context.Context, w io.Writer, c *localCluster, key string) error {
-	cl, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up"})
+	cl, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 	if err != nil {
 		return err
 	}

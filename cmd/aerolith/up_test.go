@@ -216,9 +216,14 @@ func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 	if err != nil || !ok || state.TenantID == "" || state.ClusterID == "" || state.EnrollmentToken == "" || !strings.HasPrefix(state.TenantKey, "ak_") {
 		t.Fatalf("up state = %+v, %v, %v", state, ok, err)
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d", base, base+2, base+4)
-	billingURL := fmt.Sprintf("http://127.0.0.1:%d", billingPort)
+	// TLS by default: https endpoints and a CA the CLI takes from
+	// AEROLITH_CA_FILE.
+	url := fmt.Sprintf("https://127.0.0.1:%d,https://127.0.0.1:%d,https://127.0.0.1:%d", base, base+2, base+4)
+	billingURL := fmt.Sprintf("https://127.0.0.1:%d", billingPort)
+	caFile := filepath.Join(dir, "pki", "ca.crt")
+	t.Setenv("AEROLITH_CA_FILE", caFile)
 	for _, want := range []string{
+		"export AEROLITH_CA_FILE=" + caFile,
 		"Admin key (generated): " + key,
 		"Billing admin key: " + billingKey,
 		fmt.Sprintf("Tenant %q (new, tier starter): %s, cluster %s", "demo", state.TenantID, state.ClusterID),
@@ -346,11 +351,16 @@ func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 	}
 }
 
+// TestUpExitAfterReadyRemovesTempDir also covers --insecure-http: plain
+// HTTP endpoints, no CA.
 func TestUpExitAfterReadyRemovesTempDir(t *testing.T) {
 	base, billingPort := freeUpPorts(t, 1)
-	run := startUp(t, "--nodes", "1", "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--exit-after-ready", "--ready-timeout", "120s")
+	run := startUp(t, "--nodes", "1", "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--exit-after-ready", "--ready-timeout", "120s", "--insecure-http")
 	if code := run.wait(t); code != 0 {
 		t.Fatalf("exit code = %d\n%s", code, run.dump())
+	}
+	if out := run.stdout.String(); !strings.Contains(out, fmt.Sprintf("http://127.0.0.1:%d", base)) || strings.Contains(out, "AEROLITH_CA_FILE") || !strings.Contains(out, "TLS: off") {
+		t.Errorf("--insecure-http output does not show plain HTTP endpoints\n%s", out)
 	}
 	m := regexp.MustCompile(`data in (\S+)\)`).FindStringSubmatch(run.stdout.String())
 	if m == nil {

@@ -93,7 +93,7 @@ func planBilling(cfg upConfig, dir string) *localNode {
 }
 
 // billingURL is the billing service's base URL.
-func billingURL(n *localNode) string { return "http://" + n.httpAddr }
+func billingURL(n *localNode) string { return n.baseURL() }
 
 // waitBilling waits until the billing service signs policies (its leader
 // has set up the signing key), or the process exits.
@@ -160,7 +160,7 @@ func setUpTenant(ctx context.Context, admin *billingclient.Client, st upState, h
 // the cluster still accepts it, else a new one created with the admin key.
 func tenantKey(ctx context.Context, c *localCluster, st upState) (upState, bool, error) {
 	if st.TenantKey != "" {
-		kc, err := client.New(client.Config{URL: c.url(), Key: st.TenantKey, UserAgent: "aerolith-up"})
+		kc, err := client.New(client.Config{URL: c.url(), Key: st.TenantKey, UserAgent: "aerolith-up", HTTPClient: c.hc})
 		if err != nil {
 			return st, false, err
 		}
@@ -170,7 +170,7 @@ func tenantKey(ctx context.Context, c *localCluster, st upState) (upState, bool,
 			return st, false, fmt.Errorf("check the stored tenant key: %w", err)
 		}
 	}
-	api, err := apiclient.New(apiclient.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up"})
+	api, err := apiclient.New(apiclient.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 	if err != nil {
 		return st, false, err
 	}
@@ -191,7 +191,7 @@ func tenantKey(ctx context.Context, c *localCluster, st upState) (upState, bool,
 // milliseconds of the leader).
 func waitKeyEverywhere(ctx context.Context, c *localCluster, key string) error {
 	for _, n := range c.nodes {
-		kc, err := client.New(client.Config{URL: "http://" + n.httpAddr, Key: key, UserAgent: "aerolith-up", MaxRetries: -1})
+		kc, err := client.New(client.Config{URL: n.baseURL(), Key: key, UserAgent: "aerolith-up", MaxRetries: -1, HTTPClient: c.hc})
 		if err != nil {
 			return err
 		}

@@ -20,18 +20,43 @@ const (
 	RefusedWait  = 5 * time.Second
 )
 
+// PeerHTTP is how a node calls its peers' HTTP APIs: the URL scheme
+// ("https" when the cluster runs TLS) and the client (verifying peers
+// against the cluster CA). The zero value is plain HTTP with a client
+// bounded by ProbeTimeout.
+type PeerHTTP struct {
+	Scheme string
+	Client *http.Client
+}
+
+// URL returns scheme://addr+path.
+func (p PeerHTTP) URL(addr, path string) string {
+	scheme := p.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + addr + path
+}
+
+func (p PeerHTTP) client() *http.Client {
+	if p.Client == nil {
+		return &http.Client{Timeout: ProbeTimeout}
+	}
+	return p.Client
+}
+
 // ResolveJoin turns --join addresses into raft addresses. Each address may
 // be a member's raft or HTTP address: an address that answers
-// GET http://<addr>/api/v1/cluster/self (open, cheap) is an HTTP address and
+// GET <scheme>://<addr>/api/v1/cluster/self (open, cheap; through peer) is an HTTP address and
 // is replaced by the raft address it reports; anything else (a raft port, a
 // node that stays down) is taken as a raft address. An address refusing
 // connections is retried for refusedWait (RefusedWait in production), since
 // nodes started together come up at slightly different times. This node's
 // own HTTP address maps to its raft address without a probe. Probes run in
 // parallel; the result keeps the order of join without duplicates.
-func ResolveJoin(ctx context.Context, log *slog.Logger, join []string, selfHTTP, selfRaft string, refusedWait time.Duration) []string {
+func ResolveJoin(ctx context.Context, log *slog.Logger, peer PeerHTTP, join []string, selfHTTP, selfRaft string, refusedWait time.Duration) []string {
 	out := make([]string, len(join))
-	client := &http.Client{Timeout: ProbeTimeout}
+	client := peer.client()
 	var wg sync.WaitGroup
 	for i, addr := range join {
 		switch addr {
@@ -46,7 +71,7 @@ func ResolveJoin(ctx context.Context, log *slog.Logger, join []string, selfHTTP,
 		go func() {
 			defer wg.Done()
 			out[i] = addr
-			if raftAddr, ok := probeSelfRetry(ctx, client, addr, refusedWait); ok {
+			if raftAddr, ok := probeSelfRetry(ctx, peer, client, addr, refusedWait); ok {
 				log.Info("join address is an http address", "join", addr, "raft_addr", raftAddr)
 				out[i] = raftAddr
 			}
@@ -57,11 +82,11 @@ func ResolveJoin(ctx context.Context, log *slog.Logger, join []string, selfHTTP,
 }
 
 // probeSelfRetry is probeSelf, retried while addr refuses connections.
-func probeSelfRetry(ctx context.Context, client *http.Client, addr string, wait time.Duration) (string, bool) {
+func probeSelfRetry(ctx context.Context, peer PeerHTTP, client *http.Client, addr string, wait time.Duration) (string, bool) {
 	deadline := time.Now().Add(wait)
 	backoff := 50 * time.Millisecond
 	for {
-		raftAddr, ok, refused := probeSelf(ctx, client, addr)
+		raftAddr, ok, refused := probeSelf(ctx, peer, client, addr)
 		if ok || !refused || time.Now().After(deadline) {
 			return raftAddr, ok
 		}
@@ -76,10 +101,10 @@ func probeSelfRetry(ctx context.Context, client *http.Client, addr string, wait 
 
 // probeSelf asks addr for /api/v1/cluster/self and returns the raft address
 // it reports. refused is true when nothing listens at addr.
-func probeSelf(ctx context.Context, client *http.Client, addr string) (raftAddr string, ok, refused bool) {
+func probeSelf(ctx context.Context, peer PeerHTTP, client *http.Client, addr string) (raftAddr string, ok, refused bool) {
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/cluster/self", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, peer.URL(addr, "/api/v1/cluster/self"), nil)
 	if err != nil {
 		return "", false, false
 	}

@@ -73,8 +73,21 @@ func TestResolveID(t *testing.T) {
 }
 
 func TestResolveJoin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tls  bool
+	}{{"http", false}, {"https", true}} {
+		t.Run(tc.name, func(t *testing.T) { testResolveJoin(t, tc.tls) })
+	}
+}
+
+func testResolveJoin(t *testing.T, useTLS bool) {
 	// A member's HTTP address answering /api/v1/cluster/self.
-	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	newServer := httptest.NewServer
+	if useTLS {
+		newServer = httptest.NewTLSServer
+	}
+	peer := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/cluster/self" {
 			http.NotFound(w, r)
 			return
@@ -99,8 +112,12 @@ func TestResolveJoin(t *testing.T) {
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	peerAddr := strings.TrimPrefix(peer.URL, "http://")
-	got := ResolveJoin(context.Background(), log,
+	peerAddr := peer.Listener.Addr().String()
+	ph := PeerHTTP{}
+	if useTLS {
+		ph = PeerHTTP{Scheme: "https", Client: peer.Client()}
+	}
+	got := ResolveJoin(context.Background(), log, ph,
 		[]string{peerAddr, raftLn.Addr().String(), "127.0.0.1:9", "self:1", "self:2", raftLn.Addr().String()}, "self:1", "self:2", 300*time.Millisecond)
 	want := []string{"10.1.1.1:7071", raftLn.Addr().String(), "127.0.0.1:9", "self:2"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {

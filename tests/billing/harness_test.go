@@ -96,7 +96,7 @@ func (rs *replicaSet) argv(i int) []string {
 		join = append(join, o.raftAddr)
 	}
 	args := []string{"billing", "serve", "--node-id", n.id, "--data-dir", n.dataDir,
-		"--http-addr", n.httpAddr, "--raft-addr", n.raftAddr, "--admin-key", rs.key, "--log-level", "warn"}
+		"--http-addr", n.httpAddr, "--raft-addr", n.raftAddr, "--admin-key", rs.key, "--log-level", "warn", "--insecure-http"}
 	if len(rs.nodes) > 1 {
 		args = append(args, "--bootstrap-expect", strconv.Itoa(len(rs.nodes)), "--join", strings.Join(join, ","))
 	}

@@ -83,7 +83,7 @@ func (bp *billingProc) start() {
 	}
 	defer logf.Close()
 	args := append([]string{"billing", "serve", "--node-id", "b1", "--data-dir", bp.dataDir,
-		"--http-addr", bp.httpAddr, "--raft-addr", bp.raftAddr, "--admin-key", bp.key, "--log-level", "warn"}, bp.extra...)
+		"--http-addr", bp.httpAddr, "--raft-addr", bp.raftAddr, "--admin-key", bp.key, "--log-level", "warn", "--insecure-http"}, bp.extra...)
 	fmt.Fprintf(logf, "=== managed %s: start billing\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -3,17 +3,22 @@ package proctest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/pki"
 )
 
 // BillingConfig describes one `aerolith billing serve` process.
@@ -27,6 +32,9 @@ type BillingConfig struct {
 	LogLevel string
 	// ExtraArgs are appended to the command line (--tiers, --period, ...).
 	ExtraArgs []string
+	// TLS serves billing's API over HTTPS with a node certificate of its
+	// own CA (Dir/pki; CAFile); off, billing gets --insecure-http.
+	TLS bool
 }
 
 // Billing is a running billing process on loopback: a single-node billing
@@ -38,6 +46,10 @@ type Billing struct {
 	log  string
 	done chan struct{}
 	err  error // Wait's result, valid after done
+	// caFile and hc: the CA bundle ("" without TLS) and the client that
+	// trusts it.
+	caFile string
+	hc     *http.Client
 }
 
 // StartBilling starts billing and waits until it answers API calls (its
@@ -63,6 +75,13 @@ func StartBilling(ctx context.Context, cfg BillingConfig) (*Billing, error) {
 	b := &Billing{
 		url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), key: "bk-" + hex.EncodeToString(kb),
 		log: filepath.Join(cfg.Dir, "billing.log"), done: make(chan struct{}),
+		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}},
+	}
+	tlsArgs := []string{"--insecure-http"}
+	if cfg.TLS {
+		if tlsArgs, err = b.setupTLS(cfg.Dir); err != nil {
+			return nil, err
+		}
 	}
 	logf, err := os.Create(b.log)
 	if err != nil {
@@ -71,7 +90,7 @@ func StartBilling(ctx context.Context, cfg BillingConfig) (*Billing, error) {
 	defer logf.Close()
 	args := append([]string{"billing", "serve", "--node-id", "b1", "--data-dir", filepath.Join(cfg.Dir, "data"),
 		"--http-addr", "127.0.0.1:" + strconv.Itoa(ports[0]), "--raft-addr", "127.0.0.1:" + strconv.Itoa(ports[1]),
-		"--admin-key", b.key, "--log-level", cfg.LogLevel}, cfg.ExtraArgs...)
+		"--admin-key", b.key, "--log-level", cfg.LogLevel}, append(tlsArgs, cfg.ExtraArgs...)...)
 	b.cmd = exec.Command(cfg.Binary, args...)
 	b.cmd.Stdout, b.cmd.Stderr = logf, logf
 	b.cmd.SysProcAttr = sysProcAttr()
@@ -79,7 +98,7 @@ func StartBilling(ctx context.Context, cfg BillingConfig) (*Billing, error) {
 		return nil, fmt.Errorf("start billing: %w", err)
 	}
 	go func() { b.err = b.cmd.Wait(); close(b.done) }()
-	probe, err := billingclient.New(billingclient.Config{URL: b.url, Key: b.key, Timeout: 2 * time.Second, MaxRetries: -1})
+	probe, err := billingclient.New(billingclient.Config{URL: b.url, Key: b.key, Timeout: 2 * time.Second, MaxRetries: -1, HTTPClient: b.hc})
 	if err != nil {
 		b.Stop()
 		return nil, err
@@ -111,12 +130,42 @@ func (b *Billing) PID() int { return b.cmd.Process.Pid }
 // URL is billing's base URL.
 func (b *Billing) URL() string { return b.url }
 
+// CAFile is the CA bundle billing's certificate chains to ("" without
+// TLS): agents take it as --billing-ca.
+func (b *Billing) CAFile() string { return b.caFile }
+
+// HTTPClient is an HTTP client trusting billing's certificate.
+func (b *Billing) HTTPClient() *http.Client { return b.hc }
+
+// setupTLS creates billing's CA and node certificate under dir and
+// returns the TLS flags.
+func (b *Billing) setupTLS(dir string) ([]string, error) {
+	ca, err := loadOrCreateCA(filepath.Join(dir, caDirName), ClusterID+"-billing")
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := pki.IssueNode(ca, pki.NodeRequest{NodeID: "b1", IPs: []string{"127.0.0.1"}, DNSNames: []string{"localhost"}})
+	if err != nil {
+		return nil, err
+	}
+	certDir := filepath.Join(dir, certDirName)
+	if err := pki.WriteCert(certDir, certPEM, keyPEM, ca.CertPEM()); err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	b.hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	b.url = "https" + strings.TrimPrefix(b.url, "http")
+	b.caFile = filepath.Join(certDir, pki.CACertFile)
+	return []string{"--tls-cert", filepath.Join(certDir, pki.CertFile), "--tls-key", filepath.Join(certDir, pki.KeyFile), "--tls-ca", b.caFile}, nil
+}
+
 // AdminKey is billing's admin key.
 func (b *Billing) AdminKey() string { return b.key }
 
 // Admin returns a billing client authenticated with the admin key.
 func (b *Billing) Admin() (*billingclient.Client, error) {
-	return billingclient.New(billingclient.Config{URL: b.url, Key: b.key, Timeout: 10 * time.Second})
+	return billingclient.New(billingclient.Config{URL: b.url, Key: b.key, Timeout: 10 * time.Second, HTTPClient: b.hc})
 }
 
 // LogTail returns the last n lines of billing's log.

@@ -10,6 +10,7 @@ package proctest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/pki"
 )
 
 // Sentinel errors callers branch on with errors.Is.
@@ -63,6 +66,10 @@ type Config struct {
 	// RequestTimeout bounds each HTTP request the harness itself makes
 	// (readiness and cluster probes); default 5s.
 	RequestTimeout time.Duration
+	// TLS runs the agents with TLS: a CA under Dir/pki and a node
+	// certificate per node (see tls.go); URL, URLs and API use https and
+	// the CA. Off, the agents get --insecure-http.
+	TLS bool
 }
 
 // Cluster is a set of agent processes. Its methods are safe for concurrent
@@ -73,6 +80,10 @@ type Cluster struct {
 	mu    sync.Mutex
 	nodes []*node
 	ports bool // ports allocated
+	// ca and clientTLS are the cluster's CA and a client config trusting
+	// it (Config.TLS; set by the first Start).
+	ca        *pki.CA
+	clientTLS *tls.Config
 }
 
 type node struct {
@@ -187,8 +198,9 @@ func (c *Cluster) RaftAddr(i int) string {
 	return c.nodes[i].raftAddr
 }
 
-// URL returns node i's base URL, e.g. "http://127.0.0.1:41234".
-func (c *Cluster) URL(i int) string { return "http://" + c.HTTPAddr(i) }
+// URL returns node i's base URL, e.g. "http://127.0.0.1:41234"
+// ("https://..." with Config.TLS).
+func (c *Cluster) URL(i int) string { return c.scheme() + "://" + c.HTTPAddr(i) }
 
 // URLs returns every node's base URL, in node order.
 func (c *Cluster) URLs() []string {
@@ -289,6 +301,7 @@ func (c *Cluster) argsLocked(i int) []string {
 		"--admin-key", c.cfg.AdminKey,
 		"--log-level", c.cfg.LogLevel,
 	}
+	args = append(args, c.tlsFlags(i)...)
 	return append(args, c.cfg.ExtraArgs...)
 }
 
@@ -296,6 +309,9 @@ func (c *Cluster) argsLocked(i int) []string {
 // restart when it ran before). Output is appended to LogPath(i).
 func (c *Cluster) StartNode(i int) error {
 	if err := c.allocatePorts(); err != nil {
+		return err
+	}
+	if err := c.setupTLS(); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -309,6 +325,9 @@ func (c *Cluster) StartNode(i int) error {
 		}
 	}
 	if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+		return fmt.Errorf("start %s: %w", n.id, err)
+	}
+	if err := c.ensureCertLocked(i); err != nil {
 		return fmt.Errorf("start %s: %w", n.id, err)
 	}
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
