@@ -29,6 +29,12 @@ Authentication: --admin-key is required; every /api/v1 request then needs
 instead (every caller is admin of the default tenant; local testing only).
 /metrics needs the key too unless --metrics-no-auth.
 
+TLS: --tls-cert and --tls-key (a node certificate from aerolith cert issue)
+and --tls-ca (the cluster's ca.crt) serve the data API over HTTPS and secure
+the raft port with mutual TLS between nodes of the cluster; SIGHUP reloads
+the files (they are also polled every --tls-poll-interval). --insecure-http
+serves plain HTTP and raft instead; one of the two is required.
+
 Starting N agents together, each with --bootstrap-expect N and --join listing
 the N raft addresses (its own included), forms one cluster. A node restarted
 with the same --data-dir keeps its node id and rejoins.
@@ -43,7 +49,7 @@ create) after the admin key, and meters usage into billing (windows of
 		Example: `  aerolith agent --data-dir /var/lib/aerolith --admin-key "$KEY" \
     --advertise 10.0.0.1 --bootstrap-expect 3 --join 10.0.0.1:7071,10.0.0.2:7071,10.0.0.3:7071
   AEROLITH_ENROLLMENT_TOKEN="$TOKEN" aerolith agent --data-dir /var/lib/aerolith --admin-key "$KEY" \
-    --billing-url http://billing.internal:7080`,
+    --billing-url https://billing.internal:7080 --tls-cert ./n1/tls.crt --tls-key ./n1/tls.key --tls-ca ./n1/ca.crt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), os.LookupEnv)

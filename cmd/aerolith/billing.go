@@ -54,12 +54,18 @@ suspended, and paying resumes it (so does aerolith tenant resume, which
 waives the invoices then past due for dunning). Short periods (--period 5s --usage-bucket 1s)
 are for demos and tests.
 
+TLS: --tls-cert, --tls-key and --tls-ca serve the API over HTTPS; replicas
+speak mutual TLS on the raft port, which needs node certificates of one CA
+(aerolith cert issue). SIGHUP reloads the files. --insecure-http serves plain
+HTTP and raft instead; one of the two is required.
+
 High availability: start three replicas with --bootstrap-expect 3 and --join
 listing the three raft (or http) addresses; only the leader schedules, and
 every scheduled operation is idempotent, so no period is ever billed twice.`,
-		Example: `  aerolith billing serve --data-dir /var/lib/aerolith-billing --admin-key "$BILLING_ADMIN_KEY"
+		Example: `  aerolith billing serve --data-dir /var/lib/aerolith-billing --admin-key "$BILLING_ADMIN_KEY" \
+    --tls-cert ./b1/tls.crt --tls-key ./b1/tls.key --tls-ca ./b1/ca.crt
   aerolith billing serve --data-dir ./b1 --admin-key "$KEY" --period 10s --usage-bucket 1s --grace 2s \
-    --payment-terms 5s --dunning-grace 5s`,
+    --payment-terms 5s --dunning-grace 5s --insecure-http`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := service.Load(cmd.Flags(), os.LookupEnv)

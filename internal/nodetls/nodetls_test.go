@@ -5,6 +5,9 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -226,4 +229,55 @@ func failures(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return 0
+}
+
+func TestClientTransportVerifiesWithCA(t *testing.T) {
+	ca := newCA(t, "billing")
+	certPEM, keyPEM, err := pki.IssueServer(ca, pki.ServerRequest{IPs: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.StartTLS()
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "billing-ca.crt")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Load(nodeFiles(t, newCA(t, "agents"), "n1", time.Time{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		caFile string
+		tl     *TLS
+		ok     bool
+	}{
+		{"billing ca", caFile, other, true},
+		{"cluster ca is not billing's", "", other, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := ClientTransport(tc.caFile, tc.tl, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(srv.URL)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if tc.ok != (err == nil) {
+				t.Fatalf("GET over %s: %v, want ok=%v", tc.name, err, tc.ok)
+			}
+		})
+	}
+	if tr, err := ClientTransport("", nil, nil); tr != nil || err != nil {
+		t.Fatalf("ClientTransport without CA or TLS = %v, %v; want nil (the caller's default)", tr, err)
+	}
 }
