@@ -114,8 +114,9 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-clients", "0"}, "-clients: must be >= 1"},
 		{[]string{"-conns-per-node", "-1"}, "-conns-per-node: must be >= 0"},
 		{[]string{"extra"}, "unexpected arguments"},
-		{[]string{"-managed-rounds", "-1"}, "-managed-rounds: must be >= 0"},
-		{[]string{"-managed-total", "-1"}, "-managed-total: must be >= 0"},
+		{[]string{"-ab-rounds", "-1"}, "-ab-rounds: must be >= 0"},
+		{[]string{"-ab-total", "-1"}, "-ab-total: must be >= 0"},
+		{[]string{"-ab", "x"}, `-ab: want managed or secure, got "x"`},
 	}
 	for _, tt := range tests {
 		_, err := parseFlags(tt.args, io.Discard)
@@ -253,16 +254,16 @@ func TestRunLoad(t *testing.T) {
 	}
 }
 
-func TestManagedRatios(t *testing.T) {
-	run := func(mode string, round int, op string, qps float64, p99 time.Duration) ManagedResult {
+func TestABRatios(t *testing.T) {
+	run := func(mode string, round int, op string, qps float64, p99 time.Duration) ABResult {
 		cpu := 100 * time.Microsecond
 		if mode == "on" {
 			cpu = 104 * time.Microsecond
 		}
-		return ManagedResult{Mode: mode, Round: round, Result: Result{Op: op, Clients: 100, QPS: qps, P99: p99}, CPUPerRequest: cpu}
+		return ABResult{Mode: mode, Round: round, Result: Result{Op: op, Clients: 100, QPS: qps, P99: p99}, CPUPerRequest: cpu}
 	}
 	ms := time.Millisecond
-	got := managedRatios([]ManagedResult{
+	got := abRatios([]ABResult{
 		// Rounds drift (1000 → 2000 → 4000 qps); each round's pair does not.
 		run("off", 1, opPut, 1000, 10*ms), run("on", 1, opPut, 950, 12*ms),
 		run("on", 2, opPut, 1980, 11*ms), run("off", 2, opPut, 2000, 9*ms),

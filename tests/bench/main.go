@@ -59,11 +59,15 @@ type options struct {
 	binary       string
 	logLevel     string
 	leaderOnly   bool
-	// managedRounds and managedTotal size the metering-and-quotas
-	// comparison (managed.go); 0 rounds skips it.
+	// managedRounds and managedTotal size the A/B comparisons (ab.go:
+	// metering and quotas, managed.go; TLS and encryption at rest,
+	// secure.go); 0 rounds skips them. abOnly runs only these; only
+	// selects one of them ("managed", "secure"; "" both).
 	managedRounds int
 	managedTotal  int
-	managedOnly   bool
+	abOnly        bool
+	abWhich       string
+	noEncrypt     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -79,9 +83,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binary, "binary", "", "use this aerolith binary instead of building one")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "agent --log-level")
 	fs.BoolVar(&o.leaderOnly, "leader-only", false, "diagnostic: send every request to the leader instead of spreading over the nodes (not comparable with the anchor)")
-	fs.IntVar(&o.managedRounds, "managed-rounds", 3, "rounds of the metering-and-quotas comparison (put and get on a plain and an enrolled cluster, alternating); 0 skips it")
-	fs.IntVar(&o.managedTotal, "managed-total", 0, "requests per workload and round of the managed comparison (0: half of -total)")
-	fs.BoolVar(&o.managedOnly, "managed-only", false, "run only the managed comparison (no storage workloads, no anchor)")
+	fs.IntVar(&o.managedRounds, "ab-rounds", 3, "rounds of each A/B comparison (put and get on two clusters side by side, alternating): metering and quotas off/on, TLS and encryption at rest off/on; 0 skips them")
+	fs.IntVar(&o.managedTotal, "ab-total", 0, "requests per workload, side and round of the A/B comparisons (0: half of -total)")
+	fs.BoolVar(&o.abOnly, "ab-only", false, "run only the A/B comparisons (no storage workloads, no anchor)")
+	fs.StringVar(&o.abWhich, "ab", "", "run only this A/B comparison: managed or secure (default both)")
+	fs.BoolVar(&o.noEncrypt, "secure-no-encryption", false, "secure comparison: TLS only, without encryption at rest")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -94,9 +100,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case o.clients < 1:
 		return o, fmt.Errorf("-clients: must be >= 1, got %d", o.clients)
 	case o.managedRounds < 0:
-		return o, fmt.Errorf("-managed-rounds: must be >= 0, got %d", o.managedRounds)
+		return o, fmt.Errorf("-ab-rounds: must be >= 0, got %d", o.managedRounds)
 	case o.managedTotal < 0:
-		return o, fmt.Errorf("-managed-total: must be >= 0 (0 = half of -total), got %d", o.managedTotal)
+		return o, fmt.Errorf("-ab-total: must be >= 0 (0 = half of -total), got %d", o.managedTotal)
+	case o.abWhich != "" && o.abWhich != "managed" && o.abWhich != "secure":
+		return o, fmt.Errorf("-ab: want managed or secure, got %q", o.abWhich)
 	case o.connsPerNode < 0:
 		return o, fmt.Errorf("-conns-per-node: must be >= 0 (0 = one per client), got %d", o.connsPerNode)
 	}
@@ -123,9 +131,12 @@ type Report struct {
 	Etcd         []Result  `json:"etcd,omitempty"`
 	Ratios       []Ratio   `json:"ratios,omitempty"`
 	// Managed is the metering-and-quotas comparison (off/on per round)
-	// and ManagedRatios its medians.
-	Managed       []ManagedResult `json:"managed,omitempty"`
-	ManagedRatios []ManagedRatio  `json:"managed_ratios,omitempty"`
+	// and ABRatios its medians.
+	Managed       []ABResult `json:"managed,omitempty"`
+	ManagedRatios []ABRatio  `json:"managed_ratios,omitempty"`
+	// Secure is the TLS-and-encryption-at-rest comparison.
+	Secure       []ABResult `json:"secure,omitempty"`
+	SecureRatios []ABRatio  `json:"secure_ratios,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -150,19 +161,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	if !o.managedOnly {
+	if !o.abOnly {
 		rep.Aerolith, err = benchAerolith(ctx, o, bin, filepath.Join(dir, "storage"), stdout)
 		if err != nil {
 			return err
 		}
 	}
-	if o.managedRounds > 0 {
+	if o.managedRounds > 0 && o.abWhich != "secure" {
 		rep.Managed, rep.ManagedRatios, err = benchManaged(ctx, o, bin, filepath.Join(dir, "managed"), stdout)
 		if err != nil {
 			return err
 		}
 	}
-	if !o.noAnchor && !o.managedOnly {
+	if o.managedRounds > 0 && o.abWhich != "managed" {
+		rep.Secure, rep.SecureRatios, err = benchSecure(ctx, o, bin, filepath.Join(dir, "secure"), stdout)
+		if err != nil {
+			return err
+		}
+	}
+	if !o.noAnchor && !o.abOnly {
 		fmt.Fprintf(stdout, "# etcd anchor: %s %d\n", o.anchor, o.total)
 		rep.Etcd, err = RunAnchor(ctx, o.anchor, o.total, stdout)
 		if err != nil {

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
@@ -54,39 +52,6 @@ const managedTier = `tiers:
     quota_action: block
 `
 
-// ManagedResult is one workload run in one mode.
-type ManagedResult struct {
-	Mode  string `json:"mode"` // "off" or "on"
-	Round int    `json:"round"`
-	Result
-	// CPUPerRequest is the CPU time (user + system) the servers used per
-	// request: the three agents, and billing for "on" (it ingests the
-	// usage). Unlike qps it hardly moves with what else runs on the
-	// machine, so it shows the cost of metering and quotas directly.
-	CPUPerRequest time.Duration `json:"cpu_per_request_ns"`
-}
-
-// ManagedRatio compares the medians of the two modes for one workload.
-type ManagedRatio struct {
-	Op      string  `json:"op"`
-	Clients int     `json:"clients"`
-	OffQPS  float64 `json:"off_qps_median"`
-	OnQPS   float64 `json:"on_qps_median"`
-	Ratio   float64 `json:"qps_on_over_off"` // median of the rounds' ratios
-	// RoundRatios are the rounds' on/off qps ratios, sorted.
-	RoundRatios []float64 `json:"round_ratios"`
-	OffP99      float64   `json:"off_p99_ms_median"`
-	OnP99       float64   `json:"on_p99_ms_median"`
-	// OffCPU and OnCPU are the median CPU microseconds per request;
-	// CPURatio the median of the rounds' on/off ratios of it.
-	OffCPU    float64 `json:"off_cpu_us_per_request"`
-	OnCPU     float64 `json:"on_cpu_us_per_request"`
-	CPURatio  float64 `json:"cpu_on_over_off"`
-	LossPct   float64 `json:"throughput_loss_pct"`
-	Metered   uint64  `json:"metered"`
-	Requested uint64  `json:"requested"`
-}
-
 // managedEnv is billing plus the two clusters.
 type managedEnv struct {
 	bill    *proctest.Billing
@@ -97,7 +62,7 @@ type managedEnv struct {
 }
 
 // benchManaged runs the comparison and prints its lines and table.
-func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]ManagedResult, []ManagedRatio, error) {
+func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]ABResult, []ABRatio, error) {
 	e, err := startManaged(ctx, o, bin, dir)
 	if e != nil {
 		defer e.close()
@@ -107,37 +72,16 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "# managed comparison: %d rounds of put and linearizable get, %d clients, %d requests each; off = plain cluster (admin key), on = enrolled cluster (tenant key, quotas, metering to billing)\n",
 		o.managedRounds, o.clients, o.managedTotal)
-	var (
-		results []ManagedResult
-		want    = map[string]uint64{} // op → requests served by "on"
-	)
-	for round := 1; round <= o.managedRounds; round++ {
-		modes := []string{"off", "on"}
-		if round%2 == 0 {
-			modes = []string{"on", "off"}
-		}
-		for _, op := range []string{opPut, opGet} {
-			for _, mode := range modes {
-				c, key, pids := e.off, e.off.AdminKey(), pidsOf(e.off)
-				if mode == "on" {
-					c, key, pids = e.on, e.key, append(pidsOf(e.on), e.bill.PID())
-				}
-				cpu0, cpuErr := cpuOf(pids)
-				r, err := RunLoad(ctx, LoadConfig{URLs: c.URLs(), Key: key, Op: op, Clients: o.clients,
-					ConnsPerNode: o.connsPerNode, Total: o.managedTotal, KeySpace: o.managedTotal})
-				if err != nil {
-					return nil, nil, fmt.Errorf("managed %s round %d %s: %w\n%s", mode, round, op, err, c.LogTails(20))
-				}
-				mr := ManagedResult{Mode: mode, Round: round, Result: r}
-				if cpu1, err := cpuOf(pids); err == nil && cpuErr == nil && r.N > 0 {
-					mr.CPUPerRequest = (cpu1 - cpu0) / time.Duration(r.N)
-				}
-				if mode == "on" {
-					want[op] += uint64(r.N)
-				}
-				fmt.Fprintf(stdout, "managed=%s round=%d %s cpu/req=%v\n", mode, round, r, mr.CPUPerRequest)
-				results = append(results, mr)
-			}
+	off := abSide{Name: "off", Cluster: e.off, Key: e.off.AdminKey()}
+	on := abSide{Name: "on", Cluster: e.on, Key: e.key, ExtraPIDs: []int{e.bill.PID()}}
+	results, err := runAB(ctx, o, "managed", off, on, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := map[string]uint64{} // op → requests served by "on"
+	for _, r := range results {
+		if r.Mode == "on" {
+			want[r.Op] += uint64(r.N)
 		}
 	}
 	// Metering must have counted every request the "on" cluster served:
@@ -146,7 +90,7 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 	if err != nil {
 		return nil, nil, err
 	}
-	ratios := managedRatios(results)
+	ratios := abRatios(results)
 	for i := range ratios {
 		switch ratios[i].Op {
 		case opPut:
@@ -155,7 +99,7 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 			ratios[i].Requested, ratios[i].Metered = want[opGet], got.Reads
 		}
 	}
-	writeManagedTable(stdout, ratios)
+	writeABTable(stdout, "managed", "target loss <= 5%", ratios)
 	return results, ratios, nil
 }
 
@@ -287,130 +231,24 @@ func (e *managedEnv) waitMetered(ctx context.Context, writes, reads uint64) (led
 }
 
 func (e *managedEnv) close() {
-	stop := func(c *proctest.Cluster) {
-		if c == nil {
-			return
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = c.StopAll(sctx)
-		_ = c.Close()
+	if e.on != nil {
+		stopCluster(e.on)
 	}
-	stop(e.on)
-	stop(e.off)
+	if e.off != nil {
+		stopCluster(e.off)
+	}
 	if e.bill != nil {
 		e.bill.Stop()
 	}
 }
 
-// managedRatios reduces the runs per workload: the median qps and p99 of
-// each mode, and the median over the rounds of each round's on/off qps
-// ratio (the two runs of a round are back to back, so the pair shares the
-// machine's state; the median of the pairs resists drift between rounds).
-func managedRatios(rs []ManagedResult) []ManagedRatio {
-	var out []ManagedRatio
-	for _, op := range []string{opPut, opGet} {
-		var offQ, onQ, offP, onP, offC, onC []float64
-		pairs := map[int][2]float64{}    // round → off, on qps
-		cpuPairs := map[int][2]float64{} // round → off, on CPU µs per request
-		clients := 0
-		for _, r := range rs {
-			if r.Op != op {
-				continue
-			}
-			clients = r.Clients
-			p99 := float64(r.P99) / float64(time.Millisecond)
-			pr, cp := pairs[r.Round], cpuPairs[r.Round]
-			cpu := float64(r.CPUPerRequest) / float64(time.Microsecond)
-			if r.Mode == "on" {
-				onQ, onP = append(onQ, r.QPS), append(onP, p99)
-				pr[1], cp[1] = r.QPS, cpu
-				if cpu > 0 {
-					onC = append(onC, cpu)
-				}
-			} else {
-				offQ, offP = append(offQ, r.QPS), append(offP, p99)
-				pr[0], cp[0] = r.QPS, cpu
-				if cpu > 0 {
-					offC = append(offC, cpu)
-				}
-			}
-			pairs[r.Round], cpuPairs[r.Round] = pr, cp
-		}
-		var ratios []float64
-		for _, pr := range pairs {
-			if pr[0] > 0 && pr[1] > 0 {
-				ratios = append(ratios, pr[1]/pr[0])
-			}
-		}
-		if len(ratios) == 0 {
-			continue
-		}
-		var cpuRatios []float64
-		for _, cp := range cpuPairs {
-			if cp[0] > 0 && cp[1] > 0 {
-				cpuRatios = append(cpuRatios, cp[1]/cp[0])
-			}
-		}
-		m := ManagedRatio{Op: op, Clients: clients, OffQPS: median(offQ), OnQPS: median(onQ), OffP99: median(offP), OnP99: median(onP),
-			Ratio: median(ratios), RoundRatios: ratios}
-		sort.Float64s(m.RoundRatios)
-		if len(offC) > 0 && len(onC) > 0 && len(cpuRatios) > 0 {
-			m.OffCPU, m.OnCPU, m.CPURatio = median(offC), median(onC), median(cpuRatios)
-		}
-		m.LossPct = (1 - m.Ratio) * 100
-		out = append(out, m)
-	}
-	return out
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func writeManagedTable(w io.Writer, rs []ManagedRatio) {
-	fmt.Fprintln(w, "# managed comparison (on/off = median of the rounds' qps ratios; loss = 1 - on/off; target loss <= 5%; qps and p99: medians per mode)")
-	fmt.Fprintf(w, "%-8s %7s %10s %10s %8s %8s %11s %11s %12s %12s %10s %16s  %s\n", "op", "clients", "off qps", "on qps", "on/off", "loss",
-		"off p99", "on p99", "off cpu/req", "on cpu/req", "cpu on/off", "metered/served", "round ratios")
-	for _, r := range rs {
-		rr := make([]string, len(r.RoundRatios))
-		for i, x := range r.RoundRatios {
-			rr[i] = fmt.Sprintf("%.3f", x)
-		}
-		fmt.Fprintf(w, "%-8s %7d %10.0f %10.0f %8.3f %7.1f%% %9.2fms %9.2fms %10.0fµs %10.0fµs %10.3f %16s  %s\n",
-			r.Op, r.Clients, r.OffQPS, r.OnQPS, r.Ratio, r.LossPct, r.OffP99, r.OnP99, r.OffCPU, r.OnCPU, r.CPURatio,
-			fmt.Sprintf("%d/%d", r.Metered, r.Requested), strings.Join(rr, " "))
-	}
-}
-
-// pidsOf returns the process ids of c's running nodes.
-func pidsOf(c *proctest.Cluster) []int {
-	var pids []int
-	for i := range c.N() {
-		if pid := c.PID(i); pid != 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// cpuOf sums the CPU time the processes have used.
-func cpuOf(pids []int) (time.Duration, error) {
-	var sum time.Duration
-	for _, pid := range pids {
-		d, err := proctest.ProcessCPU(pid)
-		if err != nil {
-			return 0, err
-		}
-		sum += d
-	}
-	return sum, nil
+// stopCluster stops c's agents gracefully (a minute at most) and kills
+// what is left.
+func stopCluster(c *proctest.Cluster) {
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = c.StopAll(sctx)
+	_ = c.Close()
 }
 
 // call sends one request and returns the status and body.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand"
@@ -46,13 +47,14 @@ const Collection = "bench"
 
 // LoadConfig describes one workload run.
 type LoadConfig struct {
-	URLs         []string // agent base URLs; requests are spread over them
-	Key          string   // bearer key
-	Op           string   // opPut, opGet or opGetSer
-	Clients      int      // concurrent clients (goroutines), each issuing one request at a time
-	ConnsPerNode int      // HTTP/1.1 keep-alive connections allowed per node
-	Total        int      // requests in all
-	KeySpace     int      // gets pick ids uniformly from 1..KeySpace (default Total)
+	URLs         []string    // agent base URLs; requests are spread over them
+	Key          string      // bearer key
+	TLS          *tls.Config // client TLS for https URLs (nil: plain HTTP)
+	Op           string      // opPut, opGet or opGetSer
+	Clients      int         // concurrent clients (goroutines), each issuing one request at a time
+	ConnsPerNode int         // HTTP/1.1 keep-alive connections allowed per node
+	Total        int         // requests in all
+	KeySpace     int         // gets pick ids uniformly from 1..KeySpace (default Total)
 	Timeout      time.Duration
 }
 
@@ -92,6 +94,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (Result, error) {
 		MaxIdleConnsPerHost: cfg.ConnsPerNode,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		TLSClientConfig:     cfg.TLS,
 	}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: cfg.Timeout}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/aerolithdb/aerolith/internal/seal"
+	"github.com/aerolithdb/aerolith/tests/proctest"
+)
+
+// The secure comparison (issue: state the cost of TLS and encryption at
+// rest): "off" is a plain cluster (--insecure-http: plain HTTP and plain
+// raft), "on" a cluster with its own CA, node certificates, HTTPS for the
+// data API, mutual TLS on the raft port and encryption at rest under a
+// master key (--master-key-file). The load generator speaks HTTPS to "on"
+// over the same keep-alive connections (one handshake per connection).
+func benchSecure(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]ABResult, []ABRatio, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	var onArgs []string
+	what := "TLS and encryption at rest"
+	if o.noEncrypt {
+		what = "TLS (no encryption at rest)"
+	} else {
+		mk := filepath.Join(dir, "master.key")
+		if _, err := seal.GenerateMasterKey(mk); err != nil {
+			return nil, nil, err
+		}
+		onArgs = []string{"--master-key-file", mk}
+	}
+	start := func(name string, tls bool, extra []string) (*proctest.Cluster, error) {
+		c, err := proctest.New(proctest.Config{Binary: bin, Dir: filepath.Join(dir, name), Nodes: nodes, LogLevel: o.logLevel, TLS: tls, ExtraArgs: extra})
+		if err != nil {
+			return nil, err
+		}
+		sctx, cancel := context.WithTimeout(ctx, proctest.StartupTimeout)
+		defer cancel()
+		if err := c.Start(sctx); err != nil {
+			return c, err
+		}
+		if err := c.WaitAllReady(sctx); err != nil {
+			return c, fmt.Errorf("%w\n%s", err, c.LogTails(20))
+		}
+		_, err = c.WaitLeader(sctx)
+		return c, err
+	}
+	stopAll := func(cs ...*proctest.Cluster) {
+		for _, c := range cs {
+			if c != nil {
+				stopCluster(c)
+			}
+		}
+	}
+	off, err := start("off", false, nil)
+	if err != nil {
+		stopAll(off)
+		return nil, nil, fmt.Errorf("secure off cluster: %w", err)
+	}
+	on, err := start("on", true, onArgs)
+	defer stopAll(off, on)
+	if err != nil {
+		return nil, nil, fmt.Errorf("secure on cluster: %w", err)
+	}
+	fmt.Fprintf(stdout, "# secure comparison: %d rounds of put and linearizable get, %d clients, %d requests each; off = plain HTTP and raft, on = %s\n",
+		o.managedRounds, o.clients, o.managedTotal, what)
+	results, err := runAB(ctx, o, "secure",
+		abSide{Name: "off", Cluster: off, Key: off.AdminKey()},
+		abSide{Name: "on", Cluster: on, Key: on.AdminKey(), TLS: on.ClientTLS()}, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	ratios := abRatios(results)
+	writeABTable(stdout, "secure", "the cost of "+what, ratios)
+	return results, ratios, nil
+}
