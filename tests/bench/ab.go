@@ -180,7 +180,7 @@ func writeABTable(w io.Writer, name, target string, rs []ABRatio) {
 		}
 		fmt.Fprintf(w, "%-8s %7d %10.0f %10.0f %8.3f %7.1f%% %9.2fms %9.2fms %10.0fµs %10.0fµs %10.3f %16s  %s\n",
 			r.Op, r.Clients, r.OffQPS, r.OnQPS, r.Ratio, r.LossPct, r.OffP99, r.OnP99, r.OffCPU, r.OnCPU, r.CPURatio,
-			fmt.Sprintf("%d/%d", r.Metered, r.Requested), strings.Join(rr, " "))
+			meteredCell(r), strings.Join(rr, " "))
 	}
 }
 
@@ -206,4 +206,13 @@ func cpuOf(pids []int) (time.Duration, error) {
 		sum += d
 	}
 	return sum, nil
+}
+
+// meteredCell is the metered/served column: "-" outside the managed
+// comparison.
+func meteredCell(r ABRatio) string {
+	if r.Requested == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", r.Metered, r.Requested)
 }
