@@ -286,7 +286,10 @@ func (c *Config) validateManaged() error {
 			one = strings.TrimSpace(one)
 			u, err := url.Parse(one)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("billing-url: %q is not an http(s) URL (e.g. http://billing:7080; several replicas separated by commas)", one)
+				return fmt.Errorf("billing-url: %q is not an http(s) URL (e.g. https://billing:7080; several replicas separated by commas)", one)
+			}
+			if u.Scheme == "http" && !c.InsecureHTTP {
+				return fmt.Errorf("billing-url: %q is plain http, which would send the enrollment token and usage in clear text; use https, or pass --insecure-http to allow it", one)
 			}
 		}
 		if c.EnrollmentToken == "" {

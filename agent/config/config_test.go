@@ -260,6 +260,14 @@ func TestValidate(t *testing.T) {
 			c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, "/no/such/cert.pem", existing, existing
 		}, "tls-cert: stat /no/such/cert.pem"},
 		{"tls files", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, existing, existing, existing }, ""},
+		{"tls with http billing", func(c *Config) {
+			c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, existing, existing, existing
+			c.BillingURL, c.EnrollmentToken = "https://b1:7080,http://b2:7080", "aet_x"
+		}, `billing-url: "http://b2:7080" is plain http`},
+		{"tls with https billing", func(c *Config) {
+			c.InsecureHTTP, c.TLSCert, c.TLSKey, c.TLSCA = false, existing, existing, existing
+			c.BillingURL, c.EnrollmentToken = "https://b1:7080", "aet_x"
+		}, ""},
 		{"tls and insecure-http", func(c *Config) { c.TLSCert, c.TLSKey, c.TLSCA = existing, existing, existing }, "insecure-http: cannot be combined with tls-cert"},
 		{"neither tls nor insecure-http", func(c *Config) { c.InsecureHTTP = false }, "tls-cert: required (with tls-key and tls-ca)"},
 		{"tls key missing", func(c *Config) { c.InsecureHTTP, c.TLSCert, c.TLSCA = false, existing, existing }, "tls-key: required with TLS"},
