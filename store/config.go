@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aerolithdb/aerolith/internal/seal"
 )
 
 // Log store kinds accepted by Config.LogStore.
@@ -98,6 +100,14 @@ type Config struct {
 	// and the log when the previous run did not close cleanly (crash, kill
 	// -9, power loss). That takes two fsyncs off every write's path.
 	SyncState bool `json:"sync_state" yaml:"sync_state"`
+
+	// MasterKey, when set, encrypts the store at rest: raft log entries
+	// under a node-local log key wrapped by it (<Dir>/logkey) and
+	// snapshots in a stream envelope under it. Every node of a cluster
+	// must hold the same master key, since snapshots travel between
+	// nodes as they are stored. A data directory created without a
+	// master key cannot be opened with one, and the reverse (ErrLogKey).
+	MasterKey seal.KeyWrapper `json:"-" yaml:"-"`
 
 	// Listener, when set, is used instead of listening on RaftAddr.
 	Listener net.Listener `json:"-" yaml:"-"`

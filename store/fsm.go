@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,7 +16,28 @@ import (
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/internal/seal"
 )
+
+// Loader is an optional interface of a StateMachine that keeps state in
+// memory derived from the state file (for example a keyring of unwrapped
+// keys). The store calls Load with a read transaction of the state file
+// each time the file is (re)placed: when Open has opened it, before raft
+// starts applying entries, and after each snapshot restore. An error fails
+// Open, or the restore.
+type Loader interface {
+	Load(tx *bolt.Tx) error
+}
+
+// load runs the state machine's Loader, if any, on the current state file.
+func (f *fsm) load() error {
+	l, ok := f.sm.(Loader)
+	if !ok {
+		return nil
+	}
+	return f.db.Load().View(l.Load)
+}
 
 // Reserved bbolt buckets. Every bucket whose name begins with "_store" is
 // reserved for the store; StateMachine implementations must not create,
@@ -42,7 +65,10 @@ type fsm struct {
 	// close and guarded by the dirty marker (see openMarked).
 	sync     bool
 	sm       StateMachine
-	log      *slog.Logger
+	// masterKey, when set, seals snapshots (Persist) and opens them
+	// (Restore); see Config.MasterKey.
+	masterKey seal.KeyWrapper
+	log       *slog.Logger
 	metrics  *metrics
 	isLeader func() bool
 
@@ -305,20 +331,28 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin snapshot: %w", err)
 	}
-	return &fsmSnapshot{tx: tx, metrics: f.metrics, start: time.Now()}, nil
+	return &fsmSnapshot{tx: tx, metrics: f.metrics, start: time.Now(), masterKey: f.masterKey}, nil
 }
 
 type fsmSnapshot struct {
-	tx      *bolt.Tx
-	metrics *metrics
-	start   time.Time
+	tx        *bolt.Tx
+	metrics   *metrics
+	start     time.Time
+	masterKey seal.KeyWrapper
 }
 
-// Persist streams the pinned bbolt view into sink without buffering it.
+// Persist streams the pinned bbolt view into sink without buffering it;
+// with a master key, through a seal envelope stream (a fresh stream key
+// wrapped by the master key in front, authenticated chunks).
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.tx.WriteTo(sink); err != nil {
+	if s.masterKey == nil {
+		if _, err := s.tx.WriteTo(sink); err != nil {
+			sink.Cancel()
+			return fmt.Errorf("write snapshot: %w", err)
+		}
+	} else if err := s.persistSealed(sink); err != nil {
 		sink.Cancel()
-		return fmt.Errorf("write snapshot: %w", err)
+		return err
 	}
 	if err := sink.Close(); err != nil {
 		return err
@@ -326,6 +360,55 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	s.metrics.snapshots.Inc()
 	s.metrics.snapshotDuration.Observe(time.Since(s.start).Seconds())
 	return nil
+}
+
+func (s *fsmSnapshot) persistSealed(sink io.Writer) error {
+	w, err := seal.NewEnvelopeWriter(context.Background(), sink, s.masterKey)
+	if err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if _, err := s.tx.WriteTo(w); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
+}
+
+// Errors of snapshots whose encryption does not match the node's.
+var (
+	// ErrSnapshotEncrypted: an encrypted snapshot reached a node without
+	// a master key.
+	ErrSnapshotEncrypted = errors.New("store: snapshot is encrypted at rest but this node has no master key; configure the cluster's master key on every node (the agent's --master-key-file)")
+	// ErrSnapshotPlaintext: a plaintext snapshot reached a node with a
+	// master key.
+	ErrSnapshotPlaintext = errors.New("store: snapshot is not encrypted but this node has a master key; every node of a cluster must use encryption at rest alike")
+)
+
+// snapshotReader returns what Restore copies: rc itself, or the plaintext
+// of an encrypted snapshot. The first byte tells them apart: an envelope
+// stream starts with 0xAE, a bbolt file with its first page id (0).
+func (f *fsm) snapshotReader(rc io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(rc)
+	first, err := br.Peek(1)
+	if err != nil {
+		return nil, fmt.Errorf("restore: read snapshot: %w", err)
+	}
+	encrypted := first[0] == logSealMagic
+	switch {
+	case encrypted && f.masterKey == nil:
+		return nil, ErrSnapshotEncrypted
+	case !encrypted && f.masterKey != nil:
+		return nil, ErrSnapshotPlaintext
+	case !encrypted:
+		return br, nil
+	}
+	r, err := seal.NewEnvelopeReader(context.Background(), br, f.masterKey)
+	if err != nil {
+		return nil, fmt.Errorf("restore: open encrypted snapshot with master key %s: %w", f.masterKey.ID(), err)
+	}
+	return r, nil
 }
 
 // Release ends the pinned read transaction.
@@ -336,8 +419,12 @@ func (s *fsmSnapshot) Release() { _ = s.tx.Rollback() }
 // it. A failed restore leaves the current state untouched.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	src, err := f.snapshotReader(rc)
+	if err != nil {
+		return err
+	}
 	tmp := f.path + ".restore"
-	written, err := writeSynced(tmp, rc)
+	written, err := writeSynced(tmp, src)
 	if err != nil {
 		os.Remove(tmp)
 		return err
@@ -366,6 +453,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	// on the new file (see view).
 	if err := old.Close(); err != nil {
 		f.log.Warn("closing replaced state file", "error", err)
+	}
+	if err := f.load(); err != nil {
+		return fmt.Errorf("restore: load state machine: %w", err)
 	}
 	f.applied.Store(idx)
 	f.waiters.notify(idx)

@@ -95,6 +95,7 @@ func New(cfg Config, sm StateMachine) (*Store, error) {
 		changed:  make(chan struct{}),
 	}
 	s.fsm.sync = c.SyncState
+	s.fsm.masterKey = c.MasterKey
 	s.fsm.isLeader = s.IsLeader
 	s.batcher = newBatcher(s)
 	s.forwarder = newForwarder(s)
@@ -147,8 +148,22 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	s.logs = logs
 	cleanup = append(cleanup, func() { logs.Close() })
+	last, err := logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	logAEAD, err := loadLogKey(ctx, s.cfg.Dir, s.cfg.MasterKey, last > 0 || s.fsm.applied.Load() > 0)
+	if err != nil {
+		return err
+	}
+	if logAEAD != nil {
+		logs = &sealedLogStore{logStore: logs, aead: logAEAD}
+	}
+	s.logs = logs
+	if err := s.fsm.load(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	cache, err := raft.NewLogCache(1024, logs)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)

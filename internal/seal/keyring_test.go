@@ -517,3 +517,32 @@ func TestLoadReusesUnwrappedKeys(t *testing.T) {
 	}
 	mustOpen(t, k, "t1", mustSeal(t, k, "t1", []byte("x"), nil), nil, []byte("x"))
 }
+
+// TestBlind: equal values blind equally across rotations, differently per
+// scope and value; a scope without keys fails with ErrNoKey.
+func TestBlind(t *testing.T) {
+	m, _ := newMaster(t)
+	k := newKeyring(t, m)
+	ctx := context.Background()
+	if _, err := k.Blind("t1", []byte("v")); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("Blind without a key = %v, want ErrNoKey", err)
+	}
+	for _, s := range []string{"t1", "t2"} {
+		if _, err := k.Rotate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := k.Blind("t1", []byte("v"))
+	if err != nil || len(a) != BlindSize {
+		t.Fatalf("Blind = %x, %v", a, err)
+	}
+	if _, err := k.Rotate(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := k.Blind("t1", []byte("v"))
+	c, _ := k.Blind("t2", []byte("v"))
+	d, _ := k.Blind("t1", []byte("w"))
+	if !bytes.Equal(a, b) || bytes.Equal(a, c) || bytes.Equal(a, d) {
+		t.Fatalf("Blind: same after rotation %v, differs per scope %v, per value %v", bytes.Equal(a, b), !bytes.Equal(a, c), !bytes.Equal(a, d))
+	}
+}
