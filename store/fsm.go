@@ -63,14 +63,14 @@ type fsm struct {
 	mmapSize int
 	// sync fsyncs every applied batch; without it the file is synced on
 	// close and guarded by the dirty marker (see openMarked).
-	sync     bool
-	sm       StateMachine
+	sync bool
+	sm   StateMachine
 	// masterKey, when set, seals snapshots (Persist) and opens them
 	// (Restore); see Config.MasterKey.
 	masterKey seal.KeyWrapper
 	log       *slog.Logger
-	metrics  *metrics
-	isLeader func() bool
+	metrics   *metrics
+	isLeader  func() bool
 
 	db      atomic.Pointer[bolt.DB]
 	applied atomic.Uint64
