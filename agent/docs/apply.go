@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/query"
+	"github.com/aerolithdb/aerolith/internal/seal"
 )
 
 // Defaults and hard limits of Config.
@@ -45,6 +46,12 @@ type Config struct {
 	// it runs inside Apply and must not write to the store or block; it is
 	// never called for a command that failed.
 	OnStorage func(tenant string, bytes int64, at time.Time)
+	// Sealer, when set, encrypts documents at rest (see Sealer): data is
+	// sealed inside Apply under the tenant's current data key and index
+	// keys are blinded. Every node of a cluster must have one, or none.
+	// A put for a tenant without a data key fails (ErrInternal): the
+	// proposer installs the tenant's first key before its first write.
+	Sealer Sealer
 }
 
 func (c Config) withDefaults() Config {
@@ -146,6 +153,8 @@ func (s *stage) apply(op Op) (Document, *Error) {
 		return Document{}, s.dropIndex(op)
 	case OpDropCollection:
 		return Document{}, s.dropCollection(op)
+	case OpReseal:
+		return s.reseal(op)
 	}
 	return Document{}, invalidf("unknown operation kind %d", op.Kind)
 }
@@ -204,6 +213,11 @@ func (s *stage) put(op Op) (Document, *Error) {
 	}
 	if err := s.reindex(ts, cs, op.ID, old, rec); err != nil {
 		return Document{}, err
+	}
+	if s.cfg.Sealer != nil {
+		if rec.sealed, err = sealData(s.cfg.Sealer, op.Tenant, op.Collection, op.ID, data); err != nil {
+			return Document{}, err
+		}
 	}
 	s.ensureExists(ts, cs)
 	delta := docBytes(op.ID, rec.Data)
@@ -291,11 +305,11 @@ func (s *stage) createIndex(op Op) *Error {
 		if err != nil {
 			return err
 		}
-		keys, err := s.keysFor(doc, op.Field, id, true)
+		keys, size, err := s.keysFor(op.Tenant, doc, op.Field, id, true)
 		if err != nil {
 			return err
 		}
-		ix.add(id, keys)
+		ix.add(id, keys, size)
 		return nil
 	})
 	if err != nil {
@@ -360,4 +374,50 @@ func decodeData(id string, data []byte) (map[string]any, *Error) {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// reseal re-encrypts a stored document under the tenant's current data key
+// if it is still sealed under key version op.IfVersion. The returned
+// Document has the id when the document was re-sealed, else it is zero.
+func (s *stage) reseal(op Op) (Document, *Error) {
+	if err := ValidateID(op.ID); err != nil {
+		return Document{}, err.(*Error)
+	}
+	if s.cfg.Sealer == nil {
+		return Document{}, invalidf("reseal: this node does not encrypt at rest")
+	}
+	ts, cs, err := s.coll(op.Tenant, op.Collection)
+	if err != nil {
+		return Document{}, err
+	}
+	if _, staged := cs.docs[op.ID]; staged || !cs.txVisible {
+		return Document{}, nil
+	}
+	db := cs.txBucket.Bucket(bucketDocs)
+	if db == nil {
+		return Document{}, nil
+	}
+	v := db.Get([]byte(op.ID))
+	if v == nil {
+		return Document{}, nil
+	}
+	raw, derr := decodeRecord(v, false)
+	if derr != nil {
+		return Document{}, internalf("document %q: %v", op.ID, derr)
+	}
+	ver, verr := seal.KeyVersion(raw.Data)
+	cur, ok := s.cfg.Sealer.Current(op.Tenant)
+	if verr != nil || uint64(ver) != op.IfVersion || !ok || ver == cur {
+		return Document{}, nil
+	}
+	rec, err := cs.get(op.ID)
+	if err != nil {
+		return Document{}, err
+	}
+	if rec.sealed, err = sealData(s.cfg.Sealer, op.Tenant, op.Collection, op.ID, rec.Data); err != nil {
+		return Document{}, err
+	}
+	cs.docs[op.ID] = rec
+	s.touch(ts, cs)
+	return Document{ID: op.ID, Version: rec.Version}, nil
 }

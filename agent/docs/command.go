@@ -23,6 +23,12 @@ const (
 	OpDropIndex
 	// OpDropCollection removes a collection with its documents and indexes.
 	OpDropCollection
+	// OpReseal re-encrypts a document's stored data under the tenant's
+	// current data key if it is still sealed under key version IfVersion
+	// (background re-encryption after a data key rotation). It changes
+	// neither the document's version nor its timestamps; a document that is
+	// missing or under another key version is left alone (no error).
+	OpReseal
 )
 
 // String returns the kind's name ("put", "delete", ...).
@@ -38,6 +44,8 @@ func (k OpKind) String() string {
 		return "drop_index"
 	case OpDropCollection:
 		return "drop_collection"
+	case OpReseal:
+		return "reseal"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }
@@ -126,7 +134,7 @@ func EncodeCommand(c Command) ([]byte, error) {
 	b = append(b, commandFormat)
 	b = binary.AppendUvarint(b, uint64(len(c.Ops)))
 	for i, op := range c.Ops {
-		if op.Kind < OpPut || op.Kind > OpDropCollection {
+		if op.Kind < OpPut || op.Kind > OpReseal {
 			return nil, fmt.Errorf("operation %d: unknown kind %d", i, op.Kind)
 		}
 		var flags byte
@@ -177,7 +185,7 @@ func DecodeCommand(b []byte) (Command, error) {
 		if d.err != nil {
 			break
 		}
-		if op.Kind < OpPut || op.Kind > OpDropCollection {
+		if op.Kind < OpPut || op.Kind > OpReseal {
 			return Command{}, fmt.Errorf("decode command: operation %d: unknown kind %d", i, op.Kind)
 		}
 		if flags&^(flagIfAbsent|flagData) != 0 {

@@ -32,14 +32,21 @@ type record struct {
 	Created int64 // Unix nanoseconds
 	Updated int64
 	Data    []byte // compacted JSON object
+	// sealed, when set, is Data sealed for storage (Config.Sealer): what
+	// encodeRecord writes instead of Data.
+	sealed []byte
 }
 
 func encodeRecord(r *record) []byte {
-	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(r.Data))
+	data := r.Data
+	if r.sealed != nil {
+		data = r.sealed
+	}
+	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(data))
 	b = binary.AppendUvarint(b, r.Version)
 	b = binary.AppendVarint(b, r.Created)
 	b = binary.AppendVarint(b, r.Updated)
-	return append(b, r.Data...)
+	return append(b, data...)
 }
 
 // decodeRecord decodes a stored record. The Data of the result aliases b

@@ -16,6 +16,7 @@ import (
 type queryOptions struct {
 	forceScan bool            // never use an index
 	ctx       context.Context // checked while scanning (nil: never)
+	sealer    Sealer          // opens sealed documents; indexes are blinded
 }
 
 // Query runs a filter over a collection and returns the requested page of
@@ -42,10 +43,12 @@ const queryCheckEvery = 256
 // maximum query duration cancels the query itself, not just its answer.
 func QueryContext(ctx context.Context, tx *bolt.Tx, tenant, coll string, q QueryRequest) (Page, Explain, error) {
 	if err := ctx.Err(); err != nil {
-		return Page{}, Explain{}, fmt.Errorf("query stopped: %w", err)
+		return Page{}, Explain{}, queryStopped(err)
 	}
 	return runQuery(tx, tenant, coll, q, queryOptions{ctx: ctx})
 }
+
+func queryStopped(err error) error { return fmt.Errorf("query stopped: %w", err) }
 
 func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOptions) (Page, Explain, error) {
 	limit, err := pageArgs(q.Limit, q.Offset)
@@ -78,8 +81,9 @@ func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOption
 	}
 
 	var ix *indexPlan
+	var blindedRanges []string
 	if !opts.forceScan {
-		if ix, err = chooseIndex(cb, &meta, filter); err != nil {
+		if ix, blindedRanges, err = chooseIndex(cb, &meta, filter, opts.sealer, tenant); err != nil {
 			return Page{}, Explain{}, err
 		}
 	}
@@ -99,6 +103,9 @@ func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOption
 		r, err := decodeRecord(v, false)
 		if err != nil {
 			return internalf("document %q: %v", id, err)
+		}
+		if err := openRecord(opts.sealer, tenant, coll, string(id), &r); err != nil {
+			return err
 		}
 		doc, derr := decodeData(string(id), r.Data)
 		if derr != nil {
@@ -147,6 +154,9 @@ func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOption
 	}
 	ex.Scanned = scanned
 	ex.Plan = describePlan(ix, filter, sortSpec, q.Offset, limit, opts)
+	if ix == nil && len(blindedRanges) > 0 {
+		ex.Plan += fmt.Sprintf(" (range on encrypted index %s: blinded index keys serve only equality and $in)", strings.Join(blindedRanges, ", "))
+	}
 
 	page.Total = top.total
 	for i, m := range top.sorted() {
@@ -168,9 +178,10 @@ type indexPlan struct {
 
 // chooseIndex picks the usable index predicate whose ranges hold the fewest
 // entries, counting each candidate only up to the best count so far; nil
-// when no predicate has an index.
-func chooseIndex(cb *bolt.Bucket, meta *collMeta, f *query.Filter) (*indexPlan, error) {
-	var best *indexPlan
+// when no predicate has an index. With a sealer the indexes are blinded:
+// equality and $in predicates scan the blinded keys, range predicates
+// cannot use an index and their fields are returned in blindedRanges.
+func chooseIndex(cb *bolt.Bucket, meta *collMeta, f *query.Filter, sealer Sealer, tenant string) (best *indexPlan, blindedRanges []string, err error) {
 	for _, p := range f.IndexablePredicates() {
 		im := meta.index(p.Path)
 		if im == nil {
@@ -178,9 +189,20 @@ func chooseIndex(cb *bolt.Bucket, meta *collMeta, f *query.Filter) (*indexPlan, 
 		}
 		ib := cb.Bucket(indexBucketName(p.Path))
 		if ib == nil {
-			return nil, internalf("index on %q is declared but has no bucket", p.Path)
+			return nil, nil, internalf("index on %q is declared but has no bucket", p.Path)
 		}
-		plan := &indexPlan{pred: p, ranges: p.KeyRanges(im.Multikey == 0)}
+		plan := &indexPlan{pred: p}
+		switch {
+		case sealer == nil:
+			plan.ranges = p.KeyRanges(im.Multikey == 0)
+		case p.Kind == query.PredRange:
+			blindedRanges = append(blindedRanges, p.Path)
+			continue
+		default:
+			if plan.ranges, err = blindRanges(sealer, tenant, p); err != nil {
+				return nil, nil, err
+			}
+		}
 		limit := -1
 		if best != nil {
 			limit = best.entries
@@ -190,7 +212,7 @@ func chooseIndex(cb *bolt.Bucket, meta *collMeta, f *query.Filter) (*indexPlan, 
 			best = plan
 		}
 	}
-	return best, nil
+	return best, blindedRanges, nil
 }
 
 // countEntries counts the keys inside ranges, stopping once past limit

@@ -25,6 +25,10 @@ func collection(tx *bolt.Tx, tenant, coll string) (*bolt.Bucket, error) {
 // Get returns a document. It fails with ErrNotFound when the document (or
 // its collection) does not exist and ErrInvalid on a bad name or id.
 func Get(tx *bolt.Tx, tenant, coll, id string) (Document, error) {
+	return get(tx, nil, tenant, coll, id)
+}
+
+func get(tx *bolt.Tx, s Sealer, tenant, coll, id string) (Document, error) {
 	cb, err := collection(tx, tenant, coll)
 	if err != nil {
 		return Document{}, err
@@ -44,6 +48,9 @@ func Get(tx *bolt.Tx, tenant, coll, id string) (Document, error) {
 	r, err := decodeRecord(v, true)
 	if err != nil {
 		return Document{}, internalf("document %q: %v", id, err)
+	}
+	if err := openRecord(s, tenant, coll, id, &r); err != nil {
+		return Document{}, err
 	}
 	return r.document(id), nil
 }
@@ -68,6 +75,10 @@ func pageArgs(limit, offset int) (int, error) {
 // collection's document count. A missing collection is an empty page.
 // limit 0 means DefaultLimit; a limit above MaxLimit fails with ErrInvalid.
 func List(tx *bolt.Tx, tenant, coll string, limit, offset int) (Page, error) {
+	return list(tx, nil, tenant, coll, limit, offset)
+}
+
+func list(tx *bolt.Tx, s Sealer, tenant, coll string, limit, offset int) (Page, error) {
 	limit, err := pageArgs(limit, offset)
 	if err != nil {
 		return Page{}, err
@@ -98,6 +109,9 @@ func List(tx *bolt.Tx, tenant, coll string, limit, offset int) (Page, error) {
 		r, err := decodeRecord(v, true)
 		if err != nil {
 			return Page{}, internalf("document %q: %v", k, err)
+		}
+		if err := openRecord(s, tenant, coll, string(k), &r); err != nil {
+			return Page{}, err
 		}
 		page.Documents = append(page.Documents, r.document(string(k)))
 	}

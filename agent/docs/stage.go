@@ -2,6 +2,7 @@ package docs
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,6 +34,8 @@ type tenantStage struct {
 
 type collStage struct {
 	name      string
+	tenant    string
+	sealer    Sealer       // Config.Sealer
 	txBucket  *bolt.Bucket // in tx; nil when absent
 	txVisible bool         // tx contents are part of the current state
 	dropTx    bool         // delete txBucket at commit (collection dropped)
@@ -84,7 +87,7 @@ func (s *stage) coll(tenant, name string) (*tenantStage, *collStage, *Error) {
 	if cs, ok := ts.colls[name]; ok {
 		return ts, cs, nil
 	}
-	cs := &collStage{name: name, docs: map[string]*record{}, indexes: map[string]*indexStage{}, dropIdx: map[string]bool{}, passDocs: -1}
+	cs := &collStage{name: name, tenant: tenant, sealer: s.cfg.Sealer, docs: map[string]*record{}, indexes: map[string]*indexStage{}, dropIdx: map[string]bool{}, passDocs: -1}
 	if ts.bucket != nil {
 		cs.txBucket = ts.bucket.Bucket(collBucketName(name))
 	}
@@ -149,6 +152,9 @@ func (cs *collStage) get(id string) (*record, *Error) {
 	if err != nil {
 		return nil, internalf("document %q: %v", id, err)
 	}
+	if err := openRecord(cs.sealer, cs.tenant, cs.name, id, &r); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -166,6 +172,9 @@ func (cs *collStage) forEachDoc(f func(id string, rec *record) *Error) *Error {
 				if err != nil {
 					return internalf("document %q: %v", k, err)
 				}
+				if err := openRecord(cs.sealer, cs.tenant, cs.name, string(k), &r); err != nil {
+					return err
+				}
 				if err := f(string(k), &r); err != nil {
 					return err
 				}
@@ -182,24 +191,31 @@ func (cs *collStage) forEachDoc(f func(id string, rec *record) *Error) *Error {
 	return nil
 }
 
-// keysFor returns doc's index keys for field as full entry keys. With
-// check set, each must fit MaxIndexKeyBytes; existing entries are not
-// checked, so a document indexed under a larger limit can still be updated
-// or deleted.
-func (s *stage) keysFor(doc map[string]any, field, id string, check bool) ([][]byte, *Error) {
+// keysFor returns doc's index keys for field as full entry keys, in their
+// stored form (blinded with a Sealer), and their plaintext size, which is
+// what the counters count. With check set, each must fit
+// MaxIndexKeyBytes (in plaintext); existing entries are not checked, so a
+// document indexed under a larger limit can still be updated or deleted.
+func (s *stage) keysFor(tenant string, doc map[string]any, field, id string, check bool) ([][]byte, int64, *Error) {
 	if doc == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
 	vals := query.IndexKeys(doc, field)
 	keys := make([][]byte, len(vals))
+	var size int64
 	for i, v := range vals {
 		keys[i] = indexKey(v, id)
+		size += int64(len(keys[i]))
 		if check && len(keys[i]) > s.cfg.MaxIndexKeyBytes {
-			return nil, errorf(CodeTooLarge, "document %q: the value of indexed field %q is too large to index (%d bytes with the id, at most %d)",
+			return nil, 0, errorf(CodeTooLarge, "document %q: the value of indexed field %q is too large to index (%d bytes with the id, at most %d)",
 				id, field, len(keys[i]), s.cfg.MaxIndexKeyBytes)
 		}
 	}
-	return keys, nil
+	keys, err := blindKeys(s.cfg.Sealer, tenant, keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	return keys, size, nil
 }
 
 // reindex replaces the index entries of id from old (nil: none) with those
@@ -222,11 +238,11 @@ func (s *stage) reindex(ts *tenantStage, cs *collStage, id string, old, new *rec
 	}
 	for _, field := range sortedKeys(cs.indexes) {
 		ix := cs.indexes[field]
-		oldKeys, err := s.keysFor(oldDoc, field, id, false)
+		oldKeys, oldSize, err := s.keysFor(ts.name, oldDoc, field, id, false)
 		if err != nil {
 			return err
 		}
-		newKeys, err := s.keysFor(newDoc, field, id, true)
+		newKeys, newSize, err := s.keysFor(ts.name, newDoc, field, id, true)
 		if err != nil {
 			return err
 		}
@@ -234,30 +250,33 @@ func (s *stage) reindex(ts *tenantStage, cs *collStage, id string, old, new *rec
 			continue
 		}
 		before := ix.meta.Bytes
-		ix.remove(oldKeys)
-		ix.add(id, newKeys)
+		ix.remove(oldKeys, oldSize)
+		ix.add(id, newKeys, newSize)
 		ts.meta.IndexBytes += ix.meta.Bytes - before
 	}
 	return nil
 }
 
-func (ix *indexStage) add(id string, keys [][]byte) {
+// add stages keys of one document; size is their plaintext size.
+func (ix *indexStage) add(id string, keys [][]byte, size int64) {
 	for _, k := range keys {
 		ix.entries[string(k)] = true
 		ix.meta.Entries++
-		ix.meta.Bytes += int64(len(k))
 	}
+	ix.meta.Bytes += size
 	if len(keys) > 1 {
 		ix.meta.Multikey++
 	}
 }
 
-func (ix *indexStage) remove(keys [][]byte) {
+// remove stages the removal of keys of one document; size is their
+// plaintext size.
+func (ix *indexStage) remove(keys [][]byte, size int64) {
 	for _, k := range keys {
 		ix.entries[string(k)] = false
 		ix.meta.Entries--
-		ix.meta.Bytes -= int64(len(k))
 	}
+	ix.meta.Bytes -= size
 	if len(keys) > 1 {
 		ix.meta.Multikey--
 	}
@@ -342,6 +361,9 @@ func (cs *collStage) commit(tb *bolt.Bucket) error {
 	}
 	for _, id := range sortedKeys(cs.docs) {
 		if r := cs.docs[id]; r != nil {
+			if cs.sealer != nil && r.sealed == nil {
+				return fmt.Errorf("document %q was staged without being encrypted", id)
+			}
 			err = db.Put([]byte(id), encodeRecord(r))
 		} else {
 			err = db.Delete([]byte(id))
