@@ -170,3 +170,100 @@ func (rd *Reader) QueryContext(ctx context.Context, tx *bolt.Tx, tenant, coll st
 	}
 	return runQuery(tx, tenant, coll, q, queryOptions{ctx: ctx, sealer: rd.s()})
 }
+
+// ResealPosition is where a walk of a tenant's documents stopped: the
+// last collection and id visited. The zero value starts at the beginning.
+type ResealPosition struct {
+	Collection, ID string
+}
+
+// ResealCandidates returns up to limit OpReseal operations for the
+// tenant's documents, in (collection, id) order after pos, whose data is
+// sealed under a key version other than current, and the position to
+// continue from; done reports that the walk reached the end. It only
+// reads key versions from the stored values' headers.
+func ResealCandidates(tx *bolt.Tx, tenant string, current uint32, pos ResealPosition, limit int) (ops []Op, next ResealPosition, done bool, err error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, pos, false, err
+	}
+	tb := tx.Bucket(tenantBucketName(tenant))
+	if tb == nil {
+		return nil, pos, true, nil
+	}
+	next = pos
+	prefix := []byte(collPrefix)
+	c := tb.Cursor()
+	for k, v := c.Seek(append(prefix, pos.Collection...)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if v != nil {
+			continue
+		}
+		coll := string(k[len(prefix):])
+		db := tb.Bucket(k).Bucket(bucketDocs)
+		if db == nil {
+			continue
+		}
+		dc := db.Cursor()
+		var id, val []byte
+		if coll == pos.Collection && pos.ID != "" {
+			id, val = dc.Seek([]byte(pos.ID))
+			if id != nil && string(id) == pos.ID {
+				id, val = dc.Next()
+			}
+		} else {
+			id, val = dc.First()
+		}
+		for ; id != nil; id, val = dc.Next() {
+			if len(ops) >= limit {
+				return ops, next, false, nil
+			}
+			next = ResealPosition{Collection: coll, ID: string(id)}
+			r, err := decodeRecord(val, false)
+			if err != nil {
+				return nil, pos, false, internalf("document %q: %v", id, err)
+			}
+			ver, err := seal.KeyVersion(r.Data)
+			if err != nil || ver == current {
+				continue
+			}
+			ops = append(ops, Op{Kind: OpReseal, Tenant: tenant, Collection: coll, ID: string(id), IfVersion: uint64(ver)})
+		}
+	}
+	return ops, next, true, nil
+}
+
+// KeyVersionCounts counts the tenant's documents by the data key version
+// their stored data is sealed under (0: stored in plaintext).
+func KeyVersionCounts(tx *bolt.Tx, tenant string) (map[uint32]int, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	out := map[uint32]int{}
+	tb := tx.Bucket(tenantBucketName(tenant))
+	if tb == nil {
+		return out, nil
+	}
+	prefix := []byte(collPrefix)
+	c := tb.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if v != nil {
+			continue
+		}
+		db := tb.Bucket(k).Bucket(bucketDocs)
+		if db == nil {
+			continue
+		}
+		err := db.ForEach(func(id, val []byte) error {
+			r, err := decodeRecord(val, false)
+			if err != nil {
+				return internalf("document %q: %v", id, err)
+			}
+			ver, _ := seal.KeyVersion(r.Data)
+			out[ver]++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
