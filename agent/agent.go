@@ -120,6 +120,8 @@ type Agent struct {
 	// following certificate rotations.
 	tls     *nodetls.TLS
 	stopTLS func()
+	// enc is encryption at rest (nil without --master-key-file).
+	enc     *encryption
 	handler atomic.Pointer[http.Handler]
 	errc    chan error
 
@@ -272,6 +274,14 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
+	enc, err := newEncryption(a.cfg.MasterKeyFile, nodeLog)
+	if err != nil {
+		return err
+	}
+	if enc != nil {
+		docsCfg.Sealer = enc.kr
+		sm.keyring = enc.sm
+	}
 	sm.docs = docs.NewStateMachine(docsCfg)
 	scfg := store.Config{
 		NodeID:          nodeID,
@@ -288,6 +298,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if mgd != nil {
 		scfg.OnLeadership = mgd.onLeadership
 	}
+	if enc != nil {
+		scfg.MasterKey = enc.master
+	}
+	scfg.SnapshotThreshold, scfg.SnapshotInterval, scfg.TrailingLogs = uint64(a.cfg.SnapshotThreshold), a.cfg.SnapshotInterval, uint64(a.cfg.TrailingLogs)
 	scfg.OnMembership = membershipAuditor(a.audit, nodeID, nodeLog)
 	if faultsEnabled {
 		iso := newIsolator()
@@ -309,9 +323,19 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		return err
 	}
 	undo = append(undo, func() { st.Close() })
+	var apiStore httpapi.Store = st
+	var reader *docs.Reader
+	if enc != nil {
+		if err := enc.start(st, nodeLog); err != nil {
+			return err
+		}
+		undo = append(undo, enc.stop)
+		apiStore, reader = sealingStore{Store: st, mgr: enc.mgr}, docs.NewReader(enc.kr)
+	}
 
 	apiCfg := httpapi.Config{
-		Store:            st,
+		Store:            apiStore,
+		Docs:             reader,
 		Auth:             a.auth,
 		NodeID:           nodeID,
 		RaftAddr:         raftAdv,
@@ -323,6 +347,9 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		Gatherer:         reg,
 		Logger:           nodeLog,
 		Audit:            a.audit,
+	}
+	if enc != nil {
+		apiCfg.DataKeys = enc.mgr
 	}
 	if mgd != nil {
 		apiCfg.Managed = true
@@ -345,9 +372,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	a.handler.Store(&h)
 
 	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.managed, a.opened = nodeID, raftAdv, httpAdv, st, mgd, true
+	a.enc = enc
 	recordLifecycle(ctx, a.audit, "agent.start", nodeID, a.log, "http_addr", httpAdv, "raft_addr", raftAdv, "auth", authMode(a.cfg))
 	a.log.Info("agent serving", "http_addr", httpAdv, "raft_addr", raftAdv,
-		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg), "billing", a.cfg.BillingURL, "tls", tl != nil)
+		"bootstrap_expect", a.cfg.BootstrapExpect, "join", join, "auth", authMode(a.cfg), "billing", a.cfg.BillingURL, "tls", tl != nil, "encryption_at_rest", enc != nil)
 	return nil
 }
 
@@ -424,6 +452,7 @@ func (a *Agent) Close() error {
 				errs = append(errs, err)
 			}
 		}
+		a.enc.stop()
 		if err := a.api.FlushAudit(context.Background()); err != nil {
 			errs = append(errs, fmt.Errorf("audit log: %w", err))
 		}

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/keyring"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -17,9 +18,11 @@ const docsTag byte = 1
 
 // StateMachine is the state machine an agent's store replicates: it routes
 // each command, by its first byte, to the state machine that owns it —
-// 1 (the docs command format) to the document state machine, and
+// 1 (the docs command format) to the document state machine,
 // tenancy.CommandTag ('T') to the tenancy state machine (policies and API
-// keys). Both keep their state in disjoint buckets of the same bbolt
+// keys), and keyring.CommandTag ('K') to the keyring of encryption at rest
+// (a node without a master key stops at such a command rather than store
+// documents in plaintext). Both keep their state in disjoint buckets of the same bbolt
 // file and share its transactions.
 //
 // An empty command or one with another first byte is not applied: Apply
@@ -28,6 +31,9 @@ const docsTag byte = 1
 type StateMachine struct {
 	docs    store.StateMachine
 	tenancy store.StateMachine
+	// keyring, when set (encryption at rest), applies keyring.CommandTag
+	// ('K') commands and is reloaded through Load.
+	keyring store.StateMachine
 	// applying is the index of the command being (or last) applied, so
 	// observers called inside Apply (docs.Config.OnStorage) know it.
 	applying atomic.Uint64
@@ -53,8 +59,26 @@ func (m *StateMachine) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 		return m.docs.Apply(tx, index, cmd)
 	case tenancy.CommandTag:
 		return m.tenancy.Apply(tx, index, cmd)
+	case keyring.CommandTag:
+		if m.keyring == nil {
+			// The cluster encrypts at rest and this node cannot: applying
+			// what follows would store its documents in plaintext.
+			panic(fmt.Sprintf("agent: entry %d installs a data key for encryption at rest but this node has no master key; start every node with the cluster's --master-key-file", index))
+		}
+		return m.keyring.Apply(tx, index, cmd)
 	}
-	return unknownCommand("command at index %d has unknown tag %#02x (want %#02x for documents or %q for tenancy)", index, cmd[0], docsTag, tenancy.CommandTag)
+	return unknownCommand("command at index %d has unknown tag %#02x (want %#02x for documents, %q for tenancy or %q for the keyring)", index, cmd[0], docsTag, tenancy.CommandTag, keyring.CommandTag)
+}
+
+var _ store.Loader = (*StateMachine)(nil)
+
+// Load reloads the state kept in memory from the state file (the keyring),
+// at open and after a snapshot restore.
+func (m *StateMachine) Load(tx *bolt.Tx) error {
+	if l, ok := m.keyring.(store.Loader); ok {
+		return l.Load(tx)
+	}
+	return nil
 }
 
 // applyingIndex returns the raft index of the command being applied (the

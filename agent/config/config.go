@@ -116,6 +116,16 @@ type Config struct {
 	AuditLog string
 	// AuditHMACKeyFile, optional, holds the key that HMACs the audit chain.
 	AuditHMACKeyFile string
+	// MasterKeyFile, optional, holds the master key that enables
+	// encryption at rest (seal.LoadMasterKeyFile); every node of a cluster
+	// must hold the same key. Empty: the store is plaintext.
+	MasterKeyFile string
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs tune raft
+	// snapshots and log compaction (store.Config); zero keeps the store's
+	// defaults.
+	SnapshotThreshold int
+	SnapshotInterval  time.Duration
+	TrailingLogs      int
 }
 
 // AuditOff is the audit-log value that disables the audit log.
@@ -255,6 +265,9 @@ func (c *Config) Validate() error {
 	}
 	if err := settings.CheckAudit(c.AuditLog, AuditOff, c.AuditHMACKeyFile); err != nil {
 		return err
+	}
+	if c.SnapshotThreshold < 0 || c.TrailingLogs < 0 || c.SnapshotInterval < 0 {
+		return errors.New("snapshot-threshold, snapshot-interval, trailing-logs: must not be negative")
 	}
 	if c.MaxDocumentBytes <= 0 {
 		return errors.New("max-document-bytes: must be > 0")

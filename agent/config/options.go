@@ -34,4 +34,8 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "max-body-bytes", Usage: "largest accepted HTTP request body, in bytes", Field: func(c *Config) any { return &c.MaxBodyBytes }},
 	{Name: "audit-log", Usage: "audit log file (hash-chained JSON lines: key, member, policy and admin changes, refused credentials, quota refusals); default <data-dir>/audit/audit.jsonl; \"off\" disables it (not recommended)", Field: func(c *Config) any { return &c.AuditLog }},
 	{Name: "audit-hmac-key-file", Usage: "file holding a key (16+ bytes) that HMACs the audit log's chain, so only its holder can rewrite the log undetected; keep a copy off this host to verify it", Field: func(c *Config) any { return &c.AuditHMACKeyFile }},
+	{Name: "snapshot-threshold", Usage: "raft entries since the last snapshot that trigger a new one (and compact the log); 0: the store's default (8192)", Field: func(c *Config) any { return &c.SnapshotThreshold }},
+	{Name: "snapshot-interval", Usage: "how often the snapshot threshold is checked; 0: the store's default (30s)", Field: func(c *Config) any { return &c.SnapshotInterval }},
+	{Name: "trailing-logs", Usage: "raft entries kept after a snapshot for slow followers to catch up from; 0: the store's default (10240)", Field: func(c *Config) any { return &c.TrailingLogs }},
+	{Name: "master-key-file", Usage: "master key file (32 bytes, hex or base64; mode 0600; from aerolith master-key create) enabling encryption at rest: raft log, snapshots and documents; every node of the cluster needs the same key; default: stored in plaintext", Field: func(c *Config) any { return &c.MasterKeyFile }},
 }}

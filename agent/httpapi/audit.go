@@ -39,7 +39,12 @@ var auditedRoutes = map[string]string{
 	"DELETE /api/v1/collections/{c}":                 ActionCollectionDrop,
 	"POST /api/v1/collections/{c}/indexes":           ActionIndexCreate,
 	"DELETE /api/v1/collections/{c}/indexes/{field}": ActionIndexDrop,
+	"POST /api/v1/admin/data-keys/rotate":            ActionDataKeyRotate,
 }
+
+// ActionDataKeyRotate records a rotation of tenants' data keys
+// (encryption at rest).
+const ActionDataKeyRotate = "data_key.rotate"
 
 // auditNote is what an audited route's handler adds to its record: the
 // target, when only the handler knows it (a new key's id), and detail.

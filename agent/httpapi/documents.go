@@ -190,7 +190,7 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 	var d docs.Document
 	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
 		var err error
-		d, err = docs.Get(tx, p.Tenant, r.PathValue("c"), r.PathValue("id"))
+		d, err = s.cfg.Docs.Get(tx, p.Tenant, r.PathValue("c"), r.PathValue("id"))
 		return err
 	})
 	if err != nil {
@@ -281,7 +281,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var page docs.Page
 	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
 		var err error
-		page, err = docs.List(tx, p.Tenant, r.PathValue("c"), limit, offset)
+		page, err = s.cfg.Docs.List(tx, p.Tenant, r.PathValue("c"), limit, offset)
 		return err
 	})
 	if err != nil {
@@ -310,7 +310,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	run := func(ctx context.Context) error {
 		return s.cfg.Store.View(ctx, c, func(tx *bolt.Tx) error {
 			var err error
-			page, ex, err = docs.QueryContext(ctx, tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
+			page, ex, err = s.cfg.Docs.QueryContext(ctx, tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
 				Filter: b.Filter, Sort: b.Sort, Limit: b.Limit, Offset: b.Offset,
 			})
 			return err

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
@@ -102,6 +103,12 @@ type Config struct {
 	// credentials and quota refusals (coalesced per source and minute),
 	// key, member, collection and index changes. Nil records nothing.
 	Audit audit.Auditor
+	// Docs reads documents (opening those sealed by encryption at rest);
+	// nil reads plaintext documents.
+	Docs *docs.Reader
+	// DataKeys manages data keys of encryption at rest behind
+	// /api/v1/admin/data-keys; nil answers 404 "not_encrypted".
+	DataKeys DataKeys
 }
 
 // Server is the HTTP API of one node. It is safe for concurrent use.
@@ -235,6 +242,8 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/collections/{c}/indexes", rw, kindWrite, false, s.createIndex},
 		{"DELETE", "/api/v1/collections/{c}/indexes/{field}", rw, kindWrite, false, s.dropIndex},
 		{"POST", "/api/v1/batch", rw, kindWrite, false, s.batch},
+		{"GET", "/api/v1/admin/data-keys", adm, kindMeta, true, s.dataKeyStatus},
+		{"POST", "/api/v1/admin/data-keys/rotate", adm, kindMeta, true, s.rotateDataKeys},
 	}
 }
 

@@ -80,6 +80,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 			},
 		},
 	)
+	cmd.AddCommand(newClusterDataKeysCommands(m, f)...)
 	return cmd
 }
 
