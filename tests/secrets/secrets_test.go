@@ -18,6 +18,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent"
 	"github.com/aerolithdb/aerolith/agent/config"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/billing/service"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/store/storetest"
@@ -235,7 +236,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"enrollment token":         enr.EnrollmentToken,
 		"tenant api key":           rw.Key,
 		"revoked tenant api key":   ro.Key,
-		"tenant key secret part":   rw.Key[strings.LastIndex(rw.Key, "_")+1:],
+		"tenant key secret part":   keySecret(t, rw.Key),
 		"billing read key":         readKey.Key,
 		"revoked billing read key": readKey2.Key,
 	}
@@ -424,4 +425,14 @@ func verify(t *testing.T, file string) (int, string) {
 		t.Fatalf("run audit verify: %v", err)
 	}
 	return 0, string(out)
+}
+
+// keySecret is the secret part of a tenant API key (after its id).
+func keySecret(t *testing.T, key string) string {
+	t.Helper()
+	_, secret, err := tenancy.ParseKey(key)
+	if err != nil || len(secret) < 16 {
+		t.Fatalf("tenant key: secret of %d bytes, %v", len(secret), err)
+	}
+	return secret
 }
