@@ -21,19 +21,18 @@
 // envelope stream. The keyring's persistent form is JSON (Export/Load) of
 // WrappedDEKs, which hold no key material.
 //
-// # Wiring plan (not wired yet)
+// # Wiring
 //
-// The agent loads the master key (--master-key-file or an AEROLITH_ env
-// variable) and builds one Keyring. Its state lives in a replicated bucket
-// owned by a keyring state machine: a "new key version" or "re-wrap"
-// command carries WrappedDEKs made on the proposer (NewVersion, Rewrap) and
-// Apply calls Install on every replica; on start and after a snapshot
-// restore the agent calls Load (or Replace) from that bucket. agent/docs
-// seals each document value with Seal(tenant, value, collection+id) inside
-// Apply and opens it on read; a leader-only background job walks values
-// where NeedsReencrypt is true and writes Reseal's result back through raft.
-// store wraps snapshots in NewSnapshotWriter/NewSnapshotReader, and the
-// proposer seals each raft command's payload under its tenant's scope
-// (keyring commands carry only wrapped keys and stay as they are), so
-// neither the bbolt files, the raft log nor snapshots hold plaintext.
+// The agent (--master-key-file) loads a LocalMasterKey and builds one
+// Keyring. Its state lives in the "keyring" bucket owned by agent/keyring's
+// state machine: install commands carry WrappedDEKs made on the proposer
+// (NewVersion) and Apply calls Install on every replica; at open and after a
+// snapshot restore the keyring is reloaded (Replace). agent/docs seals each
+// document's data with Seal(tenant, data, collection+id) inside Apply, opens
+// it on read, and blinds index values with Blind; a leader-only background
+// job reseals documents under older versions after a rotation. store seals
+// raft log entries under a node-local log key wrapped by the master key and
+// writes snapshots through NewEnvelopeWriter, so neither the bbolt files,
+// the raft log nor snapshots hold document data in plaintext. Master key
+// rotation (Rewrap) is not wired yet.
 package seal

@@ -3,7 +3,7 @@
 // of the cluster's CA on the raft port (raft and the internal RPC), nodes
 // with a foreign or expired certificate kept out, plain-text clients
 // refused, and certificate rotation (SIGHUP and file polling) under a
-// write load. Run with `go test ./tests/security` (skipped with -short).
+// write load; and encryption at rest (encryption_test.go). Run with `go test ./tests/security` (skipped with -short).
 package security
 
 import (
