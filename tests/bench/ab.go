@@ -44,11 +44,24 @@ func runAB(ctx context.Context, o options, name string, off, on abSide, stdout i
 		for _, op := range []string{opPut, opGet} {
 			for _, sd := range sides {
 				pids := append(pidsOf(sd.Cluster), sd.ExtraPIDs...)
+				var prof *profiler
+				if o.pprofDir != "" && round == 1 {
+					var err error
+					// A profile shorter than the workload: its first seconds.
+					if prof, err = startProfiles(ctx, o.pprofDir, fmt.Sprintf("%s-%s-%s", name, sd.Name, op), sd.Cluster, 2*time.Second); err != nil {
+						return nil, err
+					}
+				}
 				cpu0, cpuErr := cpuOf(pids)
 				r, err := RunLoad(ctx, LoadConfig{URLs: sd.Cluster.URLs(), Key: sd.Key, TLS: sd.TLS, Op: op, Clients: o.clients,
 					ConnsPerNode: o.connsPerNode, Total: o.managedTotal, KeySpace: o.managedTotal})
 				if err != nil {
 					return nil, fmt.Errorf("%s %s round %d %s: %w\n%s", name, sd.Name, round, op, err, sd.Cluster.LogTails(20))
+				}
+				if prof != nil {
+					if err := prof.wait(); err != nil {
+						return nil, err
+					}
 				}
 				ar := ABResult{Mode: sd.Name, Round: round, Result: r}
 				if cpu1, err := cpuOf(pids); err == nil && cpuErr == nil && r.N > 0 {

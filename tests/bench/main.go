@@ -68,6 +68,7 @@ type options struct {
 	abOnly        bool
 	abWhich       string
 	noEncrypt     bool
+	pprofDir      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.managedTotal, "ab-total", 0, "requests per workload, side and round of the A/B comparisons (0: half of -total)")
 	fs.BoolVar(&o.abOnly, "ab-only", false, "run only the A/B comparisons (no storage workloads, no anchor)")
 	fs.StringVar(&o.abWhich, "ab", "", "run only this A/B comparison: managed or secure (default both)")
+	fs.StringVar(&o.pprofDir, "pprof-dir", "", "A/B comparisons: save CPU profiles of every agent during round 1's workloads into this directory")
 	fs.BoolVar(&o.noEncrypt, "secure-no-encryption", false, "secure comparison: TLS only, without encryption at rest")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -148,6 +148,9 @@ func startManaged(ctx context.Context, o options, bin, dir string) (*managedEnv,
 		return e, fmt.Errorf("register cluster: %w", err)
 	}
 	start := func(name string, extra ...string) (*proctest.Cluster, error) {
+		if o.pprofDir != "" {
+			extra = append(extra, pprofArgs...)
+		}
 		c, err := proctest.New(proctest.Config{Binary: bin, Dir: filepath.Join(dir, name), Nodes: nodes, LogLevel: o.logLevel, ExtraArgs: extra})
 		if err != nil {
 			return nil, err

@@ -33,6 +33,9 @@ func benchSecure(ctx context.Context, o options, bin, dir string, stdout io.Writ
 		onArgs = []string{"--master-key-file", mk}
 	}
 	start := func(name string, tls bool, extra []string) (*proctest.Cluster, error) {
+		if o.pprofDir != "" {
+			extra = append(append([]string(nil), extra...), pprofArgs...)
+		}
 		c, err := proctest.New(proctest.Config{Binary: bin, Dir: filepath.Join(dir, name), Nodes: nodes, LogLevel: o.logLevel, TLS: tls, ExtraArgs: extra})
 		if err != nil {
 			return nil, err
