@@ -48,7 +48,7 @@ func runAB(ctx context.Context, o options, name string, off, on abSide, stdout i
 				if o.pprofDir != "" && round == 1 {
 					var err error
 					// A profile shorter than the workload: its first seconds.
-					if prof, err = startProfiles(ctx, o.pprofDir, fmt.Sprintf("%s-%s-%s", name, sd.Name, op), sd.Cluster, 2*time.Second); err != nil {
+					if prof, err = startProfiles(ctx, o.pprofDir, fmt.Sprintf("%s-%s-%s", name, sd.Name, op), sd.Cluster, o.pprofFor); err != nil {
 						return nil, err
 					}
 				}

@@ -69,6 +69,7 @@ type options struct {
 	abWhich       string
 	noEncrypt     bool
 	pprofDir      string
+	pprofFor      time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -89,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.abOnly, "ab-only", false, "run only the A/B comparisons (no storage workloads, no anchor)")
 	fs.StringVar(&o.abWhich, "ab", "", "run only this A/B comparison: managed or secure (default both)")
 	fs.StringVar(&o.pprofDir, "pprof-dir", "", "A/B comparisons: save CPU profiles of every agent during round 1's workloads into this directory")
+	fs.DurationVar(&o.pprofFor, "pprof-duration", 2*time.Second, "length of each -pprof-dir profile (keep it below the workload's duration)")
 	fs.BoolVar(&o.noEncrypt, "secure-no-encryption", false, "secure comparison: TLS only, without encryption at rest")
 	if err := fs.Parse(args); err != nil {
 		return o, err
