@@ -353,7 +353,9 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	}
 	if mgd != nil {
 		apiCfg.Managed = true
-		apiCfg.Auth = auth.Chain{a.auth, tenancy.NewAuthenticator(st, mgd.gov.revoked)}
+		keys := tenancy.NewAuthenticator(st, mgd.gov.revoked)
+		keys.UseGeneration(tsm.KeyGeneration)
+		apiCfg.Auth = auth.Chain{a.auth, keys}
 		apiCfg.Governor = mgd.gov
 		apiCfg.Meter = mgd.meter
 		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves}

@@ -72,9 +72,15 @@ func (m *StateMachine) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 
 var _ store.Loader = (*StateMachine)(nil)
 
-// Load reloads the state kept in memory from the state file (the keyring),
+// Load reloads the state kept in memory from the state file (the tenancy
+// key generation, the keyring),
 // at open and after a snapshot restore.
 func (m *StateMachine) Load(tx *bolt.Tx) error {
+	if l, ok := m.tenancy.(store.Loader); ok {
+		if err := l.Load(tx); err != nil {
+			return err
+		}
+	}
 	if l, ok := m.keyring.(store.Loader); ok {
 		return l.Load(tx)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"log/slog"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -15,6 +16,11 @@ import (
 // one value serves every caller; Apply is deterministic.
 type StateMachine struct {
 	log *slog.Logger
+
+	// keyGen is the key generation of the committed state (see
+	// KeyGeneration); keyGenOK is set once Load or a commit published it.
+	keyGen   atomic.Uint64
+	keyGenOK atomic.Bool
 }
 
 // NewStateMachine returns a state machine. It does no I/O.
@@ -50,8 +56,10 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 		r, werr = setPolicy(tx, &c)
 	case CreateKey:
 		r, werr = createKey(tx, &c)
+		sm.publishKeyGeneration(tx)
 	case RevokeKey:
 		r, werr = revokeKey(tx, &c)
+		sm.publishKeyGeneration(tx)
 	default:
 		return Result{Err: invalidf("unknown tenancy command %T", c)}
 	}
@@ -61,6 +69,35 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 		return Result{Err: internalf("storage: %v", werr)}
 	}
 	return r
+}
+
+// publishKeyGeneration makes KeyGeneration report tx's key generation once
+// tx has committed (a rolled-back tx publishes nothing).
+func (sm *StateMachine) publishKeyGeneration(tx *bolt.Tx) {
+	gen := keyGenerationOf(tx)
+	tx.OnCommit(func() {
+		sm.keyGen.Store(gen)
+		sm.keyGenOK.Store(true)
+	})
+}
+
+// Load implements store.Loader: it reads the key generation of the state
+// file at open and after a snapshot restore.
+func (sm *StateMachine) Load(tx *bolt.Tx) error {
+	sm.keyGen.Store(keyGenerationOf(tx))
+	sm.keyGenOK.Store(true)
+	return nil
+}
+
+// KeyGeneration returns the key generation of the committed state: how
+// many key commands it holds, as Authenticator compares it with what it
+// cached. It lags a commit by the commit callback (microseconds); ok is
+// false until Load ran.
+func (sm *StateMachine) KeyGeneration() (gen uint64, ok bool) {
+	if !sm.keyGenOK.Load() {
+		return 0, false
+	}
+	return sm.keyGen.Load(), true
 }
 
 // failed wraps a validation failure as a Result.

@@ -60,11 +60,14 @@ const keyBarrierTimeout = 3 * time.Second
 // generation, which each applied CreateKey and RevokeKey advances (and a
 // restored snapshot carries), in the same stale read; when it moved the
 // cache is dropped, so a revocation applied on this node refuses the very
-// next request.
+// next request. With UseGeneration a cached key costs no read at all.
 type Authenticator struct {
 	v       Viewer
 	revoked func(tenant string) []string
 	barrier keyBarrier
+	// generation, when set, reports the committed key generation without
+	// a read transaction (StateMachine.KeyGeneration).
+	generation func() (uint64, bool)
 
 	mu   sync.RWMutex
 	gen  uint64
@@ -80,6 +83,15 @@ var _ auth.Authenticator = (*Authenticator)(nil)
 func NewAuthenticator(v Viewer, revoked func(tenant string) []string) *Authenticator {
 	return &Authenticator{v: v, revoked: revoked, keys: map[string]APIKey{}}
 }
+
+// UseGeneration lets the Authenticator answer a cached key without a read
+// of the state: gen (normally StateMachine.KeyGeneration of the node's
+// tenancy state machine) reports the committed key generation, so a cache
+// hit needs only an atomic load. A revocation is then refused from the
+// moment its transaction's commit callback ran (microseconds after the
+// commit), and after a snapshot restore once the store reloaded the state.
+// Call it before the Authenticator is used.
+func (a *Authenticator) UseGeneration(gen func() (uint64, bool)) { a.generation = gen }
 
 // dummyHash is compared against when the id is unknown, so unknown ids and
 // wrong secrets take the same work.
@@ -134,6 +146,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 
 // lookup returns key id from the cache or the node's state.
 func (a *Authenticator) lookup(ctx context.Context, id string) (k APIKey, found bool, err error) {
+	if a.generation != nil {
+		if gen, ok := a.generation(); ok {
+			a.mu.RLock()
+			if a.gen == gen {
+				k, found = a.keys[id]
+			}
+			a.mu.RUnlock()
+			if found {
+				return k, true, nil
+			}
+		}
+	}
 	err = a.v.View(ctx, store.Stale, func(tx *bolt.Tx) error {
 		gen := keyGenerationOf(tx)
 		a.mu.RLock()

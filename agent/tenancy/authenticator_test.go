@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/aerolithdb/aerolith/agent/auth"
 )
 
@@ -230,4 +232,61 @@ func TestAuthenticateConcurrent(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	wantRefused(t, x.a, request(x.acmeS), "api key revoked")
+}
+
+// TestAuthenticateWithGeneration: with the state machine's published key
+// generation, a cached key is answered without reading the state; a key
+// command's commit moves the generation, so a revocation still refuses the
+// very next request and a new key is found.
+func TestAuthenticateWithGeneration(t *testing.T) {
+	x := newAuthFixture(t)
+	views := func() int {
+		x.f.mu.Lock()
+		defer x.f.mu.Unlock()
+		return len(x.f.views)
+	}
+	x.a.UseGeneration(x.f.sm.KeyGeneration)
+	fresh := NewStateMachine()
+	if _, ok := fresh.KeyGeneration(); ok {
+		t.Fatal("KeyGeneration of a state machine that never loaded or committed reports ok")
+	}
+	if err := x.f.db.View(x.f.sm.Load); err != nil {
+		t.Fatal(err)
+	}
+	if gen, ok := x.f.sm.KeyGeneration(); !ok || gen != 2 {
+		t.Fatalf("KeyGeneration after Load = %d, %v; want 2 (two keys created), true", gen, ok)
+	}
+	want := auth.Principal{Tenant: "acme", Role: auth.RoleReadWrite, KeyID: x.acme.ID}
+	wantPrincipal(t, x.a, x.acmeS, want) // fills the cache: one read
+	before := views()
+	for range 5 {
+		wantPrincipal(t, x.a, x.acmeS, want)
+	}
+	if n := views() - before; n != 0 {
+		t.Errorf("cached key: %d state reads for 5 requests, want 0", n)
+	}
+	x.f.mustApply(t, RevokeKey{ID: x.acme.ID, At: baseTime.Add(time.Minute)})
+	if gen, _ := x.f.sm.KeyGeneration(); gen != 3 {
+		t.Errorf("KeyGeneration after a revocation committed = %d, want 3", gen)
+	}
+	wantRefused(t, x.a, request(x.acmeS), "api key revoked")
+	k, s := newTestKey(t, "acme", "read")
+	x.f.mustApply(t, CreateKey{Key: k})
+	wantPrincipal(t, x.a, s, auth.Principal{Tenant: "acme", Role: auth.RoleRead, KeyID: k.ID})
+	// A rolled-back transaction publishes nothing.
+	k2, _ := newTestKey(t, "acme", "read")
+	cmd, err := EncodeCommand(CreateKey{Key: k2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errRollback := errors.New("rollback")
+	if err := x.f.db.Update(func(tx *bolt.Tx) error {
+		x.f.sm.Apply(tx, 99, cmd)
+		return errRollback
+	}); !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if gen, _ := x.f.sm.KeyGeneration(); gen != 4 {
+		t.Errorf("KeyGeneration after a rolled-back key command = %d, want 4 (unchanged)", gen)
+	}
 }
