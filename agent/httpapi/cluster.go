@@ -123,7 +123,7 @@ func (s *Server) joinMember(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("node:"+b.NodeID, "raft_addr", b.RaftAddr)
+	noteOf(r).Set("node:"+b.NodeID, "raft_addr", b.RaftAddr)
 	var meta map[string]string
 	if b.HTTPAddr != "" {
 		meta = map[string]string{MetaHTTPAddr: b.HTTPAddr}

@@ -93,7 +93,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("index:" + p.Tenant + "/" + clipText(r.PathValue("c")) + "/" + clipText(b.Field))
+	noteOf(r).Set("index:" + p.Tenant + "/" + clipText(r.PathValue("c")) + "/" + clipText(b.Field))
 	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
 		return err
 	}

@@ -120,12 +120,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("tenant:"+tenant, "tenant", tenant, "role", b.Role)
+	noteOf(r).Set("tenant:"+tenant, "tenant", tenant, "role", b.Role)
 	k, secret, err := s.cfg.Keys.Create(r.Context(), tenant, b.Role, b.Name)
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("key:"+k.ID, "key_id", k.ID)
+	noteOf(r).Set("key:"+k.ID, "key_id", k.ID)
 	writeJSON(w, http.StatusCreated, createdKeyBody{
 		ID: k.ID, Tenant: k.Tenant, Role: k.Role, Name: k.Name, CreatedAt: k.CreatedAt.UTC(), Key: secret,
 	})
@@ -184,7 +184,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("", "tenant", k.Tenant, "role", k.Role)
+	noteOf(r).Set("", "tenant", k.Tenant, "role", k.Role)
 	writeJSON(w, http.StatusOK, presentKey(k))
 	return nil
 }

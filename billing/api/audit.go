@@ -38,79 +38,17 @@ var auditedRoutes = map[string]string{
 	"POST /api/v1/invoices/{id}/payments":          "invoice.pay",
 }
 
-// auditNote is what an audited route's handler adds to its record.
-type auditNote struct {
-	target string
-	detail map[string]string
-	// skip drops the record (a usage batch accepted in full).
-	skip bool
-}
-
-type noteKey struct{}
-
-// noteOf returns the request's audit note (a throwaway one outside
-// audited routes).
-func noteOf(r *http.Request) *auditNote {
-	if n, ok := r.Context().Value(noteKey{}).(*auditNote); ok {
-		return n
-	}
-	return &auditNote{}
-}
-
-// set records the target (when not empty) and detail pairs.
-func (n *auditNote) set(target string, kv ...string) {
-	if target != "" {
-		n.target = target
-	}
-	if len(kv) > 0 && n.detail == nil {
-		n.detail = map[string]string{}
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		n.detail[kv[i]] = kv[i+1]
-	}
-}
-
-// statusRecorder remembers the status written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// noteOf returns the request's audit note (audit.NoteOf).
+func noteOf(r *http.Request) *audit.Note { return audit.NoteOf(r.Context()) }
 
 // auditRoute runs next for an audited route and records the outcome.
 func (s *Server) auditRoute(action string, rt route, w http.ResponseWriter, r *http.Request, p principal, next func(http.ResponseWriter, *http.Request)) {
-	note := &auditNote{target: defaultTarget(rt, r)}
-	rec := &statusRecorder{ResponseWriter: w}
-	next(rec, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if note.skip && status < http.StatusBadRequest {
+	ev, ok := audit.ServeRoute(w, r, defaultTarget(rt, r), next)
+	if !ok {
 		return
 	}
-	d := note.detail
-	if d == nil {
-		d = map[string]string{}
-	}
-	d["status"] = http.StatusText(status)
-	s.record(r.Context(), audit.Event{Actor: actorOf(r, p), Action: action, Target: note.target, Outcome: audit.OutcomeOf(status), Detail: d})
+	ev.Actor, ev.Action = actorOf(r, p), action
+	s.record(r.Context(), ev)
 }
 
 // defaultTarget names what a route acts on from its path.

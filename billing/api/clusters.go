@@ -61,7 +61,7 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("cluster:"+res.Cluster.ID, "tenants", clip(strings.Join(res.Cluster.Tenants, ",")))
+	noteOf(r).Set("cluster:"+res.Cluster.ID, "tenants", clip(strings.Join(res.Cluster.Tenants, ",")))
 	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)
 	writeJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
 	return nil
@@ -104,7 +104,7 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("node:"+id+"/"+clip(body.NodeID), "http_addr", clip(body.HTTPAddr), "raft_addr", clip(body.RaftAddr))
+	noteOf(r).Set("node:"+id+"/"+clip(body.NodeID), "http_addr", clip(body.HTTPAddr), "raft_addr", clip(body.RaftAddr))
 	h := s.header(p)
 	res, err := s.propose(r.Context(), ledger.RegisterNode{
 		Header: h, ClusterID: id, NodeID: body.NodeID, HTTPAddr: body.HTTPAddr, RaftAddr: body.RaftAddr, At: h.Time,

@@ -48,7 +48,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("key:"+res.APIKey.ID, "tenant", res.APIKey.Tenant, "key_id", res.APIKey.ID)
+	noteOf(r).Set("key:"+res.APIKey.ID, "tenant", res.APIKey.Tenant, "key_id", res.APIKey.ID)
 	writeJSON(w, http.StatusCreated, keyOut{APIKey: *res.APIKey, Key: secret})
 	return nil
 }

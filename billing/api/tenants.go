@@ -20,7 +20,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	noteOf(r).set("tenant:"+res.Tenant.ID, "tier", res.Tenant.Tier)
+	noteOf(r).Set("tenant:"+res.Tenant.ID, "tier", res.Tenant.Tier)
 	w.Header().Set("Location", "/api/v1/tenants/"+res.Tenant.ID)
 	writeJSON(w, http.StatusCreated, res.Tenant)
 	return nil
@@ -102,7 +102,7 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principa
 		return err
 	}
 	if patch.Tier != nil {
-		noteOf(r).set("", "tier", clip(*patch.Tier))
+		noteOf(r).Set("", "tier", clip(*patch.Tier))
 	}
 	var t *ledger.Tenant
 	for _, cmd := range patch.Commands(s.header(p), id) {

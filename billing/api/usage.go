@@ -19,7 +19,7 @@ import (
 // duplicate and counted once. A batch whose cluster_id names another
 // cluster than the token's is 403.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p principal) error {
-	noteOf(r).set("cluster:" + p.cluster.ID)
+	noteOf(r).Set("cluster:" + p.cluster.ID)
 	batch, err := decodeUsage(r.Body)
 	if err != nil {
 		return err
@@ -36,9 +36,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p principal) err
 		ir = &ledger.IngestResult{Records: []ledger.RecordResult{}}
 	}
 	if ir.Rejected == 0 {
-		noteOf(r).skip = true
+		noteOf(r).Skip = true
 	} else {
-		noteOf(r).set("", "rejected", strconv.Itoa(ir.Rejected), "accepted", strconv.Itoa(ir.Accepted), "duplicates", strconv.Itoa(ir.Duplicates))
+		noteOf(r).Set("", "rejected", strconv.Itoa(ir.Rejected), "accepted", strconv.Itoa(ir.Accepted), "duplicates", strconv.Itoa(ir.Duplicates))
 	}
 	s.metrics.batches.Observe(float64(len(batch.Records)))
 	s.metrics.records.WithLabelValues("accepted").Add(float64(ir.Accepted))
