@@ -32,6 +32,30 @@ type abSide struct {
 	ExtraPIDs []int
 }
 
+// startSide starts a 3-node cluster for one side of a comparison in dir
+// (with TLS when tls; extra agent arguments, plus the profiling endpoint
+// with -pprof-dir) and waits until it is ready and has a leader. On error
+// the cluster, when not nil, must still be stopped.
+func startSide(ctx context.Context, o options, bin, dir string, tls bool, extra []string) (*proctest.Cluster, error) {
+	if o.pprofDir != "" {
+		extra = append(append([]string(nil), extra...), pprofArgs...)
+	}
+	c, err := proctest.New(proctest.Config{Binary: bin, Dir: dir, Nodes: nodes, LogLevel: o.logLevel, TLS: tls, ExtraArgs: extra})
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, proctest.StartupTimeout)
+	defer cancel()
+	if err := c.Start(sctx); err != nil {
+		return c, err
+	}
+	if err := c.WaitAllReady(sctx); err != nil {
+		return c, fmt.Errorf("%w\n%s", err, c.LogTails(20))
+	}
+	_, err = c.WaitLeader(sctx)
+	return c, err
+}
+
 // runAB runs o.managedRounds rounds of put and get on both sides and prints
 // one line per run, prefixed with name.
 func runAB(ctx context.Context, o options, name string, off, on abSide, stdout io.Writer) ([]ABResult, error) {

@@ -147,29 +147,10 @@ func startManaged(ctx context.Context, o options, bin, dir string) (*managedEnv,
 	if err != nil {
 		return e, fmt.Errorf("register cluster: %w", err)
 	}
-	start := func(name string, extra ...string) (*proctest.Cluster, error) {
-		if o.pprofDir != "" {
-			extra = append(extra, pprofArgs...)
-		}
-		c, err := proctest.New(proctest.Config{Binary: bin, Dir: filepath.Join(dir, name), Nodes: nodes, LogLevel: o.logLevel, ExtraArgs: extra})
-		if err != nil {
-			return nil, err
-		}
-		sctx, cancel := context.WithTimeout(ctx, proctest.StartupTimeout)
-		defer cancel()
-		if err := c.Start(sctx); err != nil {
-			return c, err
-		}
-		if err := c.WaitAllReady(sctx); err != nil {
-			return c, fmt.Errorf("%w\n%s", err, c.LogTails(20))
-		}
-		_, err = c.WaitLeader(sctx)
-		return c, err
-	}
-	if e.off, err = start("off"); err != nil {
+	if e.off, err = startSide(ctx, o, bin, filepath.Join(dir, "off"), false, nil); err != nil {
 		return e, fmt.Errorf("off cluster: %w", err)
 	}
-	if e.on, err = start("on", "--billing-url", e.bill.URL(), "--enrollment-token", enr.EnrollmentToken); err != nil {
+	if e.on, err = startSide(ctx, o, bin, filepath.Join(dir, "on"), false, []string{"--billing-url", e.bill.URL(), "--enrollment-token", enr.EnrollmentToken}); err != nil {
 		return e, fmt.Errorf("on cluster: %w", err)
 	}
 	if e.key, err = e.createKey(ctx); err != nil {

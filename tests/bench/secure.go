@@ -32,25 +32,6 @@ func benchSecure(ctx context.Context, o options, bin, dir string, stdout io.Writ
 		}
 		onArgs = []string{"--master-key-file", mk}
 	}
-	start := func(name string, tls bool, extra []string) (*proctest.Cluster, error) {
-		if o.pprofDir != "" {
-			extra = append(append([]string(nil), extra...), pprofArgs...)
-		}
-		c, err := proctest.New(proctest.Config{Binary: bin, Dir: filepath.Join(dir, name), Nodes: nodes, LogLevel: o.logLevel, TLS: tls, ExtraArgs: extra})
-		if err != nil {
-			return nil, err
-		}
-		sctx, cancel := context.WithTimeout(ctx, proctest.StartupTimeout)
-		defer cancel()
-		if err := c.Start(sctx); err != nil {
-			return c, err
-		}
-		if err := c.WaitAllReady(sctx); err != nil {
-			return c, fmt.Errorf("%w\n%s", err, c.LogTails(20))
-		}
-		_, err = c.WaitLeader(sctx)
-		return c, err
-	}
 	stopAll := func(cs ...*proctest.Cluster) {
 		for _, c := range cs {
 			if c != nil {
@@ -58,12 +39,12 @@ func benchSecure(ctx context.Context, o options, bin, dir string, stdout io.Writ
 			}
 		}
 	}
-	off, err := start("off", false, nil)
+	off, err := startSide(ctx, o, bin, filepath.Join(dir, "off"), false, nil)
 	if err != nil {
 		stopAll(off)
 		return nil, nil, fmt.Errorf("secure off cluster: %w", err)
 	}
-	on, err := start("on", true, onArgs)
+	on, err := startSide(ctx, o, bin, filepath.Join(dir, "on"), true, onArgs)
 	defer stopAll(off, on)
 	if err != nil {
 		return nil, nil, fmt.Errorf("secure on cluster: %w", err)
