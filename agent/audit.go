@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/aerolithdb/aerolith/agent/config"
@@ -19,22 +18,7 @@ func openAuditLog(ctx context.Context, cfg config.Config, log *slog.Logger) (*au
 		log.Warn("audit log is off (--audit-log off): key, membership and policy changes and refused credentials are not recorded")
 		return nil, nil
 	}
-	acfg := audit.Config{Path: path, Secrets: []string{cfg.AdminKey, cfg.EnrollmentToken}, Logger: log}
-	if cfg.AuditHMACKeyFile != "" {
-		key, err := audit.ReadKeyFile(cfg.AuditHMACKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("audit-hmac-key-file: %w", err)
-		}
-		acfg.HMACKey = key
-	}
-	w, err := audit.New(acfg)
-	if err != nil {
-		return nil, fmt.Errorf("audit-log: %w", err)
-	}
-	if err := w.Open(ctx); err != nil {
-		return nil, fmt.Errorf("audit-log: %w", err)
-	}
-	return w, nil
+	return audit.OpenFile(ctx, path, cfg.AuditHMACKeyFile, []string{cfg.AdminKey, cfg.EnrollmentToken}, log)
 }
 
 // membershipAuditor is the store's OnMembership hook: each change this node

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/store"
@@ -17,22 +16,7 @@ func (s *Service) openAuditLog(ctx context.Context, nodeID string) (*audit.Write
 		s.log.Warn("audit log is off (--audit-log off): tenant, key, cluster and invoice changes and refused credentials are not recorded")
 		return nil, nil
 	}
-	acfg := audit.Config{Path: path, Secrets: s.cfg.AdminKeys, Logger: s.log.With("node_id", nodeID)}
-	if s.cfg.AuditHMACKeyFile != "" {
-		key, err := audit.ReadKeyFile(s.cfg.AuditHMACKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("audit-hmac-key-file: %w", err)
-		}
-		acfg.HMACKey = key
-	}
-	w, err := audit.New(acfg)
-	if err != nil {
-		return nil, fmt.Errorf("audit-log: %w", err)
-	}
-	if err := w.Open(ctx); err != nil {
-		return nil, fmt.Errorf("audit-log: %w", err)
-	}
-	return w, nil
+	return audit.OpenFile(ctx, path, s.cfg.AuditHMACKeyFile, s.cfg.AdminKeys, s.log.With("node_id", nodeID))
 }
 
 // record appends a lifecycle event of this replica (detail: pairs of key
