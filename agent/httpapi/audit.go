@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
@@ -79,7 +78,7 @@ func defaultTarget(action string, r *http.Request, p auth.Principal) string {
 // actorOf is the principal as the audit log records it: its kind, tenant
 // and key id (never the key), and the remote address.
 func actorOf(r *http.Request, p auth.Principal) audit.Actor {
-	a := audit.Actor{Tenant: p.Tenant, KeyID: p.KeyID, Addr: remoteHost(r)}
+	a := audit.Actor{Tenant: p.Tenant, KeyID: p.KeyID, Addr: audit.RemoteHost(r)}
 	switch p.KeyID {
 	case auth.AdminKeyID:
 		a.Kind, a.Tenant = "admin", ""
@@ -93,16 +92,6 @@ func actorOf(r *http.Request, p auth.Principal) audit.Actor {
 	return a
 }
 
-// remoteHost is the request's remote IP (without the port, so the
-// connections of one client share it).
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // auditAuth records a refused credential: auth.failed for an unknown,
 // malformed, missing or revoked credential, auth.denied for a valid one
 // lacking the rights. Repeats of one address and reason are coalesced.
@@ -112,7 +101,7 @@ func (s *Server) auditAuth(r *http.Request, rt route, p auth.Principal, err erro
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		action, reason = ActionAuthFailed, authFailReason(err)
-		actor = audit.Actor{Kind: "anonymous", Addr: remoteHost(r)}
+		actor = audit.Actor{Kind: "anonymous", Addr: audit.RemoteHost(r)}
 		if tok, terr := auth.BearerToken(r); terr == nil && strings.HasPrefix(tok, tenancy.KeyPrefix) {
 			if id, _, perr := tenancy.ParseKey(tok); perr == nil {
 				actor.KeyID = clipText(id)

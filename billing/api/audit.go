@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
@@ -70,7 +69,7 @@ func defaultTarget(rt route, r *http.Request) string {
 // actorOf is the principal as the audit log records it (the credential's
 // id, never the credential) with the remote address.
 func actorOf(r *http.Request, p principal) audit.Actor {
-	a := audit.Actor{KeyID: p.keyID, Addr: remoteHost(r)}
+	a := audit.Actor{KeyID: p.keyID, Addr: audit.RemoteHost(r)}
 	switch p.kind {
 	case kindAdmin:
 		a.Kind = "admin"
@@ -84,15 +83,6 @@ func actorOf(r *http.Request, p principal) audit.Actor {
 	return a
 }
 
-// remoteHost is the request's remote IP without the port.
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // auditAuth records a refused credential (coalesced per address and
 // reason, see audit.Coalescer).
 func (s *Server) auditAuth(rt route, r *http.Request, p principal, err error) {
@@ -100,7 +90,7 @@ func (s *Server) auditAuth(rt route, r *http.Request, p principal, err error) {
 	actor := actorOf(r, p)
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
-		action, actor = ActionAuthFailed, audit.Actor{Kind: "anonymous", Addr: remoteHost(r)}
+		action, actor = ActionAuthFailed, audit.Actor{Kind: "anonymous", Addr: audit.RemoteHost(r)}
 		msg := err.Error()
 		switch {
 		case strings.Contains(msg, "missing Authorization"):

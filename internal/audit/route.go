@@ -2,7 +2,10 @@ package audit
 
 import (
 	"context"
+	"net"
 	"net/http"
+
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Note is what an audited HTTP handler adds to its request's record: the
@@ -46,9 +49,9 @@ func (n *Note) Set(target string, kv ...string) {
 // is false (the handler set Skip and the request succeeded).
 func ServeRoute(w http.ResponseWriter, r *http.Request, target string, next func(http.ResponseWriter, *http.Request)) (ev Event, record bool) {
 	note := &Note{Target: target}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &jsonapi.StatusRecorder{ResponseWriter: w}
 	next(rec, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
-	status := rec.status
+	status := rec.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -63,25 +66,12 @@ func ServeRoute(w http.ResponseWriter, r *http.Request, target string, next func
 	return Event{Target: note.Target, Outcome: OutcomeOf(status), Detail: d}, true
 }
 
-// statusRecorder remembers the status written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+// RemoteHost is the request's remote IP without the port, so that the
+// connections of one client share it (Actor.Addr).
+func RemoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
-	s.ResponseWriter.WriteHeader(code)
+	return host
 }
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -71,28 +71,32 @@ func RouteOf(r *http.Request) string {
 	return "unmatched"
 }
 
-// statusWriter remembers the status of the answer.
-type statusWriter struct {
+// StatusRecorder is a ResponseWriter that remembers the status of the
+// answer (0 until a header or body is written; a body without a header is
+// 200).
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+// WriteHeader implements http.ResponseWriter.
+func (w *StatusRecorder) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+// Write implements http.ResponseWriter.
+func (w *StatusRecorder) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Instrument reports every request to obs by route pattern, method and
 // status, and turns a panic into a logged 500 internal error (re-raising
@@ -102,7 +106,7 @@ func Instrument(next http.Handler, obs Observer, log *slog.Logger, ew ErrorWrite
 		start := time.Now()
 		ri := &reqInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusRecorder{ResponseWriter: w}
 		obs.Begin()
 		defer func() {
 			obs.End()
@@ -111,11 +115,11 @@ func Instrument(next http.Handler, obs Observer, log *slog.Logger, ew ErrorWrite
 					panic(v)
 				}
 				log.Error("panic serving request", "method", r.Method, "route", RouteOf(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if sw.status == 0 {
+				if sw.Status == 0 {
 					ew.Write(sw, http.StatusInternalServerError, CodeInternal, "internal error")
 				}
 			}
-			status := sw.status
+			status := sw.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
