@@ -1,5 +1,7 @@
 // Command bench is Aerolith's storage benchmark (`make bench`, or
-// `go run ./tests/bench` from the repository root). It builds the aerolith
+// `go run ./tests/bench` from the repository root), followed by the A/B
+// comparisons of ab.go (metering and quotas off/on, TLS and encryption at
+// rest off/on). It builds the aerolith
 // binary, starts a 3-node cluster of separate agent processes on loopback
 // (fsync on, no TLS, --log-level warn), runs the etcd anchor's workloads with
 // the same parameters — 8-byte sequential ids, 256-byte documents, 1 client
