@@ -36,6 +36,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/atomicfile"
 )
 
 // File names inside a CA directory and a certificate output directory.
@@ -247,10 +249,10 @@ func (ca *CA) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("encode CA key: %w", err)
 	}
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return fmt.Errorf("write CA key: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, CACertFile), ca.certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, CACertFile), ca.certPEM, 0o644); err != nil {
 		return fmt.Errorf("write CA certificate: %w", err)
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/atomicfile"
 )
 
 // NodeRequest says what node certificate IssueNode creates.
@@ -247,7 +249,7 @@ func WriteCert(dir string, certPEM, keyPEM, caPEM []byte) error {
 		if len(f.data) == 0 {
 			continue
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
 			return fmt.Errorf("out: write %s: %w", f.name, err)
 		}
 	}

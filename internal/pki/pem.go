@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // PEM block types written and read by this package.
@@ -201,33 +200,4 @@ func algorithmOf(key crypto.PublicKey) Algorithm {
 		return Ed25519
 	}
 	return Algorithm(fmt.Sprintf("%T", key))
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename, so a reader (a Reloader polling the file) never
-// sees half a file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
