@@ -180,15 +180,22 @@ func TestRestoreReplacesAtomically(t *testing.T) {
 		})
 	}()
 	<-holding
+	oldDB := dst.db.Load()
 	restored := make(chan error, 1)
 	go func() { restored <- dst.Restore(io.NopCloser(bytes.NewReader(data))) }()
-	// New readers see the snapshot while the old reader is still open.
+	// Wait for the swap without reading: a read transaction begun on the
+	// old file just before the swap could not end while Restore's Close of
+	// that file waits for the holding reader, which waits for this test.
 	deadline := time.Now().Add(30 * time.Second)
-	for get(t, dst, "a") != "from-src" {
+	for dst.db.Load() == oldDB {
 		if time.Now().After(deadline) {
-			t.Fatalf("new readers never saw the restored state")
+			t.Fatalf("Restore never swapped in the new state file")
 		}
 		time.Sleep(time.Millisecond)
+	}
+	// New readers see the snapshot while the old reader is still open.
+	if v := get(t, dst, "a"); v != "from-src" {
+		t.Fatalf("new reader saw a=%q, want the restored from-src", v)
 	}
 	if get(t, dst, "only") != "" {
 		t.Fatalf("restored state still has keys of the old state")
