@@ -232,6 +232,14 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	store.mu.Lock()
 	_, saved := store.m[b.tenant]
 	store.mu.Unlock()
+	// OnChange runs just after the policy is published; wait for it, then
+	// check it ran exactly once.
+	eventually(t, "OnChange after first fetch", func() error {
+		if changes.Load() == 0 {
+			return errors.New("OnChange not called yet")
+		}
+		return nil
+	})
 	if !saved || changes.Load() != 1 {
 		t.Fatalf("after first fetch: saved %v, OnChange calls %d; want saved, 1", saved, changes.Load())
 	}
