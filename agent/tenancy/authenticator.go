@@ -93,6 +93,10 @@ func NewAuthenticator(v Viewer, revoked func(tenant string) []string) *Authentic
 // Call it before the Authenticator is used.
 func (a *Authenticator) UseGeneration(gen func() (uint64, bool)) { a.generation = gen }
 
+// errNotAPIKey refuses a token that is not an api key (in an auth.Chain,
+// every request authenticated by a later authenticator gets it: made once).
+var errNotAPIKey = fmt.Errorf("%w: invalid key", auth.ErrUnauthenticated)
+
 // dummyHash is compared against when the id is unknown, so unknown ids and
 // wrong secrets take the same work.
 var dummyHash [sha256.Size]byte
@@ -110,7 +114,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 		return auth.Principal{}, err
 	}
 	if !strings.HasPrefix(token, KeyPrefix) {
-		return auth.Principal{}, fmt.Errorf("%w: invalid key", auth.ErrUnauthenticated)
+		return auth.Principal{}, errNotAPIKey
 	}
 	id, secret, err := ParseKey(token)
 	if err != nil {
@@ -145,19 +149,23 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 }
 
 // lookup returns key id from the cache or the node's state.
-func (a *Authenticator) lookup(ctx context.Context, id string) (k APIKey, found bool, err error) {
+func (a *Authenticator) lookup(ctx context.Context, id string) (APIKey, bool, error) {
 	if a.generation != nil {
 		if gen, ok := a.generation(); ok {
 			a.mu.RLock()
-			if a.gen == gen {
-				k, found = a.keys[id]
-			}
+			k, found := a.keys[id]
+			found = found && a.gen == gen
 			a.mu.RUnlock()
 			if found {
 				return k, true, nil
 			}
 		}
 	}
+	return a.read(ctx, id)
+}
+
+// read looks key id up in a read of the node's state (and caches it).
+func (a *Authenticator) read(ctx context.Context, id string) (k APIKey, found bool, err error) {
 	err = a.v.View(ctx, store.Stale, func(tx *bolt.Tx) error {
 		gen := keyGenerationOf(tx)
 		a.mu.RLock()

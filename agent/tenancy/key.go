@@ -96,7 +96,15 @@ func NewKey(tenant, role, name string, now time.Time) (APIKey, string, error) {
 }
 
 // HashSecret returns what is stored of a secret: SHA-256 of its text.
-func HashSecret(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
+func HashSecret(secret string) [sha256.Size]byte {
+	// Through a stack buffer: the conversion of a secret longer than 32
+	// bytes would otherwise allocate on every request.
+	var buf [64]byte
+	return sha256.Sum256(append(buf[:0], secret...))
+}
+
+// strictBase64 decodes only the canonical base64url form of a secret.
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 // ParseKey splits a key string into its id and secret. It is strict: the
 // prefix, the lengths, the alphabets and the secret's canonical base64url
@@ -122,7 +130,11 @@ func ParseKey(s string) (id, secret string, err error) {
 			return "", "", fmt.Errorf("%w: the secret must be base64url characters", ErrMalformedKey)
 		}
 	}
-	if b, err := base64.RawURLEncoding.Strict().DecodeString(secret); err != nil || len(b) != secretBytes {
+	var raw, src [64]byte // on the stack: no allocation per request
+	if len(secret) != strictBase64.EncodedLen(secretBytes) {
+		return "", "", fmt.Errorf("%w: the secret is not %d bytes of canonical base64url", ErrMalformedKey, secretBytes)
+	}
+	if n, err := strictBase64.Decode(raw[:], append(src[:0], secret...)); err != nil || n != secretBytes {
 		return "", "", fmt.Errorf("%w: the secret is not %d bytes of canonical base64url", ErrMalformedKey, secretBytes)
 	}
 	return id, secret, nil
