@@ -57,6 +57,7 @@ type managedEnv struct {
 	bill    *proctest.Billing
 	admin   *billingclient.Client
 	tenant  string
+	probes  uint64 // probe writes answered 400 by waitServing (metered)
 	off, on *proctest.Cluster
 	key     string // the tenant's readwrite key on the "on" cluster
 }
@@ -84,11 +85,15 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 			want[r.Op] += uint64(r.N)
 		}
 	}
-	// Metering must have counted every request the "on" cluster served:
-	// wait until billing has the windows (probe writes make it a little more).
+	// Metering must have counted every request the "on" cluster served,
+	// the readiness probes included: wait until billing has the windows.
+	want[opPut] += e.probes
 	got, err := e.waitMetered(ctx, want[opPut], want[opGet])
 	if err != nil {
 		return nil, nil, err
+	}
+	if got.Writes != want[opPut] || got.Reads != want[opGet] {
+		err = fmt.Errorf("metering is not exact: billed %d writes and %d reads, served %d and %d", got.Writes, got.Reads, want[opPut], want[opGet])
 	}
 	ratios := abRatios(results)
 	for i := range ratios {
@@ -100,7 +105,7 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 		}
 	}
 	writeABTable(stdout, "managed", "target loss <= 5%", ratios)
-	return results, ratios, nil
+	return results, ratios, err
 }
 
 // startManaged starts billing, creates the tenant and both clusters, and a
@@ -187,6 +192,7 @@ func (e *managedEnv) waitServing(ctx context.Context) error {
 			if err != nil || status != http.StatusBadRequest {
 				return false, fmt.Errorf("probe: %d %s %v", status, raw, err)
 			}
+			e.probes++ // served (a 400), so metered as a write
 			return true, nil
 		})
 		if err != nil {
