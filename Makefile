@@ -13,13 +13,14 @@ build:
 	$(GO) build -o $(BIN)/aerolith ./cmd/aerolith
 
 ## test: everything CI runs — vet, gofmt check, race-enabled unit, cluster,
-## process-level and linearizability suites, fuzz seed corpora, and the
-## patched raft-wal module in third_party/. -count=1:
+## process-level and linearizability suites, fuzz seed corpora, the
+## patched raft-wal module and the patch of raft in third_party/. -count=1:
 ## the process suites build the binary themselves, which go test's cache
 ## cannot see, so results are never reused.
 test: lint
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
+	cd third_party/raft && $(GO) test -race -count=1 -timeout 10m -run 'Aerolith|TestLeaderWritesInParallel|TestLogCache|TestCommitment' .
 
 test-short:
 	$(GO) test -short -timeout 10m $(PKGS)

@@ -1,0 +1,215 @@
+package raft
+
+// Tests of the Aerolith patch (PATCHES.md): the leader writes its entries
+// in parallel with replicating them.
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rendezvous makes a log store's StoreLogs of an entry wait until a second
+// node has started storing the same entry. A leader that replicates only
+// after its own write can never get there (nobody else has the entry yet);
+// one that writes in parallel with replication can.
+type rendezvous struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	armed   bool
+	started map[uint64]map[int]bool // index → nodes that started storing it
+	waited  int                     // stores that found the other node already there or waited for it
+}
+
+func newRendezvous() *rendezvous {
+	r := &rendezvous{started: map[uint64]map[int]bool{}}
+	r.cond = sync.NewCond(&r.mu)
+	return r
+}
+
+func (r *rendezvous) arm() {
+	r.mu.Lock()
+	r.armed = true
+	r.mu.Unlock()
+}
+
+// meet records that node started storing index and waits (up to timeout)
+// until another node did too.
+func (r *rendezvous) meet(node int, index uint64, timeout time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.armed {
+		return nil
+	}
+	if r.started[index] == nil {
+		r.started[index] = map[int]bool{}
+	}
+	r.started[index][node] = true
+	r.cond.Broadcast()
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		r.mu.Lock()
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	})
+	defer timer.Stop()
+	for len(r.started[index]) < 2 {
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("node %d: no other node stored index %d within %s", node, index, timeout)
+		}
+		r.cond.Wait()
+	}
+	r.waited++
+	return nil
+}
+
+type rendezvousStore struct {
+	*InmemStore
+	node int
+	r    *rendezvous
+}
+
+func (s *rendezvousStore) StoreLogs(logs []*Log) error {
+	if err := s.r.meet(s.node, logs[len(logs)-1].Index, 2*time.Second); err != nil {
+		return err
+	}
+	return s.InmemStore.StoreLogs(logs)
+}
+
+func (s *rendezvousStore) StoreLog(l *Log) error { return s.StoreLogs([]*Log{l}) }
+
+// TestLeaderWritesInParallelWithReplication: every store refuses to finish
+// an entry before a second node started storing it. Applies commit only
+// because the leader's followers get each entry while the leader writes it.
+func TestLeaderWritesInParallelWithReplication(t *testing.T) {
+	const n = 3
+	rv := newRendezvous()
+	conf := inmemConfig(t)
+	var (
+		rafts []*Raft
+		fsms  []*MockFSM
+		trans []*InmemTransport
+		cfg   Configuration
+	)
+	for i := 0; i < n; i++ {
+		_, tr := NewInmemTransport("")
+		trans = append(trans, tr)
+		cfg.Servers = append(cfg.Servers, Server{Suffrage: Voter, ID: ServerID(fmt.Sprint(i)), Address: tr.LocalAddr()})
+	}
+	for i := range trans {
+		for j := range trans {
+			if i != j {
+				trans[i].Connect(trans[j].LocalAddr(), trans[j])
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		store := &rendezvousStore{InmemStore: NewInmemStore(), node: i, r: rv}
+		cache, err := NewLogCache(64, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := *conf
+		c.LocalID = cfg.Servers[i].ID
+		if err := BootstrapCluster(&c, cache, store, NewInmemSnapshotStore(), trans[i], cfg); err != nil {
+			t.Fatal(err)
+		}
+		fsm := &MockFSM{}
+		r, err := NewRaft(&c, fsm, cache, store, NewInmemSnapshotStore(), trans[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rafts, fsms = append(rafts, r), append(fsms, fsm)
+	}
+	defer func() {
+		for _, r := range rafts {
+			r.Shutdown().Error()
+		}
+	}()
+
+	var leader *Raft
+	deadline := time.Now().Add(10 * time.Second)
+	for leader == nil {
+		for _, r := range rafts {
+			if r.State() == Leader {
+				leader = r
+			}
+		}
+		if leader == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("no leader")
+			}
+			<-time.After(10 * time.Millisecond)
+		}
+	}
+	// The leader's no-op of its term is committed: the cluster is idle.
+	if err := leader.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	rv.arm()
+	const entries = 20
+	for i := 0; i < entries; i++ {
+		if err := leader.Apply([]byte(fmt.Sprintf("entry %d", i)), 5*time.Second).Error(); err != nil {
+			if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrLeadershipLost) {
+				t.Fatalf("apply %d: %v (leadership changed: the entry was not replicated while the leader stored it)", i, err)
+			}
+			t.Fatalf("apply %d: %v", i, err)
+		}
+	}
+	rv.mu.Lock()
+	waited := rv.waited
+	rv.mu.Unlock()
+	if waited < 2*entries {
+		t.Fatalf("%d stores met another node, want at least %d (leader and one follower per entry)", waited, 2*entries)
+	}
+	// Every node applies all of them.
+	for i, fsm := range fsms {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			fsm.Lock()
+			got := len(fsm.logs)
+			fsm.Unlock()
+			if got == entries {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d applied %d entries, want %d", i, got, entries)
+			}
+			<-time.After(5 * time.Millisecond)
+		}
+	}
+}
+
+// TestLogCacheDeleteRangeKeepsOtherEntries: a compaction (DeleteRange of old
+// entries) must not drop newer entries the leader has cached but not yet
+// stored.
+func TestLogCacheDeleteRangeKeepsOtherEntries(t *testing.T) {
+	store := NewInmemStore()
+	c, err := NewLogCache(16, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 4; i++ {
+		if err := c.StoreLog(&Log{Index: i, Data: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := []*Log{{Index: 5, Data: []byte{5}}, {Index: 6, Data: []byte{6}}}
+	c.cacheLogs(pending) // cached, not yet stored
+	if err := c.DeleteRange(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	var l Log
+	for _, i := range []uint64{3, 4, 5, 6} {
+		if err := c.GetLog(i, &l); err != nil || l.Index != i {
+			t.Fatalf("GetLog(%d) = %+v, %v after DeleteRange(1, 2)", i, l, err)
+		}
+	}
+	for _, i := range []uint64{1, 2} {
+		if err := c.GetLog(i, &l); !errors.Is(err, ErrLogNotFound) {
+			t.Fatalf("GetLog(%d) after its deletion = %+v, %v; want ErrLogNotFound", i, l, err)
+		}
+	}
+}
