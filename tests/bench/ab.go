@@ -18,7 +18,11 @@ import (
 // quotas; TLS and encryption at rest). Each round runs every workload on
 // both sides back to back, alternating which side goes first (off, on,
 // then on, off, ...) so drift on the machine hits both; the figure that
-// counts is the median over the rounds of each round's on/off ratio.
+// counts is the median over the rounds of each round's on/off ratio. A
+// comparison repeats this on -ab-pairs fresh pairs of clusters and takes
+// the median over all their rounds: a cluster's own luck (which node leads,
+// how its processes land on the cores) persists for its whole life and can
+// move one side by 20%, so rounds on one pair do not average it out.
 
 // abSide is one side of a comparison.
 type abSide struct {
@@ -58,7 +62,7 @@ func startSide(ctx context.Context, o options, bin, dir string, tls bool, extra 
 
 // runAB runs o.managedRounds rounds of put and get on both sides and prints
 // one line per run, prefixed with name.
-func runAB(ctx context.Context, o options, name string, off, on abSide, stdout io.Writer) ([]ABResult, error) {
+func runAB(ctx context.Context, o options, name string, pair int, off, on abSide, stdout io.Writer) ([]ABResult, error) {
 	var results []ABResult
 	for round := 1; round <= o.managedRounds; round++ {
 		sides := []abSide{off, on}
@@ -69,7 +73,7 @@ func runAB(ctx context.Context, o options, name string, off, on abSide, stdout i
 			for _, sd := range sides {
 				pids := append(pidsOf(sd.Cluster), sd.ExtraPIDs...)
 				var prof *profiler
-				if o.pprofDir != "" && round == 1 {
+				if o.pprofDir != "" && round == 1 && pair == 1 {
 					var err error
 					// A profile shorter than the workload: its first seconds.
 					if prof, err = startProfiles(ctx, o.pprofDir, fmt.Sprintf("%s-%s-%s", name, sd.Name, op), sd.Cluster, o.pprofFor); err != nil {
@@ -87,11 +91,11 @@ func runAB(ctx context.Context, o options, name string, off, on abSide, stdout i
 						return nil, err
 					}
 				}
-				ar := ABResult{Mode: sd.Name, Round: round, Result: r}
+				ar := ABResult{Mode: sd.Name, Pair: pair, Round: round, Result: r}
 				if cpu1, err := cpuOf(pids); err == nil && cpuErr == nil && r.N > 0 {
 					ar.CPUPerRequest = (cpu1 - cpu0) / time.Duration(r.N)
 				}
-				fmt.Fprintf(stdout, "%s=%s round=%d %s cpu/req=%v\n", name, sd.Name, round, r, ar.CPUPerRequest)
+				fmt.Fprintf(stdout, "%s=%s pair=%d round=%d %s cpu/req=%v\n", name, sd.Name, pair, round, r, ar.CPUPerRequest)
 				results = append(results, ar)
 			}
 		}
@@ -101,8 +105,10 @@ func runAB(ctx context.Context, o options, name string, off, on abSide, stdout i
 
 // ABResult is one workload run on one side of a comparison.
 type ABResult struct {
-	Mode  string `json:"mode"` // "off" or "on"
-	Round int    `json:"round"`
+	Mode string `json:"mode"` // "off" or "on"
+	// Pair numbers the pair of clusters (from 1), Round the round on it.
+	Pair  int `json:"pair"`
+	Round int `json:"round"`
 	Result
 	// CPUPerRequest is the CPU time (user + system) the servers used per
 	// request: the three agents, plus the side's other processes (billing
@@ -143,8 +149,9 @@ func abRatios(rs []ABResult) []ABRatio {
 	var out []ABRatio
 	for _, op := range []string{opPut, opGet} {
 		var offQ, onQ, offP, onP, offC, onC []float64
-		pairs := map[int][2]float64{}    // round → off, on qps
-		cpuPairs := map[int][2]float64{} // round → off, on CPU µs per request
+		type roundKey struct{ pair, round int }
+		pairs := map[roundKey][2]float64{}    // round → off, on qps
+		cpuPairs := map[roundKey][2]float64{} // round → off, on CPU µs per request
 		clients := 0
 		for _, r := range rs {
 			if r.Op != op {
@@ -152,7 +159,8 @@ func abRatios(rs []ABResult) []ABRatio {
 			}
 			clients = r.Clients
 			p99 := float64(r.P99) / float64(time.Millisecond)
-			pr, cp := pairs[r.Round], cpuPairs[r.Round]
+			k := roundKey{r.Pair, r.Round}
+			pr, cp := pairs[k], cpuPairs[k]
 			cpu := float64(r.CPUPerRequest) / float64(time.Microsecond)
 			if r.Mode == "on" {
 				onQ, onP = append(onQ, r.QPS), append(onP, p99)
@@ -167,7 +175,7 @@ func abRatios(rs []ABResult) []ABRatio {
 					offC = append(offC, cpu)
 				}
 			}
-			pairs[r.Round], cpuPairs[r.Round] = pr, cp
+			pairs[k], cpuPairs[k] = pr, cp
 		}
 		var ratios []float64
 		for _, pr := range pairs {

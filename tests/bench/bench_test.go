@@ -286,4 +286,16 @@ func TestABRatios(t *testing.T) {
 	if r.LossPct < 4.99 || r.LossPct > 5.01 {
 		t.Errorf("loss = %.3f%%, want 5%%", r.LossPct)
 	}
+
+	// Rounds of different pairs of clusters are paired within their pair
+	// only, and pooled: round 1 of pair 2 is not round 1 of pair 1.
+	p2 := func(r ABResult) ABResult { r.Pair = 2; return r }
+	got = abRatios([]ABResult{
+		run("off", 1, opGet, 1000, ms), run("on", 1, opGet, 900, ms),
+		p2(run("off", 1, opGet, 2000, ms)), p2(run("on", 1, opGet, 2200, ms)),
+		p2(run("off", 2, opGet, 2000, ms)), p2(run("on", 2, opGet, 2000, ms)),
+	})
+	if len(got) != 1 || !slices.Equal(got[0].RoundRatios, []float64{0.9, 1, 1.1}) || got[0].Ratio != 1 {
+		t.Errorf("two pairs: %+v, want round ratios 0.9, 1, 1.1 and median 1", got)
+	}
 }

@@ -67,6 +67,7 @@ type options struct {
 	// selects one of them ("managed", "secure"; "" both).
 	managedRounds int
 	managedTotal  int
+	abPairs       int // fresh pairs of clusters per A/B comparison
 	abOnly        bool
 	abWhich       string
 	noEncrypt     bool
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "warn", "agent --log-level")
 	fs.BoolVar(&o.leaderOnly, "leader-only", false, "diagnostic: send every request to the leader instead of spreading over the nodes (not comparable with the anchor)")
 	fs.IntVar(&o.managedRounds, "ab-rounds", 3, "rounds of each A/B comparison (put and get on two clusters side by side, alternating): metering and quotas off/on, TLS and encryption at rest off/on; 0 skips them")
+	fs.IntVar(&o.abPairs, "ab-pairs", 3, "fresh pairs of clusters per A/B comparison; the rounds of every pair are pooled")
 	fs.IntVar(&o.managedTotal, "ab-total", 0, "requests per workload, side and round of the A/B comparisons (0: half of -total)")
 	fs.BoolVar(&o.abOnly, "ab-only", false, "run only the A/B comparisons (no storage workloads, no anchor)")
 	fs.StringVar(&o.abWhich, "ab", "", "run only this A/B comparison: managed or secure (default both)")
@@ -107,6 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-clients: must be >= 1, got %d", o.clients)
 	case o.managedRounds < 0:
 		return o, fmt.Errorf("-ab-rounds: must be >= 0, got %d", o.managedRounds)
+	case o.abPairs < 1:
+		return o, fmt.Errorf("-ab-pairs: must be >= 1, got %d", o.abPairs)
 	case o.managedTotal < 0:
 		return o, fmt.Errorf("-ab-total: must be >= 0 (0 = half of -total), got %d", o.managedTotal)
 	case o.abWhich != "" && o.abWhich != "managed" && o.abWhich != "secure":

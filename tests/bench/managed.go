@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,50 +63,75 @@ type managedEnv struct {
 	key     string // the tenant's readwrite key on the "on" cluster
 }
 
-// benchManaged runs the comparison and prints its lines and table.
+// benchManaged runs the comparison on o.abPairs fresh pairs of clusters
+// (each with its own billing) and prints its lines and table.
 func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]ABResult, []ABRatio, error) {
-	e, err := startManaged(ctx, o, bin, dir)
-	if e != nil {
-		defer e.close()
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	fmt.Fprintf(stdout, "# managed comparison: %d rounds of put and linearizable get, %d clients, %d requests each; off = plain cluster (admin key), on = enrolled cluster (tenant key, quotas, metering to billing)\n",
-		o.managedRounds, o.clients, o.managedTotal)
-	off := abSide{Name: "off", Cluster: e.off, Key: e.off.AdminKey()}
-	on := abSide{Name: "on", Cluster: e.on, Key: e.key, ExtraPIDs: []int{e.bill.PID()}}
-	results, err := runAB(ctx, o, "managed", off, on, stdout)
-	if err != nil {
-		return nil, nil, err
-	}
-	want := map[string]uint64{} // op → requests served by "on"
-	for _, r := range results {
-		if r.Mode == "on" {
-			want[r.Op] += uint64(r.N)
+	fmt.Fprintf(stdout, "# managed comparison: %d pairs of clusters x %d rounds of put and linearizable get, %d clients, %d requests each; off = plain cluster (admin key), on = enrolled cluster (tenant key, quotas, metering to billing)\n",
+		o.abPairs, o.managedRounds, o.clients, o.managedTotal)
+	var (
+		results        []ABResult
+		served, billed ledger.Counters // over the pairs: reads and writes
+		exact          error
+	)
+	for pair := 1; pair <= o.abPairs; pair++ {
+		rs, want, got, err := benchManagedPair(ctx, o, bin, filepath.Join(dir, fmt.Sprint(pair)), pair, stdout)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	// Metering must have counted every request the "on" cluster served,
-	// the readiness probes included: wait until billing has the windows.
-	want[opPut] += e.probes
-	got, err := e.waitMetered(ctx, want[opPut], want[opGet])
-	if err != nil {
-		return nil, nil, err
-	}
-	if got.Writes != want[opPut] || got.Reads != want[opGet] {
-		err = fmt.Errorf("metering is not exact: billed %d writes and %d reads, served %d and %d", got.Writes, got.Reads, want[opPut], want[opGet])
+		results = append(results, rs...)
+		served.Writes, served.Reads = served.Writes+want.Writes, served.Reads+want.Reads
+		billed.Writes, billed.Reads = billed.Writes+got.Writes, billed.Reads+got.Reads
+		if got.Writes != want.Writes || got.Reads != want.Reads {
+			exact = errors.Join(exact, fmt.Errorf("pair %d: metering is not exact: billed %d writes and %d reads, served %d and %d",
+				pair, got.Writes, got.Reads, want.Writes, want.Reads))
+		}
 	}
 	ratios := abRatios(results)
 	for i := range ratios {
 		switch ratios[i].Op {
 		case opPut:
-			ratios[i].Requested, ratios[i].Metered = want[opPut], got.Writes
+			ratios[i].Requested, ratios[i].Metered = served.Writes, billed.Writes
 		case opGet:
-			ratios[i].Requested, ratios[i].Metered = want[opGet], got.Reads
+			ratios[i].Requested, ratios[i].Metered = served.Reads, billed.Reads
 		}
 	}
 	writeABTable(stdout, "managed", "target loss <= 5%", ratios)
-	return results, ratios, err
+	return results, ratios, exact
+}
+
+// benchManagedPair runs the rounds on one fresh pair of clusters. want is
+// what the "on" side served (its readiness probes included), got what
+// billing counted for it.
+func benchManagedPair(ctx context.Context, o options, bin, dir string, pair int, stdout io.Writer) (results []ABResult, want, got ledger.Counters, err error) {
+	e, err := startManaged(ctx, o, bin, dir)
+	if e != nil {
+		defer e.close()
+	}
+	if err != nil {
+		return nil, want, got, err
+	}
+	off := abSide{Name: "off", Cluster: e.off, Key: e.off.AdminKey()}
+	on := abSide{Name: "on", Cluster: e.on, Key: e.key, ExtraPIDs: []int{e.bill.PID()}}
+	results, err = runAB(ctx, o, "managed", pair, off, on, stdout)
+	if err != nil {
+		return nil, want, got, err
+	}
+	for _, r := range results {
+		if r.Mode != "on" {
+			continue
+		}
+		switch r.Op {
+		case opPut:
+			want.Writes += uint64(r.N)
+		case opGet:
+			want.Reads += uint64(r.N)
+		}
+	}
+	// Metering must have counted every request the "on" cluster served,
+	// the readiness probes included: wait until billing has the windows.
+	want.Writes += e.probes
+	got, err = e.waitMetered(ctx, want.Writes, want.Reads)
+	return results, want, got, err
 }
 
 // startManaged starts billing, creates the tenant and both clusters, and a

@@ -32,6 +32,23 @@ func benchSecure(ctx context.Context, o options, bin, dir string, stdout io.Writ
 		}
 		onArgs = []string{"--master-key-file", mk}
 	}
+	fmt.Fprintf(stdout, "# secure comparison: %d pairs of clusters x %d rounds of put and linearizable get, %d clients, %d requests each; off = plain HTTP and raft, on = %s\n",
+		o.abPairs, o.managedRounds, o.clients, o.managedTotal, what)
+	var results []ABResult
+	for pair := 1; pair <= o.abPairs; pair++ {
+		rs, err := benchSecurePair(ctx, o, bin, filepath.Join(dir, fmt.Sprint(pair)), pair, onArgs, stdout)
+		if err != nil {
+			return nil, nil, err
+		}
+		results = append(results, rs...)
+	}
+	ratios := abRatios(results)
+	writeABTable(stdout, "secure", "the cost of "+what, ratios)
+	return results, ratios, nil
+}
+
+// benchSecurePair runs the rounds on one fresh pair of clusters.
+func benchSecurePair(ctx context.Context, o options, bin, dir string, pair int, onArgs []string, stdout io.Writer) ([]ABResult, error) {
 	stopAll := func(cs ...*proctest.Cluster) {
 		for _, c := range cs {
 			if c != nil {
@@ -42,22 +59,14 @@ func benchSecure(ctx context.Context, o options, bin, dir string, stdout io.Writ
 	off, err := startSide(ctx, o, bin, filepath.Join(dir, "off"), false, nil)
 	if err != nil {
 		stopAll(off)
-		return nil, nil, fmt.Errorf("secure off cluster: %w", err)
+		return nil, fmt.Errorf("secure off cluster: %w", err)
 	}
 	on, err := startSide(ctx, o, bin, filepath.Join(dir, "on"), true, onArgs)
 	defer stopAll(off, on)
 	if err != nil {
-		return nil, nil, fmt.Errorf("secure on cluster: %w", err)
+		return nil, fmt.Errorf("secure on cluster: %w", err)
 	}
-	fmt.Fprintf(stdout, "# secure comparison: %d rounds of put and linearizable get, %d clients, %d requests each; off = plain HTTP and raft, on = %s\n",
-		o.managedRounds, o.clients, o.managedTotal, what)
-	results, err := runAB(ctx, o, "secure",
+	return runAB(ctx, o, "secure", pair,
 		abSide{Name: "off", Cluster: off, Key: off.AdminKey()},
 		abSide{Name: "on", Cluster: on, Key: on.AdminKey(), TLS: on.ClientTLS()}, stdout)
-	if err != nil {
-		return nil, nil, err
-	}
-	ratios := abRatios(results)
-	writeABTable(stdout, "secure", "the cost of "+what, ratios)
-	return results, ratios, nil
 }
