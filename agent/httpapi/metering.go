@@ -23,7 +23,7 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 	var buf *bufferedResponse
 	var body *countingBody
 	if s.cfg.Meter != nil {
-		buf = newBufferedResponse()
+		buf = newBufferedResponse(w)
 		defer buf.free()
 		out = buf
 		if r.Body != nil && r.Body != http.NoBody {
@@ -55,6 +55,7 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 		u := usage(r, st, body, buf)
 		if err := s.cfg.Meter.Record(p.Tenant, u); err != nil {
 			s.log.Error("metering failed; answering 503", "tenant", p.Tenant, "route", rt.pattern, "status", buf.status, "err", err)
+			buf.withhold()
 			writeAPIError(w, meterError(st.kind, buf.status))
 			return
 		}
@@ -122,27 +123,35 @@ func (c *countingBody) Read(p []byte) (int, error) {
 
 func (c *countingBody) Close() error { return c.rc.Close() }
 
-// bufferedResponse holds an answer until it is metered.
+// bufferedResponse holds an answer until it is metered: the status and
+// the body wait; the header fields go straight into the real writer's
+// header (nothing is sent before WriteHeader), so flushing copies no map.
+// withhold puts that header back as it was before the handler ran.
 type bufferedResponse struct {
-	header http.Header
+	w      http.ResponseWriter
+	pre    http.Header // w's header fields before the handler ran
 	status int
 	wrote  bool
-	body   *bytes.Buffer
+	body   bytes.Buffer
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bufferedPool = sync.Pool{New: func() any { return new(bufferedResponse) }}
 
 // maxPooledBody bounds the buffers kept for reuse.
 const maxPooledBody = 64 << 10
 
-func newBufferedResponse() *bufferedResponse {
-	b := bodyPool.Get().(*bytes.Buffer)
-	b.Reset()
-	return &bufferedResponse{header: make(http.Header), status: http.StatusOK, body: b}
+func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
+	b := bufferedPool.Get().(*bufferedResponse)
+	b.w, b.status, b.wrote = w, http.StatusOK, false
+	b.body.Reset()
+	if h := w.Header(); len(h) > 0 {
+		b.pre = h.Clone()
+	}
+	return b
 }
 
-// Header implements http.ResponseWriter.
-func (b *bufferedResponse) Header() http.Header { return b.header }
+// Header implements http.ResponseWriter: the real writer's header.
+func (b *bufferedResponse) Header() http.Header { return b.w.Header() }
 
 // WriteHeader implements http.ResponseWriter; the first call wins.
 func (b *bufferedResponse) WriteHeader(code int) {
@@ -158,22 +167,30 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// flush writes the held answer to w.
+// flush writes the held answer to the real writer.
 func (b *bufferedResponse) flush(w http.ResponseWriter) {
-	h := w.Header()
-	for k, v := range b.header {
-		h[k] = v
-	}
 	w.WriteHeader(b.status)
 	if b.body.Len() > 0 {
 		_, _ = w.Write(b.body.Bytes()) // the client may be gone; nothing to do about it
 	}
 }
 
-// free returns the body buffer to the pool.
-func (b *bufferedResponse) free() {
-	if b.body != nil && b.body.Cap() <= maxPooledBody {
-		bodyPool.Put(b.body)
+// withhold drops the handler's answer: the real writer's header is put
+// back as it was before the handler ran (no ETag or Location of an answer
+// that is not given), for another answer to be written instead.
+func (b *bufferedResponse) withhold() {
+	h := b.w.Header()
+	clear(h)
+	for k, v := range b.pre {
+		h[k] = v
 	}
-	b.body = nil
+}
+
+// free returns b to the pool (keeping a body buffer of a usual size).
+func (b *bufferedResponse) free() {
+	b.w, b.pre = nil, nil
+	if b.body.Cap() > maxPooledBody {
+		return
+	}
+	bufferedPool.Put(b)
 }

@@ -75,8 +75,12 @@ func encodeLimits(l docs.Limits) []byte {
 	return append(b, flags)
 }
 
+// errBadLimits: read in every applied batch that grows a tenant's data, so
+// made once.
+var errBadLimits = errors.New("corrupt limits record")
+
 func decodeLimits(b []byte) (docs.Limits, error) {
-	bad := errors.New("corrupt limits record")
+	bad := errBadLimits
 	if len(b) == 0 || b[0] != recordVersion {
 		return docs.Limits{}, bad
 	}
