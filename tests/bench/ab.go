@@ -73,7 +73,7 @@ func runAB(ctx context.Context, o options, name string, pair int, off, on abSide
 			for _, sd := range sides {
 				pids := append(pidsOf(sd.Cluster), sd.ExtraPIDs...)
 				var prof *profiler
-				if o.pprofDir != "" && round == 1 && pair == 1 {
+				if o.pprofDir != "" && round == o.pprofRound && pair == 1 {
 					var err error
 					// A profile shorter than the workload: its first seconds.
 					if prof, err = startProfiles(ctx, o.pprofDir, fmt.Sprintf("%s-%s-%s", name, sd.Name, op), sd.Cluster, o.pprofFor); err != nil {

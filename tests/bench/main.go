@@ -73,6 +73,7 @@ type options struct {
 	noEncrypt     bool
 	pprofDir      string
 	pprofFor      time.Duration
+	pprofRound    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -93,7 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.managedTotal, "ab-total", 0, "requests per workload, side and round of the A/B comparisons (0: half of -total)")
 	fs.BoolVar(&o.abOnly, "ab-only", false, "run only the A/B comparisons (no storage workloads, no anchor)")
 	fs.StringVar(&o.abWhich, "ab", "", "run only this A/B comparison: managed or secure (default both)")
-	fs.StringVar(&o.pprofDir, "pprof-dir", "", "A/B comparisons: save CPU profiles of every agent during round 1's workloads into this directory")
+	fs.StringVar(&o.pprofDir, "pprof-dir", "", "A/B comparisons: save CPU profiles of every agent during one round's workloads (of the first pair) into this directory")
+	fs.IntVar(&o.pprofRound, "pprof-round", 1, "the round -pprof-dir profiles")
 	fs.DurationVar(&o.pprofFor, "pprof-duration", 2*time.Second, "length of each -pprof-dir profile (keep it below the workload's duration)")
 	fs.BoolVar(&o.noEncrypt, "secure-no-encryption", false, "secure comparison: TLS only, without encryption at rest")
 	if err := fs.Parse(args); err != nil {
