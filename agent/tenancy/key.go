@@ -130,11 +130,13 @@ func ParseKey(s string) (id, secret string, err error) {
 			return "", "", fmt.Errorf("%w: the secret must be base64url characters", ErrMalformedKey)
 		}
 	}
-	var raw, src [64]byte // on the stack: no allocation per request
-	if len(secret) != strictBase64.EncodedLen(secretBytes) {
-		return "", "", fmt.Errorf("%w: the secret is not %d bytes of canonical base64url", ErrMalformedKey, secretBytes)
+	ok := len(secret) == strictBase64.EncodedLen(secretBytes)
+	if ok {
+		var raw, src [64]byte // on the stack: no allocation per request
+		n, err := strictBase64.Decode(raw[:], append(src[:0], secret...))
+		ok = err == nil && n == secretBytes
 	}
-	if n, err := strictBase64.Decode(raw[:], append(src[:0], secret...)); err != nil || n != secretBytes {
+	if !ok {
 		return "", "", fmt.Errorf("%w: the secret is not %d bytes of canonical base64url", ErrMalformedKey, secretBytes)
 	}
 	return id, secret, nil
