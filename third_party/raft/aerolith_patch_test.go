@@ -213,3 +213,17 @@ func TestLogCacheDeleteRangeKeepsOtherEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownStateIsFinal: a step down racing with Shutdown (an RPC the
+// main loop was handling as Shutdown ran) must not bring the state back.
+func TestShutdownStateIsFinal(t *testing.T) {
+	var st raftState
+	st.setState(Leader)
+	st.setState(Shutdown)
+	for _, s := range []RaftState{Follower, Candidate, Leader} {
+		st.setState(s)
+		if got := st.getState(); got != Shutdown {
+			t.Fatalf("setState(%v) after Shutdown: state %v, want Shutdown", s, got)
+		}
+	}
+}

@@ -83,7 +83,20 @@ func (r *raftState) getState() RaftState {
 
 func (r *raftState) setState(s RaftState) {
 	stateAddr := (*uint32)(&r.state)
-	atomic.StoreUint32(stateAddr, uint32(s))
+	// Aerolith patch: Shutdown is final. Shutdown sets it from any
+	// goroutine while the main loop may still be handling an RPC that
+	// "steps down" to Follower (appendEntries does so whenever the state is
+	// not Follower), which used to overwrite it: a node whose raft had
+	// stopped kept reporting Follower.
+	for {
+		old := atomic.LoadUint32(stateAddr)
+		if RaftState(old) == Shutdown {
+			return
+		}
+		if atomic.CompareAndSwapUint32(stateAddr, old, uint32(s)) {
+			return
+		}
+	}
 }
 
 func (r *raftState) getCurrentTerm() uint64 {
