@@ -21,6 +21,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
+	"github.com/aerolithdb/aerolith/internal/atomicfile"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
@@ -408,28 +409,12 @@ func (m *managed) loadEnrollment() (*enrollment, error) {
 	return &e, nil
 }
 
-// saveEnrollment writes e atomically (temporary file, fsync, rename).
+// saveEnrollment writes e atomically (internal/atomicfile: a crash or power
+// loss leaves the old or the new file).
 func (m *managed) saveEnrollment(e *enrollment) error {
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(m.cfg.DataDir, enrollmentFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(filepath.Join(m.cfg.DataDir, enrollmentFile), append(b, '\n'), 0o600)
 }

@@ -23,6 +23,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/aerolithdb/aerolith/internal/atomicfile"
 	"github.com/aerolithdb/aerolith/internal/seal"
 )
 
@@ -188,16 +189,8 @@ func loadLogKey(ctx context.Context, dir string, mk seal.KeyWrapper, hasState bo
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	tmp := path + ".tmp"
-	if _, err := writeSynced(tmp, bytes.NewReader(wrapped)); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, wrapped, 0o600); err != nil {
 		return nil, fmt.Errorf("%w: write %s: %w", ErrLogKey, path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLogKey, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, err
 	}
 	return chacha20poly1305.NewX(key)
 }

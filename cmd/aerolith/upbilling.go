@@ -16,6 +16,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
+	"github.com/aerolithdb/aerolith/internal/atomicfile"
 )
 
 // The billing service `aerolith up` runs: a demo billing cycle (a draft
@@ -62,11 +63,7 @@ func saveUpState(dir string, s upState) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, upStateFile)
-	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return atomicfile.Write(filepath.Join(dir, upStateFile), append(b, '\n'), 0o600)
 }
 
 // planBilling lays out the billing process of `aerolith up`.
