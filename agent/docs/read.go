@@ -125,20 +125,10 @@ func Collections(tx *bolt.Tx, tenant string) ([]CollectionInfo, error) {
 		return nil, err
 	}
 	out := []CollectionInfo{}
-	tb := tx.Bucket(tenantBucketName(tenant))
-	if tb == nil {
-		return out, nil
-	}
-	prefix := []byte(collPrefix)
-	c := tb.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if v != nil {
-			continue // not a bucket
-		}
-		name := string(k[len(prefix):])
-		meta, err := loadCollMeta(tb.Bucket(k))
+	err := eachCollection(tx.Bucket(tenantBucketName(tenant)), "", func(name string, cb *bolt.Bucket) (bool, error) {
+		meta, err := loadCollMeta(cb)
 		if err != nil {
-			return nil, internalf("collection %q: %v", name, err)
+			return false, internalf("collection %q: %v", name, err)
 		}
 		info := CollectionInfo{
 			Name:       name,
@@ -151,8 +141,32 @@ func Collections(tx *bolt.Tx, tenant string) ([]CollectionInfo, error) {
 			info.Indexes = append(info.Indexes, im.Field)
 		}
 		out = append(out, info)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachCollection calls fn with the name and bucket of each collection in
+// the tenant bucket tb (nil: none), in name order, starting at the first
+// name >= from; fn returns false to stop.
+func eachCollection(tb *bolt.Bucket, from string, fn func(name string, cb *bolt.Bucket) (bool, error)) error {
+	if tb == nil {
+		return nil
+	}
+	prefix := []byte(collPrefix)
+	c := tb.Cursor()
+	for k, v := c.Seek(append(prefix, from...)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if v != nil {
+			continue // not a bucket
+		}
+		if more, err := fn(string(k[len(prefix):]), tb.Bucket(k)); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // TenantStats returns a tenant's totals; O(1), exact, and identical on

@@ -186,21 +186,11 @@ func ResealCandidates(tx *bolt.Tx, tenant string, current uint32, pos ResealPosi
 	if err := ValidateTenant(tenant); err != nil {
 		return nil, pos, false, err
 	}
-	tb := tx.Bucket(tenantBucketName(tenant))
-	if tb == nil {
-		return nil, pos, true, nil
-	}
-	next = pos
-	prefix := []byte(collPrefix)
-	c := tb.Cursor()
-	for k, v := c.Seek(append(prefix, pos.Collection...)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if v != nil {
-			continue
-		}
-		coll := string(k[len(prefix):])
-		db := tb.Bucket(k).Bucket(bucketDocs)
+	next, done = pos, true
+	err = eachCollection(tx.Bucket(tenantBucketName(tenant)), pos.Collection, func(coll string, cb *bolt.Bucket) (bool, error) {
+		db := cb.Bucket(bucketDocs)
 		if db == nil {
-			continue
+			return true, nil
 		}
 		dc := db.Cursor()
 		var id, val []byte
@@ -214,12 +204,13 @@ func ResealCandidates(tx *bolt.Tx, tenant string, current uint32, pos ResealPosi
 		}
 		for ; id != nil; id, val = dc.Next() {
 			if len(ops) >= limit {
-				return ops, next, false, nil
+				done = false
+				return false, nil
 			}
 			next = ResealPosition{Collection: coll, ID: string(id)}
 			r, err := decodeRecord(val, false)
 			if err != nil {
-				return nil, pos, false, internalf("document %q: %v", id, err)
+				return false, internalf("document %q: %v", id, err)
 			}
 			ver, err := seal.KeyVersion(r.Data)
 			if err != nil || ver == current {
@@ -227,8 +218,12 @@ func ResealCandidates(tx *bolt.Tx, tenant string, current uint32, pos ResealPosi
 			}
 			ops = append(ops, Op{Kind: OpReseal, Tenant: tenant, Collection: coll, ID: string(id), IfVersion: uint64(ver)})
 		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, pos, false, err
 	}
-	return ops, next, true, nil
+	return ops, next, done, nil
 }
 
 // KeyVersionCounts counts the tenant's documents by the data key version
@@ -238,21 +233,12 @@ func KeyVersionCounts(tx *bolt.Tx, tenant string) (map[uint32]int, error) {
 		return nil, err
 	}
 	out := map[uint32]int{}
-	tb := tx.Bucket(tenantBucketName(tenant))
-	if tb == nil {
-		return out, nil
-	}
-	prefix := []byte(collPrefix)
-	c := tb.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if v != nil {
-			continue
-		}
-		db := tb.Bucket(k).Bucket(bucketDocs)
+	err := eachCollection(tx.Bucket(tenantBucketName(tenant)), "", func(_ string, cb *bolt.Bucket) (bool, error) {
+		db := cb.Bucket(bucketDocs)
 		if db == nil {
-			continue
+			return true, nil
 		}
-		err := db.ForEach(func(id, val []byte) error {
+		return true, db.ForEach(func(id, val []byte) error {
 			r, err := decodeRecord(val, false)
 			if err != nil {
 				return internalf("document %q: %v", id, err)
@@ -261,9 +247,9 @@ func KeyVersionCounts(tx *bolt.Tx, tenant string) (map[uint32]int, error) {
 			out[ver]++
 			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
