@@ -81,50 +81,66 @@ func TestCounterRestore(t *testing.T) {
 }
 
 // BenchmarkRecordParallel measures Record on an open meter (a journal
-// write(2) under the journal lock and a counter addition), from
-// GOMAXPROCS goroutines, as the request handlers call it.
+// append under the journal lock and a counter addition), from GOMAXPROCS
+// goroutines, as the request handlers call it, with each journal writer
+// (a store into the mapped file, or one write(2)).
 func BenchmarkRecordParallel(b *testing.B) {
-	for _, n := range []int{1, 100} {
-		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
-			m := openBenchMeter(b)
-			names := make([]string, n)
-			for i := range names {
-				names[i] = fmt.Sprintf("tn_%d", i)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if err := m.Record(names[i%n], Usage{Reads: 1, EgressBytes: 512}); err != nil {
-						b.Error(err)
-						return
-					}
-					i++
+	for _, plain := range []bool{false, true} {
+		for _, n := range []int{1, 100} {
+			b.Run(fmt.Sprintf("writer=%s/tenants=%d", writerName(plain), n), func(b *testing.B) {
+				m := openBenchMeter(b, plain)
+				names := make([]string, n)
+				for i := range names {
+					names[i] = fmt.Sprintf("tn_%d", i)
 				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						if err := m.Record(names[i%n], Usage{Reads: 1, EgressBytes: 512}); err != nil {
+							b.Error(err)
+							return
+						}
+						i++
+					}
+				})
 			})
-		})
-	}
-}
-
-// BenchmarkRecord measures Record from one goroutine.
-func BenchmarkRecord(b *testing.B) {
-	m := openBenchMeter(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		if err := m.Record("tn_bench", Usage{Reads: 1, EgressBytes: uint64(i)}); err != nil {
-			b.Fatal(err)
 		}
 	}
 }
 
-func openBenchMeter(b *testing.B) *Meter {
+// BenchmarkRecord measures Record from one goroutine, with each journal
+// writer.
+func BenchmarkRecord(b *testing.B) {
+	for _, plain := range []bool{false, true} {
+		b.Run("writer="+writerName(plain), func(b *testing.B) {
+			m := openBenchMeter(b, plain)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if err := m.Record("tn_bench", Usage{Reads: 1, EgressBytes: uint64(i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func writerName(plain bool) string {
+	if plain {
+		return "write"
+	}
+	return "mmap"
+}
+
+func openBenchMeter(b *testing.B, plain bool) *Meter {
 	b.Helper()
 	m, err := New(Config{NodeID: "n1", DataDir: b.TempDir(), Window: time.Hour}, senderFunc(nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
+	m.jour.plainWrites = plain
 	if err := m.Open(context.Background()); err != nil {
 		b.Fatal(err)
 	}

@@ -16,9 +16,11 @@ import (
 //	    egress bytes
 //	[4] CRC-32C (Castagnoli) of the length and the body, little endian
 //
-// It is written with one write(2) to an O_APPEND file, so a record is
-// either wholly in the file or, after a crash during the write, a torn
-// tail that fails the length or checksum check.
+// It is appended whole (copied into the file's shared mapping, or one
+// write(2)), so a record is either wholly in the file or, after a crash
+// during the append, a torn tail that fails the length or checksum
+// check. A body is never empty, so four zero bytes (the unused,
+// preallocated end of a mapped file) are never a record.
 const (
 	journalVersion = 1
 	journalHeader  = 4

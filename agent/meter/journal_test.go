@@ -3,9 +3,11 @@ package meter
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -108,7 +110,9 @@ func TestScanJournal(t *testing.T) {
 		{"clean", nil, nil},
 		{"torn header", next[:3], errJournalTorn},
 		{"torn body", next[:len(next)-1], errJournalTorn},
-		{"zeros", make([]byte, 64), errJournalCorrupt},
+		{"zeros (a mapped file's preallocated tail)", make([]byte, 100<<10), nil},
+		{"zeros then data", append(make([]byte, 64), 1), errJournalCorrupt},
+		{"torn then zeros", append(bytes.Clone(next[:len(next)-1]), make([]byte, 4096)...), errJournalCorrupt},
 		{"corrupt then valid", append(append(bytes.Clone(next[:len(next)-1]), 0), next...), errJournalCorrupt},
 	}
 	for _, tt := range tests {
@@ -152,7 +156,7 @@ func FuzzJournalRecord(f *testing.F) {
 			}
 		}
 		n, good, bad, rerr := scanJournal(bytes.NewReader(b), func(string, Usage) {})
-		if rerr != nil || good > int64(len(b)) || (bad == nil) != (good == int64(len(b))) {
+		if rerr != nil || good > int64(len(b)) || (bad == nil) != !slices.ContainsFunc(b[good:], func(c byte) bool { return c != 0 }) {
 			t.Fatalf("scan = %d records, %d good bytes of %d, bad %v, err %v", n, good, len(b), bad, rerr)
 		}
 		if (err == nil) != (n > 0) {
@@ -195,98 +199,132 @@ func TestRecordErrors(t *testing.T) {
 	}
 }
 
+// failWriter is a journal writer whose appends fail.
+type failWriter struct{ journalWriter }
+
+func (failWriter) append([]byte) error { return errors.New("injected write failure") }
+
 // TestWriteFailureRotates: a failed journal write fails Record and
 // counts nothing; the next Record starts a new generation, so the torn
 // bytes a failed write may leave are the last of their file and no later
-// record is lost behind them at replay.
+// record is lost behind them at replay. For both journal writers.
 func TestWriteFailureRotates(t *testing.T) {
-	dir := t.TempDir()
-	snd := &collectSender{}
-	m := newTestMeter(t, dir, snd, nil)
-	if err := m.Open(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	mustRecord(t, m, "a", Usage{Reads: 1})
-	// Swap the journal's descriptor for a read-only one: writes fail.
-	j := &m.jour
-	j.mu.Lock()
-	gen := j.gen
-	path := j.path(gen)
-	if err := j.f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ro, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.f = ro
-	j.mu.Unlock()
-	if err := m.Record("a", Usage{Reads: 10}); err == nil {
-		t.Fatal("Record with a failing journal succeeded")
-	}
-	// A crash during that write could have left a torn record.
-	torn := appendJournalRecord(nil, "a", Usage{Reads: 10})
-	appendFile(t, path, torn[:len(torn)/2])
-	mustRecord(t, m, "a", Usage{Reads: 100})
-	if st, err := m.Stats(); err != nil || st.JournalGeneration != gen+1 {
-		t.Fatalf("generation after a failed write = %+v, %v; want %d", st, err, gen+1)
-	}
-	if err := Crash(m); err != nil {
-		t.Fatal(err)
-	}
-	m2 := newTestMeter(t, dir, snd, nil)
-	if err := m2.Open(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer m2.Close()
-	st, err := m2.Stats()
-	if err != nil || st.Replayed != 2 || st.SkippedJournalBytes != int64(len(torn)/2) {
-		t.Fatalf("stats after reopen = %+v, %v; want 2 replayed, %d bytes skipped", st, err, len(torn)/2)
-	}
-	flush(t, m2)
-	if got := snd.total()["a"]; got.Reads != 101 {
-		t.Fatalf("billed reads = %d, want 101 (the failed Record not counted)", got.Reads)
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain=%v", plain), func(t *testing.T) {
+			dir := t.TempDir()
+			snd := &collectSender{}
+			m := newTestMeter(t, dir, snd, nil)
+			m.jour.plainWrites = plain
+			if err := m.Open(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			mustRecord(t, m, "a", Usage{Reads: 1})
+			j := &m.jour
+			j.mu.Lock()
+			gen := j.gen
+			j.w = failWriter{j.w}
+			j.mu.Unlock()
+			if err := m.Record("a", Usage{Reads: 10}); err == nil {
+				t.Fatal("Record with a failing journal succeeded")
+			}
+			mustRecord(t, m, "a", Usage{Reads: 100})
+			if st, err := m.Stats(); err != nil || st.JournalGeneration != gen+1 {
+				t.Fatalf("generation after a failed write = %+v, %v; want %d", st, err, gen+1)
+			}
+			// A crash during the failed write could have left a torn record
+			// at the end of the old generation (now closed and cut to size).
+			torn := appendJournalRecord(nil, "a", Usage{Reads: 10})
+			appendFile(t, j.path(gen), torn[:len(torn)/2])
+			if err := Crash(m); err != nil {
+				t.Fatal(err)
+			}
+			m2 := newTestMeter(t, dir, snd, nil)
+			if err := m2.Open(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			defer m2.Close()
+			st, err := m2.Stats()
+			if err != nil || st.Replayed != 2 || st.SkippedJournalBytes != int64(len(torn)/2) {
+				t.Fatalf("stats after reopen = %+v, %v; want 2 replayed, %d bytes skipped", st, err, len(torn)/2)
+			}
+			flush(t, m2)
+			if got := snd.total()["a"]; got.Reads != 101 {
+				t.Fatalf("billed reads = %d, want 101 (the failed Record not counted)", got.Reads)
+			}
+		})
 	}
 }
 
 // TestTornTailReplay: after a crash, the journal's torn tail is skipped
-// (and logged), the records before it are billed once.
+// (and logged), the records before it are billed once. For both journal
+// writers: the mapped one's torn record sits before its zero tail.
 func TestTornTailReplay(t *testing.T) {
-	dir := t.TempDir()
-	snd := &collectSender{}
-	m := newTestMeter(t, dir, snd, nil)
-	if err := m.Open(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 10 {
-		mustRecord(t, m, []string{"a", "b"}[i%2], Usage{Reads: 1, EgressBytes: uint64(i)})
-	}
-	st, _ := m.Stats()
-	if err := Crash(m); err != nil {
-		t.Fatal(err)
-	}
-	tail := appendJournalRecord(nil, "a", Usage{Reads: 1000})
-	tail = tail[:len(tail)-2]
-	appendFile(t, filepath.Join(dir, journalName(st.JournalGeneration)), tail)
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain=%v", plain), func(t *testing.T) {
+			dir := t.TempDir()
+			snd := &collectSender{}
+			m := newTestMeter(t, dir, snd, nil)
+			m.jour.plainWrites = plain
+			if err := m.Open(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			var end int64 // where the records end
+			for i := range 10 {
+				tenant, u := []string{"a", "b"}[i%2], Usage{Reads: 1, EgressBytes: uint64(i)}
+				mustRecord(t, m, tenant, u)
+				end += int64(len(appendJournalRecord(nil, tenant, u)))
+			}
+			st, _ := m.Stats()
+			if err := Crash(m); err != nil {
+				t.Fatal(err)
+			}
+			tail := appendJournalRecord(nil, "a", Usage{Reads: 1000})
+			tail = tail[:len(tail)-2]
+			path := filepath.Join(dir, journalName(st.JournalGeneration))
+			writeAt(t, path, end, tail)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := end + int64(len(tail)); plain != (fi.Size() == want) {
+				t.Fatalf("journal file of %d bytes after the crash, %d bytes of records (plain writes: %v)", fi.Size(), want, plain)
+			}
 
-	var logs bytes.Buffer
-	m2 := newTestMeter(t, dir, snd, nil)
-	m2.log = slogTo(&logs)
-	m2.jour.log = m2.log
-	if err := m2.Open(t.Context()); err != nil {
+			var logs bytes.Buffer
+			m2 := newTestMeter(t, dir, snd, nil)
+			m2.log = slogTo(&logs)
+			m2.jour.log = m2.log
+			if err := m2.Open(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			defer m2.Close()
+			wantSkipped := fi.Size() - end // the mapped file's zeros after the torn record too
+			if st, _ := m2.Stats(); st.Replayed != 10 || st.SkippedJournalBytes != wantSkipped || st.JournalGeneration != 2 {
+				t.Fatalf("stats after reopen = %+v; want 10 replayed, %d skipped, generation 2", st, wantSkipped)
+			}
+			if !strings.Contains(logs.String(), "journal tail skipped") {
+				t.Fatalf("log does not mention the skipped tail:\n%s", logs.String())
+			}
+			flush(t, m2)
+			got := snd.total()
+			if got["a"].Reads != 5 || got["b"].Reads != 5 || got["a"].EgressBytes != 0+2+4+6+8 {
+				t.Fatalf("billed = %+v, want 5 reads each", got)
+			}
+		})
+	}
+}
+
+func writeAt(t *testing.T, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer m2.Close()
-	if st, _ := m2.Stats(); st.Replayed != 10 || st.SkippedJournalBytes != int64(len(tail)) || st.JournalGeneration != 2 {
-		t.Fatalf("stats after reopen = %+v; want 10 replayed, %d skipped, generation 2", st, len(tail))
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "journal tail skipped") {
-		t.Fatalf("log does not mention the skipped tail:\n%s", logs.String())
-	}
-	flush(t, m2)
-	got := snd.total()
-	if got["a"].Reads != 5 || got["b"].Reads != 5 || got["a"].EgressBytes != 0+2+4+6+8 {
-		t.Fatalf("billed = %+v, want 5 reads each", got)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

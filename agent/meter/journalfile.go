@@ -43,11 +43,16 @@ type journal struct {
 	dir string
 	log *slog.Logger
 
-	mu  sync.Mutex // serializes writes and rotations
-	f   *os.File   // current generation; nil while the meter is not open
-	gen uint64     // generation of f
-	// broken: a write to f failed, so f may end in a torn record; the
-	// next write rotates first, so a torn record is always a file's last.
+	// plainWrites makes new generations append with write(2) instead of
+	// through a memory mapping (see createJournal); set before open.
+	plainWrites bool
+
+	mu  sync.Mutex    // serializes writes and rotations
+	w   journalWriter // current generation; nil while the meter is not open
+	gen uint64        // generation of w
+	// broken: a write to w failed, so its file may end in a torn record;
+	// the next write rotates first, so a torn record is always a file's
+	// last.
 	broken bool
 	// pending holds earlier generations whose records are in the
 	// counters but not yet in the outbox (replayed at Open, rotated away
@@ -74,7 +79,7 @@ func (j *journal) open(consumed uint64, add func(tenant string, u Usage)) (repla
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var st replayStats
-	if j.f != nil {
+	if j.w != nil {
 		return st, errors.New("journal already open")
 	}
 	gens, err := listJournals(j.dir)
@@ -102,15 +107,15 @@ func (j *journal) open(consumed uint64, add func(tenant string, u Usage)) (repla
 		st.skipped += skipped
 		j.pending = append(j.pending, g)
 	}
-	f, err := createJournal(j.dir, top+1)
+	w, err := createJournal(j.dir, top+1, !j.plainWrites)
 	if err != nil {
 		return st, err
 	}
 	if err := syncDir(j.dir); err != nil {
-		f.Close()
+		w.close(true)
 		return st, err
 	}
-	j.f, j.gen, j.broken = f, top+1, false
+	j.w, j.gen, j.broken = w, top+1, false
 	st.gen = top + 1
 	return st, nil
 }
@@ -145,9 +150,11 @@ func (j *journal) replay(gen uint64, add func(tenant string, u Usage)) (records 
 	return records, skipped, nil
 }
 
-// scanJournal feeds the records read from r to add, up to the end or the
-// first record that does not decode. good is the length of the records
-// fed; bad says why the rest (if any) was not read; err is a read error.
+// scanJournal feeds the records read from r to add, up to the end, an
+// all-zero tail (the unused preallocated part of a mapped journal that
+// was not cut to size: the end too) or the first record that does not
+// decode. good is the length of the records fed; bad says why the rest
+// (if any, and not all zeros) was not read; err is a read error.
 func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, good int64, bad, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
@@ -160,6 +167,13 @@ func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, go
 		}
 		tenant, u, size, derr := decodeJournalRecord(b)
 		if derr != nil {
+			zeros, err := allZero(br)
+			if err != nil {
+				return records, good, nil, fmt.Errorf("read after %d: %w", good, err)
+			}
+			if zeros {
+				return records, good, nil, nil
+			}
 			return records, good, derr, nil
 		}
 		add(tenant, u)
@@ -171,11 +185,31 @@ func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, go
 	}
 }
 
-// writeLocked appends one encoded record to the current generation with
-// one write(2). Caller holds mu. After a failed write the file may end in
-// a torn record, so the next write starts a new generation.
+// allZero reads r to its end and reports whether every byte was zero
+// (true for no bytes).
+func allZero(r io.Reader) (bool, error) {
+	var buf [32 << 10]byte
+	for {
+		n, err := r.Read(buf[:])
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// writeLocked appends one encoded record to the current generation.
+// Caller holds mu. After a failed write the file may end in a torn
+// record, so the next write starts a new generation.
 func (j *journal) writeLocked(rec []byte) error {
-	if j.f == nil {
+	if j.w == nil {
 		return ErrClosed
 	}
 	if j.broken {
@@ -183,9 +217,9 @@ func (j *journal) writeLocked(rec []byte) error {
 			return err
 		}
 	}
-	if _, err := j.f.Write(rec); err != nil {
+	if err := j.w.append(rec); err != nil {
 		j.broken = true
-		return fmt.Errorf("meter: journal: %w", err)
+		return err
 	}
 	return nil
 }
@@ -193,15 +227,15 @@ func (j *journal) writeLocked(rec []byte) error {
 // rotateLocked moves the current generation to pending and starts the
 // next one. Caller holds mu.
 func (j *journal) rotateLocked() error {
-	f, err := createJournal(j.dir, j.gen+1)
+	w, err := createJournal(j.dir, j.gen+1, !j.plainWrites)
 	if err != nil {
 		return err
 	}
-	if err := j.f.Close(); err != nil {
+	if err := j.w.close(true); err != nil {
 		j.log.Warn("closing a journal failed", "file", j.path(j.gen), "err", err)
 	}
 	j.pending = append(j.pending, j.gen)
-	j.f, j.gen, j.broken = f, j.gen+1, false
+	j.w, j.gen, j.broken = w, j.gen+1, false
 	return nil
 }
 
@@ -213,16 +247,16 @@ func (j *journal) rotateLocked() error {
 func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, usage map[string]Usage, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
+	if j.w == nil {
 		return 0, nil, nil, ErrClosed
 	}
 	consumed = j.gen
 	if final {
-		if err := j.f.Close(); err != nil {
+		if err := j.w.close(true); err != nil {
 			j.log.Warn("closing a journal failed", "file", j.path(j.gen), "err", err)
 		}
 		j.pending = append(j.pending, j.gen)
-		j.f = nil
+		j.w = nil
 	} else if err := j.rotateLocked(); err != nil {
 		return 0, nil, nil, err
 	}
@@ -265,11 +299,11 @@ func (j *journal) remove(gens []uint64) {
 func (j *journal) drop() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
+	if j.w == nil {
 		return nil
 	}
-	err := j.f.Close()
-	j.f, j.pending = nil, nil
+	err := j.w.close(false)
+	j.w, j.pending = nil, nil
 	return err
 }
 
@@ -277,7 +311,7 @@ func (j *journal) drop() error {
 func (j *journal) generation() uint64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
+	if j.w == nil {
 		return 0
 	}
 	return j.gen
@@ -298,16 +332,6 @@ func listJournals(dir string) ([]uint64, error) {
 	}
 	slices.Sort(gens)
 	return gens, nil
-}
-
-// createJournal creates the (new) file of generation gen for appending.
-func createJournal(dir string, gen uint64) (*os.File, error) {
-	path := filepath.Join(dir, journalName(gen))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("meter: journal: %w", err)
-	}
-	return f, nil
 }
 
 // syncFile fsyncs the file at path (a missing file has nothing to sync).

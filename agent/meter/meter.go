@@ -152,7 +152,8 @@ func New(cfg Config, sender Sender, logger *slog.Logger) (*Meter, error) {
 }
 
 // Record adds u to tenant's usage in the current window. Before it
-// returns nil, u is in the journal under DataDir (one write(2), no fsync),
+// returns nil, u is in the journal under DataDir (in the page cache, no
+// fsync),
 // so a crash of the process once Record returned loses nothing: the next
 // Open replays it (see the package comment). It fails, counting nothing,
 // when the meter is not open (ErrClosed), tenant is not a valid tenant id
@@ -166,7 +167,7 @@ func (m *Meter) Record(tenant string, u Usage) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if u.IsZero() {
-		if j.f == nil {
+		if j.w == nil {
 			return ErrClosed
 		}
 		return nil
