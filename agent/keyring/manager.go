@@ -133,6 +133,11 @@ func (m *Manager) Ensure(ctx context.Context, tenant string) error {
 		if err != nil {
 			return fmt.Errorf("keyring: tenant %q: %w", tenant, err)
 		}
+		if w.Version != 1 {
+			// Another node's first key was applied here since the check
+			// above: proposing this one would rotate it.
+			return nil
+		}
 		err = m.propose(ctx, w)
 		if err == nil {
 			m.log.Info("created the tenant's data key", "tenant", tenant, "version", w.Version)
