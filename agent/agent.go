@@ -355,7 +355,9 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		apiCfg.Managed = true
 		keys := tenancy.NewAuthenticator(st, mgd.gov.revoked)
 		keys.UseGeneration(tsm.KeyGeneration)
-		apiCfg.Auth = auth.Chain{a.auth, keys}
+		// Tenant keys first: they are told by their prefix, so the admin
+		// key's hash is computed only for other tokens.
+		apiCfg.Auth = auth.Chain{keys, a.auth}
 		apiCfg.Governor = mgd.gov
 		apiCfg.Meter = mgd.meter
 		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves}

@@ -134,7 +134,9 @@ func BearerToken(r *http.Request) (string, error) {
 // AdminKeyID is the KeyID of principals authenticated by an AdminKey.
 const AdminKeyID = "admin"
 
-// AdminKey authenticates the cluster admin bearer key (--admin-key). A request
+// AdminKey authenticates the cluster admin bearer key (--admin-key). Any
+// token may be the admin key, so a Chain should try it after the
+// authenticators that recognize their credentials by form. A request
 // carrying it acts as RoleAdmin of DefaultTenant. Comparison is constant-time
 // (both sides are hashed first, so not even the key's length leaks).
 type AdminKey struct {
@@ -187,27 +189,44 @@ func (Insecure) Authenticate(*http.Request) (Principal, error) {
 	return Principal{Tenant: DefaultTenant, Role: RoleAdmin, KeyID: InsecureKeyID}, nil
 }
 
-// Chain tries each Authenticator in order and returns the first success. It
-// is how tenant-scoped keys will sit next to the admin key. An error other
-// than ErrUnauthenticated (for example a failed key lookup) stops the chain
-// and is returned as is. With no success, the last ErrUnauthenticated is
-// returned.
+// ErrOtherCredential is the refusal of an Authenticator for a credential
+// that is not one of its own: a token without the tenant api key prefix,
+// or any token that is not the admin key (AdminKey's only refusal besides
+// a bad header). It wraps ErrUnauthenticated; its message is the generic
+// "invalid key".
+var ErrOtherCredential = errInvalidKey
+
+// Chain tries each Authenticator in order and returns the first success;
+// it is how tenant api keys sit next to the admin key. Put authenticators
+// that recognize their credentials by form (and refuse others with
+// ErrOtherCredential, cheaply) first. An error other than
+// ErrUnauthenticated (for example a failed key lookup) stops the chain and
+// is returned as is. With no success, the first refusal from an
+// authenticator that took the credential for its own is returned (for a
+// malformed tenant key, say, what is wrong with it), else the last.
 type Chain []Authenticator
 
 var _ Authenticator = Chain(nil)
 
 // Authenticate implements Authenticator.
 func (c Chain) Authenticate(r *http.Request) (Principal, error) {
-	err := errNoAuthenticator
+	var first error
+	last := errNoAuthenticator
 	for _, a := range c {
-		p, aerr := a.Authenticate(r)
-		if aerr == nil {
+		p, err := a.Authenticate(r)
+		if err == nil {
 			return p, nil
 		}
-		if !errors.Is(aerr, ErrUnauthenticated) {
-			return Principal{}, aerr
+		if !errors.Is(err, ErrUnauthenticated) {
+			return Principal{}, err
 		}
-		err = aerr
+		if first == nil && err != ErrOtherCredential {
+			first = err
+		}
+		last = err
 	}
-	return Principal{}, err
+	if first != nil {
+		return Principal{}, first
+	}
+	return Principal{}, last
 }

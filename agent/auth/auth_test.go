@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,6 +141,23 @@ func TestChain(t *testing.T) {
 	}
 	if _, err := (Chain{}).Authenticate(request("Bearer x")); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("empty chain: err = %v", err)
+	}
+	// An authenticator that took the token for its own is heard over
+	// later refusals; one that did not (ErrOtherCredential) is not.
+	specific := fmt.Errorf("%w: malformed api key", ErrUnauthenticated)
+	other := fixed{err: ErrOtherCredential}
+	for _, tc := range []struct {
+		chain Chain
+		want  error
+	}{
+		{Chain{fixed{err: specific}, admin}, specific},
+		{Chain{admin, fixed{err: specific}}, specific},
+		{Chain{other, admin}, ErrOtherCredential},
+		{Chain{admin, other}, ErrOtherCredential},
+	} {
+		if _, err := tc.chain.Authenticate(request("Bearer x")); err != tc.want {
+			t.Errorf("chain of %d: err = %v, want %v", len(tc.chain), err, tc.want)
+		}
 	}
 }
 

@@ -127,7 +127,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if err != nil {
 		return err
 	}
-	if st := stateOf(r); st != nil {
+	if st := stateOf(w); st != nil {
 		st.writes = len(b.Operations)
 	}
 	now := s.now()

@@ -316,7 +316,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			return err
 		})
 	}
-	st := stateOf(r)
+	st := stateOf(w)
 	start := time.Now()
 	if st != nil && st.enf != nil {
 		err = s.boundedQuery(r.Context(), st, run)

@@ -46,7 +46,7 @@ func (k staticKeys) Authenticate(r *http.Request) (auth.Principal, error) {
 	}
 	p, ok := k[tok]
 	if !ok {
-		return auth.Principal{}, auth.ErrUnauthenticated
+		return auth.Principal{}, auth.ErrOtherCredential // so a Chain tells what a later authenticator said
 	}
 	return p, nil
 }

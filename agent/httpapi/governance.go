@@ -78,13 +78,30 @@ type reqState struct {
 	refused bool
 }
 
-type stateKey struct{}
+// stateCarrier is the ResponseWriter serveTenant gives the handlers of a
+// governed or metered request: it carries the request's state.
+type stateCarrier interface {
+	http.ResponseWriter
+	state() *reqState
+}
 
-// stateOf returns the request's state, nil for requests outside the
-// governance step (open routes, the cluster admin, unmanaged agents).
-func stateOf(r *http.Request) *reqState {
-	st, _ := r.Context().Value(stateKey{}).(*reqState)
-	return st
+// stateResponse is the stateCarrier of a request that is not metered
+// (no buffering).
+type stateResponse struct {
+	http.ResponseWriter
+	st *reqState
+}
+
+func (s *stateResponse) state() *reqState { return s.st }
+
+// stateOf returns the state of the request answered through w, nil for
+// requests outside the governance step (open routes, the cluster admin,
+// unmanaged agents).
+func stateOf(w http.ResponseWriter) *reqState {
+	if c, ok := w.(stateCarrier); ok {
+		return c.state()
+	}
+	return nil
 }
 
 // warn records that the request went past limit and updates the
@@ -180,7 +197,7 @@ func (s *Server) exceeded(w http.ResponseWriter, r *http.Request, limits []strin
 	if len(limits) == 0 {
 		return
 	}
-	st := stateOf(r)
+	st := stateOf(w)
 	if st == nil {
 		// Not a governed request (the cluster admin): the header only.
 		w.Header().Set(HeaderQuotaWarning, strings.Join(limits, ", "))
@@ -226,9 +243,4 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// contextWithState returns r's context carrying st.
-func contextWithState(r *http.Request, st *reqState) context.Context {
-	return context.WithValue(r.Context(), stateKey{}, st)
 }

@@ -179,7 +179,7 @@ func newManagedEnvDocs(t testing.TB, dcfg docs.Config, mods ...func(*Config)) *m
 	m := &fakeMeter{}
 	sm := dispatcher{docs: docs.NewStateMachine(dcfg), tenancy: tenancy.NewStateMachine()}
 	e := newEnvSM(t, sm, append([]func(*Config){func(c *Config) {
-		c.Auth = auth.Chain{mustAdminKey(t), tenantKeys(), tenancy.NewAuthenticator(c.Store, nil)}
+		c.Auth = auth.Chain{tenancy.NewAuthenticator(c.Store, nil), tenantKeys(), mustAdminKey(t)} // the agent's order
 		c.Managed = true
 		c.Governor = gov
 		c.Meter = m

@@ -16,20 +16,23 @@ import (
 // checks, the handler, then the usage is recorded before the answer is
 // written (see the package comment for the metering rule).
 func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p auth.Principal) {
+	// The handlers find st through the writer they are given (stateOf):
+	// a request copy with it in the context would cost an allocation
+	// per request.
 	st := &reqState{tenant: p.Tenant, kind: rt.kind}
-	r = r.WithContext(contextWithState(r, st))
-
-	out := w
+	var out stateCarrier
 	var buf *bufferedResponse
 	var body *countingBody
 	if s.cfg.Meter != nil {
-		buf = newBufferedResponse(w)
+		buf = newBufferedResponse(w, st)
 		defer buf.free()
 		out = buf
 		if r.Body != nil && r.Body != http.NoBody {
 			body = &countingBody{rc: r.Body}
 			r.Body = body
 		}
+	} else {
+		out = &stateResponse{w, st}
 	}
 	release := noRelease
 	if s.cfg.Governor != nil {
@@ -129,6 +132,7 @@ func (c *countingBody) Close() error { return c.rc.Close() }
 // withhold puts that header back as it was before the handler ran.
 type bufferedResponse struct {
 	w      http.ResponseWriter
+	st     *reqState   // the request's state (stateOf)
 	pre    http.Header // w's header fields before the handler ran
 	status int
 	wrote  bool
@@ -140,15 +144,17 @@ var bufferedPool = sync.Pool{New: func() any { return new(bufferedResponse) }}
 // maxPooledBody bounds the buffers kept for reuse.
 const maxPooledBody = 64 << 10
 
-func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
+func newBufferedResponse(w http.ResponseWriter, st *reqState) *bufferedResponse {
 	b := bufferedPool.Get().(*bufferedResponse)
-	b.w, b.status, b.wrote = w, http.StatusOK, false
+	b.w, b.st, b.status, b.wrote = w, st, http.StatusOK, false
 	b.body.Reset()
 	if h := w.Header(); len(h) > 0 {
 		b.pre = h.Clone()
 	}
 	return b
 }
+
+func (b *bufferedResponse) state() *reqState { return b.st }
 
 // Header implements http.ResponseWriter: the real writer's header.
 func (b *bufferedResponse) Header() http.Header { return b.w.Header() }
@@ -188,7 +194,7 @@ func (b *bufferedResponse) withhold() {
 
 // free returns b to the pool (keeping a body buffer of a usual size).
 func (b *bufferedResponse) free() {
-	b.w, b.pre = nil, nil
+	b.w, b.st, b.pre = nil, nil, nil
 	if b.body.Cap() > maxPooledBody {
 		return
 	}

@@ -93,9 +93,9 @@ func NewAuthenticator(v Viewer, revoked func(tenant string) []string) *Authentic
 // Call it before the Authenticator is used.
 func (a *Authenticator) UseGeneration(gen func() (uint64, bool)) { a.generation = gen }
 
-// errNotAPIKey refuses a token that is not an api key (in an auth.Chain,
-// every request authenticated by a later authenticator gets it: made once).
-var errNotAPIKey = fmt.Errorf("%w: invalid key", auth.ErrUnauthenticated)
+// errNotAPIKey refuses a token that is not an api key: an auth.Chain then
+// tries its next authenticator (the admin key).
+var errNotAPIKey = auth.ErrOtherCredential
 
 // dummyHash is compared against when the id is unknown, so unknown ids and
 // wrong secrets take the same work.

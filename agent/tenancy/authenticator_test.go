@@ -184,17 +184,26 @@ func TestAuthenticateStateError(t *testing.T) {
 	}
 }
 
-// TestAuthenticateInChain: the admin key and tenant keys side by side.
+// TestAuthenticateInChain: the admin key and tenant keys side by side, in
+// either order; a refused api key is told what is wrong with it, whatever
+// the admin key said.
 func TestAuthenticateInChain(t *testing.T) {
 	x := newAuthFixture(t)
 	admin, err := auth.NewAdminKey("the-admin-key")
 	if err != nil {
 		t.Fatal(err)
 	}
+	revoked, revokedS := newTestKey(t, "acme", "read")
+	x.f.mustApply(t, CreateKey{Key: revoked})
+	x.f.mustApply(t, RevokeKey{ID: revoked.ID, At: baseTime})
 	for _, chain := range []auth.Chain{{admin, x.a}, {x.a, admin}} {
 		wantPrincipal(t, chain, "the-admin-key", auth.Principal{Tenant: auth.DefaultTenant, Role: auth.RoleAdmin, KeyID: auth.AdminKeyID})
 		wantPrincipal(t, chain, x.acmeS, auth.Principal{Tenant: "acme", Role: auth.RoleReadWrite, KeyID: x.acme.ID})
 		wantRefused(t, chain, request("not-the-admin-key"), "invalid key")
+		wantRefused(t, chain, request(x.acmeS[:40]), "malformed api key")
+		wantRefused(t, chain, request(revokedS), "api key revoked")
+		_, unknownS := newTestKey(t, "acme", "read")
+		wantRefused(t, chain, request(unknownS), "invalid api key")
 	}
 }
 
