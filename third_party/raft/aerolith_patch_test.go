@@ -1,7 +1,8 @@
 package raft
 
-// Tests of the Aerolith patch (PATCHES.md): the leader writes its entries
-// in parallel with replicating them.
+// Tests of the Aerolith patches (PATCHES.md): the leader writes its entries
+// in parallel with replicating them; Shutdown is final; an idle leader
+// stops polling its followers.
 
 import (
 	"errors"
@@ -226,4 +227,160 @@ func TestShutdownStateIsFinal(t *testing.T) {
 			t.Fatalf("setState(%v) after Shutdown: state %v, want Shutdown", s, got)
 		}
 	}
+}
+
+// countingTransport counts the AppendEntries RPCs its node receives that
+// are not heartbeats (they carry entries or a commit index).
+// With noPipeline it refuses pipelined replication, as Aerolith's
+// NetworkTransport does (MaxRPCsInFlight 1).
+type countingTransport struct {
+	*InmemTransport
+	noPipeline bool
+	ch         chan RPC
+	mu         sync.Mutex
+	polls      int
+}
+
+func newCountingTransport(noPipeline bool) *countingTransport {
+	_, tr := NewInmemTransport("")
+	c := &countingTransport{InmemTransport: tr, noPipeline: noPipeline, ch: make(chan RPC)}
+	go func() {
+		for rpc := range tr.Consumer() {
+			if req, ok := rpc.Command.(*AppendEntriesRequest); ok && (len(req.Entries) > 0 || req.LeaderCommitIndex > 0) {
+				c.mu.Lock()
+				c.polls++
+				c.mu.Unlock()
+			}
+			c.ch <- rpc
+		}
+	}()
+	return c
+}
+
+func (c *countingTransport) Consumer() <-chan RPC { return c.ch }
+
+func (c *countingTransport) AppendEntriesPipeline(id ServerID, target ServerAddress) (AppendPipeline, error) {
+	if c.noPipeline {
+		return nil, ErrPipelineReplicationNotSupported
+	}
+	return c.InmemTransport.AppendEntriesPipeline(id, target)
+}
+
+func (c *countingTransport) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.polls
+}
+
+// TestIdleLeaderDoesNotPoll: once its followers know the commit index, an
+// idle leader sends them AppendEntries about once per HeartbeatTimeout
+// (upstream: every CommitTimeout, 5 to 10 ms), besides its heartbeats; a
+// new entry still reaches every follower's state machine. With pipelined
+// replication and without (Aerolith's transport).
+func TestIdleLeaderDoesNotPoll(t *testing.T) {
+	for _, noPipeline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipeline=%v", !noPipeline), func(t *testing.T) { testIdleLeaderDoesNotPoll(t, noPipeline) })
+	}
+}
+
+func testIdleLeaderDoesNotPoll(t *testing.T, noPipeline bool) {
+	const n = 3
+	conf := inmemConfig(t)
+	var (
+		rafts []*Raft
+		fsms  []*MockFSM
+		trans []*countingTransport
+		cfg   Configuration
+	)
+	for i := 0; i < n; i++ {
+		tr := newCountingTransport(noPipeline)
+		trans = append(trans, tr)
+		cfg.Servers = append(cfg.Servers, Server{Suffrage: Voter, ID: ServerID(fmt.Sprint(i)), Address: tr.LocalAddr()})
+	}
+	for i := range trans {
+		for j := range trans {
+			if i != j {
+				trans[i].Connect(trans[j].LocalAddr(), trans[j].InmemTransport)
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		store := NewInmemStore()
+		c := *conf
+		c.LocalID = cfg.Servers[i].ID
+		if err := BootstrapCluster(&c, store, store, NewInmemSnapshotStore(), trans[i], cfg); err != nil {
+			t.Fatal(err)
+		}
+		fsm := &MockFSM{}
+		r, err := NewRaft(&c, fsm, store, store, NewInmemSnapshotStore(), trans[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rafts, fsms = append(rafts, r), append(fsms, fsm)
+	}
+	defer func() {
+		for _, r := range rafts {
+			r.Shutdown().Error()
+		}
+	}()
+	var leader *Raft
+	for deadline := time.Now().Add(10 * time.Second); leader == nil; {
+		for _, r := range rafts {
+			if r.State() == Leader {
+				leader = r
+			}
+		}
+		if leader == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("no leader")
+			}
+			<-time.After(10 * time.Millisecond)
+		}
+	}
+	if err := leader.Apply([]byte("first"), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			done := 0
+			for _, f := range fsms {
+				if len(f.Logs()) >= want {
+					done++
+				}
+			}
+			if done == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d state machines applied %d entries", done, n, want)
+			}
+			<-time.After(5 * time.Millisecond)
+		}
+	}
+	waitApplied(1)
+
+	// Count over a window of 20 heartbeat timeouts (upstream sends 100 to
+	// 200 polls per follower in it).
+	window := 20 * conf.HeartbeatTimeout
+	before := make([]int, n)
+	for i, tr := range trans {
+		before[i] = tr.count()
+	}
+	<-time.After(window)
+	for i, tr := range trans {
+		if rafts[i] == leader {
+			continue
+		}
+		if got := tr.count() - before[i]; got > 30 {
+			t.Errorf("follower %d got %d AppendEntries beyond heartbeats in %s of idleness; want about %d (one per HeartbeatTimeout)", i, got, window, window/conf.HeartbeatTimeout)
+		} else {
+			t.Logf("follower %d: %d AppendEntries beyond heartbeats in %s idle", i, got, window)
+		}
+	}
+
+	if err := leader.Apply([]byte("second"), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(2)
 }
