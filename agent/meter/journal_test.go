@@ -199,6 +199,23 @@ func TestRecordErrors(t *testing.T) {
 	}
 }
 
+// eachWriter runs test once with the memory-mapped journal writer and
+// once with the write(2) one, on a fresh directory and an open meter.
+func eachWriter(t *testing.T, test func(t *testing.T, dir string, snd *collectSender, m *Meter)) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain=%v", plain), func(t *testing.T) {
+			dir := t.TempDir()
+			snd := &collectSender{}
+			m := newTestMeter(t, dir, snd, nil)
+			m.jour.plainWrites = plain
+			if err := m.Open(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			test(t, dir, snd, m)
+		})
+	}
+}
+
 // failWriter is a journal writer whose appends fail.
 type failWriter struct{ journalWriter }
 
@@ -209,109 +226,91 @@ func (failWriter) append([]byte) error { return errors.New("injected write failu
 // bytes a failed write may leave are the last of their file and no later
 // record is lost behind them at replay. For both journal writers.
 func TestWriteFailureRotates(t *testing.T) {
-	for _, plain := range []bool{false, true} {
-		t.Run(fmt.Sprintf("plain=%v", plain), func(t *testing.T) {
-			dir := t.TempDir()
-			snd := &collectSender{}
-			m := newTestMeter(t, dir, snd, nil)
-			m.jour.plainWrites = plain
-			if err := m.Open(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			mustRecord(t, m, "a", Usage{Reads: 1})
-			j := &m.jour
-			j.mu.Lock()
-			gen := j.gen
-			j.w = failWriter{j.w}
-			j.mu.Unlock()
-			if err := m.Record("a", Usage{Reads: 10}); err == nil {
-				t.Fatal("Record with a failing journal succeeded")
-			}
-			mustRecord(t, m, "a", Usage{Reads: 100})
-			if st, err := m.Stats(); err != nil || st.JournalGeneration != gen+1 {
-				t.Fatalf("generation after a failed write = %+v, %v; want %d", st, err, gen+1)
-			}
-			// A crash during the failed write could have left a torn record
-			// at the end of the old generation (now closed and cut to size).
-			torn := appendJournalRecord(nil, "a", Usage{Reads: 10})
-			appendFile(t, j.path(gen), torn[:len(torn)/2])
-			if err := Crash(m); err != nil {
-				t.Fatal(err)
-			}
-			m2 := newTestMeter(t, dir, snd, nil)
-			if err := m2.Open(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			defer m2.Close()
-			st, err := m2.Stats()
-			if err != nil || st.Replayed != 2 || st.SkippedJournalBytes != int64(len(torn)/2) {
-				t.Fatalf("stats after reopen = %+v, %v; want 2 replayed, %d bytes skipped", st, err, len(torn)/2)
-			}
-			flush(t, m2)
-			if got := snd.total()["a"]; got.Reads != 101 {
-				t.Fatalf("billed reads = %d, want 101 (the failed Record not counted)", got.Reads)
-			}
-		})
-	}
+	eachWriter(t, func(t *testing.T, dir string, snd *collectSender, m *Meter) {
+		mustRecord(t, m, "a", Usage{Reads: 1})
+		j := &m.jour
+		j.mu.Lock()
+		gen := j.gen
+		j.w = failWriter{j.w}
+		j.mu.Unlock()
+		if err := m.Record("a", Usage{Reads: 10}); err == nil {
+			t.Fatal("Record with a failing journal succeeded")
+		}
+		mustRecord(t, m, "a", Usage{Reads: 100})
+		if st, err := m.Stats(); err != nil || st.JournalGeneration != gen+1 {
+			t.Fatalf("generation after a failed write = %+v, %v; want %d", st, err, gen+1)
+		}
+		// A crash during the failed write could have left a torn record
+		// at the end of the old generation (now closed and cut to size).
+		torn := appendJournalRecord(nil, "a", Usage{Reads: 10})
+		appendFile(t, j.path(gen), torn[:len(torn)/2])
+		if err := Crash(m); err != nil {
+			t.Fatal(err)
+		}
+		m2 := newTestMeter(t, dir, snd, nil)
+		if err := m2.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer m2.Close()
+		st, err := m2.Stats()
+		if err != nil || st.Replayed != 2 || st.SkippedJournalBytes != int64(len(torn)/2) {
+			t.Fatalf("stats after reopen = %+v, %v; want 2 replayed, %d bytes skipped", st, err, len(torn)/2)
+		}
+		flush(t, m2)
+		if got := snd.total()["a"]; got.Reads != 101 {
+			t.Fatalf("billed reads = %d, want 101 (the failed Record not counted)", got.Reads)
+		}
+	})
 }
 
 // TestTornTailReplay: after a crash, the journal's torn tail is skipped
 // (and logged), the records before it are billed once. For both journal
 // writers: the mapped one's torn record sits before its zero tail.
 func TestTornTailReplay(t *testing.T) {
-	for _, plain := range []bool{false, true} {
-		t.Run(fmt.Sprintf("plain=%v", plain), func(t *testing.T) {
-			dir := t.TempDir()
-			snd := &collectSender{}
-			m := newTestMeter(t, dir, snd, nil)
-			m.jour.plainWrites = plain
-			if err := m.Open(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			var end int64 // where the records end
-			for i := range 10 {
-				tenant, u := []string{"a", "b"}[i%2], Usage{Reads: 1, EgressBytes: uint64(i)}
-				mustRecord(t, m, tenant, u)
-				end += int64(len(appendJournalRecord(nil, tenant, u)))
-			}
-			st, _ := m.Stats()
-			if err := Crash(m); err != nil {
-				t.Fatal(err)
-			}
-			tail := appendJournalRecord(nil, "a", Usage{Reads: 1000})
-			tail = tail[:len(tail)-2]
-			path := filepath.Join(dir, journalName(st.JournalGeneration))
-			writeAt(t, path, end, tail)
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := end + int64(len(tail)); plain != (fi.Size() == want) {
-				t.Fatalf("journal file of %d bytes after the crash, %d bytes of records (plain writes: %v)", fi.Size(), want, plain)
-			}
+	eachWriter(t, func(t *testing.T, dir string, snd *collectSender, m *Meter) {
+		var end int64 // where the records end
+		for i := range 10 {
+			tenant, u := []string{"a", "b"}[i%2], Usage{Reads: 1, EgressBytes: uint64(i)}
+			mustRecord(t, m, tenant, u)
+			end += int64(len(appendJournalRecord(nil, tenant, u)))
+		}
+		st, _ := m.Stats()
+		if err := Crash(m); err != nil {
+			t.Fatal(err)
+		}
+		tail := appendJournalRecord(nil, "a", Usage{Reads: 1000})
+		tail = tail[:len(tail)-2]
+		path := filepath.Join(dir, journalName(st.JournalGeneration))
+		writeAt(t, path, end, tail)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, plain := end+int64(len(tail)), m.jour.plainWrites; plain != (fi.Size() == want) {
+			t.Fatalf("journal file of %d bytes after the crash, %d bytes of records (plain writes: %v)", fi.Size(), want, plain)
+		}
 
-			var logs bytes.Buffer
-			m2 := newTestMeter(t, dir, snd, nil)
-			m2.log = slogTo(&logs)
-			m2.jour.log = m2.log
-			if err := m2.Open(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			defer m2.Close()
-			wantSkipped := fi.Size() - end // the mapped file's zeros after the torn record too
-			if st, _ := m2.Stats(); st.Replayed != 10 || st.SkippedJournalBytes != wantSkipped || st.JournalGeneration != 2 {
-				t.Fatalf("stats after reopen = %+v; want 10 replayed, %d skipped, generation 2", st, wantSkipped)
-			}
-			if !strings.Contains(logs.String(), "journal tail skipped") {
-				t.Fatalf("log does not mention the skipped tail:\n%s", logs.String())
-			}
-			flush(t, m2)
-			got := snd.total()
-			if got["a"].Reads != 5 || got["b"].Reads != 5 || got["a"].EgressBytes != 0+2+4+6+8 {
-				t.Fatalf("billed = %+v, want 5 reads each", got)
-			}
-		})
-	}
+		var logs bytes.Buffer
+		m2 := newTestMeter(t, dir, snd, nil)
+		m2.log = slogTo(&logs)
+		m2.jour.log = m2.log
+		if err := m2.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer m2.Close()
+		wantSkipped := fi.Size() - end // the mapped file's zeros after the torn record too
+		if st, _ := m2.Stats(); st.Replayed != 10 || st.SkippedJournalBytes != wantSkipped || st.JournalGeneration != 2 {
+			t.Fatalf("stats after reopen = %+v; want 10 replayed, %d skipped, generation 2", st, wantSkipped)
+		}
+		if !strings.Contains(logs.String(), "journal tail skipped") {
+			t.Fatalf("log does not mention the skipped tail:\n%s", logs.String())
+		}
+		flush(t, m2)
+		got := snd.total()
+		if got["a"].Reads != 5 || got["b"].Reads != 5 || got["a"].EgressBytes != 0+2+4+6+8 {
+			t.Fatalf("billed = %+v, want 5 reads each", got)
+		}
+	})
 }
 
 func writeAt(t *testing.T, path string, off int64, b []byte) {
