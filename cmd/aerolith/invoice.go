@@ -17,7 +17,7 @@ func init() { commands = append(commands, newInvoiceCommand) }
 // newInvoiceCommand builds `aerolith invoice`: invoices and payments.
 func newInvoiceCommand(m *Main) *cobra.Command {
 	f := &billingFlags{}
-	cmd := groupCommand("invoice", "List, show, finalize, void and pay invoices")
+	cmd := groupCommand("invoice", "List, show, finalize, void, write off and pay invoices")
 	addBillingFlags(cmd, f)
 
 	var tenant, statusFilter string
@@ -125,6 +125,24 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 	}
 	void.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
 
+	uncollectible := &cobra.Command{
+		Use:   "uncollectible INVOICE_ID",
+		Short: "Write off an open invoice as uncollectible (recorded with --reason; a payment can still settle it)",
+		Args:  argsBetween(1, 1, "INVOICE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			inv, err := c.MarkUncollectible(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			return printInvoice(m.Stdout, f, inv, "marked uncollectible")
+		},
+	}
+	uncollectible.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
+
 	var amount, ref, method, note string
 	var amountCents int64
 	pay := &cobra.Command{
@@ -178,7 +196,7 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 	pay.Flags().StringVar(&method, "method", "manual", "manual or admin")
 	pay.Flags().StringVar(&note, "note", "", "free-text note")
 
-	cmd.AddCommand(list, show, finalize, void, pay)
+	cmd.AddCommand(list, show, finalize, void, uncollectible, pay)
 	return cmd
 }
 

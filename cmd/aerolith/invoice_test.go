@@ -30,12 +30,12 @@ func TestInvoiceCommands(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &drafts); err != nil {
 			return err
 		}
-		if len(drafts) < 2 {
+		if len(drafts) < 3 {
 			return fmt.Errorf("%d drafts", len(drafts))
 		}
 		return nil
 	})
-	first, second := drafts[0], drafts[1]
+	first, second, third := drafts[0], drafts[1], drafts[2]
 
 	out = billingCLI(t, "invoice", "list", "--tenant", acme.ID)
 	if !strings.Contains(out, first.ID) || !strings.Contains(out, "draft") {
@@ -78,12 +78,51 @@ func TestInvoiceCommands(t *testing.T) {
 	if !strings.Contains(out, "voided invoice") || !strings.Contains(out, "goodwill") {
 		t.Fatalf("void printed:\n%s", out)
 	}
+	billingCLI(t, "invoice", "finalize", third.ID)
+	out = billingCLI(t, "invoice", "uncollectible", third.ID, "--reason", "customer gone")
+	if !strings.Contains(out, "marked uncollectible invoice "+third.ID) || !strings.Contains(out, "uncollectible") {
+		t.Fatalf("uncollectible printed:\n%s", out)
+	}
+
+	// The audit trail records each of these, in order, page by page.
+	var trail []ledger.AuditEntry
+	if err := json.Unmarshal([]byte(billingCLI(t, "tenant", "audit", acme.ID, "--all", "--limit", "2", "-o", "json")), &trail); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for i, e := range trail {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("audit entry %d has seq %d: pages skipped or repeated entries", i, e.Seq)
+		}
+		actions = append(actions, e.Action)
+	}
+	joined := strings.Join(actions, " ")
+	for _, want := range []string{"tenant.created", "invoice.finalized", "payment.recorded", "invoice.paid", "invoice.voided", "invoice.marked_uncollectible"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit trail lacks %s: %s", want, joined)
+		}
+	}
+	out = billingCLI(t, "tenant", "audit", acme.ID, "--limit", "2")
+	if !strings.Contains(out, "tenant.created") || !strings.Contains(out, "(more: --after 2, or --all)") || strings.Count(out, "\n") != 4 {
+		t.Fatalf("audit page printed:\n%s", out)
+	}
+	out = billingCLI(t, "tenant", "audit", acme.ID, "--after", fmt.Sprint(len(trail)-1))
+	if !strings.Contains(out, trail[len(trail)-1].Action) || strings.Contains(out, "more:") || !strings.Contains(out, "SEQ") {
+		t.Fatalf("last audit page printed:\n%s", out)
+	}
+	if out := billingCLI(t, "tenant", "audit", acme.ID, "--all"); !strings.Contains(out, `reason="customer gone"`) || !strings.Contains(out, third.ID) {
+		t.Errorf("audit table lacks the write-off and its reason:\n%s", out)
+	}
+
 	errs := []struct {
 		args []string
 		code int
 		want string
 	}{
 		{[]string{"invoice", "void", first.ID}, 1, "paid"},
+		{[]string{"invoice", "uncollectible", first.ID}, 1, "only an open invoice"},
+		{[]string{"tenant", "audit", acme.ID, "--limit", "-1"}, 2, "--limit"},
+		{[]string{"tenant", "audit", "tn_missing"}, 1, "not found"},
 		{[]string{"invoice", "show", "in_missing"}, 1, "not found"},
 		{[]string{"invoice", "pay", first.ID, "--ref", "x"}, 2, "--amount"},
 		{[]string{"invoice", "pay", first.ID, "--amount", "1.999", "--ref", "x"}, 2, "two decimals"},

@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,7 +19,7 @@ func init() { commands = append(commands, newTenantCommand) }
 // newTenantCommand builds `aerolith tenant`: billed customers.
 func newTenantCommand(m *Main) *cobra.Command {
 	f := &billingFlags{}
-	cmd := groupCommand("tenant", "Manage billing tenants (create, list, show, set-tier, suspend, resume, delete, keys)")
+	cmd := groupCommand("tenant", "Manage billing tenants (create, list, show, set-tier, suspend, resume, delete, audit, keys)")
 	addBillingFlags(cmd, f)
 
 	var req billingclient.TenantRequest
@@ -165,7 +168,62 @@ func newTenantCommand(m *Main) *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, list, show, setTier, suspend, resume, del, newTenantKeysCommand(m, f))
+	var auditAfter uint64
+	var auditLimit int
+	var auditAll bool
+	audit := &cobra.Command{
+		Use:   "audit TENANT_ID",
+		Short: "Show a tenant's billing audit trail, oldest first (a page; --all for every entry)",
+		Example: `  aerolith tenant audit tn_0123 --limit 20
+  aerolith tenant audit tn_0123 --after 20      # the next page
+  aerolith tenant audit tn_0123 --all -o json`,
+		Args: argsBetween(1, 1, "TENANT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if auditLimit < 0 {
+				return usageError{fmt.Errorf("--limit: must be >= 0 (0: the service's page size), got %d", auditLimit)}
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			var entries []ledger.AuditEntry
+			next := auditAfter
+			for {
+				p, err := c.Audit(cmd.Context(), args[0], next, auditLimit)
+				if err != nil {
+					return err
+				}
+				entries = append(entries, p.Entries...)
+				next = p.Next
+				if !auditAll || next == 0 {
+					break
+				}
+			}
+			if f.json() {
+				if entries == nil {
+					entries = []ledger.AuditEntry{}
+				}
+				return writeJSON(m.Stdout, entries)
+			}
+			tw := newTable(m.Stdout)
+			fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tENTITY\tDETAILS")
+			for _, e := range entries {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, billingTime(e.Time), e.Actor, e.Action, e.EntityID, auditDetails(e.Details))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if next != 0 {
+				_, err = fmt.Fprintf(m.Stdout, "(more: --after %d, or --all)\n", next)
+			}
+			return err
+		},
+	}
+	audit.Flags().Uint64Var(&auditAfter, "after", 0, "start after this sequence number (the \"more\" line of the previous page)")
+	audit.Flags().IntVar(&auditLimit, "limit", 0, "entries per page (0: the service's default)")
+	audit.Flags().BoolVar(&auditAll, "all", false, "fetch every page")
+
+	cmd.AddCommand(create, list, show, setTier, suspend, resume, del, audit, newTenantKeysCommand(m, f))
 	return cmd
 }
 
@@ -240,6 +298,17 @@ func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// auditDetails renders an audit entry's details as key=value pairs in
+// key order.
+func auditDetails(d map[string]string) string {
+	keys := slices.Sorted(maps.Keys(d))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Quote(d[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 // tenantStatus renders a tenant's status with its suspension reason.
