@@ -220,7 +220,7 @@ func (c Chain) Authenticate(r *http.Request) (Principal, error) {
 		if !errors.Is(err, ErrUnauthenticated) {
 			return Principal{}, err
 		}
-		if first == nil && err != ErrOtherCredential {
+		if first == nil && !errors.Is(err, ErrOtherCredential) {
 			first = err
 		}
 		last = err

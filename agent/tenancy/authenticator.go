@@ -93,10 +93,6 @@ func NewAuthenticator(v Viewer, revoked func(tenant string) []string) *Authentic
 // Call it before the Authenticator is used.
 func (a *Authenticator) UseGeneration(gen func() (uint64, bool)) { a.generation = gen }
 
-// errNotAPIKey refuses a token that is not an api key: an auth.Chain then
-// tries its next authenticator (the admin key).
-var errNotAPIKey = auth.ErrOtherCredential
-
 // dummyHash is compared against when the id is unknown, so unknown ids and
 // wrong secrets take the same work.
 var dummyHash [sha256.Size]byte
@@ -114,7 +110,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 		return auth.Principal{}, err
 	}
 	if !strings.HasPrefix(token, KeyPrefix) {
-		return auth.Principal{}, errNotAPIKey
+		return auth.Principal{}, auth.ErrOtherCredential // an auth.Chain tries its next authenticator (the admin key)
 	}
 	id, secret, err := ParseKey(token)
 	if err != nil {

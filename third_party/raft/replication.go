@@ -177,7 +177,7 @@ RPC:
 		// follower. See https://github.com/hashicorp/raft/issues/282.
 		case <-randomTimeout(r.config().CommitTimeout):
 			lastLogIdx, _ := r.getLastLog()
-			if s.failures == 0 && r.idle(s, atomic.LoadUint64(&s.nextIndex), lastLogIdx) {
+			if r.idle(s, atomic.LoadUint64(&s.nextIndex), lastLogIdx) {
 				continue
 			}
 			shouldStop = r.replicateTo(s, lastLogIdx)
@@ -604,10 +604,10 @@ func (r *Raft) setupAppendEntries(s *followerReplication, req *AppendEntriesRequ
 }
 
 // idle (Aerolith patch) reports whether the CommitTimeout tick of a
-// follower's replication may send nothing: no entry to send (nextIndex past
-// lastLogIdx), the follower already sent the current commit index, and sent
-// something within HeartbeatTimeout, and no heartbeat failed since the
-// last tick. Upstream sends an AppendEntries every CommitTimeout (5 to
+// follower's replication may send nothing: the last send did not fail, no
+// entry is left to send (nextIndex past lastLogIdx), the follower was sent
+// the current commit index and was sent something within HeartbeatTimeout,
+// and no heartbeat to it failed since the last tick. Upstream sends an AppendEntries every CommitTimeout (5 to
 // 10 ms in Aerolith) even when idle, so that followers learn the commit
 // index; an idle 3-node cluster's leader spent about a tenth of a core on
 // it. A commit index still propagates within one tick. A follower that
@@ -616,7 +616,7 @@ func (r *Raft) setupAppendEntries(s *followerReplication, req *AppendEntriesRequ
 // and it learns the index once back; if no heartbeat saw it down, within
 // HeartbeatTimeout.
 func (r *Raft) idle(s *followerReplication, nextIndex, lastLogIdx uint64) bool {
-	if s.heartbeatFailed.Swap(false) {
+	if s.heartbeatFailed.Swap(false) || s.failures > 0 {
 		return false
 	}
 	return nextIndex > lastLogIdx && s.sentCommit == r.getCommitIndex() &&
