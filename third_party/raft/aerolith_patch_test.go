@@ -2,7 +2,7 @@ package raft
 
 // Tests of the Aerolith patches (PATCHES.md): the leader writes its entries
 // in parallel with replicating them; Shutdown is final; an idle leader
-// stops polling its followers.
+// stops polling its followers; every Apply future answers after Shutdown.
 
 import (
 	"errors"
@@ -383,4 +383,84 @@ func testIdleLeaderDoesNotPoll(t *testing.T, noPipeline bool) {
 		t.Fatal(err)
 	}
 	waitApplied(2)
+}
+
+// blockingFSM applies nothing until release is closed.
+type blockingFSM struct {
+	MockFSM
+	release chan struct{}
+}
+
+func (f *blockingFSM) Apply(l *Log) interface{} {
+	<-f.release
+	return f.MockFSM.Apply(l)
+}
+
+// TestApplyFutureEndsAtShutdown: entries committed but still queued for
+// the state machine when raft shuts down are dropped by upstream's FSM
+// loop without an answer, so their ApplyFuture.Error blocked forever (an
+// Aerolith store Close hung on it). Every future now answers: its result
+// when it was applied, else ErrRaftShutdown.
+func TestApplyFutureEndsAtShutdown(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.LocalID = "0"
+	_, tr := NewInmemTransport("")
+	store := NewInmemStore()
+	cfg := Configuration{Servers: []Server{{Suffrage: Voter, ID: conf.LocalID, Address: tr.LocalAddr()}}}
+	if err := BootstrapCluster(conf, store, store, NewInmemSnapshotStore(), tr, cfg); err != nil {
+		t.Fatal(err)
+	}
+	fsm := &blockingFSM{release: make(chan struct{})}
+	r, err := NewRaft(conf, fsm, store, store, NewInmemSnapshotStore(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); r.State() != Leader; {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader")
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	// One entry at a time: each commits alone and is queued for the
+	// state machine as its own batch, behind the first, which blocks it.
+	const n = 40
+	var futures []ApplyFuture
+	base := r.LastIndex()
+	for i := 0; i < n; i++ {
+		futures = append(futures, r.Apply([]byte(fmt.Sprint(i)), time.Second))
+		for deadline := time.Now().Add(5 * time.Second); r.getCommitIndex() < base+uint64(i)+1; {
+			if time.Now().After(deadline) {
+				t.Fatalf("entry %d not committed", i)
+			}
+			<-time.After(time.Millisecond)
+		}
+	}
+	shut := r.Shutdown()
+	<-r.shutdownCh
+	close(fsm.release)
+	if err := shut.Error(); err != nil {
+		t.Fatal(err)
+	}
+	applied, refused := 0, 0
+	for i, f := range futures {
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err := <-done:
+			switch {
+			case err == nil:
+				applied++
+			case errors.Is(err, ErrRaftShutdown):
+				refused++
+			default:
+				t.Errorf("future %d: %v", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("future %d of %d never answered after Shutdown (%d applied, %d refused before it)", i, n, applied, refused)
+		}
+	}
+	if got := len(fsm.Logs()); got != applied {
+		t.Errorf("%d futures answered nil, the state machine applied %d entries", applied, got)
+	}
+	t.Logf("%d applied, %d answered ErrRaftShutdown", applied, refused)
 }

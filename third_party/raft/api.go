@@ -840,6 +840,10 @@ func (r *Raft) ApplyLog(log Log, timeout time.Duration) ApplyFuture {
 		},
 	}
 	logFuture.init()
+	// Aerolith patch: the state machine loop drops entries still queued for
+	// it at shutdown without answering their futures; with the shutdown
+	// channel, Error returns ErrRaftShutdown instead of blocking forever.
+	logFuture.ShutdownCh = r.shutdownCh
 
 	select {
 	case <-timer:

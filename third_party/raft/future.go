@@ -113,7 +113,14 @@ func (d *deferError) Error() error {
 	select {
 	case d.err = <-d.errCh:
 	case <-d.ShutdownCh:
-		d.err = ErrRaftShutdown
+		// Aerolith patch: an answer given before (or as) raft shut down
+		// wins over the shutdown, which select would otherwise pick at
+		// random.
+		select {
+		case d.err = <-d.errCh:
+		default:
+			d.err = ErrRaftShutdown
+		}
 	}
 	return d.err
 }
