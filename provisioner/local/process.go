@@ -49,11 +49,11 @@ func (p *proc) launchLocked(restarts int) (*run, error) {
 		offset = st.Size()
 	}
 	now := p.s.clock.Now()
-	what := "starting"
+	what := "starting " + p.spec.Name
 	if restarts > 0 {
-		what = fmt.Sprintf("restarting (restart %d)", restarts)
+		what = fmt.Sprintf("restarting %s (restart %d in a row)", p.spec.Name, restarts)
 	}
-	fmt.Fprintf(f, "--- supervisor: %s %s at %s ---\n", what, p.spec.Name, now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(f, "--- supervisor: %s at %s ---\n", what, now.UTC().Format(time.RFC3339))
 	cmd := exec.Command(p.spec.Path, p.spec.Args...)
 	cmd.Env = p.spec.Env
 	cmd.Dir = p.spec.Dir
