@@ -37,6 +37,10 @@ type upWatch struct {
 
 	mu      sync.Mutex // serializes output; guards crashed
 	crashed []string   // processes that exited on their own while running
+
+	// inRow is each process's restart number in its current row of
+	// crashes (from Started; only the event goroutine uses it).
+	inRow map[string]int
 }
 
 // find returns the cluster and node of the process named id.
@@ -59,6 +63,10 @@ func (w *upWatch) event(ev local.Event) {
 	running := w.running.Load()
 	switch ev.Kind {
 	case local.Started:
+		if w.inRow == nil {
+			w.inRow = map[string]int{}
+		}
+		w.inRow[n.id] = ev.Restarts
 		// While starting, a restart's log must not hide the failed run's
 		// log from the error about it.
 		if ev.Restarts == 0 || running {
@@ -87,8 +95,9 @@ func (w *upWatch) event(ev local.Event) {
 			how += fmt.Sprintf(" after %s", ev.Uptime.Round(time.Millisecond))
 		}
 		w.printf("aerolith up: %s (pid %d) exited unexpectedly (%s); its log: %s\n", n.id, ev.PID, how, n.logPath)
-		if !killedBySignal(ev.Err) {
+		if !killedBySignal(ev.Err) && (w.inRow[n.id] == 0 || ev.Uptime >= upRestartPolicy.ResetAfter) {
 			// It ended on its own: the reason is at the end of its log.
+			// Shown for the first crash of a row; GaveUp shows it again.
 			w.tail(c, n)
 		}
 	case local.Restarting:

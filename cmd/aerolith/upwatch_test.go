@@ -67,6 +67,7 @@ func TestUpWatchReportsWhileRunning(t *testing.T) {
 		events []local.Event
 		want   []string
 		absent []string
+		tails  int // log tails shown
 	}{
 		{
 			name: "killed and restarted",
@@ -80,7 +81,20 @@ func TestUpWatchReportsWhileRunning(t *testing.T) {
 				"aerolith up: restarting billing in 500ms (at 10:11:12; restart 1 in a row)\n",
 				"aerolith up: billing restarted (pid 8)\n",
 			},
-			absent: []string{"--- last lines of "}, // a signal leaves no reason in the log
+			tails: 0, // a signal leaves no reason in the log
+		},
+		{
+			name: "crash",
+			events: []local.Event{
+				{Kind: local.Started, Name: "node1", PID: 20, LogOffset: 8},
+				{Kind: local.Exited, Name: "node1", PID: 20, Err: exitErr(t, "exit 2"), Uptime: time.Second},
+			},
+			want: []string{
+				"aerolith up: node1 (pid 20) exited unexpectedly (exit status 2 after 1s)",
+				"--- last lines of ", "panic: disk on fire",
+			},
+			absent: []string{"old run"},
+			tails:  1,
 		},
 		{
 			name: "crash loop",
@@ -96,6 +110,7 @@ func TestUpWatchReportsWhileRunning(t *testing.T) {
 				"the other processes keep running",
 			},
 			absent: []string{"old run"},
+			tails:  1, // with GaveUp, not again for the tenth crash in a row
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,6 +130,9 @@ func TestUpWatchReportsWhileRunning(t *testing.T) {
 				if strings.Contains(out.String(), no) {
 					t.Errorf("output has %q:\n%s", no, out)
 				}
+			}
+			if got := strings.Count(out.String(), "--- last lines of "); got != tc.tails {
+				t.Errorf("%d log tails shown, want %d:\n%s", got, tc.tails, out)
 			}
 			if len(w.crashes()) != 1 {
 				t.Errorf("crashes = %v, want the one process", w.crashes())
