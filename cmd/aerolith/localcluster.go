@@ -8,16 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
 // localNode is one process of a local cluster: an agent, or the billing
@@ -28,31 +27,21 @@ type localNode struct {
 	raftAddr string
 	dataDir  string
 	logPath  string
-	logStart int64 // offset where this run's log begins
+	// logStart is the offset where the process's current run begins in
+	// its log (set from the supervisor's Started events).
+	logStart atomic.Int64
 	// args are the process's arguments (after the binary); set before
 	// localCluster.start.
 	args []string
 	// scheme is "https" when the process serves TLS, else "http" (or "").
 	scheme string
-
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result, valid after done is closed
 }
 
-// nodeExit reports that the agent at index node of localCluster.nodes exited.
+// nodeExit is the first process of a localCluster that exited while up was
+// starting the deployment.
 type nodeExit struct {
-	node int
+	node *localNode
 	err  error
-}
-
-// exitReason describes how an agent process ended, from its Wait error
-// (nil: it exited with status 0, e.g. after someone sent it SIGTERM).
-func exitReason(err error) string {
-	if err == nil {
-		return "exit status 0"
-	}
-	return err.Error()
 }
 
 // planNodes lays out ids and addresses of the nodes.
@@ -82,22 +71,27 @@ func checkPortsFree(n *localNode) error {
 	return nil
 }
 
-// localCluster runs the processes of `aerolith up`: the agents, and in a
-// second localCluster the billing service.
+// localCluster is a group of processes of `aerolith up`: the agents, and
+// in a second localCluster the billing service. A local.Supervisor runs
+// them.
 type localCluster struct {
 	exe      string
 	dir      string
 	key      string // admin key of the processes (the agents' or billing's)
 	nodes    []*localNode
 	logLevel string
-	keep     bool // dir outlives the run
 	stderr   io.Writer
 	// env is added to the processes' environment (after agentEnv's
 	// AEROLITH_ADMIN_KEY): secrets that must not show in ps.
 	env []string
+	// stopOrder orders the groups when up stops: agents before billing.
+	stopOrder int
 
-	exited chan nodeExit // one value per agent that exits
-	logs   []*os.File
+	// exited is closed when a process exits while up is starting the
+	// deployment (see noteExit); exit then says which.
+	exited   chan struct{}
+	exitOnce sync.Once
+	exit     nodeExit
 	// hc sends up's own requests (verifying the deployment's CA with
 	// TLS); nil means the clients' default.
 	hc *http.Client
@@ -112,12 +106,23 @@ func (n *localNode) baseURL() string {
 	return scheme + "://" + n.httpAddr
 }
 
-// logRef names n's log file for error messages.
-func (c *localCluster) logRef(n *localNode) string {
-	if c.keep {
-		return n.logPath
+// node returns the process named id, or nil.
+func (c *localCluster) node(id string) *localNode {
+	for _, n := range c.nodes {
+		if n.id == id {
+			return n
+		}
 	}
-	return n.logPath + " (removed on exit; use --data-dir to keep it)"
+	return nil
+}
+
+// noteExit records the first exit of a process while up starts the
+// deployment: up then fails the start.
+func (c *localCluster) noteExit(n *localNode, err error) {
+	c.exitOnce.Do(func() {
+		c.exit = nodeExit{node: n, err: err}
+		close(c.exited)
+	})
 }
 
 // url returns the comma-separated HTTP endpoints of all nodes.
@@ -171,38 +176,27 @@ func (c *localCluster) planAgents(extra ...string) {
 	}
 }
 
-// start launches every process (see planAgents). On error the ones started
-// keep running; the caller stops them.
-func (c *localCluster) start() error {
-	c.exited = make(chan nodeExit, len(c.nodes))
+// start has sup run every process of c (see planAgents), restarting one
+// that exits by upRestartPolicy. On error the ones started keep running;
+// the caller stops them.
+func (c *localCluster) start(sup *local.Supervisor) error {
 	env := append(c.agentEnv(), c.env...)
-	for i, n := range c.nodes {
+	for _, n := range c.nodes {
 		if err := os.MkdirAll(n.dataDir, 0o750); err != nil {
 			return err
 		}
-		log, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		err := sup.Start(local.Spec{
+			Name:      n.id,
+			Path:      c.exe,
+			Args:      n.args,
+			Env:       env,
+			LogPath:   n.logPath,
+			StopOrder: c.stopOrder,
+			Restart:   upRestartPolicy,
+		})
 		if err != nil {
 			return err
 		}
-		c.logs = append(c.logs, log)
-		if st, err := log.Stat(); err == nil {
-			n.logStart = st.Size()
-		}
-		fmt.Fprintf(log, "--- aerolith up: starting %s at %s ---\n", n.id, time.Now().UTC().Format(time.RFC3339))
-		n.cmd = exec.Command(c.exe, n.args...)
-		n.cmd.Env = env
-		n.cmd.Stdout = log
-		n.cmd.Stderr = log
-		n.cmd.SysProcAttr = agentSysProcAttr()
-		if err := n.cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", n.id, err)
-		}
-		n.done = make(chan struct{})
-		go func() {
-			n.err = n.cmd.Wait()
-			close(n.done)
-			c.exited <- nodeExit{node: i, err: n.err}
-		}()
 	}
 	return nil
 }
@@ -225,11 +219,10 @@ func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, er
 	defer tick.Stop()
 	for {
 		select {
-		case ex := <-c.exited:
-			n := c.nodes[ex.node]
-			c.exited <- ex // keep it for the stop logic
+		case <-c.exited:
+			n := c.exit.node
 			c.printLogTail(n)
-			return nil, fmt.Errorf("%s exited while starting (%s); its log: %s", n.id, exitReason(ex.err), c.logRef(n))
+			return nil, fmt.Errorf("%s exited while starting (%s); its log: %s", n.id, local.ExitReason(c.exit.err), n.logPath)
 		default:
 		}
 		allReady := true
@@ -265,7 +258,7 @@ func (c *localCluster) waitReady(ctx context.Context) (*client.ClusterStatus, er
 			for i, n := range c.nodes {
 				if !ready[i] || (allReady && i == 0) {
 					c.printLogTail(n)
-					return nil, fmt.Errorf("%s not ready in time: %v; its log: %s", n.id, lastErr[i], c.logRef(n))
+					return nil, fmt.Errorf("%s not ready in time: %v; its log: %s", n.id, lastErr[i], n.logPath)
 				}
 			}
 			return nil, ctx.Err()
@@ -287,76 +280,17 @@ func countVoters(st *client.ClusterStatus) int {
 // logTailLines is how much of a failing node's log is shown.
 const logTailLines = 20
 
-// printLogTail writes the last lines this run wrote to n's log to stderr.
+// printLogTail writes the last lines n's current run wrote to its log to
+// stderr.
 func (c *localCluster) printLogTail(n *localNode) {
 	b, err := os.ReadFile(n.logPath)
-	if err != nil || int64(len(b)) < n.logStart {
+	start := n.logStart.Load()
+	if err != nil || int64(len(b)) < start {
 		return
 	}
-	lines := strings.Split(strings.TrimRight(string(b[n.logStart:]), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(string(b[start:]), "\n"), "\n")
 	if len(lines) > logTailLines {
 		lines = lines[len(lines)-logTailLines:]
 	}
 	fmt.Fprintf(c.stderr, "--- last lines of %s ---\n%s\n---\n", n.logPath, strings.Join(lines, "\n"))
-}
-
-// stop sends SIGTERM to every running agent, waits up to timeout for each,
-// then kills the rest. It returns a one-line error naming the agents that
-// had to be killed and, when strict, those that exited with an error after
-// the SIGTERM (agents that had exited before were reported already).
-func (c *localCluster) stop(timeout time.Duration, strict bool) error {
-	defer func() {
-		for _, l := range c.logs {
-			l.Close()
-		}
-		c.logs = nil
-	}()
-	var running []*localNode
-	for _, n := range c.nodes {
-		if n.cmd == nil || n.done == nil {
-			continue
-		}
-		select {
-		case <-n.done:
-			continue
-		default:
-		}
-		running = append(running, n)
-		if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			n.cmd.Process.Kill()
-		}
-	}
-	var mu sync.Mutex
-	var errs []string
-	var wg sync.WaitGroup
-	for _, n := range running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTimer(timeout)
-			defer t.Stop()
-			var problem string
-			select {
-			case <-n.done:
-				if n.err != nil && strict {
-					problem = fmt.Sprintf("%s exited with %v (log: %s)", n.id, n.err, c.logRef(n))
-				}
-			case <-t.C:
-				n.cmd.Process.Kill()
-				<-n.done
-				problem = fmt.Sprintf("%s did not stop within %v and was killed (log: %s)", n.id, timeout, c.logRef(n))
-			}
-			if problem != "" {
-				mu.Lock()
-				errs = append(errs, problem)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		sort.Strings(errs)
-		return fmt.Errorf("agents did not stop cleanly: %s", strings.Join(errs, "; "))
-	}
-	return nil
 }

@@ -10,9 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +24,8 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/apiclient"
+	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
 func init() { commands = append(commands, newUpCommand) }
@@ -69,20 +74,26 @@ for it and starts the agents with the cluster's enrollment token, so they
 enforce the tenant's quotas and meter its usage into billing (windows of
 --meter-window). Once every node is ready (leader elected, policy fetched),
 up creates a readwrite API key for the tenant, writes a few sample documents
-into its "demo" collection with that key, runs a query and prints the
+into its "demo" collection with that key (each only when absent, so a rerun
+keeps your edits), runs a query and prints the
 endpoints, the keys and the commands that show the tenant's usage and
 invoices.
 
-Without --data-dir, everything lives in a temporary directory removed on
-exit. With --data-dir, the data, the admin keys (<data-dir>/admin-key,
+Without --data-dir, everything lives in a temporary directory, removed when
+you stop up; when a process failed or up did, it is kept (and named) for its
+logs. With --data-dir, the data, the admin keys (<data-dir>/admin-key,
 <data-dir>/billing-admin-key), the demo tenant, cluster and tenant key
 (<data-dir>/` + upStateFile + `) and the logs (<data-dir>/nodeN.log,
 <data-dir>/billing.log) are kept, and a later run with the same directory
 restarts the same deployment.
 
-up then runs until Ctrl-C or SIGTERM and stops the agents, then billing
-(SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready stops them
-right after the demo instead (for scripts and CI).`,
+up then runs until Ctrl-C or SIGTERM. A process that exits meanwhile is
+restarted, after ` + upRestartPolicy.InitialBackoff.String() + ` and then backing off up to ` + upRestartPolicy.MaxBackoff.String() + ` while it keeps
+crashing; up says on stderr which process exited, how, where its log is and
+when it restarts, and gives up (loudly, keeping the others running) after ` + strconv.Itoa(upRestartPolicy.MaxRestarts) + `
+restarts in a row, each run shorter than ` + upRestartPolicy.ResetAfter.String() + `. Ctrl-C stops the agents, then
+billing (SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready
+stops them right after the demo instead (for scripts and CI).`,
 		Example: `  aerolith up
   aerolith up --data-dir ./aerolith-data --base-port 9000
   aerolith up --exit-after-ready`,
@@ -103,7 +114,7 @@ right after the demo instead (for scripts and CI).`,
 	fl.IntVar(&cfg.basePort, "base-port", 7070, "HTTP port of node1; node i uses base+2(i-1) for HTTP and the next port for raft")
 	fl.IntVar(&cfg.billingPort, "billing-port", 7080, "HTTP port of the billing service; its raft port is the next one")
 	fl.DurationVar(&cfg.meterWindow, "meter-window", 10*time.Second, "agents' metering window: usage reaches billing this often")
-	fl.StringVar(&cfg.dataDir, "data-dir", "", "keep data, admin key and logs here across runs (default: a temporary directory removed on exit)")
+	fl.StringVar(&cfg.dataDir, "data-dir", "", "keep data, admin key and logs here across runs (default: a temporary directory removed on a clean stop)")
 	fl.BoolVar(&cfg.exitAfterReady, "exit-after-ready", false, "stop the cluster and exit once it is ready and the demo ran")
 	fl.DurationVar(&cfg.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node to be ready and a leader elected")
 	fl.DurationVar(&cfg.stopTimeout, "stop-timeout", 15*time.Second, "how long each agent gets to stop after SIGTERM before SIGKILL")
@@ -153,15 +164,31 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	}
 
 	dir, keep := cfg.dataDir, true
+	var watch *upWatch
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "aerolith-up-"); err != nil {
 			return err
 		}
 		keep = false
 		defer func() {
-			if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
-				err = fmt.Errorf("remove %s: %w", dir, rerr)
+			// The temporary directory goes only after a clean stop the
+			// user asked for: after a failure or a crash it holds the logs
+			// the messages pointed to.
+			var crashed []string
+			if watch != nil {
+				crashed = watch.crashes()
 			}
+			if err == nil && len(crashed) == 0 {
+				if rerr := os.RemoveAll(dir); rerr != nil {
+					err = fmt.Errorf("remove %s: %w", dir, rerr)
+				}
+				return
+			}
+			why := "up failed"
+			if err == nil {
+				why = strings.Join(slices.Compact(slices.Sorted(slices.Values(crashed))), ", ") + " exited unexpectedly during the run"
+			}
+			fmt.Fprintf(m.Stderr, "aerolith up: kept %s with the data and logs (%s); remove it when done\n", dir, why)
 		}()
 	} else if dir, err = filepath.Abs(dir); err != nil {
 		return err
@@ -189,26 +216,23 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	}
 
 	bn := planBilling(cfg, dir)
-	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
-	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, keep: keep, stderr: m.Stderr}
+	// Billing stops after the agents: they flush their usage to it.
+	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, stderr: m.Stderr, stopOrder: 1, exited: make(chan struct{})}
+	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, stderr: m.Stderr, exited: make(chan struct{})}
 	if err := certs.certFlags(b, false); err != nil {
 		return err
 	}
-	started := false // agents started
-	stopAll := func(strict bool) error {
-		var errs []string
-		if started {
-			fmt.Fprintln(m.Stdout, "Stopping agents...")
-			if err := c.stop(cfg.stopTimeout, strict); err != nil {
-				errs = append(errs, err.Error())
-			}
-		}
-		fmt.Fprintln(m.Stdout, "Stopping billing...")
-		if err := b.stop(cfg.stopTimeout, strict); err != nil {
-			errs = append(errs, err.Error())
-		}
-		if len(errs) > 0 {
-			return errors.New(strings.Join(errs, "; "))
+	runCtx, endRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRun()
+	watch = &upWatch{out: m.Stderr, agents: c, billing: b, ctx: runCtx, readyTimeout: cfg.readyTimeout}
+	sup := local.New(local.Config{StopTimeout: cfg.stopTimeout, OnEvent: watch.event})
+	stopAll := func() error {
+		endRun()
+		fmt.Fprintln(m.Stdout, "Stopping agents, then billing...")
+		err := sup.Stop(context.Background())
+		watch.probes.Wait()
+		if err != nil {
+			return fmt.Errorf("processes did not stop cleanly: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 		fmt.Fprintln(m.Stdout, "Stopped.")
 		return nil
@@ -217,7 +241,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	// had to be killed; when ctx was cancelled (Ctrl-C while starting) a
 	// clean stop is success.
 	failed := func(err error) error {
-		stopErr := stopAll(false)
+		stopErr := stopAll()
 		if ctx.Err() != nil {
 			return stopErr
 		}
@@ -229,7 +253,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 
 	// Billing first: the agents enroll with it.
 	fmt.Fprintf(m.Stdout, "Starting billing and %d agents (data in %s)...\n", len(nodes), dir)
-	if err := b.start(); err != nil {
+	if err := b.start(sup); err != nil {
 		return failed(err)
 	}
 	admin, err := billingclient.New(billingclient.Config{URL: billingURL(bn), Key: billingKey, UserAgent: "aerolith-up", HTTPClient: b.hc})
@@ -254,13 +278,23 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	if err := certs.certFlags(c, true); err != nil {
 		return failed(err)
 	}
-	started = true
-	if err := c.start(); err != nil {
+	if err := c.start(sup); err != nil {
 		return failed(err)
 	}
 	status, err := c.waitReady(readyCtx)
 	if err != nil {
 		return failed(err)
+	}
+	// From here on the supervisor restarts a process that exits; an exit
+	// reported before this point still fails the start.
+	watch.startedUp()
+	for _, g := range []*localCluster{b, c} {
+		select {
+		case <-g.exited:
+			g.printLogTail(g.exit.node)
+			return failed(fmt.Errorf("%s exited while starting (%s); its log: %s", g.exit.node.id, local.ExitReason(g.exit.err), g.exit.node.logPath))
+		default:
+		}
 	}
 	state, keyReused, err := tenantKey(readyCtx, c, state)
 	if err != nil {
@@ -277,21 +311,11 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	}
 
 	if cfg.exitAfterReady {
-		return stopAll(true)
+		return stopAll()
 	}
-	fmt.Fprintln(m.Stdout, "\nThe cluster runs until Ctrl-C.")
-	select {
-	case <-ctx.Done():
-		return stopAll(true)
-	case ex := <-c.exited:
-		n := c.nodes[ex.node]
-		c.printLogTail(n)
-		return failed(fmt.Errorf("%s exited unexpectedly (%s); its log: %s", n.id, exitReason(ex.err), c.logRef(n)))
-	case ex := <-b.exited:
-		b.exited <- ex
-		b.printLogTail(bn)
-		return failed(fmt.Errorf("billing exited unexpectedly (%s); its log: %s", exitReason(ex.err), b.logRef(bn)))
-	}
+	fmt.Fprintln(m.Stdout, "\nThe cluster runs until Ctrl-C. up restarts a process that exits and says so here.")
+	<-ctx.Done()
+	return stopAll()
 }
 
 // adminKey reads the key stored at path or generates and stores a new one.
@@ -361,7 +385,7 @@ func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k 
 	if keep {
 		fmt.Fprintf(w, "Data, keys and logs are kept in %s; rerun with the same --data-dir to reuse them.\n", c.dir)
 	} else {
-		fmt.Fprintf(w, "Data lives in %s and is removed on exit (use --data-dir to keep it).\n", c.dir)
+		fmt.Fprintf(w, "Data lives in %s and is removed when you stop up (kept if a process failed; use --data-dir to keep it anyway).\n", c.dir)
 	}
 	if k.caFile != "" {
 		fmt.Fprintf(w, "TLS: every endpoint serves HTTPS with certificates of the CA %s (raft between the agents: mutual TLS).\n", k.caFile)
@@ -414,19 +438,37 @@ var demoDocs = []struct {
 	{"ole", map[string]any{"name": "Ole-Johan Dahl", "age": 70, "city": "Oslo", "langs": []string{"Simula"}}},
 }
 
-// runDemo writes the sample documents with the tenant's key (one atomic
-// batch; upserts, so reruns do not duplicate), indexes "city" and prints a
-// query.
+// runDemo writes the sample documents with the tenant's key, each only
+// when absent (If-None-Match: *) so a rerun with --data-dir keeps the
+// user's edits, indexes "city" and prints a query.
 func runDemo(ctx context.Context, w io.Writer, c *localCluster, key string) error {
-	cl, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	api, err := apiclient.New(apiclient.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 	if err != nil {
 		return err
 	}
-	ops := make([]client.BatchOp, len(demoDocs))
-	for i, d := range demoDocs {
-		ops[i] = client.BatchOp{Op: client.OpPut, Collection: "demo", ID: d.id, Data: d.data}
+	wrote := 0
+	for _, d := range demoDocs {
+		req, err := apiclient.NewRequest(http.MethodPut, "/api/v1/collections/demo/documents/"+url.PathEscape(d.id), map[string]any{"data": d.data})
+		if err != nil {
+			return err
+		}
+		req.Header.Set("If-None-Match", "*")
+		// A resend after a lost answer finds the document there, which is
+		// what this write wants anyway.
+		req.Idempotent = true
+		_, err = api.Call(ctx, req, nil)
+		switch {
+		case err == nil:
+			wrote++
+		// The server answers an existing document with 412 (RFC 9110),
+		// older servers with 409.
+		case client.IsPreconditionFailed(err) || client.IsConflict(err):
+		default:
+			return fmt.Errorf("demo/%s: %w", d.id, err)
+		}
 	}
-	if _, err := cl.Batch(ctx, ops); err != nil {
+	cl, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
 		return err
 	}
 	if err := cl.CreateIndex(ctx, "demo", "city"); err != nil && !client.IsConflict(err) {
@@ -438,7 +480,11 @@ func runDemo(ctx context.Context, w io.Writer, c *localCluster, key string) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nWrote %d sample documents to collection \"demo\" (indexed on \"city\").\n", len(demoDocs))
+	if kept := len(demoDocs) - wrote; kept > 0 {
+		fmt.Fprintf(w, "\nWrote %d sample documents to collection \"demo\" (indexed on \"city\"); %d were there already and were left as they are.\n", wrote, kept)
+	} else {
+		fmt.Fprintf(w, "\nWrote %d sample documents to collection \"demo\" (indexed on \"city\").\n", wrote)
+	}
 	fmt.Fprintf(w, "aerolith doc query demo --filter '%s' --sort '%s':\n", filter, sort)
 	return printPage(w, &clientFlags{output: outputTable}, page)
 }

@@ -17,6 +17,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 	"github.com/aerolithdb/aerolith/internal/atomicfile"
+	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
 // The billing service `aerolith up` runs: a demo billing cycle (a draft
@@ -101,10 +102,9 @@ func waitBilling(ctx context.Context, b *localCluster, admin *billingclient.Clie
 	var last error
 	for {
 		select {
-		case ex := <-b.exited:
-			b.exited <- ex
+		case <-b.exited:
 			b.printLogTail(n)
-			return fmt.Errorf("billing exited while starting (%s); its log: %s", exitReason(ex.err), b.logRef(n))
+			return fmt.Errorf("billing exited while starting (%s); its log: %s", local.ExitReason(b.exit.err), n.logPath)
 		default:
 		}
 		probe, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -117,7 +117,7 @@ func waitBilling(ctx context.Context, b *localCluster, admin *billingclient.Clie
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				b.printLogTail(n)
-				return fmt.Errorf("billing not ready in time: %v; its log: %s", last, b.logRef(n))
+				return fmt.Errorf("billing not ready in time: %v; its log: %s", last, n.logPath)
 			}
 			return ctx.Err()
 		case <-tick.C:

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/provisioner/local"
+)
+
+// upRestartPolicy is how up restarts a process that exits on its own: a
+// restart soon, backing off to 30s between tries of one that keeps
+// crashing, and giving up on it (loudly; the others keep running) after 10
+// crashes in a row, each within 30s of its start.
+var upRestartPolicy = local.DefaultRestartPolicy()
+
+// upWatch turns the supervisor's events into what up does and says. While
+// up starts the deployment, an exit fails the start (noteExit; the caller
+// stops everything); once it runs, the supervisor restarts a process that
+// exits, and upWatch reports each exit, restart and recovery on stderr.
+type upWatch struct {
+	out             io.Writer
+	agents, billing *localCluster
+	// ctx ends when up stops: it ends the readiness probes of restarted
+	// agents (probes tracks them).
+	ctx          context.Context
+	readyTimeout time.Duration
+	probes       sync.WaitGroup
+
+	running atomic.Bool // startup is over
+
+	mu      sync.Mutex // serializes output; guards crashed
+	crashed []string   // processes that exited on their own while running
+
+	// inRow is each process's restart number in its current row of
+	// crashes (from Started; only the event goroutine uses it).
+	inRow map[string]int
+}
+
+// find returns the cluster and node of the process named id.
+func (w *upWatch) find(id string) (*localCluster, *localNode) {
+	for _, c := range []*localCluster{w.agents, w.billing} {
+		if n := c.node(id); n != nil {
+			return c, n
+		}
+	}
+	return nil, nil
+}
+
+// event handles one supervisor event; the supervisor calls it from one
+// goroutine, in order.
+func (w *upWatch) event(ev local.Event) {
+	c, n := w.find(ev.Name)
+	if n == nil {
+		return
+	}
+	running := w.running.Load()
+	switch ev.Kind {
+	case local.Started:
+		if w.inRow == nil {
+			w.inRow = map[string]int{}
+		}
+		w.inRow[n.id] = ev.Restarts
+		// While starting, a restart's log must not hide the failed run's
+		// log from the error about it.
+		if ev.Restarts == 0 || running {
+			n.logStart.Store(ev.LogOffset)
+		}
+		if running && ev.Restarts > 0 {
+			w.printf("aerolith up: %s restarted (pid %d)\n", n.id, ev.PID)
+			if c == w.agents {
+				w.probes.Add(1)
+				go func() {
+					defer w.probes.Done()
+					w.reportReady(c, n, ev.PID)
+				}()
+			}
+		}
+	case local.Exited:
+		if !running {
+			c.noteExit(n, ev.Err)
+			return
+		}
+		w.mu.Lock()
+		w.crashed = append(w.crashed, n.id)
+		w.mu.Unlock()
+		how := local.ExitReason(ev.Err)
+		if ev.PID != 0 {
+			how += fmt.Sprintf(" after %s", ev.Uptime.Round(time.Millisecond))
+		}
+		w.printf("aerolith up: %s (pid %d) exited unexpectedly (%s); its log: %s\n", n.id, ev.PID, how, n.logPath)
+		if !killedBySignal(ev.Err) && (w.inRow[n.id] == 0 || ev.Uptime >= upRestartPolicy.ResetAfter) {
+			// It ended on its own: the reason is at the end of its log.
+			// Shown for the first crash of a row; GaveUp shows it again.
+			w.tail(c, n)
+		}
+	case local.Restarting:
+		if running {
+			w.printf("aerolith up: restarting %s in %s (at %s; restart %d in a row)\n", n.id, ev.Delay, ev.At.Format("15:04:05"), ev.Restarts)
+		}
+	case local.GaveUp:
+		if running {
+			w.tail(c, n)
+			w.printf("aerolith up: GAVE UP on %s: it exited %d times in a row, each within %s of starting; its log: %s\n"+
+				"aerolith up: the other processes keep running; fix the cause, then stop up (Ctrl-C) and run it again\n",
+				n.id, ev.Restarts+1, upRestartPolicy.ResetAfter, n.logPath)
+		}
+	}
+}
+
+// startedUp ends startup: from now on exits are restarted and reported.
+func (w *upWatch) startedUp() { w.running.Store(true) }
+
+// crashes lists the processes that exited on their own while running.
+func (w *upWatch) crashes() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.crashed...)
+}
+
+func (w *upWatch) printf(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fmt.Fprintf(w.out, format, args...)
+}
+
+func (w *upWatch) tail(c *localCluster, n *localNode) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c.printLogTail(n)
+}
+
+// reportReady says when the restarted agent n (pid) answers /readyz again,
+// or that it did not within the ready timeout.
+func (w *upWatch) reportReady(c *localCluster, n *localNode, pid int) {
+	probe, err := client.New(client.Config{URL: n.baseURL(), Key: c.key, MaxRetries: -1, Timeout: 3 * time.Second, HTTPClient: c.hc})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.readyTimeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := probe.Ready(ctx)
+		if err == nil {
+			w.printf("aerolith up: %s (pid %d) is ready again\n", n.id, pid)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && w.ctx.Err() == nil {
+				w.printf("aerolith up: %s (pid %d) not ready %s after its restart: %v; its log: %s\n", n.id, pid, w.readyTimeout, err, n.logPath)
+			}
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// killedBySignal reports whether err says the process died of a signal.
+func killedBySignal(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && !ee.Exited()
+}
