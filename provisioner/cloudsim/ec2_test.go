@@ -113,7 +113,9 @@ func TestEC2LifecycleThroughSDK(t *testing.T) {
 		t.Fatalf("launched instance %+v", first.Instances[0])
 	}
 
-	w := ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond })
+	w := ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
+	})
 	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, 10*time.Second); err != nil {
 		t.Fatalf("running waiter: %v", err)
 	}
@@ -123,7 +125,9 @@ func TestEC2LifecycleThroughSDK(t *testing.T) {
 	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
 		t.Fatal(err)
 	}
-	tw := ec2.NewInstanceTerminatedWaiter(c, func(o *ec2.InstanceTerminatedWaiterOptions) { o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond })
+	tw := ec2.NewInstanceTerminatedWaiter(c, func(o *ec2.InstanceTerminatedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
+	})
 	if err := tw.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, 10*time.Second); err != nil {
 		t.Fatalf("terminated waiter: %v", err)
 	}
@@ -217,7 +221,9 @@ func TestEC2Faults(t *testing.T) {
 		if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}); apiCode(err) != "InvalidInstanceID.NotFound" {
 			t.Fatalf("describe right after create = %v, want InvalidInstanceID.NotFound", err)
 		}
-		w := ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond })
+		w := ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
+		})
 		if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, 10*time.Second); err != nil {
 			t.Fatalf("the waiter rides out NotFound: %v", err)
 		}
@@ -229,7 +235,9 @@ func TestEC2Faults(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := aws.ToString(out.Instances[0].InstanceId)
-		w := ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond })
+		w := ec2.NewInstanceRunningWaiter(c, func(o *ec2.InstanceRunningWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
+		})
 		err = w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, 10*time.Second)
 		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "failure") {
 			t.Fatalf("running waiter on a failed launch = %v, want a waiter failure", err)
