@@ -66,7 +66,19 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// UserAgent is sent as User-Agent (default "aerolith-billing-client").
 	UserAgent string
+	// HeaderTimeout, when positive, moves an idempotent request on to the
+	// next endpoint when one took it but sent no response headers in that
+	// time (a stopped process); the last endpoint of a pass waits up to
+	// Timeout. Zero disables it.
+	HeaderTimeout time.Duration
+	// OnRetry, when set, is called before each attempt that follows a
+	// failed one (failover or retry), e.g. to report it; it must not block.
+	OnRetry func(Retry)
 }
+
+// Retry describes a failed attempt and the one that follows it
+// (Config.OnRetry).
+type Retry = apiclient.Retry
 
 // Client talks to a billing service through one or more replicas.
 type Client struct {
@@ -101,6 +113,8 @@ func New(cfg Config) (*Client, error) {
 		MaxBackoff:       cfg.MaxBackoff,
 		UserAgent:        ua,
 		MaxResponseBytes: maxResponseBytes,
+		HeaderTimeout:    cfg.HeaderTimeout,
+		OnRetry:          cfg.OnRetry,
 		Unreachable:      "billing endpoint",
 	})
 	if err != nil {
