@@ -66,11 +66,12 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// UserAgent is sent as User-Agent (default "aerolith-billing-client").
 	UserAgent string
-	// HeaderTimeout, when positive, moves an idempotent request on to the
-	// next endpoint when one took it but sent no response headers in that
-	// time (a stopped process); the last endpoint of a pass waits up to
-	// Timeout. Zero disables it.
-	HeaderTimeout time.Duration
+	// ConnectTimeout and HeaderTimeout, when positive, move a request on
+	// to the next endpoint when one gives no connection (dial and TLS
+	// handshake) in ConnectTimeout, or, for an idempotent request, sends
+	// no response headers in HeaderTimeout (a stopped process); the last
+	// endpoint of a pass waits up to Timeout. Zero disables them.
+	ConnectTimeout, HeaderTimeout time.Duration
 	// OnRetry, when set, is called before each attempt that follows a
 	// failed one (failover or retry), e.g. to report it; it must not block.
 	OnRetry func(Retry)
@@ -113,6 +114,7 @@ func New(cfg Config) (*Client, error) {
 		MaxBackoff:       cfg.MaxBackoff,
 		UserAgent:        ua,
 		MaxResponseBytes: maxResponseBytes,
+		ConnectTimeout:   cfg.ConnectTimeout,
 		HeaderTimeout:    cfg.HeaderTimeout,
 		OnRetry:          cfg.OnRetry,
 		Unreachable:      "billing endpoint",

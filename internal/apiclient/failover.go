@@ -77,7 +77,8 @@ type watchdog struct {
 
 // startWatchdog returns a context for the attempt that ends with
 // ErrConnectTimeout when conn has not obtained a connection by
-// lim.connect, or with ErrHeaderTimeout at lim.header.
+// lim.connect, or at lim.header with ErrHeaderTimeout (ErrConnectTimeout
+// if there is still no connection).
 func startWatchdog(ctx context.Context, conn *connTrace, lim limits) (context.Context, *watchdog) {
 	w := &watchdog{}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
@@ -90,6 +91,10 @@ func startWatchdog(ctx context.Context, conn *connTrace, lim limits) (context.Co
 	}
 	if lim.header > 0 {
 		w.timers = append(w.timers, time.AfterFunc(lim.header, func() {
+			if !conn.obtained() { // the more precise report
+				w.cancel(fmt.Errorf("%w within %v", ErrConnectTimeout, lim.header))
+				return
+			}
 			w.cancel(fmt.Errorf("%w within %v", ErrHeaderTimeout, lim.header))
 		}))
 	}

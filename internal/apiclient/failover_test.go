@@ -156,7 +156,7 @@ func TestHandshakeTimeoutFailsOverAnyRequest(t *testing.T) {
 		want      string
 	}{
 		{"connect timeout", 50 * time.Millisecond, time.Hour, "no connection within 50ms"},
-		{"transport handshake timeout", 0, 50 * time.Millisecond, "handshake timeout"},
+		{"transport handshake timeout", 0, 200 * time.Millisecond, "handshake timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,9 +172,12 @@ func TestHandshakeTimeoutFailsOverAnyRequest(t *testing.T) {
 			if _, err := c.Do(context.Background(), &Request{Method: http.MethodPost, Path: "/x", Body: []byte(`{}`)}); err != nil {
 				t.Fatalf("POST with the first node silent = %v, want the second's answer", err)
 			}
+			// Under load the live node's handshake may time out too (the
+			// transport's limit applies to both) and be retried: only the
+			// first event is certain.
 			ev := rec.all()
-			if len(ev) != 1 || ev[0].Endpoint != silent || !IsNotSent(ev[0].Err) || !strings.Contains(ev[0].Err.Error(), tt.want) {
-				t.Fatalf("retries = %+v, want one failover from %s with %q", ev, silent, tt.want)
+			if len(ev) == 0 || ev[0].Endpoint != silent || ev[0].Next != live.URL || !IsNotSent(ev[0].Err) || !strings.Contains(ev[0].Err.Error(), tt.want) {
+				t.Fatalf("retries = %+v, want a failover from %s with %q first", ev, silent, tt.want)
 			}
 			if hits.Load() != 1 {
 				t.Fatalf("live hits = %d, want 1", hits.Load())
