@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -137,6 +139,33 @@ func TestAdminCommandsUseTheAdminKey(t *testing.T) {
 		r := runCLI(t, "", tc.args...)
 		if r.code != 1 || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("aerolith %s: exit %d %q, want 1 with %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// TestForbiddenNamesTheRoleNeeded: a 403 on collections and indexes names
+// the tenant admin role; on the cluster's routes, the cluster admin key.
+func TestForbiddenNamesTheRoleNeeded(t *testing.T) {
+	t.Setenv("AEROLITH_KEY", "")
+	t.Setenv("AEROLITH_ADMIN_KEY", "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"error":{"code":"permission_denied","message":"role readwrite may not do this"}}`)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"index", "create", "c", "f"}, "collections and indexes need a tenant key with role admin: --key or AEROLITH_KEY"},
+		{[]string{"collection", "drop", "c", "--yes"}, "collections and indexes need a tenant key with role admin"},
+		{[]string{"cluster", "status"}, "this command needs the cluster admin key: --admin-key or AEROLITH_ADMIN_KEY"},
+		{[]string{"doc", "get", "c", "x"}, "role readwrite may not do this (403 permission_denied)\n"},
+	} {
+		r := runCLI(t, "", append(tc.args, "--url", srv.URL, "--key", "k")...)
+		if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("aerolith %s: exit %d %q, want %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
 		}
 	}
 }

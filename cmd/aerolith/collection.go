@@ -18,6 +18,7 @@ func newCollectionCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
 	cmd := groupCommand("collection", "List and drop the tenant's collections")
 	addClientFlags(cmd, f)
+	needsKey(cmd, keyTenantAdm)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the collections with their documents, bytes and indexes",
@@ -92,6 +93,7 @@ func newIndexCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
 	cmd := groupCommand("index", "Create, list and drop secondary indexes of a collection")
 	addClientFlags(cmd, f)
+	needsKey(cmd, keyTenantAdm)
 	create := &cobra.Command{
 		Use:   "create COLLECTION FIELD",
 		Short: "Index a field (a dot path such as address.city) of a collection",

@@ -18,6 +18,7 @@ import (
 const (
 	keyAnnotation = "aerolith/key"
 	keyTenant     = "tenant"
+	keyTenantAdm  = "tenant-admin" // collections and indexes: role admin
 	keyAdmin      = "admin"
 	keyBilling    = "billing"
 )
@@ -51,7 +52,7 @@ func keyKind(cmd *cobra.Command) string {
 // or variable fixes them.
 func explainError(cmd *cobra.Command, err error) error {
 	kind := keyKind(cmd)
-	if kind == "" {
+	if kind == "" || errors.Is(err, errNotConfirmed) {
 		return err
 	}
 	if hint := tlsHint(kind, err); hint != "" {
@@ -94,8 +95,10 @@ func keyHint(kind string, err error) string {
 	switch {
 	case kind == keyAdmin && (unauthenticated || forbidden):
 		return "this command needs the cluster admin key: --admin-key or " + envAdminKey
-	case kind == keyTenant && unauthenticated:
+	case (kind == keyTenant || kind == keyTenantAdm) && unauthenticated:
 		return "this command needs a tenant API key: --key or " + envKey + " (the cluster admin creates one with: aerolith key create --tenant <tenant> --role readwrite)"
+	case kind == keyTenantAdm && forbidden:
+		return "collections and indexes need a tenant key with role admin: --key or " + envKey + " (the cluster admin creates one with: aerolith key create --tenant <tenant> --role admin)"
 	case kind == keyBilling && unauthenticated:
 		return "this command needs a billing key: --key or " + envBillingKey
 	case kind == keyBilling && forbidden:
