@@ -62,8 +62,10 @@ type memberBody struct {
 	HTTPAddr string `json:"http_addr"`
 }
 
-// maxBatchOps bounds the operations of one batch.
-const maxBatchOps = 1000
+// MaxBatchOps is the most operations one batch (POST /api/v1/batch) may
+// hold; clients check it before sending (the CLI's batch import
+// --batch-size).
+const MaxBatchOps = 1000
 
 // decodeStrict decodes exactly one JSON value from r into v, rejecting
 // unknown fields and trailing data. Errors are *apiError (400) except when r
@@ -237,8 +239,8 @@ func decodeBatch(r io.Reader, maxDoc int) (batchBody, error) {
 	if len(b.Operations) == 0 {
 		return batchBody{}, invalid("operations: required; want at least one operation")
 	}
-	if len(b.Operations) > maxBatchOps {
-		return batchBody{}, invalid("operations: %d operations, the limit is %d per batch", len(b.Operations), maxBatchOps)
+	if len(b.Operations) > MaxBatchOps {
+		return batchBody{}, invalid("operations: %d operations, the limit is %d per batch", len(b.Operations), MaxBatchOps)
 	}
 	for i := range b.Operations {
 		op := &b.Operations[i]

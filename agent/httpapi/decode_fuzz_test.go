@@ -112,7 +112,7 @@ func FuzzDecodeBatch(f *testing.F) {
 			checkDecodeErr(t, err)
 			return
 		}
-		if len(body.Operations) == 0 || len(body.Operations) > maxBatchOps {
+		if len(body.Operations) == 0 || len(body.Operations) > MaxBatchOps {
 			t.Fatalf("accepted %d operations", len(body.Operations))
 		}
 		for i, op := range body.Operations {

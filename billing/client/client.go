@@ -66,7 +66,20 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// UserAgent is sent as User-Agent (default "aerolith-billing-client").
 	UserAgent string
+	// ConnectTimeout and HeaderTimeout, when positive, move a request on
+	// to the next endpoint when one gives no connection (dial and TLS
+	// handshake) in ConnectTimeout, or, for an idempotent request, sends
+	// no response headers in HeaderTimeout (a stopped process); the last
+	// endpoint of a pass waits up to Timeout. Zero disables them.
+	ConnectTimeout, HeaderTimeout time.Duration
+	// OnRetry, when set, is called before each attempt that follows a
+	// failed one (failover or retry), e.g. to report it; it must not block.
+	OnRetry func(Retry)
 }
+
+// Retry describes a failed attempt and the one that follows it
+// (Config.OnRetry).
+type Retry = apiclient.Retry
 
 // Client talks to a billing service through one or more replicas.
 type Client struct {
@@ -101,6 +114,9 @@ func New(cfg Config) (*Client, error) {
 		MaxBackoff:       cfg.MaxBackoff,
 		UserAgent:        ua,
 		MaxResponseBytes: maxResponseBytes,
+		ConnectTimeout:   cfg.ConnectTimeout,
+		HeaderTimeout:    cfg.HeaderTimeout,
+		OnRetry:          cfg.OnRetry,
 		Unreachable:      "billing endpoint",
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/httpapi"
 )
 
 func init() { commands = append(commands, newBatchCommand) }
@@ -56,8 +57,8 @@ imported and the error says how many documents that was.`,
   cat users.jsonl | aerolith batch import users --format jsonl`,
 		Args: argsBetween(1, 1, "COLLECTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if batchSize < 1 {
-				return usageError{fmt.Errorf("--batch-size: must be at least 1")}
+			if batchSize < 1 || batchSize > httpapi.MaxBatchOps {
+				return usageError{fmt.Errorf("--batch-size: %d is out of range: the agent takes 1 to %d operations per batch", batchSize, httpapi.MaxBatchOps)}
 			}
 			if err := docs.ValidateCollection(args[0]); err != nil {
 				return usageError{err}
@@ -82,14 +83,14 @@ imported and the error says how many documents that was.`,
 			if f.json() {
 				return writeJSON(m.Stdout, map[string]any{"collection": args[0], "imported": n})
 			}
-			_, err = fmt.Fprintf(m.Stdout, "imported %d documents into %s\n", n, args[0])
+			_, err = fmt.Fprintf(m.Stdout, "imported %s into %s\n", plural(n, "document"), args[0])
 			return err
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "file to import (default: standard input)")
 	cmd.Flags().StringVar(&format, "format", "", "jsonl or csv (default: from the file extension, else jsonl)")
 	cmd.Flags().StringVar(&idField, "id-field", "id", "field holding the document id")
-	cmd.Flags().IntVar(&batchSize, "batch-size", 500, "documents per atomic batch")
+	cmd.Flags().IntVar(&batchSize, "batch-size", 500, fmt.Sprintf("documents per atomic batch (at most %d)", httpapi.MaxBatchOps))
 	return cmd
 }
 
@@ -168,7 +169,7 @@ func (imp *importer) pass(ctx context.Context, open func() (io.ReadCloser, error
 			return nil
 		}
 		if _, err := c.Batch(ctx, chunk); err != nil {
-			return fmt.Errorf("lines %d-%d: batch rejected: %w (%d documents imported before it)", firstLine, lastLine, err, done)
+			return fmt.Errorf("lines %d-%d: batch rejected: %w (%s imported before it)", firstLine, lastLine, err, plural(done, "document"))
 		}
 		done += len(chunk)
 		chunk, chunkBytes = chunk[:0], 0
@@ -272,7 +273,7 @@ typed again, and empty strings come back as absent fields.`,
 				if f.json() {
 					return writeJSON(m.Stdout, map[string]any{"collection": args[0], "exported": n, "file": file})
 				}
-				_, err = fmt.Fprintf(m.Stdout, "exported %d documents from %s to %s\n", n, args[0], file)
+				_, err = fmt.Fprintf(m.Stdout, "exported %s from %s to %s\n", plural(n, "document"), args[0], file)
 			}
 			return err
 		},

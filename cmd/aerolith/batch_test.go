@@ -186,7 +186,7 @@ func TestImportFromStdinAndServerRejection(t *testing.T) {
 	big := `{"id":"c","n":3}` + "\n" + `{"id":"d","blob":"` + strings.Repeat("x", 3<<20) + `"}` + "\n"
 	r := runCLI(t, big, "batch", "import", "s2", "--batch-size", "1", "--url", srv.URL, "--key", cliKey)
 	if r.code != 1 || !strings.Contains(r.stderr, "lines 2-2: batch rejected") || !strings.Contains(r.stderr, "413 too_large") ||
-		!strings.Contains(r.stderr, "(1 documents imported before it)") {
+		!strings.Contains(r.stderr, "(1 document imported before it)") {
 		t.Errorf("rejected import: exit %d stderr %q", r.code, r.stderr)
 	}
 	if srv.Count("s2") != 1 {
@@ -200,9 +200,20 @@ func TestImportFromStdinAndServerRejection(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, `invalid collection name "Bad Name"`) {
 		t.Errorf("bad collection: exit %d stderr %q", r.code, r.stderr)
 	}
-	r = runCLI(t, "", "batch", "import", "s", "--batch-size", "0", "--url", srv.URL)
-	if r.code != 2 || !strings.Contains(r.stderr, "--batch-size") {
-		t.Errorf("bad batch size: exit %d stderr %q", r.code, r.stderr)
+	// --batch-size is checked against the agent's limit before anything
+	// is sent (above it every batch would be refused with 400).
+	for _, size := range []string{"0", "1001"} {
+		r = runCLI(t, `{"id":"z"}`, "batch", "import", "s3", "--batch-size", size, "--url", srv.URL, "--key", cliKey)
+		if r.code != 2 || !strings.Contains(r.stderr, "--batch-size: "+size+" is out of range: the agent takes 1 to 1000 operations per batch") {
+			t.Errorf("--batch-size %s: exit %d stderr %q", size, r.code, r.stderr)
+		}
+	}
+	if srv.Count("s3") != 0 {
+		t.Errorf("s3 holds %d documents after refused batch sizes", srv.Count("s3"))
+	}
+	out = cli(t, srv, `{"id":"one"}`, "batch", "import", "s3", "--batch-size", "1000")
+	if out != "imported 1 document into s3\n" {
+		t.Errorf("import of one document printed %q", out)
 	}
 }
 

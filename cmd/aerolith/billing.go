@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -17,8 +18,12 @@ import (
 func init() { commands = append(commands, newBillingCommand) }
 
 // defaultBillingURL is where the billing CLI verbs look for the billing
-// service when neither --billing-url nor AEROLITH_BILLING_URL is set.
-const defaultBillingURL = "http://127.0.0.1:7080"
+// service when neither --billing-url nor AEROLITH_BILLING_URL is set:
+// HTTPS, as billing serve and aerolith up serve by default.
+const defaultBillingURL = "https://127.0.0.1:7080"
+
+// envBillingKey holds the billing key of the billing verbs.
+const envBillingKey = "AEROLITH_BILLING_KEY"
 
 // newBillingCommand builds `aerolith billing`: the billing service daemon.
 func newBillingCommand(m *Main) *cobra.Command {
@@ -104,20 +109,26 @@ every scheduled operation is idempotent, so no period is ever billed twice.`,
 
 // billingFlags are the flags every billing CLI verb shares.
 type billingFlags struct {
-	url    string
-	key    string
-	output string
+	url     string
+	key     string
+	output  string
+	verbose bool
 	// conn are the TLS options (--ca-file, ...), as for the agent verbs.
 	conn clientopts.Options
+	// stderr receives the -v reports.
+	stderr func() io.Writer
 }
 
 // addBillingFlags registers the shared flags as persistent flags of cmd.
 func addBillingFlags(cmd *cobra.Command, f *billingFlags) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.url, "billing-url", "", "billing service URL; several replicas may be given comma-separated (env AEROLITH_BILLING_URL, default "+defaultBillingURL+")")
-	pf.StringVar(&f.key, "key", "", "billing admin key or tenant read key, sent as bearer token (env AEROLITH_BILLING_KEY)")
+	pf.StringVar(&f.key, "key", "", "billing admin key or tenant read key, sent as bearer token (env "+envBillingKey+")")
 	pf.StringVarP(&f.output, "output", "o", outputTable, "output format: table (for humans) or json (stable, for scripts)")
+	pf.BoolVarP(&f.verbose, "verbose", "v", false, "report failovers and retries between replicas on stderr")
 	f.conn.AddFlags(pf)
+	f.stderr = cmd.ErrOrStderr
+	needsKey(cmd, keyBilling)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 }
 
@@ -131,7 +142,7 @@ func (f *billingFlags) client() (*billingclient.Client, error) {
 		f.url = defaultBillingURL
 	}
 	if f.key == "" {
-		f.key = os.Getenv("AEROLITH_BILLING_KEY")
+		f.key = os.Getenv(envBillingKey)
 	}
 	switch f.output {
 	case outputTable, outputJSON:
@@ -142,7 +153,10 @@ func (f *billingFlags) client() (*billingclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := billingclient.New(billingclient.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc})
+	c, err := billingclient.New(billingclient.Config{
+		URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc,
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--billing-%v", err)}
 	}

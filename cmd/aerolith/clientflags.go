@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +21,15 @@ import (
 )
 
 // defaultURL is where the CLI looks for an agent when neither --url nor
-// AEROLITH_URL says otherwise.
-const defaultURL = "http://127.0.0.1:7070"
+// AEROLITH_URL says otherwise: HTTPS, as agents and aerolith up serve by
+// default.
+const defaultURL = "https://127.0.0.1:7070"
+
+// failoverTimeout bounds connecting to an endpoint (dial and TLS
+// handshake) and, for reads, waiting for its answer, while another
+// endpoint of the URL list remains: a stopped or unreachable node is left
+// for the next one after about this long.
+const failoverTimeout = time.Second
 
 // Output formats of the CLI verbs.
 const (
@@ -29,26 +37,64 @@ const (
 	outputJSON  = "json"
 )
 
+// Environment variables of the credentials: tenant API keys for data,
+// the cluster admin key for the cluster's own routes.
+const (
+	envKey      = "AEROLITH_KEY"
+	envAdminKey = "AEROLITH_ADMIN_KEY"
+)
+
 // clientFlags are the flags every command that talks to an agent shares.
 type clientFlags struct {
-	url         string
-	key         string
+	url string
+	// key is the bearer key: a tenant API key (--key, AEROLITH_KEY), or
+	// for admin commands the cluster admin key (--admin-key,
+	// AEROLITH_ADMIN_KEY).
+	key string
+	// admin marks the commands of the cluster admin key; oldKey is their
+	// --key, the older spelling of --admin-key, still accepted.
+	admin       bool
+	oldKey      string
 	output      string
 	consistency string
+	verbose     bool
 	// conn are the TLS options (--ca-file, --tls-cert, --tls-key,
 	// --insecure-http), shared with the billing verbs.
 	conn clientopts.Options
+	// stderr receives the -v reports.
+	stderr func() io.Writer
 }
 
-// addClientFlags registers the shared flags as persistent flags of cmd, so
-// its subcommands inherit them, and makes flag errors usage errors.
+// addClientFlags registers the shared flags of the tenant's commands (data
+// with a tenant API key) as persistent flags of cmd, so its subcommands
+// inherit them, and makes flag errors usage errors.
 func addClientFlags(cmd *cobra.Command, f *clientFlags) {
+	addConnFlags(cmd, f)
+	cmd.PersistentFlags().StringVar(&f.key, "key", "", "tenant API key sent as bearer token (env "+envKey+")")
+	needsKey(cmd, keyTenant)
+}
+
+// addAdminClientFlags is addClientFlags for the commands of the cluster
+// admin key: --admin-key (env AEROLITH_ADMIN_KEY), never AEROLITH_KEY, so a
+// shell set up for a tenant's data still reaches the cluster's routes.
+func addAdminClientFlags(cmd *cobra.Command, f *clientFlags) {
+	f.admin = true
+	addConnFlags(cmd, f)
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.key, "admin-key", "", "cluster admin key sent as bearer token (env "+envAdminKey+")")
+	pf.StringVar(&f.oldKey, "key", "", "older spelling of --admin-key")
+	pf.MarkHidden("key")
+	needsKey(cmd, keyAdmin)
+}
+
+func addConnFlags(cmd *cobra.Command, f *clientFlags) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.url, "url", "", "agent URL; several may be given comma-separated for failover (env AEROLITH_URL, default "+defaultURL+")")
-	pf.StringVar(&f.key, "key", "", "API key sent as bearer token (env AEROLITH_KEY)")
 	pf.StringVarP(&f.output, "output", "o", outputTable, "output format: table (for humans) or json (stable, for scripts)")
 	pf.StringVar(&f.consistency, "consistency", "", "read consistency: linearizable (default), leader or stale")
+	pf.BoolVarP(&f.verbose, "verbose", "v", false, "report failovers and retries between endpoints on stderr")
 	f.conn.AddFlags(pf)
+	f.stderr = cmd.ErrOrStderr
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 }
 
@@ -60,8 +106,14 @@ func (f *clientFlags) resolve() error {
 	if f.url == "" {
 		f.url = defaultURL
 	}
-	if f.key == "" {
-		f.key = os.Getenv("AEROLITH_KEY")
+	switch {
+	case f.key != "":
+	case f.admin && f.oldKey != "":
+		f.key = f.oldKey
+	case f.admin:
+		f.key = os.Getenv(envAdminKey)
+	default:
+		f.key = os.Getenv(envKey)
 	}
 	switch f.output {
 	case outputTable, outputJSON:
@@ -83,11 +135,49 @@ func (f *clientFlags) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc})
+	c, err := client.New(client.Config{
+		URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc,
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--%v", err)}
 	}
 	return c, nil
+}
+
+// apiClient builds a raw API client from the flags, for routes the agent
+// client has no method for.
+func (f *clientFlags) apiClient() (*apiclient.Client, error) {
+	if err := f.resolve(); err != nil {
+		return nil, err
+	}
+	hc, err := httpClient(&f.conn, f.url, "url", defaultURL, client.NewTransport())
+	if err != nil {
+		return nil, err
+	}
+	api, err := apiclient.New(apiclient.Config{
+		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent", HTTPClient: hc,
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+	})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--%v", err)}
+	}
+	return api, nil
+}
+
+// retryReporter returns the OnRetry hook of -v: one stderr line per
+// failover or retry (nil when not verbose).
+func retryReporter(verbose bool, stderr func() io.Writer) func(apiclient.Retry) {
+	if !verbose {
+		return nil
+	}
+	return func(r apiclient.Retry) {
+		if r.Wait == 0 {
+			fmt.Fprintf(stderr(), "aerolith: %s: %v; failing over to %s\n", r.Endpoint, r.Err, r.Next)
+			return
+		}
+		fmt.Fprintf(stderr(), "aerolith: %s: %v; retrying %s in %v\n", r.Endpoint, r.Err, r.Next, r.Wait.Round(time.Millisecond))
+	}
 }
 
 // httpClient resolves the TLS options o (environment for unset ones),

@@ -14,8 +14,8 @@ func init() { commands = append(commands, newClusterCommand) }
 // newClusterCommand builds `aerolith cluster`: membership of a running cluster.
 func newClusterCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
-	cmd := groupCommand("cluster", "Inspect and change the membership of a running cluster")
-	addClientFlags(cmd, f)
+	cmd := groupCommand("cluster", "Inspect and change the membership of a running cluster (needs the cluster admin key)")
+	addAdminClientFlags(cmd, f)
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "status",
@@ -62,7 +62,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 		newClusterJoinCommand(m, f),
 		&cobra.Command{
 			Use:   "remove NODE_ID",
-			Short: "Remove a node from the cluster (needs an admin key)",
+			Short: "Remove a node from the cluster",
 			Args:  argsBetween(1, 1, "NODE_ID"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				c, err := f.client()
@@ -88,7 +88,7 @@ func newClusterJoinCommand(m *Main, f *clientFlags) *cobra.Command {
 	var httpAddr string
 	cmd := &cobra.Command{
 		Use:   "join NODE_ID RAFT_ADDR",
-		Short: "Add a node to the cluster (needs an admin key)",
+		Short: "Add a node to the cluster",
 		Long: `Add the node NODE_ID, reachable for raft at RAFT_ADDR, to the cluster. The
 request may go to any member; it is forwarded to the leader, and repeating it
 is harmless. The node joins as a non-voter and the leader promotes it to voter

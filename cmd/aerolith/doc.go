@@ -156,7 +156,7 @@ func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(time.RFC3339)
 }
 
 func newDocDeleteCommand(m *Main, f *clientFlags) *cobra.Command {
@@ -281,8 +281,40 @@ func printPage(w io.Writer, f *clientFlags, page *client.Page) error {
 	}
 	fmt.Fprintf(w, "(%d-%d of %d)\n", first, page.Offset+len(page.Documents), page.Total)
 	if len(page.Explain) > 0 {
-		fmt.Fprintln(w, "explain:")
-		return writeJSON(w, page.Explain)
+		return printExplain(w, page.Explain)
 	}
 	return nil
+}
+
+// printExplain shows a query plan: whether an index served the query, how
+// many documents were read, and the plan's steps.
+func printExplain(w io.Writer, raw json.RawMessage) error {
+	var ex struct {
+		Index   string `json:"index"`
+		Scanned int    `json:"scanned"`
+		Plan    string `json:"plan"`
+	}
+	if err := json.Unmarshal(raw, &ex); err != nil || ex.Plan == "" {
+		fmt.Fprintln(w, "explain:")
+		return writeJSON(w, raw)
+	}
+	index := "none: every document of the collection was read"
+	if ex.Index != "" {
+		index = ex.Index
+	}
+	fmt.Fprintln(w, "explain:")
+	tw := newTable(w)
+	fmt.Fprintf(tw, "  index\t%s\n", index)
+	fmt.Fprintf(tw, "  scanned\t%s\n", plural(ex.Scanned, "document"))
+	fmt.Fprintf(tw, "  plan\t%s\n", ex.Plan)
+	return tw.Flush()
+}
+
+// plural renders n with noun, adding an s unless n is 1: "1 document",
+// "2 documents".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

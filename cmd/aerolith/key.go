@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
@@ -34,7 +33,7 @@ type apiKey struct {
 func newKeyCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
 	cmd := groupCommand("key", "Create, list and revoke tenant API keys of a managed cluster (needs the cluster admin key)")
-	addClientFlags(cmd, f)
+	addAdminClientFlags(cmd, f)
 
 	var tenant, role, name string
 	create := &cobra.Command{
@@ -120,18 +119,9 @@ own keys). The key string is shown once, only now: store it.`,
 // Key creation is not resent after a broken connection (it could create a
 // second key); list and revoke are idempotent.
 func keyCall(ctx context.Context, f *clientFlags, method, path string, query url.Values, body, out any) error {
-	if err := f.resolve(); err != nil {
-		return err
-	}
-	hc, err := httpClient(&f.conn, f.url, "url", defaultURL, client.NewTransport())
+	api, err := f.apiClient()
 	if err != nil {
 		return err
-	}
-	api, err := apiclient.New(apiclient.Config{
-		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent", HTTPClient: hc,
-	})
-	if err != nil {
-		return usageError{fmt.Errorf("--%v", err)}
 	}
 	req, err := apiclient.NewRequest(method, path, body)
 	if err != nil {

@@ -142,3 +142,17 @@ func TestKeyCommands(t *testing.T) {
 		t.Fatalf("wrong key = %+v", r)
 	}
 }
+
+// TestKeyListTimesToTheSecond: tables show RFC 3339 seconds, not the
+// nanoseconds the API carries.
+func TestKeyListTimesToTheSecond(t *testing.T) {
+	var b strings.Builder
+	at := time.Date(2026, 1, 3, 4, 5, 6, 987654321, time.UTC)
+	keys := []apiKey{{ID: "k1", Tenant: "t", Role: "read", CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600)), Revoked: true, RevokedAt: &at}}
+	if err := printKeys(&b, keys); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "2026-01-02T02:04:05Z") || !strings.Contains(out, "2026-01-03T04:05:06Z") || strings.Contains(out, ".123") || strings.Contains(out, ".987") {
+		t.Fatalf("key list table:\n%s", out)
+	}
+}

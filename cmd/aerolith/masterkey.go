@@ -86,7 +86,7 @@ at a time. "aerolith cluster data-keys" shows the progress.`,
 				return writeJSON(m.Stdout, out)
 			}
 			for _, s := range out {
-				fmt.Fprintf(m.Stdout, "%s: current version %d, %d documents not yet re-encrypted, by version %v\n", s.Tenant, s.CurrentVersion, s.Pending, s.Documents)
+				fmt.Fprintf(m.Stdout, "%s: current version %d, %s not yet re-encrypted, by version %v\n", s.Tenant, s.CurrentVersion, plural(s.Pending, "document"), s.Documents)
 			}
 			return nil
 		},

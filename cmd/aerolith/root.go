@@ -15,6 +15,9 @@ type Main struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// terminal, when set, says whether Stdin is a terminal (tests of the
+	// confirmation prompts); nil means checking Stdin.
+	terminal func() bool
 }
 
 // NewMain returns a Main wired to the process's standard streams.
@@ -37,7 +40,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		root.AddCommand(add(m))
 	}
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		return explainError(cmd, err)
+	}
+	return nil
 }
 
 // commands lists the constructors of the top-level commands. Each command's

@@ -151,14 +151,31 @@ func newTenantCommand(m *Main) *cobra.Command {
 	}
 	resume.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
 
+	var yes bool
 	del := &cobra.Command{
 		Use:   "delete TENANT_ID",
-		Short: "Delete a tenant (soft: invoices, payments and audit trail are kept; a final invoice covers the period so far)",
-		Args:  argsBetween(1, 1, "TENANT_ID"),
+		Short: "Delete a tenant (soft: invoices, payments and audit trail are kept; a final invoice covers the period so far; asks first, --yes to skip)",
+		Long: `Delete a tenant: it is billed a final prorated invoice for the period so far
+and can no longer be served; its invoices, payments and audit trail are kept.
+On a terminal the command shows the tenant and asks you to type its name;
+scripts pass --yes (without a terminal and without --yes it refuses).`,
+		Example: `  aerolith tenant delete tn_0123
+  aerolith tenant delete tn_0123 --yes`,
+		Args: argsBetween(1, 1, "TENANT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {
 				return err
+			}
+			if !yes {
+				t, err := c.GetTenant(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				action := fmt.Sprintf("delete tenant %s %q of %q (tier %s) and issue its final invoice", t.ID, t.Name, t.Organization, t.Tier)
+				if err := m.confirm(false, action, t.Name); err != nil {
+					return err
+				}
 			}
 			t, err := c.DeleteTenant(cmd.Context(), args[0])
 			if err != nil {
@@ -167,6 +184,7 @@ func newTenantCommand(m *Main) *cobra.Command {
 			return printTenant(m.Stdout, f, t, "deleted")
 		},
 	}
+	del.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
 
 	var auditAfter uint64
 	var auditLimit int

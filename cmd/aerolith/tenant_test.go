@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -15,7 +18,10 @@ func TestTenantCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &acme); err != nil || acme.Tier != "starter" || acme.Status != ledger.StatusActive {
 		t.Fatalf("tenant create -o json printed %q (%v)", out, err)
 	}
-	billingCLI(t, "tenant", "create", "--org", "Globex", "--name", "globex", "--email", "ap@globex.example")
+	var globex ledger.Tenant
+	if err := json.Unmarshal([]byte(billingCLI(t, "tenant", "create", "--org", "Globex", "--name", "globex", "--email", "ap@globex.example", "-o", "json")), &globex); err != nil {
+		t.Fatal(err)
+	}
 
 	out = billingCLI(t, "tenant", "list")
 	if !strings.Contains(out, acme.ID) || !strings.Contains(out, "globex") || !strings.HasPrefix(out, "ID") {
@@ -62,9 +68,29 @@ func TestTenantCommands(t *testing.T) {
 		t.Fatalf("revoked key: exit %d %q", r.code, r.stderr)
 	}
 
-	out = billingCLI(t, "tenant", "delete", acme.ID)
-	if !strings.Contains(out, "deleted tenant") {
-		t.Fatalf("delete printed:\n%s", out)
+	// Delete asks first: without a terminal it needs --yes; on a terminal
+	// the tenant's name must be typed back.
+	if r := runCLI(t, "acme\n", "tenant", "delete", acme.ID); r.code != 2 || !strings.Contains(r.stderr, "standard input is not a terminal: pass --yes") {
+		t.Fatalf("delete without a terminal or --yes: exit %d %q", r.code, r.stderr)
+	}
+	var prompt bytes.Buffer
+	m := &Main{Stdin: strings.NewReader("y\n"), Stdout: &bytes.Buffer{}, Stderr: &prompt, terminal: func() bool { return true }}
+	if err := m.Run(context.Background(), []string{"tenant", "delete", acme.ID}); !errors.Is(err, errNotConfirmed) ||
+		!strings.Contains(prompt.String(), `Delete tenant `+acme.ID+` "acme" of "Acme Inc"`) || !strings.Contains(prompt.String(), `Type "acme" to confirm`) {
+		t.Fatalf("delete answered y on a terminal: %v, prompt %q", err, prompt.String())
+	}
+	if out = billingCLI(t, "tenant", "show", acme.ID); strings.Contains(out, "deleted") {
+		t.Fatalf("tenant deleted without confirmation:\n%s", out)
+	}
+	m = &Main{Stdin: strings.NewReader("acme\n"), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, terminal: func() bool { return true }}
+	if err := m.Run(context.Background(), []string{"tenant", "delete", acme.ID}); err != nil {
+		t.Fatalf("delete confirmed with the name: %v", err)
+	}
+	if out = billingCLI(t, "tenant", "show", acme.ID); !strings.Contains(out, "deleted") {
+		t.Fatalf("tenant show after a confirmed delete:\n%s", out)
+	}
+	if out = billingCLI(t, "tenant", "delete", globex.ID, "--yes"); !strings.Contains(out, "deleted tenant") {
+		t.Fatalf("delete --yes printed:\n%s", out)
 	}
 	if out = billingCLI(t, "tenant", "list"); strings.Contains(out, acme.ID) {
 		t.Fatalf("deleted tenant still listed:\n%s", out)

@@ -293,6 +293,23 @@ func TestUpRunsUntilSignalledAndServesTheCLI(t *testing.T) {
 	if out := mustRun("", append([]string{"key", "list", "--tenant", state.TenantID}, auth...)...); !strings.Contains(out, state.TenantKeyID) || !strings.Contains(out, "readwrite") {
 		t.Errorf("key list:\n%s", out)
 	}
+	// The banner's flow: AEROLITH_KEY holds the tenant key, the admin's
+	// commands take AEROLITH_ADMIN_KEY.
+	t.Setenv("AEROLITH_URL", url)
+	t.Setenv("AEROLITH_KEY", state.TenantKey)
+	t.Setenv("AEROLITH_ADMIN_KEY", key)
+	if !strings.Contains(out, "export AEROLITH_ADMIN_KEY="+key) {
+		t.Errorf("up output lacks the admin key's export\n%s", out)
+	}
+	if out := mustRun("", "key", "list", "--tenant", state.TenantID); !strings.Contains(out, state.TenantKeyID) {
+		t.Errorf("key list with AEROLITH_KEY=<tenant key> AEROLITH_ADMIN_KEY=<admin key>:\n%s", out)
+	}
+	if out := mustRun("", "doc", "get", "demo", "ada"); !strings.Contains(out, "Ada Lovelace") {
+		t.Errorf("doc get with AEROLITH_KEY=<tenant key>:\n%s", out)
+	}
+	t.Setenv("AEROLITH_URL", "")
+	t.Setenv("AEROLITH_KEY", "")
+	t.Setenv("AEROLITH_ADMIN_KEY", "")
 
 	// What the tenant did reaches billing: the demo's 5 puts and index
 	// creation, the put, the 2 imported documents and the conditional

@@ -8,8 +8,11 @@
 // A request that fails with a connection error is retried on the next
 // endpoint at once; after a pass over all endpoints, or after a 503, the
 // client backs off. Idempotent requests are retried after a 503 or any
-// connection error; other requests only when they were never sent
-// (connection refused, dial or DNS failure).
+// connection error; other requests only when they were never sent (no
+// connection was obtained: refused, dial, DNS or TLS handshake failure or
+// timeout). Config.HeaderTimeout moves an idempotent request on from an
+// endpoint that took it but does not answer (a stopped process); see
+// failover.go.
 package apiclient
 
 import (
@@ -71,6 +74,23 @@ type Config struct {
 	// DefaultCode gives the error code of a non-2xx answer whose body has
 	// no code (nil means StatusCode).
 	DefaultCode func(status int) string
+	// ConnectTimeout and HeaderTimeout, when positive, bound an attempt
+	// while another endpoint remains to be tried in the current pass, so
+	// a node that takes connections but does not serve them (a stopped
+	// process: its kernel still accepts) is left for the next one.
+	// ConnectTimeout bounds obtaining a connection (dial and TLS
+	// handshake): nothing was sent, so any request moves on, failing with
+	// ErrConnectTimeout. HeaderTimeout bounds the wait for the response
+	// headers of an idempotent request (ErrHeaderTimeout); a request that
+	// is not idempotent and reached a server is never resent. The last
+	// endpoint of a pass waits up to Timeout (and the transport's own
+	// timeouts), so a slow but live cluster still answers. Zero disables
+	// them.
+	ConnectTimeout, HeaderTimeout time.Duration
+	// OnRetry, when set, is called before each new attempt of a call that
+	// follows a failed one (a failover or a retry after backoff), e.g.
+	// to report it. It must not block.
+	OnRetry func(Retry)
 }
 
 // Client sends requests to one of several equivalent endpoints. It is safe
@@ -87,6 +107,9 @@ type Client struct {
 	maxBody     int64
 	unreachable string
 	defaultCode func(int) string
+	connectWait time.Duration
+	headerWait  time.Duration
+	onRetry     func(Retry)
 	current     atomic.Uint32 // index of the endpoint last known to work
 }
 
@@ -108,6 +131,9 @@ func New(cfg Config) (*Client, error) {
 		maxBody:     cfg.MaxResponseBytes,
 		unreachable: cfg.Unreachable,
 		defaultCode: cfg.DefaultCode,
+		connectWait: max(cfg.ConnectTimeout, 0),
+		headerWait:  max(cfg.HeaderTimeout, 0),
+		onRetry:     cfg.OnRetry,
 	}
 	if c.hc == nil {
 		c.hc = http.DefaultClient
@@ -254,7 +280,14 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	retries := 0 // backoffs done
 	for i := start; ; i++ {
 		idx := i % n
-		resp, err := c.once(ctx, c.endpoints[idx], r)
+		var lim limits
+		if tried < n-1 {
+			lim.connect = c.connectWait
+			if r.Idempotent {
+				lim.header = c.headerWait
+			}
+		}
+		resp, err := c.once(ctx, c.endpoints[idx], r, lim)
 		if err == nil {
 			c.current.Store(uint32(idx))
 			return resp, nil
@@ -274,10 +307,11 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		lastErr = err
 		tried++
 		if !isAPI && tried < n {
+			c.report(idx, (i+1)%n, 0, err)
 			continue // fail over at once to the next endpoint
 		}
-		if retries >= c.maxRetries || r.NoRetry {
-			break
+		if retries >= c.maxRetries || r.NoRetry || isCertificateError(err) {
+			break // a certificate is refused again on a retry
 		}
 		retries++
 		tried = 0
@@ -285,6 +319,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		if isAPI && apiErr.RetryAfter > 0 {
 			wait = min(apiErr.RetryAfter, c.maxBackoff)
 		}
+		c.report(idx, (i+1)%n, wait, err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -314,7 +349,8 @@ func Backoff(n int, lo, hi time.Duration) time.Duration {
 // IsNotSent reports whether err happened before any byte of the request
 // reached a server, so resending cannot apply it twice.
 func IsNotSent(err error) bool {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	var ns *notSentError
+	if errors.As(err, &ns) || errors.Is(err, syscall.ECONNREFUSED) {
 		return true
 	}
 	var op *net.OpError
@@ -325,7 +361,8 @@ func IsNotSent(err error) bool {
 	return errors.As(err, &dns)
 }
 
-func (c *Client) once(ctx context.Context, base *url.URL, r *Request) (*Response, error) {
+// once sends one attempt of r to base within the limits lim.
+func (c *Client) once(ctx context.Context, base *url.URL, r *Request, lim limits) (*Response, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -339,6 +376,9 @@ func (c *Client) once(ctx context.Context, base *url.URL, r *Request) (*Response
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
 	}
+	ctx, conn := traceConn(ctx)
+	ctx, wd := startWatchdog(ctx, conn, lim)
+	defer wd.stop()
 	req, err := http.NewRequestWithContext(ctx, r.Method, target, body)
 	if err != nil {
 		return nil, err
@@ -357,7 +397,16 @@ func (c *Client) once(ctx context.Context, base *url.URL, r *Request) (*Response
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	resp, err := c.hc.Do(req)
+	if cause := wd.fired(); cause != nil {
+		if err == nil {
+			resp.Body.Close()
+		}
+		err = fmt.Errorf("%s %s: %w", r.Method, target, cause)
+	}
 	if err != nil {
+		if !conn.obtained() {
+			return nil, &notSentError{err}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

@@ -48,7 +48,11 @@ func helperMain(mode string) {
 	case "stubborn":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
-		select {}
+		// Not select{}: with no other goroutine the runtime would call
+		// that a deadlock and exit 2 by itself.
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
 	os.Exit(2)
