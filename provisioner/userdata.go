@@ -27,6 +27,10 @@ type Boot struct {
 	InsecureHTTP bool
 }
 
+// BillingCAPath is where a node keeps the CA bundle it verifies billing
+// with (Managed.BillingCA).
+const BillingCAPath = cloudinit.FilesDir + "billing-ca.pem"
+
 // DiscoverBilling is the --discover value of managed nodes.
 const DiscoverBilling = "billing"
 
@@ -42,10 +46,14 @@ func UserData(b Boot) UserDataFunc {
 		if err := CheckBoot(spec, b); err != nil {
 			return nil, err
 		}
-		return cloudinit.Render(cloudinit.Node{
+		n := cloudinit.Node{
 			Cluster: spec.Name, NodeID: nodeID, AgentURL: spec.Agent.URL, AgentSHA256: spec.Agent.SHA256,
 			Settings: Settings(spec, b, initial),
-		})
+		}
+		if spec.Managed != nil && spec.Managed.BillingCA != "" {
+			n.Files = append(n.Files, cloudinit.File{Path: BillingCAPath, Content: spec.Managed.BillingCA})
+		}
+		return cloudinit.Render(n)
 	}
 }
 
@@ -72,6 +80,9 @@ func Settings(spec *ClusterSpec, b Boot, initial bool) []cloudinit.Setting {
 	if m := spec.Managed; m != nil {
 		add("billing-url", m.BillingURL)
 		add("enrollment-token", m.EnrollmentToken)
+		if m.BillingCA != "" {
+			add("billing-ca", BillingCAPath)
+		}
 	}
 	if b.InsecureHTTP {
 		add("insecure-http", true)

@@ -9,7 +9,7 @@ import (
 
 func TestUserDataManaged(t *testing.T) {
 	s := validSpec()
-	s.Managed = &Managed{BillingURL: "https://billing.example.com:7080", ClusterID: "cl_1", EnrollmentToken: "aet_secret"}
+	s.Managed = &Managed{BillingURL: "https://billing.example.com:7080", ClusterID: "cl_1", EnrollmentToken: "aet_secret", BillingCA: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}
 	render := UserData(Boot{AdminKey: "0123456789abcdef0123"})
 	for _, initial := range []bool{true, false} {
 		ud, err := render(&s, NodeID(s.Name, 2), initial)
@@ -21,7 +21,10 @@ func TestUserDataManaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := p.AgentConfig
-		for _, want := range []string{"node-id: shop-prod-n2", "discover: billing", "billing-url: https://billing.example.com:7080", "enrollment-token: aet_secret", TLSBootstrapKey + ": true"} {
+		if p.Files[BillingCAPath] != s.Managed.BillingCA {
+			t.Errorf("billing CA file = %q", p.Files[BillingCAPath])
+		}
+		for _, want := range []string{"billing-ca: " + BillingCAPath, "node-id: shop-prod-n2", "discover: billing", "billing-url: https://billing.example.com:7080", "enrollment-token: aet_secret", TLSBootstrapKey + ": true"} {
 			if !strings.Contains(cfg, want) {
 				t.Errorf("initial=%v: config lacks %q:\n%s", initial, want, cfg)
 			}
