@@ -162,7 +162,7 @@ func TestMeteringUnderInFlightFaults(t *testing.T) {
 	var unanswered uint64
 	for _, l := range append(tenants, "probe") {
 		c, bl := tl.get(e.id(l)), e.mustBilled(l)
-		t.Logf("%s: %s", l, summary(c, bl))
+		t.Logf("%s: %s", l, meteringSummary(c, bl))
 		for _, n := range c.Ambiguous {
 			unanswered += n
 		}
@@ -182,9 +182,9 @@ func TestMeteringUnderInFlightFaults(t *testing.T) {
 	w.mu.Unlock()
 }
 
-// summary renders one tenant's served, billed, unanswered and refused
+// meteringSummary renders one tenant's served, billed, unanswered and refused
 // figures for reads, writes and queries.
-func summary(c counts, b ledger.Counters) string {
+func meteringSummary(c counts, b ledger.Counters) string {
 	billed := [numKinds]uint64{kindRead: b.Reads, kindWrite: b.Writes, kindQuery: b.Queries}
 	s := ""
 	for k := kindRead; k <= kindQuery; k++ {
@@ -194,11 +194,11 @@ func summary(c counts, b ledger.Counters) string {
 	return s[:len(s)-2]
 }
 
-// burst keeps one request in flight to each node at all times (an unpaced
+// burstLoad keeps one request in flight to each node at all times (an unpaced
 // worker per node, alternating tenants, writes and reads), so a fault
 // always lands on requests in flight. Its client gives up after a short
 // timeout: requests stuck on a frozen node go unanswered.
-type burst struct {
+type burstLoad struct {
 	e   *env
 	tcs []*tenantClient
 
@@ -210,10 +210,10 @@ type burst struct {
 	wg    sync.WaitGroup
 }
 
-// newBurst returns a burst over the tenants of tcs with its own client of
+// newBurst returns a burstLoad over the tenants of tcs with its own client of
 // the given timeout, counting into the same tallies.
-func newBurst(e *env, timeout time.Duration, tcs ...*tenantClient) *burst {
-	b := &burst{e: e, inflight: make([]atomic.Int64, e.c.N()), stopc: make(chan struct{})}
+func newBurst(e *env, timeout time.Duration, tcs ...*tenantClient) *burstLoad {
+	b := &burstLoad{e: e, inflight: make([]atomic.Int64, e.c.N()), stopc: make(chan struct{})}
 	c := newCaller(timeout)
 	for _, tc := range tcs {
 		b.tcs = append(b.tcs, &tenantClient{tenant: tc.tenant, key: tc.key, c: c, tally: tc.tally})
@@ -221,19 +221,19 @@ func newBurst(e *env, timeout time.Duration, tcs ...*tenantClient) *burst {
 	return b
 }
 
-func (b *burst) run() {
+func (b *burstLoad) run() {
 	for node := range b.e.c.N() {
 		b.wg.Add(1)
 		go b.worker(node)
 	}
 }
 
-func (b *burst) stop() {
+func (b *burstLoad) stop() {
 	close(b.stopc)
 	b.wg.Wait()
 }
 
-func (b *burst) worker(node int) {
+func (b *burstLoad) worker(node int) {
 	defer b.wg.Done()
 	ctx := context.Background() // the caller's timeout bounds each request
 	for n := 0; ; n++ {
@@ -269,7 +269,7 @@ func (b *burst) worker(node int) {
 }
 
 // awaitInFlight returns once a burst request to node is in flight.
-func (b *burst) awaitInFlight(t *testing.T, node int) {
+func (b *burstLoad) awaitInFlight(t *testing.T, node int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for b.inflight[node].Load() == 0 {
