@@ -159,16 +159,18 @@ func TestMeteringUnderInFlightFaults(t *testing.T) {
 		})
 		dead += metricValue(metrics(ctx, t, e, i), "aerolith_meter_records_dead_lettered_total", "")
 	}
-	var unanswered uint64
+	var served, billed, unanswered, refused uint64
 	for _, l := range append(tenants, "probe") {
 		c, bl := tl.get(e.id(l)), e.mustBilled(l)
 		t.Logf("%s: %s", l, meteringSummary(c, bl))
-		for _, n := range c.Ambiguous {
-			unanswered += n
+		for k := kindRead; k <= kindQuery; k++ {
+			served, unanswered, refused = served+c.Served[k], unanswered+c.Ambiguous[k], refused+c.Refused[k]
 		}
+		billed += bl.Reads + bl.Writes + bl.Queries
 		checkBilled(t, l, c, bl)
 	}
-	t.Logf("dead-lettered records: %v", dead)
+	t.Logf("run total (reads+writes+queries): served %d, billed %d, unanswered %d, refused %d, dead-lettered records %v",
+		served, billed, unanswered, refused, dead)
 	if dead != 0 {
 		t.Errorf("%v usage records dead-lettered: billing refused them for good, their usage is not billed", dead)
 	}
