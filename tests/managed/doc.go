@@ -11,6 +11,12 @@
 //     writes and queries billed per tenant equal the operations served
 //     (bounded by the outcomes the client could not know), and storage
 //     byte-seconds lie within a stated bound of the test's own integral.
+//   - TestMeteringUnderInFlightFaults: the same bound, served <= billed <=
+//     served + unanswered, when the faults land on requests in flight:
+//     clients keep sending to every node, the victim included, while the
+//     leader and a follower are SIGKILLed, SIGSTOPped past the client's
+//     timeout and partitioned; the log shows served, billed, unanswered,
+//     refused and dead-lettered figures.
 //   - TestQuotasOnCluster: every tier limit under the block action, and the
 //     throttle, allow_with_overage and warn actions, hit through different
 //     nodes, with the status, error code and message a client sees.
