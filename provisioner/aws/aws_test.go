@@ -1,0 +1,290 @@
+package aws_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/aerolithdb/aerolith/provisioner"
+	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
+	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+)
+
+func spec(nodes int) *provisioner.ClusterSpec {
+	s := &provisioner.ClusterSpec{
+		Name: "shop", Cloud: provisioner.AWS, Region: "eu-west-1", Nodes: nodes, InstanceType: "t3.medium", DiskGB: 20,
+		Agent:        provisioner.Artifact{URL: "https://downloads.example.com/aerolith", SHA256: strings.Repeat("ab", 32)},
+		AllowedCIDRs: []string{"203.0.113.0/24", "198.51.100.0/24"},
+		Tags:         map[string]string{"team": "shop"},
+	}
+	return s
+}
+
+func userData(spec *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
+	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
+}
+
+// recordingMembers stands in for the cluster's admin API in these
+// API-level tests: it records removals, so the test can check that a node
+// leaves raft before its VM is terminated. (tests/provision runs the same
+// flow against real agents.)
+type recordingMembers struct {
+	mu      sync.Mutex
+	sim     *cloudsim.Server
+	removed []string
+}
+
+func (m *recordingMembers) Remove(ctx context.Context, node string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, in := range m.sim.Instances() {
+		if in.Tags[provisioner.TagNode] == node && in.State != "running" {
+			return fmt.Errorf("%s removed from raft after its instance left running (%s)", node, in.State)
+		}
+	}
+	m.removed = append(m.removed, node)
+	return nil
+}
+
+func newDriver(t *testing.T, url string) *awsdrv.Driver {
+	t.Helper()
+	d, err := awsdrv.New(context.Background(), awsdrv.Config{
+		Region: "eu-west-1", Endpoint: url, MaxBackoff: 20 * time.Millisecond,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *recordingMembers, string) {
+	t.Helper()
+	sim, err := cloudsim.New(cloudsim.Config{PendingFor: 20 * time.Millisecond, Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim)
+	t.Cleanup(func() { ts.Close(); sim.Close() })
+	m := &recordingMembers{sim: sim}
+	p, err := provisioner.New(provisioner.Config{Driver: newDriver(t, ts.URL), UserData: userData, Members: m, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, p, m, ts.URL
+}
+
+func liveNodes(sim *cloudsim.Server) []string {
+	var out []string
+	for _, in := range sim.Instances() {
+		if in.State != "terminated" && in.State != "shutting-down" {
+			out = append(out, in.Tags[provisioner.TagNode])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestApplyScaleDestroy(t *testing.T) {
+	ctx := context.Background()
+	sim, p, members, url := newEnv(t, cloudsim.Faults{})
+	s := spec(3)
+	plan, err := p.Plan(ctx, s)
+	if err != nil || len(plan.Actions) != 4 {
+		t.Fatalf("Plan of a new cluster = %+v, %v; want the network and 3 launches", plan, err)
+	}
+	st, err := p.Apply(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Nodes) != 3 || len(st.Drift) != 0 {
+		t.Fatalf("Apply: %+v", st)
+	}
+	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
+		t.Fatalf("live nodes %v", got)
+	}
+	for _, in := range sim.Instances() {
+		if !strings.Contains(string(in.UserData), "initial=true") || in.Tags["team"] != "shop" || in.Tags[provisioner.TagCluster] != "shop" || in.DiskGB != 20 {
+			t.Fatalf("instance %s: tags %v, disk %d, user data %q", in.ID, in.Tags, in.DiskGB, in.UserData)
+		}
+	}
+	groups := sim.SecurityGroups()
+	if len(groups) != 1 {
+		t.Fatalf("%d security groups", len(groups))
+	}
+	var raftFromSelf, apiFrom []string
+	for _, r := range groups[0].Ingress {
+		switch {
+		case r.FromPort == awsdrv.RaftPort && r.GroupID == groups[0].ID:
+			raftFromSelf = append(raftFromSelf, r.GroupID)
+		case r.FromPort == awsdrv.RaftPort:
+			t.Fatalf("raft port open to %+v", r)
+		case r.FromPort == awsdrv.APIPort && r.CIDR != "":
+			apiFrom = append(apiFrom, r.CIDR)
+		}
+	}
+	slices.Sort(apiFrom)
+	if len(raftFromSelf) != 1 || !slices.Equal(apiFrom, []string{"198.51.100.0/24", "203.0.113.0/24"}) {
+		t.Fatalf("ingress: raft from %v, api from %v", raftFromSelf, apiFrom)
+	}
+
+	// Apply again: nothing to do, nothing launched.
+	before := len(sim.Instances())
+	if plan, _ := p.Plan(ctx, s); !plan.Empty() {
+		t.Fatalf("Plan after apply = %+v, want empty", plan.Actions)
+	}
+	if _, err := p.Apply(ctx, s); err != nil || len(sim.Instances()) != before {
+		t.Fatalf("second Apply: %v, %d instances (was %d)", err, len(sim.Instances()), before)
+	}
+
+	// Scale to 5 and back to 3: the new nodes join (not initial), the
+	// removed ones leave raft before termination, highest first.
+	if _, err := p.Apply(ctx, spec(5)); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range sim.Instances() {
+		if n := in.Tags[provisioner.TagNode]; (n == "shop-n4" || n == "shop-n5") && !strings.Contains(string(in.UserData), "initial=false") {
+			t.Fatalf("%s launched as an initial node", n)
+		}
+	}
+	if _, err := p.Apply(ctx, spec(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
+		t.Fatalf("after scale down: %v", got)
+	}
+	if !slices.Equal(members.removed, []string{"shop-n5", "shop-n4"}) {
+		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.removed)
+	}
+
+	// Drift: a node terminated outside the provisioner is read as drift
+	// and repaired by the next apply with a new launch token.
+	var victim string
+	for _, in := range sim.Instances() {
+		if in.Tags[provisioner.TagNode] == "shop-n2" && in.State == "running" {
+			victim = in.ID
+		}
+	}
+	if err := newDriver(t, url).Terminate(ctx, s, provisioner.Instance{ID: victim}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = p.Read(ctx, s)
+	if err != nil || len(st.Drift) != 1 || !strings.Contains(st.Drift[0], "shop-n2") {
+		t.Fatalf("Read after an outside termination: %+v, %v", st, err)
+	}
+	if _, err := p.Apply(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
+		t.Fatalf("after repair: %v", got)
+	}
+
+	if err := p.Destroy(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Destroy(ctx, s); err != nil {
+		t.Fatalf("second Destroy: %v", err)
+	}
+	if got := liveNodes(sim); len(got) != 0 || len(sim.SecurityGroups()) != 0 {
+		t.Fatalf("after destroy: live %v, groups %d", got, len(sim.SecurityGroups()))
+	}
+	if _, err := p.Read(ctx, s); err != provisioner.ErrNotFound {
+		t.Fatalf("Read after destroy = %v, want ErrNotFound", err)
+	}
+	for _, r := range sim.Requests() {
+		if !r.AuthOK {
+			t.Fatalf("request %s without valid SigV4 shape", r.Action)
+		}
+	}
+}
+
+func TestApplyConvergesUnderFaults(t *testing.T) {
+	faults := map[string]cloudsim.Faults{
+		"eventual consistency": {EventualConsistency: 3},
+		"throttling":           {Throttle: 3},
+		"commit then 500":      {CommitThen500: 2},
+		"one-item pages":       {PageSize: 1},
+		"failed launches":      {FailLaunch: 2},
+		"all at once":          {EventualConsistency: 2, Throttle: 5, CommitThen500: 3, PageSize: 1, FailLaunch: 3},
+	}
+	for name, f := range faults {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			sim, p, _, _ := newEnv(t, f)
+			if _, err := p.Apply(ctx, spec(3)); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			sim.SetFaults(cloudsim.Faults{})
+			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
+				t.Fatalf("live nodes %v: a duplicate or a missing node", got)
+			}
+			if err := p.Destroy(ctx, spec(3)); err != nil {
+				t.Fatal(err)
+			}
+			if got := liveNodes(sim); len(got) != 0 || len(sim.SecurityGroups()) != 0 {
+				t.Fatalf("after destroy: live %v, groups %d", got, len(sim.SecurityGroups()))
+			}
+		})
+	}
+}
+
+// TestKilledApplyRerunConverges SIGKILLs a provisioner process in the middle
+// of Apply (after its k-th RunInstances reached the cloud), then applies
+// again: exactly one instance per node, for every k.
+func TestKilledApplyRerunConverges(t *testing.T) {
+	if url := os.Getenv("AEROLITH_TEST_APPLY_URL"); url != "" {
+		d := newDriver(t, url)
+		p, _ := provisioner.New(provisioner.Config{Driver: d, UserData: userData, PollInterval: 10 * time.Millisecond})
+		p.Apply(context.Background(), spec(3))
+		for { // wait to be killed (not select{}: alone, that is a deadlock exit)
+			time.Sleep(time.Hour)
+		}
+	}
+	for k := 1; k <= 3; k++ {
+		t.Run(fmt.Sprintf("after launch %d", k), func(t *testing.T) {
+			sim, p, _, url := newEnv(t, cloudsim.Faults{CommitThen500: 4})
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledApplyRerunConverges$")
+			cmd.Env = append(os.Environ(), "AEROLITH_TEST_APPLY_URL="+url)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(time.Minute)
+			for launches(sim) < k {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("the child made %d launches in a minute", launches(sim))
+				}
+				time.Sleep(time.Millisecond) // polling the simulator's log, not waiting for a result
+			}
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if _, err := p.Apply(context.Background(), spec(3)); err != nil {
+				t.Fatal(err)
+			}
+			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
+				t.Fatalf("after a killed apply and a rerun: %v", got)
+			}
+		})
+	}
+}
+
+func launches(sim *cloudsim.Server) int {
+	n := 0
+	for _, r := range sim.Requests() {
+		if r.Action == "RunInstances" {
+			n++
+		}
+	}
+	return n
+}
