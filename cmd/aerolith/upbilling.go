@@ -209,3 +209,39 @@ func waitKeyEverywhere(ctx context.Context, c *localCluster, key string) error {
 	}
 	return nil
 }
+
+// demoIndex creates an index of the demo tenant. Indexes are the tenant
+// admin's and up keeps only a readwrite key, so it mints an admin key of
+// the tenant with the cluster admin key, creates the index with it (an
+// existing index is fine) and revokes it.
+func demoIndex(ctx context.Context, c *localCluster, tenant, collection, field string) (err error) {
+	api, err := apiclient.New(apiclient.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
+		return err
+	}
+	req, err := apiclient.NewRequest(http.MethodPost, "/api/v1/keys", map[string]string{"tenant": tenant, "role": "admin", "name": "aerolith up (index)"})
+	if err != nil {
+		return err
+	}
+	var k apiKey
+	if _, err := api.Call(ctx, req, &k); err != nil {
+		return fmt.Errorf("create a tenant admin key for the index: %w", err)
+	}
+	defer func() {
+		req, rerr := apiclient.NewRequest(http.MethodDelete, "/api/v1/keys/"+k.ID, nil)
+		if rerr == nil {
+			_, rerr = api.Call(ctx, req, nil)
+		}
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("revoke the tenant admin key %s made for the index: %w", k.ID, rerr))
+		}
+	}()
+	cl, err := client.New(client.Config{URL: c.url(), Key: k.Key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
+		return err
+	}
+	if err := cl.CreateIndex(ctx, collection, field); err != nil && !client.IsConflict(err) {
+		return err
+	}
+	return nil
+}
