@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// rpcAwaitApplied asks a member to answer once it has applied an index
+// (payload: uvarint index, uvarint wait in milliseconds); it answers its
+// applied index (uvarint), which is below the index when the wait ran out.
+const rpcAwaitApplied byte = 9
+
+// maxAwaitAppliedWait bounds how long one rpcAwaitApplied holds its
+// handler on the member.
+const maxAwaitAppliedWait = 5 * time.Second
+
+// AwaitApplied waits until every member of the cluster configuration
+// (voters and non-voters, this node included) has applied index, asking
+// each over the internal RPC. It returns nil once all have; when ctx ends
+// first it returns the ids of the members that had not confirmed, sorted,
+// with ctx's error. A member that cannot be reached is asked again until
+// ctx ends. Removed nodes are not members and are not asked (they serve
+// nothing: ErrRemoved).
+func (s *Store) AwaitApplied(ctx context.Context, index uint64) (pending []string, err error) {
+	r := s.raftNode()
+	if r == nil {
+		return nil, errors.New("store: not open")
+	}
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	cf := r.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, err
+	}
+	var (
+		mu      sync.Mutex
+		waiting = map[string]bool{}
+		wg      sync.WaitGroup
+	)
+	servers := cf.Configuration().Servers
+	for _, srv := range servers {
+		waiting[string(srv.ID)] = true
+	}
+	for _, srv := range servers {
+		wg.Add(1)
+		go func(srv raft.Server) {
+			defer wg.Done()
+			if s.awaitMember(ctx, srv, index) == nil {
+				mu.Lock()
+				delete(waiting, string(srv.ID))
+				mu.Unlock()
+			}
+		}(srv)
+	}
+	wg.Wait()
+	for id := range waiting {
+		pending = append(pending, id)
+	}
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	sort.Strings(pending)
+	if err := ctx.Err(); err != nil {
+		return pending, err
+	}
+	return pending, fmt.Errorf("store: members %v did not confirm index %d", pending, index)
+}
+
+// awaitMember waits until member srv confirms it applied index, or ctx
+// ends.
+func (s *Store) awaitMember(ctx context.Context, srv raft.Server, index uint64) error {
+	if string(srv.ID) == s.cfg.NodeID {
+		return s.WaitForApplied(ctx, index)
+	}
+	for attempt := 0; ; attempt++ {
+		wait := maxAwaitAppliedWait
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl))
+		}
+		if wait <= 0 {
+			return ctx.Err()
+		}
+		payload := binary.AppendUvarint(nil, index)
+		payload = binary.AppendUvarint(payload, uint64(wait/time.Millisecond))
+		resp, err := s.rpc.call(ctx, string(srv.Address), rpcAwaitApplied, payload)
+		if err == nil {
+			if applied, n := binary.Uvarint(resp); n > 0 && applied >= index {
+				return nil
+			}
+			continue // the member's wait ran out; ask again
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Unreachable or restarting: ask again after a short pause.
+		backoff := min(time.Duration(attempt+1)*10*time.Millisecond, 200*time.Millisecond)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// handleAwaitApplied serves rpcAwaitApplied: it answers this node's applied
+// index once it reaches the asked index or the asked wait ran out.
+func (s *Store) handleAwaitApplied(payload []byte) ([]byte, error) {
+	index, n := binary.Uvarint(payload)
+	if n <= 0 {
+		return nil, errors.New("bad await-applied request")
+	}
+	waitMS, m := binary.Uvarint(payload[n:])
+	if m <= 0 {
+		return nil, errors.New("bad await-applied request")
+	}
+	wait := min(time.Duration(waitMS)*time.Millisecond, maxAwaitAppliedWait)
+	ctx, cancel := context.WithTimeout(s.ctx, wait)
+	defer cancel()
+	if err := s.WaitForApplied(ctx, index); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
+	return binary.AppendUvarint(nil, s.fsm.applied.Load()), nil
+}
