@@ -88,9 +88,7 @@ func (s *Store) awaitMember(ctx context.Context, srv raft.Server, index uint64) 
 		if wait <= 0 {
 			return ctx.Err()
 		}
-		payload := binary.AppendUvarint(nil, index)
-		payload = binary.AppendUvarint(payload, uint64(wait/time.Millisecond))
-		resp, err := s.rpc.call(ctx, string(srv.Address), rpcAwaitApplied, payload)
+		resp, err := s.rpc.call(ctx, string(srv.Address), rpcAwaitApplied, encodeAwaitApplied(index, wait))
 		if err == nil {
 			if applied, n := binary.Uvarint(resp); n > 0 && applied >= index {
 				return nil
@@ -115,19 +113,40 @@ func (s *Store) awaitMember(ctx context.Context, srv raft.Server, index uint64) 
 // handleAwaitApplied serves rpcAwaitApplied: it answers this node's applied
 // index once it reaches the asked index or the asked wait ran out.
 func (s *Store) handleAwaitApplied(payload []byte) ([]byte, error) {
-	index, n := binary.Uvarint(payload)
-	if n <= 0 {
-		return nil, errors.New("bad await-applied request")
+	index, wait, err := decodeAwaitApplied(payload)
+	if err != nil {
+		return nil, err
 	}
-	waitMS, m := binary.Uvarint(payload[n:])
-	if m <= 0 {
-		return nil, errors.New("bad await-applied request")
-	}
-	wait := min(time.Duration(waitMS)*time.Millisecond, maxAwaitAppliedWait)
 	ctx, cancel := context.WithTimeout(s.ctx, wait)
 	defer cancel()
 	if err := s.WaitForApplied(ctx, index); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
 	return binary.AppendUvarint(nil, s.fsm.applied.Load()), nil
+}
+
+// encodeAwaitApplied is the payload of rpcAwaitApplied.
+func encodeAwaitApplied(index uint64, wait time.Duration) []byte {
+	payload := binary.AppendUvarint(nil, index)
+	return binary.AppendUvarint(payload, uint64(max(wait, 0)/time.Millisecond))
+}
+
+// decodeAwaitApplied reads the payload of rpcAwaitApplied; the wait is
+// capped at maxAwaitAppliedWait.
+func decodeAwaitApplied(payload []byte) (index uint64, wait time.Duration, err error) {
+	index, n := binary.Uvarint(payload)
+	if n <= 0 {
+		return 0, 0, errors.New("bad await-applied request: no index")
+	}
+	waitMS, m := binary.Uvarint(payload[n:])
+	if m <= 0 {
+		return 0, 0, errors.New("bad await-applied request: no wait")
+	}
+	if n+m != len(payload) {
+		return 0, 0, fmt.Errorf("bad await-applied request: %d trailing bytes", len(payload)-n-m)
+	}
+	if waitMS > uint64(maxAwaitAppliedWait/time.Millisecond) {
+		return index, maxAwaitAppliedWait, nil
+	}
+	return index, time.Duration(waitMS) * time.Millisecond, nil
 }

@@ -37,7 +37,8 @@
 // POST /api/v1/keys {"tenant","role","name"} → 201 {"id","tenant","role",
 // "name","created_at","key"} (the key string is shown once);
 // GET /api/v1/keys?tenant=T → {"keys":[...]} (no secrets, no hashes);
-// DELETE /api/v1/keys/{id} → 200 with the revoked key. They need role admin.
+// DELETE /api/v1/keys/{id} → 200 with the revoked key, once no node of the
+// cluster accepts it any more (see agent/tenancy). They need role admin.
 // The cluster admin manages any tenant's keys. A tenant's admin key manages
 // its own tenant's keys only: naming another tenant is 403, and revoking a
 // key of another tenant is 404, exactly as for a key that does not exist,
