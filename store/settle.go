@@ -23,7 +23,7 @@ const maxAwaitAppliedWait = 5 * time.Second
 
 // AwaitApplied waits until every member of the cluster configuration
 // (voters and non-voters, this node included) has applied index, asking
-// each over the internal RPC. It returns nil once all have; when ctx ends
+// each other member over the internal RPC once this node applied it. It returns nil once all have; when ctx ends
 // first it returns the ids of the members that had not confirmed, sorted,
 // with ctx's error. A member that cannot be reached is asked again until
 // ctx ends. Removed nodes are not members and are not asked (they serve
@@ -35,6 +35,15 @@ func (s *Store) AwaitApplied(ctx context.Context, index uint64) (pending []strin
 	}
 	if s.closed.Load() {
 		return nil, ErrClosed
+	}
+	// This node first: once it applied index, its configuration holds
+	// every member added before the entry (one added later receives the
+	// entry before it serves).
+	if err := s.WaitForApplied(ctx, index); err != nil {
+		if ctx.Err() != nil {
+			return []string{s.cfg.NodeID}, err
+		}
+		return nil, err
 	}
 	cf := r.GetConfiguration()
 	if err := cf.Error(); err != nil {
