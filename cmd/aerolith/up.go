@@ -272,7 +272,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	cancel()
 
 	printUpBanner(m.Stdout, c, b, status, upKeys{admin: key, adminReused: reused, billing: billingKey, state: state, tenantReused: tenantReused, keyReused: keyReused, meterWindow: cfg.meterWindow, caFile: certs.caFileOrEmpty()}, keep)
-	if err := runDemo(ctx, m.Stdout, c, state.TenantID, state.TenantKey); err != nil {
+	if err := runDemo(ctx, m.Stdout, c, state.TenantKey); err != nil {
 		return failed(fmt.Errorf("write demo data: %w", err))
 	}
 
@@ -415,9 +415,9 @@ var demoDocs = []struct {
 }
 
 // runDemo writes the sample documents with the tenant's key (one atomic
-// batch; upserts, so reruns do not duplicate), indexes "city" (demoIndex)
-// and prints a query.
-func runDemo(ctx context.Context, w io.Writer, c *localCluster, tenant, key string) error {
+// batch; upserts, so reruns do not duplicate), indexes "city" and prints a
+// query.
+func runDemo(ctx context.Context, w io.Writer, c *localCluster, key string) error {
 	cl, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 	if err != nil {
 		return err
@@ -429,7 +429,7 @@ func runDemo(ctx context.Context, w io.Writer, c *localCluster, tenant, key stri
 	if _, err := cl.Batch(ctx, ops); err != nil {
 		return err
 	}
-	if err := demoIndex(ctx, c, tenant, "demo", "city"); err != nil {
+	if err := demoIndex(ctx, c, key, "demo", "city"); err != nil {
 		return err
 	}
 	filter := json.RawMessage(`{"city":"Oslo"}`)

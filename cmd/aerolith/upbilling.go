@@ -210,11 +210,24 @@ func waitKeyEverywhere(ctx context.Context, c *localCluster, key string) error {
 	return nil
 }
 
-// demoIndex creates an index of the demo tenant. Indexes are the tenant
-// admin's and up keeps only a readwrite key, so it mints an admin key of
-// the tenant with the cluster admin key, creates the index with it (an
-// existing index is fine) and revokes it.
-func demoIndex(ctx context.Context, c *localCluster, tenant, collection, field string) (err error) {
+// demoIndex creates an index of the tenant of key (up's readwrite key).
+// Indexes are the tenant admin's, so it mints an admin key of that tenant
+// with the cluster admin key, creates the index with it (an existing index
+// is fine) and revokes it.
+func demoIndex(ctx context.Context, c *localCluster, key, collection, field string) (err error) {
+	rw, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
+		return err
+	}
+	st, err := rw.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("find the tenant key's tenant: %w", err)
+	}
+	data, _ := st["data"].(map[string]any)
+	tenant, _ := data["tenant"].(string)
+	if tenant == "" {
+		return fmt.Errorf("find the tenant key's tenant: /api/v1/stats names none")
+	}
 	api, err := apiclient.New(apiclient.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 	if err != nil {
 		return err
