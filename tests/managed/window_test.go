@@ -62,6 +62,72 @@ func TestRevokeWindow(t *testing.T) {
 	}
 }
 
+// TestRevokeWithPausedFollower revokes a key while a follower is frozen
+// (SIGSTOP: it cannot confirm that it applied the revocation). The
+// revocation still returns, after about tenancy.Lease, and once the
+// follower runs again it never accepts the key: its lease ran out while it
+// was frozen, so it catches up with the leader (and applies the
+// revocation) before it trusts its state. It may answer 503 while it
+// finds the leader again, never 2xx or 404.
+func TestRevokeWithPausedFollower(t *testing.T) {
+	e := newEnv(t, envConfig{
+		tiers:   []string{tierYAML("roomy", "block", nil)},
+		tenants: []tenantSpec{{"acme", "roomy"}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	k := e.createKey(0, "acme", "read", "frozen")
+	tc := e.client("acme", k.Key, nil)
+	read := func(i int) answer {
+		return tc.call(ctx, kindRead, 1, http.MethodGet, docURL(e.c.URL(i), "notes", "n1"), nil)
+	}
+	waitFor(t, "the key works on every node", waitLimit, func() error {
+		for i := range e.c.N() {
+			if a := read(i); a.Status != http.StatusNotFound {
+				return fmt.Errorf("%s: %s", e.c.NodeID(i), a)
+			}
+		}
+		return nil
+	})
+	leader, err := e.c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := (leader + 1) % e.c.N()
+	if err := e.c.Pause(frozen); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	a := e.adminDo(ctx, http.MethodDelete, e.c.URL(leader)+"/api/v1/keys/"+k.ID, nil)
+	took := time.Since(start)
+	if a.Status != http.StatusOK {
+		t.Fatalf("revoke through the leader %s with %s frozen: %s", e.c.NodeID(leader), e.c.NodeID(frozen), a)
+	}
+	for i := range e.c.N() {
+		if i == frozen {
+			continue
+		}
+		if a := read(i); a.Status != http.StatusUnauthorized {
+			t.Fatalf("right after the revocation returned, %s answered the key with %s, want 401", e.c.NodeID(i), a)
+		}
+	}
+	if err := e.c.Resume(frozen); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("revocation with %s frozen returned after %v", e.c.NodeID(frozen), took.Round(time.Millisecond))
+	waitFor(t, e.c.NodeID(frozen)+" refuses the key once it runs again", waitLimit, func() error {
+		a := read(frozen)
+		switch a.Status {
+		case http.StatusUnauthorized:
+			return nil
+		case http.StatusServiceUnavailable, 0:
+			return fmt.Errorf("%s: %s", e.c.NodeID(frozen), a) // finding the leader again
+		}
+		t.Fatalf("%s, resumed after the revocation returned, answered the key with %s", e.c.NodeID(frozen), a)
+		return nil
+	})
+}
+
 // TestSuspendWindow suspends and resumes a tenant in billing several
 // times. Each node's policy fetcher that saves the new policy into the
 // replicated state records it in its audit log (policy.apply) once the save
