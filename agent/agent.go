@@ -265,6 +265,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 			return err
 		}
 		mgd.audit = a.audit
+		// Every node enforces the policies the replicated state holds, as
+		// it applies them (a suspension saved by another node's fetcher
+		// holds here once that save returned).
+		tsm.OnPolicy(mgd.gov.onPolicy)
 		if err := mgd.openMeter(ctx); err != nil {
 			return err
 		}
@@ -355,6 +359,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		apiCfg.Managed = true
 		keys := tenancy.NewAuthenticator(st, mgd.gov.revoked)
 		keys.UseGeneration(tsm.KeyGeneration)
+		keys.UseLease(tenancy.Lease)
 		// Tenant keys first: they are told by their prefix, so the admin
 		// key's hash is computed only for other tokens.
 		apiCfg.Auth = auth.Chain{keys, a.auth}

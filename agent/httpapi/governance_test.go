@@ -314,7 +314,6 @@ func TestNoPolicy(t *testing.T) {
 		{"PUT", doc, `{"data":{}}`},
 		{"DELETE", doc, ""},
 		{"POST", "/api/v1/batch", `{"operations":[{"op":"put","collection":"c","data":{}}]}`},
-		{"POST", "/api/v1/collections/c/indexes", `{"field":"x"}`},
 	} {
 		r := e.do(req[0], req[1], noPolicyRW, req[2])
 		code, msg := r.ErrCode(t)

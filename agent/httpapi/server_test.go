@@ -273,7 +273,9 @@ func TestCollectionsAndIndexes(t *testing.T) {
 					t.Fatalf("indexes = %s", got)
 				}
 			}},
-		{name: "drop collection", method: "DELETE", path: "/api/v1/collections/b", key: rwKey, status: 204},
+		{name: "drop collection readwrite key", method: "DELETE", path: "/api/v1/collections/b", key: rwKey, status: 403, code: "permission_denied", msg: "needs role admin"},
+		{name: "create index readwrite key", method: "POST", path: "/api/v1/collections/b/indexes", key: rwKey, body: `{"field":"q"}`, status: 403, code: "permission_denied", msg: "needs role admin"},
+		{name: "drop collection", method: "DELETE", path: "/api/v1/collections/b", status: 204},
 		{name: "dropped collection's document", method: "GET", path: "/api/v1/collections/b/documents/1", status: 404, code: "not_found"},
 		{name: "drop missing collection", method: "DELETE", path: "/api/v1/collections/b", status: 404, code: "not_found"},
 		{name: "collections after drop", method: "GET", path: "/api/v1/collections", status: 200,
