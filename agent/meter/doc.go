@@ -47,7 +47,7 @@
 // the shards, the storage integral is cut at the window's end, and one
 // record per tenant with non-zero usage is appended to the outbox: a
 // bbolt file (meter.db) under Config.DataDir. Appending allocates the
-// per-node sequence numbers (1, 2, 3, ...) and writes the records, the
+// outbox's sequence numbers (1, 2, 3, ...) and writes the records, the
 // next sequence number and the journal generation consumed in one
 // fsynced transaction, so a number is never reused, even after a crash.
 // If the append fails the taken counters are added back to the current
@@ -59,8 +59,13 @@
 // The reporter ships outbox records, oldest first, in batches of up to
 // Config.BatchSize, through a Sender (the billing client). It deletes a
 // record only once billing answered it accepted or duplicate (billing
-// deduplicates by (cluster, node, seq) forever, so a resend after a crash
-// is counted once). A record rejected for good is moved, with the reason,
+// deduplicates by (cluster, node, incarnation, seq) forever, so a resend
+// after a crash is counted once). The incarnation is 128 random bits drawn
+// when meter.db is created: a node restarted on a wiped data directory
+// under the same node id numbers its records from 1 again, and they are
+// new records to billing, not duplicates of the old file's. An outbox
+// created before incarnations keeps none (its records keep the (cluster,
+// node, seq) identity they were deduplicated by). A record rejected for good is moved, with the reason,
 // to the dead-letter bucket (DeadLetters) and logged, never dropped; one
 // rejected with Retry stays in the outbox. Failed sends back off
 // exponentially, with jitter, between Config.MinBackoff and

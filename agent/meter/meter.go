@@ -321,6 +321,9 @@ type Stats struct {
 	Pending int
 	// NextSeq is the sequence number the next record gets.
 	NextSeq uint64
+	// Incarnation identifies the outbox file ("" for one created before
+	// incarnations); see the package comment.
+	Incarnation string
 	// Sent, Acked and DeadLettered count records since New.
 	Sent, Acked, DeadLettered uint64
 	// StorageOverlap is the leadership time storage was integrated for
@@ -351,7 +354,7 @@ func (m *Meter) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Pending: n, NextSeq: next, Sent: m.sent.Load(), Acked: m.acked.Load(),
+	st := Stats{Pending: n, NextSeq: next, Incarnation: box.incarnation, Sent: m.sent.Load(), Acked: m.acked.Load(),
 		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation()}
 	if rs := m.replay.Load(); rs != nil {
 		st.Replayed, st.SkippedJournalBytes = rs.records, rs.skipped

@@ -75,7 +75,7 @@ func (m *Meter) shipOnce(ctx context.Context, box *outbox) (more bool, err error
 			dead = append(dead, DeadLetter{Record: r, Reason: reason, At: now})
 			continue
 		}
-		send = append(send, client.UsageRecord{NodeID: m.cfg.NodeID, Seq: r.Seq, TenantID: r.Tenant,
+		send = append(send, client.UsageRecord{NodeID: m.cfg.NodeID, Incarnation: box.incarnation, Seq: r.Seq, TenantID: r.Tenant,
 			Start: r.Start, End: r.End, Reads: r.Reads, Writes: r.Writes, Queries: r.Queries,
 			QueryComputeMs: r.QueryComputeMs, IngressBytes: r.IngressBytes, EgressBytes: r.EgressBytes,
 			StorageByteSeconds: r.StorageByteSeconds})

@@ -16,6 +16,7 @@ func FuzzDecodeUsageBatch(f *testing.F) {
 	f.Add([]byte(`{"records":[{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z","seq":18446744073709551615}]}`))
 	f.Add([]byte(`{"records":[{"reads":-1}]}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"records":[{"node_id":"n1","incarnation":"9f0c2a","seq":1,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := DecodeUsageBatch(bytes.NewReader(body))
 		if err != nil {
