@@ -112,14 +112,21 @@
 // Close ends with a final close that consumes the current generation
 // too, so a clean shutdown leaves no journal file.
 //
-// Replay stops at the first bytes of a file that are not a record (bad
-// length, checksum or body). Unless they and all after them are zeros (a
-// mapped file's unused end), it logs the skipped tail and its size
-// (Stats.SkippedJournalBytes). A write cut short by a crash is such a
+// Replay does not stop at bytes that are not a record (bad length,
+// checksum or body): records are framed and checksummed, so it skips to
+// the next offset where a valid record starts and goes on. A damaged
+// stretch in the middle of a file (a flipped bit, a bad block) loses the
+// records it held, usually exactly one: replay logs it as an error and
+// counts it (Stats.CorruptJournalRecords; the agent exports it as
+// aerolith_meter_journal_corrupt_records_total and records
+// meter.journal_damaged in its audit log). A stretch that runs to the end
+// of the file, unless it is all zeros (a mapped file's unused end), is a
+// tail, logged as a warning (Stats.SkippedJournalTails); the size of both
+// is Stats.SkippedJournalBytes. A write cut short by a crash is such a
 // tail; its Record never returned, so the request was never reported
 // metered. A failed write fails Record (nothing is counted; the HTTP
 // layer answers 503) and makes the next Record start a new generation, so
-// torn bytes are always the last of their file and hide no later record.
+// torn bytes are always the last of their file.
 //
 // Power loss (or a kernel crash) is a weaker case, because the current
 // generation is not fsynced until its window closes. Every other
@@ -129,8 +136,8 @@
 // the start of the last window close (or the last failed write), which
 // is at most one Config.Window (default 10 s) plus the duration of a
 // close, and only the part the kernel had not yet written back. From a
-// damaged current file (say, a block of zeros the disk never got)
-// everything after the damage is skipped. A power loss never makes a
+// damaged current file (say, a block of zeros the disk never got) only
+// the damaged records are skipped. A power loss never makes a
 // record count twice: the consumed generation is committed in the same
 // transaction as the records that hold it, and a consumed file that
 // reappears is deleted unread.

@@ -66,7 +66,9 @@ func (j *journal) path(gen uint64) string { return filepath.Join(j.dir, journalN
 // replayStats describes what Open found in the journals.
 type replayStats struct {
 	records int    // records replayed into the counters
-	skipped int64  // bytes of torn or corrupt tails skipped
+	skipped int64  // bytes of torn or corrupt stretches skipped
+	lost    int    // corrupt stretches in the middle of a file (each held at least one record)
+	tails   int    // torn or corrupt tails skipped (a write cut short by a crash, or damage)
 	removed int    // consumed files deleted
 	gen     uint64 // the generation created for new records
 }
@@ -99,12 +101,9 @@ func (j *journal) open(consumed uint64, add func(tenant string, u Usage)) (repla
 			}
 			continue
 		}
-		n, skipped, err := j.replay(g, add)
-		if err != nil {
+		if err := j.replay(g, add, &st); err != nil {
 			return st, err
 		}
-		st.records += n
-		st.skipped += skipped
 		j.pending = append(j.pending, g)
 	}
 	w, err := createJournal(j.dir, top+1, !j.plainWrites)
@@ -120,88 +119,125 @@ func (j *journal) open(consumed uint64, add func(tenant string, u Usage)) (repla
 	return st, nil
 }
 
-// replay feeds the records of generation gen to add and fsyncs the file.
-// It stops at the first record that does not decode: the tail from there
-// is a write cut short by a crash (its Record never returned) or, after a
-// power loss, data the disk never got; it is logged and skipped.
-func (j *journal) replay(gen uint64, add func(tenant string, u Usage)) (records int, skipped int64, err error) {
+// replay feeds the records of generation gen to add, adds what it found
+// to st and fsyncs the file. Stretches that hold no record are skipped
+// and logged (see scanJournal): in the middle of the file, a corrupt
+// record whose usage is lost (an Error: it was recorded and may have been
+// answered); at the end, a write cut short by a crash (its Record never
+// returned) or, after a power loss, data the disk never got (a Warn).
+func (j *journal) replay(gen uint64, add func(tenant string, u Usage), st *replayStats) error {
 	path := j.path(gen)
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	records, good, bad, err := scanJournal(f, add)
+	records, damage, err := scanJournal(f, add)
+	st.records += records
 	if err != nil {
-		return records, 0, fmt.Errorf("journal %s: %w", path, err)
+		return fmt.Errorf("journal %s: %w", path, err)
 	}
-	if bad != nil {
-		fi, err := f.Stat()
-		if err != nil {
-			return records, 0, fmt.Errorf("journal: %w", err)
+	for i, d := range damage {
+		st.skipped += d.size
+		if d.tail {
+			st.tails++
+		} else {
+			st.lost++
 		}
-		skipped = fi.Size() - good
-		j.log.Warn("journal tail skipped: a write cut short by a crash (its Record never returned) or lost by the disk",
-			"file", path, "offset", good, "bytes", skipped, "records_before", records, "reason", bad)
+		if i >= maxDamageLogs {
+			continue
+		}
+		if d.tail {
+			j.log.Warn("journal tail skipped: a write cut short by a crash (its Record never returned) or lost by the disk",
+				"file", path, "offset", d.offset, "bytes", d.size, "reason", d.reason)
+		} else {
+			j.log.Error("corrupt journal record skipped: its usage is lost; replay resumed at the next valid record",
+				"file", path, "offset", d.offset, "bytes", d.size, "reason", d.reason)
+		}
+	}
+	if len(damage) > maxDamageLogs {
+		j.log.Error("journal damage: more stretches skipped than logged", "file", path, "stretches", len(damage))
 	}
 	if err := f.Sync(); err != nil {
-		return records, skipped, fmt.Errorf("journal %s: fsync: %w", path, err)
+		return fmt.Errorf("journal %s: fsync: %w", path, err)
 	}
-	return records, skipped, nil
+	return nil
 }
 
-// scanJournal feeds the records read from r to add, up to the end, an
-// all-zero tail (the unused preallocated part of a mapped journal that
-// was not cut to size: the end too) or the first record that does not
-// decode. good is the length of the records fed; bad says why the rest
-// (if any, and not all zeros) was not read; err is a read error.
-func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, good int64, bad, err error) {
+// maxDamageLogs bounds the log lines of one file's damaged stretches.
+const maxDamageLogs = 16
+
+// journalDamage is a stretch of a journal file that holds no record.
+type journalDamage struct {
+	offset, size int64
+	// tail: the stretch runs to the end of the file (zeros after it
+	// included); otherwise a valid record follows it, and the stretch
+	// held at least one record.
+	tail   bool
+	reason error // why its first bytes are not a record
+}
+
+// scanJournal feeds the records read from r to add, in order, up to the
+// end or an all-zero tail (the unused preallocated part of a mapped
+// journal that was not cut to size). Bytes that are not a record (bad
+// length, checksum or body) do not stop it: records are framed and
+// checksummed, so it resynchronizes on the next offset where a valid
+// record starts and reports the stretch skipped. A random stretch passes
+// for a record only if its 4-byte length is in range and its CRC-32C
+// matches (about 2^-32 per offset). err is a read error.
+func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, damage []journalDamage, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	var pos int64
+	var cur *journalDamage // the open damaged stretch
+	dirty := false         // cur holds a byte that is not zero
 	for {
 		b, perr := br.Peek(journalMaxRecord)
-		if len(b) == 0 && errors.Is(perr, io.EOF) {
-			return records, good, nil, nil
-		}
 		if perr != nil && !errors.Is(perr, io.EOF) {
-			return records, good, nil, fmt.Errorf("read at %d: %w", good, perr)
+			return records, damage, fmt.Errorf("read at %d: %w", pos, perr)
+		}
+		if len(b) == 0 {
+			if cur != nil && dirty {
+				cur.size, cur.tail = pos-cur.offset, true
+				damage = append(damage, *cur)
+			}
+			return records, damage, nil
 		}
 		tenant, u, size, derr := decodeJournalRecord(b)
-		if derr != nil {
-			zeros, err := allZero(br)
-			if err != nil {
-				return records, good, nil, fmt.Errorf("read after %d: %w", good, err)
+		if derr == nil {
+			if cur != nil {
+				cur.size = pos - cur.offset
+				damage = append(damage, *cur)
+				cur, dirty = nil, false
 			}
-			if zeros {
-				return records, good, nil, nil
+			add(tenant, u)
+			records++
+			if _, err := br.Discard(size); err != nil {
+				return records, damage, fmt.Errorf("read at %d: %w", pos, err)
 			}
-			return records, good, derr, nil
+			pos += int64(size)
+			continue
 		}
-		add(tenant, u)
-		records++
-		good += int64(size)
-		if _, err := br.Discard(size); err != nil {
-			return records, good, nil, fmt.Errorf("read at %d: %w", good, err)
+		if cur == nil {
+			cur = &journalDamage{offset: pos, reason: derr}
 		}
-	}
-}
-
-// allZero reads r to its end and reports whether every byte was zero
-// (true for no bytes).
-func allZero(r io.Reader) (bool, error) {
-	var buf [32 << 10]byte
-	for {
-		n, err := r.Read(buf[:])
-		for _, c := range buf[:n] {
-			if c != 0 {
-				return false, nil
+		// Advance to the next offset a record could start at: over a run
+		// of zeros, to the zero before the first non-zero byte (a record
+		// whose length is a multiple of 256 starts with a zero byte).
+		step := 1
+		if z := slices.IndexFunc(b, func(c byte) bool { return c != 0 }); z < 0 {
+			step = max(len(b)-1, 1)
+			if len(b) < journalMaxRecord {
+				step = len(b) // zeros to the end
 			}
+		} else if z == 0 {
+			dirty = true
+		} else {
+			step = max(z-1, 1)
 		}
-		if errors.Is(err, io.EOF) {
-			return true, nil
+		if _, err := br.Discard(step); err != nil {
+			return records, damage, fmt.Errorf("read at %d: %w", pos, err)
 		}
-		if err != nil {
-			return false, err
-		}
+		pos += int64(step)
 	}
 }
 

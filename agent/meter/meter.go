@@ -230,7 +230,8 @@ func (m *Meter) Open(ctx context.Context) error {
 	m.replay.Store(&rs)
 	if rs.records > 0 || rs.skipped > 0 {
 		m.log.Info("journal replayed into the current window", "records", rs.records,
-			"skipped_bytes", rs.skipped, "consumed_generation", consumed, "generation", rs.gen)
+			"skipped_bytes", rs.skipped, "corrupt_records_lost", rs.lost, "tails_skipped", rs.tails,
+			"consumed_generation", consumed, "generation", rs.gen)
 	}
 	m.box = box
 	m.winMu.Lock()
@@ -334,8 +335,16 @@ type Stats struct {
 	// into the current window (usage recorded before a crash).
 	Replayed int
 	// SkippedJournalBytes is the size of the torn or corrupt journal
-	// tails the last Open skipped (logged; see the package comment).
+	// stretches the last Open skipped (logged; see the package comment).
 	SkippedJournalBytes int64
+	// CorruptJournalRecords counts the corrupt stretches the last Open
+	// skipped in the middle of journal files, each at least one record
+	// whose usage is lost (logged as errors; see the package comment).
+	CorruptJournalRecords int
+	// SkippedJournalTails counts the torn or corrupt file ends the last
+	// Open skipped (a write cut short by a crash: its Record never
+	// returned).
+	SkippedJournalTails int
 	// JournalGeneration is the generation of the current journal file.
 	JournalGeneration uint64
 }
@@ -358,6 +367,7 @@ func (m *Meter) Stats() (Stats, error) {
 		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation()}
 	if rs := m.replay.Load(); rs != nil {
 		st.Replayed, st.SkippedJournalBytes = rs.records, rs.skipped
+		st.CorruptJournalRecords, st.SkippedJournalTails = rs.lost, rs.tails
 	}
 	return st, nil
 }
