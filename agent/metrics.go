@@ -11,7 +11,7 @@ type managedCollector struct {
 	m *managed
 
 	pending, nextSeq, sent, acked, dead, overlap *prometheus.Desc
-	journalCorrupt, journalSkipped               *prometheus.Desc
+	journalCorrupt, journalSkipped, held, ready  *prometheus.Desc
 	enrolled, registered, tenants, policies      *prometheus.Desc
 	lastRefresh, rejected, liveNodes, decisions  *prometheus.Desc
 }
@@ -31,6 +31,8 @@ func newManagedCollector(m *managed) *managedCollector {
 		journalCorrupt: d("aerolith_meter_journal_corrupt_records_total",
 			"Corrupt journal records the meter skipped in the middle of a file at start: usage lost to billing (see the audit log's meter.journal_damaged)."),
 		journalSkipped: d("aerolith_meter_journal_skipped_bytes_total", "Journal bytes the meter skipped at start: corrupt records and torn tails."),
+		held:           d("aerolith_meter_held_usages", "Applied writes whose usage the journal could not take (a full disk), held in memory until it can; their answers wait."),
+		ready:          d("aerolith_meter_ready", "1 while the meter can record usage; 0 after a failed journal write (a full disk): writes are refused before they are applied."),
 		enrolled:       d("aerolith_billing_enrolled", "1 once billing told this node its cluster and tenants."),
 		registered:     d("aerolith_billing_node_registered", "1 once this node registered with billing."),
 		tenants:        d("aerolith_tenants", "Tenants the cluster serves, as billing said."),
@@ -44,7 +46,7 @@ func newManagedCollector(m *managed) *managedCollector {
 
 // Describe implements prometheus.Collector.
 func (c *managedCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.nextSeq, c.sent, c.acked, c.dead, c.overlap, c.journalCorrupt, c.journalSkipped, c.enrolled, c.registered, c.tenants, c.policies, c.lastRefresh, c.rejected, c.liveNodes, c.decisions} {
+	for _, d := range []*prometheus.Desc{c.pending, c.nextSeq, c.sent, c.acked, c.dead, c.overlap, c.journalCorrupt, c.journalSkipped, c.held, c.ready, c.enrolled, c.registered, c.tenants, c.policies, c.lastRefresh, c.rejected, c.liveNodes, c.decisions} {
 		ch <- d
 	}
 }
@@ -67,6 +69,8 @@ func (c *managedCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.overlap, st.StorageOverlap.Seconds())
 		counter(c.journalCorrupt, float64(st.CorruptJournalRecords))
 		counter(c.journalSkipped, float64(st.SkippedJournalBytes))
+		gauge(c.held, float64(st.Held))
+		gauge(c.ready, b2f(!st.Unready))
 	}
 	m.mu.Lock()
 	e, f, reg := m.enrolled, m.fetcher, m.registered

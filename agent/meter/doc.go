@@ -14,6 +14,20 @@
 // Open and after Close it returns ErrClosed and counts nothing, as it
 // does when the journal write fails.
 //
+// A full disk (or an I/O error) fails the journal write. For a request
+// whose effect is already applied (a write that succeeded) that must not
+// lose its usage, so the HTTP layer records it with RecordApplied: the
+// usage is then held in memory and the call waits until it is recorded,
+// journaled (retried with backoff, and after any successful write) or
+// written to the outbox by a window close (alone, if the journal cannot
+// even start a new file), and only then is the write answered. A failed
+// write also makes the meter unready until a write succeeds again (Ready
+// probes the journal with a record without usage, which replay skips),
+// and the HTTP layer refuses writes before applying them while it is, so
+// a full disk refuses writes instead of applying them unbilled; only the
+// few admitted just before the disk filled are held. Held usage lives in
+// memory: a crash loses it, like a request killed before its answer.
+//
 // ObserveStorage reports a tenant's stored bytes at an instant (the state
 // machine's per-tenant storage counter). The meter integrates it into
 // byte-seconds with the step method: the value observed at t holds until

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // journalPrefix starts a journal file's name under Config.DataDir; the
@@ -46,6 +47,8 @@ type journal struct {
 	// plainWrites makes new generations append with write(2) instead of
 	// through a memory mapping (see createJournal); set before open.
 	plainWrites bool
+	// create, when set (tests), replaces createJournal.
+	create func(dir string, gen uint64, mapped bool) (journalWriter, error)
 
 	mu  sync.Mutex    // serializes writes and rotations
 	w   journalWriter // current generation; nil while the meter is not open
@@ -59,6 +62,13 @@ type journal struct {
 	// after a failed write, or left by a failed window close).
 	pending []uint64
 	buf     []byte // Record's encoding buffer, reused under mu
+	// held: usage of applied requests the journal could not take (see
+	// RecordApplied); journaled by the next successful write or retry,
+	// or committed by the next window close.
+	held []*heldUsage
+	// failing: the last write or rotation failed and has not been
+	// followed by a successful one, or usage is held (see Ready).
+	failing atomic.Bool
 }
 
 func (j *journal) path(gen uint64) string { return filepath.Join(j.dir, journalName(gen)) }
@@ -209,8 +219,10 @@ func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, da
 				damage = append(damage, *cur)
 				cur, dirty = nil, false
 			}
-			add(tenant, u)
-			records++
+			if !u.IsZero() { // a zero record is a readiness probe (Meter.Ready)
+				add(tenant, u)
+				records++
+			}
 			if _, err := br.Discard(size); err != nil {
 				return records, damage, fmt.Errorf("read at %d: %w", pos, err)
 			}
@@ -250,11 +262,13 @@ func (j *journal) writeLocked(rec []byte) error {
 	}
 	if j.broken {
 		if err := j.rotateLocked(); err != nil {
+			j.failing.Store(true)
 			return err
 		}
 	}
 	if err := j.w.append(rec); err != nil {
 		j.broken = true
+		j.failing.Store(true)
 		return err
 	}
 	return nil
@@ -263,7 +277,11 @@ func (j *journal) writeLocked(rec []byte) error {
 // rotateLocked moves the current generation to pending and starts the
 // next one. Caller holds mu.
 func (j *journal) rotateLocked() error {
-	w, err := createJournal(j.dir, j.gen+1, !j.plainWrites)
+	create := createJournal
+	if j.create != nil {
+		create = j.create
+	}
+	w, err := create(j.dir, j.gen+1, !j.plainWrites)
 	if err != nil {
 		return err
 	}
@@ -277,14 +295,15 @@ func (j *journal) rotateLocked() error {
 
 // cut ends the current generation for a window close: it rotates to the
 // next generation (or, when final, closes the journal so later writes get
-// ErrClosed) and takes the counters, under the write lock, so every
-// record is in exactly one of the taken counters and the later ones. It
-// returns the generations those counters hold, all <= consumed.
-func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, usage map[string]Usage, err error) {
+// ErrClosed) and takes the counters and the held usage, under the write
+// lock, so every record is in exactly one of the taken counters and the
+// later ones, and every held usage in exactly one of held and the later
+// ones. It returns the generations those counters hold, all <= consumed.
+func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, usage map[string]Usage, held []*heldUsage, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.w == nil {
-		return 0, nil, nil, ErrClosed
+		return 0, nil, nil, nil, ErrClosed
 	}
 	consumed = j.gen
 	if final {
@@ -294,19 +313,36 @@ func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, u
 		j.pending = append(j.pending, j.gen)
 		j.w = nil
 	} else if err := j.rotateLocked(); err != nil {
-		return 0, nil, nil, err
+		j.failing.Store(true)
+		return 0, nil, nil, nil, err
 	}
 	gens, j.pending = j.pending, nil
-	return consumed, gens, c.take(), nil
+	held, j.held = j.held, nil
+	return consumed, gens, c.take(), held, nil
 }
 
-// requeue puts back generations whose window close failed: their records
-// went back into the counters and the next close consumes them.
-func (j *journal) requeue(gens []uint64) {
+// requeue puts back generations whose window close failed (their records
+// went back into the counters and the next close consumes them) and the
+// held usage the close took. After the final close there is no next one:
+// the held usage is lost, and reported so.
+func (j *journal) requeue(gens []uint64, held []*heldUsage) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.pending = append(j.pending, gens...)
 	slices.Sort(j.pending)
+	if len(held) == 0 {
+		return
+	}
+	if j.w == nil {
+		for _, h := range held {
+			j.log.Error("usage of an applied request lost: the meter closed before it could be recorded",
+				"tenant", h.tenant, "writes", h.u.Writes, "ingress_bytes", h.u.IngressBytes, "egress_bytes", h.u.EgressBytes)
+			h.resolve(errHeldLost)
+		}
+		return
+	}
+	j.held = append(held, j.held...)
+	j.failing.Store(true)
 }
 
 // sync fsyncs the files of gens and the directory (whose entries for them

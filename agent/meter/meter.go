@@ -177,6 +177,7 @@ func (m *Meter) Record(tenant string, u Usage) error {
 		return err
 	}
 	m.counts.add(tenant, u)
+	m.wroteLocked()
 	return nil
 }
 
@@ -334,6 +335,12 @@ type Stats struct {
 	// Replayed is the number of journal records the last Open replayed
 	// into the current window (usage recorded before a crash).
 	Replayed int
+	// Held is the number of applied requests whose usage the journal could
+	// not take, kept in memory until it can (see RecordApplied).
+	Held int
+	// Unready: the last journal write failed (a full disk) and none
+	// succeeded since, or usage is held; Ready then probes the journal.
+	Unready bool
 	// SkippedJournalBytes is the size of the torn or corrupt journal
 	// stretches the last Open skipped (logged; see the package comment).
 	SkippedJournalBytes int64
@@ -364,7 +371,7 @@ func (m *Meter) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	st := Stats{Pending: n, NextSeq: next, Incarnation: box.incarnation, Sent: m.sent.Load(), Acked: m.acked.Load(),
-		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation()}
+		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation(), Held: m.jour.heldCount(), Unready: m.jour.failing.Load()}
 	if rs := m.replay.Load(); rs != nil {
 		st.Replayed, st.SkippedJournalBytes = rs.records, rs.skipped
 		st.CorruptJournalRecords, st.SkippedJournalTails = rs.lost, rs.tails
@@ -416,20 +423,23 @@ func (m *Meter) closeWindow(box *outbox, final bool) error {
 	if end.Before(m.winStart) {
 		end = m.winStart
 	}
-	consumed, gens, usage, err := m.jour.cut(final, m.counts)
+	consumed, gens, usage, held, err := m.jour.cut(final, m.counts)
 	if err != nil {
 		m.log.Error("closing window failed: cannot rotate the journal; usage kept for the next window", "err", err)
+		if herr := m.commitHeld(box, end); herr != nil {
+			m.log.Error("writing held usage to the outbox failed; still held", "err", herr)
+		}
 		return err
 	}
 	if err := m.fail(stepCut); err != nil {
 		return err
 	}
 	stor := m.stor.take(end.UnixNano())
-	recs := windowRecords(m.winStart, end, usage, stor)
+	recs := windowRecords(m.winStart, end, withHeld(usage, held), stor)
 	undo := func(err error) error {
 		m.counts.restore(usage)
 		m.stor.giveBack(stor)
-		m.jour.requeue(gens)
+		m.jour.requeue(gens, held)
 		m.log.Error("closing window failed; usage kept for the next window", "err", err)
 		return err
 	}
@@ -447,6 +457,9 @@ func (m *Meter) closeWindow(box *outbox, final bool) error {
 	}
 	if _, err := box.commit(recs, consumed); err != nil {
 		return undo(err)
+	}
+	for _, h := range held {
+		h.resolve(nil) // in the outbox: recorded
 	}
 	if err := m.fail(stepCommitted); err != nil {
 		return err
