@@ -12,6 +12,7 @@ type managedCollector struct {
 
 	pending, nextSeq, sent, acked, dead, overlap *prometheus.Desc
 	journalCorrupt, journalSkipped, held, ready  *prometheus.Desc
+	deadLetters                                  *prometheus.Desc
 	enrolled, registered, tenants, policies      *prometheus.Desc
 	lastRefresh, rejected, liveNodes, decisions  *prometheus.Desc
 }
@@ -46,7 +47,7 @@ func newManagedCollector(m *managed) *managedCollector {
 
 // Describe implements prometheus.Collector.
 func (c *managedCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.nextSeq, c.sent, c.acked, c.dead, c.overlap, c.journalCorrupt, c.journalSkipped, c.held, c.ready, c.enrolled, c.registered, c.tenants, c.policies, c.lastRefresh, c.rejected, c.liveNodes, c.decisions} {
+	for _, d := range []*prometheus.Desc{c.pending, c.nextSeq, c.sent, c.acked, c.dead, c.overlap, c.journalCorrupt, c.journalSkipped, c.held, c.ready, c.deadLetters, c.enrolled, c.registered, c.tenants, c.policies, c.lastRefresh, c.rejected, c.liveNodes, c.decisions} {
 		ch <- d
 	}
 }
@@ -70,6 +71,7 @@ func (c *managedCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.journalCorrupt, float64(st.CorruptJournalRecords))
 		counter(c.journalSkipped, float64(st.SkippedJournalBytes))
 		gauge(c.held, float64(st.Held))
+		gauge(c.deadLetters, float64(st.DeadLetters))
 		gauge(c.ready, b2f(!st.Unready))
 	}
 	m.mu.Lock()

@@ -328,6 +328,10 @@ type Stats struct {
 	Incarnation string
 	// Sent, Acked and DeadLettered count records since New.
 	Sent, Acked, DeadLettered uint64
+	// DeadLetters is the number of records in the dead-letter bucket:
+	// rejected for good by billing, not billed until replayed (see
+	// ReplayDeadLetters).
+	DeadLetters int
 	// StorageOverlap is the leadership time storage was integrated for
 	// after leadership was already lost (windows closed before the loss
 	// was reported); see the package comment.
@@ -370,7 +374,11 @@ func (m *Meter) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Pending: n, NextSeq: next, Incarnation: box.incarnation, Sent: m.sent.Load(), Acked: m.acked.Load(),
+	dead, err := box.deadCount()
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Pending: n, NextSeq: next, Incarnation: box.incarnation, DeadLetters: dead, Sent: m.sent.Load(), Acked: m.acked.Load(),
 		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation(), Held: m.jour.heldCount(), Unready: m.jour.failing.Load()}
 	if rs := m.replay.Load(); rs != nil {
 		st.Replayed, st.SkippedJournalBytes = rs.records, rs.skipped

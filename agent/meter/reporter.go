@@ -130,7 +130,8 @@ func (m *Meter) settleDead(box *outbox, dead []DeadLetter) error {
 func (m *Meter) logDead(dead []DeadLetter) {
 	m.dead.Add(uint64(len(dead)))
 	for _, d := range dead {
-		m.log.Error("usage record dead-lettered", "seq", d.Seq, "tenant", d.Tenant, "reason", d.Reason)
+		m.log.Error("usage record dead-lettered: billing rejected it for good, so it is not billed; fix the cause, then replay it (aerolith meter dead-letters replay)",
+			"seq", d.Seq, "tenant", d.Tenant, "start", d.Start, "end", d.End, "writes", d.Writes, "reads", d.Reads, "reason", d.Reason)
 	}
 }
 
