@@ -313,7 +313,7 @@ func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, u
 		j.pending = append(j.pending, j.gen)
 		j.w = nil
 	} else if err := j.rotateLocked(); err != nil {
-		j.failing.Store(true)
+		// The current file still takes records: the meter stays ready.
 		return 0, nil, nil, nil, err
 	}
 	gens, j.pending = j.pending, nil
