@@ -10,6 +10,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/audit/audittest"
 )
 
 // rejectingSender answers every record rejected for good while reject is
@@ -51,7 +52,8 @@ func TestDeadLetterRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	e := newManagedEnv(t, func(c *Config) { c.Meter = m })
+	rec := &audittest.Recorder{}
+	e := newManagedEnv(t, func(c *Config) { c.Meter = m; c.Audit = rec })
 	flush := func() {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -115,6 +117,9 @@ func TestDeadLetterRoutes(t *testing.T) {
 		t.Fatalf("replayed = %+v", rep)
 	}
 	newSeq := rep.Replayed[0].NewSeq
+	if ev := rec.Actions(ActionDeadLetterReplay); len(ev) == 0 || ev[len(ev)-1].Detail["replayed"] != "1" {
+		t.Fatalf("replay audit records = %+v", ev)
+	}
 	flush()
 	if err := json.Unmarshal(e.must(200, "GET", list, adminKey, "").Body, &got); err != nil || len(got.DeadLetters) != 0 {
 		t.Fatalf("dead letters after the replay = %+v, %v", got, err)

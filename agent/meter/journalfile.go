@@ -375,7 +375,8 @@ func (j *journal) drop() error {
 		return nil
 	}
 	err := j.w.close(false)
-	j.w, j.pending = nil, nil
+	j.w, j.pending, j.held = nil, nil, nil // held usage is in memory only
+	j.failing.Store(false)
 	return err
 }
 
