@@ -6,15 +6,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestWipedNodeMeter: a node restarted on a wiped meter directory under
-// the same node id (a replaced disk) numbers its usage records from 1
-// again; billing must bill them, not take them for duplicates of the old
-// outbox's records. Writes go through the node before and after the wipe;
+// TestWipedNodeMeter: a follower killed and restarted on a wiped data
+// directory under the same node id (a replaced disk; it restores the data
+// from the cluster) numbers its usage records from 1 again; billing must
+// bill them, not take them for duplicates of the old outbox's records.
+// Writes go through the node before and after the wipe;
 // billed writes must equal served writes exactly. On the old code the
 // second outbox's records were answered "duplicate" and the writes served
 // after the wipe were never billed. The node's dead letters are then read
@@ -29,7 +29,13 @@ func TestWipedNodeMeter(t *testing.T) {
 	tc := e.client("acme", key.Key, tl)
 	e.waitServing(tc)
 	ctx := context.Background()
-	const node = 2
+	lctx, lcancel := context.WithTimeout(ctx, waitLimit)
+	defer lcancel()
+	leader, err := e.c.WaitLeader(lctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := (leader + 1) % e.c.N() // a follower: the supported wipe-and-restore path
 	write := func(phase string, n int) {
 		t.Helper()
 		for i := range n {
@@ -59,7 +65,7 @@ func TestWipedNodeMeter(t *testing.T) {
 	if err := e.c.Kill(node); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(filepath.Join(e.c.DataDir(node), "meter")); err != nil {
+	if err := os.RemoveAll(e.c.DataDir(node)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.c.StartNode(node); err != nil {
