@@ -83,6 +83,9 @@ func FuzzApply(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{commandFormat})
+	if b, err := Encode(IngestUsage{Header{Time: 1, Actor: "a"}, "c1", []UsageRecord{{NodeID: "n1", Incarnation: "a1", Seq: 1, Tenant: "t1", Start: 1, End: 2, Writes: 1}}}); err == nil {
+		f.Add(b) // format 2: records with an incarnation
+	}
 	dir := f.TempDir()
 	sm, _ := New(Config{})
 	n := 0

@@ -93,6 +93,15 @@ func TestIngestEncodingFormats(t *testing.T) {
 				t.Fatalf("round trip: record %d = %+v, want %+v", i, got.Records[i], c.Records[i])
 			}
 		}
+		// Every strict prefix is refused, never mis-decoded.
+		for i := 0; i < len(b); i++ {
+			if _, err := Decode(b[:i]); err == nil {
+				t.Errorf("format %d: prefix of %d/%d bytes decoded", b[0], i, len(b))
+			}
+		}
+		if _, err := Decode(append(b, 0)); err == nil {
+			t.Errorf("format %d: trailing byte decoded", b[0])
+		}
 	}
 	other, _ := Encode(DeleteTenant{Header: Header{Time: 1}, Tenant: "t1"})
 	other[0] = commandFormatIncarnation
