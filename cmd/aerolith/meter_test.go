@@ -40,6 +40,11 @@ func deadLetterAgent(t *testing.T) (*httptest.Server, func() []string) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	mux.HandleFunc("GET /api/v1/cluster", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"node_id":"n1","members":[{"id":"n1","http_addr":"` + host + `"},{"id":"n2","http_addr":"` + host + `"}]}`))
+	})
 	return srv, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -77,10 +82,22 @@ func TestMeterDeadLetterCommands(t *testing.T) {
 	if got := bodies(); len(got) != 2 || got[0] != `{"seqs":[3],"restamp":true}` || got[1] != `{"all":true}` {
 		t.Fatalf("replay bodies = %q", got)
 	}
+	r = run("meter", "dead-letters", "list", "--all-nodes")
+	if r.code != 0 || !strings.Contains(r.stdout, "n1: seq 3  tenant tn_a") || !strings.Contains(r.stdout, "n2: seq 3  tenant tn_a") {
+		t.Fatalf("list --all-nodes = %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = run("meter", "dead-letters", "replay", "--all", "--all-nodes")
+	if r.code != 0 || !strings.Contains(r.stdout, "n2: seq 3 (tenant tn_a) replayed as seq 9") || !strings.Contains(r.stdout, "2 dead letters replayed") {
+		t.Fatalf("replay --all --all-nodes = %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if got := bodies(); len(got) != 4 || got[2] != `{"all":true}` || got[3] != `{"all":true}` {
+		t.Fatalf("replay bodies = %q", got)
+	}
 	for _, tt := range []struct {
 		args    []string
 		wantErr string
 	}{
+		{[]string{"meter", "dead-letters", "replay", "3", "--all-nodes"}, "--all-nodes needs --all"},
 		{[]string{"meter", "dead-letters", "replay"}, "give the sequence numbers to replay, or --all"},
 		{[]string{"meter", "dead-letters", "replay", "1", "--all"}, "give the sequence numbers to replay, or --all"},
 		{[]string{"meter", "dead-letters", "replay", "x"}, `sequence number "x": want a positive integer`},
@@ -91,7 +108,7 @@ func TestMeterDeadLetterCommands(t *testing.T) {
 			t.Errorf("%s = exit %d %q, want 2 and %q", strings.Join(tt.args, " "), r.code, r.stderr, tt.wantErr)
 		}
 	}
-	if len(bodies()) != 2 {
+	if len(bodies()) != 4 {
 		t.Fatal("a refused command sent a replay")
 	}
 }

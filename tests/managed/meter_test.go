@@ -2,6 +2,7 @@ package managed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -95,6 +96,18 @@ func TestWipedNodeMeter(t *testing.T) {
 	}
 	if out := cli("meter", "dead-letters", "replay", "--all"); !strings.Contains(out, "0 dead letters replayed") {
 		t.Fatalf("replay --all = %s", out)
+	}
+	var perNode []struct {
+		Node        string            `json:"node_id"`
+		DeadLetters []json.RawMessage `json:"dead_letters"`
+	}
+	if out := cli("meter", "dead-letters", "list", "--all-nodes", "-o", "json"); json.Unmarshal([]byte(out), &perNode) != nil || len(perNode) != e.c.N() {
+		t.Fatalf("dead letters of every node = %s, want %d nodes", out, e.c.N())
+	}
+	for _, n := range perNode {
+		if len(n.DeadLetters) != 0 {
+			t.Errorf("node %s has dead letters %s", n.Node, n.DeadLetters)
+		}
 	}
 	m := e.adminDo(ctx, http.MethodGet, e.c.URL(node)+"/metrics", nil)
 	if m.Status != http.StatusOK || !strings.Contains(string(m.Body), "aerolith_meter_dead_letters 0") || !strings.Contains(string(m.Body), "aerolith_meter_ready 1") {
