@@ -150,10 +150,6 @@ func (m *Meter) RecordApplied(ctx context.Context, tenant string, u Usage) error
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
-	_, closed, err := m.outbox()
-	if err != nil {
-		return err
-	}
 	j := &m.jour
 	j.mu.Lock()
 	if j.w == nil {
@@ -178,6 +174,10 @@ func (m *Meter) RecordApplied(ctx context.Context, tenant string, u Usage) error
 	j.mu.Unlock()
 	m.log.Error("journal write failed: the usage of an applied request is held in memory until it can be recorded, and its answer waits",
 		"tenant", tenant, "writes", u.Writes, "err", werr)
+	// Closing: Close's last window close takes h (it was held while the
+	// journal was open) and records or reports it; a nil channel if the
+	// meter is already past that point (h is then resolved).
+	_, closed, _ := m.outbox()
 
 	for attempt := 1; ; attempt++ {
 		wait := time.NewTimer(backoff(attempt, m.cfg.MinBackoff, m.cfg.MaxBackoff, randFloat()))

@@ -111,3 +111,31 @@ func waitHeld(t *testing.T, m *Meter, n int, done <-chan error) {
 		runtime.Gosched()
 	}
 }
+
+// TestHeldUsageRecordedAtClose: usage still held when the meter closes
+// (the agent shuts down while the disk is full) goes into the last
+// window's outbox transaction; RecordApplied then returns nil, and the
+// usage is billed after the next Open.
+func TestHeldUsageRecordedAtClose(t *testing.T) {
+	eachWriter(t, func(t *testing.T, dir string, snd *collectSender, m *Meter) {
+		breakJournal(m)
+		done := make(chan error, 1)
+		go func() { done <- m.RecordApplied(t.Context(), "a", Usage{Writes: 3}) }()
+		waitHeld(t, m, 1, done)
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("RecordApplied across Close = %v", err)
+		}
+		m2 := newTestMeter(t, dir, snd, nil)
+		if err := m2.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer m2.Close()
+		flush(t, m2)
+		if got := snd.total()["a"]; got.Writes != 3 {
+			t.Fatalf("billed %+v, want 3 writes", got)
+		}
+	})
+}
