@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -121,10 +122,23 @@ func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Lo
 	return m, nil
 }
 
-// openMeter opens the meter (its outbox under <data-dir>/meter).
+// openMeter opens the meter (its outbox under <data-dir>/meter). Usage
+// the journal replay found damaged is recorded in the audit log
+// (meter.journal_damaged), as it is lost to billing.
 func (m *managed) openMeter(ctx context.Context) error {
 	if err := m.meter.Open(ctx); err != nil {
 		return fmt.Errorf("meter: %w", err)
+	}
+	if st, err := m.meter.Stats(); err == nil && (st.CorruptJournalRecords > 0 || st.SkippedJournalTails > 0) && m.audit != nil {
+		e := audit.Event{Actor: audit.Actor{Kind: "node", Node: m.nodeID}, Action: "meter.journal_damaged", Target: "node:" + m.nodeID,
+			Outcome: audit.OutcomeError, Detail: map[string]string{
+				"corrupt_records_lost": strconv.Itoa(st.CorruptJournalRecords),
+				"torn_tails":           strconv.Itoa(st.SkippedJournalTails),
+				"skipped_bytes":        strconv.FormatInt(st.SkippedJournalBytes, 10),
+			}}
+		if err := m.audit.Append(ctx, e); err != nil {
+			m.log.Warn("audit record failed", "action", e.Action, "err", err)
+		}
 	}
 	return nil
 }

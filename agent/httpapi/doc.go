@@ -104,11 +104,19 @@
 //
 // Record is called before any byte of the answer is written (the answer is
 // buffered), so a request is answered only once its usage is recorded.
-// When Record fails the buffered answer is dropped and the client gets 503
-// unavailable (the error is logged): a read's answer is withheld; a write
-// that succeeded was applied, and the message says so (like a leader change
-// during commit: read it back before retrying). Answering success instead
-// would serve an operation billing never hears of; the 503 keeps "every
-// successful answer is billed exactly once" at the price of a write the
-// client is told failed, which it can detect by reading it back.
+// A write is applied before its usage can be recorded, so a write is
+// admitted only while Meter.Ready says the meter can record (a full disk
+// makes it refuse): otherwise it is refused, before it is applied, with
+// 503 unavailable and Retry-After, unmetered ("nothing was applied"). The
+// usage of a write that was applied and succeeded goes through
+// Meter.RecordApplied: should the journal fail after admission, the usage
+// is kept and the answer waits until it is recorded (the write is then
+// answered as usual) or the client goes away (the usage is recorded later
+// all the same). So no applied write goes unbilled. When Record fails for
+// anything else (a read, a write that failed) the buffered answer is
+// dropped and the client gets 503 unavailable (logged): a read's answer is
+// withheld; answering it would serve an operation billing never hears of.
+// When RecordApplied gives up (the meter closing, the client gone) the
+// answer is 503 saying the write was applied (like a leader change during
+// commit: read it back before retrying).
 package httpapi

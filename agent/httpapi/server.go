@@ -250,6 +250,8 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/batch", rw, kindWrite, false, s.batch},
 		{"GET", "/api/v1/admin/data-keys", adm, kindMeta, true, s.dataKeyStatus},
 		{"POST", "/api/v1/admin/data-keys/rotate", adm, kindMeta, true, s.rotateDataKeys},
+		{"GET", "/api/v1/admin/meter/dead-letters", adm, kindMeta, true, s.deadLetters},
+		{"POST", "/api/v1/admin/meter/dead-letters/replay", adm, kindMeta, true, s.replayDeadLetters},
 	}
 }
 

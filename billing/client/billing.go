@@ -263,10 +263,16 @@ func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants 
 }
 
 // UsageRecord is one metering record of one tenant on one node for the
-// window [Start, End). (cluster, NodeID, Seq) identifies it forever: each
-// node numbers its records 1, 2, 3, ...
+// window [Start, End). (cluster, NodeID, Incarnation, Seq) identifies it
+// forever: each outbox numbers its records 1, 2, 3, ...
 type UsageRecord struct {
-	NodeID             string    `json:"node_id"`
+	NodeID string `json:"node_id"`
+	// Incarnation identifies the node's outbox: a node whose data
+	// directory was wiped numbers its records from 1 again under a new
+	// incarnation, and billing deduplicates by (cluster, node,
+	// incarnation, seq). Empty for records of outboxes older than
+	// incarnations.
+	Incarnation        string    `json:"incarnation,omitempty"`
 	Seq                uint64    `json:"seq"`
 	TenantID           string    `json:"tenant_id"`
 	Start              time.Time `json:"start"`
@@ -538,6 +544,10 @@ func appendUsageBody(b []byte, records []UsageRecord) []byte {
 		}
 		b = append(b, `{"node_id":`...)
 		b = appendJSONString(b, r.NodeID)
+		if r.Incarnation != "" {
+			b = append(b, `,"incarnation":`...)
+			b = appendJSONString(b, r.Incarnation)
+		}
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, r.Seq, 10)
 		b = append(b, `,"tenant_id":`...)

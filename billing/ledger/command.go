@@ -185,11 +185,15 @@ type IngestUsage struct {
 }
 
 // UsageRecord is one metering record of one tenant on one node, for the
-// window [Start, End) (Unix nanoseconds). (ClusterID, NodeID, Seq)
-// identifies it forever: each node numbers its records 1, 2, 3, ... (see
-// the package documentation on deduplication).
+// window [Start, End) (Unix nanoseconds). (ClusterID, NodeID, Incarnation,
+// Seq) identifies it forever: each outbox of a node numbers its records
+// 1, 2, 3, ... (see the package documentation on deduplication).
 type UsageRecord struct {
-	NodeID             string
+	NodeID string
+	// Incarnation identifies the node's outbox (a new one after its data
+	// directory was wiped); "" for the records of outboxes older than
+	// incarnations, deduplicated by (cluster, node, seq) as before.
+	Incarnation        string
 	Seq                uint64
 	Tenant             string
 	Start, End         int64
@@ -328,6 +332,12 @@ func (RegisterNode) Kind() Kind      { return KindRegisterNode }
 
 const commandFormat byte = 1
 
+// commandFormatIncarnation is the format of an IngestUsage whose records
+// carry an incarnation (after the node id). Encode writes it only for such
+// a batch, so every other command encodes as before and old logs and
+// snapshots decode unchanged.
+const commandFormatIncarnation byte = 2
+
 // Encode encodes a command compactly: a format byte, the kind, the header
 // and the fields as varints and length-prefixed strings (the catalog of
 // SetCatalog as JSON). It fails only for a nil command or a catalog that
@@ -340,11 +350,15 @@ func Encode(c Command) ([]byte, error) {
 	if u, ok := c.(IngestUsage); ok {
 		size += len(u.Records) * 48
 		for _, r := range u.Records {
-			size += len(r.NodeID) + len(r.Tenant)
+			size += len(r.NodeID) + len(r.Incarnation) + len(r.Tenant)
 		}
 	}
 	e := &encoder{b: make([]byte, 0, size)}
-	e.byte1(commandFormat)
+	format := commandFormat
+	if u, ok := c.(IngestUsage); ok && u.hasIncarnation() {
+		format = commandFormatIncarnation
+	}
+	e.byte1(format)
 	e.byte1(byte(c.Kind()))
 	h := c.head()
 	e.i64(h.Time)
@@ -367,10 +381,10 @@ func Decode(b []byte) (Command, error) {
 	if len(b) < 2 {
 		return nil, errors.New("command too short")
 	}
-	if b[0] != commandFormat {
+	k := Kind(b[1])
+	if b[0] != commandFormat && (b[0] != commandFormatIncarnation || k != KindIngestUsage) {
 		return nil, fmt.Errorf("unknown command format %d", b[0])
 	}
-	k := Kind(b[1])
 	d := &decoder{b: b[2:]}
 	h := Header{Time: d.i64(), Actor: d.str()}
 	var c Command
@@ -392,7 +406,7 @@ func Decode(b []byte) (Command, error) {
 	case KindRegisterCluster:
 		c = RegisterCluster{h, d.str(), d.strs(), d.fixed32()}
 	case KindIngestUsage:
-		c = decodeIngest(h, d)
+		c = decodeIngest(h, d, b[0] == commandFormatIncarnation)
 	case KindCloseDraft:
 		c = CloseDraft{h, d.str(), d.i64(), d.i64(), d.i64(), d.i64()}
 	case KindFinalizeInvoice:
@@ -456,11 +470,26 @@ func (c RegisterCluster) encode(e *encoder) {
 	e.fixed32(c.TokenHash)
 }
 
+// hasIncarnation reports whether a record of c carries an incarnation
+// (the batch is then encoded in commandFormatIncarnation).
+func (c IngestUsage) hasIncarnation() bool {
+	for i := range c.Records {
+		if c.Records[i].Incarnation != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (c IngestUsage) encode(e *encoder) {
+	inc := c.hasIncarnation()
 	e.str(c.ClusterID)
 	e.u64(uint64(len(c.Records)))
 	for _, r := range c.Records {
 		e.str(r.NodeID)
+		if inc {
+			e.str(r.Incarnation)
+		}
 		e.u64(r.Seq)
 		e.str(r.Tenant)
 		e.i64(r.Start)
@@ -478,7 +507,7 @@ func (c IngestUsage) encode(e *encoder) {
 // minRecordBytes is the smallest encoding of a UsageRecord.
 const minRecordBytes = 12
 
-func decodeIngest(h Header, d *decoder) IngestUsage {
+func decodeIngest(h Header, d *decoder, incarnation bool) IngestUsage {
 	c := IngestUsage{Header: h, ClusterID: d.str()}
 	n := d.count(minRecordBytes)
 	if n > 0 {
@@ -487,6 +516,9 @@ func decodeIngest(h Header, d *decoder) IngestUsage {
 	for i := range c.Records {
 		r := &c.Records[i]
 		r.NodeID = d.str()
+		if incarnation {
+			r.Incarnation = d.str()
+		}
 		r.Seq = d.u64()
 		r.Tenant = d.str()
 		r.Start = d.i64()

@@ -38,8 +38,12 @@
 // # Usage ingestion and deduplication
 //
 // IngestUsage carries up to MaxBatchRecords records of one cluster. Each
-// record is identified forever by (cluster, node, seq): each node numbers
-// its records 1, 2, 3, ... without reuse. Per (cluster, node) the ledger
+// record is identified forever by (cluster, node, incarnation, seq): each
+// outbox of a node (an incarnation, drawn at random when the agent creates
+// its outbox file, so a node whose data directory was wiped starts a new
+// one) numbers its records 1, 2, 3, ... without reuse. Records without an
+// incarnation (agents from before them) are identified by (cluster, node,
+// seq) as they always were. Per (cluster, node, incarnation) the ledger
 // keeps a watermark W (every seq <= W was seen) and the ranges of seqs seen
 // above it; W advances as gaps fill, so an in-order stream costs one varint
 // of state and the state never exceeds MaxSeqGaps ranges. A record already

@@ -24,6 +24,9 @@
 //     billing's policy, tenant suspension and resumption, on every node.
 //   - TestCrossTenant: a tenant's keys reach nothing of another tenant by
 //     any path, and no answer names the other tenant's data.
+//   - TestWipedNodeMeter: a follower restarted on a wiped data directory
+//     under the same node id is billed for what it serves afterwards
+//     (billed writes equal served writes); its dead letters through the CLI.
 //
 // The package has no non-test code; run it with go test (skipped with
 // -short). The binary is built once by TestMain.
