@@ -202,6 +202,7 @@ func (s *Server) routes() http.Handler {
 // the handler and translates its error.
 func (s *Server) wrap(rt route) http.Handler {
 	action := auditedRoutes[rt.method+" "+rt.pattern]
+	params, checked := queryParams(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonapi.SetRoute(r, rt.pattern)
 		var p principal
@@ -213,6 +214,14 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			if err != nil {
 				s.auditAuth(rt, r, p, err)
+				s.fail(w, r, err)
+				return
+			}
+		}
+		if checked {
+			// After authentication: an anonymous caller learns nothing
+			// of a route's parameters.
+			if err := checkQuery(r, params); err != nil {
 				s.fail(w, r, err)
 				return
 			}
