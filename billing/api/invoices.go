@@ -168,11 +168,13 @@ type paymentOut struct {
 }
 
 // payInvoice: POST /api/v1/invoices/{id}/payments
-// {"amount_cents","method":"manual"|"admin","external_ref","note"} → 201
-// {"payment","invoice","tenant"?}. A partial payment reduces the amount
-// due; an excess becomes tenant credit; a payment that leaves no invoice
-// past due resumes a tenant suspended by dunning. external_ref is unique:
-// reusing it is 409.
+// {"amount_cents","method":"manual"|"admin","external_ref","note","credit"}
+// → 201 {"payment","invoice","tenant"?}. A partial payment reduces the
+// amount due; an amount above it is refused (400 naming both figures)
+// unless "credit": true says the excess is a prepayment, which becomes
+// tenant credit (tenant.credited in the tenant's audit trail); a payment
+// that leaves no invoice past due resumes a tenant suspended by dunning.
+// external_ref is unique: reusing it is 409.
 func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
 	body, err := decodePayment(r.Body)
 	if err != nil {
@@ -181,6 +183,7 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	res, err := s.propose(r.Context(), ledger.RecordPayment{
 		Header: s.header(p), PaymentID: ledger.NewID("pay_"), InvoiceID: r.PathValue("id"),
 		AmountCents: body.AmountCents, Method: body.Method, ExternalRef: body.ExternalRef, Note: body.Note,
+		Credit: body.Credit,
 	})
 	if err != nil {
 		return err

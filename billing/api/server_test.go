@@ -443,7 +443,12 @@ func TestInvoicesAndPayments(t *testing.T) {
 			t.Errorf("payment %s = %d %s, want 400", body, r.status, r.body)
 		}
 	}
-	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": fin.TotalCents, "external_ref": "wire-2", "method": "admin"}, &pay)
+	// More than is due needs "credit": true; the refusal names both figures.
+	if r := e.do("POST", path+"/payments", adminKey, map[string]any{"amount_cents": 100_000_000_000, "external_ref": "wire-2"}); r.status != 400 ||
+		!strings.Contains(r.errMsg(), fmt.Sprintf("100000000000 is more than the %d due", fin.TotalCents-100)) {
+		t.Fatalf("overpayment without credit = %d %s, want 400", r.status, r.body)
+	}
+	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": fin.TotalCents, "external_ref": "wire-2", "method": "admin", "credit": true}, &pay)
 	if pay.Invoice.Status != ledger.InvoicePaid || pay.Payment.CreditedCents != 100 {
 		t.Fatalf("overpayment = %+v / %+v", pay.Payment, pay.Invoice)
 	}

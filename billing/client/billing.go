@@ -78,7 +78,19 @@ func (c *Client) UpdateTenant(ctx context.Context, id string, p TenantPatch) (le
 
 // SetTier moves a tenant to another tier from now on.
 func (c *Client) SetTier(ctx context.Context, id, tierName string) (ledger.Tenant, error) {
-	return c.UpdateTenant(ctx, id, TenantPatch{Tier: &tierName})
+	t, _, err := c.ChangeTier(ctx, id, tierName)
+	return t, err
+}
+
+// ChangeTier moves a tenant to another tier from now on; changed is false
+// when the tenant was already on it (nothing changed, nothing audited).
+func (c *Client) ChangeTier(ctx context.Context, id, tierName string) (t ledger.Tenant, changed bool, err error) {
+	var out struct {
+		ledger.Tenant
+		Unchanged bool `json:"unchanged"`
+	}
+	err = c.send(ctx, http.MethodPatch, "/api/v1/tenants/"+seg(id), nil, TenantPatch{Tier: &tierName}, &out, false)
+	return out.Tenant, !out.Unchanged, err
 }
 
 type reasonBody struct {
@@ -437,6 +449,10 @@ type Payment struct {
 	// ExternalRef is the payment's reference, unique across payments.
 	ExternalRef string `json:"external_ref"`
 	Note        string `json:"note,omitempty"`
+	// Credit accepts an amount above the amount due and keeps the excess
+	// as the tenant's credit (a prepayment); without it such a payment is
+	// refused.
+	Credit bool `json:"credit,omitempty"`
 }
 
 // PaymentResult is the answer of PayInvoice. Tenant is set when the

@@ -145,13 +145,15 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 
 	var amount, ref, method, note string
 	var amountCents int64
+	var credit bool
 	pay := &cobra.Command{
-		Use:     "pay INVOICE_ID",
-		Short:   "Record a manual payment against an invoice (partial payments reduce the amount due; excess becomes credit)",
-		Example: `  aerolith invoice pay in_0123 --amount 12.34 --ref "wire 2026-02-03 #889"`,
-		Args:    argsBetween(1, 1, "INVOICE_ID"),
+		Use:   "pay INVOICE_ID",
+		Short: "Record a manual payment against an invoice (partial payments reduce the amount due; more than is due needs --credit)",
+		Example: `  aerolith invoice pay in_0123 --amount 12.34 --ref "wire 2026-02-03 #889"
+  aerolith invoice pay in_0123 --amount 100 --ref "wire #890" --credit   # the excess over the amount due becomes credit`,
+		Args: argsBetween(1, 1, "INVOICE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := billingclient.Payment{AmountCents: amountCents, Method: method, ExternalRef: ref, Note: note}
+			p := billingclient.Payment{AmountCents: amountCents, Method: method, ExternalRef: ref, Note: note, Credit: credit}
 			switch {
 			case amount != "" && amountCents != 0:
 				return usageError{errors.New("--amount and --amount-cents: give one of them")}
@@ -195,6 +197,7 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 	pay.Flags().StringVar(&ref, "ref", "", "external reference, unique across payments (required)")
 	pay.Flags().StringVar(&method, "method", "manual", "manual or admin")
 	pay.Flags().StringVar(&note, "note", "", "free-text note")
+	pay.Flags().BoolVar(&credit, "credit", false, "accept an amount above the amount due: the excess is a prepayment kept as the tenant's credit (recorded in its audit trail)")
 
 	cmd.AddCommand(list, show, finalize, void, uncollectible, pay)
 	return cmd

@@ -63,10 +63,16 @@ func TestInvoiceCommands(t *testing.T) {
 		t.Fatalf("html printed:\n%.300s", out)
 	}
 
-	// Pay in two parts: cents, then dollars with an overpayment.
+	// Pay in two parts: cents, then dollars with an overpayment, which
+	// needs --credit.
 	billingCLI(t, "invoice", "pay", first.ID, "--amount-cents", "1", "--ref", "wire-1")
 	rest := fin.AmountDueCents - 1
-	out = billingCLI(t, "invoice", "pay", first.ID, "--amount", fmt.Sprintf("%d.%02d", (rest+100)/100, (rest+100)%100), "--ref", "wire-2", "--note", "thanks")
+	over := fmt.Sprintf("%d.%02d", (rest+100)/100, (rest+100)%100)
+	if r := runCLI(t, "", "invoice", "pay", first.ID, "--amount", "1000000000", "--ref", "wire-2"); r.code != 1 ||
+		!strings.Contains(r.stderr, fmt.Sprintf("more than the %d due", rest)) || !strings.Contains(r.stderr, "--credit") {
+		t.Fatalf("overpayment without --credit: exit %d %q", r.code, r.stderr)
+	}
+	out = billingCLI(t, "invoice", "pay", first.ID, "--amount", over, "--ref", "wire-2", "--note", "thanks", "--credit")
 	if !strings.Contains(out, "invoice "+first.ID+" is paid, $0.00 due") || !strings.Contains(out, "$1.00 to credit") {
 		t.Fatalf("pay printed:\n%s", out)
 	}
