@@ -262,6 +262,45 @@ func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, 
 	return n, err
 }
 
+// ClusterTenants is the answer of the cluster tenant calls: the tenants a
+// cluster serves, and whether an add or remove changed nothing.
+type ClusterTenants struct {
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+	Unchanged bool     `json:"unchanged,omitempty"`
+}
+
+// ListClusterTenants returns the tenants a cluster serves (admin key, or
+// the cluster's own enrollment token).
+func (c *Client) ListClusterTenants(ctx context.Context, clusterID string) (ClusterTenants, error) {
+	var out ClusterTenants
+	err := c.send(ctx, http.MethodGet, "/api/v1/clusters/"+seg(clusterID)+"/tenants", nil, nil, &out, false)
+	return out, err
+}
+
+// AddClusterTenant makes a cluster serve one more tenant (admin key); its
+// agents pick it up without a restart. Adding a served tenant is a no-op
+// (Unchanged), so the call is retried like a read.
+func (c *Client) AddClusterTenant(ctx context.Context, clusterID, tenant string) (ClusterTenants, error) {
+	var out ClusterTenants
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters/"+seg(clusterID)+"/tenants/"+seg(tenant), nil, nil, &out, true)
+	return out, err
+}
+
+// RemoveClusterTenant stops a cluster from serving a tenant (admin key).
+// Without force it fails with a conflict (IsConflict): billing cannot see
+// whether the tenant still has data there. With force the tenant's data
+// stays on the cluster, refused to its keys, until it is added back.
+func (c *Client) RemoveClusterTenant(ctx context.Context, clusterID, tenant string, force bool) (ClusterTenants, error) {
+	var q url.Values
+	if force {
+		q = url.Values{"force": {"true"}}
+	}
+	var out ClusterTenants
+	err := c.send(ctx, http.MethodDelete, "/api/v1/clusters/"+seg(clusterID)+"/tenants/"+seg(tenant), q, nil, &out, false)
+	return out, err
+}
+
 // RegisterCluster registers a cluster serving tenants; clusterID "" lets
 // the service choose one.
 func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants []string) (Enrollment, error) {
