@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
 // invoicesBody is the answer of GET /api/v1/invoices.
@@ -192,13 +193,28 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
+// pricedTier is one tier of the pricing answer: the tier as configured
+// and what its quota action means for a customer, since a limit under
+// allow_with_overage or warn is no cap.
+type pricedTier struct {
+	tier.Tier
+	QuotaActionDescription string `json:"quota_action_description"`
+}
+
 // pricing: GET /api/v1/payment/pricing → the tier catalog in force
-// ({"tiers":[...]}, money as exact dollar strings).
+// ({"tiers":[...]}, money as exact dollar strings), each tier with its
+// quota_action and quota_action_description (what happens at a limit).
 func (s *Server) pricing(w http.ResponseWriter, r *http.Request, _ principal) error {
 	cat, err := s.catalog(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, cat)
+	out := struct {
+		Tiers []pricedTier `json:"tiers"`
+	}{Tiers: make([]pricedTier, 0, len(cat.Tiers))}
+	for _, t := range cat.Tiers {
+		out.Tiers = append(out.Tiers, pricedTier{Tier: t, QuotaActionDescription: t.QuotaAction.Describe()})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

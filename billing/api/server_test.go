@@ -176,6 +176,24 @@ func TestPricing(t *testing.T) {
 	if starter.BasePrice != tier.Dollars(10) {
 		t.Fatalf("starter base price = %s, want 10.00", starter.BasePrice)
 	}
+	// Each tier says what happens at a limit: starter's 10 req/s is no cap.
+	var raw struct {
+		Tiers []struct {
+			Name        string `json:"name"`
+			QuotaAction string `json:"quota_action"`
+			Description string `json:"quota_action_description"`
+		} `json:"tiers"`
+	}
+	e.want(200, "GET", "/api/v1/payment/pricing", adminKey, nil, &raw)
+	for _, tr := range raw.Tiers {
+		want := map[string]string{"free": "block", "starter": "allow_with_overage", "professional": "allow_with_overage", "enterprise": "allow_with_overage"}[tr.Name]
+		if tr.QuotaAction != want || tr.Description == "" {
+			t.Errorf("pricing tier %s: quota action %q (%q), want %q with a description", tr.Name, tr.QuotaAction, tr.Description, want)
+		}
+		if want == "allow_with_overage" && !strings.Contains(tr.Description, "Aerolith-Quota-Warning") {
+			t.Errorf("pricing tier %s: description %q does not name the warning header", tr.Name, tr.Description)
+		}
+	}
 }
 
 func TestClustersAndPolicy(t *testing.T) {
