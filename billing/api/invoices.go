@@ -14,12 +14,20 @@ import (
 // invoicesBody is the answer of GET /api/v1/invoices.
 type invoicesBody struct {
 	Invoices []ledger.Invoice `json:"invoices"`
+	// BillingPeriod is the service's period ("month", "10m0s"): a draft
+	// appears when a tenant's period ends.
+	BillingPeriod string `json:"billing_period"`
+	// CurrentPeriod is the listed tenant's period not yet invoiced (when
+	// one tenant is listed), so an empty list can say when the next draft
+	// comes.
+	CurrentPeriod *ledger.OpenPeriod `json:"current_period,omitempty"`
 }
 
-// listInvoices: GET /api/v1/invoices?tenant_id=&status= → {"invoices":[...]}
-// by tenant and period. A tenant key lists its own tenant's invoices
-// (tenant_id, when given, must be its own); an admin lists every tenant's
-// unless tenant_id is given. Drafts show their current preview.
+// listInvoices: GET /api/v1/invoices?tenant_id=&status= → {"invoices":[...],
+// "billing_period", "current_period"?} by tenant and period. A tenant key
+// lists its own tenant's invoices (tenant_id, when given, must be its
+// own); an admin lists every tenant's unless tenant_id is given. Drafts
+// show their current preview.
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principal) error {
 	q := r.URL.Query()
 	tenant := q.Get("tenant_id")
@@ -38,11 +46,16 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 			return invalid("status: %q is unknown (want draft, open, paid, void or uncollectible)", clip(v))
 		}
 	}
-	var body invoicesBody
+	body := invoicesBody{BillingPeriod: s.cfg.Cycle.String()}
 	err := s.view(r, func(tx *bolt.Tx) error {
 		all, err := ledger.ListInvoices(tx, tenant)
 		if err != nil {
 			return err
+		}
+		if tenant != "" {
+			if p, err := ledger.CurrentPeriod(tx, tenant, s.cfg.Cycle); err == nil {
+				body.CurrentPeriod = &p
+			}
 		}
 		body.Invoices = all[:0]
 		for _, inv := range all {

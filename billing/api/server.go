@@ -92,6 +92,10 @@ type Config struct {
 	NodeID   string
 	RaftAddr string
 	HTTPAddr string
+	// Cycle is the billing period the scheduler drafts invoices for (the
+	// service's --period; zero: calendar months), which the invoice list
+	// uses to say when a tenant's open period ends.
+	Cycle ledger.Cycle
 	// PaymentTerms is the time from finalization to the due date of an
 	// invoice finalized through the API without a due date (default 14
 	// days).

@@ -417,6 +417,13 @@ func TestInvoicesAndPayments(t *testing.T) {
 		t.Fatalf("list acme drafts = %+v", list.Invoices)
 	}
 	e.want(400, "GET", "/api/v1/invoices?status=late", adminKey, nil, nil)
+	// One tenant's list says when its open period ends (the test env
+	// bills calendar months).
+	e.want(200, "GET", "/api/v1/invoices?tenant_id="+acme.ID, adminKey, nil, &list)
+	if p := list.CurrentPeriod; list.BillingPeriod != "month" || p == nil || p.First || !p.Start.Equal(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)) ||
+		!p.End.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("list of acme: period %q, current %+v", list.BillingPeriod, list.CurrentPeriod)
+	}
 
 	var fin ledger.Invoice
 	e.want(200, "POST", path+"/finalize", adminKey, nil, &fin)

@@ -410,6 +410,23 @@ type InvoiceQuery struct {
 
 // ListInvoices lists invoices by tenant and period.
 func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]ledger.Invoice, error) {
+	l, err := c.Invoices(ctx, q)
+	return l.Invoices, err
+}
+
+// InvoiceList is the answer of Invoices.
+type InvoiceList struct {
+	Invoices []ledger.Invoice `json:"invoices"`
+	// BillingPeriod is the service's period ("month", "10m0s").
+	BillingPeriod string `json:"billing_period"`
+	// CurrentPeriod is the tenant's period not yet invoiced, when
+	// InvoiceQuery.TenantID was given: its draft appears when it ends.
+	CurrentPeriod *ledger.OpenPeriod `json:"current_period,omitempty"`
+}
+
+// Invoices lists invoices by tenant and period, with the billing period
+// and, for one tenant, its period not yet invoiced.
+func (c *Client) Invoices(ctx context.Context, q InvoiceQuery) (InvoiceList, error) {
 	v := url.Values{}
 	if q.TenantID != "" {
 		v.Set("tenant_id", q.TenantID)
@@ -417,11 +434,9 @@ func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]ledger.Inv
 	if q.Status != "" {
 		v.Set("status", q.Status)
 	}
-	var out struct {
-		Invoices []ledger.Invoice `json:"invoices"`
-	}
+	var out InvoiceList
 	err := c.send(ctx, http.MethodGet, "/api/v1/invoices", v, nil, &out, false)
-	return out.Invoices, err
+	return out, err
 }
 
 // GetInvoice returns an invoice (a draft shows its current preview).

@@ -30,15 +30,20 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			invs, err := c.ListInvoices(cmd.Context(), billingclient.InvoiceQuery{TenantID: tenant, Status: statusFilter})
+			list, err := c.Invoices(cmd.Context(), billingclient.InvoiceQuery{TenantID: tenant, Status: statusFilter})
 			if err != nil {
 				return err
 			}
+			invs := list.Invoices
 			if f.json() {
 				if invs == nil {
 					invs = []ledger.Invoice{}
 				}
 				return writeJSON(m.Stdout, invs)
+			}
+			if len(invs) == 0 && (statusFilter == "" || statusFilter == string(ledger.InvoiceDraft)) {
+				_, err := fmt.Fprintln(m.Stdout, noDraftsHint(list, tenant))
+				return err
 			}
 			tw := newTable(m.Stdout)
 			fmt.Fprintln(tw, "ID\tTENANT\tSTATUS\tPERIOD START\tPERIOD END\tTOTAL\tDUE\tDUE AT")
@@ -245,4 +250,17 @@ func printInvoice(w io.Writer, f *billingFlags, inv ledger.Invoice, verb string)
 		fmt.Fprintf(tw, "\t(draft: figures as of %s; usage arriving before finalization still counts)\t\t\n", billingTime(time.Now()))
 	}
 	return tw.Flush()
+}
+
+// noDraftsHint explains an empty invoice list: drafts appear only when a
+// billing period ends, so a new tenant has none during its first period.
+func noDraftsHint(l billingclient.InvoiceList, tenant string) string {
+	p := l.CurrentPeriod
+	switch {
+	case tenant == "" || p == nil:
+		return fmt.Sprintf("no draft invoices yet: a tenant's draft appears when its billing period (%s) ends", l.BillingPeriod)
+	case p.First:
+		return fmt.Sprintf("no draft invoices yet: the first billing period of tenant %s ends at %s UTC (drafts appear when a period ends)", tenant, billingTime(p.End))
+	}
+	return fmt.Sprintf("no draft invoices: the current billing period of tenant %s ends at %s UTC; its draft appears then", tenant, billingTime(p.End))
 }

@@ -145,3 +145,25 @@ func TestInvoiceCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestInvoiceListFirstPeriodHint: an empty draft list during a tenant's
+// first period said nothing; it now says when that period ends.
+func TestInvoiceListFirstPeriodHint(t *testing.T) {
+	startBilling(t, func(c *service.Config) { c.Period = "1h" })
+	var acme ledger.Tenant
+	out := billingCLI(t, "tenant", "create", "--org", "Acme", "--name", "acme", "--email", "ap@acme.example", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &acme); err != nil {
+		t.Fatal(err)
+	}
+	_, end := ledger.Cycle{Every: time.Hour}.Containing(acme.CreatedAt)
+	out = billingCLI(t, "invoice", "list", "--tenant", acme.ID, "--status", "draft")
+	if want := "no draft invoices yet: the first billing period of tenant " + acme.ID + " ends at " + billingTime(end) + " UTC"; !strings.Contains(out, want) {
+		t.Fatalf("empty draft list printed %q, want %q", out, want)
+	}
+	if out = billingCLI(t, "invoice", "list", "--status", "draft"); !strings.Contains(out, "billing period (1h0m0s) ends") {
+		t.Fatalf("empty draft list of every tenant printed %q", out)
+	}
+	if out = billingCLI(t, "invoice", "list", "--tenant", acme.ID, "--status", "draft", "-o", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("-o json printed %q, want []", out)
+	}
+}
