@@ -10,10 +10,7 @@ import (
 // naming them (jsonapi.CheckQuery), so a misspelt filter or page size is
 // an error instead of an answer to another question.
 func knownQuery(r *http.Request, allowed ...string) error {
-	if r.URL.RawQuery == "" {
-		return nil
-	}
-	if err := jsonapi.CheckQuery(r.URL.Query(), allowed...); err != nil {
+	if err := jsonapi.CheckRawQuery(r.URL.RawQuery, allowed...); err != nil {
 		return invalid("%v", err)
 	}
 	return nil

@@ -38,10 +38,7 @@ func queryParams(rt route) ([]string, bool) {
 // checkQuery refuses the query parameters rt does not take (400 naming
 // them and the ones it takes).
 func checkQuery(r *http.Request, allowed []string) error {
-	if r.URL.RawQuery == "" {
-		return nil
-	}
-	if err := jsonapi.CheckQuery(r.URL.Query(), allowed...); err != nil {
+	if err := jsonapi.CheckRawQuery(r.URL.RawQuery, allowed...); err != nil {
 		return invalid("%v", err)
 	}
 	return nil

@@ -31,6 +31,8 @@ func TestUnknownQueryParams(t *testing.T) {
 		{"GET", "/api/v1/clusters/c1?x=1", 400, `"x"`},
 		{"GET", "/api/v1/payment/pricing?tier=free", 400, `"tier"`},
 		{"POST", "/api/v1/tenants/" + acme.ID + "/suspend?consistency=stale", 400, "this route takes no query parameters"},
+		{"GET", "/api/v1/invoices?tenant_id=%zz", 400, "malformed query string"},
+		{"GET", "/api/v1/invoices?status=draft;tenant=x", 400, "malformed query string"},
 	}
 	for _, tt := range tests {
 		r := e.do(tt.method, tt.path, adminKey, nil)

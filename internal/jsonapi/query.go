@@ -2,6 +2,7 @@ package jsonapi
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -70,6 +71,20 @@ func CheckQuery(q url.Values, allowed ...string) error {
 		unknown = unknown[:maxNamed]
 	}
 	return &UnknownQueryError{Unknown: unknown, Allowed: slices.Clone(allowed)}
+}
+
+// CheckRawQuery is CheckQuery on a raw query string (URL.RawQuery), which
+// it parses itself: a malformed query (a bad %-escape, a ';' separator),
+// which url.URL.Query silently drops, is an error too.
+func CheckRawQuery(raw string, allowed ...string) error {
+	if raw == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return fmt.Errorf("malformed query string: %w", err)
+	}
+	return CheckQuery(q, allowed...)
 }
 
 // clipName bounds a parameter name echoed in a message.
