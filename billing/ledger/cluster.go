@@ -94,6 +94,22 @@ func ClusterByToken(tx *bolt.Tx, tokenHash [32]byte) (Cluster, error) {
 	return GetCluster(tx, string(id))
 }
 
+// servedAt reports whether the cluster may report usage of tenant for a
+// window starting at start (Unix nanoseconds): it serves the tenant, or
+// served it until after start (usage metered before a removal arrives
+// late, and is never lost).
+func (c Cluster) servedAt(tenant string, start int64) bool {
+	if _, ok := slices.BinarySearch(c.Tenants, tenant); ok {
+		return true
+	}
+	for _, r := range c.Removed {
+		if r.Tenant == tenant && start < r.At.UnixNano() {
+			return true
+		}
+	}
+	return false
+}
+
 // loadCluster loads a cluster for a command that changes it.
 func (a *applier) loadCluster(id string) (*Cluster, *Error) {
 	if e := checkID("cluster_id", id); e != nil {
@@ -153,6 +169,8 @@ func (a *applier) removeClusterTenant(c RemoveClusterTenant) Result {
 			"its data stays on the cluster, refused to its keys, until the tenant is added back", c.Tenant, cl.ID)}
 	}
 	cl.Tenants = slices.Delete(cl.Tenants, i, i+1)
+	cl.Removed = slices.DeleteFunc(cl.Removed, func(r RemovedTenant) bool { return r.Tenant == c.Tenant })
+	cl.Removed = append(cl.Removed, RemovedTenant{Tenant: c.Tenant, At: a.now()})
 	putJSON(a.tx, bClusters, []byte(cl.ID), cl)
 	a.audit(c.Tenant, "cluster", cl.ID, "cluster.tenant_removed", map[string]string{
 		"tenants": strings.Join(cl.Tenants, ","), "forced": "true", "data": "kept on the cluster, refused to the tenant's keys",

@@ -3,6 +3,7 @@ package ledger
 import (
 	"slices"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -57,10 +58,12 @@ func TestClusterTenants(t *testing.T) {
 	f.ok(RemoveClusterTenant{Header: f.h(), ClusterID: "c1", Tenant: "t3", Force: true})
 	// The last tenant stays.
 	f.fail(RemoveClusterTenant{Header: f.h(), ClusterID: "c1", Tenant: "t1", Force: true}, ErrState, "at least one tenant")
-	// Usage of a removed tenant from the cluster is refused like any
-	// tenant the cluster does not serve.
-	res := f.ingest("c1", rec("n1", 1, "t2", f.now, 1, 0))
-	if res.Rejected != 1 {
-		t.Fatalf("usage of a removed tenant = %+v, want rejected", res)
+	// Usage of a window that started after the removal is refused like
+	// any tenant the cluster does not serve; usage metered before it and
+	// reported late is accepted (never lost).
+	f.advance(time.Minute)
+	res := f.ingest("c1", rec("n1", 1, "t2", f.now, 1, 0), rec("n1", 2, "t2", f.now.Add(-2*time.Minute), 1, 0))
+	if res.Rejected != 1 || res.Accepted != 1 || res.Records[0].Status != RecordRejected || res.Records[1].Status != RecordAccepted {
+		t.Fatalf("usage of a removed tenant = %+v, want the later window rejected, the earlier accepted", res)
 	}
 }
