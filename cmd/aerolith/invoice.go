@@ -41,17 +41,20 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 				}
 				return writeJSON(m.Stdout, invs)
 			}
-			if len(invs) == 0 && (statusFilter == "" || statusFilter == string(ledger.InvoiceDraft)) {
-				_, err := fmt.Fprintln(m.Stdout, noDraftsHint(list, tenant))
-				return err
-			}
 			tw := newTable(m.Stdout)
 			fmt.Fprintln(tw, "ID\tTENANT\tSTATUS\tPERIOD START\tPERIOD END\tTOTAL\tDUE\tDUE AT")
 			for _, inv := range invs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.Tenant, inv.Status, billingTime(inv.PeriodStart), billingTime(inv.PeriodEnd),
 					formatCents(inv.TotalCents), formatCents(inv.AmountDueCents), billingTime(inv.DueAt))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(invs) == 0 && (statusFilter == "" || statusFilter == string(ledger.InvoiceDraft)) {
+				_, err := fmt.Fprintln(m.Stdout, noDraftsHint(list, tenant, statusFilter))
+				return err
+			}
+			return nil
 		},
 	}
 	list.Flags().StringVar(&tenant, "tenant", "", "only this tenant's invoices")
@@ -252,15 +255,20 @@ func printInvoice(w io.Writer, f *billingFlags, inv ledger.Invoice, verb string)
 	return tw.Flush()
 }
 
-// noDraftsHint explains an empty invoice list: drafts appear only when a
+// noDraftsHint explains an empty invoice list (of drafts when status is
+// "draft", of any invoice when it is ""): drafts appear only when a
 // billing period ends, so a new tenant has none during its first period.
-func noDraftsHint(l billingclient.InvoiceList, tenant string) string {
+func noDraftsHint(l billingclient.InvoiceList, tenant, status string) string {
+	what := "no invoices"
+	if status != "" {
+		what = "no " + status + " invoices"
+	}
 	p := l.CurrentPeriod
 	switch {
 	case tenant == "" || p == nil:
-		return fmt.Sprintf("no draft invoices yet: a tenant's draft appears when its billing period (%s) ends", l.BillingPeriod)
+		return fmt.Sprintf("%s yet: a tenant's draft appears when its billing period (%s) ends", what, l.BillingPeriod)
 	case p.First:
-		return fmt.Sprintf("no draft invoices yet: the first billing period of tenant %s ends at %s UTC (drafts appear when a period ends)", tenant, billingTime(p.End))
+		return fmt.Sprintf("%s yet: the first billing period of tenant %s ends at %s UTC (drafts appear when a period ends)", what, tenant, billingTime(p.End))
 	}
-	return fmt.Sprintf("no draft invoices: the current billing period of tenant %s ends at %s UTC; its draft appears then", tenant, billingTime(p.End))
+	return fmt.Sprintf("%s: the current billing period of tenant %s ends at %s UTC; its draft appears then", what, tenant, billingTime(p.End))
 }
