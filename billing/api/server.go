@@ -17,8 +17,13 @@
 //     other tenants answer 404, admin operations 403;
 //   - a cluster enrollment token (POST /api/v1/clusters): POST
 //     /api/v1/usage, the policy of the tenants the cluster serves, its own
-//     cluster record (GET /api/v1/clusters/{id}) and the registration of
-//     its nodes (POST /api/v1/clusters/{id}/nodes).
+//     cluster record and tenants (GET /api/v1/clusters/{id}[/tenants]) and
+//     the registration of its nodes (POST /api/v1/clusters/{id}/nodes).
+//     Only an admin changes the tenants a cluster serves (POST|DELETE
+//     /api/v1/clusters/{id}/tenants/{tenant}).
+//
+// Every /api/v1 route refuses query parameters it does not take (400
+// naming them; see query.go).
 //
 // Pricing (GET /api/v1/payment/pricing) and the policy public key accept
 // any credential.
