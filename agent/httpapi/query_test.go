@@ -11,7 +11,7 @@ import (
 func TestListRoutesRefuseUnknownQuery(t *testing.T) {
 	e := newEnv(t)
 	e.must(201, "POST", "/api/v1/collections/c/documents", rwKey, `{"id":"a","data":{"n":1}}`)
-	e.must(201, "POST", "/api/v1/collections/c/indexes", rwKey, `{"field":"n"}`)
+	e.must(201, "POST", "/api/v1/collections/c/indexes", adminKey, `{"field":"n"}`) // indexes are the admin's
 	tests := []struct {
 		path   string
 		status int
