@@ -362,10 +362,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		keys.UseLease(tenancy.Lease)
 		// Tenant keys first: they are told by their prefix, so the admin
 		// key's hash is computed only for other tokens.
-		apiCfg.Auth = auth.Chain{keys, a.auth}
+		apiCfg.Auth = auth.Chain{servedOnly{Authenticator: keys, serves: mgd.serves, refresh: mgd.refreshNow}, a.auth}
 		apiCfg.Governor = mgd.gov
 		apiCfg.Meter = mgd.meter
-		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves}
+		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves, refresh: mgd.refreshNow}
 	}
 	api, err := httpapi.New(apiCfg)
 	if err != nil {

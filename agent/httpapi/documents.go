@@ -266,6 +266,9 @@ func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request, p auth.P
 
 // listDocuments: GET /api/v1/collections/{c}/documents?limit=&offset=.
 func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r, "limit", "offset", "consistency"); err != nil {
+		return err
+	}
 	c, err := consistency(r)
 	if err != nil {
 		return err

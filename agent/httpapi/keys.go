@@ -136,6 +136,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 
 // listKeys: GET /api/v1/keys?tenant=T → {"keys":[...]} (no secrets).
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r, "tenant"); err != nil {
+		return err
+	}
 	if s.cfg.Keys == nil {
 		return errNotManaged()
 	}

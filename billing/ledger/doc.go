@@ -11,7 +11,8 @@
 // ChangeTier, SuspendTenant, ResumeTenant, DeleteTenant, RevokeAgentKey,
 // RegisterCluster, IngestUsage, CloseDraft, FinalizeInvoice, VoidInvoice,
 // MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey,
-// CreateAPIKey, RevokeAPIKey, RegisterNode) encoded
+// CreateAPIKey, RevokeAPIKey, RegisterNode, AddClusterTenant,
+// RemoveClusterTenant) encoded
 // compactly by Encode and proposed with store.Propose; the bytes that come
 // back decode with DecodeResult. Every command carries a Header: Time, the
 // proposer's clock in Unix nanoseconds, and Actor, who asked (for the
@@ -29,7 +30,15 @@
 // and Time, RegisterNode with the same addresses and no later At,
 // RevokeAPIKey of a revoked key, CloseDraft for an existing
 // period, FinalizeInvoice of a finalized invoice, VoidInvoice of a void
-// one; these succeed with Result.Unchanged.
+// one, AddClusterTenant of a served tenant, ChangeTier to the current
+// tier; these succeed with Result.Unchanged.
+//
+// The first byte of an encoded command is its format. Encode writes format
+// 2; Decode also reads format 1, the log format before RecordPayment.Credit
+// and unique tenant names, and such a command is applied by the rules of
+// its time (an overpayment credited without asking, a duplicate name
+// accepted), so a replica replaying an old log reaches the state its first
+// replicas did.
 //
 // The tier catalog is part of the state (SetCatalog; tier.Defaults() until
 // one is set), so every replica rates with the same prices; the billing
@@ -99,8 +108,10 @@
 // final invoice is already finalized (there is no next invoice).
 //
 // Voiding an invoice returns the payments made on it and the credit it
-// applied to the tenant's credit balance. Overpayments and payments
-// recorded without an invoice also become credit.
+// applied to the tenant's credit balance. Payments recorded without an
+// invoice become credit; a payment above an invoice's amount due is
+// refused unless RecordPayment.Credit says the excess is a prepayment, and
+// then becomes credit too (tenant.credited in the audit trail).
 //
 // # Dunning and suspension
 //

@@ -84,7 +84,7 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{commandFormat})
 	if b, err := Encode(IngestUsage{Header{Time: 1, Actor: "a"}, "c1", []UsageRecord{{NodeID: "n1", Incarnation: "a1", Seq: 1, Tenant: "t1", Start: 1, End: 2, Writes: 1}}}); err == nil {
-		f.Add(b) // format 2: records with an incarnation
+		f.Add(b) // format 3: records with an incarnation
 	}
 	dir := f.TempDir()
 	sm, _ := New(Config{})

@@ -59,9 +59,9 @@ func TestIngestIncarnations(t *testing.T) {
 	}
 }
 
-// TestIngestEncodingFormats: a batch without incarnations encodes exactly
-// as before (format 1, which old logs and snapshots hold); one with them
-// uses format 2, which no other command may use.
+// TestIngestEncodingFormats: a batch without incarnations encodes in the
+// current format of every command; one with them uses format 3, which no
+// other command may use.
 func TestIngestEncodingFormats(t *testing.T) {
 	at := t0.Add(time.Minute)
 	legacy := IngestUsage{Header: Header{Time: 1, Actor: "a"}, ClusterID: "c1", Records: []UsageRecord{rec("n1", 7, "t1", at, 1, 2)}}
@@ -106,6 +106,6 @@ func TestIngestEncodingFormats(t *testing.T) {
 	other, _ := Encode(DeleteTenant{Header: Header{Time: 1}, Tenant: "t1"})
 	other[0] = commandFormatIncarnation
 	if _, err := Decode(other); err == nil || !bytes.Contains([]byte(err.Error()), []byte("unknown command format")) {
-		t.Fatalf("format 2 on a non-ingest command: %v", err)
+		t.Fatalf("format 3 on a non-ingest command: %v", err)
 	}
 }

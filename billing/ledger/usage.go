@@ -279,7 +279,7 @@ func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*in
 	if e := checkID("tenant_id", r.Tenant); e != nil {
 		return e, nil
 	}
-	if _, ok := slices.BinarySearch(cl.Tenants, r.Tenant); !ok {
+	if !cl.servedAt(r.Tenant, r.Start) {
 		return forbiddenf("tenant_id: tenant %q is not assigned to cluster %q", r.Tenant, cl.ID), nil
 	}
 	switch {

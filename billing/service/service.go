@@ -263,6 +263,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		RaftAddr:      raftAdv,
 		HTTPAddr:      httpAdv,
 		PaymentTerms:  s.cfg.PaymentTerms,
+		Cycle:         s.cycle,
 		MaxBodyBytes:  int64(s.cfg.MaxBodyBytes),
 		MetricsNoAuth: s.cfg.MetricsNoAuth,
 		Registerer:    reg,

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/csvcell"
 )
 
 // Import and export file formats.
@@ -150,7 +152,7 @@ func newCSVReader(r io.Reader, idField string) (*csvReader, error) {
 		if i == 0 {
 			name = strings.TrimPrefix(name, "\ufeff") // byte order mark
 		}
-		name = strings.TrimSpace(name)
+		name = csvcell.Unescape(strings.TrimSpace(name))
 		switch {
 		case name == "":
 			return nil, fmt.Errorf("line 1: column %d has an empty name", i+1)
@@ -194,6 +196,7 @@ func (c *csvReader) Next() (record, error) {
 	rec := record{line: line}
 	doc := map[string]any{}
 	for i, cell := range row {
+		cell = csvcell.Unescape(cell) // written by export's csvcell.Escape
 		if i == c.idCol {
 			rec.id = cell
 			continue
