@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/aerolithdb/aerolith/agent/docs"
 )
 
 // Request bodies. Every decoder is strict: one JSON value, no unknown
@@ -66,10 +68,16 @@ type memberBody struct {
 const maxBatchOps = 1000
 
 // decodeStrict decodes exactly one JSON value from r into v, rejecting
-// unknown fields and trailing data. Errors are *apiError (400) except when r
-// fails (e.g. *http.MaxBytesError), which is returned as is.
+// unknown fields, trailing data, strings that are not valid Unicode and
+// duplicate object keys at any depth (see checkJSON). Errors are *apiError
+// (400) except when r fails (e.g. *http.MaxBytesError), which is returned
+// as is.
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -78,7 +86,7 @@ func decodeStrict(r io.Reader, v any) error {
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
-		return nil
+		return checkJSON(body)
 	case err == nil:
 		return invalid("invalid request body: want a single JSON object, found more data after it")
 	default:
@@ -162,11 +170,25 @@ func checkData(field string, data json.RawMessage, maxBytes int) (json.RawMessag
 	return buf.Bytes(), nil
 }
 
+// checkID checks a document id given in a body (field names it): one a
+// URL path can carry (docs.ValidateRequestID).
+func checkID(field, id string) error {
+	if err := docs.ValidateRequestID(id); err != nil {
+		return invalid("%s: %v", field, err)
+	}
+	return nil
+}
+
 // decodeCreate decodes and checks a create-document body.
 func decodeCreate(r io.Reader, maxDoc int) (createBody, error) {
 	var b createBody
 	if err := decodeStrict(r, &b); err != nil {
 		return createBody{}, err
+	}
+	if b.ID != "" {
+		if err := checkID("id", b.ID); err != nil {
+			return createBody{}, err
+		}
 	}
 	data, err := checkData("data", b.Data, maxDoc)
 	if err != nil {
@@ -245,6 +267,11 @@ func decodeBatch(r io.Reader, maxDoc int) (batchBody, error) {
 		name := fmt.Sprintf("operations[%d]", i)
 		if op.Collection == "" {
 			return batchBody{}, invalid("%s.collection: required", name)
+		}
+		if op.ID != "" {
+			if err := checkID(name+".id", op.ID); err != nil {
+				return batchBody{}, err
+			}
 		}
 		switch op.Op {
 		case "put":

@@ -207,7 +207,8 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 // putDocument: PUT /api/v1/collections/{c}/documents/{id} is an upsert:
 // 201 when created, 200 when updated. If-Match makes it conditional (412 on
-// mismatch or when missing); If-None-Match: * makes it create-only (409).
+// mismatch or when missing); If-None-Match: * makes it create-only (412
+// when the document exists).
 func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	ver, err := ifMatch(r)
 	if err != nil {
@@ -229,6 +230,11 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
 		Data: b.Data, IfVersion: ver, IfAbsent: absent, Time: s.now(),
 	})
+	if absent && errors.Is(err, docs.ErrConflict) {
+		// A failed precondition header is 412 (RFC 9110 13.1.2); 409
+		// stays the answer of POST, whose create-only is no header.
+		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "document %q already exists in collection %q (If-None-Match: * creates only)", clipText(id), coll)
+	}
 	if err != nil {
 		return err
 	}
