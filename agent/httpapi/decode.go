@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // Request bodies. Every decoder is strict: one JSON value, no unknown
@@ -69,7 +70,7 @@ const maxBatchOps = 1000
 
 // decodeStrict decodes exactly one JSON value from r into v, rejecting
 // unknown fields, trailing data, strings that are not valid Unicode and
-// duplicate object keys at any depth (see checkJSON). Errors are *apiError
+// duplicate object keys at any depth (see jsontext.Check). Errors are *apiError
 // (400) except when r fails (e.g. *http.MaxBytesError), which is returned
 // as is.
 func decodeStrict(r io.Reader, v any) error {
@@ -86,7 +87,7 @@ func decodeStrict(r io.Reader, v any) error {
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
-		return checkJSON(body)
+		return checkText(body)
 	case err == nil:
 		return invalid("invalid request body: want a single JSON object, found more data after it")
 	default:
@@ -168,6 +169,20 @@ func checkData(field string, data json.RawMessage, maxBytes int) (json.RawMessag
 		return nil, newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s: document is %d bytes, the limit is %d", field, buf.Len(), maxBytes)
 	}
 	return buf.Bytes(), nil
+}
+
+// checkText refuses a body whose strings are not valid Unicode or whose
+// objects have a key twice (see jsontext.Check), naming the JSON path.
+func checkText(body []byte) error {
+	err := jsontext.Check(body)
+	var je *jsontext.Error
+	if !errors.As(err, &je) {
+		return err
+	}
+	if je.Path == "" {
+		return invalid("invalid request body: %s", je.Message)
+	}
+	return invalid("%s: %s", je.Path, je.Message)
 }
 
 // checkID checks a document id given in a body (field names it): one a

@@ -26,8 +26,8 @@ func checkDecodeErr(t *testing.T, err error) {
 	}
 }
 
-// cleanText asserts what checkJSON guarantees of an accepted body, by
-// another route than checkJSON: the text is valid UTF-8, no object has a
+// cleanText asserts what jsontext.Check guarantees of an accepted body, by
+// another route than Check: the text is valid UTF-8, no object has a
 // key twice, and no string holds an unpaired surrogate escape (decoding
 // it yields U+FFFD, which the raw text then lacks).
 func cleanText(t *testing.T, raw []byte) {

@@ -1,4 +1,9 @@
-package httpapi
+// Package jsontext checks JSON text for what encoding/json accepts
+// silently: strings that are not valid Unicode and objects with a key
+// twice. The agent's API refuses both in every request body, and the CLI
+// in every record it imports, so a stored document is always valid JSON
+// with one value per key.
+package jsontext
 
 import (
 	"fmt"
@@ -8,7 +13,22 @@ import (
 	"unicode/utf8"
 )
 
-// checkJSON walks one JSON text whose syntax encoding/json has accepted and
+// Error is a problem Check found: Path is the JSON path of the offending
+// value ("" for the top level), Message says what is wrong.
+type Error struct {
+	Path    string
+	Message string
+}
+
+// Error returns "path: message", or the message alone at the top level.
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return e.Message
+	}
+	return e.Path + ": " + e.Message
+}
+
+// Check walks one JSON text whose syntax encoding/json has accepted and
 // refuses what encoding/json lets through silently:
 //   - a string (value or key) that is not valid Unicode: invalid UTF-8
 //     bytes, which would be stored as they are and make every later answer
@@ -17,38 +37,41 @@ import (
 //   - an object with the same key twice ({"a":1,"a":2}), of which
 //     encoding/json keeps the last one and a stored document keeps both.
 //
-// The error is a 400 naming the JSON path of the offending value: "data.a",
-// "operations[2].data.tags[0]", `filter["a b"]`.
-func checkJSON(b []byte) error {
-	c := jsonChecker{b: b}
+// The error is an *Error naming the JSON path of the offending value:
+// "data.a", "operations[2].data.tags[0]", `filter["a b"]`. Text that is
+// not valid JSON gets an error too, but encoding/json's is the better one.
+func Check(b []byte) error {
+	c := checker{b: b}
 	c.value("")
+	c.space()
+	if c.err == nil && c.i < len(c.b) {
+		c.fail("", "more data after the JSON value at offset %d", c.i)
+	}
+	if c.err == nil {
+		return nil
+	}
 	return c.err
 }
 
 // maxCheckDepth bounds the walk's recursion; encoding/json has refused
-// anything deeper (its limit is 10000) before checkJSON runs.
+// anything deeper (its limit is 10000) before Check runs.
 const maxCheckDepth = 10001
 
-type jsonChecker struct {
+type checker struct {
 	b     []byte
 	i     int
 	depth int
-	err   error
+	err   *Error
 }
 
-func (c *jsonChecker) fail(path, format string, args ...any) {
+func (c *checker) fail(path, format string, args ...any) {
 	if c.err != nil {
 		return
 	}
-	msg := fmt.Sprintf(format, args...)
-	if path == "" {
-		c.err = invalid("invalid request body: %s", msg)
-		return
-	}
-	c.err = invalid("%s: %s", path, msg)
+	c.err = &Error{Path: path, Message: fmt.Sprintf(format, args...)}
 }
 
-func (c *jsonChecker) space() {
+func (c *checker) space() {
 	for c.i < len(c.b) {
 		switch c.b[c.i] {
 		case ' ', '\t', '\n', '\r':
@@ -59,7 +82,7 @@ func (c *jsonChecker) space() {
 	}
 }
 
-func (c *jsonChecker) value(path string) {
+func (c *checker) value(path string) {
 	if c.err != nil {
 		return
 	}
@@ -79,13 +102,28 @@ func (c *jsonChecker) value(path string) {
 		}
 	default:
 		// A number, true, false or null: syntax was checked already.
+		start := c.i
 		for c.i < len(c.b) && !strings.ContainsRune(",]} \t\n\r", rune(c.b[c.i])) {
 			c.i++
+		}
+		if c.i == start {
+			c.fail(path, "malformed JSON at offset %d", c.i)
 		}
 	}
 }
 
-func (c *jsonChecker) enter(path string) bool {
+// next skips the separator after a member or element: it reports whether
+// a ',' (consumed) or the closing byte (left for the loop) follows.
+func (c *checker) next(closing byte) bool {
+	c.space()
+	if c.i < len(c.b) && c.b[c.i] == ',' {
+		c.i++
+		return true
+	}
+	return c.i < len(c.b) && c.b[c.i] == closing
+}
+
+func (c *checker) enter(path string) bool {
 	c.depth++
 	if c.depth > maxCheckDepth {
 		c.fail(path, "nested more than %d levels", maxCheckDepth-1)
@@ -94,7 +132,7 @@ func (c *jsonChecker) enter(path string) bool {
 	return true
 }
 
-func (c *jsonChecker) object(path string) {
+func (c *checker) object(path string) {
 	if !c.enter(path) {
 		return
 	}
@@ -128,14 +166,13 @@ func (c *jsonChecker) object(path string) {
 		}
 		c.i++
 		c.value(kp)
-		c.space()
-		if c.i < len(c.b) && c.b[c.i] == ',' {
-			c.i++
+		if !c.next('}') {
+			c.fail(path, "malformed object at offset %d", c.i)
 		}
 	}
 }
 
-func (c *jsonChecker) array(path string) {
+func (c *checker) array(path string) {
 	if !c.enter(path) {
 		return
 	}
@@ -152,16 +189,15 @@ func (c *jsonChecker) array(path string) {
 			return
 		}
 		c.value(path + "[" + strconv.Itoa(n) + "]")
-		c.space()
-		if c.i < len(c.b) && c.b[c.i] == ',' {
-			c.i++
+		if !c.next(']') {
+			c.fail(path, "malformed array at offset %d", c.i)
 		}
 	}
 }
 
 // str reads a string at c.i (its opening quote) and returns it unescaped.
 // path names the value for errors; for a key it is the enclosing object's.
-func (c *jsonChecker) str(path string) (string, bool) {
+func (c *checker) str(path string) (string, bool) {
 	start := c.i
 	c.i++ // "
 	var sb strings.Builder
@@ -221,7 +257,7 @@ func (c *jsonChecker) str(path string) (string, bool) {
 	return "", false
 }
 
-func (c *jsonChecker) hex4(at int) (rune, bool) {
+func (c *checker) hex4(at int) (rune, bool) {
 	if at+4 > len(c.b) {
 		return 0, false
 	}
@@ -255,7 +291,10 @@ func memberPath(path, key string) string {
 		}
 	}
 	if !plain {
-		return path + "[" + strconv.Quote(clipText(key)) + "]"
+		if len(key) > 64 {
+			key = key[:64] + "..."
+		}
+		return path + "[" + strconv.Quote(key) + "]"
 	}
 	if path == "" {
 		return key
