@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -54,7 +56,7 @@ func FuzzRouteNames(f *testing.F) {
 		{"scratch", "a/b"}, {"scratch", "../a"}, {"scratch", "a/.."}, {"scratch", "a%2Fb"}, {"scratch", "?x=1"},
 		{"scratch", "#frag"}, {"scratch", "a b"}, {"scratch", "ü"}, {"scratch", "\xff"}, {"scratch", "\x00"},
 		{"scratch", "..."}, {"scratch", ".a"}, {"scratch", "documents"}, {"s", ";a=1"}, {"scratch", "%"},
-		{"a.b", "x"}, {"_store", "x"}, {"scratch", ""}, {"", "a"}, {"scratch", "\\.."}, {"scratch", " .."},
+		{"a.b", "x"}, {"_store", "x"}, {"scratch", ""}, {"", "a"}, {"scratch", "\\.."}, {"scratch", " .."}, {"scratch", "/"}, {"/", "x"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])
@@ -105,7 +107,11 @@ func FuzzRouteNames(f *testing.F) {
 			}
 		}
 
-		data := map[string]string{"c": coll, "id": id}
+		// Small (a document is at most 1 KiB here) and tied to both names,
+		// so a Get proves which document it read.
+		h := fnv.New64a()
+		h.Write([]byte(coll + "\x00" + id))
+		data := map[string]string{"names": strconv.FormatUint(h.Sum64(), 16)}
 		res, err := cl.Put(ctx, coll, id, data)
 		only("Put", docs.Op{Kind: docs.OpPut, Collection: coll, ID: id})
 		stored := !refused("Put", err)

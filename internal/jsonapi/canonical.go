@@ -31,8 +31,10 @@ func WildcardNames(names map[string]string) MuxOption {
 // method drops the collection. Segments that only unescape to "." or ".."
 // (%2E%2E) are refused too: ServeMux would route them as a wildcard value,
 // but proxies and clients that normalise paths resolve them away, so the
-// request could reach another resource on its way. The error names the
-// route's wildcard when the path fits a route.
+// request could reach another resource on its way. So is a segment that
+// unescapes to "/" alone (%2F): ServeMux takes it for a trailing slash and
+// answers "no such route" (FuzzRouteNames in agent/httpapi found it). The
+// error names the route's wildcard when the path fits a route.
 type canonical struct {
 	next     http.Handler
 	patterns [][]string // the route patterns, split into segments
@@ -62,7 +64,7 @@ func (c *canonical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(path[1:], "/")
 	for i, s := range segs {
 		v := unescape(s)
-		if !dotOrEmpty(v, i == len(segs)-1) {
+		if !dotOrEmpty(v, i == len(segs)-1) && v != "/" {
 			continue
 		}
 		pattern, name := c.wildcardAt(segs, i)
@@ -72,8 +74,13 @@ func (c *canonical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		SetRoute(r, pattern)
-		if v == "" {
+		switch v {
+		case "":
 			c.ew.Write(w, http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf("%s: required (the path has an empty segment)", name))
+			return
+		case "/":
+			c.ew.Write(w, http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf(
+				"%s: \"/\" cannot be used: a segment that is only an escaped slash is routed as a trailing slash; use another %s", name, name))
 			return
 		}
 		c.ew.Write(w, http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf(

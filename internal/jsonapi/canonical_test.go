@@ -15,6 +15,8 @@ func TestMuxRefusesNonCanonicalPaths(t *testing.T) {
 		wantRoute string
 	}{
 		{"/items/..", `item id: ".." cannot be used`, "/items/{id}"},
+		{"/items/%2F", `item id: "/" cannot be used`, "/items/{id}"},
+		{"/items/%2f/", `request path "/items/%2f/"`, "unmatched"},
 		{"/items/.", `item id: "." cannot be used`, "/items/{id}"},
 		{"/items/%2E%2E", `item id: ".." cannot be used`, "/items/{id}"},
 		{"/items/%2e", `item id: "." cannot be used`, "/items/{id}"},
