@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -38,10 +40,17 @@ type explainBody struct {
 	Plan    string `json:"plan"`
 }
 
-// present returns d ready to serve: timestamps in UTC.
+// present returns d ready to serve: timestamps in UTC, and data that is
+// valid UTF-8. The API refuses invalid UTF-8, but a document stored before
+// it did may hold some (only inside strings: JSON syntax is ASCII); served
+// as is it would make the whole answer invalid JSON, so each invalid
+// sequence is answered as U+FFFD, as encoding/json does for Go strings.
 func present(d docs.Document) docs.Document {
 	d.CreatedAt = d.CreatedAt.UTC()
 	d.UpdatedAt = d.UpdatedAt.UTC()
+	if !utf8.Valid(d.Data) {
+		d.Data = bytes.ToValidUTF8(d.Data, []byte("\uFFFD"))
+	}
 	return d
 }
 

@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/agent/docs"
 )
 
 // TestDotIDsRefused reproduces issue 10's data loss: DELETE
@@ -152,5 +156,35 @@ func TestIfNoneMatchStar(t *testing.T) {
 	}
 	if v := e.must(200, "GET", doc, rwKey, "").JSON(t)["version"]; v != float64(1) {
 		t.Fatalf("version = %v after the refused writes, want 1", v)
+	}
+}
+
+// TestStoredInvalidUTF8ServedAsValidJSON: a document stored with invalid
+// UTF-8 before the API refused it (proposed here straight to the store,
+// whose Apply still accepts it) no longer makes every read of its
+// collection invalid JSON: the invalid bytes are answered as U+FFFD.
+func TestStoredInvalidUTF8ServedAsValidJSON(t *testing.T) {
+	e := newEnv(t)
+	cmd, err := docs.EncodeCommand(docs.Command{Ops: []docs.Op{
+		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "old", ID: "bad", Data: json.RawMessage("{\"name\":\"ad\xffa\",\"k\xfe\":1}"), Time: 1},
+		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "old", ID: "good", Data: json.RawMessage(`{"name":"bob"}`), Time: 1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.Propose(context.Background(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []resp{
+		e.must(200, "GET", "/api/v1/collections/old/documents/bad", rwKey, ""),
+		e.must(200, "GET", "/api/v1/collections/old/documents", rwKey, ""),
+		e.must(200, "POST", "/api/v1/collections/old/query", rwKey, `{"filter":{}}`),
+	} {
+		if !utf8.Valid(r.Body) || !json.Valid(r.Body) {
+			t.Fatalf("answer is not valid JSON: %q", r.Body)
+		}
+		if !strings.Contains(string(r.Body), "ad\uFFFDa") || !strings.Contains(string(r.Body), `"k`+"\uFFFD"+`":1`) {
+			t.Fatalf("answer %s lacks the replaced text", r.Body)
+		}
 	}
 }
