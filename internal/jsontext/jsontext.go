@@ -6,6 +6,8 @@
 package jsontext
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,10 +44,10 @@ func (e *Error) Error() string {
 // not valid JSON gets an error too, but encoding/json's is the better one.
 func Check(b []byte) error {
 	c := checker{b: b}
-	c.value("")
+	c.value()
 	c.space()
 	if c.err == nil && c.i < len(c.b) {
-		c.fail("", "more data after the JSON value at offset %d", c.i)
+		c.fail("more data after the JSON value at offset %d", c.i)
 	}
 	if c.err == nil {
 		return nil
@@ -57,18 +59,63 @@ func Check(b []byte) error {
 // anything deeper (its limit is 10000) before Check runs.
 const maxCheckDepth = 10001
 
+// smallObject is how many keys an object may have before duplicates are
+// looked up in a map rather than by comparing with each key seen.
+const smallObject = 16
+
 type checker struct {
-	b     []byte
-	i     int
-	depth int
-	err   *Error
+	b   []byte
+	i   int
+	err *Error
+	// path is where the walk is: one step per enclosing member or element,
+	// turned into text only for an error.
+	path []step
 }
 
-func (c *checker) fail(path, format string, args ...any) {
+// step is one level of the path: an object member (key) or an array
+// element (index, when isIndex).
+type step struct {
+	key     []byte
+	index   int
+	isIndex bool
+}
+
+func (c *checker) fail(format string, args ...any) {
 	if c.err != nil {
 		return
 	}
-	c.err = &Error{Path: path, Message: fmt.Sprintf(format, args...)}
+	var sb strings.Builder
+	for _, st := range c.path {
+		switch {
+		case st.isIndex:
+			sb.WriteString("[" + strconv.Itoa(st.index) + "]")
+		case plainKey(string(st.key)):
+			if sb.Len() > 0 {
+				sb.WriteByte('.')
+			}
+			sb.Write(st.key)
+		default:
+			key := string(st.key)
+			if len(key) > 64 {
+				key = key[:64] + "..."
+			}
+			sb.WriteString("[" + strconv.Quote(key) + "]")
+		}
+	}
+	c.err = &Error{Path: sb.String(), Message: fmt.Sprintf(format, args...)}
+}
+
+// plainKey reports whether a key can follow a dot in a path.
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, r := range key {
+		if !(r == '_' || r == '$' || r == '-' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *checker) space() {
@@ -82,24 +129,22 @@ func (c *checker) space() {
 	}
 }
 
-func (c *checker) value(path string) {
+func (c *checker) value() {
 	if c.err != nil {
 		return
 	}
 	c.space()
 	if c.i >= len(c.b) {
-		c.fail(path, "JSON ends early")
+		c.fail("JSON ends early")
 		return
 	}
 	switch c.b[c.i] {
 	case '{':
-		c.object(path)
+		c.object()
 	case '[':
-		c.array(path)
+		c.array()
 	case '"':
-		if _, ok := c.str(path); !ok {
-			return
-		}
+		c.str(false)
 	default:
 		// A number, true, false or null: syntax was checked already.
 		start := c.i
@@ -107,7 +152,7 @@ func (c *checker) value(path string) {
 			c.i++
 		}
 		if c.i == start {
-			c.fail(path, "malformed JSON at offset %d", c.i)
+			c.fail("malformed JSON at offset %d", c.i)
 		}
 	}
 }
@@ -123,22 +168,21 @@ func (c *checker) next(closing byte) bool {
 	return c.i < len(c.b) && c.b[c.i] == closing
 }
 
-func (c *checker) enter(path string) bool {
-	c.depth++
-	if c.depth > maxCheckDepth {
-		c.fail(path, "nested more than %d levels", maxCheckDepth-1)
+func (c *checker) enter() bool {
+	if len(c.path) >= maxCheckDepth {
+		c.fail("nested more than %d levels", maxCheckDepth-1)
 		return false
 	}
 	return true
 }
 
-func (c *checker) object(path string) {
-	if !c.enter(path) {
+func (c *checker) object() {
+	if !c.enter() {
 		return
 	}
-	defer func() { c.depth-- }()
 	c.i++ // {
-	seen := map[string]bool{}
+	var keys [][]byte
+	var seen map[string]bool
 	for c.err == nil {
 		c.space()
 		if c.i < len(c.b) && c.b[c.i] == '}' {
@@ -146,37 +190,56 @@ func (c *checker) object(path string) {
 			return
 		}
 		if c.i >= len(c.b) || c.b[c.i] != '"' {
-			c.fail(path, "malformed object")
+			c.fail("malformed object at offset %d", c.i)
 			return
 		}
-		key, ok := c.str(path)
+		key, ok := c.str(true)
 		if !ok {
 			return
 		}
-		kp := memberPath(path, key)
-		if seen[key] {
-			c.fail(kp, "duplicate key %q in one object; each key may appear once", key)
+		dup := false
+		if seen == nil {
+			for _, k := range keys {
+				dup = dup || bytes.Equal(k, key)
+			}
+			keys = append(keys, key)
+			if len(keys) > smallObject {
+				seen = make(map[string]bool, 2*len(keys))
+				for _, k := range keys {
+					seen[string(k)] = true
+				}
+			}
+		} else {
+			dup = seen[string(key)]
+			seen[string(key)] = true
+		}
+		c.path = append(c.path, step{key: key})
+		if dup {
+			c.fail("duplicate key %q in one object; each key may appear once", key)
 			return
 		}
-		seen[key] = true
 		c.space()
 		if c.i >= len(c.b) || c.b[c.i] != ':' {
-			c.fail(path, "malformed object")
+			c.path = c.path[:len(c.path)-1]
+			c.fail("malformed object at offset %d", c.i)
 			return
 		}
 		c.i++
-		c.value(kp)
+		c.value()
+		if c.err != nil {
+			return
+		}
+		c.path = c.path[:len(c.path)-1]
 		if !c.next('}') {
-			c.fail(path, "malformed object at offset %d", c.i)
+			c.fail("malformed object at offset %d", c.i)
 		}
 	}
 }
 
-func (c *checker) array(path string) {
-	if !c.enter(path) {
+func (c *checker) array() {
+	if !c.enter() {
 		return
 	}
-	defer func() { c.depth-- }()
 	c.i++ // [
 	for n := 0; c.err == nil; n++ {
 		c.space()
@@ -185,42 +248,59 @@ func (c *checker) array(path string) {
 			return
 		}
 		if c.i >= len(c.b) {
-			c.fail(path, "JSON ends early")
+			c.fail("JSON ends early")
 			return
 		}
-		c.value(path + "[" + strconv.Itoa(n) + "]")
+		c.path = append(c.path, step{index: n, isIndex: true})
+		c.value()
+		if c.err != nil {
+			return
+		}
+		c.path = c.path[:len(c.path)-1]
 		if !c.next(']') {
-			c.fail(path, "malformed array at offset %d", c.i)
+			c.fail("malformed array at offset %d", c.i)
 		}
 	}
 }
 
-// str reads a string at c.i (its opening quote) and returns it unescaped.
-// path names the value for errors; for a key it is the enclosing object's.
-func (c *checker) str(path string) (string, bool) {
+// str checks the string at c.i (its opening quote) and moves past it.
+// With want it returns the string unescaped (a key: a slice of the text
+// unless it has escapes); the error of a key names the enclosing object.
+func (c *checker) str(want bool) ([]byte, bool) {
 	start := c.i
 	c.i++ // "
-	var sb strings.Builder
+	escaped := false
 	for c.i < len(c.b) {
 		ch := c.b[c.i]
 		switch {
 		case ch == '"':
 			c.i++
-			return sb.String(), true
+			if !want {
+				return nil, true
+			}
+			if !escaped {
+				return c.b[start+1 : c.i-1], true
+			}
+			var s string
+			if err := json.Unmarshal(c.b[start:c.i], &s); err != nil {
+				c.fail("malformed string at offset %d", start)
+				return nil, false
+			}
+			return []byte(s), true
 		case ch == '\\':
+			escaped = true
 			if c.i+1 >= len(c.b) {
-				c.fail(path, "JSON ends early")
-				return "", false
+				c.fail("JSON ends early")
+				return nil, false
 			}
 			if c.b[c.i+1] != 'u' {
-				sb.WriteByte(unescapeByte(c.b[c.i+1]))
 				c.i += 2
 				continue
 			}
 			r, ok := c.hex4(c.i + 2)
 			if !ok {
-				c.fail(path, "malformed \\u escape in string at byte %d", c.i)
-				return "", false
+				c.fail("malformed \\u escape in string at byte %d", c.i)
+				return nil, false
 			}
 			c.i += 6
 			if utf16.IsSurrogate(r) {
@@ -229,15 +309,12 @@ func (c *checker) str(path string) (string, bool) {
 					lo, ok = c.hex4(c.i + 2)
 				}
 				if !ok || lo < 0xdc00 || lo > 0xdfff {
-					c.fail(path, "string has an unpaired surrogate escape \\u%04x at offset %d: not valid Unicode", r, c.i-6)
-					return "", false
+					c.fail("string has an unpaired surrogate escape \\u%04x at offset %d: not valid Unicode", r, c.i-6)
+					return nil, false
 				}
 				c.i += 6
-				r = utf16.DecodeRune(r, lo)
 			}
-			sb.WriteRune(r)
 		case ch < utf8.RuneSelf:
-			sb.WriteByte(ch)
 			c.i++
 		default:
 			r, n := utf8.DecodeRune(c.b[c.i:])
@@ -246,60 +323,34 @@ func (c *checker) str(path string) (string, bool) {
 				if c.i > start+1 {
 					after = " after " + clipRaw(c.b[start+1:c.i])
 				}
-				c.fail(path, "string is not valid UTF-8: byte 0x%02x at offset %d%s", ch, c.i, after)
-				return "", false
+				c.fail("string is not valid UTF-8: byte 0x%02x at offset %d%s", ch, c.i, after)
+				return nil, false
 			}
-			sb.Write(c.b[c.i : c.i+n])
 			c.i += n
 		}
 	}
-	c.fail(path, "JSON ends early")
-	return "", false
+	c.fail("JSON ends early")
+	return nil, false
 }
 
 func (c *checker) hex4(at int) (rune, bool) {
 	if at+4 > len(c.b) {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(c.b[at:at+4]), 16, 32)
-	return rune(n), err == nil
-}
-
-func unescapeByte(ch byte) byte {
-	switch ch {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	}
-	return ch // " \ /
-}
-
-// memberPath appends key to path: .key for a plain name, ["key"] otherwise.
-func memberPath(path, key string) string {
-	plain := key != ""
-	for _, r := range key {
-		if !(r == '_' || r == '$' || r == '-' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
-			plain = false
-			break
+	var r rune
+	for _, h := range c.b[at : at+4] {
+		switch {
+		case '0' <= h && h <= '9':
+			r = r<<4 | rune(h-'0')
+		case 'a' <= h && h <= 'f':
+			r = r<<4 | rune(h-'a'+10)
+		case 'A' <= h && h <= 'F':
+			r = r<<4 | rune(h-'A'+10)
+		default:
+			return 0, false
 		}
 	}
-	if !plain {
-		if len(key) > 64 {
-			key = key[:64] + "..."
-		}
-		return path + "[" + strconv.Quote(key) + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return r, true
 }
 
 // clipRaw shows the end of a raw JSON string for a message, quoted (so

@@ -143,3 +143,32 @@ func oracle(b []byte) bool {
 		}
 	}
 }
+
+func BenchmarkCheck(b *testing.B) {
+	doc := []byte(`{"data":{"name":"Ada Lovelace","email":"ada@example.com","age":36,"tags":["math","engines","poetry"],` +
+		`"address":{"city":"London","street":"St James's Square","zip":"SW1Y"},"bio":"Wrote the first program for the Analytical Engine \u00e9\ud83d\ude00",` +
+		`"scores":[1,2,3,4,5,6,7,8,9,10],"active":true,"ratio":0.75,"notes":null}}`)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Check(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalForComparison(b *testing.B) {
+	doc := []byte(`{"data":{"name":"Ada Lovelace","email":"ada@example.com","age":36,"tags":["math","engines","poetry"],` +
+		`"address":{"city":"London","street":"St James's Square","zip":"SW1Y"},"bio":"Wrote the first program for the Analytical Engine \u00e9\ud83d\ude00",` +
+		`"scores":[1,2,3,4,5,6,7,8,9,10],"active":true,"ratio":0.75,"notes":null}}`)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var v struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(doc, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
