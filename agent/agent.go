@@ -327,6 +327,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		return err
 	}
 	undo = append(undo, func() { st.Close() })
+	reportUnaddressable(ctx, st, nodeLog.With("component", "docs"))
 	var apiStore httpapi.Store = st
 	var reader *docs.Reader
 	if enc != nil {

@@ -50,7 +50,8 @@ func TestTenantIsolation(t *testing.T) {
 		{"beta's id", "GET", users + "/documents/u1", alphaRead, "", 404},
 		{"beta's collection", "GET", "/api/v1/collections/private-coll/documents/p1", alphaRead, "", 404},
 		{"list beta's collection", "GET", "/api/v1/collections/private-coll/documents", alphaRead, "", 200},
-		{"dot-dot id (the mux redirects to the cleaned path)", "GET", users + "/documents/..", alphaRead, "", 307},
+		{"dot-dot id (refused, never redirected)", "GET", users + "/documents/..", alphaRead, "", 400},
+		{"encoded dot-dot id", "DELETE", users + "/documents/%2E%2E", alphaRW, "", 400},
 		{"escaped traversal id", "GET", users + "/documents/..%2Fu1", alphaRead, "", 400},
 		{"escaped traversal collection", "GET", "/api/v1/collections/..%2F..%2Ft:beta/documents/u1", alphaRead, "", 400},
 		// Collection names that look like the storage layout or a tenant.

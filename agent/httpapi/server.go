@@ -263,7 +263,8 @@ func (s *Server) routes() http.Handler {
 	for i, rt := range table {
 		routes[i] = jsonapi.Route{Method: rt.method, Pattern: rt.pattern, Handler: s.wrap(rt)}
 	}
-	return jsonapi.Instrument(jsonapi.NewMux(routes, errorWriter()), s.metrics, s.log, errorWriter())
+	mux := jsonapi.NewMux(routes, errorWriter(), jsonapi.WildcardNames(map[string]string{"c": "collection"}))
+	return jsonapi.Instrument(mux, s.metrics, s.log, errorWriter())
 }
 
 // wrap authenticates and authorizes the caller, then runs the handler and
