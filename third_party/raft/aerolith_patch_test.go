@@ -398,9 +398,9 @@ func (f *blockingFSM) Apply(l *Log) interface{} {
 
 // TestApplyFutureEndsAtShutdown: entries committed but still queued for
 // the state machine when raft shuts down are dropped by upstream's FSM
-// loop without an answer, so their ApplyFuture.Error blocked forever (an
-// Aerolith store Close hung on it). Every future now answers: its result
-// when it was applied, else ErrRaftShutdown.
+// loop without an answer, so their ApplyFuture.Error (and a Barrier's)
+// blocked forever (an Aerolith store Close hung on it). Every future now
+// answers: its result when it was applied, else ErrRaftShutdown.
 func TestApplyFutureEndsAtShutdown(t *testing.T) {
 	conf := inmemConfig(t)
 	conf.LocalID = "0"
@@ -423,11 +423,16 @@ func TestApplyFutureEndsAtShutdown(t *testing.T) {
 	}
 	// One entry at a time: each commits alone and is queued for the
 	// state machine as its own batch, behind the first, which blocks it.
+	// Every fourth is a Barrier, which the state machine loop answers too.
 	const n = 40
-	var futures []ApplyFuture
+	var futures []Future
 	base := r.LastIndex()
 	for i := 0; i < n; i++ {
-		futures = append(futures, r.Apply([]byte(fmt.Sprint(i)), time.Second))
+		if i%4 == 3 {
+			futures = append(futures, r.Barrier(time.Second))
+		} else {
+			futures = append(futures, r.Apply([]byte(fmt.Sprint(i)), time.Second))
+		}
 		for deadline := time.Now().Add(5 * time.Second); r.getCommitIndex() < base+uint64(i)+1; {
 			if time.Now().After(deadline) {
 				t.Fatalf("entry %d not committed", i)
@@ -444,12 +449,14 @@ func TestApplyFutureEndsAtShutdown(t *testing.T) {
 	applied, refused := 0, 0
 	for i, f := range futures {
 		done := make(chan error, 1)
-		go func() { done <- f.Error() }()
+		go func(f Future) { done <- f.Error() }(f)
 		select {
 		case err := <-done:
 			switch {
 			case err == nil:
-				applied++
+				if i%4 != 3 {
+					applied++
+				}
 			case errors.Is(err, ErrRaftShutdown):
 				refused++
 			default:
