@@ -106,6 +106,17 @@ func (s *faultStore) waitStored(t *testing.T, index uint64, timeout time.Duratio
 	}
 }
 
+// safetyConfig is inmemConfig with timeouts that a loaded 2-core machine
+// keeps: these tests are about which entries commit, and an election
+// caused by a scheduling stall would only get in their way.
+func safetyConfig(t *testing.T) *Config {
+	conf := inmemConfig(t)
+	conf.HeartbeatTimeout = 300 * time.Millisecond
+	conf.ElectionTimeout = 300 * time.Millisecond
+	conf.LeaderLeaseTimeout = 300 * time.Millisecond
+	return conf
+}
+
 type safetyNode struct {
 	id    ServerID
 	raft  *Raft
@@ -213,7 +224,7 @@ func waitFSM(t *testing.T, n *safetyNode, want int) {
 // not be committed, and no Apply may succeed. When the leader's store
 // finishes they commit, and the cut follower catches up once healed.
 func TestUnstoredLeaderEntryDoesNotCommitWithOneFollower(t *testing.T) {
-	conf := inmemConfig(t)
+	conf := safetyConfig(t)
 	var logs []LogStore
 	var stables []StableStore
 	for i := 0; i < 3; i++ {
@@ -525,7 +536,7 @@ func TestLeaderStoreFailureStopsTheProcess(t *testing.T) {
 	}
 
 	// Restart every node from its files: each acknowledged write is there.
-	conf := inmemConfig(t)
+	conf := safetyConfig(t)
 	logs, stables := openFileStores(t, dir, 3)
 	nodes := startSafetyCluster(t, conf, logs, stables, false)
 	defer shutdownSafetyCluster(nodes)
@@ -577,7 +588,7 @@ func runStoreFailureChild(t *testing.T, dir string) {
 		defer evMu.Unlock()
 		fmt.Fprintf(events, format+"\n", args...)
 	}
-	conf := inmemConfig(t)
+	conf := safetyConfig(t)
 	conf.SnapshotThreshold = 1 << 30
 	conf.SnapshotInterval = time.Hour
 	logs, stables := openFileStores(t, dir, 3)
