@@ -265,6 +265,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 			return err
 		}
 		mgd.audit = a.audit
+		// Every node enforces the policies the replicated state holds, as
+		// it applies them (a suspension saved by another node's fetcher
+		// holds here once that save returned).
+		tsm.OnPolicy(mgd.gov.onPolicy)
 		if err := mgd.openMeter(ctx); err != nil {
 			return err
 		}
@@ -323,6 +327,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		return err
 	}
 	undo = append(undo, func() { st.Close() })
+	reportUnaddressable(ctx, st, nodeLog.With("component", "docs"))
 	var apiStore httpapi.Store = st
 	var reader *docs.Reader
 	if enc != nil {
@@ -355,12 +360,13 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		apiCfg.Managed = true
 		keys := tenancy.NewAuthenticator(st, mgd.gov.revoked)
 		keys.UseGeneration(tsm.KeyGeneration)
+		keys.UseLease(tenancy.Lease)
 		// Tenant keys first: they are told by their prefix, so the admin
 		// key's hash is computed only for other tokens.
-		apiCfg.Auth = auth.Chain{keys, a.auth}
+		apiCfg.Auth = auth.Chain{servedOnly{Authenticator: keys, serves: mgd.serves, refresh: mgd.refreshNow}, a.auth}
 		apiCfg.Governor = mgd.gov
 		apiCfg.Meter = mgd.meter
-		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves}
+		apiCfg.Keys = &keyManager{Keys: tenancy.NewKeys(st, st), serves: mgd.serves, refresh: mgd.refreshNow}
 	}
 	api, err := httpapi.New(apiCfg)
 	if err != nil {

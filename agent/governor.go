@@ -22,13 +22,15 @@ type governor struct {
 	// revokedKeys are the key ids each tenant's latest policy revokes,
 	// kept even when the enforcer refused that policy.
 	revokedKeys map[string][]string
-	nodes       int
+	// versions is the version of each tenant's latest policy.
+	versions map[string]uint64
+	nodes    int
 }
 
 var _ httpapi.Governor = (*governor)(nil)
 
 func newGovernor(log *slog.Logger) *governor {
-	return &governor{log: log, enforcers: map[string]*quota.Enforcer{}, revokedKeys: map[string][]string{}, nodes: 1}
+	return &governor{log: log, enforcers: map[string]*quota.Enforcer{}, revokedKeys: map[string][]string{}, versions: map[string]uint64{}, nodes: 1}
 }
 
 // Enforcer implements httpapi.Governor: the tenant's enforcer, or an error
@@ -46,10 +48,17 @@ func (g *governor) Enforcer(tenant string) (*quota.Enforcer, error) {
 
 // onPolicy installs a tenant's policy: a new enforcer, or SetPolicy on the
 // existing one (which keeps the tokens in use). A policy the enforcer
-// refuses is logged and leaves the previous one in force.
+// refuses is logged and leaves the previous one in force. A policy older
+// than the one in force is ignored: policies arrive both from this node's
+// fetcher and from the replicated state as it is applied (the tenancy
+// state machine's OnPolicy), in either order.
 func (g *governor) onPolicy(p ledger.Policy) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if v, ok := g.versions[p.Tenant]; ok && p.Version < v {
+		return
+	}
+	g.versions[p.Tenant] = p.Version
 	g.revokedKeys[p.Tenant] = p.RevokedAgentKeys
 	if e := g.enforcers[p.Tenant]; e != nil {
 		if err := e.SetPolicy(p); err != nil {

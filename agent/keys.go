@@ -2,7 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 
+	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
@@ -14,19 +17,60 @@ import (
 type keyManager struct {
 	*tenancy.Keys
 	serves func(tenant string) (ok, known bool)
+	// refresh asks billing for the cluster's tenants now (a tenant just
+	// added to the cluster in billing); nil never asks.
+	refresh func(ctx context.Context, wait bool)
 }
 
 var _ httpapi.Keys = (*keyManager)(nil)
 
-// Create makes a key for one of the cluster's tenants. Other tenants get an
-// error matching docs.ErrInvalid; any tenant before the node knows the
-// cluster's (enrollment) gets httpapi.ErrNotEnrolled (503 not_ready).
+// Create makes a key for one of the cluster's tenants. A tenant this node
+// does not know as served is looked up in billing first (it may have just
+// been added to the cluster); other tenants get an error matching
+// docs.ErrInvalid; any tenant before the node knows the cluster's
+// (enrollment) gets httpapi.ErrNotEnrolled (503 not_ready).
 func (k *keyManager) Create(ctx context.Context, tenant, role, name string) (tenancy.APIKey, string, error) {
-	switch ok, known := k.serves(tenant); {
+	ok, known := k.serves(tenant)
+	if known && !ok && k.refresh != nil {
+		k.refresh(ctx, true)
+		ok, known = k.serves(tenant)
+	}
+	switch {
 	case !known:
 		return tenancy.APIKey{}, "", httpapi.ErrNotEnrolled
 	case !ok:
-		return tenancy.APIKey{}, "", &docs.Error{Code: docs.CodeInvalid, Message: "tenant: " + tenant + " is not served by this cluster (billing registered the cluster for other tenants)"}
+		return tenancy.APIKey{}, "", &docs.Error{Code: docs.CodeInvalid, Message: "tenant: " + tenant +
+			" is not served by this cluster (billing registered the cluster for other tenants; add it with: aerolith cluster tenants add <cluster> " + tenant + ")"}
 	}
 	return k.Keys.Create(ctx, tenant, role, name)
+}
+
+// servedOnly refuses the keys of a tenant the cluster does not serve (any
+// more): billing removed the tenant from the cluster. The tenant's data
+// stays on the cluster; its keys work again once it is added back. A
+// tenant this node does not know as served is looked up in billing first,
+// without waiting for a lookup already under way, so a tenant just added
+// is served on every node at its first request.
+type servedOnly struct {
+	auth.Authenticator
+	serves  func(tenant string) (ok, known bool)
+	refresh func(ctx context.Context, wait bool)
+}
+
+// Authenticate implements auth.Authenticator.
+func (s servedOnly) Authenticate(r *http.Request) (auth.Principal, error) {
+	p, err := s.Authenticator.Authenticate(r)
+	if err != nil {
+		return p, err
+	}
+	ok, known := s.serves(p.Tenant)
+	if known && !ok {
+		s.refresh(r.Context(), false)
+		ok, known = s.serves(p.Tenant)
+	}
+	if known && !ok {
+		return auth.Principal{}, fmt.Errorf("%w: tenant %s is not served by this cluster: billing removed it from the cluster; "+
+			"its data is kept here and its keys work again once it is added back", auth.ErrPermissionDenied, p.Tenant)
+	}
+	return p, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -87,7 +88,20 @@ type managed struct {
 	enrolled   *enrollment // nil until known
 	fetcher    *policy.Fetcher
 	registered bool
+
+	// refreshMu serializes asking billing for the cluster's tenants;
+	// lastAsked (under it) spaces the asks made on demand.
+	refreshMu sync.Mutex
+	lastAsked time.Time
 }
+
+// minTenantAsk spaces the on-demand asks for the cluster's tenants (a key
+// of a tenant this node does not know as served): a flood of such
+// requests costs billing one whoami per node per interval.
+const minTenantAsk = time.Second
+
+// tenantAskTimeout bounds one ask for the cluster's tenants.
+const tenantAskTimeout = 5 * time.Second
 
 // newManaged builds the managed parts of node nodeID. It does no I/O.
 // tl is the node's TLS (nil for plain HTTP): billing's certificate is
@@ -121,10 +135,23 @@ func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Lo
 	return m, nil
 }
 
-// openMeter opens the meter (its outbox under <data-dir>/meter).
+// openMeter opens the meter (its outbox under <data-dir>/meter). Usage
+// the journal replay found damaged is recorded in the audit log
+// (meter.journal_damaged), as it is lost to billing.
 func (m *managed) openMeter(ctx context.Context) error {
 	if err := m.meter.Open(ctx); err != nil {
 		return fmt.Errorf("meter: %w", err)
+	}
+	if st, err := m.meter.Stats(); err == nil && (st.CorruptJournalRecords > 0 || st.SkippedJournalTails > 0) && m.audit != nil {
+		e := audit.Event{Actor: audit.Actor{Kind: "node", Node: m.nodeID}, Action: "meter.journal_damaged", Target: "node:" + m.nodeID,
+			Outcome: audit.OutcomeError, Detail: map[string]string{
+				"corrupt_records_lost": strconv.Itoa(st.CorruptJournalRecords),
+				"torn_tails":           strconv.Itoa(st.SkippedJournalTails),
+				"skipped_bytes":        strconv.FormatInt(st.SkippedJournalBytes, 10),
+			}}
+		if err := m.audit.Append(ctx, e); err != nil {
+			m.log.Warn("audit record failed", "action", e.Action, "err", err)
+		}
 	}
 	return nil
 }
@@ -200,6 +227,7 @@ func (m *managed) enrollLoop() {
 	}
 	m.log.Info("enrolled with billing", "cluster_id", e.ClusterID, "tenants", len(e.Tenants))
 	m.setEnrollment(e)
+	m.goRun(m.tenantLoop)
 	if !m.retry("node registration", func(ctx context.Context) error {
 		_, err := m.billing.RegisterNode(ctx, e.ClusterID, m.nodeID, m.httpAddr, m.raftAddr)
 		return err
@@ -210,6 +238,104 @@ func (m *managed) enrollLoop() {
 	m.registered = true
 	m.mu.Unlock()
 	m.log.Info("node registered with billing", "cluster_id", e.ClusterID, "http_addr", m.httpAddr, "raft_addr", m.raftAddr)
+}
+
+// tenantLoop asks billing for the cluster's tenants every policy refresh,
+// so a tenant added to or removed from the cluster in billing is served or
+// refused without a restart (see refreshTenants).
+func (m *managed) tenantLoop() {
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-time.After(m.cfg.PolicyRefresh):
+		}
+		if err := m.refreshTenants(m.ctx, true, 0); err != nil && m.ctx.Err() == nil {
+			m.log.Warn("asking billing for the cluster's tenants failed; serving the known ones", "err", err)
+		}
+	}
+}
+
+// refreshNow asks billing for the cluster's tenants at once. With wait
+// (an administrator creating a key) it always asks, after any ask under
+// way; without (a request with a key of a tenant not known as served) it
+// asks at most once per minTenantAsk and gives up when an ask is under
+// way, so requests never queue behind billing.
+func (m *managed) refreshNow(ctx context.Context, wait bool) {
+	spacing := minTenantAsk
+	if wait {
+		spacing = 0
+	}
+	if err := m.refreshTenants(ctx, wait, spacing); err != nil && ctx.Err() == nil {
+		m.log.Warn("asking billing for the cluster's tenants failed; serving the known ones", "err", err)
+	}
+}
+
+// refreshTenants asks billing (whoami) which tenants the cluster serves
+// and applies a change: the enrollment is saved, the storage feed and the
+// policy fetcher follow, and the policies of added tenants are fetched at
+// once. A removed tenant's policy is dropped from memory (its data and
+// stored policy are kept); its keys are refused (servedOnly). It asks
+// nothing when the last ask is younger than spacing, or, without wait,
+// when an ask is under way.
+func (m *managed) refreshTenants(ctx context.Context, wait bool, spacing time.Duration) error {
+	if wait {
+		m.refreshMu.Lock()
+	} else if !m.refreshMu.TryLock() {
+		return nil
+	}
+	defer m.refreshMu.Unlock()
+	m.mu.Lock()
+	prev := m.enrolled
+	m.mu.Unlock()
+	if prev == nil || (spacing > 0 && time.Since(m.lastAsked) < spacing) {
+		return nil
+	}
+	m.lastAsked = time.Now()
+	ctx, cancel := context.WithTimeout(ctx, tenantAskTimeout)
+	defer cancel()
+	who, err := m.billing.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case who.Kind != "cluster" || who.ClusterID != prev.ClusterID:
+		return fmt.Errorf("billing answered whoami for %s %q, not cluster %q", who.Kind, who.ClusterID, prev.ClusterID)
+	case len(who.Tenants) == 0:
+		return errors.New("billing answered whoami without tenants")
+	}
+	tenants := slices.Sorted(slices.Values(who.Tenants))
+	if slices.Equal(tenants, prev.Tenants) {
+		return nil
+	}
+	var added, removed []string
+	for _, t := range tenants {
+		if !slices.Contains(prev.Tenants, t) {
+			added = append(added, t)
+		}
+	}
+	for _, t := range prev.Tenants {
+		if !slices.Contains(tenants, t) {
+			removed = append(removed, t)
+		}
+	}
+	e := &enrollment{ClusterID: prev.ClusterID, Tenants: tenants, TokenSHA256: m.token}
+	if err := m.saveEnrollment(e); err != nil {
+		m.log.Warn("could not store the cluster's tenants; a restart during a billing outage serves the old ones", "err", err)
+	}
+	m.log.Info("the cluster's tenants changed in billing", "cluster_id", e.ClusterID, "added", added, "removed", removed, "tenants", len(tenants))
+	m.setEnrollment(e)
+	m.mu.Lock()
+	f := m.fetcher
+	m.mu.Unlock()
+	if f != nil && len(added) > 0 {
+		// Fetch the new tenants' policies now rather than at the next
+		// refresh, so their writes are served at once.
+		if err := f.Refresh(ctx); err != nil {
+			m.log.Warn("fetching the policies after a change of the cluster's tenants failed; retried at the next refresh", "err", err)
+		}
+	}
+	return nil
 }
 
 // retry runs f until it succeeds (true) or the agent stops (false),

@@ -233,7 +233,7 @@ func TestManagedCluster(t *testing.T) {
 		if st != 200 {
 			return fmt.Errorf("/metrics = %d", st)
 		}
-		for _, want := range []string{"aerolith_billing_enrolled 1", "aerolith_billing_node_registered 1", "aerolith_tenants 2", "aerolith_policies 2", "aerolith_quota_live_nodes 3", "aerolith_meter_outbox_records", "aerolith_meter_records_acked_total"} {
+		for _, want := range []string{"aerolith_billing_enrolled 1", "aerolith_billing_node_registered 1", "aerolith_tenants 2", "aerolith_policies 2", "aerolith_quota_live_nodes 3", "aerolith_meter_outbox_records", "aerolith_meter_records_acked_total", "aerolith_meter_dead_letters 0", "aerolith_meter_ready 1", "aerolith_meter_held_usages 0", "aerolith_meter_journal_corrupt_records_total 0"} {
 			if !strings.Contains(body, want) {
 				return fmt.Errorf("/metrics lacks %q", want)
 			}

@@ -61,21 +61,9 @@ func openLogStore(kind, dir string, hl hclog.Logger) (logStore, error) {
 			meta.Close()
 			return nil, fmt.Errorf("open wal log store: %w", err)
 		}
-		return &walStore{WAL: w, meta: meta}, nil
+		return w, nil // WAL.Close closes the meta database too (since raft-wal v0.4.1)
 	}
 	return nil, fmt.Errorf("unknown log store %q", kind)
-}
-
-// walStore closes the WAL's meta database too, which WAL.Close leaves open
-// (raft-wal v0.4.0), keeping its file lock until the process exits. The
-// raft-wal module is the patched copy in third_party/raft-wal (PATCHES.md).
-type walStore struct {
-	*raftwal.WAL
-	meta *metadb.BoltMetaDB
-}
-
-func (w *walStore) Close() error {
-	return errors.Join(w.WAL.Close(), w.meta.Close())
 }
 
 // newHCLogger returns an hclog.Logger for raft that forwards warnings and

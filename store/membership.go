@@ -62,6 +62,8 @@ func (s *Store) handleRPC(method byte, payload []byte) ([]byte, error) {
 		return nil, s.handleRemovedNotice(payload)
 	case rpcMemberCheck:
 		return s.handleMemberCheck(payload)
+	case rpcAwaitApplied:
+		return s.handleAwaitApplied(payload)
 	case rpcJoin:
 		var req joinRequest
 		if err := json.Unmarshal(payload, &req); err != nil {

@@ -26,12 +26,16 @@ type Role int
 const (
 	// RoleNone grants nothing; it is the zero value so an unset role denies.
 	RoleNone Role = iota
-	// RoleRead may read documents, collections, indexes and stats.
+	// RoleRead may read documents (get, list, query), the collection and
+	// index lists and the tenant's own figures.
 	RoleRead
-	// RoleReadWrite may additionally write and delete documents, create and
-	// drop indexes and collections.
+	// RoleReadWrite may additionally write and delete documents (put,
+	// delete, batch). It cannot change the tenant's collections or
+	// indexes.
 	RoleReadWrite
-	// RoleAdmin may additionally change cluster membership.
+	// RoleAdmin may additionally drop collections, create and drop
+	// indexes and manage the tenant's keys. Cluster membership and
+	// topology need the cluster admin key, whatever a tenant key's role.
 	RoleAdmin
 )
 

@@ -98,6 +98,27 @@ func testContract(t *testing.T, c *client.Client) {
 		t.Errorf("Put(array data) = %v, want invalid argument", err)
 	}
 
+	// "." and ".." cannot travel in a URL path: refused, and nothing else
+	// is touched (the agent once redirected DELETE .../documents/.. to the
+	// collection, and the client followed).
+	for _, id := range []string{"..", "."} {
+		if err := c.Delete(ctx, "people", id); !client.IsInvalidArgument(err) {
+			t.Errorf("Delete(%q) = %v, want invalid argument", id, err)
+		}
+		if _, err := c.Put(ctx, "people", id, map[string]any{}); !client.IsInvalidArgument(err) {
+			t.Errorf("Put(%q) = %v, want invalid argument", id, err)
+		}
+		if _, err := c.CreateWithID(ctx, "people", id, map[string]any{}); !client.IsInvalidArgument(err) {
+			t.Errorf("CreateWithID(%q) = %v, want invalid argument", id, err)
+		}
+		if err := c.DropCollection(ctx, id); !client.IsInvalidArgument(err) {
+			t.Errorf("DropCollection(%q) = %v, want invalid argument", id, err)
+		}
+	}
+	if _, err := c.Get(ctx, "people", "cy"); err != nil {
+		t.Fatalf("Get after the refused dot ids: %v", err)
+	}
+
 	for _, cons := range []client.Consistency{"", client.Linearizable, client.Leader, client.Stale} {
 		got, err := c.Get(ctx, "people", "cy", client.WithConsistency(cons))
 		if err != nil || got.Version != put.Version || !strings.Contains(string(got.Data), `"age":42`) {

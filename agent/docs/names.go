@@ -80,6 +80,21 @@ func ValidateID(id string) error {
 	return nil
 }
 
+// ValidateRequestID checks an id that arrives in a request (a URL path or
+// a body): ValidateID, and not "." or "..". A URL path cannot carry those
+// two: clients, proxies and Go's ServeMux resolve them as dot segments, so
+// /collections/c/documents/.. names the collection c. A document stored
+// with such an id could never be read, replaced or deleted by its path, so
+// the API refuses them everywhere. Apply does not call it: log entries
+// written before it existed must apply as they did (see
+// UnaddressableDocuments for the documents they created).
+func ValidateRequestID(id string) error {
+	if id == "." || id == ".." {
+		return invalidf("document id %q cannot be used: \".\" and \"..\" are resolved away in URL paths, so the document could not be addressed; use another id", id)
+	}
+	return ValidateID(id)
+}
+
 // ValidateField checks an index field: a dot path (see query.ValidatePath).
 // The error wraps ErrInvalid.
 func ValidateField(field string) error {

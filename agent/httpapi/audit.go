@@ -39,6 +39,7 @@ var auditedRoutes = map[string]string{
 	"POST /api/v1/collections/{c}/indexes":           ActionIndexCreate,
 	"DELETE /api/v1/collections/{c}/indexes/{field}": ActionIndexDrop,
 	"POST /api/v1/admin/data-keys/rotate":            ActionDataKeyRotate,
+	"POST /api/v1/admin/meter/dead-letters/replay":   ActionDeadLetterReplay,
 }
 
 // ActionDataKeyRotate records a rotation of tenants' data keys

@@ -40,9 +40,9 @@ func TestAuditEvents(t *testing.T) {
 	e.must(403, "POST", "/api/v1/keys", alphaRead, `{"role":"read"}`)
 	// Collection and index changes of a tenant.
 	e.must(201, "PUT", "/api/v1/collections/c/documents/d", alphaRW, `{"data":{"a":1}}`)
-	e.must(201, "POST", "/api/v1/collections/c/indexes", alphaRW, `{"field":"a"}`)
-	e.must(204, "DELETE", "/api/v1/collections/c/indexes/a", alphaRW, "")
-	e.must(204, "DELETE", "/api/v1/collections/c", alphaRW, "")
+	e.must(201, "POST", "/api/v1/collections/c/indexes", alphaAdmin, `{"field":"a"}`)
+	e.must(204, "DELETE", "/api/v1/collections/c/indexes/a", alphaAdmin, "")
+	e.must(204, "DELETE", "/api/v1/collections/c", alphaAdmin, "")
 	// A write of a tenant without a policy; membership.
 	e.must(503, "PUT", "/api/v1/collections/c/documents/d", noPolicyRW, `{"data":{}}`)
 	e.must(204, "DELETE", "/api/v1/cluster/members/ghost", adminKey, "")
@@ -69,7 +69,7 @@ func TestAuditEvents(t *testing.T) {
 		{ActionIndexCreate, "index:alpha/c/a", audit.OutcomeOK, nil},
 		{ActionIndexDrop, "index:alpha/c/a", audit.OutcomeOK, nil},
 		{ActionCollectionDrop, "collection:alpha/c", audit.OutcomeOK, func(ev audit.Event) error {
-			if ev.Actor.Kind != "tenant_key" || ev.Actor.KeyID != "ka-rw" {
+			if ev.Actor.Kind != "tenant_key" || ev.Actor.KeyID != "ka-adm" {
 				return fmt.Errorf("actor %+v", ev.Actor)
 			}
 			return nil

@@ -79,11 +79,31 @@ type clusterBody struct {
 	Members      []memberOut `json:"members"`
 }
 
-// cluster: GET /api/v1/cluster.
-func (s *Server) cluster(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+// endpointOut is one node in the tenant view of /api/v1/cluster.
+type endpointOut struct {
+	HTTPAddr string `json:"http_addr"`
+	Leader   bool   `json:"leader"`
+}
+
+// tenantClusterBody is /api/v1/cluster as a tenant key sees it: where to
+// send requests and whether this node serves, nothing of the raft topology
+// (raft addresses, terms, indexes, voters), which is the cluster admin's.
+type tenantClusterBody struct {
+	NodeID    string        `json:"node_id"`
+	Ready     bool          `json:"ready"`
+	Endpoints []endpointOut `json:"endpoints"`
+}
+
+// cluster: GET /api/v1/cluster. The cluster admin gets the topology; a
+// tenant key gets the client endpoints (tenantClusterBody).
+func (s *Server) cluster(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	members, err := s.cfg.Store.Members(r.Context())
 	if err != nil {
 		return err
+	}
+	if !isClusterAdmin(p) {
+		writeJSON(w, http.StatusOK, s.tenantCluster(members))
+		return nil
 	}
 	st := s.cfg.Store.Stats()
 	leaderID, leaderAddr := s.cfg.Store.Leader()
@@ -115,6 +135,24 @@ func (s *Server) cluster(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// tenantCluster is the tenant view of members: each node's HTTP address
+// (members that never published one are left out) and which one leads.
+func (s *Server) tenantCluster(members []store.Member) tenantClusterBody {
+	leaderID, _ := s.cfg.Store.Leader()
+	body := tenantClusterBody{NodeID: s.cfg.NodeID, Ready: s.cfg.Store.Ready(), Endpoints: make([]endpointOut, 0, len(members))}
+	for _, m := range members {
+		httpAddr := m.Meta[MetaHTTPAddr]
+		if m.ID == s.cfg.NodeID && httpAddr == "" {
+			httpAddr = s.cfg.HTTPAddr
+		}
+		if httpAddr == "" {
+			continue
+		}
+		body.Endpoints = append(body.Endpoints, endpointOut{HTTPAddr: httpAddr, Leader: m.Leader || (leaderID != "" && m.ID == leaderID)})
+	}
+	return body
 }
 
 // joinMember: POST /api/v1/cluster/members adds (or updates) a member.
@@ -161,8 +199,8 @@ type httpOut struct {
 }
 
 // statsBody is the answer of /api/v1/stats.
-// Store and HTTP are cluster- and node-wide figures: a managed agent shows
-// them to the cluster admin only.
+// Store and HTTP are cluster- and node-wide figures, shown to the cluster
+// admin only.
 type statsBody struct {
 	NodeID        string       `json:"node_id"`
 	UptimeSeconds int64        `json:"uptime_seconds"`
@@ -171,9 +209,9 @@ type statsBody struct {
 	HTTP          *httpOut     `json:"http,omitempty"`
 }
 
-// stats: GET /api/v1/stats. Data is the caller's tenant only; on a managed
-// agent a tenant key gets no store or request figures (they span every
-// tenant). Document figures are this node's local view
+// stats: GET /api/v1/stats. Data is the caller's tenant only; a tenant key
+// gets no store (raft) or request figures: they span every tenant and
+// describe the cluster's topology. Document figures are this node's local view
 // (stale consistency) unless ?consistency= asks otherwise, so stats answer
 // even without a leader.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -201,7 +239,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			Bytes: ts.Bytes, Indexes: ts.Indexes,
 		},
 	}
-	if !s.cfg.Managed || isClusterAdmin(p) {
+	if isClusterAdmin(p) {
 		st := s.cfg.Store.Stats()
 		body.Store = &st
 		body.HTTP = &httpOut{

@@ -20,7 +20,7 @@ func TestClusterEndpoints(t *testing.T) {
 		t.Fatalf("self = %s (%v)", r.Body, err)
 	}
 
-	r = e.must(200, "GET", "/api/v1/cluster", readKey, "")
+	r = e.must(200, "GET", "/api/v1/cluster", adminKey, "")
 	var c clusterBody
 	if err := json.Unmarshal(r.Body, &c); err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestStats(t *testing.T) {
 	e.must(201, "PUT", "/api/v1/collections/s2/documents/x", adminKey, `{"data":{}}`)
 	e.must(201, "POST", "/api/v1/collections/s2/indexes", adminKey, `{"field":"v"}`)
 	e.must(404, "GET", "/api/v1/collections/s2/documents/missing", adminKey, "")
-	r := e.must(200, "GET", "/api/v1/stats", readKey, "")
+	r := e.must(200, "GET", "/api/v1/stats", adminKey, "")
 	var s statsBody
 	if err := json.Unmarshal(r.Body, &s); err != nil {
 		t.Fatal(err)

@@ -40,6 +40,9 @@ func (s *Server) collections(r *http.Request, p auth.Principal) ([]docs.Collecti
 
 // listCollections: GET /api/v1/collections.
 func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r, "consistency"); err != nil {
+		return err
+	}
 	infos, err := s.collections(r, p)
 	if err != nil {
 		return err
@@ -68,6 +71,9 @@ func (s *Server) dropCollection(w http.ResponseWriter, r *http.Request, p auth.P
 // listIndexes: GET /api/v1/collections/{c}/indexes answers
 // {"indexes":["a.b",...]}; 404 if the collection does not exist.
 func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r, "consistency"); err != nil {
+		return err
+	}
 	infos, err := s.collections(r, p)
 	if err != nil {
 		return err

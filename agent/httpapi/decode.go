@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // Request bodies. Every decoder is strict: one JSON value, no unknown
@@ -68,10 +71,16 @@ type memberBody struct {
 const MaxBatchOps = 1000
 
 // decodeStrict decodes exactly one JSON value from r into v, rejecting
-// unknown fields and trailing data. Errors are *apiError (400) except when r
-// fails (e.g. *http.MaxBytesError), which is returned as is.
+// unknown fields, trailing data, strings that are not valid Unicode and
+// duplicate object keys at any depth (see jsontext.Check). Errors are *apiError
+// (400) except when r fails (e.g. *http.MaxBytesError), which is returned
+// as is.
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -80,7 +89,7 @@ func decodeStrict(r io.Reader, v any) error {
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
-		return nil
+		return checkText(body)
 	case err == nil:
 		return invalid("invalid request body: want a single JSON object, found more data after it")
 	default:
@@ -164,11 +173,39 @@ func checkData(field string, data json.RawMessage, maxBytes int) (json.RawMessag
 	return buf.Bytes(), nil
 }
 
+// checkText refuses a body whose strings are not valid Unicode or whose
+// objects have a key twice (see jsontext.Check), naming the JSON path.
+func checkText(body []byte) error {
+	err := jsontext.Check(body)
+	var je *jsontext.Error
+	if !errors.As(err, &je) {
+		return err
+	}
+	if je.Path == "" {
+		return invalid("invalid request body: %s", je.Message)
+	}
+	return invalid("%s: %s", je.Path, je.Message)
+}
+
+// checkID checks a document id given in a body (field names it): one a
+// URL path can carry (docs.ValidateRequestID).
+func checkID(field, id string) error {
+	if err := docs.ValidateRequestID(id); err != nil {
+		return invalid("%s: %v", field, err)
+	}
+	return nil
+}
+
 // decodeCreate decodes and checks a create-document body.
 func decodeCreate(r io.Reader, maxDoc int) (createBody, error) {
 	var b createBody
 	if err := decodeStrict(r, &b); err != nil {
 		return createBody{}, err
+	}
+	if b.ID != "" {
+		if err := checkID("id", b.ID); err != nil {
+			return createBody{}, err
+		}
 	}
 	data, err := checkData("data", b.Data, maxDoc)
 	if err != nil {
@@ -247,6 +284,11 @@ func decodeBatch(r io.Reader, maxDoc int) (batchBody, error) {
 		name := fmt.Sprintf("operations[%d]", i)
 		if op.Collection == "" {
 			return batchBody{}, invalid("%s.collection: required", name)
+		}
+		if op.ID != "" {
+			if err := checkID(name+".id", op.ID); err != nil {
+				return batchBody{}, err
+			}
 		}
 		switch op.Op {
 		case "put":

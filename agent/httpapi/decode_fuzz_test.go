@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkDecodeErr asserts that a decoder error is a 400/413 *apiError with a
@@ -25,6 +26,67 @@ func checkDecodeErr(t *testing.T, err error) {
 	}
 }
 
+// cleanText asserts what jsontext.Check guarantees of an accepted body, by
+// another route than Check: the text is valid UTF-8, no object has a
+// key twice, and no string holds an unpaired surrogate escape (decoding
+// it yields U+FFFD, which the raw text then lacks).
+func cleanText(t *testing.T, raw []byte) {
+	t.Helper()
+	if !utf8.Valid(raw) {
+		t.Fatalf("accepted invalid UTF-8: %q", raw)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next token of an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				if top != nil && top.object {
+					top.key = true
+				}
+				stack = append(stack, &frame{object: true, keys: map[string]bool{}, key: true})
+			case '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if strings.ContainsRune(v, utf8.RuneError) && !strings.Contains(strings.ToLower(string(raw)), `\ufffd`) && !strings.ContainsRune(string(raw), utf8.RuneError) {
+				t.Fatalf("accepted a string that decodes to U+FFFD without containing it: %q", raw)
+			}
+			if top != nil && top.object && top.key {
+				if top.keys[v] {
+					t.Fatalf("accepted duplicate key %q: %q", v, raw)
+				}
+				top.keys[v] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
+}
+
 func isObject(t *testing.T, raw json.RawMessage) {
 	t.Helper()
 	var m map[string]any
@@ -39,6 +101,8 @@ var docSeeds = []string{
 	`{"data":{"a":1}}`, `{"id":"x","data":{"a":[1,2,{"b":null}]}}`, `{"data":null}`, `{"data":"s"}`,
 	`{"data":{}} {}`, `{"data":{},"extra":1}`, `[]`, ``, `{"id":5,"data":{}}`, `{"data":{"a":1e400}}`,
 	`{"data":{"a":"\ud800"}}`, `{"data":{ "a" : 1 ,"b":[ ] }}`,
+	"{\"data\":{\"a\":\"\xff\"}}", `{"data":{"a":1,"a":2}}`, `{"data":{"a":{"b":1,"\u0062":2}}}`, `{"data":{},"data":{}}`,
+	`{"data":{"e":"\ud83d\ude00","f":"\udc00\ud800"}}`, `{"id":"..","data":{}}`, `{"id":".","data":{}}`,
 }
 
 func FuzzDecodeCreate(f *testing.F) {
@@ -52,6 +116,10 @@ func FuzzDecodeCreate(f *testing.F) {
 			return
 		}
 		isObject(t, body.Data)
+		cleanText(t, b)
+		if body.ID == "." || body.ID == ".." {
+			t.Fatalf("accepted id %q", body.ID)
+		}
 		if len(body.Data) > 64 {
 			t.Fatalf("accepted %d bytes of data over the 64-byte limit", len(body.Data))
 		}
@@ -69,6 +137,7 @@ func FuzzDecodePut(f *testing.F) {
 			return
 		}
 		isObject(t, body.Data)
+		cleanText(t, b)
 	})
 }
 
@@ -76,6 +145,7 @@ func FuzzDecodeQuery(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"filter":{"a":{"$gt":1}},"sort":{"a":-1},"limit":10,"offset":2,"explain":true}`,
 		`{"filter":[1]}`, `{"limit":-1}`, `{"limit":"x"}`, `{"sort":null}`, `{"filter":{}}x`, `{"bogus":1}`,
+		"{\"filter\":{\"a\":\"\xc3\"}}", `{"filter":{"a":1,"a":2}}`, `{"filter":{"$or":[{"a":"\udfff"}]}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -85,6 +155,7 @@ func FuzzDecodeQuery(f *testing.F) {
 			checkDecodeErr(t, err)
 			return
 		}
+		cleanText(t, b)
 		if q.Limit < 0 || q.Offset < 0 {
 			t.Fatalf("accepted negative paging %d/%d", q.Limit, q.Offset)
 		}
@@ -103,6 +174,9 @@ func FuzzDecodeBatch(f *testing.F) {
 		`{"operations":[]}`, `{"operations":[{"op":"merge","collection":"c"}]}`, `{"operations":[{"op":"delete","collection":"c"}]}`,
 		`{"operations":[{"op":"put","collection":"c","data":[]}]}`, `{"operations":[{"op":"put","collection":"c","data":{},"if_version":-1}]}`,
 		`{"operations":null}`, `{"ops":[]}`,
+		`{"operations":[{"op":"delete","collection":"c","id":".."}]}`, `{"operations":[{"op":"put","collection":"c","id":".","data":{}}]}`,
+		"{\"operations\":[{\"op\":\"put\",\"collection\":\"c\",\"data\":{\"k\":\"\xe2\x82\"}}]}",
+		`{"operations":[{"op":"put","collection":"c","data":{"k":1,"k":1}}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -119,6 +193,9 @@ func FuzzDecodeBatch(f *testing.F) {
 			if op.Collection == "" {
 				t.Fatalf("operation %d accepted without collection", i)
 			}
+			if op.ID == "." || op.ID == ".." {
+				t.Fatalf("operation %d accepted with id %q", i, op.ID)
+			}
 			switch op.Op {
 			case "put":
 				isObject(t, op.Data)
@@ -130,6 +207,7 @@ func FuzzDecodeBatch(f *testing.F) {
 				t.Fatalf("operation %d accepted with op %q", i, op.Op)
 			}
 		}
+		cleanText(t, b)
 	})
 }
 

@@ -6,7 +6,9 @@
 //
 // # Principals
 //
-// Every /api/v1 route declares the role it needs (see Server.table);
+// Every /api/v1 route declares the role it needs (see Server.table): read
+// for reading documents, readwrite for writing them, admin for the tenant's
+// collections, indexes and keys;
 // /health, /readyz and /api/v1/cluster/self are open. Handlers use the
 // authenticated Principal's tenant as the document tenant and never read a
 // tenant from the request. /metrics needs RoleRead unless
@@ -16,10 +18,12 @@
 // auth.AdminKeyID or auth.InsecureKeyID); every other principal is a tenant
 // key. Cluster membership (POST /api/v1/cluster/members, DELETE
 // /api/v1/cluster/members/{id}) is the cluster admin's only: a tenant key is
-// refused 403 whatever its role. With Config.Managed, /metrics is the
-// cluster admin's only as well, and /api/v1/stats shows a tenant key its
-// own tenant's figures without the store's or the node's request figures,
-// which span every tenant. With Config.Managed the cluster admin is also
+// refused 403 whatever its role. /api/v1/cluster shows a tenant key the
+// client endpoints only (each node's HTTP address, which one leads, whether
+// this node is ready) and /api/v1/stats its own tenant's figures without
+// the store's or the node's request figures: raft addresses, terms,
+// indexes and members are the cluster admin's. With Config.Managed,
+// /metrics is the cluster admin's only as well. With Config.Managed the cluster admin is also
 // refused (403 permission_denied, "use a tenant key") on every data route
 // (documents, collections, indexes, queries, batches): its principal's
 // tenant, auth.DefaultTenant, is none billing knows, so its data would be
@@ -33,7 +37,8 @@
 // POST /api/v1/keys {"tenant","role","name"} → 201 {"id","tenant","role",
 // "name","created_at","key"} (the key string is shown once);
 // GET /api/v1/keys?tenant=T → {"keys":[...]} (no secrets, no hashes);
-// DELETE /api/v1/keys/{id} → 200 with the revoked key. They need role admin.
+// DELETE /api/v1/keys/{id} → 200 with the revoked key, once no node of the
+// cluster accepts it any more (see agent/tenancy). They need role admin.
 // The cluster admin manages any tenant's keys. A tenant's admin key manages
 // its own tenant's keys only: naming another tenant is 403, and revoking a
 // key of another tenant is 404, exactly as for a key that does not exist,
@@ -99,11 +104,19 @@
 //
 // Record is called before any byte of the answer is written (the answer is
 // buffered), so a request is answered only once its usage is recorded.
-// When Record fails the buffered answer is dropped and the client gets 503
-// unavailable (the error is logged): a read's answer is withheld; a write
-// that succeeded was applied, and the message says so (like a leader change
-// during commit: read it back before retrying). Answering success instead
-// would serve an operation billing never hears of; the 503 keeps "every
-// successful answer is billed exactly once" at the price of a write the
-// client is told failed, which it can detect by reading it back.
+// A write is applied before its usage can be recorded, so a write is
+// admitted only while Meter.Ready says the meter can record (a full disk
+// makes it refuse): otherwise it is refused, before it is applied, with
+// 503 unavailable and Retry-After, unmetered ("nothing was applied"). The
+// usage of a write that was applied and succeeded goes through
+// Meter.RecordApplied: should the journal fail after admission, the usage
+// is kept and the answer waits until it is recorded (the write is then
+// answered as usual) or the client goes away (the usage is recorded later
+// all the same). So no applied write goes unbilled. When Record fails for
+// anything else (a read, a write that failed) the buffered answer is
+// dropped and the client gets 503 unavailable (logged): a read's answer is
+// withheld; answering it would serve an operation billing never hears of.
+// When RecordApplied gives up (the meter closing, the client gone) the
+// answer is 503 saying the write was applied (like a leader change during
+// commit: read it back before retrying).
 package httpapi

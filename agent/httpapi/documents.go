@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -38,10 +40,17 @@ type explainBody struct {
 	Plan    string `json:"plan"`
 }
 
-// present returns d ready to serve: timestamps in UTC.
+// present returns d ready to serve: timestamps in UTC, and data that is
+// valid UTF-8. The API refuses invalid UTF-8, but a document stored before
+// it did may hold some (only inside strings: JSON syntax is ASCII); served
+// as is it would make the whole answer invalid JSON, so each invalid
+// sequence is answered as U+FFFD, as encoding/json does for Go strings.
 func present(d docs.Document) docs.Document {
 	d.CreatedAt = d.CreatedAt.UTC()
 	d.UpdatedAt = d.UpdatedAt.UTC()
+	if !utf8.Valid(d.Data) {
+		d.Data = bytes.ToValidUTF8(d.Data, []byte("\uFFFD"))
+	}
 	return d
 }
 
@@ -207,7 +216,8 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 // putDocument: PUT /api/v1/collections/{c}/documents/{id} is an upsert:
 // 201 when created, 200 when updated. If-Match makes it conditional (412 on
-// mismatch or when missing); If-None-Match: * makes it create-only (409).
+// mismatch or when missing); If-None-Match: * makes it create-only (412
+// when the document exists).
 func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	ver, err := ifMatch(r)
 	if err != nil {
@@ -229,6 +239,11 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
 		Data: b.Data, IfVersion: ver, IfAbsent: absent, Time: s.now(),
 	})
+	if absent && errors.Is(err, docs.ErrConflict) {
+		// A failed precondition header is 412 (RFC 9110 13.1.2); 409
+		// stays the answer of POST, whose create-only is no header.
+		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "document %q already exists in collection %q (If-None-Match: * creates only)", clipText(id), coll)
+	}
 	if err != nil {
 		return err
 	}
@@ -266,6 +281,9 @@ func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request, p auth.P
 
 // listDocuments: GET /api/v1/collections/{c}/documents?limit=&offset=.
 func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r, "limit", "offset", "consistency"); err != nil {
+		return err
+	}
 	c, err := consistency(r)
 	if err != nil {
 		return err

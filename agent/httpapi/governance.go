@@ -27,6 +27,13 @@ type Meter interface {
 	// Record adds u to tenant's usage. When it returns nil the usage must
 	// survive a crash of the process.
 	Record(tenant string, u meter.Usage) error
+	// RecordApplied is Record for a request already applied (a write that
+	// succeeded): when the usage cannot be recorded at once it is kept
+	// and the call waits until it is recorded (nil) or ctx ends.
+	RecordApplied(ctx context.Context, tenant string, u meter.Usage) error
+	// Ready reports whether usage can be recorded now; a write is refused
+	// before it is applied when it cannot.
+	Ready() error
 }
 
 var _ Meter = (*meter.Meter)(nil)

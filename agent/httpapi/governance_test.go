@@ -17,7 +17,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
-	"github.com/aerolithdb/aerolith/store"
 )
 
 // counterValue returns the value of the counter name with the given label
@@ -314,7 +313,6 @@ func TestNoPolicy(t *testing.T) {
 		{"PUT", doc, `{"data":{}}`},
 		{"DELETE", doc, ""},
 		{"POST", "/api/v1/batch", `{"operations":[{"op":"put","collection":"c","data":{}}]}`},
-		{"POST", "/api/v1/collections/c/indexes", `{"field":"x"}`},
 	} {
 		r := e.do(req[0], req[1], noPolicyRW, req[2])
 		code, msg := r.ErrCode(t)
@@ -390,44 +388,6 @@ func TestMeteringBeforeAnswer(t *testing.T) {
 		if w.Code >= 300 || len(startedAtRecord) != 1 || startedAtRecord[0] {
 			t.Fatalf("%s %s = %d; answer started when Record ran: %v (want one Record before the answer)", req[0], req[1], w.Code, startedAtRecord)
 		}
-	}
-}
-
-func TestMeteringFailure(t *testing.T) {
-	e := newManagedEnv(t)
-	const doc = "/api/v1/collections/c/documents/d"
-	e.meter.setFail(errDiskFull)
-	r := e.do("PUT", doc, alphaRW, `{"data":{"a":1}}`)
-	code, msg := r.ErrCode(t)
-	if r.Status != 503 || code != "unavailable" || !strings.Contains(msg, "the write was applied") || strings.Contains(msg, "no space") {
-		t.Fatalf("write with metering down = %d %s, want 503 saying the write was applied", r.Status, r.Body)
-	}
-	if r.Header.Get("ETag") != "" || r.Header.Get("Location") != "" {
-		t.Fatalf("503 carries the withheld answer's headers: %v", r.Header)
-	}
-	// Applied indeed.
-	if err := e.store.View(context.Background(), store.Stale, func(tx *bolt.Tx) error {
-		_, err := docs.Get(tx, "alpha", "c", "d")
-		return err
-	}); err != nil {
-		t.Fatalf("the write answered 503 was not applied: %v", err)
-	}
-	r = e.do("GET", doc, alphaRead, "")
-	if code, msg := r.ErrCode(t); r.Status != 503 || code != "unavailable" || !strings.Contains(msg, "withheld") || strings.Contains(string(r.Body), `"a":1`) {
-		t.Fatalf("read with metering down = %d %s, want 503 without the data", r.Status, r.Body)
-	}
-	// A refused write (412) applied nothing: the message does not claim it was.
-	r = e.do("PUT", doc, alphaRW, `{"data":{}}`, "If-Match", `"7"`)
-	if _, msg := r.ErrCode(t); r.Status != 503 || strings.Contains(msg, "applied") {
-		t.Fatalf("failed write with metering down = %d %s", r.Status, r.Body)
-	}
-	if !strings.Contains(e.logs.String(), "metering failed") || !strings.Contains(e.logs.String(), "no space left") {
-		t.Fatalf("metering failure not logged:\n%s", e.logs)
-	}
-	e.meter.setFail(nil)
-	e.must(200, "GET", doc, alphaRead, "")
-	if calls := e.meter.take(); len(calls) != 1 {
-		t.Fatalf("after recovery metered %+v", calls)
 	}
 }
 

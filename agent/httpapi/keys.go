@@ -21,8 +21,10 @@ type Keys interface {
 	Create(ctx context.Context, tenant, role, name string) (tenancy.APIKey, string, error)
 	// List returns tenant's keys, revoked ones included.
 	List(ctx context.Context, tenant string) ([]tenancy.APIKey, error)
-	// Revoke revokes the key id and returns it. An unknown id fails with
-	// an error matching docs.ErrNotFound (tenancy.ErrNotFound does).
+	// Revoke revokes the key id and returns it once no node of the
+	// cluster accepts it any more (tenancy.Keys waits for every member,
+	// see its Revoke). An unknown id fails with an error matching
+	// docs.ErrNotFound (tenancy.ErrNotFound does).
 	Revoke(ctx context.Context, id string) (tenancy.APIKey, error)
 }
 
@@ -134,6 +136,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 
 // listKeys: GET /api/v1/keys?tenant=T → {"keys":[...]} (no secrets).
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r, "tenant"); err != nil {
+		return err
+	}
 	if s.cfg.Keys == nil {
 		return errNotManaged()
 	}

@@ -111,7 +111,35 @@ type fakeMeter struct {
 	mu       sync.Mutex
 	calls    []meterCall
 	fail     error
-	onRecord func() // called inside Record
+	notReady error         // what Ready returns
+	hold     chan struct{} // when set, RecordApplied waits for it to close, then records
+	holding  chan struct{} // RecordApplied sends on it (if set) when it starts waiting
+	onRecord func()        // called inside Record
+}
+
+func (m *fakeMeter) Ready() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.notReady
+}
+
+// RecordApplied is Record, after hold (if set) closed: a real meter
+// holds the usage of an applied request until it can record it.
+func (m *fakeMeter) RecordApplied(ctx context.Context, tenant string, u meter.Usage) error {
+	m.mu.Lock()
+	hold, holding := m.hold, m.holding
+	m.mu.Unlock()
+	if hold != nil {
+		if holding != nil {
+			holding <- struct{}{}
+		}
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return m.Record(tenant, u)
 }
 
 func (m *fakeMeter) Record(tenant string, u meter.Usage) error {
@@ -127,10 +155,11 @@ func (m *fakeMeter) Record(tenant string, u meter.Usage) error {
 	return nil
 }
 
+// setFail makes Record fail with err, and Ready too (nil: both succeed).
 func (m *fakeMeter) setFail(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fail = err
+	m.fail, m.notReady = err, err
 }
 
 // take returns the calls recorded since the last take.

@@ -45,6 +45,16 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 		}
 	}
 	defer release()
+	if buf != nil && rt.kind == kindWrite {
+		// A write is applied before its usage is recorded: refuse it
+		// while the meter cannot record (a full disk), rather than apply
+		// it unbilled.
+		if err := s.cfg.Meter.Ready(); err != nil {
+			s.log.Error("metering unavailable; refusing a write before applying it", "tenant", p.Tenant, "route", rt.pattern, "err", err)
+			writeAPIError(w, errMeterUnready)
+			return
+		}
+	}
 	if err := rt.h(out, r, p); err != nil {
 		if e := s.fail(out, r, err); e.quota {
 			st.refused = true
@@ -56,7 +66,15 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 	}
 	if buf.status < http.StatusInternalServerError && !st.refused {
 		u := usage(r, st, body, buf)
-		if err := s.cfg.Meter.Record(p.Tenant, u); err != nil {
+		var err error
+		if st.kind == kindWrite && buf.status < http.StatusMultipleChoices {
+			// Applied: its usage is kept until recorded, and the answer
+			// waits for it (see meter.RecordApplied).
+			err = s.cfg.Meter.RecordApplied(r.Context(), p.Tenant, u)
+		} else {
+			err = s.cfg.Meter.Record(p.Tenant, u)
+		}
+		if err != nil {
 			s.log.Error("metering failed; answering 503", "tenant", p.Tenant, "route", rt.pattern, "status", buf.status, "err", err)
 			buf.withhold()
 			writeAPIError(w, meterError(st.kind, buf.status))
@@ -65,6 +83,11 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 	}
 	buf.flush(w)
 }
+
+// errMeterUnready refuses a write, before it is applied, while the meter
+// cannot record usage.
+var errMeterUnready = &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable, retryAfter: time.Second,
+	message: "this node cannot record usage for billing right now, so it accepts no writes; nothing was applied; retry on another node"}
 
 // meterError is the answer when a served request could not be recorded
 // for billing. A write that succeeded was applied: the answer says so, as

@@ -202,7 +202,13 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the API's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// table lists every route with the role it needs and its kind.
+// table lists every route with the role it needs and its kind. Documents
+// (get, list, query) need read; writing documents (put, delete, batch)
+// needs readwrite; the shape of the tenant's data (dropping a collection,
+// creating or dropping an index) and its keys need admin. Cluster topology
+// (members, raft addresses, indexes) is the cluster admin's: /api/v1/cluster
+// and /api/v1/stats show a tenant key only what is its own (see cluster and
+// stats).
 func (s *Server) table() []route {
 	metricsRole := auth.RoleRead
 	if s.cfg.MetricsNoAuth {
@@ -231,7 +237,7 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/keys", adm, kindMeta, false, s.listKeys},
 		{"DELETE", "/api/v1/keys/{id}", adm, kindMeta, false, s.revokeKey},
 		{"GET", "/api/v1/collections", read, kindRead, false, s.listCollections},
-		{"DELETE", "/api/v1/collections/{c}", rw, kindWrite, false, s.dropCollection},
+		{"DELETE", "/api/v1/collections/{c}", adm, kindWrite, false, s.dropCollection},
 		{"POST", "/api/v1/collections/{c}/documents", rw, kindWrite, false, s.createDocument},
 		{"GET", "/api/v1/collections/{c}/documents", read, kindRead, false, s.listDocuments},
 		{"GET", "/api/v1/collections/{c}/documents/{id}", read, kindRead, false, s.getDocument},
@@ -239,11 +245,13 @@ func (s *Server) table() []route {
 		{"DELETE", "/api/v1/collections/{c}/documents/{id}", rw, kindWrite, false, s.deleteDocument},
 		{"POST", "/api/v1/collections/{c}/query", read, kindQuery, false, s.query},
 		{"GET", "/api/v1/collections/{c}/indexes", read, kindRead, false, s.listIndexes},
-		{"POST", "/api/v1/collections/{c}/indexes", rw, kindWrite, false, s.createIndex},
-		{"DELETE", "/api/v1/collections/{c}/indexes/{field}", rw, kindWrite, false, s.dropIndex},
+		{"POST", "/api/v1/collections/{c}/indexes", adm, kindWrite, false, s.createIndex},
+		{"DELETE", "/api/v1/collections/{c}/indexes/{field}", adm, kindWrite, false, s.dropIndex},
 		{"POST", "/api/v1/batch", rw, kindWrite, false, s.batch},
 		{"GET", "/api/v1/admin/data-keys", adm, kindMeta, true, s.dataKeyStatus},
 		{"POST", "/api/v1/admin/data-keys/rotate", adm, kindMeta, true, s.rotateDataKeys},
+		{"GET", "/api/v1/admin/meter/dead-letters", adm, kindMeta, true, s.deadLetters},
+		{"POST", "/api/v1/admin/meter/dead-letters/replay", adm, kindMeta, true, s.replayDeadLetters},
 	}
 }
 
@@ -255,7 +263,8 @@ func (s *Server) routes() http.Handler {
 	for i, rt := range table {
 		routes[i] = jsonapi.Route{Method: rt.method, Pattern: rt.pattern, Handler: s.wrap(rt)}
 	}
-	return jsonapi.Instrument(jsonapi.NewMux(routes, errorWriter()), s.metrics, s.log, errorWriter())
+	mux := jsonapi.NewMux(routes, errorWriter(), jsonapi.WildcardNames(map[string]string{"c": "collection"}))
+	return jsonapi.Instrument(mux, s.metrics, s.log, errorWriter())
 }
 
 // wrap authenticates and authorizes the caller, then runs the handler and
@@ -270,11 +279,13 @@ func (s *Server) wrap(rt route) http.Handler {
 		if rt.role != auth.RoleNone {
 			var err error
 			p, err = s.cfg.Auth.Authenticate(r)
-			if err == nil {
-				err = auth.Authorize(p, rt.role)
-			}
-			if err == nil && rt.clusterOnly && !isClusterAdmin(p) {
+			switch {
+			case err != nil:
+			case rt.clusterOnly && !isClusterAdmin(p):
+				// Said first: no tenant role would do.
 				err = errClusterAdminOnly
+			default:
+				err = auth.Authorize(p, rt.role)
 			}
 			if err == nil && s.cfg.Managed && rt.tenantData() && isClusterAdmin(p) {
 				err = errAdminNoData

@@ -128,7 +128,7 @@ func TestDocuments(t *testing.T) {
 		{name: "put if-match missing doc", method: "PUT", path: base + "/u9", body: `{"data":{}}`, headers: []string{"If-Match", `"1"`}, status: 412, code: "precondition_failed"},
 		{name: "put if-match junk", method: "PUT", path: base + "/u2", body: `{"data":{}}`, headers: []string{"If-Match", "abc"}, status: 400, code: "invalid_argument", msg: "If-Match"},
 		{name: "put if-match weak", method: "PUT", path: base + "/u2", body: `{"data":{}}`, headers: []string{"If-Match", `W/"4"`}, status: 400, code: "invalid_argument", msg: "weak"},
-		{name: "put if-none-match existing", method: "PUT", path: base + "/u2", body: `{"data":{}}`, headers: []string{"If-None-Match", "*"}, status: 409, code: "conflict"},
+		{name: "put if-none-match existing", method: "PUT", path: base + "/u2", body: `{"data":{}}`, headers: []string{"If-None-Match", "*"}, status: 412, code: "precondition_failed", msg: `document "u2" already exists`},
 		{name: "put with id in body", method: "PUT", path: base + "/u2", body: `{"id":"u2","data":{}}`, status: 400, code: "invalid_argument", msg: `unknown field "id"`},
 		{name: "put not object", method: "PUT", path: base + "/u2", body: `{"data":[1,2]}`, status: 400, code: "invalid_argument", msg: "data: must be a JSON object"},
 		{name: "delete if-match stale", method: "DELETE", path: base + "/u2", headers: []string{"If-Match", `"1"`}, status: 412, code: "precondition_failed"},
@@ -273,7 +273,9 @@ func TestCollectionsAndIndexes(t *testing.T) {
 					t.Fatalf("indexes = %s", got)
 				}
 			}},
-		{name: "drop collection", method: "DELETE", path: "/api/v1/collections/b", key: rwKey, status: 204},
+		{name: "drop collection readwrite key", method: "DELETE", path: "/api/v1/collections/b", key: rwKey, status: 403, code: "permission_denied", msg: "needs role admin"},
+		{name: "create index readwrite key", method: "POST", path: "/api/v1/collections/b/indexes", key: rwKey, body: `{"field":"q"}`, status: 403, code: "permission_denied", msg: "needs role admin"},
+		{name: "drop collection", method: "DELETE", path: "/api/v1/collections/b", status: 204},
 		{name: "dropped collection's document", method: "GET", path: "/api/v1/collections/b/documents/1", status: 404, code: "not_found"},
 		{name: "drop missing collection", method: "DELETE", path: "/api/v1/collections/b", status: 404, code: "not_found"},
 		{name: "collections after drop", method: "GET", path: "/api/v1/collections", status: 200,

@@ -14,6 +14,20 @@
 // Open and after Close it returns ErrClosed and counts nothing, as it
 // does when the journal write fails.
 //
+// A full disk (or an I/O error) fails the journal write. For a request
+// whose effect is already applied (a write that succeeded) that must not
+// lose its usage, so the HTTP layer records it with RecordApplied: the
+// usage is then held in memory and the call waits until it is recorded,
+// journaled (retried with backoff, and after any successful write) or
+// written to the outbox by a window close (alone, if the journal cannot
+// even start a new file), and only then is the write answered. A failed
+// write also makes the meter unready until a write succeeds again (Ready
+// probes the journal with a record without usage, which replay skips),
+// and the HTTP layer refuses writes before applying them while it is, so
+// a full disk refuses writes instead of applying them unbilled; only the
+// few admitted just before the disk filled are held. Held usage lives in
+// memory: a crash loses it, like a request killed before its answer.
+//
 // ObserveStorage reports a tenant's stored bytes at an instant (the state
 // machine's per-tenant storage counter). The meter integrates it into
 // byte-seconds with the step method: the value observed at t holds until
@@ -47,7 +61,7 @@
 // the shards, the storage integral is cut at the window's end, and one
 // record per tenant with non-zero usage is appended to the outbox: a
 // bbolt file (meter.db) under Config.DataDir. Appending allocates the
-// per-node sequence numbers (1, 2, 3, ...) and writes the records, the
+// outbox's sequence numbers (1, 2, 3, ...) and writes the records, the
 // next sequence number and the journal generation consumed in one
 // fsynced transaction, so a number is never reused, even after a crash.
 // If the append fails the taken counters are added back to the current
@@ -59,8 +73,13 @@
 // The reporter ships outbox records, oldest first, in batches of up to
 // Config.BatchSize, through a Sender (the billing client). It deletes a
 // record only once billing answered it accepted or duplicate (billing
-// deduplicates by (cluster, node, seq) forever, so a resend after a crash
-// is counted once). A record rejected for good is moved, with the reason,
+// deduplicates by (cluster, node, incarnation, seq) forever, so a resend
+// after a crash is counted once). The incarnation is 128 random bits drawn
+// when meter.db is created: a node restarted on a wiped data directory
+// under the same node id numbers its records from 1 again, and they are
+// new records to billing, not duplicates of the old file's. An outbox
+// created before incarnations keeps none (its records keep the (cluster,
+// node, seq) identity they were deduplicated by). A record rejected for good is moved, with the reason,
 // to the dead-letter bucket (DeadLetters) and logged, never dropped; one
 // rejected with Retry stays in the outbox. Failed sends back off
 // exponentially, with jitter, between Config.MinBackoff and
@@ -107,14 +126,21 @@
 // Close ends with a final close that consumes the current generation
 // too, so a clean shutdown leaves no journal file.
 //
-// Replay stops at the first bytes of a file that are not a record (bad
-// length, checksum or body). Unless they and all after them are zeros (a
-// mapped file's unused end), it logs the skipped tail and its size
-// (Stats.SkippedJournalBytes). A write cut short by a crash is such a
+// Replay does not stop at bytes that are not a record (bad length,
+// checksum or body): records are framed and checksummed, so it skips to
+// the next offset where a valid record starts and goes on. A damaged
+// stretch in the middle of a file (a flipped bit, a bad block) loses the
+// records it held, usually exactly one: replay logs it as an error and
+// counts it (Stats.CorruptJournalRecords; the agent exports it as
+// aerolith_meter_journal_corrupt_records_total and records
+// meter.journal_damaged in its audit log). A stretch that runs to the end
+// of the file, unless it is all zeros (a mapped file's unused end), is a
+// tail, logged as a warning (Stats.SkippedJournalTails); the size of both
+// is Stats.SkippedJournalBytes. A write cut short by a crash is such a
 // tail; its Record never returned, so the request was never reported
 // metered. A failed write fails Record (nothing is counted; the HTTP
 // layer answers 503) and makes the next Record start a new generation, so
-// torn bytes are always the last of their file and hide no later record.
+// torn bytes are always the last of their file.
 //
 // Power loss (or a kernel crash) is a weaker case, because the current
 // generation is not fsynced until its window closes. Every other
@@ -124,8 +150,8 @@
 // the start of the last window close (or the last failed write), which
 // is at most one Config.Window (default 10 s) plus the duration of a
 // close, and only the part the kernel had not yet written back. From a
-// damaged current file (say, a block of zeros the disk never got)
-// everything after the damage is skipped. A power loss never makes a
+// damaged current file (say, a block of zeros the disk never got) only
+// the damaged records are skipped. A power loss never makes a
 // record count twice: the consumed generation is committed in the same
 // transaction as the records that hold it, and a consumed file that
 // reappears is deleted unread.

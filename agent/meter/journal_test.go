@@ -94,42 +94,87 @@ func TestParseJournalName(t *testing.T) {
 	}
 }
 
-// TestScanJournal: records up to a torn or corrupt one are read, the rest
-// is reported as bad.
+// TestScanJournal: every valid record is read; a stretch that is not a
+// record is skipped up to the next valid record (mid-file: a lost record)
+// or the end (a tail); an all-zero tail is the end, not damage.
 func TestScanJournal(t *testing.T) {
 	var good []byte
 	for i := range 5 {
 		good = appendJournalRecord(good, "t", Usage{Reads: uint64(i + 1)})
 	}
 	next := appendJournalRecord(nil, "t", Usage{Reads: 100})
+	// A record whose body is 256 bytes: its length starts with a zero byte.
+	long := appendJournalRecord(nil, strings.Repeat("x", 256-1-2-7), Usage{Reads: 1000})
+	if long[0] != 0 {
+		t.Fatalf("long record length bytes % x", long[:4])
+	}
+	g := int64(len(good))
 	tests := []struct {
-		name    string
-		tail    []byte
-		wantBad error
+		name      string
+		tail      []byte
+		wantReads uint64
+		want      []journalDamage // reason: the error it wraps
 	}{
-		{"clean", nil, nil},
-		{"torn header", next[:3], errJournalTorn},
-		{"torn body", next[:len(next)-1], errJournalTorn},
-		{"zeros (a mapped file's preallocated tail)", make([]byte, 100<<10), nil},
-		{"zeros then data", append(make([]byte, 64), 1), errJournalCorrupt},
-		{"torn then zeros", append(bytes.Clone(next[:len(next)-1]), make([]byte, 4096)...), errJournalCorrupt},
-		{"corrupt then valid", append(append(bytes.Clone(next[:len(next)-1]), 0), next...), errJournalCorrupt},
+		{"clean", nil, 15, nil},
+		{"torn header", next[:3], 15, []journalDamage{{g, 3, true, errJournalTorn}}},
+		{"torn body", next[:len(next)-1], 15, []journalDamage{{g, int64(len(next) - 1), true, errJournalTorn}}},
+		{"zeros (a mapped file's preallocated tail)", make([]byte, 100<<10), 15, nil},
+		{"zeros then data", append(make([]byte, 64), 1), 15, []journalDamage{{g, 65, true, errJournalCorrupt}}},
+		{"torn then zeros", append(bytes.Clone(next[:len(next)-1]), make([]byte, 4096)...), 15,
+			[]journalDamage{{g, int64(len(next) - 1 + 4096), true, errJournalCorrupt}}},
+		{"corrupt then valid", append(append(bytes.Clone(next[:len(next)-1]), 0), next...), 115,
+			[]journalDamage{{g, int64(len(next)), false, errJournalCorrupt}}},
+		{"zero hole then valid", append(make([]byte, 300), next...), 115, []journalDamage{{g, 300, false, errJournalCorrupt}}},
+		{"zeros then a record starting with a zero byte", append(make([]byte, 1000), long...), 1015,
+			[]journalDamage{{g, 1000, false, errJournalCorrupt}}},
+		{"garbage then valid then zeros", append(append([]byte("garbage!"), next...), make([]byte, 50)...), 115,
+			[]journalDamage{{g, 8, false, errJournalCorrupt}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var reads uint64
-			n, off, bad, err := scanJournal(bytes.NewReader(append(bytes.Clone(good), tt.tail...)), func(_ string, u Usage) { reads += u.Reads })
-			if err != nil || n != 5 || off != int64(len(good)) || reads != 15 || !errors.Is(bad, tt.wantBad) || (tt.wantBad == nil) != (bad == nil) {
-				t.Fatalf("scan = %d records, offset %d, reads %d, bad %v, err %v; want 5, %d, 15, %v", n, off, reads, bad, err, len(good), tt.wantBad)
+			n, damage, err := scanJournal(bytes.NewReader(append(bytes.Clone(good), tt.tail...)), func(_ string, u Usage) { reads += u.Reads })
+			if err != nil || reads != tt.wantReads || len(damage) != len(tt.want) {
+				t.Fatalf("scan = %d records, reads %d, damage %+v, err %v; want reads %d, damage %+v", n, reads, damage, err, tt.wantReads, tt.want)
+			}
+			for i, w := range tt.want {
+				d := damage[i]
+				if d.offset != w.offset || d.size != w.size || d.tail != w.tail || !errors.Is(d.reason, w.reason) {
+					t.Errorf("damage[%d] = %+v, want %+v", i, d, w)
+				}
 			}
 		})
 	}
 }
 
+// TestScanJournalFlippedByte: a byte flipped anywhere in the middle of a
+// journal loses exactly the record holding it; every other record is read.
+func TestScanJournalFlippedByte(t *testing.T) {
+	var b []byte
+	var offs []int
+	for i := range 40 {
+		offs = append(offs, len(b))
+		b = appendJournalRecord(b, fmt.Sprintf("tenant-%d", i%3), Usage{Reads: 1 << i, Writes: uint64(i)})
+	}
+	offs = append(offs, len(b))
+	for rec := 1; rec < 39; rec++ {
+		for at := offs[rec]; at < offs[rec+1]; at++ {
+			bad := bytes.Clone(b)
+			bad[at] ^= 0x5a
+			var reads uint64
+			n, damage, err := scanJournal(bytes.NewReader(bad), func(_ string, u Usage) { reads |= u.Reads })
+			if err != nil || n != 39 || reads != (1<<40-1)&^(1<<rec) || len(damage) != 1 || damage[0].tail ||
+				damage[0].offset != int64(offs[rec]) || damage[0].size != int64(offs[rec+1]-offs[rec]) {
+				t.Fatalf("byte %d of record %d flipped: %d records, reads %x, damage %+v, err %v", at-offs[rec], rec, n, reads, damage, err)
+			}
+		}
+	}
+}
+
 // FuzzJournalRecord: the decoder never panics, only returns its errors,
 // never reads past what it reports, and what it accepts re-encodes to a
-// record that decodes the same; a scan of any bytes stops at a record
-// boundary.
+// record that decodes the same; a scan of any bytes accounts for what it
+// skipped.
 func FuzzJournalRecord(f *testing.F) {
 	f.Add(appendJournalRecord(nil, "a", Usage{Reads: 1}))
 	f.Add(appendJournalRecord(appendJournalRecord(nil, "tn_x", Usage{Writes: 1 << 40}), "b", Usage{EgressBytes: 9}))
@@ -155,12 +200,27 @@ func FuzzJournalRecord(f *testing.F) {
 				t.Fatalf("re-decode = %q, %+v, %d, %v; want %q, %+v", t2, u2, s2, err, tenant, u)
 			}
 		}
-		n, good, bad, rerr := scanJournal(bytes.NewReader(b), func(string, Usage) {})
-		if rerr != nil || good > int64(len(b)) || (bad == nil) != !slices.ContainsFunc(b[good:], func(c byte) bool { return c != 0 }) {
-			t.Fatalf("scan = %d records, %d good bytes of %d, bad %v, err %v", n, good, len(b), bad, rerr)
+		n, damage, rerr := scanJournal(bytes.NewReader(b), func(string, Usage) {})
+		if rerr != nil {
+			t.Fatal(rerr)
 		}
-		if (err == nil) != (n > 0) {
-			t.Fatalf("decode error %v but scan read %d records", err, n)
+		// The stretches are in order, disjoint, inside b, and only the
+		// last may be a tail; none starts where a record decodes.
+		var end int64
+		for i, d := range damage {
+			if d.offset < end || d.size <= 0 || d.offset+d.size > int64(len(b)) || (d.tail && i != len(damage)-1) || d.reason == nil {
+				t.Fatalf("damage %+v of %d bytes", damage, len(b))
+			}
+			if _, _, _, err := decodeJournalRecord(b[d.offset:]); err == nil {
+				t.Fatalf("damage %+v starts with a valid record", d)
+			}
+			end = d.offset + d.size
+		}
+		if err == nil && (n == 0 && !u.IsZero() || len(damage) > 0 && damage[0].offset == 0) {
+			t.Fatalf("a record at offset 0 but scan read %d records, damage %+v", n, damage)
+		}
+		if len(damage) == 0 && n == 0 && slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) {
+			t.Fatalf("no record and no damage in %d non-zero bytes", len(b))
 		}
 	})
 }

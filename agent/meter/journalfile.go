@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // journalPrefix starts a journal file's name under Config.DataDir; the
@@ -46,6 +47,8 @@ type journal struct {
 	// plainWrites makes new generations append with write(2) instead of
 	// through a memory mapping (see createJournal); set before open.
 	plainWrites bool
+	// create, when set (tests), replaces createJournal.
+	create func(dir string, gen uint64, mapped bool) (journalWriter, error)
 
 	mu  sync.Mutex    // serializes writes and rotations
 	w   journalWriter // current generation; nil while the meter is not open
@@ -59,6 +62,13 @@ type journal struct {
 	// after a failed write, or left by a failed window close).
 	pending []uint64
 	buf     []byte // Record's encoding buffer, reused under mu
+	// held: usage of applied requests the journal could not take (see
+	// RecordApplied); journaled by the next successful write or retry,
+	// or committed by the next window close.
+	held []*heldUsage
+	// failing: the last write or rotation failed and has not been
+	// followed by a successful one, or usage is held (see Ready).
+	failing atomic.Bool
 }
 
 func (j *journal) path(gen uint64) string { return filepath.Join(j.dir, journalName(gen)) }
@@ -66,7 +76,9 @@ func (j *journal) path(gen uint64) string { return filepath.Join(j.dir, journalN
 // replayStats describes what Open found in the journals.
 type replayStats struct {
 	records int    // records replayed into the counters
-	skipped int64  // bytes of torn or corrupt tails skipped
+	skipped int64  // bytes of torn or corrupt stretches skipped
+	lost    int    // corrupt stretches in the middle of a file (each held at least one record)
+	tails   int    // torn or corrupt tails skipped (a write cut short by a crash, or damage)
 	removed int    // consumed files deleted
 	gen     uint64 // the generation created for new records
 }
@@ -99,12 +111,9 @@ func (j *journal) open(consumed uint64, add func(tenant string, u Usage)) (repla
 			}
 			continue
 		}
-		n, skipped, err := j.replay(g, add)
-		if err != nil {
+		if err := j.replay(g, add, &st); err != nil {
 			return st, err
 		}
-		st.records += n
-		st.skipped += skipped
 		j.pending = append(j.pending, g)
 	}
 	w, err := createJournal(j.dir, top+1, !j.plainWrites)
@@ -120,88 +129,127 @@ func (j *journal) open(consumed uint64, add func(tenant string, u Usage)) (repla
 	return st, nil
 }
 
-// replay feeds the records of generation gen to add and fsyncs the file.
-// It stops at the first record that does not decode: the tail from there
-// is a write cut short by a crash (its Record never returned) or, after a
-// power loss, data the disk never got; it is logged and skipped.
-func (j *journal) replay(gen uint64, add func(tenant string, u Usage)) (records int, skipped int64, err error) {
+// replay feeds the records of generation gen to add, adds what it found
+// to st and fsyncs the file. Stretches that hold no record are skipped
+// and logged (see scanJournal): in the middle of the file, a corrupt
+// record whose usage is lost (an Error: it was recorded and may have been
+// answered); at the end, a write cut short by a crash (its Record never
+// returned) or, after a power loss, data the disk never got (a Warn).
+func (j *journal) replay(gen uint64, add func(tenant string, u Usage), st *replayStats) error {
 	path := j.path(gen)
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	records, good, bad, err := scanJournal(f, add)
+	records, damage, err := scanJournal(f, add)
+	st.records += records
 	if err != nil {
-		return records, 0, fmt.Errorf("journal %s: %w", path, err)
+		return fmt.Errorf("journal %s: %w", path, err)
 	}
-	if bad != nil {
-		fi, err := f.Stat()
-		if err != nil {
-			return records, 0, fmt.Errorf("journal: %w", err)
+	for i, d := range damage {
+		st.skipped += d.size
+		if d.tail {
+			st.tails++
+		} else {
+			st.lost++
 		}
-		skipped = fi.Size() - good
-		j.log.Warn("journal tail skipped: a write cut short by a crash (its Record never returned) or lost by the disk",
-			"file", path, "offset", good, "bytes", skipped, "records_before", records, "reason", bad)
+		if i >= maxDamageLogs {
+			continue
+		}
+		if d.tail {
+			j.log.Warn("journal tail skipped: a write cut short by a crash (its Record never returned) or lost by the disk",
+				"file", path, "offset", d.offset, "bytes", d.size, "reason", d.reason)
+		} else {
+			j.log.Error("corrupt journal record skipped: its usage is lost; replay resumed at the next valid record",
+				"file", path, "offset", d.offset, "bytes", d.size, "reason", d.reason)
+		}
+	}
+	if len(damage) > maxDamageLogs {
+		j.log.Error("journal damage: more stretches skipped than logged", "file", path, "stretches", len(damage))
 	}
 	if err := f.Sync(); err != nil {
-		return records, skipped, fmt.Errorf("journal %s: fsync: %w", path, err)
+		return fmt.Errorf("journal %s: fsync: %w", path, err)
 	}
-	return records, skipped, nil
+	return nil
 }
 
-// scanJournal feeds the records read from r to add, up to the end, an
-// all-zero tail (the unused preallocated part of a mapped journal that
-// was not cut to size: the end too) or the first record that does not
-// decode. good is the length of the records fed; bad says why the rest
-// (if any, and not all zeros) was not read; err is a read error.
-func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, good int64, bad, err error) {
+// maxDamageLogs bounds the log lines of one file's damaged stretches.
+const maxDamageLogs = 16
+
+// journalDamage is a stretch of a journal file that holds no record.
+type journalDamage struct {
+	offset, size int64
+	// tail: the stretch runs to the end of the file (zeros after it
+	// included); otherwise a valid record follows it, and the stretch
+	// held at least one record.
+	tail   bool
+	reason error // why its first bytes are not a record
+}
+
+// scanJournal feeds the records read from r to add, in order, up to the
+// end or an all-zero tail (the unused preallocated part of a mapped
+// journal that was not cut to size). Bytes that are not a record (bad
+// length, checksum or body) do not stop it: records are framed and
+// checksummed, so it resynchronizes on the next offset where a valid
+// record starts and reports the stretch skipped. A random stretch passes
+// for a record only if its 4-byte length is in range and its CRC-32C
+// matches (about 2^-32 per offset). err is a read error.
+func scanJournal(r io.Reader, add func(tenant string, u Usage)) (records int, damage []journalDamage, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	var pos int64
+	var cur *journalDamage // the open damaged stretch
+	dirty := false         // cur holds a byte that is not zero
 	for {
 		b, perr := br.Peek(journalMaxRecord)
-		if len(b) == 0 && errors.Is(perr, io.EOF) {
-			return records, good, nil, nil
-		}
 		if perr != nil && !errors.Is(perr, io.EOF) {
-			return records, good, nil, fmt.Errorf("read at %d: %w", good, perr)
+			return records, damage, fmt.Errorf("read at %d: %w", pos, perr)
+		}
+		if len(b) == 0 {
+			if cur != nil && dirty {
+				cur.size, cur.tail = pos-cur.offset, true
+				damage = append(damage, *cur)
+			}
+			return records, damage, nil
 		}
 		tenant, u, size, derr := decodeJournalRecord(b)
-		if derr != nil {
-			zeros, err := allZero(br)
-			if err != nil {
-				return records, good, nil, fmt.Errorf("read after %d: %w", good, err)
+		if derr == nil {
+			if cur != nil {
+				cur.size = pos - cur.offset
+				damage = append(damage, *cur)
+				cur, dirty = nil, false
 			}
-			if zeros {
-				return records, good, nil, nil
+			if !u.IsZero() { // a zero record is a readiness probe (Meter.Ready)
+				add(tenant, u)
+				records++
 			}
-			return records, good, derr, nil
-		}
-		add(tenant, u)
-		records++
-		good += int64(size)
-		if _, err := br.Discard(size); err != nil {
-			return records, good, nil, fmt.Errorf("read at %d: %w", good, err)
-		}
-	}
-}
-
-// allZero reads r to its end and reports whether every byte was zero
-// (true for no bytes).
-func allZero(r io.Reader) (bool, error) {
-	var buf [32 << 10]byte
-	for {
-		n, err := r.Read(buf[:])
-		for _, c := range buf[:n] {
-			if c != 0 {
-				return false, nil
+			if _, err := br.Discard(size); err != nil {
+				return records, damage, fmt.Errorf("read at %d: %w", pos, err)
 			}
+			pos += int64(size)
+			continue
 		}
-		if errors.Is(err, io.EOF) {
-			return true, nil
+		if cur == nil {
+			cur = &journalDamage{offset: pos, reason: derr}
 		}
-		if err != nil {
-			return false, err
+		// Advance to the next offset a record could start at: over a run
+		// of zeros, to the zero before the first non-zero byte (a record
+		// whose length is a multiple of 256 starts with a zero byte).
+		step := 1
+		if z := slices.IndexFunc(b, func(c byte) bool { return c != 0 }); z < 0 {
+			step = max(len(b)-1, 1)
+			if len(b) < journalMaxRecord {
+				step = len(b) // zeros to the end
+			}
+		} else if z == 0 {
+			dirty = true
+		} else {
+			step = max(z-1, 1)
 		}
+		if _, err := br.Discard(step); err != nil {
+			return records, damage, fmt.Errorf("read at %d: %w", pos, err)
+		}
+		pos += int64(step)
 	}
 }
 
@@ -214,11 +262,13 @@ func (j *journal) writeLocked(rec []byte) error {
 	}
 	if j.broken {
 		if err := j.rotateLocked(); err != nil {
+			j.failing.Store(true)
 			return err
 		}
 	}
 	if err := j.w.append(rec); err != nil {
 		j.broken = true
+		j.failing.Store(true)
 		return err
 	}
 	return nil
@@ -227,7 +277,11 @@ func (j *journal) writeLocked(rec []byte) error {
 // rotateLocked moves the current generation to pending and starts the
 // next one. Caller holds mu.
 func (j *journal) rotateLocked() error {
-	w, err := createJournal(j.dir, j.gen+1, !j.plainWrites)
+	create := createJournal
+	if j.create != nil {
+		create = j.create
+	}
+	w, err := create(j.dir, j.gen+1, !j.plainWrites)
 	if err != nil {
 		return err
 	}
@@ -241,14 +295,15 @@ func (j *journal) rotateLocked() error {
 
 // cut ends the current generation for a window close: it rotates to the
 // next generation (or, when final, closes the journal so later writes get
-// ErrClosed) and takes the counters, under the write lock, so every
-// record is in exactly one of the taken counters and the later ones. It
-// returns the generations those counters hold, all <= consumed.
-func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, usage map[string]Usage, err error) {
+// ErrClosed) and takes the counters and the held usage, under the write
+// lock, so every record is in exactly one of the taken counters and the
+// later ones, and every held usage in exactly one of held and the later
+// ones. It returns the generations those counters hold, all <= consumed.
+func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, usage map[string]Usage, held []*heldUsage, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.w == nil {
-		return 0, nil, nil, ErrClosed
+		return 0, nil, nil, nil, ErrClosed
 	}
 	consumed = j.gen
 	if final {
@@ -258,19 +313,36 @@ func (j *journal) cut(final bool, c *counter) (consumed uint64, gens []uint64, u
 		j.pending = append(j.pending, j.gen)
 		j.w = nil
 	} else if err := j.rotateLocked(); err != nil {
-		return 0, nil, nil, err
+		// The current file still takes records: the meter stays ready.
+		return 0, nil, nil, nil, err
 	}
 	gens, j.pending = j.pending, nil
-	return consumed, gens, c.take(), nil
+	held, j.held = j.held, nil
+	return consumed, gens, c.take(), held, nil
 }
 
-// requeue puts back generations whose window close failed: their records
-// went back into the counters and the next close consumes them.
-func (j *journal) requeue(gens []uint64) {
+// requeue puts back generations whose window close failed (their records
+// went back into the counters and the next close consumes them) and the
+// held usage the close took. After the final close there is no next one:
+// the held usage is lost, and reported so.
+func (j *journal) requeue(gens []uint64, held []*heldUsage) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.pending = append(j.pending, gens...)
 	slices.Sort(j.pending)
+	if len(held) == 0 {
+		return
+	}
+	if j.w == nil {
+		for _, h := range held {
+			j.log.Error("usage of an applied request lost: the meter closed before it could be recorded",
+				"tenant", h.tenant, "writes", h.u.Writes, "ingress_bytes", h.u.IngressBytes, "egress_bytes", h.u.EgressBytes)
+			h.resolve(errHeldLost)
+		}
+		return
+	}
+	j.held = append(held, j.held...)
+	j.failing.Store(true)
 }
 
 // sync fsyncs the files of gens and the directory (whose entries for them
@@ -303,7 +375,8 @@ func (j *journal) drop() error {
 		return nil
 	}
 	err := j.w.close(false)
-	j.w, j.pending = nil, nil
+	j.w, j.pending, j.held = nil, nil, nil // held usage is in memory only
+	j.failing.Store(false)
 	return err
 }
 

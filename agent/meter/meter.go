@@ -177,6 +177,7 @@ func (m *Meter) Record(tenant string, u Usage) error {
 		return err
 	}
 	m.counts.add(tenant, u)
+	m.wroteLocked()
 	return nil
 }
 
@@ -230,7 +231,8 @@ func (m *Meter) Open(ctx context.Context) error {
 	m.replay.Store(&rs)
 	if rs.records > 0 || rs.skipped > 0 {
 		m.log.Info("journal replayed into the current window", "records", rs.records,
-			"skipped_bytes", rs.skipped, "consumed_generation", consumed, "generation", rs.gen)
+			"skipped_bytes", rs.skipped, "corrupt_records_lost", rs.lost, "tails_skipped", rs.tails,
+			"consumed_generation", consumed, "generation", rs.gen)
 	}
 	m.box = box
 	m.winMu.Lock()
@@ -321,8 +323,15 @@ type Stats struct {
 	Pending int
 	// NextSeq is the sequence number the next record gets.
 	NextSeq uint64
+	// Incarnation identifies the outbox file ("" for one created before
+	// incarnations); see the package comment.
+	Incarnation string
 	// Sent, Acked and DeadLettered count records since New.
 	Sent, Acked, DeadLettered uint64
+	// DeadLetters is the number of records in the dead-letter bucket:
+	// rejected for good by billing, not billed until replayed (see
+	// ReplayDeadLetters).
+	DeadLetters int
 	// StorageOverlap is the leadership time storage was integrated for
 	// after leadership was already lost (windows closed before the loss
 	// was reported); see the package comment.
@@ -330,9 +339,23 @@ type Stats struct {
 	// Replayed is the number of journal records the last Open replayed
 	// into the current window (usage recorded before a crash).
 	Replayed int
+	// Held is the number of applied requests whose usage the journal could
+	// not take, kept in memory until it can (see RecordApplied).
+	Held int
+	// Unready: the last journal write failed (a full disk) and none
+	// succeeded since, or usage is held; Ready then probes the journal.
+	Unready bool
 	// SkippedJournalBytes is the size of the torn or corrupt journal
-	// tails the last Open skipped (logged; see the package comment).
+	// stretches the last Open skipped (logged; see the package comment).
 	SkippedJournalBytes int64
+	// CorruptJournalRecords counts the corrupt stretches the last Open
+	// skipped in the middle of journal files, each at least one record
+	// whose usage is lost (logged as errors; see the package comment).
+	CorruptJournalRecords int
+	// SkippedJournalTails counts the torn or corrupt file ends the last
+	// Open skipped (a write cut short by a crash: its Record never
+	// returned).
+	SkippedJournalTails int
 	// JournalGeneration is the generation of the current journal file.
 	JournalGeneration uint64
 }
@@ -351,10 +374,15 @@ func (m *Meter) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Pending: n, NextSeq: next, Sent: m.sent.Load(), Acked: m.acked.Load(),
-		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation()}
+	dead, err := box.deadCount()
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Pending: n, NextSeq: next, Incarnation: box.incarnation, DeadLetters: dead, Sent: m.sent.Load(), Acked: m.acked.Load(),
+		DeadLettered: m.dead.Load(), StorageOverlap: m.stor.overlapTotal(), JournalGeneration: m.jour.generation(), Held: m.jour.heldCount(), Unready: m.jour.failing.Load()}
 	if rs := m.replay.Load(); rs != nil {
 		st.Replayed, st.SkippedJournalBytes = rs.records, rs.skipped
+		st.CorruptJournalRecords, st.SkippedJournalTails = rs.lost, rs.tails
 	}
 	return st, nil
 }
@@ -403,20 +431,23 @@ func (m *Meter) closeWindow(box *outbox, final bool) error {
 	if end.Before(m.winStart) {
 		end = m.winStart
 	}
-	consumed, gens, usage, err := m.jour.cut(final, m.counts)
+	consumed, gens, usage, held, err := m.jour.cut(final, m.counts)
 	if err != nil {
 		m.log.Error("closing window failed: cannot rotate the journal; usage kept for the next window", "err", err)
+		if herr := m.commitHeld(box, end); herr != nil {
+			m.log.Error("writing held usage to the outbox failed; still held", "err", herr)
+		}
 		return err
 	}
 	if err := m.fail(stepCut); err != nil {
 		return err
 	}
 	stor := m.stor.take(end.UnixNano())
-	recs := windowRecords(m.winStart, end, usage, stor)
+	recs := windowRecords(m.winStart, end, withHeld(usage, held), stor)
 	undo := func(err error) error {
 		m.counts.restore(usage)
 		m.stor.giveBack(stor)
-		m.jour.requeue(gens)
+		m.jour.requeue(gens, held)
 		m.log.Error("closing window failed; usage kept for the next window", "err", err)
 		return err
 	}
@@ -434,6 +465,9 @@ func (m *Meter) closeWindow(box *outbox, final bool) error {
 	}
 	if _, err := box.commit(recs, consumed); err != nil {
 		return undo(err)
+	}
+	for _, h := range held {
+		h.resolve(nil) // in the outbox: recorded
 	}
 	if err := m.fail(stepCommitted); err != nil {
 		return err

@@ -1,7 +1,9 @@
 package meter
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +22,7 @@ var (
 	bucketDead    = []byte("dead")
 	keyNextSeq    = []byte("next_seq")
 	keyNodeID     = []byte("node_id")
+	keyIncarn     = []byte("incarnation")
 	keyConsumed   = []byte("journal_consumed")
 	errOutboxNode = errors.New("outbox belongs to another node")
 )
@@ -35,6 +38,22 @@ type DeadLetter struct {
 // outbox is the durable queue of closed windows.
 type outbox struct {
 	db *bolt.DB
+	// incarnation identifies this file's sequence numbers: 128 random
+	// bits, in hex, drawn when the file is created, so the outbox of a
+	// wiped data directory never reuses an earlier one's (node, seq)
+	// identities. "" for a file created before incarnations: its records
+	// keep the (cluster, node, seq) identity billing has deduplicated them
+	// by.
+	incarnation string
+}
+
+// newIncarnation returns a fresh incarnation id.
+func newIncarnation() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // openOutbox opens (creating) dir/meter.db for nodeID. A file written by
@@ -48,6 +67,7 @@ func openOutbox(dir, nodeID string) (*outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
+	box := &outbox{db: db}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketOutbox, bucketDead} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -57,6 +77,14 @@ func openOutbox(dir, nodeID string) (*outbox, error) {
 		meta := tx.Bucket(bucketMeta)
 		switch got := meta.Get(keyNodeID); {
 		case got == nil:
+			inc, err := newIncarnation()
+			if err != nil {
+				return fmt.Errorf("incarnation: %w", err)
+			}
+			box.incarnation = inc
+			if err := meta.Put(keyIncarn, []byte(inc)); err != nil {
+				return err
+			}
 			if err := meta.Put(keyNodeID, []byte(nodeID)); err != nil {
 				return err
 			}
@@ -64,13 +92,14 @@ func openOutbox(dir, nodeID string) (*outbox, error) {
 		case string(got) != nodeID:
 			return fmt.Errorf("%w: %s holds node %q's records, this is node %q", errOutboxNode, path, got, nodeID)
 		}
+		box.incarnation = string(meta.Get(keyIncarn))
 		return nil
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	return &outbox{db: db}, nil
+	return box, nil
 }
 
 func (o *outbox) close() error { return o.db.Close() }

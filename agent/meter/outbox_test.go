@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func testRecord(tenant string, reads uint64) Record {
@@ -123,4 +125,36 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("re-decode = %+v, %v; want %+v", again, err, r)
 		}
 	})
+}
+
+// TestOutboxIncarnation: a new file draws an incarnation and keeps it
+// across reopens; a file from before incarnations (no such key) keeps
+// none, so its records keep the identity billing deduplicated them by.
+func TestOutboxIncarnation(t *testing.T) {
+	dir := t.TempDir()
+	o := openTestOutbox(t, dir, "n1")
+	inc := o.incarnation
+	if len(inc) != 32 {
+		t.Fatalf("incarnation = %q, want 32 hex digits", inc)
+	}
+	o.close()
+	o = openTestOutbox(t, dir, "n1")
+	if o.incarnation != inc {
+		t.Fatalf("reopened: incarnation %q, want %q", o.incarnation, inc)
+	}
+	if other := openTestOutbox(t, t.TempDir(), "n1"); other.incarnation == inc {
+		t.Fatal("two new outboxes drew the same incarnation")
+	} else {
+		other.close()
+	}
+	// An outbox written before incarnations existed.
+	if err := o.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyIncarn) }); err != nil {
+		t.Fatal(err)
+	}
+	o.close()
+	o = openTestOutbox(t, dir, "n1")
+	defer o.close()
+	if o.incarnation != "" {
+		t.Fatalf("legacy outbox: incarnation %q, want none", o.incarnation)
+	}
 }

@@ -75,7 +75,7 @@ func (m *Meter) shipOnce(ctx context.Context, box *outbox) (more bool, err error
 			dead = append(dead, DeadLetter{Record: r, Reason: reason, At: now})
 			continue
 		}
-		send = append(send, client.UsageRecord{NodeID: m.cfg.NodeID, Seq: r.Seq, TenantID: r.Tenant,
+		send = append(send, client.UsageRecord{NodeID: m.cfg.NodeID, Incarnation: box.incarnation, Seq: r.Seq, TenantID: r.Tenant,
 			Start: r.Start, End: r.End, Reads: r.Reads, Writes: r.Writes, Queries: r.Queries,
 			QueryComputeMs: r.QueryComputeMs, IngressBytes: r.IngressBytes, EgressBytes: r.EgressBytes,
 			StorageByteSeconds: r.StorageByteSeconds})
@@ -130,7 +130,8 @@ func (m *Meter) settleDead(box *outbox, dead []DeadLetter) error {
 func (m *Meter) logDead(dead []DeadLetter) {
 	m.dead.Add(uint64(len(dead)))
 	for _, d := range dead {
-		m.log.Error("usage record dead-lettered", "seq", d.Seq, "tenant", d.Tenant, "reason", d.Reason)
+		m.log.Error("usage record dead-lettered: billing rejected it for good, so it is not billed; fix the cause, then replay it (aerolith meter dead-letters replay)",
+			"seq", d.Seq, "tenant", d.Tenant, "start", d.Start, "end", d.End, "writes", d.Writes, "reads", d.Reads, "reason", d.Reason)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
 // StateMachine applies tenancy commands (those starting with CommandTag)
@@ -21,7 +22,18 @@ type StateMachine struct {
 	// KeyGeneration); keyGenOK is set once Load or a commit published it.
 	keyGen   atomic.Uint64
 	keyGenOK atomic.Bool
+	// onPolicy, when set, receives each policy stored (see OnPolicy).
+	onPolicy func(ledger.Policy)
 }
+
+// OnPolicy sets f to be called with each policy a SetPolicy command
+// stores, once its transaction committed and before the store reports the
+// entry applied, and with every stored policy at Load (open, snapshot
+// restore). So every node's quota enforcement follows the policies in the
+// replicated state, not only those its own fetcher obtained. f runs on the
+// store's apply path: it must be quick and must not call the store. Call
+// it before the store starts applying.
+func (sm *StateMachine) OnPolicy(f func(ledger.Policy)) { sm.onPolicy = f }
 
 // NewStateMachine returns a state machine. It does no I/O.
 func NewStateMachine() *StateMachine {
@@ -54,6 +66,10 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 	switch c := c.(type) {
 	case SetPolicy:
 		r, werr = setPolicy(tx, &c)
+		if f := sm.onPolicy; f != nil && werr == nil && r.Err == nil && !r.Unchanged && r.Policy != nil {
+			p := *r.Policy
+			tx.OnCommit(func() { f(p) })
+		}
 	case CreateKey:
 		r, werr = createKey(tx, &c)
 		sm.publishKeyGeneration(tx)
@@ -86,7 +102,25 @@ func (sm *StateMachine) publishKeyGeneration(tx *bolt.Tx) {
 func (sm *StateMachine) Load(tx *bolt.Tx) error {
 	sm.keyGen.Store(keyGenerationOf(tx))
 	sm.keyGenOK.Store(true)
-	return nil
+	if sm.onPolicy == nil {
+		return nil
+	}
+	b := subBucket(tx, bucketPolicies)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		_, p, ok, err := LoadPolicy(tx, string(k))
+		if err != nil {
+			// The policy fetcher reports it too; the others still load.
+			sm.log.Error("a stored policy cannot be read", "err", err)
+			return nil
+		}
+		if ok {
+			sm.onPolicy(p)
+		}
+		return nil
+	})
 }
 
 // KeyGeneration returns the key generation of the committed state: how

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,6 +69,12 @@ type Authenticator struct {
 	// generation, when set, reports the committed key generation without
 	// a read transaction (StateMachine.KeyGeneration).
 	generation func() (uint64, bool)
+	// lease, when set (UseLease), bounds how long a catch-up round keeps
+	// this node's state trusted; fresh is when the last successful round
+	// started, as nanoseconds after epoch plus one (0: never).
+	lease time.Duration
+	epoch time.Time
+	fresh atomic.Int64
 
 	mu   sync.RWMutex
 	gen  uint64
@@ -81,8 +88,20 @@ var _ auth.Authenticator = (*Authenticator)(nil)
 // revokes (ledger.Policy.RevokedAgentKeys of the policy in force); those are
 // refused too. It does no I/O.
 func NewAuthenticator(v Viewer, revoked func(tenant string) []string) *Authenticator {
-	return &Authenticator{v: v, revoked: revoked, keys: map[string]APIKey{}}
+	return &Authenticator{v: v, revoked: revoked, keys: map[string]APIKey{}, epoch: time.Now()}
 }
+
+// UseLease makes the Authenticator trust this node's applied state for at
+// most d (normally Lease) after a catch-up round started (a linearizable
+// read barrier: everything the leader had committed is applied here).
+// Past d a tenant key waits for a new round before it is looked up; past
+// d/2 a round starts in the background, so a node that serves keys
+// steadily never waits. A node cut off from the leader for longer than d
+// answers tenant keys with the store's error (503) rather than from state
+// that may miss a revocation or a suspension; this is what lets
+// Keys.Revoke and PolicyStore.Save stop waiting for a member that does not
+// confirm after d. Call it before the Authenticator is used.
+func (a *Authenticator) UseLease(d time.Duration) { a.lease = d }
 
 // UseGeneration lets the Authenticator answer a cached key without a read
 // of the state: gen (normally StateMachine.KeyGeneration of the node's
@@ -117,6 +136,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 		return auth.Principal{}, fmt.Errorf("%w: %v", auth.ErrUnauthenticated, err)
 	}
 	ctx := r.Context()
+	if a.lease > 0 {
+		if err := a.ensureFresh(ctx); err != nil {
+			return auth.Principal{}, fmt.Errorf("check api key %s: %w", id, err)
+		}
+	}
 	k, found, err := a.lookup(ctx, id)
 	if err == nil && !found && a.mayLag() {
 		if err = a.barrier.wait(ctx, a.catchUp); err == nil {
@@ -204,9 +228,36 @@ func (a *Authenticator) mayLag() bool {
 }
 
 // catchUp waits until this node applied everything committed when it was
-// called (a linearizable read barrier).
+// called (a linearizable read barrier), and renews the lease from the
+// moment it started.
 func (a *Authenticator) catchUp(ctx context.Context) error {
-	return a.v.View(ctx, store.Linearizable, func(*bolt.Tx) error { return nil })
+	start := int64(time.Since(a.epoch)) + 1
+	if err := a.v.View(ctx, store.Linearizable, func(*bolt.Tx) error { return nil }); err != nil {
+		return err
+	}
+	for {
+		cur := a.fresh.Load()
+		if cur >= start || a.fresh.CompareAndSwap(cur, start) {
+			return nil
+		}
+	}
+}
+
+// ensureFresh returns once this node's state is within the lease: at once
+// when a round started less than lease ago (starting one in the
+// background past half of it), else after a new round.
+func (a *Authenticator) ensureFresh(ctx context.Context) error {
+	if f := a.fresh.Load(); f != 0 {
+		age := time.Since(a.epoch) - time.Duration(f-1)
+		if age < a.lease/2 {
+			return nil
+		}
+		if age < a.lease {
+			a.barrier.kick(a.catchUp)
+			return nil
+		}
+	}
+	return a.barrier.wait(ctx, a.catchUp)
 }
 
 // keyBarrier shares catch-up rounds among concurrent requests: one round
@@ -253,6 +304,19 @@ func (b *keyBarrier) wait(ctx context.Context, round func(context.Context) error
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// kick starts a round unless one is running; it does not wait.
+func (b *keyBarrier) kick(round func(context.Context) error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running != nil {
+		return
+	}
+	r := &barrierRound{done: make(chan struct{})}
+	b.running = r
+	b.rounds++
+	go b.run(r, round)
 }
 
 // run runs r, then each next round asked for meanwhile, until none is.

@@ -27,17 +27,21 @@
 // # Revocation
 //
 // A key is refused once either path revokes it:
-//   - raft: a RevokeKey command. It takes effect on each node as soon as
-//     that node applies it — at once on the leader that committed it, and on
-//     a follower when it applies the entry (normally milliseconds later; a
-//     partitioned follower cannot reach a quorum, and applies it when it
-//     catches up). The Authenticator reads a key generation, which each key
-//     command advances, in the same stale read as the key, so nothing it
-//     cached outlives a revocation.
-//   - billing: a key id listed in the tenant's policy (RevokedAgentKeys),
-//     which the policy.Fetcher of every node obtains within one policy
-//     refresh; NewAuthenticator's revoked function consults the policy in
-//     force.
+//   - raft: a RevokeKey command (Keys.Revoke). Keys.Revoke returns once no
+//     node accepts the key: every member confirmed it applied the entry
+//     (store AwaitApplied), or Lease plus a margin passed since the commit
+//     for members that did not. The Authenticator reads a key generation,
+//     which each key command advances, so nothing it cached outlives a
+//     revocation; with UseLease it trusts its node's applied state for at
+//     most Lease after a catch-up round (a linearizable read barrier)
+//     started, so a member that did not confirm (stopped, partitioned,
+//     restarting) catches up before it accepts a tenant key again.
+//   - billing: a key id listed in the tenant's policy (RevokedAgentKeys).
+//     The first node's policy fetcher that obtains the policy saves it
+//     through raft (PolicyStore.Save, which waits the same way), and every
+//     node's StateMachine hands it to OnPolicy as it applies it;
+//     NewAuthenticator's revoked function consults the policy in force.
+//     A suspension (a policy with status suspended) takes the same path.
 //
 // Revoking is idempotent: the first revocation time is kept. Refusals say
 // "api key revoked" (only once the secret matched) and never name a tenant.

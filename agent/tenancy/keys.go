@@ -35,7 +35,7 @@ func (k *Keys) Create(ctx context.Context, tenant, role, name string) (APIKey, s
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	r, err := k.propose(ctx, CreateKey{Key: key})
+	r, _, err := k.propose(ctx, CreateKey{Key: key})
 	if err != nil {
 		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
 	}
@@ -60,40 +60,48 @@ func (k *Keys) List(ctx context.Context, tenant string) ([]APIKey, error) {
 	return out, nil
 }
 
-// Revoke revokes key id through raft and returns it. Revoking a revoked key
-// succeeds and keeps its first revocation time; an unknown id fails with
-// ErrNotFound.
+// Revoke revokes key id through raft and returns it once no node of the
+// cluster accepts the key any more: every member confirmed it applied the
+// revocation, or the Lease ran out for those that did not (see settle).
+// Revoking a revoked key succeeds, keeps its first revocation time and
+// waits the same way (so a retry after a timeout gives the guarantee); an
+// unknown id fails with ErrNotFound. A ctx that ends while waiting returns
+// its error: the revocation is committed, but not yet known everywhere.
 func (k *Keys) Revoke(ctx context.Context, id string) (APIKey, error) {
 	if !ValidID(id) {
 		return APIKey{}, invalidf("invalid api key id %q: want %d lowercase hex digits", clip(id), IDLen)
 	}
-	r, err := k.propose(ctx, RevokeKey{ID: id, At: k.now()})
+	r, idx, err := k.propose(ctx, RevokeKey{ID: id, At: k.now()})
 	if err != nil {
 		return APIKey{}, fmt.Errorf("revoke api key: %w", err)
+	}
+	if err := settle(ctx, k.p, idx, time.Now()); err != nil {
+		return APIKey{}, fmt.Errorf("revoke api key: committed, but not yet confirmed by every node: %w", err)
 	}
 	return *r.Key, nil
 }
 
-// propose replicates c and decodes its result; a result without a key
-// (impossible for key commands) is reported.
-func (k *Keys) propose(ctx context.Context, c Command) (Result, error) {
+// propose replicates c and decodes its result, returned with the index of
+// its entry; a result without a key (impossible for key commands) is
+// reported.
+func (k *Keys) propose(ctx context.Context, c Command) (Result, uint64, error) {
 	cmd, err := EncodeCommand(c)
 	if err != nil {
-		return Result{}, err
+		return Result{}, 0, err
 	}
-	res, _, err := k.p.Propose(ctx, cmd)
+	res, idx, err := k.p.Propose(ctx, cmd)
 	if err != nil {
-		return Result{}, err
+		return Result{}, 0, err
 	}
 	r, err := DecodeResult(res)
 	if err != nil {
-		return Result{}, err
+		return Result{}, 0, err
 	}
 	if err := r.Error(); err != nil {
-		return Result{}, err
+		return Result{}, 0, err
 	}
 	if r.Key == nil {
-		return Result{}, internalf("the state machine returned no key")
+		return Result{}, 0, internalf("the state machine returned no key")
 	}
-	return r, nil
+	return r, idx, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -46,7 +47,8 @@ func (s *PolicyStore) WithAudit(a audit.Auditor) *PolicyStore {
 
 // Save proposes sp as tenant's policy, unless this node already holds a
 // policy of that tenant with the same or a higher version (then it does
-// nothing: the state machine would keep the stored one anyway). sp must
+// nothing: the state machine would keep the stored one anyway). A saved
+// policy is in force on every node when Save returns (see settle). sp must
 // carry a payload whose tenant is tenant; its signature is not checked here
 // (the policy.Fetcher verified it). Errors: the payload's, the store's
 // (Propose), or the state machine's (*Error).
@@ -75,13 +77,22 @@ func (s *PolicyStore) Save(ctx context.Context, tenant string, sp ledger.SignedP
 	if err != nil {
 		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
 	}
-	res, _, err := s.p.Propose(ctx, cmd)
+	res, idx, err := s.p.Propose(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
 	}
+	committed := time.Now()
 	r, err := DecodeResult(res)
 	if err != nil {
 		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
+	}
+	if r.Error() == nil && !r.Unchanged {
+		// A suspension or a revoked key holds on every node once Save
+		// returns (every node's StateMachine hands applied policies to
+		// OnPolicy).
+		if err := settle(ctx, s.p, idx, committed); err != nil {
+			return fmt.Errorf("save policy of tenant %s: committed, but not yet confirmed by every node: %w", tenant, err)
+		}
 	}
 	outcome := audit.OutcomeOK
 	if r.Error() != nil {

@@ -20,21 +20,23 @@ const (
 // status), except usage batches that were accepted in full: those are the
 // agents' routine traffic, and the ledger keeps them.
 var auditedRoutes = map[string]string{
-	"POST /api/v1/tenants":                         "tenant.create",
-	"PATCH /api/v1/tenants/{id}":                   "tenant.update",
-	"DELETE /api/v1/tenants/{id}":                  "tenant.delete",
-	"POST /api/v1/tenants/{id}/suspend":            "tenant.suspend",
-	"POST /api/v1/tenants/{id}/resume":             "tenant.resume",
-	"POST /api/v1/tenants/{id}/keys":               "key.create",
-	"DELETE /api/v1/tenants/{id}/keys/{key}":       "key.revoke",
-	"DELETE /api/v1/tenants/{id}/agent-keys/{key}": "agent_key.revoke",
-	"POST /api/v1/clusters":                        "cluster.register",
-	"POST /api/v1/clusters/{id}/nodes":             "cluster.node_register",
-	"POST /api/v1/usage":                           "usage.ingest",
-	"POST /api/v1/invoices/{id}/finalize":          "invoice.finalize",
-	"POST /api/v1/invoices/{id}/void":              "invoice.void",
-	"POST /api/v1/invoices/{id}/uncollectible":     "invoice.uncollectible",
-	"POST /api/v1/invoices/{id}/payments":          "invoice.pay",
+	"POST /api/v1/tenants":                          "tenant.create",
+	"PATCH /api/v1/tenants/{id}":                    "tenant.update",
+	"DELETE /api/v1/tenants/{id}":                   "tenant.delete",
+	"POST /api/v1/tenants/{id}/suspend":             "tenant.suspend",
+	"POST /api/v1/tenants/{id}/resume":              "tenant.resume",
+	"POST /api/v1/tenants/{id}/keys":                "key.create",
+	"DELETE /api/v1/tenants/{id}/keys/{key}":        "key.revoke",
+	"DELETE /api/v1/tenants/{id}/agent-keys/{key}":  "agent_key.revoke",
+	"POST /api/v1/clusters":                         "cluster.register",
+	"POST /api/v1/clusters/{id}/nodes":              "cluster.node_register",
+	"POST /api/v1/clusters/{id}/tenants/{tenant}":   "cluster.tenant_add",
+	"DELETE /api/v1/clusters/{id}/tenants/{tenant}": "cluster.tenant_remove",
+	"POST /api/v1/usage":                            "usage.ingest",
+	"POST /api/v1/invoices/{id}/finalize":           "invoice.finalize",
+	"POST /api/v1/invoices/{id}/void":               "invoice.void",
+	"POST /api/v1/invoices/{id}/uncollectible":      "invoice.uncollectible",
+	"POST /api/v1/invoices/{id}/payments":           "invoice.pay",
 }
 
 // noteOf returns the request's audit note (audit.NoteOf).

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -179,5 +180,73 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// clusterTenantsOut is the answer of the cluster tenant routes.
+type clusterTenantsOut struct {
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+	// Unchanged is set when an add or remove changed nothing.
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
+// clusterTenants: GET /api/v1/clusters/{id}/tenants → {cluster_id,
+// tenants}, for admins and the cluster itself (its agents refresh their
+// tenants with it or with whoami).
+func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if p.kind == kindCluster && p.cluster.ID != id {
+		return notFound("cluster %q not found", id)
+	}
+	var cl ledger.Cluster
+	err := s.view(r, func(tx *bolt.Tx) error {
+		var err error
+		cl, err = ledger.GetCluster(tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: cl.ID, Tenants: cl.Tenants})
+	return nil
+}
+
+// addClusterTenant: POST /api/v1/clusters/{id}/tenants/{tenant} → 200
+// {cluster_id, tenants}. The cluster's agents serve the tenant once they
+// learn it: at their next tenant refresh (--policy-refresh), or at once
+// when a key is created for it or one of its keys is used.
+func (s *Server) addClusterTenant(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, tenant := r.PathValue("id"), r.PathValue("tenant")
+	noteOf(r).Set("cluster:"+id, "tenant", clip(tenant))
+	res, err := s.propose(r.Context(), ledger.AddClusterTenant{Header: s.header(p), ClusterID: id, Tenant: tenant})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Unchanged: res.Unchanged})
+	return nil
+}
+
+// removeClusterTenant: DELETE
+// /api/v1/clusters/{id}/tenants/{tenant}?force=true → 200 {cluster_id,
+// tenants}. Without force it is refused (409): billing cannot see whether
+// the tenant still has data on the cluster. Forced, the tenant's data is
+// kept on the cluster and its keys are refused there until it is added
+// back; nothing is deleted.
+func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, tenant := r.PathValue("id"), r.PathValue("tenant")
+	var force bool
+	if v := r.URL.Query().Get("force"); v != "" {
+		var err error
+		if force, err = strconv.ParseBool(v); err != nil {
+			return invalid("force: %q is not a boolean (want true or false)", clip(v))
+		}
+	}
+	noteOf(r).Set("cluster:"+id, "tenant", clip(tenant), "force", strconv.FormatBool(force))
+	res, err := s.propose(r.Context(), ledger.RemoveClusterTenant{Header: s.header(p), ClusterID: id, Tenant: tenant, Force: force})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants})
 	return nil
 }

@@ -56,6 +56,9 @@ type paymentBody struct {
 	Method      string `json:"method"`
 	ExternalRef string `json:"external_ref"`
 	Note        string `json:"note"`
+	// Credit accepts an amount above the amount due: the excess is a
+	// prepayment kept as the tenant's credit.
+	Credit bool `json:"credit"`
 }
 
 // decodeStrict decodes exactly one JSON object from r into v, rejecting

@@ -8,17 +8,26 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
 // invoicesBody is the answer of GET /api/v1/invoices.
 type invoicesBody struct {
 	Invoices []ledger.Invoice `json:"invoices"`
+	// BillingPeriod is the service's period ("month", "10m0s"): a draft
+	// appears when a tenant's period ends.
+	BillingPeriod string `json:"billing_period"`
+	// CurrentPeriod is the listed tenant's period not yet invoiced (when
+	// one tenant is listed), so an empty list can say when the next draft
+	// comes.
+	CurrentPeriod *ledger.OpenPeriod `json:"current_period,omitempty"`
 }
 
-// listInvoices: GET /api/v1/invoices?tenant_id=&status= → {"invoices":[...]}
-// by tenant and period. A tenant key lists its own tenant's invoices
-// (tenant_id, when given, must be its own); an admin lists every tenant's
-// unless tenant_id is given. Drafts show their current preview.
+// listInvoices: GET /api/v1/invoices?tenant_id=&status= → {"invoices":[...],
+// "billing_period", "current_period"?} by tenant and period. A tenant key
+// lists its own tenant's invoices (tenant_id, when given, must be its
+// own); an admin lists every tenant's unless tenant_id is given. Drafts
+// show their current preview.
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principal) error {
 	q := r.URL.Query()
 	tenant := q.Get("tenant_id")
@@ -37,11 +46,16 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 			return invalid("status: %q is unknown (want draft, open, paid, void or uncollectible)", clip(v))
 		}
 	}
-	var body invoicesBody
+	body := invoicesBody{BillingPeriod: s.cfg.Cycle.String()}
 	err := s.view(r, func(tx *bolt.Tx) error {
 		all, err := ledger.ListInvoices(tx, tenant)
 		if err != nil {
 			return err
+		}
+		if tenant != "" {
+			if p, err := ledger.CurrentPeriod(tx, tenant, s.cfg.Cycle); err == nil {
+				body.CurrentPeriod = &p
+			}
 		}
 		body.Invoices = all[:0]
 		for _, inv := range all {
@@ -168,11 +182,13 @@ type paymentOut struct {
 }
 
 // payInvoice: POST /api/v1/invoices/{id}/payments
-// {"amount_cents","method":"manual"|"admin","external_ref","note"} → 201
-// {"payment","invoice","tenant"?}. A partial payment reduces the amount
-// due; an excess becomes tenant credit; a payment that leaves no invoice
-// past due resumes a tenant suspended by dunning. external_ref is unique:
-// reusing it is 409.
+// {"amount_cents","method":"manual"|"admin","external_ref","note","credit"}
+// → 201 {"payment","invoice","tenant"?}. A partial payment reduces the
+// amount due; an amount above it is refused (400 naming both figures)
+// unless "credit": true says the excess is a prepayment, which becomes
+// tenant credit (tenant.credited in the tenant's audit trail); a payment
+// that leaves no invoice past due resumes a tenant suspended by dunning.
+// external_ref is unique: reusing it is 409.
 func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
 	body, err := decodePayment(r.Body)
 	if err != nil {
@@ -181,6 +197,7 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	res, err := s.propose(r.Context(), ledger.RecordPayment{
 		Header: s.header(p), PaymentID: ledger.NewID("pay_"), InvoiceID: r.PathValue("id"),
 		AmountCents: body.AmountCents, Method: body.Method, ExternalRef: body.ExternalRef, Note: body.Note,
+		Credit: body.Credit,
 	})
 	if err != nil {
 		return err
@@ -189,13 +206,28 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
+// pricedTier is one tier of the pricing answer: the tier as configured
+// and what its quota action means for a customer, since a limit under
+// allow_with_overage or warn is no cap.
+type pricedTier struct {
+	tier.Tier
+	QuotaActionDescription string `json:"quota_action_description"`
+}
+
 // pricing: GET /api/v1/payment/pricing → the tier catalog in force
-// ({"tiers":[...]}, money as exact dollar strings).
+// ({"tiers":[...]}, money as exact dollar strings), each tier with its
+// quota_action and quota_action_description (what happens at a limit).
 func (s *Server) pricing(w http.ResponseWriter, r *http.Request, _ principal) error {
 	cat, err := s.catalog(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, cat)
+	out := struct {
+		Tiers []pricedTier `json:"tiers"`
+	}{Tiers: make([]pricedTier, 0, len(cat.Tiers))}
+	for _, t := range cat.Tiers {
+		out.Tiers = append(out.Tiers, pricedTier{Tier: t, QuotaActionDescription: t.QuotaAction.Describe()})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

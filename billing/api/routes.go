@@ -35,6 +35,9 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},
 		{"GET", "/api/v1/clusters/{id}", adminOnly | clusterKey, s.getCluster},
 		{"POST", "/api/v1/clusters/{id}/nodes", clusterKey, s.registerNode},
+		{"GET", "/api/v1/clusters/{id}/tenants", adminOnly | clusterKey, s.clusterTenants},
+		{"POST", "/api/v1/clusters/{id}/tenants/{tenant}", adminOnly, s.addClusterTenant},
+		{"DELETE", "/api/v1/clusters/{id}/tenants/{tenant}", adminOnly, s.removeClusterTenant},
 
 		{"POST", "/api/v1/usage", clusterKey, s.ingest},
 

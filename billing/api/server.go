@@ -17,8 +17,13 @@
 //     other tenants answer 404, admin operations 403;
 //   - a cluster enrollment token (POST /api/v1/clusters): POST
 //     /api/v1/usage, the policy of the tenants the cluster serves, its own
-//     cluster record (GET /api/v1/clusters/{id}) and the registration of
-//     its nodes (POST /api/v1/clusters/{id}/nodes).
+//     cluster record and tenants (GET /api/v1/clusters/{id}[/tenants]) and
+//     the registration of its nodes (POST /api/v1/clusters/{id}/nodes).
+//     Only an admin changes the tenants a cluster serves (POST|DELETE
+//     /api/v1/clusters/{id}/tenants/{tenant}).
+//
+// Every /api/v1 route refuses query parameters it does not take (400
+// naming them; see query.go).
 //
 // Pricing (GET /api/v1/payment/pricing) and the policy public key accept
 // any credential.
@@ -92,6 +97,10 @@ type Config struct {
 	NodeID   string
 	RaftAddr string
 	HTTPAddr string
+	// Cycle is the billing period the scheduler drafts invoices for (the
+	// service's --period; zero: calendar months), which the invoice list
+	// uses to say when a tenant's open period ends.
+	Cycle ledger.Cycle
 	// PaymentTerms is the time from finalization to the due date of an
 	// invoice finalized through the API without a due date (default 14
 	// days).
@@ -202,6 +211,7 @@ func (s *Server) routes() http.Handler {
 // the handler and translates its error.
 func (s *Server) wrap(rt route) http.Handler {
 	action := auditedRoutes[rt.method+" "+rt.pattern]
+	params, checked := queryParams(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonapi.SetRoute(r, rt.pattern)
 		var p principal
@@ -213,6 +223,14 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			if err != nil {
 				s.auditAuth(rt, r, p, err)
+				s.fail(w, r, err)
+				return
+			}
+		}
+		if checked {
+			// After authentication: an anonymous caller learns nothing
+			// of a route's parameters.
+			if err := checkQuery(r, params); err != nil {
 				s.fail(w, r, err)
 				return
 			}

@@ -176,6 +176,24 @@ func TestPricing(t *testing.T) {
 	if starter.BasePrice != tier.Dollars(10) {
 		t.Fatalf("starter base price = %s, want 10.00", starter.BasePrice)
 	}
+	// Each tier says what happens at a limit: starter's 10 req/s is no cap.
+	var raw struct {
+		Tiers []struct {
+			Name        string `json:"name"`
+			QuotaAction string `json:"quota_action"`
+			Description string `json:"quota_action_description"`
+		} `json:"tiers"`
+	}
+	e.want(200, "GET", "/api/v1/payment/pricing", adminKey, nil, &raw)
+	for _, tr := range raw.Tiers {
+		want := map[string]string{"free": "block", "starter": "allow_with_overage", "professional": "allow_with_overage", "enterprise": "allow_with_overage"}[tr.Name]
+		if tr.QuotaAction != want || tr.Description == "" {
+			t.Errorf("pricing tier %s: quota action %q (%q), want %q with a description", tr.Name, tr.QuotaAction, tr.Description, want)
+		}
+		if want == "allow_with_overage" && !strings.Contains(tr.Description, "Aerolith-Quota-Warning") {
+			t.Errorf("pricing tier %s: description %q does not name the warning header", tr.Name, tr.Description)
+		}
+	}
 }
 
 func TestClustersAndPolicy(t *testing.T) {
@@ -399,6 +417,13 @@ func TestInvoicesAndPayments(t *testing.T) {
 		t.Fatalf("list acme drafts = %+v", list.Invoices)
 	}
 	e.want(400, "GET", "/api/v1/invoices?status=late", adminKey, nil, nil)
+	// One tenant's list says when its open period ends (the test env
+	// bills calendar months).
+	e.want(200, "GET", "/api/v1/invoices?tenant_id="+acme.ID, adminKey, nil, &list)
+	if p := list.CurrentPeriod; list.BillingPeriod != "month" || p == nil || p.First || !p.Start.Equal(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)) ||
+		!p.End.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("list of acme: period %q, current %+v", list.BillingPeriod, list.CurrentPeriod)
+	}
 
 	var fin ledger.Invoice
 	e.want(200, "POST", path+"/finalize", adminKey, nil, &fin)
@@ -443,7 +468,12 @@ func TestInvoicesAndPayments(t *testing.T) {
 			t.Errorf("payment %s = %d %s, want 400", body, r.status, r.body)
 		}
 	}
-	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": fin.TotalCents, "external_ref": "wire-2", "method": "admin"}, &pay)
+	// More than is due needs "credit": true; the refusal names both figures.
+	if r := e.do("POST", path+"/payments", adminKey, map[string]any{"amount_cents": 100_000_000_000, "external_ref": "wire-2"}); r.status != 400 ||
+		!strings.Contains(r.errMsg(), fmt.Sprintf("100000000000 is more than the %d due", fin.TotalCents-100)) {
+		t.Fatalf("overpayment without credit = %d %s, want 400", r.status, r.body)
+	}
+	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": fin.TotalCents, "external_ref": "wire-2", "method": "admin", "credit": true}, &pay)
 	if pay.Invoice.Status != ledger.InvoicePaid || pay.Payment.CreditedCents != 100 {
 		t.Fatalf("overpayment = %+v / %+v", pay.Payment, pay.Invoice)
 	}

@@ -3,6 +3,10 @@ package api
 import (
 	"net/http"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
 // health: GET /health answers 200 while the process serves HTTP.
@@ -87,8 +91,11 @@ type whoamiBody struct {
 	Time     time.Time `json:"time"`
 }
 
-// whoami: GET /api/v1/whoami describes the credential used.
-func (s *Server) whoami(w http.ResponseWriter, _ *http.Request, p principal) error {
+// whoami: GET /api/v1/whoami describes the credential used. A cluster's
+// tenants are read with the request's consistency (linearizable by
+// default): agents refresh the tenants they serve with it, so a tenant
+// just added or removed shows at once.
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) error {
 	body := whoamiBody{Actor: p.actor(), Time: s.cfg.Now().UTC()}
 	switch p.kind {
 	case kindAdmin:
@@ -96,7 +103,11 @@ func (s *Server) whoami(w http.ResponseWriter, _ *http.Request, p principal) err
 	case kindTenant:
 		body.Kind, body.TenantID = "tenant", p.tenant
 	case kindCluster:
-		body.Kind, body.Cluster, body.Tenants = "cluster", p.cluster.ID, p.cluster.Tenants
+		cl := p.cluster
+		if err := s.view(r, func(tx *bolt.Tx) (err error) { cl, err = ledger.GetCluster(tx, cl.ID); return err }); err != nil {
+			return err
+		}
+		body.Kind, body.Cluster, body.Tenants = "cluster", cl.ID, cl.Tenants
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil

@@ -10,7 +10,9 @@ import (
 )
 
 // createTenant: POST /api/v1/tenants {"organization","name","tier","email"}
-// → 201 with the tenant. The id is generated ("tn_...").
+// → 201 with the tenant. The id is generated ("tn_..."). A name already
+// used by a tenant of the same organization (not deleted; case ignored) is
+// 409 naming that tenant.
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	req, err := ledger.DecodeTenantRequest(r.Body)
 	if err != nil {
@@ -90,11 +92,21 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p principal) 
 	return nil
 }
 
+// tenantUpdateOut is the answer of PATCH /api/v1/tenants/{id}: the tenant,
+// and "unchanged": true when the patch changed nothing (e.g. the tier it
+// was already on: no change is recorded in the audit trail).
+type tenantUpdateOut struct {
+	*ledger.Tenant
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
 // updateTenant: PATCH /api/v1/tenants/{id} with any of "organization",
-// "name", "email" and "tier" → 200 with the tenant. A tier change is
-// prorated by the second within the current period. Profile fields and
-// tier are two ledger commands applied in that order: if the tier is
-// refused (400 naming the tier) the profile change has been applied.
+// "name", "email" and "tier" → 200 with the tenant (and "unchanged": true
+// when nothing changed). A tier change is prorated by the second within
+// the current period. Profile fields and tier are two ledger commands
+// applied in that order: if the tier is refused (400 naming the tier) the
+// profile change has been applied. Renaming a tenant to the name of
+// another tenant of its organization is 409 naming that tenant.
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	patch, err := ledger.DecodeTenantPatch(r.Body)
@@ -104,15 +116,19 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principa
 	if patch.Tier != nil {
 		noteOf(r).Set("", "tier", clip(*patch.Tier))
 	}
-	var t *ledger.Tenant
+	out := tenantUpdateOut{Unchanged: true}
 	for _, cmd := range patch.Commands(s.header(p), id) {
 		res, err := s.propose(r.Context(), cmd)
 		if err != nil {
 			return err
 		}
-		t = res.Tenant
+		out.Tenant = res.Tenant
+		out.Unchanged = out.Unchanged && res.Unchanged
 	}
-	writeJSON(w, http.StatusOK, t)
+	if out.Unchanged {
+		noteOf(r).Set("", "unchanged", "true")
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -15,8 +15,9 @@ import (
 // token, body as ledger.DecodeUsageBatch documents → 200 with
 // ledger.IngestResult {"accepted","duplicates","rejected","records":[{"status",
 // "reason","retry"}]}, one entry per record in order. Records are
-// idempotent by (cluster_id, node_id, seq) forever: a resent record is a
-// duplicate and counted once. A batch whose cluster_id names another
+// idempotent by (cluster_id, node_id, incarnation, seq) forever (records
+// without an incarnation: (cluster_id, node_id, seq)): a resent record is
+// a duplicate and counted once. A batch whose cluster_id names another
 // cluster than the token's is 403.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p principal) error {
 	noteOf(r).Set("cluster:" + p.cluster.ID)

@@ -231,6 +231,7 @@ const (
 	fIngress
 	fEgress
 	fStorage
+	fIncarnation
 )
 
 // record consumes one record object.
@@ -251,6 +252,9 @@ func (s *usageScanner) record() (ledger.UsageRecord, bool) {
 		case "node_id":
 			bit = fNode
 			r.NodeID, ok = s.id()
+		case "incarnation":
+			bit = fIncarnation
+			r.Incarnation, ok = s.id()
 		case "tenant_id":
 			bit = fTenant
 			r.Tenant, ok = s.id()

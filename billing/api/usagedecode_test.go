@@ -70,7 +70,8 @@ func TestFastUsage(t *testing.T) {
 func FuzzFastUsage(f *testing.F) {
 	for _, s := range []string{plainBody(1), plainBody(3), `{"records":[{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`,
 		`{"cluster_id":"c","records":[{"seq":0,"reads":0,"start":"2026-01-01T00:00:00.5-07:00","end":"2261-12-31T23:59:59Z"}]}`,
-		`{"records":[{"seq":18446744073709551615,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`} {
+		`{"records":[{"seq":18446744073709551615,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`,
+		`{"records":[{"node_id":"n1","incarnation":"9f0c2a","seq":1,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

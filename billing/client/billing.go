@@ -78,7 +78,19 @@ func (c *Client) UpdateTenant(ctx context.Context, id string, p TenantPatch) (le
 
 // SetTier moves a tenant to another tier from now on.
 func (c *Client) SetTier(ctx context.Context, id, tierName string) (ledger.Tenant, error) {
-	return c.UpdateTenant(ctx, id, TenantPatch{Tier: &tierName})
+	t, _, err := c.ChangeTier(ctx, id, tierName)
+	return t, err
+}
+
+// ChangeTier moves a tenant to another tier from now on; changed is false
+// when the tenant was already on it (nothing changed, nothing audited).
+func (c *Client) ChangeTier(ctx context.Context, id, tierName string) (t ledger.Tenant, changed bool, err error) {
+	var out struct {
+		ledger.Tenant
+		Unchanged bool `json:"unchanged"`
+	}
+	err = c.send(ctx, http.MethodPatch, "/api/v1/tenants/"+seg(id), nil, TenantPatch{Tier: &tierName}, &out, false)
+	return out.Tenant, !out.Unchanged, err
 }
 
 type reasonBody struct {
@@ -250,6 +262,45 @@ func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, 
 	return n, err
 }
 
+// ClusterTenants is the answer of the cluster tenant calls: the tenants a
+// cluster serves, and whether an add or remove changed nothing.
+type ClusterTenants struct {
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+	Unchanged bool     `json:"unchanged,omitempty"`
+}
+
+// ListClusterTenants returns the tenants a cluster serves (admin key, or
+// the cluster's own enrollment token).
+func (c *Client) ListClusterTenants(ctx context.Context, clusterID string) (ClusterTenants, error) {
+	var out ClusterTenants
+	err := c.send(ctx, http.MethodGet, "/api/v1/clusters/"+seg(clusterID)+"/tenants", nil, nil, &out, false)
+	return out, err
+}
+
+// AddClusterTenant makes a cluster serve one more tenant (admin key); its
+// agents pick it up without a restart. Adding a served tenant is a no-op
+// (Unchanged), so the call is retried like a read.
+func (c *Client) AddClusterTenant(ctx context.Context, clusterID, tenant string) (ClusterTenants, error) {
+	var out ClusterTenants
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters/"+seg(clusterID)+"/tenants/"+seg(tenant), nil, nil, &out, true)
+	return out, err
+}
+
+// RemoveClusterTenant stops a cluster from serving a tenant (admin key).
+// Without force it fails with a conflict (IsConflict): billing cannot see
+// whether the tenant still has data there. With force the tenant's data
+// stays on the cluster, refused to its keys, until it is added back.
+func (c *Client) RemoveClusterTenant(ctx context.Context, clusterID, tenant string, force bool) (ClusterTenants, error) {
+	var q url.Values
+	if force {
+		q = url.Values{"force": {"true"}}
+	}
+	var out ClusterTenants
+	err := c.send(ctx, http.MethodDelete, "/api/v1/clusters/"+seg(clusterID)+"/tenants/"+seg(tenant), q, nil, &out, false)
+	return out, err
+}
+
 // RegisterCluster registers a cluster serving tenants; clusterID "" lets
 // the service choose one.
 func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants []string) (Enrollment, error) {
@@ -263,10 +314,16 @@ func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants 
 }
 
 // UsageRecord is one metering record of one tenant on one node for the
-// window [Start, End). (cluster, NodeID, Seq) identifies it forever: each
-// node numbers its records 1, 2, 3, ...
+// window [Start, End). (cluster, NodeID, Incarnation, Seq) identifies it
+// forever: each outbox numbers its records 1, 2, 3, ...
 type UsageRecord struct {
-	NodeID             string    `json:"node_id"`
+	NodeID string `json:"node_id"`
+	// Incarnation identifies the node's outbox: a node whose data
+	// directory was wiped numbers its records from 1 again under a new
+	// incarnation, and billing deduplicates by (cluster, node,
+	// incarnation, seq). Empty for records of outboxes older than
+	// incarnations.
+	Incarnation        string    `json:"incarnation,omitempty"`
 	Seq                uint64    `json:"seq"`
 	TenantID           string    `json:"tenant_id"`
 	Start              time.Time `json:"start"`
@@ -359,6 +416,23 @@ type InvoiceQuery struct {
 
 // ListInvoices lists invoices by tenant and period.
 func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]ledger.Invoice, error) {
+	l, err := c.Invoices(ctx, q)
+	return l.Invoices, err
+}
+
+// InvoiceList is the answer of Invoices.
+type InvoiceList struct {
+	Invoices []ledger.Invoice `json:"invoices"`
+	// BillingPeriod is the service's period ("month", "10m0s").
+	BillingPeriod string `json:"billing_period"`
+	// CurrentPeriod is the tenant's period not yet invoiced, when
+	// InvoiceQuery.TenantID was given: its draft appears when it ends.
+	CurrentPeriod *ledger.OpenPeriod `json:"current_period,omitempty"`
+}
+
+// Invoices lists invoices by tenant and period, with the billing period
+// and, for one tenant, its period not yet invoiced.
+func (c *Client) Invoices(ctx context.Context, q InvoiceQuery) (InvoiceList, error) {
 	v := url.Values{}
 	if q.TenantID != "" {
 		v.Set("tenant_id", q.TenantID)
@@ -366,11 +440,9 @@ func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]ledger.Inv
 	if q.Status != "" {
 		v.Set("status", q.Status)
 	}
-	var out struct {
-		Invoices []ledger.Invoice `json:"invoices"`
-	}
+	var out InvoiceList
 	err := c.send(ctx, http.MethodGet, "/api/v1/invoices", v, nil, &out, false)
-	return out.Invoices, err
+	return out, err
 }
 
 // GetInvoice returns an invoice (a draft shows its current preview).
@@ -437,6 +509,10 @@ type Payment struct {
 	// ExternalRef is the payment's reference, unique across payments.
 	ExternalRef string `json:"external_ref"`
 	Note        string `json:"note,omitempty"`
+	// Credit accepts an amount above the amount due and keeps the excess
+	// as the tenant's credit (a prepayment); without it such a payment is
+	// refused.
+	Credit bool `json:"credit,omitempty"`
 }
 
 // PaymentResult is the answer of PayInvoice. Tenant is set when the
@@ -538,6 +614,10 @@ func appendUsageBody(b []byte, records []UsageRecord) []byte {
 		}
 		b = append(b, `{"node_id":`...)
 		b = appendJSONString(b, r.NodeID)
+		if r.Incarnation != "" {
+			b = append(b, `,"incarnation":`...)
+			b = appendJSONString(b, r.Incarnation)
+		}
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, r.Seq, 10)
 		b = append(b, `,"tenant_id":`...)

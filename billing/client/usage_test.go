@@ -25,7 +25,7 @@ func decodeBody(t *testing.T, body []byte) ledger.UsageBatch {
 func TestAppendUsageBody(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))
 	recs := []UsageRecord{
-		{NodeID: "n1", Seq: 1, TenantID: "tn_a", Start: start, End: start.Add(time.Minute), Reads: 1, Writes: 2, Queries: 3,
+		{NodeID: "n1", Incarnation: "9f0c2a", Seq: 1, TenantID: "tn_a", Start: start, End: start.Add(time.Minute), Reads: 1, Writes: 2, Queries: 3,
 			QueryComputeMs: 4, IngressBytes: 5, EgressBytes: 6, StorageByteSeconds: 7},
 		{NodeID: "n\"ö<1>", Seq: 1 << 62, TenantID: "t\\\n", Start: start, End: start},
 	}
@@ -35,7 +35,7 @@ func TestAppendUsageBody(t *testing.T) {
 	}
 	for i, r := range recs {
 		g := got.Records[i]
-		want := ledger.UsageRecord{NodeID: r.NodeID, Seq: r.Seq, Tenant: r.TenantID, Start: r.Start.UnixNano(), End: r.End.UnixNano(),
+		want := ledger.UsageRecord{NodeID: r.NodeID, Incarnation: r.Incarnation, Seq: r.Seq, Tenant: r.TenantID, Start: r.Start.UnixNano(), End: r.End.UnixNano(),
 			Reads: r.Reads, Writes: r.Writes, Queries: r.Queries, QueryComputeMs: r.QueryComputeMs,
 			IngressBytes: r.IngressBytes, EgressBytes: r.EgressBytes, StorageByteSeconds: r.StorageByteSeconds}
 		if g != want {
@@ -59,14 +59,15 @@ func FuzzAppendUsageBody(f *testing.F) {
 	f.Add("\x00\"\\", "\u2028é", uint64(1<<63), uint64(0), int64(-1))
 	f.Fuzz(func(t *testing.T, node, tenant string, seq, reads uint64, nanos int64) {
 		at := time.Unix(0, nanos)
-		body := appendUsageBody(nil, []UsageRecord{{NodeID: node, Seq: seq, TenantID: tenant, Start: at, End: at, Reads: reads}})
+		body := appendUsageBody(nil, []UsageRecord{{NodeID: node, Incarnation: tenant, Seq: seq, TenantID: tenant, Start: at, End: at, Reads: reads}})
 		var v struct {
 			Records []struct {
-				NodeID   string `json:"node_id"`
-				Seq      uint64 `json:"seq"`
-				TenantID string `json:"tenant_id"`
-				Start    time.Time
-				Reads    uint64 `json:"reads"`
+				NodeID      string `json:"node_id"`
+				Incarnation string `json:"incarnation"`
+				Seq         uint64 `json:"seq"`
+				TenantID    string `json:"tenant_id"`
+				Start       time.Time
+				Reads       uint64 `json:"reads"`
 			} `json:"records"`
 		}
 		if err := json.Unmarshal(body, &v); err != nil {
@@ -76,7 +77,7 @@ func FuzzAppendUsageBody(f *testing.F) {
 		if r.Seq != seq || r.Reads != reads || !r.Start.Equal(at) {
 			t.Fatalf("round trip: %+v", r)
 		}
-		if jsonString(node) == node && (r.NodeID != node || r.TenantID != jsonString(tenant)) {
+		if jsonString(node) == node && (r.NodeID != node || r.TenantID != jsonString(tenant) || r.Incarnation != jsonString(tenant)) {
 			t.Fatalf("strings: %q %q, want %q %q", r.NodeID, r.TenantID, node, tenant)
 		}
 	})

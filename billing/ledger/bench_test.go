@@ -31,7 +31,7 @@ func benchIngest(b *testing.B, perTx int) {
 	tenants := make([]string, 8)
 	for i := range tenants {
 		tenants[i] = fmt.Sprintf("tenant-%d", i)
-		if r := applyOnce(db, sm, CreateTenant{Header: fx.h(), ID: tenants[i], Organization: "o", Name: "n", Tier: "starter", Email: "a@b.example"}); r.Err != nil {
+		if r := applyOnce(db, sm, CreateTenant{Header: fx.h(), ID: tenants[i], Organization: "o", Name: tenants[i], Tier: "starter", Email: "a@b.example"}); r.Err != nil {
 			b.Fatal(r.Err)
 		}
 	}

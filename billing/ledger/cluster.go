@@ -93,3 +93,87 @@ func ClusterByToken(tx *bolt.Tx, tokenHash [32]byte) (Cluster, error) {
 	}
 	return GetCluster(tx, string(id))
 }
+
+// servedAt reports whether the cluster may report usage of tenant for a
+// window starting at start (Unix nanoseconds): it serves the tenant, or
+// served it until after start (usage metered before a removal arrives
+// late, and is never lost).
+func (c Cluster) servedAt(tenant string, start int64) bool {
+	if _, ok := slices.BinarySearch(c.Tenants, tenant); ok {
+		return true
+	}
+	for _, r := range c.Removed {
+		if r.Tenant == tenant && start < r.At.UnixNano() {
+			return true
+		}
+	}
+	return false
+}
+
+// loadCluster loads a cluster for a command that changes it.
+func (a *applier) loadCluster(id string) (*Cluster, *Error) {
+	if e := checkID("cluster_id", id); e != nil {
+		return nil, e
+	}
+	var cl Cluster
+	ok, e := getJSON(a.tx, bClusters, []byte(id), &cl)
+	if e != nil {
+		return nil, e
+	}
+	if !ok {
+		return nil, notFoundf("cluster %q not found", id)
+	}
+	return &cl, nil
+}
+
+func (a *applier) addClusterTenant(c AddClusterTenant) Result {
+	cl, e := a.loadCluster(c.ClusterID)
+	if e != nil {
+		return Result{Err: e}
+	}
+	if _, e := a.liveTenant("tenant", c.Tenant); e != nil {
+		return Result{Err: e}
+	}
+	i, found := slices.BinarySearch(cl.Tenants, c.Tenant)
+	if found {
+		return Result{Unchanged: true, Cluster: cl}
+	}
+	if len(cl.Tenants) >= MaxClusterTenants {
+		return Result{Err: statef("cluster %q already serves %d tenants (the limit)", cl.ID, MaxClusterTenants)}
+	}
+	cl.Tenants = slices.Insert(cl.Tenants, i, c.Tenant)
+	putJSON(a.tx, bClusters, []byte(cl.ID), cl)
+	a.audit(c.Tenant, "cluster", cl.ID, "cluster.tenant_added", map[string]string{"tenants": strings.Join(cl.Tenants, ",")})
+	return Result{Cluster: cl}
+}
+
+func (a *applier) removeClusterTenant(c RemoveClusterTenant) Result {
+	cl, e := a.loadCluster(c.ClusterID)
+	if e != nil {
+		return Result{Err: e}
+	}
+	if e := checkID("tenant", c.Tenant); e != nil {
+		return Result{Err: e}
+	}
+	i, found := slices.BinarySearch(cl.Tenants, c.Tenant)
+	switch {
+	case !found:
+		return Result{Err: notFoundf("tenant %q is not served by cluster %q", c.Tenant, cl.ID)}
+	case len(cl.Tenants) == 1:
+		return Result{Err: statef("cluster %q serves only tenant %q; a cluster serves at least one tenant (add another first)", cl.ID, c.Tenant)}
+	case !c.Force:
+		// Billing sees usage, not a cluster's data: only the cluster knows
+		// whether the tenant still holds documents there.
+		return Result{Err: conflictf("tenant %q may still have data on cluster %q: billing cannot see a cluster's data, so ask the cluster "+
+			"(e.g. aerolith collection list, or GET /api/v1/stats, with a key of the tenant); remove it with force to stop serving it anyway: "+
+			"its data stays on the cluster, refused to its keys, until the tenant is added back", c.Tenant, cl.ID)}
+	}
+	cl.Tenants = slices.Delete(cl.Tenants, i, i+1)
+	cl.Removed = slices.DeleteFunc(cl.Removed, func(r RemovedTenant) bool { return r.Tenant == c.Tenant })
+	cl.Removed = append(cl.Removed, RemovedTenant{Tenant: c.Tenant, At: a.now()})
+	putJSON(a.tx, bClusters, []byte(cl.ID), cl)
+	a.audit(c.Tenant, "cluster", cl.ID, "cluster.tenant_removed", map[string]string{
+		"tenants": strings.Join(cl.Tenants, ","), "forced": "true", "data": "kept on the cluster, refused to the tenant's keys",
+	})
+	return Result{Cluster: cl}
+}

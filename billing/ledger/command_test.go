@@ -28,12 +28,14 @@ func allCommands() []Command {
 		FinalizeInvoice{h, "in_1", 99},
 		VoidInvoice{h, "in_1", "oops"},
 		MarkUncollectible{h, "in_1", "gone"},
-		RecordPayment{h, "p1", "t1", "in_1", 1234, "manual", "ref", "note"},
+		RecordPayment{h, "p1", "t1", "in_1", 1234, "manual", "ref", "note", true},
 		SetCatalog{h, tier.Defaults()},
 		SetSigningKey{h, seed(4)},
 		CreateAPIKey{h, "t1", "bk_1", "CI reader", APIKeyRoleRead, "wxyz", apiKeyHash("bk_1")},
 		RevokeAPIKey{h, "t1", "bk_0"},
 		RegisterNode{h, "c1", "node-1", "10.0.0.1:7070", "[::1]:7071", 1_767_225_600_000_000_001},
+		AddClusterTenant{h, "c1", "t3"},
+		RemoveClusterTenant{h, "c1", "t2", true},
 	}
 }
 

@@ -11,7 +11,8 @@
 // ChangeTier, SuspendTenant, ResumeTenant, DeleteTenant, RevokeAgentKey,
 // RegisterCluster, IngestUsage, CloseDraft, FinalizeInvoice, VoidInvoice,
 // MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey,
-// CreateAPIKey, RevokeAPIKey, RegisterNode) encoded
+// CreateAPIKey, RevokeAPIKey, RegisterNode, AddClusterTenant,
+// RemoveClusterTenant) encoded
 // compactly by Encode and proposed with store.Propose; the bytes that come
 // back decode with DecodeResult. Every command carries a Header: Time, the
 // proposer's clock in Unix nanoseconds, and Actor, who asked (for the
@@ -29,7 +30,15 @@
 // and Time, RegisterNode with the same addresses and no later At,
 // RevokeAPIKey of a revoked key, CloseDraft for an existing
 // period, FinalizeInvoice of a finalized invoice, VoidInvoice of a void
-// one; these succeed with Result.Unchanged.
+// one, AddClusterTenant of a served tenant, ChangeTier to the current
+// tier; these succeed with Result.Unchanged.
+//
+// The first byte of an encoded command is its format. Encode writes format
+// 2; Decode also reads format 1, the log format before RecordPayment.Credit
+// and unique tenant names, and such a command is applied by the rules of
+// its time (an overpayment credited without asking, a duplicate name
+// accepted), so a replica replaying an old log reaches the state its first
+// replicas did.
 //
 // The tier catalog is part of the state (SetCatalog; tier.Defaults() until
 // one is set), so every replica rates with the same prices; the billing
@@ -38,8 +47,12 @@
 // # Usage ingestion and deduplication
 //
 // IngestUsage carries up to MaxBatchRecords records of one cluster. Each
-// record is identified forever by (cluster, node, seq): each node numbers
-// its records 1, 2, 3, ... without reuse. Per (cluster, node) the ledger
+// record is identified forever by (cluster, node, incarnation, seq): each
+// outbox of a node (an incarnation, drawn at random when the agent creates
+// its outbox file, so a node whose data directory was wiped starts a new
+// one) numbers its records 1, 2, 3, ... without reuse. Records without an
+// incarnation (agents from before them) are identified by (cluster, node,
+// seq) as they always were. Per (cluster, node, incarnation) the ledger
 // keeps a watermark W (every seq <= W was seen) and the ranges of seqs seen
 // above it; W advances as gaps fill, so an in-order stream costs one varint
 // of state and the state never exceeds MaxSeqGaps ranges. A record already
@@ -95,8 +108,10 @@
 // final invoice is already finalized (there is no next invoice).
 //
 // Voiding an invoice returns the payments made on it and the credit it
-// applied to the tenant's credit balance. Overpayments and payments
-// recorded without an invoice also become credit.
+// applied to the tenant's credit balance. Payments recorded without an
+// invoice become credit; a payment above an invoice's amount due is
+// refused unless RecordPayment.Credit says the excess is a prepayment, and
+// then becomes credit too (tenant.credited in the audit trail).
 //
 // # Dunning and suspension
 //

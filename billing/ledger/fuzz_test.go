@@ -16,6 +16,7 @@ func FuzzDecodeUsageBatch(f *testing.F) {
 	f.Add([]byte(`{"records":[{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z","seq":18446744073709551615}]}`))
 	f.Add([]byte(`{"records":[{"reads":-1}]}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"records":[{"node_id":"n1","incarnation":"9f0c2a","seq":1,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := DecodeUsageBatch(bytes.NewReader(body))
 		if err != nil {
@@ -82,6 +83,9 @@ func FuzzApply(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{commandFormat})
+	if b, err := Encode(IngestUsage{Header{Time: 1, Actor: "a"}, "c1", []UsageRecord{{NodeID: "n1", Incarnation: "a1", Seq: 1, Tenant: "t1", Start: 1, End: 2, Writes: 1}}}); err == nil {
+		f.Add(b) // format 3: records with an incarnation
+	}
 	dir := f.TempDir()
 	sm, _ := New(Config{})
 	n := 0

@@ -323,3 +323,30 @@ func TestParseCycle(t *testing.T) {
 		t.Errorf("DueForDraft with bad cycle: %v", err)
 	}
 }
+
+func TestCurrentPeriod(t *testing.T) {
+	f := newFixture(t)
+	f.createTenant("t1", "starter")
+	created := f.tenant("t1").CreatedAt
+	var p OpenPeriod
+	f.view(func(tx *bolt.Tx) (err error) { p, err = CurrentPeriod(tx, "t1", Cycle{}); return })
+	if !p.First || !p.Start.Equal(truncSec(created)) || !p.End.Equal(feb) {
+		t.Fatalf("first period = %+v, want from creation to %s", p, feb)
+	}
+	f.view(func(tx *bolt.Tx) (err error) { p, err = CurrentPeriod(tx, "t1", Cycle{Every: time.Hour}); return })
+	if _, want := (Cycle{Every: time.Hour}).Containing(created); !p.End.Equal(want) {
+		t.Fatalf("first hourly period = %+v, want end %s", p, want)
+	}
+	f.now = feb.Add(time.Hour)
+	f.ok(closeCmd(f.h(), "t1", t0, feb, t0, feb))
+	f.view(func(tx *bolt.Tx) (err error) { p, err = CurrentPeriod(tx, "t1", Cycle{}); return })
+	if p.First || !p.Start.Equal(feb) || !p.End.Equal(mar) {
+		t.Fatalf("second period = %+v, want %s to %s", p, feb, mar)
+	}
+	f.view(func(tx *bolt.Tx) error {
+		if _, err := CurrentPeriod(tx, "ghost", Cycle{}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown tenant: %v", err)
+		}
+		return nil
+	})
+}

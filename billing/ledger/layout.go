@@ -21,7 +21,7 @@ var (
 	bClusters   = []byte("ledger.clusters")        // cluster id → Cluster JSON
 	bTokens     = []byte("ledger.tokens")          // token sha256 → cluster id
 	bNodes      = []byte("ledger.cluster_nodes")   // cluster \0 node → Node JSON
-	bDedup      = []byte("ledger.dedup")           // cluster \0 node → seqSet
+	bDedup      = []byte("ledger.dedup")           // cluster \0 node [\0 incarnation] → seqSet
 	bUsage      = []byte("ledger.usage")           // tenant \0 be64(bucket start, Unix s) → Counters (56 bytes)
 	bInvoices   = []byte("ledger.invoices")        // invoice id → Invoice JSON
 	bTenantInv  = []byte("ledger.tenant_invoices") // tenant \0 be64(period start, Unix s) → status byte + invoice id

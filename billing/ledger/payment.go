@@ -64,6 +64,10 @@ func (a *applier) recordPayment(c RecordPayment) Result {
 		default:
 			return Result{Err: statef("invoice %s is %s and accepts no payment (record it without invoice_id to credit the tenant)", inv.ID, inv.Status)}
 		}
+		if due := max(inv.AmountDueCents, 0); c.AmountCents > due && !c.Credit && !a.h.legacy {
+			return Result{Err: invalidf("amount_cents: %d is more than the %d due on invoice %s; to keep the excess of %d as the tenant's credit, "+
+				"say it is a prepayment (\"credit\": true; CLI: invoice pay --credit)", c.AmountCents, due, inv.ID, c.AmountCents-due)}
+		}
 	} else if tenantID == "" {
 		return Result{Err: invalidf("tenant_id: required when invoice_id is not given")}
 	}
@@ -114,6 +118,14 @@ func (a *applier) recordPayment(c RecordPayment) Result {
 	}
 	changed := false
 	if p.CreditedCents > 0 {
+		source := "prepayment"
+		if inv != nil {
+			source = "overpayment of invoice " + inv.ID
+		}
+		a.audit(t.ID, "tenant", t.ID, "tenant.credited", map[string]string{
+			"credited_cents": strconv.FormatInt(p.CreditedCents, 10), "payment_id": p.ID, "source": source,
+			"credit_cents": strconv.FormatInt(t.CreditCents+p.CreditedCents, 10),
+		})
 		t.CreditCents += p.CreditedCents
 		t.UpdatedAt = now
 		changed = true

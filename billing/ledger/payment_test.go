@@ -32,7 +32,9 @@ func TestPartialAndOverpayment(t *testing.T) {
 	if r.Invoice.Status != InvoiceOpen || r.Invoice.AmountPaidCents != 400 || r.Invoice.AmountDueCents != 600 || r.Payment.AppliedCents != 400 {
 		t.Fatalf("partial payment = %+v / %+v", r.Invoice, r.Payment)
 	}
-	r = f.ok(pay(f.h(), "p2", inv.ID, 1000, "bank-2"))
+	over := pay(f.h(), "p2", inv.ID, 1000, "bank-2")
+	over.Credit = true
+	r = f.ok(over)
 	if r.Invoice.Status != InvoicePaid || r.Invoice.AmountDueCents != 0 || r.Payment.AppliedCents != 600 || r.Payment.CreditedCents != 400 {
 		t.Fatalf("overpayment = %+v / %+v", r.Invoice, r.Payment)
 	}
@@ -275,5 +277,68 @@ func TestManualResumeWaivesDunning(t *testing.T) {
 				t.Fatalf("payment of the new invoice: tenant %+v, want active", r.Tenant)
 			}
 		})
+	}
+}
+
+// TestOverpaymentNeedsCredit: a payment above the amount due used to be
+// accepted and credited without a word ($1,000,000,000 against $5.30).
+func TestOverpaymentNeedsCredit(t *testing.T) {
+	f, inv := openInvoice(t)
+	f.fail(pay(f.h(), "p1", inv.ID, 100_000_000_000, "bank-1"), ErrInvalid,
+		"amount_cents: 100000000000 is more than the 1000 due on invoice "+inv.ID, `"credit": true`, "--credit")
+	if got := f.invoice(inv.ID); got.AmountDueCents != 1000 || f.tenant("t1").CreditCents != 0 {
+		t.Fatalf("a refused overpayment changed the invoice (%+v) or the credit", got)
+	}
+	f.ok(pay(f.h(), "p2", inv.ID, 1000, "bank-2")) // exactly the amount due
+	if e := f.lastAudit("t1"); e.Action != "invoice.paid" {
+		t.Fatalf("last audit after an exact payment = %+v", e)
+	}
+
+	f2, inv2 := openInvoice(t)
+	p := pay(f2.h(), "p1", inv2.ID, 1500, "bank-1")
+	p.Credit = true
+	r := f2.ok(p)
+	if r.Payment.AppliedCents != 1000 || r.Payment.CreditedCents != 500 || r.Tenant.CreditCents != 500 {
+		t.Fatalf("prepayment = %+v, tenant %+v", r.Payment, r.Tenant)
+	}
+	var credited *AuditEntry
+	for _, e := range f2.audit("t1") {
+		if e.Action == "tenant.credited" {
+			credited = &e
+		}
+	}
+	if credited == nil || credited.Details["credited_cents"] != "500" || credited.Details["payment_id"] != "p1" ||
+		credited.Details["source"] != "overpayment of invoice "+inv2.ID || credited.Details["credit_cents"] != "500" {
+		t.Fatalf("tenant.credited audit = %+v", credited)
+	}
+}
+
+// TestLegacyPaymentFormat: a payment of the first command format (before
+// the credit flag) is applied as it was then, so replaying an old log
+// reaches the same state.
+func TestLegacyPaymentFormat(t *testing.T) {
+	f, inv := openInvoice(t)
+	raw, err := Encode(pay(f.h(), "p1", inv.ID, 1500, "bank-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw[0] != commandFormat || raw[len(raw)-1] != 0 {
+		t.Fatalf("encoded payment = %v, want format %d ending with the credit flag", raw, commandFormat)
+	}
+	v1 := append([]byte{commandFormatV1}, raw[1:len(raw)-1]...)
+	c, err := Decode(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.(RecordPayment); !p.legacy || p.Credit {
+		t.Fatalf("decoded format 1 payment = %+v, want legacy", p)
+	}
+	r := f.applyRaw(v1)
+	if r.Err != nil || r.Payment.CreditedCents != 500 {
+		t.Fatalf("format 1 overpayment = %+v, %v; want 500 credited as before", r.Payment, r.Err)
+	}
+	// A format 2 command without the flag is truncated, not legacy.
+	if _, err := Decode(raw[:len(raw)-1]); err == nil {
+		t.Fatal("format 2 payment without its credit flag decoded")
 	}
 }

@@ -50,7 +50,7 @@ func propertyRun(t *testing.T, seed uint64) {
 	tiers := map[string]string{"ta": "starter", "tb": "professional", "tc": "enterprise", "td": "free"}
 	ids := []string{"ta", "tb", "tc", "td"}
 	for _, id := range ids {
-		rc.run(CreateTenant{Header: f.h(), ID: id, Organization: "O", Name: "N", Tier: tiers[id], Email: id + "@x.example"})
+		rc.run(CreateTenant{Header: f.h(), ID: id, Organization: "O", Name: "N " + id, Tier: tiers[id], Email: id + "@x.example"})
 	}
 	rc.run(RegisterCluster{Header: f.h(), ClusterID: "c1", Tenants: []string{"ta", "tb", "tc"}, TokenHash: token("c1")})
 	rc.run(RegisterCluster{Header: f.h(), ClusterID: "c2", Tenants: []string{"tc", "td"}, TokenHash: token("c2")})

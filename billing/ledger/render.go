@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/csvcell"
 )
 
 // FormatCents writes cents as decimal dollars: 1234 → "12.34", -50 →
@@ -25,7 +27,11 @@ func FormatCents(c int64) string {
 var CSVHeader = []string{"invoice_id", "tenant_id", "status", "period_start", "period_end", "line", "kind", "meter", "description", "quantity", "unit", "amount_usd"}
 
 // WriteCSV writes inv as CSV: the header row, then one row per line with
-// its amount in decimal dollars ("12.34"). Times are RFC 3339 UTC.
+// its amount in decimal dollars ("12.34"). Times are RFC 3339 UTC. Every
+// cell goes through csvcell.Escape: a description, unit or tier name
+// starting with '=', '+', '-', '@', a tab or a carriage return gets a
+// leading quote so no spreadsheet runs it as a formula (amounts such as
+// -1.50 stay numbers).
 func WriteCSV(w io.Writer, inv Invoice) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -34,21 +40,16 @@ func WriteCSV(w io.Writer, inv Invoice) error {
 	ps, pe := inv.PeriodStart.UTC().Format(time.RFC3339), inv.PeriodEnd.UTC().Format(time.RFC3339)
 	for i, l := range inv.Lines {
 		row := []string{inv.ID, inv.Tenant, string(inv.Status), ps, pe, strconv.Itoa(i + 1), string(l.Kind), string(l.Meter),
-			csvSafe(l.Description), strconv.FormatInt(l.Quantity, 10), l.Unit, FormatCents(l.Cents)}
+			l.Description, strconv.FormatInt(l.Quantity, 10), l.Unit, FormatCents(l.Cents)}
+		for j := range row {
+			row[j] = csvcell.Escape(row[j])
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// csvSafe defuses spreadsheet formula injection in free text.
-func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
-		return "'" + s
-	}
-	return s
 }
 
 // HTMLData is what WriteHTML renders: the invoice and, when known, its

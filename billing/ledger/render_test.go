@@ -61,14 +61,32 @@ func TestWriteCSV(t *testing.T) {
 	}
 }
 
+// TestCSVSafe: cells a spreadsheet would run as a formula get a leading
+// quote (OWASP CSV injection); tab, carriage return and the unit were let
+// through before.
 func TestCSVSafe(t *testing.T) {
-	inv := Invoice{ID: "in_1", Lines: rating.Lines{{Kind: rating.KindAdjustment, Description: "=HYPERLINK(\"x\")", Cents: -5}}}
+	inv := Invoice{ID: "in_1", Lines: rating.Lines{
+		{Kind: rating.KindAdjustment, Description: "=HYPERLINK(\"x\")", Cents: -5},
+		{Kind: rating.KindAdjustment, Description: "\t=1+1", Unit: "@SUM(A1)", Cents: 1},
+		{Kind: rating.KindAdjustment, Description: "\r-2+3+cmd|' /C calc'!A0", Unit: "+x", Cents: 2},
+	}}
 	var buf bytes.Buffer
 	if err := WriteCSV(&buf, inv); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), `'=HYPERLINK`) || !strings.Contains(buf.String(), ",-0.05\n") {
-		t.Fatalf("csv = %s", buf.String())
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("csv: %d rows, %v", len(rows), err)
+	}
+	for _, row := range rows[1:] {
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+@\t\r", rune(cell[0])) || strings.HasPrefix(cell, "-") && CSVHeader[i] != "amount_usd" {
+				t.Errorf("%s cell %q starts with a formula trigger", CSVHeader[i], cell)
+			}
+		}
+	}
+	if rows[1][8] != `'=HYPERLINK("x")` || rows[1][11] != "-0.05" || rows[2][10] != "'@SUM(A1)" {
+		t.Fatalf("rows = %q", rows)
 	}
 }
 

@@ -53,7 +53,7 @@ func TestReplicatedScheduler(t *testing.T) {
 	nodes := c.Stores()
 	h := Header{Time: t0.UnixNano(), Actor: "admin"}
 	for _, id := range []string{"t1", "t2"} {
-		if r := propose(nodes[0], CreateTenant{Header: h, ID: id, Organization: "O", Name: "N", Tier: "starter", Email: "a@b.example"}); r.Err != nil {
+		if r := propose(nodes[0], CreateTenant{Header: h, ID: id, Organization: "O", Name: "N " + id, Tier: "starter", Email: "a@b.example"}); r.Err != nil {
 			t.Fatal(r.Err)
 		}
 	}

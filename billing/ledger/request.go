@@ -54,6 +54,7 @@ type usageBatchJSON struct {
 
 type usageRecordJSON struct {
 	NodeID             string `json:"node_id"`
+	Incarnation        string `json:"incarnation"`
 	Seq                uint64 `json:"seq"`
 	Tenant             string `json:"tenant_id"`
 	Start              string `json:"start"`
@@ -70,14 +71,14 @@ type usageRecordJSON struct {
 // DecodeUsageBatch decodes a usage batch body:
 //
 //	{"cluster_id": "cl_1",            // optional
-//	 "records": [{"node_id": "n1", "seq": 1, "tenant_id": "t1",
+//	 "records": [{"node_id": "n1", "incarnation": "9f0c2a", "seq": 1, "tenant_id": "t1",
 //	              "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z",
 //	              "reads": 10, "writes": 2, "queries": 1, "query_compute_ms": 5,
 //	              "ingress_bytes": 100, "egress_bytes": 2000,
 //	              "storage_byte_seconds": 60000}]}
 //
-// Decoding is strict: one JSON object, no unknown fields, counters
-// non-negative integers, times RFC 3339, 1 to MaxBatchRecords records, at
+// incarnation is optional (see UsageRecord). Decoding is strict: one JSON
+// object, no unknown fields, counters non-negative integers, times RFC 3339, 1 to MaxBatchRecords records, at
 // most MaxUsageBodyBytes (ErrTooLarge). Errors match ErrInvalid and name the
 // field, e.g. "records[3].start: ...". The values of a record (seq, tenant,
 // window) are checked when the batch is applied, record by record, so one
@@ -114,7 +115,7 @@ func DecodeUsageBatch(r io.Reader) (UsageBatch, error) {
 			}
 		}
 		out.Records[i] = UsageRecord{
-			NodeID: rec.NodeID, Seq: rec.Seq, Tenant: rec.Tenant, Start: start, End: end,
+			NodeID: rec.NodeID, Incarnation: rec.Incarnation, Seq: rec.Seq, Tenant: rec.Tenant, Start: start, End: end,
 			Reads: rec.Reads, Writes: rec.Writes, Queries: rec.Queries, QueryComputeMs: rec.QueryComputeMs,
 			IngressBytes: rec.IngressBytes, EgressBytes: rec.EgressBytes, StorageByteSeconds: rec.StorageByteSeconds,
 		}

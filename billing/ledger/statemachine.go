@@ -118,6 +118,10 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.revokeAPIKey(c)
 	case RegisterNode:
 		r = a.registerNode(c)
+	case AddClusterTenant:
+		r = a.addClusterTenant(c)
+	case RemoveClusterTenant:
+		r = a.removeClusterTenant(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,9 @@ func (a *applier) createTenant(c CreateTenant) Result {
 	} else if e.Code != CodeNotFound {
 		return Result{Err: e}
 	}
+	if e := a.uniqueName(c.Organization, c.Name, ""); e != nil {
+		return Result{Err: e}
+	}
 	now := a.now()
 	t := &Tenant{
 		ID: c.ID, Organization: c.Organization, Name: c.Name, Email: c.Email,
@@ -130,10 +134,43 @@ func (a *applier) updateTenant(c UpdateTenant) Result {
 	if len(details) == 0 {
 		return Result{Unchanged: true, Tenant: t}
 	}
+	if e := a.uniqueName(t.Organization, t.Name, t.ID); e != nil {
+		return Result{Err: e}
+	}
 	t.UpdatedAt = a.now()
 	saveTenant(a.tx, t)
 	a.audit(t.ID, "tenant", t.ID, "tenant.updated", details)
 	return Result{Tenant: t}
+}
+
+// uniqueName refuses (ErrConflict naming it) a tenant of organization org,
+// other than self and not deleted, already named name; organization and
+// name compare without regard to case. Commands of
+// format 1 were applied without this rule and still are. It reads every
+// tenant: creating and renaming tenants is rare next to the rest.
+func (a *applier) uniqueName(org, name, self string) *Error {
+	if a.h.legacy {
+		return nil
+	}
+	var dup *Tenant
+	err := eachTenant(a.tx, func(t *Tenant) error {
+		if dup == nil && t.ID != self && t.Status != StatusDeleted &&
+			strings.EqualFold(t.Organization, org) && strings.EqualFold(t.Name, name) {
+			dup = t
+		}
+		return nil
+	})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return internalf("%v", err)
+	}
+	if dup != nil {
+		return conflictf("name: organization %q already has a tenant named %q: %s (pick another name, or use that tenant)", dup.Organization, dup.Name, dup.ID)
+	}
+	return nil
 }
 
 func (a *applier) changeTier(c ChangeTier) Result {

@@ -210,3 +210,32 @@ func TestListTenants(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDuplicateTenantNames: two tenants of one organization with the same
+// name used to be accepted.
+func TestDuplicateTenantNames(t *testing.T) {
+	f := newFixture(t)
+	create := func(id, org, name string) CreateTenant {
+		return CreateTenant{Header: f.h(), ID: id, Organization: org, Name: name, Tier: "free", Email: "a@b.example"}
+	}
+	f.ok(create("t1", "Acme", "shop"))
+	f.fail(create("t2", "Acme", "shop"), ErrConflict, `organization "Acme" already has a tenant named "shop": t1`)
+	f.fail(create("t2", "ACME", "Shop"), ErrConflict, "t1")
+	f.ok(create("t2", "Acme", "shop-eu"))
+	f.ok(create("t3", "Globex", "shop")) // another organization
+	f.fail(UpdateTenant{Header: f.h(), Tenant: "t2", Name: "Shop"}, ErrConflict, "t1")
+	f.fail(UpdateTenant{Header: f.h(), Tenant: "t3", Organization: "ACME"}, ErrConflict, "t1")
+	f.ok(UpdateTenant{Header: f.h(), Tenant: "t1", Email: "b@b.example"}) // its own name is no conflict
+	// A deleted tenant's name is free again.
+	f.ok(DeleteTenant{Header: f.h(), Tenant: "t1"})
+	f.ok(create("t4", "Acme", "shop"))
+	// Format 1 commands (logs written before the rule) apply as they did.
+	raw, err := Encode(create("t5", "Acme", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[0] = commandFormatV1
+	if r := f.applyRaw(raw); r.Err != nil {
+		t.Fatalf("format 1 duplicate = %v, want applied as before", r.Err)
+	}
+}

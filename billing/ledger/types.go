@@ -76,6 +76,17 @@ type Cluster struct {
 	TokenSHA256 string    `json:"token_sha256"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
+	// Removed lists the tenants removed from the cluster
+	// (RemoveClusterTenant) and when, so usage of windows that started
+	// while the cluster served them is still accepted when it arrives
+	// late.
+	Removed []RemovedTenant `json:"removed_tenants,omitempty"`
+}
+
+// RemovedTenant says that a cluster stopped serving Tenant at At.
+type RemovedTenant struct {
+	Tenant string    `json:"tenant"`
+	At     time.Time `json:"at"`
 }
 
 // InvoiceStatus is an invoice's state: draft → open → paid | void |

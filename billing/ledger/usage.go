@@ -140,11 +140,17 @@ func (a *applier) ingest(c IngestUsage) Result {
 			*out = rejected(e)
 			continue
 		}
+		if r.Incarnation != "" {
+			if e := checkID("incarnation", r.Incarnation); e != nil {
+				*out = rejected(e)
+				continue
+			}
+		}
 		if r.Seq == 0 {
 			*out = rejected(invalidf("seq: must be at least 1"))
 			continue
 		}
-		nk := cl.ID + "\x00" + r.NodeID
+		nk := dedupKey(cl.ID, r.NodeID, r.Incarnation)
 		ns := nodes[nk]
 		if ns == nil {
 			s, e := a.loadSeqSet(nk)
@@ -231,6 +237,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
+// dedupKey is the bDedup key of the sequence numbers of one outbox: cluster
+// \0 node, and \0 incarnation when the record has one. Ids hold no NUL,
+// so an incarnation's key never equals a legacy (cluster, node) key: the
+// records of a wiped node's new outbox are never taken for duplicates of
+// the old one's.
+func dedupKey(cluster, node, incarnation string) string {
+	if incarnation == "" {
+		return cluster + "\x00" + node
+	}
+	return cluster + "\x00" + node + "\x00" + incarnation
+}
+
 func (a *applier) loadSeqSet(key string) (seqSet, *Error) {
 	raw := get(a.tx, bDedup, []byte(key))
 	if raw == nil {
@@ -261,7 +279,7 @@ func (a *applier) checkRecord(cl Cluster, r *UsageRecord, tenants map[string]*in
 	if e := checkID("tenant_id", r.Tenant); e != nil {
 		return e, nil
 	}
-	if _, ok := slices.BinarySearch(cl.Tenants, r.Tenant); !ok {
+	if !cl.servedAt(r.Tenant, r.Start) {
 		return forbiddenf("tenant_id: tenant %q is not assigned to cluster %q", r.Tenant, cl.ID), nil
 	}
 	switch {

@@ -76,6 +76,13 @@ type Config struct {
 	TLSCA           string
 	TLSPollInterval time.Duration
 	InsecureHTTP    bool
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs tune raft
+	// snapshots and log compaction of the ledger's store (store.Config),
+	// as the agent's options of the same names do; zero keeps the
+	// store's defaults.
+	SnapshotThreshold int
+	SnapshotInterval  time.Duration
+	TrailingLogs      int
 }
 
 // Default returns the configuration used for options no source sets.
@@ -176,6 +183,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return errors.New("max-body-bytes: must be at least 1024")
+	}
+	if c.SnapshotThreshold < 0 || c.TrailingLogs < 0 || c.SnapshotInterval < 0 {
+		return errors.New("snapshot-threshold, snapshot-interval, trailing-logs: must not be negative")
+	}
+	if c.SnapshotInterval != 0 && c.SnapshotInterval < 5*time.Millisecond {
+		return fmt.Errorf("snapshot-interval: %s is below 5ms", c.SnapshotInterval)
 	}
 	if _, err := c.AdvertiseHost(c.RaftAddr); err != nil {
 		return err

@@ -69,6 +69,9 @@ admin-key: ${BILLING_KEY}
 			c.DataDir, c.HTTPAddr, c.Period, c.Grace, c.DunningGrace = "/file/dir", "127.0.0.1:8000", "month", time.Hour, 48*time.Hour
 			c.Join, c.AdminKeys = []string{"a:1", "b:2"}, []string{"x", "y"}
 		}},
+		{"snapshot tuning", []string{"--snapshot-threshold", "64", "--snapshot-interval", "50ms"}, map[string]string{"AEROLITH_TRAILING_LOGS": "16"}, func(c *Config) {
+			c.SnapshotThreshold, c.SnapshotInterval, c.TrailingLogs = 64, 50*time.Millisecond, 16
+		}},
 		{"empty env is unset", nil, map[string]string{"AEROLITH_PERIOD": ""}, func(*Config) {}},
 	}
 	for _, tc := range tests {
@@ -151,6 +154,9 @@ func TestValidate(t *testing.T) {
 		{"missing tiers file", func(c *Config) { c.TiersFile = "/nonexistent/tiers.yaml" }, "tiers"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log-level"},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "log-format"},
+		{"negative snapshot threshold", func(c *Config) { c.SnapshotThreshold = -1 }, "snapshot-threshold"},
+		{"negative trailing logs", func(c *Config) { c.TrailingLogs = -1 }, "trailing-logs"},
+		{"snapshot interval below 5ms", func(c *Config) { c.SnapshotInterval = time.Millisecond }, "snapshot-interval: 1ms is below 5ms"},
 		{"advertise with port", func(c *Config) { c.Advertise = "10.0.0.1:7080" }, "advertise"},
 		{"all interfaces, remote join", func(c *Config) { c.Join = []string{"10.0.0.2:7081"} }, "advertise"},
 	}

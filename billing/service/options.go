@@ -34,6 +34,9 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "tls-key", Usage: "private key file of --tls-cert (PEM)", Field: func(c *Config) any { return &c.TLSKey }},
 	{Name: "tls-ca", Usage: "CA bundle file (PEM, ca.crt): replicas must present a node certificate it signed", Field: func(c *Config) any { return &c.TLSCA }},
 	{Name: "tls-poll-interval", Usage: "how often the TLS files are checked for changes (SIGHUP reloads them at once)", Field: func(c *Config) any { return &c.TLSPollInterval }},
+	{Name: "snapshot-threshold", Usage: "raft entries since the last snapshot that trigger a new one (and compact the log); 0: the store's default (8192)", Field: func(c *Config) any { return &c.SnapshotThreshold }},
+	{Name: "snapshot-interval", Usage: "how often the snapshot threshold is checked; 0: the store's default (30s)", Field: func(c *Config) any { return &c.SnapshotInterval }},
+	{Name: "trailing-logs", Usage: "raft entries kept after a snapshot for slow replicas to catch up from; 0: the store's default (10240)", Field: func(c *Config) any { return &c.TrailingLogs }},
 	{Name: "insecure-http", Usage: "serve plain HTTP and plain raft without TLS (keys and data travel unencrypted); required when no TLS files are given", Field: func(c *Config) any { return &c.InsecureHTTP }},
 }}
 

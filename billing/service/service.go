@@ -233,6 +233,10 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		Join:            join,
 		Logger:          s.log.With("component", "store"),
 		Registerer:      reg,
+
+		SnapshotThreshold: uint64(s.cfg.SnapshotThreshold),
+		SnapshotInterval:  s.cfg.SnapshotInterval,
+		TrailingLogs:      uint64(s.cfg.TrailingLogs),
 	}
 	scfg.OnMembership = s.membershipAudit(nodeID)
 	// Replicas speak mutual TLS on the raft port (node certificates).
@@ -259,6 +263,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		RaftAddr:      raftAdv,
 		HTTPAddr:      httpAdv,
 		PaymentTerms:  s.cfg.PaymentTerms,
+		Cycle:         s.cycle,
 		MaxBodyBytes:  int64(s.cfg.MaxBodyBytes),
 		MetricsNoAuth: s.cfg.MetricsNoAuth,
 		Registerer:    reg,

@@ -128,7 +128,7 @@ func TestServiceDunning(t *testing.T) {
 			return err
 		}
 		for _, inv := range open {
-			_, err := admin.PayInvoice(ctx, inv.ID, client.Payment{AmountCents: inv.AmountDueCents + credit, ExternalRef: "wire-" + inv.ID})
+			_, err := admin.PayInvoice(ctx, inv.ID, client.Payment{AmountCents: inv.AmountDueCents + credit, ExternalRef: "wire-" + inv.ID, Credit: credit > 0})
 			if err != nil {
 				return err
 			}

@@ -189,7 +189,7 @@ func (imp *importer) pass(ctx context.Context, open func() (io.ReadCloser, error
 		if rec.id != "" {
 			// Checked here so bad ids fail the validation pass, before
 			// anything is imported.
-			if err := docs.ValidateID(rec.id); err != nil {
+			if err := docs.ValidateRequestID(rec.id); err != nil {
 				return done, fmt.Errorf("line %d: %v", rec.line, err)
 			}
 		}

@@ -157,6 +157,16 @@ func TestImportRejectsBadInput(t *testing.T) {
 		{"csv empty", "a.csv", "", nil, "line 1: empty file"},
 		{"id with slash", "a.jsonl", `{"id":"ok"}` + "\n" + `{"id":"a/b"}` + "\n", nil, `line 2: document id "a/b" contains '/'`},
 		{"csv id with control char", "a.csv", "id,a\nx,1\n\"y\tz\",2\n", nil, `line 3: document id "y\tz" contains a control character`},
+		// Issue 10: ids a URL path cannot carry, invalid UTF-8 and
+		// duplicate keys fail the validation pass, before any batch.
+		{"dot-dot id", "a.jsonl", `{"id":"ok"}` + "\n" + `{"id":".."}` + "\n", nil, `line 2: document id ".." cannot be used`},
+		{"csv dot id", "a.csv", "id,a\nx,1\n.,2\n", nil, `line 3: document id "." cannot be used`},
+		{"invalid utf-8", "a.jsonl", `{"id":"ok"}` + "\n" + "{\"name\":\"ad\xffa\"}\n", nil, `line 2: name: string is not valid UTF-8`},
+		{"duplicate key", "a.jsonl", `{"id":"ok"}` + "\n" + `{"id":"x","a":{"b":1,"b":2}}` + "\n", nil, `line 2: a.b: duplicate key "b"`},
+		{"duplicate id key", "a.jsonl", `{"id":"x","id":"y"}` + "\n", nil, `line 1: id: duplicate key "id"`},
+		{"csv invalid utf-8", "a.csv", "id,a\nx,\xff\n", nil, `line 2: column "a": "\xff" is not valid UTF-8`},
+		{"csv json cell duplicate", "a.csv", "id,a\nx,\"{\"\"k\"\":1,\"\"k\"\":2}\"\n", nil, `line 2: column "a": k: duplicate key "k"`},
+		{"csv header utf-8", "a.csv", "id,\xfe\n", nil, `line 1: column 2: name "\xfe" is not valid UTF-8`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

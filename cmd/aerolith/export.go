@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/internal/csvcell"
 )
 
 // exporter pages through a collection and writes it out.
@@ -131,7 +132,10 @@ func (e *exporter) ownsIDField(d client.Document) (bool, error) {
 }
 
 // csv writes the collection as CSV with a header that is the union of all
-// flattened fields: the id column first, then the rest sorted.
+// flattened fields: the id column first, then the rest sorted. Every cell
+// and column name goes through csvcell.Escape, so a value such as
+// "=HYPERLINK(...)" is not run as a formula by a spreadsheet; import
+// undoes it (csvcell.Unescape).
 func (e *exporter) csv(ctx context.Context, w io.Writer) (int, error) {
 	var rows []map[string]string
 	columns := map[string]bool{}
@@ -178,14 +182,18 @@ func (e *exporter) csv(ctx context.Context, w io.Writer) (int, error) {
 	}
 	cw := csv.NewWriter(w)
 	if len(header) > 0 {
-		if err := cw.Write(header); err != nil {
+		names := make([]string, len(header))
+		for i, h := range header {
+			names[i] = csvcell.Escape(h)
+		}
+		if err := cw.Write(names); err != nil {
 			return n, err
 		}
 	}
 	rec := make([]string, len(header))
 	for _, row := range rows {
 		for i, col := range header {
-			rec[i] = row[col]
+			rec[i] = csvcell.Escape(row[col])
 		}
 		if err := cw.Write(rec); err != nil {
 			return n, err

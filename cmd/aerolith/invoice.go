@@ -30,10 +30,11 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			invs, err := c.ListInvoices(cmd.Context(), billingclient.InvoiceQuery{TenantID: tenant, Status: statusFilter})
+			list, err := c.Invoices(cmd.Context(), billingclient.InvoiceQuery{TenantID: tenant, Status: statusFilter})
 			if err != nil {
 				return err
 			}
+			invs := list.Invoices
 			if f.json() {
 				if invs == nil {
 					invs = []ledger.Invoice{}
@@ -46,7 +47,14 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.Tenant, inv.Status, billingTime(inv.PeriodStart), billingTime(inv.PeriodEnd),
 					formatCents(inv.TotalCents), formatCents(inv.AmountDueCents), billingTime(inv.DueAt))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(invs) == 0 && (statusFilter == "" || statusFilter == string(ledger.InvoiceDraft)) {
+				_, err := fmt.Fprintln(m.Stdout, noDraftsHint(list, tenant, statusFilter))
+				return err
+			}
+			return nil
 		},
 	}
 	list.Flags().StringVar(&tenant, "tenant", "", "only this tenant's invoices")
@@ -145,13 +153,15 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 
 	var amount, ref, method, note string
 	var amountCents int64
+	var credit bool
 	pay := &cobra.Command{
-		Use:     "pay INVOICE_ID",
-		Short:   "Record a manual payment against an invoice (partial payments reduce the amount due; excess becomes credit)",
-		Example: `  aerolith invoice pay in_0123 --amount 12.34 --ref "wire 2026-02-03 #889"`,
-		Args:    argsBetween(1, 1, "INVOICE_ID"),
+		Use:   "pay INVOICE_ID",
+		Short: "Record a manual payment against an invoice (partial payments reduce the amount due; more than is due needs --credit)",
+		Example: `  aerolith invoice pay in_0123 --amount 12.34 --ref "wire 2026-02-03 #889"
+  aerolith invoice pay in_0123 --amount 100 --ref "wire #890" --credit   # the excess over the amount due becomes credit`,
+		Args: argsBetween(1, 1, "INVOICE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := billingclient.Payment{AmountCents: amountCents, Method: method, ExternalRef: ref, Note: note}
+			p := billingclient.Payment{AmountCents: amountCents, Method: method, ExternalRef: ref, Note: note, Credit: credit}
 			switch {
 			case amount != "" && amountCents != 0:
 				return usageError{errors.New("--amount and --amount-cents: give one of them")}
@@ -195,6 +205,7 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 	pay.Flags().StringVar(&ref, "ref", "", "external reference, unique across payments (required)")
 	pay.Flags().StringVar(&method, "method", "manual", "manual or admin")
 	pay.Flags().StringVar(&note, "note", "", "free-text note")
+	pay.Flags().BoolVar(&credit, "credit", false, "accept an amount above the amount due: the excess is a prepayment kept as the tenant's credit (recorded in its audit trail)")
 
 	cmd.AddCommand(list, show, finalize, void, uncollectible, pay)
 	return cmd
@@ -242,4 +253,22 @@ func printInvoice(w io.Writer, f *billingFlags, inv ledger.Invoice, verb string)
 		fmt.Fprintf(tw, "\t(draft: figures as of %s; usage arriving before finalization still counts)\t\t\n", billingTime(time.Now()))
 	}
 	return tw.Flush()
+}
+
+// noDraftsHint explains an empty invoice list (of drafts when status is
+// "draft", of any invoice when it is ""): drafts appear only when a
+// billing period ends, so a new tenant has none during its first period.
+func noDraftsHint(l billingclient.InvoiceList, tenant, status string) string {
+	what := "no invoices"
+	if status != "" {
+		what = "no " + status + " invoices"
+	}
+	p := l.CurrentPeriod
+	switch {
+	case tenant == "" || p == nil:
+		return fmt.Sprintf("%s yet: a tenant's draft appears when its billing period (%s) ends", what, l.BillingPeriod)
+	case p.First:
+		return fmt.Sprintf("%s yet: the first billing period of tenant %s ends at %s UTC (drafts appear when a period ends)", what, tenant, billingTime(p.End))
+	}
+	return fmt.Sprintf("%s: the current billing period of tenant %s ends at %s UTC; its draft appears then", what, tenant, billingTime(p.End))
 }

@@ -63,10 +63,16 @@ func TestInvoiceCommands(t *testing.T) {
 		t.Fatalf("html printed:\n%.300s", out)
 	}
 
-	// Pay in two parts: cents, then dollars with an overpayment.
+	// Pay in two parts: cents, then dollars with an overpayment, which
+	// needs --credit.
 	billingCLI(t, "invoice", "pay", first.ID, "--amount-cents", "1", "--ref", "wire-1")
 	rest := fin.AmountDueCents - 1
-	out = billingCLI(t, "invoice", "pay", first.ID, "--amount", fmt.Sprintf("%d.%02d", (rest+100)/100, (rest+100)%100), "--ref", "wire-2", "--note", "thanks")
+	over := fmt.Sprintf("%d.%02d", (rest+100)/100, (rest+100)%100)
+	if r := runCLI(t, "", "invoice", "pay", first.ID, "--amount", "1000000000", "--ref", "wire-2"); r.code != 1 ||
+		!strings.Contains(r.stderr, fmt.Sprintf("more than the %d due", rest)) || !strings.Contains(r.stderr, "--credit") {
+		t.Fatalf("overpayment without --credit: exit %d %q", r.code, r.stderr)
+	}
+	out = billingCLI(t, "invoice", "pay", first.ID, "--amount", over, "--ref", "wire-2", "--note", "thanks", "--credit")
 	if !strings.Contains(out, "invoice "+first.ID+" is paid, $0.00 due") || !strings.Contains(out, "$1.00 to credit") {
 		t.Fatalf("pay printed:\n%s", out)
 	}
@@ -137,5 +143,27 @@ func TestInvoiceCommands(t *testing.T) {
 		if r.code != e.code || !strings.Contains(r.stderr, e.want) {
 			t.Errorf("aerolith %s: exit %d %q; want exit %d mentioning %q", strings.Join(e.args, " "), r.code, r.stderr, e.code, e.want)
 		}
+	}
+}
+
+// TestInvoiceListFirstPeriodHint: an empty draft list during a tenant's
+// first period said nothing; it now says when that period ends.
+func TestInvoiceListFirstPeriodHint(t *testing.T) {
+	startBilling(t, func(c *service.Config) { c.Period = "1h" })
+	var acme ledger.Tenant
+	out := billingCLI(t, "tenant", "create", "--org", "Acme", "--name", "acme", "--email", "ap@acme.example", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &acme); err != nil {
+		t.Fatal(err)
+	}
+	_, end := ledger.Cycle{Every: time.Hour}.Containing(acme.CreatedAt)
+	out = billingCLI(t, "invoice", "list", "--tenant", acme.ID, "--status", "draft")
+	if want := "no draft invoices yet: the first billing period of tenant " + acme.ID + " ends at " + billingTime(end) + " UTC"; !strings.Contains(out, want) {
+		t.Fatalf("empty draft list printed %q, want %q", out, want)
+	}
+	if out = billingCLI(t, "invoice", "list", "--status", "draft"); !strings.Contains(out, "billing period (1h0m0s) ends") {
+		t.Fatalf("empty draft list of every tenant printed %q", out)
+	}
+	if out = billingCLI(t, "invoice", "list", "--tenant", acme.ID, "--status", "draft", "-o", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("-o json printed %q, want []", out)
 	}
 }

@@ -14,6 +14,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/aerolithdb/aerolith/internal/csvcell"
+	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // Import and export file formats.
@@ -71,6 +75,12 @@ func (j *jsonlReader) Next() (record, error) {
 		}
 		obj, perr := parseObject(b)
 		if perr != nil {
+			return record{}, fmt.Errorf("line %d: %v", j.line, perr)
+		}
+		// Refused here, before anything is imported: the server would
+		// refuse the batch holding it after earlier batches were applied,
+		// and splitID's map would keep only one of two equal keys.
+		if perr := jsontext.Check(obj); perr != nil {
 			return record{}, fmt.Errorf("line %d: %v", j.line, perr)
 		}
 		rec, perr := splitID(obj, j.idField)
@@ -150,8 +160,10 @@ func newCSVReader(r io.Reader, idField string) (*csvReader, error) {
 		if i == 0 {
 			name = strings.TrimPrefix(name, "\ufeff") // byte order mark
 		}
-		name = strings.TrimSpace(name)
+		name = csvcell.Unescape(strings.TrimSpace(name))
 		switch {
+		case !utf8.ValidString(name):
+			return nil, fmt.Errorf("line 1: column %d: name %q is not valid UTF-8", i+1, name)
 		case name == "":
 			return nil, fmt.Errorf("line 1: column %d has an empty name", i+1)
 		case seen[name]:
@@ -194,12 +206,16 @@ func (c *csvReader) Next() (record, error) {
 	rec := record{line: line}
 	doc := map[string]any{}
 	for i, cell := range row {
+		cell = csvcell.Unescape(cell) // written by export's csvcell.Escape
 		if i == c.idCol {
 			rec.id = cell
 			continue
 		}
 		if cell == "" {
 			continue // absent field
+		}
+		if !utf8.ValidString(cell) {
+			return record{}, fmt.Errorf("line %d: column %q: %q is not valid UTF-8", line, strings.Join(c.columns[i], "."), cell)
 		}
 		v, err := typedCell(cell)
 		if err != nil {
@@ -232,6 +248,9 @@ func typedCell(cell string) (any, error) {
 		return json.Number(cell), nil
 	}
 	if (cell[0] == '[' || cell[0] == '{') && json.Valid([]byte(cell)) {
+		if err := jsontext.Check([]byte(cell)); err != nil {
+			return nil, err
+		}
 		return json.RawMessage(cell), nil
 	}
 	return cell, nil

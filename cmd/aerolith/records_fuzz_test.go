@@ -6,16 +6,21 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // FuzzRecordReaders feeds arbitrary input to the JSONL and CSV import
 // readers: they must not panic, and every record they accept must hold a
-// JSON object and a positive line number.
+// JSON object of valid UTF-8 without duplicate keys, and a positive line
+// number.
 func FuzzRecordReaders(f *testing.F) {
 	f.Add(usersJSONL, "id")
 	f.Add("id,a,b.c\nx,1,\"[1,2]\"\ny,null,true\n", "id")
 	f.Add("a,a.b\n1,2\n", "")
 	f.Add(`{"id":12,"a":{"b":[1,{"c":null}]}}`+"\n\n"+`{"x":"\u00e9"}`, "id")
+	f.Add("{\"id\":\"a\",\"x\":\"\xff\"}\n{\"a\":1,\"a\":2}\n", "id")
+	f.Add("id,a\nx,\"{\"\"k\"\":1,\"\"k\"\":2}\"\ny,\xfe\n", "id")
 	f.Fuzz(func(t *testing.T, input, idField string) {
 		for _, format := range []string{formatJSONL, formatCSV} {
 			rr, err := newRecordReader(format, strings.NewReader(input), idField)
@@ -33,6 +38,9 @@ func FuzzRecordReaders(f *testing.F) {
 				var obj map[string]any
 				if err := json.Unmarshal(rec.data, &obj); err != nil {
 					t.Fatalf("%s: record data %q is not a JSON object: %v", format, rec.data, err)
+				}
+				if err := jsontext.Check(rec.data); err != nil {
+					t.Fatalf("%s: record data %q: %v", format, rec.data, err)
 				}
 				if rec.line < 1 {
 					t.Fatalf("%s: record line %d", format, rec.line)

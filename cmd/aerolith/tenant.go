@@ -107,9 +107,19 @@ func newTenantCommand(m *Main) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := c.SetTier(cmd.Context(), args[0], args[1])
+			t, changed, err := c.ChangeTier(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, struct {
+					ledger.Tenant
+					Unchanged bool `json:"unchanged,omitempty"`
+				}{t, !changed})
+			}
+			if !changed {
+				fmt.Fprintf(m.Stdout, "tier unchanged: tenant %s is already on %s (nothing was changed or recorded)\n", t.ID, t.Tier)
+				return nil
 			}
 			return printTenant(m.Stdout, f, t, "tier set")
 		},

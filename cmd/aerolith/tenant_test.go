@@ -37,6 +37,18 @@ func TestTenantCommands(t *testing.T) {
 	if !strings.Contains(out, "tier set") || !strings.Contains(out, "professional") {
 		t.Fatalf("set-tier printed:\n%s", out)
 	}
+	// The same tier again changes nothing and says so (it said "tier set").
+	out = billingCLI(t, "tenant", "set-tier", acme.ID, "professional")
+	if !strings.Contains(out, "tier unchanged") || strings.Contains(out, "tier set") {
+		t.Fatalf("set-tier to the same tier printed:\n%s", out)
+	}
+	if out = billingCLI(t, "tenant", "set-tier", acme.ID, "professional", "-o", "json"); !strings.Contains(out, `"unchanged": true`) {
+		t.Fatalf("set-tier -o json to the same tier printed:\n%s", out)
+	}
+	// A second tenant of the organization with the same name is refused.
+	if r := runCLI(t, "", "tenant", "create", "--org", "Acme Inc", "--name", "ACME", "--email", "x@acme.example"); r.code != 1 || !strings.Contains(r.stderr, acme.ID) {
+		t.Fatalf("duplicate tenant name: exit %d %q", r.code, r.stderr)
+	}
 	out = billingCLI(t, "tenant", "suspend", acme.ID, "--reason", "chargeback")
 	if !strings.Contains(out, "suspended (chargeback)") {
 		t.Fatalf("suspend printed:\n%s", out)

@@ -472,7 +472,7 @@ func runDemo(ctx context.Context, w io.Writer, c *localCluster, key string) erro
 	if err != nil {
 		return err
 	}
-	if err := cl.CreateIndex(ctx, "demo", "city"); err != nil && !client.IsConflict(err) {
+	if err := demoIndex(ctx, c, key, "demo", "city"); err != nil {
 		return err
 	}
 	filter := json.RawMessage(`{"city":"Oslo"}`)

@@ -209,3 +209,52 @@ func waitKeyEverywhere(ctx context.Context, c *localCluster, key string) error {
 	}
 	return nil
 }
+
+// demoIndex creates an index of the tenant of key (up's readwrite key).
+// Indexes are the tenant admin's, so it mints an admin key of that tenant
+// with the cluster admin key, creates the index with it (an existing index
+// is fine) and revokes it.
+func demoIndex(ctx context.Context, c *localCluster, key, collection, field string) (err error) {
+	rw, err := client.New(client.Config{URL: c.url(), Key: key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
+		return err
+	}
+	st, err := rw.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("find the tenant key's tenant: %w", err)
+	}
+	data, _ := st["data"].(map[string]any)
+	tenant, _ := data["tenant"].(string)
+	if tenant == "" {
+		return fmt.Errorf("find the tenant key's tenant: /api/v1/stats names none")
+	}
+	api, err := apiclient.New(apiclient.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
+		return err
+	}
+	req, err := apiclient.NewRequest(http.MethodPost, "/api/v1/keys", map[string]string{"tenant": tenant, "role": "admin", "name": "aerolith up (index)"})
+	if err != nil {
+		return err
+	}
+	var k apiKey
+	if _, err := api.Call(ctx, req, &k); err != nil {
+		return fmt.Errorf("create a tenant admin key for the index: %w", err)
+	}
+	defer func() {
+		req, rerr := apiclient.NewRequest(http.MethodDelete, "/api/v1/keys/"+k.ID, nil)
+		if rerr == nil {
+			_, rerr = api.Call(ctx, req, nil)
+		}
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("revoke the tenant admin key %s made for the index: %w", k.ID, rerr))
+		}
+	}()
+	cl, err := client.New(client.Config{URL: c.url(), Key: k.Key, UserAgent: "aerolith-up", HTTPClient: c.hc})
+	if err != nil {
+		return err
+	}
+	if err := cl.CreateIndex(ctx, collection, field); err != nil && !client.IsConflict(err) {
+		return err
+	}
+	return nil
+}

@@ -138,6 +138,7 @@ func New(cfg Config) (*Client, error) {
 	if c.hc == nil {
 		c.hc = http.DefaultClient
 	}
+	c.hc = withRedirectPolicy(c.hc)
 	switch {
 	case c.timeout == 0:
 		c.timeout = DefaultTimeout

@@ -59,7 +59,9 @@ func (o *observed) Observe(route, method string, status int, _ time.Duration) {
 	o.statuses = append(o.statuses, status)
 }
 
-func testHandler(obs Observer) http.Handler {
+func testHandler(obs Observer) http.Handler { return testHandlerWith(obs) }
+
+func testHandlerWith(obs Observer, opts ...MuxOption) http.Handler {
 	h := func(pattern string, fn http.HandlerFunc) Route {
 		method, path, _ := strings.Cut(pattern, " ")
 		return Route{Method: method, Pattern: path, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +78,7 @@ func testHandler(obs Observer) http.Handler {
 		h("GET /abort", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }),
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return Instrument(NewMux(routes, ErrorWriter{Realm: "test"}), obs, log, ErrorWriter{Realm: "test"})
+	return Instrument(NewMux(routes, ErrorWriter{Realm: "test"}, opts...), obs, log, ErrorWriter{Realm: "test"})
 }
 
 func TestMuxAndInstrument(t *testing.T) {

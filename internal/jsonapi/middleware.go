@@ -19,8 +19,15 @@ type Route struct {
 
 // NewMux returns a mux serving routes, with, per pattern, a fallback that
 // answers 405 with an Allow header (GET routes also allow HEAD), and a
-// catch-all 404. Handlers should call SetRoute with their pattern.
-func NewMux(routes []Route, ew ErrorWriter) *http.ServeMux {
+// catch-all 404. Handlers should call SetRoute with their pattern. It never
+// answers a redirect: a path http.ServeMux would clean (a ".", ".." or
+// empty segment, also percent-encoded) is refused with 400 naming the
+// wildcard it stands for (see canonical).
+func NewMux(routes []Route, ew ErrorWriter, opts ...MuxOption) http.Handler {
+	var cfg muxConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	var paths []string
@@ -47,7 +54,7 @@ func NewMux(routes []Route, ew ErrorWriter) *http.ServeMux {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		ew.Write(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no such route: %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	return newCanonical(mux, routes, cfg.names, ew)
 }
 
 // reqInfo carries the matched route pattern back up to Instrument.

@@ -218,7 +218,7 @@ func TestDunningEndToEnd(t *testing.T) {
 			return err
 		}
 		for _, inv := range open {
-			if _, err := admin.PayInvoice(ctx, inv.ID, billingclient.Payment{AmountCents: inv.AmountDueCents + credit, ExternalRef: "wire-" + inv.ID}); err != nil {
+			if _, err := admin.PayInvoice(ctx, inv.ID, billingclient.Payment{AmountCents: inv.AmountDueCents + credit, ExternalRef: "wire-" + inv.ID, Credit: credit > 0}); err != nil {
 				return err
 			}
 			credit = 0

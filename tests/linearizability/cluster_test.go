@@ -42,11 +42,25 @@ func TestMain(m *testing.M) { os.Exit(proctest.RunMain(m, &binary)) }
 func TestLinearizableUnderLeaderKills(t *testing.T) {
 	proctest.SkipIfShort(t)
 	for s := *firstSeed; s < *firstSeed+int64(*seeds); s++ {
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runSeed(t, s) })
+		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runSeed(t, s, *duration, killNemesis) })
 	}
 }
 
-func runSeed(t *testing.T, seed int64) {
+// A nemesis injects faults into c until ctx ends and returns how many it
+// injected. It may aim the clients at a node by storing its index in
+// target (-1: every node alike); rng is the seed's.
+type nemesisFunc func(ctx context.Context, t *testing.T, c *proctest.Cluster, target *atomic.Int32, rng *rand.Rand) (int64, error)
+
+// killNemesis is nemesis as a nemesisFunc.
+func killNemesis(ctx context.Context, t *testing.T, c *proctest.Cluster, _ *atomic.Int32, _ *rand.Rand) (int64, error) {
+	var kills atomic.Int64
+	err := nemesis(ctx, t, c, &kills)
+	return kills.Load(), err
+}
+
+// runSeed runs one seed: a fresh cluster, the clients for d while nem
+// injects faults, then the porcupine check of the history.
+func runSeed(t *testing.T, seed int64, d time.Duration, nem nemesisFunc) {
 	c := proctest.StartCluster(t, proctest.Config{Binary: binary})
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}
 	t.Cleanup(hc.CloseIdleConnections)
@@ -54,15 +68,16 @@ func runSeed(t *testing.T, seed int64) {
 	coll := fmt.Sprintf("lin%d", seed)
 
 	rec := NewRecorder()
-	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 
 	var (
-		wg       sync.WaitGroup
-		bugMu    sync.Mutex
-		bugs     []error
-		nemesisN atomic.Int64
+		wg     sync.WaitGroup
+		bugMu  sync.Mutex
+		bugs   []error
+		target atomic.Int32
 	)
+	target.Store(-1)
 	bug := func(err error) {
 		bugMu.Lock()
 		bugs = append(bugs, err)
@@ -73,7 +88,7 @@ func runSeed(t *testing.T, seed int64) {
 		go func() {
 			defer wg.Done()
 			cl := &client{
-				rec: rec, api: api, c: c, coll: coll, bug: bug,
+				rec: rec, api: api, c: c, coll: coll, bug: bug, target: &target, onTarget: i%2 == 0,
 				rng:  rand.New(rand.NewPCG(uint64(seed), uint64(i))),
 				name: fmt.Sprintf("s%d-c%d", seed, i),
 				seen: map[string]uint64{},
@@ -81,8 +96,13 @@ func runSeed(t *testing.T, seed int64) {
 			cl.run(ctx)
 		}()
 	}
+	var faults int64
 	nemesisErr := make(chan error, 1)
-	go func() { nemesisErr <- nemesis(ctx, t, c, &nemesisN) }()
+	go func() {
+		var err error
+		faults, err = nem(ctx, t, c, &target, rand.New(rand.NewPCG(uint64(seed), 1<<32)))
+		nemesisErr <- err
+	}()
 	wg.Wait()
 	if err := <-nemesisErr; err != nil {
 		t.Fatalf("nemesis: %v", err)
@@ -92,9 +112,9 @@ func runSeed(t *testing.T, seed int64) {
 	}
 
 	history := rec.History()
-	t.Logf("seed %d: %d ops, %d leader kills: %s", seed, len(history), nemesisN.Load(), Summary(history))
-	if nemesisN.Load() == 0 {
-		t.Errorf("the leader was never killed during the run")
+	t.Logf("seed %d: %d ops, %d faults: %s", seed, len(history), faults, Summary(history))
+	if faults == 0 {
+		t.Errorf("the nemesis injected no fault during the run")
 	}
 	assertProgress(t, history)
 
@@ -196,11 +216,16 @@ type client struct {
 	c    *proctest.Cluster
 	coll string
 	bug  func(error)
-	rng  *rand.Rand
-	name string
-	id   int // current porcupine client id
-	seq  int
-	seen map[string]uint64 // last version this client saw per key
+	// target, when >= 0, is the node the nemesis aims the clients at:
+	// the clients with onTarget send every operation to it, the others
+	// to the other nodes.
+	target   *atomic.Int32
+	onTarget bool
+	rng      *rand.Rand
+	name     string
+	id       int // current porcupine client id
+	seq      int
+	seen     map[string]uint64 // last version this client saw per key
 }
 
 func (cl *client) run(ctx context.Context) {
@@ -208,6 +233,16 @@ func (cl *client) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		key := fmt.Sprintf("k%d", cl.rng.IntN(*keys))
 		node := cl.rng.IntN(cl.c.N())
+		if tg := int(cl.target.Load()); tg >= 0 {
+			// Half of the clients stay on the target (and wait for it
+			// while it is frozen), the others keep the rest of the
+			// cluster busy meanwhile.
+			if cl.onTarget {
+				node = tg
+			} else {
+				node = (tg + 1 + cl.rng.IntN(cl.c.N()-1)) % cl.c.N()
+			}
+		}
 		var in Input
 		switch r := cl.rng.IntN(10); {
 		case r < 4:

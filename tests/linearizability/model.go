@@ -1,7 +1,10 @@
 // Package linearizability checks that Aerolith's document API is
 // linearizable: concurrent clients run get, put and conditional put
 // (If-Match) against random nodes of a 3-node cluster of real agent
-// processes while the leader is SIGKILLed and restarted, every operation is
+// processes while the leader is SIGKILLed and restarted, or frozen
+// (SIGSTOP) or partitioned from both followers while half of the clients
+// keep sending to it (TestLinearizableUnderLeaderPausesAndPartitions; the
+// package's tests build the agent with the faults tag), every operation is
 // recorded with its invocation and response time, and porcupine
 // (github.com/anishathalye/porcupine) checks the history against a
 // sequential model: one versioned register per document.

@@ -11,6 +11,12 @@
 //     writes and queries billed per tenant equal the operations served
 //     (bounded by the outcomes the client could not know), and storage
 //     byte-seconds lie within a stated bound of the test's own integral.
+//   - TestMeteringUnderInFlightFaults: the same bound, served <= billed <=
+//     served + unanswered, when the faults land on requests in flight:
+//     clients keep sending to every node, the victim included, while the
+//     leader and a follower are SIGKILLed, SIGSTOPped past the client's
+//     timeout and partitioned; the log shows served, billed, unanswered,
+//     refused and dead-lettered figures.
 //   - TestQuotasOnCluster: every tier limit under the block action, and the
 //     throttle, allow_with_overage and warn actions, hit through different
 //     nodes, with the status, error code and message a client sees.
@@ -18,6 +24,9 @@
 //     billing's policy, tenant suspension and resumption, on every node.
 //   - TestCrossTenant: a tenant's keys reach nothing of another tenant by
 //     any path, and no answer names the other tenant's data.
+//   - TestWipedNodeMeter: a follower restarted on a wiped data directory
+//     under the same node id is billed for what it serves afterwards
+//     (billed writes equal served writes); its dead letters through the CLI.
 //
 // The package has no non-test code; run it with go test (skipped with
 // -short). The binary is built once by TestMain.

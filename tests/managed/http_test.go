@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,7 +25,12 @@ type answer struct {
 	Header  http.Header
 	Body    []byte
 	Err     error // transport error
-	Sent    int   // request body bytes
+	// Written is set once the transport wrote the request on some
+	// connection: it may have reached a node even when the final error
+	// is a refused dial (net/http retries a GET whose connection broke
+	// before the answer on a new connection).
+	Written bool
+	Sent    int // request body bytes
 	Took    time.Duration
 }
 
@@ -74,6 +81,10 @@ func (c *caller) do(ctx context.Context, method, u, key string, body []byte, hdr
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	var written atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+	})
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return answer{Err: err}
@@ -90,7 +101,7 @@ func (c *caller) do(ctx context.Context, method, u, key string, body []byte, hdr
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return answer{Err: err, Sent: len(body), Took: time.Since(start)}
+		return answer{Err: err, Written: written.Load(), Sent: len(body), Took: time.Since(start)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -110,7 +121,8 @@ func (c *caller) do(ctx context.Context, method, u, key string, body []byte, hdr
 }
 
 // notSent reports a transport error that proves the request never reached
-// a server (the connection was refused: the process is down).
+// a server (the connection was refused: the process is down). It is proof
+// only if the request was never written before (answer.Written).
 func notSent(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
@@ -137,7 +149,7 @@ var quotaCodes = map[string]bool{
 
 func classify(a answer) outcome {
 	switch {
-	case a.Err != nil && notSent(a.Err):
+	case a.Err != nil && notSent(a.Err) && !a.Written:
 		return outNotSent
 	case a.Err != nil:
 		return outAmbiguous

@@ -34,9 +34,11 @@ var (
 	DefaultSegmentSize = 64 * 1024 * 1024
 )
 
-var _ raft.LogStore = &WAL{}
-var _ raft.MonotonicLogStore = &WAL{}
-var _ raft.StableStore = &WAL{}
+var (
+	_ raft.LogStore          = &WAL{}
+	_ raft.MonotonicLogStore = &WAL{}
+	_ raft.StableStore       = &WAL{}
+)
 
 // WAL is a write-ahead log suitable for github.com/hashicorp/raft.
 type WAL struct {
@@ -375,6 +377,9 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
+
+	// Ensure queued rotation has completed before us if we raced with it for
+	// write lock.
 	w.awaitRotationLocked()
 
 	s, release := w.acquireState()
@@ -454,6 +459,17 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	return nil
 }
 
+func (w *WAL) awaitRotationLocked() {
+	awaitCh := w.awaitRotate
+	if awaitCh != nil {
+		// We managed to race for writeMu with the background rotate operation which
+		// needs to complete first. Wait for it to complete.
+		w.writeMu.Unlock()
+		<-awaitCh
+		w.writeMu.Lock()
+	}
+}
+
 // DeleteRange deletes a range of log entries. The range is inclusive.
 // Implements raft.LogStore. Note that we only support deleting ranges that are
 // a suffix or prefix of the log.
@@ -468,9 +484,9 @@ func (w *WAL) DeleteRange(min uint64, max uint64) error {
 
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
-	// A rotation queued by the last append must finish first: it seals the
-	// tail it was triggered for, and a truncation that ran before it would
-	// leave it sealing the new tail instead (Aerolith patch).
+
+	// Ensure queued rotation has completed before us if we raced with it for
+	// write lock.
 	w.awaitRotationLocked()
 
 	s, release := w.acquireState()
@@ -561,16 +577,6 @@ func (w *WAL) GetUint64(key []byte) (uint64, error) {
 		return 0, fmt.Errorf("GetUint64 called on a non-uint64 key")
 	}
 	return binary.LittleEndian.Uint64(raw), nil
-}
-
-// awaitRotationLocked waits for a queued background rotation to finish.
-// writeMu must be held; it is released while waiting.
-func (w *WAL) awaitRotationLocked() {
-	if awaitCh := w.awaitRotate; awaitCh != nil {
-		w.writeMu.Unlock()
-		<-awaitCh
-		w.writeMu.Lock()
-	}
 }
 
 func (w *WAL) triggerRotateLocked(indexStart uint64) {
@@ -830,7 +836,7 @@ func (w *WAL) truncateTailLocked(newMax uint64) error {
 			toDelete[seg.ID] = seg.BaseIndex
 			toClose = append(toClose, seg.r)
 			newState.segments = newState.segments.Delete(seg.BaseIndex)
-			nTruncated += (maxIdx - seg.MinIndex + 1) // +1 becuase MaxIndex is inclusive
+			nTruncated += (maxIdx - seg.MinIndex + 1) // +1 because MaxIndex is inclusive
 		}
 
 		tail := newState.getTailInfo()
@@ -840,10 +846,8 @@ func (w *WAL) truncateTailLocked(newMax uint64) error {
 			// Check that the tail is sealed (it won't be if we didn't need to remove
 			// the actual partial tail above).
 			if tail.SealTime.IsZero() {
-				// Write the index block before the meta store records the
-				// segment as sealed: readers of a sealed segment find
-				// entries through it, and v0.4.0 skipped it here, which left
-				// the log unreadable after a restart (Aerolith patch).
+				// Actually seal it (i.e. force it to write out an index block wherever
+				// it got to).
 				indexStart, err := newState.tail.ForceSeal()
 				if err != nil {
 					return nil, nil, err
@@ -853,7 +857,6 @@ func (w *WAL) truncateTailLocked(newMax uint64) error {
 				maxIdx = newState.lastIndex()
 			}
 			// Update the MaxIndex
-
 			nTruncated += (maxIdx - newMax)
 			tail.MaxIndex = newMax
 
@@ -916,45 +919,47 @@ func (w *WAL) checkClosed() error {
 // reads and writes should be stopped before calling this to avoid propagating
 // errors to users during shutdown but it's safe from a data-race perspective.
 func (w *WAL) Close() error {
-	// Only close once
-	old := atomic.SwapUint32(&w.closed, 1)
-	if old == 0 {
-		// Wait for writes
-		w.writeMu.Lock()
-		defer w.writeMu.Unlock()
-
-		// It doesn't matter if there is a rotation scheduled because runRotate will
-		// exist when it sees we are closed anyway.
-		w.awaitRotate = nil
-		// Awake and terminate the runRotate
-		close(w.triggerRotate)
-
-		// Replace state with nil state
-		s := w.loadState()
-		s.acquire()
-		defer s.release()
-
-		w.s.Store(&state{})
-
-		// Old state might be still in use by readers, attach closers to all open
-		// segment files.
-		toClose := make([]io.Closer, 0, s.segments.Len())
-		it := s.segments.Iterator()
-		for !it.Done() {
-			_, seg, _ := it.Next()
-			if seg.r != nil {
-				toClose = append(toClose, seg.r)
-			}
-		}
-		// Store finalizer to run once all readers are done. There can't be an
-		// existing finalizer since this was the active state read under a write
-		// lock and finalizers are only set on states that have been replaced under
-		// that same lock.
-		s.finalizer.Store(func() {
-			w.closeSegments(toClose)
-		})
+	if old := atomic.SwapUint32(&w.closed, 1); old != 0 {
+		// Only close once
+		return nil
 	}
-	return nil
+
+	// Wait for writes
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
+
+	// It doesn't matter if there is a rotation scheduled because runRotate will
+	// exist when it sees we are closed anyway.
+	w.awaitRotate = nil
+	// Awake and terminate the runRotate
+	close(w.triggerRotate)
+
+	// Replace state with nil state
+	s := w.loadState()
+	s.acquire()
+	defer s.release()
+
+	w.s.Store(&state{})
+
+	// Old state might be still in use by readers, attach closers to all open
+	// segment files.
+	toClose := make([]io.Closer, 0, s.segments.Len())
+	it := s.segments.Iterator()
+	for !it.Done() {
+		_, seg, _ := it.Next()
+		if seg.r != nil {
+			toClose = append(toClose, seg.r)
+		}
+	}
+	// Store finalizer to run once all readers are done. There can't be an
+	// existing finalizer since this was the active state read under a write
+	// lock and finalizers are only set on states that have been replaced under
+	// that same lock.
+	s.finalizer.Store(func() {
+		w.closeSegments(toClose)
+	})
+
+	return w.metaDB.Close()
 }
 
 // IsMonotonic implements raft.MonotonicLogStore and informs the raft library

@@ -870,6 +870,9 @@ func (r *Raft) Barrier(timeout time.Duration) Future {
 	// Create a log future, no index or term yet
 	logFuture := &logFuture{log: Log{Type: LogBarrier}}
 	logFuture.init()
+	// Aerolith patch: as in ApplyLog, a barrier still queued for the state
+	// machine at shutdown is dropped without an answer.
+	logFuture.ShutdownCh = r.shutdownCh
 
 	select {
 	case <-timer:

@@ -35,6 +35,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, body []byte) err
 	if err := checkObject(req.Data); err != nil {
 		return err
 	}
+	if req.ID == "." || req.ID == ".." {
+		return errf(http.StatusBadRequest, client.CodeInvalidArgument, "id: document id %q cannot be used", req.ID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.coll(r.PathValue("c"), true)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,7 +191,23 @@ func (s *Server) routes() http.Handler {
 	authed("/", func(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		return errf(http.StatusNotFound, client.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})
-	return mux
+	return refuseDotSegments(mux)
+}
+
+// refuseDotSegments answers 400, as the agent does, to a path with a ".",
+// ".." or empty segment (also percent-encoded), which ServeMux would
+// answer with a redirect to the cleaned path.
+func refuseDotSegments(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+		for i, seg := range segs {
+			if v, err := url.PathUnescape(seg); err == nil && (v == "." || v == ".." || v == "" && i < len(segs)-1) {
+				writeErr(w, errf(http.StatusBadRequest, client.CodeInvalidArgument, "path segment %q cannot be used: it is resolved away in URL paths", v))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) wrap(h handler, auth bool) http.Handler {

@@ -1,0 +1,57 @@
+package docs
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestUnaddressableDocuments: documents stored with the ids "." and ".."
+// (Apply accepts them, as it did before the API refused them) are all
+// reported, in tenant and collection order, and nothing else is.
+func TestUnaddressableDocuments(t *testing.T) {
+	db := openDB(t)
+	sm := NewStateMachine(Config{})
+	other := func(op Op) Op { op.Tenant = "beta"; return op }
+	mustApply(t, db, sm,
+		putOp("a", "..", `{"n":1}`), putOp("a", "...", `{}`), putOp("a", ".x", `{}`), putOp("a", "ok", `{}`),
+		putOp("b", ".", `{}`), putOp("b", "..", `{}`), putOp("clean", "x", `{}`),
+		other(putOp("z", ".", `{}`)),
+	)
+	var got []string
+	err := db.View(func(tx *bolt.Tx) error {
+		return UnaddressableDocuments(tx, func(r DocumentRef) error {
+			got = append(got, r.Tenant+"/"+r.Collection+"/"+r.ID)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[acme/a/.. acme/b/. acme/b/.. beta/z/.]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("reported %v, want %s", got, want)
+	}
+	// fn's error stops the walk and comes back.
+	stop := errors.New("stop")
+	calls := 0
+	err = db.View(func(tx *bolt.Tx) error {
+		return UnaddressableDocuments(tx, func(DocumentRef) error { calls++; return stop })
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("UnaddressableDocuments = %v after %d calls, want stop after 1", err, calls)
+	}
+	// Every reported id is one the API refuses.
+	for _, id := range []string{".", ".."} {
+		if err := ValidateRequestID(id); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateRequestID(%q) = %v, want ErrInvalid", id, err)
+		}
+	}
+	for _, id := range []string{"...", ".x", "x.", "a..b"} {
+		if err := ValidateRequestID(id); err != nil {
+			t.Errorf("ValidateRequestID(%q) = %v, want nil", id, err)
+		}
+	}
+}
