@@ -36,6 +36,7 @@ type AgentBooter struct {
 
 	mu    sync.Mutex
 	cache map[string]string // sha256 → verified binary path
+	names []string          // every instance booted, in order
 }
 
 // NewAgentBooter returns a booter keeping instances under dir.
@@ -95,7 +96,25 @@ func (b *AgentBooter) Boot(ctx context.Context, req BootRequest) (Process, error
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
+	b.names = append(b.names, name)
+	b.mu.Unlock()
 	return agentProc{b: b, name: name}, nil
+}
+
+// Running lists the instances whose agent is still supervised (booted and
+// not stopped), with their process ids.
+func (b *AgentBooter) Running() map[string]int {
+	b.mu.Lock()
+	names := append([]string(nil), b.names...)
+	b.mu.Unlock()
+	out := map[string]int{}
+	for _, n := range names {
+		if pid, ok := b.sup.PID(n); ok {
+			out[n] = pid
+		}
+	}
+	return out
 }
 
 // Close stops every agent this booter started.
