@@ -33,6 +33,7 @@ const (
 	KindCreateAPIKey
 	KindRevokeAPIKey
 	KindRegisterNode
+	KindSetClusterCA
 	kindEnd
 )
 
@@ -56,6 +57,7 @@ var kindNames = [...]string{
 	KindCreateAPIKey:      "create_api_key",
 	KindRevokeAPIKey:      "revoke_api_key",
 	KindRegisterNode:      "register_node",
+	KindSetClusterCA:      "set_cluster_ca",
 }
 
 func (k Kind) String() string {
@@ -325,6 +327,7 @@ func (SetSigningKey) Kind() Kind     { return KindSetSigningKey }
 func (CreateAPIKey) Kind() Kind      { return KindCreateAPIKey }
 func (RevokeAPIKey) Kind() Kind      { return KindRevokeAPIKey }
 func (RegisterNode) Kind() Kind      { return KindRegisterNode }
+func (SetClusterCA) Kind() Kind      { return KindSetClusterCA }
 
 const commandFormat byte = 1
 
@@ -420,6 +423,8 @@ func Decode(b []byte) (Command, error) {
 		c = RevokeAPIKey{h, d.str(), d.str()}
 	case KindRegisterNode:
 		c = RegisterNode{h, d.str(), d.str(), d.str(), d.str(), d.i64()}
+	case KindSetClusterCA:
+		c = SetClusterCA{h, d.str(), d.str(), d.str()}
 	default:
 		return nil, fmt.Errorf("unknown command kind %d", b[1])
 	}
