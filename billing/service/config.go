@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
@@ -76,6 +77,9 @@ type Config struct {
 	TLSCA           string
 	TLSPollInterval time.Duration
 	InsecureHTTP    bool
+	// NodeCertTTL is the lifetime of the node certificates billing signs
+	// for enrolled nodes (POST /api/v1/clusters/{id}/certificates).
+	NodeCertTTL time.Duration
 }
 
 // Default returns the configuration used for options no source sets.
@@ -93,6 +97,7 @@ func Default() Config {
 		MaxBodyBytes: DefaultMaxBodyBytes,
 
 		TLSPollInterval: pki.DefaultPollInterval,
+		NodeCertTTL:     api.DefaultNodeCertTTL,
 	}
 }
 
@@ -122,6 +127,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID != "" && !member.ValidID(c.NodeID) {
 		return fmt.Errorf("node-id: %q is invalid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
+	}
+	if c.NodeCertTTL < api.MinNodeCertTTL {
+		return fmt.Errorf("node-cert-ttl: %s is too short; use %s or more (default %s)", c.NodeCertTTL, api.MinNodeCertTTL, api.DefaultNodeCertTTL)
 	}
 	if err := settings.CheckListeners(c.HTTPAddr, c.RaftAddr, "7080"); err != nil {
 		return err
