@@ -22,7 +22,14 @@
 // TLS: --tls-cert, --tls-key and --tls-ca (a node certificate from
 // `aerolith cert issue` and the cluster's CA bundle) serve the data API
 // over HTTPS and secure the raft port with mutual TLS; --insecure-http
-// serves both in plain text instead. One of the two is required.
+// serves both in plain text instead. One of the two is required; or
+// --tls-bootstrap (managed agents): the node makes its key in
+// <data-dir>/tls and obtains its certificate and the cluster's CA bundle
+// from billing through the enrollment token, renewing it at half-life.
+//
+// Discovery: --discover with --bootstrap-expect N finds the members
+// instead of --join: "billing" (billing's node registry) or cloud tags
+// ("provider=aws region=R tag_key=K tag_value=V"); see agent/discover.
 //
 // Node id: when --node-id is empty the agent reads <data-dir>/node-id, or
 // generates an id on first start and stores it there, so a restarted node
