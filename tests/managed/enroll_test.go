@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,6 +57,13 @@ func (a *bootAgent) logTail(n int) string {
 // kills them when the test ends.
 func startBootAgents(t *testing.T, n int, bill *proctest.Billing, token, adminKey string) []*bootAgent {
 	t.Helper()
+	return startAgentsWith(t, "n", n, bill, token, adminKey, "--discover", "billing", "--bootstrap-expect", strconv.Itoa(n))
+}
+
+// startAgentsWith starts n agents named prefix1..prefixN with
+// --tls-bootstrap and the given membership flags (--discover or --join).
+func startAgentsWith(t *testing.T, prefix string, n int, bill *proctest.Billing, token, adminKey string, membership ...string) []*bootAgent {
+	t.Helper()
 	ports, err := proctest.FreePorts("127.0.0.1", 2*n)
 	if err != nil {
 		t.Fatal(err)
@@ -63,18 +71,18 @@ func startBootAgents(t *testing.T, n int, bill *proctest.Billing, token, adminKe
 	dir := t.TempDir()
 	agents := make([]*bootAgent, n)
 	for i := range agents {
-		id := "n" + strconv.Itoa(i+1)
+		id := prefix + strconv.Itoa(i+1)
 		a := &bootAgent{id: id, dataDir: filepath.Join(dir, id), logPath: filepath.Join(dir, id+".log"),
 			httpAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i]), raftAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i+1]), done: make(chan struct{})}
 		logf, err := os.Create(a.logPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.cmd = exec.Command(binary, "agent", "--node-id", id, "--data-dir", a.dataDir,
+		args := append([]string{"agent", "--node-id", id, "--data-dir", a.dataDir,
 			"--http-addr", a.httpAddr, "--raft-addr", a.raftAddr, "--admin-key", adminKey,
 			"--billing-url", bill.URL(), "--billing-ca", bill.CAFile(), "--enrollment-token", token,
-			"--tls-bootstrap", "--discover", "billing", "--bootstrap-expect", strconv.Itoa(n),
-			"--meter-window", "1s", "--policy-refresh", "1s", "--log-level", "warn")
+			"--tls-bootstrap", "--meter-window", "1s", "--policy-refresh", "1s", "--log-level", "warn"}, membership...)
+		a.cmd = exec.Command(binary, args...)
 		a.cmd.Stdout, a.cmd.Stderr = logf, logf
 		a.cmd.SysProcAttr = sysProcAttr()
 		if err := a.cmd.Start(); err != nil {
@@ -305,6 +313,32 @@ func TestEnrollAndDiscover(t *testing.T) {
 	}
 	if _, err := foreign.RequestCertificate(ctx, other.ClusterID, "n9", csrA); !billingclient.IsPermissionDenied(err) || !strings.Contains(err.Error(), enr.ClusterID) {
 		t.Fatalf("certificate naming cluster %s through cluster %s: %v, want 403 naming it", enr.ClusterID, other.ClusterID, err)
+	}
+
+	// A node enrolled with the other cluster's token gets that cluster's
+	// certificate, which this cluster's raft port refuses: it cannot join.
+	intruder := startAgentsWith(t, "x", 1, bill, other.EnrollmentToken, adminKey, "--join", agents[0].raftAddr)[0]
+	waitFor(t, "the intruder's handshake refused on the raft port", 2*waitLimit, func() error {
+		if err := alive(); err != nil {
+			return err
+		}
+		if intruder.exited() {
+			return fmt.Errorf("%w: intruder exited:\n%s", errExited, intruder.logTail(20))
+		}
+		st, body, err := call(http.MethodGet, "https://"+agents[0].httpAddr+"/metrics", adminKey, nil)
+		if err != nil || st != http.StatusOK {
+			return fmt.Errorf("GET /metrics = %d %v", st, err)
+		}
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, `aerolith_tls_handshake_failures_total{port="raft"} `) && !strings.HasSuffix(line, " 0") {
+				return nil
+			}
+		}
+		return errors.New("no refused raft handshake yet")
+	})
+	st, body, err := call(http.MethodGet, "https://"+agents[0].httpAddr+"/api/v1/cluster", adminKey, nil)
+	if err != nil || st != http.StatusOK || strings.Contains(string(body), `"x1"`) {
+		t.Fatalf("cluster after the intruder's attempt = %d %s %v; want it without x1", st, body, err)
 	}
 
 	// Renewal at half-life, picked up without a restart: the serial each
