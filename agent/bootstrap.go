@@ -182,12 +182,12 @@ func (e *certEnroller) ensure(ctx context.Context) error {
 	if err := e.loadKey(); err != nil {
 		return err
 	}
-	if why := e.current(); why == "" {
+	why := e.current()
+	if why == "" {
 		e.log.Info("using the certificate obtained earlier", "not_after", e.notAfter.UTC().Format(time.RFC3339), "renew_at", e.renewAt.UTC().Format(time.RFC3339))
 		return nil
-	} else {
-		e.log.Info("obtaining a node certificate from billing", "reason", why, "ips", e.ips, "dns", e.dns)
 	}
+	e.log.Info("obtaining a node certificate from billing", "reason", why, "ips", e.ips, "dns", e.dns)
 	return e.obtain(ctx)
 }
 
@@ -225,14 +225,22 @@ func (e *certEnroller) current() string {
 	if err != nil {
 		return "no certificate yet"
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, pki.CACertFile)); err != nil {
+	caPEM, err := os.ReadFile(filepath.Join(e.dir, pki.CACertFile))
+	if err != nil {
 		return "no CA bundle"
+	}
+	pool, _, err := pki.ParseCertPool(caPEM)
+	if err != nil {
+		return "CA bundle unreadable"
 	}
 	certs, err := pki.ParseCertificates(b)
 	if err != nil {
 		return "certificate unreadable"
 	}
 	c := certs[0]
+	if _, err := c.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: e.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}); err != nil {
+		return "certificate does not verify: " + err.Error()
+	}
 	if pub, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(e.key.Public()) {
 		return "certificate of another key"
 	}

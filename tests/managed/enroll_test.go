@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,13 +30,55 @@ import (
 type bootAgent struct {
 	id, dataDir, logPath string
 	httpAddr, raftAddr   string
-	cmd                  *exec.Cmd
-	done                 chan struct{}
+	args                 []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// start starts the process (again, after kill), appending to its log.
+func (a *bootAgent) start(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(binary, a.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	a.mu.Lock()
+	a.cmd, a.done = cmd, done
+	a.mu.Unlock()
+}
+
+// kill SIGKILLs the process and waits for it.
+func (a *bootAgent) kill() {
+	a.mu.Lock()
+	cmd, done := a.cmd, a.done
+	a.mu.Unlock()
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+func (a *bootAgent) pid() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cmd.Process.Pid
 }
 
 func (a *bootAgent) exited() bool {
+	a.mu.Lock()
+	done := a.done
+	a.mu.Unlock()
 	select {
-	case <-a.done:
+	case <-done:
 		return true
 	default:
 		return false
@@ -73,23 +116,12 @@ func startAgentsWith(t *testing.T, prefix string, n int, bill *proctest.Billing,
 	for i := range agents {
 		id := prefix + strconv.Itoa(i+1)
 		a := &bootAgent{id: id, dataDir: filepath.Join(dir, id), logPath: filepath.Join(dir, id+".log"),
-			httpAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i]), raftAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i+1]), done: make(chan struct{})}
-		logf, err := os.Create(a.logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"agent", "--node-id", id, "--data-dir", a.dataDir,
+			httpAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i]), raftAddr: "127.0.0.1:" + strconv.Itoa(ports[2*i+1])}
+		a.args = append([]string{"agent", "--node-id", id, "--data-dir", a.dataDir,
 			"--http-addr", a.httpAddr, "--raft-addr", a.raftAddr, "--admin-key", adminKey,
 			"--billing-url", bill.URL(), "--billing-ca", bill.CAFile(), "--enrollment-token", token,
 			"--tls-bootstrap", "--meter-window", "1s", "--policy-refresh", "1s", "--log-level", "warn"}, membership...)
-		a.cmd = exec.Command(binary, args...)
-		a.cmd.Stdout, a.cmd.Stderr = logf, logf
-		a.cmd.SysProcAttr = sysProcAttr()
-		if err := a.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		logf.Close()
-		go func() { _ = a.cmd.Wait(); close(a.done) }()
+		a.start(t)
 		agents[i] = a
 	}
 	t.Cleanup(func() {
@@ -97,8 +129,7 @@ func startAgentsWith(t *testing.T, prefix string, n int, bill *proctest.Billing,
 			if t.Failed() {
 				t.Logf("%s log tail:\n%s", a.id, a.logTail(30))
 			}
-			_ = a.cmd.Process.Kill()
-			<-a.done
+			a.kill()
 		}
 	})
 	return agents
@@ -352,7 +383,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 	}
 	pids := make([]int, len(agents))
 	for i, a := range agents {
-		pids[i] = a.cmd.Process.Pid
+		pids[i] = a.pid()
 	}
 	for i, a := range agents {
 		waitFor(t, a.id+" serves a renewed certificate", 2*waitLimit, func() error {
@@ -381,8 +412,31 @@ func TestEnrollAndDiscover(t *testing.T) {
 	})
 	write("o2")
 	for i, a := range agents {
-		if a.exited() || a.cmd.Process.Pid != pids[i] {
+		if a.exited() || a.pid() != pids[i] {
 			t.Fatalf("%s restarted or exited during renewal", a.id)
 		}
+	}
+
+	// A node killed and restarted on its data directory rejoins with the
+	// addresses it discovered, keeps its key, and serves again.
+	agents[2].kill()
+	keyBefore, err := os.ReadFile(filepath.Join(agents[2].dataDir, "tls", pki.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents[2].start(t)
+	waitFor(t, "the restarted node serves a tenant's reads", 2*waitLimit, func() error {
+		if err := alive(); err != nil {
+			return err
+		}
+		st, body, err := call(http.MethodGet, "https://"+agents[2].httpAddr+"/api/v1/collections/orders/documents/o2", tenantKey, nil)
+		if err != nil || st != http.StatusOK {
+			return fmt.Errorf("GET o2 = %d %s %v", st, body, err)
+		}
+		return nil
+	})
+	keyAfter, err := os.ReadFile(filepath.Join(agents[2].dataDir, "tls", pki.KeyFile))
+	if err != nil || !bytes.Equal(keyBefore, keyAfter) {
+		t.Fatalf("the restarted node's key changed (%v)", err)
 	}
 }
