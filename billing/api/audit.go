@@ -30,7 +30,6 @@ var auditedRoutes = map[string]string{
 	"DELETE /api/v1/tenants/{id}/agent-keys/{key}": "agent_key.revoke",
 	"POST /api/v1/clusters":                        "cluster.register",
 	"POST /api/v1/clusters/{id}/nodes":             "cluster.node_register",
-	"POST /api/v1/clusters/{id}/certificates":      "cluster.certificate_issue",
 	"POST /api/v1/usage":                           "usage.ingest",
 	"POST /api/v1/invoices/{id}/finalize":          "invoice.finalize",
 	"POST /api/v1/invoices/{id}/void":              "invoice.void",

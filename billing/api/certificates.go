@@ -31,6 +31,21 @@ const DefaultNodeCertTTL = 24 * time.Hour
 // renew at half-life with time to retry.
 const MinNodeCertTTL = 10 * time.Second
 
+// certificateRoutes maps the certificate routes to their audit actions,
+// as auditedRoutes does for the others.
+var certificateRoutes = map[string]string{
+	"POST /api/v1/clusters/{id}/certificates": "cluster.certificate_issue",
+}
+
+// auditAction is the audit action of a route ("METHOD pattern"), "" for
+// routes not audited.
+func auditAction(route string) string {
+	if a, ok := certificateRoutes[route]; ok {
+		return a
+	}
+	return auditedRoutes[route]
+}
+
 // certificateBody is the body of POST /api/v1/clusters/{id}/certificates.
 type certificateBody struct {
 	// NodeID is the node asking; the certificate names

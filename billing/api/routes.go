@@ -35,8 +35,6 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},
 		{"GET", "/api/v1/clusters/{id}", adminOnly | clusterKey, s.getCluster},
 		{"POST", "/api/v1/clusters/{id}/nodes", clusterKey, s.registerNode},
-		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
-		{"GET", "/api/v1/clusters/{id}/ca", adminOnly | clusterKey, s.clusterCABundle},
 
 		{"POST", "/api/v1/usage", clusterKey, s.ingest},
 
@@ -48,5 +46,8 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/invoices/{id}/payments", adminOnly, s.payInvoice},
 
 		{"GET", "/api/v1/payment/pricing", anyKey, s.pricing},
+
+		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
+		{"GET", "/api/v1/clusters/{id}/ca", adminOnly | clusterKey, s.clusterCABundle},
 	}
 }

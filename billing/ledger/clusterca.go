@@ -13,6 +13,14 @@ import (
 // state (like the policy signing key); no route serves it.
 var bClusterCAs = []byte("ledger.cluster_cas")
 
+// KindSetClusterCA is SetClusterCA's kind. Its value is set apart from the
+// run of kinds in command.go so that kinds added there never shift it
+// (values are part of the replicated log format).
+const KindSetClusterCA Kind = 64
+
+// Kind returns KindSetClusterCA.
+func (SetClusterCA) Kind() Kind { return KindSetClusterCA }
+
 // maxCAPEM bounds the certificate and key PEM of a SetClusterCA.
 const maxCAPEM = 16 << 10
 

@@ -33,7 +33,6 @@ const (
 	KindCreateAPIKey
 	KindRevokeAPIKey
 	KindRegisterNode
-	KindSetClusterCA
 	kindEnd
 )
 
@@ -57,10 +56,12 @@ var kindNames = [...]string{
 	KindCreateAPIKey:      "create_api_key",
 	KindRevokeAPIKey:      "revoke_api_key",
 	KindRegisterNode:      "register_node",
-	KindSetClusterCA:      "set_cluster_ca",
 }
 
 func (k Kind) String() string {
+	if k == KindSetClusterCA {
+		return "set_cluster_ca"
+	}
 	if k > 0 && k < kindEnd {
 		return kindNames[k]
 	}
@@ -327,7 +328,6 @@ func (SetSigningKey) Kind() Kind     { return KindSetSigningKey }
 func (CreateAPIKey) Kind() Kind      { return KindCreateAPIKey }
 func (RevokeAPIKey) Kind() Kind      { return KindRevokeAPIKey }
 func (RegisterNode) Kind() Kind      { return KindRegisterNode }
-func (SetClusterCA) Kind() Kind      { return KindSetClusterCA }
 
 const commandFormat byte = 1
 
@@ -378,6 +378,8 @@ func Decode(b []byte) (Command, error) {
 	h := Header{Time: d.i64(), Actor: d.str()}
 	var c Command
 	switch k {
+	case KindSetClusterCA:
+		c = SetClusterCA{h, d.str(), d.str(), d.str()}
 	case KindCreateTenant:
 		c = CreateTenant{h, d.str(), d.str(), d.str(), d.str(), d.str()}
 	case KindUpdateTenant:
@@ -423,8 +425,6 @@ func Decode(b []byte) (Command, error) {
 		c = RevokeAPIKey{h, d.str(), d.str()}
 	case KindRegisterNode:
 		c = RegisterNode{h, d.str(), d.str(), d.str(), d.str(), d.i64()}
-	case KindSetClusterCA:
-		c = SetClusterCA{h, d.str(), d.str(), d.str()}
 	default:
 		return nil, fmt.Errorf("unknown command kind %d", b[1])
 	}

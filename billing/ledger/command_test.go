@@ -12,6 +12,7 @@ import (
 func allCommands() []Command {
 	h := Header{Time: 1_767_225_600_000_000_000, Actor: "admin"}
 	return []Command{
+		SetClusterCA{h, "c1", "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"},
 		CreateTenant{h, "t1", "Org", "Name", "starter", "a@b.example"},
 		UpdateTenant{h, "t1", "Org2", "", "c@d.example"},
 		ChangeTier{h, "t1", "professional"},
@@ -34,7 +35,6 @@ func allCommands() []Command {
 		CreateAPIKey{h, "t1", "bk_1", "CI reader", APIKeyRoleRead, "wxyz", apiKeyHash("bk_1")},
 		RevokeAPIKey{h, "t1", "bk_0"},
 		RegisterNode{h, "c1", "node-1", "10.0.0.1:7070", "[::1]:7071", 1_767_225_600_000_000_001},
-		SetClusterCA{h, "c1", "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"},
 	}
 }
 

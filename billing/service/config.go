@@ -53,6 +53,9 @@ type Config struct {
 	PaymentTerms time.Duration
 	// DunningGrace is the time after the due date before suspension.
 	DunningGrace time.Duration
+	// NodeCertTTL is the lifetime of the node certificates billing signs
+	// for enrolled nodes (POST /api/v1/clusters/{id}/certificates).
+	NodeCertTTL time.Duration
 	// UsageBucket is the ledger's usage aggregation width.
 	UsageBucket time.Duration
 	// ScheduleInterval is the scheduler's tick; 0 derives it from Period.
@@ -77,9 +80,6 @@ type Config struct {
 	TLSCA           string
 	TLSPollInterval time.Duration
 	InsecureHTTP    bool
-	// NodeCertTTL is the lifetime of the node certificates billing signs
-	// for enrolled nodes (POST /api/v1/clusters/{id}/certificates).
-	NodeCertTTL time.Duration
 }
 
 // Default returns the configuration used for options no source sets.
