@@ -31,21 +31,6 @@ const DefaultNodeCertTTL = 24 * time.Hour
 // renew at half-life with time to retry.
 const MinNodeCertTTL = 10 * time.Second
 
-// certificateRoutes maps the certificate routes to their audit actions,
-// as auditedRoutes does for the others.
-var certificateRoutes = map[string]string{
-	"POST /api/v1/clusters/{id}/certificates": "cluster.certificate_issue",
-}
-
-// auditAction is the audit action of a route ("METHOD pattern"), "" for
-// routes not audited.
-func auditAction(route string) string {
-	if a, ok := certificateRoutes[route]; ok {
-		return a
-	}
-	return auditedRoutes[route]
-}
-
 // certificateBody is the body of POST /api/v1/clusters/{id}/certificates.
 type certificateBody struct {
 	// NodeID is the node asking; the certificate names
@@ -89,6 +74,21 @@ func decodeCertificate(r io.Reader) (certificateBody, error) {
 // one asking for more than pki.MaxCSRNames names with 400. Each issued
 // certificate is in the audit log (serial, node, names, expiry).
 func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
+	rt := route{method: http.MethodPost, pattern: "/api/v1/clusters/{id}/certificates"}
+	s.auditRoute(actionCertificateIssue, rt, w, r, p, func(w http.ResponseWriter, r *http.Request) {
+		if err := s.signCertificate(w, r, p); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+	return nil
+}
+
+// actionCertificateIssue is the audit action of a certificate request
+// (recorded here rather than through auditedRoutes, with its outcome).
+const actionCertificateIssue = "cluster.certificate_issue"
+
+// signCertificate serves issueCertificate.
+func (s *Server) signCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if p.kind != kindCluster || p.cluster.ID != id {
 		return notFound("cluster %q not found", id)

@@ -211,7 +211,7 @@ func (s *Server) routes() http.Handler {
 // wrap authenticates and authorizes the caller, bounds the body, then runs
 // the handler and translates its error.
 func (s *Server) wrap(rt route) http.Handler {
-	action := auditAction(rt.method + " " + rt.pattern)
+	action := auditedRoutes[rt.method+" "+rt.pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonapi.SetRoute(r, rt.pattern)
 		var p principal
