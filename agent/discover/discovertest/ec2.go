@@ -55,7 +55,7 @@ func (f *EC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Error(w, 400, "InvalidRequest", "want a form-encoded POST")
 		return
 	}
-	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") || !strings.Contains(auth, "/ec2/aws4_request") || !strings.Contains(auth, "Signature=") {
+	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/") || !strings.Contains(auth, "/ec2/aws4_request") || !strings.Contains(auth, "Signature=") {
 		Error(w, 401, "AuthFailure", "request not signed with SigV4 for ec2: "+auth)
 		return
 	}
@@ -139,7 +139,7 @@ func Env(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "",
+		"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SESSION_TOKEN": "",
 		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": "", "AWS_REGION": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_EC2": "",
 	} {
