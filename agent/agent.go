@@ -3,9 +3,12 @@
 // HTTP data API in front of it.
 //
 // New validates the configuration and does no I/O. Open creates the data
-// directory, settles the node id (see config), listens on the raft and HTTP
-// addresses, resolves --join addresses, opens the store (which bootstraps or
-// joins in the background) and serves the API; it returns once serving.
+// directory, settles the node id (see config), with --tls-bootstrap obtains
+// the node certificate from billing (see bootstrap.go), listens on the raft
+// and HTTP addresses, resolves --join addresses or discovers the members
+// (--discover; waiting for --bootstrap-expect of them), opens the store
+// (which bootstraps or joins in the background) and serves the API; it
+// returns once serving.
 // Close stops in a fixed order: stop accepting HTTP requests and drain those
 // in flight, close the store (a leader hands over leadership first), which
 // closes its files.
