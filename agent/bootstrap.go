@@ -172,9 +172,10 @@ func newCertEnroller(cfg config.Config, b *bootstrapBilling, nodeID string, host
 }
 
 // ensure makes sure the files hold a certificate the node can start with:
-// the one there when it is valid for this key and these addresses and not
-// past half its life, else a new one from billing (retried until billing
-// answers; a refusal ends it with billing's reason).
+// the one there when it is valid now, for this key and these addresses
+// (renewed at once by run when past half its life), else a new one from
+// billing (retried until billing answers; a refusal ends it with
+// billing's reason).
 func (e *certEnroller) ensure(ctx context.Context) error {
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return fmt.Errorf("tls-bootstrap: %w", err)
@@ -258,12 +259,13 @@ func (e *certEnroller) current() string {
 		}
 	}
 	now := e.now()
-	half := c.NotBefore.Add(c.NotAfter.Sub(c.NotBefore) / 2)
-	if !now.Before(half) {
-		return "certificate past half its life"
-	}
 	e.notAfter = c.NotAfter
 	e.renewAt = now.Add(c.NotAfter.Sub(now) / 2)
+	if half := c.NotBefore.Add(c.NotAfter.Sub(c.NotBefore) / 2); !now.Before(half) {
+		// Still valid: start with it (a restart during a billing outage
+		// keeps serving) and renew as soon as the node runs.
+		e.renewAt = now
+	}
 	return ""
 }
 
@@ -371,13 +373,24 @@ func (e *certEnroller) run(ctx context.Context, r *pki.Reloader) {
 // provider: billing's node registry (this node registers first, so the
 // others find it) or cloud tags. It waits until --bootstrap-expect nodes
 // are known, except on a restart after a discovery, which rejoins with the
-// addresses found then (refreshed by one quick query).
+// addresses found then, asking nobody.
 func discoverJoin(ctx context.Context, cfg config.Config, b *bootstrapBilling, nodeID, httpAdv, raftAdv string, log *slog.Logger) ([]string, error) {
 	dc, _, err := cfg.DiscoverConfig()
 	if err != nil {
 		return nil, err
 	}
 	log = log.With("component", "discover")
+	path := filepath.Join(cfg.DataDir, discoveredFile)
+	if saved, err := loadDiscovered(path); err != nil {
+		log.Warn("ignoring the addresses discovered earlier", "file", path, "err", err)
+	} else if len(saved) > 0 {
+		// A node that discovered its peers before has joined or formed
+		// the cluster with them (its raft state knows the members); it
+		// needs neither billing nor the cloud's API to restart.
+		out := slices.Compact(slices.Sorted(slices.Values(append(saved, raftAdv))))
+		log.Info("rejoining with the addresses discovered earlier", "addrs", out)
+		return out, nil
+	}
 	var p discover.Provider
 	switch dc.Provider {
 	case discover.ProviderBilling:
@@ -410,20 +423,6 @@ func discoverJoin(ctx context.Context, cfg config.Config, b *bootstrapBilling, n
 		}
 	default:
 		return nil, fmt.Errorf("discover: provider %s has no implementation", dc.Provider)
-	}
-	path := filepath.Join(cfg.DataDir, discoveredFile)
-	if saved, err := loadDiscovered(path); err != nil {
-		log.Warn("ignoring the addresses discovered earlier", "file", path, "err", err)
-	} else if len(saved) > 0 {
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		fresh, err := p.Addrs(qctx)
-		cancel()
-		if err != nil {
-			log.Warn("discovery failed; rejoining with the addresses found earlier", "provider", p.String(), "err", err)
-		}
-		out := slices.Compact(slices.Sorted(slices.Values(append(append(saved, fresh...), raftAdv))))
-		log.Info("rejoining with discovered addresses", "addrs", out)
-		return out, nil
 	}
 	out, err := discover.Wait(ctx, p, cfg.BootstrapExpect, raftAdv, log)
 	if err != nil {

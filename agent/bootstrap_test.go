@@ -105,6 +105,21 @@ func TestCertEnroller(t *testing.T) {
 	})
 	stop()
 	wg.Wait()
+
+	// A restart while billing is down starts with the stored certificate,
+	// also past half its life (then renewed as soon as the node runs).
+	e.svc.Close()
+	enr = newCertEnroller(cfg, b, "n1", []string{"10.0.0.7"}, quietLogger())
+	late := time.Now().Add(20 * time.Hour)
+	enr.now = func() time.Time { return late }
+	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer dcancel()
+	if err := enr.ensure(dctx); err != nil {
+		t.Fatalf("restart with billing down: %v", err)
+	}
+	if !enr.renewAt.Equal(late) {
+		t.Fatalf("renewAt = %v, want at once (%v) for a certificate past half its life", enr.renewAt, late)
+	}
 }
 
 func TestCertEnrollerRefusals(t *testing.T) {
@@ -204,8 +219,9 @@ func TestDiscoverJoinBilling(t *testing.T) {
 			t.Fatalf("node %d discovered %v, %v; want %v", i, results[i], errs[i], want)
 		}
 	}
-	// A restart rejoins with what it found, without waiting for more
-	// nodes than billing knows.
+	// A restart rejoins with what it found, asking nobody: billing is
+	// down, and more nodes are expected than it knew.
+	e.svc.Close()
 	c := cfgs[0]
 	c.BootstrapExpect = 3
 	b, _ := newBootstrapBilling(c, nil, quietLogger())
