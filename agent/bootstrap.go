@@ -288,7 +288,8 @@ func (e *certEnroller) obtain(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tls-bootstrap: billing did not sign this node's certificate: %w", err)
 	}
-	if err := e.check(got, cluster); err != nil {
+	notAfter, err := e.check(got, cluster)
+	if err != nil {
 		return fmt.Errorf("tls-bootstrap: billing's answer: %w", err)
 	}
 	// CA bundle first: a Reloader reading between the writes sees the old
@@ -301,41 +302,42 @@ func (e *certEnroller) obtain(ctx context.Context) error {
 		return fmt.Errorf("tls-bootstrap: %w", err)
 	}
 	now := e.now()
-	e.notAfter = got.NotAfter
-	e.renewAt = now.Add(got.NotAfter.Sub(now) / 2)
+	e.notAfter = notAfter
+	e.renewAt = now.Add(notAfter.Sub(now) / 2)
 	e.log.Info("node certificate obtained from billing", "cluster_id", cluster, "serial", got.Serial,
-		"not_after", got.NotAfter.UTC().Format(time.RFC3339), "renew_at", e.renewAt.UTC().Format(time.RFC3339))
+		"not_after", notAfter.UTC().Format(time.RFC3339), "renew_at", e.renewAt.UTC().Format(time.RFC3339))
 	return nil
 }
 
 // check verifies billing's answer before it replaces anything: the
 // certificate is for this key and node, and chains to the CA bundle,
-// which is the CA of the token's cluster.
-func (e *certEnroller) check(got billingclient.NodeCertificate, cluster string) error {
+// which is the CA of the token's cluster. It returns the certificate's
+// expiry.
+func (e *certEnroller) check(got billingclient.NodeCertificate, cluster string) (notAfter time.Time, err error) {
 	certs, err := pki.ParseCertificates([]byte(got.Certificate))
 	if err != nil {
-		return fmt.Errorf("certificate: %w", err)
+		return time.Time{}, fmt.Errorf("certificate: %w", err)
 	}
 	pool, cas, err := pki.ParseCertPool([]byte(got.CA))
 	if err != nil {
-		return fmt.Errorf("ca: %w", err)
+		return time.Time{}, fmt.Errorf("ca: %w", err)
 	}
 	for _, ca := range cas {
 		if id, ok := pki.IdentityOf(ca); !ok || id.ClusterID != cluster {
-			return fmt.Errorf("ca: not the CA of cluster %s", cluster)
+			return time.Time{}, fmt.Errorf("ca: not the CA of cluster %s", cluster)
 		}
 	}
 	c := certs[0]
 	if pub, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(e.key.Public()) {
-		return errors.New("certificate: not for this node's key")
+		return time.Time{}, errors.New("certificate: not for this node's key")
 	}
 	if id, ok := pki.IdentityOf(c); !ok || id != (pki.Identity{ClusterID: cluster, NodeID: e.nodeID}) {
-		return errors.New("certificate: not for this node of the cluster")
+		return time.Time{}, errors.New("certificate: not for this node of the cluster")
 	}
 	if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}); err != nil {
-		return fmt.Errorf("certificate: %w", err)
+		return time.Time{}, fmt.Errorf("certificate: %w", err)
 	}
-	return nil
+	return c.NotAfter, nil
 }
 
 // run renews the certificate at half-life until ctx ends, then has r

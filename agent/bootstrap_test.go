@@ -180,7 +180,7 @@ func TestCertEnrollerRefusals(t *testing.T) {
 		{"garbage", billingclient.NodeCertificate{Certificate: "x", CA: string(ca)}, "certificate:"},
 	}
 	for _, tt := range tests {
-		if err := enr.check(tt.got, e.cluster.ClusterID); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := enr.check(tt.got, e.cluster.ClusterID); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: check = %v, want %q", tt.name, err, tt.want)
 		}
 	}
