@@ -3,9 +3,12 @@
 // HTTP data API in front of it.
 //
 // New validates the configuration and does no I/O. Open creates the data
-// directory, settles the node id (see config), listens on the raft and HTTP
-// addresses, resolves --join addresses, opens the store (which bootstraps or
-// joins in the background) and serves the API; it returns once serving.
+// directory, settles the node id (see config), with --tls-bootstrap obtains
+// the node certificate from billing (see bootstrap.go), listens on the raft
+// and HTTP addresses, resolves --join addresses or discovers the members
+// (--discover; waiting for --bootstrap-expect of them), opens the store
+// (which bootstraps or joins in the background) and serves the API; it
+// returns once serving.
 // Close stops in a fixed order: stop accepting HTTP requests and drain those
 // in flight, close the store (a leader hands over leadership first), which
 // closes its files.
@@ -120,6 +123,9 @@ type Agent struct {
 	// following certificate rotations.
 	tls     *nodetls.TLS
 	stopTLS func()
+	// stopRenew stops renewing a --tls-bootstrap certificate (nil
+	// otherwise).
+	stopRenew func()
 	// enc is encryption at rest (nil without --master-key-file).
 	enc     *encryption
 	handler atomic.Pointer[http.Handler]
@@ -173,6 +179,25 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	nodeID, err := nodeIdentity.ResolveID(a.cfg.DataDir, a.cfg.NodeID)
 	if err != nil {
 		return err
+	}
+	var boot *bootstrapBilling
+	var enroller *certEnroller
+	if a.cfg.TLSBootstrap {
+		if boot, err = newBootstrapBilling(a.cfg, nil, a.base.With("node_id", nodeID)); err != nil {
+			return err
+		}
+		var hosts []string
+		for _, listen := range []string{a.cfg.RaftAddr, a.cfg.HTTPAddr} {
+			h, err := a.cfg.AdvertiseHost(listen)
+			if err != nil {
+				return err
+			}
+			hosts = append(hosts, h)
+		}
+		enroller = newCertEnroller(a.cfg, boot, nodeID, hosts, a.base.With("node_id", nodeID))
+		if err := enroller.ensure(ctx); err != nil {
+			return err
+		}
 	}
 	tl, err := nodetls.Load(a.cfg.TLSFiles(), a.base.With("node_id", nodeID))
 	if err != nil {
@@ -242,7 +267,19 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	}
 
 	peerHTTP := member.PeerHTTP{Scheme: tl.Scheme(), Client: tl.PeerClient(member.ProbeTimeout)}
-	join := member.ResolveJoin(ctx, a.log, peerHTTP, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
+	var join []string
+	if a.cfg.Discover != "" {
+		if boot == nil && a.cfg.Managed() {
+			if boot, err = newBootstrapBilling(a.cfg, tl, nodeLog); err != nil {
+				return err
+			}
+		}
+		if join, err = discoverJoin(ctx, a.cfg, boot, nodeID, httpAdv, raftAdv, nodeLog); err != nil {
+			return err
+		}
+	} else {
+		join = member.ResolveJoin(ctx, a.log, peerHTTP, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
+	}
 
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
@@ -319,6 +356,14 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	scfg.Listener, scfg.Dial = tl.PeerListener(scfg.Listener), tl.PeerDialer(scfg.Dial)
 	a.tls, a.stopTLS = tl, tl.Start()
 	undo = append(undo, a.stopTLS)
+	a.stopRenew = func() {}
+	if enroller != nil {
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); enroller.run(rctx, tl.Reloader()) }()
+		a.stopRenew = func() { cancel(); <-done }
+		undo = append(undo, a.stopRenew)
+	}
 	st, err := store.New(scfg, sm)
 	if err != nil {
 		return err
@@ -453,6 +498,7 @@ func (a *Agent) Close() error {
 			defer a.stopFaults()
 		}
 		defer a.stopTLS()
+		a.stopRenew()
 		if m := a.managed; m != nil {
 			m.stop()
 			if err := m.closeMeter(); err != nil {

@@ -109,7 +109,7 @@ const tenantAskTimeout = 5 * time.Second
 // roots.
 func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Logger, tl *nodetls.TLS) (*managed, error) {
 	bcfg := billingclient.Config{URL: cfg.BillingURL, Key: cfg.EnrollmentToken, UserAgent: "aerolith-agent"}
-	tr, err := nodetls.ClientTransport(cfg.BillingCA, tl, log)
+	tr, err := nodetls.ClientTransport(cfg.BillingCA, billingTrust(cfg, tl), log)
 	if err != nil {
 		return nil, fmt.Errorf("billing-ca: %w", err)
 	}

@@ -22,7 +22,14 @@
 // TLS: --tls-cert, --tls-key and --tls-ca (a node certificate from
 // `aerolith cert issue` and the cluster's CA bundle) serve the data API
 // over HTTPS and secure the raft port with mutual TLS; --insecure-http
-// serves both in plain text instead. One of the two is required.
+// serves both in plain text instead. One of the two is required; or
+// --tls-bootstrap (managed agents): the node makes its key in
+// <data-dir>/tls and obtains its certificate and the cluster's CA bundle
+// from billing through the enrollment token, renewing it at half-life.
+//
+// Discovery: --discover with --bootstrap-expect N finds the members
+// instead of --join: "billing" (billing's node registry) or cloud tags
+// ("provider=aws region=R tag_key=K tag_value=V"); see agent/discover.
 //
 // Node id: when --node-id is empty the agent reads <data-dir>/node-id, or
 // generates an id on first start and stores it there, so a restarted node
@@ -44,6 +51,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/aerolithdb/aerolith/agent/discover"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/internal/pki"
@@ -99,6 +107,10 @@ type Config struct {
 	TLSCA   string
 	// TLSPollInterval is how often the TLS files are checked for changes.
 	TLSPollInterval time.Duration
+	// TLSBootstrap obtains the node certificate from billing through the
+	// enrollment token (see BootstrapTLSFiles) instead of TLSCert, TLSKey
+	// and TLSCA.
+	TLSBootstrap bool
 	// InsecureHTTP serves plain HTTP and raft (explicit opt-in).
 	InsecureHTTP bool
 	// BillingCA, optional, is the CA bundle billing's certificate is
@@ -157,9 +169,28 @@ func Default() Config {
 	}
 }
 
-// TLSFiles returns the TLS settings (see internal/nodetls).
+// TLSFiles returns the TLS settings (see internal/nodetls); with
+// TLSBootstrap, the files the node keeps its key and the certificate and
+// CA bundle billing signed in (BootstrapTLSDir).
 func (c *Config) TLSFiles() nodetls.Files {
+	if c.TLSBootstrap {
+		dir := c.BootstrapTLSDir()
+		return nodetls.Files{Cert: filepath.Join(dir, pki.CertFile), Key: filepath.Join(dir, pki.KeyFile), CA: filepath.Join(dir, pki.CACertFile), PollInterval: c.TLSPollInterval}
+	}
 	return nodetls.Files{Cert: c.TLSCert, Key: c.TLSKey, CA: c.TLSCA, InsecureHTTP: c.InsecureHTTP, PollInterval: c.TLSPollInterval}
+}
+
+// BootstrapTLSDir is where a TLSBootstrap node keeps its key (0600), its
+// certificate and the cluster's CA bundle: <data-dir>/tls.
+func (c *Config) BootstrapTLSDir() string { return filepath.Join(c.DataDir, "tls") }
+
+// DiscoverConfig parses Discover; ok is false when it is not set.
+func (c *Config) DiscoverConfig() (dc discover.Config, ok bool, err error) {
+	if c.Discover == "" {
+		return discover.Config{}, false, nil
+	}
+	dc, err = discover.Parse(c.Discover)
+	return dc, err == nil, err
 }
 
 // Managed reports whether the agent is managed by billing (BillingURL set).
@@ -228,11 +259,8 @@ func (c *Config) Validate() error {
 	if c.Advertise != "" && settings.IsUnspecified(c.Advertise) {
 		return fmt.Errorf("advertise: %s is not an address others can dial; give this node's reachable IP or host name", c.Advertise)
 	}
-	if err := settings.CheckJoin(c.BootstrapExpect, c.Join, "members"); err != nil {
+	if err := c.validateDiscover(); err != nil {
 		return err
-	}
-	if c.Discover != "" {
-		return errors.New("discover: cloud discovery is not supported yet; list the members with --join instead")
 	}
 	if c.AdminKey == "" && !c.InsecureNoAuth {
 		return errors.New("admin-key: required; set --admin-key (or AEROLITH_ADMIN_KEY), or pass --insecure-no-auth to run without authentication (local testing only)")
@@ -252,7 +280,7 @@ func (c *Config) Validate() error {
 	if err := settings.CheckLogFormat(c.LogFormat); err != nil {
 		return err
 	}
-	if err := c.TLSFiles().Validate(); err != nil {
+	if err := c.validateTLS(); err != nil {
 		return err
 	}
 	if c.BillingCA != "" {
@@ -282,6 +310,48 @@ func (c *Config) Validate() error {
 		if _, err := c.AdvertiseHost(c.RaftAddr); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateDiscover checks join, discover and bootstrap-expect together.
+func (c *Config) validateDiscover() error {
+	if c.Discover == "" {
+		return settings.CheckJoin(c.BootstrapExpect, c.Join, "members")
+	}
+	if len(c.Join) > 0 {
+		return errors.New("discover: cannot be combined with join; give the members' addresses with --join, or let --discover find them")
+	}
+	dc, _, err := c.DiscoverConfig()
+	if err != nil {
+		return err
+	}
+	if c.BootstrapExpect < 1 {
+		return errors.New("bootstrap-expect: required with discover; set it to the number of nodes that form the cluster (e.g. --bootstrap-expect 3)")
+	}
+	if dc.Provider == discover.ProviderBilling && !c.Managed() {
+		return errors.New("discover: billing needs billing-url and enrollment-token (the nodes find each other in billing's registry of the cluster)")
+	}
+	return nil
+}
+
+// validateTLS checks the TLS options: files, --tls-bootstrap or
+// --insecure-http.
+func (c *Config) validateTLS() error {
+	if !c.TLSBootstrap {
+		return c.TLSFiles().Validate()
+	}
+	if c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" {
+		return errors.New("tls-bootstrap: cannot be combined with tls-cert, tls-key and tls-ca (the certificate is obtained from billing); drop one or the other")
+	}
+	if c.InsecureHTTP {
+		return errors.New("tls-bootstrap: cannot be combined with insecure-http; drop one of them")
+	}
+	if !c.Managed() {
+		return errors.New("tls-bootstrap: needs billing-url and enrollment-token (billing holds the cluster's CA); or give --tls-cert, --tls-key and --tls-ca")
+	}
+	if c.TLSPollInterval < 0 {
+		return errors.New("tls-poll-interval: must not be negative")
 	}
 	return nil
 }
@@ -336,6 +406,13 @@ func (c *Config) validateManaged() error {
 // --join address is on loopback, or there is none). Otherwise it is an error
 // naming advertise, since other nodes could not reach 0.0.0.0.
 func (c *Config) AdvertiseHost(listenAddr string) (string, error) {
+	if c.Discover != "" && c.Advertise == "" {
+		// Discovered peers are not on loopback: announcing 127.0.0.1
+		// would make this node unreachable.
+		if host, _, err := settings.SplitHostPort(listenAddr); err == nil && settings.IsUnspecified(host) {
+			return "", fmt.Errorf("advertise: required with discover when listening on all interfaces (%s); set --advertise to the IP or host name other nodes reach this one at, or listen on it", listenAddr)
+		}
+	}
 	return settings.AdvertiseHost(c.Advertise, c.Join, listenAddr)
 }
 

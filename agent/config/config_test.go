@@ -233,7 +233,32 @@ func TestValidate(t *testing.T) {
 		{"negative bootstrap", func(c *Config) { c.BootstrapExpect = -1 }, "bootstrap-expect: must be >= 0"},
 		{"bootstrap without join", func(c *Config) { c.BootstrapExpect = 3 }, "join: required with bootstrap-expect 3"},
 		{"bad join", func(c *Config) { c.Join = []string{"nohost"} }, `join: "nohost"`},
-		{"discover", func(c *Config) { c.Discover = "provider=aws tag=x" }, "discover: cloud discovery is not supported yet"},
+		{"discover aws", func(c *Config) {
+			c.Discover, c.BootstrapExpect, c.RaftAddr = "provider=aws region=r tag_key=k tag_value=v", 3, "10.0.0.1:7071"
+		}, ""},
+		{"discover bad string", func(c *Config) { c.Discover, c.BootstrapExpect = "provider=aws tag=x", 3 }, `discover: unknown setting "tag" for provider aws`},
+		{"discover with join", func(c *Config) {
+			c.Discover, c.BootstrapExpect, c.Join = "provider=aws region=r tag_key=k tag_value=v", 3, []string{"127.0.0.1:7071"}
+		}, "discover: cannot be combined with join"},
+		{"discover without bootstrap-expect", func(c *Config) { c.Discover = "provider=aws region=r tag_key=k tag_value=v" }, "bootstrap-expect: required with discover"},
+		{"discover billing unmanaged", func(c *Config) { c.Discover, c.BootstrapExpect = "billing", 3 }, "discover: billing needs billing-url"},
+		{"discover billing", func(c *Config) {
+			c.Discover, c.BootstrapExpect, c.BillingURL, c.EnrollmentToken, c.RaftAddr = "billing", 3, "http://b", "t", "10.0.0.1:7071"
+		}, ""},
+		{"discover on all interfaces", func(c *Config) {
+			c.Discover, c.BootstrapExpect = "provider=aws region=r tag_key=k tag_value=v", 3
+		}, "advertise: required with discover when listening on all interfaces"},
+		{"tls bootstrap", func(c *Config) {
+			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = false, true, "https://b", "t"
+		}, ""},
+		{"tls bootstrap unmanaged", func(c *Config) { c.InsecureHTTP, c.TLSBootstrap = false, true }, "tls-bootstrap: needs billing-url"},
+		{"tls bootstrap and files", func(c *Config) {
+			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken, c.TLSCert = false, true, "https://b", "t", existing
+		}, "tls-bootstrap: cannot be combined with tls-cert"},
+		{"tls bootstrap and insecure-http", func(c *Config) { c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = true, "https://b", "t" }, "tls-bootstrap: cannot be combined with insecure-http"},
+		{"tls bootstrap with http billing", func(c *Config) {
+			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = false, true, "http://b", "t"
+		}, `billing-url: "http://b" is plain http`},
 		{"no key", func(c *Config) { c.AdminKey = "" }, "admin-key: required"},
 		{"key and insecure", func(c *Config) { c.InsecureNoAuth = true }, "insecure-no-auth: cannot be combined"},
 		{"key with space", func(c *Config) { c.AdminKey = "a b" }, "admin-key: must not contain whitespace"},
@@ -342,7 +367,7 @@ func TestNamesShareOneTable(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s, want %s", n, EnvName(n), want)
 		}
 	}
-	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "billing-public-key", "meter-window", "policy-refresh", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "tls-poll-interval", "insecure-http", "billing-ca", "insecure-no-auth", "max-document-bytes"} {
+	for _, n := range []string{"node-id", "data-dir", "http-addr", "raft-addr", "advertise", "bootstrap-expect", "join", "discover", "admin-key", "billing-url", "enrollment-token", "billing-public-key", "meter-window", "policy-refresh", "log-level", "log-format", "tls-cert", "tls-key", "tls-ca", "tls-poll-interval", "tls-bootstrap", "insecure-http", "billing-ca", "insecure-no-auth", "max-document-bytes"} {
 		if fs.Lookup(n) == nil {
 			t.Errorf("contract flag --%s missing", n)
 		}

@@ -63,6 +63,9 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 		return err
 	}
 	noteOf(r).Set("cluster:"+res.Cluster.ID, "tenants", clip(strings.Join(res.Cluster.Tenants, ",")))
+	if err := s.createClusterCA(r.Context(), p, res.Cluster.ID); err != nil {
+		s.log.Warn("creating the cluster's CA failed; its first certificate request creates it", "cluster_id", res.Cluster.ID, "err", err)
+	}
 	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)
 	writeJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
 	return nil

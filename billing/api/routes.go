@@ -49,5 +49,8 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/invoices/{id}/payments", adminOnly, s.payInvoice},
 
 		{"GET", "/api/v1/payment/pricing", anyKey, s.pricing},
+
+		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
+		{"GET", "/api/v1/clusters/{id}/ca", adminOnly | clusterKey, s.clusterCABundle},
 	}
 }

@@ -41,6 +41,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -122,6 +123,9 @@ type Config struct {
 	// per minute) and every mutating call with its outcome (see audit.go).
 	// Nil records nothing.
 	Audit audit.Auditor
+	// NodeCertTTL is how long the node certificates of clusters' CAs are
+	// valid (certificates.go); zero means DefaultNodeCertTTL.
+	NodeCertTTL time.Duration
 }
 
 // Server is the HTTP API of one billing replica. It is safe for concurrent
@@ -171,6 +175,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Audit == nil {
 		cfg.Audit = audit.Nop{}
+	}
+	if cfg.NodeCertTTL == 0 {
+		cfg.NodeCertTTL = DefaultNodeCertTTL
+	}
+	if cfg.NodeCertTTL < MinNodeCertTTL {
+		return nil, fmt.Errorf("api: NodeCertTTL %s is shorter than %s", cfg.NodeCertTTL, MinNodeCertTTL)
 	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()

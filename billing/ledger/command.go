@@ -64,6 +64,9 @@ var kindNames = [...]string{
 }
 
 func (k Kind) String() string {
+	if k == KindSetClusterCA {
+		return "set_cluster_ca"
+	}
 	if k > 0 && k < kindEnd {
 		return kindNames[k]
 	}
@@ -445,6 +448,8 @@ func Decode(b []byte) (Command, error) {
 	h := Header{Time: d.i64(), Actor: d.str(), legacy: b[0] == commandFormatV1}
 	var c Command
 	switch k {
+	case KindSetClusterCA:
+		c = SetClusterCA{h, d.str(), d.str(), d.str()}
 	case KindCreateTenant:
 		c = CreateTenant{h, d.str(), d.str(), d.str(), d.str(), d.str()}
 	case KindUpdateTenant:

@@ -80,6 +80,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 	a := &applier{tx: tx, h: h, bucketSec: m.bucketSec}
 	var r Result
 	switch c := c.(type) {
+	case SetClusterCA:
+		r = a.setClusterCA(c)
 	case CreateTenant:
 		r = a.createTenant(c)
 	case UpdateTenant:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
@@ -52,6 +53,9 @@ type Config struct {
 	PaymentTerms time.Duration
 	// DunningGrace is the time after the due date before suspension.
 	DunningGrace time.Duration
+	// NodeCertTTL is the lifetime of the node certificates billing signs
+	// for enrolled nodes (POST /api/v1/clusters/{id}/certificates).
+	NodeCertTTL time.Duration
 	// UsageBucket is the ledger's usage aggregation width.
 	UsageBucket time.Duration
 	// ScheduleInterval is the scheduler's tick; 0 derives it from Period.
@@ -100,6 +104,7 @@ func Default() Config {
 		MaxBodyBytes: DefaultMaxBodyBytes,
 
 		TLSPollInterval: pki.DefaultPollInterval,
+		NodeCertTTL:     api.DefaultNodeCertTTL,
 	}
 }
 
@@ -129,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID != "" && !member.ValidID(c.NodeID) {
 		return fmt.Errorf("node-id: %q is invalid; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
+	}
+	if c.NodeCertTTL < api.MinNodeCertTTL {
+		return fmt.Errorf("node-cert-ttl: %s is too short; use %s or more (default %s)", c.NodeCertTTL, api.MinNodeCertTTL, api.DefaultNodeCertTTL)
 	}
 	if err := settings.CheckListeners(c.HTTPAddr, c.RaftAddr, "7080"); err != nil {
 		return err

@@ -20,6 +20,7 @@ var table = settings.Table[Config]{Default: Default, Options: []settings.Option[
 	{Name: "metrics-no-auth", Usage: "serve /metrics without authentication (for scrapers without a key)", Field: func(c *Config) any { return &c.MetricsNoAuth }},
 	{Name: "period", Usage: `billing period: "month" (calendar months, UTC) or a duration such as 24h or 5s (short periods are for demos and tests)`, Field: func(c *Config) any { return &c.Period }},
 	{Name: "grace", Usage: "time after a period ends before its draft invoice is finalized (late usage still counts)", Field: func(c *Config) any { return &c.Grace }},
+	{Name: "node-cert-ttl", Usage: "lifetime of the node certificates billing signs for enrolled nodes (agents with --tls-bootstrap renew at half-life)", Field: func(c *Config) any { return &c.NodeCertTTL }},
 	{Name: "payment-terms", Usage: "time from finalization to an invoice's due date", Field: func(c *Config) any { return &c.PaymentTerms }},
 	{Name: "dunning-grace", Usage: "time after the due date before a tenant with an unpaid invoice is suspended", Field: func(c *Config) any { return &c.DunningGrace }},
 	{Name: "usage-bucket", Usage: "width of the usage aggregates; must divide the period and one hour (use 1s for periods of seconds); every replica must use the same", Field: func(c *Config) any { return &c.UsageBucket }},

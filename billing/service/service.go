@@ -270,6 +270,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		Gatherer:      reg,
 		Logger:        s.log,
 		Audit:         s.audit,
+		NodeCertTTL:   s.cfg.NodeCertTTL,
 	})
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ func TestAgentCommandConfigErrors(t *testing.T) {
 		{"no key", []string{"--data-dir", dir}, "admin-key: required"},
 		{"not a number", []string{"--data-dir", dir, "--bootstrap-expect", "x"}, "bootstrap-expect"},
 		{"unknown flag", []string{"--data-dir", dir, "--nodeid", "x"}, "unknown flag: --nodeid"},
-		{"discover", []string{"--data-dir", dir, "--admin-key", "k", "--discover", "provider=aws"}, "discover: cloud discovery is not supported yet"},
+		{"discover", []string{"--data-dir", dir, "--admin-key", "k", "--discover", "provider=aws"}, "discover: provider aws needs region=VALUE"},
 		{"neither tls nor insecure-http", []string{"--data-dir", dir, "--admin-key", "k"}, "tls-cert: required (with tls-key and tls-ca): give this node's certificate (aerolith cert issue), or pass --insecure-http"},
 		{"tls and insecure-http", []string{"--data-dir", dir, "--admin-key", "k", "--insecure-http", "--tls-cert", dir, "--tls-key", dir, "--tls-ca", dir}, "insecure-http: cannot be combined"},
 		{"tls key missing", []string{"--data-dir", dir, "--admin-key", "k", "--tls-cert", dir, "--tls-ca", dir}, "tls-key: required with TLS"},

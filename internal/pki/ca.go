@@ -289,12 +289,23 @@ func LoadCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca-dir: %w", err)
 	}
-	key, err := ParsePrivateKey(keyPEM)
+	ca, err := caOf(cert, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("ca-dir: %s: %w", keyPath, err)
 	}
+	return ca, nil
+}
+
+// caOf pairs a CA certificate (already checked to be a cluster CA) with
+// its PEM key.
+func caOf(cert *x509.Certificate, keyPEM []byte) (*CA, error) {
+	id, _ := IdentityOf(cert)
+	key, err := ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, err
+	}
 	if !publicKeysEqual(key.Public(), cert.PublicKey) {
-		return nil, fmt.Errorf("ca-dir: %s does not belong to %s", keyPath, certPath)
+		return nil, errors.New("the key does not belong to the CA certificate")
 	}
 	return &CA{Cert: cert, Key: key, ClusterID: id.ClusterID, certPEM: encodeCert(cert.Raw)}, nil
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -109,6 +110,9 @@ type leafRequest struct {
 	usages     []x509.ExtKeyUsage
 	uri        *Identity
 	wildcards  bool
+	// pub, when set, is the holder's public key (from a certificate
+	// request): no key is generated and issue returns no key PEM.
+	pub crypto.PublicKey
 }
 
 func issue(ca *CA, req leafRequest) (certPEM, keyPEM []byte, err error) {
@@ -147,16 +151,20 @@ func issue(ca *CA, req leafRequest) (certPEM, keyPEM []byte, err error) {
 	if now.Before(ca.Cert.NotBefore) {
 		return nil, nil, fmt.Errorf("ca: certificate of cluster %s is not valid before %s (check the clock)", ca.ClusterID, ca.Cert.NotBefore.UTC().Format(time.RFC3339))
 	}
-	algo := req.algo
-	if algo == "" {
-		algo = algorithmOf(ca.Cert.PublicKey)
-	}
-	if _, err := ParseAlgorithm(string(algo)); err != nil {
-		return nil, nil, err
-	}
-	key, err := generateKey(algo)
-	if err != nil {
-		return nil, nil, err
+	var key crypto.Signer
+	pub := req.pub
+	if pub == nil {
+		algo := req.algo
+		if algo == "" {
+			algo = algorithmOf(ca.Cert.PublicKey)
+		}
+		if _, err := ParseAlgorithm(string(algo)); err != nil {
+			return nil, nil, err
+		}
+		if key, err = generateKey(algo); err != nil {
+			return nil, nil, err
+		}
+		pub = key.Public()
 	}
 	serial, err := newSerial()
 	if err != nil {
@@ -187,9 +195,12 @@ func issue(ca *CA, req leafRequest) (certPEM, keyPEM []byte, err error) {
 	if req.uri != nil {
 		tmpl.URIs = []*url.URL{req.uri.URI()}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	if key == nil {
+		return encodeCert(der), nil, nil
 	}
 	keyPEM, err = encodeKey(key)
 	if err != nil {

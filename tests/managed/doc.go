@@ -22,6 +22,12 @@
 //     nodes, with the status, error code and message a client sees.
 //   - TestRevocationAndSuspension: key revocation through raft and through
 //     billing's policy, tenant suspension and resumption, on every node.
+//   - TestEnrollAndDiscover: three agents started with only billing's URL
+//     and CA, the enrollment token, --tls-bootstrap, --discover billing and
+//     --bootstrap-expect 3 obtain their certificates from billing, find
+//     each other, form a healthy cluster over mutual TLS, serve a tenant's
+//     writes and renew their certificates without a restart; billing
+//     refuses another cluster's token and another cluster's identity.
 //   - TestCrossTenant: a tenant's keys reach nothing of another tenant by
 //     any path, and no answer names the other tenant's data.
 //   - TestWipedNodeMeter: a follower restarted on a wiped data directory
