@@ -229,6 +229,9 @@ echo "$AEROLITH_AGENT_SHA256  $tmp" | sha256sum --check --strict --quiet -
 chmod 0755 "$tmp"
 mv "$tmp" /usr/local/bin/aerolith
 trap - EXIT
+# Peers and clients reach the node at its first private address (the agent
+# reads AEROLITH_ADVERTISE; flags and the file's own advertise win).
+echo "AEROLITH_ADVERTISE=$(hostname -I | cut -d' ' -f1)" > /etc/aerolith/advertise.env
 `
 
 const unit = `[Unit]
@@ -239,6 +242,7 @@ After=network-online.target
 [Service]
 User=aerolith
 Group=aerolith
+EnvironmentFile=-/etc/aerolith/advertise.env
 ExecStart=/usr/local/bin/aerolith agent --config /etc/aerolith/agent.yaml
 Restart=always
 RestartSec=2
