@@ -374,7 +374,8 @@ func (e *certEnroller) run(ctx context.Context, r *pki.Reloader) {
 // discoverJoin finds the cluster's raft addresses with the --discover
 // provider: billing's node registry (this node registers first, so the
 // others find it) or cloud tags. It waits until --bootstrap-expect nodes
-// are known, except on a restart after a discovery, which rejoins with the
+// are known (a joining node, bootstrap-expect 0: one member besides
+// itself), except on a restart after a discovery, which rejoins with the
 // addresses found then, asking nobody.
 func discoverJoin(ctx context.Context, cfg config.Config, b *bootstrapBilling, nodeID, httpAdv, raftAdv string, log *slog.Logger) ([]string, error) {
 	dc, _, err := cfg.DiscoverConfig()
@@ -426,7 +427,13 @@ func discoverJoin(ctx context.Context, cfg config.Config, b *bootstrapBilling, n
 	default:
 		return nil, fmt.Errorf("discover: provider %s has no implementation", dc.Provider)
 	}
-	out, err := discover.Wait(ctx, p, cfg.BootstrapExpect, raftAdv, log)
+	// A new cluster's node waits for all its founders; a node joining a
+	// running cluster (bootstrap-expect 0) for one member besides itself.
+	expect := cfg.BootstrapExpect
+	if expect == 0 {
+		expect = 2
+	}
+	out, err := discover.Wait(ctx, p, expect, raftAdv, log)
 	if err != nil {
 		return nil, fmt.Errorf("discover: %w", err)
 	}

@@ -27,9 +27,11 @@
 // <data-dir>/tls and obtains its certificate and the cluster's CA bundle
 // from billing through the enrollment token, renewing it at half-life.
 //
-// Discovery: --discover with --bootstrap-expect N finds the members
-// instead of --join: "billing" (billing's node registry) or cloud tags
-// ("provider=aws region=R tag_key=K tag_value=V"); see agent/discover.
+// Discovery: --discover finds the members instead of --join: "billing"
+// (billing's node registry) or cloud tags ("provider=aws region=R
+// tag_key=K tag_value=V"); see agent/discover. With --bootstrap-expect N
+// the node forms a new cluster with the N nodes found; without it, it
+// joins the running cluster through the members found.
 //
 // Node id: when --node-id is empty the agent reads <data-dir>/node-id, or
 // generates an id on first start and stores it there, so a restarted node
@@ -326,8 +328,8 @@ func (c *Config) validateDiscover() error {
 	if err != nil {
 		return err
 	}
-	if c.BootstrapExpect < 1 {
-		return errors.New("bootstrap-expect: required with discover; set it to the number of nodes that form the cluster (e.g. --bootstrap-expect 3)")
+	if c.BootstrapExpect < 0 {
+		return errors.New("bootstrap-expect: must not be negative; with discover, the number of nodes that form a new cluster, or 0 to join a running one")
 	}
 	if dc.Provider == discover.ProviderBilling && !c.Managed() {
 		return errors.New("discover: billing needs billing-url and enrollment-token (the nodes find each other in billing's registry of the cluster)")

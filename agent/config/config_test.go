@@ -240,7 +240,9 @@ func TestValidate(t *testing.T) {
 		{"discover with join", func(c *Config) {
 			c.Discover, c.BootstrapExpect, c.Join = "provider=aws region=r tag_key=k tag_value=v", 3, []string{"127.0.0.1:7071"}
 		}, "discover: cannot be combined with join"},
-		{"discover without bootstrap-expect", func(c *Config) { c.Discover = "provider=aws region=r tag_key=k tag_value=v" }, "bootstrap-expect: required with discover"},
+		{"discover with a negative bootstrap-expect", func(c *Config) {
+			c.Discover, c.BootstrapExpect = "provider=aws region=r tag_key=k tag_value=v", -1
+		}, "bootstrap-expect: must not be negative"},
 		{"discover billing unmanaged", func(c *Config) { c.Discover, c.BootstrapExpect = "billing", 3 }, "discover: billing needs billing-url"},
 		{"discover billing", func(c *Config) {
 			c.Discover, c.BootstrapExpect, c.BillingURL, c.EnrollmentToken, c.RaftAddr = "billing", 3, "http://b", "t", "10.0.0.1:7071"
