@@ -288,6 +288,16 @@ func (s *Store) remove(ctx context.Context, req removeRequest) error {
 		req.Forwarded = true
 		return s.forwardToLeader(ctx, rpcRemove, req)
 	}
+	if req.ID == s.cfg.NodeID && s.otherVoters() > 0 {
+		// A leader asked to leave hands leadership to an up-to-date voter
+		// first, so the cluster does not wait an election timeout without
+		// a leader; the new leader then removes this node.
+		if err := awaitFuture(ctx, r.LeadershipTransfer()); err != nil {
+			return mapApplyError(err)
+		}
+		s.log.Info("leadership transferred before removing this node")
+		return errRetry{ErrNotLeader}
+	}
 	recs, err := s.fsm.members()
 	if err != nil {
 		return err

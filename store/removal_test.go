@@ -73,14 +73,22 @@ func TestRemovedNodeIsTold(t *testing.T) {
 	c.Stop(f.Index)
 }
 
-// TestLeaderRemovesItself: a leader removing itself marks itself removed
-// and another node takes over.
+// TestLeaderRemovesItself: a leader asked to remove itself hands
+// leadership over first, the new leader removes it, and it marks itself
+// removed.
 func TestLeaderRemovesItself(t *testing.T) {
-	c := storetest.NewCluster(t, 3)
+	rec := &membershipEvents{}
+	c := newCluster(t, 3, nil, func(i int, cfg *store.Config) { cfg.OnMembership = rec.hook(cfg.NodeID) })
 	leader := c.WaitForLeader()
 	put(t, leader.Store, "k", "v")
 	if err := leader.Store.Remove(ctxT(t), leader.ID); err != nil {
 		t.Fatalf("Remove(itself) = %v", err)
+	}
+	if rec.has(leader.ID + ":" + store.MembershipRemoved + ":" + leader.ID) {
+		t.Errorf("%s removed itself as leader instead of handing leadership over first: %v", leader.ID, rec.all())
+	}
+	if rec.count(":"+store.MembershipRemoved+":"+leader.ID) == 0 {
+		t.Errorf("no node reported removing %s: %v", leader.ID, rec.all())
 	}
 	checkRemoved(t, c, leader)
 	nl := c.WaitForNewLeader(leader)

@@ -54,6 +54,20 @@ type Node struct {
 	// strings, or a list for list options such as join. node-id and
 	// data-dir are set by the renderer.
 	Settings []Setting
+	// Files are further files the configuration refers to (a CA bundle),
+	// written under FilesDir before the agent starts.
+	Files []File
+}
+
+// FilesDir is where extra files go; the agent's settings name them by
+// their full path.
+const FilesDir = "/etc/aerolith/"
+
+// File is one extra file of a node: public material only (a CA bundle),
+// never a private key.
+type File struct {
+	Path    string
+	Content string
 }
 
 // Setting is one key of the agent's YAML configuration.
@@ -64,9 +78,10 @@ type Setting struct {
 }
 
 var (
-	idRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-	keyRE    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	idRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	keyRE      = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	fileNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 )
 
 // reserved are the keys the renderer writes itself.
@@ -95,6 +110,9 @@ func Render(n Node) ([]byte, error) {
 			{"systemctl", "enable", "--now", "aerolith-agent.service"},
 		},
 	}
+	for _, f := range n.Files {
+		doc.WriteFiles = append(doc.WriteFiles, writeFile{Path: f.Path, Permissions: "0644", Owner: "root:root", Content: f.Content})
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "#cloud-config\n# Aerolith node %s of cluster %s.\n", n.NodeID, n.Cluster)
 	enc := yaml.NewEncoder(&b)
@@ -120,6 +138,17 @@ func (n Node) validate() error {
 	}
 	if !sha256RE.MatchString(n.AgentSHA256) {
 		return fmt.Errorf("cloudinit: agent sha256 %q: want 64 lowercase hex digits", n.AgentSHA256)
+	}
+	fixed := []string{ConfigPath, ArtifactEnv}
+	for _, f := range n.Files {
+		name, ok := strings.CutPrefix(f.Path, FilesDir)
+		if !ok || !fileNameRE.MatchString(name) || slices.Contains(fixed, f.Path) {
+			return fmt.Errorf("cloudinit: file %q: want %s<name> (letters, digits, '.', '_', '-'), not one the renderer writes", f.Path, FilesDir)
+		}
+		if strings.Contains(f.Content, "PRIVATE KEY") {
+			return fmt.Errorf("cloudinit: file %q holds a private key; keys are made on the node and never travel in user data", f.Path)
+		}
+		fixed = append(fixed, f.Path)
 	}
 	seen := map[string]bool{}
 	for _, s := range n.Settings {
@@ -200,6 +229,9 @@ echo "$AEROLITH_AGENT_SHA256  $tmp" | sha256sum --check --strict --quiet -
 chmod 0755 "$tmp"
 mv "$tmp" /usr/local/bin/aerolith
 trap - EXIT
+# Peers and clients reach the node at its first private address (the agent
+# reads AEROLITH_ADVERTISE; flags and the file's own advertise win).
+echo "AEROLITH_ADVERTISE=$(hostname -I | cut -d' ' -f1)" > /etc/aerolith/advertise.env
 `
 
 const unit = `[Unit]
@@ -210,6 +242,7 @@ After=network-online.target
 [Service]
 User=aerolith
 Group=aerolith
+EnvironmentFile=-/etc/aerolith/advertise.env
 ExecStart=/usr/local/bin/aerolith agent --config /etc/aerolith/agent.yaml
 Restart=always
 RestartSec=2

@@ -135,6 +135,11 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad key", func(n *Node) { n.Settings = append(n.Settings, Setting{"Bad Key", "x"}) }, "option name"},
 		{"bad type", func(n *Node) { n.Settings = append(n.Settings, Setting{"x", 1.5}) }, "type"},
 		{"comma in list", func(n *Node) { n.Settings = append(n.Settings, Setting{"y", []string{"a,b"}}) }, "comma"},
+		{"file elsewhere", func(n *Node) { n.Files = []File{{Path: "/etc/passwd", Content: "x"}} }, "want /etc/aerolith/"},
+		{"file over config", func(n *Node) { n.Files = []File{{Path: ConfigPath, Content: "x"}} }, "not one the renderer writes"},
+		{"file with a key", func(n *Node) {
+			n.Files = []File{{Path: FilesDir + "tls.key", Content: "-----BEGIN EC PRIVATE KEY-----\n"}}
+		}, "private key"},
 		{"too large", func(n *Node) { n.Settings = append(n.Settings, Setting{"z", strings.Repeat("x", MaxUserData)}) }, "limit"},
 	}
 	for _, tt := range tests {

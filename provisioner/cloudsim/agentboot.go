@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ type AgentBooter struct {
 
 	mu    sync.Mutex
 	cache map[string]string // sha256 → verified binary path
+	names []string          // every instance booted, in order
 }
 
 // NewAgentBooter returns a booter keeping instances under dir.
@@ -56,8 +58,25 @@ func (b *AgentBooter) Boot(ctx context.Context, req BootRequest) (Process, error
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return nil, err
 	}
+	// The node's /etc/aerolith lives in the instance directory (every
+	// "VM" shares this machine's file system): extra files go there and
+	// the configuration's paths are rewritten to it.
+	etc := filepath.Join(dir, "root", "etc", "aerolith") + "/"
+	if err := os.MkdirAll(etc, 0o700); err != nil {
+		return nil, err
+	}
+	for path, content := range ud.Files {
+		name, ok := strings.CutPrefix(path, cloudinit.FilesDir)
+		if !ok || strings.Contains(name, "/") {
+			continue // the unit and install script: their work is done here
+		}
+		if err := os.WriteFile(etc+name, []byte(content), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	cfgPath := filepath.Join(dir, "agent.yaml")
-	if err := os.WriteFile(cfgPath, []byte(ud.AgentConfig), 0o600); err != nil {
+	cfg := strings.ReplaceAll(ud.AgentConfig, cloudinit.FilesDir, etc)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	bin, err := b.fetch(ctx, ud.AgentURL, ud.AgentSHA256)
@@ -77,7 +96,25 @@ func (b *AgentBooter) Boot(ctx context.Context, req BootRequest) (Process, error
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
+	b.names = append(b.names, name)
+	b.mu.Unlock()
 	return agentProc{b: b, name: name}, nil
+}
+
+// Running lists the instances whose agent is still supervised (booted and
+// not stopped), with their process ids.
+func (b *AgentBooter) Running() map[string]int {
+	b.mu.Lock()
+	names := append([]string(nil), b.names...)
+	b.mu.Unlock()
+	out := map[string]int{}
+	for _, n := range names {
+		if pid, ok := b.sup.PID(n); ok {
+			out[n] = pid
+		}
+	}
+	return out
 }
 
 // Close stops every agent this booter started.
