@@ -6,27 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
 func init() { commands = append(commands, newKeyCommand) }
 
 // apiKey is a tenant API key as the agent's /api/v1/keys routes show it.
-// Key, the secret key string, is set only in the answer of a creation.
-type apiKey struct {
-	ID        string     `json:"id"`
-	Tenant    string     `json:"tenant"`
-	Role      string     `json:"role"`
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	Revoked   bool       `json:"revoked,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	Key       string     `json:"key,omitempty"`
-}
+type apiKey = client.APIKey
 
 // newKeyCommand builds `aerolith key`: the tenant API keys of a managed
 // cluster (data API keys, not billing's read keys of `aerolith tenant keys`).

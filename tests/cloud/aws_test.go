@@ -88,6 +88,32 @@ func newEnv(t *testing.T, ctx context.Context) *env {
 		artifact: provisioner.Artifact{URL: art.URL + "/releases/aerolith-linux-amd64", SHA256: hex.EncodeToString(sum[:])}}
 }
 
+// managed creates a tenant named name, registers a cluster for it in
+// billing and returns the spec of that managed cluster for n nodes.
+func (e *env) managed(t *testing.T, ctx context.Context, name string) (tenant string, enr billingclient.Enrollment, spec func(n int) *provisioner.ClusterSpec) {
+	t.Helper()
+	ten, err := e.admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "Acme", Name: name, Tier: "starter", Email: "ops@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err = e.admin.RegisterCluster(ctx, "", []string{ten.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	billingCA, err := os.ReadFile(e.bill.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ten.ID, enr, func(n int) *provisioner.ClusterSpec {
+		return &provisioner.ClusterSpec{
+			Name: "acme-" + name, Cloud: provisioner.AWS, Region: "eu-west-1", Nodes: n, InstanceType: "t3.medium", DiskGB: 20,
+			Agent:        e.artifact,
+			Managed:      &provisioner.Managed{BillingURL: e.bill.URL(), ClusterID: enr.ClusterID, EnrollmentToken: enr.EnrollmentToken, BillingCA: string(billingCA)},
+			AllowedCIDRs: []string{"127.0.0.0/8"},
+		}
+	}
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -170,26 +196,7 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	e := newEnv(t, ctx)
-	ten, err := e.admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "Acme", Name: "shop", Tier: "starter", Email: "ops@acme.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enr, err := e.admin.RegisterCluster(ctx, "", []string{ten.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	billingCA, err := os.ReadFile(e.bill.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := func(n int) *provisioner.ClusterSpec {
-		return &provisioner.ClusterSpec{
-			Name: "acme-shop", Cloud: provisioner.AWS, Region: "eu-west-1", Nodes: n, InstanceType: "t3.medium", DiskGB: 20,
-			Agent:        e.artifact,
-			Managed:      &provisioner.Managed{BillingURL: e.bill.URL(), ClusterID: enr.ClusterID, EnrollmentToken: enr.EnrollmentToken, BillingCA: string(billingCA)},
-			AllowedCIDRs: []string{"127.0.0.0/8"},
-		}
-	}
+	tenant, enr, spec := e.managed(t, ctx, "shop")
 	adminKey := "cluster-admin-key-0123456789abcdef"
 	members := &lateMembers{}
 	start := time.Now()
@@ -213,7 +220,7 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 	// A tenant key, and writes metered into billing.
 	var key string
 	for deadline := time.Now().Add(time.Minute); ; {
-		k, err := adminC.CreateKey(ctx, ten.ID, "readwrite", "ci")
+		k, err := adminC.CreateKey(ctx, tenant, "readwrite", "ci")
 		if err == nil {
 			key = k.Key
 			break
@@ -275,7 +282,7 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 
 	// Usage reached billing: at least the acknowledged writes.
 	for deadline := time.Now().Add(time.Minute); ; {
-		s, err := e.admin.Usage(ctx, ten.ID, billingclient.UsageQuery{From: start.Add(-time.Hour), To: time.Now().Add(time.Hour)})
+		s, err := e.admin.Usage(ctx, tenant, billingclient.UsageQuery{From: start.Add(-time.Hour), To: time.Now().Add(time.Hour)})
 		if err == nil && s.Total.Writes >= uint64(w.acked()) {
 			t.Logf("billing counted %d writes for %d acknowledged", s.Total.Writes, w.acked())
 			break
@@ -287,7 +294,7 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 	}
 
 	// A revoked key is refused at once.
-	k2, err := adminC.CreateKey(ctx, ten.ID, "read", "short-lived")
+	k2, err := adminC.CreateKey(ctx, tenant, "read", "short-lived")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +305,7 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 	if _, err := revoked.Get(ctx, "orders", w.ids()[0]); !client.IsUnauthenticated(err) {
 		t.Fatalf("read with a revoked key = %v, want 401", err)
 	}
-	keys, err := adminC.Keys(ctx, ten.ID)
+	keys, err := adminC.Keys(ctx, tenant)
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("Keys = %+v, %v; want the two keys made", keys, err)
 	}
@@ -323,22 +330,8 @@ func TestAWSClusterUnderFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	e := newEnv(t, ctx)
-	ten, err := e.admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "Acme", Name: "faults", Tier: "starter", Email: "ops@acme.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enr, err := e.admin.RegisterCluster(ctx, "", []string{ten.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	billingCA, err := os.ReadFile(e.bill.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := &provisioner.ClusterSpec{
-		Name: "acme-faults", Cloud: provisioner.AWS, Region: "eu-west-1", Nodes: 3, InstanceType: "t3.medium", DiskGB: 20, Agent: e.artifact,
-		Managed: &provisioner.Managed{BillingURL: e.bill.URL(), ClusterID: enr.ClusterID, EnrollmentToken: enr.EnrollmentToken, BillingCA: string(billingCA)},
-	}
+	_, enr, specOf := e.managed(t, ctx, "faults")
+	spec := specOf(3)
 	e.sim.SetFaults(cloudsim.Faults{EventualConsistency: 2, Throttle: 4, CommitThen500: 3, PageSize: 1, FailLaunch: 3})
 	adminKey := "cluster-admin-key-0123456789abcdef"
 	p, err := provisioner.New(provisioner.Config{Driver: e.driver(t), UserData: provisioner.UserData(provisioner.Boot{AdminKey: adminKey}), PollInterval: 100 * time.Millisecond})
