@@ -81,6 +81,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 		},
 	)
 	cmd.AddCommand(newClusterDataKeysCommands(m, f)...)
+	cmd.AddCommand(newClusterProvisionCommands(m, f)...)
 	return cmd
 }
 
