@@ -1,0 +1,184 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aerolithdb/aerolith/tests/proctest"
+)
+
+// writer puts documents w-0, w-1, ... through the given endpoints (the
+// next one after a failure) and records the ids whose write was
+// acknowledged (2xx).
+type writer struct {
+	c         *proctest.Client
+	endpoints []string
+	acked     sync.Map
+	n         atomic.Int64
+	failed    atomic.Int64
+}
+
+func (w *writer) run(ctx context.Context) {
+	ep := 0
+	for i := 0; ctx.Err() == nil; i++ {
+		id := fmt.Sprintf("w-%d", i)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := w.c.Put(cctx, w.endpoints[ep%len(w.endpoints)], "load", id, map[string]int{"i": i}, 0)
+		cancel()
+		if err != nil {
+			w.failed.Add(1)
+			ep++
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		w.acked.Store(id, true)
+		w.n.Add(1)
+	}
+}
+
+// TestCreateScaleDestroy: cluster create of 3 local nodes through the CLI
+// forms a healthy TLS cluster that accepts writes and answers the admin
+// verbs; scaling to 5 and back to 3 under a write load keeps every
+// acknowledged write; destroy leaves no process and no state.
+func TestCreateScaleDestroy(t *testing.T) {
+	e := newEnv(t)
+	s := e.showJSON(e.run("cluster", "create", "shop", "--cloud", "local", "--nodes", "3", "-o", "json"))
+	if len(s.Endpoints) != 3 || !strings.HasPrefix(s.Health, "healthy") || s.Leader == "" || len(s.Instances) != 3 {
+		t.Fatalf("created: %+v", s)
+	}
+	for _, ep := range s.Endpoints {
+		if !strings.HasPrefix(ep, "https://127.") {
+			t.Fatalf("endpoint %s: want https on a loopback address", ep)
+		}
+	}
+	if inst, agents := e.count(); inst != 3 || agents != 3 {
+		t.Fatalf("%d instance processes and %d agents, want 3 and 3", inst, agents)
+	}
+	key := e.adminKey("shop")
+	// The membership verbs work on the created cluster.
+	out := e.run("cluster", "members", "--url", strings.Join(s.Endpoints, ","), "--admin-key", key, "--ca-file", s.CAFile, "-o", "json")
+	var members []map[string]any
+	if err := jsonUnmarshal(out, &members); err != nil || len(members) != 3 {
+		t.Fatalf("cluster members: %s (%v)", out, err)
+	}
+
+	w := &writer{c: e.client(key, s.CAFile), endpoints: s.Endpoints}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "first writes", time.Minute, func() error {
+		if w.n.Load() < 20 {
+			return fmt.Errorf("%d acknowledged", w.n.Load())
+		}
+		return nil
+	})
+
+	before := w.n.Load()
+	s5 := e.showJSON(e.run("cluster", "scale", "shop", "--nodes", "5", "-o", "json"))
+	if len(s5.Endpoints) != 5 || !strings.HasPrefix(s5.Health, "healthy") {
+		t.Fatalf("scaled to 5: %+v", s5)
+	}
+	if inst, agents := e.count(); inst != 5 || agents != 5 {
+		t.Fatalf("after scale to 5: %d instance processes and %d agents", inst, agents)
+	}
+	during5 := w.n.Load() - before
+	before = w.n.Load()
+	s3 := e.showJSON(e.run("cluster", "scale", "shop", "--nodes", "3", "-o", "json"))
+	if len(s3.Endpoints) != 3 || !strings.HasPrefix(s3.Health, "healthy") {
+		t.Fatalf("scaled back to 3: %+v", s3)
+	}
+	if inst, agents := e.count(); inst != 3 || agents != 3 {
+		t.Fatalf("after scale to 3: %d instance processes and %d agents", inst, agents)
+	}
+	during3 := w.n.Load() - before
+	waitFor(t, "writes after the scale-down", time.Minute, func() error {
+		if w.n.Load() < before+during3+20 {
+			return fmt.Errorf("%d acknowledged", w.n.Load())
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	t.Logf("acknowledged %d writes (%d while scaling to 5, %d while scaling to 3), %d failed attempts", w.n.Load(), during5, during3, w.failed.Load())
+	if during5 == 0 || during3 == 0 {
+		t.Fatalf("no write acknowledged while scaling (up %d, down %d): the load did not overlap the scaling", during5, during3)
+	}
+
+	// Every acknowledged write is there, read linearizably from each node.
+	c := e.client(key, s.CAFile)
+	missing := 0
+	w.acked.Range(func(k, _ any) bool {
+		for _, ep := range s3.Endpoints {
+			if _, err := c.Get(context.Background(), ep, "load", k.(string), proctest.Linearizable); err != nil {
+				missing++
+				t.Errorf("acknowledged write %s: %v on %s", k, err, ep)
+				return missing < 10
+			}
+		}
+		return true
+	})
+	if missing > 0 {
+		t.FailNow()
+	}
+	e.destroy("shop")
+}
+
+// TestCreateKilledAndRerun: a cluster create SIGKILLed after it launched
+// some nodes, then run again, converges to exactly 3 instance processes
+// and 3 agents forming one healthy cluster.
+func TestCreateKilledAndRerun(t *testing.T) {
+	e := newEnv(t)
+	for _, after := range []int{1, 2} {
+		name := fmt.Sprintf("kill%d", after)
+		cmd := e.command("cluster", "create", name, "--nodes", "3", "--insecure-http")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		// Kill the command once `after` instance processes run.
+		for {
+			if inst, _ := e.count(); inst >= after {
+				break
+			}
+			select {
+			case err := <-exited:
+				t.Fatalf("create exited before it was killed: %v", err)
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+		s := e.showJSON(e.run("cluster", "create", name, "--nodes", "3", "--insecure-http", "-o", "json"))
+		if len(s.Endpoints) != 3 || !strings.HasPrefix(s.Health, "healthy") {
+			t.Fatalf("rerun after a kill with %d running: %+v", after, s)
+		}
+		if inst, agents := e.count(); inst != 3 || agents != 3 {
+			t.Fatalf("killed after %d: %d instance processes and %d agents after the rerun, want 3 and 3", after, inst, agents)
+		}
+		ids := map[string]bool{}
+		for _, in := range s.Instances {
+			if ids[in.NodeID] {
+				t.Fatalf("node %s twice: %+v", in.NodeID, s.Instances)
+			}
+			ids[in.NodeID] = true
+		}
+		c := e.client(e.adminKey(name), "")
+		if _, err := c.Put(context.Background(), s.Endpoints[0], "k", "x", map[string]int{"a": 1}, 0); err != nil {
+			t.Fatalf("write after the rerun: %v", err)
+		}
+		e.destroy(name)
+	}
+}
