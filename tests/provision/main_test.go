@@ -211,12 +211,4 @@ func waitFor(t *testing.T, what string, limit time.Duration, f func() error) {
 	}
 }
 
-func must[T any](t *testing.T, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
