@@ -33,6 +33,7 @@ const (
 	KindCreateAPIKey
 	KindRevokeAPIKey
 	KindRegisterNode
+	KindDeregisterCluster
 	kindEnd
 )
 
@@ -56,6 +57,7 @@ var kindNames = [...]string{
 	KindCreateAPIKey:      "create_api_key",
 	KindRevokeAPIKey:      "revoke_api_key",
 	KindRegisterNode:      "register_node",
+	KindDeregisterCluster: "deregister_cluster",
 }
 
 func (k Kind) String() string {
@@ -172,6 +174,16 @@ type RegisterNode struct {
 	Header
 	ClusterID, NodeID, HTTPAddr, RaftAddr string
 	At                                    int64
+}
+
+// DeregisterCluster ends a cluster's registration (its nodes are gone):
+// its enrollment token stops authenticating anything (usage, policies,
+// node registration); the cluster's record, nodes and metered usage stay.
+// Deregistering a deregistered cluster returns it with Result.Unchanged;
+// an unknown cluster is ErrNotFound.
+type DeregisterCluster struct {
+	Header
+	ClusterID string
 }
 
 // IngestUsage records a batch of usage records from a cluster's agents.
@@ -325,6 +337,7 @@ func (SetSigningKey) Kind() Kind     { return KindSetSigningKey }
 func (CreateAPIKey) Kind() Kind      { return KindCreateAPIKey }
 func (RevokeAPIKey) Kind() Kind      { return KindRevokeAPIKey }
 func (RegisterNode) Kind() Kind      { return KindRegisterNode }
+func (DeregisterCluster) Kind() Kind { return KindDeregisterCluster }
 
 const commandFormat byte = 1
 
@@ -420,6 +433,8 @@ func Decode(b []byte) (Command, error) {
 		c = RevokeAPIKey{h, d.str(), d.str()}
 	case KindRegisterNode:
 		c = RegisterNode{h, d.str(), d.str(), d.str(), d.str(), d.i64()}
+	case KindDeregisterCluster:
+		c = DeregisterCluster{h, d.str()}
 	default:
 		return nil, fmt.Errorf("unknown command kind %d", b[1])
 	}
@@ -545,3 +560,5 @@ func (c RegisterNode) encode(e *encoder) {
 	e.str(c.RaftAddr)
 	e.i64(c.At)
 }
+
+func (c DeregisterCluster) encode(e *encoder) { e.str(c.ClusterID) }

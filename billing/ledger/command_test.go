@@ -34,6 +34,7 @@ func allCommands() []Command {
 		CreateAPIKey{h, "t1", "bk_1", "CI reader", APIKeyRoleRead, "wxyz", apiKeyHash("bk_1")},
 		RevokeAPIKey{h, "t1", "bk_0"},
 		RegisterNode{h, "c1", "node-1", "10.0.0.1:7070", "[::1]:7071", 1_767_225_600_000_000_001},
+		DeregisterCluster{h, "c1"},
 	}
 }
 

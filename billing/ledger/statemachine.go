@@ -118,6 +118,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.revokeAPIKey(c)
 	case RegisterNode:
 		r = a.registerNode(c)
+	case DeregisterCluster:
+		r = a.deregisterCluster(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

@@ -76,6 +76,9 @@ type Cluster struct {
 	TokenSHA256 string    `json:"token_sha256"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
+	// DeregisteredAt is set once the cluster is deregistered: its token
+	// no longer authenticates.
+	DeregisteredAt *time.Time `json:"deregistered_at,omitempty"`
 }
 
 // InvoiceStatus is an invoice's state: draft → open → paid | void |

@@ -162,6 +162,9 @@ func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, init
 			cloudinit.Setting{Key: "enrollment-token", Value: m.EnrollmentToken})
 		if m.BillingCA != "" {
 			p := filepath.Join(e.store.filesDir(spec.Name), "billing-ca.crt")
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return nil, err
+			}
 			if err := os.WriteFile(p, []byte(m.BillingCA), 0o644); err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -425,6 +426,7 @@ func newClusterScaleCommand(m *Main, p *provisionFlags) *cobra.Command {
 
 func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 	var yes bool
+	var billingKey string
 	cmd := &cobra.Command{
 		Use:   "destroy NAME",
 		Short: "Destroy a cluster: stop and delete every node and its data",
@@ -444,6 +446,23 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var bc *billingclient.Client
+			if mg := rec.Spec.Managed; mg != nil {
+				// Checked before anything is destroyed.
+				caFile := ""
+				if mg.BillingCA != "" {
+					caFile = filepath.Join(store.filesDir(name), "billing-ca.crt")
+					if err := os.MkdirAll(filepath.Dir(caFile), 0o700); err != nil {
+						return err
+					}
+					if err := os.WriteFile(caFile, []byte(mg.BillingCA), 0o644); err != nil {
+						return err
+					}
+				}
+				if bc, err = newBillingAdmin(mg.BillingURL, billingKey, caFile); err != nil {
+					return err
+				}
+			}
 			if err := m.confirm(yes, fmt.Sprintf("destroy cluster %s: its %d nodes and all their data", name, rec.Spec.Nodes), name); err != nil {
 				return err
 			}
@@ -455,11 +474,14 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 			if err := env.prov.Destroy(cmd.Context(), &rec.Spec); err != nil {
 				return err
 			}
-			if mg := rec.Spec.Managed; mg != nil {
-				// Billing has no deregistration yet (no DELETE
-				// /api/v1/clusters/{id}): the registration stays, with
-				// no node left to use its token.
-				progress.line("billing keeps cluster %s registered (billing cannot deregister a cluster yet)", mg.ClusterID)
+			if bc != nil {
+				// After the nodes: none of them sends usage any more once
+				// the token stops working.
+				mg := rec.Spec.Managed
+				if err := bc.DeregisterCluster(cmd.Context(), mg.ClusterID); err != nil && !billingclient.IsNotFound(err) {
+					return fmt.Errorf("deregister %s (%s) from billing: %w; the nodes are gone, rerun destroy to retry", name, mg.ClusterID, err)
+				}
+				progress.line("deregistered %s from billing", mg.ClusterID)
 			}
 			if err := store.remove(name); err != nil {
 				return err
@@ -473,6 +495,7 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	cmd.Flags().StringVar(&billingKey, "billing-key", "", "billing admin key, to deregister a managed cluster (env AEROLITH_BILLING_KEY)")
 	return cmd
 }
 

@@ -176,9 +176,9 @@ func (e *env) count() (instances, agents int) {
 
 // destroy destroys name and checks that no process of the state
 // directory runs and its files are gone.
-func (e *env) destroy(name string) {
+func (e *env) destroy(name string, extra ...string) {
 	e.t.Helper()
-	e.run("cluster", "destroy", name, "--yes")
+	e.run(append([]string{"cluster", "destroy", name, "--yes"}, extra...)...)
 	if pids := e.processes(); len(pids) > 0 {
 		e.t.Fatalf("processes still running after destroy: %v", pids)
 	}

@@ -18,6 +18,7 @@ import (
 // the cluster in a real billing process for a tenant; its nodes enroll,
 // serve the tenant's key and meter its writes into billing: billing ends
 // up with at least every acknowledged write and at most every attempt.
+// destroy deregisters it: its enrollment token stops working.
 func TestManagedCreateMetersWrites(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -116,5 +117,26 @@ func TestManagedCreateMetersWrites(t *testing.T) {
 	if billed > uint64(attempts) {
 		t.Fatalf("billing has %d writes, more than the %d attempts", billed, attempts)
 	}
-	e.destroy("paid")
+	// destroy deregisters the cluster: its token no longer works.
+	var sec struct {
+		Token string `json:"enrollment_token"`
+	}
+	b, err = os.ReadFile(filepath.Join(e.state, "clusters", "paid.secrets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsonUnmarshal(b, &sec); err != nil || sec.Token == "" {
+		t.Fatalf("secrets: %s (%v)", b, err)
+	}
+	e.destroy("paid", "--billing-key", bill.AdminKey())
+	asCluster, err := billingclient.New(billingclient.Config{URL: bill.URL(), Key: sec.Token, HTTPClient: bill.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asCluster.GetCluster(ctx, rec.Spec.Managed.ClusterID); !billingclient.IsUnauthenticated(err) {
+		t.Fatalf("the destroyed cluster's token: GetCluster = %v, want 401", err)
+	}
+	if _, err := admin.GetCluster(ctx, rec.Spec.Managed.ClusterID); err != nil {
+		t.Fatalf("billing lost the destroyed cluster's record: %v", err)
+	}
 }
