@@ -120,7 +120,6 @@ func TestCloudsimServe(t *testing.T) {
 	}
 }
 
-
 // logFile is a log file's path; String returns its content.
 type logFile string
 
