@@ -192,6 +192,12 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		}
 		return printPlan(m.Stdout, p.f.json(), plan)
 	}
+	var bc *billingclient.Client
+	if o.billingURL != "" {
+		if bc, err = newBillingAdmin(o.billingURL, o.billingKey, o.billingCAFile); err != nil {
+			return err
+		}
+	}
 	unlock, err := store.lock(spec.Name)
 	if err != nil {
 		return err
@@ -206,7 +212,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 			return err
 		}
 		if spec.Managed != nil {
-			if err := registerInBilling(ctx, o, rec, sec); err != nil {
+			if err := registerInBilling(ctx, bc, o, rec, sec); err != nil {
 				return err
 			}
 		}
@@ -242,11 +248,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 
 // registerInBilling registers the cluster for its tenants (POST
 // /api/v1/clusters) and keeps the id and enrollment token it answers.
-func registerInBilling(ctx context.Context, o *createOptions, rec *clusterRecord, sec *clusterSecrets) error {
-	bc, err := newBillingAdmin(o.billingURL, o.billingKey, o.billingCAFile)
-	if err != nil {
-		return err
-	}
+func registerInBilling(ctx context.Context, bc *billingclient.Client, o *createOptions, rec *clusterRecord, sec *clusterSecrets) error {
 	e, err := bc.RegisterCluster(ctx, "", o.tenants)
 	if err != nil {
 		return fmt.Errorf("register %s in billing: %w", rec.Spec.Name, err)
