@@ -126,12 +126,19 @@ func (d *Driver) Cloud() provisioner.Cloud { return provisioner.Local }
 // EnsureNetwork gives the cluster its own loopback /24, chosen at random
 // in 127.128.0.0/10 (tests/proctest uses 127.0.0.x, the cloud simulator
 // 127.64.0.0/10), so clusters of parallel tests never share an address.
-func (d *Driver) EnsureNetwork(_ context.Context, spec *provisioner.ClusterSpec) error {
+// It also repairs the cluster's "host": an instance whose process ended
+// without being terminated (the machine rebooted, the process was
+// killed) is a stopped VM whose disk is intact, so it is started again
+// with its data, as a cloud restarts a VM after a host failure.
+func (d *Driver) EnsureNetwork(ctx context.Context, spec *provisioner.ClusterSpec) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st, err := d.load(spec.Name)
-	if err != nil || st != nil {
+	if err != nil {
 		return err
+	}
+	if st != nil {
+		return d.restartStopped(ctx, spec.Name, st)
 	}
 	taken := map[string]bool{}
 	if ents, err := os.ReadDir(d.cfg.StateDir); err == nil {
@@ -156,6 +163,34 @@ func (d *Driver) EnsureNetwork(_ context.Context, spec *provisioner.ClusterSpec)
 		return err
 	}
 	return d.save(spec.Name, &driverState{Subnet: subnet.String(), Instances: []*instanceEntry{}})
+}
+
+func (d *Driver) restartStopped(ctx context.Context, cluster string, st *driverState) error {
+	for _, e := range st.Instances {
+		if e.State == "terminated" || !bootable(e.Dir) || alive(e.Dir) {
+			continue
+		}
+		pid, err := d.start(ctx, e.Dir)
+		if err != nil {
+			return fmt.Errorf("restart instance %s of %s: %w", e.ID, e.NodeID, err)
+		}
+		e.PID, e.State, e.Reason = pid, "running", ""
+		if err := d.save(cluster, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bootable reports whether the instance directory holds what its process
+// boots from (a launch killed before it wrote them never started).
+func bootable(dir string) bool {
+	for _, f := range []string{instanceMetaFile, instanceUserData} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Address is the loopback address of node nodeID of cluster: .10+index of
@@ -326,8 +361,10 @@ func toInstance(e *instanceEntry, s provisioner.State) provisioner.Instance {
 	return provisioner.Instance{ID: e.ID, NodeID: e.NodeID, State: s, PrivateIP: e.PrivateIP, Launched: e.Launched, Reason: e.Reason}
 }
 
-// Instances lists the cluster's instances: running while a process runs
-// them (whatever the state file says), terminated otherwise.
+// Instances lists the cluster's instances: running while a booted
+// process runs them (whatever the state file says), pending while one
+// boots, stopped when their process ended without being terminated (the
+// next EnsureNetwork starts them again), terminated otherwise.
 func (d *Driver) Instances(_ context.Context, spec *provisioner.ClusterSpec) ([]provisioner.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -342,13 +379,11 @@ func (d *Driver) Instances(_ context.Context, spec *provisioner.ClusterSpec) ([]
 			s = provisioner.Running
 		} else if pid > 0 {
 			s = provisioner.Pending
-		} else if e.State != "terminated" && e.Reason == "" {
-			switch e.State {
-			case "launching":
-				e.Reason = "launch interrupted before its process started"
-			default:
-				e.Reason = "its process exited"
-			}
+		} else if e.State != "terminated" && bootable(e.Dir) {
+			s = provisioner.Stopped
+			e.Reason = "its process exited; the next apply starts it again"
+		} else if e.State != "terminated" {
+			e.Reason = "launch interrupted before its process started"
 		}
 		out = append(out, toInstance(e, s))
 	}

@@ -161,8 +161,14 @@ func TestDriverLifecycle(t *testing.T) {
 	syscall.Kill(agents[n1.NodeID], syscall.SIGKILL)
 	agents[n1.NodeID] = agentPID(t, d, n1, agents[n1.NodeID])
 
-	// A killed instance ("VM" gone) takes its agent down and is replaced.
+	// A killed instance process (a host failure) takes its agent down; the
+	// instance is stopped, and the next apply starts it again with its
+	// data.
 	n2 := st.Nodes[1]
+	marker := filepath.Join(d.ClusterDir("drv"), "instances", n2.ID, "data", "marker")
+	if err := os.WriteFile(marker, []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	syscall.Kill(pids[n2.NodeID], syscall.SIGKILL)
 	for !exited(agents[n2.NodeID]) {
 		time.Sleep(20 * time.Millisecond)
@@ -172,20 +178,30 @@ func TestDriverLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range insts {
-		if in.ID == n2.ID && (in.State != provisioner.Terminated || in.Reason != "its process exited") {
+		if in.ID == n2.ID && (in.State != provisioner.Stopped || !strings.Contains(in.Reason, "its process exited")) {
 			t.Fatalf("killed instance: %+v", in)
 		}
+	}
+	if plan, err := p2.Plan(ctx, spec); err != nil || !plan.Empty() {
+		t.Fatalf("plan with a stopped instance: %+v, %v (want nothing to launch)", plan, err)
 	}
 	st, err = p2.Apply(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range st.Nodes {
-		if in.NodeID == n2.NodeID && (in.ID == n2.ID || in.PrivateIP != n2.PrivateIP) {
-			t.Fatalf("replacement of %s: %+v (was %+v)", n2.NodeID, in, n2)
+		if in.NodeID == n2.NodeID && (in.ID != n2.ID || in.State != provisioner.Running) {
+			t.Fatalf("restarted %s: %+v (was %+v)", n2.NodeID, in, n2)
 		}
 		pids[in.NodeID] = d2.PID("drv", in.ID)
-		agents[in.NodeID] = agentPID(t, d2, in, 0)
+		not := 0
+		if in.NodeID == n2.NodeID {
+			not = agents[n2.NodeID] // its pid file still names the killed agent
+		}
+		agents[in.NodeID] = agentPID(t, d2, in, not)
+	}
+	if b, err := os.ReadFile(marker); err != nil || string(b) != "kept" {
+		t.Fatalf("the restarted instance's data: %q, %v", b, err)
 	}
 
 	if err := p2.Destroy(ctx, spec); err != nil {

@@ -182,3 +182,43 @@ func TestCreateKilledAndRerun(t *testing.T) {
 		e.destroy(name)
 	}
 }
+
+// TestRestartAfterHostFailure: every process of a local cluster SIGKILLed
+// (as by a reboot) leaves stopped instances with their data; cluster show
+// says so, and cluster create run again starts them with their data.
+func TestRestartAfterHostFailure(t *testing.T) {
+	e := newEnv(t)
+	s := e.showJSON(e.run("cluster", "create", "boot", "--nodes", "3", "--insecure-http", "-o", "json"))
+	c := e.client(e.adminKey("boot"), "")
+	if _, err := c.Put(context.Background(), s.Endpoints[0], "k", "kept", map[string]int{"a": 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range e.processes() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	waitFor(t, "every process gone", time.Minute, func() error {
+		if pids := e.processes(); len(pids) > 0 {
+			return fmt.Errorf("still running: %v", pids)
+		}
+		return nil
+	})
+	down := e.showJSON(e.run("cluster", "show", "boot", "-o", "json"))
+	for _, in := range down.Instances {
+		if in.State != "stopped" {
+			t.Fatalf("after the kill: %+v", down.Instances)
+		}
+	}
+	up := e.showJSON(e.run("cluster", "create", "boot", "--nodes", "3", "--insecure-http", "-o", "json"))
+	if !strings.HasPrefix(up.Health, "healthy") {
+		t.Fatalf("after the restart: %+v", up)
+	}
+	for i, in := range up.Instances {
+		if in.ID != s.Instances[i].ID {
+			t.Fatalf("instance %s replaced by %s: want the same instance restarted", s.Instances[i].ID, in.ID)
+		}
+	}
+	if _, err := c.Get(context.Background(), up.Endpoints[1], "k", "kept", proctest.Linearizable); err != nil {
+		t.Fatalf("the document written before the kill: %v", err)
+	}
+	e.destroy("boot")
+}
