@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,4 +224,113 @@ func TestRestartAfterHostFailure(t *testing.T) {
 		t.Fatalf("the document written before the kill: %v", err)
 	}
 	e.destroy("boot")
+}
+
+// agentPIDOf returns the pid of the agent of instance id of cluster.
+func (e *env) agentPIDOf(t *testing.T, cluster, id string) int {
+	t.Helper()
+	data := filepath.Join(e.state, "local", cluster, "instances", id, "data")
+	for _, pid := range e.processes() {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && args[1] == "agent" && slices.Contains(args, data) {
+			return pid
+		}
+	}
+	t.Fatalf("no agent of %s", id)
+	return 0
+}
+
+// TestScaleDownRemovesTheLeader: scaling 5 → 3 while n5 leads removes the
+// leader from raft (it steps down, the others elect) before its process
+// stops; every acknowledged write of the load running meanwhile is kept.
+func TestScaleDownRemovesTheLeader(t *testing.T) {
+	e := newEnv(t)
+	s := e.showJSON(e.run("cluster", "create", "lead", "--nodes", "5", "--insecure-http", "-o", "json"))
+	key := e.adminKey("lead")
+	c := e.client(key, "")
+	ids := map[string]string{}
+	for _, in := range s.Instances {
+		ids[in.NodeID] = in.ID
+	}
+	// Move leadership until a node scale-down removes (n4 or n5) leads: pause
+	// the leader until another is elected, then let it go on as a follower.
+	leader := func(ep string) string {
+		info, err := c.Cluster(context.Background(), ep)
+		if err != nil {
+			return ""
+		}
+		return info.LeaderID
+	}
+	for try := 0; ; try++ {
+		l := leader(s.Endpoints[0])
+		if l == "lead-n4" || l == "lead-n5" {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("leadership never moved to n4 or n5 (still %s)", l)
+		}
+		if l == "" {
+			waitFor(t, "a leader", time.Minute, func() error {
+				if leader(s.Endpoints[0]) == "" {
+					return fmt.Errorf("no leader")
+				}
+				return nil
+			})
+			continue
+		}
+		pid := e.agentPIDOf(t, "lead", ids[l])
+		syscall.Kill(pid, syscall.SIGSTOP)
+		other := s.Endpoints[0]
+		if l == "lead-n1" {
+			other = s.Endpoints[1]
+		}
+		waitFor(t, "a new leader", time.Minute, func() error {
+			if nl := leader(other); nl == "" || nl == l {
+				return fmt.Errorf("leader %q", nl)
+			}
+			return nil
+		})
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+	removed := leader(s.Endpoints[0])
+	t.Logf("%s leads before the scale-down", removed)
+
+	w := &writer{c: c, endpoints: s.Endpoints[:3]}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "first writes", time.Minute, func() error {
+		if w.n.Load() < 20 {
+			return fmt.Errorf("%d acknowledged", w.n.Load())
+		}
+		return nil
+	})
+	s3 := e.showJSON(e.run("cluster", "scale", "lead", "--nodes", "3", "-o", "json"))
+	if !strings.HasPrefix(s3.Health, "healthy") || s3.Leader == removed {
+		t.Fatalf("after removing the leader %s: %+v", removed, s3)
+	}
+	before := w.n.Load()
+	waitFor(t, "writes after the scale-down", time.Minute, func() error {
+		if w.n.Load() < before+20 {
+			return fmt.Errorf("%d acknowledged", w.n.Load())
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	t.Logf("acknowledged %d writes, %d failed attempts", w.n.Load(), w.failed.Load())
+	missing := 0
+	w.acked.Range(func(k, _ any) bool {
+		if _, err := c.Get(context.Background(), s3.Endpoints[0], "load", k.(string), proctest.Linearizable); err != nil {
+			missing++
+			t.Errorf("acknowledged write %s: %v", k, err)
+		}
+		return missing < 10
+	})
+	if missing > 0 {
+		t.FailNow()
+	}
+	e.destroy("lead")
 }
