@@ -180,6 +180,12 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 	}
 	store := p.store()
 	progress := newProgress(m.Stderr)
+	progress.local = spec.Cloud == provisioner.Local
+	if spec.Cloud != provisioner.Local && !o.dryRun {
+		// Refused before anything is made: a half-made cluster of nodes
+		// that cannot find each other helps no one.
+		return usageError{fmt.Errorf("--cloud %s: nodes on a cloud find their peers through discovery, which this CLI does not configure yet; use --dry-run to see the plan, or --cloud local", spec.Cloud)}
+	}
 	if o.dryRun {
 		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP}
 		env, err := newClusterEnv(ctx, store, rec, &clusterSecrets{}, progress.event)
@@ -400,6 +406,7 @@ func newClusterScaleCommand(m *Main, p *provisionFlags) *cobra.Command {
 				return usageError{err}
 			}
 			progress := newProgress(m.Stderr)
+			progress.local = rec.Spec.Cloud == provisioner.Local
 			env, err := newClusterEnv(cmd.Context(), store, rec, sec, progress.event)
 			if err != nil {
 				return err
@@ -469,6 +476,7 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 				return err
 			}
 			progress := newProgress(m.Stderr)
+			progress.local = rec.Spec.Cloud == provisioner.Local
 			env, err := newClusterEnv(cmd.Context(), store, rec, sec, progress.event)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,8 @@ type progress struct {
 	w     io.Writer
 	start time.Time
 	mu    sync.Mutex
+	// local words the events of the local driver as what it does.
+	local bool
 }
 
 func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
@@ -33,7 +36,11 @@ func (p *progress) event(e provisioner.Event) {
 	if node == "" {
 		node = "-"
 	}
-	p.line("%-14s %-16s %s", e.Action, node, e.Message)
+	msg := e.Message
+	if e.Action == string(provisioner.ActEnsureNetwork) && p.local {
+		msg = "the cluster's loopback subnet; stopped nodes started again"
+	}
+	p.line("%-14s %-16s %s", e.Action, node, msg)
 }
 
 // showOut is what `cluster show` (and create, scale) print.
@@ -92,6 +99,9 @@ func printShow(ctx context.Context, w io.Writer, p *provisionFlags, env *cluster
 		fmt.Fprintf(tw, "CA FILE\t%s\n", out.CAFile)
 	}
 	fmt.Fprintf(tw, "ADMIN KEY\tin %s (admin_key)\n", out.AdminKeyFile)
+	if env.local != nil {
+		fmt.Fprintf(tw, "LOGS\t%s/<instance>/agent.log, instance.log\n", filepath.Join(env.local.ClusterDir(spec.Name), "instances"))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
