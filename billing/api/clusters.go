@@ -94,6 +94,20 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
+// deregisterCluster: DELETE /api/v1/clusters/{id} → 204. The cluster's
+// nodes are gone (aerolith cluster destroy): its enrollment token stops
+// authenticating; its record and metered usage stay. Repeating it is
+// harmless; an unknown cluster is 404.
+func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if _, err := s.propose(r.Context(), ledger.DeregisterCluster{Header: s.header(p), ClusterID: id}); err != nil {
+		return err
+	}
+	noteOf(r).Set("cluster:"+clip(id), "deregistered", "true")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // registerNode: POST /api/v1/clusters/{id}/nodes
 // {"node_id","http_addr","raft_addr"} → 200 ledger.Node. Only the
 // cluster's own enrollment token may register its nodes (another

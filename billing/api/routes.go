@@ -34,6 +34,7 @@ func (s *Server) table() []route {
 
 		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},
 		{"GET", "/api/v1/clusters/{id}", adminOnly | clusterKey, s.getCluster},
+		{"DELETE", "/api/v1/clusters/{id}", adminOnly, s.deregisterCluster},
 		{"POST", "/api/v1/clusters/{id}/nodes", clusterKey, s.registerNode},
 		{"GET", "/api/v1/clusters/{id}/tenants", adminOnly | clusterKey, s.clusterTenants},
 		{"POST", "/api/v1/clusters/{id}/tenants/{tenant}", adminOnly, s.addClusterTenant},

@@ -301,6 +301,12 @@ func (c *Client) RemoveClusterTenant(ctx context.Context, clusterID, tenant stri
 	return out, err
 }
 
+// DeregisterCluster ends a cluster's registration: its enrollment token
+// stops working (DELETE /api/v1/clusters/{id}; idempotent, so retried).
+func (c *Client) DeregisterCluster(ctx context.Context, clusterID string) error {
+	return c.send(ctx, http.MethodDelete, "/api/v1/clusters/"+seg(clusterID), nil, nil, nil, true)
+}
+
 // RegisterCluster registers a cluster serving tenants; clusterID "" lets
 // the service choose one.
 func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants []string) (Enrollment, error) {

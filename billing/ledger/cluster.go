@@ -41,6 +41,9 @@ func (a *applier) registerCluster(c RegisterCluster) Result {
 		return Result{Err: e}
 	}
 	if exists {
+		if old.DeregisteredAt != nil {
+			return Result{Err: conflictf("cluster %q was deregistered; register it under another id", c.ClusterID)}
+		}
 		if old.TokenSHA256 == hash && slices.Equal(old.Tenants, tenants) {
 			return Result{Unchanged: true, Cluster: &old}
 		}
@@ -59,6 +62,35 @@ func (a *applier) registerCluster(c RegisterCluster) Result {
 		a.audit(t, "cluster", cl.ID, "cluster.registered", map[string]string{"tenants": strings.Join(tenants, ",")})
 	}
 	return Result{Cluster: cl}
+}
+
+func (a *applier) deregisterCluster(c DeregisterCluster) Result {
+	if e := checkID("cluster_id", c.ClusterID); e != nil {
+		return Result{Err: e}
+	}
+	var cl Cluster
+	exists, e := getJSON(a.tx, bClusters, []byte(c.ClusterID), &cl)
+	if e != nil {
+		return Result{Err: e}
+	}
+	if !exists {
+		return Result{Err: notFoundf("cluster %q not found", c.ClusterID)}
+	}
+	if cl.DeregisteredAt != nil {
+		return Result{Unchanged: true, Cluster: &cl}
+	}
+	hash, err := hex.DecodeString(cl.TokenSHA256)
+	if err != nil || len(hash) != 32 {
+		return Result{Err: internalf("cluster %q: corrupt token hash", c.ClusterID)}
+	}
+	now := a.now()
+	cl.DeregisteredAt = &now
+	putJSON(a.tx, bClusters, []byte(cl.ID), &cl)
+	del(a.tx, bTokens, hash)
+	for _, t := range cl.Tenants {
+		a.audit(t, "cluster", cl.ID, "cluster.deregistered", nil)
+	}
+	return Result{Cluster: &cl}
 }
 
 func firstDup(sorted []string) int {

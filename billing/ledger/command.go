@@ -35,6 +35,7 @@ const (
 	KindRegisterNode
 	KindAddClusterTenant
 	KindRemoveClusterTenant
+	KindDeregisterCluster
 	kindEnd
 )
 
@@ -61,6 +62,7 @@ var kindNames = [...]string{
 
 	KindAddClusterTenant:    "add_cluster_tenant",
 	KindRemoveClusterTenant: "remove_cluster_tenant",
+	KindDeregisterCluster:   "deregister_cluster",
 }
 
 func (k Kind) String() string {
@@ -190,6 +192,16 @@ type RegisterNode struct {
 	Header
 	ClusterID, NodeID, HTTPAddr, RaftAddr string
 	At                                    int64
+}
+
+// DeregisterCluster ends a cluster's registration (its nodes are gone):
+// its enrollment token stops authenticating anything (usage, policies,
+// node registration); the cluster's record, nodes and metered usage stay.
+// Deregistering a deregistered cluster returns it with Result.Unchanged;
+// an unknown cluster is ErrNotFound.
+type DeregisterCluster struct {
+	Header
+	ClusterID string
 }
 
 // IngestUsage records a batch of usage records from a cluster's agents.
@@ -377,6 +389,7 @@ func (SetSigningKey) Kind() Kind     { return KindSetSigningKey }
 func (CreateAPIKey) Kind() Kind      { return KindCreateAPIKey }
 func (RevokeAPIKey) Kind() Kind      { return KindRevokeAPIKey }
 func (RegisterNode) Kind() Kind      { return KindRegisterNode }
+func (DeregisterCluster) Kind() Kind { return KindDeregisterCluster }
 
 func (AddClusterTenant) Kind() Kind    { return KindAddClusterTenant }
 func (RemoveClusterTenant) Kind() Kind { return KindRemoveClusterTenant }
@@ -503,6 +516,8 @@ func Decode(b []byte) (Command, error) {
 		c = AddClusterTenant{h, d.str(), d.str()}
 	case KindRemoveClusterTenant:
 		c = RemoveClusterTenant{h, d.str(), d.str(), d.bool1()}
+	case KindDeregisterCluster:
+		c = DeregisterCluster{h, d.str()}
 	default:
 		return nil, fmt.Errorf("unknown command kind %d", b[1])
 	}
@@ -655,3 +670,4 @@ func (c RemoveClusterTenant) encode(e *encoder) {
 	e.str(c.Tenant)
 	e.bool1(c.Force)
 }
+func (c DeregisterCluster) encode(e *encoder) { e.str(c.ClusterID) }

@@ -37,6 +37,7 @@ func allCommands() []Command {
 		RegisterNode{h, "c1", "node-1", "10.0.0.1:7070", "[::1]:7071", 1_767_225_600_000_000_001},
 		AddClusterTenant{h, "c1", "t3"},
 		RemoveClusterTenant{h, "c1", "t2", true},
+		DeregisterCluster{h, "c1"},
 	}
 }
 

@@ -124,6 +124,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.addClusterTenant(c)
 	case RemoveClusterTenant:
 		r = a.removeClusterTenant(c)
+	case DeregisterCluster:
+		r = a.deregisterCluster(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

@@ -76,6 +76,9 @@ type Cluster struct {
 	TokenSHA256 string    `json:"token_sha256"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
+	// DeregisteredAt is set once the cluster is deregistered: its token
+	// no longer authenticates.
+	DeregisteredAt *time.Time `json:"deregistered_at,omitempty"`
 	// Removed lists the tenants removed from the cluster
 	// (RemoveClusterTenant) and when, so usage of windows that started
 	// while the cluster served them is still accepted when it arrives

@@ -82,6 +82,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 	)
 	cmd.AddCommand(newClusterDataKeysCommands(m, f)...)
 	cmd.AddCommand(newClusterTenantsCommand(m))
+	cmd.AddCommand(newClusterProvisionCommands(m, f)...)
 	return cmd
 }
 

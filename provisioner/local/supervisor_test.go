@@ -20,6 +20,10 @@ import (
 const helperEnv = "LOCAL_SUPERVISOR_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(driverHelperEnv) != "" {
+		driverHelperMain()
+		return
+	}
 	if mode := os.Getenv(helperEnv); mode != "" {
 		helperMain(mode)
 		return

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aerolithdb/aerolith/provisioner"
+)
+
+// The provisioning verbs' validation and dry runs, in-process: nothing
+// here starts a node (tests/provision does, as real processes).
+
+func TestClusterCreateRefusesBadInput(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("AEROLITH_BILLING_KEY", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"even nodes", []string{"--nodes", "4"}, "nodes: 4 nodes: want 1, 3, 5 or 7"},
+		{"bad name", []string{"--nodes", "3", "--cloud", "local"}, ""},
+		{"unknown cloud", []string{"--cloud", "ibm"}, `cloud: "ibm" is not supported`},
+		{"region on local", []string{"--region", "eu-west-1"}, "region: not used by the local cloud"},
+		{"aws without region", []string{"--cloud", "aws"}, `region: "" is not a aws region`},
+		{"tenant without billing", []string{"--tenant", "t1"}, "--tenant: needs --billing-url"},
+		{"billing without tenant", []string{"--billing-url", "https://b:7080"}, "--billing-url: name at least one --tenant"},
+		{"billing without key", []string{"--billing-url", "https://b:7080", "--tenant", "t1"}, "--billing-key: the billing admin key is required"},
+		{"bad tag", []string{"--tag", "novalue"}, `--tag "novalue": want key=value`},
+		{"reserved tag", []string{"--tag", "aerolith-x=1"}, `tags: key "aerolith-x"`},
+		{"provisioner's setting", []string{"--agent-setting", "join=x:1"}, "--agent-setting join: set by the provisioner"},
+		{"bad agent digest", []string{"--agent-url", "https://example.com/a", "--agent-sha256", "abc"}, `agent.sha256: "abc" is not a SHA-256 digest`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "shop"
+			if tc.want == "" {
+				name = "Shop!" // the bad name case
+				tc.want = `name: "Shop!" is not a cluster name`
+			}
+			r := runCLI(t, "", append([]string{"cluster", "create", name, "--state-dir", state}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Fatalf("refused creates left %d entries in the state directory", len(ents))
+	}
+}
+
+func TestClusterCreateDryRun(t *testing.T) {
+	state := t.TempDir()
+	r := runCLI(t, "", "cluster", "create", "shop", "--nodes", "3", "--state-dir", state, "--dry-run", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("dry run: exit %d, %s", r.code, r.stderr)
+	}
+	var plan provisioner.Plan
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+		t.Fatal(err)
+	}
+	var launches []string
+	for _, a := range plan.Actions {
+		if a.Kind == provisioner.ActLaunch {
+			launches = append(launches, a.NodeID)
+		}
+	}
+	if plan.Cluster != "shop" || strings.Join(launches, ",") != "shop-n1,shop-n2,shop-n3" {
+		t.Fatalf("plan = %+v", plan)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Fatalf("a dry run wrote %d entries to the state directory", len(ents))
+	}
+	r = runCLI(t, "", "cluster", "create", "shop", "--nodes", "3", "--state-dir", state, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "plan for cluster shop:\n  1. ensure-network") || !strings.Contains(r.stdout, "launch shop-n3: missing") {
+		t.Fatalf("dry run table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestClusterStoreKeepsSecretsApart(t *testing.T) {
+	s := clusterStore{dir: t.TempDir()}
+	rec := &clusterRecord{Spec: provisioner.ClusterSpec{Name: "shop", Cloud: provisioner.Local, Nodes: 3,
+		Managed: &provisioner.Managed{BillingURL: "https://b:7080", ClusterID: "cl_1", EnrollmentToken: "aet_secret"}}, Created: time.Now().UTC()}
+	sec := &clusterSecrets{AdminKey: "admin-secret", EnrollmentToken: "aet_secret"}
+	if err := s.save(rec, sec); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(s.recordPath("shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "secret") {
+		t.Fatalf("the record holds a secret:\n%s", b)
+	}
+	if rec.Spec.Managed.EnrollmentToken != "aet_secret" {
+		t.Fatal("save changed the caller's record")
+	}
+	st, err := os.Stat(s.secretsPath("shop"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file: %v, %v", st, err)
+	}
+	got, gotSec, err := s.load("shop")
+	if err != nil || got.Spec.Managed.EnrollmentToken != "aet_secret" || gotSec.AdminKey != "admin-secret" {
+		t.Fatalf("load = %+v %+v %v", got, gotSec, err)
+	}
+	names, err := s.names()
+	if err != nil || strings.Join(names, ",") != "shop" {
+		t.Fatalf("names = %v, %v", names, err)
+	}
+	unlock, err := s.lock("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.lock("shop"); err == nil || !strings.Contains(err.Error(), "being changed by another aerolith command") {
+		t.Fatalf("second lock: %v", err)
+	}
+	unlock()
+	if err := s.remove("shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.load("shop"); err == nil || !strings.Contains(err.Error(), "no such cluster") {
+		t.Fatalf("load after remove: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.dir, "clusters")); len(ents) != 0 {
+		t.Fatalf("remove left %d files", len(ents))
+	}
+}
+
+func TestClusterVerbsNeedAKnownCluster(t *testing.T) {
+	state := t.TempDir()
+	for _, args := range [][]string{{"show", "ghost"}, {"scale", "ghost", "--nodes", "5"}, {"destroy", "ghost", "--yes"}} {
+		r := runCLI(t, "", append(append([]string{"cluster"}, args...), "--state-dir", state)...)
+		if r.code != 1 || !strings.Contains(r.stderr, `no such cluster: "ghost" is not in`) {
+			t.Errorf("cluster %v: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	r := runCLI(t, "", "cluster", "list", "--state-dir", state, "-o", "json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("empty list: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -1,0 +1,130 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// An instance of the local driver is one process standing for a VM: it
+// boots the node from its user data (BootSpec) and runs the agent under a
+// Supervisor, restarting it when it crashes, until SIGTERM. It runs
+// detached from the command that launched it (its own session), so a
+// cluster outlives `aerolith cluster create`; a later command finds it by
+// the pid in its directory, checked against the process's command line.
+//
+// Files of an instance directory.
+const (
+	instanceMetaFile = "instance.json"
+	instanceUserData = "user-data"
+	// instancePIDFile holds the instance process's pid; the process holds
+	// an exclusive lock on it while it runs, so a second process of the
+	// same instance exits at once.
+	instancePIDFile = "instance.pid"
+	instanceLogFile = "instance.log"
+)
+
+// ErrInstanceRunning is RunInstance finding its instance already run by
+// another process.
+var ErrInstanceRunning = errors.New("instance already running")
+
+// instanceMeta is what an instance process needs besides its user data.
+type instanceMeta struct {
+	ID        string `json:"id"`
+	Cluster   string `json:"cluster"`
+	NodeID    string `json:"node_id"`
+	PrivateIP string `json:"private_ip"`
+	// BinDir caches the verified agent binaries of the cluster.
+	BinDir string `json:"bin_dir"`
+}
+
+// RunInstance runs the local instance in dir until ctx ends (the CLI's
+// hidden `aerolith local-instance DIR`, started by the driver), then
+// stops its agent (SIGTERM, SIGKILL after stopTimeout). Progress goes to
+// logw.
+func RunInstance(ctx context.Context, dir string, stopTimeout time.Duration, logw io.Writer) error {
+	lock, err := os.OpenFile(filepath.Join(dir, instancePIDFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := lockFile(lock); err != nil {
+		return fmt.Errorf("%w: %s (%v)", ErrInstanceRunning, dir, err)
+	}
+	var meta instanceMeta
+	b, err := os.ReadFile(filepath.Join(dir, instanceMetaFile))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return fmt.Errorf("%s: %w", instanceMetaFile, err)
+	}
+	ud, err := os.ReadFile(filepath.Join(dir, instanceUserData))
+	if err != nil {
+		return err
+	}
+	spec, err := BootSpec(ctx, &Fetcher{Dir: meta.BinDir}, BootRequest{Name: meta.NodeID, Dir: dir, PrivateIP: meta.PrivateIP, UserData: ud})
+	if err != nil {
+		return fmt.Errorf("boot %s: %w", meta.ID, err)
+	}
+	sup := New(Config{StopTimeout: stopTimeout, OnEvent: func(e Event) {
+		line := fmt.Sprintf("%s %s %s pid=%d", time.Now().UTC().Format(time.RFC3339), e.Name, e.Kind, e.PID)
+		if e.Err != nil {
+			line += " " + ExitReason(e.Err)
+		}
+		if e.Kind == Restarting {
+			line += " in " + e.Delay.String()
+		}
+		fmt.Fprintln(logw, line)
+	}})
+	if err := sup.Start(spec); err != nil {
+		return err
+	}
+	// The pid is written once the agent runs: the launching command waits
+	// for it, and gets this process's exit (with its log) if boot fails.
+	if err := lock.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(logw, "instance %s of %s: node %s on %s booted\n", meta.ID, meta.Cluster, meta.NodeID, meta.PrivateIP)
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout+5*time.Second)
+	defer cancel()
+	return sup.Stop(stopCtx)
+}
+
+// instancePID returns the pid of the live process running the instance in
+// dir, 0 when none, and whether it has booted. The pid file's process
+// counts if its command line still names dir (a recycled pid is another
+// program); otherwise any process whose command line names dir is one
+// still booting (or one whose launching command was killed before it
+// could tell).
+func instancePID(dir string) (pid int, booted bool) {
+	if pid := bootedPID(dir); pid > 0 {
+		return pid, true
+	}
+	return findInstanceProcess(dir), false
+}
+
+// bootedPID is the pid in dir's pid file if that process runs the
+// instance, else 0.
+func bootedPID(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, instancePIDFile))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || !runsInstance(pid, dir) {
+		return 0
+	}
+	return pid
+}
