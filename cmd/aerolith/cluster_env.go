@@ -105,10 +105,10 @@ func (e *clusterEnv) ensureCA() (*pki.CA, error) {
 // by address: the initial nodes list each other (bootstrap-expect N), a
 // node added later lists the running members.
 func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, initial bool) ([]byte, error) {
-	settings := []cloudinit.Setting{{Key: "admin-key", Value: e.sec.AdminKey}}
 	if e.local == nil {
-		return nil, fmt.Errorf("%s nodes find their peers through discovery, which this CLI does not configure yet; use --cloud local", spec.Cloud)
+		return provisioner.UserData(e.cloudBoot(spec))(spec, nodeID, initial)
 	}
+	settings := []cloudinit.Setting{{Key: "admin-key", Value: e.sec.AdminKey}}
 	self, err := e.local.Address(spec.Name, nodeID)
 	if err != nil {
 		return nil, err
@@ -180,6 +180,21 @@ func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, init
 		settings = append(settings, cloudinit.Setting{Key: k, Value: e.rec.AgentSettings[k]})
 	}
 	return cloudinit.Render(cloudinit.Node{Cluster: spec.Name, NodeID: nodeID, AgentURL: spec.Agent.URL, AgentSHA256: spec.Agent.SHA256, Settings: settings})
+}
+
+// cloudBoot is how the nodes of a cluster on a cloud boot: they find each
+// other through discovery (billing's registry when managed, the cluster's
+// tags otherwise) and get their certificates from billing through the
+// enrollment token, unless the cluster was made with --insecure-http.
+func (e *clusterEnv) cloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
+	b := provisioner.Boot{AdminKey: e.sec.AdminKey, InsecureHTTP: e.rec.InsecureHTTP}
+	if spec.Managed == nil {
+		b.Discover = fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
+		if e.rec.Endpoint != "" {
+			b.Discover += " endpoint=" + e.rec.Endpoint
+		}
+	}
+	return b
 }
 
 func raftAddr(host string) string { return net.JoinHostPort(host, strconv.Itoa(local.AgentRaftPort)) }

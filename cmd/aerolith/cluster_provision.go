@@ -16,7 +16,9 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/atomicfile"
 	"github.com/aerolithdb/aerolith/internal/clientopts"
+	"github.com/aerolithdb/aerolith/internal/pki"
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/local"
 )
@@ -104,7 +106,7 @@ Progress goes to stderr; the result to stdout (--output json for scripts).`,
 	fl.StringVar(&o.spec.Agent.URL, "agent-url", "", "URL of the aerolith binary the nodes run (default for local: this binary)")
 	fl.StringVar(&o.spec.Agent.SHA256, "agent-sha256", "", "SHA-256 of the binary at --agent-url (hex)")
 	fl.StringArrayVar(&o.agentSettings, "agent-setting", nil, "extra agent option key=value for every node, e.g. meter-window=1s (repeatable)")
-	fl.BoolVar(&o.insecureHTTP, "insecure-http", false, "nodes serve plain HTTP instead of TLS from the cluster's local CA")
+	fl.BoolVar(&o.insecureHTTP, "insecure-http", false, "nodes serve plain HTTP instead of TLS (certificates from the cluster's local CA; on a cloud, from billing through the enrollment token)")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
 	fl.StringVar(&o.billingURL, "billing-url", "", "register the cluster in this billing service and enroll its nodes (env AEROLITH_BILLING_URL is not used: managed is explicit)")
 	fl.StringVar(&o.billingKey, "billing-key", "", "billing admin key (env AEROLITH_BILLING_KEY)")
@@ -153,7 +155,9 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 			return usageError{fmt.Errorf("--agent-setting %s: set by the provisioner; remove it", k)}
 		}
 	}
-	if spec.Cloud == provisioner.Local && spec.Agent.URL == "" {
+	if spec.Agent.URL == "" && (spec.Cloud == provisioner.Local || o.endpoint != "") {
+		// This binary, as a file: a local node, or a node of a simulated
+		// cloud on this machine, runs it after checking its digest.
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -181,10 +185,10 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 	store := p.store()
 	progress := newProgress(m.Stderr)
 	progress.local = spec.Cloud == provisioner.Local
-	if spec.Cloud != provisioner.Local && !o.dryRun {
-		// Refused before anything is made: a half-made cluster of nodes
-		// that cannot find each other helps no one.
-		return usageError{fmt.Errorf("--cloud %s: nodes on a cloud find their peers through discovery, which this CLI does not configure yet; use --dry-run to see the plan, or --cloud local", spec.Cloud)}
+	if spec.Cloud != provisioner.Local && spec.Managed == nil && !o.insecureHTTP {
+		// Refused before anything is made: nobody could issue the nodes'
+		// certificates.
+		return usageError{fmt.Errorf("--cloud %s: the nodes get their certificates from billing (--billing-url and --tenant); without billing, choose --insecure-http explicitly", spec.Cloud)}
 	}
 	if o.dryRun {
 		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP}
@@ -220,6 +224,13 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		if spec.Managed != nil {
 			if err := registerInBilling(ctx, bc, o, rec, sec); err != nil {
 				return err
+			}
+			if spec.Cloud != provisioner.Local && !rec.InsecureHTTP {
+				// The nodes' certificates come from the cluster's CA in
+				// billing: the CLI verifies them with it.
+				if err := fetchClusterCA(ctx, bc, store, rec); err != nil {
+					return err
+				}
 			}
 		}
 		if err := store.save(rec, sec); err != nil {
@@ -269,6 +280,21 @@ func registerInBilling(ctx context.Context, bc *billingclient.Client, o *createO
 	}
 	sec.EnrollmentToken = e.EnrollmentToken
 	return nil
+}
+
+// fetchClusterCA keeps the CA of a managed cluster's node certificates
+// (from billing) in the cluster's files and points rec.CAFile at it.
+func fetchClusterCA(ctx context.Context, bc *billingclient.Client, store clusterStore, rec *clusterRecord) error {
+	pem, err := bc.ClusterCA(ctx, rec.Spec.Managed.ClusterID)
+	if err != nil {
+		return fmt.Errorf("the CA of cluster %s from billing: %w", rec.Spec.Name, err)
+	}
+	dir := filepath.Join(store.filesDir(rec.Spec.Name), "pki")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	rec.CAFile = filepath.Join(dir, pki.CACertFile)
+	return atomicfile.Write(rec.CAFile, pem, 0o644)
 }
 
 func newBillingAdmin(url, key, caFile string) (*billingclient.Client, error) {
