@@ -17,6 +17,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
@@ -66,7 +67,7 @@ func (e *billingEnv) open(t *testing.T, httpAddr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Tune = storetest.FastConfig
+	servicetest.Tune(svc, storetest.FastConfig)
 	if err := svc.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/audit/audittest"
 	"github.com/aerolithdb/aerolith/internal/testwait"
@@ -75,7 +76,7 @@ func startBilling(t *testing.T) *billing {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tune = storetest.FastConfig
+	servicetest.Tune(s, storetest.FastConfig)
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

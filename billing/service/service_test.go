@@ -38,7 +38,7 @@ func startService(t *testing.T, dir string, mod func(*Config)) (*Service, *clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tune = storetest.FastConfig
+	s.tune = storetest.FastConfig
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
@@ -151,7 +152,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bsvc.Tune = storetest.FastConfig
+	servicetest.Tune(bsvc, storetest.FastConfig)
 	if err := bsvc.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
