@@ -12,8 +12,6 @@ import (
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
-func init() { commands = append(commands, newInvoiceCommand) }
-
 // newInvoiceCommand builds `aerolith invoice`: invoices and payments.
 func newInvoiceCommand(m *Main) *cobra.Command {
 	f := &billingFlags{}

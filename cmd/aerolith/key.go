@@ -13,8 +13,6 @@ import (
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
-func init() { commands = append(commands, newKeyCommand) }
-
 // apiKey is a tenant API key as the agent's /api/v1/keys routes show it.
 // Key, the secret key string, is set only in the answer of a creation.
 type apiKey struct {

@@ -14,8 +14,6 @@ import (
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
-func init() { commands = append(commands, newTenantCommand) }
-
 // newTenantCommand builds `aerolith tenant`: billed customers.
 func newTenantCommand(m *Main) *cobra.Command {
 	f := &billingFlags{}
