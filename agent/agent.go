@@ -552,13 +552,5 @@ func (a *Agent) RaftAddr() string {
 	return a.raftAddr
 }
 
-// Store returns the node's store (after Open), for in-process tests and
-// tools.
-func (a *Agent) Store() *store.Store {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.store
-}
-
 // nodeIdentity names agent nodes: ids generated as node-<12 hex digits>.
 var nodeIdentity = member.Identity{Noun: "node", Prefix: "node-"}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/config"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 const (
@@ -71,18 +72,6 @@ func call(t *testing.T, method, url, body string, out any) int {
 		}
 	}
 	return res.StatusCode
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 type clusterInfo struct {
@@ -145,7 +134,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	url := func(i int, path string) string { return "http://" + agents[i].HTTPAddr() + path }
 
 	for i := range agents {
-		waitFor(t, fmt.Sprintf("node%d ready", i+1), func() bool {
+		testwait.Until(t, waitLimit, fmt.Sprintf("node%d ready", i+1), func() bool {
 			return call(t, "GET", url(i, "/readyz"), "", nil) == 200
 		})
 	}
@@ -153,7 +142,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	// Every node names the same leader, with its HTTP address, and lists
 	// all three voters.
 	var leaderID string
-	waitFor(t, "all nodes to agree on a leader and three voters", func() bool {
+	testwait.Until(t, waitLimit, "all nodes to agree on a leader and three voters", func() bool {
 		leaderID = ""
 		for i := range agents {
 			var ci clusterInfo
@@ -238,7 +227,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	if re.NodeID() != cfgs[follower].NodeID {
 		t.Fatalf("restarted node id = %q, want %q", re.NodeID(), cfgs[follower].NodeID)
 	}
-	waitFor(t, "restarted follower to serve the missed write", func() bool {
+	testwait.Until(t, waitLimit, "restarted follower to serve the missed write", func() bool {
 		return call(t, "GET", "http://"+re.HTTPAddr()+"/api/v1/collections/c/documents/late", "", nil) == 200
 	})
 }
@@ -269,7 +258,7 @@ func TestSingleNodeLifecycle(t *testing.T) {
 		t.Fatalf("node-id file = %q, %v", stored, err)
 	}
 	base := "http://" + a.HTTPAddr()
-	waitFor(t, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 	// Insecure mode: no key needed, caller is admin of the default tenant.
 	req, _ := http.NewRequest("PUT", base+"/api/v1/collections/c/documents/1", strings.NewReader(`{"data":{"ok":true}}`))
 	res, err := http.DefaultClient.Do(req)
@@ -337,7 +326,7 @@ func TestSingleNodeLifecycle(t *testing.T) {
 		t.Fatalf("reopened node id %q, want %q", b.NodeID(), a.NodeID())
 	}
 	var doc struct{ Version uint64 }
-	waitFor(t, "document after restart", func() bool {
+	testwait.Until(t, waitLimit, "document after restart", func() bool {
 		return call(t, "GET", "http://"+b.HTTPAddr()+"/api/v1/collections/c/documents/1", "", &doc) == 200 && doc.Version == 1
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/internal/audit"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 func TestAuditLog(t *testing.T) {
@@ -33,7 +34,7 @@ func TestAuditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + a.HTTPAddr()
-	waitFor(t, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 	for range 5 {
 		if got := call(t, "GET", base+"/api/v1/collections", "", nil); got != 401 { // testKey is not this agent's key
 			t.Fatalf("wrong key = %d, want 401", got)

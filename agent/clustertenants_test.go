@@ -9,6 +9,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestManagedTenantAddedOnDemand: a tenant added to the cluster in billing
@@ -23,7 +24,7 @@ func TestManagedTenantAddedOnDemand(t *testing.T) {
 	c.PolicyRefresh = time.Hour
 	a := openAgent(t, c)
 	base := "http://" + a.HTTPAddr()
-	waitFor(t, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 
 	ctx := context.Background()
 	ten, err := e.admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "C", Name: "c", Tier: "starter", Email: "c@c.example"})

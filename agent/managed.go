@@ -21,9 +21,9 @@ import (
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/internal/apiclient"
 	"github.com/aerolithdb/aerolith/internal/atomicfile"
 	"github.com/aerolithdb/aerolith/internal/audit"
+	"github.com/aerolithdb/aerolith/internal/backoff"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -349,7 +349,7 @@ func (m *managed) retry(what string, f func(ctx context.Context) error) bool {
 		if m.ctx.Err() != nil {
 			return false
 		}
-		d := apiclient.Backoff(n, enrollMinBackoff, enrollMaxBackoff)
+		d := backoff.Policy{Min: enrollMinBackoff, Max: enrollMaxBackoff}.Jittered(n)
 		m.log.Warn(what+" failed; retrying", "err", err, "attempt", n, "retry_in", d.Round(time.Millisecond))
 		select {
 		case <-time.After(d):

@@ -17,6 +17,8 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -65,7 +67,7 @@ func (e *billingEnv) open(t *testing.T, httpAddr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Tune = storetest.FastConfig
+	servicetest.Tune(svc, storetest.FastConfig)
 	if err := svc.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func TestManagedCluster(t *testing.T) {
 	}
 	url := func(i int, path string) string { return "http://" + agents[i].HTTPAddr() + path }
 	for i := range agents {
-		waitFor(t, fmt.Sprintf("node%d ready (enrolled, policies in force)", i+1), func() bool {
+		testwait.Until(t, waitLimit, fmt.Sprintf("node%d ready (enrolled, policies in force)", i+1), func() bool {
 			return call(t, "GET", url(i, "/readyz"), "", nil) == 200
 		})
 	}
@@ -199,7 +201,7 @@ func TestManagedCluster(t *testing.T) {
 	}
 	const puts = 5
 	for n := range puts {
-		waitFor(t, "tenant write accepted", func() bool {
+		testwait.Until(t, waitLimit, "tenant write accepted", func() bool {
 			st, _ := callAs(t, ka.Key, "PUT", url(n%3, fmt.Sprintf("/api/v1/collections/c/documents/d%d", n)), `{"data":{"n":1}}`, nil)
 			return st == 201
 		})
@@ -252,7 +254,7 @@ func TestManagedCluster(t *testing.T) {
 		t.Fatalf("revoke = %d %s", st, body)
 	}
 	for i := range 3 {
-		waitFor(t, fmt.Sprintf("revoked key refused on node%d", i+1), func() bool {
+		testwait.Until(t, waitLimit, fmt.Sprintf("revoked key refused on node%d", i+1), func() bool {
 			st, _ := callAs(t, ka.Key, "GET", url(i, "/api/v1/collections/c/documents/d1"), "", nil)
 			return st == 401
 		})
@@ -264,7 +266,7 @@ func TestManagedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		waitFor(t, fmt.Sprintf("suspension on node%d", i+1), func() bool {
+		testwait.Until(t, waitLimit, fmt.Sprintf("suspension on node%d", i+1), func() bool {
 			st, _ := callAs(t, kb.Key, "PUT", url(i, "/api/v1/collections/c/documents/x"), `{"data":{}}`, nil)
 			return st == 402
 		})
@@ -281,7 +283,7 @@ func TestManagedRestartDuringBillingOutage(t *testing.T) {
 	c := managedConfig(t, e, t.TempDir())
 	a := openAgent(t, c)
 	base := "http://" + a.HTTPAddr()
-	waitFor(t, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 	var k struct{ ID, Key string }
 	if st, body := callAs(t, testKey, "POST", base+"/api/v1/keys", `{"tenant":"`+e.a.ID+`","role":"readwrite"}`, &k); st != 201 {
 		t.Fatalf("create key = %d %s", st, body)
@@ -295,7 +297,7 @@ func TestManagedRestartDuringBillingOutage(t *testing.T) {
 
 	b := openAgent(t, c)
 	base = "http://" + b.HTTPAddr()
-	waitFor(t, "ready without billing", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready without billing", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 	if st, body := callAs(t, k.Key, "PUT", base+"/api/v1/collections/c/documents/1", `{"data":{"during":"outage"}}`, nil); st != 201 {
 		t.Fatalf("write during the outage = %d %s", st, body)
 	}
@@ -325,7 +327,7 @@ func TestManagedWithoutBilling(t *testing.T) {
 	c.BillingURL, c.EnrollmentToken = "http://"+dead, "aet_nothing"
 	a := openAgent(t, c)
 	base := "http://" + a.HTTPAddr()
-	waitFor(t, "store ready", func() bool { return a.Store().Ready() })
+	testwait.Until(t, waitLimit, "store ready", func() bool { return a.Store().Ready() })
 	st, body := callAs(t, testKey, "GET", base+"/readyz", "", nil)
 	if st != 503 || !strings.Contains(body, "not enrolled with billing yet") {
 		t.Fatalf("/readyz = %d %s", st, body)

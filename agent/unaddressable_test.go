@@ -12,6 +12,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestUnaddressableReportedAtStart: a document stored with the id ".."
@@ -34,7 +35,7 @@ func TestUnaddressableReportedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + a.HTTPAddr()
-	waitFor(t, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 	cmd, err := docs.EncodeCommand(docs.Command{Ops: []docs.Op{
 		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "scratch", ID: "..", Data: json.RawMessage(`{"legacy":true}`), Time: 1},
 		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "scratch", ID: "keep", Data: json.RawMessage(`{}`), Time: 1},
@@ -78,7 +79,7 @@ func TestUnaddressableReportedAtStart(t *testing.T) {
 		t.Fatalf("%d reports of the document with the id .., want 1; logs:\n%s", found, out)
 	}
 	base = "http://" + b.HTTPAddr()
-	waitFor(t, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
+	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
 	var page struct{ Total int }
 	if st := call(t, "GET", base+"/api/v1/collections/scratch/documents", "", &page); st != 200 || page.Total != 2 {
 		t.Fatalf("list = %d total %d, want 200 with both documents", st, page.Total)

@@ -65,7 +65,7 @@ type Config struct {
 	// turn, with backoff, to add it; without either it bootstraps alone.
 	Join []string `json:"join,omitempty" yaml:"join"`
 	// LogStore is LogStoreBolt or LogStoreWAL; default DefaultLogStore (the
-	// faster one measured by BenchmarkLogStore).
+	// faster one by BenchmarkLogStore; see docs/benchmarks.md).
 	LogStore string `json:"log_store" yaml:"log_store"`
 	// MaxBatch caps the number of commands coalesced into one raft entry.
 	MaxBatch int `json:"max_batch" yaml:"max_batch"`

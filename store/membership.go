@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/aerolithdb/aerolith/internal/backoff"
 )
 
 // Member is one server in the raft configuration with its replicated Meta.
@@ -450,7 +452,7 @@ func (s *Store) bootstrap(servers []raft.Server) error {
 // bootstraps the same sorted voter set) or a probed node belongs to a
 // cluster with a leader (then this node joins it).
 func (s *Store) discoverAndBootstrap(others []string) error {
-	backoff := 50 * time.Millisecond
+	b := backoff.New(50*time.Millisecond, time.Second)
 	for {
 		if s.hasConfig() {
 			return nil // someone else's cluster already contacted us
@@ -473,10 +475,9 @@ func (s *Store) discoverAndBootstrap(others []string) error {
 			}
 			return s.bootstrap(servers)
 		}
-		if err := s.sleep(backoff); err != nil {
+		if err := b.Wait(s.ctx); err != nil {
 			return err
 		}
-		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -506,7 +507,7 @@ func (s *Store) probeAll(addrs []string) []nodeInfo {
 func (s *Store) joinCluster(addrs []string) error {
 	req := joinRequest{ID: s.cfg.NodeID, RaftAddr: s.cfg.AdvertiseAddr, Meta: s.cfg.Meta}
 	b, _ := json.Marshal(req)
-	backoff := 50 * time.Millisecond
+	bo := backoff.New(50*time.Millisecond, 5*time.Second)
 	for {
 		for _, a := range addrs {
 			if s.hasConfig() {
@@ -524,10 +525,9 @@ func (s *Store) joinCluster(addrs []string) error {
 			}
 			s.log.Debug("join attempt failed", "via", a, "error", err)
 		}
-		if err := s.sleep(backoff); err != nil {
+		if err := bo.Wait(s.ctx); err != nil {
 			return err
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
@@ -535,22 +535,11 @@ func (s *Store) hasConfig() bool {
 	return len(s.raftNode().GetConfiguration().Configuration().Servers) > 0
 }
 
-func (s *Store) sleep(d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-s.ctx.Done():
-		return s.ctx.Err()
-	}
-}
-
 // publishSelf records this node's address and Meta through the leader once
 // the node is part of a configuration. A node that was removed does not
 // re-add itself, and stops trying once it knows it was removed.
 func (s *Store) publishSelf() {
-	backoff := 50 * time.Millisecond
+	b := backoff.New(50*time.Millisecond, 2*time.Second)
 	for !s.removed() {
 		if s.inConfig() {
 			ctx, cancel := context.WithTimeout(s.ctx, rpcTimeout)
@@ -564,10 +553,9 @@ func (s *Store) publishSelf() {
 			}
 			s.log.Debug("publishing member record failed", "error", err)
 		}
-		if s.sleep(backoff) != nil {
+		if b.Wait(s.ctx) != nil {
 			return
 		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 

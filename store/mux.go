@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/aerolithdb/aerolith/internal/backoff"
 )
 
 // One TCP port carries raft and the store's internal RPC. The dialer writes
@@ -60,7 +62,8 @@ func newMux(ln net.Listener, dial func(context.Context, string) (net.Conn, error
 // serve accepts until the listener is closed.
 func (m *mux) serve() {
 	defer m.wg.Done()
-	var delay time.Duration
+	// Transient accept failures back off as net/http's server does.
+	bo := backoff.New(5*time.Millisecond, time.Second)
 	for {
 		c, err := m.ln.Accept()
 		if err != nil {
@@ -72,7 +75,7 @@ func (m *mux) serve() {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || !errors.Is(err, net.ErrClosed) {
 				// Transient (e.g. too many open files): back off and retry.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				delay := bo.Next()
 				m.log.Warn("accept failed", "error", err, "retry_in", delay)
 				select {
 				case <-time.After(delay):
@@ -83,7 +86,7 @@ func (m *mux) serve() {
 			}
 			return
 		}
-		delay = 0
+		bo.Reset()
 		if !m.track(c) {
 			c.Close()
 			return

@@ -27,9 +27,9 @@ func isRetry(err error) bool {
 // maxInflightEntries bounds the raft entries the leader's batcher keeps in
 // flight; see batcher.window. Each entry's future resolves only after it is
 // committed and applied, so the window also spans follower fsync and apply.
-// In-process, windows of 1, 2 and 4 measured within noise of each other
-// (BenchmarkPropose); across three processes with HTTP clients, 8 measured
-// about 17% more 100-client puts than 2 (tests/bench, 2 runs each).
+// A wider window only pays off once requests cross processes and the
+// network (in one process BenchmarkPropose cannot tell 1, 2 and 4 apart);
+// docs/benchmarks.md has the figures that chose 8.
 const maxInflightEntries = 8
 
 // proposal is one command waiting for its result.

@@ -17,6 +17,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // counterValue returns the value of the counter name with the given label
@@ -246,7 +247,7 @@ func TestQuotaConcurrency(t *testing.T) {
 			timers := e.gov.clock.Timers()
 			done := make(chan resp, 1)
 			go func() { done <- e.do("GET", path, alphaRead, "") }()
-			waitFor(t, "the request to wait for a slot", func() bool { return e.gov.clock.Timers() > timers })
+			testwait.Until(t, waitLimit, "the request to wait for a slot", func() bool { return e.gov.clock.Timers() > timers })
 			tc.free(release)
 			r := <-done
 			release()
@@ -255,18 +256,6 @@ func TestQuotaConcurrency(t *testing.T) {
 			}
 		}
 	})
-}
-
-// waitFor polls cond until it holds or the test's wait limit passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestQueryDuration(t *testing.T) {

@@ -8,9 +8,9 @@
 // appending it to the journal (see Crash safety), so that it survives a
 // crash of the process once Record returned. It is on every request's
 // path: one mutex held for a copy of a record of about 20 bytes plus the
-// tenant id into the journal's memory mapping, and a few additions
-// (about 0.12 µs, serialized; 1.3 to 1.6 µs with a write(2) instead;
-// BenchmarkRecordParallel). It needs an open Meter: before
+// tenant id into the journal's memory mapping, and a few additions — no
+// system call, which would cost ten times as much (BenchmarkRecordParallel;
+// figures in docs/benchmarks.md). It needs an open Meter: before
 // Open and after Close it returns ErrClosed and counts nothing, as it
 // does when the journal write fails.
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -31,7 +32,7 @@ func startBilling(t *testing.T, dir string) (*service.Service, *client.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tune = storetest.FastConfig
+	servicetest.Tune(s, storetest.FastConfig)
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

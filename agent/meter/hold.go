@@ -180,7 +180,7 @@ func (m *Meter) RecordApplied(ctx context.Context, tenant string, u Usage) error
 	_, closed, _ := m.outbox()
 
 	for attempt := 1; ; attempt++ {
-		wait := time.NewTimer(backoff(attempt, m.cfg.MinBackoff, m.cfg.MaxBackoff, randFloat()))
+		wait := time.NewTimer(m.backoff(attempt))
 		select {
 		case <-h.done:
 			wait.Stop()

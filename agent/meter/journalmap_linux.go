@@ -10,8 +10,9 @@ import (
 )
 
 // Mapped journal sizes: the first mapping, and the most one growth adds
-// (growth doubles the mapping up to that step). A 10 s window of 20,000
-// records/s at about 30 bytes each fills 6 MiB.
+// (growth doubles the mapping up to that step). A small first mapping
+// keeps idle nodes cheap; the step bounds one growth's cost while a busy
+// window (docs/benchmarks.md has the sizing) grows in a few steps.
 const (
 	journalMapInitial = 1 << 20
 	journalMapMaxStep = 64 << 20

@@ -312,7 +312,7 @@ func (m *Meter) Flush(ctx context.Context) error {
 			return errors.Join(ctx.Err(), err)
 		case <-done:
 			return ErrClosed
-		case <-time.After(backoff(attempt, m.cfg.MinBackoff, m.cfg.MaxBackoff, randFloat())):
+		case <-time.After(m.backoff(attempt)):
 		}
 	}
 }

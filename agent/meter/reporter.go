@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/backoff"
 )
 
 // reportLoop ships the outbox whenever a window closes (and every Window
@@ -31,7 +31,7 @@ func (m *Meter) reportLoop(ctx context.Context) {
 		switch {
 		case err != nil:
 			attempt++
-			d := backoff(attempt, m.cfg.MinBackoff, m.cfg.MaxBackoff, randFloat())
+			d := m.backoff(attempt)
 			m.log.Warn("shipping usage failed; retrying", "err", err, "attempt", attempt, "backoff", d)
 			wait = time.After(d)
 		case more:
@@ -149,16 +149,7 @@ func checkRecord(r Record) string {
 }
 
 // backoff returns the wait after the attempt-th consecutive failure
-// (attempt >= 1): uniformly in [d/2, d] with d = min(lo x 2^(attempt-1),
-// hi). r is in [0, 1).
-func backoff(attempt int, lo, hi time.Duration, r float64) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	half := d / 2
-	return half + time.Duration(r*float64(d-half))
+// (attempt >= 1), on the schedule of Config.MinBackoff and MaxBackoff.
+func (m *Meter) backoff(attempt int) time.Duration {
+	return backoff.Policy{Min: m.cfg.MinBackoff, Max: m.cfg.MaxBackoff}.Jittered(attempt)
 }
-
-func randFloat() float64 { return rand.Float64() }

@@ -27,30 +27,6 @@ func (f senderFunc) SendUsage(ctx context.Context, recs []client.UsageRecord) (c
 	return f(ctx, recs)
 }
 
-func TestBackoffBounded(t *testing.T) {
-	lo, hi := 100*time.Millisecond, 3*time.Second
-	prevMax := time.Duration(0)
-	for attempt := 1; attempt <= 200; attempt++ {
-		for _, r := range []float64{0, 0.5, 0.999999} {
-			d := backoff(attempt, lo, hi, r)
-			if d < lo/2 || d > hi {
-				t.Fatalf("backoff(%d, r=%v) = %s, outside [%s, %s]", attempt, r, d, lo/2, hi)
-			}
-		}
-		if m := backoff(attempt, lo, hi, 0.999999); m < prevMax {
-			t.Fatalf("backoff(%d) max %s shrank from %s", attempt, m, prevMax)
-		} else {
-			prevMax = m
-		}
-	}
-	if got := backoff(1, lo, hi, 0); got != lo/2 {
-		t.Fatalf("backoff(1, r=0) = %s, want %s", got, lo/2)
-	}
-	if got := backoff(200, lo, hi, 0); got != hi/2 {
-		t.Fatalf("backoff(200, r=0) = %s, want %s", got, hi/2)
-	}
-}
-
 func newTestMeter(t *testing.T, dir string, s Sender, mod func(*Config)) *Meter {
 	t.Helper()
 	cfg := Config{NodeID: "n1", DataDir: dir, Window: time.Hour, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}

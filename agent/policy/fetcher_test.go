@@ -19,8 +19,10 @@ import (
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/audit/audittest"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -74,7 +76,7 @@ func startBilling(t *testing.T) *billing {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tune = storetest.FastConfig
+	servicetest.Tune(s, storetest.FastConfig)
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func startBilling(t *testing.T) *billing {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eventually(t, "billing ready", func() error {
+	testwait.For(t, time.Minute, "billing ready", func() error {
 		_, _, err := admin.PublicKey(ctx) // the scheduler set the signing key
 		return err
 	})
@@ -98,16 +100,6 @@ func startBilling(t *testing.T) *billing {
 		t.Fatal(err)
 	}
 	return &billing{svc: s, admin: admin, tenant: ten.ID, token: enr.EnrollmentToken, url: url}
-}
-
-func eventually(t *testing.T, what string, f func() error) {
-	t.Helper()
-	storetest.Eventually(t, time.Minute, func() error {
-		if err := f(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	})
 }
 
 // proxy stands between the Fetcher and billing and can alter answers.
@@ -171,7 +163,7 @@ func newFetcher(t *testing.T, url, token, tenant string, store policy.Store, pin
 func waitPolicy(t *testing.T, f *policy.Fetcher, tenant, what string, ok func(ledger.Policy) bool) ledger.Policy {
 	t.Helper()
 	var got ledger.Policy
-	eventually(t, what, func() error {
+	testwait.For(t, time.Minute, what, func() error {
 		p, err := f.Policy(tenant)
 		if err != nil {
 			return err
@@ -234,7 +226,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	store.mu.Unlock()
 	// OnChange runs just after the policy is published; wait for it, then
 	// check it ran exactly once.
-	eventually(t, "OnChange after first fetch", func() error {
+	testwait.For(t, time.Minute, "OnChange after first fetch", func() error {
 		if changes.Load() == 0 {
 			return errors.New("OnChange not called yet")
 		}
@@ -328,7 +320,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 
 	// Billing stopped: refreshes fail, the last good policy is served.
 	b.svc.Close()
-	eventually(t, "refresh failing", func() error {
+	testwait.For(t, time.Minute, "refresh failing", func() error {
 		if f.Status().LastErr == nil {
 			return errors.New("refresh still succeeds")
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -28,7 +29,7 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Tune = storetest.FastConfig
+	servicetest.Tune(svc, storetest.FastConfig)
 	if err := svc.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

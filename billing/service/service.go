@@ -73,9 +73,9 @@ type Service struct {
 	catalog *tier.Catalog
 	log     *slog.Logger
 
-	// Tune adjusts the store configuration just before the store is
-	// created (tests shorten raft timeouts with it).
-	Tune func(*store.Config)
+	// tune adjusts the store configuration just before the store is
+	// created; tests shorten raft timeouts with it (servicetest.Tune).
+	tune func(*store.Config)
 
 	mu       sync.Mutex
 	opened   bool
@@ -244,8 +244,8 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	stopTLS := tl.Start()
 	undo = append(undo, stopTLS)
 	s.stopTLS = stopTLS
-	if s.Tune != nil {
-		s.Tune(&scfg)
+	if s.tune != nil {
+		s.tune(&scfg)
 	}
 	st, err := store.New(scfg, lsm)
 	if err != nil {
@@ -376,13 +376,6 @@ func (s *Service) RaftAddr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.raftAddr
-}
-
-// Store returns the replica's store (after Open), for in-process tests.
-func (s *Service) Store() *store.Store {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.store
 }
 
 // Scheduler returns the replica's scheduler (after Open).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -37,7 +38,7 @@ func startService(t *testing.T, dir string, mod func(*Config)) (*Service, *clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tune = storetest.FastConfig
+	s.tune = storetest.FastConfig
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func startService(t *testing.T, dir string, mod func(*Config)) (*Service, *clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ready", func() error {
+	testwait.For(t, time.Minute, "ready", func() error {
 		resp, err := hc.Get(scheme + "://" + s.HTTPAddr() + "/readyz")
 		if err != nil {
 			return err
@@ -63,17 +64,6 @@ func startService(t *testing.T, dir string, mod func(*Config)) (*Service, *clien
 		return err
 	})
 	return s, c
-}
-
-// waitFor polls f until it succeeds, for up to a minute.
-func waitFor(t *testing.T, what string, f func() error) {
-	t.Helper()
-	storetest.Eventually(t, time.Minute, func() error {
-		if err := f(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	})
 }
 
 // TestServiceDunning drives one replica on a 2s period through the whole
@@ -103,7 +93,7 @@ func TestServiceDunning(t *testing.T) {
 		t.Fatalf("SendUsage = %+v, %v", res, err)
 	}
 
-	waitFor(t, "suspended by dunning", func() error {
+	testwait.For(t, time.Minute, "suspended by dunning", func() error {
 		pol, err := agent.VerifiedPolicy(ctx, ten.ID)
 		if err != nil {
 			return err
@@ -122,7 +112,7 @@ func TestServiceDunning(t *testing.T) {
 	// the periods still to come, until the tenant is active with nothing
 	// open.
 	credit := int64(100_000)
-	waitFor(t, "active after payment", func() error {
+	testwait.For(t, time.Minute, "active after payment", func() error {
 		open, err := admin.ListInvoices(ctx, client.InvoiceQuery{TenantID: ten.ID, Status: "open"})
 		if err != nil {
 			return err

@@ -9,8 +9,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 )
 
-func init() { commands = append(commands, newAgentCommand) }
-
 // newAgentCommand is `aerolith agent`: the node agent daemon. It runs until
 // its context ends (SIGINT/SIGTERM from main), then shuts down gracefully.
 func newAgentCommand(m *Main) *cobra.Command {

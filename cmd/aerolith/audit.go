@@ -11,8 +11,6 @@ import (
 	"github.com/aerolithdb/aerolith/internal/audit"
 )
 
-func init() { commands = append(commands, newAuditCommand) }
-
 // newAuditCommand builds `aerolith audit`: offline checks of audit logs.
 func newAuditCommand(m *Main) *cobra.Command {
 	cmd := groupCommand("audit", "Check audit logs")

@@ -16,8 +16,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 )
 
-func init() { commands = append(commands, newBatchCommand) }
-
 // maxChunkBytes keeps each import batch well under the agent's default
 // 2 MiB request body limit.
 const maxChunkBytes = 1 << 20

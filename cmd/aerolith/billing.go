@@ -15,8 +15,6 @@ import (
 	"github.com/aerolithdb/aerolith/internal/clientopts"
 )
 
-func init() { commands = append(commands, newBillingCommand) }
-
 // defaultBillingURL is where the billing CLI verbs look for the billing
 // service when neither --billing-url nor AEROLITH_BILLING_URL is set:
 // HTTPS, as billing serve and aerolith up serve by default.

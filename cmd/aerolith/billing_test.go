@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -51,7 +52,7 @@ func startBilling(t *testing.T, mod func(*service.Config)) *service.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Tune = storetest.FastConfig
+	servicetest.Tune(s, storetest.FastConfig)
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/aerolithdb/aerolith/internal/pki"
 )
 
-func init() { commands = append(commands, newCertCommand) }
-
 // newCertCommand builds `aerolith cert`: the cluster's certificate
 // authority and the certificates it issues.
 func newCertCommand(m *Main) *cobra.Command {

@@ -9,8 +9,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 )
 
-func init() { commands = append(commands, newClusterCommand) }
-
 // newClusterCommand builds `aerolith cluster`: membership of a running cluster.
 func newClusterCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}

@@ -10,8 +10,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 )
 
-func init() { commands = append(commands, newCollectionCommand, newIndexCommand) }
-
 // newCollectionCommand builds `aerolith collection`: the tenant's
 // collections.
 func newCollectionCommand(m *Main) *cobra.Command {

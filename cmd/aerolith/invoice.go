@@ -12,14 +12,24 @@ import (
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
-func init() { commands = append(commands, newInvoiceCommand) }
-
 // newInvoiceCommand builds `aerolith invoice`: invoices and payments.
 func newInvoiceCommand(m *Main) *cobra.Command {
 	f := &billingFlags{}
 	cmd := groupCommand("invoice", "List, show, finalize, void, write off and pay invoices")
 	addBillingFlags(cmd, f)
+	cmd.AddCommand(
+		newInvoiceListCommand(m, f),
+		newInvoiceShowCommand(m, f),
+		newInvoiceFinalizeCommand(m, f),
+		newInvoiceVoidCommand(m, f),
+		newInvoiceUncollectibleCommand(m, f),
+		newInvoicePayCommand(m, f),
+	)
+	return cmd
+}
 
+// newInvoiceListCommand builds `aerolith invoice list`.
+func newInvoiceListCommand(m *Main, f *billingFlags) *cobra.Command {
 	var tenant, statusFilter string
 	list := &cobra.Command{
 		Use:   "list",
@@ -59,7 +69,11 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 	}
 	list.Flags().StringVar(&tenant, "tenant", "", "only this tenant's invoices")
 	list.Flags().StringVar(&statusFilter, "status", "", "only invoices in this status: draft, open, paid, void or uncollectible")
+	return list
+}
 
+// newInvoiceShowCommand builds `aerolith invoice show`.
+func newInvoiceShowCommand(m *Main, f *billingFlags) *cobra.Command {
 	var format string
 	show := &cobra.Command{
 		Use:   "show INVOICE_ID",
@@ -90,7 +104,11 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 		},
 	}
 	show.Flags().StringVar(&format, "format", "", "print the invoice document as csv or html")
+	return show
+}
 
+// newInvoiceFinalizeCommand builds `aerolith invoice finalize`.
+func newInvoiceFinalizeCommand(m *Main, f *billingFlags) *cobra.Command {
 	var due string
 	finalize := &cobra.Command{
 		Use:   "finalize INVOICE_ID",
@@ -113,7 +131,11 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 		},
 	}
 	finalize.Flags().StringVar(&due, "due", "", "due date (RFC 3339 time or date; default: now plus the service's payment terms)")
+	return finalize
+}
 
+// newInvoiceVoidCommand builds `aerolith invoice void`.
+func newInvoiceVoidCommand(m *Main, f *billingFlags) *cobra.Command {
 	var reason string
 	void := &cobra.Command{
 		Use:   "void INVOICE_ID",
@@ -132,7 +154,12 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 		},
 	}
 	void.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
+	return void
+}
 
+// newInvoiceUncollectibleCommand builds `aerolith invoice uncollectible`.
+func newInvoiceUncollectibleCommand(m *Main, f *billingFlags) *cobra.Command {
+	var reason string
 	uncollectible := &cobra.Command{
 		Use:   "uncollectible INVOICE_ID",
 		Short: "Write off an open invoice as uncollectible (recorded with --reason; a payment can still settle it)",
@@ -150,7 +177,11 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 		},
 	}
 	uncollectible.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
+	return uncollectible
+}
 
+// newInvoicePayCommand builds `aerolith invoice pay`.
+func newInvoicePayCommand(m *Main, f *billingFlags) *cobra.Command {
 	var amount, ref, method, note string
 	var amountCents int64
 	var credit bool
@@ -206,9 +237,7 @@ func newInvoiceCommand(m *Main) *cobra.Command {
 	pay.Flags().StringVar(&method, "method", "manual", "manual or admin")
 	pay.Flags().StringVar(&note, "note", "", "free-text note")
 	pay.Flags().BoolVar(&credit, "credit", false, "accept an amount above the amount due: the excess is a prepayment kept as the tenant's credit (recorded in its audit trail)")
-
-	cmd.AddCommand(list, show, finalize, void, uncollectible, pay)
-	return cmd
+	return pay
 }
 
 // printInvoice prints an invoice: JSON, or its figures and lines.

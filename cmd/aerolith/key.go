@@ -13,8 +13,6 @@ import (
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
-func init() { commands = append(commands, newKeyCommand) }
-
 // apiKey is a tenant API key as the agent's /api/v1/keys routes show it.
 type apiKey = client.APIKey
 

@@ -8,8 +8,6 @@ import (
 	"github.com/aerolithdb/aerolith/internal/seal"
 )
 
-func init() { commands = append(commands, newMasterKeyCommand) }
-
 // newMasterKeyCommand builds `aerolith master-key`: the master key of
 // encryption at rest.
 func newMasterKeyCommand(m *Main) *cobra.Command {

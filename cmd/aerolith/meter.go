@@ -13,8 +13,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 )
 
-func init() { commands = append(commands, newMeterCommand) }
-
 // newMeterCommand builds `aerolith meter`: the usage meter of a managed
 // agent (its dead letters).
 func newMeterCommand(m *Main) *cobra.Command {

@@ -47,10 +47,27 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// commands lists the constructors of the top-level commands. Each command's
-// file appends its constructor in an init function, so commands stay one per
-// file and this list needs no edits.
-var commands []func(*Main) *cobra.Command
+// commands lists the constructors of the top-level commands, one per
+// command, each in the file of its name (help lists them sorted by name).
+// A new command adds its constructor here.
+var commands = []func(*Main) *cobra.Command{
+	newAgentCommand,
+	newAuditCommand,
+	newBatchCommand,
+	newBillingCommand,
+	newCertCommand,
+	newClusterCommand,
+	newCollectionCommand,
+	newDocCommand,
+	newIndexCommand,
+	newInvoiceCommand,
+	newKeyCommand,
+	newMasterKeyCommand,
+	newMeterCommand,
+	newTenantCommand,
+	newUpCommand,
+	newUsageCommand,
+}
 
 // usageError marks an error caused by how the command was called (exit 2).
 type usageError struct{ err error }

@@ -14,14 +14,27 @@ import (
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
-func init() { commands = append(commands, newTenantCommand) }
-
 // newTenantCommand builds `aerolith tenant`: billed customers.
 func newTenantCommand(m *Main) *cobra.Command {
 	f := &billingFlags{}
 	cmd := groupCommand("tenant", "Manage billing tenants (create, list, show, set-tier, suspend, resume, delete, audit, keys)")
 	addBillingFlags(cmd, f)
+	cmd.AddCommand(
+		newTenantCreateCommand(m, f),
+		newTenantListCommand(m, f),
+		newTenantShowCommand(m, f),
+		newTenantSetTierCommand(m, f),
+		newTenantSuspendCommand(m, f),
+		newTenantResumeCommand(m, f),
+		newTenantDeleteCommand(m, f),
+		newTenantAuditCommand(m, f),
+		newTenantKeysCommand(m, f),
+	)
+	return cmd
+}
 
+// newTenantCreateCommand builds `aerolith tenant create`.
+func newTenantCreateCommand(m *Main, f *billingFlags) *cobra.Command {
 	var req billingclient.TenantRequest
 	create := &cobra.Command{
 		Use:     "create",
@@ -44,7 +57,11 @@ func newTenantCommand(m *Main) *cobra.Command {
 	create.Flags().StringVar(&req.Name, "name", "", "tenant name (required)")
 	create.Flags().StringVar(&req.Email, "email", "", "billing email (required)")
 	create.Flags().StringVar(&req.Tier, "tier", "free", "tier: free, starter, professional, enterprise or one of the tiers file")
+	return create
+}
 
+// newTenantListCommand builds `aerolith tenant list`.
+func newTenantListCommand(m *Main, f *billingFlags) *cobra.Command {
 	var all bool
 	var limit, offset int
 	list := &cobra.Command{
@@ -80,7 +97,11 @@ func newTenantCommand(m *Main) *cobra.Command {
 	list.Flags().BoolVar(&all, "all", false, "include deleted tenants")
 	list.Flags().IntVar(&limit, "limit", 0, "page size (default 100, at most 1000)")
 	list.Flags().IntVar(&offset, "offset", 0, "tenants to skip")
+	return list
+}
 
+// newTenantShowCommand builds `aerolith tenant show`.
+func newTenantShowCommand(m *Main, f *billingFlags) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show TENANT_ID",
 		Short: "Show a tenant",
@@ -97,7 +118,11 @@ func newTenantCommand(m *Main) *cobra.Command {
 			return printTenant(m.Stdout, f, t, "")
 		},
 	}
+	return show
+}
 
+// newTenantSetTierCommand builds `aerolith tenant set-tier`.
+func newTenantSetTierCommand(m *Main, f *billingFlags) *cobra.Command {
 	setTier := &cobra.Command{
 		Use:   "set-tier TENANT_ID TIER",
 		Short: "Move a tenant to another tier from now on (the period is prorated by the second)",
@@ -124,7 +149,11 @@ func newTenantCommand(m *Main) *cobra.Command {
 			return printTenant(m.Stdout, f, t, "tier set")
 		},
 	}
+	return setTier
+}
 
+// newTenantSuspendCommand builds `aerolith tenant suspend`.
+func newTenantSuspendCommand(m *Main, f *billingFlags) *cobra.Command {
 	var reason string
 	suspend := &cobra.Command{
 		Use:   "suspend TENANT_ID",
@@ -143,6 +172,12 @@ func newTenantCommand(m *Main) *cobra.Command {
 		},
 	}
 	suspend.Flags().StringVar(&reason, "reason", "", `reason recorded in the audit trail (default "manual")`)
+	return suspend
+}
+
+// newTenantResumeCommand builds `aerolith tenant resume`.
+func newTenantResumeCommand(m *Main, f *billingFlags) *cobra.Command {
+	var reason string
 	resume := &cobra.Command{
 		Use:   "resume TENANT_ID",
 		Short: "Reactivate a suspended tenant (invoices past due now no longer suspend it for dunning)",
@@ -160,7 +195,11 @@ func newTenantCommand(m *Main) *cobra.Command {
 		},
 	}
 	resume.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+	return resume
+}
 
+// newTenantDeleteCommand builds `aerolith tenant delete`.
+func newTenantDeleteCommand(m *Main, f *billingFlags) *cobra.Command {
 	var yes bool
 	del := &cobra.Command{
 		Use:   "delete TENANT_ID",
@@ -195,7 +234,11 @@ scripts pass --yes (without a terminal and without --yes it refuses).`,
 		},
 	}
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	return del
+}
 
+// newTenantAuditCommand builds `aerolith tenant audit`.
+func newTenantAuditCommand(m *Main, f *billingFlags) *cobra.Command {
 	var auditAfter uint64
 	var auditLimit int
 	var auditAll bool
@@ -250,14 +293,22 @@ scripts pass --yes (without a terminal and without --yes it refuses).`,
 	audit.Flags().Uint64Var(&auditAfter, "after", 0, "start after this sequence number (the \"more\" line of the previous page)")
 	audit.Flags().IntVar(&auditLimit, "limit", 0, "entries per page (0: the service's default)")
 	audit.Flags().BoolVar(&auditAll, "all", false, "fetch every page")
-
-	cmd.AddCommand(create, list, show, setTier, suspend, resume, del, audit, newTenantKeysCommand(m, f))
-	return cmd
+	return audit
 }
 
 // newTenantKeysCommand builds `aerolith tenant keys`: tenant read keys.
 func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
 	cmd := groupCommand("keys", "Manage a tenant's read keys for the billing API")
+	cmd.AddCommand(
+		newTenantKeysCreateCommand(m, f),
+		newTenantKeysListCommand(m, f),
+		newTenantKeysRevokeCommand(m, f),
+	)
+	return cmd
+}
+
+// newTenantKeysCreateCommand builds `aerolith tenant keys create`.
+func newTenantKeysCreateCommand(m *Main, f *billingFlags) *cobra.Command {
 	var name string
 	create := &cobra.Command{
 		Use:   "create TENANT_ID",
@@ -280,6 +331,11 @@ func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
+	return create
+}
+
+// newTenantKeysListCommand builds `aerolith tenant keys list`.
+func newTenantKeysListCommand(m *Main, f *billingFlags) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list TENANT_ID",
 		Short: "List the tenant's read keys",
@@ -304,6 +360,11 @@ func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	return list
+}
+
+// newTenantKeysRevokeCommand builds `aerolith tenant keys revoke`.
+func newTenantKeysRevokeCommand(m *Main, f *billingFlags) *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke TENANT_ID KEY_ID",
 		Short: "Revoke a read key",
@@ -324,8 +385,7 @@ func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
 			return err
 		},
 	}
-	cmd.AddCommand(create, list, revoke)
-	return cmd
+	return revoke
 }
 
 // auditDetails renders an audit entry's details as key=value pairs in

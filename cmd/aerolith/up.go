@@ -28,8 +28,6 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
-func init() { commands = append(commands, newUpCommand) }
-
 // upConfig is what `aerolith up` was asked to do.
 type upConfig struct {
 	nodes          int

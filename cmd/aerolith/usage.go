@@ -10,8 +10,6 @@ import (
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
-func init() { commands = append(commands, newUsageCommand) }
-
 // newUsageCommand builds `aerolith usage`: metered usage from the billing
 // service.
 func newUsageCommand(m *Main) *cobra.Command {

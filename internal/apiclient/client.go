@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -30,6 +29,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/backoff"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -316,7 +317,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		}
 		retries++
 		tried = 0
-		wait := Backoff(retries, c.minBackoff, c.maxBackoff)
+		wait := backoff.Policy{Min: c.minBackoff, Max: c.maxBackoff}.Jittered(retries)
 		if isAPI && apiErr.RetryAfter > 0 {
 			wait = min(apiErr.RetryAfter, c.maxBackoff)
 		}
@@ -334,17 +335,6 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, lastErr
 	}
 	return nil, fmt.Errorf("no %s reachable (%d tried): %w", c.unreachable, n, lastErr)
-}
-
-// Backoff returns the delay before retry number n (1-based): exponential
-// from lo, capped at hi, with up to 50% jitter.
-func Backoff(n int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
 }
 
 // IsNotSent reports whether err happened before any byte of the request

@@ -47,18 +47,6 @@ func TestParseEndpoints(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	lo, hi := 10*time.Millisecond, 80*time.Millisecond
-	for n := 1; n <= 8; n++ {
-		full := min(lo<<(n-1), hi)
-		for range 50 {
-			if d := Backoff(n, lo, hi); d < full/2 || d > full {
-				t.Fatalf("Backoff(%d) = %v, want in [%v, %v]", n, d, full/2, full)
-			}
-		}
-	}
-}
-
 // flaky answers 503 to the first failures requests, then 200 with {"ok":true}.
 func flaky(failures int32, hits *atomic.Int32) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

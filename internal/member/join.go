@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/backoff"
 )
 
 // ProbeTimeout bounds one HTTP probe of a --join address; RefusedWait is how
@@ -84,18 +86,15 @@ func ResolveJoin(ctx context.Context, log *slog.Logger, peer PeerHTTP, join []st
 // probeSelfRetry is probeSelf, retried while addr refuses connections.
 func probeSelfRetry(ctx context.Context, peer PeerHTTP, client *http.Client, addr string, wait time.Duration) (string, bool) {
 	deadline := time.Now().Add(wait)
-	backoff := 50 * time.Millisecond
+	b := backoff.New(50*time.Millisecond, 500*time.Millisecond)
 	for {
 		raftAddr, ok, refused := probeSelf(ctx, peer, client, addr)
 		if ok || !refused || time.Now().After(deadline) {
 			return raftAddr, ok
 		}
-		select {
-		case <-ctx.Done():
+		if b.Wait(ctx) != nil {
 			return "", false
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/backoff"
 )
 
 // ErrStopped is returned by Start after Stop.
@@ -118,11 +120,7 @@ func (p RestartPolicy) Validate() error {
 // Backoff is the delay before restart number n (1-based) of a row of
 // crashes: InitialBackoff·2^(n-1), capped at MaxBackoff.
 func (p RestartPolicy) Backoff(n int) time.Duration {
-	d := p.InitialBackoff
-	for i := 1; i < n && d < p.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, p.MaxBackoff)
+	return backoff.Policy{Min: p.InitialBackoff, Max: p.MaxBackoff}.Cap(n)
 }
 
 // EventKind says what happened to a process.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -269,22 +270,11 @@ func (c *Cluster) Eventually(f func() error) {
 }
 
 // Eventually polls f until it returns nil or timeout passes, then fails t
-// with f's last error.
+// with f's last error (testwait.For, for the many callers that wait on a
+// cluster condition without naming it).
 func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	delay := time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(delay)
-		delay = min(2*delay, 50*time.Millisecond)
-	}
+	testwait.For(t, timeout, "the condition", f)
 }
 
 // Stop closes node i's store, keeping its directory and address.

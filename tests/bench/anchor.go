@@ -38,7 +38,7 @@ func RunAnchor(ctx context.Context, script string, total int, w io.Writer) ([]Re
 }
 
 // ParseResults reads lines in the anchor's format
-// ("op=put clients=100 n=50000 qps=6725 p50=13ms p99=41ms p999=74ms") and
+// ("op=put clients=100 n=50000 qps=... p50=...ms p99=...ms p999=...ms") and
 // ignores every other line. A line starting with "op=" that does not parse
 // is an error naming the line and the field.
 func ParseResults(r io.Reader) ([]Result, error) {

@@ -8,6 +8,7 @@ import (
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestKillDuringIngestion SIGKILLs a single billing replica three times
@@ -56,7 +57,7 @@ func TestKillDuringInvoiceGeneration(t *testing.T) {
 	// Tenants created on both sides of a period boundary have different
 	// first periods: start once one period is drafted for all of them.
 	var seen time.Time // end of the latest period whose draft run was watched
-	eventually(t, "a period drafted for every tenant", func() error {
+	testwait.For(t, waitLimit, "a period drafted for every tenant", func() error {
 		invs, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{})
 		if err != nil {
 			return err
@@ -171,7 +172,7 @@ func TestLeaderKilledDuringIngestion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "replica "+rs.nodes[i].id+" serves the ledger", func() error {
+		testwait.For(t, waitLimit, "replica "+rs.nodes[i].id+" serves the ledger", func() error {
 			invs, err := c2.ListInvoices(context.Background(), billingclient.InvoiceQuery{TenantID: tenants[0]})
 			if err != nil {
 				return err
@@ -195,7 +196,7 @@ func TestDunningEndToEnd(t *testing.T) {
 	tenants, token := createTenants(t, admin, 1, "starter")
 	ten := tenants[0]
 	agent := rs.client(token)
-	eventually(t, "suspended for an unpaid invoice", func() error {
+	testwait.For(t, waitLimit, "suspended for an unpaid invoice", func() error {
 		pol, err := agent.VerifiedPolicy(ctx, ten)
 		if err != nil {
 			return err
@@ -212,7 +213,7 @@ func TestDunningEndToEnd(t *testing.T) {
 	// Pay what is open, the first payment with credit for the periods to
 	// come, until the tenant is active with nothing open.
 	credit := int64(1_000_000)
-	eventually(t, "active after payment", func() error {
+	testwait.For(t, waitLimit, "active after payment", func() error {
 		open, err := admin.ListInvoices(ctx, billingclient.InvoiceQuery{TenantID: ten, Status: "open"})
 		if err != nil {
 			return err
@@ -239,7 +240,7 @@ func TestDunningEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(invs)
-	eventually(t, "two more periods billed from credit", func() error {
+	testwait.For(t, waitLimit, "two more periods billed from credit", func() error {
 		invs, err := admin.ListInvoices(ctx, billingclient.InvoiceQuery{TenantID: ten, Status: "paid"})
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -199,7 +200,7 @@ func (rs *replicaSet) waitReady(i int) {
 	if err != nil {
 		rs.t.Fatal(err)
 	}
-	eventually(rs.t, "replica "+rs.nodes[i].id+" ready", func() error {
+	testwait.For(rs.t, waitLimit, "replica "+rs.nodes[i].id+" ready", func() error {
 		if !rs.running(i) {
 			return errExited
 		}
@@ -220,7 +221,7 @@ func (rs *replicaSet) waitReady(i int) {
 func (rs *replicaSet) leader() int {
 	rs.t.Helper()
 	leader := -1
-	eventually(rs.t, "leader", func() error {
+	testwait.For(rs.t, waitLimit, "leader", func() error {
 		ids := map[string]bool{}
 		for i := range rs.nodes {
 			if !rs.running(i) {
@@ -266,21 +267,5 @@ func (rs *replicaSet) logTail(i, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-var errExited = errors.New("process exited")
-
-// eventually polls f every 50ms until it succeeds, failing the test after
-// waitLimit (or at once when f reports errExited).
-func eventually(t testing.TB, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if errors.Is(err, errExited) || time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// errExited makes a wait fail at once: a process it waits on is gone.
+var errExited = testwait.GiveUp(errors.New("process exited"))

@@ -14,6 +14,7 @@ import (
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // meteredTiers is a tiers file whose only tier bills every unit of usage
@@ -191,7 +192,7 @@ func (l *load) send(recs []billingclient.UsageRecord) bool {
 // waitAcked waits until at least n batches are acknowledged.
 func (l *load) waitAcked(n int64) {
 	l.t.Helper()
-	eventually(l.t, fmt.Sprintf("%d batches acknowledged", n), func() error {
+	testwait.For(l.t, waitLimit, fmt.Sprintf("%d batches acknowledged", n), func() error {
 		if got := l.acked.Load(); got < n {
 			return fmt.Errorf("%d acknowledged", got)
 		}
@@ -273,7 +274,7 @@ func checkInvoices(t *testing.T, admin *billingclient.Client, tenants []string, 
 func waitBilled(t *testing.T, admin *billingclient.Client, l *load) {
 	t.Helper()
 	want, _, _, last := l.expected()
-	eventually(t, "every read billed exactly once", func() error {
+	testwait.For(t, waitLimit, "every read billed exactly once", func() error {
 		for _, ten := range l.tenants {
 			invs, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{TenantID: ten})
 			if err != nil {

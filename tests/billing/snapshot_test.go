@@ -18,6 +18,7 @@ import (
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // Snapshot tuning of TestRestartFromSnapshot: a snapshot every few dozen
@@ -80,7 +81,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	// record, so once a draft ends after cut for every tenant, every
 	// period with usage has its draft.
 	cut := time.Now().UTC()
-	eventually(t, "drafts of every period up to the last usage", func() error {
+	testwait.For(t, waitLimit, "drafts of every period up to the last usage", func() error {
 		for _, ten := range tenants {
 			invs, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{TenantID: ten})
 			if err != nil {
@@ -101,7 +102,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	// then compacted past the first half of the batches.
 	snapDir := filepath.Join(rs.nodes[0].dataDir, "store", "snapshots", "snapshots") // raft's file snapshot store nests its own directory
 	var snapIndex uint64
-	eventually(t, fmt.Sprintf("a snapshot past raft index %d", midIndex+snapTrailing), func() error {
+	testwait.For(t, waitLimit, fmt.Sprintf("a snapshot past raft index %d", midIndex+snapTrailing), func() error {
 		snapIndex = latestSnapshot(t, snapDir)
 		if snapIndex < midIndex+snapTrailing {
 			return fmt.Errorf("latest snapshot at index %d", snapIndex)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -160,7 +161,7 @@ func (bp *billingProc) waitReady() {
 	if err != nil {
 		bp.t.Fatal(err)
 	}
-	waitFor(bp.t, "billing ready", waitLimit, func() error {
+	testwait.For(bp.t, waitLimit, "billing ready", func() error {
 		if !bp.running() {
 			return fmt.Errorf("%w; log tail:\n%s", errExited, bp.logTail(20))
 		}
@@ -190,29 +191,5 @@ func (bp *billingProc) logTail(n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// errExited makes waitFor fail at once: a process it waits on is gone.
-var errExited = errors.New("process exited")
-
-// waitFor polls f every 50ms until it returns nil and fails the test when
-// limit passes (or at once when f's error wraps errExited).
-func waitFor(t testing.TB, what string, limit time.Duration, f func() error) {
-	t.Helper()
-	if err := poll(what, limit, f); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// poll is waitFor returning the error instead of failing the test.
-func poll(what string, limit time.Duration, f func() error) error {
-	deadline := time.Now().Add(limit)
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, errExited) || time.Now().After(deadline) {
-			return fmt.Errorf("%s (waited up to %v): %w", what, limit, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// errExited makes a wait fail at once: a process it waits on is gone.
+var errExited = testwait.GiveUp(errors.New("process exited"))

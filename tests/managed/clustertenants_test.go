@@ -13,6 +13,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestClusterTenants adds a tenant to a running three-node cluster in
@@ -55,7 +56,7 @@ func TestClusterTenants(t *testing.T) {
 	// tenants when it does not know the tenant.
 	newco := e.client("newco", e.createKey(1, "newco", "readwrite", "newco").Key, nil)
 	for i := range e.c.N() {
-		waitFor(t, fmt.Sprintf("%s serves writes of the added tenant", e.c.NodeID(i)), waitLimit, func() error {
+		testwait.For(t, waitLimit, fmt.Sprintf("%s serves writes of the added tenant", e.c.NodeID(i)), func() error {
 			a := newco.call(ctx, kindWrite, 1, http.MethodPut, docURL(e.c.URL(i), "notes", fmt.Sprintf("n%d", i)), data(map[string]int{"node": i}))
 			if a.Status/100 != 2 {
 				return fmt.Errorf("write: %s", a)
@@ -93,7 +94,7 @@ func TestClusterTenants(t *testing.T) {
 	at = time.Now()
 	for i := range e.c.N() {
 		var last answer
-		waitFor(t, fmt.Sprintf("%s refuses the removed tenant's key", e.c.NodeID(i)), 3*refresh+10*time.Second, func() error {
+		testwait.For(t, 3*refresh+10*time.Second, fmt.Sprintf("%s refuses the removed tenant's key", e.c.NodeID(i)), func() error {
 			last = newco.call(ctx, kindRead, 1, http.MethodGet, docURL(e.c.URL(i), "notes", "n0"), nil)
 			if last.Status != http.StatusForbidden {
 				return fmt.Errorf("read: %s", last)
@@ -110,7 +111,7 @@ func TestClusterTenants(t *testing.T) {
 	// Nothing was deleted: added back, the same key reads the same data.
 	billingCLIJSON(t, e, &added, "cluster", "tenants", "add", e.clusterID, ten.ID)
 	for i := range e.c.N() {
-		waitFor(t, fmt.Sprintf("%s serves the tenant added back", e.c.NodeID(i)), waitLimit, func() error {
+		testwait.For(t, waitLimit, fmt.Sprintf("%s serves the tenant added back", e.c.NodeID(i)), func() error {
 			a := newco.call(ctx, kindRead, 1, http.MethodGet, docURL(e.c.URL(i), "notes", fmt.Sprintf("n%d", i)), nil)
 			if a.Status != http.StatusOK || !strings.Contains(string(a.Body), fmt.Sprintf(`"node":%d`, i)) {
 				return fmt.Errorf("read: %s", a)

@@ -13,6 +13,7 @@ import (
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -165,7 +166,7 @@ func (e *env) createKey(i int, label, role, name string) keyOut {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var k keyOut
-	waitFor(e.t, "create "+role+" key for "+label, waitLimit, func() error {
+	testwait.For(e.t, waitLimit, "create "+role+" key for "+label, func() error {
 		a := e.adminDo(ctx, http.MethodPost, e.c.URL(i)+"/api/v1/keys",
 			mustJSON(map[string]string{"tenant": e.id(label), "role": role, "name": name}))
 		if a.Status == http.StatusServiceUnavailable || a.Err != nil {
@@ -200,7 +201,7 @@ func (e *env) waitServing(tcs ...*tenantClient) {
 	defer cancel()
 	for i := 0; i < e.c.N(); i++ {
 		for _, tc := range tcs {
-			waitFor(e.t, fmt.Sprintf("node %s serves writes of %s", e.c.NodeID(i), tc.tenant), waitLimit, func() error {
+			testwait.For(e.t, waitLimit, fmt.Sprintf("node %s serves writes of %s", e.c.NodeID(i), tc.tenant), func() error {
 				a := tc.call(ctx, kindWrite, 1, http.MethodPut, docURL(e.c.URL(i), "probe", "p"), []byte("{"))
 				switch {
 				case a.Err != nil, a.Status == http.StatusServiceUnavailable, a.Status == http.StatusUnauthorized:

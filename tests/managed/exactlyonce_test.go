@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestExactlyOnceMetering runs a known workload of two tenants on one
@@ -58,7 +59,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 	progress := func(what string, n int64) {
 		t.Helper()
 		base := w.served.Load()
-		waitFor(t, fmt.Sprintf("%s (%d more requests served)", what, n), 2*waitLimit, func() error {
+		testwait.For(t, 2*waitLimit, fmt.Sprintf("%s (%d more requests served)", what, n), func() error {
 			if got := w.served.Load() - base; got < n {
 				return fmt.Errorf("%d served", got)
 			}
@@ -79,7 +80,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 	shipping := func(what string) {
 		t.Helper()
 		before := billedReads()
-		waitFor(t, what, 2*waitLimit, func() error {
+		testwait.For(t, 2*waitLimit, what, func() error {
 			if n := billedReads(); n <= before {
 				return fmt.Errorf("billed reads still %d", n)
 			}
@@ -150,7 +151,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 	}
 	// The isolated node still answers HTTP: it steps down within raft's
 	// leader lease.
-	waitFor(t, e.c.NodeID(iso)+" steps down while isolated", waitLimit, func() error {
+	testwait.For(t, waitLimit, e.c.NodeID(iso)+" steps down while isolated", func() error {
 		info, err := e.c.API().Cluster(ctx, e.c.URL(iso))
 		if err != nil {
 			return err
@@ -249,7 +250,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 	// Every outbox drains, and nothing was dead-lettered (billing
 	// rejecting a record for good would lose usage).
 	for i := range e.c.N() {
-		waitFor(t, e.c.NodeID(i)+"'s outbox drains", waitLimit, func() error {
+		testwait.For(t, waitLimit, e.c.NodeID(i)+"'s outbox drains", func() error {
 			m := metrics(ctx, t, e, i)
 			if n := metricValue(m, "aerolith_meter_outbox_records", ""); n != 0 {
 				return fmt.Errorf("aerolith_meter_outbox_records = %v", n)
@@ -275,7 +276,7 @@ func TestExactlyOnceMetering(t *testing.T) {
 func storedBytes(ctx context.Context, t *testing.T, e *env, tc *tenantClient) int64 {
 	t.Helper()
 	var n int64
-	waitFor(t, "stats of "+tc.tenant, waitLimit, func() error {
+	testwait.For(t, waitLimit, "stats of "+tc.tenant, func() error {
 		var err error
 		n, err = stats(ctx, e, tc, 0)
 		return err
@@ -321,7 +322,7 @@ func stats(ctx context.Context, e *env, tc *tenantClient, i int) (int64, error) 
 func barrier(ctx context.Context, t *testing.T, e *env, probe *tenantClient, tl *tally) {
 	t.Helper()
 	for i := range e.c.N() {
-		waitFor(t, "probe read on "+e.c.NodeID(i), waitLimit, func() error {
+		testwait.For(t, waitLimit, "probe read on "+e.c.NodeID(i), func() error {
 			a := probe.call(ctx, kindRead, 1, http.MethodGet, docURL(e.c.URL(i), "nothing", "here"), nil)
 			if classify(a) != outServed {
 				return fmt.Errorf("probe read: %s", a)
@@ -329,7 +330,7 @@ func barrier(ctx context.Context, t *testing.T, e *env, probe *tenantClient, tl 
 			return nil
 		})
 		want := tl.get(probe.tenant).Served[kindRead]
-		err := poll(fmt.Sprintf("billing counts %d probe reads (the last through %s)", want, e.c.NodeID(i)), 2*waitLimit, func() error {
+		err := testwait.Poll(2*waitLimit, fmt.Sprintf("billing counts %d probe reads (the last through %s)", want, e.c.NodeID(i)), func() error {
 			c, err := e.billed(ctx, "probe")
 			if err != nil {
 				return err

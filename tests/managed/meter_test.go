@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestWipedNodeMeter: a follower killed and restarted on a wiped data
@@ -48,7 +50,7 @@ func TestWipedNodeMeter(t *testing.T) {
 	}
 	billedEqualsServed := func(what string) {
 		t.Helper()
-		waitFor(t, what, waitLimit, func() error {
+		testwait.For(t, waitLimit, what, func() error {
 			c := tl.get(e.id("acme"))
 			b, err := e.billed(ctx, "acme")
 			if err != nil {

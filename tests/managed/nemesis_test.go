@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestMeteringUnderInFlightFaults is the metering bound under faults that
@@ -61,7 +62,7 @@ func TestMeteringUnderInFlightFaults(t *testing.T) {
 	progress := func(what string, n int64) {
 		t.Helper()
 		base := w.served.Load() + b.served.Load()
-		waitFor(t, fmt.Sprintf("%s (%d more requests served)", what, n), 2*waitLimit, func() error {
+		testwait.For(t, 2*waitLimit, fmt.Sprintf("%s (%d more requests served)", what, n), func() error {
 			if got := w.served.Load() + b.served.Load() - base; got < n {
 				return fmt.Errorf("%d served", got)
 			}
@@ -150,7 +151,7 @@ func TestMeteringUnderInFlightFaults(t *testing.T) {
 	barrier(ctx, t, e, clients["probe"], tl)
 	dead := deadBefore
 	for i := range e.c.N() {
-		waitFor(t, e.c.NodeID(i)+"'s outbox drains", waitLimit, func() error {
+		testwait.For(t, waitLimit, e.c.NodeID(i)+"'s outbox drains", func() error {
 			n := metricValue(metrics(ctx, t, e, i), "aerolith_meter_outbox_records", "")
 			if n != 0 {
 				return fmt.Errorf("aerolith_meter_outbox_records = %v", n)

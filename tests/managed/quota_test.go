@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestQuotasOnCluster puts tenants on tiers with small limits, one tier
@@ -61,7 +63,7 @@ func TestQuotasOnCluster(t *testing.T) {
 	// The shares assume every node counts the three live nodes
 	// (aerolith_quota_live_nodes; counted every few seconds).
 	for i := range e.c.N() {
-		waitFor(t, e.c.NodeID(i)+" shares the cluster-wide limits among 3 live nodes", waitLimit, func() error {
+		testwait.For(t, waitLimit, e.c.NodeID(i)+" shares the cluster-wide limits among 3 live nodes", func() error {
 			a := e.adminDo(ctx, http.MethodGet, e.c.URL(i)+"/metrics", nil)
 			if a.Status != http.StatusOK {
 				return fmt.Errorf("/metrics: %s", a)
@@ -148,7 +150,7 @@ func TestQuotasOnCluster(t *testing.T) {
 				refusal = a
 			}
 		}
-		err := poll("a call beyond the concurrency share is refused", 20*time.Second, func() error {
+		err := testwait.Poll(20*time.Second, "a call beyond the concurrency share is refused", func() error {
 			if refusal.Status != 0 {
 				return nil
 			}
@@ -169,7 +171,7 @@ func TestQuotasOnCluster(t *testing.T) {
 			h.finish(`"data":{"held":true}}`)
 		}
 		holders = nil
-		waitFor(t, "calls served after the slots were freed", 20*time.Second, func() error {
+		testwait.For(t, 20*time.Second, "calls served after the slots were freed", func() error {
 			if a := get(tcs["conc"], node); a.Status != http.StatusNotFound {
 				return fmt.Errorf("read: %s", a)
 			}
@@ -364,7 +366,7 @@ func TestQuotasOnCluster(t *testing.T) {
 		// Everything served is billed (overage is rated from the totals).
 		for _, l := range []string{"overrps", "overstorage"} {
 			want := tl.get(e.id(l))
-			err := poll("billing counts the overage served to "+l, 2*waitLimit, func() error {
+			err := testwait.Poll(2*waitLimit, "billing counts the overage served to "+l, func() error {
 				b, err := e.billed(ctx, l)
 				if err != nil {
 					return err

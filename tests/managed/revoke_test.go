@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestRevocationAndSuspension checks that access changes reach every node:
@@ -56,7 +58,7 @@ func TestRevocationAndSuspension(t *testing.T) {
 		t.Helper()
 		for i := range e.c.N() {
 			var last answer
-			err := poll(fmt.Sprintf("%s: %s refuses the key", what, e.c.NodeID(i)), limit-time.Since(since), func() error {
+			err := testwait.Poll(limit-time.Since(since), fmt.Sprintf("%s: %s refuses the key", what, e.c.NodeID(i)), func() error {
 				last = read(tc, i)
 				if last.Status != http.StatusUnauthorized {
 					return fmt.Errorf("read: %s", last)
@@ -117,7 +119,7 @@ func TestRevocationAndSuspension(t *testing.T) {
 	t.Run("revoke through billing", func(t *testing.T) {
 		k := e.createKey(0, "acme", "read", "billing-revoked")
 		tc := e.client("acme", k.Key, nil)
-		waitFor(t, "the new key works on every node", waitLimit, func() error {
+		testwait.For(t, waitLimit, "the new key works on every node", func() error {
 			for i := range e.c.N() {
 				if a := read(tc, i); a.Status != http.StatusNotFound {
 					return fmt.Errorf("%s: %s", e.c.NodeID(i), a)
@@ -150,7 +152,7 @@ func TestRevocationAndSuspension(t *testing.T) {
 		at := time.Now()
 		for i := range e.c.N() {
 			var last answer
-			waitFor(t, e.c.NodeID(i)+" refuses writes of the suspended tenant", 3*refresh+10*time.Second, func() error {
+			testwait.For(t, 3*refresh+10*time.Second, e.c.NodeID(i)+" refuses writes of the suspended tenant", func() error {
 				last = write(spare, i)
 				if last.Status != http.StatusPaymentRequired {
 					return fmt.Errorf("write: %s", last)
@@ -171,7 +173,7 @@ func TestRevocationAndSuspension(t *testing.T) {
 		}
 		at = time.Now()
 		for i := range e.c.N() {
-			waitFor(t, e.c.NodeID(i)+" serves writes of the resumed tenant", 3*refresh+10*time.Second, func() error {
+			testwait.For(t, 3*refresh+10*time.Second, e.c.NodeID(i)+" serves writes of the resumed tenant", func() error {
 				if a := write(spare, i); a.Status/100 != 2 {
 					return fmt.Errorf("write: %s", a)
 				}

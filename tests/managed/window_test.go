@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // TestRevokeWindow revokes a key through one node, then at once (no sleep,
@@ -35,7 +37,7 @@ func TestRevokeWindow(t *testing.T) {
 	for r := range rounds {
 		k := e.createKey(r%e.c.N(), "acme", "read", fmt.Sprintf("round-%d", r))
 		tc := e.client("acme", k.Key, nil)
-		waitFor(t, "the new key works on every node", waitLimit, func() error {
+		testwait.For(t, waitLimit, "the new key works on every node", func() error {
 			for i := range e.c.N() {
 				if a := read(tc, i); a.Status != http.StatusNotFound {
 					return fmt.Errorf("%s: %s", e.c.NodeID(i), a)
@@ -81,7 +83,7 @@ func TestRevokeWithPausedFollower(t *testing.T) {
 	read := func(i int) answer {
 		return tc.call(ctx, kindRead, 1, http.MethodGet, docURL(e.c.URL(i), "notes", "n1"), nil)
 	}
-	waitFor(t, "the key works on every node", waitLimit, func() error {
+	testwait.For(t, waitLimit, "the key works on every node", func() error {
 		for i := range e.c.N() {
 			if a := read(i); a.Status != http.StatusNotFound {
 				return fmt.Errorf("%s: %s", e.c.NodeID(i), a)
@@ -115,7 +117,7 @@ func TestRevokeWithPausedFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("revocation with %s frozen returned after %v", e.c.NodeID(frozen), took.Round(time.Millisecond))
-	waitFor(t, e.c.NodeID(frozen)+" refuses the key once it runs again", waitLimit, func() error {
+	testwait.For(t, waitLimit, e.c.NodeID(frozen)+" refuses the key once it runs again", func() error {
 		a := read(frozen)
 		switch a.Status {
 		case http.StatusUnauthorized:
@@ -168,7 +170,7 @@ func TestSuspendWindow(t *testing.T) {
 		}
 		// Poll the audit logs (no request to the agents meanwhile) for a
 		// save of a newer policy with the wanted status.
-		waitFor(t, "a node saved the "+want+" policy", 30*time.Second, func() error {
+		testwait.For(t, 30*time.Second, "a node saved the "+want+" policy", func() error {
 			for i := range e.c.N() {
 				v, status, err := lastPolicyApply(filepath.Join(e.c.DataDir(i), "audit", "audit.jsonl"), tenant)
 				if err != nil {

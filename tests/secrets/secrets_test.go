@@ -20,7 +20,9 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/billing/service"
+	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/audit"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
@@ -119,21 +121,6 @@ func decode(t *testing.T, a answer, v any) {
 	}
 }
 
-func eventually(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestSecretsNeverLeak drives billing and a managed agent through key
 // creation, wrong, revoked and misplaced credentials, enrollment and bad
 // bodies; then no secret may appear in their logs, audit logs, error
@@ -165,13 +152,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bsvc.Tune = storetest.FastConfig
+	servicetest.Tune(bsvc, storetest.FastConfig)
 	if err := bsvc.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer bsvc.Close()
 	bu := "http://" + bsvc.HTTPAddr()
-	eventually(t, "billing ready", func() error {
+	testwait.For(t, waitLimit, "billing ready", func() error {
 		if a := c.do(0, "GET", bu+"/api/v1/policy/public-key", bearer(billingAdmin), ""); a.status != 200 {
 			return fmt.Errorf("public key: %d %s", a.status, a.body)
 		}
@@ -214,7 +201,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	defer ag.Close()
 	au := "http://" + ag.HTTPAddr()
-	eventually(t, "agent enrolled and ready", func() error {
+	testwait.For(t, waitLimit, "agent enrolled and ready", func() error {
 		if a := c.do(0, "GET", au+"/readyz", "", ""); a.status != 200 {
 			return fmt.Errorf("readyz: %d %s", a.status, a.body)
 		}
@@ -303,7 +290,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// Let the agent report usage and refresh policies once more, then stop
 	// both (flushing the coalesced audit records and the logs).
-	eventually(t, "usage reported", func() error {
+	testwait.For(t, waitLimit, "usage reported", func() error {
 		a := c.do(0, "GET", bu+"/api/v1/tenants/"+ten.ID+"/usage?granularity=hour", bearer(billingAdmin), "")
 		var u struct {
 			Total struct{ Writes int } `json:"total"`

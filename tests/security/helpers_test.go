@@ -117,22 +117,6 @@ func handshakeFailures(ctx context.Context, c *proctest.Cluster) (float64, error
 	return sum, nil
 }
 
-// waitFor polls check every 100ms until it returns nil or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // logsContain reports whether any node's log holds s.
 func logsContain(c *proctest.Cluster, s string) bool {
 	for i := 0; i < c.N(); i++ {

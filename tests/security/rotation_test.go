@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -62,7 +63,7 @@ func startWriteLoad(ctx context.Context, c *proctest.Cluster, leader int) *write
 func (w *writeLoad) waitWrites(t *testing.T, n int64) {
 	t.Helper()
 	target := w.ok.Load() + n
-	waitFor(t, time.Minute, "writes continue", func() error {
+	testwait.For(t, time.Minute, "writes continue", func() error {
 		if got := w.ok.Load(); got < target {
 			return fmt.Errorf("%d successful writes, want %d", got, target)
 		}
@@ -126,7 +127,7 @@ func TestRotationBySIGHUP(t *testing.T) {
 		}
 	}
 	for i := 0; i < c.N(); i++ {
-		waitFor(t, 30*time.Second, fmt.Sprintf("node %d serves its new certificate", i), func() error {
+		testwait.For(t, 30*time.Second, fmt.Sprintf("node %d serves its new certificate", i), func() error {
 			for _, get := range []func() (*big.Int, error){
 				func() (*big.Int, error) { return raftServerSerial(c.CA(), probe, c.RaftAddr(i)) },
 				func() (*big.Int, error) { return httpsServerSerial(pool, c.HTTPAddr(i)) },
@@ -179,7 +180,7 @@ func TestRotationByPolling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "polling serves the new certificate", func() error {
+	testwait.For(t, 30*time.Second, "polling serves the new certificate", func() error {
 		got, err := raftServerSerial(c.CA(), probe, c.RaftAddr(0))
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/internal/pki"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -103,7 +104,7 @@ func TestTLSCluster(t *testing.T) {
 		defer rogue.stop()
 		// Its join attempts reach the members' raft ports and are refused
 		// at the handshake: counted and logged.
-		waitFor(t, time.Minute, "handshake failures counted", func() error {
+		testwait.For(t, time.Minute, "handshake failures counted", func() error {
 			n, err := handshakeFailures(ctx, c)
 			if err == nil && n <= before {
 				err = errRetry("no new handshake failure yet")

@@ -12,8 +12,6 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 )
 
-func init() { commands = append(commands, newDocCommand) }
-
 // newDocCommand builds `aerolith doc`: single-document reads and writes.
 func newDocCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
