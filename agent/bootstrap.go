@@ -20,8 +20,8 @@ import (
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/discover"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/internal/apiclient"
 	"github.com/aerolithdb/aerolith/internal/atomicfile"
+	"github.com/aerolithdb/aerolith/internal/backoff"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/internal/pki"
 )
@@ -98,7 +98,7 @@ func (b *bootstrapBilling) retry(ctx context.Context, what string, f func(ctx co
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d := apiclient.Backoff(n, bootstrapMinBackoff, bootstrapMaxBackoff)
+		d := backoff.Policy{Min: bootstrapMinBackoff, Max: bootstrapMaxBackoff}.Jittered(n)
 		b.log.Warn(what+" failed; retrying", "err", err, "attempt", n, "retry_in", d.Round(time.Millisecond))
 		t := time.NewTimer(d)
 		select {
@@ -347,7 +347,7 @@ func (e *certEnroller) run(ctx context.Context, r *pki.Reloader) {
 	for n := 0; ; {
 		wait := e.renewAt.Sub(e.now())
 		if n > 0 {
-			wait = apiclient.Backoff(n, time.Second, 30*time.Second)
+			wait = backoff.Policy{Min: time.Second, Max: 30 * time.Second}.Jittered(n)
 		}
 		t := time.NewTimer(max(wait, 0))
 		select {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/config"
 	"github.com/aerolithdb/aerolith/agent/discover/discovertest"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
 // commonPort returns a port free on every one of hosts: nodes found by
@@ -95,7 +96,7 @@ func TestDiscoverAWSCluster(t *testing.T) {
 		}
 		t.Cleanup(func() { agents[i].Close() })
 	}
-	waitFor(t, "one cluster of the three tagged nodes", func() bool {
+	testwait.Until(t, waitLimit, "one cluster of the three tagged nodes", func() bool {
 		for _, a := range agents {
 			var ci clusterInfo
 			if call(t, "GET", "http://"+a.HTTPAddr()+"/api/v1/cluster", "", &ci) != 200 || ci.LeaderID == "" || len(ci.Members) != 3 {

@@ -21,6 +21,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/pki"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/provisioner"
 	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
@@ -163,25 +164,22 @@ func clusterClient(t *testing.T, ctx context.Context, e *env, clusterID string, 
 // waitFormed waits until a node reports n voters and a leader.
 func waitFormed(t *testing.T, ctx context.Context, c *client.Client, n int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	testwait.For(t, 2*time.Minute, fmt.Sprintf("a cluster of %d voters with a leader", n), func() error {
 		st, err := c.Cluster(ctx)
+		if err != nil {
+			return err
+		}
 		voters := 0
-		if err == nil {
-			for _, m := range st.Members {
-				if m.Voter {
-					voters++
-				}
-			}
-			if voters == n && st.LeaderID != "" {
-				return
+		for _, m := range st.Members {
+			if m.Voter {
+				voters++
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster did not form %d voters: %+v, %v", n, st, err)
+		if voters != n || st.LeaderID == "" {
+			return fmt.Errorf("%d voters, leader %q: %+v", voters, st.LeaderID, st.Members)
 		}
-		time.Sleep(200 * time.Millisecond) // polling a cluster that forms on its own
-	}
+		return nil
+	})
 }
 
 // TestAWSClusterThroughSimulator creates a managed 3-node cluster through
@@ -219,17 +217,14 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 
 	// A tenant key, and writes metered into billing.
 	var key string
-	for deadline := time.Now().Add(time.Minute); ; {
+	// The nodes fetch their tenants' policies from billing on their own.
+	testwait.For(t, time.Minute, "a tenant key", func() error {
 		k, err := adminC.CreateKey(ctx, tenant, "readwrite", "ci")
 		if err == nil {
 			key = k.Key
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("create tenant key: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond) // the nodes fetch their tenants' policies from billing on their own
-	}
+		return err
+	})
 	tc := clusterClient(t, ctx, e, enr.ClusterID, st, key)
 	w := &writer{c: tc}
 	for i := 0; i < 20; i++ {
@@ -280,18 +275,19 @@ func TestAWSClusterThroughSimulator(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes, all present after scaling 3 → 5 → 3", w.acked())
 
-	// Usage reached billing: at least the acknowledged writes.
-	for deadline := time.Now().Add(time.Minute); ; {
+	// Usage reached billing: at least the acknowledged writes (metering
+	// windows close on their own).
+	testwait.For(t, time.Minute, fmt.Sprintf("billing to count at least %d writes", w.acked()), func() error {
 		s, err := e.admin.Usage(ctx, tenant, billingclient.UsageQuery{From: start.Add(-time.Hour), To: time.Now().Add(time.Hour)})
-		if err == nil && s.Total.Writes >= uint64(w.acked()) {
-			t.Logf("billing counted %d writes for %d acknowledged", s.Total.Writes, w.acked())
-			break
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("usage in billing: %+v, %v; want at least %d writes", s.Total, err, w.acked())
+		if s.Total.Writes < uint64(w.acked()) {
+			return fmt.Errorf("billed %d writes", s.Total.Writes)
 		}
-		time.Sleep(500 * time.Millisecond) // metering windows close on their own
-	}
+		t.Logf("billing counted %d writes for %d acknowledged", s.Total.Writes, w.acked())
+		return nil
+	})
 
 	// A revoked key is refused at once.
 	k2, err := adminC.CreateKey(ctx, tenant, "read", "short-lived")

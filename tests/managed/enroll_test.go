@@ -22,6 +22,7 @@ import (
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/pki"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -236,7 +237,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 	// One cluster of three voters with a leader, seen from every node
 	// over HTTPS verified with the cluster CA.
 	for _, a := range agents {
-		waitFor(t, a.id+" reports a formed cluster of 3", 2*waitLimit, func() error {
+		testwait.For(t, 2*waitLimit, a.id+" reports a formed cluster of 3", func() error {
 			if err := alive(); err != nil {
 				return err
 			}
@@ -287,7 +288,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 
 	// A tenant's writes, through one node, read back through another.
 	var tenantKey string
-	waitFor(t, "create a tenant key", 2*waitLimit, func() error {
+	testwait.For(t, 2*waitLimit, "create a tenant key", func() error {
 		if err := alive(); err != nil {
 			return err
 		}
@@ -304,7 +305,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 	})
 	write := func(id string) {
 		t.Helper()
-		waitFor(t, "tenant write "+id, 2*waitLimit, func() error {
+		testwait.For(t, 2*waitLimit, "tenant write "+id, func() error {
 			if err := alive(); err != nil {
 				return err
 			}
@@ -349,7 +350,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 	// A node enrolled with the other cluster's token gets that cluster's
 	// certificate, which this cluster's raft port refuses: it cannot join.
 	intruder := startAgentsWith(t, "x", 1, bill, other.EnrollmentToken, adminKey, "--join", agents[0].raftAddr)[0]
-	waitFor(t, "the intruder's handshake refused on the raft port", 2*waitLimit, func() error {
+	testwait.For(t, 2*waitLimit, "the intruder's handshake refused on the raft port", func() error {
 		if err := alive(); err != nil {
 			return err
 		}
@@ -386,7 +387,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 		pids[i] = a.pid()
 	}
 	for i, a := range agents {
-		waitFor(t, a.id+" serves a renewed certificate", 2*waitLimit, func() error {
+		testwait.For(t, 2*waitLimit, a.id+" serves a renewed certificate", func() error {
 			if err := alive(); err != nil {
 				return err
 			}
@@ -402,7 +403,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 	}
 	// Past the first certificates' expiry the cluster still serves:
 	// raft and the API run on the renewed ones.
-	waitFor(t, "the first certificates expired", 2*waitLimit, func() error {
+	testwait.For(t, 2*waitLimit, "the first certificates expired", func() error {
 		for _, c := range first {
 			if !time.Now().After(c.NotAfter) {
 				return fmt.Errorf("certificate %x valid until %s", c.SerialNumber, c.NotAfter)
@@ -425,7 +426,7 @@ func TestEnrollAndDiscover(t *testing.T) {
 		t.Fatal(err)
 	}
 	agents[2].start(t)
-	waitFor(t, "the restarted node serves a tenant's reads", 2*waitLimit, func() error {
+	testwait.For(t, 2*waitLimit, "the restarted node serves a tenant's reads", func() error {
 		if err := alive(); err != nil {
 			return err
 		}

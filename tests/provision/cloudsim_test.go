@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/provisioner"
 	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
 	"github.com/aerolithdb/aerolith/provisioner/cloudinit"
@@ -88,7 +89,7 @@ func TestCloudsimServe(t *testing.T) {
 		t.Fatalf("apply through cloudsim serve: %v\n%s", err, stderr.String())
 	}
 	base := "http://" + st.Nodes[0].PrivateIP + ":7070"
-	waitFor(t, "the booted agent's health", time.Minute, func() error {
+	testwait.For(t, time.Minute, "the booted agent's health", func() error {
 		resp, err := http.Get(base + "/health")
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -80,7 +81,7 @@ func TestCreateScaleDestroy(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "first writes", time.Minute, func() error {
+	testwait.For(t, time.Minute, "first writes", func() error {
 		if w.n.Load() < 20 {
 			return fmt.Errorf("%d acknowledged", w.n.Load())
 		}
@@ -105,7 +106,7 @@ func TestCreateScaleDestroy(t *testing.T) {
 		t.Fatalf("after scale to 3: %d instance processes and %d agents", inst, agents)
 	}
 	during3 := w.n.Load() - before
-	waitFor(t, "writes after the scale-down", time.Minute, func() error {
+	testwait.For(t, time.Minute, "writes after the scale-down", func() error {
 		if w.n.Load() < before+during3+20 {
 			return fmt.Errorf("%d acknowledged", w.n.Load())
 		}
@@ -199,7 +200,7 @@ func TestRestartAfterHostFailure(t *testing.T) {
 	for _, pid := range e.processes() {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	waitFor(t, "every process gone", time.Minute, func() error {
+	testwait.For(t, time.Minute, "every process gone", func() error {
 		if pids := e.processes(); len(pids) > 0 {
 			return fmt.Errorf("still running: %v", pids)
 		}
@@ -271,7 +272,7 @@ func TestScaleDownRemovesTheLeader(t *testing.T) {
 			t.Fatalf("leadership never moved to n4 or n5 (still %s)", l)
 		}
 		if l == "" {
-			waitFor(t, "a leader", time.Minute, func() error {
+			testwait.For(t, time.Minute, "a leader", func() error {
 				if leader(s.Endpoints[0]) == "" {
 					return fmt.Errorf("no leader")
 				}
@@ -285,7 +286,7 @@ func TestScaleDownRemovesTheLeader(t *testing.T) {
 		if l == "lead-n1" {
 			other = s.Endpoints[1]
 		}
-		waitFor(t, "a new leader", time.Minute, func() error {
+		testwait.For(t, time.Minute, "a new leader", func() error {
 			if nl := leader(other); nl == "" || nl == l {
 				return fmt.Errorf("leader %q", nl)
 			}
@@ -301,7 +302,7 @@ func TestScaleDownRemovesTheLeader(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); w.run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "first writes", time.Minute, func() error {
+	testwait.For(t, time.Minute, "first writes", func() error {
 		if w.n.Load() < 20 {
 			return fmt.Errorf("%d acknowledged", w.n.Load())
 		}
@@ -312,7 +313,7 @@ func TestScaleDownRemovesTheLeader(t *testing.T) {
 		t.Fatalf("after removing the leader %s: %+v", removed, s3)
 	}
 	before := w.n.Load()
-	waitFor(t, "writes after the scale-down", time.Minute, func() error {
+	testwait.For(t, time.Minute, "writes after the scale-down", func() error {
 		if w.n.Load() < before+20 {
 			return fmt.Errorf("%d acknowledged", w.n.Load())
 		}

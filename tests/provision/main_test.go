@@ -7,7 +7,6 @@ package provision
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -191,23 +190,6 @@ func (e *env) destroy(name string, extra ...string) {
 	var rows []any
 	if err := json.Unmarshal(e.run("cluster", "list", "-o", "json"), &rows); err != nil || len(rows) != 0 {
 		e.t.Fatalf("cluster list after destroy: %v %v", rows, err)
-	}
-}
-
-func waitFor(t *testing.T, what string, limit time.Duration, f func() error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	var last error
-	for {
-		if last = f(); last == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not within %s: %v", what, limit, last)
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 

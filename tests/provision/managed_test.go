@@ -11,6 +11,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -61,7 +62,7 @@ func TestManagedCreateMetersWrites(t *testing.T) {
 		t.Fatalf("record's managed settings: %+v (want the cluster id, and the token only in the secrets file)", rec.Spec.Managed)
 	}
 	// Billing knows the cluster, and its nodes registered themselves.
-	waitFor(t, "nodes registered in billing", time.Minute, func() error {
+	testwait.For(t, time.Minute, "nodes registered in billing", func() error {
 		cl, err := admin.GetCluster(ctx, rec.Spec.Managed.ClusterID)
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func TestManagedCreateMetersWrites(t *testing.T) {
 		}
 	}
 	var billed uint64
-	waitFor(t, "writes metered into billing", 2*time.Minute, func() error {
+	testwait.For(t, 2*time.Minute, "writes metered into billing", func() error {
 		u, err := admin.Usage(ctx, ten.ID, billingclient.UsageQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
 		if err != nil {
 			return err
