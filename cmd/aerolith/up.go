@@ -400,7 +400,7 @@ func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k 
 	fmt.Fprintf(w, "  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), k.state.TenantKey)
 	fmt.Fprintf(w, "  %s doc list demo\n", name)
 	fmt.Fprintf(w, "  %s doc query demo --filter '{\"city\":\"Oslo\"}' --explain\n", name)
-	fmt.Fprintf(w, "As the cluster admin (the key and cluster commands read %s, not %s):\n", envAdminKey, envKey)
+	fmt.Fprintf(w, "As the cluster admin (the key, cluster and meter commands read %s, not %s):\n", envAdminKey, envKey)
 	fmt.Fprintf(w, "  export %s=%s\n", envAdminKey, k.admin)
 	fmt.Fprintf(w, "  %s cluster status\n", name)
 	fmt.Fprintf(w, "  %s key list --tenant %s\n", name, k.state.TenantID)
