@@ -31,6 +31,12 @@ const defaultURL = "https://127.0.0.1:7070"
 // for the next one after about this long.
 const failoverTimeout = time.Second
 
+// retryBudget is how long a command keeps retrying: a node that is
+// stopped (it takes connections and never completes the TLS handshake)
+// cost the transport's 10 s handshake timeout on each of the retries,
+// a minute in all for a single --url.
+const retryBudget = apiclient.DefaultTimeout
+
 // Output formats of the CLI verbs.
 const (
 	outputTable = "table"
@@ -137,7 +143,7 @@ func (f *clientFlags) client() (*client.Client, error) {
 	}
 	c, err := client.New(client.Config{
 		URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc,
-		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, RetryBudget: retryBudget, OnRetry: retryReporter(f.verbose, f.stderr),
 	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--%v", err)}
@@ -157,7 +163,7 @@ func (f *clientFlags) apiClient() (*apiclient.Client, error) {
 	}
 	api, err := apiclient.New(apiclient.Config{
 		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent", HTTPClient: hc,
-		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, RetryBudget: retryBudget, OnRetry: retryReporter(f.verbose, f.stderr),
 	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--%v", err)}
