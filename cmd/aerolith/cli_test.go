@@ -173,6 +173,13 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"negative limit", append([]string{"doc", "list", "users", "--limit", "-1"}, auth...), "", 2, "must not be negative"},
 		{"bad url", []string{"doc", "get", "users", "u1", "--url", "ftp://x"}, "", 2, "--url: \"ftp://x\": scheme must be http or https"},
 		{"cluster extra arg", append([]string{"cluster", "status", "x"}, auth...), "", 2, "want arguments (none)"},
+		// An empty argument is refused before it becomes a path segment:
+		// `usage show ''` asked billing for /api/v1/tenants//usage and was
+		// told that tenant "usage" does not exist.
+		{"empty id", append([]string{"doc", "get", "users", ""}, auth...), "", 2, "aerolith doc get: argument 2 is empty (want COLLECTION ID)"},
+		{"empty tenant", []string{"usage", "show", "", "--billing-url", "http://127.0.0.1:1", "--key", "k"}, "", 2, "aerolith usage show: argument 1 is empty"},
+		{"empty collection", append([]string{"collection", "drop", "", "--yes"}, auth...), "", 2, "aerolith collection drop: argument 1 is empty"},
+		{"empty index field", append([]string{"index", "drop", "users", ""}, auth...), "", 2, "aerolith index drop: argument 2 is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

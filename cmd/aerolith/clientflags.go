@@ -250,11 +250,19 @@ func groupCommand(use, short string) *cobra.Command {
 	}
 }
 
-// argsBetween validates the number of positional arguments; usage names them.
+// argsBetween validates the number of positional arguments; usage names
+// them. An empty argument is refused too: no name or id of the API is
+// empty, and as a path segment it reached another route ("usage show ”"
+// answered that tenant "usage" does not exist).
 func argsBetween(lo, hi int, usage string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < lo || len(args) > hi {
 			return usageError{fmt.Errorf("%s: want arguments %s, got %d", cmd.CommandPath(), usage, len(args))}
+		}
+		for i, a := range args {
+			if a == "" {
+				return usageError{fmt.Errorf("%s: argument %d is empty (want %s)", cmd.CommandPath(), i+1, usage)}
+			}
 		}
 		return nil
 	}

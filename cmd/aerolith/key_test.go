@@ -137,7 +137,7 @@ func TestKeyCommands(t *testing.T) {
 		{"revoke unknown", []string{"key", "revoke", "00000000000000ff"}, 1, `api key "00000000000000ff" not found`},
 		// Checked before they become a path: "" and ".." reached other
 		// routes ("no such route: DELETE /api/v1").
-		{"revoke empty id", []string{"key", "revoke", ""}, 2, `key id "": want the 16 lowercase hex digits`},
+		{"revoke empty id", []string{"key", "revoke", ""}, 2, "aerolith key revoke: argument 1 is empty (want ID)"},
 		{"revoke ..", []string{"key", "revoke", ".."}, 2, `key id "..": want the 16 lowercase hex digits`},
 		{"revoke path", []string{"key", "revoke", "../collections/c"}, 2, `key id "../collections/c"`},
 		{"revoke upper case", []string{"key", "revoke", "0000000000000ABC"}, 2, `key id "0000000000000ABC"`},
