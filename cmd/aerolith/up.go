@@ -152,6 +152,17 @@ func (c upConfig) validate() error {
 // runUp runs the whole quickstart; see newUpCommand.
 func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	nodes := planNodes(cfg)
+	// A second up on a --data-dir in use would also find the ports taken;
+	// say what is really wrong first.
+	var unlock func()
+	if cfg.dataDir != "" {
+		if _, serr := os.Stat(cfg.dataDir); serr == nil {
+			if unlock, err = lockUpDir(cfg.dataDir); err != nil {
+				return err
+			}
+			defer unlock()
+		}
+	}
 	// Fail fast, before creating anything, when a port is taken.
 	for _, n := range nodes {
 		if err := checkPortsFree(n); err != nil {
@@ -195,6 +206,12 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
+	}
+	if keep && unlock == nil {
+		if unlock, err = lockUpDir(dir); err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	key, reused, err := adminKey(filepath.Join(dir, "admin-key"))
 	if err != nil {
