@@ -71,6 +71,10 @@ type Config struct {
 	// no response headers in HeaderTimeout (a stopped process); the last
 	// endpoint of a pass waits up to Timeout. Zero disables them.
 	ConnectTimeout, HeaderTimeout time.Duration
+	// RetryBudget, when positive, stops the retries of a call that has
+	// run this long (after the current pass over the endpoints); zero
+	// retries up to MaxRetries however long that takes.
+	RetryBudget time.Duration
 	// OnRetry, when set, is called before each attempt that follows a
 	// failed one (failover or retry), e.g. to report it; it must not block.
 	OnRetry func(Retry)
@@ -110,6 +114,7 @@ func New(cfg Config) (*Client, error) {
 		MaxResponseBytes: maxResponseBytes,
 		ConnectTimeout:   cfg.ConnectTimeout,
 		HeaderTimeout:    cfg.HeaderTimeout,
+		RetryBudget:      cfg.RetryBudget,
 		OnRetry:          cfg.OnRetry,
 		DefaultCode:      codeForStatus,
 	})

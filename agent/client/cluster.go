@@ -35,6 +35,19 @@ type ClusterStatus struct {
 	CommitIndex  uint64   `json:"commit_index"`
 	AppliedIndex uint64   `json:"applied_index"`
 	Members      []Member `json:"members"`
+	// Ready and Endpoints are what a tenant key gets instead of the
+	// fields above: whether the node serves, and every node's client
+	// address with the leader marked. Endpoints is nil in the cluster
+	// admin's view.
+	Ready     *bool      `json:"ready,omitempty"`
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Endpoint is one node's client address in a tenant's view of the
+// cluster.
+type Endpoint struct {
+	HTTPAddr string `json:"http_addr"`
+	Leader   bool   `json:"leader"`
 }
 
 // Stats are the figures of GET /api/v1/stats, decoded as generic JSON with

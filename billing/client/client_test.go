@@ -166,3 +166,55 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal("InvoiceDocument accepted pdf")
 	}
 }
+
+// TestRetryBudget: the CLI's billing verbs against a stopped replica (it
+// takes connections, never completes the TLS handshake) retried five
+// times, each costing the transport's handshake timeout; RetryBudget stops
+// the retries once the call has run that long.
+func TestRetryBudget(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	const handshake = 100 * time.Millisecond
+	var retries atomic.Int32
+	c, err := New(Config{
+		URL: "https://" + l.Addr().String(), Key: "k",
+		HTTPClient:  &http.Client{Transport: &http.Transport{TLSHandshakeTimeout: handshake}},
+		MaxRetries:  5,
+		MinBackoff:  time.Millisecond,
+		MaxBackoff:  time.Millisecond,
+		RetryBudget: 250 * time.Millisecond,
+		OnRetry:     func(Retry) { retries.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetTenant(context.Background(), "tn_x"); err == nil || !strings.Contains(err.Error(), "handshake timeout") {
+		t.Fatalf("GetTenant = %v, want the handshake timeout", err)
+	}
+	// Each attempt lasts at least the handshake timeout: the budget
+	// allows three at most, where MaxRetries alone allows six.
+	if n := retries.Load() + 1; n > 3 {
+		t.Fatalf("%d attempts within a 250ms budget, want at most 3", n)
+	}
+}

@@ -153,7 +153,7 @@ func (f *billingFlags) client() (*billingclient.Client, error) {
 	}
 	c, err := billingclient.New(billingclient.Config{
 		URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc,
-		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, RetryBudget: retryBudget, OnRetry: retryReporter(f.verbose, f.stderr),
 	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--billing-%v", err)}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -171,6 +173,13 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"negative limit", append([]string{"doc", "list", "users", "--limit", "-1"}, auth...), "", 2, "must not be negative"},
 		{"bad url", []string{"doc", "get", "users", "u1", "--url", "ftp://x"}, "", 2, "--url: \"ftp://x\": scheme must be http or https"},
 		{"cluster extra arg", append([]string{"cluster", "status", "x"}, auth...), "", 2, "want arguments (none)"},
+		// An empty argument is refused before it becomes a path segment:
+		// `usage show ''` asked billing for /api/v1/tenants//usage and was
+		// told that tenant "usage" does not exist.
+		{"empty id", append([]string{"doc", "get", "users", ""}, auth...), "", 2, "aerolith doc get: argument 2 is empty (want COLLECTION ID)"},
+		{"empty tenant", []string{"usage", "show", "", "--billing-url", "http://127.0.0.1:1", "--key", "k"}, "", 2, "aerolith usage show: argument 1 is empty"},
+		{"empty collection", append([]string{"collection", "drop", "", "--yes"}, auth...), "", 2, "aerolith collection drop: argument 1 is empty"},
+		{"empty index field", append([]string{"index", "drop", "users", ""}, auth...), "", 2, "aerolith index drop: argument 2 is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,5 +244,30 @@ func TestClusterCommands(t *testing.T) {
 	out = cli(t, srv, "", "cluster", "members")
 	if strings.Contains(out, "node2") || !strings.Contains(out, "node1") {
 		t.Errorf("members after remove:\n%s", out)
+	}
+}
+
+// TestClusterCommandsWithATenantKey: a tenant key gets the client
+// endpoints of /api/v1/cluster, not the topology; cluster status printed
+// that as "LEADER none (election in progress or no quorum)", term 0 and no
+// members, and exited 0.
+func TestClusterCommandsWithATenantKey(t *testing.T) {
+	t.Setenv("AEROLITH_URL", "")
+	t.Setenv("AEROLITH_ADMIN_KEY", "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"node_id":"node1","ready":true,"endpoints":[{"http_addr":"127.0.0.1:7070","leader":true},{"http_addr":"127.0.0.1:7072","leader":false}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	for _, args := range [][]string{
+		{"cluster", "status"},
+		{"cluster", "status", "-o", "json"},
+		{"cluster", "members"},
+		{"cluster", "members", "-o", "json"},
+	} {
+		r := runCLI(t, "", append(args, "--url", srv.URL, "--admin-key", "ak_tenant")...)
+		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "the key is a tenant key") || !strings.Contains(r.stderr, "--admin-key or AEROLITH_ADMIN_KEY") {
+			t.Errorf("%s with a tenant key = %d %q %q, want exit 1 naming the cluster admin key", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
 	}
 }

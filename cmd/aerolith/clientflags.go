@@ -31,6 +31,12 @@ const defaultURL = "https://127.0.0.1:7070"
 // for the next one after about this long.
 const failoverTimeout = time.Second
 
+// retryBudget is how long a command keeps retrying: a node that is
+// stopped (it takes connections and never completes the TLS handshake)
+// cost the transport's 10 s handshake timeout on each of the retries,
+// a minute in all for a single --url.
+const retryBudget = apiclient.DefaultTimeout
+
 // Output formats of the CLI verbs.
 const (
 	outputTable = "table"
@@ -137,7 +143,7 @@ func (f *clientFlags) client() (*client.Client, error) {
 	}
 	c, err := client.New(client.Config{
 		URL: f.url, Key: f.key, UserAgent: "aerolith-cli", HTTPClient: hc,
-		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, RetryBudget: retryBudget, OnRetry: retryReporter(f.verbose, f.stderr),
 	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--%v", err)}
@@ -157,7 +163,7 @@ func (f *clientFlags) apiClient() (*apiclient.Client, error) {
 	}
 	api, err := apiclient.New(apiclient.Config{
 		URL: f.url, ExampleURL: defaultURL, Key: f.key, UserAgent: "aerolith-cli", Unreachable: "agent", HTTPClient: hc,
-		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, OnRetry: retryReporter(f.verbose, f.stderr),
+		ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout, RetryBudget: retryBudget, OnRetry: retryReporter(f.verbose, f.stderr),
 	})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--%v", err)}
@@ -244,11 +250,19 @@ func groupCommand(use, short string) *cobra.Command {
 	}
 }
 
-// argsBetween validates the number of positional arguments; usage names them.
+// argsBetween validates the number of positional arguments; usage names
+// them. An empty argument is refused too: no name or id of the API is
+// empty, and as a path segment it reached another route ("usage show ”"
+// answered that tenant "usage" does not exist).
 func argsBetween(lo, hi int, usage string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < lo || len(args) > hi {
 			return usageError{fmt.Errorf("%s: want arguments %s, got %d", cmd.CommandPath(), usage, len(args))}
+		}
+		for i, a := range args {
+			if a == "" {
+				return usageError{fmt.Errorf("%s: argument %d is empty (want %s)", cmd.CommandPath(), i+1, usage)}
+			}
 		}
 		return nil
 	}

@@ -131,7 +131,7 @@ func TestAdminCommandsUseTheAdminKey(t *testing.T) {
 		want string
 	}{
 		{[]string{"key", "list", "--tenant", "t", "--url", keys.URL}, needAdmin},
-		{[]string{"key", "revoke", "x", "--url", keys.URL}, needAdmin},
+		{[]string{"key", "revoke", "00000000000000ff", "--url", keys.URL}, needAdmin},
 		{[]string{"cluster", "status", "--url", fake.URL}, needAdmin},
 		{[]string{"cluster", "remove", "n2", "--url", fake.URL, "--admin-key", "wrong"}, needAdmin},
 		{[]string{"doc", "get", "c", "x", "--url", fake.URL, "--key", "wrong"}, needTenant},

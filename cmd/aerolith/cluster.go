@@ -24,7 +24,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				st, err := c.Cluster(cmd.Context())
+				st, err := adminCluster(cmd, c)
 				if err != nil {
 					return err
 				}
@@ -43,7 +43,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				st, err := c.Cluster(cmd.Context())
+				st, err := adminCluster(cmd, c)
 				if err != nil {
 					return err
 				}
@@ -117,6 +117,20 @@ log conflicts with the cluster's.`,
 	}
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "the node's HTTP API address (host:port)")
 	return cmd
+}
+
+// adminCluster returns the cluster admin's view of the cluster. A tenant
+// key gets only the client endpoints, which must not print as a cluster
+// without a leader, term or members.
+func adminCluster(cmd *cobra.Command, c *client.Client) (*client.ClusterStatus, error) {
+	st, err := c.Cluster(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	if st.Endpoints != nil {
+		return nil, fmt.Errorf("%s: the key is a tenant key, which sees only the client endpoints; this command needs the cluster admin key: --admin-key or %s", cmd.CommandPath(), envAdminKey)
+	}
+	return st, nil
 }
 
 func printClusterStatus(w io.Writer, st *client.ClusterStatus) error {

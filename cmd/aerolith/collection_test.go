@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,23 @@ func TestCollectionAndIndexCommands(t *testing.T) {
 	}
 	if r := run("", "collection", "drop", "people", "--yes"); r.code != 1 || !strings.Contains(r.stderr, "404") {
 		t.Errorf("drop of a missing collection: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// TestConfirmWithStdinFromDevNull: /dev/null is a character device, so a
+// script run with < /dev/null (cron, CI) was taken for a terminal: the
+// prompt was printed and the refusal said `typed ""` instead of naming
+// --yes.
+func TestConfirmWithStdinFromDevNull(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var errOut bytes.Buffer
+	m := &Main{Stdin: null, Stdout: &bytes.Buffer{}, Stderr: &errOut}
+	err = m.confirm(false, "drop collection \"c\"", "c")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "standard input is not a terminal: pass --yes") || errOut.Len() != 0 {
+		t.Fatalf("confirm with stdin from %s = %v (exit %d), prompt %q; want a usage error naming --yes and no prompt", os.DevNull, err, exitCode(err), errOut.String())
 	}
 }

@@ -24,7 +24,13 @@ func (m *Main) stdinIsTerminal() bool {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	// /dev/null is a character device too: the standard input of cron,
+	// CI and `< /dev/null`, where nobody can answer.
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }
 
 // confirm guards a destructive action: with yes (--yes) it goes ahead; on

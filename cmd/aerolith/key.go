@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
@@ -83,24 +86,56 @@ own keys). The key string is shown once, only now: store it.`,
 	list.Flags().StringVar(&listTenant, "tenant", "", "tenant whose keys to list (required)")
 
 	revoke := &cobra.Command{
-		Use:     "revoke ID",
-		Short:   "Revoke an API key on every node at once",
+		Use:   "revoke ID",
+		Short: "Revoke an API key on every node at once",
+		Long: `Revoke the API key ID (its 16 hex digits, as aerolith key list shows them)
+on every node: when the command returns, no node accepts the key. The whole
+key string may be given instead of its id; only the id is sent.`,
 		Example: `  aerolith key revoke 3f9a0c1d2e4b5a69`,
 		Args:    argsBetween(1, 1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := revokeID(args[0])
+			if err != nil {
+				return err
+			}
 			var k apiKey
-			if err := keyCall(cmd.Context(), f, http.MethodDelete, "/api/v1/keys/"+url.PathEscape(args[0]), nil, nil, &k); err != nil {
+			if err := keyCall(cmd.Context(), f, http.MethodDelete, "/api/v1/keys/"+url.PathEscape(id), nil, nil, &k); err != nil {
 				return err
 			}
 			if f.json() {
 				return writeJSON(m.Stdout, k)
 			}
-			_, err := fmt.Fprintf(m.Stdout, "revoked key %s of tenant %s\n", k.ID, k.Tenant)
+			_, err = fmt.Fprintf(m.Stdout, "revoked key %s of tenant %s\n", k.ID, k.Tenant)
 			return err
 		},
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// revokeID checks the ID argument of key revoke before it becomes a path
+// segment: "" and ".." reached other routes ("no such route: DELETE
+// /api/v1"). A whole key string is taken for its id, which is public; its
+// secret is neither sent nor printed.
+func revokeID(arg string) (string, error) {
+	if rest, ok := strings.CutPrefix(arg, tenancy.KeyPrefix); ok {
+		if id, _, ok := strings.Cut(rest, "_"); ok && tenancy.ValidID(id) {
+			return id, nil
+		}
+		return "", usageError{errors.New("key id: the argument looks like a key string but holds no valid id; give the key's id (see aerolith key list)")}
+	}
+	if !tenancy.ValidID(arg) {
+		return "", usageError{fmt.Errorf("key id %q: want the %d lowercase hex digits of the key's id (see aerolith key list), e.g. 3f9a0c1d2e4b5a69", clipArg(arg), tenancy.IDLen)}
+	}
+	return arg, nil
+}
+
+// clipArg shortens an argument quoted in an error.
+func clipArg(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }
 
 // keyCall sends one request of the key routes to the agent the flags name.

@@ -108,9 +108,15 @@ func TestKeyCommands(t *testing.T) {
 	if r.code != 0 || r.stdout != "revoked key 0000000000000001 of tenant tn_demo\n" {
 		t.Fatalf("key revoke = %+v", r)
 	}
+	// The whole key string revokes its key by the id in it; the secret
+	// is not echoed.
+	r = run("key", "revoke", created.Key)
+	if r.code != 0 || r.stdout != "revoked key "+created.ID+" of tenant tn_demo\n" || strings.Contains(r.stdout+r.stderr, created.Key) {
+		t.Fatalf("key revoke <key string> = %+v", r)
+	}
 	r = run("key", "list", "--tenant", "tn_demo", "-o", "json")
 	var listed struct{ Keys []apiKey }
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &listed) != nil || len(listed.Keys) != 2 || !listed.Keys[0].Revoked || listed.Keys[1].Revoked {
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &listed) != nil || len(listed.Keys) != 2 || !listed.Keys[0].Revoked || !listed.Keys[1].Revoked {
 		t.Fatalf("key list -o json after revoke = %+v", r)
 	}
 	if r = run("key", "list", "--tenant", "tn_none", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"keys": []`) {
@@ -128,12 +134,19 @@ func TestKeyCommands(t *testing.T) {
 		{"bad role", []string{"key", "create", "--tenant", "t", "--role", "owner"}, 1, `role: "owner" is unknown`},
 		{"list without tenant", []string{"key", "list"}, 2, "--tenant: required"},
 		{"revoke without id", []string{"key", "revoke"}, 2, "want arguments ID"},
-		{"revoke unknown", []string{"key", "revoke", "nope"}, 1, `api key "nope" not found`},
+		{"revoke unknown", []string{"key", "revoke", "00000000000000ff"}, 1, `api key "00000000000000ff" not found`},
+		// Checked before they become a path: "" and ".." reached other
+		// routes ("no such route: DELETE /api/v1").
+		{"revoke empty id", []string{"key", "revoke", ""}, 2, "aerolith key revoke: argument 1 is empty (want ID)"},
+		{"revoke ..", []string{"key", "revoke", ".."}, 2, `key id "..": want the 16 lowercase hex digits`},
+		{"revoke path", []string{"key", "revoke", "../collections/c"}, 2, `key id "../collections/c"`},
+		{"revoke upper case", []string{"key", "revoke", "0000000000000ABC"}, 2, `key id "0000000000000ABC"`},
+		{"revoke bad key string", []string{"key", "revoke", "ak_zz_hushhush"}, 2, "looks like a key string but holds no valid id"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(tc.args...)
-			if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) {
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Contains(r.stderr, "hushhush") {
 				t.Fatalf("%v = %+v, want exit %d mentioning %q", tc.args, r, tc.code, tc.msg)
 			}
 		})

@@ -17,8 +17,8 @@ import (
 // agent (its dead letters).
 func newMeterCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
-	cmd := groupCommand("meter", "Inspect a managed agent's usage meter: dead-lettered usage records")
-	addClientFlags(cmd, f)
+	cmd := groupCommand("meter", "Inspect a managed agent's usage meter: dead-lettered usage records (needs the cluster admin key)")
+	addAdminClientFlags(cmd, f)
 	var allNodes bool
 	dead := groupCommand("dead-letters", "List or replay the usage records billing rejected for good (needs the cluster admin key)")
 	dead.Long = `Billing rejects a usage record for good when its tenant is not assigned to the
@@ -49,22 +49,39 @@ their windows to end now.
 			type nodeLetters struct {
 				Node        string              `json:"node_id,omitempty"`
 				DeadLetters []client.DeadLetter `json:"dead_letters"`
+				// Error says why the node's dead letters could not be
+				// read (--all-nodes; dead_letters is then null).
+				Error string `json:"error,omitempty"`
 			}
 			var all []nodeLetters
+			failed := 0
 			for _, n := range nodes {
 				dl, err := n.c.DeadLetters(cmd.Context())
 				if err != nil {
-					return nodeErr(n, err)
+					if !allNodes {
+						return err
+					}
+					// One node down must not hide the others' dead letters.
+					failed++
+					fmt.Fprintf(m.Stderr, "aerolith: %v\n", explainError(cmd, nodeErr(n, err)))
+					all = append(all, nodeLetters{Node: n.id, Error: err.Error()})
+					continue
 				}
-				all = append(all, nodeLetters{n.id, dl})
+				all = append(all, nodeLetters{Node: n.id, DeadLetters: dl})
 			}
 			if f.json() {
 				if !allNodes {
 					return writeJSON(m.Stdout, all[0].DeadLetters)
 				}
-				return writeJSON(m.Stdout, all)
+				if err := writeJSON(m.Stdout, all); err != nil {
+					return err
+				}
+				return nodesFailed(failed, len(nodes), "read")
 			}
 			for _, nl := range all {
+				if nl.Error != "" {
+					continue // reported on stderr
+				}
 				prefix := ""
 				if allNodes {
 					prefix = nl.Node + ": "
@@ -78,7 +95,7 @@ their windows to end now.
 						d.At.Format(time.RFC3339), d.Reason)
 				}
 			}
-			return nil
+			return nodesFailed(failed, len(nodes), "read")
 		},
 	}
 	var all, restamp bool
@@ -108,10 +125,16 @@ their windows to end now.
 				return err
 			}
 			var out []client.ReplayedDeadLetter
+			failed := 0
 			for _, n := range nodes {
 				rep, err := n.c.ReplayDeadLetters(cmd.Context(), seqs, restamp)
 				if err != nil {
-					return nodeErr(n, err)
+					if !allNodes {
+						return err
+					}
+					failed++
+					fmt.Fprintf(m.Stderr, "aerolith: %v\n", explainError(cmd, nodeErr(n, err)))
+					continue
 				}
 				out = append(out, rep...)
 				if f.json() {
@@ -130,10 +153,15 @@ their windows to end now.
 				if out == nil {
 					out = []client.ReplayedDeadLetter{}
 				}
-				return writeJSON(m.Stdout, out)
+				if err := writeJSON(m.Stdout, out); err != nil {
+					return err
+				}
+				return nodesFailed(failed, len(nodes), "replayed")
 			}
-			_, err = fmt.Fprintf(m.Stdout, "%d dead letters replayed\n", len(out))
-			return err
+			if _, err := fmt.Fprintf(m.Stdout, "%s replayed\n", plural(len(out), "dead letter")); err != nil {
+				return err
+			}
+			return nodesFailed(failed, len(nodes), "replayed")
 		},
 	}
 	replay.Flags().BoolVar(&all, "all", false, "replay every dead letter of the node")
@@ -147,6 +175,15 @@ their windows to end now.
 type meterNode struct {
 	id string // "" for the node at --url
 	c  *client.Client
+}
+
+// nodesFailed is the error of an --all-nodes command that could not act
+// on failed of total nodes (each was reported on stderr), nil when none.
+func nodesFailed(failed, total int, verb string) error {
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("dead letters of %d of %d nodes could not be %s (see above)", failed, total, verb)
 }
 
 func nodeErr(n meterNode, err error) error {
@@ -174,6 +211,10 @@ func meterNodes(ctx context.Context, f *clientFlags, allNodes bool) ([]meterNode
 	scheme := "https"
 	if u, err := url.Parse(strings.Split(f.url, ",")[0]); err == nil && u.Scheme != "" {
 		scheme = u.Scheme
+	}
+	if len(st.Members) == 0 {
+		// A tenant key sees the client endpoints, not the members.
+		return nil, fmt.Errorf("--all-nodes: %s lists no cluster members to this key; it needs the cluster admin key (--admin-key or %s)", f.url, envAdminKey)
 	}
 	var out []meterNode
 	for _, mb := range st.Members {

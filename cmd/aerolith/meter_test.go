@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,7 +74,7 @@ func TestMeterDeadLetterCommands(t *testing.T) {
 		t.Fatalf("list -o json = %q (%v)", r.stdout, err)
 	}
 	r = run("meter", "dead-letters", "replay", "3", "--restamp")
-	if r.code != 0 || !strings.Contains(r.stdout, "seq 3 (tenant tn_a) replayed as seq 9") || !strings.Contains(r.stdout, "1 dead letters replayed") {
+	if r.code != 0 || !strings.Contains(r.stdout, "seq 3 (tenant tn_a) replayed as seq 9") || !strings.Contains(r.stdout, "1 dead letter replayed\n") {
 		t.Fatalf("replay = %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if r = run("meter", "dead-letters", "replay", "--all"); r.code != 0 {
@@ -110,5 +111,74 @@ func TestMeterDeadLetterCommands(t *testing.T) {
 	}
 	if len(bodies()) != 4 {
 		t.Fatal("a refused command sent a replay")
+	}
+}
+
+// TestMeterDeadLettersUseTheAdminKey: the README's shell has the tenant
+// key in AEROLITH_KEY and the cluster admin key in AEROLITH_ADMIN_KEY; the
+// dead-letter routes are the cluster admin's, so the commands must send
+// AEROLITH_ADMIN_KEY (they sent AEROLITH_KEY and got 403).
+func TestMeterDeadLettersUseTheAdminKey(t *testing.T) {
+	srv, _ := deadLetterAgent(t)
+	t.Setenv("AEROLITH_URL", srv.URL)
+	t.Setenv("AEROLITH_KEY", "tenant-key")
+	t.Setenv("AEROLITH_ADMIN_KEY", cliKey)
+	if r := runCLI(t, "", "meter", "dead-letters", "list"); r.code != 0 || !strings.Contains(r.stdout, "seq 3  tenant tn_a") {
+		t.Fatalf("list with AEROLITH_ADMIN_KEY = %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "", "meter", "dead-letters", "list", "--admin-key", cliKey, "--url", srv.URL); r.code != 0 {
+		t.Fatalf("list --admin-key = %d %q", r.code, r.stderr)
+	}
+	t.Setenv("AEROLITH_ADMIN_KEY", "")
+	r := runCLI(t, "", "meter", "dead-letters", "list")
+	if r.code == 0 || !strings.Contains(r.stderr, "--admin-key or AEROLITH_ADMIN_KEY") {
+		t.Fatalf("list without the admin key = %d %q, want an error naming the admin key", r.code, r.stderr)
+	}
+}
+
+// TestMeterDeadLettersAllNodes: --all-nodes must not report success when
+// it reached no node (a tenant key sees no members: it printed nothing,
+// exit 0), and one unreachable node must not hide the others' dead
+// letters.
+func TestMeterDeadLettersAllNodes(t *testing.T) {
+	t.Setenv("AEROLITH_URL", "")
+	t.Setenv("AEROLITH_ADMIN_KEY", "")
+	tenantView := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"node_id":"n1","ready":true,"endpoints":[{"http_addr":"127.0.0.1:1","leader":true}]}`))
+	}))
+	t.Cleanup(tenantView.Close)
+	r := runCLI(t, "", "meter", "dead-letters", "list", "--all-nodes", "--url", tenantView.URL, "--admin-key", cliKey)
+	if r.code == 0 || !strings.Contains(r.stderr, "lists no cluster members") {
+		t.Errorf("list --all-nodes without members = %d %q %q, want an error", r.code, r.stdout, r.stderr)
+	}
+
+	// n2's address refuses connections: a node that is down.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	live, _ := deadLetterAgent(t)
+	liveAddr := strings.TrimPrefix(live.URL, "http://")
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"node_id":"n1","members":[{"id":"n1","http_addr":"` + liveAddr + `"},{"id":"n2","http_addr":"` + deadAddr + `"}]}`))
+	}))
+	t.Cleanup(front.Close)
+	for _, args := range [][]string{
+		{"meter", "dead-letters", "list", "--all-nodes"},
+		{"meter", "dead-letters", "list", "--all-nodes", "-o", "json"},
+		{"meter", "dead-letters", "replay", "--all", "--all-nodes"},
+	} {
+		r := runCLI(t, "", append(args, "--url", front.URL, "--admin-key", cliKey)...)
+		if r.code != 1 || !strings.Contains(strings.ReplaceAll(r.stdout, `"seq": `, "seq "), "seq 3") || !strings.Contains(r.stderr, "node n2:") ||
+			!strings.Contains(r.stderr, "of 1 of 2 nodes could not be") {
+			t.Errorf("%s with n2 down = %d %q %q, want n1's dead letters, n2's error and exit 1", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+		if args[len(args)-1] == "json" && !strings.Contains(r.stdout, `"node_id": "n2",`+"\n    \"dead_letters\": null,\n    \"error\": ") {
+			t.Errorf("%s: n2's entry lacks its error: %s", strings.Join(args, " "), r.stdout)
+		}
 	}
 }

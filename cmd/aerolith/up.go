@@ -150,6 +150,17 @@ func (c upConfig) validate() error {
 // runUp runs the whole quickstart; see newUpCommand.
 func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	nodes := planNodes(cfg)
+	// A second up on a --data-dir in use would also find the ports taken;
+	// say what is really wrong first.
+	var unlock func()
+	if cfg.dataDir != "" {
+		if _, serr := os.Stat(cfg.dataDir); serr == nil {
+			if unlock, err = lockUpDir(cfg.dataDir); err != nil {
+				return err
+			}
+			defer unlock()
+		}
+	}
 	// Fail fast, before creating anything, when a port is taken.
 	for _, n := range nodes {
 		if err := checkPortsFree(n); err != nil {
@@ -193,6 +204,12 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
+	}
+	if keep && unlock == nil {
+		if unlock, err = lockUpDir(dir); err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	key, reused, err := adminKey(filepath.Join(dir, "admin-key"))
 	if err != nil {
@@ -398,7 +415,7 @@ func printUpBanner(w io.Writer, c, b *localCluster, st *client.ClusterStatus, k 
 	fmt.Fprintf(w, "  export AEROLITH_URL=%s AEROLITH_KEY=%s\n", c.url(), k.state.TenantKey)
 	fmt.Fprintf(w, "  %s doc list demo\n", name)
 	fmt.Fprintf(w, "  %s doc query demo --filter '{\"city\":\"Oslo\"}' --explain\n", name)
-	fmt.Fprintf(w, "As the cluster admin (the key and cluster commands read %s, not %s):\n", envAdminKey, envKey)
+	fmt.Fprintf(w, "As the cluster admin (the key, cluster and meter commands read %s, not %s):\n", envAdminKey, envKey)
 	fmt.Fprintf(w, "  export %s=%s\n", envAdminKey, k.admin)
 	fmt.Fprintf(w, "  %s cluster status\n", name)
 	fmt.Fprintf(w, "  %s key list --tenant %s\n", name, k.state.TenantID)

@@ -434,6 +434,34 @@ func TestUpFailures(t *testing.T) {
 			t.Errorf("exit %d stderr %q, want exit 1 naming %q", r.code, r.stderr, want)
 		}
 	})
+	t.Run("data dir in use", func(t *testing.T) {
+		// A second up on the first one's --data-dir found the ports taken
+		// and said to pick another --base-port; with other ports its
+		// billing failed on the first one's audit log lock.
+		base := freeBasePort(t, 3)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		dir := t.TempDir()
+		unlock, err := lockUpDir(dir) // the first up
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
+		r := runCLI(t, "", "up", "--data-dir", dir, "--base-port", strconv.Itoa(base), "--exit-after-ready")
+		want := fmt.Sprintf("--data-dir: %s is in use by another aerolith up (pid %d)", dir, os.Getpid())
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d stderr %q, want exit 1 naming %q", r.code, r.stderr, want)
+		}
+		unlock()
+		again, err := lockUpDir(dir)
+		if err != nil {
+			t.Fatalf("the lock outlived its holder: %v", err)
+		}
+		again()
+	})
 	t.Run("node fails to start", func(t *testing.T) {
 		base, billingPort := freeUpPorts(t, 3)
 		dir := t.TempDir()

@@ -41,6 +41,10 @@ type upWatch struct {
 	// inRow is each process's restart number in its current row of
 	// crashes (from Started; only the event goroutine uses it).
 	inRow map[string]int
+	// stopProbe ends the readiness probe of each agent's current run, so
+	// a run that exited is never reported ready (or not ready) once a
+	// later run answers (only the event goroutine uses it).
+	stopProbe map[string]context.CancelFunc
 }
 
 // find returns the cluster and node of the process named id.
@@ -75,10 +79,11 @@ func (w *upWatch) event(ev local.Event) {
 		if running && ev.Restarts > 0 {
 			w.printf("aerolith up: %s restarted (pid %d)\n", n.id, ev.PID)
 			if c == w.agents {
+				ctx := w.probeContext(n.id)
 				w.probes.Add(1)
 				go func() {
 					defer w.probes.Done()
-					w.reportReady(c, n, ev.PID)
+					w.reportReady(ctx, c, n, ev.PID)
 				}()
 			}
 		}
@@ -86,6 +91,10 @@ func (w *upWatch) event(ev local.Event) {
 		if !running {
 			c.noteExit(n, ev.Err)
 			return
+		}
+		if stop := w.stopProbe[n.id]; stop != nil {
+			stop()
+			delete(w.stopProbe, n.id)
 		}
 		w.mu.Lock()
 		w.crashed = append(w.crashed, n.id)
@@ -136,26 +145,42 @@ func (w *upWatch) tail(c *localCluster, n *localNode) {
 	c.printLogTail(n)
 }
 
+// probeContext returns the context of a readiness probe of process id's
+// new run, ending the previous run's probe if one is still waiting.
+func (w *upWatch) probeContext(id string) context.Context {
+	if w.stopProbe == nil {
+		w.stopProbe = map[string]context.CancelFunc{}
+	}
+	if stop := w.stopProbe[id]; stop != nil {
+		stop()
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	w.stopProbe[id] = cancel
+	return ctx
+}
+
 // reportReady says when the restarted agent n (pid) answers /readyz again,
-// or that it did not within the ready timeout.
-func (w *upWatch) reportReady(c *localCluster, n *localNode, pid int) {
+// or that it did not within the ready timeout. It says nothing once ctx
+// ends: up stops, or that run exited (its exit was reported).
+func (w *upWatch) reportReady(ctx context.Context, c *localCluster, n *localNode, pid int) {
 	probe, err := client.New(client.Config{URL: n.baseURL(), Key: c.key, MaxRetries: -1, Timeout: 3 * time.Second, HTTPClient: c.hc})
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, w.readyTimeout)
+	runCtx := ctx
+	ctx, cancel := context.WithTimeout(ctx, w.readyTimeout)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		err := probe.Ready(ctx)
-		if err == nil {
+		if err == nil && runCtx.Err() == nil {
 			w.printf("aerolith up: %s (pid %d) is ready again\n", n.id, pid)
 			return
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) && w.ctx.Err() == nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && runCtx.Err() == nil {
 				w.printf("aerolith up: %s (pid %d) not ready %s after its restart: %v; its log: %s\n", n.id, pid, w.readyTimeout, err, n.logPath)
 			}
 			return

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,4 +148,43 @@ func canceledContext() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestUpWatchReadinessFollowsTheCurrentRun: an agent in a crash loop
+// restarts several times before one run stays up; each restart's probe
+// must end with its run. They outlived it: when the last run became
+// ready, up printed "node1 (pid 11) is ready again" for every run that
+// had exited within milliseconds.
+func TestUpWatchReadinessFollowsTheCurrentRun(t *testing.T) {
+	var ready atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"not ready"}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	}))
+	t.Cleanup(srv.Close)
+	w, out, agents := newTestWatch(t)
+	agents.nodes[0].httpAddr = strings.TrimPrefix(srv.URL, "http://")
+	w.readyTimeout = time.Minute
+	w.startedUp()
+	crash := exitErr(t, "exit 1")
+	for pid := 11; pid <= 13; pid++ {
+		w.event(local.Event{Kind: local.Started, Name: "node1", PID: pid, Restarts: pid - 10})
+		w.event(local.Event{Kind: local.Exited, Name: "node1", PID: pid, Err: crash, Uptime: 16 * time.Millisecond})
+	}
+	w.event(local.Event{Kind: local.Started, Name: "node1", PID: 14, Restarts: 4})
+	ready.Store(true)
+	w.probes.Wait()
+	if !strings.Contains(out.String(), "aerolith up: node1 (pid 14) is ready again\n") {
+		t.Errorf("output lacks the ready run:\n%s", out)
+	}
+	for _, pid := range []string{"11", "12", "13"} {
+		if strings.Contains(out.String(), "(pid "+pid+") is ready") || strings.Contains(out.String(), "(pid "+pid+") not ready") {
+			t.Errorf("output reports the readiness of run %s, which had exited:\n%s", pid, out)
+		}
+	}
 }

@@ -88,6 +88,13 @@ type Config struct {
 	// timeouts), so a slow but live cluster still answers. Zero disables
 	// them.
 	ConnectTimeout, HeaderTimeout time.Duration
+	// RetryBudget, when positive, bounds the retries of a call: once it
+	// has run this long, a failed pass over the endpoints is not followed
+	// by another. Without it a node that takes connections but never
+	// completes a TLS handshake (a stopped process) costs the transport's
+	// handshake timeout on every retry, a minute for a single endpoint.
+	// An attempt in flight is never cut by it.
+	RetryBudget time.Duration
 	// OnRetry, when set, is called before each new attempt of a call that
 	// follows a failed one (a failover or a retry after backoff), e.g.
 	// to report it. It must not block.
@@ -101,6 +108,7 @@ type Client struct {
 	key         string
 	hc          *http.Client
 	timeout     time.Duration
+	retryBudget time.Duration
 	maxRetries  int
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
@@ -125,6 +133,7 @@ func New(cfg Config) (*Client, error) {
 		key:         cfg.Key,
 		hc:          cfg.HTTPClient,
 		timeout:     cfg.Timeout,
+		retryBudget: cfg.RetryBudget,
 		maxRetries:  cfg.MaxRetries,
 		minBackoff:  cfg.MinBackoff,
 		maxBackoff:  cfg.MaxBackoff,
@@ -277,6 +286,7 @@ func (c *Client) Call(ctx context.Context, r *Request, out any) (*Response, erro
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	n := len(c.endpoints)
 	start := int(c.current.Load())
+	began := time.Now()
 	var lastErr error
 	tried := 0   // endpoints tried since the last backoff
 	retries := 0 // backoffs done
@@ -314,6 +324,9 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		}
 		if retries >= c.maxRetries || r.NoRetry || isCertificateError(err) {
 			break // a certificate is refused again on a retry
+		}
+		if c.retryBudget > 0 && time.Since(began) >= c.retryBudget {
+			break
 		}
 		retries++
 		tried = 0

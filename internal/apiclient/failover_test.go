@@ -221,3 +221,44 @@ func TestCertificateErrorNotRetried(t *testing.T) {
 		t.Fatalf("retries = %+v, want none", ev)
 	}
 }
+
+// TestRetryBudget: a single endpoint that never completes the TLS
+// handshake (a stopped process) was retried MaxRetries times, each
+// attempt costing the transport's handshake timeout (the CLI took 61 s).
+// With a RetryBudget no pass starts once the call has run that long.
+func TestRetryBudget(t *testing.T) {
+	silent := "https://" + silentListener(t)
+	const handshake = 100 * time.Millisecond
+	for _, tt := range []struct {
+		name   string
+		budget time.Duration
+		// every attempt lasts at least the handshake timeout, so the
+		// budget allows at most ceil(budget/handshake) of them
+		maxAttempts int
+	}{
+		{"no budget", 0, 1 + DefaultMaxRetries},
+		{"budget", 250 * time.Millisecond, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec retries
+			c := newTestClient(t, silent, func(cfg *Config) {
+				cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSHandshakeTimeout: handshake}}
+				cfg.RetryBudget = tt.budget
+				cfg.MaxRetries = DefaultMaxRetries
+				cfg.MinBackoff, cfg.MaxBackoff = time.Millisecond, time.Millisecond
+				cfg.OnRetry = rec.add
+			})
+			_, err := c.Do(context.Background(), &Request{Method: http.MethodGet, Path: "/x", Idempotent: true})
+			if err == nil || !strings.Contains(err.Error(), "handshake timeout") {
+				t.Fatalf("Do = %v, want the handshake timeout", err)
+			}
+			attempts := len(rec.all()) + 1
+			if tt.budget == 0 && attempts != tt.maxAttempts {
+				t.Fatalf("%d attempts without a budget, want %d", attempts, tt.maxAttempts)
+			}
+			if attempts > tt.maxAttempts {
+				t.Fatalf("%d attempts within a budget of %v, want at most %d", attempts, tt.budget, tt.maxAttempts)
+			}
+		})
+	}
+}
