@@ -306,8 +306,8 @@ func (e *Enforcer) statusDecision(write bool) (Decision, bool) {
 			Message: fmt.Sprintf("tenant %s is deleted", e.pol.Tenant)}, false
 	case e.status == ledger.StatusSuspended && write:
 		return Decision{Status: http.StatusPaymentRequired, Limit: Suspended,
-			Message: fmt.Sprintf("tenant %s is suspended: writes are refused until its unpaid invoice is paid "+
-				"(see GET /api/v1/invoices?tenant_id=%s on the billing service); reads still work", e.pol.Tenant, e.pol.Tenant)}, false
+			Message: fmt.Sprintf("tenant %s is suspended by billing: writes are refused until billing resumes it "+
+				"(for an unpaid invoice, paying it does: see GET /api/v1/invoices?tenant_id=%s on the billing service); reads still work", e.pol.Tenant, e.pol.Tenant)}, false
 	}
 	return Decision{}, true
 }
