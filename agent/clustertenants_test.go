@@ -34,6 +34,11 @@ func TestManagedTenantAddedOnDemand(t *testing.T) {
 	if st, body := callAs(t, testKey, "POST", base+"/api/v1/keys", `{"tenant":"`+ten.ID+`","role":"readwrite"}`, nil); st != 400 || !strings.Contains(body, "cluster tenants add") {
 		t.Fatalf("key for a tenant not served = %d %s", st, body)
 	}
+	// Listing the keys of a tenant the cluster does not serve (or a
+	// mistyped id) is "not found", not an empty list.
+	if st, body := callAs(t, testKey, "GET", base+"/api/v1/keys?tenant="+ten.ID, "", nil); st != 404 || !strings.Contains(body, "not served by this cluster") {
+		t.Fatalf("key list of a tenant not served = %d %s", st, body)
+	}
 	if _, err := e.admin.AddClusterTenant(ctx, e.cluster.ClusterID, ten.ID); err != nil {
 		t.Fatal(err)
 	}

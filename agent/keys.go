@@ -45,6 +45,26 @@ func (k *keyManager) Create(ctx context.Context, tenant, role, name string) (ten
 	return k.Keys.Create(ctx, tenant, role, name)
 }
 
+// List lists tenant's keys. A tenant the cluster does not serve and has no
+// key for is "not found" rather than an empty list, so a mistyped tenant
+// id is not mistaken for a tenant without keys; a tenant removed from the
+// cluster still lists the keys it had.
+func (k *keyManager) List(ctx context.Context, tenant string) ([]tenancy.APIKey, error) {
+	keys, err := k.Keys.List(ctx, tenant)
+	if err != nil || len(keys) > 0 {
+		return keys, err
+	}
+	ok, known := k.serves(tenant)
+	if known && !ok && k.refresh != nil {
+		k.refresh(ctx, true)
+		ok, known = k.serves(tenant)
+	}
+	if known && !ok {
+		return nil, &docs.Error{Code: docs.CodeNotFound, Message: "tenant: " + tenant + " is not served by this cluster and has no keys here"}
+	}
+	return keys, nil
+}
+
 // servedOnly refuses the keys of a tenant the cluster does not serve (any
 // more): billing removed the tenant from the cluster. The tenant's data
 // stays on the cluster; its keys work again once it is added back. A
