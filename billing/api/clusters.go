@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
@@ -117,16 +118,16 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principa
 	return nil
 }
 
-// policy: GET /api/v1/tenants/{id}/policy → ledger.SignedPolicy
+// policy: GET /api/v1/tenants/{id}/policy → contract.SignedPolicy
 // {"policy":{...},"signature","key_id"}, verifiable offline with the key of
-// GET /api/v1/policy/public-key (ledger.VerifyPolicy). Admins, the
+// GET /api/v1/policy/public-key (contract.VerifyPolicy). Admins, the
 // tenant's read keys and the clusters serving the tenant may read it.
 func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if err := requireTenant(p, id); err != nil {
 		return err
 	}
-	var sp ledger.SignedPolicy
+	var sp contract.SignedPolicy
 	err := s.view(r, func(tx *bolt.Tx) error {
 		pol, err := ledger.GetPolicy(tx, id)
 		if err != nil {
@@ -136,7 +137,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) err
 		if err != nil {
 			return err
 		}
-		sp, err = ledger.SignPolicy(pol, key)
+		sp, err = contract.SignPolicy(pol, key)
 		return err
 	})
 	if err != nil {
@@ -173,7 +174,7 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 			return err
 		}
 		pub := key.Public().(ed25519.PublicKey)
-		out = publicKeyOut{Algorithm: "ed25519", KeyID: ledger.KeyID(pub), PublicKey: pub}
+		out = publicKeyOut{Algorithm: "ed25519", KeyID: contract.KeyID(pub), PublicKey: pub}
 		return nil
 	})
 	if err != nil {

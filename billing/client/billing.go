@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
@@ -192,9 +193,9 @@ func (c *Client) RevokeAgentKey(ctx context.Context, tenant, keyID string) (ledg
 }
 
 // Policy returns a tenant's signed policy; verify it with
-// ledger.VerifyPolicy and the key from PublicKey.
-func (c *Client) Policy(ctx context.Context, tenant string) (ledger.SignedPolicy, error) {
-	var sp ledger.SignedPolicy
+// contract.VerifyPolicy and the key from PublicKey.
+func (c *Client) Policy(ctx context.Context, tenant string) (contract.SignedPolicy, error) {
+	var sp contract.SignedPolicy
 	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/policy", nil, nil, &sp, false)
 	return sp, err
 }
@@ -217,16 +218,16 @@ func (c *Client) PublicKey(ctx context.Context) (ed25519.PublicKey, string, erro
 
 // VerifiedPolicy fetches a tenant's policy and the public key and verifies
 // the signature.
-func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (ledger.Policy, error) {
+func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (contract.Policy, error) {
 	sp, err := c.Policy(ctx, tenant)
 	if err != nil {
-		return ledger.Policy{}, err
+		return contract.Policy{}, err
 	}
 	pub, _, err := c.PublicKey(ctx)
 	if err != nil {
-		return ledger.Policy{}, err
+		return contract.Policy{}, err
 	}
-	return ledger.VerifyPolicy(sp, pub)
+	return contract.VerifyPolicy(sp, pub)
 }
 
 // Enrollment is a registered cluster. EnrollmentToken is set only in the

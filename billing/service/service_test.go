@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
@@ -108,7 +109,7 @@ func TestServiceDunning(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pol.Status != ledger.StatusSuspended {
+		if pol.Status != contract.StatusSuspended {
 			return fmt.Errorf("policy status %s", pol.Status)
 		}
 		return nil
@@ -144,7 +145,7 @@ func TestServiceDunning(t *testing.T) {
 		return nil
 	})
 	pol, err := agent.VerifiedPolicy(ctx, ten.ID)
-	if err != nil || pol.Status != ledger.StatusActive {
+	if err != nil || pol.Status != contract.StatusActive {
 		t.Fatalf("policy after payment = %+v, %v", pol, err)
 	}
 	audit, err := admin.Audit(ctx, ten.ID, 0, 1000)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
@@ -200,7 +201,7 @@ func TestDunningEndToEnd(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pol.Status != ledger.StatusSuspended {
+		if pol.Status != contract.StatusSuspended {
 			return fmt.Errorf("policy says %s", pol.Status)
 		}
 		return nil
@@ -227,7 +228,7 @@ func TestDunningEndToEnd(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pol.Status != ledger.StatusActive || len(open) > 0 {
+		if pol.Status != contract.StatusActive || len(open) > 0 {
 			return fmt.Errorf("policy says %s with %d invoices open", pol.Status, len(open))
 		}
 		return nil
