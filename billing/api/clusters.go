@@ -36,10 +36,10 @@ func newSecret(prefix string) (string, error) {
 // /api/v1/clusters/{id}. EnrollmentToken is shown once (only its SHA-256
 // is stored); Nodes, the nodes the cluster registered, only by GET.
 type clusterOut struct {
-	ClusterID       string        `json:"cluster_id"`
-	Tenants         []string      `json:"tenants"`
-	EnrollmentToken string        `json:"enrollment_token,omitempty"`
-	Nodes           []ledger.Node `json:"nodes,omitempty"`
+	ClusterID       string          `json:"cluster_id"`
+	Tenants         []string        `json:"tenants"`
+	EnrollmentToken string          `json:"enrollment_token,omitempty"`
+	Nodes           []contract.Node `json:"nodes,omitempty"`
 }
 
 // registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
@@ -88,12 +88,12 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: nodes})
+	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: wireAll(nodes)})
 	return nil
 }
 
 // registerNode: POST /api/v1/clusters/{id}/nodes
-// {"node_id","http_addr","raft_addr"} → 200 ledger.Node. Only the
+// {"node_id","http_addr","raft_addr"} → 200 contract.Node. Only the
 // cluster's own enrollment token may register its nodes (another
 // cluster's answers 404). Registering again refreshes the addresses and
 // last_seen, so an agent does it at every start.
@@ -114,7 +114,7 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Node)
+	writeJSON(w, http.StatusOK, wirePtr(res.Node))
 	return nil
 }
 

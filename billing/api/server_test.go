@@ -458,7 +458,7 @@ func TestInvoicesAndPayments(t *testing.T) {
 
 	var pay paymentOut
 	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": 100, "external_ref": "wire-1"}, &pay)
-	if pay.Invoice.AmountPaidCents != 100 || pay.Invoice.Status != ledger.InvoiceOpen || pay.Payment.Method != "manual" {
+	if pay.Invoice.AmountPaidCents != 100 || pay.Invoice.Status != contract.InvoiceOpen || pay.Payment.Method != "manual" {
 		t.Fatalf("partial payment = %+v / %+v", pay.Payment, pay.Invoice)
 	}
 	if r := e.do("POST", path+"/payments", adminKey, map[string]any{"amount_cents": 100, "external_ref": "wire-1"}); r.status != 409 || !strings.Contains(r.errMsg(), "wire-1") {
@@ -475,7 +475,7 @@ func TestInvoicesAndPayments(t *testing.T) {
 		t.Fatalf("overpayment without credit = %d %s, want 400", r.status, r.body)
 	}
 	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": fin.TotalCents, "external_ref": "wire-2", "method": "admin", "credit": true}, &pay)
-	if pay.Invoice.Status != ledger.InvoicePaid || pay.Payment.CreditedCents != 100 {
+	if pay.Invoice.Status != contract.InvoicePaid || pay.Payment.CreditedCents != 100 {
 		t.Fatalf("overpayment = %+v / %+v", pay.Payment, pay.Invoice)
 	}
 	var pays paymentsBody

@@ -139,7 +139,7 @@ func TestServiceDunning(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if tn.Status != ledger.StatusActive || len(open) > 0 {
+		if tn.Status != contract.StatusActive || len(open) > 0 {
 			return fmt.Errorf("tenant %s with %d open invoices", tn.Status, len(open))
 		}
 		return nil
