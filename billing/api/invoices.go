@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/contract"
+	"github.com/aerolithdb/aerolith/billing/invoice"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
@@ -76,8 +77,8 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 }
 
 // getInvoice: GET /api/v1/invoices/{id}[?format=json|csv|html]. CSV has
-// one row per line (ledger.WriteCSV); HTML is a printable page
-// (ledger.WriteHTML). A tenant key sees only its own tenant's invoices
+// one row per line (invoice.WriteCSV); HTML is a printable page
+// (invoice.WriteHTML). A tenant key sees only its own tenant's invoices
 // (others are 404).
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
@@ -109,14 +110,14 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+inv.ID+`.csv"`)
-		if err := ledger.WriteCSV(w, inv); err != nil {
+		if err := invoice.WriteCSV(w, inv.Wire()); err != nil {
 			s.log.Warn("write invoice csv", "invoice", inv.ID, "err", err)
 		}
 	case "html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		if err := ledger.WriteHTML(w, ledger.HTMLData{Invoice: inv, Tenant: &t}); err != nil {
+		if err := invoice.WriteHTML(w, invoice.HTMLData{Invoice: inv.Wire(), Tenant: wirePtr(&t)}); err != nil {
 			s.log.Warn("write invoice html", "invoice", inv.ID, "err", err)
 		}
 	default:
