@@ -35,12 +35,7 @@ func newSecret(prefix string) (string, error) {
 // clusterOut is the answer of POST /api/v1/clusters and GET
 // /api/v1/clusters/{id}. EnrollmentToken is shown once (only its SHA-256
 // is stored); Nodes, the nodes the cluster registered, only by GET.
-type clusterOut struct {
-	ClusterID       string          `json:"cluster_id"`
-	Tenants         []string        `json:"tenants"`
-	EnrollmentToken string          `json:"enrollment_token,omitempty"`
-	Nodes           []contract.Node `json:"nodes,omitempty"`
-}
+type clusterOut = contract.Cluster
 
 // registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
 // → 201 {cluster_id, tenants, enrollment_token}. Agents send usage and
@@ -185,12 +180,7 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 }
 
 // clusterTenantsOut is the answer of the cluster tenant routes.
-type clusterTenantsOut struct {
-	ClusterID string   `json:"cluster_id"`
-	Tenants   []string `json:"tenants"`
-	// Unchanged is set when an add or remove changed nothing.
-	Unchanged bool `json:"unchanged,omitempty"`
-}
+type clusterTenantsOut = contract.ClusterTenants
 
 // clusterTenants: GET /api/v1/clusters/{id}/tenants → {cluster_id,
 // tenants}, for admins and the cluster itself (its agents refresh their

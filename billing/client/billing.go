@@ -232,12 +232,7 @@ func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (contract.Po
 // Enrollment is a registered cluster. EnrollmentToken is set only in the
 // answer of RegisterCluster: it is shown once. Nodes, the nodes the
 // cluster registered (RegisterNode), only in the answer of GetCluster.
-type Enrollment struct {
-	ClusterID       string          `json:"cluster_id"`
-	Tenants         []string        `json:"tenants"`
-	EnrollmentToken string          `json:"enrollment_token,omitempty"`
-	Nodes           []contract.Node `json:"nodes,omitempty"`
-}
+type Enrollment = contract.Cluster
 
 // GetCluster returns a registered cluster and its nodes (admin key, or
 // the cluster's own enrollment token).
@@ -264,11 +259,7 @@ func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, 
 
 // ClusterTenants is the answer of the cluster tenant calls: the tenants a
 // cluster serves, and whether an add or remove changed nothing.
-type ClusterTenants struct {
-	ClusterID string   `json:"cluster_id"`
-	Tenants   []string `json:"tenants"`
-	Unchanged bool     `json:"unchanged,omitempty"`
-}
+type ClusterTenants = contract.ClusterTenants
 
 // ListClusterTenants returns the tenants a cluster serves (admin key, or
 // the cluster's own enrollment token).

@@ -221,3 +221,22 @@ type UsageSeries struct {
 
 // IsZero reports whether every figure is 0.
 func (c Counters) IsZero() bool { return c == Counters{} }
+
+// Cluster is a registered cluster as the API shows it. EnrollmentToken is
+// set only in the answer of the registration: it is shown once (billing
+// stores its SHA-256). Nodes, the nodes the cluster registered, only in the
+// answer of GET /api/v1/clusters/{id}.
+type Cluster struct {
+	ClusterID       string   `json:"cluster_id"`
+	Tenants         []string `json:"tenants"`
+	EnrollmentToken string   `json:"enrollment_token,omitempty"`
+	Nodes           []Node   `json:"nodes,omitempty"`
+}
+
+// ClusterTenants is the answer of the cluster tenant calls: the tenants a
+// cluster serves, and whether an add or remove changed nothing.
+type ClusterTenants struct {
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+	Unchanged bool     `json:"unchanged,omitempty"`
+}
