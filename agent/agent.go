@@ -235,7 +235,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 
 	// Serve right away: /health and /api/v1/cluster/self answer while the
 	// store opens, so peers started together can resolve our HTTP address.
-	starting := httpapi.StartingHandler(nodeID, raftAdv, httpAdv)
+	starting := jsonapi.StartingHandler(nodeID, raftAdv, httpAdv)
 	a.handler.Store(&starting)
 	a.httpSrv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/agent/quota"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // governor keeps one quota.Enforcer per tenant of a managed agent, made
@@ -52,7 +52,7 @@ func (g *governor) Enforcer(tenant string) (*quota.Enforcer, error) {
 // than the one in force is ignored: policies arrive both from this node's
 // fetcher and from the replicated state as it is applied (the tenancy
 // state machine's OnPolicy), in either order.
-func (g *governor) onPolicy(p ledger.Policy) {
+func (g *governor) onPolicy(p contract.Policy) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if v, ok := g.versions[p.Tenant]; ok && p.Version < v {

@@ -5,17 +5,17 @@ import (
 	"testing"
 
 	"github.com/aerolithdb/aerolith/agent/policy"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
-func starterPolicy(t *testing.T, tenant string, version uint64) ledger.Policy {
+func starterPolicy(t *testing.T, tenant string, version uint64) contract.Policy {
 	t.Helper()
 	tr, ok := tier.Defaults().Get("starter")
 	if !ok {
 		t.Fatal("no starter tier")
 	}
-	return ledger.Policy{Tenant: tenant, Tier: tr.Name, Status: ledger.StatusActive, Limits: tr.Limits, Included: tr.Included, QuotaAction: tr.QuotaAction, Version: version}
+	return contract.Policy{Tenant: tenant, Tier: tr.Name, Status: contract.StatusActive, Limits: contract.Limits(tr.Limits), Included: contract.Included(tr.Included), QuotaAction: contract.QuotaAction(tr.QuotaAction), Version: version}
 }
 
 func TestGovernor(t *testing.T) {
@@ -37,9 +37,9 @@ func TestGovernor(t *testing.T) {
 
 	// A new policy updates the same enforcer.
 	p2 := starterPolicy(t, "t1", 2)
-	p2.Status = ledger.StatusSuspended
+	p2.Status = contract.StatusSuspended
 	g.onPolicy(p2)
-	if e2, _ := g.Enforcer("t1"); e2 != e || e2.Policy().Status != ledger.StatusSuspended || len(g.revoked("t1")) != 0 {
+	if e2, _ := g.Enforcer("t1"); e2 != e || e2.Policy().Status != contract.StatusSuspended || len(g.revoked("t1")) != 0 {
 		t.Fatalf("after a new policy: same enforcer %v, policy %+v", e2 == e, e2.Policy())
 	}
 	if d := e.Write(); d.Allow || d.Status != 402 {

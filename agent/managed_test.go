@@ -15,7 +15,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/config"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/service"
 	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/testwait"
@@ -30,7 +30,7 @@ type billingEnv struct {
 	svc      *service.Service
 	url      string
 	admin    *billingclient.Client
-	a, b     ledger.Tenant
+	a, b     contract.Tenant
 	cluster  billingclient.Enrollment
 	dataDir  string
 	httpAddr string

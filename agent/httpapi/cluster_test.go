@@ -180,26 +180,3 @@ func TestOverHTTP(t *testing.T) {
 		t.Fatalf("GET = %d etag %q", res.StatusCode, res.Header.Get("ETag"))
 	}
 }
-
-func TestStartingHandler(t *testing.T) {
-	h := StartingHandler("n7", "10.0.0.7:7071", "10.0.0.7:7070")
-	for _, tt := range []struct {
-		path   string
-		status int
-	}{{"/health", 200}, {"/api/v1/cluster/self", 200}, {"/readyz", 503}, {"/api/v1/collections", 503}} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
-		if rec.Code != tt.status {
-			t.Fatalf("starting %s = %d, want %d", tt.path, rec.Code, tt.status)
-		}
-		if tt.status == 503 && rec.Header().Get("Retry-After") == "" {
-			t.Fatalf("starting %s: 503 without Retry-After", tt.path)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/cluster/self", nil))
-	var self selfBody
-	if err := json.Unmarshal(rec.Body.Bytes(), &self); err != nil || self.RaftAddr != "10.0.0.7:7071" {
-		t.Fatalf("self = %s", rec.Body)
-	}
-}

@@ -11,7 +11,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/agent/quota"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // Governor gives the quota enforcer of a tenant (see Config.Governor).
@@ -210,7 +210,7 @@ func (s *Server) exceeded(w http.ResponseWriter, r *http.Request, limits []strin
 		w.Header().Set(HeaderQuotaWarning, strings.Join(limits, ", "))
 		return
 	}
-	warnAction := st.enf != nil && st.enf.Policy().QuotaAction == tier.Warn
+	warnAction := st.enf != nil && st.enf.Policy().QuotaAction == contract.Warn
 	for _, l := range limits {
 		if warnAction {
 			s.quotaWarning(st.tenant, l, "write applied past the "+l+" limit")

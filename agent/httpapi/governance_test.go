@@ -15,8 +15,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/docs"
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/agent/quota"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
@@ -83,9 +82,9 @@ func TestQuotaDecisions(t *testing.T) {
 	put := req{"PUT", doc, `{"data":{"n":2}}`}
 	tests := []struct {
 		name    string
-		action  tier.QuotaAction
-		status  ledger.Status
-		limits  func(*tier.Limits)
+		action  contract.QuotaAction
+		status  contract.Status
+		limits  func(*contract.Limits)
 		warmup  int // GETs that must pass first
 		req     req
 		want    int
@@ -96,28 +95,28 @@ func TestQuotaDecisions(t *testing.T) {
 		delay   time.Duration // throttle delay waited
 		warned  bool          // log line and metric
 	}{
-		{name: "rps block", action: tier.Block, limits: func(l *tier.Limits) { l.RequestsPerSecond = 2 }, warmup: 2, req: get,
+		{name: "rps block", action: contract.Block, limits: func(l *contract.Limits) { l.RequestsPerSecond = 2 }, warmup: 2, req: get,
 			want: 429, code: "quota_exceeded", msg: "requests_per_second limit of 2", retry: "1"},
-		{name: "hour block", action: tier.Block, limits: func(l *tier.Limits) { l.APICallsPerHour = 2 }, warmup: 2, req: put,
+		{name: "hour block", action: contract.Block, limits: func(l *contract.Limits) { l.APICallsPerHour = 2 }, warmup: 2, req: put,
 			want: 429, code: "quota_exceeded", msg: "api_calls_per_hour limit of 2", retry: "1800"},
-		{name: "day block", action: tier.Block, limits: func(l *tier.Limits) { l.APICallsPerDay = 4 }, warmup: 4, req: get,
+		{name: "day block", action: contract.Block, limits: func(l *contract.Limits) { l.APICallsPerDay = 4 }, warmup: 4, req: get,
 			want: 429, code: "quota_exceeded", msg: "api_calls_per_day limit of 4", retry: "21600"},
-		{name: "rps throttle delays", action: tier.Throttle, limits: func(l *tier.Limits) { l.RequestsPerSecond = 2 }, warmup: 2, req: get,
+		{name: "rps throttle delays", action: contract.Throttle, limits: func(l *contract.Limits) { l.RequestsPerSecond = 2 }, warmup: 2, req: get,
 			want: 200, delay: 500 * time.Millisecond},
-		{name: "hour throttle past max delay", action: tier.Throttle, limits: func(l *tier.Limits) { l.APICallsPerHour = 2 }, warmup: 2, req: get,
+		{name: "hour throttle past max delay", action: contract.Throttle, limits: func(l *contract.Limits) { l.APICallsPerHour = 2 }, warmup: 2, req: get,
 			want: 429, code: "quota_exceeded", msg: "api_calls_per_hour", retry: "1800"},
-		{name: "rps overage", action: tier.AllowWithOverage, limits: func(l *tier.Limits) { l.RequestsPerSecond = 1 }, warmup: 1, req: put,
+		{name: "rps overage", action: contract.AllowWithOverage, limits: func(l *contract.Limits) { l.RequestsPerSecond = 1 }, warmup: 1, req: put,
 			want: 200, warning: "requests_per_second"},
-		{name: "rps warn", action: tier.Warn, limits: func(l *tier.Limits) { l.RequestsPerSecond = 1 }, warmup: 1, req: get,
+		{name: "rps warn", action: contract.Warn, limits: func(l *contract.Limits) { l.RequestsPerSecond = 1 }, warmup: 1, req: get,
 			want: 200, warning: "requests_per_second", warned: true},
-		{name: "suspended write", action: tier.Block, status: ledger.StatusSuspended, req: put,
+		{name: "suspended write", action: contract.Block, status: contract.StatusSuspended, req: put,
 			want: 402, code: "payment_required", msg: "unpaid invoice"},
-		{name: "suspended batch", action: tier.Warn, status: ledger.StatusSuspended,
+		{name: "suspended batch", action: contract.Warn, status: contract.StatusSuspended,
 			req:  req{"POST", "/api/v1/batch", `{"operations":[{"op":"delete","collection":"users","id":"u1"}]}`},
 			want: 402, code: "payment_required", msg: "unpaid invoice"},
-		{name: "suspended read", action: tier.Block, status: ledger.StatusSuspended, req: get, want: 200},
-		{name: "suspended query", action: tier.Block, status: ledger.StatusSuspended, req: req{"POST", "/api/v1/collections/users/query", `{}`}, want: 200},
-		{name: "deleted read", action: tier.Block, status: ledger.StatusDeleted, req: get,
+		{name: "suspended read", action: contract.Block, status: contract.StatusSuspended, req: get, want: 200},
+		{name: "suspended query", action: contract.Block, status: contract.StatusSuspended, req: req{"POST", "/api/v1/collections/users/query", `{}`}, want: 200},
+		{name: "deleted read", action: contract.Block, status: contract.StatusDeleted, req: get,
 			want: 403, code: "permission_denied", msg: "deleted"},
 	}
 	for _, tt := range tests {
@@ -176,7 +175,7 @@ func TestQuotaDecisions(t *testing.T) {
 
 func TestQuotaThrottleCancelled(t *testing.T) {
 	e := newManagedEnv(t)
-	p := roomy("alpha", tier.Throttle)
+	p := roomy("alpha", contract.Throttle)
 	p.Limits.RequestsPerSecond = 1
 	e.gov.set(t, p)
 	e.must(200, "GET", "/api/v1/collections", alphaRead, "")
@@ -197,13 +196,13 @@ func TestQuotaConcurrency(t *testing.T) {
 	e := newManagedEnv(t)
 	const path = "/api/v1/collections"
 	tests := []struct {
-		action  tier.QuotaAction
+		action  contract.QuotaAction
 		want    int
 		warning string
 	}{
-		{tier.Block, 429, ""},
-		{tier.AllowWithOverage, 200, "concurrent_connections"},
-		{tier.Warn, 200, "concurrent_connections"},
+		{contract.Block, 429, ""},
+		{contract.AllowWithOverage, 200, "concurrent_connections"},
+		{contract.Warn, 200, "concurrent_connections"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.action), func(t *testing.T) {
@@ -230,7 +229,7 @@ func TestQuotaConcurrency(t *testing.T) {
 	}
 
 	t.Run("throttle", func(t *testing.T) {
-		p := roomy("alpha", tier.Throttle)
+		p := roomy("alpha", contract.Throttle)
 		p.Limits.ConcurrentConnections = 1
 		enf := e.gov.set(t, p)
 		for _, tc := range []struct {
@@ -263,7 +262,7 @@ func TestQueryDuration(t *testing.T) {
 	e.must(201, "PUT", "/api/v1/collections/users/documents/u1", alphaRW, `{"data":{"n":1}}`)
 	const q = "/api/v1/collections/users/query"
 
-	p := roomy("alpha", tier.Warn) // the limit cancels under every action
+	p := roomy("alpha", contract.Warn) // the limit cancels under every action
 	p.Limits.MaxQueryDuration = time.Nanosecond
 	e.gov.set(t, p)
 	e.meter.take()
@@ -446,7 +445,7 @@ func TestStoredQuotas(t *testing.T) {
 	e.must(204, "DELETE", c1+"a", alphaRW, "") // deletes pass over a limit
 
 	// Not refused (allow_with_overage, warn): applied, reported, metered.
-	for _, action := range []tier.QuotaAction{tier.AllowWithOverage, tier.Warn} {
+	for _, action := range []contract.QuotaAction{contract.AllowWithOverage, contract.Warn} {
 		e.gov.set(t, roomy("alpha", action))
 		lims.set("alpha", docs.Limits{StorageBytes: 100, MaxDocumentsPerCollection: 1})
 		before := counterValue(t, e.reg, "aerolith_quota_warnings_total", "limit", "storage_bytes")
@@ -464,7 +463,7 @@ func TestStoredQuotas(t *testing.T) {
 			t.Fatalf("%s: writes past a limit metered as %+v", action, calls)
 		}
 		after := counterValue(t, e.reg, "aerolith_quota_warnings_total", "limit", "storage_bytes")
-		if want := before + map[tier.QuotaAction]float64{tier.Warn: 2}[action]; after != want {
+		if want := before + map[contract.QuotaAction]float64{contract.Warn: 2}[action]; after != want {
 			t.Fatalf("%s: warnings{storage_bytes} = %v, want %v", action, after, want)
 		}
 	}

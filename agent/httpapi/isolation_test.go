@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // betaSecrets are strings only beta's data, names and keys contain: no
@@ -164,7 +164,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 
 	// One tenant's quotas do not touch the other's.
-	p := roomy("alpha", tier.Block)
+	p := roomy("alpha", contract.Block)
 	p.Limits.RequestsPerSecond = 1
 	e.gov.set(t, p)
 	e.must(200, "GET", "/api/v1/collections", alphaRead, "")

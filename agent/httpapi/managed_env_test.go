@@ -20,8 +20,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/agent/quota/quotatest"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // Tenant keys of the managed test agent: two tenants, alpha and beta.
@@ -50,10 +49,10 @@ func tenantKeys() staticKeys {
 
 // roomy is a policy whose limits no test reaches; tests lower the one
 // they exercise.
-func roomy(tenant string, action tier.QuotaAction) ledger.Policy {
-	return ledger.Policy{
-		Tenant: tenant, Tier: "test", Status: ledger.StatusActive, QuotaAction: action,
-		Limits: tier.Limits{
+func roomy(tenant string, action contract.QuotaAction) contract.Policy {
+	return contract.Policy{
+		Tenant: tenant, Tier: "test", Status: contract.StatusActive, QuotaAction: action,
+		Limits: contract.Limits{
 			StorageBytes: 1 << 40, APICallsPerDay: 1 << 40, APICallsPerHour: 1 << 40,
 			RequestsPerSecond: 1 << 30, ConcurrentConnections: 1 << 20, MaxQueryDuration: time.Minute,
 			MaxCollections: 1 << 30, MaxDocumentsPerCollection: 1 << 40, RetentionDays: 30,
@@ -75,7 +74,7 @@ func newGovernor() *fakeGovernor {
 	return &fakeGovernor{clock: quotatest.NewClock(epoch), enf: map[string]*quota.Enforcer{}}
 }
 
-func (g *fakeGovernor) set(t testing.TB, p ledger.Policy) *quota.Enforcer {
+func (g *fakeGovernor) set(t testing.TB, p contract.Policy) *quota.Enforcer {
 	t.Helper()
 	e, err := quota.New(quota.Config{Policy: p, Clock: g.clock, MaxDelay: 2 * time.Second})
 	if err != nil {
@@ -203,8 +202,8 @@ func (d dispatcher) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 func newManagedEnvDocs(t testing.TB, dcfg docs.Config, mods ...func(*Config)) *managedEnv {
 	t.Helper()
 	gov := newGovernor()
-	gov.set(t, roomy("alpha", tier.Block))
-	gov.set(t, roomy("beta", tier.Block))
+	gov.set(t, roomy("alpha", contract.Block))
+	gov.set(t, roomy("beta", contract.Block))
 	m := &fakeMeter{}
 	sm := dispatcher{docs: docs.NewStateMachine(dcfg), tenancy: tenancy.NewStateMachine()}
 	e := newEnvSM(t, sm, append([]func(*Config){func(c *Config) {

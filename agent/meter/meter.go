@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -51,7 +51,7 @@ type Config struct {
 	// Window is the metering window (default DefaultWindow).
 	Window time.Duration
 	// BatchSize bounds the records per usage batch (default
-	// DefaultBatchSize, at most ledger.MaxBatchRecords).
+	// DefaultBatchSize, at most contract.MaxBatchRecords).
 	BatchSize int
 	// MinBackoff and MaxBackoff bound the wait after a failed send
 	// (defaults DefaultMinBackoff, DefaultMaxBackoff). The n-th
@@ -74,8 +74,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("meter: window: %s is negative", c.Window)
 	case c.Window != 0 && c.Window < time.Millisecond:
 		return fmt.Errorf("meter: window: %s is shorter than 1ms", c.Window)
-	case c.BatchSize < 0 || c.BatchSize > ledger.MaxBatchRecords:
-		return fmt.Errorf("meter: batch_size: %d is out of range (1 to %d, 0 for the default)", c.BatchSize, ledger.MaxBatchRecords)
+	case c.BatchSize < 0 || c.BatchSize > contract.MaxBatchRecords:
+		return fmt.Errorf("meter: batch_size: %d is out of range (1 to %d, 0 for the default)", c.BatchSize, contract.MaxBatchRecords)
 	case c.MinBackoff < 0 || c.MaxBackoff < 0:
 		return errors.New("meter: backoff: negative duration")
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/policy"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -56,7 +56,7 @@ func TestPinnedKey(t *testing.T) {
 	if p, err := f.Policy(b.tenant); err != nil || p.Tier != "starter" {
 		t.Fatalf("Policy = %+v, %v", p, err)
 	}
-	if got, want := f.Status().KeyID, ledger.KeyID(pub); got != want {
+	if got, want := f.Status().KeyID, contract.KeyID(pub); got != want {
 		t.Fatalf("KeyID = %s, want %s", got, want)
 	}
 
@@ -79,7 +79,7 @@ func TestPinnedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f3.Close()
-	if err := f3.Refresh(ctx); !errors.Is(err, ledger.ErrBadSignature) {
+	if err := f3.Refresh(ctx); !errors.Is(err, contract.ErrBadSignature) {
 		t.Fatalf("Refresh with the wrong pin = %v, want ErrBadSignature", err)
 	}
 	if _, err := f3.Policy(b.tenant); !errors.Is(err, policy.ErrNoPolicy) || !strings.Contains(err.Error(), b.tenant) {

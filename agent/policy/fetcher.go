@@ -5,7 +5,7 @@
 //
 // # Trust model
 //
-// Policies are ed25519-signed by billing (ledger.SignPolicy); the Fetcher
+// Policies are ed25519-signed by billing (contract.SignPolicy); the Fetcher
 // applies only a policy whose signature verifies with the trusted key and
 // whose tenant is the one asked for. The key is trusted in one of two ways:
 //
@@ -17,7 +17,7 @@
 //     the same connection and enrollment token as the policies, the first
 //     time billing answers, and pinned for the Fetcher's life. On restart,
 //     when the Store already holds policies, the fetched key must have the
-//     key id those policies were signed with (ledger.KeyID, 64 bits of
+//     key id those policies were signed with (contract.KeyID, 64 bits of
 //     SHA-256), so a billing endpoint swapped after enrollment cannot push
 //     policies signed with its own key. Policies loaded from the Store are
 //     then re-verified with the fetched key. Until billing first answers,
@@ -51,7 +51,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/audit"
 )
 
@@ -76,9 +76,9 @@ var ErrKeyMismatch = errors.New("billing's policy key is not the key the stored 
 // with its replicated store; it must be safe for concurrent use.
 type Store interface {
 	// Save records sp as tenant's last good policy.
-	Save(ctx context.Context, tenant string, sp ledger.SignedPolicy) error
+	Save(ctx context.Context, tenant string, sp contract.SignedPolicy) error
 	// Load returns tenant's saved policy; ok is false when there is none.
-	Load(ctx context.Context, tenant string) (sp ledger.SignedPolicy, ok bool, err error)
+	Load(ctx context.Context, tenant string) (sp contract.SignedPolicy, ok bool, err error)
 }
 
 // Config configures a Fetcher.
@@ -108,7 +108,7 @@ type Config struct {
 	Store Store
 	// OnChange, when set, is called with each policy applied (loaded at
 	// Open or newly fetched), outside any lock, one call at a time.
-	OnChange func(ledger.Policy)
+	OnChange func(contract.Policy)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Audit records each rejected policy (ActionRejected: the tenant,
@@ -122,8 +122,8 @@ const ActionRejected = "policy.rejected"
 
 // held is the policy applied for a tenant.
 type held struct {
-	pol ledger.Policy
-	sp  ledger.SignedPolicy
+	pol contract.Policy
+	sp  contract.SignedPolicy
 }
 
 // Fetcher fetches, verifies and keeps tenant policies. Its methods are
@@ -276,24 +276,24 @@ func (f *Fetcher) load(ctx context.Context) error {
 
 // decodeStored turns a stored policy back into a Policy: verified when a
 // key is pinned, else read as stored (see the package doc).
-func (f *Fetcher) decodeStored(tenant string, sp ledger.SignedPolicy) (ledger.Policy, error) {
-	var p ledger.Policy
+func (f *Fetcher) decodeStored(tenant string, sp contract.SignedPolicy) (contract.Policy, error) {
+	var p contract.Policy
 	var err error
 	if f.cfg.PublicKey != nil {
-		p, err = ledger.VerifyPolicy(sp, f.cfg.PublicKey)
+		p, err = contract.VerifyPolicy(sp, f.cfg.PublicKey)
 	} else {
 		p, err = decodeUnverified(sp)
 	}
 	if err != nil {
-		return ledger.Policy{}, err
+		return contract.Policy{}, err
 	}
 	if p.Tenant != tenant {
-		return ledger.Policy{}, fmt.Errorf("policy is for tenant %q", p.Tenant)
+		return contract.Policy{}, fmt.Errorf("policy is for tenant %q", p.Tenant)
 	}
 	return p, nil
 }
 
-func (f *Fetcher) changed(p ledger.Policy) {
+func (f *Fetcher) changed(p contract.Policy) {
 	if f.cfg.OnChange != nil {
 		f.cfg.OnChange(p)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/service"
 	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/internal/audit"
@@ -31,15 +31,15 @@ const adminKey = "policy-test-admin-key-0123456789"
 // memStore is a Store in memory that counts saves.
 type memStore struct {
 	mu    sync.Mutex
-	m     map[string]ledger.SignedPolicy
+	m     map[string]contract.SignedPolicy
 	saves int
 }
 
 var _ policy.Store = (*memStore)(nil)
 
-func newMemStore() *memStore { return &memStore{m: make(map[string]ledger.SignedPolicy)} }
+func newMemStore() *memStore { return &memStore{m: make(map[string]contract.SignedPolicy)} }
 
-func (s *memStore) Save(_ context.Context, tenant string, sp ledger.SignedPolicy) error {
+func (s *memStore) Save(_ context.Context, tenant string, sp contract.SignedPolicy) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[tenant] = sp
@@ -47,7 +47,7 @@ func (s *memStore) Save(_ context.Context, tenant string, sp ledger.SignedPolicy
 	return nil
 }
 
-func (s *memStore) Load(_ context.Context, tenant string) (ledger.SignedPolicy, bool, error) {
+func (s *memStore) Load(_ context.Context, tenant string) (contract.SignedPolicy, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp, ok := s.m[tenant]
@@ -142,7 +142,7 @@ func newProxy(t *testing.T, target string) *proxy {
 func (p *proxy) set(f func(path string, body []byte) []byte) { p.mode.Store(f) }
 
 // newFetcher makes a Fetcher talking to url that does not retry.
-func newFetcher(t *testing.T, url, token, tenant string, store policy.Store, pin ed25519.PublicKey, onChange func(ledger.Policy), mods ...func(*policy.Config)) *policy.Fetcher {
+func newFetcher(t *testing.T, url, token, tenant string, store policy.Store, pin ed25519.PublicKey, onChange func(contract.Policy), mods ...func(*policy.Config)) *policy.Fetcher {
 	t.Helper()
 	c, err := client.New(client.Config{URL: url, Key: token, MaxRetries: -1, Timeout: 5 * time.Second})
 	if err != nil {
@@ -160,9 +160,9 @@ func newFetcher(t *testing.T, url, token, tenant string, store policy.Store, pin
 	return f
 }
 
-func waitPolicy(t *testing.T, f *policy.Fetcher, tenant, what string, ok func(ledger.Policy) bool) ledger.Policy {
+func waitPolicy(t *testing.T, f *policy.Fetcher, tenant, what string, ok func(contract.Policy) bool) contract.Policy {
 	t.Helper()
-	var got ledger.Policy
+	var got contract.Policy
 	testwait.For(t, time.Minute, what, func() error {
 		p, err := f.Policy(tenant)
 		if err != nil {
@@ -178,19 +178,19 @@ func waitPolicy(t *testing.T, f *policy.Fetcher, tenant, what string, ok func(le
 }
 
 // signedWith re-signs the policy in body with key after mod.
-func signedWith(t *testing.T, key ed25519.PrivateKey, body []byte, mod func(*ledger.Policy)) []byte {
-	var sp ledger.SignedPolicy
+func signedWith(t *testing.T, key ed25519.PrivateKey, body []byte, mod func(*contract.Policy)) []byte {
+	var sp contract.SignedPolicy
 	if err := json.Unmarshal(body, &sp); err != nil {
 		t.Errorf("proxy: %v", err)
 		return body
 	}
-	var p ledger.Policy
+	var p contract.Policy
 	if err := json.Unmarshal(sp.Payload, &p); err != nil {
 		t.Errorf("proxy: %v", err)
 		return body
 	}
 	mod(&p)
-	out, err := ledger.SignPolicy(p, key)
+	out, err := contract.SignPolicy(p, key)
 	if err != nil {
 		t.Errorf("proxy: %v", err)
 	}
@@ -205,7 +205,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	store := newMemStore()
 	var changes atomic.Int64
 	rec := &audittest.Recorder{}
-	f := newFetcher(t, px.srv.URL, b.token, b.tenant, store, nil, func(ledger.Policy) { changes.Add(1) },
+	f := newFetcher(t, px.srv.URL, b.token, b.tenant, store, nil, func(contract.Policy) { changes.Add(1) },
 		func(c *policy.Config) { c.Audit = rec })
 
 	if _, err := f.Policy(b.tenant); !errors.Is(err, policy.ErrNoPolicy) {
@@ -217,8 +217,8 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	defer f.Close()
 
 	// Fetch.
-	p := waitPolicy(t, f, b.tenant, "first fetch", func(p ledger.Policy) bool { return p.Tier == "starter" })
-	if p.Status != ledger.StatusActive || p.Limits.RequestsPerSecond != 10 || p.Tenant != b.tenant {
+	p := waitPolicy(t, f, b.tenant, "first fetch", func(p contract.Policy) bool { return p.Tier == "starter" })
+	if p.Status != contract.StatusActive || p.Limits.RequestsPerSecond != 10 || p.Tenant != b.tenant {
 		t.Fatalf("first policy = %+v", p)
 	}
 	store.mu.Lock()
@@ -247,7 +247,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 		if !strings.HasSuffix(path, "/policy") {
 			return body
 		}
-		var sp ledger.SignedPolicy
+		var sp contract.SignedPolicy
 		json.Unmarshal(body, &sp)
 		s := strings.Replace(string(sp.Payload), `"tier":"starter"`, `"tier":"enterprise"`, 1)
 		s = strings.Replace(s, `"version":`, `"version":99`, 1)
@@ -255,7 +255,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 		out, _ := json.Marshal(sp)
 		return out
 	})
-	if err := f.Refresh(ctx); !errors.Is(err, ledger.ErrBadSignature) {
+	if err := f.Refresh(ctx); !errors.Is(err, contract.ErrBadSignature) {
 		t.Fatalf("Refresh of tampered policy = %v, want ErrBadSignature", err)
 	}
 	// Signed by another key (a swapped billing endpoint): rejected too.
@@ -264,9 +264,9 @@ func TestFetcherAgainstBilling(t *testing.T) {
 		if !strings.HasSuffix(path, "/policy") {
 			return body
 		}
-		return signedWith(t, foreign, body, func(p *ledger.Policy) { p.Tier = "enterprise"; p.Version += 100 })
+		return signedWith(t, foreign, body, func(p *contract.Policy) { p.Tier = "enterprise"; p.Version += 100 })
 	})
-	if err := f.Refresh(ctx); !errors.Is(err, ledger.ErrBadSignature) {
+	if err := f.Refresh(ctx); !errors.Is(err, contract.ErrBadSignature) {
 		t.Fatalf("Refresh of foreign-signed policy = %v, want ErrBadSignature", err)
 	}
 	if p, _ := f.Current(b.tenant); p.Tier != "starter" || f.Status().Rejected < 2 {
@@ -278,7 +278,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	if _, err := b.admin.SetTier(ctx, b.tenant, "professional"); err != nil {
 		t.Fatal(err)
 	}
-	p = waitPolicy(t, f, b.tenant, "tier change", func(p ledger.Policy) bool { return p.Tier == "professional" })
+	p = waitPolicy(t, f, b.tenant, "tier change", func(p contract.Policy) bool { return p.Tier == "professional" })
 	if p.Limits.RequestsPerSecond != 100 {
 		t.Fatalf("professional policy limits = %+v", p.Limits)
 	}
@@ -316,7 +316,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	if _, err := b.admin.SuspendTenant(ctx, b.tenant, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitPolicy(t, f, b.tenant, "suspension", func(p ledger.Policy) bool { return p.Status == ledger.StatusSuspended })
+	waitPolicy(t, f, b.tenant, "suspension", func(p contract.Policy) bool { return p.Status == contract.StatusSuspended })
 
 	// Billing stopped: refreshes fail, the last good policy is served.
 	b.svc.Close()
@@ -329,7 +329,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	if err := f.Refresh(ctx); err == nil {
 		t.Fatal("Refresh with billing stopped succeeded")
 	}
-	if p, err := f.Policy(b.tenant); err != nil || p.Status != ledger.StatusSuspended || p.Tier != "professional" {
+	if p, err := f.Policy(b.tenant); err != nil || p.Status != contract.StatusSuspended || p.Tier != "professional" {
 		t.Fatalf("Policy during outage = %+v, %v; want the last good (professional, suspended)", p, err)
 	}
 	f.Close()
@@ -341,7 +341,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f2.Close()
-	if p, err := f2.Policy(b.tenant); err != nil || p.Status != ledger.StatusSuspended || p.Tier != "professional" {
+	if p, err := f2.Policy(b.tenant); err != nil || p.Status != contract.StatusSuspended || p.Tier != "professional" {
 		t.Fatalf("Policy after restart = %+v, %v; want the stored one", p, err)
 	}
 	// Trust on first use after restart: an endpoint serving another key
@@ -349,10 +349,10 @@ func TestFetcherAgainstBilling(t *testing.T) {
 	px.set(func(path string, body []byte) []byte {
 		if strings.HasSuffix(path, "/public-key") {
 			pub := foreign.Public().(ed25519.PublicKey)
-			out, _ := json.Marshal(map[string]any{"algorithm": "ed25519", "key_id": ledger.KeyID(pub), "public_key": []byte(pub)})
+			out, _ := json.Marshal(map[string]any{"algorithm": "ed25519", "key_id": contract.KeyID(pub), "public_key": []byte(pub)})
 			return out
 		}
-		return signedWith(t, foreign, []byte(`{"policy":{}}`), func(p *ledger.Policy) {})
+		return signedWith(t, foreign, []byte(`{"policy":{}}`), func(p *contract.Policy) {})
 	})
 	if err := f2.Refresh(ctx); !errors.Is(err, policy.ErrKeyMismatch) {
 		t.Fatalf("Refresh against a foreign key = %v, want ErrKeyMismatch", err)
@@ -363,7 +363,7 @@ func TestFetcherAgainstBilling(t *testing.T) {
 }
 
 // mustPolicy fetches the tenant's signed policy through url.
-func mustPolicy(t *testing.T, b *billing, url string) ledger.SignedPolicy {
+func mustPolicy(t *testing.T, b *billing, url string) contract.SignedPolicy {
 	t.Helper()
 	c, err := client.New(client.Config{URL: url, Key: b.token})
 	if err != nil {

@@ -10,16 +10,16 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // decodeUnverified reads a stored policy's payload without a key.
-func decodeUnverified(sp ledger.SignedPolicy) (ledger.Policy, error) {
-	var p ledger.Policy
+func decodeUnverified(sp contract.SignedPolicy) (contract.Policy, error) {
+	var p contract.Policy
 	dec := json.NewDecoder(bytes.NewReader(sp.Payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return ledger.Policy{}, fmt.Errorf("stored policy payload: %w", err)
+		return contract.Policy{}, fmt.Errorf("stored policy payload: %w", err)
 	}
 	return p, nil
 }
@@ -77,7 +77,7 @@ func (f *Fetcher) key(ctx context.Context) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy key: %w", err)
 	}
-	if got := ledger.KeyID(pub); got != id {
+	if got := contract.KeyID(pub); got != id {
 		return nil, fmt.Errorf("policy key: billing says key id %s for a key whose id is %s", id, got)
 	}
 	if want != "" && id != want {
@@ -87,7 +87,7 @@ func (f *Fetcher) key(ctx context.Context) (ed25519.PublicKey, error) {
 	defer f.mu.Unlock()
 	f.pub = pub
 	for tenant, h := range f.policies {
-		if _, err := ledger.VerifyPolicy(h.sp, pub); err != nil {
+		if _, err := contract.VerifyPolicy(h.sp, pub); err != nil {
 			// Not applied any more: the held policy cannot be trusted.
 			delete(f.policies, tenant)
 			f.rejected++
@@ -99,14 +99,14 @@ func (f *Fetcher) key(ctx context.Context) (ed25519.PublicKey, error) {
 }
 
 // accept verifies sp and applies it when it is newer than the policy held.
-func (f *Fetcher) accept(ctx context.Context, tenant string, sp ledger.SignedPolicy, pub ed25519.PublicKey) error {
-	p, err := ledger.VerifyPolicy(sp, pub)
+func (f *Fetcher) accept(ctx context.Context, tenant string, sp contract.SignedPolicy, pub ed25519.PublicKey) error {
+	p, err := contract.VerifyPolicy(sp, pub)
 	if err != nil {
 		f.reject(tenant, "policy from billing", err)
 		return err
 	}
 	if p.Tenant != tenant {
-		err := fmt.Errorf("%w: asked for tenant %s, got a policy for %s", ledger.ErrBadSignature, tenant, p.Tenant)
+		err := fmt.Errorf("%w: asked for tenant %s, got a policy for %s", contract.ErrBadSignature, tenant, p.Tenant)
 		f.reject(tenant, "policy from billing", err)
 		return err
 	}
@@ -146,7 +146,7 @@ func (f *Fetcher) accept(ctx context.Context, tenant string, sp ledger.SignedPol
 
 // Current returns tenant's policy in force; ok is false when none was
 // ever obtained.
-func (f *Fetcher) Current(tenant string) (ledger.Policy, bool) {
+func (f *Fetcher) Current(tenant string) (contract.Policy, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h, ok := f.policies[tenant]
@@ -155,10 +155,10 @@ func (f *Fetcher) Current(tenant string) (ledger.Policy, bool) {
 
 // Policy returns tenant's policy in force, or an error wrapping
 // ErrNoPolicy naming the tenant.
-func (f *Fetcher) Policy(tenant string) (ledger.Policy, error) {
+func (f *Fetcher) Policy(tenant string) (contract.Policy, error) {
 	p, ok := f.Current(tenant)
 	if !ok {
-		return ledger.Policy{}, fmt.Errorf("tenant %s: %w", tenant, ErrNoPolicy)
+		return contract.Policy{}, fmt.Errorf("tenant %s: %w", tenant, ErrNoPolicy)
 	}
 	return p, nil
 }
@@ -210,7 +210,7 @@ func (f *Fetcher) Status() Status {
 	defer f.mu.Unlock()
 	s := Status{LastSuccess: f.lastOK, LastErr: f.lastErr, Rejected: f.rejected}
 	if f.pub != nil {
-		s.KeyID = ledger.KeyID(f.pub)
+		s.KeyID = contract.KeyID(f.pub)
 	}
 	return s
 }

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // semaphore is a counting semaphore with a fixed size.
@@ -44,7 +44,7 @@ func (e *Enforcer) Acquire(ctx context.Context) (Decision, func()) {
 	msg := fmt.Sprintf("%s limit of %d reached (this node's share: %d)", ConcurrentConnections, limit, sem.size)
 	var d Decision
 	switch action {
-	case tier.Throttle:
+	case contract.Throttle:
 		start := e.clock.Now()
 		select {
 		case sem.slots <- struct{}{}:
@@ -55,7 +55,7 @@ func (e *Enforcer) Acquire(ctx context.Context) (Decision, func()) {
 		}
 		d = Decision{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Limit: ConcurrentConnections,
 			Message: msg + fmt.Sprintf("; no slot freed within %s", e.maxDelay)}
-	case tier.AllowWithOverage, tier.Warn:
+	case contract.AllowWithOverage, contract.Warn:
 		d = beyond(action, ConcurrentConnections, msg)
 		e.count(d)
 		return d, noop
@@ -136,10 +136,10 @@ func (e *Enforcer) CheckStorage(current, delta int64) Decision {
 
 // over is the Decision for a count or size limit that waiting cannot
 // drain: refused with status under block and throttle.
-func (e *Enforcer) over(action tier.QuotaAction, lim Limit, status int, msg string) Decision {
+func (e *Enforcer) over(action contract.QuotaAction, lim Limit, status int, msg string) Decision {
 	var d Decision
 	switch action {
-	case tier.AllowWithOverage, tier.Warn:
+	case contract.AllowWithOverage, contract.Warn:
 		d = beyond(action, lim, msg)
 	default:
 		d = Decision{Status: status, Limit: lim, Message: msg}

@@ -8,8 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // DefaultMaxDelay bounds the delay a throttled request is given.
@@ -66,7 +65,7 @@ var allow = Decision{Allow: true}
 type Config struct {
 	// Policy is the tenant's verified policy; its limits must be positive
 	// and its action known.
-	Policy ledger.Policy
+	Policy contract.Policy
 	// Nodes is the number of live nodes sharing the cluster-wide limits;
 	// zero means 1.
 	Nodes int
@@ -83,13 +82,13 @@ type Enforcer struct {
 	maxDelay time.Duration
 
 	mu     sync.Mutex // guards the fields below
-	pol    ledger.Policy
+	pol    contract.Policy
 	nodes  int
 	rps    bucket
 	hour   bucket
 	day    bucket
-	action tier.QuotaAction
-	status ledger.Status
+	action contract.QuotaAction
+	status contract.Status
 
 	conc *semaphore // swapped on policy or node changes
 
@@ -122,17 +121,17 @@ func New(cfg Config) (*Enforcer, error) {
 }
 
 // validate checks what the Enforcer relies on.
-func validate(p ledger.Policy) error {
+func validate(p contract.Policy) error {
 	if p.Tenant == "" {
 		return errors.New("quota: policy: tenant_id: required")
 	}
 	switch p.QuotaAction {
-	case tier.Block, tier.Throttle, tier.AllowWithOverage, tier.Warn:
+	case contract.Block, contract.Throttle, contract.AllowWithOverage, contract.Warn:
 	default:
 		return fmt.Errorf("quota: policy %s: quota_action: unknown action %q (want block, throttle, allow_with_overage or warn)", p.Tenant, p.QuotaAction)
 	}
 	switch p.Status {
-	case ledger.StatusActive, ledger.StatusSuspended, ledger.StatusDeleted:
+	case contract.StatusActive, contract.StatusSuspended, contract.StatusDeleted:
 	default:
 		return fmt.Errorf("quota: policy %s: status: unknown status %q", p.Tenant, p.Status)
 	}
@@ -163,7 +162,7 @@ func share(limit int64, nodes int) int64 {
 }
 
 // apply installs p for e.nodes nodes; e.mu is held or e is new.
-func (e *Enforcer) apply(p ledger.Policy, now int64) {
+func (e *Enforcer) apply(p contract.Policy, now int64) {
 	n := e.nodes
 	l := p.Limits
 	// Rate and burst are both the per-node share of each window's limit.
@@ -184,7 +183,7 @@ func (e *Enforcer) apply(p ledger.Policy, now int64) {
 // SetPolicy installs a new policy for the tenant (a tier change, a
 // suspension), keeping the tokens in use. It fails, changing nothing, on
 // a policy New would refuse or one for another tenant.
-func (e *Enforcer) SetPolicy(p ledger.Policy) error {
+func (e *Enforcer) SetPolicy(p contract.Policy) error {
 	if err := validate(p); err != nil {
 		return err
 	}
@@ -213,7 +212,7 @@ func (e *Enforcer) SetNodes(n int) {
 }
 
 // Policy returns the policy in force.
-func (e *Enforcer) Policy() ledger.Policy {
+func (e *Enforcer) Policy() contract.Policy {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.pol
@@ -248,7 +247,7 @@ func (e *Enforcer) Request(write bool) Decision {
 	}
 	var d Decision
 	switch e.action {
-	case tier.Throttle:
+	case contract.Throttle:
 		if time.Duration(w) <= e.maxDelay {
 			e.rps.take(now)
 			e.hour.take(now)
@@ -258,7 +257,7 @@ func (e *Enforcer) Request(write bool) Decision {
 			break
 		}
 		d = refuse(lim, limit, w)
-	case tier.AllowWithOverage, tier.Warn:
+	case contract.AllowWithOverage, contract.Warn:
 		// Count the call where there is room, so the other windows still
 		// see it; the full buckets stay full.
 		if wr == 0 {
@@ -289,8 +288,8 @@ func refuse(lim Limit, limit, wait int64) Decision {
 
 // beyond is the Decision for a request served beyond a limit under the
 // allow_with_overage or warn action.
-func beyond(a tier.QuotaAction, lim Limit, msg string) Decision {
-	if a == tier.Warn {
+func beyond(a contract.QuotaAction, lim Limit, msg string) Decision {
+	if a == contract.Warn {
 		return Decision{Allow: true, Warn: true, Limit: lim, Message: msg}
 	}
 	return Decision{Allow: true, Overage: true, Limit: lim, Message: msg + ": served as overage"}
@@ -301,10 +300,10 @@ func beyond(a tier.QuotaAction, lim Limit, msg string) Decision {
 // held.
 func (e *Enforcer) statusDecision(write bool) (Decision, bool) {
 	switch {
-	case e.status == ledger.StatusDeleted:
+	case e.status == contract.StatusDeleted:
 		return Decision{Status: http.StatusForbidden, Limit: Deleted,
 			Message: fmt.Sprintf("tenant %s is deleted", e.pol.Tenant)}, false
-	case e.status == ledger.StatusSuspended && write:
+	case e.status == contract.StatusSuspended && write:
 		return Decision{Status: http.StatusPaymentRequired, Limit: Suspended,
 			Message: fmt.Sprintf("tenant %s is suspended by billing: writes are refused until billing resumes it "+
 				"(for an unpaid invoice, paying it does: see GET /api/v1/invoices?tenant_id=%s on the billing service); reads still work", e.pol.Tenant, e.pol.Tenant)}, false

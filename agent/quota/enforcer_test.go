@@ -9,8 +9,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/agent/quota/quotatest"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 var _ quota.Clock = (*quotatest.Clock)(nil)
@@ -19,10 +18,10 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // roomy is a policy whose limits nothing in a test reaches; tests lower
 // the one they exercise.
-func roomy(action tier.QuotaAction) ledger.Policy {
-	return ledger.Policy{
-		Tenant: "tn_a", Tier: "test", Status: ledger.StatusActive, QuotaAction: action,
-		Limits: tier.Limits{
+func roomy(action contract.QuotaAction) contract.Policy {
+	return contract.Policy{
+		Tenant: "tn_a", Tier: "test", Status: contract.StatusActive, QuotaAction: action,
+		Limits: contract.Limits{
 			StorageBytes: 1 << 40, APICallsPerDay: 1 << 40, APICallsPerHour: 1 << 40,
 			RequestsPerSecond: 1 << 30, ConcurrentConnections: 1 << 20, MaxQueryDuration: time.Minute,
 			MaxCollections: 1 << 30, MaxDocumentsPerCollection: 1 << 40,
@@ -31,7 +30,7 @@ func roomy(action tier.QuotaAction) ledger.Policy {
 	}
 }
 
-func newEnforcer(t *testing.T, p ledger.Policy, nodes int) (*quota.Enforcer, *quotatest.Clock) {
+func newEnforcer(t *testing.T, p contract.Policy, nodes int) (*quota.Enforcer, *quotatest.Clock) {
 	t.Helper()
 	clk := quotatest.NewClock(epoch)
 	e, err := quota.New(quota.Config{Policy: p, Nodes: nodes, Clock: clk, MaxDelay: 2 * time.Second})
@@ -60,53 +59,53 @@ func TestEveryLimitEveryAction(t *testing.T) {
 		overage    bool
 		warn       bool
 	}
-	served := func(a tier.QuotaAction) want {
-		return want{allow: true, overage: a == tier.AllowWithOverage, warn: a == tier.Warn}
+	served := func(a contract.QuotaAction) want {
+		return want{allow: true, overage: a == contract.AllowWithOverage, warn: a == contract.Warn}
 	}
 	limits := []struct {
 		limit quota.Limit
-		set   func(*tier.Limits)
+		set   func(*contract.Limits)
 		// hit drives the enforcer to its limit and returns the decision
 		// of the first request past it.
 		hit  func(t *testing.T, e *quota.Enforcer, clk *quotatest.Clock) quota.Decision
-		want map[tier.QuotaAction]want
+		want map[contract.QuotaAction]want
 	}{
 		{
-			limit: quota.RequestsPerSecond, set: func(l *tier.Limits) { l.RequestsPerSecond = 2 },
+			limit: quota.RequestsPerSecond, set: func(l *contract.Limits) { l.RequestsPerSecond = 2 },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				admitN(t, e, 2)
 				return e.Request(false)
 			},
-			want: map[tier.QuotaAction]want{
-				tier.Block:    {status: 429, retryAfter: 500 * time.Millisecond},
-				tier.Throttle: {allow: true, delay: 500 * time.Millisecond},
+			want: map[contract.QuotaAction]want{
+				contract.Block:    {status: 429, retryAfter: 500 * time.Millisecond},
+				contract.Throttle: {allow: true, delay: 500 * time.Millisecond},
 			},
 		},
 		{
-			limit: quota.APICallsPerHour, set: func(l *tier.Limits) { l.APICallsPerHour = 3 },
+			limit: quota.APICallsPerHour, set: func(l *contract.Limits) { l.APICallsPerHour = 3 },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				admitN(t, e, 3)
 				return e.Request(true)
 			},
-			want: map[tier.QuotaAction]want{
-				tier.Block: {status: 429, retryAfter: 20 * time.Minute},
+			want: map[contract.QuotaAction]want{
+				contract.Block: {status: 429, retryAfter: 20 * time.Minute},
 				// 20 minutes is past MaxDelay: throttle refuses.
-				tier.Throttle: {status: 429, retryAfter: 20 * time.Minute},
+				contract.Throttle: {status: 429, retryAfter: 20 * time.Minute},
 			},
 		},
 		{
-			limit: quota.APICallsPerDay, set: func(l *tier.Limits) { l.APICallsPerDay = 4 },
+			limit: quota.APICallsPerDay, set: func(l *contract.Limits) { l.APICallsPerDay = 4 },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				admitN(t, e, 4)
 				return e.Request(false)
 			},
-			want: map[tier.QuotaAction]want{
-				tier.Block:    {status: 429, retryAfter: 6 * time.Hour},
-				tier.Throttle: {status: 429, retryAfter: 6 * time.Hour},
+			want: map[contract.QuotaAction]want{
+				contract.Block:    {status: 429, retryAfter: 6 * time.Hour},
+				contract.Throttle: {status: 429, retryAfter: 6 * time.Hour},
 			},
 		},
 		{
-			limit: quota.ConcurrentConnections, set: func(l *tier.Limits) { l.ConcurrentConnections = 1 },
+			limit: quota.ConcurrentConnections, set: func(l *contract.Limits) { l.ConcurrentConnections = 1 },
 			hit: func(t *testing.T, e *quota.Enforcer, clk *quotatest.Clock) quota.Decision {
 				d, _ := e.Acquire(context.Background())
 				if !d.Allow || d.Limit != "" {
@@ -133,13 +132,13 @@ func TestEveryLimitEveryAction(t *testing.T) {
 					time.Sleep(time.Millisecond) // poll; the result is awaited above
 				}
 			},
-			want: map[tier.QuotaAction]want{
-				tier.Block:    {status: 429, retryAfter: time.Second},
-				tier.Throttle: {status: 429, retryAfter: time.Second},
+			want: map[contract.QuotaAction]want{
+				contract.Block:    {status: 429, retryAfter: time.Second},
+				contract.Throttle: {status: 429, retryAfter: time.Second},
 			},
 		},
 		{
-			limit: quota.MaxQueryDuration, set: func(l *tier.Limits) { l.MaxQueryDuration = 3 * time.Second },
+			limit: quota.MaxQueryDuration, set: func(l *contract.Limits) { l.MaxQueryDuration = 3 * time.Second },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				before := time.Now()
 				ctx, cancel := e.QueryContext(context.Background())
@@ -150,23 +149,23 @@ func TestEveryLimitEveryAction(t *testing.T) {
 				}
 				return e.QueryExceeded()
 			},
-			want: map[tier.QuotaAction]want{
-				tier.Block: {status: 408}, tier.Throttle: {status: 408},
-				tier.AllowWithOverage: {status: 408}, tier.Warn: {status: 408},
+			want: map[contract.QuotaAction]want{
+				contract.Block: {status: 408}, contract.Throttle: {status: 408},
+				contract.AllowWithOverage: {status: 408}, contract.Warn: {status: 408},
 			},
 		},
 		{
-			limit: quota.MaxCollections, set: func(l *tier.Limits) { l.MaxCollections = 2 },
+			limit: quota.MaxCollections, set: func(l *contract.Limits) { l.MaxCollections = 2 },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				if d := e.CheckCollections(1, 1); !d.Allow || d.Limit != "" {
 					t.Fatalf("CheckCollections(1, 1) = %+v, want allow", d)
 				}
 				return e.CheckCollections(2, 1)
 			},
-			want: map[tier.QuotaAction]want{tier.Block: {status: 429}, tier.Throttle: {status: 429}},
+			want: map[contract.QuotaAction]want{contract.Block: {status: 429}, contract.Throttle: {status: 429}},
 		},
 		{
-			limit: quota.MaxDocumentsPerCollection, set: func(l *tier.Limits) { l.MaxDocumentsPerCollection = 10 },
+			limit: quota.MaxDocumentsPerCollection, set: func(l *contract.Limits) { l.MaxDocumentsPerCollection = 10 },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				if d := e.CheckDocuments("c", 7, 3); !d.Allow || d.Limit != "" {
 					t.Fatalf("CheckDocuments(7, 3) = %+v, want allow", d)
@@ -176,10 +175,10 @@ func TestEveryLimitEveryAction(t *testing.T) {
 				}
 				return e.CheckDocuments("c", 8, 3)
 			},
-			want: map[tier.QuotaAction]want{tier.Block: {status: 429}, tier.Throttle: {status: 429}},
+			want: map[contract.QuotaAction]want{contract.Block: {status: 429}, contract.Throttle: {status: 429}},
 		},
 		{
-			limit: quota.StorageBytes, set: func(l *tier.Limits) { l.StorageBytes = 1000 },
+			limit: quota.StorageBytes, set: func(l *contract.Limits) { l.StorageBytes = 1000 },
 			hit: func(t *testing.T, e *quota.Enforcer, _ *quotatest.Clock) quota.Decision {
 				if d := e.CheckStorage(900, 100); !d.Allow || d.Limit != "" {
 					t.Fatalf("CheckStorage(900, 100) = %+v, want allow", d)
@@ -189,10 +188,10 @@ func TestEveryLimitEveryAction(t *testing.T) {
 				}
 				return e.CheckStorage(900, 101)
 			},
-			want: map[tier.QuotaAction]want{tier.Block: {status: 507}, tier.Throttle: {status: 507}},
+			want: map[contract.QuotaAction]want{contract.Block: {status: 507}, contract.Throttle: {status: 507}},
 		},
 	}
-	actions := []tier.QuotaAction{tier.Block, tier.Throttle, tier.AllowWithOverage, tier.Warn}
+	actions := []contract.QuotaAction{contract.Block, contract.Throttle, contract.AllowWithOverage, contract.Warn}
 	for _, l := range limits {
 		for _, a := range actions {
 			t.Run(string(l.limit)+"/"+string(a), func(t *testing.T) {
@@ -233,7 +232,7 @@ func sum(s map[quota.Key]int64, l quota.Limit) int64 {
 }
 
 func TestThrottleDelaysUpToMaxThenRefuses(t *testing.T) {
-	p := roomy(tier.Throttle)
+	p := roomy(contract.Throttle)
 	p.Limits.RequestsPerSecond = 4 // 250ms a token, burst 4
 	e, clk := newEnforcer(t, p, 1)
 	admitN(t, e, 4)
@@ -255,7 +254,7 @@ func TestThrottleDelaysUpToMaxThenRefuses(t *testing.T) {
 }
 
 func TestBucketRefills(t *testing.T) {
-	p := roomy(tier.Block)
+	p := roomy(contract.Block)
 	p.Limits.RequestsPerSecond = 10
 	e, clk := newEnforcer(t, p, 1)
 	admitN(t, e, 10)
@@ -275,7 +274,7 @@ func TestBucketRefills(t *testing.T) {
 }
 
 func TestOverageCountsInOtherWindows(t *testing.T) {
-	p := roomy(tier.AllowWithOverage)
+	p := roomy(contract.AllowWithOverage)
 	p.Limits.RequestsPerSecond = 1
 	p.Limits.APICallsPerHour = 3
 	e, _ := newEnforcer(t, p, 1)
@@ -292,11 +291,11 @@ func TestOverageCountsInOtherWindows(t *testing.T) {
 }
 
 func TestSuspendedAndDeleted(t *testing.T) {
-	for _, a := range []tier.QuotaAction{tier.Block, tier.Throttle, tier.AllowWithOverage, tier.Warn} {
+	for _, a := range []contract.QuotaAction{contract.Block, contract.Throttle, contract.AllowWithOverage, contract.Warn} {
 		t.Run(string(a), func(t *testing.T) {
 			p := roomy(a)
 			e, _ := newEnforcer(t, p, 1)
-			p.Status = ledger.StatusSuspended
+			p.Status = contract.StatusSuspended
 			p.Version++
 			if err := e.SetPolicy(p); err != nil {
 				t.Fatal(err)
@@ -310,14 +309,14 @@ func TestSuspendedAndDeleted(t *testing.T) {
 					t.Errorf("%s of suspended tenant = %+v, want 402 pointing at the invoice", name, d)
 				}
 			}
-			p.Status = ledger.StatusActive
+			p.Status = contract.StatusActive
 			if err := e.SetPolicy(p); err != nil {
 				t.Fatal(err)
 			}
 			if d := e.Request(true); !d.Allow {
 				t.Errorf("write after resume = %+v, want allow", d)
 			}
-			p.Status = ledger.StatusDeleted
+			p.Status = contract.StatusDeleted
 			if err := e.SetPolicy(p); err != nil {
 				t.Fatal(err)
 			}
@@ -329,7 +328,7 @@ func TestSuspendedAndDeleted(t *testing.T) {
 }
 
 func TestSharedAmongNodes(t *testing.T) {
-	p := roomy(tier.Block)
+	p := roomy(contract.Block)
 	p.Limits.RequestsPerSecond = 10
 	p.Limits.ConcurrentConnections = 5
 	e, clk := newEnforcer(t, p, 2)
@@ -371,7 +370,7 @@ func TestSharedAmongNodes(t *testing.T) {
 }
 
 func TestAcquireThrottleWaitsForSlot(t *testing.T) {
-	p := roomy(tier.Throttle)
+	p := roomy(contract.Throttle)
 	p.Limits.ConcurrentConnections = 1
 	e, clk := newEnforcer(t, p, 1)
 	_, release := e.Acquire(context.Background())
@@ -406,18 +405,18 @@ func TestAcquireThrottleWaitsForSlot(t *testing.T) {
 func TestNewRejectsBadPolicy(t *testing.T) {
 	cases := []struct {
 		name string
-		mod  func(*ledger.Policy)
+		mod  func(*contract.Policy)
 		want string
 	}{
-		{"no tenant", func(p *ledger.Policy) { p.Tenant = "" }, "tenant_id: required"},
-		{"action", func(p *ledger.Policy) { p.QuotaAction = "drop" }, `quota_action: unknown action "drop"`},
-		{"status", func(p *ledger.Policy) { p.Status = "gone" }, `status: unknown status "gone"`},
-		{"rps", func(p *ledger.Policy) { p.Limits.RequestsPerSecond = 0 }, "limits.requests_per_second: must be positive (got 0)"},
-		{"duration", func(p *ledger.Policy) { p.Limits.MaxQueryDuration = -1 }, "limits.max_query_duration: must be positive"},
+		{"no tenant", func(p *contract.Policy) { p.Tenant = "" }, "tenant_id: required"},
+		{"action", func(p *contract.Policy) { p.QuotaAction = "drop" }, `quota_action: unknown action "drop"`},
+		{"status", func(p *contract.Policy) { p.Status = "gone" }, `status: unknown status "gone"`},
+		{"rps", func(p *contract.Policy) { p.Limits.RequestsPerSecond = 0 }, "limits.requests_per_second: must be positive (got 0)"},
+		{"duration", func(p *contract.Policy) { p.Limits.MaxQueryDuration = -1 }, "limits.max_query_duration: must be positive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := roomy(tier.Block)
+			p := roomy(contract.Block)
 			c.mod(&p)
 			_, err := quota.New(quota.Config{Policy: p})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -425,8 +424,8 @@ func TestNewRejectsBadPolicy(t *testing.T) {
 			}
 		})
 	}
-	e, _ := newEnforcer(t, roomy(tier.Block), 1)
-	other := roomy(tier.Block)
+	e, _ := newEnforcer(t, roomy(contract.Block), 1)
+	other := roomy(contract.Block)
 	other.Tenant = "tn_b"
 	if err := e.SetPolicy(other); err == nil {
 		t.Fatal("SetPolicy for another tenant succeeded")

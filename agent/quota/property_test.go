@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/quota"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // TestBucketNeverExceedsRatePlusBurst drives the rate limit with random
@@ -17,9 +17,9 @@ import (
 func TestBucketNeverExceedsRatePlusBurst(t *testing.T) {
 	for seed := range uint64(40) {
 		r := rand.New(rand.NewPCG(seed, 7))
-		action := tier.Block
+		action := contract.Block
 		if seed%2 == 1 {
-			action = tier.Throttle
+			action = contract.Throttle
 		}
 		limit := 1 + r.Int64N(50)
 		nodes := 1 + r.IntN(4)
@@ -67,7 +67,7 @@ func TestBucketNeverExceedsRatePlusBurst(t *testing.T) {
 }
 
 func BenchmarkRequest(b *testing.B) {
-	e, err := quota.New(quota.Config{Policy: roomy(tier.Block), Nodes: 3})
+	e, err := quota.New(quota.Config{Policy: roomy(contract.Block), Nodes: 3})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func BenchmarkRequest(b *testing.B) {
 }
 
 func BenchmarkRequestParallel(b *testing.B) {
-	e, err := quota.New(quota.Config{Policy: roomy(tier.Block), Nodes: 3})
+	e, err := quota.New(quota.Config{Policy: roomy(contract.Block), Nodes: 3})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func BenchmarkRequestParallel(b *testing.B) {
 }
 
 func BenchmarkAcquire(b *testing.B) {
-	e, err := quota.New(quota.Config{Policy: roomy(tier.Block)})
+	e, err := quota.New(quota.Config{Policy: roomy(contract.Block)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func BenchmarkAcquire(b *testing.B) {
 }
 
 func BenchmarkCheckStorage(b *testing.B) {
-	e, err := quota.New(quota.Config{Policy: roomy(tier.Block)})
+	e, err := quota.New(quota.Config{Policy: roomy(contract.Block)})
 	if err != nil {
 		b.Fatal(err)
 	}

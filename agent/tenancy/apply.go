@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // StateMachine applies tenancy commands (those starting with CommandTag)
@@ -23,7 +23,7 @@ type StateMachine struct {
 	keyGen   atomic.Uint64
 	keyGenOK atomic.Bool
 	// onPolicy, when set, receives each policy stored (see OnPolicy).
-	onPolicy func(ledger.Policy)
+	onPolicy func(contract.Policy)
 }
 
 // OnPolicy sets f to be called with each policy a SetPolicy command
@@ -33,7 +33,7 @@ type StateMachine struct {
 // replicated state, not only those its own fetcher obtained. f runs on the
 // store's apply path: it must be quick and must not call the store. Call
 // it before the store starts applying.
-func (sm *StateMachine) OnPolicy(f func(ledger.Policy)) { sm.onPolicy = f }
+func (sm *StateMachine) OnPolicy(f func(contract.Policy)) { sm.onPolicy = f }
 
 // NewStateMachine returns a state machine. It does no I/O.
 func NewStateMachine() *StateMachine {
@@ -158,7 +158,7 @@ func setPolicy(tx *bolt.Tx, c *SetPolicy) (Result, error) {
 		return Result{Policy: &cur, Unchanged: true}, nil
 	}
 	rec, err := encodeJSONRecord(&policyRecord{
-		Payload: c.Signed.Payload, Signature: c.Signed.Signature, KeyID: c.Signed.KeyID, Policy: c.Policy,
+		Payload: c.Signed.Payload, Signature: c.Signed.Signature, KeyID: c.Signed.KeyID, Policy: storePolicy(c.Policy),
 	})
 	if err != nil {
 		return failed(invalidf("set policy for tenant %s: %v", c.Tenant, err))

@@ -10,14 +10,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
-func loadPolicy(t *testing.T, f *fakeStore, tenant string) (ledger.SignedPolicy, ledger.Policy, bool) {
+func loadPolicy(t *testing.T, f *fakeStore, tenant string) (contract.SignedPolicy, contract.Policy, bool) {
 	t.Helper()
-	var sp ledger.SignedPolicy
-	var p ledger.Policy
+	var sp contract.SignedPolicy
+	var p contract.Policy
 	var ok bool
 	err := f.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -32,7 +31,7 @@ func loadPolicy(t *testing.T, f *fakeStore, tenant string) (ledger.SignedPolicy,
 
 func TestSetPolicyVersionOrdering(t *testing.T) {
 	f := newFakeStore(t)
-	v2 := testPolicy("acme", 2, tier.Block)
+	v2 := testPolicy("acme", 2, contract.Block)
 	if r := f.mustApply(t, setPolicyCmd(t, v2)); r.Unchanged || r.Policy == nil || r.Policy.Version != 2 {
 		t.Fatalf("first SetPolicy result = %+v, want version 2 applied", r)
 	}
@@ -50,7 +49,7 @@ func TestSetPolicyVersionOrdering(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			p := testPolicy("acme", s.version, tier.Warn)
+			p := testPolicy("acme", s.version, contract.Warn)
 			r := f.mustApply(t, setPolicyCmd(t, p))
 			if r.Unchanged != s.wantUnchanged {
 				t.Errorf("Unchanged = %v, want %v", r.Unchanged, s.wantUnchanged)
@@ -63,7 +62,7 @@ func TestSetPolicyVersionOrdering(t *testing.T) {
 				t.Fatalf("stored version = %d (ok %v), want %d", got.Version, ok, s.wantStored)
 			}
 			// The stored signed form still verifies.
-			vp, err := ledger.VerifyPolicy(sp, testSigner.Public().(ed25519.PublicKey))
+			vp, err := contract.VerifyPolicy(sp, testSigner.Public().(ed25519.PublicKey))
 			if err != nil || vp.Version != s.wantStored {
 				t.Fatalf("VerifyPolicy(stored) = %v, %v", vp.Version, err)
 			}
@@ -75,10 +74,10 @@ func TestSetPolicyVersionOrdering(t *testing.T) {
 }
 
 func TestSetPolicyRejects(t *testing.T) {
-	good := setPolicyCmd(t, testPolicy("acme", 1, tier.Block))
+	good := setPolicyCmd(t, testPolicy("acme", 1, contract.Block))
 	wrongTenant := good
 	wrongTenant.Tenant = "globex"
-	badTenant := setPolicyCmd(t, testPolicy("bad tenant!", 1, tier.Block))
+	badTenant := setPolicyCmd(t, testPolicy("bad tenant!", 1, contract.Block))
 	shortSig := good
 	shortSig.Signed.Signature = shortSig.Signed.Signature[:10]
 	tests := []struct {
@@ -107,13 +106,13 @@ func TestSetPolicyRejects(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	tests := []struct {
-		action     tier.QuotaAction
+		action     contract.QuotaAction
 		wantRefuse bool
 	}{
-		{tier.Block, true},
-		{tier.Throttle, true},
-		{tier.AllowWithOverage, false},
-		{tier.Warn, false},
+		{contract.Block, true},
+		{contract.Throttle, true},
+		{contract.AllowWithOverage, false},
+		{contract.Warn, false},
 		{"future_action", true},
 	}
 	for _, tt := range tests {
@@ -145,9 +144,9 @@ func TestLimits(t *testing.T) {
 
 func TestLimitsFollowNewerPolicy(t *testing.T) {
 	f := newFakeStore(t)
-	p1 := testPolicy("acme", 1, tier.Block)
+	p1 := testPolicy("acme", 1, contract.Block)
 	f.mustApply(t, setPolicyCmd(t, p1))
-	p2 := testPolicy("acme", 2, tier.AllowWithOverage)
+	p2 := testPolicy("acme", 2, contract.AllowWithOverage)
 	p2.Limits.StorageBytes = 99
 	f.mustApply(t, setPolicyCmd(t, p2))
 	err := f.db.View(func(tx *bolt.Tx) error {
@@ -279,15 +278,15 @@ func TestApplyDeterministic(t *testing.T) {
 	k2, _ := newTestKey(t, "globex", "read")
 	k3, _ := newTestKey(t, "acme", "read")
 	seq := []Command{
-		setPolicyCmd(t, testPolicy("acme", 1, tier.Block)),
+		setPolicyCmd(t, testPolicy("acme", 1, contract.Block)),
 		CreateKey{Key: k1},
 		CreateKey{Key: k2},
-		setPolicyCmd(t, testPolicy("globex", 4, tier.Warn)),
+		setPolicyCmd(t, testPolicy("globex", 4, contract.Warn)),
 		RevokeKey{ID: k1.ID, At: baseTime.Add(time.Minute)},
 		CreateKey{Key: k1}, // conflict
 		CreateKey{Key: k3},
-		setPolicyCmd(t, testPolicy("acme", 1, tier.Warn)), // unchanged
-		RevokeKey{ID: k1.ID, At: baseTime.Add(time.Hour)}, // unchanged
+		setPolicyCmd(t, testPolicy("acme", 1, contract.Warn)), // unchanged
+		RevokeKey{ID: k1.ID, At: baseTime.Add(time.Hour)},     // unchanged
 	}
 	a, b := newFakeStore(t), newFakeStore(t)
 	for _, c := range seq {

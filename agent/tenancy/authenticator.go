@@ -85,7 +85,7 @@ var _ auth.Authenticator = (*Authenticator)(nil)
 
 // NewAuthenticator returns an Authenticator reading keys through v.
 // revoked, when not nil, returns the key ids a tenant's billing policy
-// revokes (ledger.Policy.RevokedAgentKeys of the policy in force); those are
+// revokes (contract.Policy.RevokedAgentKeys of the policy in force); those are
 // refused too. It does no I/O.
 func NewAuthenticator(v Viewer, revoked func(tenant string) []string) *Authenticator {
 	return &Authenticator{v: v, revoked: revoked, keys: map[string]APIKey{}, epoch: time.Now()}

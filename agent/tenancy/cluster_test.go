@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/store"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
@@ -69,7 +69,7 @@ func TestClusterRevocation(t *testing.T) {
 	// A policy saved through one node's policy store reaches every node;
 	// an older one saved through a node that has it is not proposed.
 	counted := &countingProposer{p: leader}
-	if err := NewPolicyStore(counted, leader).Save(ctx, "acme", sign(t, testPolicy("acme", 3, tier.Block))); err != nil {
+	if err := NewPolicyStore(counted, leader).Save(ctx, "acme", sign(t, testPolicy("acme", 3, contract.Block))); err != nil {
 		t.Fatalf("Save = %v", err)
 	}
 	for _, s := range nodes {
@@ -81,7 +81,7 @@ func TestClusterRevocation(t *testing.T) {
 			}
 			return nil
 		})
-		if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", 2, tier.Block))); err != nil {
+		if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", 2, contract.Block))); err != nil {
 			t.Fatalf("Save(older) = %v", err)
 		}
 	}

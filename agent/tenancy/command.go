@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // CommandTag is the first byte of every tenancy command; the agent's
@@ -36,12 +36,12 @@ type SetPolicy struct {
 	Tenant string
 	// Signed is the policy as billing signed it; it is stored unchanged
 	// so every node can re-verify it.
-	Signed ledger.SignedPolicy
+	Signed contract.SignedPolicy
 	// Policy is Signed's payload, decoded. EncodeCommand derives it from
 	// Signed when it is zero and otherwise checks that it is that payload's
 	// policy (same tenant, version and issue time); DecodeCommand always
 	// derives it from Signed.
-	Policy ledger.Policy
+	Policy contract.Policy
 }
 
 // CreateKey stores a new api key (made with NewKey). Its id must be new
@@ -183,7 +183,7 @@ func DecodeCommand(b []byte) (Command, error) {
 		}
 		return SetPolicy{
 			Tenant: w.Tenant,
-			Signed: ledger.SignedPolicy{Payload: w.Payload, Signature: w.Signature, KeyID: w.KeyID},
+			Signed: contract.SignedPolicy{Payload: w.Payload, Signature: w.Signature, KeyID: w.KeyID},
 			Policy: p,
 		}, nil
 	case opCreateKey:
@@ -226,27 +226,27 @@ func strictUnmarshal(b []byte, v any) error {
 // decodePayload decodes a signed policy payload. Unknown fields are
 // allowed: a newer billing may add some, and every node must decode the
 // same payload the same way whatever its version.
-func decodePayload(payload []byte) (ledger.Policy, error) {
+func decodePayload(payload []byte) (contract.Policy, error) {
 	if len(bytes.TrimSpace(payload)) == 0 {
-		return ledger.Policy{}, errors.New("signed policy has no payload")
+		return contract.Policy{}, errors.New("signed policy has no payload")
 	}
-	var p ledger.Policy
+	var p contract.Policy
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&p); err != nil {
-		return ledger.Policy{}, fmt.Errorf("signed policy payload is not a policy: %w", err)
+		return contract.Policy{}, fmt.Errorf("signed policy payload is not a policy: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return ledger.Policy{}, errors.New("signed policy payload has trailing data")
+		return contract.Policy{}, errors.New("signed policy payload has trailing data")
 	}
 	return p, nil
 }
 
-func isZeroPolicy(p *ledger.Policy) bool {
+func isZeroPolicy(p *contract.Policy) bool {
 	return p.Tenant == "" && p.Version == 0 && p.IssuedAt.IsZero()
 }
 
 // samePolicy reports whether a and b are the same issue of a policy.
-func samePolicy(a, b *ledger.Policy) bool {
+func samePolicy(a, b *contract.Policy) bool {
 	return a.Tenant == b.Tenant && a.Version == b.Version && a.IssuedAt.Equal(b.IssuedAt)
 }
 
@@ -257,7 +257,7 @@ type Result struct {
 	Key *APIKey
 	// Policy is the policy in force after SetPolicy: the new one, or the
 	// stored one when Unchanged.
-	Policy *ledger.Policy
+	Policy *contract.Policy
 	// Unchanged is set when the command changed nothing: a SetPolicy whose
 	// version was not higher than the stored one, or a RevokeKey of a key
 	// already revoked.
@@ -281,10 +281,10 @@ type wireError struct {
 }
 
 type wireResult struct {
-	Key       *wireKey       `json:"key,omitempty"`
-	Policy    *ledger.Policy `json:"policy,omitempty"`
-	Unchanged bool           `json:"unchanged,omitempty"`
-	Err       *wireError     `json:"error,omitempty"`
+	Key       *wireKey         `json:"key,omitempty"`
+	Policy    *contract.Policy `json:"policy,omitempty"`
+	Unchanged bool             `json:"unchanged,omitempty"`
+	Err       *wireError       `json:"error,omitempty"`
 }
 
 // EncodeResult encodes r: a version byte, then JSON.

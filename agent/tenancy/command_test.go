@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
-	p := testPolicy("acme", 3, tier.Block)
+	p := testPolicy("acme", 3, contract.Block)
 	p.RevokedAgentKeys = []string{"00112233445566ff"}
 	key, _ := newTestKey(t, "acme", "readwrite")
 	tests := []struct {
@@ -73,7 +72,7 @@ func commandsEqual(a, b Command) bool {
 	return false
 }
 
-func policiesEqual(a, b ledger.Policy) bool {
+func policiesEqual(a, b contract.Policy) bool {
 	if !a.IssuedAt.Equal(b.IssuedAt) {
 		return false
 	}
@@ -90,7 +89,7 @@ func keysEqual(a, b APIKey) bool {
 }
 
 func TestEncodeCommandErrors(t *testing.T) {
-	p := testPolicy("acme", 3, tier.Block)
+	p := testPolicy("acme", 3, contract.Block)
 	other := p
 	other.Version = 4
 	tests := []struct {
@@ -100,7 +99,7 @@ func TestEncodeCommandErrors(t *testing.T) {
 	}{
 		{"nil", nil, "nil command"},
 		{"no payload", SetPolicy{Tenant: "acme"}, "no payload"},
-		{"payload not a policy", SetPolicy{Tenant: "acme", Signed: ledger.SignedPolicy{Payload: []byte(`[1]`)}}, "not a policy"},
+		{"payload not a policy", SetPolicy{Tenant: "acme", Signed: contract.SignedPolicy{Payload: []byte(`[1]`)}}, "not a policy"},
 		{"policy differs from payload", SetPolicy{Tenant: "acme", Signed: sign(t, p), Policy: other}, "is not its signed payload's"},
 	}
 	for _, tt := range tests {
@@ -154,7 +153,7 @@ func TestDecodeCommandRejects(t *testing.T) {
 }
 
 func TestResultRoundTrip(t *testing.T) {
-	p := testPolicy("acme", 2, tier.Warn)
+	p := testPolicy("acme", 2, contract.Warn)
 	key, _ := newTestKey(t, "acme", "admin")
 	revoked := key
 	revoked.Revoked, revoked.RevokedAt = true, baseTime.Add(time.Minute)

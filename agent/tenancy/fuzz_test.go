@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // FuzzDecodeCommand checks that DecodeCommand never panics, and that what
@@ -13,7 +13,7 @@ import (
 func FuzzDecodeCommand(f *testing.F) {
 	key, _ := newTestKey(f, "acme", "readwrite")
 	seeds := []Command{
-		setPolicyCmd(f, testPolicy("acme", 4, tier.Throttle)),
+		setPolicyCmd(f, testPolicy("acme", 4, contract.Throttle)),
 		CreateKey{Key: key},
 		RevokeKey{ID: key.ID, At: baseTime.Add(time.Second)},
 	}

@@ -12,8 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -137,10 +136,10 @@ var baseTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // testPolicy returns a policy of tenant at version, issued version seconds
 // after baseTime.
-func testPolicy(tenant string, version uint64, action tier.QuotaAction) ledger.Policy {
-	return ledger.Policy{
-		Tenant: tenant, Tier: "starter", Status: ledger.StatusActive,
-		Limits: tier.Limits{
+func testPolicy(tenant string, version uint64, action contract.QuotaAction) contract.Policy {
+	return contract.Policy{
+		Tenant: tenant, Tier: "starter", Status: contract.StatusActive,
+		Limits: contract.Limits{
 			StorageBytes: 1 << 20, APICallsPerDay: 10000, APICallsPerHour: 1000, RequestsPerSecond: 10,
 			ConcurrentConnections: 5, MaxQueryDuration: 10 * time.Second, MaxCollections: 25,
 			MaxDocumentsPerCollection: 1000, RetentionDays: 30,
@@ -153,9 +152,9 @@ func testPolicy(tenant string, version uint64, action tier.QuotaAction) ledger.P
 }
 
 // sign signs p with testSigner.
-func sign(t testing.TB, p ledger.Policy) ledger.SignedPolicy {
+func sign(t testing.TB, p contract.Policy) contract.SignedPolicy {
 	t.Helper()
-	sp, err := ledger.SignPolicy(p, testSigner)
+	sp, err := contract.SignPolicy(p, testSigner)
 	if err != nil {
 		t.Fatalf("SignPolicy: %v", err)
 	}
@@ -163,7 +162,7 @@ func sign(t testing.TB, p ledger.Policy) ledger.SignedPolicy {
 }
 
 // setPolicyCmd is the SetPolicy command of p, signed.
-func setPolicyCmd(t testing.TB, p ledger.Policy) SetPolicy {
+func setPolicyCmd(t testing.TB, p contract.Policy) SetPolicy {
 	t.Helper()
 	return SetPolicy{Tenant: p.Tenant, Signed: sign(t, p), Policy: p}
 }

@@ -11,8 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/docs"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // Layout: one top-level bucket, never a tenant's document bucket (those
@@ -36,10 +35,10 @@ const recordVersion byte = 1
 // policyRecord is a stored policy: the signed form as received and the
 // decoded policy.
 type policyRecord struct {
-	Payload   []byte        `json:"payload"`
-	Signature []byte        `json:"signature"`
-	KeyID     string        `json:"key_id"`
-	Policy    ledger.Policy `json:"policy"`
+	Payload   []byte       `json:"payload"`
+	Signature []byte       `json:"signature"`
+	KeyID     string       `json:"key_id"`
+	Policy    storedPolicy `json:"policy"`
 }
 
 func encodeJSONRecord(v any) ([]byte, error) {
@@ -103,15 +102,15 @@ func decodeLimits(b []byte) (docs.Limits, error) {
 // storage limits, and Refuse for the quota actions that refuse (block,
 // throttle: a write cannot be delayed into fitting) and for an action this
 // agent does not know (failing closed).
-func limitsOf(p *ledger.Policy) docs.Limits {
+func limitsOf(p *contract.Policy) docs.Limits {
 	l := docs.Limits{
 		StorageBytes:              max(p.Limits.StorageBytes, 0),
 		MaxCollections:            max(p.Limits.MaxCollections, 0),
 		MaxDocumentsPerCollection: max(p.Limits.MaxDocumentsPerCollection, 0),
 	}
 	switch p.QuotaAction {
-	case tier.AllowWithOverage, tier.Warn:
-	default: // tier.Block, tier.Throttle, unknown
+	case contract.AllowWithOverage, contract.Warn:
+	default: // contract.Block, contract.Throttle, unknown
 		l.Refuse = true
 	}
 	return l
@@ -128,21 +127,25 @@ func subBucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
 // LoadPolicy returns tenant's stored policy, signed and decoded; ok is
 // false when none was stored. It works in any transaction (a stale read
 // returns this node's applied state).
-func LoadPolicy(tx *bolt.Tx, tenant string) (ledger.SignedPolicy, ledger.Policy, bool, error) {
+func LoadPolicy(tx *bolt.Tx, tenant string) (contract.SignedPolicy, contract.Policy, bool, error) {
 	b := subBucket(tx, bucketPolicies)
 	if b == nil {
-		return ledger.SignedPolicy{}, ledger.Policy{}, false, nil
+		return contract.SignedPolicy{}, contract.Policy{}, false, nil
 	}
 	v := b.Get([]byte(tenant))
 	if v == nil {
-		return ledger.SignedPolicy{}, ledger.Policy{}, false, nil
+		return contract.SignedPolicy{}, contract.Policy{}, false, nil
 	}
 	var rec policyRecord
 	if err := decodeJSONRecord("policy", v, &rec); err != nil {
-		return ledger.SignedPolicy{}, ledger.Policy{}, false, fmt.Errorf("tenant %s: %w", tenant, err)
+		return contract.SignedPolicy{}, contract.Policy{}, false, fmt.Errorf("tenant %s: %w", tenant, err)
 	}
-	sp := ledger.SignedPolicy{Payload: rec.Payload, Signature: rec.Signature, KeyID: rec.KeyID}
-	return sp, rec.Policy, true, nil
+	p, err := rec.Policy.policy()
+	if err != nil {
+		return contract.SignedPolicy{}, contract.Policy{}, false, fmt.Errorf("tenant %s: corrupt policy record: %w", tenant, err)
+	}
+	sp := contract.SignedPolicy{Payload: rec.Payload, Signature: rec.Signature, KeyID: rec.KeyID}
+	return sp, p, true, nil
 }
 
 // Limits returns what agent/docs enforces for tenant, derived from its

@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/policy"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -52,7 +52,7 @@ func (s *PolicyStore) WithAudit(a audit.Auditor) *PolicyStore {
 // carry a payload whose tenant is tenant; its signature is not checked here
 // (the policy.Fetcher verified it). Errors: the payload's, the store's
 // (Propose), or the state machine's (*Error).
-func (s *PolicyStore) Save(ctx context.Context, tenant string, sp ledger.SignedPolicy) error {
+func (s *PolicyStore) Save(ctx context.Context, tenant string, sp contract.SignedPolicy) error {
 	p, err := decodePayload(sp.Payload)
 	if err != nil {
 		return fmt.Errorf("save policy of tenant %s: %w", tenant, err)
@@ -117,8 +117,8 @@ func (s *PolicyStore) Save(ctx context.Context, tenant string, sp ledger.SignedP
 // Load returns tenant's policy as this node last applied it (a stale read:
 // it works without a leader, which is what enforcement through an outage
 // needs).
-func (s *PolicyStore) Load(ctx context.Context, tenant string) (ledger.SignedPolicy, bool, error) {
-	var sp ledger.SignedPolicy
+func (s *PolicyStore) Load(ctx context.Context, tenant string) (contract.SignedPolicy, bool, error) {
+	var sp contract.SignedPolicy
 	var ok bool
 	err := s.v.View(ctx, store.Stale, func(tx *bolt.Tx) error {
 		var err error
@@ -126,7 +126,7 @@ func (s *PolicyStore) Load(ctx context.Context, tenant string) (ledger.SignedPol
 		return err
 	})
 	if err != nil {
-		return ledger.SignedPolicy{}, false, fmt.Errorf("load policy of tenant %s: %w", tenant, err)
+		return contract.SignedPolicy{}, false, fmt.Errorf("load policy of tenant %s: %w", tenant, err)
 	}
 	return sp, ok, nil
 }

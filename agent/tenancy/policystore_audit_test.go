@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/audit/audittest"
 )
@@ -17,7 +17,7 @@ func TestPolicyStoreAudit(t *testing.T) {
 	rec := &audittest.Recorder{}
 	ps := NewPolicyStore(f, f).WithAudit(rec)
 	for _, v := range []uint64{2, 2, 1, 5} { // the repeat and the older one are not saved
-		if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", v, tier.Block))); err != nil {
+		if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", v, contract.Block))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -28,13 +28,13 @@ func TestPolicyStoreAudit(t *testing.T) {
 	for i, want := range []string{"2", "5"} {
 		e := evs[i]
 		if e.Target != "tenant:acme" || e.Outcome != audit.OutcomeOK || e.Detail["version"] != want ||
-			e.Detail["status"] != "active" || e.Detail["tier"] != "starter" || e.Detail["quota_action"] != string(tier.Block) || e.Actor.Kind != "billing" {
+			e.Detail["status"] != "active" || e.Detail["tier"] != "starter" || e.Detail["quota_action"] != string(contract.Block) || e.Actor.Kind != "billing" {
 			t.Errorf("event %d = %+v, want version %s of acme", i, e, want)
 		}
 	}
 	// A failing audit log fails Save (the policy is saved all the same).
 	rec.Err = errors.New("disk full")
-	if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", 6, tier.Block))); err == nil || !strings.Contains(err.Error(), "audit log") {
+	if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", 6, contract.Block))); err == nil || !strings.Contains(err.Error(), "audit log") {
 		t.Fatalf("Save with a failing audit log = %v", err)
 	}
 	rec.Err = nil

@@ -11,8 +11,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/docs"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -38,7 +37,7 @@ func TestPolicyStoreSaveLoad(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			before := f.proposalCount()
-			sp := sign(t, testPolicy("acme", s.version, tier.Block))
+			sp := sign(t, testPolicy("acme", s.version, contract.Block))
 			if err := ps.Save(ctx, "acme", sp); err != nil {
 				t.Fatalf("Save = %v", err)
 			}
@@ -49,7 +48,7 @@ func TestPolicyStoreSaveLoad(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("Load = %v, %v", ok, err)
 			}
-			p, err := ledger.VerifyPolicy(got, testSigner.Public().(ed25519.PublicKey))
+			p, err := contract.VerifyPolicy(got, testSigner.Public().(ed25519.PublicKey))
 			if err != nil || p.Version != s.wantStored {
 				t.Fatalf("loaded policy verifies as version %d (%v), want %d", p.Version, err, s.wantStored)
 			}
@@ -72,12 +71,12 @@ func TestPolicyStoreSaveErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		tenant string
-		sp     ledger.SignedPolicy
+		sp     contract.SignedPolicy
 		want   string
 	}{
-		{"other tenant's policy", "globex", sign(t, testPolicy("acme", 1, tier.Block)), `the signed policy is for tenant "acme"`},
-		{"no payload", "acme", ledger.SignedPolicy{}, "no payload"},
-		{"unsigned", "acme", ledger.SignedPolicy{Payload: sign(t, testPolicy("acme", 1, tier.Block)).Payload}, "signature is 0 bytes"},
+		{"other tenant's policy", "globex", sign(t, testPolicy("acme", 1, contract.Block)), `the signed policy is for tenant "acme"`},
+		{"no payload", "acme", contract.SignedPolicy{}, "no payload"},
+		{"unsigned", "acme", contract.SignedPolicy{Payload: sign(t, testPolicy("acme", 1, contract.Block)).Payload}, "signature is 0 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +87,7 @@ func TestPolicyStoreSaveErrors(t *testing.T) {
 		})
 	}
 	f.viewErr = errors.New("closed")
-	if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", 1, tier.Block))); !errors.Is(err, f.viewErr) {
+	if err := ps.Save(ctx, "acme", sign(t, testPolicy("acme", 1, contract.Block))); !errors.Is(err, f.viewErr) {
 		t.Fatalf("Save with a failing view = %v", err)
 	}
 	if _, _, err := ps.Load(ctx, "acme"); !errors.Is(err, f.viewErr) {

@@ -8,8 +8,7 @@ import (
 	"testing"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/billing/ledger"
-	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/store"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
@@ -21,7 +20,7 @@ type windowCluster struct {
 	c     *storetest.Cluster
 	sms   []*StateMachine
 	mu    sync.Mutex
-	seen  []map[string]ledger.Policy // per node: tenant → latest policy applied
+	seen  []map[string]contract.Policy // per node: tenant → latest policy applied
 	auths []*Authenticator
 }
 
@@ -33,8 +32,8 @@ func newWindowCluster(t *testing.T) *windowCluster {
 	w := &windowCluster{}
 	for i := range 3 {
 		sm := NewStateMachine()
-		w.seen = append(w.seen, map[string]ledger.Policy{})
-		sm.OnPolicy(func(p ledger.Policy) {
+		w.seen = append(w.seen, map[string]contract.Policy{})
+		sm.OnPolicy(func(p contract.Policy) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			w.seen[i][p.Tenant] = p
@@ -133,9 +132,9 @@ func TestSuspendWindow(t *testing.T) {
 	nodes := w.c.Stores()
 	for v := uint64(1); v <= 20; v++ {
 		via := nodes[int(v)%len(nodes)]
-		p := testPolicy("acme", v, tier.Block)
+		p := testPolicy("acme", v, contract.Block)
 		if v%2 == 1 {
-			p.Status = ledger.StatusSuspended
+			p.Status = contract.StatusSuspended
 		}
 		if err := NewPolicyStore(via, via).Save(ctx, "acme", sign(t, p)); err != nil {
 			t.Fatalf("Save(version %d) = %v", v, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
@@ -174,7 +175,7 @@ func TestTenantKeys(t *testing.T) {
 	if strings.Join(keyActions, ",") != "api_key.created,api_key.revoked" {
 		t.Fatalf("api key audit actions = %v", keyActions)
 	}
-	var sp ledger.SignedPolicy
+	var sp contract.SignedPolicy
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", adminKey, nil, &sp)
 	if !strings.Contains(string(sp.Payload), `"revoked_keys":[]`) {
 		t.Fatalf("policy after revoking a billing key = %s", sp.Payload)

@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
@@ -34,12 +35,7 @@ func newSecret(prefix string) (string, error) {
 // clusterOut is the answer of POST /api/v1/clusters and GET
 // /api/v1/clusters/{id}. EnrollmentToken is shown once (only its SHA-256
 // is stored); Nodes, the nodes the cluster registered, only by GET.
-type clusterOut struct {
-	ClusterID       string        `json:"cluster_id"`
-	Tenants         []string      `json:"tenants"`
-	EnrollmentToken string        `json:"enrollment_token,omitempty"`
-	Nodes           []ledger.Node `json:"nodes,omitempty"`
-}
+type clusterOut = contract.Cluster
 
 // registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
 // → 201 {cluster_id, tenants, enrollment_token}. Agents send usage and
@@ -90,7 +86,7 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: nodes})
+	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: wireAll(nodes)})
 	return nil
 }
 
@@ -109,7 +105,7 @@ func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request, p pri
 }
 
 // registerNode: POST /api/v1/clusters/{id}/nodes
-// {"node_id","http_addr","raft_addr"} → 200 ledger.Node. Only the
+// {"node_id","http_addr","raft_addr"} → 200 contract.Node. Only the
 // cluster's own enrollment token may register its nodes (another
 // cluster's answers 404). Registering again refreshes the addresses and
 // last_seen, so an agent does it at every start.
@@ -130,20 +126,20 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Node)
+	writeJSON(w, http.StatusOK, wirePtr(res.Node))
 	return nil
 }
 
-// policy: GET /api/v1/tenants/{id}/policy → ledger.SignedPolicy
+// policy: GET /api/v1/tenants/{id}/policy → contract.SignedPolicy
 // {"policy":{...},"signature","key_id"}, verifiable offline with the key of
-// GET /api/v1/policy/public-key (ledger.VerifyPolicy). Admins, the
+// GET /api/v1/policy/public-key (contract.VerifyPolicy). Admins, the
 // tenant's read keys and the clusters serving the tenant may read it.
 func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if err := requireTenant(p, id); err != nil {
 		return err
 	}
-	var sp ledger.SignedPolicy
+	var sp contract.SignedPolicy
 	err := s.view(r, func(tx *bolt.Tx) error {
 		pol, err := ledger.GetPolicy(tx, id)
 		if err != nil {
@@ -153,7 +149,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) err
 		if err != nil {
 			return err
 		}
-		sp, err = ledger.SignPolicy(pol, key)
+		sp, err = contract.SignPolicy(pol, key)
 		return err
 	})
 	if err != nil {
@@ -190,7 +186,7 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 			return err
 		}
 		pub := key.Public().(ed25519.PublicKey)
-		out = publicKeyOut{Algorithm: "ed25519", KeyID: ledger.KeyID(pub), PublicKey: pub}
+		out = publicKeyOut{Algorithm: "ed25519", KeyID: contract.KeyID(pub), PublicKey: pub}
 		return nil
 	})
 	if err != nil {
@@ -201,12 +197,7 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 }
 
 // clusterTenantsOut is the answer of the cluster tenant routes.
-type clusterTenantsOut struct {
-	ClusterID string   `json:"cluster_id"`
-	Tenants   []string `json:"tenants"`
-	// Unchanged is set when an add or remove changed nothing.
-	Unchanged bool `json:"unchanged,omitempty"`
-}
+type clusterTenantsOut = contract.ClusterTenants
 
 // clusterTenants: GET /api/v1/clusters/{id}/tenants → {cluster_id,
 // tenants}, for admins and the cluster itself (its agents refresh their

@@ -7,20 +7,22 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
+	"github.com/aerolithdb/aerolith/billing/invoice"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
 // invoicesBody is the answer of GET /api/v1/invoices.
 type invoicesBody struct {
-	Invoices []ledger.Invoice `json:"invoices"`
+	Invoices []contract.Invoice `json:"invoices"`
 	// BillingPeriod is the service's period ("month", "10m0s"): a draft
 	// appears when a tenant's period ends.
 	BillingPeriod string `json:"billing_period"`
 	// CurrentPeriod is the listed tenant's period not yet invoiced (when
 	// one tenant is listed), so an empty list can say when the next draft
 	// comes.
-	CurrentPeriod *ledger.OpenPeriod `json:"current_period,omitempty"`
+	CurrentPeriod *contract.OpenPeriod `json:"current_period,omitempty"`
 }
 
 // listInvoices: GET /api/v1/invoices?tenant_id=&status= → {"invoices":[...],
@@ -54,13 +56,15 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 		}
 		if tenant != "" {
 			if p, err := ledger.CurrentPeriod(tx, tenant, s.cfg.Cycle); err == nil {
-				body.CurrentPeriod = &p
+				body.CurrentPeriod = wirePtr(&p)
 			}
 		}
-		body.Invoices = all[:0]
+		if all != nil {
+			body.Invoices = make([]contract.Invoice, 0, len(all))
+		}
 		for _, inv := range all {
 			if status == "" || inv.Status == status {
-				body.Invoices = append(body.Invoices, inv)
+				body.Invoices = append(body.Invoices, inv.Wire())
 			}
 		}
 		return nil
@@ -73,8 +77,8 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 }
 
 // getInvoice: GET /api/v1/invoices/{id}[?format=json|csv|html]. CSV has
-// one row per line (ledger.WriteCSV); HTML is a printable page
-// (ledger.WriteHTML). A tenant key sees only its own tenant's invoices
+// one row per line (invoice.WriteCSV); HTML is a printable page
+// (invoice.WriteHTML). A tenant key sees only its own tenant's invoices
 // (others are 404).
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
@@ -106,18 +110,18 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+inv.ID+`.csv"`)
-		if err := ledger.WriteCSV(w, inv); err != nil {
+		if err := invoice.WriteCSV(w, inv.Wire()); err != nil {
 			s.log.Warn("write invoice csv", "invoice", inv.ID, "err", err)
 		}
 	case "html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		if err := ledger.WriteHTML(w, ledger.HTMLData{Invoice: inv, Tenant: &t}); err != nil {
+		if err := invoice.WriteHTML(w, invoice.HTMLData{Invoice: inv.Wire(), Tenant: wirePtr(&t)}); err != nil {
 			s.log.Warn("write invoice html", "invoice", inv.ID, "err", err)
 		}
 	default:
-		writeJSON(w, http.StatusOK, inv)
+		writeJSON(w, http.StatusOK, inv.Wire())
 	}
 	return nil
 }
@@ -139,7 +143,7 @@ func (s *Server) finalizeInvoice(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Invoice)
+	writeJSON(w, http.StatusOK, wirePtr(res.Invoice))
 	return nil
 }
 
@@ -154,7 +158,7 @@ func (s *Server) voidInvoice(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Invoice)
+	writeJSON(w, http.StatusOK, wirePtr(res.Invoice))
 	return nil
 }
 
@@ -169,16 +173,16 @@ func (s *Server) uncollectibleInvoice(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Invoice)
+	writeJSON(w, http.StatusOK, wirePtr(res.Invoice))
 	return nil
 }
 
 // paymentOut is the answer of POST /api/v1/invoices/{id}/payments.
 type paymentOut struct {
-	Payment *ledger.Payment `json:"payment"`
-	Invoice *ledger.Invoice `json:"invoice,omitempty"`
+	Payment *contract.Payment `json:"payment"`
+	Invoice *contract.Invoice `json:"invoice,omitempty"`
 	// Tenant is set when the payment resumed a tenant suspended by dunning.
-	Tenant *ledger.Tenant `json:"tenant,omitempty"`
+	Tenant *contract.Tenant `json:"tenant,omitempty"`
 }
 
 // payInvoice: POST /api/v1/invoices/{id}/payments
@@ -202,7 +206,7 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, paymentOut{Payment: res.Payment, Invoice: res.Invoice, Tenant: res.Tenant})
+	writeJSON(w, http.StatusCreated, paymentOut{Payment: wirePtr(res.Payment), Invoice: wirePtr(res.Invoice), Tenant: wirePtr(res.Tenant)})
 	return nil
 }
 

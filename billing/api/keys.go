@@ -95,6 +95,6 @@ func (s *Server) revokeAgentKey(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Tenant)
+	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }

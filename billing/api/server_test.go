@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/store"
@@ -225,13 +226,13 @@ func TestClustersAndPolicy(t *testing.T) {
 
 	var pk publicKeyOut
 	e.want(200, "GET", "/api/v1/policy/public-key", cl.EnrollmentToken, nil, &pk)
-	var sp ledger.SignedPolicy
+	var sp contract.SignedPolicy
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", cl.EnrollmentToken, nil, &sp)
-	pol, err := ledger.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey))
+	pol, err := contract.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey))
 	if err != nil {
 		t.Fatalf("verify policy: %v", err)
 	}
-	if pol.Tenant != acme.ID || pol.Tier != "starter" || pol.Status != ledger.StatusActive {
+	if pol.Tenant != acme.ID || pol.Tier != "starter" || pol.Status != contract.StatusActive {
 		t.Fatalf("policy = %+v", pol)
 	}
 	// The cluster sees only the tenants it serves.
@@ -286,7 +287,7 @@ func TestClustersAndPolicy(t *testing.T) {
 		}
 	}
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", cl.EnrollmentToken, nil, &sp)
-	if pol, err = ledger.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey)); err != nil || len(pol.RevokedAgentKeys) != 1 {
+	if pol, err = contract.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey)); err != nil || len(pol.RevokedAgentKeys) != 1 {
 		t.Fatalf("policy after revoking an agent key = %+v, %v", pol, err)
 	}
 	e.want(400, "DELETE", "/api/v1/tenants/"+acme.ID+"/agent-keys/bad%20id", adminKey, nil, nil)
@@ -295,7 +296,7 @@ func TestClustersAndPolicy(t *testing.T) {
 	// Suspension shows in the signed policy.
 	e.want(200, "POST", "/api/v1/tenants/"+acme.ID+"/suspend", adminKey, nil, nil)
 	e.want(200, "GET", "/api/v1/tenants/"+acme.ID+"/policy", adminKey, nil, &sp)
-	if pol, err = ledger.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey)); err != nil || pol.Status != ledger.StatusSuspended {
+	if pol, err = contract.VerifyPolicy(sp, ed25519.PublicKey(pk.PublicKey)); err != nil || pol.Status != contract.StatusSuspended {
 		t.Fatalf("policy after suspend = %+v, %v", pol, err)
 	}
 }
@@ -457,7 +458,7 @@ func TestInvoicesAndPayments(t *testing.T) {
 
 	var pay paymentOut
 	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": 100, "external_ref": "wire-1"}, &pay)
-	if pay.Invoice.AmountPaidCents != 100 || pay.Invoice.Status != ledger.InvoiceOpen || pay.Payment.Method != "manual" {
+	if pay.Invoice.AmountPaidCents != 100 || pay.Invoice.Status != contract.InvoiceOpen || pay.Payment.Method != "manual" {
 		t.Fatalf("partial payment = %+v / %+v", pay.Payment, pay.Invoice)
 	}
 	if r := e.do("POST", path+"/payments", adminKey, map[string]any{"amount_cents": 100, "external_ref": "wire-1"}); r.status != 409 || !strings.Contains(r.errMsg(), "wire-1") {
@@ -474,7 +475,7 @@ func TestInvoicesAndPayments(t *testing.T) {
 		t.Fatalf("overpayment without credit = %d %s, want 400", r.status, r.body)
 	}
 	e.want(201, "POST", path+"/payments", adminKey, map[string]any{"amount_cents": fin.TotalCents, "external_ref": "wire-2", "method": "admin", "credit": true}, &pay)
-	if pay.Invoice.Status != ledger.InvoicePaid || pay.Payment.CreditedCents != 100 {
+	if pay.Invoice.Status != contract.InvoicePaid || pay.Payment.CreditedCents != 100 {
 		t.Fatalf("overpayment = %+v / %+v", pay.Payment, pay.Invoice)
 	}
 	var pays paymentsBody

@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
@@ -24,7 +25,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p principa
 	}
 	noteOf(r).Set("tenant:"+res.Tenant.ID, "tier", res.Tenant.Tier)
 	w.Header().Set("Location", "/api/v1/tenants/"+res.Tenant.ID)
-	writeJSON(w, http.StatusCreated, res.Tenant)
+	writeJSON(w, http.StatusCreated, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -69,7 +70,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, page.Wire())
 	return nil
 }
 
@@ -88,7 +89,7 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, t.Wire())
 	return nil
 }
 
@@ -96,7 +97,7 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p principal) 
 // and "unchanged": true when the patch changed nothing (e.g. the tier it
 // was already on: no change is recorded in the audit trail).
 type tenantUpdateOut struct {
-	*ledger.Tenant
+	*contract.Tenant
 	Unchanged bool `json:"unchanged,omitempty"`
 }
 
@@ -122,7 +123,7 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principa
 		if err != nil {
 			return err
 		}
-		out.Tenant = res.Tenant
+		out.Tenant = wirePtr(res.Tenant)
 		out.Unchanged = out.Unchanged && res.Unchanged
 	}
 	if out.Unchanged {
@@ -140,7 +141,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Tenant)
+	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -164,7 +165,7 @@ func (s *Server) suspendTenant(w http.ResponseWriter, r *http.Request, p princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Tenant)
+	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -183,13 +184,13 @@ func (s *Server) resumeTenant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Tenant)
+	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }
 
 // auditBody is the answer of GET /api/v1/tenants/{id}/audit.
 type auditBody struct {
-	Entries []ledger.AuditEntry `json:"entries"`
+	Entries []contract.AuditEntry `json:"entries"`
 	// Next is the after value of the next page; 0 when this page is the
 	// last.
 	Next uint64 `json:"next,omitempty"`
@@ -218,8 +219,8 @@ func (s *Server) tenantAudit(w http.ResponseWriter, r *http.Request, p principal
 	}
 	var body auditBody
 	err = s.view(r, func(tx *bolt.Tx) error {
-		var err error
-		body.Entries, err = ledger.Audit(tx, id, after, limit)
+		entries, err := ledger.Audit(tx, id, after, limit)
+		body.Entries = wireAll(entries)
 		return err
 	})
 	if err != nil {
@@ -234,7 +235,7 @@ func (s *Server) tenantAudit(w http.ResponseWriter, r *http.Request, p principal
 
 // paymentsBody is the answer of GET /api/v1/tenants/{id}/payments.
 type paymentsBody struct {
-	Payments []ledger.Payment `json:"payments"`
+	Payments []contract.Payment `json:"payments"`
 }
 
 // tenantPayments: GET /api/v1/tenants/{id}/payments → oldest first.
@@ -245,8 +246,8 @@ func (s *Server) tenantPayments(w http.ResponseWriter, r *http.Request, p princi
 	}
 	var body paymentsBody
 	err := s.view(r, func(tx *bolt.Tx) error {
-		var err error
-		body.Payments, err = ledger.Payments(tx, id)
+		pays, err := ledger.Payments(tx, id)
+		body.Payments = wireAll(pays)
 		return err
 	})
 	if err != nil {

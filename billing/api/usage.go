@@ -88,7 +88,7 @@ func appendIngestResult(b []byte, ir *ledger.IngestResult) []byte {
 }
 
 // tenantUsage: GET /api/v1/tenants/{id}/usage?from=&to=&granularity=hour|day
-// → ledger.UsageSeries. from and to are RFC 3339 times or dates
+// → contract.UsageSeries. from and to are RFC 3339 times or dates
 // (2026-01-31); to defaults to now and from to one day (hourly) or thirty
 // days (daily) before to.
 func (s *Server) tenantUsage(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -125,7 +125,7 @@ func (s *Server) tenantUsage(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, series)
+	writeJSON(w, http.StatusOK, series.Wire())
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
@@ -39,14 +39,14 @@ type ListTenantsOptions struct {
 }
 
 // CreateTenant creates a tenant (its id is generated).
-func (c *Client) CreateTenant(ctx context.Context, req TenantRequest) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) CreateTenant(ctx context.Context, req TenantRequest) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodPost, "/api/v1/tenants", nil, req, &t, false)
 	return t, err
 }
 
 // ListTenants returns a page of tenants (a tenant key sees its own only).
-func (c *Client) ListTenants(ctx context.Context, o ListTenantsOptions) (ledger.TenantPage, error) {
+func (c *Client) ListTenants(ctx context.Context, o ListTenantsOptions) (contract.TenantPage, error) {
 	q := url.Values{}
 	if o.Limit > 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
@@ -57,36 +57,36 @@ func (c *Client) ListTenants(ctx context.Context, o ListTenantsOptions) (ledger.
 	if o.IncludeDeleted {
 		q.Set("include_deleted", "true")
 	}
-	var p ledger.TenantPage
+	var p contract.TenantPage
 	err := c.send(ctx, http.MethodGet, "/api/v1/tenants", q, nil, &p, false)
 	return p, err
 }
 
 // GetTenant returns a tenant.
-func (c *Client) GetTenant(ctx context.Context, id string) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) GetTenant(ctx context.Context, id string) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(id), nil, nil, &t, false)
 	return t, err
 }
 
 // UpdateTenant applies a patch and returns the tenant.
-func (c *Client) UpdateTenant(ctx context.Context, id string, p TenantPatch) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) UpdateTenant(ctx context.Context, id string, p TenantPatch) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodPatch, "/api/v1/tenants/"+seg(id), nil, p, &t, false)
 	return t, err
 }
 
 // SetTier moves a tenant to another tier from now on.
-func (c *Client) SetTier(ctx context.Context, id, tierName string) (ledger.Tenant, error) {
+func (c *Client) SetTier(ctx context.Context, id, tierName string) (contract.Tenant, error) {
 	t, _, err := c.ChangeTier(ctx, id, tierName)
 	return t, err
 }
 
 // ChangeTier moves a tenant to another tier from now on; changed is false
 // when the tenant was already on it (nothing changed, nothing audited).
-func (c *Client) ChangeTier(ctx context.Context, id, tierName string) (t ledger.Tenant, changed bool, err error) {
+func (c *Client) ChangeTier(ctx context.Context, id, tierName string) (t contract.Tenant, changed bool, err error) {
 	var out struct {
-		ledger.Tenant
+		contract.Tenant
 		Unchanged bool `json:"unchanged"`
 	}
 	err = c.send(ctx, http.MethodPatch, "/api/v1/tenants/"+seg(id), nil, TenantPatch{Tier: &tierName}, &out, false)
@@ -99,23 +99,23 @@ type reasonBody struct {
 
 // SuspendTenant suspends a tenant by hand (reason "" means "manual"); a
 // payment never lifts such a suspension.
-func (c *Client) SuspendTenant(ctx context.Context, id, reason string) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) SuspendTenant(ctx context.Context, id, reason string) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(id)+"/suspend", nil, reasonBody{reason}, &t, false)
 	return t, err
 }
 
 // ResumeTenant reactivates a suspended tenant.
-func (c *Client) ResumeTenant(ctx context.Context, id, reason string) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) ResumeTenant(ctx context.Context, id, reason string) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(id)+"/resume", nil, reasonBody{reason}, &t, false)
 	return t, err
 }
 
 // DeleteTenant soft-deletes a tenant (invoices are kept; a final invoice
 // covers the period up to now).
-func (c *Client) DeleteTenant(ctx context.Context, id string) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) DeleteTenant(ctx context.Context, id string) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodDelete, "/api/v1/tenants/"+seg(id), nil, nil, &t, false)
 	return t, err
 }
@@ -123,8 +123,8 @@ func (c *Client) DeleteTenant(ctx context.Context, id string) (ledger.Tenant, er
 // AuditPage is a page of a tenant's audit trail; Next is the after value
 // of the next page (0 on the last page).
 type AuditPage struct {
-	Entries []ledger.AuditEntry `json:"entries"`
-	Next    uint64              `json:"next,omitempty"`
+	Entries []contract.AuditEntry `json:"entries"`
+	Next    uint64                `json:"next,omitempty"`
 }
 
 // Audit returns up to limit audit entries of a tenant with Seq > after.
@@ -185,16 +185,16 @@ func (c *Client) RevokeKey(ctx context.Context, tenant, keyID string) (TenantKey
 // refreshed the policy. It returns the tenant (RevokedAgentKeys lists the
 // ids); revoking a revoked key changes nothing, so it is retried like a
 // read.
-func (c *Client) RevokeAgentKey(ctx context.Context, tenant, keyID string) (ledger.Tenant, error) {
-	var t ledger.Tenant
+func (c *Client) RevokeAgentKey(ctx context.Context, tenant, keyID string) (contract.Tenant, error) {
+	var t contract.Tenant
 	err := c.send(ctx, http.MethodDelete, "/api/v1/tenants/"+seg(tenant)+"/agent-keys/"+seg(keyID), nil, nil, &t, true)
 	return t, err
 }
 
 // Policy returns a tenant's signed policy; verify it with
-// ledger.VerifyPolicy and the key from PublicKey.
-func (c *Client) Policy(ctx context.Context, tenant string) (ledger.SignedPolicy, error) {
-	var sp ledger.SignedPolicy
+// contract.VerifyPolicy and the key from PublicKey.
+func (c *Client) Policy(ctx context.Context, tenant string) (contract.SignedPolicy, error) {
+	var sp contract.SignedPolicy
 	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/policy", nil, nil, &sp, false)
 	return sp, err
 }
@@ -217,27 +217,22 @@ func (c *Client) PublicKey(ctx context.Context) (ed25519.PublicKey, string, erro
 
 // VerifiedPolicy fetches a tenant's policy and the public key and verifies
 // the signature.
-func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (ledger.Policy, error) {
+func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (contract.Policy, error) {
 	sp, err := c.Policy(ctx, tenant)
 	if err != nil {
-		return ledger.Policy{}, err
+		return contract.Policy{}, err
 	}
 	pub, _, err := c.PublicKey(ctx)
 	if err != nil {
-		return ledger.Policy{}, err
+		return contract.Policy{}, err
 	}
-	return ledger.VerifyPolicy(sp, pub)
+	return contract.VerifyPolicy(sp, pub)
 }
 
 // Enrollment is a registered cluster. EnrollmentToken is set only in the
 // answer of RegisterCluster: it is shown once. Nodes, the nodes the
 // cluster registered (RegisterNode), only in the answer of GetCluster.
-type Enrollment struct {
-	ClusterID       string        `json:"cluster_id"`
-	Tenants         []string      `json:"tenants"`
-	EnrollmentToken string        `json:"enrollment_token,omitempty"`
-	Nodes           []ledger.Node `json:"nodes,omitempty"`
-}
+type Enrollment = contract.Cluster
 
 // GetCluster returns a registered cluster and its nodes (admin key, or
 // the cluster's own enrollment token).
@@ -251,24 +246,20 @@ func (c *Client) GetCluster(ctx context.Context, clusterID string) (Enrollment, 
 // advertises (host:port), or refreshes them and its last-seen time; the
 // client's key must be that cluster's enrollment token. It is idempotent,
 // so it is retried after a 503 or a broken connection.
-func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, raftAddr string) (ledger.Node, error) {
+func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, raftAddr string) (contract.Node, error) {
 	body := struct {
 		NodeID   string `json:"node_id"`
 		HTTPAddr string `json:"http_addr"`
 		RaftAddr string `json:"raft_addr"`
 	}{nodeID, httpAddr, raftAddr}
-	var n ledger.Node
+	var n contract.Node
 	err := c.send(ctx, http.MethodPost, "/api/v1/clusters/"+seg(clusterID)+"/nodes", nil, body, &n, true)
 	return n, err
 }
 
 // ClusterTenants is the answer of the cluster tenant calls: the tenants a
 // cluster serves, and whether an add or remove changed nothing.
-type ClusterTenants struct {
-	ClusterID string   `json:"cluster_id"`
-	Tenants   []string `json:"tenants"`
-	Unchanged bool     `json:"unchanged,omitempty"`
-}
+type ClusterTenants = contract.ClusterTenants
 
 // ListClusterTenants returns the tenants a cluster serves (admin key, or
 // the cluster's own enrollment token).
@@ -319,57 +310,20 @@ func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants 
 	return e, err
 }
 
-// UsageRecord is one metering record of one tenant on one node for the
-// window [Start, End). (cluster, NodeID, Incarnation, Seq) identifies it
-// forever: each outbox numbers its records 1, 2, 3, ...
-type UsageRecord struct {
-	NodeID string `json:"node_id"`
-	// Incarnation identifies the node's outbox: a node whose data
-	// directory was wiped numbers its records from 1 again under a new
-	// incarnation, and billing deduplicates by (cluster, node,
-	// incarnation, seq). Empty for records of outboxes older than
-	// incarnations.
-	Incarnation        string    `json:"incarnation,omitempty"`
-	Seq                uint64    `json:"seq"`
-	TenantID           string    `json:"tenant_id"`
-	Start              time.Time `json:"start"`
-	End                time.Time `json:"end"`
-	Reads              uint64    `json:"reads,omitempty"`
-	Writes             uint64    `json:"writes,omitempty"`
-	Queries            uint64    `json:"queries,omitempty"`
-	QueryComputeMs     uint64    `json:"query_compute_ms,omitempty"`
-	IngressBytes       uint64    `json:"ingress_bytes,omitempty"`
-	EgressBytes        uint64    `json:"egress_bytes,omitempty"`
-	StorageByteSeconds uint64    `json:"storage_byte_seconds,omitempty"`
-}
+// The usage types are the contract's; the aliases keep this package's
+// names for its callers.
+type (
+	UsageRecord  = contract.UsageRecord
+	RecordResult = contract.RecordResult
+	IngestResult = contract.IngestResult
+)
 
 // Record outcomes of a usage batch.
 const (
-	RecordAccepted  = "accepted"
-	RecordDuplicate = "duplicate"
-	RecordRejected  = "rejected"
+	RecordAccepted  = contract.RecordAccepted
+	RecordDuplicate = contract.RecordDuplicate
+	RecordRejected  = contract.RecordRejected
 )
-
-// RecordResult is the outcome of one record. A record is done (remove it
-// from the outbox) unless Status is rejected and Retry is true.
-type RecordResult struct {
-	Status string `json:"status"`
-	// Code classifies a rejection: invalid_argument (a bad field),
-	// permission_denied (tenant not served by the cluster), not_found,
-	// failed_precondition (tenant deleted; too many sequence gaps).
-	Code   string `json:"code,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	Retry  bool   `json:"retry,omitempty"`
-}
-
-// IngestResult is the outcome of a usage batch, one RecordResult per
-// record in order.
-type IngestResult struct {
-	Accepted   int            `json:"accepted"`
-	Duplicates int            `json:"duplicates"`
-	Rejected   int            `json:"rejected"`
-	Records    []RecordResult `json:"records"`
-}
 
 // SendUsage sends a batch of usage records; the client's key must be the
 // cluster's enrollment token. It is retried on 503 and connection errors:
@@ -397,7 +351,7 @@ type UsageQuery struct {
 }
 
 // Usage returns a tenant's usage series.
-func (c *Client) Usage(ctx context.Context, tenant string, q UsageQuery) (ledger.UsageSeries, error) {
+func (c *Client) Usage(ctx context.Context, tenant string, q UsageQuery) (contract.UsageSeries, error) {
 	v := url.Values{}
 	if !q.From.IsZero() {
 		v.Set("from", q.From.UTC().Format(time.RFC3339Nano))
@@ -408,7 +362,7 @@ func (c *Client) Usage(ctx context.Context, tenant string, q UsageQuery) (ledger
 	if q.Granularity != "" {
 		v.Set("granularity", q.Granularity)
 	}
-	var s ledger.UsageSeries
+	var s contract.UsageSeries
 	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/usage", v, nil, &s, false)
 	return s, err
 }
@@ -421,19 +375,19 @@ type InvoiceQuery struct {
 }
 
 // ListInvoices lists invoices by tenant and period.
-func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]ledger.Invoice, error) {
+func (c *Client) ListInvoices(ctx context.Context, q InvoiceQuery) ([]contract.Invoice, error) {
 	l, err := c.Invoices(ctx, q)
 	return l.Invoices, err
 }
 
 // InvoiceList is the answer of Invoices.
 type InvoiceList struct {
-	Invoices []ledger.Invoice `json:"invoices"`
+	Invoices []contract.Invoice `json:"invoices"`
 	// BillingPeriod is the service's period ("month", "10m0s").
 	BillingPeriod string `json:"billing_period"`
 	// CurrentPeriod is the tenant's period not yet invoiced, when
 	// InvoiceQuery.TenantID was given: its draft appears when it ends.
-	CurrentPeriod *ledger.OpenPeriod `json:"current_period,omitempty"`
+	CurrentPeriod *contract.OpenPeriod `json:"current_period,omitempty"`
 }
 
 // Invoices lists invoices by tenant and period, with the billing period
@@ -452,8 +406,8 @@ func (c *Client) Invoices(ctx context.Context, q InvoiceQuery) (InvoiceList, err
 }
 
 // GetInvoice returns an invoice (a draft shows its current preview).
-func (c *Client) GetInvoice(ctx context.Context, id string) (ledger.Invoice, error) {
-	var inv ledger.Invoice
+func (c *Client) GetInvoice(ctx context.Context, id string) (contract.Invoice, error) {
+	var inv contract.Invoice
 	err := c.send(ctx, http.MethodGet, "/api/v1/invoices/"+seg(id), nil, nil, &inv, false)
 	return inv, err
 }
@@ -481,28 +435,28 @@ func (c *Client) InvoiceDocument(ctx context.Context, id, format string) ([]byte
 // FinalizeInvoice finalizes a draft; a zero dueAt lets the service apply
 // its payment terms. Finalizing a finalized invoice returns it unchanged,
 // so the call is retried like a read.
-func (c *Client) FinalizeInvoice(ctx context.Context, id string, dueAt time.Time) (ledger.Invoice, error) {
+func (c *Client) FinalizeInvoice(ctx context.Context, id string, dueAt time.Time) (contract.Invoice, error) {
 	body := struct {
 		DueAt string `json:"due_at,omitempty"`
 	}{}
 	if !dueAt.IsZero() {
 		body.DueAt = dueAt.UTC().Format(time.RFC3339)
 	}
-	var inv ledger.Invoice
+	var inv contract.Invoice
 	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/finalize", nil, body, &inv, true)
 	return inv, err
 }
 
 // VoidInvoice voids a draft or open invoice.
-func (c *Client) VoidInvoice(ctx context.Context, id, reason string) (ledger.Invoice, error) {
-	var inv ledger.Invoice
+func (c *Client) VoidInvoice(ctx context.Context, id, reason string) (contract.Invoice, error) {
+	var inv contract.Invoice
 	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/void", nil, reasonBody{reason}, &inv, false)
 	return inv, err
 }
 
 // MarkUncollectible writes off an open invoice (it can still be paid).
-func (c *Client) MarkUncollectible(ctx context.Context, id, reason string) (ledger.Invoice, error) {
-	var inv ledger.Invoice
+func (c *Client) MarkUncollectible(ctx context.Context, id, reason string) (contract.Invoice, error) {
+	var inv contract.Invoice
 	err := c.send(ctx, http.MethodPost, "/api/v1/invoices/"+seg(id)+"/uncollectible", nil, reasonBody{reason}, &inv, false)
 	return inv, err
 }
@@ -524,9 +478,9 @@ type Payment struct {
 // PaymentResult is the answer of PayInvoice. Tenant is set when the
 // payment resumed a tenant suspended by dunning.
 type PaymentResult struct {
-	Payment *ledger.Payment `json:"payment"`
-	Invoice *ledger.Invoice `json:"invoice,omitempty"`
-	Tenant  *ledger.Tenant  `json:"tenant,omitempty"`
+	Payment *contract.Payment `json:"payment"`
+	Invoice *contract.Invoice `json:"invoice,omitempty"`
+	Tenant  *contract.Tenant  `json:"tenant,omitempty"`
 }
 
 // ErrPaymentRecorded wraps the conflict of a payment whose external
@@ -547,9 +501,9 @@ func (c *Client) PayInvoice(ctx context.Context, id string, p Payment) (PaymentR
 }
 
 // Payments lists a tenant's payments, oldest first.
-func (c *Client) Payments(ctx context.Context, tenant string) ([]ledger.Payment, error) {
+func (c *Client) Payments(ctx context.Context, tenant string) ([]contract.Payment, error) {
 	var out struct {
-		Payments []ledger.Payment `json:"payments"`
+		Payments []contract.Payment `json:"payments"`
 	}
 	err := c.send(ctx, http.MethodGet, "/api/v1/tenants/"+seg(tenant)+"/payments", nil, nil, &out, false)
 	return out.Payments, err

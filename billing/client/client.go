@@ -12,8 +12,9 @@
 // refused) are retried for every method.
 //
 // API errors are *Error; branch with IsNotFound, IsConflict and friends.
-// Responses reuse the ledger's types (ledger.Tenant, ledger.Invoice, ...),
-// which are the API's JSON shapes.
+// Responses are billing/contract's wire types (contract.Tenant,
+// contract.Invoice, ...), the API's JSON shapes; the package links no
+// storage (the dependency rule test in internal/deprules keeps it so).
 package client
 
 import (

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/service"
 	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/store/storetest"
@@ -72,7 +72,7 @@ func TestContract(t *testing.T) {
 	if ten, err = admin.SuspendTenant(ctx, ten.ID, ""); err != nil || ten.SuspendReason != "manual" {
 		t.Fatalf("SuspendTenant = %+v, %v", ten, err)
 	}
-	if ten, err = admin.ResumeTenant(ctx, ten.ID, "checked"); err != nil || ten.Status != ledger.StatusActive {
+	if ten, err = admin.ResumeTenant(ctx, ten.ID, "checked"); err != nil || ten.Status != contract.StatusActive {
 		t.Fatalf("ResumeTenant = %+v, %v", ten, err)
 	}
 	if _, err := admin.ResumeTenant(ctx, ten.ID, ""); !client.IsConflict(err) {
@@ -162,10 +162,10 @@ func TestContract(t *testing.T) {
 		}
 		return nil
 	})
-	if ten, err = admin.DeleteTenant(ctx, ten.ID); err != nil || ten.Status != ledger.StatusDeleted {
+	if ten, err = admin.DeleteTenant(ctx, ten.ID); err != nil || ten.Status != contract.StatusDeleted {
 		t.Fatalf("DeleteTenant = %+v, %v", ten, err)
 	}
-	var inv ledger.Invoice
+	var inv contract.Invoice
 	storetest.Eventually(t, time.Minute, func() error {
 		invs, err := reader.ListInvoices(ctx, client.InvoiceQuery{})
 		if err != nil {
@@ -177,7 +177,7 @@ func TestContract(t *testing.T) {
 		inv = invs[0]
 		return nil
 	})
-	if inv, err = admin.FinalizeInvoice(ctx, inv.ID, time.Now().Add(time.Hour)); err != nil || inv.Status == ledger.InvoiceDraft {
+	if inv, err = admin.FinalizeInvoice(ctx, inv.ID, time.Now().Add(time.Hour)); err != nil || inv.Status == contract.InvoiceDraft {
 		t.Fatalf("FinalizeInvoice = %+v, %v", inv, err)
 	}
 	if got, err := reader.GetInvoice(ctx, inv.ID); err != nil || got.FinalizedAt != inv.FinalizedAt {
@@ -191,7 +191,7 @@ func TestContract(t *testing.T) {
 	}
 	if inv.AmountDueCents > 0 {
 		pr, err := admin.PayInvoice(ctx, inv.ID, client.Payment{AmountCents: inv.AmountDueCents, ExternalRef: "contract-1"})
-		if err != nil || pr.Invoice.Status != ledger.InvoicePaid {
+		if err != nil || pr.Invoice.Status != contract.InvoicePaid {
 			t.Fatalf("PayInvoice = %+v, %v", pr, err)
 		}
 		if _, err := admin.PayInvoice(ctx, inv.ID, client.Payment{AmountCents: 1, ExternalRef: "contract-1"}); !client.IsConflict(err) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // apiKeyHash is a deterministic key hash for a key id.
@@ -220,7 +222,7 @@ func TestRevokeAPIKey(t *testing.T) {
 		t.Fatalf("the other tenant's key = %+v, %v", k, err)
 	}
 	// Revoking a billing key leaves the tenant's policy alone.
-	var p Policy
+	var p contract.Policy
 	f.view(func(tx *bolt.Tx) (err error) { p, err = GetPolicy(tx, "t1"); return })
 	if p.Version != pol || len(p.RevokedAgentKeys) != 0 {
 		t.Fatalf("policy after RevokeAPIKey = %+v", p)

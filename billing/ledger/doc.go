@@ -141,9 +141,10 @@
 // quota action, status, revoked agent key ids (RevokeAgentKey: data API
 // keys the agents must refuse), a version that increases with
 // every change, and when it was issued, all derived from the replicated
-// state. SetSigningKey stores an ed25519 seed once (proposed by the first
-// leader), so every replica signs a policy identically (SignPolicy);
-// agents check it offline with VerifyPolicy and the public key.
+// state, as a contract.Policy (billing/contract). SetSigningKey stores an
+// ed25519 seed once (proposed by the first leader), so every replica signs
+// a policy identically (SignedPolicyFor, with contract.SignPolicy); agents
+// check it offline with contract.VerifyPolicy and the public key.
 //
 // # Billing API keys
 //
@@ -168,9 +169,11 @@
 //
 // GetTenant, ListTenants, GetCluster, ClusterByToken, ClusterNodes, Usage, GetInvoice,
 // ListInvoices, GetPayment, Payments, Audit, Catalog, SigningKey, GetPolicy,
-// APIKeyByHash, ListAPIKeys, and for the scheduler DueForDraft, DueForFinalize and Overdue. Invoices
-// render as JSON (the Invoice struct), CSV (WriteCSV) and a printable HTML
-// page (WriteHTML). The HTTP layer decodes request bodies with
+// APIKeyByHash, ListAPIKeys, and for the scheduler DueForDraft, DueForFinalize and Overdue.
+// The stored types (Tenant, Invoice, Payment, Node, UsageSeries, ...) are
+// the ledger's own; their Wire methods map them to billing/contract's wire
+// types, which the HTTP API answers with (billing/invoice renders an
+// invoice as CSV or HTML). The HTTP layer decodes request bodies with
 // DecodeUsageBatch, DecodeTenantRequest and DecodeTenantPatch (strict,
 // size-limited, errors naming the field).
 //

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // openInvoice creates tenant t1 (starter, $10/month) and finalizes its
@@ -173,9 +175,9 @@ func TestDunning(t *testing.T) {
 	if o := overdue(); len(o) != 0 {
 		t.Fatalf("suspended tenants are not listed again: %+v", o)
 	}
-	var p Policy
+	var p contract.Policy
 	f.view(func(tx *bolt.Tx) (err error) { p, err = GetPolicy(tx, "t1"); return })
-	if p.Status != StatusSuspended {
+	if p.Status != contract.StatusSuspended {
 		t.Fatalf("policy status = %s", p.Status)
 	}
 	// A partial payment leaves it past due: still suspended.

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
@@ -21,9 +22,9 @@ func seed(b byte) [32]byte {
 	return s
 }
 
-func (f *fixture) policy(tenant string) Policy {
+func (f *fixture) policy(tenant string) contract.Policy {
 	f.t.Helper()
-	var p Policy
+	var p contract.Policy
 	f.view(func(tx *bolt.Tx) (err error) { p, err = GetPolicy(tx, tenant); return })
 	return p
 }
@@ -60,15 +61,15 @@ func TestPolicy(t *testing.T) {
 	f.createTenant("t1", "professional")
 	p := f.policy("t1")
 	pro, _ := tier.Defaults().Get("professional")
-	if p.Tier != "professional" || p.Status != StatusActive || p.Limits != pro.Limits || p.QuotaAction != tier.AllowWithOverage ||
-		p.Version != 1 || !p.IssuedAt.Equal(t0) || p.RevokedAgentKeys == nil || p.Included != pro.Included {
+	if p.Tier != "professional" || p.Status != contract.StatusActive || p.Limits != contract.Limits(pro.Limits) || p.QuotaAction != contract.AllowWithOverage ||
+		p.Version != 1 || !p.IssuedAt.Equal(t0) || p.RevokedAgentKeys == nil || p.Included != contract.Included(pro.Included) {
 		t.Fatalf("policy = %+v", p)
 	}
 	f.advance(time.Hour)
 	f.ok(RevokeAgentKey{Header: f.h(), Tenant: "t1", KeyID: "agent-key-1"})
 	f.ok(ChangeTier{Header: f.h(), Tenant: "t1", Tier: "free"})
 	p = f.policy("t1")
-	if p.Version != 3 || p.Tier != "free" || p.QuotaAction != tier.Block || len(p.RevokedAgentKeys) != 1 || !p.IssuedAt.Equal(t0.Add(time.Hour)) {
+	if p.Version != 3 || p.Tier != "free" || p.QuotaAction != contract.Block || len(p.RevokedAgentKeys) != 1 || !p.IssuedAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("policy after changes = %+v", p)
 	}
 	// A catalog change moves every tenant's policy on.
@@ -95,20 +96,20 @@ func TestSignAndVerifyPolicy(t *testing.T) {
 	priv := ed25519.NewKeyFromSeed(func() []byte { s := seed(9); return s[:] }())
 	pub := priv.Public().(ed25519.PublicKey)
 	p := f.policy("t1")
-	sp, err := SignPolicy(p, priv)
+	sp, err := contract.SignPolicy(p, priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sp.KeyID != KeyID(pub) || len(sp.KeyID) != 16 {
+	if sp.KeyID != contract.KeyID(pub) || len(sp.KeyID) != 16 {
 		t.Fatalf("key id = %q", sp.KeyID)
 	}
 	// Over the wire (and even re-indented) it verifies.
 	wire, _ := json.MarshalIndent(sp, "", "  ")
-	var got SignedPolicy
+	var got contract.SignedPolicy
 	if err := json.Unmarshal(wire, &got); err != nil {
 		t.Fatal(err)
 	}
-	back, err := VerifyPolicy(got, pub)
+	back, err := contract.VerifyPolicy(got, pub)
 	if err != nil {
 		t.Fatalf("VerifyPolicy = %v", err)
 	}
@@ -116,7 +117,7 @@ func TestSignAndVerifyPolicy(t *testing.T) {
 		t.Fatalf("verified policy = %+v, want %+v", back, p)
 	}
 	// Signing is deterministic: identical bytes on every replica.
-	sp2, _ := SignPolicy(p, priv)
+	sp2, _ := contract.SignPolicy(p, priv)
 	if !bytes.Equal(sp.Signature, sp2.Signature) || !bytes.Equal(sp.Payload, sp2.Payload) {
 		t.Fatal("signing the same policy twice differs")
 	}
@@ -128,23 +129,23 @@ func TestSignAndVerifyPolicy(t *testing.T) {
 	noKeyID := sp
 	noKeyID.KeyID = ""
 	for name, tc := range map[string]struct {
-		sp  SignedPolicy
+		sp  contract.SignedPolicy
 		pub ed25519.PublicKey
 	}{
 		"tampered":        {tampered, pub},
 		"other key":       {sp, otherPub},
 		"other key no id": {noKeyID, otherPub},
-		"bad signature":   {SignedPolicy{Payload: sp.Payload, Signature: []byte("x"), KeyID: sp.KeyID}, pub},
-		"not json":        {SignedPolicy{Payload: []byte("{"), Signature: sp.Signature}, pub},
+		"bad signature":   {contract.SignedPolicy{Payload: sp.Payload, Signature: []byte("x"), KeyID: sp.KeyID}, pub},
+		"not json":        {contract.SignedPolicy{Payload: []byte("{"), Signature: sp.Signature}, pub},
 	} {
-		if _, err := VerifyPolicy(tc.sp, tc.pub); !errors.Is(err, ErrBadSignature) {
+		if _, err := contract.VerifyPolicy(tc.sp, tc.pub); !errors.Is(err, contract.ErrBadSignature) {
 			t.Errorf("%s: VerifyPolicy = %v, want ErrBadSignature", name, err)
 		}
 	}
-	if _, err := VerifyPolicy(sp, nil); err == nil {
+	if _, err := contract.VerifyPolicy(sp, nil); err == nil {
 		t.Error("verified with no key")
 	}
-	if _, err := SignPolicy(p, nil); err == nil {
+	if _, err := contract.SignPolicy(p, nil); err == nil {
 		t.Error("signed with no key")
 	}
 }
@@ -277,8 +278,8 @@ func TestSignedPolicyFor(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		p, err := VerifyPolicy(sp, pub)
-		if err != nil || p.Status != StatusSuspended || p.Tenant != "t1" {
+		p, err := contract.VerifyPolicy(sp, pub)
+		if err != nil || p.Status != contract.StatusSuspended || p.Tenant != "t1" {
 			t.Fatalf("verified = %+v, %v", p, err)
 		}
 		if _, err := SignedPolicyFor(tx, "ghost"); !errors.Is(err, ErrNotFound) {

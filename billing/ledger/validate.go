@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/tier"
 )
 
@@ -18,8 +19,9 @@ const (
 	maxNoteLen  = 1000
 	// MaxClusterTenants bounds the tenants of one cluster.
 	MaxClusterTenants = 1000
-	// MaxBatchRecords bounds the records of one IngestUsage batch.
-	MaxBatchRecords = 1000
+	// MaxBatchRecords bounds the records of one IngestUsage batch: the
+	// API's limit, which agents size their batches by.
+	MaxBatchRecords = contract.MaxBatchRecords
 )
 
 const idWant = "1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit"

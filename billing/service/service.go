@@ -40,11 +40,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/internal/audit"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
@@ -181,7 +181,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 
 	// Serve at once: /health and /api/v1/cluster/self answer while the
 	// store opens, so replicas started together resolve each other.
-	starting := httpapi.StartingHandler(nodeID, raftAdv, httpAdv)
+	starting := jsonapi.StartingHandler(nodeID, raftAdv, httpAdv)
 	s.handler.Store(&starting)
 	s.httpSrv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/store/storetest"
@@ -98,7 +99,7 @@ func TestServiceDunning(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pol.Status != ledger.StatusSuspended {
+		if pol.Status != contract.StatusSuspended {
 			return fmt.Errorf("policy status %s", pol.Status)
 		}
 		return nil
@@ -128,13 +129,13 @@ func TestServiceDunning(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if tn.Status != ledger.StatusActive || len(open) > 0 {
+		if tn.Status != contract.StatusActive || len(open) > 0 {
 			return fmt.Errorf("tenant %s with %d open invoices", tn.Status, len(open))
 		}
 		return nil
 	})
 	pol, err := agent.VerifiedPolicy(ctx, ten.ID)
-	if err != nil || pol.Status != ledger.StatusActive {
+	if err != nil || pol.Status != contract.StatusActive {
 		t.Fatalf("policy after payment = %+v, %v", pol, err)
 	}
 	audit, err := admin.Audit(ctx, ten.ID, 0, 1000)

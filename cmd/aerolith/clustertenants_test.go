@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 func TestClusterTenantsCommands(t *testing.T) {
 	s := startBilling(t, nil)
-	tenant := func(name string) ledger.Tenant {
-		var ten ledger.Tenant
+	tenant := func(name string) contract.Tenant {
+		var ten contract.Tenant
 		out := billingCLI(t, "tenant", "create", "--org", "Org", "--name", name, "--email", name+"@example.com", "-o", "json")
 		if err := json.Unmarshal([]byte(out), &ten); err != nil {
 			t.Fatal(err)

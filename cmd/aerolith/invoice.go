@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // newInvoiceCommand builds `aerolith invoice`: invoices and payments.
@@ -47,7 +47,7 @@ func newInvoiceListCommand(m *Main, f *billingFlags) *cobra.Command {
 			invs := list.Invoices
 			if f.json() {
 				if invs == nil {
-					invs = []ledger.Invoice{}
+					invs = []contract.Invoice{}
 				}
 				return writeJSON(m.Stdout, invs)
 			}
@@ -60,7 +60,7 @@ func newInvoiceListCommand(m *Main, f *billingFlags) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if len(invs) == 0 && (statusFilter == "" || statusFilter == string(ledger.InvoiceDraft)) {
+			if len(invs) == 0 && (statusFilter == "" || statusFilter == string(contract.InvoiceDraft)) {
 				_, err := fmt.Fprintln(m.Stdout, noDraftsHint(list, tenant, statusFilter))
 				return err
 			}
@@ -241,7 +241,7 @@ func newInvoicePayCommand(m *Main, f *billingFlags) *cobra.Command {
 }
 
 // printInvoice prints an invoice: JSON, or its figures and lines.
-func printInvoice(w io.Writer, f *billingFlags, inv ledger.Invoice, verb string) error {
+func printInvoice(w io.Writer, f *billingFlags, inv contract.Invoice, verb string) error {
 	if f.json() {
 		return writeJSON(w, inv)
 	}
@@ -278,7 +278,7 @@ func printInvoice(w io.Writer, f *billingFlags, inv ledger.Invoice, verb string)
 	}{{"subtotal", inv.SubtotalCents}, {"credit applied", -inv.CreditAppliedCents}, {"total", inv.TotalCents}, {"paid", inv.AmountPaidCents}, {"amount due", inv.AmountDueCents}} {
 		fmt.Fprintf(tw, "\t%s\t\t%s\n", r.label, formatCents(r.c))
 	}
-	if inv.Status == ledger.InvoiceDraft {
+	if inv.Status == contract.InvoiceDraft {
 		fmt.Fprintf(tw, "\t(draft: figures as of %s; usage arriving before finalization still counts)\t\t\n", billingTime(time.Now()))
 	}
 	return tw.Flush()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/service"
 	"github.com/aerolithdb/aerolith/store/storetest"
@@ -20,11 +21,11 @@ func TestInvoiceCommands(t *testing.T) {
 		c.Period, c.UsageBucket, c.Grace = "1s", time.Second, time.Hour
 	})
 	out := billingCLI(t, "tenant", "create", "--org", "Acme", "--name", "acme", "--email", "ap@acme.example", "--tier", "starter", "-o", "json")
-	var acme ledger.Tenant
+	var acme contract.Tenant
 	if err := json.Unmarshal([]byte(out), &acme); err != nil {
 		t.Fatal(err)
 	}
-	var drafts []ledger.Invoice
+	var drafts []contract.Invoice
 	storetest.Eventually(t, time.Minute, func() error {
 		out := billingCLI(t, "invoice", "list", "--tenant", acme.ID, "--status", "draft", "-o", "json")
 		if err := json.Unmarshal([]byte(out), &drafts); err != nil {
@@ -51,8 +52,8 @@ func TestInvoiceCommands(t *testing.T) {
 	if !strings.Contains(out, "finalized invoice "+first.ID) || !strings.Contains(out, "open") || !strings.Contains(out, "2030-01-01 00:00:00") {
 		t.Fatalf("finalize printed:\n%s", out)
 	}
-	var fin ledger.Invoice
-	if err := json.Unmarshal([]byte(billingCLI(t, "invoice", "show", first.ID, "-o", "json")), &fin); err != nil || fin.Status != ledger.InvoiceOpen || fin.AmountDueCents <= 0 {
+	var fin contract.Invoice
+	if err := json.Unmarshal([]byte(billingCLI(t, "invoice", "show", first.ID, "-o", "json")), &fin); err != nil || fin.Status != contract.InvoiceOpen || fin.AmountDueCents <= 0 {
 		t.Fatalf("finalized invoice = %+v, %v", fin, err)
 	}
 	rows, err := csv.NewReader(strings.NewReader(billingCLI(t, "invoice", "show", first.ID, "--format", "csv"))).ReadAll()
@@ -91,7 +92,7 @@ func TestInvoiceCommands(t *testing.T) {
 	}
 
 	// The audit trail records each of these, in order, page by page.
-	var trail []ledger.AuditEntry
+	var trail []contract.AuditEntry
 	if err := json.Unmarshal([]byte(billingCLI(t, "tenant", "audit", acme.ID, "--all", "--limit", "2", "-o", "json")), &trail); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestInvoiceCommands(t *testing.T) {
 // first period said nothing; it now says when that period ends.
 func TestInvoiceListFirstPeriodHint(t *testing.T) {
 	startBilling(t, func(c *service.Config) { c.Period = "1h" })
-	var acme ledger.Tenant
+	var acme contract.Tenant
 	out := billingCLI(t, "tenant", "create", "--org", "Acme", "--name", "acme", "--email", "ap@acme.example", "-o", "json")
 	if err := json.Unmarshal([]byte(out), &acme); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // newTenantCommand builds `aerolith tenant`: billed customers.
@@ -138,7 +138,7 @@ func newTenantSetTierCommand(m *Main, f *billingFlags) *cobra.Command {
 			}
 			if f.json() {
 				return writeJSON(m.Stdout, struct {
-					ledger.Tenant
+					contract.Tenant
 					Unchanged bool `json:"unchanged,omitempty"`
 				}{t, !changed})
 			}
@@ -257,7 +257,7 @@ func newTenantAuditCommand(m *Main, f *billingFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var entries []ledger.AuditEntry
+			var entries []contract.AuditEntry
 			next := auditAfter
 			for {
 				p, err := c.Audit(cmd.Context(), args[0], next, auditLimit)
@@ -272,7 +272,7 @@ func newTenantAuditCommand(m *Main, f *billingFlags) *cobra.Command {
 			}
 			if f.json() {
 				if entries == nil {
-					entries = []ledger.AuditEntry{}
+					entries = []contract.AuditEntry{}
 				}
 				return writeJSON(m.Stdout, entries)
 			}
@@ -400,15 +400,15 @@ func auditDetails(d map[string]string) string {
 }
 
 // tenantStatus renders a tenant's status with its suspension reason.
-func tenantStatus(t ledger.Tenant) string {
-	if t.Status == ledger.StatusSuspended && t.SuspendReason != "" {
+func tenantStatus(t contract.Tenant) string {
+	if t.Status == contract.StatusSuspended && t.SuspendReason != "" {
 		return string(t.Status) + " (" + t.SuspendReason + ")"
 	}
 	return string(t.Status)
 }
 
 // printTenant prints one tenant: JSON, or a headline and its fields.
-func printTenant(w io.Writer, f *billingFlags, t ledger.Tenant, verb string) error {
+func printTenant(w io.Writer, f *billingFlags, t contract.Tenant, verb string) error {
 	if f.json() {
 		return writeJSON(w, t)
 	}

@@ -8,17 +8,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 func TestTenantCommands(t *testing.T) {
 	startBilling(t, nil)
 	out := billingCLI(t, "tenant", "create", "--org", "Acme Inc", "--name", "acme", "--email", "ap@acme.example", "--tier", "starter", "-o", "json")
-	var acme ledger.Tenant
-	if err := json.Unmarshal([]byte(out), &acme); err != nil || acme.Tier != "starter" || acme.Status != ledger.StatusActive {
+	var acme contract.Tenant
+	if err := json.Unmarshal([]byte(out), &acme); err != nil || acme.Tier != "starter" || acme.Status != contract.StatusActive {
 		t.Fatalf("tenant create -o json printed %q (%v)", out, err)
 	}
-	var globex ledger.Tenant
+	var globex contract.Tenant
 	if err := json.Unmarshal([]byte(billingCLI(t, "tenant", "create", "--org", "Globex", "--name", "globex", "--email", "ap@globex.example", "-o", "json")), &globex); err != nil {
 		t.Fatal(err)
 	}

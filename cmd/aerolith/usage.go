@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // newUsageCommand builds `aerolith usage`: metered usage from the billing
@@ -52,7 +52,7 @@ func newUsageCommand(m *Main) *cobra.Command {
 			}
 			tw := newTable(m.Stdout)
 			fmt.Fprintln(tw, "START\tREADS\tWRITES\tQUERIES\tCOMPUTE_MS\tINGRESS_B\tEGRESS_B\tSTORAGE_B*S")
-			row := func(label string, u ledger.Counters) {
+			row := func(label string, u contract.Counters) {
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", label, u.Reads, u.Writes, u.Queries, u.QueryComputeMs, u.IngressBytes, u.EgressBytes, u.StorageByteSeconds)
 			}
 			shown := 0

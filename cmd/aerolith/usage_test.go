@@ -8,13 +8,13 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 func TestUsageShow(t *testing.T) {
 	s := startBilling(t, nil)
 	out := billingCLI(t, "tenant", "create", "--org", "Acme", "--name", "acme", "--email", "ap@acme.example", "-o", "json")
-	var acme ledger.Tenant
+	var acme contract.Tenant
 	if err := json.Unmarshal([]byte(out), &acme); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestUsageShow(t *testing.T) {
 	if len(lines) != 5 || !strings.HasPrefix(lines[3], "TOTAL") || !strings.Contains(lines[3], "42") || !strings.Contains(lines[4], "2 of 3 steps") {
 		t.Fatalf("usage show printed:\n%s", out)
 	}
-	var series ledger.UsageSeries
+	var series contract.UsageSeries
 	if err := json.Unmarshal([]byte(billingCLI(t, "usage", "show", acme.ID, "--from", from, "--to", to, "-o", "json")), &series); err != nil || series.Total.Reads != 42 || series.Total.Writes != 3 {
 		t.Fatalf("usage show -o json: %+v, %v", series.Total, err)
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -70,7 +70,7 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 		o.abPairs, o.managedRounds, o.clients, o.managedTotal)
 	var (
 		results        []ABResult
-		served, billed ledger.Counters // over the pairs: reads and writes
+		served, billed contract.Counters // over the pairs: reads and writes
 		exact          error
 	)
 	for pair := 1; pair <= o.abPairs; pair++ {
@@ -102,7 +102,7 @@ func benchManaged(ctx context.Context, o options, bin, dir string, stdout io.Wri
 // benchManagedPair runs the rounds on one fresh pair of clusters. want is
 // what the "on" side served (its readiness probes included), got what
 // billing counted for it.
-func benchManagedPair(ctx context.Context, o options, bin, dir string, pair int, stdout io.Writer) (results []ABResult, want, got ledger.Counters, err error) {
+func benchManagedPair(ctx context.Context, o options, bin, dir string, pair int, stdout io.Writer) (results []ABResult, want, got contract.Counters, err error) {
 	e, err := startManaged(ctx, o, bin, dir)
 	if e != nil {
 		defer e.close()
@@ -230,8 +230,8 @@ func (e *managedEnv) waitServing(ctx context.Context) error {
 
 // waitMetered waits until billing has accepted at least writes writes and
 // reads reads for the tenant, and returns what it has.
-func (e *managedEnv) waitMetered(ctx context.Context, writes, reads uint64) (ledger.Counters, error) {
-	var got ledger.Counters
+func (e *managedEnv) waitMetered(ctx context.Context, writes, reads uint64) (contract.Counters, error) {
+	var got contract.Counters
 	err := retry(ctx, "billing receives the metered usage", func() (bool, error) {
 		s, err := e.admin.Usage(ctx, e.tenant, billingclient.UsageQuery{From: time.Now().Add(-24 * time.Hour), To: time.Now().Add(time.Hour), Granularity: "hour"})
 		if err != nil {

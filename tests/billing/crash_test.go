@@ -7,7 +7,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
@@ -107,7 +107,7 @@ func nextDraftRun(t *testing.T, admin *billingclient.Client, seen time.Time) (ti
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
-		drafts, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{Status: string(ledger.InvoiceDraft)})
+		drafts, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{Status: string(contract.InvoiceDraft)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func nextDraftRun(t *testing.T, admin *billingclient.Client, seen time.Time) (ti
 }
 
 // countByPeriodEnd counts invoices by the end of their period.
-func countByPeriodEnd(invs []ledger.Invoice) map[time.Time]int {
+func countByPeriodEnd(invs []contract.Invoice) map[time.Time]int {
 	out := map[time.Time]int{}
 	for _, inv := range invs {
 		out[inv.PeriodEnd.UTC()]++
@@ -201,13 +201,13 @@ func TestDunningEndToEnd(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pol.Status != ledger.StatusSuspended {
+		if pol.Status != contract.StatusSuspended {
 			return fmt.Errorf("policy says %s", pol.Status)
 		}
 		return nil
 	})
 	tn, err := admin.GetTenant(ctx, ten)
-	if err != nil || tn.SuspendReason != ledger.ReasonDunning {
+	if err != nil || tn.SuspendReason != contract.ReasonDunning {
 		t.Fatalf("tenant = %+v, %v; want suspended for dunning", tn, err)
 	}
 	// Pay what is open, the first payment with credit for the periods to
@@ -228,7 +228,7 @@ func TestDunningEndToEnd(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pol.Status != ledger.StatusActive || len(open) > 0 {
+		if pol.Status != contract.StatusActive || len(open) > 0 {
 			return fmt.Errorf("policy says %s with %d invoices open", pol.Status, len(open))
 		}
 		return nil
@@ -256,7 +256,7 @@ func TestDunningEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
-	if tn, err := admin.GetTenant(ctx, ten); err != nil || tn.Status != ledger.StatusActive {
+	if tn, err := admin.GetTenant(ctx, ten); err != nil || tn.Status != contract.StatusActive {
 		t.Fatalf("tenant after credit-paid periods = %+v, %v", tn, err)
 	}
 	audit, err := admin.Audit(ctx, ten, 0, 1000)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
@@ -235,9 +236,9 @@ func checkUsage(t *testing.T, admin *billingclient.Client, l *load) {
 // checkInvoices checks every tenant's invoices: exactly one per period,
 // contiguous from the tenant's creation, each inside one cycle of the
 // given length. It returns them by tenant.
-func checkInvoices(t *testing.T, admin *billingclient.Client, tenants []string, cycle time.Duration) map[string][]ledger.Invoice {
+func checkInvoices(t *testing.T, admin *billingclient.Client, tenants []string, cycle time.Duration) map[string][]contract.Invoice {
 	t.Helper()
-	out := map[string][]ledger.Invoice{}
+	out := map[string][]contract.Invoice{}
 	for _, ten := range tenants {
 		invs, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{TenantID: ten})
 		if err != nil {
@@ -283,7 +284,7 @@ func waitBilled(t *testing.T, admin *billingclient.Client, l *load) {
 			var billed int64
 			covered := false
 			for _, inv := range invs {
-				if inv.Status == ledger.InvoiceDraft {
+				if inv.Status == contract.InvoiceDraft {
 					continue // not final yet
 				}
 				billed += inv.TotalCents

@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/raft-wal/metadb"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
@@ -267,10 +267,10 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // usageOf returns every tenant's usage totals over the load's windows.
-func usageOf(t *testing.T, admin *billingclient.Client, l *load) map[string]ledger.Counters {
+func usageOf(t *testing.T, admin *billingclient.Client, l *load) map[string]contract.Counters {
 	t.Helper()
 	_, _, first, last := l.expected()
-	out := map[string]ledger.Counters{}
+	out := map[string]contract.Counters{}
 	for _, ten := range l.tenants {
 		s, err := admin.Usage(context.Background(), ten, billingclient.UsageQuery{From: first.Add(-time.Hour), To: last.Add(time.Hour), Granularity: "hour"})
 		if err != nil {
@@ -283,20 +283,20 @@ func usageOf(t *testing.T, admin *billingclient.Client, l *load) map[string]ledg
 
 // draftsBefore returns every tenant's invoices whose period starts before
 // cut, in period order; it fails the test if one is not a draft.
-func draftsBefore(t *testing.T, admin *billingclient.Client, tenants []string, cut time.Time) map[string][]ledger.Invoice {
+func draftsBefore(t *testing.T, admin *billingclient.Client, tenants []string, cut time.Time) map[string][]contract.Invoice {
 	t.Helper()
-	out := map[string][]ledger.Invoice{}
+	out := map[string][]contract.Invoice{}
 	for _, ten := range tenants {
 		invs, err := admin.ListInvoices(context.Background(), billingclient.InvoiceQuery{TenantID: ten})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var keep []ledger.Invoice
+		var keep []contract.Invoice
 		for _, inv := range invs {
 			if !inv.PeriodStart.Before(cut) {
 				continue
 			}
-			if inv.Status != ledger.InvoiceDraft {
+			if inv.Status != contract.InvoiceDraft {
 				t.Fatalf("invoice %s of %s is %s, want a draft (grace is 1h)", inv.ID, ten, inv.Status)
 			}
 			keep = append(keep, inv)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
@@ -217,17 +217,17 @@ func (e *env) waitServing(tcs ...*tenantClient) {
 
 // billed returns the usage billing has accepted for the tenant labelled
 // label, all windows since the environment started.
-func (e *env) billed(ctx context.Context, label string) (ledger.Counters, error) {
+func (e *env) billed(ctx context.Context, label string) (contract.Counters, error) {
 	s, err := e.admin.Usage(ctx, e.id(label), billingclient.UsageQuery{
 		From: e.start.Add(-time.Hour), To: time.Now().Add(time.Hour), Granularity: "hour"})
 	if err != nil {
-		return ledger.Counters{}, err
+		return contract.Counters{}, err
 	}
 	return s.Total, nil
 }
 
 // mustBilled is billed failing the test on error.
-func (e *env) mustBilled(label string) ledger.Counters {
+func (e *env) mustBilled(label string) contract.Counters {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

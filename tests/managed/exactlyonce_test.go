@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
@@ -349,7 +349,7 @@ func barrier(ctx context.Context, t *testing.T, e *env, probe *tenantClient, tl 
 // checkBilled asserts served <= billed <= served + ambiguous for reads,
 // writes and queries and the body bytes, and query compute of at least a
 // millisecond per query (compute is rounded up).
-func checkBilled(t *testing.T, label string, c counts, b ledger.Counters) {
+func checkBilled(t *testing.T, label string, c counts, b contract.Counters) {
 	t.Helper()
 	t.Logf("%s client: %s", label, c)
 	t.Logf("%s billed: reads %d writes %d queries %d compute %dms ingress %d egress %d storage %d byte-s",

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
@@ -187,7 +187,7 @@ func TestMeteringUnderInFlightFaults(t *testing.T) {
 
 // meteringSummary renders one tenant's served, billed, unanswered and refused
 // figures for reads, writes and queries.
-func meteringSummary(c counts, b ledger.Counters) string {
+func meteringSummary(c counts, b contract.Counters) string {
 	billed := [numKinds]uint64{kindRead: b.Reads, kindWrite: b.Writes, kindQuery: b.Queries}
 	s := ""
 	for k := kindRead; k <= kindQuery; k++ {

@@ -1,4 +1,8 @@
-package ledger
+// Package invoice renders billing's invoices as documents: CSV (one row per
+// line) and a printable HTML page. It works on the wire types
+// (billing/contract), so it is what billing/api serves and what any client
+// holding an invoice can print; it knows nothing of the ledger.
+package invoice
 
 import (
 	"encoding/csv"
@@ -8,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/internal/csvcell"
 )
 
@@ -32,14 +37,14 @@ var CSVHeader = []string{"invoice_id", "tenant_id", "status", "period_start", "p
 // starting with '=', '+', '-', '@', a tab or a carriage return gets a
 // leading quote so no spreadsheet runs it as a formula (amounts such as
 // -1.50 stay numbers).
-func WriteCSV(w io.Writer, inv Invoice) error {
+func WriteCSV(w io.Writer, inv contract.Invoice) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
 	ps, pe := inv.PeriodStart.UTC().Format(time.RFC3339), inv.PeriodEnd.UTC().Format(time.RFC3339)
 	for i, l := range inv.Lines {
-		row := []string{inv.ID, inv.Tenant, string(inv.Status), ps, pe, strconv.Itoa(i + 1), string(l.Kind), string(l.Meter),
+		row := []string{inv.ID, inv.Tenant, string(inv.Status), ps, pe, strconv.Itoa(i + 1), l.Kind, l.Meter,
 			l.Description, strconv.FormatInt(l.Quantity, 10), l.Unit, FormatCents(l.Cents)}
 		for j := range row {
 			row[j] = csvcell.Escape(row[j])
@@ -55,8 +60,8 @@ func WriteCSV(w io.Writer, inv Invoice) error {
 // HTMLData is what WriteHTML renders: the invoice and, when known, its
 // tenant (for the bill-to block).
 type HTMLData struct {
-	Invoice Invoice
-	Tenant  *Tenant
+	Invoice contract.Invoice
+	Tenant  *contract.Tenant
 }
 
 var invoiceHTML = template.Must(template.New("invoice").Funcs(template.FuncMap{
