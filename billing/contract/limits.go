@@ -25,18 +25,19 @@ const (
 )
 
 // Limits are the hard figures agents enforce for a tenant, as its policy
-// carries them (the tier's limits). Every limit is positive; there is no
+// carries them (the tier's limits; billing/tier reads them from its YAML
+// file, hence the yaml tags). Every limit is positive; there is no
 // "unlimited" value.
 type Limits struct {
-	StorageBytes              int64         `json:"storage_bytes"`
-	APICallsPerDay            int64         `json:"api_calls_per_day"`
-	APICallsPerHour           int64         `json:"api_calls_per_hour"`
-	RequestsPerSecond         int64         `json:"requests_per_second"`
-	ConcurrentConnections     int64         `json:"concurrent_connections"`
-	MaxQueryDuration          time.Duration `json:"max_query_duration"`
-	MaxCollections            int64         `json:"max_collections"`
-	MaxDocumentsPerCollection int64         `json:"max_documents_per_collection"`
-	RetentionDays             int64         `json:"retention_days"`
+	StorageBytes              int64         `yaml:"storage_bytes" json:"storage_bytes"`
+	APICallsPerDay            int64         `yaml:"api_calls_per_day" json:"api_calls_per_day"`
+	APICallsPerHour           int64         `yaml:"api_calls_per_hour" json:"api_calls_per_hour"`
+	RequestsPerSecond         int64         `yaml:"requests_per_second" json:"requests_per_second"`
+	ConcurrentConnections     int64         `yaml:"concurrent_connections" json:"concurrent_connections"`
+	MaxQueryDuration          time.Duration `yaml:"max_query_duration" json:"max_query_duration"`
+	MaxCollections            int64         `yaml:"max_collections" json:"max_collections"`
+	MaxDocumentsPerCollection int64         `yaml:"max_documents_per_collection" json:"max_documents_per_collection"`
+	RetentionDays             int64         `yaml:"retention_days" json:"retention_days"`
 }
 
 // Included is the usage the tier's base price covers during a whole billing

@@ -2,7 +2,8 @@ package tier
 
 import (
 	"slices"
-	"time"
+
+	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
 // Meter names one metered quantity. The same names key Included, Overage,
@@ -188,19 +189,10 @@ type Band struct {
 	UnitPrice Money `yaml:"unit_price" json:"unit_price"`
 }
 
-// Limits are the hard figures agents enforce for a tenant on this tier.
+// Limits are the hard figures agents enforce for a tenant on this tier:
+// the contract's type, which the tenant's policy carries to the agents.
 // Every limit is positive; there is no "unlimited" value.
-type Limits struct {
-	StorageBytes              int64         `yaml:"storage_bytes" json:"storage_bytes"`
-	APICallsPerDay            int64         `yaml:"api_calls_per_day" json:"api_calls_per_day"`
-	APICallsPerHour           int64         `yaml:"api_calls_per_hour" json:"api_calls_per_hour"`
-	RequestsPerSecond         int64         `yaml:"requests_per_second" json:"requests_per_second"`
-	ConcurrentConnections     int64         `yaml:"concurrent_connections" json:"concurrent_connections"`
-	MaxQueryDuration          time.Duration `yaml:"max_query_duration" json:"max_query_duration"`
-	MaxCollections            int64         `yaml:"max_collections" json:"max_collections"`
-	MaxDocumentsPerCollection int64         `yaml:"max_documents_per_collection" json:"max_documents_per_collection"`
-	RetentionDays             int64         `yaml:"retention_days" json:"retention_days"`
-}
+type Limits = contract.Limits
 
 // Clone returns a deep copy of t sharing no memory with it.
 func (t Tier) Clone() Tier {

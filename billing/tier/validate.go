@@ -135,7 +135,7 @@ func (t Tier) validate(prefix string, p *problems) {
 		}
 		price.validate(path, p)
 	}
-	t.Limits.validate(prefix+".limits", p)
+	validateLimits(t.Limits, prefix+".limits", p)
 	switch t.QuotaAction {
 	case Block, Throttle, AllowWithOverage, Warn:
 	case "":
@@ -235,7 +235,7 @@ func validateBands(p *problems, path string, model Model, bands []Band) {
 	}
 }
 
-func (l Limits) validate(path string, p *problems) {
+func validateLimits(l Limits, path string, p *problems) {
 	for _, f := range []struct {
 		name string
 		v    int64
