@@ -15,7 +15,7 @@ func starterPolicy(t *testing.T, tenant string, version uint64) contract.Policy 
 	if !ok {
 		t.Fatal("no starter tier")
 	}
-	return contract.Policy{Tenant: tenant, Tier: tr.Name, Status: contract.StatusActive, Limits: contract.Limits(tr.Limits), Included: contract.Included(tr.Included), QuotaAction: contract.QuotaAction(tr.QuotaAction), Version: version}
+	return contract.Policy{Tenant: tenant, Tier: tr.Name, Status: contract.StatusActive, Limits: tr.Limits, Included: contract.Included(tr.Included), QuotaAction: contract.QuotaAction(tr.QuotaAction), Version: version}
 }
 
 func TestGovernor(t *testing.T) {

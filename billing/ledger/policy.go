@@ -91,7 +91,7 @@ func GetPolicy(tx *bolt.Tx, tenant string) (contract.Policy, error) {
 	// policy carries them as the catalog defines them.
 	return contract.Policy{
 		Tenant: t.ID, Tier: t.Tier, Status: contract.Status(t.Status),
-		Limits: contract.Limits(def.Limits), Included: contract.Included(def.Included),
+		Limits: def.Limits, Included: contract.Included(def.Included),
 		QuotaAction: contract.QuotaAction(def.QuotaAction), RevokedAgentKeys: revoked,
 		Version: t.PolicyVersion + st.Version, IssuedAt: issued,
 	}, nil

@@ -61,7 +61,7 @@ func TestPolicy(t *testing.T) {
 	f.createTenant("t1", "professional")
 	p := f.policy("t1")
 	pro, _ := tier.Defaults().Get("professional")
-	if p.Tier != "professional" || p.Status != contract.StatusActive || p.Limits != contract.Limits(pro.Limits) || p.QuotaAction != contract.AllowWithOverage ||
+	if p.Tier != "professional" || p.Status != contract.StatusActive || p.Limits != pro.Limits || p.QuotaAction != contract.AllowWithOverage ||
 		p.Version != 1 || !p.IssuedAt.Equal(t0) || p.RevokedAgentKeys == nil || p.Included != contract.Included(pro.Included) {
 		t.Fatalf("policy = %+v", p)
 	}
