@@ -71,7 +71,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/config"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/internal/audit"
@@ -292,7 +292,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("metrics: %w", err)
 	}
 
-	docsCfg := docs.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes, Limits: tenancy.Limits, Logger: nodeLog}
+	docsCfg := document.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes, Limits: tenancy.Limits, Logger: nodeLog}
 	tsm := tenancy.NewStateMachine()
 	tsm.SetLogger(nodeLog.With("component", "tenancy"))
 	var mgd *managed
@@ -323,7 +323,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		docsCfg.Sealer = enc.kr
 		sm.keyring = enc.sm
 	}
-	sm.docs = docs.NewStateMachine(docsCfg)
+	sm.docs = document.NewStateMachine(docsCfg)
 	scfg := store.Config{
 		NodeID:          nodeID,
 		Dir:             filepath.Join(a.cfg.DataDir, storeDir),
@@ -374,13 +374,13 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	undo = append(undo, func() { st.Close() })
 	reportUnaddressable(ctx, st, nodeLog.With("component", "docs"))
 	var apiStore httpapi.Store = st
-	var reader *docs.Reader
+	var reader *document.Reader
 	if enc != nil {
 		if err := enc.start(st, nodeLog); err != nil {
 			return err
 		}
 		undo = append(undo, enc.stop)
-		apiStore, reader = sealingStore{Store: st, mgr: enc.mgr}, docs.NewReader(enc.kr)
+		apiStore, reader = sealingStore{Store: st, mgr: enc.mgr}, document.NewReader(enc.kr)
 	}
 
 	apiCfg := httpapi.Config{
