@@ -8,7 +8,9 @@
 // and HTTP addresses, resolves --join addresses or discovers the members
 // (--discover; waiting for --bootstrap-expect of them), opens the store
 // (which bootstraps or joins in the background) and serves the API; it
-// returns once serving.
+// returns once serving. The steps a billing replica takes too (data
+// directory, listeners, starting HTTP server, --join, registry, store
+// settings) are internal/nodehost's.
 // Close stops in a fixed order: stop accepting HTTP requests and drain those
 // in flight, close the store (a leader hands over leadership first), which
 // closes its files.
@@ -57,44 +59,25 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/config"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodehost"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
 
-// HTTP server limits.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = time.Minute
-	writeTimeout      = time.Minute
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
-	// ShutdownTimeout bounds how long Close waits for in-flight HTTP
-	// requests before cutting them off.
-	ShutdownTimeout = 10 * time.Second
-)
-
-// storeDir is the store's directory inside the data directory.
-const storeDir = "store"
+// ShutdownTimeout bounds how long Close waits for in-flight HTTP requests
+// before cutting them off.
+const ShutdownTimeout = nodehost.ShutdownTimeout
 
 // Agent is one running node. Its methods are safe for concurrent use.
 type Agent struct {
@@ -110,7 +93,7 @@ type Agent struct {
 	httpAddr string // advertised
 	store    *store.Store
 	managed  *managed // nil unless managed by billing
-	httpSrv  *http.Server
+	httpSrv  *nodehost.Server
 	pprofSrv *http.Server // nil unless --pprof-addr
 	api      *httpapi.Server
 	// auditLog is the audit log (nil when --audit-log off); audit is what
@@ -127,9 +110,8 @@ type Agent struct {
 	// otherwise).
 	stopRenew func()
 	// enc is encryption at rest (nil without --master-key-file).
-	enc     *encryption
-	handler atomic.Pointer[http.Handler]
-	errc    chan error
+	enc  *encryption
+	errc chan error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -164,19 +146,14 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if a.opened {
 		return errors.New("agent: already open")
 	}
-	var undo []func()
+	var undo nodehost.Undo
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
+			undo.Run()
 		}
 	}()
 
-	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data-dir: %w", err)
-	}
-	nodeID, err := nodeIdentity.ResolveID(a.cfg.DataDir, a.cfg.NodeID)
+	nodeID, err := nodehost.DataDir(a.cfg.DataDir, a.cfg.NodeID, nodeIdentity)
 	if err != nil {
 		return err
 	}
@@ -204,24 +181,12 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		return err
 	}
 
-	raftLn, err := net.Listen("tcp", a.cfg.RaftAddr)
-	if err != nil {
-		return fmt.Errorf("raft-addr: %w", err)
-	}
-	undo = append(undo, func() { raftLn.Close() })
-	httpLn, err := net.Listen("tcp", a.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http-addr: %w", err)
-	}
-	undo = append(undo, func() { httpLn.Close() })
-	raftAdv, err := a.advertised(a.cfg.RaftAddr, raftLn)
+	ls, err := nodehost.Listen(a.cfg.RaftAddr, a.cfg.HTTPAddr, a.cfg.AdvertiseHost)
 	if err != nil {
 		return err
 	}
-	httpAdv, err := a.advertised(a.cfg.HTTPAddr, httpLn)
-	if err != nil {
-		return err
-	}
+	undo.Add(ls.Close)
+	raftAdv, httpAdv := ls.RaftAddr, ls.HTTPAddr
 	nodeLog := a.base.With("node_id", nodeID)
 	a.log = nodeLog.With("component", "agent")
 	if a.auditLog, err = openAuditLog(ctx, a.cfg, nodeLog); err != nil {
@@ -230,43 +195,22 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	a.audit = audit.Auditor(audit.Nop{})
 	if a.auditLog != nil {
 		a.audit = a.auditLog
-		undo = append(undo, func() { a.auditLog.Close() })
+		undo.Add(func() { a.auditLog.Close() })
 	}
 
 	// Serve right away: /health and /api/v1/cluster/self answer while the
 	// store opens, so peers started together can resolve our HTTP address.
-	starting := jsonapi.StartingHandler(nodeID, raftAdv, httpAdv)
-	a.handler.Store(&starting)
-	a.httpSrv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			(*a.handler.Load()).ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := tl.Serve(a.httpSrv, httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			select {
-			case a.errc <- fmt.Errorf("http server: %w", err):
-			default:
-			}
-		}
-	}()
-	undo = append(undo, func() { a.httpSrv.Close() })
+	a.httpSrv = nodehost.Serve(tl, ls, nodeID, a.log, a.errc)
+	undo.Add(a.httpSrv.Close)
 	if a.cfg.PprofAddr != "" {
 		srv, err := servePprof(a.cfg.PprofAddr, a.log)
 		if err != nil {
 			return err
 		}
 		a.pprofSrv = srv
-		undo = append(undo, func() { srv.Close() })
+		undo.Add(func() { srv.Close() })
 	}
 
-	peerHTTP := member.PeerHTTP{Scheme: tl.Scheme(), Client: tl.PeerClient(member.ProbeTimeout)}
 	var join []string
 	if a.cfg.Discover != "" {
 		if boot == nil && a.cfg.Managed() {
@@ -278,21 +222,15 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 			return err
 		}
 	} else {
-		join = member.ResolveJoin(ctx, a.log, peerHTTP, a.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
+		join = ls.ResolveJoin(ctx, a.log, tl, a.cfg.Join)
 	}
 
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := tl.Register(reg); err != nil {
-		return fmt.Errorf("metrics: %w", err)
+	reg, err := nodehost.NewRegistry(tl)
+	if err != nil {
+		return err
 	}
 
-	docsCfg := docs.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes, Limits: tenancy.Limits, Logger: nodeLog}
+	docsCfg := document.Config{MaxDocumentBytes: a.cfg.MaxDocumentBytes, Limits: tenancy.Limits, Logger: nodeLog}
 	tsm := tenancy.NewStateMachine()
 	tsm.SetLogger(nodeLog.With("component", "tenancy"))
 	var mgd *managed
@@ -309,7 +247,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		if err := mgd.openMeter(ctx); err != nil {
 			return err
 		}
-		undo = append(undo, func() { mgd.closeMeter() })
+		undo.Add(func() { mgd.closeMeter() })
 		docsCfg.OnStorage = mgd.feed.onStorage
 		if err := reg.Register(newManagedCollector(mgd)); err != nil {
 			return fmt.Errorf("metrics: %w", err)
@@ -323,46 +261,45 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 		docsCfg.Sealer = enc.kr
 		sm.keyring = enc.sm
 	}
-	sm.docs = docs.NewStateMachine(docsCfg)
-	scfg := store.Config{
-		NodeID:          nodeID,
-		Dir:             filepath.Join(a.cfg.DataDir, storeDir),
-		RaftAddr:        raftLn.Addr().String(),
-		AdvertiseAddr:   raftAdv,
-		Listener:        raftLn,
-		Meta:            map[string]string{httpapi.MetaHTTPAddr: httpAdv},
-		BootstrapExpect: a.cfg.BootstrapExpect,
-		Join:            join,
-		Logger:          a.base, // the store adds component and node_id
-		Registerer:      reg,
-	}
+	sm.docs = document.NewStateMachine(docsCfg)
+	scfg := ls.StoreConfig(nodehost.StoreParams{
+		NodeID:            nodeID,
+		DataDir:           a.cfg.DataDir,
+		MetaHTTPAddr:      httpapi.MetaHTTPAddr,
+		BootstrapExpect:   a.cfg.BootstrapExpect,
+		Join:              join,
+		SnapshotThreshold: uint64(a.cfg.SnapshotThreshold),
+		SnapshotInterval:  a.cfg.SnapshotInterval,
+		TrailingLogs:      uint64(a.cfg.TrailingLogs),
+		Logger:            a.base, // the store adds component and node_id
+		Registerer:        reg,
+	})
 	if mgd != nil {
 		scfg.OnLeadership = mgd.onLeadership
 	}
 	if enc != nil {
 		scfg.MasterKey = enc.master
 	}
-	scfg.SnapshotThreshold, scfg.SnapshotInterval, scfg.TrailingLogs = uint64(a.cfg.SnapshotThreshold), a.cfg.SnapshotInterval, uint64(a.cfg.TrailingLogs)
 	scfg.OnMembership = membershipAuditor(a.audit, nodeID, nodeLog)
 	if faultsEnabled {
 		iso := newIsolator()
-		scfg.Listener, scfg.Dial = iso.listener(raftLn), iso.dial
+		scfg.Listener, scfg.Dial = iso.listener(ls.Raft), iso.dial
 		stop := startFaults(a.log, iso)
-		undo = append(undo, stop)
+		undo.Add(stop)
 		a.stopFaults = stop
 	}
 	// TLS on top of the isolator: the raft port and the internal RPC
 	// speak mutual TLS between nodes of the cluster.
 	scfg.Listener, scfg.Dial = tl.PeerListener(scfg.Listener), tl.PeerDialer(scfg.Dial)
 	a.tls, a.stopTLS = tl, tl.Start()
-	undo = append(undo, a.stopTLS)
+	undo.Add(a.stopTLS)
 	a.stopRenew = func() {}
 	if enroller != nil {
 		rctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); enroller.run(rctx, tl.Reloader()) }()
 		a.stopRenew = func() { cancel(); <-done }
-		undo = append(undo, a.stopRenew)
+		undo.Add(a.stopRenew)
 	}
 	st, err := store.New(scfg, sm)
 	if err != nil {
@@ -371,16 +308,16 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	if err := st.Open(ctx); err != nil {
 		return err
 	}
-	undo = append(undo, func() { st.Close() })
+	undo.Add(func() { st.Close() })
 	reportUnaddressable(ctx, st, nodeLog.With("component", "docs"))
 	var apiStore httpapi.Store = st
-	var reader *docs.Reader
+	var reader *document.Reader
 	if enc != nil {
 		if err := enc.start(st, nodeLog); err != nil {
 			return err
 		}
-		undo = append(undo, enc.stop)
-		apiStore, reader = sealingStore{Store: st, mgr: enc.mgr}, docs.NewReader(enc.kr)
+		undo.Add(enc.stop)
+		apiStore, reader = sealingStore{Store: st, mgr: enc.mgr}, document.NewReader(enc.kr)
 	}
 
 	apiCfg := httpapi.Config{
@@ -421,10 +358,10 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 	h := api.Handler()
 	if mgd != nil {
 		mgd.start(st, httpAdv, raftAdv)
-		undo = append(undo, mgd.stop)
+		undo.Add(mgd.stop)
 		h = managedReadyz(h, mgd)
 	}
-	a.handler.Store(&h)
+	a.httpSrv.SetHandler(h)
 
 	a.nodeID, a.raftAddr, a.httpAddr, a.store, a.managed, a.opened = nodeID, raftAdv, httpAdv, st, mgd, true
 	a.enc = enc
@@ -459,18 +396,6 @@ func managedReadyz(next http.Handler, m *managed) http.Handler {
 	})
 }
 
-// advertised returns the address announced for a listener configured as
-// listen: the advertise host (see config.AdvertiseHost) and the port actually
-// bound (which differs from listen for port 0).
-func (a *Agent) advertised(listen string, ln net.Listener) (string, error) {
-	host, err := a.cfg.AdvertiseHost(listen)
-	if err != nil {
-		return "", err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	return net.JoinHostPort(host, strconv.Itoa(port)), nil
-}
-
 // Close stops the node: the HTTP server stops accepting and drains
 // in-flight requests (for up to ShutdownTimeout); a managed agent then stops
 // its background loops, closes its meter (writing the partial window to the
@@ -485,12 +410,7 @@ func (a *Agent) Close() error {
 			return
 		}
 		var errs []error
-		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		if err := a.httpSrv.Shutdown(ctx); err != nil {
-			a.log.Warn("http drain timed out; closing connections", "err", err)
-			a.httpSrv.Close()
-		}
-		cancel()
+		a.httpSrv.Shutdown()
 		if a.pprofSrv != nil {
 			a.pprofSrv.Close()
 		}

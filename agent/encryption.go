@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/keyring"
 	"github.com/aerolithdb/aerolith/internal/seal"
 	"github.com/aerolithdb/aerolith/store"
@@ -78,10 +78,10 @@ type sealingStore struct {
 // Propose ensures data keys, then proposes cmd.
 func (s sealingStore) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
 	if len(cmd) > 0 && cmd[0] == docsTag {
-		if c, err := docs.DecodeCommand(cmd); err == nil {
+		if c, err := document.DecodeCommand(cmd); err == nil {
 			var done string
 			for _, op := range c.Ops {
-				if op.Kind != docs.OpPut || op.Tenant == done {
+				if op.Kind != document.OpPut || op.Tenant == done {
 					continue
 				}
 				if err := s.mgr.Ensure(ctx, op.Tenant); err != nil {

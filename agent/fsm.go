@@ -6,7 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/keyring"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/store"
@@ -35,14 +35,14 @@ type StateMachine struct {
 	// ('K') commands and is reloaded through Load.
 	keyring store.StateMachine
 	// applying is the index of the command being (or last) applied, so
-	// observers called inside Apply (docs.Config.OnStorage) know it.
+	// observers called inside Apply (document.Config.OnStorage) know it.
 	applying atomic.Uint64
 }
 
 var _ store.StateMachine = (*StateMachine)(nil)
 
 // NewStateMachine returns the dispatcher over the document and tenancy
-// state machines (normally *docs.StateMachine and *tenancy.StateMachine).
+// state machines (normally *document.StateMachine and *tenancy.StateMachine).
 func NewStateMachine(documents, tenants store.StateMachine) *StateMachine {
 	return &StateMachine{docs: documents, tenancy: tenants}
 }
@@ -94,5 +94,5 @@ func (m *StateMachine) applyingIndex() uint64 { return m.applying.Load() }
 
 // unknownCommand is the result of a command no state machine owns.
 func unknownCommand(format string, args ...any) []byte {
-	return docs.EncodeResult(docs.Result{Err: &docs.Error{Code: docs.CodeInternal, Message: fmt.Sprintf(format, args...)}})
+	return document.EncodeResult(document.Result{Err: &document.Error{Code: document.CodeInternal, Message: fmt.Sprintf(format, args...)}})
 }

@@ -8,7 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 )
 
@@ -62,11 +62,11 @@ func TestStateMachineRoutes(t *testing.T) {
 			if d.calls != dBefore || tn.calls != tBefore {
 				t.Fatalf("Apply(%x) reached a state machine", tc.cmd)
 			}
-			r, err := docs.DecodeResult(out)
+			r, err := document.DecodeResult(out)
 			if err != nil {
 				t.Fatalf("DecodeResult = %v", err)
 			}
-			if !errors.Is(r.Error(), docs.ErrInternal) || !strings.Contains(r.Err.Message, tc.wantErr) {
+			if !errors.Is(r.Error(), document.ErrInternal) || !strings.Contains(r.Err.Message, tc.wantErr) {
 				t.Fatalf("Apply(%x) error = %v, want internal mentioning %q", tc.cmd, r.Err, tc.wantErr)
 			}
 		})
@@ -79,7 +79,7 @@ func TestStateMachineRoutes(t *testing.T) {
 // FuzzStateMachine: whatever the bytes, the dispatcher over the real state
 // machines returns a result (never nil) and does not panic.
 func FuzzStateMachine(f *testing.F) {
-	put, err := docs.EncodeCommand(docs.Command{Ops: []docs.Op{{Kind: docs.OpPut, Tenant: "t1", Collection: "c", ID: "a", Data: []byte(`{"x":1}`), Time: 1}}})
+	put, err := document.EncodeCommand(document.Command{Ops: []document.Op{{Kind: document.OpPut, Tenant: "t1", Collection: "c", ID: "a", Data: []byte(`{"x":1}`), Time: 1}}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func FuzzStateMachine(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { db.Close() })
-	sm := NewStateMachine(docs.NewStateMachine(docs.Config{Limits: tenancy.Limits}), tenancy.NewStateMachine())
+	sm := NewStateMachine(document.NewStateMachine(document.Config{Limits: tenancy.Limits}), tenancy.NewStateMachine())
 	var index uint64
 	f.Fuzz(func(t *testing.T, cmd []byte) {
 		index++

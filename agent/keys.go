@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 )
@@ -27,7 +27,7 @@ var _ httpapi.Keys = (*keyManager)(nil)
 // Create makes a key for one of the cluster's tenants. A tenant this node
 // does not know as served is looked up in billing first (it may have just
 // been added to the cluster); other tenants get an error matching
-// docs.ErrInvalid; any tenant before the node knows the cluster's
+// document.ErrInvalid; any tenant before the node knows the cluster's
 // (enrollment) gets httpapi.ErrNotEnrolled (503 not_ready).
 func (k *keyManager) Create(ctx context.Context, tenant, role, name string) (tenancy.APIKey, string, error) {
 	ok, known := k.serves(tenant)
@@ -39,7 +39,7 @@ func (k *keyManager) Create(ctx context.Context, tenant, role, name string) (ten
 	case !known:
 		return tenancy.APIKey{}, "", httpapi.ErrNotEnrolled
 	case !ok:
-		return tenancy.APIKey{}, "", &docs.Error{Code: docs.CodeInvalid, Message: "tenant: " + tenant +
+		return tenancy.APIKey{}, "", &document.Error{Code: document.CodeInvalid, Message: "tenant: " + tenant +
 			" is not served by this cluster (billing registered the cluster for other tenants; add it with: aerolith cluster tenants add <cluster> " + tenant + ")"}
 	}
 	return k.Keys.Create(ctx, tenant, role, name)
@@ -60,7 +60,7 @@ func (k *keyManager) List(ctx context.Context, tenant string) ([]tenancy.APIKey,
 		ok, known = k.serves(tenant)
 	}
 	if known && !ok {
-		return nil, &docs.Error{Code: docs.CodeNotFound, Message: "tenant: " + tenant + " is not served by this cluster and has no keys here"}
+		return nil, &document.Error{Code: document.CodeNotFound, Message: "tenant: " + tenant + " is not served by this cluster and has no keys here"}
 	}
 	return keys, nil
 }

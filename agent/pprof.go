@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/nodehost"
 )
 
 // pprofWriteTimeout bounds a profiling answer: profiles and traces of up to
@@ -30,10 +32,7 @@ func servePprof(addr string, log *slog.Logger) (*http.Server, error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// Timeouts as on the data API, except that writes may take as long as
 	// the longest profile or trace one is likely to ask for (?seconds=).
-	srv := &http.Server{
-		Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		WriteTimeout: pprofWriteTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
-	}
+	srv := nodehost.HTTPServer(mux, pprofWriteTimeout)
 	log.Warn("profiling endpoint enabled (unauthenticated)", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

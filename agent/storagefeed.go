@@ -8,7 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -22,7 +22,7 @@ type storageObserver interface {
 // quota counts: docs Stats.Bytes + IndexBytes), for the byte-seconds the
 // leader integrates.
 //
-// Changes come from inside Apply (docs.Config.OnStorage), in log order.
+// Changes come from inside Apply (document.Config.OnStorage), in log order.
 // That misses the state a node starts with and state installed by a
 // snapshot, so the feed also seeds every tenant from a read of the state:
 // after enrollment and whenever this node gains leadership. A seed must
@@ -46,7 +46,7 @@ func newStorageFeed(m storageObserver, applying func() uint64) *storageFeed {
 	return &storageFeed{meter: m, applying: applying, now: time.Now, last: map[string]uint64{}}
 }
 
-// onStorage is docs.Config.OnStorage: called inside Apply, in log order.
+// onStorage is document.Config.OnStorage: called inside Apply, in log order.
 func (f *storageFeed) onStorage(tenant string, bytes int64, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,7 +89,7 @@ func (f *storageFeed) seed(ctx context.Context, st stateReader) error {
 	bytes := make(map[string]int64, len(tenants))
 	err := st.View(ctx, store.Stale, func(tx *bolt.Tx) error {
 		for t := range tenants {
-			s, err := docs.TenantStats(tx, t)
+			s, err := document.TenantStats(tx, t)
 			if err != nil {
 				return err
 			}

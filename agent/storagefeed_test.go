@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -52,7 +52,7 @@ type feedState struct {
 
 func (s *feedState) put(tenant, id, data string) {
 	s.t.Helper()
-	cmd, err := docs.EncodeCommand(docs.Command{Ops: []docs.Op{{Kind: docs.OpPut, Tenant: tenant, Collection: "c", ID: id, Data: []byte(data), Time: 1}}})
+	cmd, err := document.EncodeCommand(document.Command{Ops: []document.Op{{Kind: document.OpPut, Tenant: tenant, Collection: "c", ID: id, Data: []byte(data), Time: 1}}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func (s *feedState) put(tenant, id, data string) {
 	if err := s.db.Update(func(tx *bolt.Tx) error { out = s.sm.Apply(tx, s.index, cmd); return nil }); err != nil {
 		s.t.Fatal(err)
 	}
-	if r, err := docs.DecodeResult(out); err != nil || r.Err != nil {
+	if r, err := document.DecodeResult(out); err != nil || r.Err != nil {
 		s.t.Fatalf("put: %v %v", err, r.Err)
 	}
 	s.applied = s.index
@@ -78,8 +78,8 @@ func (s *feedState) View(_ context.Context, _ store.Consistency, fn func(*bolt.T
 }
 
 func (s *feedState) stored(tenant string) int64 {
-	var st docs.Stats
-	if err := s.db.View(func(tx *bolt.Tx) (err error) { st, err = docs.TenantStats(tx, tenant); return }); err != nil {
+	var st document.Stats
+	if err := s.db.View(func(tx *bolt.Tx) (err error) { st, err = document.TenantStats(tx, tenant); return }); err != nil {
 		s.t.Fatal(err)
 	}
 	return st.Bytes + st.IndexBytes
@@ -94,7 +94,7 @@ func TestStorageFeed(t *testing.T) {
 	obs := &recordingObserver{}
 	sm := NewStateMachine(nil, tenancy.NewStateMachine())
 	feed := newStorageFeed(obs, sm.applyingIndex)
-	sm.docs = docs.NewStateMachine(docs.Config{OnStorage: feed.onStorage})
+	sm.docs = document.NewStateMachine(document.Config{OnStorage: feed.onStorage})
 	s := &feedState{t: t, db: db, sm: sm}
 	ctx := context.Background()
 

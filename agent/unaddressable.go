@@ -6,7 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -16,16 +16,16 @@ const maxUnaddressableReported = 20
 
 // reportUnaddressable is the check for documents stored with the id "." or
 // "..", which the API refuses since a DELETE of .../documents/.. could drop
-// a collection (see docs.UnaddressableDocuments): it runs once at start
+// a collection (see document.Unaddressable): it runs once at start
 // and logs each such document this node holds at warn level, with what the
 // user can do. Documents are neither changed nor hidden. It reads the
 // local state (Stale): a lookup of two ids per collection, before the node
 // has caught up, so what arrives later through replication is reported at
 // the next start.
 func reportUnaddressable(ctx context.Context, st *store.Store, log *slog.Logger) {
-	var found []docs.DocumentRef
+	var found []document.Ref
 	err := st.View(ctx, store.Stale, func(tx *bolt.Tx) error {
-		return docs.UnaddressableDocuments(tx, func(r docs.DocumentRef) error {
+		return document.Unaddressable(tx, func(r document.Ref) error {
 			found = append(found, r)
 			return nil
 		})

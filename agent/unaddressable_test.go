@@ -11,7 +11,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/config"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 )
 
@@ -36,9 +36,9 @@ func TestUnaddressableReportedAtStart(t *testing.T) {
 	}
 	base := "http://" + a.HTTPAddr()
 	testwait.Until(t, waitLimit, "ready", func() bool { return call(t, "GET", base+"/readyz", "", nil) == 200 })
-	cmd, err := docs.EncodeCommand(docs.Command{Ops: []docs.Op{
-		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "scratch", ID: "..", Data: json.RawMessage(`{"legacy":true}`), Time: 1},
-		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "scratch", ID: "keep", Data: json.RawMessage(`{}`), Time: 1},
+	cmd, err := document.EncodeCommand(document.Command{Ops: []document.Op{
+		{Kind: document.OpPut, Tenant: auth.DefaultTenant, Collection: "scratch", ID: "..", Data: json.RawMessage(`{"legacy":true}`), Time: 1},
+		{Kind: document.OpPut, Tenant: auth.DefaultTenant, Collection: "scratch", ID: "keep", Data: json.RawMessage(`{}`), Time: 1},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -222,10 +222,10 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			return err
 		}
 	}
-	var ts docs.Stats
+	var ts document.Stats
 	err := s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
 		var err error
-		ts, err = docs.TenantStats(tx, p.Tenant)
+		ts, err = document.TenantStats(tx, p.Tenant)
 		return err
 	})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 )
 
 // collectionBody describes one collection.
@@ -24,15 +24,15 @@ type indexInfo struct {
 	Field string `json:"field"`
 }
 
-func (s *Server) collections(r *http.Request, p auth.Principal) ([]docs.CollectionInfo, error) {
+func (s *Server) collections(r *http.Request, p auth.Principal) ([]document.CollectionInfo, error) {
 	c, err := consistency(r)
 	if err != nil {
 		return nil, err
 	}
-	var infos []docs.CollectionInfo
+	var infos []document.CollectionInfo
 	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
 		var err error
-		infos, err = docs.Collections(tx, p.Tenant)
+		infos, err = document.Collections(tx, p.Tenant)
 		return err
 	})
 	return infos, err
@@ -61,7 +61,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p auth.
 
 // dropCollection: DELETE /api/v1/collections/{c} → 204.
 func (s *Server) dropCollection(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpDropCollection, Tenant: p.Tenant, Collection: r.PathValue("c"), Time: s.now()}); err != nil {
+	if _, err := s.propose(w, r, document.Op{Kind: document.OpDropCollection, Tenant: p.Tenant, Collection: r.PathValue("c"), Time: s.now()}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -100,7 +100,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	noteOf(r).Set("index:" + p.Tenant + "/" + clipText(r.PathValue("c")) + "/" + clipText(b.Field))
-	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
+	if _, err := s.propose(w, r, document.Op{Kind: document.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, indexInfo{Field: b.Field})
@@ -109,7 +109,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 // dropIndex: DELETE /api/v1/collections/{c}/indexes/{field} → 204.
 func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	if _, err := s.propose(w, r, docs.Op{Kind: docs.OpDropIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: r.PathValue("field"), Time: s.now()}); err != nil {
+	if _, err := s.propose(w, r, document.Op{Kind: document.OpDropIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: r.PathValue("field"), Time: s.now()}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -118,11 +118,11 @@ func (s *Server) dropIndex(w http.ResponseWriter, r *http.Request, p auth.Princi
 
 // batchResult is the outcome of one batch operation.
 type batchResult struct {
-	Op         string         `json:"op"`
-	Collection string         `json:"collection"`
-	ID         string         `json:"id"`
-	Version    uint64         `json:"version,omitempty"`
-	Document   *docs.Document `json:"document,omitempty"`
+	Op         string        `json:"op"`
+	Collection string        `json:"collection"`
+	ID         string        `json:"id"`
+	Version    uint64        `json:"version,omitempty"`
+	Document   *document.Doc `json:"document,omitempty"`
 }
 
 // batch: POST /api/v1/batch applies all operations atomically as one
@@ -137,18 +137,18 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		st.writes = len(b.Operations)
 	}
 	now := s.now()
-	ops := make([]docs.Op, len(b.Operations))
+	ops := make([]document.Op, len(b.Operations))
 	for i, bo := range b.Operations {
-		op := docs.Op{Tenant: p.Tenant, Collection: bo.Collection, ID: bo.ID, IfVersion: bo.IfVersion, Time: now}
+		op := document.Op{Tenant: p.Tenant, Collection: bo.Collection, ID: bo.ID, IfVersion: bo.IfVersion, Time: now}
 		switch bo.Op {
 		case "put":
-			op.Kind = docs.OpPut
+			op.Kind = document.OpPut
 			op.Data = bo.Data
 			if op.ID == "" {
 				op.ID = s.cfg.NewID()
 			}
 		case "delete":
-			op.Kind = docs.OpDelete
+			op.Kind = document.OpDelete
 		}
 		ops[i] = op
 	}
@@ -163,7 +163,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	results := make([]batchResult, len(ops))
 	for i, op := range ops {
 		results[i] = batchResult{Op: b.Operations[i].Op, Collection: op.Collection, ID: op.ID}
-		if op.Kind == docs.OpPut {
+		if op.Kind == document.OpPut {
 			d := present(res.Docs[i])
 			results[i].Document = &d
 			results[i].Version = d.Version
@@ -176,7 +176,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 // batchError prefixes a document error with the index of the operation that
 // failed.
 func batchError(err error) error {
-	var de *docs.Error
+	var de *document.Error
 	if !errors.As(err, &de) {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
@@ -188,9 +188,9 @@ func checkText(body []byte) error {
 }
 
 // checkID checks a document id given in a body (field names it): one a
-// URL path can carry (docs.ValidateRequestID).
+// URL path can carry (document.ValidateRequestID).
 func checkID(field, id string) error {
-	if err := docs.ValidateRequestID(id); err != nil {
+	if err := document.ValidateRequestID(id); err != nil {
 		return invalid("%s: %v", field, err)
 	}
 	return nil

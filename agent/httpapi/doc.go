@@ -60,14 +60,14 @@
 //	write of a suspended tenant             402 payment_required (the message names the unpaid invoice)
 //	any request of a deleted tenant         403 permission_denied
 //	query past max_query_duration           408 query_timeout
-//	storage limit (agent/docs)              507 storage_quota_exceeded, no Retry-After
-//	collections, documents (agent/docs)     429 quota_exceeded, no Retry-After (waiting does not help)
+//	storage limit (agent/document)          507 storage_quota_exceeded, no Retry-After
+//	collections, documents (agent/document) 429 quota_exceeded, no Retry-After (waiting does not help)
 //	throttle                                the request waits the Decision's Delay (or until the client leaves)
 //	allow_with_overage                      served and metered as usual (billing rates overage from the totals)
 //	warn                                    served; a warning log line and aerolith_quota_warnings_total{limit}
 //
 // A request served past a limit (overage or warn, from the enforcer or
-// from docs.Result.Exceeded) carries the header Aerolith-Quota-Warning
+// from document.Result.Exceeded) carries the header Aerolith-Quota-Warning
 // listing the limits, e.g. "storage_bytes, max_documents_per_collection".
 //
 // Storage, collection and document limits are enforced by the document

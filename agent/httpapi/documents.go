@@ -15,20 +15,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
 // newDocumentID is the default Config.NewID.
-func newDocumentID() string { return docs.NewID() }
+func newDocumentID() string { return document.NewID() }
 
 // pageBody is the answer of list and query.
 type pageBody struct {
-	Documents []docs.Document `json:"documents"`
-	Total     int             `json:"total"`
-	Limit     int             `json:"limit"`
-	Offset    int             `json:"offset"`
-	Explain   *explainBody    `json:"explain,omitempty"`
+	Documents []document.Doc `json:"documents"`
+	Total     int            `json:"total"`
+	Limit     int            `json:"limit"`
+	Offset    int            `json:"offset"`
+	Explain   *explainBody   `json:"explain,omitempty"`
 }
 
 // explainBody says how a query was served.
@@ -45,7 +45,7 @@ type explainBody struct {
 // it did may hold some (only inside strings: JSON syntax is ASCII); served
 // as is it would make the whole answer invalid JSON, so each invalid
 // sequence is answered as U+FFFD, as encoding/json does for Go strings.
-func present(d docs.Document) docs.Document {
+func present(d document.Doc) document.Doc {
 	d.CreatedAt = d.CreatedAt.UTC()
 	d.UpdatedAt = d.UpdatedAt.UTC()
 	if !utf8.Valid(d.Data) {
@@ -54,8 +54,8 @@ func present(d docs.Document) docs.Document {
 	return d
 }
 
-func presentAll(ds []docs.Document) []docs.Document {
-	out := make([]docs.Document, len(ds))
+func presentAll(ds []document.Doc) []document.Doc {
+	out := make([]document.Doc, len(ds))
 	for i, d := range ds {
 		out[i] = present(d)
 	}
@@ -124,33 +124,33 @@ func ifNoneMatchAny(r *http.Request) (bool, error) {
 }
 
 // propose replicates one command of ops and returns its result. A failed
-// command comes back as its *docs.Error. Limits the command was applied
+// command comes back as its *document.Error. Limits the command was applied
 // past (Result.Exceeded) are reported on w's header.
-func (s *Server) propose(w http.ResponseWriter, r *http.Request, ops ...docs.Op) (docs.Result, error) {
+func (s *Server) propose(w http.ResponseWriter, r *http.Request, ops ...document.Op) (document.Result, error) {
 	ctx := r.Context()
-	cmd, err := docs.EncodeCommand(docs.Command{Ops: ops})
+	cmd, err := document.EncodeCommand(document.Command{Ops: ops})
 	if err != nil {
-		return docs.Result{}, fmt.Errorf("encode command: %w", err)
+		return document.Result{}, fmt.Errorf("encode command: %w", err)
 	}
 	out, _, err := s.cfg.Store.Propose(ctx, cmd)
 	if err != nil {
-		return docs.Result{}, err
+		return document.Result{}, err
 	}
-	res, err := docs.DecodeResult(out)
+	res, err := document.DecodeResult(out)
 	if err != nil {
-		return docs.Result{}, fmt.Errorf("decode result: %w", err)
+		return document.Result{}, fmt.Errorf("decode result: %w", err)
 	}
 	if res.Err != nil {
-		return docs.Result{}, res.Err
+		return document.Result{}, res.Err
 	}
 	s.exceeded(w, r, res.Exceeded)
 	return res, nil
 }
 
 // firstDoc returns the document the single put of a command produced.
-func firstDoc(res docs.Result) (docs.Document, error) {
+func firstDoc(res document.Result) (document.Doc, error) {
 	if len(res.Docs) == 0 {
-		return docs.Document{}, errors.New("state machine returned no document for a put")
+		return document.Doc{}, errors.New("state machine returned no document for a put")
 	}
 	return res.Docs[0], nil
 }
@@ -173,8 +173,8 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, p auth.P
 	if id == "" {
 		id = s.cfg.NewID()
 	}
-	res, err := s.propose(w, r, docs.Op{
-		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
+	res, err := s.propose(w, r, document.Op{
+		Kind: document.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
 		Data: b.Data, IfAbsent: true, Time: s.now(),
 	})
 	if err != nil {
@@ -196,7 +196,7 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	var d docs.Document
+	var d document.Doc
 	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
 		var err error
 		d, err = s.cfg.Docs.Get(tx, p.Tenant, r.PathValue("c"), r.PathValue("id"))
@@ -235,11 +235,11 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	coll, id := r.PathValue("c"), r.PathValue("id")
-	res, err := s.propose(w, r, docs.Op{
-		Kind: docs.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
+	res, err := s.propose(w, r, document.Op{
+		Kind: document.OpPut, Tenant: p.Tenant, Collection: coll, ID: id,
 		Data: b.Data, IfVersion: ver, IfAbsent: absent, Time: s.now(),
 	})
-	if absent && errors.Is(err, docs.ErrConflict) {
+	if absent && errors.Is(err, document.ErrConflict) {
 		// A failed precondition header is 412 (RFC 9110 13.1.2); 409
 		// stays the answer of POST, whose create-only is no header.
 		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "document %q already exists in collection %q (If-None-Match: * creates only)", clipText(id), coll)
@@ -268,8 +268,8 @@ func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
-	_, err = s.propose(w, r, docs.Op{
-		Kind: docs.OpDelete, Tenant: p.Tenant, Collection: r.PathValue("c"), ID: r.PathValue("id"),
+	_, err = s.propose(w, r, document.Op{
+		Kind: document.OpDelete, Tenant: p.Tenant, Collection: r.PathValue("c"), ID: r.PathValue("id"),
 		IfVersion: ver, Time: s.now(),
 	})
 	if err != nil {
@@ -296,7 +296,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return err
 	}
-	var page docs.Page
+	var page document.Page
 	err = s.cfg.Store.View(r.Context(), c, func(tx *bolt.Tx) error {
 		var err error
 		page, err = s.cfg.Docs.List(tx, p.Tenant, r.PathValue("c"), limit, offset)
@@ -322,13 +322,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		return err
 	}
 	var (
-		page docs.Page
-		ex   docs.Explain
+		page document.Page
+		ex   document.Explain
 	)
 	run := func(ctx context.Context) error {
 		return s.cfg.Store.View(ctx, c, func(tx *bolt.Tx) error {
 			var err error
-			page, ex, err = s.cfg.Docs.QueryContext(ctx, tx, p.Tenant, r.PathValue("c"), docs.QueryRequest{
+			page, ex, err = s.cfg.Docs.QueryContext(ctx, tx, p.Tenant, r.PathValue("c"), document.QueryRequest{
 				Filter: b.Filter, Sort: b.Sort, Limit: b.Limit, Offset: b.Offset,
 			})
 			return err
@@ -357,7 +357,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 
 // boundedQuery runs a query under the enforcer's QueryContext. The answer
 // comes at the limit at the latest; the scan itself stops there too
-// (docs.QueryContext checks the context every few hundred documents) and
+// (document.QueryContext checks the context every few hundred documents) and
 // its result is discarded. A query that ends after the limit is refused as
 // well, so the answer does not depend on a race.
 func (s *Server) boundedQuery(ctx context.Context, st *reqState, run func(context.Context) error) error {

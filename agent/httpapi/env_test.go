@@ -17,7 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -150,7 +150,7 @@ type env struct {
 // openStore starts a real single-node store with the document state machine.
 func openStore(t testing.TB, reg prometheus.Registerer) *store.Store {
 	t.Helper()
-	return openStoreWith(t, reg, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}))
+	return openStoreWith(t, reg, document.NewStateMachine(document.Config{MaxDocumentBytes: maxDoc}))
 }
 
 // openStoreWith starts a real single-node store with the state machine sm.
@@ -210,7 +210,7 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 
 func newEnv(t testing.TB, mods ...func(*Config)) *env {
 	t.Helper()
-	return newEnvSM(t, docs.NewStateMachine(docs.Config{MaxDocumentBytes: maxDoc}), mods...)
+	return newEnvSM(t, document.NewStateMachine(document.Config{MaxDocumentBytes: maxDoc}), mods...)
 }
 
 // newEnvSM is newEnv with the store's state machine sm. mods see

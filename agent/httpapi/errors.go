@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -85,7 +85,7 @@ func classify(err error) (e *apiError, internal bool) {
 	if errors.As(err, &e) {
 		return e, false
 	}
-	var de *docs.Error
+	var de *document.Error
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -98,23 +98,23 @@ func classify(err error) (e *apiError, internal bool) {
 		e := newError(http.StatusServiceUnavailable, CodeNotReady, "%s", ErrNotEnrolled.Error())
 		e.retryAfter = notEnrolledRetry
 		return e, false
-	case errors.Is(err, docs.ErrStorageQuotaExceeded):
+	case errors.Is(err, document.ErrStorageQuotaExceeded):
 		e := newError(http.StatusInsufficientStorage, CodeStorageQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
 		e.quota = true
 		return e, false
-	case errors.Is(err, docs.ErrQuotaExceeded):
+	case errors.Is(err, document.ErrQuotaExceeded):
 		e := newError(http.StatusTooManyRequests, CodeQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
 		e.quota = true
 		return e, false
-	case errors.Is(err, docs.ErrNotFound):
+	case errors.Is(err, document.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "%s", docsMessage(err, de)), false
-	case errors.Is(err, docs.ErrConflict):
+	case errors.Is(err, document.ErrConflict):
 		return newError(http.StatusConflict, CodeConflict, "%s", docsMessage(err, de)), false
-	case errors.Is(err, docs.ErrPrecondition):
+	case errors.Is(err, document.ErrPrecondition):
 		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "%s", docsMessage(err, de)), false
-	case errors.Is(err, docs.ErrInvalid):
+	case errors.Is(err, document.ErrInvalid):
 		return newError(http.StatusBadRequest, CodeInvalidArgument, "%s", docsMessage(err, de)), false
-	case errors.Is(err, docs.ErrTooLarge):
+	case errors.Is(err, document.ErrTooLarge):
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s", docsMessage(err, de)), false
 	case errors.Is(err, store.ErrTooLarge):
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request too large to replicate"), false
@@ -145,7 +145,7 @@ func classify(err error) (e *apiError, internal bool) {
 }
 
 // docsMessage returns the message of a document-layer error.
-func docsMessage(err error, de *docs.Error) string {
+func docsMessage(err error, de *document.Error) string {
 	if errors.As(err, &de) && de.Message != "" {
 		return de.Message
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/billing/contract"
@@ -384,19 +384,19 @@ func usageOf(reads, writes, queries uint64) meter.Usage {
 	return meter.Usage{Reads: reads, Writes: writes, Queries: queries}
 }
 
-// testLimits are per-tenant docs.Limits a test changes as it goes.
+// testLimits are per-tenant document.Limits a test changes as it goes.
 type testLimits struct {
 	mu sync.Mutex
-	m  map[string]docs.Limits
+	m  map[string]document.Limits
 }
 
-func (l *testLimits) set(tenant string, lim docs.Limits) {
+func (l *testLimits) set(tenant string, lim document.Limits) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.m[tenant] = lim
 }
 
-func (l *testLimits) get(_ *bolt.Tx, tenant string) (docs.Limits, bool, error) {
+func (l *testLimits) get(_ *bolt.Tx, tenant string) (document.Limits, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.m[tenant]
@@ -407,12 +407,12 @@ func (l *testLimits) get(_ *bolt.Tx, tenant string) (docs.Limits, bool, error) {
 // machine enforces: storage 507, counts 429 (no Retry-After: waiting does
 // not help), and writes applied past a limit under warn and overage.
 func TestStoredQuotas(t *testing.T) {
-	lims := &testLimits{m: map[string]docs.Limits{}}
-	e := newManagedEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc, Limits: lims.get})
+	lims := &testLimits{m: map[string]document.Limits{}}
+	e := newManagedEnvDocs(t, document.Config{MaxDocumentBytes: maxDoc, Limits: lims.get})
 	big := `{"data":{"pad":"` + strings.Repeat("x", 200) + `"}}`
 	const c1 = "/api/v1/collections/c1/documents/"
 
-	lims.set("alpha", docs.Limits{StorageBytes: 100, MaxCollections: 1, MaxDocumentsPerCollection: 2, Refuse: true})
+	lims.set("alpha", document.Limits{StorageBytes: 100, MaxCollections: 1, MaxDocumentsPerCollection: 2, Refuse: true})
 	e.must(201, "PUT", c1+"a", alphaRW, `{"data":{}}`)
 	e.meter.take()
 	tests := []struct {
@@ -447,7 +447,7 @@ func TestStoredQuotas(t *testing.T) {
 	// Not refused (allow_with_overage, warn): applied, reported, metered.
 	for _, action := range []contract.QuotaAction{contract.AllowWithOverage, contract.Warn} {
 		e.gov.set(t, roomy("alpha", action))
-		lims.set("alpha", docs.Limits{StorageBytes: 100, MaxDocumentsPerCollection: 1})
+		lims.set("alpha", document.Limits{StorageBytes: 100, MaxDocumentsPerCollection: 1})
 		before := counterValue(t, e.reg, "aerolith_quota_warnings_total", "limit", "storage_bytes")
 		e.meter.take()
 		coll := "c-" + string(action)

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 )
 
 // TestDotIDsRefused reproduces issue 10's data loss: DELETE
@@ -165,9 +165,9 @@ func TestIfNoneMatchStar(t *testing.T) {
 // collection invalid JSON: the invalid bytes are answered as U+FFFD.
 func TestStoredInvalidUTF8ServedAsValidJSON(t *testing.T) {
 	e := newEnv(t)
-	cmd, err := docs.EncodeCommand(docs.Command{Ops: []docs.Op{
-		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "old", ID: "bad", Data: json.RawMessage("{\"name\":\"ad\xffa\",\"k\xfe\":1}"), Time: 1},
-		{Kind: docs.OpPut, Tenant: auth.DefaultTenant, Collection: "old", ID: "good", Data: json.RawMessage(`{"name":"bob"}`), Time: 1},
+	cmd, err := document.EncodeCommand(document.Command{Ops: []document.Op{
+		{Kind: document.OpPut, Tenant: auth.DefaultTenant, Collection: "old", ID: "bad", Data: json.RawMessage("{\"name\":\"ad\xffa\",\"k\xfe\":1}"), Time: 1},
+		{Kind: document.OpPut, Tenant: auth.DefaultTenant, Collection: "old", ID: "good", Data: json.RawMessage(`{"name":"bob"}`), Time: 1},
 	}})
 	if err != nil {
 		t.Fatal(err)

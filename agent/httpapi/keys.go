@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 )
 
@@ -24,7 +24,7 @@ type Keys interface {
 	// Revoke revokes the key id and returns it once no node of the
 	// cluster accepts it any more (tenancy.Keys waits for every member,
 	// see its Revoke). An unknown id fails with an error matching
-	// docs.ErrNotFound (tenancy.ErrNotFound does).
+	// document.ErrNotFound (tenancy.ErrNotFound does).
 	Revoke(ctx context.Context, id string) (tenancy.APIKey, error)
 }
 
@@ -96,7 +96,7 @@ func keyTenant(p auth.Principal, asked string) (string, error) {
 		if asked == "" {
 			return "", invalid("tenant: required")
 		}
-		if err := docs.ValidateTenant(asked); err != nil {
+		if err := document.ValidateTenant(asked); err != nil {
 			return "", invalid("tenant: %s", docsMessage(err, nil))
 		}
 		return asked, nil

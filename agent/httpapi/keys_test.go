@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
 )
 
@@ -151,7 +151,7 @@ func (notEnrolledKeys) Create(context.Context, string, string, string) (tenancy.
 // TestKeysNotEnrolled: key creation before enrollment is "not ready yet"
 // (503 not_ready, Retry-After), not a bad request.
 func TestKeysNotEnrolled(t *testing.T) {
-	e := newManagedEnvDocs(t, docs.Config{}, func(c *Config) {
+	e := newManagedEnvDocs(t, document.Config{}, func(c *Config) {
 		c.Keys = notEnrolledKeys{tenancy.NewKeys(c.Store, c.Store)}
 	})
 	r := e.do("POST", "/api/v1/keys", adminKey, `{"tenant":"alpha","role":"read"}`)

@@ -14,7 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/agent/quota"
@@ -179,13 +179,13 @@ type managedEnv struct {
 }
 
 func newManagedEnv(t testing.TB, mods ...func(*Config)) *managedEnv {
-	return newManagedEnvDocs(t, docs.Config{MaxDocumentBytes: maxDoc}, mods...)
+	return newManagedEnvDocs(t, document.Config{MaxDocumentBytes: maxDoc}, mods...)
 }
 
 // dispatcher routes tenancy commands to the tenancy state machine and the
 // rest to the document one, as the agent does.
 type dispatcher struct {
-	docs    *docs.StateMachine
+	docs    *document.StateMachine
 	tenancy *tenancy.StateMachine
 }
 
@@ -199,13 +199,13 @@ func (d dispatcher) Apply(tx *bolt.Tx, index uint64, cmd []byte) []byte {
 // newManagedEnvDocs is a managed agent whose document state machine is
 // configured by dcfg. Tenant keys come from tenantKeys and from the real
 // tenancy keys (Config.Keys creates them).
-func newManagedEnvDocs(t testing.TB, dcfg docs.Config, mods ...func(*Config)) *managedEnv {
+func newManagedEnvDocs(t testing.TB, dcfg document.Config, mods ...func(*Config)) *managedEnv {
 	t.Helper()
 	gov := newGovernor()
 	gov.set(t, roomy("alpha", contract.Block))
 	gov.set(t, roomy("beta", contract.Block))
 	m := &fakeMeter{}
-	sm := dispatcher{docs: docs.NewStateMachine(dcfg), tenancy: tenancy.NewStateMachine()}
+	sm := dispatcher{docs: document.NewStateMachine(dcfg), tenancy: tenancy.NewStateMachine()}
 	e := newEnvSM(t, sm, append([]func(*Config){func(c *Config) {
 		c.Auth = auth.Chain{tenancy.NewAuthenticator(c.Store, nil), tenantKeys(), mustAdminKey(t)} // the agent's order
 		c.Managed = true

@@ -7,7 +7,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -15,7 +15,7 @@ import (
 func docExists(t *testing.T, e *managedEnv, tenant, c, id string) bool {
 	t.Helper()
 	err := e.store.View(context.Background(), store.Stale, func(tx *bbolt.Tx) error {
-		_, err := docs.Get(tx, tenant, c, id)
+		_, err := document.Get(tx, tenant, c, id)
 		return err
 	})
 	return err == nil

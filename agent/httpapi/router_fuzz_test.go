@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/aerolithdb/aerolith/agent/client"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
@@ -21,11 +21,11 @@ import (
 type recordingStore struct {
 	Store
 	mu  sync.Mutex
-	ops []docs.Op
+	ops []document.Op
 }
 
 func (r *recordingStore) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
-	c, err := docs.DecodeCommand(cmd)
+	c, err := document.DecodeCommand(cmd)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -36,7 +36,7 @@ func (r *recordingStore) Propose(ctx context.Context, cmd []byte) ([]byte, uint6
 }
 
 // take returns the operations recorded since the last take.
-func (r *recordingStore) take() []docs.Op {
+func (r *recordingStore) take() []document.Op {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ops := r.ops
@@ -97,7 +97,7 @@ func FuzzRouteNames(f *testing.F) {
 			return true
 		}
 		// only checks that the request proposed nothing or exactly want.
-		only := func(what string, want docs.Op) {
+		only := func(what string, want document.Op) {
 			t.Helper()
 			ops := rec.take()
 			if len(ops) == 0 {
@@ -115,7 +115,7 @@ func FuzzRouteNames(f *testing.F) {
 		h.Write([]byte(coll + "\x00" + id))
 		data := map[string]string{"names": strconv.FormatUint(h.Sum64(), 16)}
 		res, err := cl.Put(ctx, coll, id, data)
-		only("Put", docs.Op{Kind: docs.OpPut, Collection: coll, ID: id})
+		only("Put", document.Op{Kind: document.OpPut, Collection: coll, ID: id})
 		stored := !refused("Put", err)
 		if stored && res.ID != id {
 			t.Fatalf("Put(%q, %q) stored id %q", coll, id, res.ID)
@@ -132,10 +132,10 @@ func FuzzRouteNames(f *testing.F) {
 		default:
 			refused("Get", err)
 		}
-		only("Get", docs.Op{})
+		only("Get", document.Op{})
 
 		err = cl.Delete(ctx, coll, id)
-		only("Delete", docs.Op{Kind: docs.OpDelete, Collection: coll, ID: id})
+		only("Delete", document.Op{Kind: document.OpDelete, Collection: coll, ID: id})
 		if stored && err != nil {
 			t.Fatalf("Delete(%q, %q) after a successful Put: %v", coll, id, err)
 		}
@@ -154,7 +154,7 @@ func FuzzRouteNames(f *testing.F) {
 			t.Fatalf("DropIndex(%q, %q) = %v without reaching the drop-index route", coll, id, err)
 		}
 		for _, op := range ops {
-			if op.Kind != docs.OpDropIndex || op.Collection != coll || op.Field != id || len(ops) != 1 {
+			if op.Kind != document.OpDropIndex || op.Collection != coll || op.Field != id || len(ops) != 1 {
 				t.Fatalf("DropIndex(%q, %q) proposed %+v", coll, id, ops)
 			}
 		}

@@ -13,7 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/audit"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
@@ -77,7 +77,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the time stamped on writes; default time.Now.
 	Now func() time.Time
-	// NewID generates ids for documents created without one; default docs.NewID.
+	// NewID generates ids for documents created without one; default document.NewID.
 	NewID func() string
 
 	// Managed marks an agent serving tenants (enrolled with billing):
@@ -105,7 +105,7 @@ type Config struct {
 	Audit audit.Auditor
 	// Docs reads documents (opening those sealed by encryption at rest);
 	// nil reads plaintext documents.
-	Docs *docs.Reader
+	Docs *document.Reader
 	// DataKeys manages data keys of encryption at rest behind
 	// /api/v1/admin/data-keys; nil answers 404 "not_encrypted".
 	DataKeys DataKeys

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -155,7 +155,7 @@ func TestListQueryAndConsistency(t *testing.T) {
 	}
 	ids := func(r resp) []string {
 		var p struct {
-			Documents []docs.Document `json:"documents"`
+			Documents []document.Doc `json:"documents"`
 		}
 		if err := json.Unmarshal(r.Body, &p); err != nil {
 			t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/seal"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -33,7 +33,7 @@ type replica struct {
 	db   *bolt.DB
 	kr   *seal.Keyring
 	ksm  *StateMachine
-	dsm  *docs.StateMachine
+	dsm  *document.StateMachine
 	lead bool
 }
 
@@ -63,7 +63,7 @@ func newCluster(t testing.TB, n int) *cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.replicas = append(c.replicas, &replica{db: db, kr: kr, ksm: NewStateMachine(kr, nil), dsm: docs.NewStateMachine(docs.Config{Sealer: kr}), lead: i == 0})
+		c.replicas = append(c.replicas, &replica{db: db, kr: kr, ksm: NewStateMachine(kr, nil), dsm: document.NewStateMachine(document.Config{Sealer: kr}), lead: i == 0})
 	}
 	return c
 }
@@ -222,9 +222,9 @@ func TestRotateAndReseal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		cmd, _ := docs.EncodeCommand(docs.Command{Ops: []docs.Op{{Kind: docs.OpPut, Tenant: "acme", Collection: fmt.Sprintf("c%d", i%3), ID: fmt.Sprintf("d%d", i), Data: json.RawMessage(`{"v":1}`), Time: 1}}})
+		cmd, _ := document.EncodeCommand(document.Command{Ops: []document.Op{{Kind: document.OpPut, Tenant: "acme", Collection: fmt.Sprintf("c%d", i%3), ID: fmt.Sprintf("d%d", i), Data: json.RawMessage(`{"v":1}`), Time: 1}}})
 		res, _, _ := node{c, 0}.Propose(ctx, cmd)
-		if r, _ := docs.DecodeResult(res); r.Err != nil {
+		if r, _ := document.DecodeResult(res); r.Err != nil {
 			t.Fatal(r.Err)
 		}
 	}
@@ -245,7 +245,7 @@ func TestRotateAndReseal(t *testing.T) {
 	}
 	for i, r := range c.replicas {
 		var counts map[uint32]int
-		r.db.View(func(tx *bolt.Tx) (err error) { counts, err = docs.KeyVersionCounts(tx, "acme"); return })
+		r.db.View(func(tx *bolt.Tx) (err error) { counts, err = document.KeyVersionCounts(tx, "acme"); return })
 		if counts[2] != 10 || len(counts) != 1 {
 			t.Fatalf("replica %d key versions %v", i, counts)
 		}

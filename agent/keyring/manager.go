@@ -12,7 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/seal"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -156,7 +156,7 @@ func (m *Manager) Ensure(ctx context.Context, tenant string) error {
 // it. New writes use it once applied; documents under older versions stay
 // readable and the leader's background job re-encrypts them.
 func (m *Manager) Rotate(ctx context.Context, tenant string) (uint32, error) {
-	if err := docs.ValidateTenant(tenant); err != nil {
+	if err := document.ValidateTenant(tenant); err != nil {
 		return 0, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -221,7 +221,7 @@ func (m *Manager) Status(ctx context.Context) ([]TenantStatus, error) {
 		out = out[:0]
 		for _, t := range m.Tenants() {
 			cur, _ := m.cfg.Keyring.Current(t)
-			counts, err := docs.KeyVersionCounts(tx, t)
+			counts, err := document.KeyVersionCounts(tx, t)
 			if err != nil {
 				return err
 			}
@@ -295,16 +295,16 @@ func (m *Manager) resealTenant(ctx context.Context, tenant string) error {
 		return nil
 	}
 	m.mu.Unlock()
-	var pos docs.ResealPosition
+	var pos document.ResealPosition
 	for {
 		if !m.cfg.Store.IsLeader() {
 			return nil
 		}
-		var ops []docs.Op
+		var ops []document.Op
 		var done bool
 		err := m.cfg.Store.View(ctx, store.Stale, func(tx *bolt.Tx) error {
 			var err error
-			ops, pos, done, err = docs.ResealCandidates(tx, tenant, cur, pos, m.cfg.BatchSize)
+			ops, pos, done, err = document.ResealCandidates(tx, tenant, cur, pos, m.cfg.BatchSize)
 			return err
 		})
 		if err != nil {
@@ -315,7 +315,7 @@ func (m *Manager) resealTenant(ctx context.Context, tenant string) error {
 			for i := range ops {
 				ops[i].Time = now
 			}
-			cmd, err := docs.EncodeCommand(docs.Command{Ops: ops})
+			cmd, err := document.EncodeCommand(document.Command{Ops: ops})
 			if err != nil {
 				return err
 			}
@@ -323,7 +323,7 @@ func (m *Manager) resealTenant(ctx context.Context, tenant string) error {
 			if err != nil {
 				return err
 			}
-			r, err := docs.DecodeResult(res)
+			r, err := document.DecodeResult(res)
 			if err != nil {
 				return err
 			}

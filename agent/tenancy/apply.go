@@ -8,7 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
@@ -138,7 +138,7 @@ func (sm *StateMachine) KeyGeneration() (gen uint64, ok bool) {
 func failed(e *Error) (Result, error) { return Result{Err: e}, nil }
 
 func setPolicy(tx *bolt.Tx, c *SetPolicy) (Result, error) {
-	if err := docs.ValidateTenant(c.Tenant); err != nil {
+	if err := document.ValidateTenant(c.Tenant); err != nil {
 		return failed(asInvalid(err))
 	}
 	if c.Policy.Tenant != c.Tenant {

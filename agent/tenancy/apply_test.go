@@ -9,7 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
@@ -121,7 +121,7 @@ func TestLimits(t *testing.T) {
 			p := testPolicy("acme", 1, tt.action)
 			p.Limits.StorageBytes, p.Limits.MaxCollections, p.Limits.MaxDocumentsPerCollection = 4096, 0, 77
 			f.mustApply(t, setPolicyCmd(t, p))
-			var got docs.Limits
+			var got document.Limits
 			var ok bool
 			err := f.db.View(func(tx *bolt.Tx) error {
 				var err error
@@ -134,7 +134,7 @@ func TestLimits(t *testing.T) {
 				}
 				return nil
 			})
-			want := docs.Limits{StorageBytes: 4096, MaxCollections: 0, MaxDocumentsPerCollection: 77, Refuse: tt.wantRefuse}
+			want := document.Limits{StorageBytes: 4096, MaxCollections: 0, MaxDocumentsPerCollection: 77, Refuse: tt.wantRefuse}
 			if err != nil || !ok || got != want {
 				t.Fatalf("Limits = %+v, %v, %v; want %+v", got, ok, err, want)
 			}
@@ -358,5 +358,5 @@ func TestListKeys(t *testing.T) {
 	}
 }
 
-// Limits has the shape agent/docs expects.
-var _ = docs.Config{Limits: Limits}
+// Limits has the shape agent/document expects.
+var _ = document.Config{Limits: Limits}

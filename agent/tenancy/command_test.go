@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
@@ -203,16 +203,16 @@ func TestErrorMatchesSentinels(t *testing.T) {
 		err        *Error
 		own, other error
 	}{
-		{notFoundf("x"), ErrNotFound, docs.ErrNotFound},
-		{errorf(CodeConflict, "x"), ErrConflict, docs.ErrConflict},
-		{invalidf("x"), ErrInvalid, docs.ErrInvalid},
-		{internalf("x"), ErrInternal, docs.ErrInternal},
+		{notFoundf("x"), ErrNotFound, document.ErrNotFound},
+		{errorf(CodeConflict, "x"), ErrConflict, document.ErrConflict},
+		{invalidf("x"), ErrInvalid, document.ErrInvalid},
+		{internalf("x"), ErrInternal, document.ErrInternal},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.own) || !errors.Is(tt.err, tt.other) {
 			t.Errorf("%s error does not match its sentinels", tt.err.Code)
 		}
-		if errors.Is(tt.err, docs.ErrPrecondition) || (tt.own != ErrNotFound && errors.Is(tt.err, ErrNotFound)) {
+		if errors.Is(tt.err, document.ErrPrecondition) || (tt.own != ErrNotFound && errors.Is(tt.err, ErrNotFound)) {
 			t.Errorf("%s error matches another code's sentinel", tt.err.Code)
 		}
 	}

@@ -53,14 +53,14 @@
 // its version is higher than the stored one's, so replays and concurrent
 // saves by several nodes' fetchers converge. NewPolicyStore makes this the
 // policy.Fetcher's Store; Limits derives from the stored policy the storage
-// limits agent/docs enforces inside Apply (deterministically, on every
+// limits agent/document enforces inside Apply (deterministically, on every
 // replica).
 //
 // # Buckets
 //
 // Everything lives under the top-level bucket "_tenancy", apart from every
 // tenant's documents: "_tenancy/policies" (tenant → signed and decoded
-// policy), "_tenancy/limits" (tenant → the docs.Limits derived from it,
+// policy), "_tenancy/limits" (tenant → the document.Limits derived from it,
 // compact), "_tenancy/keys" (key id → key record with the secret's hash) and
 // the key "_tenancy/key_generation".
 package tenancy

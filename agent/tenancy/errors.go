@@ -3,23 +3,23 @@ package tenancy
 import (
 	"fmt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 )
 
-// Error codes: the same strings as agent/docs, so the HTTP layer maps them
+// Error codes: the same strings as agent/document, so the HTTP layer maps them
 // to the same statuses.
 const (
-	CodeNotFound = docs.CodeNotFound // 404: no such api key
-	CodeConflict = docs.CodeConflict // 409: an api key id already exists
-	CodeInvalid  = docs.CodeInvalid  // 400: a bad tenant, role, name, id, time or policy
-	CodeInternal = docs.CodeInternal // 500: a storage fault or a malformed command
+	CodeNotFound = document.CodeNotFound // 404: no such api key
+	CodeConflict = document.CodeConflict // 409: an api key id already exists
+	CodeInvalid  = document.CodeInvalid  // 400: a bad tenant, role, name, id, time or policy
+	CodeInternal = document.CodeInternal // 500: a storage fault or a malformed command
 )
 
 // Error is a tenancy-command failure. It travels inside a Result from the
 // node that applied a command back to the proposer, so it is matched by
 // code: errors.Is(err, ErrNotFound) holds for any *Error whose Code is
-// CodeNotFound. It also matches the agent/docs sentinel of the same code
-// (errors.Is(err, docs.ErrNotFound)), so callers that already translate
+// CodeNotFound. It also matches the agent/document sentinel of the same code
+// (errors.Is(err, document.ErrNotFound)), so callers that already translate
 // document errors translate these too.
 type Error struct {
 	// Code is one of the Code* constants.
@@ -34,27 +34,27 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 
 // Is reports whether target is the sentinel of e's code, in this package or
-// in agent/docs.
+// in agent/document.
 func (e *Error) Is(target error) bool {
 	switch t := target.(type) {
 	case *Error:
 		return t.sentinel && t.Code == e.Code
-	case *docs.Error:
+	case *document.Error:
 		return target == docsSentinel(e.Code)
 	}
 	return false
 }
 
-func docsSentinel(code string) *docs.Error {
+func docsSentinel(code string) *document.Error {
 	switch code {
 	case CodeNotFound:
-		return docs.ErrNotFound
+		return document.ErrNotFound
 	case CodeConflict:
-		return docs.ErrConflict
+		return document.ErrConflict
 	case CodeInvalid:
-		return docs.ErrInvalid
+		return document.ErrInvalid
 	case CodeInternal:
-		return docs.ErrInternal
+		return document.ErrInternal
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func invalidf(format string, args ...any) *Error  { return errorf(CodeInvalid, f
 func notFoundf(format string, args ...any) *Error { return errorf(CodeNotFound, format, args...) }
 func internalf(format string, args ...any) *Error { return errorf(CodeInternal, format, args...) }
 
-// asInvalid turns a validation error of agent/docs into an *Error with
+// asInvalid turns a validation error of agent/document into an *Error with
 // CodeInvalid, keeping its message.
 func asInvalid(err error) *Error {
 	if err == nil {

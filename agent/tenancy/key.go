@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 )
 
 // Key string layout: KeyPrefix, IDLen lowercase hex digits, '_', SecretLen
@@ -65,7 +65,7 @@ type APIKey struct {
 // key string "ak_<id>_<secret>" to hand to its user, once: it cannot be
 // recovered later. Id and secret come from crypto/rand.
 func NewKey(tenant, role, name string, now time.Time) (APIKey, string, error) {
-	if err := docs.ValidateTenant(tenant); err != nil {
+	if err := document.ValidateTenant(tenant); err != nil {
 		return APIKey{}, "", asInvalid(err)
 	}
 	r, err := auth.ParseRole(role)
@@ -189,7 +189,7 @@ func validateKey(k *APIKey) *Error {
 	if !ValidID(k.ID) {
 		return invalidf("invalid api key id %q: want %d lowercase hex digits", clip(k.ID), IDLen)
 	}
-	if err := docs.ValidateTenant(k.Tenant); err != nil {
+	if err := document.ValidateTenant(k.Tenant); err != nil {
 		return asInvalid(err)
 	}
 	if !validRole(k.Role) {

@@ -7,15 +7,15 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/store"
 )
 
 // Keys creates, lists and revokes tenant api keys through the replicated
 // store; it backs the agent's /api/v1/keys routes. Its methods are safe for
 // concurrent use. Errors from the state machine are *Error values (they
-// match the agent/docs sentinel of their code too: docs.ErrNotFound for an
-// unknown id, docs.ErrInvalid for a bad argument).
+// match the agent/document sentinel of their code too: document.ErrNotFound for an
+// unknown id, document.ErrInvalid for a bad argument).
 type Keys struct {
 	p   Proposer
 	v   Viewer
@@ -45,7 +45,7 @@ func (k *Keys) Create(ctx context.Context, tenant, role, name string) (APIKey, s
 // List returns tenant's keys, revoked ones included, sorted by creation
 // time, read linearizably (a key just created is listed).
 func (k *Keys) List(ctx context.Context, tenant string) ([]APIKey, error) {
-	if err := docs.ValidateTenant(tenant); err != nil {
+	if err := document.ValidateTenant(tenant); err != nil {
 		return nil, asInvalid(err)
 	}
 	var out []APIKey

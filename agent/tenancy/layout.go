@@ -10,7 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/billing/contract"
 )
 
@@ -61,7 +61,7 @@ func decodeJSONRecord(what string, b []byte, v any) error {
 
 // encodeLimits stores the three docs limits and Refuse compactly: docs
 // reads them on every write that grows a tenant.
-func encodeLimits(l docs.Limits) []byte {
+func encodeLimits(l document.Limits) []byte {
 	b := make([]byte, 0, 2+3*binary.MaxVarintLen64)
 	b = append(b, recordVersion)
 	b = binary.AppendVarint(b, l.StorageBytes)
@@ -78,32 +78,32 @@ func encodeLimits(l docs.Limits) []byte {
 // made once.
 var errBadLimits = errors.New("corrupt limits record")
 
-func decodeLimits(b []byte) (docs.Limits, error) {
+func decodeLimits(b []byte) (document.Limits, error) {
 	bad := errBadLimits
 	if len(b) == 0 || b[0] != recordVersion {
-		return docs.Limits{}, bad
+		return document.Limits{}, bad
 	}
 	b = b[1:]
 	var vals [3]int64
 	for i := range vals {
 		v, n := binary.Varint(b)
 		if n <= 0 {
-			return docs.Limits{}, bad
+			return document.Limits{}, bad
 		}
 		vals[i], b = v, b[n:]
 	}
 	if len(b) != 1 || b[0] > 1 {
-		return docs.Limits{}, bad
+		return document.Limits{}, bad
 	}
-	return docs.Limits{StorageBytes: vals[0], MaxCollections: vals[1], MaxDocumentsPerCollection: vals[2], Refuse: b[0] == 1}, nil
+	return document.Limits{StorageBytes: vals[0], MaxCollections: vals[1], MaxDocumentsPerCollection: vals[2], Refuse: b[0] == 1}, nil
 }
 
-// limitsOf derives what agent/docs enforces from a policy: the three
+// limitsOf derives what agent/document enforces from a policy: the three
 // storage limits, and Refuse for the quota actions that refuse (block,
 // throttle: a write cannot be delayed into fitting) and for an action this
 // agent does not know (failing closed).
-func limitsOf(p *contract.Policy) docs.Limits {
-	l := docs.Limits{
+func limitsOf(p *contract.Policy) document.Limits {
+	l := document.Limits{
 		StorageBytes:              max(p.Limits.StorageBytes, 0),
 		MaxCollections:            max(p.Limits.MaxCollections, 0),
 		MaxDocumentsPerCollection: max(p.Limits.MaxDocumentsPerCollection, 0),
@@ -148,23 +148,23 @@ func LoadPolicy(tx *bolt.Tx, tenant string) (contract.SignedPolicy, contract.Pol
 	return sp, p, true, nil
 }
 
-// Limits returns what agent/docs enforces for tenant, derived from its
+// Limits returns what agent/document enforces for tenant, derived from its
 // stored policy (StorageBytes, MaxCollections, MaxDocumentsPerCollection
 // from the tier limits, 0 meaning unlimited; Refuse for quota actions block
 // and throttle). ok is false when no policy is stored. It has the shape of
-// docs.Config.Limits and only reads tx, so docs may call it inside Apply.
-func Limits(tx *bolt.Tx, tenant string) (docs.Limits, bool, error) {
+// document.Config.Limits and only reads tx, so docs may call it inside Apply.
+func Limits(tx *bolt.Tx, tenant string) (document.Limits, bool, error) {
 	b := subBucket(tx, bucketLimits)
 	if b == nil {
-		return docs.Limits{}, false, nil
+		return document.Limits{}, false, nil
 	}
 	v := b.Get([]byte(tenant))
 	if v == nil {
-		return docs.Limits{}, false, nil
+		return document.Limits{}, false, nil
 	}
 	l, err := decodeLimits(v)
 	if err != nil {
-		return docs.Limits{}, false, fmt.Errorf("tenant %s: %w", tenant, err)
+		return document.Limits{}, false, fmt.Errorf("tenant %s: %w", tenant, err)
 	}
 	return l, true, nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -138,7 +138,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("second Revoke = %+v, %v; want the first revocation time", again, err)
 	}
 
-	if _, err := keys.Revoke(ctx, "0123456789abcdef"); !errors.Is(err, ErrNotFound) || !errors.Is(err, docs.ErrNotFound) {
+	if _, err := keys.Revoke(ctx, "0123456789abcdef"); !errors.Is(err, ErrNotFound) || !errors.Is(err, document.ErrNotFound) {
 		t.Fatalf("Revoke(unknown) = %v, want not found", err)
 	}
 	for _, bad := range []func() error{
@@ -147,7 +147,7 @@ func TestKeys(t *testing.T) {
 		func() error { _, _, err := keys.Create(ctx, "acme", "superuser", ""); return err },
 		func() error { _, err := keys.List(ctx, "no/such"); return err },
 	} {
-		if err := bad(); !errors.Is(err, docs.ErrInvalid) {
+		if err := bad(); !errors.Is(err, document.ErrInvalid) {
 			t.Errorf("bad argument gave %v, want an invalid-argument error", err)
 		}
 	}

@@ -10,7 +10,8 @@
 // New validates and does no I/O. Open creates the data directory, settles
 // the node id, listens on the raft and HTTP addresses, resolves --join,
 // opens the store (which bootstraps or joins in the background), serves
-// the API and starts the scheduler; it returns once serving. Close stops
+// the API and starts the scheduler; it returns once serving (the steps the
+// agent takes too are internal/nodehost's). Close stops
 // in a fixed order: scheduler, HTTP (draining requests in flight), store.
 //
 // # High availability
@@ -28,42 +29,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
 	"github.com/aerolithdb/aerolith/internal/audit"
-	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/member"
+	"github.com/aerolithdb/aerolith/internal/nodehost"
 	"github.com/aerolithdb/aerolith/internal/nodetls"
 	"github.com/aerolithdb/aerolith/store"
 )
 
-// HTTP server limits.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = time.Minute
-	writeTimeout      = time.Minute
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
-	// ShutdownTimeout bounds how long Close waits for in-flight HTTP
-	// requests before cutting them off.
-	ShutdownTimeout = 10 * time.Second
-)
-
-// storeDir is the store's directory inside the data directory.
-const storeDir = "store"
+// ShutdownTimeout bounds how long Close waits for in-flight HTTP requests
+// before cutting them off.
+const ShutdownTimeout = nodehost.ShutdownTimeout
 
 // Service is one running billing replica. Its methods are safe for
 // concurrent use.
@@ -84,8 +64,7 @@ type Service struct {
 	httpAddr string
 	store    *store.Store
 	sched    *Scheduler
-	httpSrv  *http.Server
-	handler  atomic.Pointer[http.Handler]
+	httpSrv  *nodehost.Server
 	errc     chan error
 	api      *api.Server
 	// auditLog is the audit log (nil with --audit-log off); audit is what
@@ -132,18 +111,13 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if s.opened {
 		return errors.New("billing: already open")
 	}
-	var undo []func()
+	var undo nodehost.Undo
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
+			undo.Run()
 		}
 	}()
-	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data-dir: %w", err)
-	}
-	nodeID, err := replicaIdentity.ResolveID(s.cfg.DataDir, s.cfg.NodeID)
+	nodeID, err := nodehost.DataDir(s.cfg.DataDir, s.cfg.NodeID, replicaIdentity)
 	if err != nil {
 		return err
 	}
@@ -153,96 +127,53 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	s.audit = audit.Auditor(audit.Nop{})
 	if s.auditLog != nil {
 		s.audit = s.auditLog
-		undo = append(undo, func() { s.auditLog.Close() })
+		undo.Add(func() { s.auditLog.Close() })
 	}
 	tl, err := nodetls.Load(s.cfg.TLSFiles(), s.log.With("node_id", nodeID))
 	if err != nil {
 		return err
 	}
-	raftLn, err := net.Listen("tcp", s.cfg.RaftAddr)
-	if err != nil {
-		return fmt.Errorf("raft-addr: %w", err)
-	}
-	undo = append(undo, func() { raftLn.Close() })
-	httpLn, err := net.Listen("tcp", s.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http-addr: %w", err)
-	}
-	undo = append(undo, func() { httpLn.Close() })
-	raftAdv, err := s.advertised(s.cfg.RaftAddr, raftLn)
+	ls, err := nodehost.Listen(s.cfg.RaftAddr, s.cfg.HTTPAddr, s.cfg.AdvertiseHost)
 	if err != nil {
 		return err
 	}
-	httpAdv, err := s.advertised(s.cfg.HTTPAddr, httpLn)
-	if err != nil {
-		return err
-	}
+	undo.Add(ls.Close)
+	raftAdv, httpAdv := ls.RaftAddr, ls.HTTPAddr
 	s.log = s.log.With("node_id", nodeID)
 
 	// Serve at once: /health and /api/v1/cluster/self answer while the
 	// store opens, so replicas started together resolve each other.
-	starting := jsonapi.StartingHandler(nodeID, raftAdv, httpAdv)
-	s.handler.Store(&starting)
-	s.httpSrv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			(*s.handler.Load()).ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := tl.Serve(s.httpSrv, httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			select {
-			case s.errc <- fmt.Errorf("http server: %w", err):
-			default:
-			}
-		}
-	}()
-	undo = append(undo, func() { s.httpSrv.Close() })
+	s.httpSrv = nodehost.Serve(tl, ls, nodeID, s.log, s.errc)
+	undo.Add(s.httpSrv.Close)
 
-	peerHTTP := member.PeerHTTP{Scheme: tl.Scheme(), Client: tl.PeerClient(member.ProbeTimeout)}
-	join := member.ResolveJoin(ctx, s.log, peerHTTP, s.cfg.Join, httpAdv, raftAdv, member.RefusedWait)
+	join := ls.ResolveJoin(ctx, s.log, tl, s.cfg.Join)
 
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := tl.Register(reg); err != nil {
-		return fmt.Errorf("metrics: %w", err)
+	reg, err := nodehost.NewRegistry(tl)
+	if err != nil {
+		return err
 	}
 
 	lsm, err := ledger.New(ledger.Config{UsageBucket: s.cfg.UsageBucket})
 	if err != nil {
 		return fmt.Errorf("usage-bucket: %w", err)
 	}
-	scfg := store.Config{
-		NodeID:          nodeID,
-		Dir:             filepath.Join(s.cfg.DataDir, storeDir),
-		RaftAddr:        raftLn.Addr().String(),
-		AdvertiseAddr:   raftAdv,
-		Listener:        raftLn,
-		Meta:            map[string]string{api.MetaHTTPAddr: httpAdv},
-		BootstrapExpect: s.cfg.BootstrapExpect,
-		Join:            join,
-		Logger:          s.log.With("component", "store"),
-		Registerer:      reg,
-
+	scfg := ls.StoreConfig(nodehost.StoreParams{
+		NodeID:            nodeID,
+		DataDir:           s.cfg.DataDir,
+		MetaHTTPAddr:      api.MetaHTTPAddr,
+		BootstrapExpect:   s.cfg.BootstrapExpect,
+		Join:              join,
 		SnapshotThreshold: uint64(s.cfg.SnapshotThreshold),
 		SnapshotInterval:  s.cfg.SnapshotInterval,
 		TrailingLogs:      uint64(s.cfg.TrailingLogs),
-	}
+		Logger:            s.log.With("component", "store"),
+		Registerer:        reg,
+	})
 	scfg.OnMembership = s.membershipAudit(nodeID)
 	// Replicas speak mutual TLS on the raft port (node certificates).
-	scfg.Listener, scfg.Dial = tl.PeerListener(raftLn), tl.PeerDialer(nil)
+	scfg.Listener, scfg.Dial = tl.PeerListener(ls.Raft), tl.PeerDialer(nil)
 	stopTLS := tl.Start()
-	undo = append(undo, stopTLS)
+	undo.Add(stopTLS)
 	s.stopTLS = stopTLS
 	if s.tune != nil {
 		s.tune(&scfg)
@@ -254,7 +185,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if err := st.Open(ctx); err != nil {
 		return err
 	}
-	undo = append(undo, func() { st.Close() })
+	undo.Add(func() { st.Close() })
 
 	srv, err := api.New(api.Config{
 		Store:         st,
@@ -292,7 +223,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 	s.api = srv
 	h := srv.Handler()
-	s.handler.Store(&h)
+	s.httpSrv.SetHandler(h)
 	if err := sched.Open(ctx); err != nil {
 		return err
 	}
@@ -302,16 +233,6 @@ func (s *Service) Open(ctx context.Context) (err error) {
 		"join", join, "period", s.cycle.String(), "grace", s.cfg.Grace, "payment_terms", s.cfg.PaymentTerms,
 		"dunning_grace", s.cfg.DunningGrace, "usage_bucket", s.cfg.UsageBucket, "schedule_interval", s.cfg.Schedule(), "tls", tl != nil)
 	return nil
-}
-
-// advertised returns the address announced for a listener configured as
-// listen: the advertise host and the port actually bound.
-func (s *Service) advertised(listen string, ln net.Listener) (string, error) {
-	host, err := s.cfg.AdvertiseHost(listen)
-	if err != nil {
-		return "", err
-	}
-	return net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)), nil
 }
 
 // Close stops the replica: the scheduler, then the HTTP server (draining
@@ -328,12 +249,7 @@ func (s *Service) Close() error {
 		if err := s.sched.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close scheduler: %w", err))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		if err := s.httpSrv.Shutdown(ctx); err != nil {
-			s.log.Warn("http drain timed out; closing connections", "err", err)
-			s.httpSrv.Close()
-		}
-		cancel()
+		s.httpSrv.Shutdown()
 		if err := s.api.FlushAudit(context.Background()); err != nil {
 			errs = append(errs, fmt.Errorf("audit log: %w", err))
 		}

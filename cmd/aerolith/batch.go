@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aerolithdb/aerolith/agent/client"
-	"github.com/aerolithdb/aerolith/agent/docs"
+	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/httpapi"
 )
 
@@ -58,7 +58,7 @@ imported and the error says how many documents that was.`,
 			if batchSize < 1 || batchSize > httpapi.MaxBatchOps {
 				return usageError{fmt.Errorf("--batch-size: %d is out of range: the agent takes 1 to %d operations per batch", batchSize, httpapi.MaxBatchOps)}
 			}
-			if err := docs.ValidateCollection(args[0]); err != nil {
+			if err := document.ValidateCollection(args[0]); err != nil {
 				return usageError{err}
 			}
 			format, err := resolveFormat(format, file)
@@ -187,7 +187,7 @@ func (imp *importer) pass(ctx context.Context, open func() (io.ReadCloser, error
 		if rec.id != "" {
 			// Checked here so bad ids fail the validation pass, before
 			// anything is imported.
-			if err := docs.ValidateRequestID(rec.id); err != nil {
+			if err := document.ValidateRequestID(rec.id); err != nil {
 				return done, fmt.Errorf("line %d: %v", rec.line, err)
 			}
 		}

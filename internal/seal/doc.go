@@ -27,7 +27,7 @@
 // Keyring. Its state lives in the "keyring" bucket owned by agent/keyring's
 // state machine: install commands carry WrappedDEKs made on the proposer
 // (NewVersion) and Apply calls Install on every replica; at open and after a
-// snapshot restore the keyring is reloaded (Replace). agent/docs seals each
+// snapshot restore the keyring is reloaded (Replace). agent/document seals each
 // document's data with Seal(tenant, data, collection+id) inside Apply, opens
 // it on read, and blinds index values with Blind; a leader-only background
 // job reseals documents under older versions after a rotation. store seals

@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"crypto/rand"
@@ -87,7 +87,7 @@ func ValidateID(id string) error {
 // with such an id could never be read, replaced or deleted by its path, so
 // the API refuses them everywhere. Apply does not call it: log entries
 // written before it existed must apply as they did (see
-// UnaddressableDocuments for the documents they created).
+// Unaddressable for the documents they created).
 func ValidateRequestID(id string) error {
 	if id == "." || id == ".." {
 		return invalidf("document id %q cannot be used: \".\" and \"..\" are resolved away in URL paths, so the document could not be addressed; use another id", id)

@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"encoding/json"
@@ -31,7 +31,7 @@ func TestPutVersionsAndTimes(t *testing.T) {
 	if d.Version != 2 || !d.CreatedAt.Equal(time.Unix(0, t1)) || !d.UpdatedAt.Equal(time.Unix(0, t2)) {
 		t.Fatalf("second put = %+v, want version 2 created at t1 updated at t2", d)
 	}
-	got, err := view(t, db, func(tx *bolt.Tx) (Document, error) { return Get(tx, testTenant, "users", "u1") })
+	got, err := view(t, db, func(tx *bolt.Tx) (Doc, error) { return Get(tx, testTenant, "users", "u1") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestConditions(t *testing.T) {
 	if d.ID != "a" || d.Version != 2 || d.Data != nil {
 		t.Errorf("delete result = %+v, want id a version 2 without data", d)
 	}
-	_, err := view(t, db, func(tx *bolt.Tx) (Document, error) { return Get(tx, testTenant, "c", "a") })
+	_, err := view(t, db, func(tx *bolt.Tx) (Doc, error) { return Get(tx, testTenant, "c", "a") })
 	wantCode(t, err, ErrNotFound)
 	// A delete in a collection that does not exist.
 	del = Op{Kind: OpDelete, Tenant: testTenant, Collection: "ghost", ID: "a"}
@@ -286,11 +286,11 @@ func TestErrorsIs(t *testing.T) {
 	if !errors.As(wrapped, &de) || de.Code != CodeNotFound || de.OpIndex != 0 {
 		t.Errorf("errors.As = %+v", de)
 	}
-	_, err = view(t, db, func(tx *bolt.Tx) (Document, error) { return Get(tx, testTenant, "c", "x") })
+	_, err = view(t, db, func(tx *bolt.Tx) (Doc, error) { return Get(tx, testTenant, "c", "x") })
 	if !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get error %v is not ErrNotFound", err)
 	}
-	_, err = view(t, db, func(tx *bolt.Tx) (Document, error) { return Get(tx, "", "c", "x") })
+	_, err = view(t, db, func(tx *bolt.Tx) (Doc, error) { return Get(tx, "", "c", "x") })
 	if !errors.Is(err, ErrInvalid) {
 		t.Errorf("Get with no tenant: %v, want ErrInvalid", err)
 	}

@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -147,7 +147,7 @@ func (rd *Reader) s() Sealer {
 }
 
 // Get is the package-level Get, opening sealed documents.
-func (rd *Reader) Get(tx *bolt.Tx, tenant, coll, id string) (Document, error) {
+func (rd *Reader) Get(tx *bolt.Tx, tenant, coll, id string) (Doc, error) {
 	return get(tx, rd.s(), tenant, coll, id)
 }
 

@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -98,11 +98,11 @@ func TestSealedDocuments(t *testing.T) {
 	}
 
 	rd := NewReader(kr)
-	d, err := view(t, sealedDB, func(tx *bolt.Tx) (Document, error) { return rd.Get(tx, testTenant, "c", "d2") })
+	d, err := view(t, sealedDB, func(tx *bolt.Tx) (Doc, error) { return rd.Get(tx, testTenant, "c", "d2") })
 	if err != nil || !strings.Contains(string(d.Data), "MARKERNOTE-2b") || d.Version != 2 {
 		t.Fatalf("Get = %s v%d, %v", d.Data, d.Version, err)
 	}
-	if _, err := view(t, sealedDB, func(tx *bolt.Tx) (Document, error) { return Get(tx, testTenant, "c", "d2") }); !strings.Contains(errString(err), "no master key") {
+	if _, err := view(t, sealedDB, func(tx *bolt.Tx) (Doc, error) { return Get(tx, testTenant, "c", "d2") }); !strings.Contains(errString(err), "no master key") {
 		t.Fatalf("plaintext Get of a sealed document = %v, want a clear error", err)
 	}
 	page, err := view(t, sealedDB, func(tx *bolt.Tx) (Page, error) { return rd.List(tx, testTenant, "c", 0, 0) })
@@ -174,7 +174,7 @@ func TestSealedNoKeyAndReseal(t *testing.T) {
 		}
 		return v
 	}
-	before, _ := view(t, db, func(tx *bolt.Tx) (Document, error) { return NewReader(kr).Get(tx, testTenant, "c", "d1") })
+	before, _ := view(t, db, func(tx *bolt.Tx) (Doc, error) { return NewReader(kr).Get(tx, testTenant, "c", "d1") })
 	res = mustApply(t, db, sm,
 		Op{Kind: OpReseal, Tenant: testTenant, Collection: "c", ID: "d1", IfVersion: 1},
 		Op{Kind: OpReseal, Tenant: testTenant, Collection: "c", ID: "d2", IfVersion: 5},
@@ -186,12 +186,12 @@ func TestSealedNoKeyAndReseal(t *testing.T) {
 	if versionOf("d1") != 2 || versionOf("d2") != 1 {
 		t.Fatalf("key versions d1 %d d2 %d, want 2 and 1", versionOf("d1"), versionOf("d2"))
 	}
-	after, _ := view(t, db, func(tx *bolt.Tx) (Document, error) { return NewReader(kr).Get(tx, testTenant, "c", "d1") })
+	after, _ := view(t, db, func(tx *bolt.Tx) (Doc, error) { return NewReader(kr).Get(tx, testTenant, "c", "d1") })
 	if string(after.Data) != string(before.Data) || after.Version != before.Version || !after.UpdatedAt.Equal(before.UpdatedAt) {
 		t.Fatalf("reseal changed the document: %+v -> %+v", before, after)
 	}
 	// Old versions stay readable.
-	if d, err := view(t, db, func(tx *bolt.Tx) (Document, error) { return NewReader(kr).Get(tx, testTenant, "c", "d2") }); err != nil || string(d.Data) != `{"a":2}` {
+	if d, err := view(t, db, func(tx *bolt.Tx) (Doc, error) { return NewReader(kr).Get(tx, testTenant, "c", "d2") }); err != nil || string(d.Data) != `{"a":2}` {
 		t.Fatalf("Get of a document under key version 1 = %s, %v", d.Data, err)
 	}
 	// Without a sealer a reseal is refused.

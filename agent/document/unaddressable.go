@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -6,8 +6,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// DocumentRef names one stored document.
-type DocumentRef struct {
+// Ref names one stored document.
+type Ref struct {
 	Tenant, Collection, ID string
 }
 
@@ -16,14 +16,14 @@ type DocumentRef struct {
 // request can name.
 var dotIDs = [][]byte{[]byte("."), []byte("..")}
 
-// UnaddressableDocuments calls fn for every stored document whose id the
+// Unaddressable calls fn for every stored document whose id the
 // API refuses in requests ("." and "..", see ValidateRequestID), in tenant
 // and collection order, stopping at fn's first error. Such documents were
 // created before the API refused those ids, through a POST body or a
 // batch: lists and queries return them, but no URL path names them, so
 // they cannot be read, replaced or deleted one by one. It looks up the two
 // ids in each collection: no scan of the documents.
-func UnaddressableDocuments(tx *bolt.Tx, fn func(DocumentRef) error) error {
+func Unaddressable(tx *bolt.Tx, fn func(Ref) error) error {
 	prefix := []byte(tenantPrefix)
 	c := tx.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -40,7 +40,7 @@ func UnaddressableDocuments(tx *bolt.Tx, fn func(DocumentRef) error) error {
 				if db.Get(id) == nil {
 					continue
 				}
-				if err := fn(DocumentRef{Tenant: tenant, Collection: name, ID: string(id)}); err != nil {
+				if err := fn(Ref{Tenant: tenant, Collection: name, ID: string(id)}); err != nil {
 					return false, err
 				}
 			}

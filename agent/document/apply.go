@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -108,7 +108,7 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 		return Result{Err: invalidf("empty command")}
 	}
 	s := newStage(tx, &sm.cfg)
-	out := make([]Document, len(c.Ops))
+	out := make([]Doc, len(c.Ops))
 	for i, op := range c.Ops {
 		pre, tenantOK, collOK := s.before(op.Tenant, op.Collection)
 		d, err := s.apply(op)
@@ -135,12 +135,12 @@ func (sm *StateMachine) ApplyCommand(tx *bolt.Tx, c Command) Result {
 	return Result{Docs: out, Exceeded: exceeded}
 }
 
-func (s *stage) apply(op Op) (Document, *Error) {
+func (s *stage) apply(op Op) (Doc, *Error) {
 	if err := ValidateTenant(op.Tenant); err != nil {
-		return Document{}, err.(*Error)
+		return Doc{}, err.(*Error)
 	}
 	if err := ValidateCollection(op.Collection); err != nil {
-		return Document{}, err.(*Error)
+		return Doc{}, err.(*Error)
 	}
 	switch op.Kind {
 	case OpPut:
@@ -148,15 +148,15 @@ func (s *stage) apply(op Op) (Document, *Error) {
 	case OpDelete:
 		return s.delete(op)
 	case OpCreateIndex:
-		return Document{}, s.createIndex(op)
+		return Doc{}, s.createIndex(op)
 	case OpDropIndex:
-		return Document{}, s.dropIndex(op)
+		return Doc{}, s.dropIndex(op)
 	case OpDropCollection:
-		return Document{}, s.dropCollection(op)
+		return Doc{}, s.dropCollection(op)
 	case OpReseal:
 		return s.reseal(op)
 	}
-	return Document{}, invalidf("unknown operation kind %d", op.Kind)
+	return Doc{}, invalidf("unknown operation kind %d", op.Kind)
 }
 
 // normalizeData checks that raw is one JSON object within max bytes once
@@ -180,31 +180,31 @@ func normalizeData(raw json.RawMessage, max int) ([]byte, *Error) {
 	return buf.Bytes(), nil
 }
 
-func (s *stage) put(op Op) (Document, *Error) {
+func (s *stage) put(op Op) (Doc, *Error) {
 	if err := ValidateID(op.ID); err != nil {
-		return Document{}, err.(*Error)
+		return Doc{}, err.(*Error)
 	}
 	if op.IfAbsent && op.IfVersion != 0 {
-		return Document{}, invalidf("a put cannot be both a create (IfAbsent) and conditional on a version")
+		return Doc{}, invalidf("a put cannot be both a create (IfAbsent) and conditional on a version")
 	}
 	data, err := normalizeData(op.Data, s.cfg.MaxDocumentBytes)
 	if err != nil {
 		err.Message = "document " + quote(op.ID) + ": " + err.Message
-		return Document{}, err
+		return Doc{}, err
 	}
 	ts, cs, err := s.coll(op.Tenant, op.Collection)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	old, err := cs.get(op.ID)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if op.IfAbsent && old != nil {
-		return Document{}, errorf(CodeConflict, "document %q already exists in collection %q", op.ID, op.Collection)
+		return Doc{}, errorf(CodeConflict, "document %q already exists in collection %q", op.ID, op.Collection)
 	}
 	if err := checkVersion(op, old); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	rec := &record{Version: 1, Created: op.Time, Updated: op.Time, Data: data}
 	if old != nil {
@@ -212,11 +212,11 @@ func (s *stage) put(op Op) (Document, *Error) {
 		rec.Created = old.Created
 	}
 	if err := s.reindex(ts, cs, op.ID, old, rec); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if s.cfg.Sealer != nil {
 		if rec.sealed, err = sealData(s.cfg.Sealer, op.Tenant, op.Collection, op.ID, data); err != nil {
-			return Document{}, err
+			return Doc{}, err
 		}
 	}
 	s.ensureExists(ts, cs)
@@ -245,32 +245,32 @@ func checkVersion(op Op, old *record) *Error {
 	return nil
 }
 
-func (s *stage) delete(op Op) (Document, *Error) {
+func (s *stage) delete(op Op) (Doc, *Error) {
 	if err := ValidateID(op.ID); err != nil {
-		return Document{}, err.(*Error)
+		return Doc{}, err.(*Error)
 	}
 	if op.IfAbsent {
-		return Document{}, invalidf("a delete cannot be conditional on absence")
+		return Doc{}, invalidf("a delete cannot be conditional on absence")
 	}
 	ts, cs, err := s.coll(op.Tenant, op.Collection)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	old, err := cs.get(op.ID)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if old == nil {
 		if op.IfVersion != 0 {
-			return Document{}, checkVersion(op, nil)
+			return Doc{}, checkVersion(op, nil)
 		}
-		return Document{}, notFoundf("document %q not found in collection %q", op.ID, op.Collection)
+		return Doc{}, notFoundf("document %q not found in collection %q", op.ID, op.Collection)
 	}
 	if err := checkVersion(op, old); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if err := s.reindex(ts, cs, op.ID, old, nil); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	cs.meta.Documents--
 	ts.meta.Documents--
@@ -378,46 +378,46 @@ func quote(s string) string {
 
 // reseal re-encrypts a stored document under the tenant's current data key
 // if it is still sealed under key version op.IfVersion. The returned
-// Document has the id when the document was re-sealed, else it is zero.
-func (s *stage) reseal(op Op) (Document, *Error) {
+// Doc has the id when the document was re-sealed, else it is zero.
+func (s *stage) reseal(op Op) (Doc, *Error) {
 	if err := ValidateID(op.ID); err != nil {
-		return Document{}, err.(*Error)
+		return Doc{}, err.(*Error)
 	}
 	if s.cfg.Sealer == nil {
-		return Document{}, invalidf("reseal: this node does not encrypt at rest")
+		return Doc{}, invalidf("reseal: this node does not encrypt at rest")
 	}
 	ts, cs, err := s.coll(op.Tenant, op.Collection)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if _, staged := cs.docs[op.ID]; staged || !cs.txVisible {
-		return Document{}, nil
+		return Doc{}, nil
 	}
 	db := cs.txBucket.Bucket(bucketDocs)
 	if db == nil {
-		return Document{}, nil
+		return Doc{}, nil
 	}
 	v := db.Get([]byte(op.ID))
 	if v == nil {
-		return Document{}, nil
+		return Doc{}, nil
 	}
 	raw, derr := decodeRecord(v, false)
 	if derr != nil {
-		return Document{}, internalf("document %q: %v", op.ID, derr)
+		return Doc{}, internalf("document %q: %v", op.ID, derr)
 	}
 	ver, verr := seal.KeyVersion(raw.Data)
 	cur, ok := s.cfg.Sealer.Current(op.Tenant)
 	if verr != nil || uint64(ver) != op.IfVersion || !ok || ver == cur {
-		return Document{}, nil
+		return Doc{}, nil
 	}
 	rec, err := cs.get(op.ID)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if rec.sealed, err = sealData(s.cfg.Sealer, op.Tenant, op.Collection, op.ID, rec.Data); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	cs.docs[op.ID] = rec
 	s.touch(ts, cs)
-	return Document{ID: op.ID, Version: rec.Version}, nil
+	return Doc{ID: op.ID, Version: rec.Version}, nil
 }

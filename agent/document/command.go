@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"encoding/binary"
@@ -83,8 +83,8 @@ type Command struct {
 type Result struct {
 	// Docs has one entry per operation when the command succeeded: the
 	// stored document for a put; for a delete the deleted document without
-	// its data; a zero Document for index and collection operations.
-	Docs []Document
+	// its data; a zero Doc for index and collection operations.
+	Docs []Doc
 	// Err is the failure of the command, nil on success. Nothing of a
 	// failed command was applied.
 	Err *Error
@@ -295,12 +295,12 @@ func DecodeResult(b []byte) (Result, error) {
 		return Result{}, fmt.Errorf("decode result: %d documents cannot fit in %d bytes", n, len(d.b))
 	}
 	if n > 0 {
-		r.Docs = make([]Document, 0, n)
+		r.Docs = make([]Doc, 0, n)
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		flags := d.byte()
 		if flags == 0 {
-			r.Docs = append(r.Docs, Document{})
+			r.Docs = append(r.Docs, Doc{})
 			continue
 		}
 		if flags&^3 != 0 || flags&1 == 0 {
@@ -309,7 +309,7 @@ func DecodeResult(b []byte) (Result, error) {
 			}
 			break
 		}
-		var doc Document
+		var doc Doc
 		doc.ID = d.string()
 		if flags&2 != 0 {
 			doc.Data = d.bytes()

@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"encoding/binary"
@@ -64,8 +64,8 @@ func decodeRecord(b []byte, copyData bool) (record, error) {
 	return r, nil
 }
 
-func (r *record) document(id string) Document {
-	return Document{
+func (r *record) document(id string) Doc {
+	return Doc{
 		ID:        id,
 		Data:      json.RawMessage(r.Data),
 		Version:   r.Version,

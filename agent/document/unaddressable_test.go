@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestUnaddressableDocuments: documents stored with the ids "." and ".."
+// TestUnaddressable: documents stored with the ids "." and ".."
 // (Apply accepts them, as it did before the API refused them) are all
 // reported, in tenant and collection order, and nothing else is.
-func TestUnaddressableDocuments(t *testing.T) {
+func TestUnaddressable(t *testing.T) {
 	db := openDB(t)
 	sm := NewStateMachine(Config{})
 	other := func(op Op) Op { op.Tenant = "beta"; return op }
@@ -22,7 +22,7 @@ func TestUnaddressableDocuments(t *testing.T) {
 	)
 	var got []string
 	err := db.View(func(tx *bolt.Tx) error {
-		return UnaddressableDocuments(tx, func(r DocumentRef) error {
+		return Unaddressable(tx, func(r Ref) error {
 			got = append(got, r.Tenant+"/"+r.Collection+"/"+r.ID)
 			return nil
 		})
@@ -38,10 +38,10 @@ func TestUnaddressableDocuments(t *testing.T) {
 	stop := errors.New("stop")
 	calls := 0
 	err = db.View(func(tx *bolt.Tx) error {
-		return UnaddressableDocuments(tx, func(DocumentRef) error { calls++; return stop })
+		return Unaddressable(tx, func(Ref) error { calls++; return stop })
 	})
 	if !errors.Is(err, stop) || calls != 1 {
-		t.Errorf("UnaddressableDocuments = %v after %d calls, want stop after 1", err, calls)
+		t.Errorf("Unaddressable = %v after %d calls, want stop after 1", err, calls)
 	}
 	// Every reported id is one the API refuses.
 	for _, id := range []string{".", ".."} {

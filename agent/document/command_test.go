@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"encoding/json"
@@ -76,13 +76,13 @@ func TestResultRoundTrip(t *testing.T) {
 	results := []Result{
 		{},
 		{Err: &Error{Code: CodeConflict, Message: "document \"a\" already exists", OpIndex: 3}},
-		{Docs: []Document{
+		{Docs: []Doc{
 			{ID: "a", Data: json.RawMessage(`{"x":1}`), Version: 2, CreatedAt: at, UpdatedAt: at.Add(time.Second)},
 			{},
 			{ID: "b", Version: 9, CreatedAt: at, UpdatedAt: at},
 		}},
-		{Docs: []Document{{ID: "a", Data: json.RawMessage(`{}`), Version: 1, CreatedAt: at, UpdatedAt: at}}, Exceeded: []string{LimitStorageBytes}},
-		{Docs: []Document{{}, {}}, Exceeded: []string{LimitStorageBytes, LimitMaxCollections, LimitMaxDocumentsPerCollection}},
+		{Docs: []Doc{{ID: "a", Data: json.RawMessage(`{}`), Version: 1, CreatedAt: at, UpdatedAt: at}}, Exceeded: []string{LimitStorageBytes}},
+		{Docs: []Doc{{}, {}}, Exceeded: []string{LimitStorageBytes, LimitMaxCollections, LimitMaxDocumentsPerCollection}},
 	}
 	for _, r := range results {
 		got, err := DecodeResult(EncodeResult(r))
@@ -96,7 +96,7 @@ func TestResultRoundTrip(t *testing.T) {
 	// A result without Exceeded keeps the first format byte for byte, so
 	// results encoded before Exceeded existed decode with a nil Exceeded.
 	old := []byte{1, 1, 8, 'c', 'o', 'n', 'f', 'l', 'i', 'c', 't', 1, 'm', 2, 2, 0, 0}
-	r := Result{Err: &Error{Code: CodeConflict, Message: "m", OpIndex: 2}, Docs: []Document{{}, {}}}
+	r := Result{Err: &Error{Code: CodeConflict, Message: "m", OpIndex: 2}, Docs: []Doc{{}, {}}}
 	if got := EncodeResult(r); !slices.Equal(got, old) {
 		t.Errorf("EncodeResult(%+v) = %v, want the first format %v", r, got, old)
 	}
@@ -185,9 +185,9 @@ func FuzzDecodeCommand(f *testing.F) {
 func FuzzDecodeResult(f *testing.F) {
 	at := time.Unix(0, 1_700_000_000_000_000_000)
 	for _, r := range []Result{
-		{Docs: []Document{{ID: "a", Data: json.RawMessage(`{"a":1}`), Version: 3, CreatedAt: at, UpdatedAt: at}, {}}},
+		{Docs: []Doc{{ID: "a", Data: json.RawMessage(`{"a":1}`), Version: 3, CreatedAt: at, UpdatedAt: at}, {}}},
 		{Err: &Error{Code: CodeStorageQuotaExceeded, Message: "storage quota exceeded", OpIndex: 1}},
-		{Docs: []Document{{}}, Exceeded: []string{LimitStorageBytes, LimitMaxDocumentsPerCollection}},
+		{Docs: []Doc{{}}, Exceeded: []string{LimitStorageBytes, LimitMaxDocumentsPerCollection}},
 	} {
 		f.Add(EncodeResult(r))
 	}

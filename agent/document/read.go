@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -24,17 +24,17 @@ func collection(tx *bolt.Tx, tenant, coll string) (*bolt.Bucket, error) {
 
 // Get returns a document. It fails with ErrNotFound when the document (or
 // its collection) does not exist and ErrInvalid on a bad name or id.
-func Get(tx *bolt.Tx, tenant, coll, id string) (Document, error) {
+func Get(tx *bolt.Tx, tenant, coll, id string) (Doc, error) {
 	return get(tx, nil, tenant, coll, id)
 }
 
-func get(tx *bolt.Tx, s Sealer, tenant, coll, id string) (Document, error) {
+func get(tx *bolt.Tx, s Sealer, tenant, coll, id string) (Doc, error) {
 	cb, err := collection(tx, tenant, coll)
 	if err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	if err := ValidateID(id); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	var v []byte
 	if cb != nil {
@@ -43,14 +43,14 @@ func get(tx *bolt.Tx, s Sealer, tenant, coll, id string) (Document, error) {
 		}
 	}
 	if v == nil {
-		return Document{}, notFoundf("document %q not found in collection %q", id, coll)
+		return Doc{}, notFoundf("document %q not found in collection %q", id, coll)
 	}
 	r, err := decodeRecord(v, true)
 	if err != nil {
-		return Document{}, internalf("document %q: %v", id, err)
+		return Doc{}, internalf("document %q: %v", id, err)
 	}
 	if err := openRecord(s, tenant, coll, id, &r); err != nil {
-		return Document{}, err
+		return Doc{}, err
 	}
 	return r.document(id), nil
 }
@@ -87,7 +87,7 @@ func list(tx *bolt.Tx, s Sealer, tenant, coll string, limit, offset int) (Page, 
 	if err != nil {
 		return Page{}, err
 	}
-	page := Page{Documents: []Document{}, Limit: limit, Offset: offset}
+	page := Page{Documents: []Doc{}, Limit: limit, Offset: offset}
 	if cb == nil {
 		return page, nil
 	}

@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -67,7 +67,7 @@ func runQuery(tx *bolt.Tx, tenant, coll string, q QueryRequest, opts queryOption
 	if err != nil {
 		return Page{}, Explain{}, err
 	}
-	page := Page{Documents: []Document{}, Limit: limit, Offset: q.Offset}
+	page := Page{Documents: []Doc{}, Limit: limit, Offset: q.Offset}
 	if cb == nil {
 		return page, Explain{Plan: "EMPTY (no such collection)"}, nil
 	}

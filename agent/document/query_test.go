@@ -1,4 +1,4 @@
-package docs
+package document
 
 import (
 	"bytes"
@@ -302,7 +302,7 @@ func TestCollectionsAndStats(t *testing.T) {
 		t.Errorf("unknown tenant stats = %+v", st)
 	}
 	// Tenants are isolated.
-	_, err = view(t, db, func(tx *bolt.Tx) (Document, error) { return Get(tx, "other", "a", "y") })
+	_, err = view(t, db, func(tx *bolt.Tx) (Doc, error) { return Get(tx, "other", "a", "y") })
 	wantCode(t, err, ErrNotFound)
 	mustApply(t, db, sm, Op{Kind: OpDropCollection, Tenant: testTenant, Collection: "a"})
 	st, _ = view(t, db, func(tx *bolt.Tx) (Stats, error) { return TenantStats(tx, testTenant) })

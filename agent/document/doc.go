@@ -1,4 +1,4 @@
-// Package docs is Aerolith's document model: the replicated state machine
+// Package document is Aerolith's document model: the replicated state machine
 // that applies document commands (puts, deletes, index and collection
 // operations) inside the store's bbolt transactions, and the read side (get,
 // list, query with secondary indexes, collection and tenant statistics) that
@@ -21,7 +21,7 @@
 // Apply is deterministic and all-or-nothing per command: a command is
 // validated and staged in memory against the transaction, and only written
 // when every operation succeeded. Read functions are safe to call
-// concurrently in separate transactions; the Documents they return own their
+// concurrently in separate transactions; the Docs they return own their
 // memory.
 //
 // # Tenant limits
@@ -52,15 +52,15 @@
 // After a command is written, Config.OnStorage is told the stored bytes of
 // each tenant whose stored bytes changed, at the time of the command's last
 // operation on that tenant; it is never told of a failed command.
-package docs
+package document
 
 import (
 	"encoding/json"
 	"time"
 )
 
-// Document is a stored document as the API presents it.
-type Document struct {
+// Doc is a stored document as the API presents it.
+type Doc struct {
 	ID        string          `json:"id"`
 	Data      json.RawMessage `json:"data"`
 	Version   uint64          `json:"version"`
@@ -70,7 +70,7 @@ type Document struct {
 
 // Page is one page of documents from List or Query.
 type Page struct {
-	Documents []Document `json:"documents"`
+	Documents []Doc `json:"documents"`
 	// Total counts every document of the listing (List) or every matching
 	// document (Query), not only this page.
 	Total  int `json:"total"`
