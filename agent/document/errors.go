@@ -1,79 +1,59 @@
 package document
 
-import "fmt"
+import "github.com/aerolithdb/aerolith/internal/apierr"
 
-// Error codes, stable strings that callers map to HTTP statuses.
+// Error codes, stable strings; internal/apierr maps them to HTTP statuses.
 const (
-	CodeNotFound     = "not_found"           // 404
-	CodeConflict     = "conflict"            // 409
-	CodePrecondition = "precondition_failed" // 412
-	CodeInvalid      = "invalid_argument"    // 400
-	CodeTooLarge     = "too_large"           // 413
-	CodeInternal     = "internal"            // 500: storage faults, malformed commands
+	CodeNotFound     = apierr.CodeNotFound     // 404
+	CodeConflict     = apierr.CodeConflict     // 409
+	CodePrecondition = apierr.CodePrecondition // 412
+	CodeInvalid      = apierr.CodeInvalid      // 400
+	CodeTooLarge     = apierr.CodeTooLarge     // 413
+	CodeInternal     = apierr.CodeInternal     // 500: storage faults, malformed commands
 	// CodeStorageQuotaExceeded: a write would pass Limits.StorageBytes (507).
-	CodeStorageQuotaExceeded = "storage_quota_exceeded"
+	CodeStorageQuotaExceeded = apierr.CodeStorageQuotaExceeded
 	// CodeQuotaExceeded: a write would pass Limits.MaxCollections or
 	// Limits.MaxDocumentsPerCollection (429).
-	CodeQuotaExceeded = "quota_exceeded"
+	CodeQuotaExceeded = apierr.CodeQuotaExceeded
 )
 
-// Error is a document-layer failure. It travels inside a Result from the
-// node that applied a command back to the proposer, so callers match it by
-// code: errors.Is(err, ErrNotFound) holds for any *Error whose Code is
-// CodeNotFound, whether it came from a read function or a decoded Result.
-type Error struct {
-	// Code is one of the Code* constants.
-	Code string
-	// Message says what was wrong, naming the field, document or operation.
-	Message string
-	// OpIndex is the index in Command.Ops of the operation that failed (0
-	// for read functions).
-	OpIndex int
-
-	sentinel bool
-}
-
-// Error returns the message.
-func (e *Error) Error() string { return e.Message }
-
-// Is reports whether target is the sentinel of e's code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.sentinel && t.Code == e.Code
-}
+// Error is a document-layer failure, the state machines' one error type
+// (internal/apierr): errors.Is(err, ErrNotFound) holds for any *Error whose
+// Code is CodeNotFound, whether it came from a read function or a decoded
+// Result. OpIndex is the index in Command.Ops of the operation that failed
+// (0 for read functions).
+type Error = apierr.Error
 
 // Sentinel errors, one per code; compare with errors.Is.
 var (
 	// ErrNotFound: the document, collection or index does not exist.
-	ErrNotFound = &Error{Code: CodeNotFound, Message: "not found", sentinel: true}
+	ErrNotFound = apierr.Sentinel(CodeNotFound, "not found")
 	// ErrConflict: creating something that already exists (a document with
 	// IfAbsent, an index).
-	ErrConflict = &Error{Code: CodeConflict, Message: "conflict", sentinel: true}
+	ErrConflict = apierr.Sentinel(CodeConflict, "conflict")
 	// ErrPrecondition: IfVersion does not match the current version (or the
 	// document does not exist).
-	ErrPrecondition = &Error{Code: CodePrecondition, Message: "precondition failed", sentinel: true}
+	ErrPrecondition = apierr.Sentinel(CodePrecondition, "precondition failed")
 	// ErrInvalid: a bad name, id, field, document body, filter, sort or
 	// paging argument; the message names it.
-	ErrInvalid = &Error{Code: CodeInvalid, Message: "invalid argument", sentinel: true}
+	ErrInvalid = apierr.Sentinel(CodeInvalid, "invalid argument")
 	// ErrTooLarge: a document above Config.MaxDocumentBytes, or a value too
 	// large to index.
-	ErrTooLarge = &Error{Code: CodeTooLarge, Message: "too large", sentinel: true}
+	ErrTooLarge = apierr.Sentinel(CodeTooLarge, "too large")
 	// ErrInternal: a storage fault or a command that cannot be decoded.
-	ErrInternal = &Error{Code: CodeInternal, Message: "internal error", sentinel: true}
+	ErrInternal = apierr.Sentinel(CodeInternal, "internal error")
 	// ErrStorageQuotaExceeded: the command would take the tenant's stored
 	// bytes past Limits.StorageBytes (with Limits.Refuse); nothing was
 	// applied.
-	ErrStorageQuotaExceeded = &Error{Code: CodeStorageQuotaExceeded, Message: "storage quota exceeded", sentinel: true}
+	ErrStorageQuotaExceeded = apierr.Sentinel(CodeStorageQuotaExceeded, "storage quota exceeded")
 	// ErrQuotaExceeded: the command would take the tenant's collections
 	// past Limits.MaxCollections or a collection's documents past
 	// Limits.MaxDocumentsPerCollection (with Limits.Refuse); nothing was
 	// applied.
-	ErrQuotaExceeded = &Error{Code: CodeQuotaExceeded, Message: "quota exceeded", sentinel: true}
+	ErrQuotaExceeded = apierr.Sentinel(CodeQuotaExceeded, "quota exceeded")
 )
 
-func errorf(code string, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+func errorf(code, format string, args ...any) *Error { return apierr.Errorf(code, format, args...) }
 
 func notFoundf(format string, args ...any) *Error { return errorf(CodeNotFound, format, args...) }
 func invalidf(format string, args ...any) *Error  { return errorf(CodeInvalid, format, args...) }

@@ -9,29 +9,30 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
-	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/apierr"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
-// Error codes of the {"error":{"code","message"}} body.
+// Error codes of the {"error":{"code","message"}} body; those the state
+// machines also return are internal/apierr's.
 const (
-	CodeInvalidArgument    = "invalid_argument"
+	CodeInvalidArgument    = apierr.CodeInvalid
 	CodeUnauthenticated    = "unauthenticated"
-	CodePermissionDenied   = "permission_denied"
-	CodeNotFound           = "not_found"
+	CodePermissionDenied   = apierr.CodeForbidden
+	CodeNotFound           = apierr.CodeNotFound
 	CodeMethodNotAllowed   = "method_not_allowed"
-	CodeConflict           = "conflict"
-	CodePreconditionFailed = "precondition_failed"
-	CodeTooLarge           = "too_large"
+	CodeConflict           = apierr.CodeConflict
+	CodePreconditionFailed = apierr.CodePrecondition
+	CodeTooLarge           = apierr.CodeTooLarge
 	CodeUnavailable        = "unavailable"
-	CodeInternal           = "internal"
+	CodeInternal           = apierr.CodeInternal
 
 	// CodeQuotaExceeded: a rate, concurrency or count limit of the
 	// tenant's tier (429).
-	CodeQuotaExceeded = "quota_exceeded"
+	CodeQuotaExceeded = apierr.CodeQuotaExceeded
 	// CodeStorageQuotaExceeded: the tenant's storage limit (507).
-	CodeStorageQuotaExceeded = "storage_quota_exceeded"
+	CodeStorageQuotaExceeded = apierr.CodeStorageQuotaExceeded
 	// CodePaymentRequired: a write of a suspended tenant (402).
 	CodePaymentRequired = "payment_required"
 	// CodeQueryTimeout: a query cancelled at the tier's max query
@@ -85,7 +86,11 @@ func classify(err error) (e *apiError, internal bool) {
 	if errors.As(err, &e) {
 		return e, false
 	}
-	var de *document.Error
+	var se *apierr.Error
+	status, public := 0, false
+	if errors.As(err, &se) {
+		status, public = apierr.Status(se.Code)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -98,24 +103,15 @@ func classify(err error) (e *apiError, internal bool) {
 		e := newError(http.StatusServiceUnavailable, CodeNotReady, "%s", ErrNotEnrolled.Error())
 		e.retryAfter = notEnrolledRetry
 		return e, false
-	case errors.Is(err, document.ErrStorageQuotaExceeded):
-		e := newError(http.StatusInsufficientStorage, CodeStorageQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
-		e.quota = true
+	case public:
+		// A state-machine error (agent/document, agent/tenancy): its code
+		// and the status internal/apierr gives it.
+		e := newError(status, se.Code, "%s", stateMessage(err, se))
+		if se.Code == CodeStorageQuotaExceeded || se.Code == CodeQuotaExceeded {
+			e.message += "; waiting will not help: delete data or move the tenant to a larger tier"
+			e.quota = true
+		}
 		return e, false
-	case errors.Is(err, document.ErrQuotaExceeded):
-		e := newError(http.StatusTooManyRequests, CodeQuotaExceeded, "%s; waiting will not help: delete data or move the tenant to a larger tier", docsMessage(err, de))
-		e.quota = true
-		return e, false
-	case errors.Is(err, document.ErrNotFound):
-		return newError(http.StatusNotFound, CodeNotFound, "%s", docsMessage(err, de)), false
-	case errors.Is(err, document.ErrConflict):
-		return newError(http.StatusConflict, CodeConflict, "%s", docsMessage(err, de)), false
-	case errors.Is(err, document.ErrPrecondition):
-		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "%s", docsMessage(err, de)), false
-	case errors.Is(err, document.ErrInvalid):
-		return newError(http.StatusBadRequest, CodeInvalidArgument, "%s", docsMessage(err, de)), false
-	case errors.Is(err, document.ErrTooLarge):
-		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s", docsMessage(err, de)), false
 	case errors.Is(err, store.ErrTooLarge):
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request too large to replicate"), false
 	case errors.Is(err, store.ErrNodeHasState):
@@ -144,10 +140,11 @@ func classify(err error) (e *apiError, internal bool) {
 	return newError(http.StatusInternalServerError, CodeInternal, "internal error"), true
 }
 
-// docsMessage returns the message of a document-layer error.
-func docsMessage(err error, de *document.Error) string {
-	if errors.As(err, &de) && de.Message != "" {
-		return de.Message
+// stateMessage returns the message of se, the state-machine error in
+// err's chain.
+func stateMessage(err error, se *apierr.Error) string {
+	if se.Message != "" {
+		return se.Message
 	}
 	return err.Error()
 }

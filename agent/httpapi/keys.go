@@ -97,7 +97,7 @@ func keyTenant(p auth.Principal, asked string) (string, error) {
 			return "", invalid("tenant: required")
 		}
 		if err := document.ValidateTenant(asked); err != nil {
-			return "", invalid("tenant: %s", docsMessage(err, nil))
+			return "", invalid("tenant: %s", err.Error())
 		}
 		return asked, nil
 	}

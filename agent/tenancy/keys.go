@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,7 +36,7 @@ func (k *Keys) Create(ctx context.Context, tenant, role, name string) (APIKey, s
 	}
 	r, _, err := k.propose(ctx, CreateKey{Key: key})
 	if err != nil {
-		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
+		return APIKey{}, "", wrapf(err, "create api key")
 	}
 	return *r.Key, token, nil
 }
@@ -55,7 +54,7 @@ func (k *Keys) List(ctx context.Context, tenant string) ([]APIKey, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list api keys: %w", err)
+		return nil, wrapf(err, "list api keys")
 	}
 	return out, nil
 }
@@ -73,10 +72,10 @@ func (k *Keys) Revoke(ctx context.Context, id string) (APIKey, error) {
 	}
 	r, idx, err := k.propose(ctx, RevokeKey{ID: id, At: k.now()})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("revoke api key: %w", err)
+		return APIKey{}, wrapf(err, "revoke api key")
 	}
 	if err := settle(ctx, k.p, idx, time.Now()); err != nil {
-		return APIKey{}, fmt.Errorf("revoke api key: committed, but not yet confirmed by every node: %w", err)
+		return APIKey{}, wrapf(err, "revoke api key: committed, but not yet confirmed by every node")
 	}
 	return *r.Key, nil
 }

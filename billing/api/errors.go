@@ -7,24 +7,26 @@ import (
 	"net/http"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/apierr"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
 // Error codes of the {"error":{"code","message"}} body. The ledger's codes
-// (not_found, conflict, invalid_argument, permission_denied,
-// failed_precondition) pass through unchanged.
+// (internal/apierr's: not_found, conflict, invalid_argument,
+// permission_denied, failed_precondition, too_large) pass through
+// unchanged.
 const (
-	CodeInvalidArgument    = "invalid_argument"
+	CodeInvalidArgument    = apierr.CodeInvalid
 	CodeUnauthenticated    = "unauthenticated"
-	CodePermissionDenied   = "permission_denied"
-	CodeNotFound           = "not_found"
+	CodePermissionDenied   = apierr.CodeForbidden
+	CodeNotFound           = apierr.CodeNotFound
 	CodeMethodNotAllowed   = "method_not_allowed"
-	CodeConflict           = "conflict"
-	CodeFailedPrecondition = "failed_precondition"
-	CodeTooLarge           = "too_large"
+	CodeConflict           = apierr.CodeConflict
+	CodeFailedPrecondition = apierr.CodeState
+	CodeTooLarge           = apierr.CodeTooLarge
 	CodeUnavailable        = "unavailable"
-	CodeInternal           = "internal"
+	CodeInternal           = apierr.CodeInternal
 )
 
 // Sentinel errors of authentication; the HTTP layer maps them to 401 and
@@ -82,21 +84,13 @@ func classify(err error) (e *apiError, internal bool) {
 	case errors.Is(err, ErrPermissionDenied):
 		return newError(http.StatusForbidden, CodePermissionDenied, "%s", err.Error()), false
 	case errors.As(err, &le):
-		switch le.Code {
-		case ledger.CodeNotFound:
-			return newError(http.StatusNotFound, CodeNotFound, "%s", le.Message), false
-		case ledger.CodeConflict:
-			return newError(http.StatusConflict, CodeConflict, "%s", le.Message), false
-		case ledger.CodeInvalid:
-			return newError(http.StatusBadRequest, CodeInvalidArgument, "%s", le.Message), false
-		case ledger.CodeForbidden:
-			return newError(http.StatusForbidden, CodePermissionDenied, "%s", le.Message), false
-		case ledger.CodeState:
-			return newError(http.StatusConflict, CodeFailedPrecondition, "%s", le.Message), false
-		case ledger.CodeTooLarge:
-			return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s", le.Message), false
+		// A ledger error: its code and the status internal/apierr gives
+		// it; an internal or unknown code is a fault.
+		status, ok := apierr.Status(le.Code)
+		if !ok {
+			return newError(http.StatusInternalServerError, CodeInternal, "internal error"), true
 		}
-		return newError(http.StatusInternalServerError, CodeInternal, "internal error"), true
+		return newError(status, le.Code, "%s", le.Message), false
 	case errors.Is(err, store.ErrTooLarge):
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request too large to replicate"), false
 	case errors.Is(err, store.ErrNoLeader), errors.Is(err, store.ErrNotLeader):

@@ -79,6 +79,14 @@ var rules = []rule{
 		Forbidden: under("agent"),
 	},
 	{
+		// The state machines' one error type carries HTTP statuses as
+		// plain numbers: linking it must not pull HTTP (or anything of
+		// Aerolith) into a state machine.
+		name:      "internal/apierr imports no net/http and nothing of aerolith",
+		For:       is("internal/apierr"),
+		Forbidden: func(p string) bool { return p == "net/http" || strings.HasPrefix(p, module) },
+	},
+	{
 		// The contract is the boundary itself: it depends on nothing of
 		// Aerolith.
 		name:      "billing/contract imports nothing of aerolith",
@@ -172,7 +180,7 @@ func violations(pkgs map[string]pkg) []string {
 func TestDependencyRules(t *testing.T) {
 	for _, tags := range []string{"", "faults"} {
 		pkgs := goList(t, tags)
-		for _, must := range []string{"agent", "agent/client", "billing/client", "billing/contract", "billing/ledger"} {
+		for _, must := range []string{"agent", "agent/client", "billing/client", "billing/contract", "billing/ledger", "internal/apierr"} {
 			if _, ok := pkgs[module+must]; !ok {
 				t.Fatalf("tags %q: go list did not list %s", tags, must)
 			}
