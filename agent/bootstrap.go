@@ -53,7 +53,10 @@ type bootstrapBilling struct {
 	cluster string // from whoami, once known
 }
 
-func newBootstrapBilling(cfg config.Config, tl *nodetls.TLS, log *slog.Logger) (*bootstrapBilling, error) {
+// newBillingClient is the client a managed node talks to billing with: its
+// enrollment token, billing verified against --billing-ca, else the
+// cluster CA, else the system roots.
+func newBillingClient(cfg config.Config, tl *nodetls.TLS, log *slog.Logger) (*billingclient.Client, error) {
 	bcfg := billingclient.Config{URL: cfg.BillingURL, Key: cfg.EnrollmentToken, UserAgent: "aerolith-agent"}
 	tr, err := nodetls.ClientTransport(cfg.BillingCA, billingTrust(cfg, tl), log)
 	if err != nil {
@@ -65,6 +68,14 @@ func newBootstrapBilling(cfg config.Config, tl *nodetls.TLS, log *slog.Logger) (
 	bc, err := billingclient.New(bcfg)
 	if err != nil {
 		return nil, fmt.Errorf("billing-url: %w", err)
+	}
+	return bc, nil
+}
+
+func newBootstrapBilling(cfg config.Config, tl *nodetls.TLS, log *slog.Logger) (*bootstrapBilling, error) {
+	bc, err := newBillingClient(cfg, tl, log)
+	if err != nil {
+		return nil, err
 	}
 	return &bootstrapBilling{bc: bc, log: log}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,17 +107,9 @@ const tenantAskTimeout = 5 * time.Second
 // verified against --billing-ca, else the cluster CA, else the system
 // roots.
 func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Logger, tl *nodetls.TLS) (*managed, error) {
-	bcfg := billingclient.Config{URL: cfg.BillingURL, Key: cfg.EnrollmentToken, UserAgent: "aerolith-agent"}
-	tr, err := nodetls.ClientTransport(cfg.BillingCA, billingTrust(cfg, tl), log)
+	bc, err := newBillingClient(cfg, tl, log)
 	if err != nil {
-		return nil, fmt.Errorf("billing-ca: %w", err)
-	}
-	if tr != nil {
-		bcfg.HTTPClient = &http.Client{Transport: tr}
-	}
-	bc, err := billingclient.New(bcfg)
-	if err != nil {
-		return nil, fmt.Errorf("billing-url: %w", err)
+		return nil, err
 	}
 	mt, err := meter.New(meter.Config{NodeID: nodeID, DataDir: filepath.Join(cfg.DataDir, meterDir), Window: cfg.MeterWindow}, bc, log)
 	if err != nil {
