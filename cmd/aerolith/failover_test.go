@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -11,52 +10,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/client/clienttest"
+	"github.com/aerolithdb/aerolith/internal/apiclient/apiclienttest"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
 // oldAttemptBound is generous against the 10 s the CLI took per command
 // before it failed over quickly (the transport's TLS handshake timeout).
 const oldAttemptBound = 8 * time.Second
-
-// silentAddr listens on loopback and accepts connections without ever
-// reading or writing, as a stopped process's socket does (the kernel
-// completes the TCP handshake): TLS handshakes never finish, plain HTTP
-// requests are never answered.
-func silentAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
 
 // tlsFake serves the fake agent over HTTPS and returns its URL and a CA
 // file that verifies it.
@@ -80,7 +45,7 @@ func TestCLIFailsOverPastSilentNode(t *testing.T) {
 	srv := newFake(t)
 	secure, ca := tlsFake(t, srv)
 	t.Setenv("AEROLITH_CA_FILE", ca)
-	silent := silentAddr(t)
+	silent := apiclienttest.SilentAddr(t)
 	tests := []struct {
 		name string
 		urls string

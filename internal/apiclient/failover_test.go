@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,40 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// silentListener accepts TCP connections and never reads or writes, as a
-// stopped (SIGSTOPped) process's socket does: a plain HTTP request is
-// taken and never answered, a TLS handshake never completes.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
+	"github.com/aerolithdb/aerolith/internal/apiclient/apiclienttest"
+)
 
 // retries collects the OnRetry events of a client.
 type retries struct {
@@ -73,7 +41,7 @@ func counting(hits *atomic.Int32) http.Handler {
 }
 
 func TestHeaderTimeoutFailover(t *testing.T) {
-	silent := "http://" + silentListener(t)
+	silent := "http://" + apiclienttest.SilentAddr(t)
 	var hits atomic.Int32
 	live := httptest.NewServer(counting(&hits))
 	defer live.Close()
@@ -126,7 +94,7 @@ func TestHeaderTimeoutFailover(t *testing.T) {
 // TestHeaderTimeoutSparesLastEndpoint: the last endpoint of a pass may take
 // longer than HeaderTimeout (a slow query on a live cluster).
 func TestHeaderTimeoutSparesLastEndpoint(t *testing.T) {
-	silent := "http://" + silentListener(t)
+	silent := "http://" + apiclienttest.SilentAddr(t)
 	const headerWait = 50 * time.Millisecond
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(4 * headerWait) // the server's work, not synchronisation
@@ -145,7 +113,7 @@ func TestHeaderTimeoutSparesLastEndpoint(t *testing.T) {
 // TLS handshake got no byte of the request, so even a POST moves on, cut
 // by ConnectTimeout or by the transport's handshake timeout.
 func TestHandshakeTimeoutFailsOverAnyRequest(t *testing.T) {
-	silent := "https://" + silentListener(t)
+	silent := "https://" + apiclienttest.SilentAddr(t)
 	var hits atomic.Int32
 	live := httptest.NewTLSServer(counting(&hits))
 	defer live.Close()
@@ -189,7 +157,7 @@ func TestHandshakeTimeoutFailsOverAnyRequest(t *testing.T) {
 // TestConnectTimeoutSparesLastEndpoint: the connect limit applies only
 // while another endpoint remains; the last one gets the transport's.
 func TestConnectTimeoutSparesLastEndpoint(t *testing.T) {
-	silent := "https://" + silentListener(t)
+	silent := "https://" + apiclienttest.SilentAddr(t)
 	tr := &http.Transport{TLSHandshakeTimeout: 300 * time.Millisecond}
 	c := newTestClient(t, silent, func(cfg *Config) {
 		cfg.HTTPClient = &http.Client{Transport: tr}
@@ -227,7 +195,7 @@ func TestCertificateErrorNotRetried(t *testing.T) {
 // attempt costing the transport's handshake timeout (the CLI took 61 s).
 // With a RetryBudget no pass starts once the call has run that long.
 func TestRetryBudget(t *testing.T) {
-	silent := "https://" + silentListener(t)
+	silent := "https://" + apiclienttest.SilentAddr(t)
 	const handshake = 100 * time.Millisecond
 	for _, tt := range []struct {
 		name   string
