@@ -29,19 +29,10 @@ import (
 // same way, and storage byte-seconds against the test's own integral (see
 // checkStorage for the bound).
 func TestExactlyOnceMetering(t *testing.T) {
-	e := newEnv(t, envConfig{
-		tiers:   []string{tierYAML("roomy", "block", nil)},
-		tenants: []tenantSpec{{"alpha", "roomy"}, {"beta", "roomy"}, {"probe", "roomy"}},
-	})
+	e, tl, clients := startMeteredTenants(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	tl := newTally()
 	tenants := []string{"alpha", "beta"}
-	clients := map[string]*tenantClient{}
-	for _, l := range []string{"alpha", "beta", "probe"} {
-		clients[l] = e.client(l, e.createKey(0, l, "readwrite", "load").Key, tl)
-	}
-	e.waitServing(clients["alpha"], clients["beta"], clients["probe"])
 
 	smp := startSampler(e, clients["alpha"], clients["beta"])
 	w := newWorkload(e, clients["alpha"], clients["beta"])
@@ -534,4 +525,22 @@ func (s *sampler) handovers() []handover {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]handover(nil), s.hs...)
+}
+
+// startMeteredTenants starts the metering suites' cluster: tenants alpha and
+// beta carry the load, probe checks that the nodes serve; each has a
+// readwrite key whose requests are counted in the returned tally.
+func startMeteredTenants(t *testing.T) (*env, *tally, map[string]*tenantClient) {
+	t.Helper()
+	e := newEnv(t, envConfig{
+		tiers:   []string{tierYAML("roomy", "block", nil)},
+		tenants: []tenantSpec{{"alpha", "roomy"}, {"beta", "roomy"}, {"probe", "roomy"}},
+	})
+	tl := newTally()
+	clients := map[string]*tenantClient{}
+	for _, l := range []string{"alpha", "beta", "probe"} {
+		clients[l] = e.client(l, e.createKey(0, l, "readwrite", "load").Key, tl)
+	}
+	e.waitServing(clients["alpha"], clients["beta"], clients["probe"])
+	return e, tl, clients
 }

@@ -29,19 +29,10 @@ import (
 // counts nothing the clients did not send. The log shows the figures of
 // every tenant.
 func TestMeteringUnderInFlightFaults(t *testing.T) {
-	e := newEnv(t, envConfig{
-		tiers:   []string{tierYAML("roomy", "block", nil)},
-		tenants: []tenantSpec{{"alpha", "roomy"}, {"beta", "roomy"}, {"probe", "roomy"}},
-	})
+	e, tl, clients := startMeteredTenants(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	tl := newTally()
 	tenants := []string{"alpha", "beta"}
-	clients := map[string]*tenantClient{}
-	for _, l := range []string{"alpha", "beta", "probe"} {
-		clients[l] = e.client(l, e.createKey(0, l, "readwrite", "load").Key, tl)
-	}
-	e.waitServing(clients["alpha"], clients["beta"], clients["probe"])
 
 	w := newWorkload(e, clients["alpha"], clients["beta"])
 	if err := w.setup(ctx); err != nil {
