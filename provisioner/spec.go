@@ -228,7 +228,7 @@ func (s *ClusterSpec) validatePlacement() error {
 		return nil
 	}
 	if !slices.Contains(Regions[s.Cloud], s.Region) {
-		return fieldErr("region", "%q is not a %s region; want one of %s", s.Region, s.Cloud, strings.Join(Regions[s.Cloud], ", "))
+		return fieldErr("region", "%q is not a region of %s; want one of %s", s.Region, s.Cloud, strings.Join(Regions[s.Cloud], ", "))
 	}
 	switch s.Cloud {
 	case AWS:

@@ -40,7 +40,7 @@ func TestValidate(t *testing.T) {
 		{"cloud", func(s *ClusterSpec) { s.Cloud = "openstack" }, "cloud", "local, aws, gcp, azure"},
 		{"even nodes", func(s *ClusterSpec) { s.Nodes = 4 }, "nodes", "1, 3, 5 or 7"},
 		{"zero nodes", func(s *ClusterSpec) { s.Nodes = 0 }, "nodes", ""},
-		{"aws region", func(s *ClusterSpec) { s.Region = "europe-west1" }, "region", "not a aws region"},
+		{"aws region", func(s *ClusterSpec) { s.Region = "europe-west1" }, "region", "not a region of aws"},
 		{"aws zone", func(s *ClusterSpec) { s.Zone = "us-east-1a" }, "zone", "eu-west-1a"},
 		{"aws type", func(s *ClusterSpec) { s.InstanceType = "e2-standard-2" }, "instance_type", "t3.medium"},
 		{"aws image", func(s *ClusterSpec) { s.Image = "ubuntu" }, "image", "AMI"},

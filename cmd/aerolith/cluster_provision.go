@@ -141,6 +141,12 @@ func randomKey() (string, error) {
 
 func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions) error {
 	spec := &o.spec
+	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS {
+		return usageError{fmt.Errorf("--cloud %s: this command drives local and aws clusters (the gcp and azure drivers are not built yet)", spec.Cloud)}
+	}
+	if spec.Cloud != provisioner.Local && o.endpoint == "" && (spec.Agent.URL == "" || spec.Agent.SHA256 == "") {
+		return usageError{fmt.Errorf("--agent-url and --agent-sha256: required for --cloud %s (its nodes download the agent from that URL and check its digest before running it)", spec.Cloud)}
+	}
 	var err error
 	if spec.Tags, err = parseKV("tag", o.tags); err != nil {
 		return err

@@ -24,9 +24,11 @@ func TestClusterCreateRefusesBadInput(t *testing.T) {
 	}{
 		{"even nodes", []string{"--nodes", "4"}, "nodes: 4 nodes: want 1, 3, 5 or 7"},
 		{"bad name", []string{"--nodes", "3", "--cloud", "local"}, ""},
-		{"unknown cloud", []string{"--cloud", "ibm"}, `cloud: "ibm" is not supported`},
+		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local and aws clusters`},
+		{"cloud without a driver", []string{"--cloud", "gcp", "--region", "europe-west1"}, `--cloud gcp: this command drives local and aws clusters`},
+		{"aws without an agent", []string{"--cloud", "aws", "--region", "eu-west-1"}, "--agent-url and --agent-sha256: required for --cloud aws"},
 		{"region on local", []string{"--region", "eu-west-1"}, "region: not used by the local cloud"},
-		{"aws without region", []string{"--cloud", "aws"}, `region: "" is not a aws region`},
+		{"aws without region", []string{"--cloud", "aws", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of aws`},
 		{"tenant without billing", []string{"--tenant", "t1"}, "--tenant: needs --billing-url"},
 		{"billing without tenant", []string{"--billing-url", "https://b:7080"}, "--billing-url: name at least one --tenant"},
 		{"billing without key", []string{"--billing-url", "https://b:7080", "--tenant", "t1"}, "--billing-key: the billing admin key is required"},
