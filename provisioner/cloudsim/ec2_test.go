@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -267,5 +268,21 @@ func TestEC2Validation(t *testing.T) {
 	}
 	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("bogus"), Values: []string{"x"}}}}); apiCode(err) != "InvalidParameterValue" {
 		t.Fatalf("bogus filter = %v", err)
+	}
+}
+
+func TestFaultsRefuseNegativeCounts(t *testing.T) {
+	if _, err := New(Config{Faults: Faults{Throttle: -1}}); err == nil || !strings.Contains(err.Error(), "fault throttle: -1 is negative") {
+		t.Fatalf("New with a negative fault = %v", err)
+	}
+	sim, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPut, "/_sim/faults", strings.NewReader(`{"page_size":-2}`))
+	w := httptest.NewRecorder()
+	sim.ServeHTTP(w, req)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "fault page_size") {
+		t.Fatalf("PUT /_sim/faults with a negative count = %d %s", w.Code, w.Body)
 	}
 }

@@ -74,6 +74,19 @@ type Faults struct {
 	FailLaunch int `json:"fail_launch"`
 }
 
+// Validate names the first fault whose count is negative (0 is off).
+func (f Faults) Validate() error {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"eventual_consistency", f.EventualConsistency}, {"throttle", f.Throttle}, {"commit_then_500", f.CommitThen500}, {"page_size", f.PageSize}, {"fail_launch", f.FailLaunch}} {
+		if c.n < 0 {
+			return fmt.Errorf("fault %s: %d is negative; want 0 (off) or N (every Nth request)", c.name, c.n)
+		}
+	}
+	return nil
+}
+
 // Request is one logged request.
 type Request struct {
 	Time   time.Time `json:"time"`
@@ -143,6 +156,9 @@ type launch struct {
 
 // New checks cfg; it does no I/O.
 func New(cfg Config) (*Server, error) {
+	if err := cfg.Faults.Validate(); err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
+	}
 	if cfg.PendingFor == 0 {
 		cfg.PendingFor = 300 * time.Millisecond
 	}
@@ -248,9 +264,15 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		var f Faults
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&f); err != nil {
+		err := dec.Decode(&f)
+		if err == nil {
+			err = f.Validate()
+		} else {
+			err = fmt.Errorf("faults: %w", err)
+		}
+		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"error": "faults: " + err.Error()})
+			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
 		s.SetFaults(f)
