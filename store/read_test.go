@@ -112,10 +112,16 @@ func TestNoLeader(t *testing.T) {
 		}
 	}
 	s := survivor.Store
-	// Once the survivor has noticed, strong reads and writes fail.
+	// Once the survivor has noticed, strong reads and writes fail. A
+	// stopping leader hands leadership over first, so the survivor may
+	// itself lead for a moment (until its lease runs out without a quorum):
+	// it has noticed only once it is no leader and knows none.
 	c.Eventually(func() error {
 		if id, _ := s.Leader(); id != "" {
 			return fmt.Errorf("survivor still sees leader %q", id)
+		}
+		if st := s.Stats().State; st == "Leader" {
+			return fmt.Errorf("survivor still in state %s", st)
 		}
 		return nil
 	})
