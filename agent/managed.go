@@ -131,7 +131,7 @@ func newManaged(cfg config.Config, nodeID string, sm *StateMachine, log *slog.Lo
 // (meter.journal_damaged), as it is lost to billing.
 func (m *managed) openMeter(ctx context.Context) error {
 	if err := m.meter.Open(ctx); err != nil {
-		return fmt.Errorf("meter: %w", err)
+		return err // the meter's errors name it already ("meter: ...")
 	}
 	if st, err := m.meter.Stats(); err == nil && (st.CorruptJournalRecords > 0 || st.SkippedJournalTails > 0) && m.audit != nil {
 		e := audit.Event{Actor: audit.Actor{Kind: "node", Node: m.nodeID}, Action: "meter.journal_damaged", Target: "node:" + m.nodeID,
