@@ -140,8 +140,8 @@ func checksum(b []byte) [4]byte {
 
 // clip shortens untrusted input quoted in an error.
 func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+	if len(s) > 160 {
+		return s[:160] + "…"
 	}
 	return s
 }
