@@ -54,7 +54,7 @@ type TxInfoJSON struct {
 	ContractAddress string      `json:"contract_address,omitempty"`
 	Receipt         ReceiptJSON `json:"receipt"`
 	Log             []LogJSON   `json:"log,omitempty"`
-	Result          string      `json:"result,omitempty"`
+	Result          string      `json:"result,omitempty"` // FAILED, else absent
 	ResMessage      string      `json:"resMessage,omitempty"`
 }
 
@@ -204,7 +204,8 @@ func DecodeTransactionInfo(body []byte) (*TransactionInfo, error) {
 		ReceiptResult: j.Receipt.Result,
 		Failed:        j.Result == "FAILED",
 	}
-	if j.Result != "" && j.Result != "FAILED" && j.Result != "SUCCESS" {
+	// java-tron's enum spells success SUCESS; proto3 JSON omits it (0).
+	if j.Result != "" && j.Result != "FAILED" && j.Result != "SUCESS" && j.Result != "SUCCESS" {
 		return nil, fmt.Errorf("%w: transaction info %s: result %q", ErrBadResponse, id, clip(j.Result))
 	}
 	if j.ResMessage != "" {

@@ -84,6 +84,10 @@ func TestDecodeTransactionInfo(t *testing.T) {
 	if err != nil || !info.Failed || info.Message != "REVERT opcode executed" {
 		t.Fatalf("DecodeTransactionInfo(failed) = %+v, %v", info, err)
 	}
+	sucess := fmt.Sprintf(`{"id":"%s","blockNumber":7,"result":"SUCESS","receipt":{"net_usage":268}}`, id)
+	if info, err := DecodeTransactionInfo([]byte(sucess)); err != nil || info.Failed {
+		t.Fatalf("DecodeTransactionInfo(SUCESS, java-tron's spelling) = %+v, %v", info, err)
+	}
 	bad := []string{
 		`{"id":"zz","blockNumber":1}`,
 		fmt.Sprintf(`{"id":"%s","blockNumber":0}`, id),
@@ -116,6 +120,9 @@ func TestDecodeNowBlock(t *testing.T) {
 func FuzzDecodeTransaction(f *testing.F) {
 	good, _ := json.Marshal(signedTxJSON(f, testKey(2), MainnetUSDT, 9))
 	f.Add(good)
+	for _, m := range mainnetTxs {
+		f.Add([]byte(m.json))
+	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"Error":"x"}`))
 	f.Add([]byte(`{"txID":"00","raw_data_hex":"0a"}`))
