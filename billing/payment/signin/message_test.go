@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"reflect"
@@ -46,6 +47,19 @@ func TestParseMessage(t *testing.T) {
 	}
 	if got := strings.Replace(m.String(), "19:59:00.000Z", "19:59:00Z", 1); got != full {
 		t.Fatalf("String =\n%s\nwant\n%s", got, full)
+	}
+	// The wallet-standard's own createSignInMessageText test vectors.
+	for _, v := range []struct {
+		text string
+		want Message
+	}{
+		{"solana.com wants you to sign in with your Solana account:\nA", Message{Chain: Solana, Domain: "solana.com", Address: "A"}},
+		{"solana.com wants you to sign in with your Solana account:\nA\n\nS", Message{Chain: Solana, Domain: "solana.com", Address: "A", Statement: "S"}},
+	} {
+		m, err := ParseMessage(v.text)
+		if err != nil || !reflect.DeepEqual(*m, v.want) || v.want.String() != v.text {
+			t.Fatalf("ParseMessage(%q) = %+v, %v; String() = %q", v.text, m, err, v.want.String())
+		}
 	}
 	minimal := "example.com wants you to sign in with your Tron account:\nTR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 	if m, err := ParseMessage(minimal); err != nil || m.Chain != Tron || m.String() != minimal {
@@ -110,5 +124,30 @@ func FuzzParseMessage(f *testing.F) {
 		if !reflect.DeepEqual(again, m) {
 			t.Fatalf("round trip changed the message:\n%+v\n%+v", m, again)
 		}
+	})
+}
+
+// FuzzVerify feeds untrusted proofs to Verify: with no nonce issued,
+// nothing may sign in, and every refusal is one of the documented errors.
+func FuzzVerify(f *testing.F) {
+	f.Add("solana", "7S3P4HxJpyyigGzodYwHtCxZyUQe9JiBMHyRWXArAaKv", full, "3yZe7d")
+	f.Add("tron", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", strings.Replace(full, "Solana", "Tron", 1), "0x"+strings.Repeat("11", 65))
+	f.Add("tron", "", "", "")
+	f.Fuzz(func(t *testing.T, chain, address, message, sig string) {
+		a, err := New(Config{Domain: "example.com:8443", URI: "https://example.com:8443/login", Nonces: &MemoryNonces{},
+			Now: func() time.Time { return time.Date(2026, 12, 6, 20, 1, 0, 0, time.UTC) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.Verify(context.Background(), Proof{Chain: Chain(chain), Address: address, Message: message, Signature: sig})
+		if err == nil {
+			t.Fatal("Verify succeeded without an issued nonce")
+		}
+		for _, e := range []error{ErrMalformed, ErrUnsupportedChain, ErrWrongDomain, ErrExpired, ErrNotYetValid, ErrNonceUnknown, ErrBadSignature, ErrWrongAddress} {
+			if errors.Is(err, e) {
+				return
+			}
+		}
+		t.Fatalf("Verify error %v is none of the sentinels", err)
 	})
 }

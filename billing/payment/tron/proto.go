@@ -265,6 +265,9 @@ func decodeTransfer(b []byte) (*TransferContract, error) {
 	if t.Owner.IsZero() || t.To.IsZero() {
 		return nil, fmt.Errorf("%w: TransferContract without owner or recipient", ErrBadTransaction)
 	}
+	if t.Amount <= 0 { // the chain refuses these; a node serving one is lying
+		return nil, fmt.Errorf("%w: TransferContract amount %d", ErrBadTransaction, t.Amount)
+	}
 	return t, nil
 }
 

@@ -143,8 +143,8 @@ func TestVerifyUnsolidifiedThenSolidified(t *testing.T) {
 	f := newFixture(t, tron.ClientConfig{})
 	exp := tron.Expected{Token: f.usdt, Merchant: f.merchant, Amount: usd(7_000_001)}
 	id := f.srv.SendTRC20(f.payer, tron.MainnetUSDT, f.merchant, usd(7_000_001), trongridtest.InMempool())
-	if vd := f.verify(t, exp, id); vd.Outcome != tron.Pending || vd.Obs.BlockNumber != 0 {
-		t.Fatalf("in the mempool: %v block %d, want pending outside a block", vd.Outcome, vd.Obs.BlockNumber)
+	if _, err := f.v.Verify(context.Background(), exp, id); !errors.Is(err, tron.ErrNotFound) {
+		t.Fatalf("in the mempool: Verify = %v, want ErrNotFound (nodes find transactions in blocks)", err)
 	}
 	blk := f.srv.Mine()
 	vd := f.verify(t, exp, id)

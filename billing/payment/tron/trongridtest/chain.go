@@ -64,7 +64,6 @@ type txOpts struct {
 	zeroV     bool
 	memo      []byte
 	mempool   bool
-	noSign    bool
 	extraLogs []tron.LogJSON
 }
 

@@ -250,7 +250,8 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request, solid bo
 	s.mu.Lock()
 	e, ok := s.c.txs[id]
 	var tx tron.TxJSON
-	if ok && (!solid || (e.block > 0 && e.block <= s.c.solid)) {
+	// Like java-tron, only transactions in blocks are found.
+	if ok && e.block > 0 && (!solid || e.block <= s.c.solid) {
 		tx = e.tx
 	} else {
 		ok = false
