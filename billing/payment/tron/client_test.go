@@ -236,3 +236,60 @@ func TestBuildSignBroadcast(t *testing.T) {
 		t.Fatalf("CreateTransfer to oneself = %v, want the node's reason", err)
 	}
 }
+
+// TestBalances reads balances from the chain and shows the chain's own
+// refusals: a TRX transfer beyond the balance never enters a block, a
+// USDT transfer beyond it reverts.
+func TestBalances(t *testing.T) {
+	f := newFixture(t, tron.ClientConfig{})
+	ctx := context.Background()
+	payer := trongridtest.Addr(f.payer)
+	if sun, err := f.client.TRXBalance(ctx, f.merchant); err != nil || sun != 0 {
+		t.Fatalf("TRXBalance of an account not on chain = %d, %v; want 0", sun, err)
+	}
+	f.srv.SendTRX(f.payer, f.merchant, 1_500_000)
+	f.srv.SendTRC20(f.payer, tron.MainnetUSDT, f.merchant, usd(2_500_000))
+	if sun, err := f.client.TRXBalance(ctx, f.merchant); err != nil || sun != 1_500_000 {
+		t.Fatalf("TRXBalance(merchant) = %d, %v; want 1500000", sun, err)
+	}
+	if sun, err := f.client.TRXBalance(ctx, payer); err != nil || sun != payerTRX-1_500_000 {
+		t.Fatalf("TRXBalance(payer) = %d, %v", sun, err)
+	}
+	if v, err := f.client.TRC20Balance(ctx, tron.MainnetUSDT, f.merchant); err != nil || v.Int64() != 2_500_000 {
+		t.Fatalf("TRC20Balance(merchant) = %v, %v; want 2500000", v, err)
+	}
+	if _, err := f.client.TRC20Balance(ctx, trongridtest.Addr(trongridtest.Key("no contract")), f.merchant); !errors.Is(err, tron.ErrBadResponse) || !strings.Contains(err.Error(), "No contract") {
+		t.Fatalf("TRC20Balance of no contract = %v, want the node's reason", err)
+	}
+
+	// The merchant holds 2.5 USDT: sending 3 reverts.
+	merchantKey := trongridtest.Key("merchant")
+	id := f.srv.SendTRC20(merchantKey, tron.MainnetUSDT, payer, usd(3_000_000))
+	f.srv.Solidify()
+	vd := f.verify(t, tron.Expected{Token: f.usdt, Merchant: payer, Amount: usd(3_000_000)}, id)
+	if vd.Outcome != tron.Failed || !strings.Contains(vd.Reason, "REVERT") {
+		t.Fatalf("USDT beyond the balance: %v (%s), want failed REVERT", vd.Outcome, vd.Reason)
+	}
+	// The merchant holds 1.5 TRX: the node refuses to build or take 2.
+	if _, err := f.client.CreateTransfer(ctx, f.merchant, payer, 2_000_000); err == nil || !strings.Contains(err.Error(), "balance is not sufficient") {
+		t.Fatalf("CreateTransfer beyond the balance = %v, want the node's refusal", err)
+	}
+	// Two transfers each within the balance, together beyond it: the
+	// second broadcast is refused.
+	tx, err := f.client.CreateTransfer(ctx, f.merchant, payer, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx2, err := f.client.CreateTransfer(ctx, f.merchant, payer, 900_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Sign(merchantKey)
+	tx2.Sign(merchantKey)
+	if err := f.client.Broadcast(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.client.Broadcast(ctx, tx2); err == nil || !strings.Contains(err.Error(), "CONTRACT_VALIDATE_ERROR") {
+		t.Fatalf("Broadcast beyond the balance = %v, want CONTRACT_VALIDATE_ERROR", err)
+	}
+}

@@ -27,6 +27,9 @@ type fixture struct {
 	payer    *secp256k1.PrivateKey
 }
 
+// What the payer starts with: 1,000,000 TRX and 1,000,000 of each token.
+const payerTRX, payerUSDT = 1_000_000_000_000, 1_000_000_000_000
+
 func newFixture(t *testing.T, cfg tron.ClientConfig) *fixture {
 	t.Helper()
 	srv := trongridtest.New()
@@ -40,6 +43,10 @@ func newFixture(t *testing.T, cfg tron.ClientConfig) *fixture {
 	}
 	srv.AddToken(tron.MainnetUSDT, "USDT")
 	srv.AddToken(f.other, "FAKE")
+	payer := trongridtest.Addr(f.payer)
+	srv.Fund(payer, payerTRX)
+	srv.Mint(tron.MainnetUSDT, payer, big.NewInt(payerUSDT))
+	srv.Mint(f.other, payer, big.NewInt(payerUSDT))
 	cfg.URL = srv.URL()
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second

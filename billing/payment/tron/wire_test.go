@@ -184,3 +184,47 @@ func FuzzDecodeNowBlock(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeBalances(t *testing.T) {
+	if b, err := DecodeAccountBalance([]byte(`{"address":"41a614f803b6fd780986a42c78ec9c7f77e6ded13c","balance":42,"create_time":1}`)); err != nil || b != 42 {
+		t.Fatalf("DecodeAccountBalance = %d, %v", b, err)
+	}
+	if b, err := DecodeAccountBalance([]byte(`{}`)); err != nil || b != 0 {
+		t.Fatalf("DecodeAccountBalance({}) = %d, %v", b, err)
+	}
+	for _, s := range []string{`{"address":"x","balance":1}`, `{"address":"41a614f803b6fd780986a42c78ec9c7f77e6ded13c","balance":-1}`, `{"Error":"x"}`, `[`} {
+		if _, err := DecodeAccountBalance([]byte(s)); !errors.Is(err, ErrBadResponse) {
+			t.Errorf("DecodeAccountBalance(%s) = %v, want ErrBadResponse", s, err)
+		}
+	}
+	out, err := DecodeConstantResult([]byte(fmt.Sprintf(`{"result":{"result":true},"energy_used":935,"constant_result":["%064x"]}`, 7)))
+	if err != nil || len(out) != 32 || out[31] != 7 {
+		t.Fatalf("DecodeConstantResult = %x, %v", out, err)
+	}
+	for _, s := range []string{
+		`{"result":{"code":"CONTRACT_VALIDATE_ERROR","message":"4e6f20636f6e7472616374"}}`,
+		`{"result":{"result":true},"constant_result":[]}`,
+		`{"result":{"result":true},"constant_result":["zz"]}`,
+	} {
+		if _, err := DecodeConstantResult([]byte(s)); !errors.Is(err, ErrBadResponse) {
+			t.Errorf("DecodeConstantResult(%s) = %v, want ErrBadResponse", s, err)
+		}
+	}
+}
+
+func FuzzDecodeBalances(f *testing.F) {
+	f.Add([]byte(`{"address":"41a614f803b6fd780986a42c78ec9c7f77e6ded13c","balance":42}`))
+	f.Add([]byte(fmt.Sprintf(`{"result":{"result":true},"constant_result":["%064x"]}`, 7)))
+	f.Add([]byte(`{"result":{"code":"X","message":"zz"}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if v, err := DecodeAccountBalance(b); err == nil && v < 0 {
+			t.Fatalf("DecodeAccountBalance = %d", v)
+		} else if err != nil && !errors.Is(err, ErrBadResponse) {
+			t.Fatalf("DecodeAccountBalance error %v is not ErrBadResponse", err)
+		}
+		if _, err := DecodeConstantResult(b); err != nil && !errors.Is(err, ErrBadResponse) {
+			t.Fatalf("DecodeConstantResult error %v is not ErrBadResponse", err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ package trongridtest
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -96,10 +97,14 @@ type chain struct {
 	txs    map[string]*entry
 	tokens map[tron.Address]string // contract → symbol
 	mem    []string
+	// trx is the TRX balance of each account (an account exists once it
+	// has received TRX); bal the token balances, contract → holder.
+	trx map[tron.Address]int64
+	bal map[tron.Address]map[tron.Address]*big.Int
 }
 
 func newChain() *chain {
-	c := &chain{txs: map[string]*entry{}, tokens: map[tron.Address]string{}}
+	c := &chain{txs: map[string]*entry{}, tokens: map[tron.Address]string{}, trx: map[tron.Address]int64{}, bal: map[tron.Address]map[tron.Address]*big.Int{}}
 	c.blocks = []block{{number: 0, time: time.Now().UnixMilli()}}
 	c.blocks[0].id = blockID(0, []byte("genesis"))
 	return c
@@ -193,7 +198,9 @@ func (c *chain) execute(e *entry, blk *block) {
 	o := e.opts
 	ct := e.raw.Contracts[0]
 	e.info = tron.TxInfoJSON{ID: e.tx.TxID, BlockNumber: blk.number, BlockTimeStamp: blk.time, ContractResult: []string{""}}
-	if ct.Transfer != nil {
+	if t := ct.Transfer; t != nil {
+		c.trx[t.Owner] -= t.Amount
+		c.trx[t.To] += t.Amount
 		e.info.Receipt = tron.ReceiptJSON{NetUsage: 268}
 		e.tx.Ret = []tron.TxRet{{ContractRet: "SUCCESS"}}
 		return
@@ -204,8 +211,8 @@ func (c *chain) execute(e *entry, blk *block) {
 	_, isToken := c.tokens[t.Contract]
 	to, value, err := tron.DecodeTRC20Transfer(t.Data)
 	result := o.result
-	if result == "" && (!isToken || err != nil) {
-		result = "REVERT"
+	if result == "" && (!isToken || err != nil || c.tokenBalance(t.Contract, t.Owner).Cmp(value) < 0) {
+		result = "REVERT" // no such token, not transfer(), or not enough tokens
 	}
 	if result != "" {
 		e.info.Result = "FAILED"
@@ -216,6 +223,8 @@ func (c *chain) execute(e *entry, blk *block) {
 		e.tx.Ret = []tron.TxRet{{ContractRet: result}}
 		return
 	}
+	c.tokenBalance(t.Contract, t.Owner).Sub(c.tokenBalance(t.Contract, t.Owner), value)
+	c.tokenBalance(t.Contract, to).Add(c.tokenBalance(t.Contract, to), value)
 	e.info.Receipt.Result = "SUCCESS"
 	e.info.Fee = 6_429_000
 	e.info.Receipt.EnergyFee = 6_429_000
@@ -263,6 +272,42 @@ func resMessage(result string) string {
 
 // word is an address as a 32-byte ABI word in hex.
 func word(a tron.Address) string { return fmt.Sprintf("%064x", a.EVM()) }
+
+// tokenBalance is holder's balance of token, created at zero.
+func (c *chain) tokenBalance(token, holder tron.Address) *big.Int {
+	m := c.bal[token]
+	if m == nil {
+		m = map[tron.Address]*big.Int{}
+		c.bal[token] = m
+	}
+	if m[holder] == nil {
+		m[holder] = new(big.Int)
+	}
+	return m[holder]
+}
+
+// validate is java-tron's check before a transaction enters the
+// mempool: a TRX transfer needs the balance (counting what the mempool
+// already spends) and may not be to oneself.
+func (c *chain) validate(raw *tron.RawData) error {
+	t := raw.Contracts[0].Transfer
+	if t == nil {
+		return nil
+	}
+	if t.Owner == t.To {
+		return errors.New("Cannot transfer TRX to yourself.") // java-tron's words
+	}
+	pending := int64(0)
+	for _, id := range c.mem {
+		if p := c.txs[id].raw.Contracts[0].Transfer; p != nil && p.Owner == t.Owner {
+			pending += p.Amount
+		}
+	}
+	if c.trx[t.Owner]-pending < t.Amount {
+		return errors.New("Validate TransferContract error, balance is not sufficient.")
+	}
+	return nil
+}
 
 // mine puts the mempool into a new block.
 func (c *chain) mine() *block {

@@ -94,6 +94,35 @@ func (s *Server) AddToken(addr tron.Address, symbol string) {
 	s.c.tokens[addr] = symbol
 }
 
+// Fund credits sun to addr (creating the account), as a faucet would.
+func (s *Server) Fund(addr tron.Address, sun int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.trx[addr] += sun
+}
+
+// Mint credits value of token to holder, as the token's issuer would.
+func (s *Server) Mint(token, holder tron.Address, value *big.Int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.c.tokenBalance(token, holder)
+	b.Add(b, value)
+}
+
+// TRXBalance is addr's TRX balance in sun at the head block.
+func (s *Server) TRXBalance(addr tron.Address) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.trx[addr]
+}
+
+// TokenBalance is holder's balance of token at the head block.
+func (s *Server) TokenBalance(token, holder tron.Address) *big.Int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return new(big.Int).Set(s.c.tokenBalance(token, holder))
+}
+
 // Head is the number of the newest block; Solid that of the newest
 // solidified one.
 func (s *Server) Head() int64 {
@@ -124,7 +153,9 @@ func (s *Server) Solidify() {
 }
 
 // SendTRX signs and submits a TRX transfer of sun from key to to and
-// mines it into a new (unsolidified) block; it returns the tx id.
+// mines it into a new (unsolidified) block; it returns the tx id. It
+// panics when the chain would refuse the transfer (not enough TRX: Fund
+// the sender first).
 func (s *Server) SendTRX(key *secp256k1.PrivateKey, to tron.Address, sun int64, opts ...TxOption) string {
 	c := tron.Contract{Type: tron.TransferContractType, Transfer: &tron.TransferContract{Owner: Addr(key), To: to, Amount: sun}}
 	return s.send(key, c, 0, opts)
@@ -149,6 +180,9 @@ func (s *Server) send(key *secp256k1.PrivateKey, c tron.Contract, feeLimit int64
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	raw := s.c.rawFor(c, o.memo, feeLimit)
+	if err := s.c.validate(raw); err != nil {
+		panic("trongridtest: " + err.Error())
+	}
 	signer := key
 	if o.signer != nil {
 		signer = o.signer
@@ -213,6 +247,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.triggerSmartContract(w, r)
 	case r.URL.Path == "/wallet/broadcasttransaction":
 		s.broadcast(w, r)
+	case r.URL.Path == "/wallet/getaccount" || r.URL.Path == "/walletsolidity/getaccount":
+		s.getAccount(w, r)
+	case r.URL.Path == "/wallet/triggerconstantcontract":
+		s.triggerConstant(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v1/accounts/"):
 		s.accountTransactions(w, r)
 	default:

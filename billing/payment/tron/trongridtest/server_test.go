@@ -42,6 +42,8 @@ func TestWireShapes(t *testing.T) {
 	usdt := tron.MainnetUSDT
 	s.AddToken(usdt, "USDT")
 	payer, merchant := Key("payer"), Addr(Key("merchant"))
+	s.Fund(Addr(payer), 100)
+	s.Mint(usdt, Addr(payer), big.NewInt(100))
 	first := s.SendTRC20(payer, usdt, merchant, big.NewInt(1))
 	second := s.SendTRX(payer, merchant, 2)
 

@@ -2,6 +2,7 @@ package trongridtest
 
 import (
 	"encoding/base64"
+	"fmt"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -37,13 +38,15 @@ func (s *Server) createTransaction(w http.ResponseWriter, r *http.Request) {
 	case req.Amount <= 0:
 		nodeError(w, "class org.tron.core.exception.ContractValidateException : Amount must be greater than 0.")
 		return
-	case owner == to:
-		nodeError(w, "class org.tron.core.exception.ContractValidateException : Cannot transfer TRX to yourself.")
-		return
 	}
 	s.mu.Lock()
 	raw := s.c.rawFor(tron.Contract{Type: tron.TransferContractType, Transfer: &tron.TransferContract{Owner: owner, To: to, Amount: req.Amount}}, nil, 0)
+	err := s.c.validate(raw)
 	s.mu.Unlock()
+	if err != nil {
+		nodeError(w, "class org.tron.core.exception.ContractValidateException : %s", err)
+		return
+	}
 	writeJSON(w, http.StatusOK, txJSON(raw, nil, ""))
 }
 
@@ -125,6 +128,10 @@ func (s *Server) broadcast(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	if _, dup := s.c.txs[tx.ID]; dup {
 		refuse("DUP_TRANSACTION_ERROR", tx.ID, "dup transaction")
+		return
+	}
+	if err := s.c.validate(tx.RawData); err != nil {
+		refuse("CONTRACT_VALIDATE_ERROR", tx.ID, err.Error())
 		return
 	}
 	e := &entry{tx: txJSON(tx.RawData, tx.Signatures, ""), raw: tx.RawData}
@@ -264,4 +271,84 @@ func (s *Server) accountTransactions(w http.ResponseWriter, r *http.Request) {
 		page = []any{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": page, "success": true, "meta": meta})
+}
+
+// getAccount serves /wallet/getaccount: {} for an account that does not
+// exist (never received TRX), else its address and balance.
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Address string `json:"address"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		nodeError(w, "class com.google.protobuf.InvalidProtocolBufferException : %v", err)
+		return
+	}
+	a, err := tron.ParseAddress(req.Address)
+	if err != nil {
+		nodeError(w, "class java.lang.IllegalArgumentException : Invalid address")
+		return
+	}
+	s.mu.Lock()
+	bal, ok := s.c.trx[a]
+	created := s.c.blocks[0].time
+	s.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+	m := map[string]any{"address": a.Hex(), "create_time": created}
+	if bal != 0 { // proto3 JSON omits zero
+		m["balance"] = bal
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// triggerConstant serves /wallet/triggerconstantcontract for the
+// read-only calls of a TRC-20 token: balanceOf(address) and decimals().
+func (s *Server) triggerConstant(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Owner     string `json:"owner_address"`
+		Contract  string `json:"contract_address"`
+		Selector  string `json:"function_selector"`
+		Parameter string `json:"parameter"`
+	}
+	fail := func(code, msg string) {
+		writeJSON(w, http.StatusOK, map[string]any{"result": map[string]any{"code": code, "message": hex.EncodeToString([]byte(msg))}})
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		fail("OTHER_ERROR", err.Error())
+		return
+	}
+	contract, err := tron.ParseAddress(req.Contract)
+	if err != nil {
+		fail("CONTRACT_VALIDATE_ERROR", "invalid contract address")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.c.tokens[contract]; !ok {
+		fail("CONTRACT_VALIDATE_ERROR", "No contract or not a smart contract")
+		return
+	}
+	var out string
+	switch req.Selector {
+	case "balanceOf(address)":
+		p, err := hex.DecodeString(req.Parameter)
+		if err != nil || len(p) != 32 {
+			fail("CONTRACT_EXE_ERROR", "REVERT opcode executed")
+			return
+		}
+		holder, err := tron.AddressFromEVM(p[12:])
+		if err != nil {
+			fail("CONTRACT_EXE_ERROR", "REVERT opcode executed")
+			return
+		}
+		out = fmt.Sprintf("%064x", s.c.tokenBalance(contract, holder))
+	case "decimals()":
+		out = fmt.Sprintf("%064x", 6)
+	default:
+		fail("CONTRACT_EXE_ERROR", "REVERT opcode executed")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": map[string]any{"result": true}, "energy_used": 935, "constant_result": []string{out}})
 }
