@@ -2,9 +2,9 @@ package trongridtest
 
 import (
 	"encoding/base64"
-	"fmt"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
