@@ -18,7 +18,9 @@
 //     contract call, receipt.result SUCCESS (REVERT, OUT_OF_ENERGY, … are
 //     Failed);
 //   - TRX: the TransferContract's to_address is the merchant; the amount
-//     is the contract's amount in sun;
+//     is the contract's amount in sun (TRX a contract forwards in an
+//     internal transaction is not counted: wallets pay with a plain
+//     transfer);
 //   - USDT-TRC20: a Transfer(address,address,uint256) event log emitted
 //     by the configured token contract (mainnet MainnetUSDT) with the
 //     merchant in topic 2; the amount is the log's raw uint256. Logs, not
@@ -47,6 +49,9 @@
 // merchant address needs neither; what it costs is that the amount, not
 // the address, carries the intent, which is why a transfer must be to the
 // exact amount to be matched automatically.
+//
+// Multi-signature accounts are not followed: a transfer counts when the
+// owner's own key signed it.
 //
 // A transaction settles at most one intent: verdicts carry the tx id, and
 // Claims (the ledger keeps the durable form) refuses a second intent with
