@@ -63,6 +63,10 @@ func TestFindPaymentByUniqueAmount(t *testing.T) {
 	if vd, err := f.v.FindPayment(ctx, trx, created, nil); err != nil || vd == nil || vd.TxID != id {
 		t.Fatalf("FindPayment(TRX) = %+v, %v; want %s", vd, err, id)
 	}
+	cands, err := f.v.Candidates(ctx, tron.TRX(), f.merchant, created)
+	if err != nil || len(cands) != 4 || cands[3].TxID != id || cands[3].Amount.Int64() != 25_000_001 || cands[3].From != trongridtest.Addr(f.payer) || cands[3].BlockTime.Before(created) {
+		t.Fatalf("Candidates(TRX) = %+v, %v; want 4, the last %s", cands, err, id)
+	}
 }
 
 func blockTime(t *testing.T, f *fixture, id string) int64 {
