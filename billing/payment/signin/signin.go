@@ -197,11 +197,14 @@ func (a *Authenticator) Verify(ctx context.Context, p Proof) (Identity, error) {
 	if m.Chain != p.Chain {
 		return Identity{}, fmt.Errorf("%w: the message is for a %s wallet, the proof for %s", ErrUnsupportedChain, m.Chain, p.Chain)
 	}
-	if m.Domain != a.cfg.Domain {
+	if !strings.EqualFold(m.Domain, a.cfg.Domain) { // host names are case-insensitive
 		return Identity{}, fmt.Errorf("%w: %q, want %q", ErrWrongDomain, clip(m.Domain), a.cfg.Domain)
 	}
 	if m.URI != "" && m.URI != a.cfg.URI {
 		return Identity{}, fmt.Errorf("%w: uri %q, want %q", ErrWrongDomain, clip(m.URI), a.cfg.URI)
+	}
+	if want := a.cfg.ChainIDs[p.Chain]; want != "" && m.ChainID != "" && m.ChainID != want {
+		return Identity{}, fmt.Errorf("%w: chain id %q, want %q", ErrUnsupportedChain, clip(m.ChainID), want)
 	}
 	if m.Address != p.Address {
 		return Identity{}, fmt.Errorf("%w: the message names %s, the proof %s", ErrWrongAddress, clip(m.Address), clip(p.Address))

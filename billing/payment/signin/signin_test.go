@@ -165,6 +165,18 @@ func TestSignInRefusals(t *testing.T) {
 				m := strings.Replace(ch.Message, "URI: https://billing.aerolith.example", "URI: https://evil.test", 1)
 				return Proof{w.chain, w.address, m, w.sign(m)}
 			}, ErrWrongDomain},
+			{"domain in capitals", func(a *Authenticator, _ *clock, ch Challenge) Proof {
+				m := strings.Replace(ch.Message, "billing.aerolith.example wants", "Billing.Aerolith.Example wants", 1)
+				p := Proof{w.chain, w.address, m, w.sign(m)}
+				if _, err := a.Verify(ctx, p); err != nil {
+					t.Fatalf("Verify with the domain in capitals = %v, want success", err)
+				}
+				return p // and then it is a replay
+			}, ErrNonceUnknown},
+			{"other network", func(_ *Authenticator, _ *clock, ch Challenge) Proof {
+				m := strings.Replace(ch.Message, "Chain ID: mainnet", "Chain ID: devnet", 1)
+				return Proof{w.chain, w.address, m, w.sign(m)}
+			}, ErrUnsupportedChain},
 			{"nonce never issued", func(_ *Authenticator, _ *clock, ch Challenge) Proof {
 				m := strings.Replace(ch.Message, "Nonce: "+ch.Nonce, "Nonce: 0123456789abcdef0123456789abcdef", 1)
 				return Proof{w.chain, w.address, m, w.sign(m)}
