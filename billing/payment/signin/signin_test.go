@@ -302,3 +302,36 @@ func TestMemoryNonces(t *testing.T) {
 		t.Fatalf("Take of an expired nonce = %v, want ErrNonceUnknown", err)
 	}
 }
+
+// TestConcurrentReplay sends one proof many times at once: exactly one
+// sign-in succeeds.
+func TestConcurrentReplay(t *testing.T) {
+	ctx := context.Background()
+	w := wallets()[1]
+	a, _ := newAuth(t)
+	ch, err := a.Challenge(ctx, w.chain, w.address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Proof{w.chain, w.address, ch.Message, w.sign(ch.Message)}
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := a.Verify(ctx, p)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrNonceUnknown):
+			t.Errorf("Verify = %v, want nil or ErrNonceUnknown", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent sign-ins with one nonce succeeded, want 1", ok, n)
+	}
+}
