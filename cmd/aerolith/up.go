@@ -232,9 +232,13 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 
 	bn := planBilling(cfg, dir)
 	// Billing stops after the agents: they flush their usage to it.
-	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, stderr: m.Stderr, stopOrder: 1, exited: make(chan struct{})}
+	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, stderr: m.Stderr, exited: make(chan struct{})}
 	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, stderr: m.Stderr, exited: make(chan struct{})}
-	if err := certs.certFlags(b, false); err != nil {
+	if err := certs.certFlags(b); err != nil {
+		return err
+	}
+	agents, err := newUpAgents(c, cfg)
+	if err != nil {
 		return err
 	}
 	runCtx, endRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -244,7 +248,8 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	stopAll := func() error {
 		endRun()
 		fmt.Fprintln(m.Stdout, "Stopping agents, then billing...")
-		err := sup.Stop(context.Background())
+		// The agents stop first: they flush their usage to billing.
+		err := errors.Join(agents.stop(), watch.stopProblems(), sup.Stop(context.Background()))
 		watch.probes.Wait()
 		if err != nil {
 			return fmt.Errorf("processes did not stop cleanly: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
@@ -266,6 +271,9 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		return err
 	}
 
+	if err := agents.prepare(ctx, watch.event); err != nil {
+		return failed(err)
+	}
 	// Billing first: the agents enroll with it.
 	fmt.Fprintf(m.Stdout, "Starting billing and %d agents (data in %s)...\n", len(nodes), dir)
 	if err := b.start(sup); err != nil {
@@ -288,12 +296,12 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		return failed(err)
 	}
 
-	c.env = []string{"AEROLITH_ENROLLMENT_TOKEN=" + state.EnrollmentToken}
-	c.planAgents("--billing-url", billingURL(bn), "--meter-window", cfg.meterWindow.String())
-	if err := certs.certFlags(c, true); err != nil {
-		return failed(err)
+	agents.configure(billingURL(bn), state.EnrollmentToken, cfg.meterWindow)
+	for _, n := range c.nodes {
+		n.scheme = certs.scheme()
 	}
-	if err := c.start(sup); err != nil {
+	c.hc = certs.httpClient()
+	if err := agents.start(readyCtx, certs); err != nil {
 		return failed(err)
 	}
 	status, err := c.waitReady(readyCtx)

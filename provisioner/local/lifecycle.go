@@ -37,35 +37,42 @@ func (st *driverState) entry(cluster, id string) (*instanceEntry, error) {
 }
 
 // Stop stops the instance's process (SIGTERM: it stops its agent; SIGKILL
-// to its process group after StopTimeout) and keeps its directory. The
+// to its process group after StopTimeout) and keeps its directory.
+// Instances stop in parallel: Stop waits for the process without holding
+// the driver's lock. The
 // instance stays stopped — EnsureNetwork does not restart it, Launch with
 // its token returns it stopped — until Start. Stopping a stopped instance
 // succeeds; a terminated one is ErrTerminated.
 func (d *Driver) Stop(ctx context.Context, spec *provisioner.ClusterSpec, inst provisioner.Instance) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	st, err := d.load(spec.Name)
 	if err != nil {
+		d.mu.Unlock()
 		return err
 	}
 	e, err := st.entry(spec.Name, inst.ID)
 	if err != nil {
+		d.mu.Unlock()
 		return err
 	}
 	if e.State == "terminated" {
+		d.mu.Unlock()
 		return fmt.Errorf("stop instance %s: %w", e.ID, ErrTerminated)
 	}
 	// Recorded first: a process that exits from here on was stopped, not
 	// crashed, whatever happens to this command.
-	e.State, e.Reason = "stopped", "stopped"
-	if err := d.save(spec.Name, st); err != nil {
+	e.State, e.Reason, e.PID = "stopped", "stopped", 0
+	err = d.save(spec.Name, st)
+	d.mu.Unlock()
+	if err != nil {
 		return err
 	}
+	// Waited for without the lock, so that the instances of a cluster
+	// stop together.
 	if err := d.stop(ctx, e.Dir); err != nil {
 		return fmt.Errorf("stop instance %s: %w", e.ID, err)
 	}
-	e.PID = 0
-	return d.save(spec.Name, st)
+	return nil
 }
 
 // Start boots a stopped instance again, with the same directory and so
