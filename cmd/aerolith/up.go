@@ -85,13 +85,22 @@ logs. With --data-dir, the data, the admin keys (<data-dir>/admin-key,
 <data-dir>/billing.log) are kept, and a later run with the same directory
 restarts the same deployment.
 
+The agents run as instances of the provisioner's local driver, as the nodes
+of 'aerolith cluster create --cloud local' do: each is an 'aerolith
+local-instance' process that boots its agent from cloud-init user data (the
+same renderer as every cloud's) and supervises it; their files are in
+<data-dir>/` + upCluster + `. They are tied to up: if up dies, they stop.
+
 up then runs until Ctrl-C or SIGTERM. A process that exits meanwhile is
-restarted, after ` + upRestartPolicy.InitialBackoff.String() + ` and then backing off up to ` + upRestartPolicy.MaxBackoff.String() + ` while it keeps
-crashing; up says on stderr which process exited, how, where its log is and
-when it restarts, and gives up (loudly, keeping the others running) after ` + strconv.Itoa(upRestartPolicy.MaxRestarts) + `
-restarts in a row, each run shorter than ` + upRestartPolicy.ResetAfter.String() + `. Ctrl-C stops the agents, then
-billing (SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready
-stops them right after the demo instead (for scripts and CI).`,
+restarted (an agent by its instance, billing by up), after ` + upRestartPolicy.InitialBackoff.String() + `
+and then backing off up to ` + upRestartPolicy.MaxBackoff.String() + ` while it keeps crashing; up says on
+stderr which process exited, how, where its log is and when it restarts,
+and gives up (loudly, keeping the others running) after ` + strconv.Itoa(upRestartPolicy.MaxRestarts) + ` restarts in a
+row, each run shorter than ` + upRestartPolicy.ResetAfter.String() + `. Ctrl-C stops the agents' instances,
+keeping them (a later run with the same --data-dir starts the same
+instances: the same nodes and data), then billing (SIGTERM, then SIGKILL
+after --stop-timeout). --exit-after-ready stops them right after the demo
+instead (for scripts and CI).`,
 		Example: `  aerolith up
   aerolith up --data-dir ./aerolith-data --base-port 9000
   aerolith up --exit-after-ready`,
