@@ -106,8 +106,9 @@ func (a *upAgents) userData(n *localNode, certs *upTLS) ([]byte, error) {
 
 // prepare stops whatever a previous run left marked running (an up that
 // was killed: its instances died with it), so that nothing boots from
-// the old user data, then creates the driver's state and starts reading
-// the instances' events into onEvent.
+// the old user data, removes the agent binaries of earlier builds, then
+// creates the driver's state and starts reading the instances' events
+// into onEvent.
 func (a *upAgents) prepare(ctx context.Context, onEvent func(local.Event)) error {
 	insts, err := a.drv.Instances(ctx, a.spec)
 	if err != nil {
@@ -119,6 +120,10 @@ func (a *upAgents) prepare(ctx context.Context, onEvent func(local.Event)) error
 				return err
 			}
 		}
+	}
+	// Every run starts all nodes with this binary: older copies go.
+	if err := a.drv.PruneAgentBinaries(upCluster, a.spec.Agent.SHA256); err != nil {
+		return err
 	}
 	if err := a.drv.EnsureNetwork(ctx, a.spec); err != nil {
 		return err

@@ -62,7 +62,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, want string) (string, error
 	if p, ok := f.cache[want]; ok {
 		return p, nil
 	}
-	final := filepath.Join(f.Dir, "aerolith-"+want[:min(16, len(want))])
+	final := filepath.Join(f.Dir, binaryName(want))
 	// Another process (an instance of the same cluster) may have verified
 	// it already; it is used only if it still hashes to want.
 	if got, err := fileSHA256(final); err == nil && got == want {
@@ -102,6 +102,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, want string) (string, error
 	f.remember(want, final)
 	return final, nil
 }
+
+// binaryName is the file name of the verified binary of digest sum.
+func binaryName(sum string) string { return "aerolith-" + sum[:min(16, len(sum))] }
 
 func (f *Fetcher) remember(sum, path string) {
 	if f.cache == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/aerolithdb/aerolith/internal/atomicfile"
@@ -138,4 +140,40 @@ func (d *Driver) ModifyUserData(_ context.Context, spec *provisioner.ClusterSpec
 		return fmt.Errorf("modify the user data of %s: its launch was interrupted before it was written", e.ID)
 	}
 	return atomicfile.Write(filepath.Join(e.Dir, instanceUserData), userData, 0o600)
+}
+
+// PruneAgentBinaries removes the cluster's cached agent binaries but the
+// one of digest keep, once none of its instances runs (each binary is the
+// size of the agent, and every new build adds one): a command that
+// restarts the whole cluster with a new binary (aerolith up) calls it
+// before the start.
+func (d *Driver) PruneAgentBinaries(cluster, keep string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, err := d.load(cluster)
+	if err != nil || st == nil {
+		return err
+	}
+	for _, e := range st.Instances {
+		if alive(e.Dir) {
+			return fmt.Errorf("prune the agent binaries of %s: instance %s (%s) runs", cluster, e.ID, e.NodeID)
+		}
+	}
+	binDir := filepath.Join(d.ClusterDir(cluster), "bin")
+	ents, err := os.ReadDir(binDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kept := binaryName(keep)
+	for _, ent := range ents {
+		if ent.Name() != kept {
+			if err := os.Remove(filepath.Join(binDir, ent.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

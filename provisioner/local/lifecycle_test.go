@@ -160,9 +160,27 @@ func TestDriverStopStartKeepsTheNode(t *testing.T) {
 	if err := d.ModifyUserData(ctx, spec, inst, userData("second-run")); !errors.Is(err, ErrInstanceRunning) {
 		t.Errorf("ModifyUserData of a running instance: %v, want ErrInstanceRunning", err)
 	}
+	if err := d.PruneAgentBinaries(spec.Name, sum); err == nil || !strings.Contains(err.Error(), "runs") {
+		t.Errorf("PruneAgentBinaries while an instance runs: %v, want a refusal", err)
+	}
 	instPID := d.PID(spec.Name, inst.ID)
 	if err := d.Stop(ctx, spec, inst); err != nil {
 		t.Fatal(err)
+	}
+	// A stopped cluster's binaries of other builds can go; its own stays.
+	binDir := filepath.Join(d.ClusterDir(spec.Name), "bin")
+	old := filepath.Join(binDir, binaryName(strings.Repeat("a", 64)))
+	if err := os.WriteFile(old, []byte("an older build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PruneAgentBinaries(spec.Name, sum); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an older build's binary after the prune: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(binDir, binaryName(sum))); err != nil {
+		t.Errorf("the current binary after the prune: %v", err)
 	}
 	if !exited(instPID) || !exited(agent) {
 		t.Fatalf("instance %d or agent %d still runs after Stop", instPID, agent)
