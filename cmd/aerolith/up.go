@@ -320,6 +320,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	// From here on the supervisor restarts a process that exits; an exit
 	// reported before this point still fails the start.
 	watch.startedUp()
+	agents.watchInstances(runCtx, watch)
 	for _, g := range []*localCluster{b, c} {
 		select {
 		case <-g.exited:

@@ -364,11 +364,35 @@ func upInstances(t *testing.T, dir string) []provisioner.Instance {
 	return insts
 }
 
+// instancePID finds the local-instance process of instance id in dir.
+func instancePID(t *testing.T, dir, id string) int {
+	t.Helper()
+	want := filepath.Join(dir, upCluster, "instances", id)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("needs /proc to find the instance process")
+	}
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) == 3 && args[1] == localInstanceCommand && args[2] == want {
+			pid, _ := strconv.Atoi(e.Name())
+			return pid
+		}
+	}
+	t.Fatalf("no instance process of %s", want)
+	return 0
+}
+
 // TestUpRecoversAfterBeingKilled: up's agents are instances of the local
-// driver tied to up, so a SIGKILLed up takes them down with it (nothing
-// is left holding the ports), and the next run with the same --data-dir
-// starts the same instance — same node, same data — and stops it again,
-// keeping it, when it exits.
+// driver tied to up. A killed instance process (its agent goes with it)
+// is started again by up, the same instance; a SIGKILLed up takes them
+// down with it (nothing is left holding the ports), and the next run with
+// the same --data-dir starts the same instance — same node, same data —
+// and stops it again, keeping it, when it exits.
 func TestUpRecoversAfterBeingKilled(t *testing.T) {
 	base, billingPort := freeUpPorts(t, 1)
 	dir := t.TempDir()
@@ -384,6 +408,24 @@ func TestUpRecoversAfterBeingKilled(t *testing.T) {
 	if agent == 0 {
 		t.Fatalf("agent process not found\n%s", first.dump())
 	}
+
+	// A killed instance process takes its agent down; up starts the
+	// instance again, the same one.
+	instPID := instancePID(t, dir, inst.ID)
+	if err := syscall.Kill(instPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.waitStderr(t, regexp.MustCompile(`the instance process of node1 \(`+inst.ID+`\) exited, and its agent with it; starting it again`))
+	restarted := first.waitStderr(t, regexp.MustCompile(`node1 restarted \(pid (\d+)\)`))
+	first.waitStderr(t, regexp.MustCompile(`node1 \(pid `+restarted[1]+`\) is ready again`))
+	if now := agentPID(t, filepath.Join(dir, "node1")); strconv.Itoa(now) != restarted[1] || now == agent {
+		t.Fatalf("node1's agent runs as pid %d; up reported %s (before the kill: %d)", now, restarted[1], agent)
+	}
+	agent, _ = strconv.Atoi(restarted[1])
+	if insts := upInstances(t, dir); len(insts) != 1 || insts[0].ID != inst.ID || insts[0].State != provisioner.Running {
+		t.Fatalf("instances after the instance restart: %+v, want %s running", insts, inst.ID)
+	}
+
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

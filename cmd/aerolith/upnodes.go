@@ -40,6 +40,11 @@ type upAgents struct {
 	endPump  context.CancelFunc
 	pumpDone chan struct{}
 	onEvent  func(local.Event)
+
+	// started are the instances start booted, by id; watchDone is closed
+	// when watchInstances returns.
+	started   map[string]bool
+	watchDone chan struct{}
 }
 
 // newUpAgents lays out c's nodes on a local driver rooted at c.dir; it
@@ -186,7 +191,52 @@ func (a *upAgents) start(ctx context.Context, certs *upTLS) error {
 			return fmt.Errorf("launch %s: instance %s is %s", n.id, in.ID, in.State)
 		}
 	}
+	insts, err = a.drv.Instances(ctx, a.spec)
+	if err != nil {
+		return err
+	}
+	a.started = map[string]bool{}
+	for _, in := range insts {
+		if in.State == provisioner.Running {
+			a.started[in.ID] = true
+		}
+	}
 	return nil
+}
+
+// watchInstances starts again, until ctx ends, an instance whose process
+// died while up runs (killed: its agent went with it), as a cloud
+// restarts a VM after a host failure. A crashed agent is its instance's
+// to restart; this is for the instance process itself.
+func (a *upAgents) watchInstances(ctx context.Context, w *upWatch) {
+	a.watchDone = make(chan struct{})
+	go func() {
+		defer close(a.watchDone)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			insts, err := a.drv.Instances(ctx, a.spec)
+			if err != nil {
+				continue
+			}
+			for _, in := range insts {
+				// Nothing stops an instance while up runs: a stopped one died.
+				if !a.started[in.ID] || in.State != provisioner.Stopped || ctx.Err() != nil {
+					continue
+				}
+				log := a.drv.InstanceLog(upCluster, in.ID)
+				w.instanceExited(in.NodeID, in.ID, log)
+				if _, err := a.drv.Start(ctx, a.spec, in); err != nil && ctx.Err() == nil {
+					w.printf("aerolith up: could not start the instance of %s again: %v; its log: %s\n", in.NodeID, err, log)
+				}
+			}
+		}
+	}()
 }
 
 // stop stops every instance (all at once; each instance stops its agent,
@@ -196,6 +246,9 @@ func (a *upAgents) start(ctx context.Context, certs *upTLS) error {
 func (a *upAgents) stop() error {
 	if a.events == nil {
 		return nil // prepare never ran
+	}
+	if a.watchDone != nil {
+		<-a.watchDone // its context ended first: no Start after a Stop
 	}
 	ctx := context.Background()
 	insts, err := a.drv.Instances(ctx, a.spec)

@@ -88,7 +88,9 @@ func (w *upWatch) event(ev local.Event) {
 		if ev.Restarts == 0 || running {
 			n.logStart.Store(ev.LogOffset)
 		}
-		if running && ev.Restarts > 0 {
+		// While running, every start is a restart: by the supervisor
+		// (Restarts > 0), or of a whole instance whose process died.
+		if running {
 			w.printf("aerolith up: %s restarted (pid %d)\n", n.id, ev.PID)
 			if c == w.agents {
 				ctx := w.probeContext(n.id)
@@ -148,6 +150,15 @@ func (w *upWatch) event(ev local.Event) {
 
 // startedUp ends startup: from now on exits are restarted and reported.
 func (w *upWatch) startedUp() { w.running.Store(true) }
+
+// instanceExited reports that node id's instance process died while up
+// runs (its agent with it) and that up starts the instance again.
+func (w *upWatch) instanceExited(id, instanceID, log string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.crashed = append(w.crashed, id)
+	fmt.Fprintf(w.out, "aerolith up: the instance process of %s (%s) exited, and its agent with it; starting it again; its log: %s\n", id, instanceID, log)
+}
 
 // stopProblems says which agents did not stop cleanly, nil when all did.
 func (w *upWatch) stopProblems() error {

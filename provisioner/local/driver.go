@@ -454,6 +454,12 @@ func (d *Driver) Instances(_ context.Context, spec *provisioner.ClusterSpec) ([]
 	return out, nil
 }
 
+// InstanceLog is the log of instance id's process: its boot and its
+// supervisor's events.
+func (d *Driver) InstanceLog(cluster, id string) string {
+	return filepath.Join(d.ClusterDir(cluster), "instances", id, instanceLogFile)
+}
+
 // PID returns the pid of the process running instance id of cluster, 0
 // when none does.
 func (d *Driver) PID(cluster, id string) int {
