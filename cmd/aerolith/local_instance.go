@@ -18,7 +18,7 @@ const localInstanceCommand = "local-instance"
 func newLocalInstanceCommand(m *Main) *cobra.Command {
 	return &cobra.Command{
 		Use:    localInstanceCommand + " DIR",
-		Short:  "Run one node of a local cluster (started by aerolith cluster create --cloud local)",
+		Short:  "Run one node of a local cluster (started by aerolith cluster create --cloud local and aerolith up)",
 		Hidden: true,
 		Args:   argsBetween(1, 1, "DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,9 +70,9 @@ func checkPortsFree(n *localNode) error {
 	return nil
 }
 
-// localCluster is a group of processes of `aerolith up`: the agents, and
-// in a second localCluster the billing service. A local.Supervisor runs
-// them.
+// localCluster is a group of processes of `aerolith up`: the agents
+// (instances of the local driver, see upAgents), and in a second
+// localCluster the billing service, which up runs on a local.Supervisor.
 type localCluster struct {
 	exe      string
 	dir      string
@@ -81,12 +80,6 @@ type localCluster struct {
 	nodes    []*localNode
 	logLevel string
 	stderr   io.Writer
-	// env is added to the processes' environment (after agentEnv's
-	// AEROLITH_ADMIN_KEY): secrets that must not show in ps.
-	env []string
-	// stopOrder orders the groups when up stops: agents before billing.
-	stopOrder int
-
 	// exited is closed when a process exits while up is starting the
 	// deployment (see noteExit); exit then says which.
 	exited   chan struct{}
@@ -139,60 +132,30 @@ func (c *localCluster) client() (*client.Client, error) {
 	return client.New(client.Config{URL: c.url(), Key: c.key, UserAgent: "aerolith-up", HTTPClient: c.hc})
 }
 
-// agentEnv is the environment of the agents: ours without AEROLITH_*
-// settings (they would override up's choices) plus the admin key, which is
-// passed this way rather than as a flag so it does not show in ps.
-func (c *localCluster) agentEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AEROLITH_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "AEROLITH_ADMIN_KEY="+c.key)
+// processEnv is the environment of up's own processes (billing): ours
+// without AEROLITH_* settings (they would override up's choices) plus the
+// admin key, which is passed this way rather than as a flag so it does not
+// show in ps.
+func (c *localCluster) processEnv() []string {
+	return append(cleanEnv(), "AEROLITH_ADMIN_KEY="+c.key)
 }
 
-// planAgents sets the nodes' data directories, log files and agent
-// arguments; extra is appended to each agent's arguments.
-func (c *localCluster) planAgents(extra ...string) {
-	joins := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		joins[i] = n.raftAddr
-	}
-	for _, n := range c.nodes {
-		n.dataDir = filepath.Join(c.dir, n.id)
-		n.logPath = filepath.Join(c.dir, n.id+".log")
-		n.args = append([]string{"agent",
-			"--node-id", n.id,
-			"--data-dir", n.dataDir,
-			"--http-addr", n.httpAddr,
-			"--raft-addr", n.raftAddr,
-			"--advertise", "127.0.0.1",
-			"--bootstrap-expect", strconv.Itoa(len(c.nodes)),
-			"--join", strings.Join(joins, ","),
-			"--log-level", c.logLevel,
-			"--log-format", "text",
-		}, extra...)
-	}
-}
-
-// start has sup run every process of c (see planAgents), restarting one
-// that exits by upRestartPolicy. On error the ones started keep running;
-// the caller stops them.
+// start has sup run every process of c (billing), restarting one that
+// exits by upRestartPolicy. On error the ones started keep running; the
+// caller stops them.
 func (c *localCluster) start(sup *local.Supervisor) error {
-	env := append(c.agentEnv(), c.env...)
+	env := c.processEnv()
 	for _, n := range c.nodes {
 		if err := os.MkdirAll(n.dataDir, 0o750); err != nil {
 			return err
 		}
 		err := sup.Start(local.Spec{
-			Name:      n.id,
-			Path:      c.exe,
-			Args:      n.args,
-			Env:       env,
-			LogPath:   n.logPath,
-			StopOrder: c.stopOrder,
-			Restart:   upRestartPolicy,
+			Name:    n.id,
+			Path:    c.exe,
+			Args:    n.args,
+			Env:     env,
+			LogPath: n.logPath,
+			Restart: upRestartPolicy,
 		})
 		if err != nil {
 			return err

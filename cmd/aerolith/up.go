@@ -85,13 +85,22 @@ logs. With --data-dir, the data, the admin keys (<data-dir>/admin-key,
 <data-dir>/billing.log) are kept, and a later run with the same directory
 restarts the same deployment.
 
+The agents run as instances of the provisioner's local driver, as the nodes
+of 'aerolith cluster create --cloud local' do: each is an 'aerolith
+local-instance' process that boots its agent from cloud-init user data (the
+same renderer as every cloud's) and supervises it; their files are in
+<data-dir>/` + upCluster + `. They are tied to up: if up dies, they stop.
+
 up then runs until Ctrl-C or SIGTERM. A process that exits meanwhile is
-restarted, after ` + upRestartPolicy.InitialBackoff.String() + ` and then backing off up to ` + upRestartPolicy.MaxBackoff.String() + ` while it keeps
-crashing; up says on stderr which process exited, how, where its log is and
-when it restarts, and gives up (loudly, keeping the others running) after ` + strconv.Itoa(upRestartPolicy.MaxRestarts) + `
-restarts in a row, each run shorter than ` + upRestartPolicy.ResetAfter.String() + `. Ctrl-C stops the agents, then
-billing (SIGTERM, then SIGKILL after --stop-timeout). --exit-after-ready
-stops them right after the demo instead (for scripts and CI).`,
+restarted (an agent by its instance, billing by up), after ` + upRestartPolicy.InitialBackoff.String() + `
+and then backing off up to ` + upRestartPolicy.MaxBackoff.String() + ` while it keeps crashing; up says on
+stderr which process exited, how, where its log is and when it restarts,
+and gives up (loudly, keeping the others running) after ` + strconv.Itoa(upRestartPolicy.MaxRestarts) + ` restarts in a
+row, each run shorter than ` + upRestartPolicy.ResetAfter.String() + `. Ctrl-C stops the agents' instances,
+keeping them (a later run with the same --data-dir starts the same
+instances: the same nodes and data), then billing (SIGTERM, then SIGKILL
+after --stop-timeout). --exit-after-ready stops them right after the demo
+instead (for scripts and CI).`,
 		Example: `  aerolith up
   aerolith up --data-dir ./aerolith-data --base-port 9000
   aerolith up --exit-after-ready`,
@@ -232,9 +241,13 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 
 	bn := planBilling(cfg, dir)
 	// Billing stops after the agents: they flush their usage to it.
-	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, stderr: m.Stderr, stopOrder: 1, exited: make(chan struct{})}
+	b := &localCluster{exe: exe, dir: dir, key: billingKey, nodes: []*localNode{bn}, logLevel: cfg.logLevel, stderr: m.Stderr, exited: make(chan struct{})}
 	c := &localCluster{exe: exe, dir: dir, key: key, nodes: nodes, logLevel: cfg.logLevel, stderr: m.Stderr, exited: make(chan struct{})}
-	if err := certs.certFlags(b, false); err != nil {
+	if err := certs.certFlags(b); err != nil {
+		return err
+	}
+	agents, err := newUpAgents(c, cfg)
+	if err != nil {
 		return err
 	}
 	runCtx, endRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -244,7 +257,8 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	stopAll := func() error {
 		endRun()
 		fmt.Fprintln(m.Stdout, "Stopping agents, then billing...")
-		err := sup.Stop(context.Background())
+		// The agents stop first: they flush their usage to billing.
+		err := errors.Join(agents.stop(), watch.stopProblems(), sup.Stop(context.Background()))
 		watch.probes.Wait()
 		if err != nil {
 			return fmt.Errorf("processes did not stop cleanly: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
@@ -266,6 +280,9 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		return err
 	}
 
+	if err := agents.prepare(ctx, watch.event); err != nil {
+		return failed(err)
+	}
 	// Billing first: the agents enroll with it.
 	fmt.Fprintf(m.Stdout, "Starting billing and %d agents (data in %s)...\n", len(nodes), dir)
 	if err := b.start(sup); err != nil {
@@ -288,12 +305,12 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 		return failed(err)
 	}
 
-	c.env = []string{"AEROLITH_ENROLLMENT_TOKEN=" + state.EnrollmentToken}
-	c.planAgents("--billing-url", billingURL(bn), "--meter-window", cfg.meterWindow.String())
-	if err := certs.certFlags(c, true); err != nil {
-		return failed(err)
+	agents.configure(billingURL(bn), state.EnrollmentToken, cfg.meterWindow)
+	for _, n := range c.nodes {
+		n.scheme = certs.scheme()
 	}
-	if err := c.start(sup); err != nil {
+	c.hc = certs.httpClient()
+	if err := agents.start(readyCtx, certs); err != nil {
 		return failed(err)
 	}
 	status, err := c.waitReady(readyCtx)
@@ -303,6 +320,7 @@ func runUp(ctx context.Context, m *Main, cfg upConfig, exe string) (err error) {
 	// From here on the supervisor restarts a process that exits; an exit
 	// reported before this point still fails the start.
 	watch.startedUp()
+	agents.watchInstances(runCtx, watch)
 	for _, g := range []*localCluster{b, c} {
 		select {
 		case <-g.exited:

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/agent/client"
+	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
 // billingPID finds the billing process whose command line names dataDir.
@@ -345,5 +347,109 @@ func TestUpKeepsTheTempDirAfterAFailure(t *testing.T) {
 	}
 	if _, err := os.Stat(log); err != nil {
 		t.Errorf("the log the error names is gone: %v", err)
+	}
+}
+
+// upInstances lists the local driver's instances of up's agents in dir.
+func upInstances(t *testing.T, dir string) []provisioner.Instance {
+	t.Helper()
+	d, err := local.NewDriver(local.DriverConfig{StateDir: dir, Command: []string{"unused"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := d.Instances(context.Background(), &provisioner.ClusterSpec{Name: upCluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return insts
+}
+
+// instancePID finds the local-instance process of instance id in dir.
+func instancePID(t *testing.T, dir, id string) int {
+	t.Helper()
+	want := filepath.Join(dir, upCluster, "instances", id)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("needs /proc to find the instance process")
+	}
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) == 3 && args[1] == localInstanceCommand && args[2] == want {
+			pid, _ := strconv.Atoi(e.Name())
+			return pid
+		}
+	}
+	t.Fatalf("no instance process of %s", want)
+	return 0
+}
+
+// TestUpRecoversAfterBeingKilled: up's agents are instances of the local
+// driver tied to up. A killed instance process (its agent goes with it)
+// is started again by up, the same instance; a SIGKILLed up takes them
+// down with it (nothing is left holding the ports), and the next run with
+// the same --data-dir starts the same instance — same node, same data —
+// and stops it again, keeping it, when it exits.
+func TestUpRecoversAfterBeingKilled(t *testing.T) {
+	base, billingPort := freeUpPorts(t, 1)
+	dir := t.TempDir()
+	args := []string{"--nodes", "1", "--data-dir", dir, "--base-port", strconv.Itoa(base), "--billing-port", strconv.Itoa(billingPort), "--ready-timeout", "120s", "--insecure-http"}
+	first := startUp(t, args...)
+	first.waitRunning(t)
+	insts := upInstances(t, dir)
+	if len(insts) != 1 || insts[0].NodeID != "node1" || insts[0].State != provisioner.Running {
+		t.Fatalf("instances while up runs: %+v", insts)
+	}
+	inst := insts[0]
+	agent := agentPID(t, filepath.Join(dir, "node1"))
+	if agent == 0 {
+		t.Fatalf("agent process not found\n%s", first.dump())
+	}
+
+	// A killed instance process takes its agent down; up starts the
+	// instance again, the same one.
+	instPID := instancePID(t, dir, inst.ID)
+	if err := syscall.Kill(instPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.waitStderr(t, regexp.MustCompile(`the instance process of node1 \(`+inst.ID+`\) exited, and its agent with it; starting it again`))
+	restarted := first.waitStderr(t, regexp.MustCompile(`node1 restarted \(pid (\d+)\)`))
+	first.waitStderr(t, regexp.MustCompile(`node1 \(pid `+restarted[1]+`\) is ready again`))
+	if now := agentPID(t, filepath.Join(dir, "node1")); strconv.Itoa(now) != restarted[1] || now == agent {
+		t.Fatalf("node1's agent runs as pid %d; up reported %s (before the kill: %d)", now, restarted[1], agent)
+	}
+	agent, _ = strconv.Atoi(restarted[1])
+	if insts := upInstances(t, dir); len(insts) != 1 || insts[0].ID != inst.ID || insts[0].State != provisioner.Running {
+		t.Fatalf("instances after the instance restart: %+v, want %s running", insts, inst.ID)
+	}
+
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	first.wait(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for !processGone(agent) || portsFree(base, 1) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %d still runs (or holds its ports) after up was killed", agent)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	again := startUp(t, append(args, "--exit-after-ready")...)
+	if code := again.wait(t); code != 0 {
+		t.Fatalf("rerun exit code = %d\n%s", code, again.dump())
+	}
+	if out := again.stdout.String(); !strings.Contains(out, "Wrote 0 sample documents") || !strings.Contains(out, "Tenant key (reused") {
+		t.Errorf("the rerun did not find the killed run's node and data\n%s", again.dump())
+	}
+	insts = upInstances(t, dir)
+	if len(insts) != 1 || insts[0].ID != inst.ID || insts[0].State != provisioner.Stopped {
+		t.Errorf("instances after the rerun: %+v, want %s stopped (kept)", insts, inst.ID)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "node1", "node-id")); err != nil || strings.TrimSpace(string(b)) != "node1" {
+		t.Errorf("node1's node id: %q, %v", b, err)
 	}
 }

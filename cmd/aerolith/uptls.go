@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/internal/clientopts"
 	"github.com/aerolithdb/aerolith/internal/pki"
+	"github.com/aerolithdb/aerolith/provisioner/cloudinit"
 )
 
 // TLS of `aerolith up`: one CA per deployment under <dir>/pki (kept and
@@ -95,17 +97,17 @@ func (u *upTLS) scheme() string {
 	return "https"
 }
 
-// certFlags issues the certificates of the processes of c (node
-// certificates when nodes) and appends their flags to each one's args;
-// without TLS it appends --insecure-http.
-func (u *upTLS) certFlags(c *localCluster, nodes bool) error {
+// certFlags issues the server certificate of each process of c (billing)
+// and appends its flags to the process's args; without TLS it appends
+// --insecure-http.
+func (u *upTLS) certFlags(c *localCluster) error {
 	for _, n := range c.nodes {
 		n.scheme = u.scheme()
 		if u == nil {
 			n.args = append(n.args, "--insecure-http")
 			continue
 		}
-		flags, err := u.issue(c.dir, n.id, nodes)
+		flags, err := u.issue(c.dir, n.id, false)
 		if err != nil {
 			return err
 		}
@@ -113,6 +115,23 @@ func (u *upTLS) certFlags(c *localCluster, nodes bool) error {
 	}
 	c.hc = u.httpClient()
 	return nil
+}
+
+// nodeSettings issues node id's certificate and returns the agent
+// settings of its user data that use it (insecure-http without TLS).
+func (u *upTLS) nodeSettings(dir, id string) ([]cloudinit.Setting, error) {
+	if u == nil {
+		return []cloudinit.Setting{{Key: "insecure-http", Value: true}}, nil
+	}
+	flags, err := u.issue(dir, id, true)
+	if err != nil {
+		return nil, err
+	}
+	var s []cloudinit.Setting
+	for i := 0; i+1 < len(flags); i += 2 {
+		s = append(s, cloudinit.Setting{Key: strings.TrimPrefix(flags[i], "--"), Value: flags[i+1]})
+	}
+	return s, nil
 }
 
 // caFileOrEmpty is the CA bundle clients need ("" without TLS).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,9 @@ import (
 // crashes in a row, each within 30s of its start.
 var upRestartPolicy = local.DefaultRestartPolicy()
 
-// upWatch turns the supervisor's events into what up does and says. While
+// upWatch turns the supervisors' events into what up does and says: those
+// of billing's supervisor and those the agents' instances write (read by
+// upAgents), one event at a time. While
 // up starts the deployment, an exit fails the start (noteExit; the caller
 // stops everything); once it runs, the supervisor restarts a process that
 // exits, and upWatch reports each exit, restart and recovery on stderr.
@@ -35,15 +38,22 @@ type upWatch struct {
 
 	running atomic.Bool // startup is over
 
-	mu      sync.Mutex // serializes output; guards crashed
+	mu      sync.Mutex // serializes output; guards crashed and unclean
 	crashed []string   // processes that exited on their own while running
+	// unclean says how agents stopped badly after SIGTERM (killed, or an
+	// exit error).
+	unclean []string
+
+	// evMu serializes event: billing's supervisor and the agents' event
+	// reader call it from their own goroutines.
+	evMu sync.Mutex
 
 	// inRow is each process's restart number in its current row of
-	// crashes (from Started; only the event goroutine uses it).
+	// crashes (from Started; under evMu).
 	inRow map[string]int
 	// stopProbe ends the readiness probe of each agent's current run, so
 	// a run that exited is never reported ready (or not ready) once a
-	// later run answers (only the event goroutine uses it).
+	// later run answers (under evMu).
 	stopProbe map[string]context.CancelFunc
 }
 
@@ -57,9 +67,11 @@ func (w *upWatch) find(id string) (*localCluster, *localNode) {
 	return nil, nil
 }
 
-// event handles one supervisor event; the supervisor calls it from one
-// goroutine, in order.
+// event handles one supervisor event; each process's events arrive in
+// order.
 func (w *upWatch) event(ev local.Event) {
+	w.evMu.Lock()
+	defer w.evMu.Unlock()
 	c, n := w.find(ev.Name)
 	if n == nil {
 		return
@@ -76,7 +88,9 @@ func (w *upWatch) event(ev local.Event) {
 		if ev.Restarts == 0 || running {
 			n.logStart.Store(ev.LogOffset)
 		}
-		if running && ev.Restarts > 0 {
+		// While running, every start is a restart: by the supervisor
+		// (Restarts > 0), or of a whole instance whose process died.
+		if running {
 			w.printf("aerolith up: %s restarted (pid %d)\n", n.id, ev.PID)
 			if c == w.agents {
 				ctx := w.probeContext(n.id)
@@ -113,6 +127,17 @@ func (w *upWatch) event(ev local.Event) {
 		if running {
 			w.printf("aerolith up: restarting %s in %s (at %s; restart %d in a row)\n", n.id, ev.Delay, ev.At.Format("15:04:05"), ev.Restarts)
 		}
+	case local.Stopped:
+		// Billing's supervisor returns this from its Stop itself.
+		if c == w.agents && (ev.Killed || ev.Err != nil) {
+			how := fmt.Sprintf("%s exited with %s after SIGTERM (log: %s)", n.id, local.ExitReason(ev.Err), n.logPath)
+			if ev.Killed {
+				how = fmt.Sprintf("%s did not stop in time after SIGTERM and was killed (log: %s)", n.id, n.logPath)
+			}
+			w.mu.Lock()
+			w.unclean = append(w.unclean, how)
+			w.mu.Unlock()
+		}
 	case local.GaveUp:
 		if running {
 			w.tail(c, n)
@@ -125,6 +150,25 @@ func (w *upWatch) event(ev local.Event) {
 
 // startedUp ends startup: from now on exits are restarted and reported.
 func (w *upWatch) startedUp() { w.running.Store(true) }
+
+// instanceExited reports that node id's instance process died while up
+// runs (its agent with it) and that up starts the instance again.
+func (w *upWatch) instanceExited(id, instanceID, log string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.crashed = append(w.crashed, id)
+	fmt.Fprintf(w.out, "aerolith up: the instance process of %s (%s) exited, and its agent with it; starting it again; its log: %s\n", id, instanceID, log)
+}
+
+// stopProblems says which agents did not stop cleanly, nil when all did.
+func (w *upWatch) stopProblems() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.unclean) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(w.unclean, "; "))
+}
 
 // crashes lists the processes that exited on their own while running.
 func (w *upWatch) crashes() []string {
@@ -189,8 +233,14 @@ func (w *upWatch) reportReady(ctx context.Context, c *localCluster, n *localNode
 	}
 }
 
-// killedBySignal reports whether err says the process died of a signal.
+// killedBySignal reports whether err says the process died of a signal:
+// an *exec.ExitError from billing's supervisor, a *local.ExitStatus from
+// an agent's instance.
 func killedBySignal(err error) bool {
 	var ee *exec.ExitError
-	return errors.As(err, &ee) && !ee.Exited()
+	if errors.As(err, &ee) {
+		return !ee.Exited()
+	}
+	var st *local.ExitStatus
+	return errors.As(err, &st) && st.Signaled()
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,7 +62,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, want string) (string, error
 	if p, ok := f.cache[want]; ok {
 		return p, nil
 	}
-	final := filepath.Join(f.Dir, "aerolith-"+want[:min(16, len(want))])
+	final := filepath.Join(f.Dir, binaryName(want))
 	// Another process (an instance of the same cluster) may have verified
 	// it already; it is used only if it still hashes to want.
 	if got, err := fileSHA256(final); err == nil && got == want {
@@ -100,6 +102,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, want string) (string, error
 	f.remember(want, final)
 	return final, nil
 }
+
+// binaryName is the file name of the verified binary of digest sum.
+func binaryName(sum string) string { return "aerolith-" + sum[:min(16, len(sum))] }
 
 func (f *Fetcher) remember(sum, path string) {
 	if f.cache == nil {
@@ -167,6 +172,52 @@ type BootRequest struct {
 	// advertised hosts of the configuration.
 	PrivateIP string
 	UserData  []byte
+	// Placement overrides where the node listens and keeps its data
+	// (zero fields: PrivateIP's AgentHTTPPort and AgentRaftPort, Dir/data
+	// and Dir/agent.log).
+	Placement Placement
+	// Restart is the agent's restart policy (zero: AgentRestartPolicy).
+	Restart RestartPolicy
+}
+
+// Placement puts a node at fixed addresses and directories instead of
+// the defaults of its instance: `aerolith up` keeps its documented ports
+// on 127.0.0.1 and its data layout (<data-dir>/nodeN, <data-dir>/nodeN.log)
+// this way. Every field is optional.
+type Placement struct {
+	// HTTPAddr and RaftAddr are the agent's listen addresses (host:port).
+	HTTPAddr string `json:"http_addr,omitempty"`
+	RaftAddr string `json:"raft_addr,omitempty"`
+	// Advertise is the host the node announces (default: RaftAddr's host,
+	// else the instance's private address).
+	Advertise string `json:"advertise,omitempty"`
+	// DataDir is the agent's data directory; LogPath its log file.
+	DataDir string `json:"data_dir,omitempty"`
+	LogPath string `json:"log_path,omitempty"`
+}
+
+// resolve fills p's empty fields with the defaults of an instance in dir
+// on address ip.
+func (p Placement) resolve(dir, ip string) Placement {
+	if p.HTTPAddr == "" {
+		p.HTTPAddr = net.JoinHostPort(ip, strconv.Itoa(AgentHTTPPort))
+	}
+	if p.RaftAddr == "" {
+		p.RaftAddr = net.JoinHostPort(ip, strconv.Itoa(AgentRaftPort))
+	}
+	if p.Advertise == "" {
+		p.Advertise = ip
+		if h, _, err := net.SplitHostPort(p.RaftAddr); err == nil && h != "" {
+			p.Advertise = h
+		}
+	}
+	if p.DataDir == "" {
+		p.DataDir = filepath.Join(dir, "data")
+	}
+	if p.LogPath == "" {
+		p.LogPath = filepath.Join(dir, "agent.log")
+	}
+	return p
 }
 
 // BootSpec does what the user data's install script does — writes the
@@ -178,7 +229,8 @@ func BootSpec(ctx context.Context, f *Fetcher, req BootRequest) (Spec, error) {
 	if err != nil {
 		return Spec{}, fmt.Errorf("cloud-init: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(req.Dir, "data"), 0o700); err != nil {
+	pl := req.Placement.resolve(req.Dir, req.PrivateIP)
+	if err := os.MkdirAll(pl.DataDir, 0o700); err != nil {
 		return Spec{}, err
 	}
 	// The node's /etc/aerolith lives in its own directory (every node
@@ -206,14 +258,18 @@ func BootSpec(ctx context.Context, f *Fetcher, req BootRequest) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
+	restart := req.Restart
+	if restart == (RestartPolicy{}) {
+		restart = AgentRestartPolicy()
+	}
 	return Spec{
-		Name: req.Name, Path: bin, LogPath: filepath.Join(req.Dir, "agent.log"), Dir: req.Dir,
+		Name: req.Name, Path: bin, LogPath: pl.LogPath, Dir: req.Dir,
 		Args: []string{"agent", "--config", cfgPath,
-			"--data-dir", filepath.Join(req.Dir, "data"),
-			"--http-addr", fmt.Sprintf("%s:%d", req.PrivateIP, AgentHTTPPort),
-			"--raft-addr", fmt.Sprintf("%s:%d", req.PrivateIP, AgentRaftPort),
-			"--advertise", req.PrivateIP},
+			"--data-dir", pl.DataDir,
+			"--http-addr", pl.HTTPAddr,
+			"--raft-addr", pl.RaftAddr,
+			"--advertise", pl.Advertise},
 		Env:     os.Environ(),
-		Restart: AgentRestartPolicy(),
+		Restart: restart,
 	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -52,6 +53,24 @@ type DriverConfig struct {
 	// StartTimeout bounds how long Launch waits for an instance process to
 	// take its lock (default 30s).
 	StartTimeout time.Duration
+	// Placements gives nodes fixed addresses and directories, by node id
+	// (a driver of one cluster: aerolith up keeps its documented ports on
+	// 127.0.0.1 this way). A node without one gets its own loopback
+	// address in the cluster's subnet. Written into the instance at launch
+	// and at every Start, so a restarted instance takes the current one.
+	Placements map[string]Placement
+	// AgentRestart is how an instance restarts its crashed agent (zero:
+	// AgentRestartPolicy, a VM's Restart=always).
+	AgentRestart RestartPolicy
+	// AgentStopTimeout is how long an instance gives its agent after
+	// SIGTERM before SIGKILL (zero: the instance command's default).
+	AgentStopTimeout time.Duration
+	// Attached ties the instance processes to this process: they get
+	// SIGTERM when it dies (and stop their agents) instead of running on
+	// detached, as a cluster made by `aerolith cluster create` does. They
+	// still have a process group of their own, so a Ctrl-C at the terminal
+	// reaches this process only, which stops them in order.
+	Attached bool
 }
 
 // NewDriver checks cfg; it does no I/O.
@@ -67,6 +86,19 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
+	}
+	if err := cfg.AgentRestart.Validate(); cfg.AgentRestart != (RestartPolicy{}) && err != nil {
+		return nil, fmt.Errorf("local driver: agent %w", err)
+	}
+	for id, p := range cfg.Placements {
+		for _, a := range []string{p.HTTPAddr, p.RaftAddr} {
+			if a == "" {
+				continue
+			}
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("local driver: placement of %s: address %q: want host:port", id, a)
+			}
+		}
 	}
 	return &Driver{cfg: cfg}, nil
 }
@@ -85,7 +117,7 @@ type instanceEntry struct {
 	PrivateIP string    `json:"private_ip"`
 	Dir       string    `json:"dir"`
 	PID       int       `json:"pid,omitempty"`
-	State     string    `json:"state"` // launching, running, terminated
+	State     string    `json:"state"` // launching, running, stopped (by Stop), terminated
 	Launched  time.Time `json:"launched"`
 	Reason    string    `json:"reason,omitempty"`
 }
@@ -167,7 +199,9 @@ func (d *Driver) EnsureNetwork(ctx context.Context, spec *provisioner.ClusterSpe
 
 func (d *Driver) restartStopped(ctx context.Context, cluster string, st *driverState) error {
 	for _, e := range st.Instances {
-		if e.State == "terminated" || !bootable(e.Dir) || alive(e.Dir) {
+		// An instance stopped on request stays stopped until Start, as a
+		// stopped VM does.
+		if e.State == "terminated" || e.State == "stopped" || !bootable(e.Dir) || alive(e.Dir) {
 			continue
 		}
 		pid, err := d.start(ctx, e.Dir)
@@ -202,12 +236,19 @@ func (d *Driver) Address(cluster, nodeID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return st.address(cluster, nodeID)
+	return d.addressOf(st, cluster, nodeID)
 }
 
-func (st *driverState) address(cluster, nodeID string) (string, error) {
+func (d *Driver) addressOf(st *driverState, cluster, nodeID string) (string, error) {
 	if st == nil {
 		return "", fmt.Errorf("local cluster %s has no network yet", cluster)
+	}
+	if p, ok := d.cfg.Placements[nodeID]; ok && p.RaftAddr != "" {
+		host, _, _ := net.SplitHostPort(p.RaftAddr)
+		if p.Advertise != "" {
+			host = p.Advertise
+		}
+		return host, nil
 	}
 	i, ok := provisioner.NodeIndex(cluster, nodeID)
 	if !ok || i > 240 {
@@ -239,7 +280,7 @@ func (d *Driver) Launch(ctx context.Context, spec *provisioner.ClusterSpec, l pr
 	if err != nil {
 		return provisioner.Instance{}, err
 	}
-	ip, err := st.address(spec.Name, l.NodeID)
+	ip, err := d.addressOf(st, spec.Name, l.NodeID)
 	if err != nil {
 		return provisioner.Instance{}, err
 	}
@@ -263,6 +304,11 @@ func (d *Driver) Launch(ctx context.Context, spec *provisioner.ClusterSpec, l pr
 	if e.State == "terminated" {
 		return toInstance(e, provisioner.Terminated), nil
 	}
+	if e.State == "stopped" && !alive(e.Dir) {
+		// The launch token's instance exists, stopped: EC2 answers a
+		// repeated RunInstances with it, it does not start it.
+		return toInstance(e, provisioner.Stopped), nil
+	}
 	if pid, _ := instancePID(e.Dir); pid > 0 {
 		// Running or booting (a rerun after a killed launch): wait for it
 		// rather than start a second process.
@@ -274,11 +320,7 @@ func (d *Driver) Launch(ctx context.Context, spec *provisioner.ClusterSpec, l pr
 	if err := os.MkdirAll(e.Dir, 0o700); err != nil {
 		return provisioner.Instance{}, err
 	}
-	meta, err := json.Marshal(instanceMeta{ID: e.ID, Cluster: spec.Name, NodeID: e.NodeID, PrivateIP: ip, BinDir: filepath.Join(d.ClusterDir(spec.Name), "bin")})
-	if err != nil {
-		return provisioner.Instance{}, err
-	}
-	if err := atomicfile.Write(filepath.Join(e.Dir, instanceMetaFile), meta, 0o600); err != nil {
+	if err := d.writeMeta(spec.Name, e); err != nil {
 		return provisioner.Instance{}, err
 	}
 	if err := atomicfile.Write(filepath.Join(e.Dir, instanceUserData), l.UserData, 0o600); err != nil {
@@ -289,6 +331,22 @@ func (d *Driver) Launch(ctx context.Context, spec *provisioner.ClusterSpec, l pr
 		return provisioner.Instance{}, fmt.Errorf("instance %s of %s: %w", e.ID, e.NodeID, err)
 	}
 	return d.markRunning(spec.Name, st, e, pid)
+}
+
+// writeMeta writes what e's instance process boots with besides its user
+// data: its identity and the driver's placement and policies for it.
+func (d *Driver) writeMeta(cluster string, e *instanceEntry) error {
+	m := instanceMeta{ID: e.ID, Cluster: cluster, NodeID: e.NodeID, PrivateIP: e.PrivateIP, BinDir: filepath.Join(d.ClusterDir(cluster), "bin"),
+		Placement: d.cfg.Placements[e.NodeID], StopTimeout: d.cfg.AgentStopTimeout}
+	if d.cfg.AgentRestart != (RestartPolicy{}) {
+		p := d.cfg.AgentRestart
+		m.Restart = &p
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(e.Dir, instanceMetaFile), b, 0o600)
 }
 
 func (d *Driver) markRunning(cluster string, st *driverState, e *instanceEntry, pid int) (provisioner.Instance, error) {
@@ -313,6 +371,9 @@ func (d *Driver) start(ctx context.Context, dir string) (int, error) {
 	cmd.Env = d.cfg.Env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = detachedProcAttr()
+	if d.cfg.Attached {
+		cmd.SysProcAttr = sysProcAttr()
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
@@ -379,6 +440,8 @@ func (d *Driver) Instances(_ context.Context, spec *provisioner.ClusterSpec) ([]
 			s = provisioner.Running
 		} else if pid > 0 {
 			s = provisioner.Pending
+		} else if e.State == "stopped" {
+			s = provisioner.Stopped
 		} else if e.State != "terminated" && bootable(e.Dir) {
 			s = provisioner.Stopped
 			e.Reason = "its process exited; the next apply starts it again"
@@ -389,6 +452,12 @@ func (d *Driver) Instances(_ context.Context, spec *provisioner.ClusterSpec) ([]
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Launched.Before(out[j].Launched) })
 	return out, nil
+}
+
+// InstanceLog is the log of instance id's process: its boot and its
+// supervisor's events.
+func (d *Driver) InstanceLog(cluster, id string) string {
+	return filepath.Join(d.ClusterDir(cluster), "instances", id, instanceLogFile)
 }
 
 // PID returns the pid of the process running instance id of cluster, 0
@@ -411,7 +480,8 @@ func (d *Driver) PID(cluster, id string) int {
 
 // Terminate stops the instance's process (SIGTERM: it stops its agent;
 // SIGKILL to its process group after StopTimeout) and deletes its
-// directory, as terminating a VM deletes its disk. Terminating a
+// directory and its placement's data directory, as terminating a VM
+// deletes its disk (Stop keeps them). Terminating a
 // terminated or unknown instance succeeds.
 func (d *Driver) Terminate(ctx context.Context, spec *provisioner.ClusterSpec, inst provisioner.Instance) error {
 	d.mu.Lock()
@@ -426,6 +496,16 @@ func (d *Driver) Terminate(ctx context.Context, spec *provisioner.ClusterSpec, i
 		}
 		if err := d.stop(ctx, e.Dir); err != nil {
 			return fmt.Errorf("instance %s: %w", e.ID, err)
+		}
+		// A placed node keeps its data outside the instance directory:
+		// it is the instance's disk all the same.
+		if b, err := os.ReadFile(filepath.Join(e.Dir, instanceMetaFile)); err == nil {
+			var m instanceMeta
+			if json.Unmarshal(b, &m) == nil && m.Placement.DataDir != "" {
+				if err := os.RemoveAll(m.Placement.DataDir); err != nil {
+					return err
+				}
+			}
 		}
 		if err := os.RemoveAll(e.Dir); err != nil {
 			return err

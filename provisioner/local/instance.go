@@ -29,6 +29,9 @@ const (
 	// same instance exits at once.
 	instancePIDFile = "instance.pid"
 	instanceLogFile = "instance.log"
+	// instanceEventsFile is the supervisor's events of the instance's
+	// agent, one JSON object a line (EventReader reads them).
+	instanceEventsFile = "events.jsonl"
 )
 
 // ErrInstanceRunning is RunInstance finding its instance already run by
@@ -43,6 +46,11 @@ type instanceMeta struct {
 	PrivateIP string `json:"private_ip"`
 	// BinDir caches the verified agent binaries of the cluster.
 	BinDir string `json:"bin_dir"`
+	// Placement, Restart and StopTimeout are the driver's settings for the
+	// node (zero: the defaults of BootSpec and RunInstance's caller).
+	Placement   Placement      `json:"placement,omitzero"`
+	Restart     *RestartPolicy `json:"restart,omitempty"`
+	StopTimeout time.Duration  `json:"stop_timeout,omitempty"`
 }
 
 // RunInstance runs the local instance in dir until ctx ends (the CLI's
@@ -70,10 +78,22 @@ func RunInstance(ctx context.Context, dir string, stopTimeout time.Duration, log
 	if err != nil {
 		return err
 	}
-	spec, err := BootSpec(ctx, &Fetcher{Dir: meta.BinDir}, BootRequest{Name: meta.NodeID, Dir: dir, PrivateIP: meta.PrivateIP, UserData: ud})
+	req := BootRequest{Name: meta.NodeID, Dir: dir, PrivateIP: meta.PrivateIP, UserData: ud, Placement: meta.Placement}
+	if meta.Restart != nil {
+		req.Restart = *meta.Restart
+	}
+	if meta.StopTimeout > 0 {
+		stopTimeout = meta.StopTimeout
+	}
+	spec, err := BootSpec(ctx, &Fetcher{Dir: meta.BinDir}, req)
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", meta.ID, err)
 	}
+	events, err := os.OpenFile(filepath.Join(dir, instanceEventsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer events.Close()
 	sup := New(Config{StopTimeout: stopTimeout, OnEvent: func(e Event) {
 		line := fmt.Sprintf("%s %s %s pid=%d", time.Now().UTC().Format(time.RFC3339), e.Name, e.Kind, e.PID)
 		if e.Err != nil {
@@ -83,6 +103,10 @@ func RunInstance(ctx context.Context, dir string, stopTimeout time.Duration, log
 			line += " in " + e.Delay.String()
 		}
 		fmt.Fprintln(logw, line)
+		// One write of one line: a reader sees whole lines only.
+		if b, err := json.Marshal(recordEvent(e)); err == nil {
+			events.Write(append(b, '\n'))
+		}
 	}})
 	if err := sup.Start(spec); err != nil {
 		return err
