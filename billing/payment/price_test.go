@@ -39,7 +39,7 @@ func TestEndpointPrices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := RateFor(ctx, fixed, TRX); err != nil || r != (Rate{Units: 4_000_000, Cents: 100}) {
+	if r, err := RateFor(ctx, fixed, TRX); err != nil || r != (Rate{Units: 40_000, Cents: 1}) {
 		t.Fatalf("fixed TRX = %v, %v", r, err)
 	}
 }
