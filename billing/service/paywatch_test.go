@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/gagliardetto/solana-go/rpc"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/payment"
 	"github.com/aerolithdb/aerolith/billing/payment/solana"
@@ -213,4 +216,108 @@ func mustKey(t *testing.T) sol.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestServicePaysOnChain: `billing serve` configured with a Solana
+// merchant runs the payment watcher. A tenant suspended for an unpaid
+// invoice pays it with a real USDC transfer to the fake node; with no one
+// calling confirm, the service settles the invoice and resumes the tenant.
+func TestServicePaysOnChain(t *testing.T) {
+	node := solanatest.New()
+	defer node.Close()
+	node.SetLandingCommitment(solanatest.Finalized)
+	merchant, payer := mustKey(t).PublicKey(), mustKey(t)
+	mint := sol.MustPublicKeyFromBase58(payment.MainnetUSDCMint)
+	node.AddMint(mint, 6)
+	node.Fund(payer.PublicKey(), 1_000_000_000)
+	node.FundToken(payer.PublicKey(), mint, 1_000_000_000)
+	node.FundToken(merchant, mint, 0)
+	s, admin := startService(t, t.TempDir(), func(c *Config) {
+		c.Payment.SolanaRPCURL, c.Payment.SolanaMerchant = node.URL(), merchant.String()
+		c.Payment.WatchInterval = 50 * time.Millisecond
+	})
+	ctx := context.Background()
+	ten, err := admin.CreateTenant(ctx, client.TenantRequest{Organization: "Acme", Name: "acme", Tier: "starter", Email: "ap@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr, err := admin.RegisterCluster(ctx, "", []string{ten.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := client.New(client.Config{URL: "http://" + s.HTTPAddr(), Key: enr.EnrollmentToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := agent.SendUsage(ctx, []client.UsageRecord{{NodeID: "n1", Seq: 1, TenantID: ten.ID, Start: now, End: now.Add(time.Second), Reads: 100, Writes: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	var open contract.Invoice
+	testwait.For(t, time.Minute, "suspended for an unpaid invoice", func() error {
+		tn, err := admin.GetTenant(ctx, ten.ID)
+		if err != nil {
+			return err
+		}
+		invs, err := admin.ListInvoices(ctx, client.InvoiceQuery{TenantID: ten.ID, Status: "open"})
+		if err != nil {
+			return err
+		}
+		if tn.SuspendReason != ledger.ReasonDunning || len(invs) != 1 {
+			return fmt.Errorf("tenant %s (%s), %d open invoices", tn.Status, tn.SuspendReason, len(invs))
+		}
+		open = invs[0]
+		return nil
+	})
+
+	pc, err := s.cfg.PaymentSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := solana.New(pc.Solana, rpc.New(node.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := v.Quote(payment.USDC, payment.ParRate(payment.USDC), "aerolith "+open.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := payment.NewIntent(pc, open.ID, ten.ID, uint64(open.AmountDueCents), q, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPropose(t, s.store, ledger.CreatePaymentIntent{Header: ledger.Header{Time: time.Now().UnixNano(), Actor: "test"}, Intent: in})
+
+	req, err := v.TransferRequest(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ixs, err := solana.Instructions(req, payer.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := sol.NewTransaction(ixs, node.LatestBlockhash(), sol.TransactionPayer(payer.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Sign(func(sol.PublicKey) *sol.PrivateKey { return &payer }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rpc.New(node.URL()).SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, time.Minute, "invoice paid on chain, tenant resumed", func() error {
+		inv, err := admin.GetInvoice(ctx, open.ID)
+		if err != nil {
+			return err
+		}
+		tn, err := admin.GetTenant(ctx, ten.ID)
+		if err != nil {
+			return err
+		}
+		if inv.Status != contract.InvoicePaid || tn.Status != contract.StatusActive {
+			return fmt.Errorf("invoice %s, tenant %s", inv.Status, tn.Status)
+		}
+		return nil
+	})
 }
