@@ -31,6 +31,7 @@ import (
 const (
 	KindCreatePaymentIntent Kind = 96
 	KindRecordChainPayment  Kind = 97
+	KindExpirePaymentIntent Kind = 98
 )
 
 // Buckets of chain payments.
@@ -48,12 +49,15 @@ const (
 	IntentUnderpaid = "underpaid"
 	IntentPaid      = "paid"
 	IntentOverpaid  = "overpaid"
+	// IntentExpired: nothing was paid by the end of the monitoring window.
+	IntentExpired = "expired"
 )
 
 // PaymentIntent is a stored payment intent and what was seen for it.
 type PaymentIntent struct {
 	payment.Intent
-	// Status: pending (nothing settled yet), underpaid, paid, overpaid.
+	// Status: pending (nothing settled yet), underpaid, paid, overpaid,
+	// expired (nothing paid in the monitoring window).
 	Status string `json:"status"`
 	// PaidCents is the value of the transfers settled for the intent at
 	// its quoted rate.
@@ -98,9 +102,22 @@ type RecordChainPayment struct {
 	Observation payment.Observation
 }
 
+// ExpirePaymentIntent stops watching an intent whose monitoring window is
+// over (Time after MonitorUntil, else ErrState): it leaves the pending set,
+// and one with nothing paid becomes expired (an underpaid one stays
+// underpaid; its invoice stays open). Transfers can still be recorded for
+// it. Expiring an intent no longer pending returns it unchanged.
+type ExpirePaymentIntent struct {
+	Header
+	IntentID string
+}
+
 // Kind methods.
 func (CreatePaymentIntent) Kind() Kind { return KindCreatePaymentIntent }
 func (RecordChainPayment) Kind() Kind  { return KindRecordChainPayment }
+func (ExpirePaymentIntent) Kind() Kind { return KindExpirePaymentIntent }
+
+func (c ExpirePaymentIntent) encode(e *encoder) { e.str(c.IntentID) }
 
 func (c CreatePaymentIntent) encode(e *encoder) { e.bytes(mustJSON(c.Intent)) }
 func (c RecordChainPayment) encode(e *encoder) {
@@ -139,6 +156,8 @@ func decodeChainPay(k Kind, h Header, d *decoder) (Command, bool, error) {
 			}
 		}
 		return c, true, nil
+	case KindExpirePaymentIntent:
+		return ExpirePaymentIntent{Header: h, IntentID: d.str()}, true, nil
 	}
 	return nil, false, nil
 }
@@ -155,6 +174,8 @@ func chainPayKindName(k Kind) string {
 		return "create_payment_intent"
 	case KindRecordChainPayment:
 		return "record_chain_payment"
+	case KindExpirePaymentIntent:
+		return "expire_payment_intent"
 	}
 	return ""
 }
@@ -337,6 +358,33 @@ func (a *applier) recordChainPayment(c RecordChainPayment) Result {
 	a.audit(p.TenantID, "payment_intent", p.ID, "payment_intent.transfer", details)
 	res.PaymentIntent = &p
 	return res
+}
+
+func (a *applier) expirePaymentIntent(c ExpirePaymentIntent) Result {
+	if e := checkID("intent_id", c.IntentID); e != nil {
+		return Result{Err: e}
+	}
+	var p PaymentIntent
+	if ok, e := getJSON(a.tx, bIntents, []byte(c.IntentID), &p); e != nil {
+		return Result{Err: e}
+	} else if !ok {
+		return Result{Err: notFoundf("payment intent %q not found", c.IntentID)}
+	}
+	if get(a.tx, bPendingIntents, []byte(p.ID)) == nil {
+		return Result{Unchanged: true, PaymentIntent: &p}
+	}
+	if !a.now().After(p.MonitorUntil) {
+		return Result{Err: statef("payment intent %s is watched until %s", p.ID, p.MonitorUntil.Format(time.RFC3339))}
+	}
+	if p.Status == IntentPending {
+		p.Status = IntentExpired
+	}
+	putJSON(a.tx, bIntents, []byte(p.ID), &p)
+	del(a.tx, bPendingIntents, []byte(p.ID))
+	a.audit(p.TenantID, "payment_intent", p.ID, "payment_intent.expired", map[string]string{
+		"status": p.Status, "paid_cents": strconv.FormatUint(p.PaidCents, 10), "invoice_id": p.InvoiceID,
+	})
+	return Result{PaymentIntent: &p}
 }
 
 // GetPaymentIntent returns a payment intent, or ErrNotFound.

@@ -226,8 +226,35 @@ func chainPaySeeds(h Header) []Command {
 		Token: payment.USDC, AmountCents: 1000, Amount: 10_000_000, Rate: payment.ParRate(payment.USDC), Recipient: "merchant",
 		Reference: "ref1", Memo: "aerolith", Created: at, Expires: at.Add(15 * time.Minute), MonitorUntil: at.Add(24*time.Hour + 15*time.Minute)}
 	return []Command{
+		ExpirePaymentIntent{h, in.ID},
 		CreatePaymentIntent{h, in},
 		RecordChainPayment{h, in.ID, payment.Observation{Chain: payment.Solana, TxID: "sig1", Token: payment.USDC, Amount: 10_000_000,
 			Recipient: "merchant", Finality: payment.Finalized, BlockTime: at.Add(time.Minute)}},
 	}
+}
+
+func TestExpirePaymentIntent(t *testing.T) {
+	f, inv := openInvoice(t)
+	unpaid := usdcIntent(t, f, inv, 500, "ref-a")
+	partial := usdcIntent(t, f, inv, 500, "ref-b")
+	f.ok(CreatePaymentIntent{Header: f.h(), Intent: unpaid})
+	f.ok(CreatePaymentIntent{Header: f.h(), Intent: partial})
+	f.ok(RecordChainPayment{Header: f.h(), IntentID: partial.ID, Observation: seen(f, "sig1", 1_000_000)})
+	f.fail(ExpirePaymentIntent{Header: f.h(), IntentID: unpaid.ID}, ErrState, "watched until")
+	f.now = unpaid.MonitorUntil.Add(time.Second)
+	if p := f.ok(ExpirePaymentIntent{Header: f.h(), IntentID: unpaid.ID}).PaymentIntent; p.Status != IntentExpired {
+		t.Fatalf("expired unpaid intent: %+v", p)
+	}
+	if p := f.ok(ExpirePaymentIntent{Header: f.h(), IntentID: partial.ID}).PaymentIntent; p.Status != IntentUnderpaid {
+		t.Fatalf("expired underpaid intent: %+v", p)
+	}
+	if r := f.ok(ExpirePaymentIntent{Header: f.h(), IntentID: unpaid.ID}); !r.Unchanged {
+		t.Fatal("expiring twice changed something")
+	}
+	var pending []PaymentIntent
+	f.view(func(tx *bolt.Tx) (err error) { pending, err = PendingPaymentIntents(tx); return })
+	if len(pending) != 0 {
+		t.Fatalf("pending after expiry: %+v", pending)
+	}
+	f.fail(ExpirePaymentIntent{Header: f.h(), IntentID: "pi_nope"}, ErrNotFound, "pi_nope")
 }

@@ -130,6 +130,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.createPaymentIntent(c)
 	case RecordChainPayment:
 		r = a.recordChainPayment(c)
+	case ExpirePaymentIntent:
+		r = a.expirePaymentIntent(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

@@ -50,6 +50,8 @@ type PaymentWatcherConfig struct {
 // its transfers (payment.Verifier) and proposes every final one it has not
 // recorded (ledger.RecordChainPayment), which the ledger judges, records
 // once and settles. Transfers seen only confirmed wait for the next pass.
+// An intent Slack past its monitoring window is expired
+// (ledger.ExpirePaymentIntent) and no longer watched.
 // Every command is idempotent (a transaction is recorded once, for one
 // intent), so several replicas believing they lead, or a crash mid-pass,
 // never pay twice.
@@ -186,8 +188,19 @@ func (w *PaymentWatcher) RunOnce(ctx context.Context) error {
 // watch checks one intent.
 func (w *PaymentWatcher) watch(ctx context.Context, p ledger.PaymentIntent) error {
 	v := w.verifiers[p.Chain]
-	if v == nil || w.cfg.Now().After(p.MonitorUntil.Add(w.cfg.Slack)) {
+	if v == nil {
 		return nil
+	}
+	if now := w.cfg.Now(); now.After(p.MonitorUntil.Add(w.cfg.Slack)) {
+		// Long over: a transfer inside the window has had the slack to
+		// finalize. Stop watching (the ledger keeps what was paid).
+		_, err := propose(ctx, w.cfg.Store, ledger.ExpirePaymentIntent{Header: ledger.Header{Time: now.UnixNano(), Actor: PaymentWatcherActor}, IntentID: p.ID})
+		var le *ledger.Error
+		if errors.As(err, &le) {
+			w.log.Warn("payment intent expiry refused", "intent", p.ID, "err", err)
+			return nil
+		}
+		return err
 	}
 	vctx, cancel := context.WithTimeout(ctx, w.cfg.VerifyTimeout)
 	obs, err := v.Verify(vctx, p.Intent)

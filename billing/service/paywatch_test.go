@@ -207,6 +207,25 @@ func TestPaymentWatcherRPCError(t *testing.T) {
 	if err := w.RunOnce(context.Background()); err != nil {
 		t.Fatalf("after the fault cleared: %v", err)
 	}
+	// Unpaid past the monitoring window and the slack: expired, unwatched.
+	now = in.MonitorUntil.Add(DefaultWatchSlack + time.Minute)
+	calls := node.Calls("getSignaturesForAddress")
+	if err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var p ledger.PaymentIntent
+	if err := st.View(context.Background(), store.Linearizable, func(tx *bolt.Tx) (err error) {
+		p, err = ledger.GetPaymentIntent(tx, in.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != ledger.IntentExpired || node.Calls("getSignaturesForAddress") != calls {
+		t.Fatalf("after the window: status %s, chain asked %d more times", p.Status, node.Calls("getSignaturesForAddress")-calls)
+	}
+	if err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func mustKey(t *testing.T) sol.PrivateKey {
