@@ -92,8 +92,9 @@ type CreatePaymentIntent struct {
 // state machine judges it with payment.Assess. A transfer that moves money
 // (paid, underpaid, overpaid, late within the monitoring window) is
 // recorded as a payment of the invoice, the excess credited (to the
-// tenant's credit whole once the invoice needs nothing more); a rejected or
-// failed one is kept on the intent with its reason. A transfer that is not
+// tenant's credit whole once the invoice needs nothing more); a rejected
+// (wrong token, chain or recipient, after the monitoring window) or failed
+// one is kept on the intent with its reason. A transfer that is not
 // final is refused (ErrState). The same transaction recorded again for the
 // same intent returns it unchanged; for another intent it is ErrConflict.
 type RecordChainPayment struct {
@@ -273,8 +274,8 @@ func (a *applier) recordChainPayment(c RecordChainPayment) Result {
 	}
 	ob := c.Observation
 	ob.BlockTime = ob.BlockTime.UTC()
-	if ob.Chain != p.Chain {
-		return Result{Err: invalidf("chain: the transfer is on %q, intent %s is paid on %s", ob.Chain, p.ID, p.Chain)}
+	if _, err := payment.ParseChain(string(ob.Chain)); err != nil || ob.Chain != payment.Chain(strings.ToLower(string(ob.Chain))) {
+		return Result{Err: invalidf("chain: %q is not a chain (solana, tron)", ob.Chain)}
 	}
 	if e := checkText("tx_id", ob.TxID, maxTextLen, true); e != nil {
 		return Result{Err: e}

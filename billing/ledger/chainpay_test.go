@@ -213,9 +213,16 @@ func TestCreatePaymentIntentErrors(t *testing.T) {
 	changed.Memo = "other"
 	f.fail(CreatePaymentIntent{Header: f.h(), Intent: changed}, ErrConflict, "already exists")
 	f.fail(RecordChainPayment{Header: f.h(), IntentID: "pi_nope", Observation: seen(f, "s", 1)}, ErrNotFound, "pi_nope")
+	moon := seen(f, "s", 1)
+	moon.Chain = "moon"
+	f.fail(RecordChainPayment{Header: f.h(), IntentID: base.ID, Observation: moon}, ErrInvalid, "chain")
+	// A transfer on the wrong chain is recorded, rejected with the reason.
 	tron := seen(f, "s", 1)
-	tron.Chain = payment.Tron
-	f.fail(RecordChainPayment{Header: f.h(), IntentID: base.ID, Observation: tron}, ErrInvalid, "chain")
+	tron.Chain, tron.Token = payment.Tron, payment.USDT
+	r := f.ok(RecordChainPayment{Header: f.h(), IntentID: base.ID, Observation: tron})
+	if o := r.PaymentIntent.Transfers[0].Outcome; o.Status != payment.StatusRejected || !strings.Contains(o.Reason, "paid on tron") || r.Payment != nil {
+		t.Fatalf("wrong chain: %+v", o)
+	}
 }
 
 // chainPaySeeds are the chain payment commands of allCommands (round trip
