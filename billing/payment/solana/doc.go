@@ -16,4 +16,8 @@
 // strings, or pre/post lamports for SOL, never a float. Only a
 // transaction readable at commitment finalized counts; one seen at
 // confirmed is reported Confirmed and counts once it finalizes.
+//
+// As in the Solana Pay reference implementation, the merchant's USDC
+// associated token account must exist before USDC payments: the transfer
+// goes to it and is not preceded by its creation.
 package solana
