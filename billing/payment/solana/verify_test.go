@@ -316,7 +316,14 @@ func TestRPCErrorsAndTimeouts(t *testing.T) {
 	}
 	for _, f := range faults {
 		e.srv.SetFault(f.method, f.fault)
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		// Only the delays need the client to give up; the other faults
+		// answer at once, and a short deadline would turn them into
+		// timeouts on a loaded machine.
+		timeout := 30 * time.Second
+		if f.fault.Delay > 0 {
+			timeout = 300 * time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		obs, err := e.v.Verify(ctx, in)
 		cancel()
 		if !errors.Is(err, f.is) || obs != nil {
