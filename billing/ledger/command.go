@@ -69,6 +69,9 @@ func (k Kind) String() string {
 	if k == KindSetClusterCA {
 		return "set_cluster_ca"
 	}
+	if n := chainPayKindName(k); n != "" {
+		return n
+	}
 	if k > 0 && k < kindEnd {
 		return kindNames[k]
 	}
@@ -460,6 +463,15 @@ func Decode(b []byte) (Command, error) {
 	d := &decoder{b: b[2:]}
 	h := Header{Time: d.i64(), Actor: d.str(), legacy: b[0] == commandFormatV1}
 	var c Command
+	if cp, ok, err := decodeChainPay(k, h, d); ok {
+		if err != nil {
+			return nil, err
+		}
+		if err := d.done(); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		return cp, nil
+	}
 	switch k {
 	case KindSetClusterCA:
 		c = SetClusterCA{h, d.str(), d.str(), d.str()}

@@ -38,6 +38,7 @@ func allCommands() []Command {
 		AddClusterTenant{h, "c1", "t3"},
 		RemoveClusterTenant{h, "c1", "t2", true},
 		DeregisterCluster{h, "c1"},
+		chainPaySeeds(h)[0], chainPaySeeds(h)[1], chainPaySeeds(h)[2],
 	}
 }
 

@@ -23,13 +23,15 @@ type Result struct {
 	// RegisterCluster, Invoice for invoice commands and RecordPayment
 	// against an invoice, Payment for RecordPayment, Ingest for IngestUsage,
 	// APIKey for CreateAPIKey and RevokeAPIKey, Node for RegisterNode.
-	Tenant  *Tenant       `json:"tenant,omitempty"`
-	Cluster *Cluster      `json:"cluster,omitempty"`
-	Invoice *Invoice      `json:"invoice,omitempty"`
-	Payment *Payment      `json:"payment,omitempty"`
-	APIKey  *APIKey       `json:"api_key,omitempty"`
-	Node    *Node         `json:"node,omitempty"`
-	Ingest  *IngestResult `json:"-"`
+	Tenant  *Tenant  `json:"tenant,omitempty"`
+	Cluster *Cluster `json:"cluster,omitempty"`
+	Invoice *Invoice `json:"invoice,omitempty"`
+	Payment *Payment `json:"payment,omitempty"`
+	APIKey  *APIKey  `json:"api_key,omitempty"`
+	Node    *Node    `json:"node,omitempty"`
+	// PaymentIntent for CreatePaymentIntent and RecordChainPayment.
+	PaymentIntent *PaymentIntent `json:"payment_intent,omitempty"`
+	Ingest        *IngestResult  `json:"-"`
 }
 
 // Error returns r.Err as an error, or nil (never a typed nil).

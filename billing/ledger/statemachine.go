@@ -126,6 +126,12 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.removeClusterTenant(c)
 	case DeregisterCluster:
 		r = a.deregisterCluster(c)
+	case CreatePaymentIntent:
+		r = a.createPaymentIntent(c)
+	case RecordChainPayment:
+		r = a.recordChainPayment(c)
+	case ExpirePaymentIntent:
+		r = a.expirePaymentIntent(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

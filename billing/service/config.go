@@ -87,6 +87,8 @@ type Config struct {
 	SnapshotThreshold int
 	SnapshotInterval  time.Duration
 	TrailingLogs      int
+	// Payment configures crypto payments (see PaymentConfig).
+	Payment PaymentConfig
 }
 
 // Default returns the configuration used for options no source sets.
@@ -199,6 +201,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("snapshot-interval: %s is below 5ms", c.SnapshotInterval)
 	}
 	if _, err := c.AdvertiseHost(c.RaftAddr); err != nil {
+		return err
+	}
+	if _, err := c.PaymentSettings(); err != nil {
 		return err
 	}
 	return nil

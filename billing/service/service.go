@@ -64,6 +64,7 @@ type Service struct {
 	httpAddr string
 	store    *store.Store
 	sched    *Scheduler
+	payWatch *PaymentWatcher // nil without a configured chain
 	httpSrv  *nodehost.Server
 	errc     chan error
 	api      *api.Server
@@ -227,6 +228,10 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if err := sched.Open(ctx); err != nil {
 		return err
 	}
+	if err := s.openPaymentWatcher(ctx, st, reg); err != nil {
+		sched.Close()
+		return err
+	}
 	s.record(ctx, "billing.start", nodeID, "http_addr", httpAdv, "raft_addr", raftAdv)
 	s.nodeID, s.raftAddr, s.httpAddr, s.store, s.sched, s.opened = nodeID, raftAdv, httpAdv, st, sched, true
 	s.log.Info("billing serving", "http_addr", httpAdv, "raft_addr", raftAdv, "bootstrap_expect", s.cfg.BootstrapExpect,
@@ -248,6 +253,11 @@ func (s *Service) Close() error {
 		var errs []error
 		if err := s.sched.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close scheduler: %w", err))
+		}
+		if s.payWatch != nil {
+			if err := s.payWatch.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close payment watcher: %w", err))
+			}
 		}
 		s.httpSrv.Shutdown()
 		if err := s.api.FlushAudit(context.Background()); err != nil {
