@@ -8,6 +8,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -17,7 +18,7 @@ const MetaHTTPAddr = "http_addr"
 
 // health: GET /health answers 200 while the process serves HTTP.
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node_id": s.cfg.NodeID})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node_id": s.cfg.NodeID})
 	return nil
 }
 
@@ -25,16 +26,16 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ auth.Principal
 // with the reason otherwise.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
 	if s.cfg.Store.Ready() {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
+		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
 		return nil
 	}
 	if s.cfg.Store.Stats().Removed {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: this node was removed from the cluster")
+		return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "not ready: this node was removed from the cluster")
 	}
 	if id, _ := s.cfg.Store.Leader(); id == "" {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: no cluster leader known yet")
+		return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "not ready: no cluster leader known yet")
 	}
-	return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: the store has not caught up with the leader yet")
+	return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "not ready: the store has not caught up with the leader yet")
 }
 
 // selfBody identifies this node; /api/v1/cluster/self serves it without
@@ -47,7 +48,7 @@ type selfBody struct {
 
 // clusterSelf: GET /api/v1/cluster/self.
 func (s *Server) clusterSelf(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, selfBody{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr})
+	jsonapi.WriteJSON(w, http.StatusOK, selfBody{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr})
 	return nil
 }
 
@@ -102,7 +103,7 @@ func (s *Server) cluster(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return err
 	}
 	if !isClusterAdmin(p) {
-		writeJSON(w, http.StatusOK, s.tenantCluster(members))
+		jsonapi.WriteJSON(w, http.StatusOK, s.tenantCluster(members))
 		return nil
 	}
 	st := s.cfg.Store.Stats()
@@ -133,7 +134,7 @@ func (s *Server) cluster(w http.ResponseWriter, r *http.Request, p auth.Principa
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -169,7 +170,7 @@ func (s *Server) joinMember(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err := s.cfg.Store.Join(r.Context(), b.NodeID, b.RaftAddr, meta); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, b)
+	jsonapi.WriteJSON(w, http.StatusOK, b)
 	return nil
 }
 
@@ -248,6 +249,6 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			ServerErrors:  s.metrics.counters.serverErrors.Load(),
 		}
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -166,7 +167,7 @@ func TestOverHTTP(t *testing.T) {
 		t.Fatalf("PUT = %d", res.StatusCode)
 	}
 	res = do("POST", "/api/v1/collections/h/documents", `{"data":{"k":"`+strings.Repeat("y", 2*maxBody)+`"}}`)
-	var b errorBody
+	var b jsonapi.ErrorBody
 	if err := json.NewDecoder(res.Body).Decode(&b); err != nil {
 		t.Fatal(err)
 	}

@@ -333,11 +333,11 @@ var errClusterAdminOnly = fmt.Errorf("%w: this operation needs the cluster admin
 
 // fail answers with err translated and returns the answer; unknown errors
 // are logged, never shown.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *apiError {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *jsonapi.Error {
 	e, internal := classify(err)
 	if internal {
 		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
 	}
-	writeAPIError(w, e)
+	errorWriter().WriteError(w, e)
 	return e
 }

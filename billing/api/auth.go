@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -216,5 +217,5 @@ func requireTenant(p principal, tenant string) error {
 	if p.canSee(tenant) {
 		return nil
 	}
-	return notFound("tenant %q not found", tenant)
+	return jsonapi.NotFound("tenant %q not found", tenant)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestAccess checks every route against every kind of credential: admin
@@ -190,7 +191,7 @@ func TestAuthorizationHeader(t *testing.T) {
 	e := newEnv(t)
 	for _, h := range []string{"", "Basic abc", "Bearer ", "Bearer wrong-key"} {
 		r := e.doHeader("GET", "/api/v1/tenants", h)
-		if r.status != 401 || r.errCode() != CodeUnauthenticated {
+		if r.status != 401 || r.errCode() != jsonapi.CodeUnauthenticated {
 			t.Errorf("Authorization %q = %d %s, want 401", h, r.status, r.body)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Credential prefixes make leaked secrets recognisable (and scannable).
@@ -63,7 +64,7 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 		s.log.Warn("creating the cluster's CA failed; its first certificate request creates it", "cluster_id", res.Cluster.ID, "err", err)
 	}
 	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)
-	writeJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
+	jsonapi.WriteJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
 	return nil
 }
 
@@ -71,7 +72,7 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if p.kind == kindCluster && p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+		return jsonapi.NotFound("cluster %q not found", id)
 	}
 	var cl ledger.Cluster
 	var nodes []ledger.Node
@@ -86,7 +87,7 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: wireAll(nodes)})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: wireAll(nodes)})
 	return nil
 }
 
@@ -112,7 +113,7 @@ func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request, p pri
 func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if p.kind != kindCluster || p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+		return jsonapi.NotFound("cluster %q not found", id)
 	}
 	body, err := decodeNode(r.Body)
 	if err != nil {
@@ -126,7 +127,7 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Node))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Node))
 	return nil
 }
 
@@ -155,7 +156,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sp)
+	jsonapi.WriteJSON(w, http.StatusOK, sp)
 	return nil
 }
 
@@ -164,7 +165,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) err
 func signingKey(tx *bolt.Tx) (ed25519.PrivateKey, error) {
 	key, err := ledger.SigningKey(tx)
 	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, newError(http.StatusServiceUnavailable, CodeUnavailable, "the policy signing key is not set up yet; retry shortly")
+		return nil, jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "the policy signing key is not set up yet; retry shortly")
 	}
 	return key, err
 }
@@ -192,7 +193,7 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -205,7 +206,7 @@ type clusterTenantsOut = contract.ClusterTenants
 func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if p.kind == kindCluster && p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+		return jsonapi.NotFound("cluster %q not found", id)
 	}
 	var cl ledger.Cluster
 	err := s.view(r, func(tx *bolt.Tx) error {
@@ -216,7 +217,7 @@ func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: cl.ID, Tenants: cl.Tenants})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: cl.ID, Tenants: cl.Tenants})
 	return nil
 }
 
@@ -231,7 +232,7 @@ func (s *Server) addClusterTenant(w http.ResponseWriter, r *http.Request, p prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Unchanged: res.Unchanged})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Unchanged: res.Unchanged})
 	return nil
 }
 
@@ -247,7 +248,7 @@ func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p p
 	if v := r.URL.Query().Get("force"); v != "" {
 		var err error
 		if force, err = strconv.ParseBool(v); err != nil {
-			return invalid("force: %q is not a boolean (want true or false)", clip(v))
+			return jsonapi.Invalid("force: %q is not a boolean (want true or false)", clip(v))
 		}
 	}
 	noteOf(r).Set("cluster:"+id, "tenant", clip(tenant), "force", strconv.FormatBool(force))
@@ -255,6 +256,6 @@ func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p p
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Request bodies of the routes whose decoders are not the ledger's
@@ -72,16 +73,16 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return invalid("body: %v", err)
+		return jsonapi.Invalid("body: %v", err)
 	}
 	if len(body) > maxSmallBody {
-		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body: larger than %d bytes", maxSmallBody)
+		return jsonapi.Errorf(http.StatusRequestEntityTooLarge, jsonapi.CodeTooLarge, "body: larger than %d bytes", maxSmallBody)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil
 		}
-		return invalid("body: empty; want a JSON object")
+		return jsonapi.Invalid("body: empty; want a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -89,7 +90,7 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return invalid("body: unexpected data after the JSON object")
+		return jsonapi.Invalid("body: unexpected data after the JSON object")
 	}
 	return nil
 }
@@ -100,20 +101,20 @@ func decodeError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return invalid("body: truncated JSON")
+		return jsonapi.Invalid("body: truncated JSON")
 	case errors.As(err, &se):
-		return invalid("body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+		return jsonapi.Invalid("body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
 	case errors.As(err, &te):
 		if te.Field == "" {
-			return invalid("body: want a JSON object, got %s", te.Value)
+			return jsonapi.Invalid("body: want a JSON object, got %s", te.Value)
 		}
-		return invalid("%s: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		return jsonapi.Invalid("%s: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if f, ok := strings.CutPrefix(msg, "unknown field "); ok {
-		return invalid("%s: unknown field", strings.Trim(f, `"`))
+		return jsonapi.Invalid("%s: unknown field", strings.Trim(f, `"`))
 	}
-	return invalid("body: %s", msg)
+	return jsonapi.Invalid("body: %s", msg)
 }
 
 // jsonKind names a Go kind the way a JSON user thinks of it.
@@ -139,13 +140,13 @@ func jsonKind(k string) string {
 // characters, at most max bytes.
 func checkText(field, s string, max int) error {
 	if len(s) > max {
-		return invalid("%s: longer than %d bytes", field, max)
+		return jsonapi.Invalid("%s: longer than %d bytes", field, max)
 	}
 	if !utf8.ValidString(s) {
-		return invalid("%s: not valid UTF-8", field)
+		return jsonapi.Invalid("%s: not valid UTF-8", field)
 	}
 	if strings.ContainsFunc(s, unicode.IsControl) {
-		return invalid("%s: contains control characters", field)
+		return jsonapi.Invalid("%s: contains control characters", field)
 	}
 	return nil
 }
@@ -171,14 +172,14 @@ func decodeCluster(r io.Reader) (clusterBody, error) {
 		return clusterBody{}, err
 	}
 	if b.ClusterID != "" && !validID(b.ClusterID) {
-		return clusterBody{}, invalid("cluster_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.ClusterID))
+		return clusterBody{}, jsonapi.Invalid("cluster_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.ClusterID))
 	}
 	if len(b.Tenants) == 0 {
-		return clusterBody{}, invalid("tenants: required; list the ids of the tenants the cluster serves")
+		return clusterBody{}, jsonapi.Invalid("tenants: required; list the ids of the tenants the cluster serves")
 	}
 	for i, t := range b.Tenants {
 		if !validID(t) {
-			return clusterBody{}, invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
+			return clusterBody{}, jsonapi.Invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
 		}
 	}
 	return b, nil
@@ -192,11 +193,11 @@ func decodeNode(r io.Reader) (nodeBody, error) {
 		return nodeBody{}, err
 	}
 	if !validID(b.NodeID) {
-		return nodeBody{}, invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
+		return nodeBody{}, jsonapi.Invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
 	}
 	for _, f := range []struct{ name, v string }{{"http_addr", b.HTTPAddr}, {"raft_addr", b.RaftAddr}} {
 		if f.v == "" {
-			return nodeBody{}, invalid("%s: required (host:port the node advertises)", f.name)
+			return nodeBody{}, jsonapi.Invalid("%s: required (host:port the node advertises)", f.name)
 		}
 		if err := checkText(f.name, f.v, 255); err != nil {
 			return nodeBody{}, err
@@ -215,7 +216,7 @@ func decodeKey(r io.Reader) (keyBody, error) {
 		return keyBody{}, err
 	}
 	if b.Role != "" && b.Role != ledger.APIKeyRoleRead {
-		return keyBody{}, invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), ledger.APIKeyRoleRead)
+		return keyBody{}, jsonapi.Invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), ledger.APIKeyRoleRead)
 	}
 	return b, nil
 }
@@ -231,7 +232,7 @@ func decodeFinalize(r io.Reader) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, b.DueAt)
 	if err != nil {
-		return time.Time{}, invalid("due_at: %q is not an RFC 3339 time such as 2026-02-15T00:00:00Z", clip(b.DueAt))
+		return time.Time{}, jsonapi.Invalid("due_at: %q is not an RFC 3339 time such as 2026-02-15T00:00:00Z", clip(b.DueAt))
 	}
 	return t, nil
 }
@@ -243,17 +244,17 @@ func decodePayment(r io.Reader) (paymentBody, error) {
 		return paymentBody{}, err
 	}
 	if b.AmountCents <= 0 {
-		return paymentBody{}, invalid("amount_cents: must be a positive number of cents (got %d)", b.AmountCents)
+		return paymentBody{}, jsonapi.Invalid("amount_cents: must be a positive number of cents (got %d)", b.AmountCents)
 	}
 	switch b.Method {
 	case "":
 		b.Method = "manual"
 	case "manual", "admin":
 	default:
-		return paymentBody{}, invalid("method: %q is not accepted here (want manual or admin)", clip(b.Method))
+		return paymentBody{}, jsonapi.Invalid("method: %q is not accepted here (want manual or admin)", clip(b.Method))
 	}
 	if strings.TrimSpace(b.ExternalRef) == "" {
-		return paymentBody{}, invalid("external_ref: required (the bank, cheque or other reference; unique across payments)")
+		return paymentBody{}, jsonapi.Invalid("external_ref: required (the bank, cheque or other reference; unique across payments)")
 	}
 	if err := checkText("external_ref", b.ExternalRef, 200); err != nil {
 		return paymentBody{}, err

@@ -21,10 +21,10 @@ func checkDecodeErr(t *testing.T, err error) {
 		return
 	}
 	e, internal := classify(err)
-	if internal || (e.status != http.StatusBadRequest && e.status != http.StatusRequestEntityTooLarge) {
-		t.Fatalf("decode error %v classified as %d (internal %v), want 400 or 413", err, e.status, internal)
+	if internal || (e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge) {
+		t.Fatalf("decode error %v classified as %d (internal %v), want 400 or 413", err, e.Status, internal)
 	}
-	if e.message == "" {
+	if e.Message == "" {
 		t.Fatal("decode error without a message")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Tenant read keys are the ledger's billing API keys (ledger.CreateAPIKey)
@@ -49,7 +50,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p principal) 
 		return err
 	}
 	noteOf(r).Set("key:"+res.APIKey.ID, "tenant", res.APIKey.Tenant, "key_id", res.APIKey.ID)
-	writeJSON(w, http.StatusCreated, keyOut{APIKey: *res.APIKey, Key: secret})
+	jsonapi.WriteJSON(w, http.StatusCreated, keyOut{APIKey: *res.APIKey, Key: secret})
 	return nil
 }
 
@@ -65,7 +66,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -79,7 +80,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.APIKey)
+	jsonapi.WriteJSON(w, http.StatusOK, res.APIKey)
 	return nil
 }
 
@@ -95,6 +96,6 @@ func (s *Server) revokeAgentKey(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }

@@ -267,7 +267,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if internal {
 		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
 	}
-	writeAPIError(w, e)
+	errorWriter().WriteError(w, e)
 }
 
 // propose replicates a ledger command stamped with now and p as actor, and
@@ -298,7 +298,7 @@ func (s *Server) header(p principal) ledger.Header {
 func (s *Server) view(r *http.Request, fn func(tx *bolt.Tx) error) error {
 	c, err := store.ParseConsistency(r.URL.Query().Get("consistency"))
 	if err != nil {
-		return invalid("consistency: %v", err)
+		return jsonapi.Invalid("consistency: %v", err)
 	}
 	return s.cfg.Store.View(r.Context(), c, fn)
 }

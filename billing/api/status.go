@@ -7,11 +7,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // health: GET /health answers 200 while the process serves HTTP.
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ principal) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node_id": s.cfg.NodeID})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node_id": s.cfg.NodeID})
 	return nil
 }
 
@@ -19,13 +20,13 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ principal) err
 // reason otherwise.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ principal) error {
 	if s.cfg.Store.Ready() {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
+		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
 		return nil
 	}
 	if id, _ := s.cfg.Store.Leader(); id == "" {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: no billing leader known yet")
+		return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "not ready: no billing leader known yet")
 	}
-	return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: this replica has not caught up with the leader yet")
+	return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "not ready: this replica has not caught up with the leader yet")
 }
 
 // selfBody identifies this replica; /api/v1/cluster/self serves it without
@@ -39,7 +40,7 @@ type selfBody struct {
 
 // clusterSelf: GET /api/v1/cluster/self.
 func (s *Server) clusterSelf(w http.ResponseWriter, _ *http.Request, _ principal) error {
-	writeJSON(w, http.StatusOK, selfBody{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr})
+	jsonapi.WriteJSON(w, http.StatusOK, selfBody{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr})
 	return nil
 }
 
@@ -76,7 +77,7 @@ func (s *Server) replicas(w http.ResponseWriter, r *http.Request, _ principal) e
 	for _, m := range ms {
 		body.Members = append(body.Members, memberOut{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.Meta[MetaHTTPAddr], Voter: m.Voter, Leader: m.Leader})
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -109,6 +110,6 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) err
 		}
 		body.Kind, body.Cluster, body.Tenants = "cluster", cl.ID, cl.Tenants
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
