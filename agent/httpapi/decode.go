@@ -105,51 +105,31 @@ func decodeStrict(r io.Reader, v any) error {
 // decodeError turns an encoding/json error into a 400 that names the
 // problem and, where known, the field.
 func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
+	f := jsonapi.ParseDecodeError(err)
+	switch f.Kind {
+	case jsonapi.DecodeEmpty:
 		return jsonapi.Invalid("request body is empty; want a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case jsonapi.DecodeTruncated:
 		return jsonapi.Invalid("invalid request body: JSON ends early")
-	case errors.As(err, &se):
-		return jsonapi.Invalid("invalid request body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return jsonapi.Invalid("invalid request body: want a JSON object, got %s", te.Value)
+	case jsonapi.DecodeSyntax:
+		return jsonapi.Invalid("invalid request body: malformed JSON at byte %d: %s", f.Offset, f.Detail)
+	case jsonapi.DecodeType:
+		if f.Field == "" {
+			return jsonapi.Invalid("invalid request body: want a JSON object, got %s", f.Got)
 		}
-		return jsonapi.Invalid("invalid request body: field %q: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return jsonapi.Invalid("invalid request body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return jsonapi.Invalid("invalid request body: field %q: want %s, got %s", f.Field, f.Want, f.Got)
+	case jsonapi.DecodeUnknownField:
+		return jsonapi.Invalid("invalid request body: unknown field %s", f.Field)
 	}
 	var ae *jsonapi.Error
 	if errors.As(err, &ae) {
 		return ae
 	}
-	if strings.HasPrefix(err.Error(), "json: ") {
-		return jsonapi.Invalid("invalid request body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	if f.Kind == jsonapi.DecodeOther {
+		return jsonapi.Invalid("invalid request body: %s", f.Detail)
 	}
 	// Reader errors (body too large, connection reset) keep their identity.
 	return err
-}
-
-// jsonKind names a Go kind the way a JSON user thinks of it.
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return k
 }
 
 // checkData validates a document's data: present, a JSON object, at most

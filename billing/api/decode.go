@@ -97,43 +97,21 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 
 // decodeError turns an encoding/json error into a 400 naming the field.
 func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	f := jsonapi.ParseDecodeError(err)
+	switch f.Kind {
+	case jsonapi.DecodeEmpty, jsonapi.DecodeTruncated:
 		return jsonapi.Invalid("body: truncated JSON")
-	case errors.As(err, &se):
-		return jsonapi.Invalid("body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return jsonapi.Invalid("body: want a JSON object, got %s", te.Value)
+	case jsonapi.DecodeSyntax:
+		return jsonapi.Invalid("body: malformed JSON at byte %d: %s", f.Offset, f.Detail)
+	case jsonapi.DecodeType:
+		if f.Field == "" {
+			return jsonapi.Invalid("body: want a JSON object, got %s", f.Got)
 		}
-		return jsonapi.Invalid("%s: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		return jsonapi.Invalid("%s: want %s, got %s", f.Field, f.Want, f.Got)
+	case jsonapi.DecodeUnknownField:
+		return jsonapi.Invalid("%s: unknown field", strings.Trim(f.Field, `"`))
 	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	if f, ok := strings.CutPrefix(msg, "unknown field "); ok {
-		return jsonapi.Invalid("%s: unknown field", strings.Trim(f, `"`))
-	}
-	return jsonapi.Invalid("body: %s", msg)
-}
-
-// jsonKind names a Go kind the way a JSON user thinks of it.
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return k
+	return jsonapi.Invalid("body: %s", f.Detail)
 }
 
 // checkText validates optional free text: valid UTF-8, no control
