@@ -3,44 +3,23 @@ package config
 import (
 	"bytes"
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/aerolithdb/aerolith/internal/settings/settingstest"
 )
-
-func envFunc(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
-	RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	return Load(fs, envFunc(env))
+	return settingstest.Load(t, "agent", RegisterFlags, Load, args, env)
 }
 
 func TestPrecedence(t *testing.T) {
-	file := writeFile(t, "agent.yaml", `
+	file := settingstest.WriteFile(t, "agent.yaml", `
 node-id: from-file
 data_dir: /file/dir
 http-addr: 127.0.0.1:8000
@@ -145,7 +124,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := tt.args
 			if tt.file != "" {
-				args = append(args, "--config", writeFile(t, "c.yaml", tt.file))
+				args = append(args, "--config", settingstest.WriteFile(t, "c.yaml", tt.file))
 			}
 			_, err := load(t, args, tt.env)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -156,7 +135,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestFileEnvExpansion(t *testing.T) {
-	file := writeFile(t, "c.yaml", "admin-key: ${MY_KEY}\nadvertise: 10.0.0.1\n")
+	file := settingstest.WriteFile(t, "c.yaml", "admin-key: ${MY_KEY}\nadvertise: 10.0.0.1\n")
 	got, err := load(t, []string{"--config", file}, map[string]string{"MY_KEY": "k$literal"})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +167,7 @@ func TestPolicyKey(t *testing.T) {
 }
 
 func TestManagedOptions(t *testing.T) {
-	file := writeFile(t, "agent.yaml", "billing_url: http://file:7080\nmeter-window: 30s\npolicy_refresh: 2m\n")
+	file := settingstest.WriteFile(t, "agent.yaml", "billing_url: http://file:7080\nmeter-window: 30s\npolicy_refresh: 2m\n")
 	got, err := load(t, []string{"--config", file, "--enrollment-token", "aet_flag"}, map[string]string{"AEROLITH_BILLING_PUBLIC_KEY": testKeyStd, "AEROLITH_METER_WINDOW": "15s"})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +194,7 @@ func valid() Config {
 }
 
 func TestValidate(t *testing.T) {
-	existing := writeFile(t, "cert.pem", "x")
+	existing := settingstest.WriteFile(t, "cert.pem", "x")
 	tests := []struct {
 		name    string
 		mod     func(*Config)

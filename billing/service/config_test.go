@@ -1,46 +1,22 @@
 package service
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/settings/settingstest"
 )
-
-func envFunc(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("billing", pflag.ContinueOnError)
-	RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	return Load(fs, envFunc(env))
+	return settingstest.Load(t, "billing", RegisterFlags, Load, args, env)
 }
 
 func TestLoadPrecedence(t *testing.T) {
-	file := writeFile(t, "billing.yaml", `
+	file := settingstest.WriteFile(t, "billing.yaml", `
 data_dir: /file/dir
 http-addr: 127.0.0.1:8000
 period: 1h
@@ -108,7 +84,7 @@ func TestLoadErrors(t *testing.T) {
 			args := append([]string(nil), tc.args...)
 			for i, a := range args {
 				if body, ok := strings.CutPrefix(a, "FILE:"); ok {
-					args[i] = writeFile(t, "c.yaml", body)
+					args[i] = settingstest.WriteFile(t, "c.yaml", body)
 				}
 			}
 			_, err := load(t, args, tc.env)
@@ -130,7 +106,7 @@ func TestValidate(t *testing.T) {
 	if c := valid(); c.Validate() != nil {
 		t.Fatalf("valid config: %v", c.Validate())
 	}
-	tiers := writeFile(t, "tiers.yaml", "tiers: []")
+	tiers := settingstest.WriteFile(t, "tiers.yaml", "tiers: []")
 	tests := []struct {
 		name string
 		mod  func(*Config)

@@ -1,15 +1,14 @@
 package settings
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/aerolithdb/aerolith/internal/settings/settingstest"
 )
 
 type conf struct {
@@ -31,32 +30,13 @@ var testTable = Table[conf]{
 	},
 }
 
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-func writeFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func load(t *testing.T, args []string, e map[string]string) (conf, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	fs.SetOutput(&bytes.Buffer{})
-	testTable.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return conf{}, err
-	}
-	return testTable.Load(fs, env(e))
+	return settingstest.Load(t, "t", testTable.RegisterFlags, testTable.Load, args, e)
 }
 
 func TestLoadPrecedence(t *testing.T) {
-	file := writeFile(t, "name: file\nmax_count: 5\npeers: [a:1, b:2]\nwait: 2d\n")
+	file := settingstest.WriteFile(t, "c.yaml", "name: file\nmax_count: 5\npeers: [a:1, b:2]\nwait: 2d\n")
 	tests := []struct {
 		name string
 		args []string
@@ -105,7 +85,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := tt.args
 			if tt.file != "" {
-				args = append(args, "--config", writeFile(t, tt.file))
+				args = append(args, "--config", settingstest.WriteFile(t, "c.yaml", tt.file))
 			}
 			_, err := load(t, args, tt.env)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -116,7 +96,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestFileEnvExpansion(t *testing.T) {
-	file := writeFile(t, "name: ${WHO}\npeers: ${PEERS}\n")
+	file := settingstest.WriteFile(t, "c.yaml", "name: ${WHO}\npeers: ${PEERS}\n")
 	got, err := load(t, []string{"--config", file}, map[string]string{"WHO": "me", "PEERS": "a:1,b:2"})
 	if err != nil {
 		t.Fatal(err)
