@@ -103,35 +103,17 @@ log-level: debug
 }
 
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		file    string
-		args    []string
-		env     map[string]string
-		wantErr string
-	}{
-		{name: "flag not an int", args: []string{"--bootstrap-expect", "three"}, wantErr: `bootstrap-expect: "three" is not an integer`},
-		{name: "env not an int", env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "x"}, wantErr: "AEROLITH_BOOTSTRAP_EXPECT: bootstrap-expect"},
-		{name: "env not a bool", env: map[string]string{"AEROLITH_INSECURE_NO_AUTH": "maybe"}, wantErr: "insecure-no-auth: \"maybe\" is not a boolean"},
-		{name: "unknown file key", file: "nodeid: x\n", wantErr: `unknown key "nodeid"`},
-		{name: "file list for scalar", file: "node-id: [a, b]\n", wantErr: "node-id: want a single value"},
-		{name: "file duplicate spellings", file: "node-id: a\nnode_id: b\n", wantErr: "both set node-id"},
-		{name: "file bad yaml", file: "node-id: [\n", wantErr: "config file"},
-		{name: "file missing env ref", file: "admin-key: ${NOPE_NOT_SET}\n", wantErr: "NOPE_NOT_SET referenced but not set"},
-		{name: "missing file", args: []string{"--config", "/does/not/exist.yaml"}, wantErr: "no such file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := tt.args
-			if tt.file != "" {
-				args = append(args, "--config", settingstest.WriteFile(t, "c.yaml", tt.file))
-			}
-			_, err := load(t, args, tt.env)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("load() error = %v, want it to contain %q", err, tt.wantErr)
-			}
-		})
-	}
+	settingstest.CheckLoadErrors(t, []settingstest.LoadError{
+		{Name: "flag not an int", Args: []string{"--bootstrap-expect", "three"}, Want: `bootstrap-expect: "three" is not an integer`},
+		{Name: "env not an int", Env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "x"}, Want: "AEROLITH_BOOTSTRAP_EXPECT: bootstrap-expect"},
+		{Name: "env not a bool", Env: map[string]string{"AEROLITH_INSECURE_NO_AUTH": "maybe"}, Want: "insecure-no-auth: \"maybe\" is not a boolean"},
+		{Name: "unknown file key", File: "nodeid: x\n", Want: `unknown key "nodeid"`},
+		{Name: "file list for scalar", File: "node-id: [a, b]\n", Want: "node-id: want a single value"},
+		{Name: "file duplicate spellings", File: "node-id: a\nnode_id: b\n", Want: "both set node-id"},
+		{Name: "file bad yaml", File: "node-id: [\n", Want: "config file"},
+		{Name: "file missing env ref", File: "admin-key: ${NOPE_NOT_SET}\n", Want: "NOPE_NOT_SET referenced but not set"},
+		{Name: "missing file", Args: []string{"--config", "/does/not/exist.yaml"}, Want: "no such file"},
+	}, load)
 }
 
 func TestFileEnvExpansion(t *testing.T) {

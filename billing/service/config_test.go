@@ -66,33 +66,14 @@ admin-key: ${BILLING_KEY}
 }
 
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
-	}{
-		{"bad duration flag", []string{"--grace", "soon"}, nil, "grace"},
-		{"negative duration", []string{"--grace=-1s"}, nil, "negative"},
-		{"bad int env", nil, map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "three"}, "AEROLITH_BOOTSTRAP_EXPECT"},
-		{"unknown yaml key", []string{"--config", "FILE:foo: 1"}, nil, `unknown key "foo"`},
-		{"missing env ref", []string{"--config", "FILE:admin-key: ${NOPE_NOT_SET}"}, nil, "NOPE_NOT_SET"},
-		{"list for scalar", []string{"--config", "FILE:period: [a, b]"}, nil, "period"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string(nil), tc.args...)
-			for i, a := range args {
-				if body, ok := strings.CutPrefix(a, "FILE:"); ok {
-					args[i] = settingstest.WriteFile(t, "c.yaml", body)
-				}
-			}
-			_, err := load(t, args, tc.env)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Load error = %v, want one mentioning %q", err, tc.want)
-			}
-		})
-	}
+	settingstest.CheckLoadErrors(t, []settingstest.LoadError{
+		{Name: "bad duration flag", Args: []string{"--grace", "soon"}, Want: "grace"},
+		{Name: "negative duration", Args: []string{"--grace=-1s"}, Want: "negative"},
+		{Name: "bad int env", Env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "three"}, Want: "AEROLITH_BOOTSTRAP_EXPECT"},
+		{Name: "unknown yaml key", File: "foo: 1\n", Want: `unknown key "foo"`},
+		{Name: "missing env ref", File: "admin-key: ${NOPE_NOT_SET}\n", Want: "NOPE_NOT_SET"},
+		{Name: "list for scalar", File: "period: [a, b]\n", Want: "period"},
+	}, load)
 }
 
 func TestValidate(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -44,4 +45,33 @@ func Load[C any](t testing.TB, name string, register func(*pflag.FlagSet), load 
 		return zero, err
 	}
 	return load(fs, Env(env))
+}
+
+// LoadError is a configuration Load must refuse: flags, environment and
+// (when File is set) a YAML file passed as --config.
+type LoadError struct {
+	Name string
+	Args []string
+	Env  map[string]string
+	File string
+	// Want is a part of the error message, which should name the option.
+	Want string
+}
+
+// CheckLoadErrors runs each case as a subtest: load must fail with an
+// error containing its Want.
+func CheckLoadErrors[C any](t *testing.T, cases []LoadError, load func(t *testing.T, args []string, env map[string]string) (C, error)) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			args := append([]string(nil), tc.Args...)
+			if tc.File != "" {
+				args = append(args, "--config", WriteFile(t, "c.yaml", tc.File))
+			}
+			_, err := load(t, args, tc.Env)
+			if err == nil || !strings.Contains(err.Error(), tc.Want) {
+				t.Fatalf("Load() error = %v, want it to contain %q", err, tc.Want)
+			}
+		})
+	}
 }
