@@ -162,7 +162,7 @@ func TestTenantViews(t *testing.T) {
 	}
 
 	r := e.must(200, "GET", "/api/v1/cluster", adminKey, "")
-	var c clusterBody
+	var c jsonapi.ClusterBody
 	if err := json.Unmarshal(r.Body, &c); err != nil {
 		t.Fatal(err)
 	}

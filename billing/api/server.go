@@ -57,22 +57,8 @@ import (
 )
 
 // Store is what the API needs from the replicated store (*store.Store
-// implements it).
-type Store interface {
-	// Propose replicates cmd and returns the state machine's result;
-	// followers forward to the leader.
-	Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error)
-	// View runs fn in a read transaction with the given consistency.
-	View(ctx context.Context, c store.Consistency, fn func(tx *bolt.Tx) error) error
-	// Members lists the replica set.
-	Members(ctx context.Context) ([]store.Member, error)
-	// Leader returns the current leader's id and raft address ("" if none).
-	Leader() (id, raftAddr string)
-	// Ready reports whether the store can serve (leader known, barrier applied).
-	Ready() bool
-	// Stats returns the store's current figures.
-	Stats() store.Stats
-}
+// implements it); its state machine must be the ledger's.
+type Store = jsonapi.Replica
 
 var _ Store = (*store.Store)(nil)
 
@@ -84,7 +70,7 @@ const (
 
 // MetaHTTPAddr is the store member metadata key holding a replica's
 // advertised HTTP address.
-const MetaHTTPAddr = "http_addr"
+const MetaHTTPAddr = jsonapi.MetaHTTPAddr
 
 // Config configures a Server.
 type Config struct {
@@ -182,15 +168,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NodeCertTTL < MinNodeCertTTL {
 		return nil, fmt.Errorf("api: NodeCertTTL %s is shorter than %s", cfg.NodeCertTTL, MinNodeCertTTL)
 	}
-	if cfg.Registerer == nil {
-		reg := prometheus.NewRegistry()
-		cfg.Registerer = reg
-		if cfg.Gatherer == nil {
-			cfg.Gatherer = reg
-		}
-	}
-	if cfg.Gatherer == nil {
-		return nil, errors.New("api: Gatherer is required when Registerer is set")
+	if cfg.Registerer, cfg.Gatherer, err = jsonapi.Registries(cfg.Registerer, cfg.Gatherer); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -214,7 +193,7 @@ func (s *Server) routes() http.Handler {
 	for i, rt := range table {
 		routes[i] = jsonapi.Route{Method: rt.method, Pattern: rt.pattern, Handler: s.wrap(rt)}
 	}
-	return jsonapi.Instrument(jsonapi.NewMux(routes, errorWriter()), s.metrics, s.log, errorWriter())
+	return jsonapi.Handler(routes, s.metrics, s.log, errorWriter())
 }
 
 // wrap authenticates and authorizes the caller, bounds the body, then runs
@@ -263,11 +242,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 // fail answers with err translated; unknown errors are logged, never shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e, internal := classify(err)
-	if internal {
-		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
-	}
-	errorWriter().WriteError(w, e)
+	classifier().Fail(w, r, s.log, errorWriter(), err)
 }
 
 // propose replicates a ledger command stamped with now and p as actor, and

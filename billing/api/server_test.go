@@ -155,12 +155,12 @@ func TestRoutingAndLimits(t *testing.T) {
 	if !strings.Contains(string(r.body), `aerolith_billing_http_requests_total{code="201",method="POST",route="/api/v1/tenants"}`) {
 		t.Fatalf("/metrics lacks the request counter by route pattern:\n%.2000s", r.body)
 	}
-	var self selfBody
+	var self jsonapi.StartingBody
 	e.want(200, "GET", "/api/v1/cluster/self", "", nil, &self)
 	if self.NodeID != "n0" || self.RaftAddr == "" {
 		t.Fatalf("cluster/self = %+v", self)
 	}
-	var reps replicasBody
+	var reps jsonapi.ClusterBody
 	e.want(200, "GET", "/api/v1/cluster", adminKey, nil, &reps)
 	if len(reps.Members) != 1 || !reps.Members[0].Leader || reps.LeaderID != reps.NodeID {
 		t.Fatalf("cluster = %+v", reps)

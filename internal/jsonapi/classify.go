@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -146,4 +147,16 @@ func (ew ErrorWriter) WriteError(w http.ResponseWriter, e *Error) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	ew.Write(w, e.Status, e.Code, e.Message)
+}
+
+// Fail answers err on w as c classifies it, written by ew, and returns
+// the answer. An internal fault is logged with the request's method and
+// route, never sent.
+func (c Classifier) Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, ew ErrorWriter, err error) *Error {
+	e, internal := c.Classify(err)
+	if internal {
+		log.Error("request failed", "method", r.Method, "route", RouteOf(r), "err", err)
+	}
+	ew.WriteError(w, e)
+	return e
 }
