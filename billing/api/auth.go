@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/bearer"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -136,30 +137,12 @@ func (a *adminKeys) match(sum [sha256.Size]byte) (string, bool) {
 	return id, ok
 }
 
-// bearerToken extracts the token of an "Authorization: Bearer <token>"
-// header; errors wrap ErrUnauthenticated and never echo the token.
-func bearerToken(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", fmt.Errorf("%w: missing Authorization header; send Authorization: Bearer <key>", ErrUnauthenticated)
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: Authorization header must use the Bearer scheme", ErrUnauthenticated)
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return "", fmt.Errorf("%w: empty bearer token", ErrUnauthenticated)
-	}
-	return token, nil
-}
-
 // authenticate identifies the caller: an admin key (compared in memory),
 // else a tenant key or enrollment token looked up by hash in the local
 // state, and if absent there (created a moment ago on the leader), again
 // after catching up with the leader.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
-	token, err := bearerToken(r)
+	token, err := bearer.Token(r, ErrUnauthenticated)
 	if err != nil {
 		return principal{}, err
 	}
