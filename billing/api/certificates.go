@@ -162,8 +162,8 @@ func (s *Server) createClusterCA(ctx context.Context, p principal, id string) er
 // never served.
 func (s *Server) clusterCABundle(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.kind == kindCluster && p.cluster.ID != id {
-		return jsonapi.NotFound("cluster %q not found", id)
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
 	}
 	var ca *pki.CA
 	err := s.view(r, func(tx *bolt.Tx) error {

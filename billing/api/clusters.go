@@ -53,9 +53,19 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return err
 	}
-	res, err := s.propose(r.Context(), ledger.RegisterCluster{
+	var cmd ledger.Command = ledger.RegisterCluster{
 		Header: s.header(p), ClusterID: body.ClusterID, Tenants: body.Tenants, TokenHash: sha256.Sum256([]byte(token)),
-	})
+	}
+	if p.kind == kindOwner {
+		// A tenant registers clusters of its own, which it then owns.
+		if len(body.Tenants) != 1 || body.Tenants[0] != p.tenant {
+			return errOwnTenantOnly(p, "registers clusters")
+		}
+		cmd = ledger.RegisterOwnedCluster{
+			Header: s.header(p), ClusterID: body.ClusterID, Owner: p.tenant, TokenHash: sha256.Sum256([]byte(token)),
+		}
+	}
+	res, err := s.propose(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -64,15 +74,16 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 		s.log.Warn("creating the cluster's CA failed; its first certificate request creates it", "cluster_id", res.Cluster.ID, "err", err)
 	}
 	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)
-	jsonapi.WriteJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
+	jsonapi.WriteJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Owner: res.Cluster.Owner, EnrollmentToken: token})
 	return nil
 }
 
-// getCluster: GET /api/v1/clusters/{id}, for admins and the cluster itself.
+// getCluster: GET /api/v1/clusters/{id}, for admins, the cluster itself
+// and its owner's tenant keys.
 func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.kind == kindCluster && p.cluster.ID != id {
-		return jsonapi.NotFound("cluster %q not found", id)
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
 	}
 	var cl ledger.Cluster
 	var nodes []ledger.Node
@@ -87,7 +98,7 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	jsonapi.WriteJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: wireAll(nodes)})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Owner: cl.Owner, Nodes: wireAll(nodes)})
 	return nil
 }
 
@@ -97,6 +108,9 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 // harmless; an unknown cluster is 404.
 func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
+	}
 	if _, err := s.propose(r.Context(), ledger.DeregisterCluster{Header: s.header(p), ClusterID: id}); err != nil {
 		return err
 	}
@@ -205,8 +219,8 @@ type clusterTenantsOut = contract.ClusterTenants
 // tenants with it or with whoami).
 func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.kind == kindCluster && p.cluster.ID != id {
-		return jsonapi.NotFound("cluster %q not found", id)
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
 	}
 	var cl ledger.Cluster
 	err := s.view(r, func(tx *bolt.Tx) error {
@@ -227,6 +241,9 @@ func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p princi
 // when a key is created for it or one of its keys is used.
 func (s *Server) addClusterTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, tenant := r.PathValue("id"), r.PathValue("tenant")
+	if err := s.requireClusterTenant(r, p, id, tenant); err != nil {
+		return err
+	}
 	noteOf(r).Set("cluster:"+id, "tenant", clip(tenant))
 	res, err := s.propose(r.Context(), ledger.AddClusterTenant{Header: s.header(p), ClusterID: id, Tenant: tenant})
 	if err != nil {
@@ -244,6 +261,9 @@ func (s *Server) addClusterTenant(w http.ResponseWriter, r *http.Request, p prin
 // back; nothing is deleted.
 func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, tenant := r.PathValue("id"), r.PathValue("tenant")
+	if err := s.requireClusterTenant(r, p, id, tenant); err != nil {
+		return err
+	}
 	var force bool
 	if v := r.URL.Query().Get("force"); v != "" {
 		var err error
@@ -257,5 +277,18 @@ func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p p
 		return err
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants})
+	return nil
+}
+
+// requireClusterTenant checks that p may add tenant to (or remove it from)
+// cluster id: the admin any, a tenant key its own tenant on a cluster its
+// tenant owns.
+func (s *Server) requireClusterTenant(r *http.Request, p principal, id, tenant string) error {
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
+	}
+	if p.kind == kindOwner && tenant != p.tenant {
+		return errOwnTenantOnly(p, "adds or removes the tenant")
+	}
 	return nil
 }

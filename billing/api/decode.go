@@ -39,7 +39,8 @@ type nodeBody struct {
 	RaftAddr string `json:"raft_addr"`
 }
 
-// keyBody is the body of POST /api/v1/tenants/{id}/keys (optional).
+// keyBody is the body of POST /api/v1/tenants/{id}/keys (optional; the
+// role defaults to read).
 type keyBody struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
@@ -193,8 +194,13 @@ func decodeKey(r io.Reader) (keyBody, error) {
 	if err := checkText("name", b.Name, 200); err != nil {
 		return keyBody{}, err
 	}
-	if b.Role != "" && b.Role != ledger.APIKeyRoleRead {
-		return keyBody{}, jsonapi.Invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), ledger.APIKeyRoleRead)
+	switch b.Role {
+	case "":
+		b.Role = ledger.APIKeyRoleRead
+	case ledger.APIKeyRoleRead, ledger.APIKeyRoleTenant:
+	default:
+		return keyBody{}, jsonapi.Invalid("role: %q is not offered (want %s: reads the tenant's own record, usage and invoices; or %s: also registers, scales and deregisters its clusters and manages its keys)",
+			clip(b.Role), ledger.APIKeyRoleRead, ledger.APIKeyRoleTenant)
 	}
 	return b, nil
 }

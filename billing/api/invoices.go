@@ -34,7 +34,7 @@ type invoicesBody struct {
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principal) error {
 	q := r.URL.Query()
 	tenant := q.Get("tenant_id")
-	if p.kind == kindTenant {
+	if p.kind&tenantKeys != 0 {
 		if tenant != "" && tenant != p.tenant {
 			return jsonapi.NotFound("tenant %q not found", tenant)
 		}

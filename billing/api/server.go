@@ -12,6 +12,14 @@
 // "Authorization: Bearer <credential>":
 //
 //   - an admin key (--admin-key): every operation;
+//   - a tenant key (POST /api/v1/tenants/{id}/keys {"role":"tenant"}, by
+//     an admin): acts for its own tenant: what a read key reads, plus
+//     its tenant's profile and tier (PATCH), its billing keys (read keys
+//     only are created with it) and agent key revocations, and the
+//     clusters it registers, which its tenant then owns: read, add or
+//     remove its own tenant, read the CA, deregister. Another tenant's
+//     records and clusters answer 404; creating, suspending or deleting
+//     tenants, invoices and payments and the replica routes answer 403;
 //   - a tenant read key (POST /api/v1/tenants/{id}/keys): reads of its own
 //     tenant only (tenant record, usage, invoices, payments, audit, policy);
 //     other tenants answer 404, admin operations 403;
@@ -19,7 +27,8 @@
 //     /api/v1/usage, the policy of the tenants the cluster serves, its own
 //     cluster record and tenants (GET /api/v1/clusters/{id}[/tenants]) and
 //     the registration of its nodes (POST /api/v1/clusters/{id}/nodes).
-//     Only an admin changes the tenants a cluster serves (POST|DELETE
+//     Only an admin (or, for its own tenant on its own cluster, a tenant
+//     key) changes the tenants a cluster serves (POST|DELETE
 //     /api/v1/clusters/{id}/tenants/{tenant}).
 //
 // Every /api/v1 route refuses query parameters it does not take (400

@@ -51,7 +51,9 @@ func (s *Server) replicas(w http.ResponseWriter, r *http.Request, _ principal) e
 // whoamiBody is the answer of GET /api/v1/whoami.
 type whoamiBody struct {
 	// Kind is "admin", "tenant" or "cluster".
-	Kind     string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Role is a tenant key's role: "read" or "tenant".
+	Role     string    `json:"role,omitempty"`
 	Actor    string    `json:"actor"`
 	TenantID string    `json:"tenant_id,omitempty"`
 	Cluster  string    `json:"cluster_id,omitempty"`
@@ -69,7 +71,9 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) err
 	case kindAdmin:
 		body.Kind = "admin"
 	case kindTenant:
-		body.Kind, body.TenantID = "tenant", p.tenant
+		body.Kind, body.TenantID, body.Role = "tenant", p.tenant, ledger.APIKeyRoleRead
+	case kindOwner:
+		body.Kind, body.TenantID, body.Role = "tenant", p.tenant, ledger.APIKeyRoleTenant
 	case kindCluster:
 		cl := p.cluster
 		if err := s.view(r, func(tx *bolt.Tx) (err error) { cl, err = ledger.GetCluster(tx, cl.ID); return err }); err != nil {

@@ -50,7 +50,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p principal
 	}
 	var page ledger.TenantPage
 	err = s.view(r, func(tx *bolt.Tx) error {
-		if p.kind == kindTenant {
+		if p.kind&tenantKeys != 0 {
 			page = ledger.TenantPage{Tenants: []ledger.Tenant{}, Limit: max(tq.Limit, 1), Offset: tq.Offset}
 			t, err := ledger.GetTenant(tx, p.tenant)
 			if err != nil {
@@ -111,6 +111,9 @@ type tenantUpdateOut struct {
 // another tenant of its organization is 409 naming that tenant.
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
+	if err := requireTenant(p, id); err != nil {
+		return err
+	}
 	patch, err := ledger.DecodeTenantPatch(r.Body)
 	if err != nil {
 		return err
