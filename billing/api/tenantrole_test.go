@@ -33,6 +33,20 @@ func (e *env) ownedCluster(id, tenant, key string) clusterOut {
 	return out
 }
 
+// billJanuary reports one request of tenant through a cluster's token,
+// moves the clock to February and drafts January's invoices, so every
+// tenant has one; it returns the new time.
+func (e *env) billJanuary(token, tenant string) time.Time {
+	e.t.Helper()
+	e.want(200, "POST", "/api/v1/usage", token, map[string]any{"records": []any{
+		usageRecord("n1", 1, tenant, e.clock.Now().Truncate(time.Hour), 1),
+	}}, nil)
+	feb := time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC)
+	e.clock.Set(feb)
+	e.closeDrafts(feb)
+	return feb
+}
+
 // The credentials of the tenant role matrix.
 const (
 	credAdmin     = "admin"
@@ -69,12 +83,7 @@ func TestTenantRoleMatrix(t *testing.T) {
 	ownCl := e.ownedCluster("own-cl", acme.ID, own.Key)
 	e.ownedCluster("gx-cl", globex.ID, other.Key)
 	admCl := e.cluster("adm-cl", acme.ID) // serves acme, owned by no tenant
-	e.want(200, "POST", "/api/v1/usage", admCl.EnrollmentToken, map[string]any{"records": []any{
-		usageRecord("n1", 1, acme.ID, e.clock.Now().Truncate(time.Hour), 1),
-	}}, nil)
-	feb := time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC)
-	e.clock.Set(feb)
-	e.closeDrafts(feb)
+	feb := e.billJanuary(admCl.EnrollmentToken, acme.ID)
 	acmeInv := ledger.InvoiceID(acme.ID, acme.CreatedAt)
 	globexInv := ledger.InvoiceID(globex.ID, globex.CreatedAt)
 

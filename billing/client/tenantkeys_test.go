@@ -12,14 +12,16 @@ import (
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
-// startService runs a real in-process billing replica and returns its URL
-// and an admin client.
-func startService(t *testing.T) (string, *client.Client) {
+// startService runs a real in-process billing replica (monthly period,
+// so nothing is billed behind a test's back) and returns it with an admin
+// client.
+func startService(t *testing.T) (*service.Service, *client.Client) {
 	t.Helper()
 	cfg := service.Default()
 	cfg.InsecureHTTP = true // plain HTTP in-process
 	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	cfg.AdminKeys = []string{adminKey}
+	cfg.ScheduleInterval = 50 * time.Millisecond
 	svc, err := service.New(cfg, storetest.TestLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -29,10 +31,9 @@ func startService(t *testing.T) (string, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	url := "http://" + svc.HTTPAddr()
-	admin := newClient(t, url, adminKey)
+	admin := newClient(t, "http://"+svc.HTTPAddr(), adminKey)
 	storetest.Eventually(t, time.Minute, func() error { _, _, err := admin.PublicKey(context.Background()); return err })
-	return url, admin
+	return svc, admin
 }
 
 func newClient(t *testing.T, url, key string) *client.Client {
@@ -48,7 +49,8 @@ func newClient(t *testing.T, url, key string) *client.Client {
 // admin uses, manages its own tenant's clusters and keys and is refused
 // on everything of another tenant and on operator calls.
 func TestTenantKey(t *testing.T) {
-	url, admin := startService(t)
+	svc, admin := startService(t)
+	url := "http://" + svc.HTTPAddr()
 	ctx := context.Background()
 	acme, err := admin.CreateTenant(ctx, client.TenantRequest{Organization: "Acme", Name: "acme", Tier: "starter", Email: "ap@acme.example"})
 	if err != nil {
