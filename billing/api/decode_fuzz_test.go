@@ -76,13 +76,13 @@ func FuzzDecodePayment(f *testing.F) {
 }
 
 func FuzzDecodeKey(f *testing.F) {
-	for _, s := range []string{``, `{}`, `{"name":"ci"}`, `{"role":"read"}`, `{"role":"admin"}`, `{"name":"\u0007"}`, `null`} {
+	for _, s := range []string{``, `{}`, `{"name":"ci"}`, `{"role":"read"}`, `{"role":"tenant"}`, `{"role":"admin"}`, `{"name":"\u0007"}`, `null`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, err := decodeKey(bytes.NewReader(b))
 		checkDecodeErr(t, err)
-		if err == nil && k.Role != "" && k.Role != ledger.APIKeyRoleRead {
+		if err == nil && k.Role != ledger.APIKeyRoleRead && k.Role != ledger.APIKeyRoleTenant {
 			t.Fatalf("accepted role %q", k.Role)
 		}
 	})

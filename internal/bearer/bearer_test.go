@@ -36,3 +36,26 @@ func TestToken(t *testing.T) {
 		}
 	}
 }
+
+// FuzzToken: any Authorization header gives a token without surrounding
+// space, or an error that wraps the sentinel.
+func FuzzToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  x ", "", "Basic x", "Bearer", "Bearer \t", "Bearerabc", "BEARER k\x00"} {
+		f.Add(s)
+	}
+	errUnauth := errors.New("unauthenticated")
+	f.Fuzz(func(t *testing.T, h string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Authorization"] = []string{h}
+		tok, err := Token(r, errUnauth)
+		if err != nil {
+			if !errors.Is(err, errUnauth) || tok != "" {
+				t.Fatalf("Token(%q) = %q, %v: want the sentinel and no token", h, tok, err)
+			}
+			return
+		}
+		if tok == "" || tok != strings.TrimSpace(tok) {
+			t.Fatalf("Token(%q) = %q: want a trimmed, non-empty token", h, tok)
+		}
+	})
+}
