@@ -38,9 +38,11 @@ func newSecret(prefix string) (string, error) {
 // is stored); Nodes, the nodes the cluster registered, only by GET.
 type clusterOut = contract.Cluster
 
-// registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
-// → 201 {cluster_id, tenants, enrollment_token}. Agents send usage and
-// fetch their tenants' policies with the token.
+// registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?,
+// "owner_tenant"?} → 201 {cluster_id, tenants, owner_tenant?,
+// enrollment_token}. Agents send usage and fetch their tenants' policies
+// with the token. A tenant key registers clusters of its own tenant, which
+// it then owns; an admin makes a cluster a tenant's own with owner_tenant.
 func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	body, err := decodeCluster(r.Body)
 	if err != nil {
@@ -58,11 +60,14 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 	}
 	if p.kind == kindOwner {
 		// A tenant registers clusters of its own, which it then owns.
-		if len(body.Tenants) != 1 || body.Tenants[0] != p.tenant {
+		if len(body.Tenants) != 1 || body.Tenants[0] != p.tenant || body.OwnerTenant != "" && body.OwnerTenant != p.tenant {
 			return errOwnTenantOnly(p, "registers clusters")
 		}
+		body.OwnerTenant = p.tenant
+	}
+	if body.OwnerTenant != "" {
 		cmd = ledger.RegisterOwnedCluster{
-			Header: s.header(p), ClusterID: body.ClusterID, Owner: p.tenant, TokenHash: sha256.Sum256([]byte(token)),
+			Header: s.header(p), ClusterID: body.ClusterID, Owner: body.OwnerTenant, TokenHash: sha256.Sum256([]byte(token)),
 		}
 	}
 	res, err := s.propose(r.Context(), cmd)

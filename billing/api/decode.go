@@ -29,6 +29,10 @@ type clusterBody struct {
 	// ClusterID is optional; a "cl_..." id is generated when empty.
 	ClusterID string   `json:"cluster_id"`
 	Tenants   []string `json:"tenants"`
+	// OwnerTenant, optional, makes the cluster its tenant's own (an
+	// admin registering a dedicated cluster that the customer's tenant
+	// key then manages); tenants must then be that tenant alone.
+	OwnerTenant string `json:"owner_tenant"`
 }
 
 // nodeBody is the body of POST /api/v1/clusters/{id}/nodes. The ledger
@@ -160,6 +164,9 @@ func decodeCluster(r io.Reader) (clusterBody, error) {
 		if !validID(t) {
 			return clusterBody{}, jsonapi.Invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
 		}
+	}
+	if b.OwnerTenant != "" && (len(b.Tenants) != 1 || b.Tenants[0] != b.OwnerTenant) {
+		return clusterBody{}, jsonapi.Invalid("owner_tenant: a cluster owned by tenant %q serves that tenant only; set tenants to [%q]", clip(b.OwnerTenant), clip(b.OwnerTenant))
 	}
 	return b, nil
 }

@@ -43,14 +43,14 @@ func FuzzDecodeTenantPatch(f *testing.F) {
 }
 
 func FuzzDecodeCluster(f *testing.F) {
-	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`} {
+	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`, `{"tenants":["t"],"owner_tenant":"t"}`, `{"tenants":["t","u"],"owner_tenant":"t"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCluster(bytes.NewReader(b))
 		checkDecodeErr(t, err)
 		if err == nil {
-			if len(c.Tenants) == 0 || (c.ClusterID != "" && !validID(c.ClusterID)) {
+			if len(c.Tenants) == 0 || (c.ClusterID != "" && !validID(c.ClusterID)) || c.OwnerTenant != "" && (len(c.Tenants) != 1 || c.Tenants[0] != c.OwnerTenant) {
 				t.Fatalf("accepted %+v", c)
 			}
 			for _, id := range c.Tenants {

@@ -313,6 +313,17 @@ func TestTenantKeyLimits(t *testing.T) {
 		t.Fatalf("own cluster's CA = %d %s", r.status, r.body)
 	}
 	e.want(204, "DELETE", "/api/v1/clusters/"+cl.ClusterID, own.Key, nil, nil)
+	// An admin makes a cluster the tenant's own, which its key then
+	// manages; an owner the cluster would not serve is refused.
+	var ded clusterOut
+	e.want(201, "POST", "/api/v1/clusters", adminKey, map[string]any{"cluster_id": "dedicated", "tenants": []string{acme.ID}, "owner_tenant": acme.ID}, &ded)
+	if ded.Owner != acme.ID {
+		t.Fatalf("admin registration with owner_tenant = %+v", ded)
+	}
+	e.want(200, "GET", "/api/v1/clusters/dedicated", own.Key, nil, nil)
+	if r := e.do("POST", "/api/v1/clusters", adminKey, map[string]any{"tenants": []string{globex.ID}, "owner_tenant": acme.ID}); r.status != 400 || !strings.Contains(r.errMsg(), "owner_tenant") {
+		t.Fatalf("owner_tenant not among tenants = %d %s", r.status, r.body)
+	}
 	// Revoked, the key is refused everywhere with 401.
 	e.want(200, "DELETE", "/api/v1/tenants/"+acme.ID+"/keys/"+own.ID, adminKey, nil, nil)
 	if r := e.do("GET", "/api/v1/tenants/"+acme.ID, own.Key, nil); r.status != 401 || !strings.Contains(r.errMsg(), "was revoked") {

@@ -38,3 +38,20 @@ func (c *Client) createKey(ctx context.Context, tenant, role, name string) (Tena
 	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(tenant)+"/keys", nil, body, &k, false)
 	return k, err
 }
+
+// RegisterTenantCluster registers a cluster that serves tenant alone and
+// is tenant's own (Enrollment.Owner): the tenant's keys (RoleTenant) may
+// then read, scale and deregister it. It works with the admin key (a
+// dedicated cluster an operator provisions for a customer) and with a
+// tenant key of tenant; clusterID "" lets the service choose one. The
+// enrollment token is in the answer only.
+func (c *Client) RegisterTenantCluster(ctx context.Context, clusterID, tenant string) (Enrollment, error) {
+	body := struct {
+		ClusterID   string   `json:"cluster_id,omitempty"`
+		Tenants     []string `json:"tenants"`
+		OwnerTenant string   `json:"owner_tenant"`
+	}{clusterID, []string{tenant}, tenant}
+	var e Enrollment
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters", nil, body, &e, false)
+	return e, err
+}

@@ -156,6 +156,17 @@ func TestTenantKey(t *testing.T) {
 	if err := c.DeregisterCluster(ctx, cl.ClusterID); err != nil {
 		t.Fatalf("DeregisterCluster(own) = %v", err)
 	}
+	// A dedicated cluster the admin registers for acme is acme's to manage.
+	ded, err := admin.RegisterTenantCluster(ctx, "acme-dedicated", acme.ID)
+	if err != nil || ded.Owner != acme.ID {
+		t.Fatalf("admin RegisterTenantCluster = %+v, %v", ded, err)
+	}
+	if err := c.DeregisterCluster(ctx, ded.ClusterID); err != nil {
+		t.Fatalf("DeregisterCluster(dedicated) = %v", err)
+	}
+	if own, err := c.RegisterTenantCluster(ctx, "", acme.ID); err != nil || own.Owner != acme.ID || own.ClusterID == "" {
+		t.Fatalf("tenant RegisterTenantCluster = %+v, %v", own, err)
+	}
 	// Revoked by the admin, the key is refused.
 	if _, err := admin.RevokeKey(ctx, acme.ID, tk.ID); err != nil {
 		t.Fatal(err)
