@@ -388,7 +388,7 @@ func managedReadyz(next http.Handler, m *managed) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/readyz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			if why := m.readiness(); why != "" {
-				jsonapi.ErrorWriter{Realm: "aerolith"}.Write(w, http.StatusServiceUnavailable, httpapi.CodeUnavailable, why)
+				jsonapi.ErrorWriter{Realm: "aerolith"}.Write(w, http.StatusServiceUnavailable, jsonapi.CodeUnavailable, why)
 				return
 			}
 		}

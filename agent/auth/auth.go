@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/aerolithdb/aerolith/internal/bearer"
 )
 
 // DefaultTenant is the tenant the cluster admin key and insecure mode act as
@@ -119,21 +121,7 @@ func Authorize(p Principal, need Role) error {
 // BearerToken extracts the token from an "Authorization: Bearer <token>"
 // header. The scheme is case-insensitive. The error wraps ErrUnauthenticated
 // and says what is wrong with the header, never echoing the token.
-func BearerToken(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", fmt.Errorf("%w: missing Authorization header; send Authorization: Bearer <key>", ErrUnauthenticated)
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: Authorization header must use the Bearer scheme", ErrUnauthenticated)
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return "", fmt.Errorf("%w: empty bearer token", ErrUnauthenticated)
-	}
-	return token, nil
-}
+func BearerToken(r *http.Request) (string, error) { return bearer.Token(r, ErrUnauthenticated) }
 
 // AdminKeyID is the KeyID of principals authenticated by an AdminKey.
 const AdminKeyID = "admin"

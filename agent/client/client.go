@@ -13,13 +13,10 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
@@ -32,53 +29,10 @@ const (
 	DefaultMaxBackoff = apiclient.DefaultMaxBackoff
 )
 
-// maxResponseBytes bounds how much of a response body the client reads.
-const maxResponseBytes = 256 << 20
-
-// Config configures a Client. Only URL is required.
-type Config struct {
-	// URL is the agent's base URL, e.g. "http://127.0.0.1:7070". Several
-	// endpoints may be given separated by commas; the client uses one at a
-	// time and moves to the next on connection errors. A missing scheme
-	// means http.
-	URL string
-	// Key is the bearer API key sent with every request (none when empty).
-	Key string
-	// HTTPClient, when set, is used as is. Otherwise the client builds one
-	// with a transport tuned for many concurrent callers.
-	HTTPClient *http.Client
-	// TLS, when set and HTTPClient is nil, is the built transport's TLS
-	// configuration for https URLs (e.g. the cluster CA from
-	// internal/clientopts); nil means the system roots.
-	TLS *tls.Config
-	// Timeout bounds each attempt of a request. Zero means DefaultTimeout;
-	// negative means no timeout beyond the caller's context.
-	Timeout time.Duration
-	// MaxRetries bounds how many times one call is retried after a 503 or a
-	// connection error (a pass over all endpoints counts as one). Zero means
-	// DefaultMaxRetries; negative disables retries (failover to the other
-	// endpoints still happens for requests that were never sent).
-	MaxRetries int
-	// MinBackoff and MaxBackoff bound the exponential backoff between
-	// retries (zero means the defaults). A server's Retry-After is honoured
-	// up to MaxBackoff.
-	MinBackoff, MaxBackoff time.Duration
-	// UserAgent is sent as the User-Agent header (default "aerolith-go-client").
-	UserAgent string
-	// ConnectTimeout and HeaderTimeout, when positive, move a request on
-	// to the next endpoint when one gives no connection (dial and TLS
-	// handshake) in ConnectTimeout, or, for an idempotent request, sends
-	// no response headers in HeaderTimeout (a stopped process); the last
-	// endpoint of a pass waits up to Timeout. Zero disables them.
-	ConnectTimeout, HeaderTimeout time.Duration
-	// RetryBudget, when positive, stops the retries of a call that has
-	// run this long (after the current pass over the endpoints); zero
-	// retries up to MaxRetries however long that takes.
-	RetryBudget time.Duration
-	// OnRetry, when set, is called before each attempt that follows a
-	// failed one (failover or retry), e.g. to report it; it must not block.
-	OnRetry func(Retry)
-}
+// Config configures a Client (the fields are documented in
+// internal/apiclient): only URL is required, e.g. "http://127.0.0.1:7070",
+// or several agents of one cluster separated by commas; Key is an API key.
+type Config = apiclient.Options
 
 // Retry describes a failed attempt and the one that follows it
 // (Config.OnRetry).
@@ -91,31 +45,11 @@ type Client struct {
 
 // New validates cfg and returns a Client. It does no I/O.
 func New(cfg Config) (*Client, error) {
-	hc := cfg.HTTPClient
-	if hc == nil {
-		t := NewTransport()
-		t.TLSClientConfig = cfg.TLS
-		hc = &http.Client{Transport: t}
-	}
-	ua := cfg.UserAgent
-	if ua == "" {
-		ua = "aerolith-go-client"
-	}
-	api, err := apiclient.New(apiclient.Config{
-		URL:              cfg.URL,
-		ExampleURL:       "http://127.0.0.1:7070",
-		Key:              cfg.Key,
-		HTTPClient:       hc,
-		Timeout:          cfg.Timeout,
-		MaxRetries:       cfg.MaxRetries,
-		MinBackoff:       cfg.MinBackoff,
-		MaxBackoff:       cfg.MaxBackoff,
-		UserAgent:        ua,
-		MaxResponseBytes: maxResponseBytes,
-		ConnectTimeout:   cfg.ConnectTimeout,
-		HeaderTimeout:    cfg.HeaderTimeout,
-		RetryBudget:      cfg.RetryBudget,
-		OnRetry:          cfg.OnRetry,
+	api, err := apiclient.Open(cfg, apiclient.Service{
+		ExampleURL: "http://127.0.0.1:7070",
+		UserAgent:  "aerolith-go-client",
+		// A response may hold a large query result.
+		MaxResponseBytes: 256 << 20,
 		DefaultCode:      codeForStatus,
 	})
 	if err != nil {
@@ -126,21 +60,7 @@ func New(cfg Config) (*Client, error) {
 
 // NewTransport returns the HTTP transport New uses when Config.HTTPClient is
 // nil: keep-alive pools sized for hundreds of concurrent callers per host.
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-}
+func NewTransport() *http.Transport { return apiclient.NewTransport() }
 
 // Endpoints returns the base URLs the client uses, in configured order.
 func (c *Client) Endpoints() []string { return c.api.Endpoints() }

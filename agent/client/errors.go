@@ -26,33 +26,31 @@ const (
 type Error = apiclient.Error
 
 // IsNotFound reports whether err is an API error with status 404.
-func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+func IsNotFound(err error) bool { return apiclient.IsNotFound(err) }
 
 // IsConflict reports whether err is an API error with status 409 (for
 // example a create with an id that exists, or an index that exists).
-func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
+func IsConflict(err error) bool { return apiclient.IsConflict(err) }
 
 // IsPreconditionFailed reports whether err is an API error with status 412:
 // an If-Match version did not match the stored document.
-func IsPreconditionFailed(err error) bool { return hasStatus(err, http.StatusPreconditionFailed) }
+func IsPreconditionFailed(err error) bool { return apiclient.IsPreconditionFailed(err) }
 
 // IsUnauthenticated reports whether err is an API error with status 401.
-func IsUnauthenticated(err error) bool { return hasStatus(err, http.StatusUnauthorized) }
+func IsUnauthenticated(err error) bool { return apiclient.IsUnauthenticated(err) }
 
 // IsPermissionDenied reports whether err is an API error with status 403.
-func IsPermissionDenied(err error) bool { return hasStatus(err, http.StatusForbidden) }
+func IsPermissionDenied(err error) bool { return apiclient.IsPermissionDenied(err) }
 
 // IsInvalidArgument reports whether err is an API error with status 400.
-func IsInvalidArgument(err error) bool { return hasStatus(err, http.StatusBadRequest) }
+func IsInvalidArgument(err error) bool { return apiclient.IsInvalidArgument(err) }
 
 // IsTooLarge reports whether err is an API error with status 413.
-func IsTooLarge(err error) bool { return hasStatus(err, http.StatusRequestEntityTooLarge) }
+func IsTooLarge(err error) bool { return apiclient.IsTooLarge(err) }
 
 // IsUnavailable reports whether err is an API error with status 503 (no
 // leader, node not ready). It is returned only after retries ran out.
-func IsUnavailable(err error) bool { return hasStatus(err, http.StatusServiceUnavailable) }
-
-func hasStatus(err error, status int) bool { return apiclient.HasStatus(err, status) }
+func IsUnavailable(err error) bool { return apiclient.IsUnavailable(err) }
 
 // decodeError builds an *Error from a non-2xx response body.
 func decodeError(status int, header http.Header, body []byte) *Error {

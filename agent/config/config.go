@@ -143,18 +143,10 @@ type Config struct {
 }
 
 // AuditOff is the audit-log value that disables the audit log.
-const AuditOff = "off"
+const AuditOff = settings.AuditOff
 
 // AuditPath returns the audit log file, "" when the log is off.
-func (c *Config) AuditPath() string {
-	switch c.AuditLog {
-	case AuditOff:
-		return ""
-	case "":
-		return filepath.Join(c.DataDir, "audit", "audit.jsonl")
-	}
-	return c.AuditLog
-}
+func (c *Config) AuditPath() string { return settings.AuditPath(c.DataDir, c.AuditLog) }
 
 // Default returns the configuration used for options no source sets.
 func Default() Config {

@@ -3,44 +3,23 @@ package config
 import (
 	"bytes"
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/aerolithdb/aerolith/internal/settings/settingstest"
 )
-
-func envFunc(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
-	RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	return Load(fs, envFunc(env))
+	return settingstest.Load(t, "agent", RegisterFlags, Load, args, env)
 }
 
 func TestPrecedence(t *testing.T) {
-	file := writeFile(t, "agent.yaml", `
+	file := settingstest.WriteFile(t, "agent.yaml", `
 node-id: from-file
 data_dir: /file/dir
 http-addr: 127.0.0.1:8000
@@ -124,39 +103,21 @@ log-level: debug
 }
 
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		file    string
-		args    []string
-		env     map[string]string
-		wantErr string
-	}{
-		{name: "flag not an int", args: []string{"--bootstrap-expect", "three"}, wantErr: `bootstrap-expect: "three" is not an integer`},
-		{name: "env not an int", env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "x"}, wantErr: "AEROLITH_BOOTSTRAP_EXPECT: bootstrap-expect"},
-		{name: "env not a bool", env: map[string]string{"AEROLITH_INSECURE_NO_AUTH": "maybe"}, wantErr: "insecure-no-auth: \"maybe\" is not a boolean"},
-		{name: "unknown file key", file: "nodeid: x\n", wantErr: `unknown key "nodeid"`},
-		{name: "file list for scalar", file: "node-id: [a, b]\n", wantErr: "node-id: want a single value"},
-		{name: "file duplicate spellings", file: "node-id: a\nnode_id: b\n", wantErr: "both set node-id"},
-		{name: "file bad yaml", file: "node-id: [\n", wantErr: "config file"},
-		{name: "file missing env ref", file: "admin-key: ${NOPE_NOT_SET}\n", wantErr: "NOPE_NOT_SET referenced but not set"},
-		{name: "missing file", args: []string{"--config", "/does/not/exist.yaml"}, wantErr: "no such file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := tt.args
-			if tt.file != "" {
-				args = append(args, "--config", writeFile(t, "c.yaml", tt.file))
-			}
-			_, err := load(t, args, tt.env)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("load() error = %v, want it to contain %q", err, tt.wantErr)
-			}
-		})
-	}
+	settingstest.CheckLoadErrors(t, []settingstest.LoadError{
+		{Name: "flag not an int", Args: []string{"--bootstrap-expect", "three"}, Want: `bootstrap-expect: "three" is not an integer`},
+		{Name: "env not an int", Env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "x"}, Want: "AEROLITH_BOOTSTRAP_EXPECT: bootstrap-expect"},
+		{Name: "env not a bool", Env: map[string]string{"AEROLITH_INSECURE_NO_AUTH": "maybe"}, Want: "insecure-no-auth: \"maybe\" is not a boolean"},
+		{Name: "unknown file key", File: "nodeid: x\n", Want: `unknown key "nodeid"`},
+		{Name: "file list for scalar", File: "node-id: [a, b]\n", Want: "node-id: want a single value"},
+		{Name: "file duplicate spellings", File: "node-id: a\nnode_id: b\n", Want: "both set node-id"},
+		{Name: "file bad yaml", File: "node-id: [\n", Want: "config file"},
+		{Name: "file missing env ref", File: "admin-key: ${NOPE_NOT_SET}\n", Want: "NOPE_NOT_SET referenced but not set"},
+		{Name: "missing file", Args: []string{"--config", "/does/not/exist.yaml"}, Want: "no such file"},
+	}, load)
 }
 
 func TestFileEnvExpansion(t *testing.T) {
-	file := writeFile(t, "c.yaml", "admin-key: ${MY_KEY}\nadvertise: 10.0.0.1\n")
+	file := settingstest.WriteFile(t, "c.yaml", "admin-key: ${MY_KEY}\nadvertise: 10.0.0.1\n")
 	got, err := load(t, []string{"--config", file}, map[string]string{"MY_KEY": "k$literal"})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +149,7 @@ func TestPolicyKey(t *testing.T) {
 }
 
 func TestManagedOptions(t *testing.T) {
-	file := writeFile(t, "agent.yaml", "billing_url: http://file:7080\nmeter-window: 30s\npolicy_refresh: 2m\n")
+	file := settingstest.WriteFile(t, "agent.yaml", "billing_url: http://file:7080\nmeter-window: 30s\npolicy_refresh: 2m\n")
 	got, err := load(t, []string{"--config", file, "--enrollment-token", "aet_flag"}, map[string]string{"AEROLITH_BILLING_PUBLIC_KEY": testKeyStd, "AEROLITH_METER_WINDOW": "15s"})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +176,7 @@ func valid() Config {
 }
 
 func TestValidate(t *testing.T) {
-	existing := writeFile(t, "cert.pem", "x")
+	existing := settingstest.WriteFile(t, "cert.pem", "x")
 	tests := []struct {
 		name    string
 		mod     func(*Config)

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"strings"
 	"testing"
+
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestAdminKeyData: on a managed agent the cluster admin key is refused
@@ -33,7 +35,7 @@ func TestAdminKeyData(t *testing.T) {
 	for _, rt := range dataRoutes {
 		r := m.do(rt.method, rt.path, adminKey, rt.body)
 		code, msg := r.ErrCode(t)
-		if r.Status != 403 || code != CodePermissionDenied || !strings.Contains(msg, "use a tenant key") || !strings.Contains(msg, "aerolith key create") {
+		if r.Status != 403 || code != jsonapi.CodePermissionDenied || !strings.Contains(msg, "use a tenant key") || !strings.Contains(msg, "aerolith key create") {
 			t.Fatalf("managed: admin key %s %s = %d %s %q, want 403 permission_denied saying to use a tenant key", rt.method, rt.path, r.Status, code, msg)
 		}
 	}

@@ -8,75 +8,40 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
 // MetaHTTPAddr is the store member metadata key holding a node's advertised
 // HTTP address.
-const MetaHTTPAddr = "http_addr"
+const MetaHTTPAddr = jsonapi.MetaHTTPAddr
+
+// self is this node as the cluster routes describe it.
+func (s *Server) self() jsonapi.Self {
+	return jsonapi.Self{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr}
+}
 
 // health: GET /health answers 200 while the process serves HTTP.
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node_id": s.cfg.NodeID})
+	s.self().Health(w)
 	return nil
 }
 
 // readyz: GET /readyz answers 200 when the store is ready to serve and 503
 // with the reason otherwise.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	if s.cfg.Store.Ready() {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
-		return nil
-	}
-	if s.cfg.Store.Stats().Removed {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: this node was removed from the cluster")
-	}
-	if id, _ := s.cfg.Store.Leader(); id == "" {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: no cluster leader known yet")
-	}
-	return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: the store has not caught up with the leader yet")
+	return s.self().Ready(w, s.cfg.Store, jsonapi.ReadyWords{
+		Removed:  "this node was removed from the cluster",
+		NoLeader: "no cluster leader known yet",
+		Behind:   "the store has not caught up with the leader yet",
+	})
 }
 
-// selfBody identifies this node; /api/v1/cluster/self serves it without
-// authentication so joining nodes can turn an HTTP address into a raft one.
-type selfBody struct {
-	NodeID   string `json:"node_id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
-
-// clusterSelf: GET /api/v1/cluster/self.
+// clusterSelf: GET /api/v1/cluster/self, open so that joining nodes can
+// turn an HTTP address into a raft one.
 func (s *Server) clusterSelf(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, selfBody{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr})
+	s.self().ClusterSelf(w)
 	return nil
-}
-
-// memberBodyOut is one member in /api/v1/cluster.
-type memberOut struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-	Voter    bool   `json:"voter"`
-	Leader   bool   `json:"leader"`
-}
-
-// leaderOut is the leader in /api/v1/cluster.
-type leaderOut struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
-
-// clusterBody is the answer of /api/v1/cluster.
-type clusterBody struct {
-	NodeID       string      `json:"node_id"`
-	LeaderID     string      `json:"leader_id"`
-	Leader       *leaderOut  `json:"leader"`
-	State        string      `json:"state"`
-	Term         uint64      `json:"term"`
-	CommitIndex  uint64      `json:"commit_index"`
-	AppliedIndex uint64      `json:"applied_index"`
-	Members      []memberOut `json:"members"`
 }
 
 // endpointOut is one node in the tenant view of /api/v1/cluster.
@@ -97,43 +62,19 @@ type tenantClusterBody struct {
 // cluster: GET /api/v1/cluster. The cluster admin gets the topology; a
 // tenant key gets the client endpoints (tenantClusterBody).
 func (s *Server) cluster(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	members, err := s.cfg.Store.Members(r.Context())
+	if !isClusterAdmin(p) {
+		members, err := s.cfg.Store.Members(r.Context())
+		if err != nil {
+			return err
+		}
+		jsonapi.WriteJSON(w, http.StatusOK, s.tenantCluster(members))
+		return nil
+	}
+	body, err := s.self().Cluster(r.Context(), s.cfg.Store)
 	if err != nil {
 		return err
 	}
-	if !isClusterAdmin(p) {
-		writeJSON(w, http.StatusOK, s.tenantCluster(members))
-		return nil
-	}
-	st := s.cfg.Store.Stats()
-	leaderID, leaderAddr := s.cfg.Store.Leader()
-	body := clusterBody{
-		NodeID:       s.cfg.NodeID,
-		LeaderID:     leaderID,
-		State:        st.State,
-		Term:         st.Term,
-		CommitIndex:  st.CommitIndex,
-		AppliedIndex: st.AppliedIndex,
-		Members:      make([]memberOut, 0, len(members)),
-	}
-	if leaderID != "" {
-		body.Leader = &leaderOut{ID: leaderID, RaftAddr: leaderAddr}
-	}
-	for _, m := range members {
-		httpAddr := m.Meta[MetaHTTPAddr]
-		if m.ID == s.cfg.NodeID && httpAddr == "" {
-			httpAddr = s.cfg.HTTPAddr
-		}
-		isLeader := m.Leader || (leaderID != "" && m.ID == leaderID)
-		body.Members = append(body.Members, memberOut{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: httpAddr, Voter: m.Voter, Leader: isLeader})
-		if isLeader && body.Leader != nil {
-			body.Leader.HTTPAddr = httpAddr
-			if body.Leader.RaftAddr == "" {
-				body.Leader.RaftAddr = m.RaftAddr
-			}
-		}
-	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -143,10 +84,7 @@ func (s *Server) tenantCluster(members []store.Member) tenantClusterBody {
 	leaderID, _ := s.cfg.Store.Leader()
 	body := tenantClusterBody{NodeID: s.cfg.NodeID, Ready: s.cfg.Store.Ready(), Endpoints: make([]endpointOut, 0, len(members))}
 	for _, m := range members {
-		httpAddr := m.Meta[MetaHTTPAddr]
-		if m.ID == s.cfg.NodeID && httpAddr == "" {
-			httpAddr = s.cfg.HTTPAddr
-		}
+		httpAddr := s.self().MemberHTTPAddr(m)
 		if httpAddr == "" {
 			continue
 		}
@@ -169,7 +107,7 @@ func (s *Server) joinMember(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err := s.cfg.Store.Join(r.Context(), b.NodeID, b.RaftAddr, meta); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, b)
+	jsonapi.WriteJSON(w, http.StatusOK, b)
 	return nil
 }
 
@@ -248,6 +186,6 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			ServerErrors:  s.metrics.counters.serverErrors.Load(),
 		}
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }

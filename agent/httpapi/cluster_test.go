@@ -9,29 +9,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
 func TestClusterEndpoints(t *testing.T) {
 	e := newEnv(t)
 	r := e.must(200, "GET", "/api/v1/cluster/self", "", "")
-	var self selfBody
-	if err := json.Unmarshal(r.Body, &self); err != nil || self != (selfBody{NodeID: testNode, RaftAddr: e.store.Addr(), HTTPAddr: testHTTP}) {
+	var self jsonapi.StartingBody
+	if err := json.Unmarshal(r.Body, &self); err != nil || self != (jsonapi.StartingBody{NodeID: testNode, RaftAddr: e.store.Addr(), HTTPAddr: testHTTP}) {
 		t.Fatalf("self = %s (%v)", r.Body, err)
 	}
 
 	r = e.must(200, "GET", "/api/v1/cluster", adminKey, "")
-	var c clusterBody
+	var c jsonapi.ClusterBody
 	if err := json.Unmarshal(r.Body, &c); err != nil {
 		t.Fatal(err)
 	}
 	if c.NodeID != testNode || c.LeaderID != testNode || c.State != "Leader" || c.Term == 0 || c.AppliedIndex == 0 || c.CommitIndex == 0 {
 		t.Fatalf("cluster = %s", r.Body)
 	}
-	if c.Leader == nil || *c.Leader != (leaderOut{ID: testNode, RaftAddr: e.store.Addr(), HTTPAddr: testHTTP}) {
+	if c.Leader == nil || *c.Leader != (jsonapi.LeaderOut{ID: testNode, RaftAddr: e.store.Addr(), HTTPAddr: testHTTP}) {
 		t.Fatalf("leader = %+v", c.Leader)
 	}
-	if len(c.Members) != 1 || c.Members[0] != (memberOut{ID: testNode, RaftAddr: e.store.Addr(), HTTPAddr: testHTTP, Voter: true, Leader: true}) {
+	if len(c.Members) != 1 || c.Members[0] != (jsonapi.MemberOut{ID: testNode, RaftAddr: e.store.Addr(), HTTPAddr: testHTTP, Voter: true, Leader: true}) {
 		t.Fatalf("members = %+v", c.Members)
 	}
 	for _, field := range []string{`"node_id"`, `"leader_id"`, `"leader"`, `"state"`, `"term"`, `"commit_index"`, `"applied_index"`, `"members"`} {
@@ -44,12 +45,12 @@ func TestClusterEndpoints(t *testing.T) {
 	// never catches up, which the single-node quorum does not need), then
 	// remove it.
 	e.must(200, "POST", "/api/v1/cluster/members", adminKey, `{"node_id":"n2","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2"}`)
-	members := func() map[string]memberOut {
-		var c clusterBody
+	members := func() map[string]jsonapi.MemberOut {
+		var c jsonapi.ClusterBody
 		if err := json.Unmarshal(e.must(200, "GET", "/api/v1/cluster", adminKey, "").Body, &c); err != nil {
 			t.Fatal(err)
 		}
-		out := map[string]memberOut{}
+		out := map[string]jsonapi.MemberOut{}
 		for _, m := range c.Members {
 			out[m.ID] = m
 		}
@@ -166,7 +167,7 @@ func TestOverHTTP(t *testing.T) {
 		t.Fatalf("PUT = %d", res.StatusCode)
 	}
 	res = do("POST", "/api/v1/collections/h/documents", `{"data":{"k":"`+strings.Repeat("y", 2*maxBody)+`"}}`)
-	var b errorBody
+	var b jsonapi.ErrorBody
 	if err := json.NewDecoder(res.Body).Decode(&b); err != nil {
 		t.Fatal(err)
 	}

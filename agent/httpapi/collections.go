@@ -9,6 +9,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // collectionBody describes one collection.
@@ -55,7 +56,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p auth.
 		}
 		out = append(out, collectionBody{Name: ci.Name, Documents: ci.Documents, Bytes: ci.Bytes, Indexes: idx})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"collections": out})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"collections": out})
 	return nil
 }
 
@@ -87,10 +88,10 @@ func (s *Server) listIndexes(w http.ResponseWriter, r *http.Request, p auth.Prin
 		if out == nil {
 			out = []string{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"indexes": out})
+		jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"indexes": out})
 		return nil
 	}
-	return notFound("collection %q not found", name)
+	return jsonapi.NotFound("collection %q not found", name)
 }
 
 // createIndex: POST /api/v1/collections/{c}/indexes → 201, 409 if it exists.
@@ -103,7 +104,7 @@ func (s *Server) createIndex(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if _, err := s.propose(w, r, document.Op{Kind: document.OpCreateIndex, Tenant: p.Tenant, Collection: r.PathValue("c"), Field: b.Field, Time: s.now()}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, indexInfo{Field: b.Field})
+	jsonapi.WriteJSON(w, http.StatusCreated, indexInfo{Field: b.Field})
 	return nil
 }
 
@@ -169,7 +170,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			results[i].Version = d.Version
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"results": results})
 	return nil
 }
 
@@ -184,7 +185,7 @@ func batchError(err error) error {
 	if internal {
 		return err
 	}
-	be := newError(e.status, e.code, "operations[%d]: %s", de.OpIndex, e.message)
-	be.quota, be.retryAfter = e.quota, e.retryAfter
+	be := jsonapi.Errorf(e.Status, e.Code, "operations[%d]: %s", de.OpIndex, e.Message)
+	be.Quota, be.RetryAfter = e.Quota, e.RetryAfter
 	return be
 }

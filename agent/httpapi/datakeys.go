@@ -6,6 +6,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/keyring"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // DataKeys manages the tenants' data keys of encryption at rest behind
@@ -26,8 +27,8 @@ var _ DataKeys = (*keyring.Manager)(nil)
 // rest (404).
 const CodeNotEncrypted = "not_encrypted"
 
-func errNotEncrypted() *apiError {
-	return newError(http.StatusNotFound, CodeNotEncrypted, "this cluster does not encrypt at rest (start the agents with --master-key-file)")
+func errNotEncrypted() *jsonapi.Error {
+	return jsonapi.Errorf(http.StatusNotFound, CodeNotEncrypted, "this cluster does not encrypt at rest (start the agents with --master-key-file)")
 }
 
 // rotateBody is the body of POST /api/v1/admin/data-keys/rotate: one
@@ -68,7 +69,7 @@ func (s *Server) rotateDataKeys(w http.ResponseWriter, r *http.Request, _ auth.P
 		}
 		out = append(out, rotation{Tenant: t, Version: v})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rotated": out})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"rotated": out})
 	return nil
 }
 
@@ -84,6 +85,6 @@ func (s *Server) dataKeyStatus(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	if st == nil {
 		st = []keyring.TenantStatus{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenants": st})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"tenants": st})
 	return nil
 }

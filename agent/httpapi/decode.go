@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
@@ -72,7 +73,7 @@ const MaxBatchOps = 1000
 
 // decodeStrict decodes exactly one JSON value from r into v, rejecting
 // unknown fields, trailing data, strings that are not valid Unicode and
-// duplicate object keys at any depth (see jsontext.Check). Errors are *apiError
+// duplicate object keys at any depth (see jsontext.Check). Errors are *jsonapi.Error
 // (400) except when r fails (e.g. *http.MaxBytesError), which is returned
 // as is.
 func decodeStrict(r io.Reader, v any) error {
@@ -91,11 +92,11 @@ func decodeStrict(r io.Reader, v any) error {
 	case errors.Is(err, io.EOF):
 		return checkText(body)
 	case err == nil:
-		return invalid("invalid request body: want a single JSON object, found more data after it")
+		return jsonapi.Invalid("invalid request body: want a single JSON object, found more data after it")
 	default:
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return invalid("invalid request body: want a single JSON object, found more data after it")
+			return jsonapi.Invalid("invalid request body: want a single JSON object, found more data after it")
 		}
 		return decodeError(err)
 	}
@@ -104,51 +105,31 @@ func decodeStrict(r io.Reader, v any) error {
 // decodeError turns an encoding/json error into a 400 that names the
 // problem and, where known, the field.
 func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return invalid("request body is empty; want a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("invalid request body: JSON ends early")
-	case errors.As(err, &se):
-		return invalid("invalid request body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return invalid("invalid request body: want a JSON object, got %s", te.Value)
+	f := jsonapi.ParseDecodeError(err)
+	switch f.Kind {
+	case jsonapi.DecodeEmpty:
+		return jsonapi.Invalid("request body is empty; want a JSON object")
+	case jsonapi.DecodeTruncated:
+		return jsonapi.Invalid("invalid request body: JSON ends early")
+	case jsonapi.DecodeSyntax:
+		return jsonapi.Invalid("invalid request body: malformed JSON at byte %d: %s", f.Offset, f.Detail)
+	case jsonapi.DecodeType:
+		if f.Field == "" {
+			return jsonapi.Invalid("invalid request body: want a JSON object, got %s", f.Got)
 		}
-		return invalid("invalid request body: field %q: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return invalid("invalid request body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return jsonapi.Invalid("invalid request body: field %q: want %s, got %s", f.Field, f.Want, f.Got)
+	case jsonapi.DecodeUnknownField:
+		return jsonapi.Invalid("invalid request body: unknown field %s", f.Field)
 	}
-	var ae *apiError
+	var ae *jsonapi.Error
 	if errors.As(err, &ae) {
 		return ae
 	}
-	if strings.HasPrefix(err.Error(), "json: ") {
-		return invalid("invalid request body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	if f.Kind == jsonapi.DecodeOther {
+		return jsonapi.Invalid("invalid request body: %s", f.Detail)
 	}
 	// Reader errors (body too large, connection reset) keep their identity.
 	return err
-}
-
-// jsonKind names a Go kind the way a JSON user thinks of it.
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return k
 }
 
 // checkData validates a document's data: present, a JSON object, at most
@@ -157,18 +138,18 @@ func jsonKind(k string) string {
 func checkData(field string, data json.RawMessage, maxBytes int) (json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return nil, invalid("%s: required; want a JSON object", field)
+		return nil, jsonapi.Invalid("%s: required; want a JSON object", field)
 	}
 	if trimmed[0] != '{' {
-		return nil, invalid("%s: must be a JSON object", field)
+		return nil, jsonapi.Invalid("%s: must be a JSON object", field)
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(trimmed))
 	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, invalid("%s: %v", field, err)
+		return nil, jsonapi.Invalid("%s: %v", field, err)
 	}
 	if maxBytes > 0 && buf.Len() > maxBytes {
-		return nil, newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "%s: document is %d bytes, the limit is %d", field, buf.Len(), maxBytes)
+		return nil, jsonapi.Errorf(http.StatusRequestEntityTooLarge, jsonapi.CodeTooLarge, "%s: document is %d bytes, the limit is %d", field, buf.Len(), maxBytes)
 	}
 	return buf.Bytes(), nil
 }
@@ -182,16 +163,16 @@ func checkText(body []byte) error {
 		return err
 	}
 	if je.Path == "" {
-		return invalid("invalid request body: %s", je.Message)
+		return jsonapi.Invalid("invalid request body: %s", je.Message)
 	}
-	return invalid("%s: %s", je.Path, je.Message)
+	return jsonapi.Invalid("%s: %s", je.Path, je.Message)
 }
 
 // checkID checks a document id given in a body (field names it): one a
 // URL path can carry (document.ValidateRequestID).
 func checkID(field, id string) error {
 	if err := document.ValidateRequestID(id); err != nil {
-		return invalid("%s: %v", field, err)
+		return jsonapi.Invalid("%s: %v", field, err)
 	}
 	return nil
 }
@@ -245,10 +226,10 @@ func decodeQuery(r io.Reader) (queryBody, error) {
 		return queryBody{}, err
 	}
 	if b.Limit < 0 {
-		return queryBody{}, invalid("limit: must be >= 0")
+		return queryBody{}, jsonapi.Invalid("limit: must be >= 0")
 	}
 	if b.Offset < 0 {
-		return queryBody{}, invalid("offset: must be >= 0")
+		return queryBody{}, jsonapi.Invalid("offset: must be >= 0")
 	}
 	return b, nil
 }
@@ -261,7 +242,7 @@ func optionalObject(field string, raw json.RawMessage) (json.RawMessage, error) 
 		return nil, nil
 	}
 	if t[0] != '{' {
-		return nil, invalid("%s: must be a JSON object", field)
+		return nil, jsonapi.Invalid("%s: must be a JSON object", field)
 	}
 	return t, nil
 }
@@ -274,16 +255,16 @@ func decodeBatch(r io.Reader, maxDoc int) (batchBody, error) {
 		return batchBody{}, err
 	}
 	if len(b.Operations) == 0 {
-		return batchBody{}, invalid("operations: required; want at least one operation")
+		return batchBody{}, jsonapi.Invalid("operations: required; want at least one operation")
 	}
 	if len(b.Operations) > MaxBatchOps {
-		return batchBody{}, invalid("operations: %d operations, the limit is %d per batch", len(b.Operations), MaxBatchOps)
+		return batchBody{}, jsonapi.Invalid("operations: %d operations, the limit is %d per batch", len(b.Operations), MaxBatchOps)
 	}
 	for i := range b.Operations {
 		op := &b.Operations[i]
 		name := fmt.Sprintf("operations[%d]", i)
 		if op.Collection == "" {
-			return batchBody{}, invalid("%s.collection: required", name)
+			return batchBody{}, jsonapi.Invalid("%s.collection: required", name)
 		}
 		if op.ID != "" {
 			if err := checkID(name+".id", op.ID); err != nil {
@@ -299,16 +280,16 @@ func decodeBatch(r io.Reader, maxDoc int) (batchBody, error) {
 			op.Data = data
 		case "delete":
 			if op.ID == "" {
-				return batchBody{}, invalid("%s.id: required for delete", name)
+				return batchBody{}, jsonapi.Invalid("%s.id: required for delete", name)
 			}
 			if len(bytes.TrimSpace(op.Data)) > 0 && !bytes.Equal(bytes.TrimSpace(op.Data), []byte("null")) {
-				return batchBody{}, invalid("%s.data: not allowed for delete", name)
+				return batchBody{}, jsonapi.Invalid("%s.data: not allowed for delete", name)
 			}
 			op.Data = nil
 		case "":
-			return batchBody{}, invalid("%s.op: required; want put or delete", name)
+			return batchBody{}, jsonapi.Invalid("%s.op: required; want put or delete", name)
 		default:
-			return batchBody{}, invalid("%s.op: %q is unknown; want put or delete", name, op.Op)
+			return batchBody{}, jsonapi.Invalid("%s.op: %q is unknown; want put or delete", name, op.Op)
 		}
 	}
 	return b, nil
@@ -321,7 +302,7 @@ func decodeIndex(r io.Reader) (indexBody, error) {
 		return indexBody{}, err
 	}
 	if b.Field == "" {
-		return indexBody{}, invalid("field: required; want a dot path such as \"a.b\"")
+		return indexBody{}, jsonapi.Invalid("field: required; want a dot path such as \"a.b\"")
 	}
 	return b, nil
 }
@@ -333,10 +314,10 @@ func decodeMember(r io.Reader) (memberBody, error) {
 		return memberBody{}, err
 	}
 	if b.NodeID == "" {
-		return memberBody{}, invalid("node_id: required")
+		return memberBody{}, jsonapi.Invalid("node_id: required")
 	}
 	if strings.ContainsFunc(b.NodeID, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '/' }) || len(b.NodeID) > 128 {
-		return memberBody{}, invalid("node_id: %q must be at most 128 characters without whitespace, control characters or '/'", b.NodeID)
+		return memberBody{}, jsonapi.Invalid("node_id: %q must be at most 128 characters without whitespace, control characters or '/'", b.NodeID)
 	}
 	if err := checkHostPort("raft_addr", b.RaftAddr, true); err != nil {
 		return memberBody{}, err
@@ -352,20 +333,20 @@ func decodeMember(r io.Reader) (memberBody, error) {
 func checkHostPort(field, addr string, required bool) error {
 	if addr == "" {
 		if required {
-			return invalid("%s: required; want host:port", field)
+			return jsonapi.Invalid("%s: required; want host:port", field)
 		}
 		return nil
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return invalid("%s: %q is not host:port", field, addr)
+		return jsonapi.Invalid("%s: %q is not host:port", field, addr)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
-		return invalid("%s: %q: port must be a number in 1-65535", field, addr)
+		return jsonapi.Invalid("%s: %q: port must be a number in 1-65535", field, addr)
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
-		return invalid("%s: %q: host must be an address other nodes can dial", field, addr)
+		return jsonapi.Invalid("%s: %q: host must be an address other nodes can dial", field, addr)
 	}
 	return nil
 }

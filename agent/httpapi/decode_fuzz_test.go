@@ -8,21 +8,23 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
-// checkDecodeErr asserts that a decoder error is a 400/413 *apiError with a
+// checkDecodeErr asserts that a decoder error is a 400/413 *jsonapi.Error with a
 // message (what a client would see), never a raw encoding/json error.
 func checkDecodeErr(t *testing.T, err error) {
 	t.Helper()
-	var ae *apiError
+	var ae *jsonapi.Error
 	if !errors.As(err, &ae) {
-		t.Fatalf("decoder error %T %v is not an *apiError", err, err)
+		t.Fatalf("decoder error %T %v is not a *jsonapi.Error", err, err)
 	}
-	if ae.status != http.StatusBadRequest && ae.status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("decoder error status %d, want 400 or 413", ae.status)
+	if ae.Status != http.StatusBadRequest && ae.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("decoder error status %d, want 400 or 413", ae.Status)
 	}
-	if ae.message == "" || strings.HasPrefix(ae.message, "json:") {
-		t.Fatalf("decoder error message %q", ae.message)
+	if ae.Message == "" || strings.HasPrefix(ae.Message, "json:") {
+		t.Fatalf("decoder error message %q", ae.Message)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -68,7 +69,7 @@ func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) 
 func consistency(r *http.Request) (store.Consistency, error) {
 	c, err := store.ParseConsistency(r.URL.Query().Get("consistency"))
 	if err != nil {
-		return 0, invalid("consistency: %v", err)
+		return 0, jsonapi.Invalid("consistency: %v", err)
 	}
 	return c, nil
 }
@@ -81,10 +82,10 @@ func queryInt(r *http.Request, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, invalid("%s: %q is not an integer", name, v)
+		return 0, jsonapi.Invalid("%s: %q is not an integer", name, v)
 	}
 	if n < 0 {
-		return 0, invalid("%s: must be >= 0", name)
+		return 0, jsonapi.Invalid("%s: must be >= 0", name)
 	}
 	return n, nil
 }
@@ -97,7 +98,7 @@ func ifMatch(r *http.Request) (uint64, error) {
 		return 0, nil
 	}
 	if strings.HasPrefix(h, "W/") {
-		return 0, invalid("If-Match: weak ETags are not supported; send the document version, e.g. If-Match: \"3\"")
+		return 0, jsonapi.Invalid("If-Match: weak ETags are not supported; send the document version, e.g. If-Match: \"3\"")
 	}
 	v := h
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
@@ -105,7 +106,7 @@ func ifMatch(r *http.Request) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || n == 0 {
-		return 0, invalid("If-Match: %q is not a document version; want e.g. 3 or \"3\"", h)
+		return 0, jsonapi.Invalid("If-Match: %q is not a document version; want e.g. 3 or \"3\"", h)
 	}
 	return n, nil
 }
@@ -120,7 +121,7 @@ func ifNoneMatchAny(r *http.Request) (bool, error) {
 	case "*":
 		return true, nil
 	}
-	return false, invalid("If-None-Match: only * is supported on writes")
+	return false, jsonapi.Invalid("If-None-Match: only * is supported on writes")
 }
 
 // propose replicates one command of ops and returns its result. A failed
@@ -186,7 +187,7 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, p auth.P
 	}
 	w.Header().Set("Location", documentPath(coll, d.ID))
 	w.Header().Set("ETag", etag(d.Version))
-	writeJSON(w, http.StatusCreated, present(d))
+	jsonapi.WriteJSON(w, http.StatusCreated, present(d))
 	return nil
 }
 
@@ -210,7 +211,7 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, present(d))
+	jsonapi.WriteJSON(w, http.StatusOK, present(d))
 	return nil
 }
 
@@ -228,7 +229,7 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return err
 	}
 	if ver != 0 && absent {
-		return invalid("If-Match and If-None-Match: * cannot be combined")
+		return jsonapi.Invalid("If-Match and If-None-Match: * cannot be combined")
 	}
 	b, err := decodePut(r.Body, s.cfg.MaxDocumentBytes)
 	if err != nil {
@@ -242,7 +243,7 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if absent && errors.Is(err, document.ErrConflict) {
 		// A failed precondition header is 412 (RFC 9110 13.1.2); 409
 		// stays the answer of POST, whose create-only is no header.
-		return newError(http.StatusPreconditionFailed, CodePreconditionFailed, "document %q already exists in collection %q (If-None-Match: * creates only)", clipText(id), coll)
+		return jsonapi.Errorf(http.StatusPreconditionFailed, jsonapi.CodePreconditionFailed, "document %q already exists in collection %q (If-None-Match: * creates only)", clipText(id), coll)
 	}
 	if err != nil {
 		return err
@@ -257,7 +258,7 @@ func (s *Server) putDocument(w http.ResponseWriter, r *http.Request, p auth.Prin
 		status = http.StatusCreated
 		w.Header().Set("Location", documentPath(coll, d.ID))
 	}
-	writeJSON(w, status, present(d))
+	jsonapi.WriteJSON(w, status, present(d))
 	return nil
 }
 
@@ -305,7 +306,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageBody{Documents: presentAll(page.Documents), Total: page.Total, Limit: page.Limit, Offset: page.Offset})
+	jsonapi.WriteJSON(w, http.StatusOK, pageBody{Documents: presentAll(page.Documents), Total: page.Total, Limit: page.Limit, Offset: page.Offset})
 	return nil
 }
 
@@ -351,7 +352,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if b.Explain {
 		body.Explain = &explainBody{Index: ex.Index, Scanned: ex.Scanned, Plan: ex.Plan}
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -276,7 +277,7 @@ func (r resp) JSON(t *testing.T) map[string]any {
 // ErrCode returns the code of an error answer, checking its shape.
 func (r resp) ErrCode(t *testing.T) (code, message string) {
 	t.Helper()
-	var b errorBody
+	var b jsonapi.ErrorBody
 	dec := json.NewDecoder(strings.NewReader(string(r.Body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil || b.Error.Code == "" || b.Error.Message == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/policy"
 	"github.com/aerolithdb/aerolith/agent/quota"
 	"github.com/aerolithdb/aerolith/billing/contract"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Governor gives the quota enforcer of a tenant (see Config.Governor).
@@ -124,8 +125,8 @@ func (st *reqState) warn(w http.ResponseWriter, limit string) {
 }
 
 // errNoPolicy is the answer to a write of a tenant without a policy.
-func errNoPolicy() *apiError {
-	return newError(http.StatusServiceUnavailable, CodeNoPolicy,
+func errNoPolicy() *jsonapi.Error {
+	return jsonapi.Errorf(http.StatusServiceUnavailable, CodeNoPolicy,
 		"billing has not been reached yet: this node has no policy for the tenant, so writes are refused until it obtains one; "+
 			"reads still work; retry shortly")
 }
@@ -147,7 +148,7 @@ func (s *Server) govern(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return noRelease, true // reads are served without a policy
 	default:
 		s.log.Error("quota enforcer unavailable", "tenant", p.Tenant, "err", err)
-		s.fail(w, r, newError(http.StatusServiceUnavailable, CodeUnavailable, "quota enforcement is unavailable on this node; retry shortly"))
+		s.fail(w, r, jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "quota enforcement is unavailable on this node; retry shortly"))
 		return nil, false
 	}
 	st.enf = enf
@@ -220,22 +221,22 @@ func (s *Server) exceeded(w http.ResponseWriter, r *http.Request, limits []strin
 }
 
 // decisionError is the answer to a refused Decision.
-func decisionError(d quota.Decision) *apiError {
-	e := &apiError{status: d.Status, message: d.Message, quota: true}
+func decisionError(d quota.Decision) *jsonapi.Error {
+	e := &jsonapi.Error{Status: d.Status, Message: d.Message, Quota: true}
 	switch d.Status {
 	case http.StatusTooManyRequests:
-		e.code = CodeQuotaExceeded
-		e.retryAfter = d.RetryAfter
+		e.Code = CodeQuotaExceeded
+		e.RetryAfter = d.RetryAfter
 	case http.StatusPaymentRequired:
-		e.code = CodePaymentRequired
+		e.Code = CodePaymentRequired
 	case http.StatusForbidden:
-		e.code = CodePermissionDenied
+		e.Code = jsonapi.CodePermissionDenied
 	case http.StatusRequestTimeout:
-		e.code = CodeQueryTimeout
+		e.Code = CodeQueryTimeout
 	case http.StatusInsufficientStorage:
-		e.code = CodeStorageQuotaExceeded
+		e.Code = CodeStorageQuotaExceeded
 	default:
-		e.code = CodeQuotaExceeded
+		e.Code = CodeQuotaExceeded
 	}
 	return e
 }

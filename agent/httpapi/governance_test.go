@@ -489,11 +489,11 @@ func TestDecisionError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e := decisionError(tt.d)
-		if !e.quota || e.status != tt.d.Status || e.code != tt.code || e.message != "m" {
+		if !e.Quota || e.Status != tt.d.Status || e.Code != tt.code || e.Message != "m" {
 			t.Errorf("decisionError(%+v) = %+v, want status %d code %s, a quota refusal", tt.d, e, tt.d.Status, tt.code)
 		}
 		rec := httptest.NewRecorder()
-		writeAPIError(rec, e)
+		errorWriter().WriteError(rec, e)
 		if got := rec.Header().Get("Retry-After"); got != tt.retry || rec.Code != tt.d.Status {
 			t.Errorf("answer to %+v: %d Retry-After %q, want %d %q", tt.d, rec.Code, got, tt.d.Status, tt.retry)
 		}

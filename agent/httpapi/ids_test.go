@@ -9,6 +9,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestDotIDsRefused reproduces issue 10's data loss: DELETE
@@ -65,7 +66,7 @@ func TestDotIDsRefused(t *testing.T) {
 		if r.Status != 400 {
 			t.Fatalf("%s %s %s = %d %s (Location %q), want 400", a.method, a.path, a.body, r.Status, r.Body, r.Header.Get("Location"))
 		}
-		if code, msg := r.ErrCode(t); code != CodeInvalidArgument || !strings.Contains(msg, a.msg) {
+		if code, msg := r.ErrCode(t); code != jsonapi.CodeInvalidArgument || !strings.Contains(msg, a.msg) {
 			t.Fatalf("%s %s %s: error %s %q, want invalid_argument containing %q", a.method, a.path, a.body, code, msg, a.msg)
 		}
 	}
@@ -120,7 +121,7 @@ func TestInvalidJSONTextRefused(t *testing.T) {
 			if r.Status != 400 {
 				t.Fatalf("%s %s %q = %d %s, want 400", tt.method, tt.path, tt.body, r.Status, r.Body)
 			}
-			if code, msg := r.ErrCode(t); code != CodeInvalidArgument || !strings.Contains(msg, tt.msg) {
+			if code, msg := r.ErrCode(t); code != jsonapi.CodeInvalidArgument || !strings.Contains(msg, tt.msg) {
 				t.Fatalf("error %s %q, want invalid_argument containing %q", code, msg, tt.msg)
 			}
 			if !utf8.Valid(r.Body) {
@@ -147,11 +148,11 @@ func TestIfNoneMatchStar(t *testing.T) {
 	const doc = "/api/v1/collections/c/documents/d"
 	e.must(201, "PUT", doc, rwKey, `{"data":{"v":1}}`, "If-None-Match", "*")
 	r := e.must(412, "PUT", doc, rwKey, `{"data":{"v":2}}`, "If-None-Match", "*")
-	if code, msg := r.ErrCode(t); code != CodePreconditionFailed || !strings.Contains(msg, `document "d" already exists`) {
+	if code, msg := r.ErrCode(t); code != jsonapi.CodePreconditionFailed || !strings.Contains(msg, `document "d" already exists`) {
 		t.Fatalf("error %s %q", code, msg)
 	}
 	r = e.must(409, "POST", "/api/v1/collections/c/documents", rwKey, `{"id":"d","data":{}}`)
-	if code, _ := r.ErrCode(t); code != CodeConflict {
+	if code, _ := r.ErrCode(t); code != jsonapi.CodeConflict {
 		t.Fatalf("POST of an existing id: code %s, want conflict", code)
 	}
 	if v := e.must(200, "GET", doc, rwKey, "").JSON(t)["version"]; v != float64(1) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/agent/tenancy"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Keys manages tenant API keys behind /api/v1/keys (see Config.Keys).
@@ -84,8 +85,8 @@ func presentKey(k tenancy.APIKey) keyBody {
 }
 
 // errNotManaged answers the key routes of an agent without key management.
-func errNotManaged() *apiError {
-	return newError(http.StatusNotFound, CodeNotManaged, "this agent does not manage API keys (it is not enrolled with billing)")
+func errNotManaged() *jsonapi.Error {
+	return jsonapi.Errorf(http.StatusNotFound, CodeNotManaged, "this agent does not manage API keys (it is not enrolled with billing)")
 }
 
 // keyTenant decides the tenant a key request may act on. The cluster admin
@@ -94,15 +95,15 @@ func errNotManaged() *apiError {
 func keyTenant(p auth.Principal, asked string) (string, error) {
 	if isClusterAdmin(p) {
 		if asked == "" {
-			return "", invalid("tenant: required")
+			return "", jsonapi.Invalid("tenant: required")
 		}
 		if err := document.ValidateTenant(asked); err != nil {
-			return "", invalid("tenant: %s", err.Error())
+			return "", jsonapi.Invalid("tenant: %s", err.Error())
 		}
 		return asked, nil
 	}
 	if asked != "" && asked != p.Tenant {
-		return "", newError(http.StatusForbidden, CodePermissionDenied,
+		return "", jsonapi.Errorf(http.StatusForbidden, jsonapi.CodePermissionDenied,
 			"a tenant's admin key manages the keys of its own tenant only; omit tenant or name the key's own")
 	}
 	return p.Tenant, nil
@@ -128,7 +129,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	noteOf(r).Set("key:"+k.ID, "key_id", k.ID)
-	writeJSON(w, http.StatusCreated, createdKeyBody{
+	jsonapi.WriteJSON(w, http.StatusCreated, createdKeyBody{
 		ID: k.ID, Tenant: k.Tenant, Role: k.Role, Name: k.Name, CreatedAt: k.CreatedAt.UTC(), Key: secret,
 	})
 	return nil
@@ -157,7 +158,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p auth.Princip
 		}
 		out = append(out, presentKey(k))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"keys": out})
 	return nil
 }
 
@@ -182,7 +183,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 			}
 		}
 		if !own {
-			return notFound("api key %q not found", clipText(id))
+			return jsonapi.NotFound("api key %q not found", clipText(id))
 		}
 	}
 	k, err := s.cfg.Keys.Revoke(r.Context(), id)
@@ -190,7 +191,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	noteOf(r).Set("", "tenant", k.Tenant, "role", k.Role)
-	writeJSON(w, http.StatusOK, presentKey(k))
+	jsonapi.WriteJSON(w, http.StatusOK, presentKey(k))
 	return nil
 }
 
@@ -203,10 +204,10 @@ func decodeKeyCreate(r io.Reader) (keyCreateBody, error) {
 		return keyCreateBody{}, err
 	}
 	if !validRole(b.Role) {
-		return keyCreateBody{}, invalid("role: %q is unknown; want one of %s", clipText(b.Role), strings.Join(keyRoles, ", "))
+		return keyCreateBody{}, jsonapi.Invalid("role: %q is unknown; want one of %s", clipText(b.Role), strings.Join(keyRoles, ", "))
 	}
 	if len(b.Name) > maxKeyName || !utf8.ValidString(b.Name) || strings.ContainsFunc(b.Name, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		return keyCreateBody{}, invalid("name: want at most %d bytes of UTF-8 text without control characters", maxKeyName)
+		return keyCreateBody{}, jsonapi.Invalid("name: want at most %d bytes of UTF-8 text without control characters", maxKeyName)
 	}
 	return b, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/meter"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // deadLetterMeter is what the dead-letter routes need of Config.Meter;
@@ -33,7 +34,7 @@ func (s *Server) deadLetterMeter() (deadLetterMeter, error) {
 	if dm, ok := s.cfg.Meter.(deadLetterMeter); ok {
 		return dm, nil
 	}
-	return nil, newError(http.StatusNotFound, CodeNotManaged, "this agent meters no usage (it is not enrolled with billing), so it has no dead letters")
+	return nil, jsonapi.Errorf(http.StatusNotFound, CodeNotManaged, "this agent meters no usage (it is not enrolled with billing), so it has no dead letters")
 }
 
 // deadLetterJSON is one dead letter as GET /api/v1/admin/meter/dead-letters
@@ -72,7 +73,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, _ *http.Request, _ auth.Prin
 			Queries: d.Queries, QueryComputeMs: d.QueryComputeMs, IngressBytes: d.IngressBytes, EgressBytes: d.EgressBytes,
 			StorageByteSeconds: d.StorageByteSeconds, Reason: d.Reason, At: d.At})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": out})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"dead_letters": out})
 	return nil
 }
 
@@ -95,15 +96,15 @@ func decodeReplay(r io.Reader) (meter.ReplayOptions, error) {
 	}
 	switch {
 	case b.All && len(b.Seqs) > 0:
-		return meter.ReplayOptions{}, invalid("seqs: give either seqs or \"all\": true, not both")
+		return meter.ReplayOptions{}, jsonapi.Invalid("seqs: give either seqs or \"all\": true, not both")
 	case !b.All && len(b.Seqs) == 0:
-		return meter.ReplayOptions{}, invalid("seqs: required: the sequence numbers of the dead letters to replay, or \"all\": true")
+		return meter.ReplayOptions{}, jsonapi.Invalid("seqs: required: the sequence numbers of the dead letters to replay, or \"all\": true")
 	case len(b.Seqs) > maxReplaySeqs:
-		return meter.ReplayOptions{}, invalid("seqs: %d sequence numbers, more than %d", len(b.Seqs), maxReplaySeqs)
+		return meter.ReplayOptions{}, jsonapi.Invalid("seqs: %d sequence numbers, more than %d", len(b.Seqs), maxReplaySeqs)
 	}
 	for i, s := range b.Seqs {
 		if s == 0 {
-			return meter.ReplayOptions{}, invalid("seqs[%d]: 0 is no sequence number (they start at 1)", i)
+			return meter.ReplayOptions{}, jsonapi.Invalid("seqs[%d]: 0 is no sequence number (they start at 1)", i)
 		}
 	}
 	return meter.ReplayOptions{Seqs: b.Seqs, Restamp: b.Restamp}, nil
@@ -141,7 +142,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, _ aut
 		out = append(out, replayedJSON{Seq: x.Seq, NewSeq: x.NewSeq, Tenant: x.Tenant, Start: x.Start, End: x.End})
 	}
 	noteOf(r).Set("", "replayed", strconv.Itoa(len(out)), "restamp", strconv.FormatBool(o.Restamp))
-	writeJSON(w, http.StatusOK, map[string]any{"replayed": out})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"replayed": out})
 	return nil
 }
 
@@ -149,11 +150,11 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, _ aut
 func meterAdminError(err error) error {
 	switch {
 	case errors.Is(err, meter.ErrNoDeadLetter):
-		return newError(http.StatusNotFound, CodeNotFound, "%s", err.Error())
+		return jsonapi.Errorf(http.StatusNotFound, jsonapi.CodeNotFound, "%s", err.Error())
 	case errors.Is(err, meter.ErrCorrupt):
-		return newError(http.StatusConflict, CodeConflict, "%s", err.Error())
+		return jsonapi.Errorf(http.StatusConflict, jsonapi.CodeConflict, "%s", err.Error())
 	case errors.Is(err, meter.ErrClosed):
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "the meter is not open (the agent is starting or stopping); retry")
+		return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "the meter is not open (the agent is starting or stopping); retry")
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/meter"
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/audit/audittest"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // rejectingSender answers every record rejected for good while reject is
@@ -154,7 +155,7 @@ func FuzzDecodeReplay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := decodeReplay(strings.NewReader(string(b)))
 		if err != nil {
-			if _, ok := err.(*apiError); !ok {
+			if _, ok := err.(*jsonapi.Error); !ok {
 				t.Fatalf("error %T %v is not an API error", err, err)
 			}
 			return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/meter"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // serveTenant serves a request of a tenant principal when the agent
@@ -51,14 +52,14 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 		// it unbilled.
 		if err := s.cfg.Meter.Ready(); err != nil {
 			s.log.Error("metering unavailable; refusing a write before applying it", "tenant", p.Tenant, "route", rt.pattern, "err", err)
-			writeAPIError(w, errMeterUnready)
+			errorWriter().WriteError(w, errMeterUnready)
 			return
 		}
 	}
 	if err := rt.h(out, r, p); err != nil {
-		if e := s.fail(out, r, err); e.quota {
+		if e := s.fail(out, r, err); e.Quota {
 			st.refused = true
-			s.auditQuota(r, p, e.code, e.status)
+			s.auditQuota(r, p, e.Code, e.Status)
 		}
 	}
 	if buf == nil {
@@ -77,7 +78,7 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 		if err != nil {
 			s.log.Error("metering failed; answering 503", "tenant", p.Tenant, "route", rt.pattern, "status", buf.status, "err", err)
 			buf.withhold()
-			writeAPIError(w, meterError(st.kind, buf.status))
+			errorWriter().WriteError(w, meterError(st.kind, buf.status))
 			return
 		}
 	}
@@ -86,20 +87,20 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, rt route, p
 
 // errMeterUnready refuses a write, before it is applied, while the meter
 // cannot record usage.
-var errMeterUnready = &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable, retryAfter: time.Second,
-	message: "this node cannot record usage for billing right now, so it accepts no writes; nothing was applied; retry on another node"}
+var errMeterUnready = &jsonapi.Error{Status: http.StatusServiceUnavailable, Code: jsonapi.CodeUnavailable, RetryAfter: time.Second,
+	Message: "this node cannot record usage for billing right now, so it accepts no writes; nothing was applied; retry on another node"}
 
 // meterError is the answer when a served request could not be recorded
 // for billing. A write that succeeded was applied: the answer says so, as
 // for a leader change during commit, so the client reads it back rather
 // than blindly repeating it.
-func meterError(k routeKind, status int) *apiError {
+func meterError(k routeKind, status int) *jsonapi.Error {
 	if k == kindWrite && status < http.StatusMultipleChoices {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable,
+		return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable,
 			"this node could not record the request for billing: the write was applied, but is reported as failed; "+
 				"read it back before retrying, preferably on another node")
 	}
-	return newError(http.StatusServiceUnavailable, CodeUnavailable,
+	return jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable,
 		"this node could not record the request for billing, so its answer is withheld; retry on another node")
 }
 

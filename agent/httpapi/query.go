@@ -11,7 +11,7 @@ import (
 // an error instead of an answer to another question.
 func knownQuery(r *http.Request, allowed ...string) error {
 	if err := jsonapi.CheckRawQuery(r.URL.RawQuery, allowed...); err != nil {
-		return invalid("%v", err)
+		return jsonapi.Invalid("%v", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"strings"
 	"testing"
+
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestListRoutesRefuseUnknownQuery: list routes answer 400 naming a query
@@ -37,7 +39,7 @@ func TestListRoutesRefuseUnknownQuery(t *testing.T) {
 			continue
 		}
 		if tt.want != "" {
-			if code, msg := r.ErrCode(t); code != CodeInvalidArgument || !strings.Contains(msg, tt.want) {
+			if code, msg := r.ErrCode(t); code != jsonapi.CodeInvalidArgument || !strings.Contains(msg, tt.want) {
 				t.Errorf("GET %s = %s: %s, want invalid_argument naming %q", tt.path, code, msg, tt.want)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // roleCase is one route class of the roles matrix: the least tenant role it
@@ -103,7 +104,7 @@ func TestRolesMatrix(t *testing.T) {
 				if c.need != auth.RoleNone {
 					want = "needs role " + c.need.String()
 				}
-				if code != CodePermissionDenied || !strings.Contains(msg, want) {
+				if code != jsonapi.CodePermissionDenied || !strings.Contains(msg, want) {
 					t.Fatalf("%s %s with a %s key: %s %q, want permission_denied saying %q", c.method, c.path, k.role, code, msg, want)
 				}
 			})
@@ -161,7 +162,7 @@ func TestTenantViews(t *testing.T) {
 	}
 
 	r := e.must(200, "GET", "/api/v1/cluster", adminKey, "")
-	var c clusterBody
+	var c jsonapi.ClusterBody
 	if err := json.Unmarshal(r.Body, &c); err != nil {
 		t.Fatal(err)
 	}

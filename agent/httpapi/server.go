@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/agent/auth"
 	"github.com/aerolithdb/aerolith/agent/document"
@@ -22,22 +21,10 @@ import (
 // Store is what the API needs from the replicated store (*store.Store
 // implements it).
 type Store interface {
-	// Propose replicates cmd and returns the state machine's result;
-	// followers forward to the leader.
-	Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error)
-	// View runs fn in a read transaction with the given consistency.
-	View(ctx context.Context, c store.Consistency, fn func(tx *bolt.Tx) error) error
+	jsonapi.Replica
 	// Join adds or updates a member; Remove removes one. Both are idempotent.
 	Join(ctx context.Context, nodeID, raftAddr string, meta map[string]string) error
 	Remove(ctx context.Context, nodeID string) error
-	// Members lists the cluster configuration.
-	Members(ctx context.Context) ([]store.Member, error)
-	// Leader returns the current leader's id and raft address ("" if none).
-	Leader() (id, raftAddr string)
-	// Ready reports whether the store can serve (leader known, barrier applied).
-	Ready() bool
-	// Stats returns the store's current figures.
-	Stats() store.Stats
 }
 
 var _ Store = (*store.Store)(nil)
@@ -171,15 +158,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Audit == nil {
 		cfg.Audit = audit.Nop{}
 	}
-	if cfg.Registerer == nil {
-		reg := prometheus.NewRegistry()
-		cfg.Registerer = reg
-		if cfg.Gatherer == nil {
-			cfg.Gatherer = reg
-		}
-	}
-	if cfg.Gatherer == nil {
-		return nil, errors.New("httpapi: Gatherer is required when Registerer is set")
+	var err error
+	if cfg.Registerer, cfg.Gatherer, err = jsonapi.Registries(cfg.Registerer, cfg.Gatherer); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	if cfg.Managed && cfg.MetricsNoAuth {
 		return nil, errors.New("httpapi: MetricsNoAuth cannot be set on a managed agent (/metrics needs the cluster admin key there); unset it")
@@ -263,8 +244,7 @@ func (s *Server) routes() http.Handler {
 	for i, rt := range table {
 		routes[i] = jsonapi.Route{Method: rt.method, Pattern: rt.pattern, Handler: s.wrap(rt)}
 	}
-	mux := jsonapi.NewMux(routes, errorWriter(), jsonapi.WildcardNames(map[string]string{"c": "collection"}))
-	return jsonapi.Instrument(mux, s.metrics, s.log, errorWriter())
+	return jsonapi.Handler(routes, s.metrics, s.log, errorWriter(), jsonapi.WildcardNames(map[string]string{"c": "collection"}))
 }
 
 // wrap authenticates and authorizes the caller, then runs the handler and
@@ -333,11 +313,6 @@ var errClusterAdminOnly = fmt.Errorf("%w: this operation needs the cluster admin
 
 // fail answers with err translated and returns the answer; unknown errors
 // are logged, never shown.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *apiError {
-	e, internal := classify(err)
-	if internal {
-		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
-	}
-	writeAPIError(w, e)
-	return e
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) *jsonapi.Error {
+	return classifier().Fail(w, r, s.log, errorWriter(), err)
 }

@@ -75,7 +75,7 @@ func actorOf(r *http.Request, p principal) audit.Actor {
 	switch p.kind {
 	case kindAdmin:
 		a.Kind = "admin"
-	case kindTenant:
+	case kindTenant, kindOwner:
 		a.Kind, a.Tenant = "tenant_key", p.tenant
 	case kindCluster:
 		a.Kind = "cluster"

@@ -14,6 +14,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/bearer"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -23,16 +25,21 @@ type kind uint8
 const (
 	kindNone    kind = 0
 	kindAdmin   kind = 1 << iota // an --admin-key
-	kindTenant                   // a tenant read key
+	kindTenant                   // a tenant read key (role read)
 	kindCluster                  // a cluster's enrollment token
+	kindOwner                    // a tenant key (role tenant): acts for its tenant
 )
 
 // Access sets: which credential kinds a route accepts.
 const (
 	open       = kindNone
 	adminOnly  = kindAdmin
-	adminOrTen = kindAdmin | kindTenant
-	anyKey     = kindAdmin | kindTenant | kindCluster
+	tenantKeys = kindTenant | kindOwner
+	adminOrTen = kindAdmin | tenantKeys
+	// adminOrOwn: the admin, or a tenant key acting for its own tenant
+	// (the handler checks the tenant or the cluster's owner).
+	adminOrOwn = kindAdmin | kindOwner
+	anyKey     = kindAdmin | tenantKeys | kindCluster
 	clusterKey = kindCluster
 )
 
@@ -42,6 +49,8 @@ func (k kind) String() string {
 		return "admin key"
 	case kindTenant:
 		return "tenant read key"
+	case kindOwner:
+		return "tenant key"
 	case kindCluster:
 		return "cluster enrollment token"
 	}
@@ -51,9 +60,13 @@ func (k kind) String() string {
 // describeAccess names the credentials an access set accepts.
 func describeAccess(a kind) string {
 	var names []string
-	for _, k := range []kind{kindAdmin, kindTenant, kindCluster} {
+	for _, k := range []kind{kindAdmin, kindOwner, kindTenant, kindCluster} {
 		if a&k != 0 {
-			names = append(names, "a "+k.String())
+			article := "a "
+			if k == kindAdmin {
+				article = "an "
+			}
+			names = append(names, article+k.String())
 		}
 	}
 	if len(names) == 0 {
@@ -68,7 +81,7 @@ type principal struct {
 	// keyID names the credential (never the secret): the admin key's
 	// fingerprint, the tenant key's id or the cluster id.
 	keyID string
-	// tenant is the tenant of a tenant read key.
+	// tenant is the tenant of a tenant key (read or tenant role).
 	tenant string
 	// cluster is the cluster of an enrollment token.
 	cluster ledger.Cluster
@@ -79,7 +92,7 @@ func (p principal) actor() string {
 	switch p.kind {
 	case kindAdmin:
 		return "admin:" + p.keyID
-	case kindTenant:
+	case kindTenant, kindOwner:
 		return "tenant:" + p.tenant + ":key:" + p.keyID
 	case kindCluster:
 		return "cluster:" + p.cluster.ID
@@ -93,7 +106,7 @@ func (p principal) canSee(tenant string) bool {
 	switch p.kind {
 	case kindAdmin:
 		return true
-	case kindTenant:
+	case kindTenant, kindOwner:
 		return p.tenant == tenant
 	case kindCluster:
 		return slices.Contains(p.cluster.Tenants, tenant)
@@ -135,30 +148,12 @@ func (a *adminKeys) match(sum [sha256.Size]byte) (string, bool) {
 	return id, ok
 }
 
-// bearerToken extracts the token of an "Authorization: Bearer <token>"
-// header; errors wrap ErrUnauthenticated and never echo the token.
-func bearerToken(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", fmt.Errorf("%w: missing Authorization header; send Authorization: Bearer <key>", ErrUnauthenticated)
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: Authorization header must use the Bearer scheme", ErrUnauthenticated)
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return "", fmt.Errorf("%w: empty bearer token", ErrUnauthenticated)
-	}
-	return token, nil
-}
-
 // authenticate identifies the caller: an admin key (compared in memory),
 // else a tenant key or enrollment token looked up by hash in the local
 // state, and if absent there (created a moment ago on the leader), again
 // after catching up with the leader.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
-	token, err := bearerToken(r)
+	token, err := bearer.Token(r, ErrUnauthenticated)
 	if err != nil {
 		return principal{}, err
 	}
@@ -175,6 +170,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 			return fmt.Errorf("%w: key %s was revoked", ErrUnauthenticated, k.ID)
 		case err == nil:
 			p, found = principal{kind: kindTenant, keyID: k.ID, tenant: k.Tenant}, true
+			if k.Role == ledger.APIKeyRoleTenant {
+				p.kind = kindOwner
+			}
 			return nil
 		case !errors.Is(err, ledger.ErrNotFound):
 			return err
@@ -216,5 +214,41 @@ func requireTenant(p principal, tenant string) error {
 	if p.canSee(tenant) {
 		return nil
 	}
-	return notFound("tenant %q not found", tenant)
+	return jsonapi.NotFound("tenant %q not found", tenant)
+}
+
+// requireCluster checks that p may see cluster id, and returns it when it
+// was read (for a tenant key): an admin sees every cluster, an enrollment
+// token its own cluster, a tenant key (role tenant) the clusters its
+// tenant owns (registered with one of its keys). Others get 404: a key
+// never learns whether another tenant's cluster exists.
+func (s *Server) requireCluster(r *http.Request, p principal, id string) error {
+	switch p.kind {
+	case kindAdmin:
+		return nil
+	case kindCluster:
+		if p.cluster.ID == id {
+			return nil
+		}
+	case kindOwner:
+		var cl ledger.Cluster
+		err := s.view(r, func(tx *bolt.Tx) error {
+			var err error
+			cl, err = ledger.GetCluster(tx, id)
+			return err
+		})
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return err
+		}
+		if err == nil && cl.Owner == p.tenant {
+			return nil
+		}
+	}
+	return jsonapi.NotFound("cluster %q not found", id)
+}
+
+// errOwnTenantOnly refuses a tenant key that names another tenant in a
+// request it may make for its own.
+func errOwnTenantOnly(p principal, what string) error {
+	return fmt.Errorf("%w: a tenant key %s of its own tenant %q only; other tenants need the admin key", ErrPermissionDenied, what, p.tenant)
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestAccess checks every route against every kind of credential: admin
@@ -21,12 +21,7 @@ func TestAccess(t *testing.T) {
 	globex := e.tenant("globex", "starter")
 	cl := e.cluster("cl-1", acme.ID)
 	acmeKey := e.readKey(acme.ID).Key
-	e.want(200, "POST", "/api/v1/usage", cl.EnrollmentToken, map[string]any{"records": []any{
-		usageRecord("n1", 1, acme.ID, e.clock.Now().Truncate(time.Hour), 1),
-	}}, nil)
-	feb := time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC)
-	e.clock.Set(feb)
-	e.closeDrafts(feb)
+	e.billJanuary(cl.EnrollmentToken, acme.ID)
 	acmeInv := ledger.InvoiceID(acme.ID, acme.CreatedAt)
 	globexInv := ledger.InvoiceID(globex.ID, globex.CreatedAt)
 
@@ -190,7 +185,7 @@ func TestAuthorizationHeader(t *testing.T) {
 	e := newEnv(t)
 	for _, h := range []string{"", "Basic abc", "Bearer ", "Bearer wrong-key"} {
 		r := e.doHeader("GET", "/api/v1/tenants", h)
-		if r.status != 401 || r.errCode() != CodeUnauthenticated {
+		if r.status != 401 || r.errCode() != jsonapi.CodeUnauthenticated {
 			t.Errorf("Authorization %q = %d %s, want 401", h, r.status, r.body)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/internal/pki"
 	"github.com/aerolithdb/aerolith/store"
 )
@@ -58,10 +59,10 @@ func decodeCertificate(r io.Reader) (certificateBody, error) {
 		return certificateBody{}, err
 	}
 	if !validID(b.NodeID) {
-		return certificateBody{}, invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
+		return certificateBody{}, jsonapi.Invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
 	}
 	if b.CSR == "" {
-		return certificateBody{}, invalid("csr: required (the PEM CERTIFICATE REQUEST signed with the node's key)")
+		return certificateBody{}, jsonapi.Invalid("csr: required (the PEM CERTIFICATE REQUEST signed with the node's key)")
 	}
 	return b, nil
 }
@@ -91,7 +92,7 @@ const actionCertificateIssue = "cluster.certificate_issue"
 func (s *Server) signCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if p.kind != kindCluster || p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+		return jsonapi.NotFound("cluster %q not found", id)
 	}
 	body, err := decodeCertificate(r.Body)
 	if err != nil {
@@ -105,14 +106,14 @@ func (s *Server) signCertificate(w http.ResponseWriter, r *http.Request, p princ
 	}
 	certPEM, info, err := pki.SignNodeCSR(ca, pki.NodeCSRRequest{CSR: []byte(body.CSR), NodeID: body.NodeID, TTL: s.cfg.NodeCertTTL, Now: s.cfg.Now()})
 	if errors.Is(err, pki.ErrForeignIdentity) {
-		return forbidden("%s", err.Error())
+		return jsonapi.Forbidden("%s", err.Error())
 	}
 	if err != nil {
-		return invalid("%s", err.Error())
+		return jsonapi.Invalid("%s", err.Error())
 	}
 	note.Set("node:"+id+"/"+body.NodeID, "serial", info.Serial, "not_after", info.NotAfter.UTC().Format(time.RFC3339),
 		"dns", clip(strings.Join(info.DNSNames, ",")), "ip", clip(strings.Join(info.IPs, ",")))
-	writeJSON(w, http.StatusCreated, CertificateOut{Certificate: string(certPEM), CA: string(ca.CertPEM()), Serial: info.Serial, NotAfter: info.NotAfter.UTC()})
+	jsonapi.WriteJSON(w, http.StatusCreated, CertificateOut{Certificate: string(certPEM), CA: string(ca.CertPEM()), Serial: info.Serial, NotAfter: info.NotAfter.UTC()})
 	return nil
 }
 
@@ -161,8 +162,8 @@ func (s *Server) createClusterCA(ctx context.Context, p principal, id string) er
 // never served.
 func (s *Server) clusterCABundle(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.kind == kindCluster && p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
 	}
 	var ca *pki.CA
 	err := s.view(r, func(tx *bolt.Tx) error {

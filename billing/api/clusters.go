@@ -15,6 +15,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Credential prefixes make leaked secrets recognisable (and scannable).
@@ -37,9 +38,11 @@ func newSecret(prefix string) (string, error) {
 // is stored); Nodes, the nodes the cluster registered, only by GET.
 type clusterOut = contract.Cluster
 
-// registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?}
-// → 201 {cluster_id, tenants, enrollment_token}. Agents send usage and
-// fetch their tenants' policies with the token.
+// registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?,
+// "owner_tenant"?} → 201 {cluster_id, tenants, owner_tenant?,
+// enrollment_token}. Agents send usage and fetch their tenants' policies
+// with the token. A tenant key registers clusters of its own tenant, which
+// it then owns; an admin makes a cluster a tenant's own with owner_tenant.
 func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	body, err := decodeCluster(r.Body)
 	if err != nil {
@@ -52,9 +55,22 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return err
 	}
-	res, err := s.propose(r.Context(), ledger.RegisterCluster{
+	var cmd ledger.Command = ledger.RegisterCluster{
 		Header: s.header(p), ClusterID: body.ClusterID, Tenants: body.Tenants, TokenHash: sha256.Sum256([]byte(token)),
-	})
+	}
+	if p.kind == kindOwner {
+		// A tenant registers clusters of its own, which it then owns.
+		if len(body.Tenants) != 1 || body.Tenants[0] != p.tenant || body.OwnerTenant != "" && body.OwnerTenant != p.tenant {
+			return errOwnTenantOnly(p, "registers clusters")
+		}
+		body.OwnerTenant = p.tenant
+	}
+	if body.OwnerTenant != "" {
+		cmd = ledger.RegisterOwnedCluster{
+			Header: s.header(p), ClusterID: body.ClusterID, Owner: body.OwnerTenant, TokenHash: sha256.Sum256([]byte(token)),
+		}
+	}
+	res, err := s.propose(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -63,15 +79,16 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 		s.log.Warn("creating the cluster's CA failed; its first certificate request creates it", "cluster_id", res.Cluster.ID, "err", err)
 	}
 	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)
-	writeJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, EnrollmentToken: token})
+	jsonapi.WriteJSON(w, http.StatusCreated, clusterOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Owner: res.Cluster.Owner, EnrollmentToken: token})
 	return nil
 }
 
-// getCluster: GET /api/v1/clusters/{id}, for admins and the cluster itself.
+// getCluster: GET /api/v1/clusters/{id}, for admins, the cluster itself
+// and its owner's tenant keys.
 func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.kind == kindCluster && p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
 	}
 	var cl ledger.Cluster
 	var nodes []ledger.Node
@@ -86,7 +103,7 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Nodes: wireAll(nodes)})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterOut{ClusterID: cl.ID, Tenants: cl.Tenants, Owner: cl.Owner, Nodes: wireAll(nodes)})
 	return nil
 }
 
@@ -96,6 +113,9 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request, p principal)
 // harmless; an unknown cluster is 404.
 func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
+	}
 	if _, err := s.propose(r.Context(), ledger.DeregisterCluster{Header: s.header(p), ClusterID: id}); err != nil {
 		return err
 	}
@@ -112,7 +132,7 @@ func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request, p pri
 func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
 	if p.kind != kindCluster || p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+		return jsonapi.NotFound("cluster %q not found", id)
 	}
 	body, err := decodeNode(r.Body)
 	if err != nil {
@@ -126,7 +146,7 @@ func (s *Server) registerNode(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Node))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Node))
 	return nil
 }
 
@@ -155,7 +175,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sp)
+	jsonapi.WriteJSON(w, http.StatusOK, sp)
 	return nil
 }
 
@@ -164,7 +184,7 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request, p principal) err
 func signingKey(tx *bolt.Tx) (ed25519.PrivateKey, error) {
 	key, err := ledger.SigningKey(tx)
 	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, newError(http.StatusServiceUnavailable, CodeUnavailable, "the policy signing key is not set up yet; retry shortly")
+		return nil, jsonapi.Errorf(http.StatusServiceUnavailable, jsonapi.CodeUnavailable, "the policy signing key is not set up yet; retry shortly")
 	}
 	return key, err
 }
@@ -192,7 +212,7 @@ func (s *Server) publicKey(w http.ResponseWriter, r *http.Request, _ principal) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -204,8 +224,8 @@ type clusterTenantsOut = contract.ClusterTenants
 // tenants with it or with whoami).
 func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if p.kind == kindCluster && p.cluster.ID != id {
-		return notFound("cluster %q not found", id)
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
 	}
 	var cl ledger.Cluster
 	err := s.view(r, func(tx *bolt.Tx) error {
@@ -216,7 +236,7 @@ func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: cl.ID, Tenants: cl.Tenants})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: cl.ID, Tenants: cl.Tenants})
 	return nil
 }
 
@@ -226,12 +246,15 @@ func (s *Server) clusterTenants(w http.ResponseWriter, r *http.Request, p princi
 // when a key is created for it or one of its keys is used.
 func (s *Server) addClusterTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, tenant := r.PathValue("id"), r.PathValue("tenant")
+	if err := s.requireClusterTenant(r, p, id, tenant); err != nil {
+		return err
+	}
 	noteOf(r).Set("cluster:"+id, "tenant", clip(tenant))
 	res, err := s.propose(r.Context(), ledger.AddClusterTenant{Header: s.header(p), ClusterID: id, Tenant: tenant})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Unchanged: res.Unchanged})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants, Unchanged: res.Unchanged})
 	return nil
 }
 
@@ -243,11 +266,14 @@ func (s *Server) addClusterTenant(w http.ResponseWriter, r *http.Request, p prin
 // back; nothing is deleted.
 func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, tenant := r.PathValue("id"), r.PathValue("tenant")
+	if err := s.requireClusterTenant(r, p, id, tenant); err != nil {
+		return err
+	}
 	var force bool
 	if v := r.URL.Query().Get("force"); v != "" {
 		var err error
 		if force, err = strconv.ParseBool(v); err != nil {
-			return invalid("force: %q is not a boolean (want true or false)", clip(v))
+			return jsonapi.Invalid("force: %q is not a boolean (want true or false)", clip(v))
 		}
 	}
 	noteOf(r).Set("cluster:"+id, "tenant", clip(tenant), "force", strconv.FormatBool(force))
@@ -255,6 +281,19 @@ func (s *Server) removeClusterTenant(w http.ResponseWriter, r *http.Request, p p
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants})
+	jsonapi.WriteJSON(w, http.StatusOK, clusterTenantsOut{ClusterID: res.Cluster.ID, Tenants: res.Cluster.Tenants})
+	return nil
+}
+
+// requireClusterTenant checks that p may add tenant to (or remove it from)
+// cluster id: the admin any, a tenant key its own tenant on a cluster its
+// tenant owns.
+func (s *Server) requireClusterTenant(r *http.Request, p principal, id, tenant string) error {
+	if err := s.requireCluster(r, p, id); err != nil {
+		return err
+	}
+	if p.kind == kindOwner && tenant != p.tenant {
+		return errOwnTenantOnly(p, "adds or removes the tenant")
+	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestClusterTenantRoutes: a registered cluster could not serve a second
@@ -55,7 +57,7 @@ func TestClusterTenantRoutes(t *testing.T) {
 
 	// Removal refuses without force and names what to do.
 	r := e.do("DELETE", base+"/"+globex.ID, adminKey, nil)
-	if r.status != 409 || r.errCode() != CodeConflict || !strings.Contains(r.errMsg(), "ask the cluster") || !strings.Contains(r.errMsg(), "force") {
+	if r.status != 409 || r.errCode() != jsonapi.CodeConflict || !strings.Contains(r.errMsg(), "ask the cluster") || !strings.Contains(r.errMsg(), "force") {
 		t.Fatalf("remove without force = %d %s", r.status, r.body)
 	}
 	e.want(400, "DELETE", base+"/"+globex.ID+"?force=maybe", adminKey, nil, nil)

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // Request bodies of the routes whose decoders are not the ledger's
@@ -28,6 +29,10 @@ type clusterBody struct {
 	// ClusterID is optional; a "cl_..." id is generated when empty.
 	ClusterID string   `json:"cluster_id"`
 	Tenants   []string `json:"tenants"`
+	// OwnerTenant, optional, makes the cluster its tenant's own (an
+	// admin registering a dedicated cluster that the customer's tenant
+	// key then manages); tenants must then be that tenant alone.
+	OwnerTenant string `json:"owner_tenant"`
 }
 
 // nodeBody is the body of POST /api/v1/clusters/{id}/nodes. The ledger
@@ -38,7 +43,8 @@ type nodeBody struct {
 	RaftAddr string `json:"raft_addr"`
 }
 
-// keyBody is the body of POST /api/v1/tenants/{id}/keys (optional).
+// keyBody is the body of POST /api/v1/tenants/{id}/keys (optional; the
+// role defaults to read).
 type keyBody struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
@@ -72,16 +78,16 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return invalid("body: %v", err)
+		return jsonapi.Invalid("body: %v", err)
 	}
 	if len(body) > maxSmallBody {
-		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "body: larger than %d bytes", maxSmallBody)
+		return jsonapi.Errorf(http.StatusRequestEntityTooLarge, jsonapi.CodeTooLarge, "body: larger than %d bytes", maxSmallBody)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil
 		}
-		return invalid("body: empty; want a JSON object")
+		return jsonapi.Invalid("body: empty; want a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -89,63 +95,41 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return invalid("body: unexpected data after the JSON object")
+		return jsonapi.Invalid("body: unexpected data after the JSON object")
 	}
 	return nil
 }
 
 // decodeError turns an encoding/json error into a 400 naming the field.
 func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return invalid("body: truncated JSON")
-	case errors.As(err, &se):
-		return invalid("body: malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return invalid("body: want a JSON object, got %s", te.Value)
+	f := jsonapi.ParseDecodeError(err)
+	switch f.Kind {
+	case jsonapi.DecodeEmpty, jsonapi.DecodeTruncated:
+		return jsonapi.Invalid("body: truncated JSON")
+	case jsonapi.DecodeSyntax:
+		return jsonapi.Invalid("body: malformed JSON at byte %d: %s", f.Offset, f.Detail)
+	case jsonapi.DecodeType:
+		if f.Field == "" {
+			return jsonapi.Invalid("body: want a JSON object, got %s", f.Got)
 		}
-		return invalid("%s: want %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		return jsonapi.Invalid("%s: want %s, got %s", f.Field, f.Want, f.Got)
+	case jsonapi.DecodeUnknownField:
+		return jsonapi.Invalid("%s: unknown field", strings.Trim(f.Field, `"`))
 	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	if f, ok := strings.CutPrefix(msg, "unknown field "); ok {
-		return invalid("%s: unknown field", strings.Trim(f, `"`))
-	}
-	return invalid("body: %s", msg)
-}
-
-// jsonKind names a Go kind the way a JSON user thinks of it.
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return k
+	return jsonapi.Invalid("body: %s", f.Detail)
 }
 
 // checkText validates optional free text: valid UTF-8, no control
 // characters, at most max bytes.
 func checkText(field, s string, max int) error {
 	if len(s) > max {
-		return invalid("%s: longer than %d bytes", field, max)
+		return jsonapi.Invalid("%s: longer than %d bytes", field, max)
 	}
 	if !utf8.ValidString(s) {
-		return invalid("%s: not valid UTF-8", field)
+		return jsonapi.Invalid("%s: not valid UTF-8", field)
 	}
 	if strings.ContainsFunc(s, unicode.IsControl) {
-		return invalid("%s: contains control characters", field)
+		return jsonapi.Invalid("%s: contains control characters", field)
 	}
 	return nil
 }
@@ -171,15 +155,18 @@ func decodeCluster(r io.Reader) (clusterBody, error) {
 		return clusterBody{}, err
 	}
 	if b.ClusterID != "" && !validID(b.ClusterID) {
-		return clusterBody{}, invalid("cluster_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.ClusterID))
+		return clusterBody{}, jsonapi.Invalid("cluster_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.ClusterID))
 	}
 	if len(b.Tenants) == 0 {
-		return clusterBody{}, invalid("tenants: required; list the ids of the tenants the cluster serves")
+		return clusterBody{}, jsonapi.Invalid("tenants: required; list the ids of the tenants the cluster serves")
 	}
 	for i, t := range b.Tenants {
 		if !validID(t) {
-			return clusterBody{}, invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
+			return clusterBody{}, jsonapi.Invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
 		}
+	}
+	if b.OwnerTenant != "" && (len(b.Tenants) != 1 || b.Tenants[0] != b.OwnerTenant) {
+		return clusterBody{}, jsonapi.Invalid("owner_tenant: a cluster owned by tenant %q serves that tenant only; set tenants to [%q]", clip(b.OwnerTenant), clip(b.OwnerTenant))
 	}
 	return b, nil
 }
@@ -192,11 +179,11 @@ func decodeNode(r io.Reader) (nodeBody, error) {
 		return nodeBody{}, err
 	}
 	if !validID(b.NodeID) {
-		return nodeBody{}, invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
+		return nodeBody{}, jsonapi.Invalid("node_id: invalid id %q (want 1 to 128 letters, digits, '_', '-', '.' or ':', starting with a letter or digit)", clip(b.NodeID))
 	}
 	for _, f := range []struct{ name, v string }{{"http_addr", b.HTTPAddr}, {"raft_addr", b.RaftAddr}} {
 		if f.v == "" {
-			return nodeBody{}, invalid("%s: required (host:port the node advertises)", f.name)
+			return nodeBody{}, jsonapi.Invalid("%s: required (host:port the node advertises)", f.name)
 		}
 		if err := checkText(f.name, f.v, 255); err != nil {
 			return nodeBody{}, err
@@ -214,8 +201,13 @@ func decodeKey(r io.Reader) (keyBody, error) {
 	if err := checkText("name", b.Name, 200); err != nil {
 		return keyBody{}, err
 	}
-	if b.Role != "" && b.Role != ledger.APIKeyRoleRead {
-		return keyBody{}, invalid("role: %q is not offered; tenant keys are read-only (role %q)", clip(b.Role), ledger.APIKeyRoleRead)
+	switch b.Role {
+	case "":
+		b.Role = ledger.APIKeyRoleRead
+	case ledger.APIKeyRoleRead, ledger.APIKeyRoleTenant:
+	default:
+		return keyBody{}, jsonapi.Invalid("role: %q is not offered (want %s: reads the tenant's own record, usage and invoices; or %s: also registers, scales and deregisters its clusters and manages its keys)",
+			clip(b.Role), ledger.APIKeyRoleRead, ledger.APIKeyRoleTenant)
 	}
 	return b, nil
 }
@@ -231,7 +223,7 @@ func decodeFinalize(r io.Reader) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, b.DueAt)
 	if err != nil {
-		return time.Time{}, invalid("due_at: %q is not an RFC 3339 time such as 2026-02-15T00:00:00Z", clip(b.DueAt))
+		return time.Time{}, jsonapi.Invalid("due_at: %q is not an RFC 3339 time such as 2026-02-15T00:00:00Z", clip(b.DueAt))
 	}
 	return t, nil
 }
@@ -243,17 +235,17 @@ func decodePayment(r io.Reader) (paymentBody, error) {
 		return paymentBody{}, err
 	}
 	if b.AmountCents <= 0 {
-		return paymentBody{}, invalid("amount_cents: must be a positive number of cents (got %d)", b.AmountCents)
+		return paymentBody{}, jsonapi.Invalid("amount_cents: must be a positive number of cents (got %d)", b.AmountCents)
 	}
 	switch b.Method {
 	case "":
 		b.Method = "manual"
 	case "manual", "admin":
 	default:
-		return paymentBody{}, invalid("method: %q is not accepted here (want manual or admin)", clip(b.Method))
+		return paymentBody{}, jsonapi.Invalid("method: %q is not accepted here (want manual or admin)", clip(b.Method))
 	}
 	if strings.TrimSpace(b.ExternalRef) == "" {
-		return paymentBody{}, invalid("external_ref: required (the bank, cheque or other reference; unique across payments)")
+		return paymentBody{}, jsonapi.Invalid("external_ref: required (the bank, cheque or other reference; unique across payments)")
 	}
 	if err := checkText("external_ref", b.ExternalRef, 200); err != nil {
 		return paymentBody{}, err

@@ -21,10 +21,10 @@ func checkDecodeErr(t *testing.T, err error) {
 		return
 	}
 	e, internal := classify(err)
-	if internal || (e.status != http.StatusBadRequest && e.status != http.StatusRequestEntityTooLarge) {
-		t.Fatalf("decode error %v classified as %d (internal %v), want 400 or 413", err, e.status, internal)
+	if internal || (e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge) {
+		t.Fatalf("decode error %v classified as %d (internal %v), want 400 or 413", err, e.Status, internal)
 	}
-	if e.message == "" {
+	if e.Message == "" {
 		t.Fatal("decode error without a message")
 	}
 }
@@ -43,14 +43,14 @@ func FuzzDecodeTenantPatch(f *testing.F) {
 }
 
 func FuzzDecodeCluster(f *testing.F) {
-	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`} {
+	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`, `{"tenants":["t"],"owner_tenant":"t"}`, `{"tenants":["t","u"],"owner_tenant":"t"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCluster(bytes.NewReader(b))
 		checkDecodeErr(t, err)
 		if err == nil {
-			if len(c.Tenants) == 0 || (c.ClusterID != "" && !validID(c.ClusterID)) {
+			if len(c.Tenants) == 0 || (c.ClusterID != "" && !validID(c.ClusterID)) || c.OwnerTenant != "" && (len(c.Tenants) != 1 || c.Tenants[0] != c.OwnerTenant) {
 				t.Fatalf("accepted %+v", c)
 			}
 			for _, id := range c.Tenants {
@@ -76,13 +76,13 @@ func FuzzDecodePayment(f *testing.F) {
 }
 
 func FuzzDecodeKey(f *testing.F) {
-	for _, s := range []string{``, `{}`, `{"name":"ci"}`, `{"role":"read"}`, `{"role":"admin"}`, `{"name":"\u0007"}`, `null`} {
+	for _, s := range []string{``, `{}`, `{"name":"ci"}`, `{"role":"read"}`, `{"role":"tenant"}`, `{"role":"admin"}`, `{"name":"\u0007"}`, `null`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, err := decodeKey(bytes.NewReader(b))
 		checkDecodeErr(t, err)
-		if err == nil && k.Role != "" && k.Role != ledger.APIKeyRoleRead {
+		if err == nil && k.Role != ledger.APIKeyRoleRead && k.Role != ledger.APIKeyRoleTenant {
 			t.Fatalf("accepted role %q", k.Role)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
@@ -110,13 +111,13 @@ type resp struct {
 
 // errCode returns the error code of an error answer.
 func (r resp) errCode() string {
-	var b errorBody
+	var b jsonapi.ErrorBody
 	_ = json.Unmarshal(r.body, &b)
 	return b.Error.Code
 }
 
 func (r resp) errMsg() string {
-	var b errorBody
+	var b jsonapi.ErrorBody
 	_ = json.Unmarshal(r.body, &b)
 	return b.Error.Message
 }

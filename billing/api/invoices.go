@@ -11,6 +11,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/invoice"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // invoicesBody is the answer of GET /api/v1/invoices.
@@ -33,9 +34,9 @@ type invoicesBody struct {
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principal) error {
 	q := r.URL.Query()
 	tenant := q.Get("tenant_id")
-	if p.kind == kindTenant {
+	if p.kind&tenantKeys != 0 {
 		if tenant != "" && tenant != p.tenant {
-			return notFound("tenant %q not found", tenant)
+			return jsonapi.NotFound("tenant %q not found", tenant)
 		}
 		tenant = p.tenant
 	}
@@ -45,7 +46,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 		switch status {
 		case ledger.InvoiceDraft, ledger.InvoiceOpen, ledger.InvoicePaid, ledger.InvoiceVoid, ledger.InvoiceUncollectible:
 		default:
-			return invalid("status: %q is unknown (want draft, open, paid, void or uncollectible)", clip(v))
+			return jsonapi.Invalid("status: %q is unknown (want draft, open, paid, void or uncollectible)", clip(v))
 		}
 	}
 	body := invoicesBody{BillingPeriod: s.cfg.Cycle.String()}
@@ -72,7 +73,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -86,7 +87,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	switch format {
 	case "", "json", "csv", "html":
 	default:
-		return invalid("format: %q is unknown (want json, csv or html)", clip(format))
+		return jsonapi.Invalid("format: %q is unknown (want json, csv or html)", clip(format))
 	}
 	var inv ledger.Invoice
 	var t ledger.Tenant
@@ -96,7 +97,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal)
 			return err
 		}
 		if !p.canSee(inv.Tenant) {
-			return notFound("invoice %q not found", id)
+			return jsonapi.NotFound("invoice %q not found", id)
 		}
 		if format == "html" {
 			t, err = ledger.GetTenant(tx, inv.Tenant)
@@ -121,7 +122,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, p principal)
 			s.log.Warn("write invoice html", "invoice", inv.ID, "err", err)
 		}
 	default:
-		writeJSON(w, http.StatusOK, inv.Wire())
+		jsonapi.WriteJSON(w, http.StatusOK, inv.Wire())
 	}
 	return nil
 }
@@ -143,7 +144,7 @@ func (s *Server) finalizeInvoice(w http.ResponseWriter, r *http.Request, p princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Invoice))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Invoice))
 	return nil
 }
 
@@ -158,7 +159,7 @@ func (s *Server) voidInvoice(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Invoice))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Invoice))
 	return nil
 }
 
@@ -173,7 +174,7 @@ func (s *Server) uncollectibleInvoice(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Invoice))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Invoice))
 	return nil
 }
 
@@ -206,7 +207,7 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, paymentOut{Payment: wirePtr(res.Payment), Invoice: wirePtr(res.Invoice), Tenant: wirePtr(res.Tenant)})
+	jsonapi.WriteJSON(w, http.StatusCreated, paymentOut{Payment: wirePtr(res.Payment), Invoice: wirePtr(res.Invoice), Tenant: wirePtr(res.Tenant)})
 	return nil
 }
 
@@ -232,6 +233,6 @@ func (s *Server) pricing(w http.ResponseWriter, r *http.Request, _ principal) er
 	for _, t := range cat.Tiers {
 		out.Tiers = append(out.Tiers, pricedTier{Tier: t, QuotaActionDescription: t.QuotaAction.Describe()})
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -2,20 +2,28 @@ package api
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"net/http"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
-// Tenant read keys are the ledger's billing API keys (ledger.CreateAPIKey)
-// with role ledger.APIKeyRoleRead: with one, a tenant reads its own record,
-// usage, invoices, payments, audit trail and policy, and nothing else. An
-// admin creates them (POST /api/v1/tenants/{id}/keys); the key is returned
+// Tenant keys are the ledger's billing API keys (ledger.CreateAPIKey),
+// scoped to one tenant, with a role: a read key (ledger.APIKeyRoleRead)
+// reads its tenant's own record, usage, invoices, payments, audit trail
+// and policy; a tenant key (ledger.APIKeyRoleTenant) also acts for its
+// tenant: it registers clusters the tenant then owns, scales and
+// deregisters them, reads their CA, changes the tenant's profile and tier,
+// creates read keys and revokes the tenant's keys (billing's and the
+// agents'). Neither sees anything of another tenant (404) nor does any
+// operator's work (403). An admin creates keys of either role, a tenant
+// key read keys only (POST /api/v1/tenants/{id}/keys); the key is returned
 // once and only its SHA-256 and last four characters are replicated.
-// Creation and revocation are on the tenant's audit trail. They are not the
-// agents' data API keys (ledger.RevokeAgentKey).
+// Creation and revocation are on the tenant's audit trail. They are not
+// the agents' data API keys (ledger.RevokeAgentKey).
 
 // keyOut is the answer of POST /api/v1/tenants/{id}/keys: the key's
 // description and, once, the key.
@@ -32,9 +40,17 @@ type keysBody struct {
 // createKey: POST /api/v1/tenants/{id}/keys [{"name"}] → 201 with the key
 // (shown once; only its SHA-256 is stored).
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p principal) error {
+	if err := requireTenant(p, r.PathValue("id")); err != nil {
+		return err
+	}
 	body, err := decodeKey(r.Body)
 	if err != nil {
 		return err
+	}
+	if p.kind == kindOwner && body.Role != ledger.APIKeyRoleRead {
+		// A key never mints a key as strong as itself: revoking a leaked
+		// tenant key must be enough.
+		return fmt.Errorf("%w: a tenant key creates read keys only; a key of role %s comes from the admin", ErrPermissionDenied, body.Role)
 	}
 	secret, err := newSecret(tenantKeyPrefix)
 	if err != nil {
@@ -42,20 +58,23 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	res, err := s.propose(r.Context(), ledger.CreateAPIKey{
 		Header: s.header(p), Tenant: r.PathValue("id"), KeyID: ledger.NewID("bk_"),
-		Name: body.Name, Role: ledger.APIKeyRoleRead, Last4: secret[len(secret)-4:],
+		Name: body.Name, Role: body.Role, Last4: secret[len(secret)-4:],
 		KeyHash: sha256.Sum256([]byte(secret)),
 	})
 	if err != nil {
 		return err
 	}
 	noteOf(r).Set("key:"+res.APIKey.ID, "tenant", res.APIKey.Tenant, "key_id", res.APIKey.ID)
-	writeJSON(w, http.StatusCreated, keyOut{APIKey: *res.APIKey, Key: secret})
+	jsonapi.WriteJSON(w, http.StatusCreated, keyOut{APIKey: *res.APIKey, Key: secret})
 	return nil
 }
 
 // listKeys: GET /api/v1/tenants/{id}/keys → {"keys":[...]}, oldest first
 // (never the keys themselves nor their hashes).
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) error {
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p principal) error {
+	if err := requireTenant(p, r.PathValue("id")); err != nil {
+		return err
+	}
 	var body keysBody
 	err := s.view(r, func(tx *bolt.Tx) error {
 		var err error
@@ -65,7 +84,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -73,13 +92,16 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ principal) e
 // key; requests with it fail with 401 from then on. Revoking a revoked key
 // answers it again.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p principal) error {
+	if err := requireTenant(p, r.PathValue("id")); err != nil {
+		return err
+	}
 	res, err := s.propose(r.Context(), ledger.RevokeAPIKey{
 		Header: s.header(p), Tenant: r.PathValue("id"), KeyID: r.PathValue("key"),
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.APIKey)
+	jsonapi.WriteJSON(w, http.StatusOK, res.APIKey)
 	return nil
 }
 
@@ -89,12 +111,15 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p principal) 
 // (revoked_keys), and every agent refuses the key once it refreshed the
 // policy. Revoking a revoked key answers the tenant unchanged.
 func (s *Server) revokeAgentKey(w http.ResponseWriter, r *http.Request, p principal) error {
+	if err := requireTenant(p, r.PathValue("id")); err != nil {
+		return err
+	}
 	res, err := s.propose(r.Context(), ledger.RevokeAgentKey{
 		Header: s.header(p), Tenant: r.PathValue("id"), KeyID: r.PathValue("key"),
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }

@@ -39,7 +39,7 @@ func queryParams(rt route) ([]string, bool) {
 // them and the ones it takes).
 func checkQuery(r *http.Request, allowed []string) error {
 	if err := jsonapi.CheckRawQuery(r.URL.RawQuery, allowed...); err != nil {
-		return invalid("%v", err)
+		return jsonapi.Invalid("%v", err)
 	}
 	return nil
 }

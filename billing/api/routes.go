@@ -18,7 +18,7 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/tenants", adminOnly, s.createTenant},
 		{"GET", "/api/v1/tenants", adminOrTen, s.listTenants},
 		{"GET", "/api/v1/tenants/{id}", adminOrTen, s.getTenant},
-		{"PATCH", "/api/v1/tenants/{id}", adminOnly, s.updateTenant},
+		{"PATCH", "/api/v1/tenants/{id}", adminOrOwn, s.updateTenant},
 		{"DELETE", "/api/v1/tenants/{id}", adminOnly, s.deleteTenant},
 		{"POST", "/api/v1/tenants/{id}/suspend", adminOnly, s.suspendTenant},
 		{"POST", "/api/v1/tenants/{id}/resume", adminOnly, s.resumeTenant},
@@ -26,19 +26,19 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/tenants/{id}/usage", adminOrTen, s.tenantUsage},
 		{"GET", "/api/v1/tenants/{id}/payments", adminOrTen, s.tenantPayments},
 		{"GET", "/api/v1/tenants/{id}/policy", anyKey, s.policy},
-		{"POST", "/api/v1/tenants/{id}/keys", adminOnly, s.createKey},
-		{"GET", "/api/v1/tenants/{id}/keys", adminOnly, s.listKeys},
-		{"DELETE", "/api/v1/tenants/{id}/keys/{key}", adminOnly, s.revokeKey},
-		{"DELETE", "/api/v1/tenants/{id}/agent-keys/{key}", adminOnly, s.revokeAgentKey},
+		{"POST", "/api/v1/tenants/{id}/keys", adminOrOwn, s.createKey},
+		{"GET", "/api/v1/tenants/{id}/keys", adminOrOwn, s.listKeys},
+		{"DELETE", "/api/v1/tenants/{id}/keys/{key}", adminOrOwn, s.revokeKey},
+		{"DELETE", "/api/v1/tenants/{id}/agent-keys/{key}", adminOrOwn, s.revokeAgentKey},
 		{"GET", "/api/v1/policy/public-key", anyKey, s.publicKey},
 
-		{"POST", "/api/v1/clusters", adminOnly, s.registerCluster},
-		{"GET", "/api/v1/clusters/{id}", adminOnly | clusterKey, s.getCluster},
-		{"DELETE", "/api/v1/clusters/{id}", adminOnly, s.deregisterCluster},
+		{"POST", "/api/v1/clusters", adminOrOwn, s.registerCluster},
+		{"GET", "/api/v1/clusters/{id}", adminOrOwn | clusterKey, s.getCluster},
+		{"DELETE", "/api/v1/clusters/{id}", adminOrOwn, s.deregisterCluster},
 		{"POST", "/api/v1/clusters/{id}/nodes", clusterKey, s.registerNode},
-		{"GET", "/api/v1/clusters/{id}/tenants", adminOnly | clusterKey, s.clusterTenants},
-		{"POST", "/api/v1/clusters/{id}/tenants/{tenant}", adminOnly, s.addClusterTenant},
-		{"DELETE", "/api/v1/clusters/{id}/tenants/{tenant}", adminOnly, s.removeClusterTenant},
+		{"GET", "/api/v1/clusters/{id}/tenants", adminOrOwn | clusterKey, s.clusterTenants},
+		{"POST", "/api/v1/clusters/{id}/tenants/{tenant}", adminOrOwn, s.addClusterTenant},
+		{"DELETE", "/api/v1/clusters/{id}/tenants/{tenant}", adminOrOwn, s.removeClusterTenant},
 
 		{"POST", "/api/v1/usage", clusterKey, s.ingest},
 
@@ -52,6 +52,6 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/payment/pricing", anyKey, s.pricing},
 
 		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
-		{"GET", "/api/v1/clusters/{id}/ca", adminOnly | clusterKey, s.clusterCABundle},
+		{"GET", "/api/v1/clusters/{id}/ca", adminOrOwn | clusterKey, s.clusterCABundle},
 	}
 }

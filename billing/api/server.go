@@ -12,6 +12,14 @@
 // "Authorization: Bearer <credential>":
 //
 //   - an admin key (--admin-key): every operation;
+//   - a tenant key (POST /api/v1/tenants/{id}/keys {"role":"tenant"}, by
+//     an admin): acts for its own tenant: what a read key reads, plus
+//     its tenant's profile and tier (PATCH), its billing keys (read keys
+//     only are created with it) and agent key revocations, and the
+//     clusters it registers, which its tenant then owns: read, add or
+//     remove its own tenant, read the CA, deregister. Another tenant's
+//     records and clusters answer 404; creating, suspending or deleting
+//     tenants, invoices and payments and the replica routes answer 403;
 //   - a tenant read key (POST /api/v1/tenants/{id}/keys): reads of its own
 //     tenant only (tenant record, usage, invoices, payments, audit, policy);
 //     other tenants answer 404, admin operations 403;
@@ -19,7 +27,8 @@
 //     /api/v1/usage, the policy of the tenants the cluster serves, its own
 //     cluster record and tenants (GET /api/v1/clusters/{id}[/tenants]) and
 //     the registration of its nodes (POST /api/v1/clusters/{id}/nodes).
-//     Only an admin changes the tenants a cluster serves (POST|DELETE
+//     Only an admin (or, for its own tenant on its own cluster, a tenant
+//     key) changes the tenants a cluster serves (POST|DELETE
 //     /api/v1/clusters/{id}/tenants/{tenant}).
 //
 // Every /api/v1 route refuses query parameters it does not take (400
@@ -57,22 +66,8 @@ import (
 )
 
 // Store is what the API needs from the replicated store (*store.Store
-// implements it).
-type Store interface {
-	// Propose replicates cmd and returns the state machine's result;
-	// followers forward to the leader.
-	Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error)
-	// View runs fn in a read transaction with the given consistency.
-	View(ctx context.Context, c store.Consistency, fn func(tx *bolt.Tx) error) error
-	// Members lists the replica set.
-	Members(ctx context.Context) ([]store.Member, error)
-	// Leader returns the current leader's id and raft address ("" if none).
-	Leader() (id, raftAddr string)
-	// Ready reports whether the store can serve (leader known, barrier applied).
-	Ready() bool
-	// Stats returns the store's current figures.
-	Stats() store.Stats
-}
+// implements it); its state machine must be the ledger's.
+type Store = jsonapi.Replica
 
 var _ Store = (*store.Store)(nil)
 
@@ -84,7 +79,7 @@ const (
 
 // MetaHTTPAddr is the store member metadata key holding a replica's
 // advertised HTTP address.
-const MetaHTTPAddr = "http_addr"
+const MetaHTTPAddr = jsonapi.MetaHTTPAddr
 
 // Config configures a Server.
 type Config struct {
@@ -182,15 +177,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NodeCertTTL < MinNodeCertTTL {
 		return nil, fmt.Errorf("api: NodeCertTTL %s is shorter than %s", cfg.NodeCertTTL, MinNodeCertTTL)
 	}
-	if cfg.Registerer == nil {
-		reg := prometheus.NewRegistry()
-		cfg.Registerer = reg
-		if cfg.Gatherer == nil {
-			cfg.Gatherer = reg
-		}
-	}
-	if cfg.Gatherer == nil {
-		return nil, errors.New("api: Gatherer is required when Registerer is set")
+	if cfg.Registerer, cfg.Gatherer, err = jsonapi.Registries(cfg.Registerer, cfg.Gatherer); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -214,7 +202,7 @@ func (s *Server) routes() http.Handler {
 	for i, rt := range table {
 		routes[i] = jsonapi.Route{Method: rt.method, Pattern: rt.pattern, Handler: s.wrap(rt)}
 	}
-	return jsonapi.Instrument(jsonapi.NewMux(routes, errorWriter()), s.metrics, s.log, errorWriter())
+	return jsonapi.Handler(routes, s.metrics, s.log, errorWriter())
 }
 
 // wrap authenticates and authorizes the caller, bounds the body, then runs
@@ -263,11 +251,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 // fail answers with err translated; unknown errors are logged, never shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e, internal := classify(err)
-	if internal {
-		s.log.Error("request failed", "method", r.Method, "route", jsonapi.RouteOf(r), "err", err)
-	}
-	writeAPIError(w, e)
+	classifier().Fail(w, r, s.log, errorWriter(), err)
 }
 
 // propose replicates a ledger command stamped with now and p as actor, and
@@ -298,7 +282,7 @@ func (s *Server) header(p principal) ledger.Header {
 func (s *Server) view(r *http.Request, fn func(tx *bolt.Tx) error) error {
 	c, err := store.ParseConsistency(r.URL.Query().Get("consistency"))
 	if err != nil {
-		return invalid("consistency: %v", err)
+		return jsonapi.Invalid("consistency: %v", err)
 	}
 	return s.cfg.Store.View(r.Context(), c, fn)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/tier"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -57,8 +58,8 @@ func TestTenantLifecycle(t *testing.T) {
 	if got.Status != ledger.StatusActive {
 		t.Fatalf("resume = %+v", got)
 	}
-	if r := e.want(409, "POST", path+"/resume", adminKey, nil, nil); r.errCode() != CodeFailedPrecondition {
-		t.Fatalf("resume active: code %q, want %q", r.errCode(), CodeFailedPrecondition)
+	if r := e.want(409, "POST", path+"/resume", adminKey, nil, nil); r.errCode() != jsonapi.CodeFailedPrecondition {
+		t.Fatalf("resume active: code %q, want %q", r.errCode(), jsonapi.CodeFailedPrecondition)
 	}
 
 	var audit auditBody
@@ -133,7 +134,7 @@ func TestRoutingAndLimits(t *testing.T) {
 	if r := e.do("PUT", "/api/v1/tenants", adminKey, nil); r.status != 405 || !strings.Contains(r.header.Get("Allow"), "POST") {
 		t.Fatalf("PUT /tenants = %d Allow %q, want 405 with Allow", r.status, r.header.Get("Allow"))
 	}
-	if r := e.do("GET", "/api/v1/nothing", adminKey, nil); r.status != 404 || r.errCode() != CodeNotFound {
+	if r := e.do("GET", "/api/v1/nothing", adminKey, nil); r.status != 404 || r.errCode() != jsonapi.CodeNotFound {
 		t.Fatalf("unknown route = %d %s", r.status, r.body)
 	}
 	big := `{"organization":"` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`
@@ -154,12 +155,12 @@ func TestRoutingAndLimits(t *testing.T) {
 	if !strings.Contains(string(r.body), `aerolith_billing_http_requests_total{code="201",method="POST",route="/api/v1/tenants"}`) {
 		t.Fatalf("/metrics lacks the request counter by route pattern:\n%.2000s", r.body)
 	}
-	var self selfBody
+	var self jsonapi.StartingBody
 	e.want(200, "GET", "/api/v1/cluster/self", "", nil, &self)
 	if self.NodeID != "n0" || self.RaftAddr == "" {
 		t.Fatalf("cluster/self = %+v", self)
 	}
-	var reps replicasBody
+	var reps jsonapi.ClusterBody
 	e.want(200, "GET", "/api/v1/cluster", adminKey, nil, &reps)
 	if len(reps.Members) != 1 || !reps.Members[0].Leader || reps.LeaderID != reps.NodeID {
 		t.Fatalf("cluster = %+v", reps)
@@ -332,7 +333,7 @@ func TestUsageIngestion(t *testing.T) {
 		} `json:"records"`
 	}
 	r := e.want(200, "POST", "/api/v1/usage", cl.EnrollmentToken, batch, &wire)
-	if wire.Accepted != 2 || wire.Rejected != 1 || wire.Records[2].Status != "rejected" || wire.Records[2].Code != CodePermissionDenied || !strings.Contains(wire.Records[2].Reason, globex.ID) {
+	if wire.Accepted != 2 || wire.Rejected != 1 || wire.Records[2].Status != "rejected" || wire.Records[2].Code != jsonapi.CodePermissionDenied || !strings.Contains(wire.Records[2].Reason, globex.ID) {
 		t.Fatalf("first batch = %s", r.body)
 	}
 	// Resending is idempotent: duplicates, counted once.
@@ -488,7 +489,7 @@ func TestInvoicesAndPayments(t *testing.T) {
 	if ten.CreditCents != 100 {
 		t.Fatalf("credit = %d, want 100", ten.CreditCents)
 	}
-	if r := e.want(409, "POST", path+"/void", adminKey, map[string]string{"reason": "x"}, nil); r.errCode() != CodeFailedPrecondition {
+	if r := e.want(409, "POST", path+"/void", adminKey, map[string]string{"reason": "x"}, nil); r.errCode() != jsonapi.CodeFailedPrecondition {
 		t.Fatalf("void paid: code %q", r.errCode())
 	}
 
@@ -510,7 +511,7 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.do("GET", "/api/v1/tenants/"+acme.ID+"?consistency=stale", adminKey, nil)
-	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || r.errCode() != CodeUnavailable {
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || r.errCode() != jsonapi.CodeUnavailable {
 		t.Fatalf("closed store = %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
 	}
 }

@@ -7,83 +7,53 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
+
+// self is this replica as the cluster routes describe it.
+func (s *Server) self() jsonapi.Self {
+	return jsonapi.Self{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr}
+}
 
 // health: GET /health answers 200 while the process serves HTTP.
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ principal) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node_id": s.cfg.NodeID})
+	s.self().Health(w)
 	return nil
 }
 
 // readyz: GET /readyz answers 200 when the store can serve and 503 with the
 // reason otherwise.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ principal) error {
-	if s.cfg.Store.Ready() {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "node_id": s.cfg.NodeID})
-		return nil
-	}
-	if id, _ := s.cfg.Store.Leader(); id == "" {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: no billing leader known yet")
-	}
-	return newError(http.StatusServiceUnavailable, CodeUnavailable, "not ready: this replica has not caught up with the leader yet")
+	return s.self().Ready(w, s.cfg.Store, jsonapi.ReadyWords{
+		NoLeader: "no billing leader known yet",
+		Behind:   "this replica has not caught up with the leader yet",
+	})
 }
 
-// selfBody identifies this replica; /api/v1/cluster/self serves it without
-// authentication so replicas started with --join <http address> can find
-// its raft address.
-type selfBody struct {
-	NodeID   string `json:"node_id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
-
-// clusterSelf: GET /api/v1/cluster/self.
+// clusterSelf: GET /api/v1/cluster/self, open so that replicas started
+// with --join <http address> can find its raft address.
 func (s *Server) clusterSelf(w http.ResponseWriter, _ *http.Request, _ principal) error {
-	writeJSON(w, http.StatusOK, selfBody{NodeID: s.cfg.NodeID, RaftAddr: s.cfg.RaftAddr, HTTPAddr: s.cfg.HTTPAddr})
+	s.self().ClusterSelf(w)
 	return nil
 }
 
-// memberOut is one replica in /api/v1/cluster.
-type memberOut struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-	Voter    bool   `json:"voter"`
-	Leader   bool   `json:"leader"`
-}
-
-// replicasBody is the answer of /api/v1/cluster: the billing replica set
-// as this replica sees it (the same shape as the agent's).
-type replicasBody struct {
-	NodeID       string      `json:"node_id"`
-	LeaderID     string      `json:"leader_id"`
-	State        string      `json:"state"`
-	Term         uint64      `json:"term"`
-	CommitIndex  uint64      `json:"commit_index"`
-	AppliedIndex uint64      `json:"applied_index"`
-	Members      []memberOut `json:"members"`
-}
-
-// replicas: GET /api/v1/cluster (admin).
+// replicas: GET /api/v1/cluster (admin): the billing replica set as this
+// replica sees it, in the agent's shape.
 func (s *Server) replicas(w http.ResponseWriter, r *http.Request, _ principal) error {
-	st := s.cfg.Store.Stats()
-	ms, err := s.cfg.Store.Members(r.Context())
+	body, err := s.self().Cluster(r.Context(), s.cfg.Store)
 	if err != nil {
 		return err
 	}
-	body := replicasBody{NodeID: s.cfg.NodeID, LeaderID: st.LeaderID, State: st.State, Term: st.Term,
-		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, Members: []memberOut{}}
-	for _, m := range ms {
-		body.Members = append(body.Members, memberOut{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.Meta[MetaHTTPAddr], Voter: m.Voter, Leader: m.Leader})
-	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
 // whoamiBody is the answer of GET /api/v1/whoami.
 type whoamiBody struct {
 	// Kind is "admin", "tenant" or "cluster".
-	Kind     string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Role is a tenant key's role: "read" or "tenant".
+	Role     string    `json:"role,omitempty"`
 	Actor    string    `json:"actor"`
 	TenantID string    `json:"tenant_id,omitempty"`
 	Cluster  string    `json:"cluster_id,omitempty"`
@@ -101,7 +71,9 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) err
 	case kindAdmin:
 		body.Kind = "admin"
 	case kindTenant:
-		body.Kind, body.TenantID = "tenant", p.tenant
+		body.Kind, body.TenantID, body.Role = "tenant", p.tenant, ledger.APIKeyRoleRead
+	case kindOwner:
+		body.Kind, body.TenantID, body.Role = "tenant", p.tenant, ledger.APIKeyRoleTenant
 	case kindCluster:
 		cl := p.cluster
 		if err := s.view(r, func(tx *bolt.Tx) (err error) { cl, err = ledger.GetCluster(tx, cl.ID); return err }); err != nil {
@@ -109,6 +81,6 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p principal) err
 		}
 		body.Kind, body.Cluster, body.Tenants = "cluster", cl.ID, cl.Tenants
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // createTenant: POST /api/v1/tenants {"organization","name","tier","email"}
@@ -25,7 +26,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p principa
 	}
 	noteOf(r).Set("tenant:"+res.Tenant.ID, "tier", res.Tenant.Tier)
 	w.Header().Set("Location", "/api/v1/tenants/"+res.Tenant.ID)
-	writeJSON(w, http.StatusCreated, wirePtr(res.Tenant))
+	jsonapi.WriteJSON(w, http.StatusCreated, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -44,12 +45,12 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p principal
 	}
 	if v := q.Get("include_deleted"); v != "" {
 		if tq.IncludeDeleted, err = strconv.ParseBool(v); err != nil {
-			return invalid("include_deleted: %q is not a boolean (want true or false)", v)
+			return jsonapi.Invalid("include_deleted: %q is not a boolean (want true or false)", v)
 		}
 	}
 	var page ledger.TenantPage
 	err = s.view(r, func(tx *bolt.Tx) error {
-		if p.kind == kindTenant {
+		if p.kind&tenantKeys != 0 {
 			page = ledger.TenantPage{Tenants: []ledger.Tenant{}, Limit: max(tq.Limit, 1), Offset: tq.Offset}
 			t, err := ledger.GetTenant(tx, p.tenant)
 			if err != nil {
@@ -70,7 +71,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page.Wire())
+	jsonapi.WriteJSON(w, http.StatusOK, page.Wire())
 	return nil
 }
 
@@ -89,7 +90,7 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t.Wire())
+	jsonapi.WriteJSON(w, http.StatusOK, t.Wire())
 	return nil
 }
 
@@ -110,6 +111,9 @@ type tenantUpdateOut struct {
 // another tenant of its organization is 409 naming that tenant.
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
+	if err := requireTenant(p, id); err != nil {
+		return err
+	}
 	patch, err := ledger.DecodeTenantPatch(r.Body)
 	if err != nil {
 		return err
@@ -129,7 +133,7 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, p principa
 	if out.Unchanged {
 		noteOf(r).Set("", "unchanged", "true")
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -141,7 +145,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -165,7 +169,7 @@ func (s *Server) suspendTenant(w http.ResponseWriter, r *http.Request, p princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -184,7 +188,7 @@ func (s *Server) resumeTenant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wirePtr(res.Tenant))
+	jsonapi.WriteJSON(w, http.StatusOK, wirePtr(res.Tenant))
 	return nil
 }
 
@@ -211,7 +215,7 @@ func (s *Server) tenantAudit(w http.ResponseWriter, r *http.Request, p principal
 	var after uint64
 	if v := q.Get("after"); v != "" {
 		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return invalid("after: %q is not a sequence number", v)
+			return jsonapi.Invalid("after: %q is not a sequence number", v)
 		}
 	}
 	if limit <= 0 {
@@ -229,7 +233,7 @@ func (s *Server) tenantAudit(w http.ResponseWriter, r *http.Request, p principal
 	if n := len(body.Entries); n > 0 && n == min(limit, 1000) {
 		body.Next = body.Entries[n-1].Seq
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -253,7 +257,7 @@ func (s *Server) tenantPayments(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, body)
+	jsonapi.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -264,7 +268,7 @@ func intParam(v, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, invalid("%s: %q is not a non-negative integer", name, v)
+		return 0, jsonapi.Invalid("%s: %q is not a non-negative integer", name, v)
 	}
 	return n, nil
 }

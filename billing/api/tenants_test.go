@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // TestSetTierUnchanged: moving a tenant to the tier it is on used to
@@ -50,7 +51,7 @@ func TestDuplicateTenantName(t *testing.T) {
 	r := e.do("POST", "/api/v1/tenants", adminKey, map[string]string{
 		"organization": "ACME Inc", "name": "Acme", "tier": "free", "email": "x@acme.example",
 	})
-	if r.status != 409 || r.errCode() != CodeConflict || !strings.Contains(r.errMsg(), acme.ID) {
+	if r.status != 409 || r.errCode() != jsonapi.CodeConflict || !strings.Contains(r.errMsg(), acme.ID) {
 		t.Fatalf("duplicate name = %d %s, want 409 naming %s", r.status, r.body, acme.ID)
 	}
 	other := e.tenant("globex", "free")

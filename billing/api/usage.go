@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // ingest: POST /api/v1/usage, authenticated by a cluster's enrollment
@@ -26,7 +27,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p principal) err
 		return err
 	}
 	if batch.ClusterID != "" && batch.ClusterID != p.cluster.ID {
-		return forbidden("cluster_id: the enrollment token belongs to cluster %q, not %q", p.cluster.ID, batch.ClusterID)
+		return jsonapi.Forbidden("cluster_id: the enrollment token belongs to cluster %q, not %q", p.cluster.ID, batch.ClusterID)
 	}
 	res, err := s.propose(r.Context(), batch.Command(s.header(p), p.cluster.ID))
 	if err != nil {
@@ -125,7 +126,7 @@ func (s *Server) tenantUsage(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, series.Wire())
+	jsonapi.WriteJSON(w, http.StatusOK, series.Wire())
 	return nil
 }
 
@@ -137,5 +138,5 @@ func parseTimeParam(name, v string) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, invalid("%s: %q is not an RFC 3339 time (2026-01-31T12:00:00Z) or a date (2026-01-31)", name, clip(v))
+	return time.Time{}, jsonapi.Invalid("%s: %q is not an RFC 3339 time (2026-01-31T12:00:00Z) or a date (2026-01-31)", name, clip(v))
 }

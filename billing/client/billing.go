@@ -141,30 +141,30 @@ func (c *Client) Audit(ctx context.Context, tenant string, after uint64, limit i
 	return p, err
 }
 
-// TenantKey describes a tenant read key. Key is set only in the answer of
-// CreateKey: it is shown once.
+// TenantKey describes a tenant's billing key (RoleRead or RoleTenant).
+// Key is set only in the answer of CreateKey and CreateTenantKey: it is
+// shown once; Last4 (its last four characters) tells keys apart later.
 type TenantKey struct {
 	ID        string    `json:"id"`
 	TenantID  string    `json:"tenant_id"`
 	Name      string    `json:"name,omitempty"`
 	Role      string    `json:"role"`
+	Last4     string    `json:"last4,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
 	Key       string    `json:"key,omitempty"`
 }
 
-// CreateKey creates a read key scoped to tenant.
+// CreateKey creates a read key (RoleRead) scoped to tenant, with the
+// admin key or a tenant key of that tenant.
 func (c *Client) CreateKey(ctx context.Context, tenant, name string) (TenantKey, error) {
-	var k TenantKey
-	body := struct {
-		Name string `json:"name,omitempty"`
-	}{name}
-	err := c.send(ctx, http.MethodPost, "/api/v1/tenants/"+seg(tenant)+"/keys", nil, body, &k, false)
-	return k, err
+	return c.createKey(ctx, tenant, RoleRead, name)
 }
 
-// ListKeys lists a tenant's read keys (never the keys themselves).
+// ListKeys lists a tenant's billing keys of both roles, revoked ones
+// included (never the keys themselves).
 func (c *Client) ListKeys(ctx context.Context, tenant string) ([]TenantKey, error) {
 	var out struct {
 		Keys []TenantKey `json:"keys"`
@@ -173,7 +173,9 @@ func (c *Client) ListKeys(ctx context.Context, tenant string) ([]TenantKey, erro
 	return out.Keys, err
 }
 
-// RevokeKey revokes a tenant read key.
+// RevokeKey revokes a tenant's billing key (either role): from then on it
+// is refused (IsUnauthenticated). A tenant key may revoke its own
+// tenant's keys, itself included.
 func (c *Client) RevokeKey(ctx context.Context, tenant, keyID string) (TenantKey, error) {
 	var k TenantKey
 	err := c.send(ctx, http.MethodDelete, "/api/v1/tenants/"+seg(tenant)+"/keys/"+seg(keyID), nil, nil, &k, true)
@@ -234,8 +236,9 @@ func (c *Client) VerifiedPolicy(ctx context.Context, tenant string) (contract.Po
 // cluster registered (RegisterNode), only in the answer of GetCluster.
 type Enrollment = contract.Cluster
 
-// GetCluster returns a registered cluster and its nodes (admin key, or
-// the cluster's own enrollment token).
+// GetCluster returns a registered cluster and its nodes (admin key, the
+// cluster's own enrollment token, or a tenant key of its owner; anyone
+// else gets IsNotFound).
 func (c *Client) GetCluster(ctx context.Context, clusterID string) (Enrollment, error) {
 	var e Enrollment
 	err := c.send(ctx, http.MethodGet, "/api/v1/clusters/"+seg(clusterID), nil, nil, &e, false)
@@ -261,15 +264,16 @@ func (c *Client) RegisterNode(ctx context.Context, clusterID, nodeID, httpAddr, 
 // cluster serves, and whether an add or remove changed nothing.
 type ClusterTenants = contract.ClusterTenants
 
-// ListClusterTenants returns the tenants a cluster serves (admin key, or
-// the cluster's own enrollment token).
+// ListClusterTenants returns the tenants a cluster serves (admin key, the
+// cluster's own enrollment token, or a tenant key of its owner).
 func (c *Client) ListClusterTenants(ctx context.Context, clusterID string) (ClusterTenants, error) {
 	var out ClusterTenants
 	err := c.send(ctx, http.MethodGet, "/api/v1/clusters/"+seg(clusterID)+"/tenants", nil, nil, &out, false)
 	return out, err
 }
 
-// AddClusterTenant makes a cluster serve one more tenant (admin key); its
+// AddClusterTenant makes a cluster serve one more tenant (admin key; a
+// tenant key adds only its own tenant, to clusters its tenant owns); its
 // agents pick it up without a restart. Adding a served tenant is a no-op
 // (Unchanged), so the call is retried like a read.
 func (c *Client) AddClusterTenant(ctx context.Context, clusterID, tenant string) (ClusterTenants, error) {
@@ -278,7 +282,8 @@ func (c *Client) AddClusterTenant(ctx context.Context, clusterID, tenant string)
 	return out, err
 }
 
-// RemoveClusterTenant stops a cluster from serving a tenant (admin key).
+// RemoveClusterTenant stops a cluster from serving a tenant (admin key; a
+// tenant key removes only its own tenant, from clusters its tenant owns).
 // Without force it fails with a conflict (IsConflict): billing cannot see
 // whether the tenant still has data there. With force the tenant's data
 // stays on the cluster, refused to its keys, until it is added back.
@@ -294,12 +299,15 @@ func (c *Client) RemoveClusterTenant(ctx context.Context, clusterID, tenant stri
 
 // DeregisterCluster ends a cluster's registration: its enrollment token
 // stops working (DELETE /api/v1/clusters/{id}; idempotent, so retried).
+// A tenant key deregisters clusters its tenant owns.
 func (c *Client) DeregisterCluster(ctx context.Context, clusterID string) error {
 	return c.send(ctx, http.MethodDelete, "/api/v1/clusters/"+seg(clusterID), nil, nil, nil, true)
 }
 
 // RegisterCluster registers a cluster serving tenants; clusterID "" lets
-// the service choose one.
+// the service choose one. With a tenant key (RoleTenant) tenants must be
+// exactly the key's own tenant (IsPermissionDenied otherwise), and the
+// cluster is then owned by it (Enrollment.Owner).
 func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants []string) (Enrollment, error) {
 	body := struct {
 		ClusterID string   `json:"cluster_id,omitempty"`
@@ -519,7 +527,9 @@ func (c *Client) Pricing(ctx context.Context) (tier.Catalog, error) {
 // WhoAmI describes the credential the client uses.
 type WhoAmI struct {
 	// Kind is "admin", "tenant" or "cluster".
-	Kind      string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Role is a tenant key's: RoleRead or RoleTenant.
+	Role      string    `json:"role,omitempty"`
 	Actor     string    `json:"actor"`
 	TenantID  string    `json:"tenant_id,omitempty"`
 	ClusterID string    `json:"cluster_id,omitempty"`

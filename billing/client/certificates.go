@@ -32,8 +32,8 @@ func (c *Client) RequestCertificate(ctx context.Context, clusterID, nodeID strin
 }
 
 // ClusterCA returns the CA bundle (PEM) of a cluster's node certificates,
-// to verify its nodes with (admin key, or the cluster's own enrollment
-// token).
+// to verify its nodes with (admin key, the cluster's own enrollment
+// token, or a tenant key of its owner).
 func (c *Client) ClusterCA(ctx context.Context, clusterID string) ([]byte, error) {
 	r, err := newRequest(http.MethodGet, "/api/v1/clusters/"+seg(clusterID)+"/ca", nil)
 	if err != nil {

@@ -19,68 +19,18 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
-// Defaults applied by New to zero Config fields.
-const (
-	DefaultTimeout    = apiclient.DefaultTimeout
-	DefaultMaxRetries = apiclient.DefaultMaxRetries
-	DefaultMinBackoff = apiclient.DefaultMinBackoff
-	DefaultMaxBackoff = apiclient.DefaultMaxBackoff
-)
-
-// maxResponseBytes bounds how much of a response body the client reads.
-const maxResponseBytes = 64 << 20
-
-// Config configures a Client. Only URL is required.
-type Config struct {
-	// URL is the billing service's base URL, e.g. "http://127.0.0.1:7080".
-	// Several replicas may be given separated by commas. A missing scheme
-	// means http.
-	URL string
-	// Key is the bearer credential: an admin key, a tenant read key or a
-	// cluster enrollment token.
-	Key string
-	// HTTPClient, when set, is used as is.
-	HTTPClient *http.Client
-	// TLS, when set and HTTPClient is nil, is the built transport's TLS
-	// configuration for https URLs (e.g. the CA from internal/clientopts);
-	// nil means the system roots.
-	TLS *tls.Config
-	// Timeout bounds each attempt. Zero means DefaultTimeout; negative
-	// means no timeout beyond the caller's context.
-	Timeout time.Duration
-	// MaxRetries bounds the retries of one call (a pass over all endpoints
-	// counts as one). Zero means DefaultMaxRetries; negative disables
-	// retries.
-	MaxRetries int
-	// MinBackoff and MaxBackoff bound the backoff between retries.
-	MinBackoff, MaxBackoff time.Duration
-	// UserAgent is sent as User-Agent (default "aerolith-billing-client").
-	UserAgent string
-	// ConnectTimeout and HeaderTimeout, when positive, move a request on
-	// to the next endpoint when one gives no connection (dial and TLS
-	// handshake) in ConnectTimeout, or, for an idempotent request, sends
-	// no response headers in HeaderTimeout (a stopped process); the last
-	// endpoint of a pass waits up to Timeout. Zero disables them.
-	ConnectTimeout, HeaderTimeout time.Duration
-	// RetryBudget, when positive, stops the retries of a call that has
-	// run this long (after the current pass over the replicas); zero
-	// retries up to MaxRetries however long that takes.
-	RetryBudget time.Duration
-	// OnRetry, when set, is called before each attempt that follows a
-	// failed one (failover or retry), e.g. to report it; it must not block.
-	OnRetry func(Retry)
-}
+// Config configures a Client (the fields are documented in
+// internal/apiclient): only URL is required, e.g. "http://127.0.0.1:7080",
+// or several replicas separated by commas. Key is the bearer credential:
+// the admin key, a tenant's billing key, a tenant read key or a cluster
+// enrollment token; the client does not care which.
+type Config = apiclient.Options
 
 // Retry describes a failed attempt and the one that follows it
 // (Config.OnRetry).
@@ -93,43 +43,15 @@ type Client struct {
 
 // New validates cfg and returns a Client. It does no I/O.
 func New(cfg Config) (*Client, error) {
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-			TLSClientConfig:     cfg.TLS,
-		}}
-	}
-	ua := cfg.UserAgent
-	if ua == "" {
-		ua = "aerolith-billing-client"
-	}
-	api, err := apiclient.New(apiclient.Config{
-		URL:              cfg.URL,
+	api, err := apiclient.Open(cfg, apiclient.Service{
 		ExampleURL:       "http://127.0.0.1:7080",
-		Key:              cfg.Key,
-		HTTPClient:       hc,
-		Timeout:          cfg.Timeout,
-		MaxRetries:       cfg.MaxRetries,
-		MinBackoff:       cfg.MinBackoff,
-		MaxBackoff:       cfg.MaxBackoff,
-		UserAgent:        ua,
-		MaxResponseBytes: maxResponseBytes,
-		ConnectTimeout:   cfg.ConnectTimeout,
-		HeaderTimeout:    cfg.HeaderTimeout,
-		RetryBudget:      cfg.RetryBudget,
-		OnRetry:          cfg.OnRetry,
+		UserAgent:        "aerolith-billing-client",
+		MaxResponseBytes: 64 << 20,
 		Unreachable:      "billing endpoint",
+		CheckKey:         true,
 	})
 	if err != nil {
 		return nil, err
-	}
-	if strings.ContainsFunc(cfg.Key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, errors.New("key: contains whitespace or control characters")
 	}
 	return &Client{api: api}, nil
 }
@@ -155,25 +77,25 @@ const (
 type Error = apiclient.Error
 
 // IsNotFound reports a 404.
-func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+func IsNotFound(err error) bool { return apiclient.IsNotFound(err) }
 
 // IsConflict reports a 409: an id or external reference in use, or (code
 // failed_precondition) an entity in the wrong state.
-func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
+func IsConflict(err error) bool { return apiclient.IsConflict(err) }
 
-// IsUnauthenticated reports a 401.
-func IsUnauthenticated(err error) bool { return hasStatus(err, http.StatusUnauthorized) }
+// IsUnauthenticated reports a 401: no key, or one billing does not know
+// (revoked, mistyped).
+func IsUnauthenticated(err error) bool { return apiclient.IsUnauthenticated(err) }
 
-// IsPermissionDenied reports a 403.
-func IsPermissionDenied(err error) bool { return hasStatus(err, http.StatusForbidden) }
+// IsPermissionDenied reports a 403: the key is valid but may not do this
+// (a tenant's key on another tenant's data, or on an admin-only route).
+func IsPermissionDenied(err error) bool { return apiclient.IsPermissionDenied(err) }
 
 // IsInvalidArgument reports a 400.
-func IsInvalidArgument(err error) bool { return hasStatus(err, http.StatusBadRequest) }
+func IsInvalidArgument(err error) bool { return apiclient.IsInvalidArgument(err) }
 
 // IsUnavailable reports a 503 (returned only after retries ran out).
-func IsUnavailable(err error) bool { return hasStatus(err, http.StatusServiceUnavailable) }
-
-func hasStatus(err error, status int) bool { return apiclient.HasStatus(err, status) }
+func IsUnavailable(err error) bool { return apiclient.IsUnavailable(err) }
 
 // request describes one API call before it is sent.
 type request struct {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/apiclient"
 )
 
 // flaky answers 503 fail times, then runs ok.
@@ -126,7 +128,7 @@ func TestErrors(t *testing.T) {
 		{401, `{"error":{"code":"unauthenticated","message":"invalid key"}}`, IsUnauthenticated, CodeUnauthenticated},
 		{403, `{"error":{"code":"permission_denied","message":"needs an admin key"}}`, IsPermissionDenied, CodePermissionDenied},
 		{400, `{"error":{"code":"invalid_argument","message":"tier: unknown tier"}}`, IsInvalidArgument, CodeInvalidArgument},
-		{502, `<html>bad gateway</html>`, func(err error) bool { return hasStatus(err, 502) }, "bad_gateway"},
+		{502, `<html>bad gateway</html>`, func(err error) bool { return apiclient.HasStatus(err, 502) }, "bad_gateway"},
 	}
 	for _, tc := range tests {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

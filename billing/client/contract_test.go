@@ -10,8 +10,6 @@ import (
 
 	"github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/contract"
-	"github.com/aerolithdb/aerolith/billing/service"
-	"github.com/aerolithdb/aerolith/billing/service/servicetest"
 	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
@@ -20,27 +18,9 @@ const adminKey = "client-contract-admin-key-0123456789"
 // TestContract runs every client method against a real in-process billing
 // replica (monthly period, so nothing is billed behind the test's back).
 func TestContract(t *testing.T) {
-	cfg := service.Default()
-	cfg.InsecureHTTP = true // plain HTTP in-process
-	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
-	cfg.AdminKeys = []string{adminKey}
-	cfg.ScheduleInterval = 50 * time.Millisecond
-	svc, err := service.New(cfg, storetest.TestLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	servicetest.Tune(svc, storetest.FastConfig)
-	if err := svc.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
+	svc, admin := startService(t)
 	url := "http://" + svc.HTTPAddr()
-	admin, err := client.New(client.Config{URL: url, Key: adminKey})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	storetest.Eventually(t, time.Minute, func() error { _, _, err := admin.PublicKey(ctx); return err })
 
 	who, err := admin.WhoAmI(ctx)
 	if err != nil || who.Kind != "admin" {

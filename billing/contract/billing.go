@@ -227,10 +227,14 @@ func (c Counters) IsZero() bool { return c == Counters{} }
 // stores its SHA-256). Nodes, the nodes the cluster registered, only in the
 // answer of GET /api/v1/clusters/{id}.
 type Cluster struct {
-	ClusterID       string   `json:"cluster_id"`
-	Tenants         []string `json:"tenants"`
-	EnrollmentToken string   `json:"enrollment_token,omitempty"`
-	Nodes           []Node   `json:"nodes,omitempty"`
+	ClusterID string   `json:"cluster_id"`
+	Tenants   []string `json:"tenants"`
+	// Owner is the tenant that registered the cluster with its own tenant
+	// key (and whose tenant keys may scale and deregister it); empty for a
+	// cluster an admin registered.
+	Owner           string `json:"owner_tenant,omitempty"`
+	EnrollmentToken string `json:"enrollment_token,omitempty"`
+	Nodes           []Node `json:"nodes,omitempty"`
 }
 
 // ClusterTenants is the answer of the cluster tenant calls: the tenants a

@@ -8,10 +8,17 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// APIKeyRoleRead is the role of a billing API key that reads its own
-// tenant's record, usage, invoices, payments, audit trail and policy. It
-// is the only role offered today.
-const APIKeyRoleRead = "read"
+// The roles of a billing API key, each scoped to the key's tenant.
+const (
+	// APIKeyRoleRead reads its own tenant's record, usage, invoices,
+	// payments, audit trail and policy.
+	APIKeyRoleRead = "read"
+	// APIKeyRoleTenant does what a read key does and acts for its tenant:
+	// registers, scales and deregisters the clusters the tenant owns
+	// (RegisterOwnedCluster), manages the tenant's keys and changes its
+	// profile and tier (billing/api decides what each route allows).
+	APIKeyRoleTenant = "tenant"
+)
 
 // MaxActiveAPIKeys bounds the unrevoked billing API keys of one tenant.
 const MaxActiveAPIKeys = 100
@@ -107,11 +114,11 @@ func (a *applier) createAPIKey(c CreateAPIKey) Result {
 		return Result{Err: invalidf("key_hash: required (SHA-256 of the key)")}
 	}
 	switch c.Role {
-	case APIKeyRoleRead:
+	case APIKeyRoleRead, APIKeyRoleTenant:
 	case "":
-		return Result{Err: invalidf("role: required (want %s)", APIKeyRoleRead)}
+		return Result{Err: invalidf("role: required (want %s or %s)", APIKeyRoleRead, APIKeyRoleTenant)}
 	default:
-		return Result{Err: invalidf("role: %q is not offered (want %s)", clip(c.Role), APIKeyRoleRead)}
+		return Result{Err: invalidf("role: %q is not offered (want %s or %s)", clip(c.Role), APIKeyRoleRead, APIKeyRoleTenant)}
 	}
 	if e := checkText("name", c.Name, maxTextLen, false); e != nil {
 		return Result{Err: e}

@@ -8,7 +8,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func (a *applier) registerCluster(c RegisterCluster) Result {
+func (a *applier) registerCluster(c RegisterCluster) Result { return a.register(c, "") }
+
+// register registers c's cluster with owner ("" for none; see
+// RegisterOwnedCluster).
+func (a *applier) register(c RegisterCluster, owner string) Result {
 	if e := checkID("cluster_id", c.ClusterID); e != nil {
 		return Result{Err: e}
 	}
@@ -44,7 +48,7 @@ func (a *applier) registerCluster(c RegisterCluster) Result {
 		if old.DeregisteredAt != nil {
 			return Result{Err: conflictf("cluster %q was deregistered; register it under another id", c.ClusterID)}
 		}
-		if old.TokenSHA256 == hash && slices.Equal(old.Tenants, tenants) {
+		if old.TokenSHA256 == hash && slices.Equal(old.Tenants, tenants) && old.Owner == owner {
 			return Result{Unchanged: true, Cluster: &old}
 		}
 		return Result{Err: conflictf("cluster %q already exists", c.ClusterID)}
@@ -55,11 +59,15 @@ func (a *applier) registerCluster(c RegisterCluster) Result {
 	if get(a.tx, bAPIKeyHashes, c.TokenHash[:]) != nil {
 		return Result{Err: conflictf("token_hash: already used by a billing api key")}
 	}
-	cl := &Cluster{ID: c.ClusterID, Tenants: tenants, TokenSHA256: hash, CreatedAt: a.now(), CreatedBy: a.h.Actor}
+	cl := &Cluster{ID: c.ClusterID, Tenants: tenants, Owner: owner, TokenSHA256: hash, CreatedAt: a.now(), CreatedBy: a.h.Actor}
 	putJSON(a.tx, bClusters, []byte(cl.ID), cl)
 	put(a.tx, bTokens, c.TokenHash[:], []byte(cl.ID))
+	details := map[string]string{"tenants": strings.Join(tenants, ",")}
+	if owner != "" {
+		details["owner"] = owner
+	}
 	for _, t := range tenants {
-		a.audit(t, "cluster", cl.ID, "cluster.registered", map[string]string{"tenants": strings.Join(tenants, ",")})
+		a.audit(t, "cluster", cl.ID, "cluster.registered", details)
 	}
 	return Result{Cluster: cl}
 }

@@ -66,8 +66,11 @@ var kindNames = [...]string{
 }
 
 func (k Kind) String() string {
-	if k == KindSetClusterCA {
+	switch k {
+	case KindSetClusterCA:
 		return "set_cluster_ca"
+	case KindRegisterOwnedCluster:
+		return "register_owned_cluster"
 	}
 	if n := chainPayKindName(k); n != "" {
 		return n
@@ -475,6 +478,8 @@ func Decode(b []byte) (Command, error) {
 	switch k {
 	case KindSetClusterCA:
 		c = SetClusterCA{h, d.str(), d.str(), d.str()}
+	case KindRegisterOwnedCluster:
+		c = decodeRegisterOwnedCluster(h, d)
 	case KindCreateTenant:
 		c = CreateTenant{h, d.str(), d.str(), d.str(), d.str(), d.str()}
 	case KindUpdateTenant:

@@ -13,6 +13,7 @@ func allCommands() []Command {
 	h := Header{Time: 1_767_225_600_000_000_000, Actor: "admin"}
 	return []Command{
 		SetClusterCA{h, "c1", "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"},
+		RegisterOwnedCluster{h, "c2", "t1", token("c2")},
 		CreateTenant{h, "t1", "Org", "Name", "starter", "a@b.example"},
 		UpdateTenant{h, "t1", "Org2", "", "c@d.example"},
 		ChangeTier{h, "t1", "professional"},

@@ -12,7 +12,8 @@
 // RegisterCluster, IngestUsage, CloseDraft, FinalizeInvoice, VoidInvoice,
 // MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey,
 // CreateAPIKey, RevokeAPIKey, RegisterNode, AddClusterTenant,
-// RemoveClusterTenant) encoded
+// RemoveClusterTenant, DeregisterCluster, SetClusterCA,
+// RegisterOwnedCluster) encoded
 // compactly by Encode and proposed with store.Propose; the bytes that come
 // back decode with DecodeResult. Every command carries a Header: Time, the
 // proposer's clock in Unix nanoseconds, and Actor, who asked (for the
@@ -149,8 +150,10 @@
 // # Billing API keys
 //
 // A billing API key is a bearer key for the billing service's own HTTP
-// API, scoped to one tenant, with a role (today only APIKeyRoleRead: read
-// the tenant's record, usage, invoices, payments, audit trail and policy).
+// API, scoped to one tenant, with a role: APIKeyRoleRead reads the
+// tenant's record, usage, invoices, payments, audit trail and policy;
+// APIKeyRoleTenant also acts for the tenant, and a cluster it registers
+// (RegisterOwnedCluster) records the tenant as its owner (Cluster.Owner).
 // It is a different thing from the agent keys of RevokeAgentKey, which
 // authenticate the agents' data API and are revoked through the tenant's
 // policy: creating or revoking a billing API key never changes the

@@ -82,6 +82,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 	switch c := c.(type) {
 	case SetClusterCA:
 		r = a.setClusterCA(c)
+	case RegisterOwnedCluster:
+		r = a.registerOwnedCluster(c)
 	case CreateTenant:
 		r = a.createTenant(c)
 	case UpdateTenant:

@@ -71,6 +71,9 @@ type TierSegment struct {
 type Cluster struct {
 	ID      string   `json:"id"`
 	Tenants []string `json:"tenants"`
+	// Owner is the tenant that registered the cluster with its own billing
+	// key (RegisterOwnedCluster); empty for a cluster an admin registered.
+	Owner string `json:"owner,omitempty"`
 	// TokenSHA256 is the hex SHA-256 of the enrollment token; the token
 	// itself is never stored.
 	TokenSHA256 string    `json:"token_sha256"`

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -256,15 +255,7 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 }
 
 // AuditOff is the audit-log value that disables the audit log.
-const AuditOff = "off"
+const AuditOff = settings.AuditOff
 
 // AuditPath returns the audit log file, "" when the log is off.
-func (c *Config) AuditPath() string {
-	switch c.AuditLog {
-	case AuditOff:
-		return ""
-	case "":
-		return filepath.Join(c.DataDir, "audit", "audit.jsonl")
-	}
-	return c.AuditLog
-}
+func (c *Config) AuditPath() string { return settings.AuditPath(c.DataDir, c.AuditLog) }

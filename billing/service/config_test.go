@@ -1,46 +1,22 @@
 package service
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/aerolithdb/aerolith/billing/ledger"
+	"github.com/aerolithdb/aerolith/internal/settings/settingstest"
 )
-
-func envFunc(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("billing", pflag.ContinueOnError)
-	RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	return Load(fs, envFunc(env))
+	return settingstest.Load(t, "billing", RegisterFlags, Load, args, env)
 }
 
 func TestLoadPrecedence(t *testing.T) {
-	file := writeFile(t, "billing.yaml", `
+	file := settingstest.WriteFile(t, "billing.yaml", `
 data_dir: /file/dir
 http-addr: 127.0.0.1:8000
 period: 1h
@@ -90,33 +66,14 @@ admin-key: ${BILLING_KEY}
 }
 
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
-	}{
-		{"bad duration flag", []string{"--grace", "soon"}, nil, "grace"},
-		{"negative duration", []string{"--grace=-1s"}, nil, "negative"},
-		{"bad int env", nil, map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "three"}, "AEROLITH_BOOTSTRAP_EXPECT"},
-		{"unknown yaml key", []string{"--config", "FILE:foo: 1"}, nil, `unknown key "foo"`},
-		{"missing env ref", []string{"--config", "FILE:admin-key: ${NOPE_NOT_SET}"}, nil, "NOPE_NOT_SET"},
-		{"list for scalar", []string{"--config", "FILE:period: [a, b]"}, nil, "period"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string(nil), tc.args...)
-			for i, a := range args {
-				if body, ok := strings.CutPrefix(a, "FILE:"); ok {
-					args[i] = writeFile(t, "c.yaml", body)
-				}
-			}
-			_, err := load(t, args, tc.env)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Load error = %v, want one mentioning %q", err, tc.want)
-			}
-		})
-	}
+	settingstest.CheckLoadErrors(t, []settingstest.LoadError{
+		{Name: "bad duration flag", Args: []string{"--grace", "soon"}, Want: "grace"},
+		{Name: "negative duration", Args: []string{"--grace=-1s"}, Want: "negative"},
+		{Name: "bad int env", Env: map[string]string{"AEROLITH_BOOTSTRAP_EXPECT": "three"}, Want: "AEROLITH_BOOTSTRAP_EXPECT"},
+		{Name: "unknown yaml key", File: "foo: 1\n", Want: `unknown key "foo"`},
+		{Name: "missing env ref", File: "admin-key: ${NOPE_NOT_SET}\n", Want: "NOPE_NOT_SET"},
+		{Name: "list for scalar", File: "period: [a, b]\n", Want: "period"},
+	}, load)
 }
 
 func TestValidate(t *testing.T) {
@@ -130,7 +87,7 @@ func TestValidate(t *testing.T) {
 	if c := valid(); c.Validate() != nil {
 		t.Fatalf("valid config: %v", c.Validate())
 	}
-	tiers := writeFile(t, "tiers.yaml", "tiers: []")
+	tiers := settingstest.WriteFile(t, "tiers.yaml", "tiers: []")
 	tests := []struct {
 		name string
 		mod  func(*Config)

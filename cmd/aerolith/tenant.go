@@ -296,9 +296,10 @@ func newTenantAuditCommand(m *Main, f *billingFlags) *cobra.Command {
 	return audit
 }
 
-// newTenantKeysCommand builds `aerolith tenant keys`: tenant read keys.
+// newTenantKeysCommand builds `aerolith tenant keys`: a tenant's billing
+// keys, read keys and tenant keys.
 func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
-	cmd := groupCommand("keys", "Manage a tenant's read keys for the billing API")
+	cmd := groupCommand("keys", "Manage a tenant's billing API keys (read keys, and tenant keys that manage the tenant's own clusters and keys)")
 	cmd.AddCommand(
 		newTenantKeysCreateCommand(m, f),
 		newTenantKeysListCommand(m, f),
@@ -309,28 +310,44 @@ func newTenantKeysCommand(m *Main, f *billingFlags) *cobra.Command {
 
 // newTenantKeysCreateCommand builds `aerolith tenant keys create`.
 func newTenantKeysCreateCommand(m *Main, f *billingFlags) *cobra.Command {
-	var name string
+	var name, role string
 	create := &cobra.Command{
 		Use:   "create TENANT_ID",
-		Short: "Create a read key scoped to the tenant (shown once)",
-		Args:  argsBetween(1, 1, "TENANT_ID"),
+		Short: "Create a billing key scoped to the tenant (shown once): --role read (default) or tenant",
+		Long: `Create a billing API key scoped to the tenant; the key is shown only now.
+
+--role read (the default): reads the tenant's own record, usage, invoices,
+payments and audit trail.
+--role tenant: a customer's own credential (e.g. for the Terraform
+provider): also registers, scales and deregisters the tenant's own
+clusters, changes its tier and manages its keys; nothing of any other
+tenant. Only the admin key creates tenant keys.`,
+		Args: argsBetween(1, 1, "TENANT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if role != billingclient.RoleRead && role != billingclient.RoleTenant {
+				return usageError{fmt.Errorf("--role: %q is not a key role (want %s or %s)", role, billingclient.RoleRead, billingclient.RoleTenant)}
+			}
 			c, err := f.client()
 			if err != nil {
 				return err
 			}
-			k, err := c.CreateKey(cmd.Context(), args[0], name)
+			create := c.CreateKey
+			if role == billingclient.RoleTenant {
+				create = c.CreateTenantKey
+			}
+			k, err := create(cmd.Context(), args[0], name)
 			if err != nil {
 				return err
 			}
 			if f.json() {
 				return writeJSON(m.Stdout, k)
 			}
-			_, err = fmt.Fprintf(m.Stdout, "created read key %s for tenant %s; it is shown only now:\n%s\n", k.ID, k.TenantID, k.Key)
+			_, err = fmt.Fprintf(m.Stdout, "created %s key %s for tenant %s; it is shown only now:\n%s\n", k.Role, k.ID, k.TenantID, k.Key)
 			return err
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
+	create.Flags().StringVar(&role, "role", billingclient.RoleRead, "read, or tenant (acts for the tenant: its clusters and keys)")
 	return create
 }
 
@@ -338,7 +355,7 @@ func newTenantKeysCreateCommand(m *Main, f *billingFlags) *cobra.Command {
 func newTenantKeysListCommand(m *Main, f *billingFlags) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list TENANT_ID",
-		Short: "List the tenant's read keys",
+		Short: "List the tenant's billing keys (never the keys themselves)",
 		Args:  argsBetween(1, 1, "TENANT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
@@ -353,9 +370,9 @@ func newTenantKeysListCommand(m *Main, f *billingFlags) *cobra.Command {
 				return writeJSON(m.Stdout, keys)
 			}
 			tw := newTable(m.Stdout)
-			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tLAST4\tCREATED\tREVOKED")
 			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, billingTime(k.CreatedAt), billingTime(k.RevokedAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.Last4, billingTime(k.CreatedAt), billingTime(k.RevokedAt))
 			}
 			return tw.Flush()
 		},
@@ -367,7 +384,7 @@ func newTenantKeysListCommand(m *Main, f *billingFlags) *cobra.Command {
 func newTenantKeysRevokeCommand(m *Main, f *billingFlags) *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke TENANT_ID KEY_ID",
-		Short: "Revoke a read key",
+		Short: "Revoke a billing key of the tenant (either role)",
 		Args:  argsBetween(2, 2, "TENANT_ID KEY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()

@@ -7,9 +7,6 @@ import (
 	"strings"
 )
 
-// CodeInvalidArgument is the code of a request refused for a bad path.
-const CodeInvalidArgument = "invalid_argument"
-
 // MuxOption configures NewMux.
 type MuxOption func(*muxConfig)
 

@@ -8,13 +8,24 @@ package jsonapi
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/aerolithdb/aerolith/internal/apierr"
 )
 
-// Error codes both APIs answer with for routing and internal failures.
+// Error codes of the {"error":{"code","message"}} body that both APIs
+// answer with; those the state machines also return are internal/apierr's.
 const (
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeInternal         = "internal"
+	CodeInvalidArgument    = apierr.CodeInvalid
+	CodeUnauthenticated    = "unauthenticated"
+	CodePermissionDenied   = apierr.CodeForbidden
+	CodeNotFound           = apierr.CodeNotFound
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeConflict           = apierr.CodeConflict
+	CodePreconditionFailed = apierr.CodePrecondition
+	CodeFailedPrecondition = apierr.CodeState
+	CodeTooLarge           = apierr.CodeTooLarge
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = apierr.CodeInternal
 )
 
 // RetryAfterSeconds is the Retry-After sent with 503 answers.

@@ -1,6 +1,7 @@
 package jsonapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -81,4 +82,22 @@ func MethodLabel(m string) string {
 		return m
 	}
 	return "other"
+}
+
+// Registries returns an API's metrics registerer and the gatherer its
+// /metrics serves, defaulted: nil reg means a private registry, which
+// is also what a nil gat serves. reg without gat is an error: /metrics
+// would not serve what the API registers.
+func Registries(reg prometheus.Registerer, gat prometheus.Gatherer) (prometheus.Registerer, prometheus.Gatherer, error) {
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg = r
+		if gat == nil {
+			gat = r
+		}
+	}
+	if gat == nil {
+		return nil, nil, errors.New("Gatherer is required when Registerer is set")
+	}
+	return reg, gat, nil
 }

@@ -135,3 +135,9 @@ func Instrument(next http.Handler, obs Observer, log *slog.Logger, ew ErrorWrite
 		next.ServeHTTP(sw, r)
 	})
 }
+
+// Handler is an API's root handler: the routes on NewMux (405 with Allow,
+// catch-all 404), wrapped by Instrument.
+func Handler(routes []Route, obs Observer, log *slog.Logger, ew ErrorWriter, opts ...MuxOption) http.Handler {
+	return Instrument(NewMux(routes, ew, opts...), obs, log, ew)
+}

@@ -2,9 +2,6 @@ package jsonapi
 
 import "net/http"
 
-// CodeUnavailable is the code of a 503 answer.
-const CodeUnavailable = "unavailable"
-
 // StartingBody is the answer of GET /api/v1/cluster/self: the node's id and
 // the addresses it advertises, so a joining peer can turn this node's HTTP
 // address into its raft address.

@@ -3,10 +3,27 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/aerolithdb/aerolith/internal/audit"
 )
+
+// AuditOff is the audit-log value that disables the audit log.
+const AuditOff = "off"
+
+// AuditPath returns the audit log file of a daemon whose audit-log option
+// is auditLog: "" when the log is off, the default file under dataDir
+// when the option is empty.
+func AuditPath(dataDir, auditLog string) string {
+	switch auditLog {
+	case AuditOff:
+		return ""
+	case "":
+		return filepath.Join(dataDir, "audit", "audit.jsonl")
+	}
+	return auditLog
+}
 
 // CheckAudit checks the audit-log and audit-hmac-key-file options shared by
 // the agent and billing: a key file needs the log on, and must hold a key

@@ -1,15 +1,14 @@
 package settings
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/aerolithdb/aerolith/internal/settings/settingstest"
 )
 
 type conf struct {
@@ -31,32 +30,13 @@ var testTable = Table[conf]{
 	},
 }
 
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-func writeFile(t *testing.T, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func load(t *testing.T, args []string, e map[string]string) (conf, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	fs.SetOutput(&bytes.Buffer{})
-	testTable.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return conf{}, err
-	}
-	return testTable.Load(fs, env(e))
+	return settingstest.Load(t, "t", testTable.RegisterFlags, testTable.Load, args, e)
 }
 
 func TestLoadPrecedence(t *testing.T) {
-	file := writeFile(t, "name: file\nmax_count: 5\npeers: [a:1, b:2]\nwait: 2d\n")
+	file := settingstest.WriteFile(t, "c.yaml", "name: file\nmax_count: 5\npeers: [a:1, b:2]\nwait: 2d\n")
 	tests := []struct {
 		name string
 		args []string
@@ -85,38 +65,21 @@ func TestLoadPrecedence(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name, file string
-		args       []string
-		env        map[string]string
-		want       string
-	}{
-		{name: "bad int flag", args: []string{"--max-count", "x"}, want: `max-count: "x" is not an integer`},
-		{name: "bad bool env", env: map[string]string{"AEROLITH_ON": "maybe"}, want: `AEROLITH_ON: on: "maybe" is not a boolean`},
-		{name: "bad duration env", env: map[string]string{"AEROLITH_WAIT": "-1s"}, want: `AEROLITH_WAIT: wait: "-1s" is negative`},
-		{name: "unknown key", file: "nope: 1\n", want: `unknown key "nope"`},
-		{name: "duplicate key", file: "max-count: 1\nmax_count: 2\n", want: "both set max-count"},
-		{name: "list for scalar", file: "name: [a, b]\n", want: "name: want a single value, not a list"},
-		{name: "float", file: "max-count: 1.5\n", want: "max-count: 1.5 is not an integer"},
-		{name: "missing env ref", file: "name: ${NOPE_NOT_SET}\n", want: "environment variable NOPE_NOT_SET referenced but not set"},
-		{name: "missing file", args: []string{"--config", "/nonexistent/c.yaml"}, want: "config: open /nonexistent/c.yaml"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := tt.args
-			if tt.file != "" {
-				args = append(args, "--config", writeFile(t, tt.file))
-			}
-			_, err := load(t, args, tt.env)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
+	settingstest.CheckLoadErrors(t, []settingstest.LoadError{
+		{Name: "bad int flag", Args: []string{"--max-count", "x"}, Want: `max-count: "x" is not an integer`},
+		{Name: "bad bool env", Env: map[string]string{"AEROLITH_ON": "maybe"}, Want: `AEROLITH_ON: on: "maybe" is not a boolean`},
+		{Name: "bad duration env", Env: map[string]string{"AEROLITH_WAIT": "-1s"}, Want: `AEROLITH_WAIT: wait: "-1s" is negative`},
+		{Name: "unknown key", File: "nope: 1\n", Want: `unknown key "nope"`},
+		{Name: "duplicate key", File: "max-count: 1\nmax_count: 2\n", Want: "both set max-count"},
+		{Name: "list for scalar", File: "name: [a, b]\n", Want: "name: want a single value, not a list"},
+		{Name: "float", File: "max-count: 1.5\n", Want: "max-count: 1.5 is not an integer"},
+		{Name: "missing env ref", File: "name: ${NOPE_NOT_SET}\n", Want: "environment variable NOPE_NOT_SET referenced but not set"},
+		{Name: "missing file", Args: []string{"--config", "/nonexistent/c.yaml"}, Want: "config: open /nonexistent/c.yaml"},
+	}, load)
 }
 
 func TestFileEnvExpansion(t *testing.T) {
-	file := writeFile(t, "name: ${WHO}\npeers: ${PEERS}\n")
+	file := settingstest.WriteFile(t, "c.yaml", "name: ${WHO}\npeers: ${PEERS}\n")
 	got, err := load(t, []string{"--config", file}, map[string]string{"WHO": "me", "PEERS": "a:1,b:2"})
 	if err != nil {
 		t.Fatal(err)
