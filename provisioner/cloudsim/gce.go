@@ -24,7 +24,7 @@ import (
 const (
 	gcePrefix = "/compute/v1/projects/"
 	// gceBase is the host self links name, as the real API's do.
-	gceBase = "https://www.googleapis.com/compute/v1/"
+	gceBase    = "https://www.googleapis.com/compute/v1/"
 	maxGCEBody = 1 << 20
 	// GCE metadata: one value up to 256 KiB, all of them up to 512 KiB.
 	maxMetadataValue = 256 << 10

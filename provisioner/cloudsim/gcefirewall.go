@@ -12,10 +12,10 @@ import (
 // Firewall is a simulated GCE firewall rule.
 type Firewall struct {
 	ID, Name, Project, Description, Network string
-	Direction                              string
-	Priority                               int
-	Allowed                                []FirewallAllowed
-	SourceRanges, SourceTags, TargetTags   []string
+	Direction                               string
+	Priority                                int
+	Allowed                                 []FirewallAllowed
+	SourceRanges, SourceTags, TargetTags    []string
 }
 
 // FirewallAllowed is one protocol and its ports.

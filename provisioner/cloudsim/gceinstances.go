@@ -266,7 +266,7 @@ func (s *Server) gceInstanceJSON(in *Instance, m *gceInstance) map[string]any {
 		"kind": "compute#instance", "id": in.ID, "name": m.Name, "description": m.Description,
 		"creationTimestamp": gceTime(in.LaunchTime), "zone": gceBase + "projects/" + m.Project + "/zones/" + in.Zone,
 		"machineType": gceBase + "projects/" + m.Project + "/zones/" + in.Zone + "/machineTypes/" + in.InstanceType,
-		"status": s.gceStatus(in, m), "selfLink": link, "labels": in.Tags, "labelFingerprint": "42WmSpB8rSM=",
+		"status":      s.gceStatus(in, m), "selfLink": link, "labels": in.Tags, "labelFingerprint": "42WmSpB8rSM=",
 		"tags":              map[string]any{"items": m.NetworkTags, "fingerprint": "42WmSpB8rSM="},
 		"metadata":          map[string]any{"kind": "compute#metadata", "items": items, "fingerprint": "42WmSpB8rSM="},
 		"networkInterfaces": []any{nic},
