@@ -56,6 +56,10 @@ type gceInstanceIn struct {
 			NatIP string `json:"natIP"`
 		} `json:"accessConfigs"`
 	} `json:"networkInterfaces"`
+	ServiceAccounts []struct {
+		Email  string   `json:"email"`
+		Scopes []string `json:"scopes"`
+	} `json:"serviceAccounts"`
 }
 
 // checkLabels applies GCE's label rules.
@@ -169,6 +173,16 @@ func (s *Server) gceInsertInstance(route gceRoute, _ map[string][]string, body [
 	}
 	if len(nic.AccessConfigs) > 1 || len(nic.AccessConfigs) == 1 && nic.AccessConfigs[0].Type != "ONE_TO_ONE_NAT" {
 		return nil, nil, gceInvalid("Invalid value for field 'resource.networkInterfaces[0].accessConfigs': only one ONE_TO_ONE_NAT access config is supported.")
+	}
+	for i, sa := range in.ServiceAccounts {
+		if sa.Email != "default" && !strings.HasSuffix(sa.Email, ".iam.gserviceaccount.com") {
+			return nil, nil, gceInvalid("Invalid value for field 'resource.serviceAccounts[%d].email': '%s'.", i, clip(sa.Email))
+		}
+		for _, sc := range sa.Scopes {
+			if !strings.HasPrefix(sc, "https://www.googleapis.com/auth/") {
+				return nil, nil, gceInvalid("Invalid value for field 'resource.serviceAccounts[%d].scopes[]': '%s'.", i, clip(sc))
+			}
+		}
 	}
 	if existing := s.gceFind(route, in.Name, false); existing != nil {
 		return nil, nil, &gceErr{Code: 409, Status: "ALREADY_EXISTS", Reason: "alreadyExists",

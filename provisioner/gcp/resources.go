@@ -139,6 +139,9 @@ func (d *Driver) Launch(ctx context.Context, spec *provisioner.ClusterSpec, l pr
 			Network:       proto.String(d.network),
 			AccessConfigs: []*computepb.AccessConfig{{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}},
 		}},
+		// Read-only Compute access for the node's own calls: discovery of
+		// its peers by label (--discover provider=gcp) on unmanaged clusters.
+		ServiceAccounts: []*computepb.ServiceAccount{{Email: proto.String("default"), Scopes: []string{"https://www.googleapis.com/auth/compute.readonly"}}},
 	}
 	var got *computepb.Instance
 	exists := func(ctx context.Context) (bool, error) {
