@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -81,4 +82,31 @@ func TestCLIClusterOnSimulatedGCP(t *testing.T) {
 		t.Fatalf("after destroy: live %v, left %q, agents %v", got, left, e.booter.Running())
 	}
 	checkGCPAuth(t, e)
+
+	// Unmanaged: without billing, the nodes find each other by the
+	// cluster label through the Compute API (their own application default
+	// credentials, as a VM's service account would give them).
+	if _, err := run("cluster", "create", "plain", "--cloud", "gcp", "--nodes", "3", "--endpoint", e.simURL, "--insecure-http"); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(e.booter.Dir, "*", "agent.log"))
+	discovered := 0
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if strings.Contains(string(b), "discovered the cluster's nodes") && strings.Contains(string(b), "gcp project="+gcpProject) {
+			discovered++
+		}
+	}
+	if discovered != 3 {
+		t.Fatalf("%d of 3 agents logged a discovery through the Compute API (of %d logs)", discovered, len(logs))
+	}
+	if out, err := run("cluster", "show", "plain", "--output", "json"); err != nil || !strings.Contains(out, `"health": "healthy`) {
+		t.Fatalf("show plain = %s, %v; want a healthy cluster", out, err)
+	}
+	if _, err := run("cluster", "destroy", "plain", "--yes"); err != nil {
+		t.Fatal(err)
+	}
+	if left := gcpLeft(e); left != "" || len(e.booter.Running()) != 0 {
+		t.Fatalf("after destroying plain: left %q, agents %v", left, e.booter.Running())
+	}
 }
