@@ -13,14 +13,15 @@ import (
 
 // resolveGCP fills a gcp create's project, zone and region from the
 // flags, else from the environment variables Google's tools read
-// (GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT, CLOUDSDK_COMPUTE_ZONE,
+// (GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT, else the application
+// default credentials' project; CLOUDSDK_COMPUTE_ZONE,
 // CLOUDSDK_COMPUTE_REGION); the region defaults to the zone's.
-func resolveGCP(o *createOptions) error {
+func resolveGCP(ctx context.Context, o *createOptions) error {
 	if o.project == "" {
-		o.project = gcpdrv.ProjectFromEnv()
+		o.project = gcpdrv.DefaultProject(ctx)
 	}
 	if o.project == "" {
-		return usageError{errors.New("--project: the GCP project is required (or GOOGLE_CLOUD_PROJECT / CLOUDSDK_CORE_PROJECT)")}
+		return usageError{errors.New("--project: the GCP project is required (or GOOGLE_CLOUD_PROJECT / CLOUDSDK_CORE_PROJECT, or the project of the application default credentials)")}
 	}
 	spec := &o.spec
 	if spec.Zone == "" {

@@ -148,7 +148,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		return usageError{fmt.Errorf("--cloud %s: this command drives local, aws and gcp clusters (the azure driver is not built yet)", spec.Cloud)}
 	}
 	if spec.Cloud == provisioner.GCP {
-		if err := resolveGCP(o); err != nil {
+		if err := resolveGCP(ctx, o); err != nil {
 			return err
 		}
 	}

@@ -96,6 +96,19 @@ func ProjectFromEnv() string {
 	return ""
 }
 
+// DefaultProject is the project the environment names
+// (ProjectFromEnv), else the one of the application default credentials
+// (a service account key's project_id), "" when neither says.
+func DefaultProject(ctx context.Context) string {
+	if p := ProjectFromEnv(); p != "" {
+		return p
+	}
+	if creds, err := google.FindDefaultCredentials(ctx, compute.DefaultAuthScopes()...); err == nil {
+		return creds.ProjectID
+	}
+	return ""
+}
+
 // New builds the REST clients. Credentials are looked up (files and
 // environment) but no request is made.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
@@ -108,13 +121,10 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.Network == "" {
 		cfg.Network = DefaultNetwork
 	}
-	if cfg.Project == "" {
-		cfg.Project = ProjectFromEnv()
-	}
 	if cfg.Project == "" && len(cfg.ClientOptions) == 0 {
-		if creds, err := google.FindDefaultCredentials(ctx, compute.DefaultAuthScopes()...); err == nil {
-			cfg.Project = creds.ProjectID
-		}
+		cfg.Project = DefaultProject(ctx)
+	} else if cfg.Project == "" {
+		cfg.Project = ProjectFromEnv()
 	}
 	if cfg.Project == "" {
 		return nil, ErrNoProject
