@@ -311,11 +311,22 @@ func insertOp(ctx context.Context, what string, token string, insert func(ctx co
 		if end, err := time.Parse(time.RFC3339, op.Proto().GetEndTime()); err == nil && end.Before(began) {
 			continue // a stale operation of an earlier life of this resource
 		}
-		// Just made, not yet visible (eventual consistency).
-		return waitExists(ctx, what, exists)
+		// Just made, not yet visible (eventual consistency). Should it
+		// never show (the cloud's clock behind ours made a stale
+		// operation look new), the next attempt's insert says: a 409
+		// when it exists, a new instance when it does not.
+		wctx, cancel := context.WithTimeout(ctx, visibleWithin)
+		err = waitExists(wctx, what, exists)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
 	}
 	return fmt.Errorf("insert %s: no attempt made it", what)
 }
+
+// visibleWithin bounds the wait for a resource whose insert finished.
+const visibleWithin = 30 * time.Second
 
 // waitExists polls until the resource is visible.
 func waitExists(ctx context.Context, what string, exists func(ctx context.Context) (bool, error)) error {

@@ -344,3 +344,19 @@ func inserts(sim *cloudsim.Server) int {
 	}
 	return n
 }
+
+func TestState(t *testing.T) {
+	for _, tt := range []struct {
+		status string
+		want   provisioner.State
+	}{
+		{"PROVISIONING", provisioner.Pending}, {"STAGING", provisioner.Pending}, {"RUNNING", provisioner.Running},
+		{"STOPPING", provisioner.Stopping}, {"SUSPENDING", provisioner.Stopping},
+		// TERMINATED is a stopped GCE instance: it still holds its node's disk.
+		{"TERMINATED", provisioner.Stopped}, {"SUSPENDED", provisioner.Stopped}, {"", provisioner.Terminated},
+	} {
+		if got := gcpdrv.State(tt.status); got != tt.want {
+			t.Errorf("State(%q) = %s, want %s", tt.status, got, tt.want)
+		}
+	}
+}

@@ -27,6 +27,7 @@ func TestCLIClusterOnSimulatedGCP(t *testing.T) {
 	e := newEnv(t, ctx)
 	tenant, _, _ := e.managed(t, ctx, "cli")
 	creds := gcpCredentials(t, e)
+	logAgentsOnFailure(t, e)
 	state := t.TempDir()
 	run := func(args ...string) (string, error) {
 		t.Helper()

@@ -38,6 +38,7 @@ func gcpCredentials(t *testing.T, e *env) string {
 
 func gcpDriver(t *testing.T, e *env) *gcpdrv.Driver {
 	t.Helper()
+	logAgentsOnFailure(t, e)
 	gcpCredentials(t, e)
 	t.Setenv("GOOGLE_CLOUD_PROJECT", gcpProject)
 	d, err := gcpdrv.New(context.Background(), gcpdrv.Config{Endpoint: e.simURL, MaxBackoff: 50 * time.Millisecond})
@@ -154,4 +155,20 @@ func TestGCPClusterUnderFaults(t *testing.T) {
 	if left := gcpLeft(e); left != "" || len(e.booter.Running()) != 0 {
 		t.Fatalf("after destroy: %s, agents %v", left, e.booter.Running())
 	}
+}
+
+// logAgentsOnFailure logs the tail of every booted agent's log when t
+// fails (GCE instance ids are numeric: newEnv's i-* glob misses them).
+func logAgentsOnFailure(t *testing.T, e *env) {
+	t.Helper()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(e.booter.Dir, "[0-9]*", "agent.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, tail(string(b), 15))
+		}
+	})
 }
