@@ -16,6 +16,8 @@ type Firewall struct {
 	Priority                                int
 	Allowed                                 []FirewallAllowed
 	SourceRanges, SourceTags, TargetTags    []string
+	// hiddenFor counts the gets still blind to a new rule.
+	hiddenFor int
 }
 
 // FirewallAllowed is one protocol and its ports.
@@ -137,7 +139,8 @@ func (s *Server) gceInsertFirewall(route gceRoute, _ map[string][]string, body [
 		}
 		return nil, nil, gceInvalid("Invalid value for field 'resource.name': '%s'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'", clip(name))
 	}
-	fw := &Firewall{ID: gceID(), Name: *in.Name, Project: route.project, Direction: "INGRESS", Priority: 1000, Network: "global/networks/default"}
+	fw := &Firewall{ID: gceID(), Name: *in.Name, Project: route.project, Direction: "INGRESS", Priority: 1000, Network: "global/networks/default",
+		hiddenFor: s.faults.EventualConsistency}
 	if e := in.apply(fw); e != nil {
 		return nil, nil, e
 	}
@@ -175,6 +178,10 @@ func (s *Server) gceGetFirewall(route gceRoute, _ map[string][]string, _ []byte)
 	fw, e := s.gceFirewall(route)
 	if e != nil {
 		return nil, nil, e
+	}
+	if fw.hiddenFor > 0 {
+		fw.hiddenFor--
+		return nil, nil, gceNotFound(fmt.Sprintf("projects/%s/global/firewalls/%s", route.project, route.name))
 	}
 	return firewallJSON(fw), nil, nil
 }
