@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func gceDo(t *testing.T, h http.Handler, method, path, auth, body string) (int, map[string]any) {
@@ -104,5 +106,68 @@ func TestGCEFilter(t *testing.T) {
 		if got := f.match(get); got != tt.want {
 			t.Errorf("filter %q = %v, want %v", tt.expr, got, tt.want)
 		}
+	}
+}
+
+// TestGCEInsertLifecycle: an insert's operation goes PENDING → RUNNING →
+// DONE as the instance goes PROVISIONING → STAGING → RUNNING; the same
+// requestId answers the same operation and makes nothing more; another
+// requestId for the same name is a 409; a delete's operation is DONE
+// once the instance is gone.
+func TestGCEInsertLifecycle(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	sim, err := New(Config{PendingFor: 300 * time.Millisecond, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	const zone = "/compute/v1/projects/acme-prod-1/zones/europe-west1-b"
+	const bearer = "Bearer ya29.test-0123456789"
+	body := `{"name":"shop-n1","machineType":"zones/europe-west1-b/machineTypes/e2-standard-2",` +
+		`"disks":[{"boot":true,"initializeParams":{"diskSizeGb":"20","sourceImage":"projects/debian-cloud/global/images/family/debian-12"}}],` +
+		`"networkInterfaces":[{"network":"global/networks/default"}],"metadata":{"items":[{"key":"user-data","value":"#cloud-config\n"}]}}`
+	const rid = "6f1c3b2a-1d2e-8f00-9abc-0123456789ab"
+	code, op := gceDo(t, sim, "POST", zone+"/instances?requestId="+rid, bearer, body)
+	if code != 200 || op["status"] != "PENDING" || op["operationType"] != "insert" {
+		t.Fatalf("insert = %d %v", code, op)
+	}
+	opPath := zone + "/operations/" + op["name"].(string)
+	instance := func() string {
+		_, in := gceDo(t, sim, "GET", zone+"/instances/shop-n1", bearer, "")
+		s, _ := in["status"].(string)
+		return s
+	}
+	status := func() string { _, o := gceDo(t, sim, "GET", opPath, bearer, ""); return o["status"].(string) }
+	if s, st := instance(), status(); s != "PROVISIONING" || st != "PENDING" {
+		t.Fatalf("at once: instance %s, operation %s", s, st)
+	}
+	advance(200 * time.Millisecond)
+	if s, st := instance(), status(); s != "STAGING" || st != "RUNNING" {
+		t.Fatalf("after 200ms: instance %s, operation %s", s, st)
+	}
+	advance(200 * time.Millisecond)
+	if s, st := instance(), status(); s != "RUNNING" || st != "DONE" {
+		t.Fatalf("after 400ms: instance %s, operation %s", s, st)
+	}
+	if code, again := gceDo(t, sim, "POST", zone+"/instances?requestId="+rid, bearer, body); code != 200 || again["name"] != op["name"] {
+		t.Fatalf("the same requestId = %d %v, want operation %v", code, again, op["name"])
+	}
+	if code, doc := gceDo(t, sim, "POST", zone+"/instances?requestId=7f1c3b2a-1d2e-8f00-9abc-0123456789ab", bearer, body); code != 409 {
+		t.Fatalf("another requestId for the same name = %d %v, want 409", code, doc)
+	}
+	if n := len(sim.Instances()); n != 1 {
+		t.Fatalf("%d instances, want 1", n)
+	}
+	code, del := gceDo(t, sim, "DELETE", zone+"/instances/shop-n1", bearer, "")
+	if code != 200 || instance() != "STOPPING" {
+		t.Fatalf("delete = %d %v, instance %s", code, del, instance())
+	}
+	advance(200 * time.Millisecond)
+	_, d := gceDo(t, sim, "GET", zone+"/operations/"+del["name"].(string), bearer, "")
+	if d["status"] != "DONE" || instance() != "" {
+		t.Fatalf("after the delete: operation %v, instance %q", d["status"], instance())
 	}
 }
