@@ -10,6 +10,7 @@
 //
 //	billing                                   the billing service's node registry (managed agents)
 //	provider=aws region=R tag_key=K tag_value=V [endpoint=URL] [port=N]
+//	provider=gcp project=P zone=Z label_key=K label_value=V [endpoint=URL] [port=N]
 //
 // Each provider is one implementation of Provider: billing's registry
 // (NewBilling, fed by the agent's billing client) and cloud tags (NewAWS,
@@ -46,6 +47,7 @@ type Provider interface {
 const (
 	ProviderBilling = "billing"
 	ProviderAWS     = "aws"
+	ProviderGCP     = "gcp"
 )
 
 // maxLen bounds a discovery string.
@@ -61,6 +63,7 @@ type providerSpec struct {
 var providers = map[string]providerSpec{
 	ProviderBilling: {},
 	ProviderAWS:     {required: []string{"region", "tag_key", "tag_value"}, optional: []string{"endpoint", "port"}},
+	ProviderGCP:     {required: []string{"project", "zone", "label_key", "label_value"}, optional: []string{"endpoint", "port"}},
 }
 
 // Config is a parsed discovery string.
@@ -155,6 +158,11 @@ func Parse(s string) (Config, error) {
 	}
 	if name == ProviderAWS {
 		if err := checkTag(args["tag_key"], args["tag_value"]); err != nil {
+			return Config{}, err
+		}
+	}
+	if name == ProviderGCP {
+		if err := checkGCP(args); err != nil {
 			return Config{}, err
 		}
 	}

@@ -23,7 +23,7 @@ func init() { commands = append(commands, newCloudsimCommand) }
 // a process, for trying the aws driver (and the Terraform provider)
 // offline. It boots every instance it launches from its user data.
 func newCloudsimCommand(m *Main) *cobra.Command {
-	var addr, dataDir, subnet string
+	var addr, dataDir, subnet, gcpKeyFile, gcpProject string
 	var faults cloudsim.Faults
 	var pendingFor time.Duration
 	serve := &cobra.Command{
@@ -76,6 +76,14 @@ every agent it booted.`,
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			fmt.Fprintf(m.Stdout, "cloudsim: EC2 endpoint http://%s (instances under %s)\n", ln.Addr(), abs)
+			if gcpKeyFile != "" {
+				if err := writeGCPKey(gcpKeyFile, "http://"+ln.Addr().String(), gcpProject); err != nil {
+					srv.Close()
+					sim.Close()
+					return err
+				}
+				fmt.Fprintf(m.Stdout, "cloudsim: Compute Engine endpoint http://%s, service account key %s (GOOGLE_APPLICATION_CREDENTIALS, project %s)\n", ln.Addr(), gcpKeyFile, gcpProject)
+			}
 			var serveErr error
 			select {
 			case <-cmd.Context().Done():
@@ -100,6 +108,8 @@ every agent it booted.`,
 	fl.StringVar(&addr, "addr", "127.0.0.1:4566", "host:port to serve the EC2 API on")
 	fl.StringVar(&dataDir, "data-dir", "", "directory of the booted instances (files, data, logs)")
 	fl.StringVar(&subnet, "subnet", "", "IPv4 /24 the instances' private addresses come from (default: a random one in 127.64.0.0/10)")
+	fl.StringVar(&gcpKeyFile, "gcp-key-file", "", "write a GCP service account key file whose token endpoint is this simulator, for the gcp driver's GOOGLE_APPLICATION_CREDENTIALS")
+	fl.StringVar(&gcpProject, "gcp-project", "aerolith-sim", "the project of the --gcp-key-file account")
 	fl.DurationVar(&pendingFor, "pending-for", 300*time.Millisecond, "how long a launched instance stays pending")
 	fl.IntVar(&faults.EventualConsistency, "fault-eventual-consistency", 0, "hide a new resource from the first N describes")
 	fl.IntVar(&faults.Throttle, "fault-throttle", 0, "answer every Nth request RequestLimitExceeded")
@@ -110,4 +120,17 @@ every agent it booted.`,
 	cmd := groupCommand("cloudsim", "The offline cloud simulator (tests and trying the cloud drivers without a cloud)")
 	cmd.AddCommand(serve)
 	return cmd
+}
+
+// writeGCPKey writes a service account key of project whose token_uri is
+// the simulator at base.
+func writeGCPKey(path, base, project string) error {
+	key, err := cloudsim.GCEServiceAccountKey(base, project)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return fmt.Errorf("--gcp-key-file: %w", err)
+	}
+	return nil
 }

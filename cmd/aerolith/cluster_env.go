@@ -58,8 +58,14 @@ func newClusterEnv(ctx context.Context, store clusterStore, rec *clusterRecord, 
 			return nil, err
 		}
 		e.drv = d
+	case provisioner.GCP:
+		d, err := gcpDriver(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		e.drv = d
 	default:
-		return nil, usageError{fmt.Errorf("--cloud %s: this command drives local and aws clusters", rec.Spec.Cloud)}
+		return nil, usageError{fmt.Errorf("--cloud %s: this command drives local, aws and gcp clusters", rec.Spec.Cloud)}
 	}
 	if !rec.InsecureHTTP && rec.CAFile != "" {
 		var err error
@@ -190,6 +196,9 @@ func (e *clusterEnv) cloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
 	b := provisioner.Boot{AdminKey: e.sec.AdminKey, InsecureHTTP: e.rec.InsecureHTTP}
 	if spec.Managed == nil {
 		b.Discover = fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
+		if spec.Cloud == provisioner.GCP {
+			b.Discover = gcpDiscover(e.rec)
+		}
 		if e.rec.Endpoint != "" {
 			b.Discover += " endpoint=" + e.rec.Endpoint
 		}

@@ -51,6 +51,7 @@ type createOptions struct {
 	tags          []string
 	agentSettings []string
 	endpoint      string
+	project       string // gcp
 	insecureHTTP  bool
 	dryRun        bool
 	billingURL    string
@@ -81,7 +82,8 @@ their usage.
 Progress goes to stderr; the result to stdout (--output json for scripts).`,
 		Example: `  aerolith cluster create shop --cloud local --nodes 3
   aerolith cluster create shop --cloud local --nodes 3 --billing-url https://127.0.0.1:7080 --tenant t-123
-  aerolith cluster create shop --cloud aws --region eu-west-1 --nodes 3 --dry-run`,
+  aerolith cluster create shop --cloud aws --region eu-west-1 --nodes 3 --dry-run
+  aerolith cluster create shop --cloud gcp --project acme-prod --zone europe-west1-b --nodes 3 --dry-run`,
 		Args: argsBetween(1, 1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.spec.Name = args[0]
@@ -93,13 +95,14 @@ Progress goes to stderr; the result to stdout (--output json for scripts).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cloud, "cloud", string(provisioner.Local), "where the nodes run: local or aws")
+	fl.StringVar(&cloud, "cloud", string(provisioner.Local), "where the nodes run: local, aws or gcp")
 	fl.IntVar(&o.spec.Nodes, "nodes", 3, "number of nodes: 1, 3, 5 or 7")
-	fl.StringVar(&o.spec.Region, "region", "", "region (aws)")
-	fl.StringVar(&o.spec.Zone, "zone", "", "availability zone (aws, optional)")
+	fl.StringVar(&o.spec.Region, "region", "", "region (aws; gcp: the zone's region, env CLOUDSDK_COMPUTE_REGION)")
+	fl.StringVar(&o.spec.Zone, "zone", "", "zone (gcp, env CLOUDSDK_COMPUTE_ZONE; aws: availability zone, optional)")
 	fl.StringVar(&o.spec.InstanceType, "instance-type", "", "instance type (aws; default t3.medium)")
 	fl.IntVar(&o.spec.DiskGB, "disk-gb", 0, "data disk per node in GiB (aws; default 20)")
 	fl.StringVar(&o.spec.Image, "image", "", "machine image (aws: an AMI id)")
+	fl.StringVar(&o.project, "project", "", "GCP project id (gcp; env GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT)")
 	fl.StringVar(&o.endpoint, "endpoint", "", "the cloud API's endpoint URL (aws: e.g. a local aerolith cloudsim serve)")
 	fl.StringSliceVar(&o.spec.AllowedCIDRs, "allowed-cidr", nil, "CIDR allowed to reach the data API (repeatable; aws)")
 	fl.StringArrayVar(&o.tags, "tag", nil, "tag key=value put on every resource (repeatable)")
@@ -141,8 +144,13 @@ func randomKey() (string, error) {
 
 func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions) error {
 	spec := &o.spec
-	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS {
-		return usageError{fmt.Errorf("--cloud %s: this command drives local and aws clusters (the gcp and azure drivers are not built yet)", spec.Cloud)}
+	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS && spec.Cloud != provisioner.GCP {
+		return usageError{fmt.Errorf("--cloud %s: this command drives local, aws and gcp clusters (the azure driver is not built yet)", spec.Cloud)}
+	}
+	if spec.Cloud == provisioner.GCP {
+		if err := resolveGCP(ctx, o); err != nil {
+			return err
+		}
 	}
 	if spec.Cloud != provisioner.Local && o.endpoint == "" && (spec.Agent.URL == "" || spec.Agent.SHA256 == "") {
 		return usageError{fmt.Errorf("--agent-url and --agent-sha256: required for --cloud %s (its nodes download the agent from that URL and check its digest before running it)", spec.Cloud)}
@@ -197,7 +205,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		return usageError{fmt.Errorf("--cloud %s: the nodes get their certificates from billing (--billing-url and --tenant); without billing, choose --insecure-http explicitly", spec.Cloud)}
 	}
 	if o.dryRun {
-		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP}
+		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP}
 		env, err := newClusterEnv(ctx, store, rec, &clusterSecrets{}, progress.event)
 		if err != nil {
 			return err
@@ -222,7 +230,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 	rec, sec, err := store.load(spec.Name)
 	switch {
 	case errors.Is(err, errNoCluster):
-		rec = &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings, Created: time.Now().UTC()}
+		rec = &clusterRecord{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings, Created: time.Now().UTC()}
 		sec = &clusterSecrets{}
 		if sec.AdminKey, err = randomKey(); err != nil {
 			return err

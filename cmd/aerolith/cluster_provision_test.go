@@ -17,6 +17,9 @@ import (
 func TestClusterCreateRefusesBadInput(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("AEROLITH_BILLING_KEY", "")
+	for _, k := range []string{"GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_COMPUTE_ZONE", "CLOUDSDK_COMPUTE_REGION"} {
+		t.Setenv(k, "")
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -24,8 +27,10 @@ func TestClusterCreateRefusesBadInput(t *testing.T) {
 	}{
 		{"even nodes", []string{"--nodes", "4"}, "nodes: 4 nodes: want 1, 3, 5 or 7"},
 		{"bad name", []string{"--nodes", "3", "--cloud", "local"}, ""},
-		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local and aws clusters`},
-		{"cloud without a driver", []string{"--cloud", "gcp", "--region", "europe-west1"}, `--cloud gcp: this command drives local and aws clusters`},
+		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local, aws and gcp clusters`},
+		{"gcp without a project", []string{"--cloud", "gcp", "--zone", "europe-west1-b"}, `--project: the GCP project is required (or GOOGLE_CLOUD_PROJECT`},
+		{"gcp without a zone", []string{"--cloud", "gcp", "--project", "acme-prod-1"}, `--zone: the GCE zone is required (or CLOUDSDK_COMPUTE_ZONE`},
+		{"gcp zone outside its region", []string{"--cloud", "gcp", "--project", "acme-prod-1", "--zone", "europe-west1-b", "--region", "us-east1", "--endpoint", "http://127.0.0.1:1"}, `zone: "europe-west1-b" is not a zone of us-east1`},
 		{"aws without an agent", []string{"--cloud", "aws", "--region", "eu-west-1"}, "--agent-url and --agent-sha256: required for --cloud aws"},
 		{"region on local", []string{"--region", "eu-west-1"}, "region: not used by the local cloud"},
 		{"aws without region", []string{"--cloud", "aws", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of aws`},

@@ -119,6 +119,7 @@ type Server struct {
 	groups    map[string]*SecurityGroup
 	nextIP    int
 	closed    bool
+	gce       gceState // GCE's own tables (gce.go)
 }
 
 // Instance is one simulated VM.
@@ -246,6 +247,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/_sim/"):
 		s.serveControl(w, r)
+	case strings.HasPrefix(r.URL.Path, "/compute/") || r.URL.Path == GCETokenPath:
+		s.serveGCE(w, r)
 	default:
 		s.serveEC2(w, r)
 	}
