@@ -21,8 +21,8 @@ build:
 ## -count=1:
 ## the process suites build the binary themselves, which go test's cache
 ## cannot see, so results are never reused.
-test: lint
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+test: lint tools/terraform
+	TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
 	cd third_party/raft && $(GO) mod download github.com/hashicorp/raft@$$(cat patches/UPSTREAM) && $(GO) test -race -count=1 -timeout 10m ./...
 
@@ -59,3 +59,21 @@ clean:
 .PHONY: rebase-raft
 rebase-raft:
 	third_party/raft/rebase.sh $(UPSTREAM)
+
+## ---- Terraform provider (issue 15) ----
+## tools/terraform: the real Terraform CLI the provider's acceptance tests
+## drive, built from source at TERRAFORM_VERSION into .tools/ (git-ignored,
+## owned by this Makefile) and rebuilt only when the binary there is not
+## that version. make test hands it to the tests through
+## TF_ACC_TERRAFORM_PATH; the tests never download one.
+TERRAFORM_VERSION ?= 1.5.7
+TOOLS     := $(CURDIR)/.tools
+TERRAFORM := $(TOOLS)/terraform-$(TERRAFORM_VERSION)/terraform
+
+.PHONY: tools/terraform
+tools/terraform:
+	@if [ -x $(TERRAFORM) ] && $(TERRAFORM) version 2>/dev/null | head -1 | grep -qx 'Terraform v$(TERRAFORM_VERSION)'; then :; else \
+		echo "building terraform v$(TERRAFORM_VERSION) into $(dir $(TERRAFORM)) (a few minutes, once)"; \
+		GOBIN=$(dir $(TERRAFORM)) GOFLAGS=-buildvcs=false $(GO) install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION); \
+	fi
+## ---- end Terraform provider ----

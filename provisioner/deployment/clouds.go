@@ -1,0 +1,62 @@
+package deployment
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aerolithdb/aerolith/provisioner"
+	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
+)
+
+// cloud is what a deployment needs of one cloud besides the local one:
+// its driver and how unmanaged nodes discover each other by tag. Adding a
+// cloud is one entry here (the CLI and the Terraform provider both follow).
+type cloud struct {
+	driver   func(ctx context.Context, rec *Record) (provisioner.Driver, error)
+	discover func(spec *provisioner.ClusterSpec, endpoint string) string
+}
+
+var clouds = map[provisioner.Cloud]cloud{
+	provisioner.AWS: {
+		driver: func(ctx context.Context, rec *Record) (provisioner.Driver, error) {
+			return awsdrv.New(ctx, awsdrv.Config{Region: rec.Spec.Region, Endpoint: rec.Endpoint})
+		},
+		discover: func(spec *provisioner.ClusterSpec, endpoint string) string {
+			d := fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
+			if endpoint != "" {
+				d += " endpoint=" + endpoint
+			}
+			return d
+		},
+	},
+}
+
+// Supported reports whether deployments can drive clusters on c.
+func Supported(c provisioner.Cloud) bool {
+	_, ok := clouds[c]
+	return ok || c == provisioner.Local
+}
+
+// SupportedClouds lists the clouds Supported accepts, in the spec's order,
+// for messages.
+func SupportedClouds() []provisioner.Cloud {
+	var out []provisioner.Cloud
+	for _, c := range provisioner.Clouds {
+		if Supported(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// UnsupportedCloudError is a cloud whose driver is not built yet.
+type UnsupportedCloudError struct{ Cloud provisioner.Cloud }
+
+func (e UnsupportedCloudError) Error() string {
+	var names []string
+	for _, c := range SupportedClouds() {
+		names = append(names, string(c))
+	}
+	return fmt.Sprintf("cloud %s: its driver is not built yet; clusters can be made on %s", e.Cloud, strings.Join(names, ", "))
+}
