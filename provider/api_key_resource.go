@@ -82,7 +82,7 @@ func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c, err := r.c.clusterClient(ctx, m.Cluster.ValueString(), "")
+	c, err := r.c.adminClient(ctx, m.Cluster.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create API key", err.Error())
 		return
@@ -103,7 +103,7 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c, err := r.c.clusterClient(ctx, m.Cluster.ValueString(), "")
+	c, err := r.c.adminClient(ctx, m.Cluster.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read API key", err.Error())
 		return
@@ -137,7 +137,7 @@ func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c, err := r.c.clusterClient(ctx, m.Cluster.ValueString(), "")
+	c, err := r.c.adminClient(ctx, m.Cluster.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot revoke API key", err.Error())
 		return

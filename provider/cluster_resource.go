@@ -185,6 +185,20 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	name := m.ID.ValueString()
 	rec, sec, err := r.c.load(name)
+	if errors.Is(err, errNoRecord) && !m.Cloud.IsNull() {
+		// No working files (destroyed with the CLI, or another state_dir):
+		// ask the cloud with what the state knows. Nothing there is a
+		// cluster deleted outside Terraform; something there is an error.
+		spec := m.spec(ctx, r.c, &resp.Diagnostics)
+		env, eerr := r.c.env(ctx, &deployment.Record{Spec: spec, Endpoint: r.c.endpoint(spec.Cloud), InsecureHTTP: m.InsecureHTTP.ValueBool()}, &deployment.Secrets{AdminKey: m.AdminKey.ValueString()}, nil)
+		if eerr == nil {
+			if _, rerr := env.Prov.Read(ctx, &spec); errors.Is(rerr, provisioner.ErrNotFound) {
+				resp.Diagnostics.AddWarning("Cluster gone", fmt.Sprintf("cluster %s has no instance left in %s and no files in %s: it was deleted outside Terraform and is removed from the state", name, spec.Cloud, r.c.store.ClustersDir()))
+				resp.State.RemoveResource(ctx)
+				return
+			}
+		}
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read cluster "+name, err.Error())
 		return

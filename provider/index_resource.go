@@ -33,7 +33,7 @@ func newIndexResource() resource.Resource { return &indexResource{} }
 type indexModel struct {
 	ID         types.String `tfsdk:"id"`
 	Cluster    types.String `tfsdk:"cluster"`
-	Key        types.String `tfsdk:"key"`
+	Tenant     types.String `tfsdk:"tenant"`
 	Collection types.String `tfsdk:"collection"`
 	Field      types.String `tfsdk:"field"`
 }
@@ -45,13 +45,13 @@ func (r *indexResource) Metadata(_ context.Context, req resource.MetadataRequest
 func (r *indexResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
-		Description: "An index on a field (a dot path) of a collection, built from the documents already there (creating it creates the collection). " +
-			"The collection is the key's tenant's: an aerolith_api_key with role admin, or, without key, the cluster admin key's default tenant. " +
-			"Import with <cluster>/<collection>/<field> (the default tenant's; set key in the configuration for another tenant's).",
+		Description: "An index on a field (a dot path) of a tenant's collection, built from the documents already there (creating it creates the collection). " +
+			"The provider reaches the tenant's data with an admin key of the tenant it makes for itself once with the cluster admin key and keeps in the state directory's secrets. " +
+			"Import with <cluster>/<tenant>/<collection>/<field> (<cluster>/<collection>/<field> for an unmanaged cluster's default tenant).",
 		Attributes: map[string]schema.Attribute{
 			"id":      schema.StringAttribute{Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}, Description: "<cluster>/<collection>/<field>."},
 			"cluster": schema.StringAttribute{Required: true, PlanModifiers: replace, Description: "The cluster (an aerolith_cluster's id)."},
-			"key":     schema.StringAttribute{Optional: true, Sensitive: true, PlanModifiers: replace, Description: "A tenant admin key (aerolith_api_key.secret); default the cluster admin key."},
+			"tenant":  schema.StringAttribute{Optional: true, PlanModifiers: replace, Description: "The tenant whose collection it is (a managed cluster: one of its tenant_ids); unset: an unmanaged cluster's default tenant."},
 			"collection": schema.StringAttribute{Required: true, PlanModifiers: replace, Description: "The collection.",
 				Validators: []validator.String{stringvalidator.LengthBetween(1, 128), stringvalidator.NoneOf(".", "..")}},
 			"field": schema.StringAttribute{Required: true, PlanModifiers: replace, Description: "The indexed field, a dot path such as address.city.",
@@ -65,7 +65,7 @@ func (r *indexResource) Configure(_ context.Context, req resource.ConfigureReque
 }
 
 func (r *indexResource) client(ctx context.Context, m *indexModel) (*client.Client, error) {
-	return r.c.clusterClient(ctx, m.Cluster.ValueString(), m.Key.ValueString())
+	return r.c.tenantClient(ctx, m.Cluster.ValueString(), m.Tenant.ValueString())
 }
 
 func (r *indexResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -79,13 +79,13 @@ func (r *indexResource) Create(ctx context.Context, req resource.CreateRequest, 
 		err = c.CreateIndex(ctx, m.Collection.ValueString(), m.Field.ValueString())
 	}
 	if client.IsConflict(err) {
-		err = fmt.Errorf("%w (import it: terraform import <address> %s/%s/%s)", err, m.Cluster.ValueString(), m.Collection.ValueString(), m.Field.ValueString())
+		err = fmt.Errorf("%w (import it: terraform import <address> %s)", err, indexID(&m))
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create index", err.Error())
 		return
 	}
-	m.ID = types.StringValue(m.Cluster.ValueString() + "/" + m.Collection.ValueString() + "/" + m.Field.ValueString())
+	m.ID = types.StringValue(indexID(&m))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -134,14 +134,28 @@ func (r *indexResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 }
 
+func indexID(m *indexModel) string {
+	parts := []string{m.Cluster.ValueString(), m.Tenant.ValueString(), m.Collection.ValueString(), m.Field.ValueString()}
+	if parts[1] == "" {
+		parts = slices.Delete(parts, 1, 2)
+	}
+	return strings.Join(parts, "/")
+}
+
 func (r *indexResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	cluster, rest, ok1 := strings.Cut(req.ID, "/")
-	coll, field, ok2 := strings.Cut(rest, "/")
-	if !ok1 || !ok2 || cluster == "" || coll == "" || field == "" {
-		resp.Diagnostics.AddError("Bad import id", fmt.Sprintf("%q: want <cluster>/<collection>/<field>", req.ID))
+	parts := strings.SplitN(req.ID, "/", 4)
+	if len(parts) == 3 {
+		parts = []string{parts[0], "", parts[1], parts[2]}
+	}
+	if len(parts) != 4 || parts[0] == "" || parts[2] == "" || parts[3] == "" {
+		resp.Diagnostics.AddError("Bad import id", fmt.Sprintf("%q: want <cluster>/<tenant>/<collection>/<field> (or <cluster>/<collection>/<field> for the default tenant)", req.ID))
 		return
 	}
-	for a, v := range map[string]string{"id": req.ID, "cluster": cluster, "collection": coll, "field": field} {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(a), v)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), parts[0])...)
+	if parts[1] != "" {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant"), parts[1])...)
 	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("collection"), parts[2])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("field"), parts[3])...)
 }

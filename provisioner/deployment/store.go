@@ -71,6 +71,11 @@ type Record struct {
 type Secrets struct {
 	AdminKey        string `json:"admin_key"`
 	EnrollmentToken string `json:"enrollment_token,omitempty"`
+	// TenantKeys are admin keys of tenants of a managed cluster that a
+	// tool made for itself, by tenant (the Terraform provider reaches a
+	// tenant's collections with them: the cluster admin key reaches no
+	// tenant's data on a managed cluster).
+	TenantKeys map[string]string `json:"tenant_keys,omitempty"`
 }
 
 // Store is a state directory. Two commands must not change one cluster at
