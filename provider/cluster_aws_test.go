@@ -17,9 +17,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/cloudinit"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
 // awsSim is the cloud simulator booting every instance from its user data
@@ -98,10 +100,15 @@ resource "aerolith_cluster" "c" {
 }
 `, name, agentURL, sum, tenants, extra)
 	}
-	var clusterID string
+	var clusterID, token string
 	billingTenants := func(want ...string) resource.TestCheckFunc {
 		return func(s *terraform.State) error {
 			clusterID = s.RootModule().Resources["aerolith_cluster.c"].Primary.Attributes["billing_cluster_id"]
+			_, sec, err := (deployment.Store{Dir: state}).Load(name)
+			if err != nil {
+				return err
+			}
+			token = sec.EnrollmentToken
 			var ids []string
 			for _, r := range want {
 				ids = append(ids, s.RootModule().Resources[r].Primary.ID)
@@ -125,8 +132,17 @@ resource "aerolith_cluster" "c" {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		CheckDestroy: func(*terraform.State) error {
-			if _, err := admin.GetCluster(t.Context(), clusterID); err == nil {
-				return fmt.Errorf("cluster %s still registered in billing", clusterID)
+			// Deregistered: billing keeps the record, the token stops working.
+			bill, _ := shared.get(t)
+			bc, err := billingclient.New(billingclient.Config{URL: bill.URL(), Key: token, HTTPClient: bill.HTTPClient()})
+			if err != nil {
+				return err
+			}
+			if _, err := bc.WhoAmI(t.Context()); !billingclient.IsUnauthenticated(err) {
+				return fmt.Errorf("the enrollment token of %s after destroy: %v, want 401", clusterID, err)
+			}
+			if _, _, err := (deployment.Store{Dir: state}).Load(name); err == nil {
+				return fmt.Errorf("cluster %s still in the state directory", name)
 			}
 			return nil
 		},

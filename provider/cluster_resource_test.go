@@ -281,3 +281,68 @@ resource "aerolith_cluster" "c" {
 		},
 	})
 }
+
+// TestAccClusterInterruptedCreate: an apply that fails mid-create (its
+// create timeout ends before the cluster is formed) and the apply that
+// follows make one cluster: the second resumes the first's record, with
+// the same admin key, and launches no node twice.
+func TestAccClusterInterruptedCreate(t *testing.T) {
+	accPreCheck(t)
+	state := t.TempDir()
+	const name = "tf-resume"
+	url, sum := agentArtifact(t)
+	cfg := func(timeout string) string {
+		return providerBlock(t, state, "") + fmt.Sprintf(`
+resource "aerolith_cluster" "c" {
+  name              = %q
+  cloud             = "local"
+  node_count        = 3
+  agent_url         = %q
+  agent_sha256      = %q
+  insecure_http     = true
+  delete_protection = false
+  timeouts {
+    create = %q
+  }
+}
+`, name, url, sum, timeout)
+	}
+	var adminKey string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig:   func() {},
+				Config:      cfg("1ms"),
+				ExpectError: regexp.MustCompile(`apply again to resume`),
+			},
+			{
+				PreConfig: func() {
+					_, sec, err := (deployment.Store{Dir: state}).Load(name)
+					if err != nil {
+						t.Fatalf("the interrupted create left no record: %v", err)
+					}
+					adminKey = sec.AdminKey
+				},
+				Config: cfg("5m"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("aerolith_cluster.c", "nodes.#", "3"),
+					func(s *terraform.State) error {
+						if got := s.RootModule().Resources["aerolith_cluster.c"].Primary.Attributes["admin_key"]; got != adminKey {
+							return fmt.Errorf("admin key changed: the second apply made another cluster")
+						}
+						env := deploymentEnv(t, state, name)
+						insts, err := env.Drv.Instances(context.Background(), &env.Rec.Spec)
+						if err != nil {
+							return err
+						}
+						if len(insts) != 3 {
+							return fmt.Errorf("%d instances were launched for 3 nodes: %+v", len(insts), insts)
+						}
+						return nil
+					},
+				),
+			},
+		},
+	})
+}
