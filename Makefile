@@ -21,7 +21,7 @@ build:
 ## -count=1:
 ## the process suites build the binary themselves, which go test's cache
 ## cannot see, so results are never reused.
-test: lint tools/terraform
+test: lint tools/terraform terraform-fmt
 	TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
 	cd third_party/raft && $(GO) mod download github.com/hashicorp/raft@$$(cat patches/UPSTREAM) && $(GO) test -race -count=1 -timeout 10m ./...
@@ -76,4 +76,21 @@ tools/terraform:
 		echo "building terraform v$(TERRAFORM_VERSION) into $(dir $(TERRAFORM)) (a few minutes, once)"; \
 		GOBIN=$(dir $(TERRAFORM)) GOFLAGS=-buildvcs=false $(GO) install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION); \
 	fi
+
+## terraform-fmt: every example is terraform fmt clean.
+.PHONY: terraform-fmt
+terraform-fmt: tools/terraform
+	TF_CLI_CONFIG_FILE=/dev/null $(TERRAFORM) fmt -check -recursive examples/terraform
+
+## build-provider: bin/terraform-provider-aerolith.
+.PHONY: build-provider demo-terraform
+build-provider:
+	$(GO) build -o $(BIN)/terraform-provider-aerolith ./cmd/terraform-provider-aerolith
+
+## demo-terraform: billing on loopback, then terraform apply of
+## examples/terraform/local with the provider built here (dev_overrides):
+## a tenant, a 3-node local cluster, a key, an index; prints the outputs
+## and a curl that writes a document with the key.
+demo-terraform: build build-provider tools/terraform
+	TERRAFORM=$(TERRAFORM) scripts/demo-terraform.sh
 ## ---- end Terraform provider ----
