@@ -21,7 +21,7 @@ build:
 ## -count=1:
 ## the process suites build the binary themselves, which go test's cache
 ## cannot see, so results are never reused.
-test: lint tools/terraform terraform-fmt
+test: lint tools/terraform terraform-fmt docs-terraform-check
 	TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
 	cd third_party/raft && $(GO) mod download github.com/hashicorp/raft@$$(cat patches/UPSTREAM) && $(GO) test -race -count=1 -timeout 10m ./...
@@ -81,6 +81,24 @@ tools/terraform:
 .PHONY: terraform-fmt
 terraform-fmt: tools/terraform
 	TF_CLI_CONFIG_FILE=/dev/null $(TERRAFORM) fmt -check -recursive examples/terraform
+
+## docs-terraform (part of make generate): provider/docs from the schema
+## and examples/terraform/registry with tfplugindocs, built like terraform.
+TFPLUGINDOCS_VERSION ?= 0.25.0
+TFPLUGINDOCS := $(TOOLS)/tfplugindocs-$(TFPLUGINDOCS_VERSION)/tfplugindocs
+.PHONY: docs-terraform tools/tfplugindocs
+generate: docs-terraform
+tools/tfplugindocs:
+	@[ -x $(TFPLUGINDOCS) ] || GOBIN=$(dir $(TFPLUGINDOCS)) GOFLAGS=-buildvcs=false $(GO) install github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs@v$(TFPLUGINDOCS_VERSION)
+docs-terraform: tools/terraform tools/tfplugindocs
+	TERRAFORM=$(TERRAFORM) TFPLUGINDOCS=$(TFPLUGINDOCS) scripts/terraform-docs.sh
+
+## docs-terraform-check (part of make test): the committed provider/docs
+## are what the schema and examples generate.
+.PHONY: docs-terraform-check
+docs-terraform-check: docs-terraform
+	@git diff --exit-code --stat -- provider/docs && [ -z "$$(git ls-files --others --exclude-standard provider/docs)" ] || \
+		{ echo "provider/docs is stale: run make generate and commit it"; exit 1; }
 
 ## build-provider: bin/terraform-provider-aerolith.
 .PHONY: build-provider demo-terraform
