@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -119,4 +120,32 @@ func agentArtifact(t *testing.T) (string, string) {
 	}
 	sum := sha256.Sum256(b)
 	return "file://" + binary, hex.EncodeToString(sum[:])
+}
+
+// stateDir is a test's provider state_dir; whatever cluster is left in it
+// when the test ends (a failed step, a destroy refused) is destroyed, so
+// no local instance process outlives the test.
+func stateDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		store := deployment.Store{Dir: dir}
+		names, _ := store.Names()
+		for _, n := range names {
+			rec, sec, err := store.Load(n)
+			if err != nil {
+				continue
+			}
+			env, err := deployment.New(context.Background(), deployment.Config{Store: store, Record: rec, Secrets: sec, LocalCommand: []string{binary, deployment.LocalInstanceCommand}})
+			if err != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			if err := env.Prov.Destroy(ctx, &rec.Spec); err != nil {
+				t.Errorf("cleanup: destroy %s: %v", n, err)
+			}
+			cancel()
+		}
+	})
+	return dir
 }

@@ -70,7 +70,7 @@ func TestAccClusterAWSSimulator(t *testing.T) {
 	accPreCheck(t)
 	_, admin := shared.get(t)
 	simURL, agentURL, sum := awsSim(t)
-	state := t.TempDir()
+	state := stateDir(t)
 	const name = "tf-aws"
 	cfg := func(tenants string, extra string) string {
 		return providerBlock(t, state, fmt.Sprintf("  aws {\n    region   = \"eu-west-1\"\n    endpoint = %q\n  }", simURL)) + fmt.Sprintf(`

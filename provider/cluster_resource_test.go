@@ -144,7 +144,7 @@ func getDocs(t *testing.T, stateDir, name string, ids ...string) resource.TestCh
 // refuses destroy until it is turned off.
 func TestAccClusterLocal(t *testing.T) {
 	accPreCheck(t)
-	state := t.TempDir()
+	state := stateDir(t)
 	const name = "tf-local"
 	cfg := func(n int, extra string) string { return localClusterConfig(t, state, name, n, extra) }
 	update := func(addr string) resource.ConfigPlanChecks {
@@ -246,7 +246,7 @@ func TestAccClusterLocal(t *testing.T) {
 // and the next apply creates it again.
 func TestAccClusterDeletedOutside(t *testing.T) {
 	accPreCheck(t)
-	state := t.TempDir()
+	state := stateDir(t)
 	const name = "tf-gone"
 	url, sum := agentArtifact(t)
 	cfg := providerBlock(t, state, "") + fmt.Sprintf(`
@@ -288,7 +288,7 @@ resource "aerolith_cluster" "c" {
 // the same admin key, and launches no node twice.
 func TestAccClusterInterruptedCreate(t *testing.T) {
 	accPreCheck(t)
-	state := t.TempDir()
+	state := stateDir(t)
 	const name = "tf-resume"
 	url, sum := agentArtifact(t)
 	cfg := func(timeout string) string {
