@@ -106,9 +106,11 @@ build-provider:
 	$(GO) build -o $(BIN)/terraform-provider-aerolith ./cmd/terraform-provider-aerolith
 
 ## demo-terraform: billing on loopback, then terraform apply of
-## examples/terraform/local with the provider built here (dev_overrides):
-## a tenant, a 3-node local cluster, a key, an index; prints the outputs
-## and a curl that writes a document with the key.
+## examples/terraform/$(EXAMPLE) with the provider built here
+## (dev_overrides): a tenant, a 3-node cluster (EXAMPLE=local: processes of
+## this machine; EXAMPLE=aws: on the EC2 simulator), a key; prints the
+## outputs and a curl that writes a document with the key.
+EXAMPLE ?= local
 demo-terraform: build build-provider tools/terraform
-	TERRAFORM=$(TERRAFORM) scripts/demo-terraform.sh
+	EXAMPLE=$(EXAMPLE) TERRAFORM=$(TERRAFORM) scripts/demo-terraform.sh
 ## ---- end Terraform provider ----
