@@ -147,13 +147,22 @@ func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	}
 }
 
-func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts := strings.Split(req.ID, "/")
+// parseKeyID splits an import id <cluster>/<tenant>/<key id>.
+func parseKeyID(id string) (cluster, tenant, key string, err error) {
+	parts := strings.Split(id, "/")
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		resp.Diagnostics.AddError("Bad import id", fmt.Sprintf("%q: want <cluster>/<tenant>/<key id>", req.ID))
+		return "", "", "", fmt.Errorf("%q: want <cluster>/<tenant>/<key id>", id)
+	}
+	return parts[0], parts[1], parts[2], nil
+}
+
+func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	cluster, tenant, key, err := parseKeyID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Bad import id", err.Error())
 		return
 	}
-	for a, v := range map[string]string{"cluster": parts[0], "tenant": parts[1], "id": parts[2]} {
+	for a, v := range map[string]string{"cluster": cluster, "tenant": tenant, "id": key} {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(a), v)...)
 	}
 }

@@ -142,20 +142,31 @@ func indexID(m *indexModel) string {
 	return strings.Join(parts, "/")
 }
 
-func (r *indexResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts := strings.SplitN(req.ID, "/", 4)
+// parseIndexID splits an import id: <cluster>/<tenant>/<collection>/<field>,
+// or <cluster>/<collection>/<field> for an unmanaged cluster's default
+// tenant (tenant ""). A field may hold '/' only in the four-part form.
+func parseIndexID(id string) (cluster, tenant, collection, field string, err error) {
+	parts := strings.SplitN(id, "/", 4)
 	if len(parts) == 3 {
 		parts = []string{parts[0], "", parts[1], parts[2]}
 	}
-	if len(parts) != 4 || parts[0] == "" || parts[2] == "" || parts[3] == "" {
-		resp.Diagnostics.AddError("Bad import id", fmt.Sprintf("%q: want <cluster>/<tenant>/<collection>/<field> (or <cluster>/<collection>/<field> for the default tenant)", req.ID))
+	if len(parts) != 4 || parts[0] == "" || parts[2] == "" || parts[3] == "" || (parts[1] == "" && strings.Count(id, "/") != 2) {
+		return "", "", "", "", fmt.Errorf("%q: want <cluster>/<tenant>/<collection>/<field> (or <cluster>/<collection>/<field> for the default tenant)", id)
+	}
+	return parts[0], parts[1], parts[2], parts[3], nil
+}
+
+func (r *indexResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	cluster, tenant, coll, field, err := parseIndexID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Bad import id", err.Error())
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), parts[0])...)
-	if parts[1] != "" {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant"), parts[1])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
+	if tenant != "" {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("tenant"), tenant)...)
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("collection"), parts[2])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("field"), parts[3])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("collection"), coll)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("field"), field)...)
 }

@@ -26,6 +26,10 @@ data "aerolith_tenant" "acme" {
 }
 
 data "aerolith_pricing_tiers" "all" {}
+
+data "aerolith_tenant_usage" "acme" {
+  tenant_id = aerolith_tenant.acme.id
+}
 `, tier, email)
 }
 
@@ -54,6 +58,7 @@ func TestAccTenant(t *testing.T) {
 					resource.TestCheckResourceAttr("data.aerolith_pricing_tiers.all", "names.#", "4"),
 					resource.TestCheckResourceAttr("data.aerolith_pricing_tiers.all", "tiers.1.name", "starter"),
 					resource.TestCheckResourceAttr("data.aerolith_pricing_tiers.all", "tiers.1.base_price_micros", "10000000"),
+					resource.TestCheckResourceAttr("data.aerolith_tenant_usage.acme", "writes", "0"),
 					func(s *terraform.State) error {
 						id = s.RootModule().Resources["aerolith_tenant.acme"].Primary.ID
 						tn, err := admin.GetTenant(t.Context(), id)
