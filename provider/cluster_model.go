@@ -106,6 +106,16 @@ func (c *clients) endpoint(cloud provisioner.Cloud) string {
 	return ""
 }
 
+// record is a new cluster's record: the spec and the provider block's
+// settings of its cloud (endpoint override, gcp project).
+func (c *clients) record(spec provisioner.ClusterSpec, insecureHTTP bool) deployment.Record {
+	rec := deployment.Record{Spec: spec, Endpoint: c.endpoint(spec.Cloud), InsecureHTTP: insecureHTTP}
+	if spec.Cloud == provisioner.GCP {
+		rec.Project = c.gcp.Project.ValueString()
+	}
+	return rec
+}
+
 // localBinary is the aerolith binary a local cluster's instances run: the
 // agent itself (agent_url must be a file:// URL for the local cloud).
 func localBinary(agentURL string) (string, error) {

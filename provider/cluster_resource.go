@@ -130,7 +130,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	create := deployment.Create{Record: deployment.Record{Spec: spec, Endpoint: r.c.endpoint(spec.Cloud), InsecureHTTP: m.InsecureHTTP.ValueBool()}}
+	create := deployment.Create{Record: r.c.record(spec, m.InsecureHTTP.ValueBool())}
 	if len(tenants) > 0 {
 		bc, err := r.c.needBilling()
 		if err != nil {
@@ -190,7 +190,8 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		// ask the cloud with what the state knows. Nothing there is a
 		// cluster deleted outside Terraform; something there is an error.
 		spec := m.spec(ctx, r.c, &resp.Diagnostics)
-		env, eerr := r.c.env(ctx, &deployment.Record{Spec: spec, Endpoint: r.c.endpoint(spec.Cloud), InsecureHTTP: m.InsecureHTTP.ValueBool()}, &deployment.Secrets{AdminKey: m.AdminKey.ValueString()}, nil)
+		rec := r.c.record(spec, m.InsecureHTTP.ValueBool())
+		env, eerr := r.c.env(ctx, &rec, &deployment.Secrets{AdminKey: m.AdminKey.ValueString()}, nil)
 		if eerr == nil {
 			if _, rerr := env.Prov.Read(ctx, &spec); errors.Is(rerr, provisioner.ErrNotFound) {
 				resp.Diagnostics.AddWarning("Cluster gone", fmt.Sprintf("cluster %s has no instance left in %s and no files in %s: it was deleted outside Terraform and is removed from the state", name, spec.Cloud, r.c.store.ClustersDir()))

@@ -14,7 +14,7 @@ import (
 // cloud is one entry here (the CLI and the Terraform provider both follow).
 type cloud struct {
 	driver   func(ctx context.Context, rec *Record) (provisioner.Driver, error)
-	discover func(spec *provisioner.ClusterSpec, endpoint string) string
+	discover func(rec *Record) string
 }
 
 var clouds = map[provisioner.Cloud]cloud{
@@ -22,10 +22,10 @@ var clouds = map[provisioner.Cloud]cloud{
 		driver: func(ctx context.Context, rec *Record) (provisioner.Driver, error) {
 			return awsdrv.New(ctx, awsdrv.Config{Region: rec.Spec.Region, Endpoint: rec.Endpoint})
 		},
-		discover: func(spec *provisioner.ClusterSpec, endpoint string) string {
-			d := fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
-			if endpoint != "" {
-				d += " endpoint=" + endpoint
+		discover: func(rec *Record) string {
+			d := fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", rec.Spec.Region, provisioner.TagCluster, rec.Spec.Name)
+			if rec.Endpoint != "" {
+				d += " endpoint=" + rec.Endpoint
 			}
 			return d
 		},

@@ -218,7 +218,9 @@ func (e *Env) UserData(spec *provisioner.ClusterSpec, nodeID string, initial boo
 func (e *Env) CloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
 	b := provisioner.Boot{AdminKey: e.Sec.AdminKey, InsecureHTTP: e.Rec.InsecureHTTP}
 	if c, ok := clouds[spec.Cloud]; ok && spec.Managed == nil {
-		b.Discover = c.discover(spec, e.Rec.Endpoint)
+		r := *e.Rec
+		r.Spec = *spec
+		b.Discover = c.discover(&r)
 	}
 	return b
 }

@@ -55,6 +55,8 @@ type Record struct {
 	Spec provisioner.ClusterSpec `json:"spec"`
 	// Endpoint overrides the cloud's API endpoint (aws: a cloudsim).
 	Endpoint string `json:"endpoint,omitempty"`
+	// Project is the GCP project (gcp).
+	Project string `json:"project,omitempty"`
 	// InsecureHTTP: the nodes serve plain HTTP.
 	InsecureHTTP bool `json:"insecure_http,omitempty"`
 	// CAFile verifies the nodes (the local CA's certificate, or the
