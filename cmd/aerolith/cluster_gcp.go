@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
-	"github.com/aerolithdb/aerolith/provisioner"
 	gcpdrv "github.com/aerolithdb/aerolith/provisioner/gcp"
 )
 
@@ -39,22 +37,4 @@ func resolveGCP(ctx context.Context, o *createOptions) error {
 		}
 	}
 	return nil
-}
-
-// gcpDriver is the GCE driver of a CLI-made cluster: its project, the
-// endpoint it was made with, credentials as Google's libraries find them
-// (GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default
-// credentials, the metadata server).
-func gcpDriver(ctx context.Context, rec *clusterRecord) (*gcpdrv.Driver, error) {
-	d, err := gcpdrv.New(ctx, gcpdrv.Config{Project: rec.Project, Endpoint: rec.Endpoint})
-	if errors.Is(err, gcpdrv.ErrNoProject) {
-		return nil, usageError{err}
-	}
-	return d, err
-}
-
-// gcpDiscover is how the nodes of an unmanaged gcp cluster find each
-// other: by the cluster label, through the Compute API.
-func gcpDiscover(rec *clusterRecord) string {
-	return fmt.Sprintf("provider=gcp project=%s zone=%s label_key=%s label_value=%s", rec.Project, rec.Spec.Zone, provisioner.TagCluster, rec.Spec.Name)
 }

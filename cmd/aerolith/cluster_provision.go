@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,10 +14,9 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
-	"github.com/aerolithdb/aerolith/internal/atomicfile"
 	"github.com/aerolithdb/aerolith/internal/clientopts"
-	"github.com/aerolithdb/aerolith/internal/pki"
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
@@ -33,7 +30,7 @@ type provisionFlags struct {
 	f        *clientFlags
 }
 
-func (p *provisionFlags) store() clusterStore { return clusterStore{dir: p.stateDir} }
+func (p *provisionFlags) store() deployment.Store { return deployment.Store{Dir: p.stateDir} }
 
 // newClusterProvisionCommands returns the verbs; cluster.go registers them.
 func newClusterProvisionCommands(m *Main, f *clientFlags) []*cobra.Command {
@@ -41,7 +38,7 @@ func newClusterProvisionCommands(m *Main, f *clientFlags) []*cobra.Command {
 	cmds := []*cobra.Command{newClusterCreateCommand(m, p), newClusterListCommand(m, p), newClusterShowCommand(m, p),
 		newClusterScaleCommand(m, p), newClusterDestroyCommand(m, p)}
 	for _, c := range cmds {
-		c.Flags().StringVar(&p.stateDir, "state-dir", defaultStateDir(), "where the specs, secrets and local instances of the clusters made by this CLI are kept (env "+envStateDir+")")
+		c.Flags().StringVar(&p.stateDir, "state-dir", deployment.DefaultStateDir(), "where the specs, secrets and local instances of the clusters made by this CLI are kept (env "+deployment.EnvStateDir+")")
 	}
 	return cmds
 }
@@ -134,14 +131,6 @@ func parseKV(flag string, kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
-func randomKey() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
 func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions) error {
 	spec := &o.spec
 	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS && spec.Cloud != provisioner.GCP {
@@ -205,12 +194,12 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		return usageError{fmt.Errorf("--cloud %s: the nodes get their certificates from billing (--billing-url and --tenant); without billing, choose --insecure-http explicitly", spec.Cloud)}
 	}
 	if o.dryRun {
-		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP}
-		env, err := newClusterEnv(ctx, store, rec, &clusterSecrets{}, progress.event)
+		rec := &deployment.Record{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP}
+		env, err := newClusterEnv(ctx, store, rec, &deployment.Secrets{}, progress.event)
 		if err != nil {
 			return err
 		}
-		plan, err := env.prov.Plan(ctx, spec)
+		plan, err := env.Prov.Plan(ctx, spec)
 		if err != nil {
 			return err
 		}
@@ -222,93 +211,53 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 			return err
 		}
 	}
-	unlock, err := store.lock(spec.Name)
+	unlock, err := store.Lock(spec.Name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rec, sec, err := store.load(spec.Name)
-	switch {
-	case errors.Is(err, errNoCluster):
-		rec = &clusterRecord{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings, Created: time.Now().UTC()}
-		sec = &clusterSecrets{}
-		if sec.AdminKey, err = randomKey(); err != nil {
-			return err
-		}
-		if spec.Managed != nil {
-			if err := registerInBilling(ctx, bc, o, rec, sec); err != nil {
+	create := deployment.Create{Record: deployment.Record{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings}}
+	if bc != nil {
+		create.Billing = bc
+		create.Registration = deployment.Registration{BillingURL: o.billingURL, Tenants: o.tenants}
+		if o.billingCAFile != "" {
+			b, err := os.ReadFile(o.billingCAFile)
+			if err != nil {
 				return err
 			}
-			if spec.Cloud != provisioner.Local && !rec.InsecureHTTP {
-				// The nodes' certificates come from the cluster's CA in
-				// billing: the CLI verifies them with it.
-				if err := fetchClusterCA(ctx, bc, store, rec); err != nil {
-					return err
-				}
-			}
+			create.Registration.BillingCA = string(b)
 		}
-		if err := store.save(rec, sec); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	default:
-		// A rerun (after an interrupted create): the same cluster, resumed.
-		if rec.Spec.Cloud != spec.Cloud || rec.Spec.Nodes != spec.Nodes {
-			return usageError{fmt.Errorf("cluster %s already exists (%s, %d nodes); aerolith cluster scale changes its size, destroy removes it", spec.Name, rec.Spec.Cloud, rec.Spec.Nodes)}
-		}
-		progress.line("cluster %s exists in %s: resuming its creation", spec.Name, store.clustersDir())
 	}
-	env, err := newClusterEnv(ctx, store, rec, sec, progress.event)
+	env, resumed, err := store.Begin(ctx, create, func(rec *deployment.Record, sec *deployment.Secrets) (*deployment.Env, error) {
+		return newClusterEnv(ctx, store, rec, sec, progress.event)
+	})
+	if errors.Is(err, deployment.ErrExists) {
+		return usageError{fmt.Errorf("%w; aerolith cluster scale changes its size, destroy removes it", err)}
+	}
 	if err != nil {
 		return err
 	}
-	if rec.Spec.Cloud == provisioner.Local && !rec.InsecureHTTP {
-		if _, err := env.ensureCA(); err != nil {
-			return err
-		}
-		if err := store.save(rec, sec); err != nil {
-			return err
-		}
-		if env, err = newClusterEnv(ctx, store, rec, sec, progress.event); err != nil {
-			return err
-		}
+	if resumed {
+		// A rerun (after an interrupted create): the same cluster, resumed.
+		progress.line("cluster %s exists in %s: resuming its creation", spec.Name, store.ClustersDir())
 	}
 	return applyAndReport(ctx, m, p, env, o.timeout, progress)
 }
 
-// registerInBilling registers the cluster for its tenants (POST
-// /api/v1/clusters) and keeps the id and enrollment token it answers.
-func registerInBilling(ctx context.Context, bc *billingclient.Client, o *createOptions, rec *clusterRecord, sec *clusterSecrets) error {
-	e, err := bc.RegisterCluster(ctx, "", o.tenants)
+// newClusterEnv builds what acting on rec's cluster needs; local
+// instances run as this binary's hidden local-instance command.
+func newClusterEnv(ctx context.Context, store deployment.Store, rec *deployment.Record, sec *deployment.Secrets, onEvent func(provisioner.Event)) (*deployment.Env, error) {
+	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("register %s in billing: %w", rec.Spec.Name, err)
+		return nil, err
 	}
-	rec.Spec.Managed = &provisioner.Managed{BillingURL: o.billingURL, ClusterID: e.ClusterID, EnrollmentToken: e.EnrollmentToken}
-	if o.billingCAFile != "" {
-		b, err := os.ReadFile(o.billingCAFile)
-		if err != nil {
-			return err
-		}
-		rec.Spec.Managed.BillingCA = string(b)
+	env, err := deployment.New(ctx, deployment.Config{Store: store, Record: rec, Secrets: sec, OnEvent: onEvent, UserAgent: "aerolith-cli",
+		LocalCommand: []string{exe, localInstanceCommand}})
+	var unsupported deployment.UnsupportedCloudError
+	if errors.As(err, &unsupported) {
+		return nil, usageError{fmt.Errorf("--cloud %s: this command drives local, aws and gcp clusters", rec.Spec.Cloud)}
 	}
-	sec.EnrollmentToken = e.EnrollmentToken
-	return nil
-}
-
-// fetchClusterCA keeps the CA of a managed cluster's node certificates
-// (from billing) in the cluster's files and points rec.CAFile at it.
-func fetchClusterCA(ctx context.Context, bc *billingclient.Client, store clusterStore, rec *clusterRecord) error {
-	pem, err := bc.ClusterCA(ctx, rec.Spec.Managed.ClusterID)
-	if err != nil {
-		return fmt.Errorf("the CA of cluster %s from billing: %w", rec.Spec.Name, err)
-	}
-	dir := filepath.Join(store.filesDir(rec.Spec.Name), "pki")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	rec.CAFile = filepath.Join(dir, pki.CACertFile)
-	return atomicfile.Write(rec.CAFile, pem, 0o644)
+	return env, err
 }
 
 func newBillingAdmin(url, key, caFile string) (*billingclient.Client, error) {
@@ -327,14 +276,11 @@ func newBillingAdmin(url, key, caFile string) (*billingclient.Client, error) {
 
 // applyAndReport converges the cloud to env's spec, waits until the
 // cluster is formed and prints it.
-func applyAndReport(ctx context.Context, m *Main, p *provisionFlags, env *clusterEnv, timeout time.Duration, progress *progress) error {
+func applyAndReport(ctx context.Context, m *Main, p *provisionFlags, env *deployment.Env, timeout time.Duration, progress *progress) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	spec := &env.rec.Spec
-	if _, err := env.prov.Apply(ctx, spec); err != nil {
-		return err
-	}
-	if err := env.waitHealthy(ctx, func(s string) { progress.line("%s", s) }); err != nil {
+	spec := &env.Rec.Spec
+	if _, err := env.Converge(ctx, func(s string) { progress.line("%s", s) }); err != nil {
 		return err
 	}
 	progress.line("cluster %s is healthy (%d nodes)", spec.Name, spec.Nodes)
@@ -351,7 +297,7 @@ func newClusterListCommand(m *Main, p *provisionFlags) *cobra.Command {
 				return err
 			}
 			store := p.store()
-			names, err := store.names()
+			names, err := store.Names()
 			if err != nil {
 				return err
 			}
@@ -365,7 +311,7 @@ func newClusterListCommand(m *Main, p *provisionFlags) *cobra.Command {
 			}
 			rows := []row{}
 			for _, n := range names {
-				rec, sec, err := store.load(n)
+				rec, sec, err := store.Load(n)
 				if err != nil {
 					rows = append(rows, row{Name: n, Error: err.Error()})
 					continue
@@ -373,7 +319,7 @@ func newClusterListCommand(m *Main, p *provisionFlags) *cobra.Command {
 				r := row{Name: n, Cloud: string(rec.Spec.Cloud), Nodes: rec.Spec.Nodes, Managed: rec.Spec.Managed != nil}
 				if env, err := newClusterEnv(cmd.Context(), store, rec, sec, nil); err != nil {
 					r.Error = err.Error()
-				} else if st, err := env.prov.Read(cmd.Context(), &rec.Spec); err != nil && !errors.Is(err, provisioner.ErrNotFound) {
+				} else if st, err := env.Prov.Read(cmd.Context(), &rec.Spec); err != nil && !errors.Is(err, provisioner.ErrNotFound) {
 					r.Error = err.Error()
 				} else if st != nil {
 					for _, in := range st.Nodes {
@@ -406,7 +352,7 @@ func newClusterShowCommand(m *Main, p *provisionFlags) *cobra.Command {
 			if err := p.f.resolve(); err != nil {
 				return err
 			}
-			rec, sec, err := p.store().load(args[0])
+			rec, sec, err := p.store().Load(args[0])
 			if err != nil {
 				return err
 			}
@@ -432,12 +378,12 @@ func newClusterScaleCommand(m *Main, p *provisionFlags) *cobra.Command {
 				return err
 			}
 			store := p.store()
-			unlock, err := store.lock(args[0])
+			unlock, err := store.Lock(args[0])
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			rec, sec, err := store.load(args[0])
+			rec, sec, err := store.Load(args[0])
 			if err != nil {
 				return err
 			}
@@ -452,7 +398,7 @@ func newClusterScaleCommand(m *Main, p *provisionFlags) *cobra.Command {
 				return err
 			}
 			if dryRun {
-				plan, err := env.prov.Plan(cmd.Context(), &rec.Spec)
+				plan, err := env.Prov.Plan(cmd.Context(), &rec.Spec)
 				if err != nil {
 					return err
 				}
@@ -460,7 +406,7 @@ func newClusterScaleCommand(m *Main, p *provisionFlags) *cobra.Command {
 			}
 			// Saved first: a scale interrupted and rerun, or a show in
 			// between, works towards the new size.
-			if err := store.save(rec, sec); err != nil {
+			if err := store.Save(rec, sec); err != nil {
 				return err
 			}
 			return applyAndReport(cmd.Context(), m, p, env, timeout, progress)
@@ -486,12 +432,12 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 			}
 			name := args[0]
 			store := p.store()
-			unlock, err := store.lock(name)
+			unlock, err := store.Lock(name)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			rec, sec, err := store.load(name)
+			rec, sec, err := store.Load(name)
 			if err != nil {
 				return err
 			}
@@ -500,7 +446,7 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 				// Checked before anything is destroyed.
 				caFile := ""
 				if mg.BillingCA != "" {
-					caFile = filepath.Join(store.filesDir(name), "billing-ca.crt")
+					caFile = filepath.Join(store.FilesDir(name), "billing-ca.crt")
 					if err := os.MkdirAll(filepath.Dir(caFile), 0o700); err != nil {
 						return err
 					}
@@ -521,7 +467,7 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := env.prov.Destroy(cmd.Context(), &rec.Spec); err != nil {
+			if err := env.Prov.Destroy(cmd.Context(), &rec.Spec); err != nil {
 				return err
 			}
 			if bc != nil {
@@ -533,7 +479,7 @@ func newClusterDestroyCommand(m *Main, p *provisionFlags) *cobra.Command {
 				}
 				progress.line("deregistered %s from billing", mg.ClusterID)
 			}
-			if err := store.remove(name); err != nil {
+			if err := store.Remove(name); err != nil {
 				return err
 			}
 			progress.line("destroyed %s", name)

@@ -3,10 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aerolithdb/aerolith/provisioner"
 )
@@ -84,55 +82,6 @@ func TestClusterCreateDryRun(t *testing.T) {
 	r = runCLI(t, "", "cluster", "create", "shop", "--nodes", "3", "--state-dir", state, "--dry-run")
 	if r.code != 0 || !strings.Contains(r.stdout, "plan for cluster shop:\n  1. ensure-network") || !strings.Contains(r.stdout, "launch shop-n3: missing") {
 		t.Fatalf("dry run table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-}
-
-func TestClusterStoreKeepsSecretsApart(t *testing.T) {
-	s := clusterStore{dir: t.TempDir()}
-	rec := &clusterRecord{Spec: provisioner.ClusterSpec{Name: "shop", Cloud: provisioner.Local, Nodes: 3,
-		Managed: &provisioner.Managed{BillingURL: "https://b:7080", ClusterID: "cl_1", EnrollmentToken: "aet_secret"}}, Created: time.Now().UTC()}
-	sec := &clusterSecrets{AdminKey: "admin-secret", EnrollmentToken: "aet_secret"}
-	if err := s.save(rec, sec); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(s.recordPath("shop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(b), "secret") {
-		t.Fatalf("the record holds a secret:\n%s", b)
-	}
-	if rec.Spec.Managed.EnrollmentToken != "aet_secret" {
-		t.Fatal("save changed the caller's record")
-	}
-	st, err := os.Stat(s.secretsPath("shop"))
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("secrets file: %v, %v", st, err)
-	}
-	got, gotSec, err := s.load("shop")
-	if err != nil || got.Spec.Managed.EnrollmentToken != "aet_secret" || gotSec.AdminKey != "admin-secret" {
-		t.Fatalf("load = %+v %+v %v", got, gotSec, err)
-	}
-	names, err := s.names()
-	if err != nil || strings.Join(names, ",") != "shop" {
-		t.Fatalf("names = %v, %v", names, err)
-	}
-	unlock, err := s.lock("shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.lock("shop"); err == nil || !strings.Contains(err.Error(), "being changed by another aerolith command") {
-		t.Fatalf("second lock: %v", err)
-	}
-	unlock()
-	if err := s.remove("shop"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.load("shop"); err == nil || !strings.Contains(err.Error(), "no such cluster") {
-		t.Fatalf("load after remove: %v", err)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(s.dir, "clusters")); len(ents) != 0 {
-		t.Fatalf("remove left %d files", len(ents))
 	}
 }
 

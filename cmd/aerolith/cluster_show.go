@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
 // progress prints the provisioner's events on stderr as they happen, one
@@ -59,17 +60,17 @@ type showOut struct {
 	Tenants      []string               `json:"tenants,omitempty"`
 }
 
-func printShow(ctx context.Context, w io.Writer, p *provisionFlags, env *clusterEnv) error {
-	spec := &env.rec.Spec
+func printShow(ctx context.Context, w io.Writer, p *provisionFlags, env *deployment.Env) error {
+	spec := &env.Rec.Spec
 	out := showOut{Cluster: spec.Name, Cloud: spec.Cloud, Nodes: spec.Nodes, Instances: []provisioner.Instance{}, Endpoints: []string{},
-		CAFile: env.rec.CAFile, AdminKeyFile: env.store.secretsPath(spec.Name), Tenants: env.rec.Tenants}
-	if env.rec.InsecureHTTP {
+		CAFile: env.Rec.CAFile, AdminKeyFile: env.Store.SecretsPath(spec.Name), Tenants: env.Rec.Tenants}
+	if env.Rec.InsecureHTTP {
 		out.CAFile = ""
 	}
 	if spec.Managed != nil {
 		out.BillingID = spec.Managed.ClusterID
 	}
-	st, err := env.prov.Read(ctx, spec)
+	st, err := env.Prov.Read(ctx, spec)
 	if err != nil && !errors.Is(err, provisioner.ErrNotFound) {
 		return err
 	}
@@ -77,10 +78,10 @@ func printShow(ctx context.Context, w io.Writer, p *provisionFlags, env *cluster
 		out.Instances = append(out.Instances, st.Nodes...)
 		out.Drift = st.Drift
 	}
-	if out.Endpoints, err = env.endpoints(ctx, ""); err != nil {
+	if out.Endpoints, err = env.Endpoints(ctx, ""); err != nil {
 		return err
 	}
-	msg, _ := env.health(ctx)
+	msg, _ := env.Health(ctx)
 	out.Health = msg
 	if leader, ok := strings.CutPrefix(msg, "healthy, leader "); ok {
 		out.Leader = leader
@@ -99,8 +100,8 @@ func printShow(ctx context.Context, w io.Writer, p *provisionFlags, env *cluster
 		fmt.Fprintf(tw, "CA FILE\t%s\n", out.CAFile)
 	}
 	fmt.Fprintf(tw, "ADMIN KEY\tin %s (admin_key)\n", out.AdminKeyFile)
-	if env.local != nil {
-		fmt.Fprintf(tw, "LOGS\t%s/<instance>/agent.log, instance.log\n", filepath.Join(env.local.ClusterDir(spec.Name), "instances"))
+	if env.Local != nil {
+		fmt.Fprintf(tw, "LOGS\t%s/<instance>/agent.log, instance.log\n", filepath.Join(env.Local.ClusterDir(spec.Name), "instances"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

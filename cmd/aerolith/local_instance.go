@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
@@ -13,7 +14,7 @@ func init() { commands = append(commands, newLocalInstanceCommand) }
 // localInstanceCommand is the hidden command the local driver starts for
 // each node: the "VM" that boots the node's user data and keeps its agent
 // running (provisioner/local.RunInstance).
-const localInstanceCommand = "local-instance"
+const localInstanceCommand = deployment.LocalInstanceCommand
 
 func newLocalInstanceCommand(m *Main) *cobra.Command {
 	return &cobra.Command{

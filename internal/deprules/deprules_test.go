@@ -72,6 +72,13 @@ var rules = []rule{
 		Forbidden: either(under("billing/ledger"), under("billing/service"), under("billing/api"), under("store"), is("go.etcd.io/bbolt", "github.com/hashicorp/raft")),
 	},
 	{
+		// The Terraform provider is a thin layer over the provisioner and
+		// the clients: it runs on a user's machine and links no database.
+		name:      "the Terraform provider links no storage and no state machine",
+		For:       either(under("provider"), under("cmd/terraform-provider-aerolith")),
+		Forbidden: either(under("billing/ledger"), under("billing/service"), under("billing/api"), under("store"), under("agent/document"), is("go.etcd.io/bbolt", "github.com/hashicorp/raft")),
+	},
+	{
 		// Billing is an independent daemon; what it shares with the agent
 		// lives in internal/ packages or billing/contract.
 		name:      "billing packages import no agent package",
@@ -107,7 +114,7 @@ func goList(t *testing.T, tags string) map[string]pkg {
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
-	args = append(args, module+"agent/...", module+"billing/...")
+	args = append(args, module+"agent/...", module+"billing/...", module+"provider/...", module+"cmd/terraform-provider-aerolith")
 	cmd := exec.Command(gobin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -180,7 +187,7 @@ func violations(pkgs map[string]pkg) []string {
 func TestDependencyRules(t *testing.T) {
 	for _, tags := range []string{"", "faults"} {
 		pkgs := goList(t, tags)
-		for _, must := range []string{"agent", "agent/client", "billing/client", "billing/contract", "billing/ledger", "internal/apierr"} {
+		for _, must := range []string{"agent", "agent/client", "billing/client", "billing/contract", "billing/ledger", "internal/apierr", "provider"} {
 			if _, ok := pkgs[module+must]; !ok {
 				t.Fatalf("tags %q: go list did not list %s", tags, must)
 			}

@@ -1,4 +1,4 @@
-package main
+package deployment
 
 import (
 	"context"
@@ -20,81 +20,104 @@ import (
 	"github.com/aerolithdb/aerolith/internal/clientopts"
 	"github.com/aerolithdb/aerolith/internal/pki"
 	"github.com/aerolithdb/aerolith/provisioner"
-	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
 	"github.com/aerolithdb/aerolith/provisioner/cloudinit"
 	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
-// clusterEnv is what acting on one CLI-made cluster needs: its record and
-// secrets, its cloud's driver and a provisioner over it.
-type clusterEnv struct {
-	store clusterStore
-	rec   *clusterRecord
-	sec   *clusterSecrets
-	drv   provisioner.Driver
-	local *local.Driver // drv, for --cloud local
-	prov  *provisioner.Provisioner
-	tls   *tls.Config // verifies the nodes; nil with plain HTTP
+// failoverTimeout bounds connecting to one node (dial and TLS handshake)
+// and waiting for its answer's headers before another node is tried.
+const failoverTimeout = time.Second
+
+// Config configures an Env.
+type Config struct {
+	Store   Store
+	Record  *Record
+	Secrets *Secrets
+	// LocalCommand runs a local instance (followed by its directory): the
+	// aerolith binary and its hidden local-instance command.
+	LocalCommand []string
+	// OnEvent receives the provisioner's progress; nil drops it.
+	OnEvent func(provisioner.Event)
+	// UserAgent names the tool in requests to the nodes.
+	UserAgent string
 }
 
-// newClusterEnv builds the driver of rec's cloud and the provisioner.
-// onEvent receives the provisioner's progress.
-func newClusterEnv(ctx context.Context, store clusterStore, rec *clusterRecord, sec *clusterSecrets, onEvent func(provisioner.Event)) (*clusterEnv, error) {
-	e := &clusterEnv{store: store, rec: rec, sec: sec}
-	switch rec.Spec.Cloud {
-	case provisioner.Local:
-		exe, err := os.Executable()
+// LocalInstanceCommand is the aerolith binary's hidden command a local
+// instance process runs.
+const LocalInstanceCommand = "local-instance"
+
+// Env is what acting on one cluster needs: its record and secrets, its
+// cloud's driver and a provisioner over it.
+type Env struct {
+	Store Store
+	Rec   *Record
+	Sec   *Secrets
+	Drv   provisioner.Driver
+	// Local is Drv for a local cluster, else nil.
+	Local *local.Driver
+	Prov  *provisioner.Provisioner
+	// TLS verifies the nodes; nil with plain HTTP.
+	TLS       *tls.Config
+	userAgent string
+}
+
+// New builds the driver of the record's cloud and the provisioner. It
+// does no network I/O.
+func New(ctx context.Context, cfg Config) (*Env, error) {
+	rec := cfg.Record
+	e := &Env{Store: cfg.Store, Rec: rec, Sec: cfg.Secrets, userAgent: cfg.UserAgent}
+	if e.userAgent == "" {
+		e.userAgent = "aerolith"
+	}
+	switch c, ok := clouds[rec.Spec.Cloud]; {
+	case rec.Spec.Cloud == provisioner.Local:
+		if len(cfg.LocalCommand) == 0 {
+			return nil, errors.New("local cluster: no command to run its instances")
+		}
+		d, err := local.NewDriver(local.DriverConfig{StateDir: cfg.Store.LocalDir(), Command: cfg.LocalCommand})
 		if err != nil {
 			return nil, err
 		}
-		d, err := local.NewDriver(local.DriverConfig{StateDir: store.localDir(), Command: []string{exe, localInstanceCommand}})
+		e.Drv, e.Local = d, d
+	case ok:
+		d, err := c.driver(ctx, rec)
 		if err != nil {
 			return nil, err
 		}
-		e.drv, e.local = d, d
-	case provisioner.AWS:
-		d, err := awsdrv.New(ctx, awsdrv.Config{Region: rec.Spec.Region, Endpoint: rec.Endpoint})
-		if err != nil {
-			return nil, err
-		}
-		e.drv = d
-	case provisioner.GCP:
-		d, err := gcpDriver(ctx, rec)
-		if err != nil {
-			return nil, err
-		}
-		e.drv = d
+		e.Drv = d
 	default:
-		return nil, usageError{fmt.Errorf("--cloud %s: this command drives local, aws and gcp clusters", rec.Spec.Cloud)}
+		return nil, UnsupportedCloudError{Cloud: rec.Spec.Cloud}
 	}
 	if !rec.InsecureHTTP && rec.CAFile != "" {
 		var err error
-		if e.tls, err = (clientopts.Options{CAFile: rec.CAFile}).TLSConfig(); err != nil {
+		if e.TLS, err = (clientopts.Options{CAFile: rec.CAFile}).TLSConfig(); err != nil {
 			return nil, err
 		}
 	}
-	p, err := provisioner.New(provisioner.Config{Driver: e.drv, UserData: e.userData, Members: e, OnEvent: onEvent, PollInterval: 100 * time.Millisecond})
+	p, err := provisioner.New(provisioner.Config{Driver: e.Drv, UserData: e.UserData, Members: e, OnEvent: cfg.OnEvent, PollInterval: 100 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}
-	e.prov = p
+	e.Prov = p
 	return e, nil
 }
 
-func (e *clusterEnv) scheme() string {
-	if e.rec.InsecureHTTP {
+// Scheme is the nodes' URL scheme.
+func (e *Env) Scheme() string {
+	if e.Rec.InsecureHTTP {
 		return "http"
 	}
 	return "https"
 }
 
-// ensureCA creates the local CA of an unmanaged local cluster (kept under
-// the cluster's files directory, reused by reruns and scale).
-func (e *clusterEnv) ensureCA() (*pki.CA, error) {
-	dir := filepath.Join(e.store.filesDir(e.rec.Spec.Name), "pki")
+// EnsureCA creates the local CA of an unmanaged local cluster (kept under
+// the cluster's files directory, reused by reruns and scale) and points
+// the record's CAFile at its certificate.
+func (e *Env) EnsureCA() (*pki.CA, error) {
+	dir := filepath.Join(e.Store.FilesDir(e.Rec.Spec.Name), "pki")
 	ca, err := pki.LoadCA(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		if ca, err = pki.NewCA(pki.CAConfig{ClusterID: e.rec.Spec.Name}); err != nil {
+		if ca, err = pki.NewCA(pki.CAConfig{ClusterID: e.Rec.Spec.Name}); err != nil {
 			return nil, err
 		}
 		err = ca.Save(dir)
@@ -102,50 +125,50 @@ func (e *clusterEnv) ensureCA() (*pki.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster CA in %s: %w", dir, err)
 	}
-	e.rec.CAFile = filepath.Join(dir, pki.CACertFile)
+	e.Rec.CAFile = filepath.Join(dir, pki.CACertFile)
 	return ca, nil
 }
 
-// userData renders one node's user data: the same renderer as every
+// UserData renders one node's user data: the same renderer as every
 // cloud's. A local node knows every address before launch, so it joins
 // by address: the initial nodes list each other (bootstrap-expect N), a
 // node added later lists the running members.
-func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, initial bool) ([]byte, error) {
-	if e.local == nil {
-		return provisioner.UserData(e.cloudBoot(spec))(spec, nodeID, initial)
+func (e *Env) UserData(spec *provisioner.ClusterSpec, nodeID string, initial bool) ([]byte, error) {
+	if e.Local == nil {
+		return provisioner.UserData(e.CloudBoot(spec))(spec, nodeID, initial)
 	}
-	settings := []cloudinit.Setting{{Key: "admin-key", Value: e.sec.AdminKey}}
-	self, err := e.local.Address(spec.Name, nodeID)
+	settings := []cloudinit.Setting{{Key: "admin-key", Value: e.Sec.AdminKey}}
+	self, err := e.Local.Address(spec.Name, nodeID)
 	if err != nil {
 		return nil, err
 	}
 	var join []string
 	if initial {
 		for i := 1; i <= spec.Nodes; i++ {
-			a, err := e.local.Address(spec.Name, provisioner.NodeID(spec.Name, i))
+			a, err := e.Local.Address(spec.Name, provisioner.NodeID(spec.Name, i))
 			if err != nil {
 				return nil, err
 			}
-			join = append(join, raftAddr(a))
+			join = append(join, RaftAddr(a))
 		}
 		settings = append(settings, cloudinit.Setting{Key: "bootstrap-expect", Value: spec.Nodes})
 	} else {
-		insts, err := e.drv.Instances(context.Background(), spec)
+		insts, err := e.Drv.Instances(context.Background(), spec)
 		if err != nil {
 			return nil, err
 		}
 		for _, in := range insts {
 			if in.State == provisioner.Running && in.NodeID != nodeID {
-				join = append(join, raftAddr(in.PrivateIP))
+				join = append(join, RaftAddr(in.PrivateIP))
 			}
 		}
 		sort.Strings(join)
 	}
 	settings = append(settings, cloudinit.Setting{Key: "join", Value: join})
-	if e.rec.InsecureHTTP {
+	if e.Rec.InsecureHTTP {
 		settings = append(settings, cloudinit.Setting{Key: "insecure-http", Value: true})
 	} else {
-		ca, err := e.ensureCA()
+		ca, err := e.EnsureCA()
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +176,7 @@ func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, init
 		if err != nil {
 			return nil, fmt.Errorf("certificate of %s: %w", nodeID, err)
 		}
-		dir := filepath.Join(e.store.filesDir(spec.Name), "tls", nodeID)
+		dir := filepath.Join(e.Store.FilesDir(spec.Name), "tls", nodeID)
 		if err := pki.WriteCert(dir, certPEM, keyPEM, ca.CertPEM()); err != nil {
 			return nil, err
 		}
@@ -167,7 +190,7 @@ func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, init
 			cloudinit.Setting{Key: "billing-url", Value: m.BillingURL},
 			cloudinit.Setting{Key: "enrollment-token", Value: m.EnrollmentToken})
 		if m.BillingCA != "" {
-			p := filepath.Join(e.store.filesDir(spec.Name), "billing-ca.crt")
+			p := filepath.Join(e.Store.FilesDir(spec.Name), "billing-ca.crt")
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				return nil, err
 			}
@@ -177,66 +200,69 @@ func (e *clusterEnv) userData(spec *provisioner.ClusterSpec, nodeID string, init
 			settings = append(settings, cloudinit.Setting{Key: "billing-ca", Value: p})
 		}
 	}
-	keys := make([]string, 0, len(e.rec.AgentSettings))
-	for k := range e.rec.AgentSettings {
+	keys := make([]string, 0, len(e.Rec.AgentSettings))
+	for k := range e.Rec.AgentSettings {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		settings = append(settings, cloudinit.Setting{Key: k, Value: e.rec.AgentSettings[k]})
+		settings = append(settings, cloudinit.Setting{Key: k, Value: e.Rec.AgentSettings[k]})
 	}
 	return cloudinit.Render(cloudinit.Node{Cluster: spec.Name, NodeID: nodeID, AgentURL: spec.Agent.URL, AgentSHA256: spec.Agent.SHA256, Settings: settings})
 }
 
-// cloudBoot is how the nodes of a cluster on a cloud boot: they find each
+// CloudBoot is how the nodes of a cluster on a cloud boot: they find each
 // other through discovery (billing's registry when managed, the cluster's
 // tags otherwise) and get their certificates from billing through the
-// enrollment token, unless the cluster was made with --insecure-http.
-func (e *clusterEnv) cloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
-	b := provisioner.Boot{AdminKey: e.sec.AdminKey, InsecureHTTP: e.rec.InsecureHTTP}
-	if spec.Managed == nil {
-		b.Discover = fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
-		if spec.Cloud == provisioner.GCP {
-			b.Discover = gcpDiscover(e.rec)
-		}
-		if e.rec.Endpoint != "" {
-			b.Discover += " endpoint=" + e.rec.Endpoint
-		}
+// enrollment token, unless the cluster was made with plain HTTP.
+func (e *Env) CloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
+	b := provisioner.Boot{AdminKey: e.Sec.AdminKey, InsecureHTTP: e.Rec.InsecureHTTP}
+	if c, ok := clouds[spec.Cloud]; ok && spec.Managed == nil {
+		r := *e.Rec
+		r.Spec = *spec
+		b.Discover = c.discover(&r)
 	}
 	return b
 }
 
-func raftAddr(host string) string { return net.JoinHostPort(host, strconv.Itoa(local.AgentRaftPort)) }
-func httpURL(scheme, host string) string {
+// RaftAddr is a node's raft address on host.
+func RaftAddr(host string) string { return net.JoinHostPort(host, strconv.Itoa(local.AgentRaftPort)) }
+
+// HTTPURL is a node's data API URL on host.
+func HTTPURL(scheme, host string) string {
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(local.AgentHTTPPort))
 }
 
-// endpoints are the data API URLs of the cluster's running nodes, but
+// Endpoints are the data API URLs of the cluster's running nodes, but
 // skip's, in node order.
-func (e *clusterEnv) endpoints(ctx context.Context, skip string) ([]string, error) {
-	insts, err := e.drv.Instances(ctx, &e.rec.Spec)
+func (e *Env) Endpoints(ctx context.Context, skip string) ([]string, error) {
+	insts, err := e.Drv.Instances(ctx, &e.Rec.Spec)
 	if err != nil {
 		return nil, err
 	}
 	sort.Slice(insts, func(i, j int) bool {
-		a, _ := provisioner.NodeIndex(e.rec.Spec.Name, insts[i].NodeID)
-		b, _ := provisioner.NodeIndex(e.rec.Spec.Name, insts[j].NodeID)
+		a, _ := provisioner.NodeIndex(e.Rec.Spec.Name, insts[i].NodeID)
+		b, _ := provisioner.NodeIndex(e.Rec.Spec.Name, insts[j].NodeID)
 		return a < b
 	})
 	var out []string
 	for _, in := range insts {
-		if in.State == provisioner.Running && in.NodeID != skip && in.PrivateIP != "" && !slices.Contains(out, httpURL(e.scheme(), in.PrivateIP)) {
-			out = append(out, httpURL(e.scheme(), in.PrivateIP))
+		if in.State == provisioner.Running && in.NodeID != skip && in.PrivateIP != "" && !slices.Contains(out, HTTPURL(e.Scheme(), in.PrivateIP)) {
+			out = append(out, HTTPURL(e.Scheme(), in.PrivateIP))
 		}
 	}
 	return out, nil
 }
 
-// adminClient is a cluster admin client over urls.
-func (e *clusterEnv) adminClient(urls []string) (*client.Client, error) {
+// Client is a client of the cluster over urls with key (the admin key
+// when key is "").
+func (e *Env) Client(urls []string, key string) (*client.Client, error) {
+	if key == "" {
+		key = e.Sec.AdminKey
+	}
 	t := client.NewTransport()
-	t.TLSClientConfig = e.tls
-	return client.New(client.Config{URL: strings.Join(urls, ","), Key: e.sec.AdminKey, UserAgent: "aerolith-cli",
+	t.TLSClientConfig = e.TLS
+	return client.New(client.Config{URL: strings.Join(urls, ","), Key: key, UserAgent: e.userAgent,
 		HTTPClient: &http.Client{Transport: t, Timeout: 5 * time.Second}, ConnectTimeout: failoverTimeout, HeaderTimeout: failoverTimeout})
 }
 
@@ -247,19 +273,19 @@ func (e *clusterEnv) adminClient(urls []string) (*client.Client, error) {
 // does that; the agent's API has no leadership transfer), so the
 // remaining nodes elect a new leader; an acknowledged write is committed
 // on a majority of the remaining voters either way.
-func (e *clusterEnv) Remove(ctx context.Context, nodeID string) error {
+func (e *Env) Remove(ctx context.Context, nodeID string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var last error
 	for {
-		urls, err := e.endpoints(ctx, nodeID)
+		urls, err := e.Endpoints(ctx, nodeID)
 		if err != nil {
 			return err
 		}
 		if len(urls) == 0 {
 			return fmt.Errorf("no other running node to remove %s through", nodeID)
 		}
-		c, err := e.adminClient(urls)
+		c, err := e.Client(urls, "")
 		if err != nil {
 			return err
 		}
@@ -281,13 +307,13 @@ func (e *clusterEnv) Remove(ctx context.Context, nodeID string) error {
 	}
 }
 
-// waitHealthy waits until every node of the spec answers, agrees on one
+// WaitHealthy waits until every node of the spec answers, agrees on one
 // leader and is a voter: the cluster is formed. report gets a line when
 // the picture changes.
-func (e *clusterEnv) waitHealthy(ctx context.Context, report func(string)) error {
+func (e *Env) WaitHealthy(ctx context.Context, report func(string)) error {
 	last := ""
 	for {
-		msg, ok := e.health(ctx)
+		msg, ok := e.Health(ctx)
 		if ok {
 			return nil
 		}
@@ -297,25 +323,25 @@ func (e *clusterEnv) waitHealthy(ctx context.Context, report func(string)) error
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster %s not healthy: %s (%w)", e.rec.Spec.Name, msg, ctx.Err())
+			return fmt.Errorf("cluster %s not healthy: %s (%w)", e.Rec.Spec.Name, msg, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// health says whether the cluster is formed, and if not, why.
-func (e *clusterEnv) health(ctx context.Context) (string, bool) {
-	urls, err := e.endpoints(ctx, "")
+// Health says whether the cluster is formed, and if not, why.
+func (e *Env) Health(ctx context.Context) (string, bool) {
+	urls, err := e.Endpoints(ctx, "")
 	if err != nil {
 		return err.Error(), false
 	}
-	n := e.rec.Spec.Nodes
+	n := e.Rec.Spec.Nodes
 	if len(urls) != n {
 		return fmt.Sprintf("%d of %d nodes running", len(urls), n), false
 	}
 	leader := ""
 	for _, u := range urls {
-		c, err := e.adminClient([]string{u})
+		c, err := e.Client([]string{u}, "")
 		if err != nil {
 			return err.Error(), false
 		}

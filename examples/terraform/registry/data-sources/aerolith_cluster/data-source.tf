@@ -1,0 +1,3 @@
+data "aerolith_cluster" "shop" {
+  name = "shop"
+}

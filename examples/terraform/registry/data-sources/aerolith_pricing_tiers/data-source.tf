@@ -1,0 +1,1 @@
+data "aerolith_pricing_tiers" "all" {}

@@ -1,0 +1,1 @@
+terraform import aerolith_index.orders_by_customer shop/tn_0123456789abcdefghij/orders/customer.id

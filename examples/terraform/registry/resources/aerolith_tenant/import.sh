@@ -1,0 +1,1 @@
+terraform import aerolith_tenant.acme tn_0123456789abcdefghij
