@@ -119,6 +119,7 @@ type Server struct {
 	groups    map[string]*SecurityGroup
 	nextIP    int
 	closed    bool
+	arm       *armState // Azure Resource Manager resources (arm.go)
 }
 
 // Instance is one simulated VM.
@@ -246,6 +247,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/_sim/"):
 		s.serveControl(w, r)
+	case isARM(r):
+		s.serveARM(w, r)
 	default:
 		s.serveEC2(w, r)
 	}
