@@ -50,7 +50,9 @@ func FuzzARMRequest(f *testing.F) {
 			r := httptest.NewRequest(http.MethodGet, MSITokenPath+"?api-version=2019-08-01&resource=http://example.com", nil)
 			r.Header.Set("X-IDENTITY-HEADER", "x")
 			sim.ServeHTTP(w, r)
-			var out struct{ AccessToken string `json:"access_token"` }
+			var out struct {
+				AccessToken string `json:"access_token"`
+			}
 			json.Unmarshal(w.Body.Bytes(), &out)
 			return out.AccessToken
 		}()
