@@ -58,8 +58,14 @@ func newClusterEnv(ctx context.Context, store clusterStore, rec *clusterRecord, 
 			return nil, err
 		}
 		e.drv = d
+	case provisioner.Azure:
+		d, err := newAzureDriver(rec)
+		if err != nil {
+			return nil, err
+		}
+		e.drv = d
 	default:
-		return nil, usageError{fmt.Errorf("--cloud %s: this command drives local and aws clusters", rec.Spec.Cloud)}
+		return nil, usageError{fmt.Errorf("--cloud %s: this command drives local, aws and azure clusters", rec.Spec.Cloud)}
 	}
 	if !rec.InsecureHTTP && rec.CAFile != "" {
 		var err error
@@ -192,6 +198,9 @@ func (e *clusterEnv) cloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
 		b.Discover = fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
 		if e.rec.Endpoint != "" {
 			b.Discover += " endpoint=" + e.rec.Endpoint
+		}
+		if spec.Cloud == provisioner.Azure {
+			b.Discover = azureDiscover(e.rec)
 		}
 	}
 	return b

@@ -58,6 +58,7 @@ type createOptions struct {
 	billingCAFile string
 	tenants       []string
 	timeout       time.Duration
+	azure         azureFlags
 }
 
 func newClusterCreateCommand(m *Main, p *provisionFlags) *cobra.Command {
@@ -93,7 +94,7 @@ Progress goes to stderr; the result to stdout (--output json for scripts).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cloud, "cloud", string(provisioner.Local), "where the nodes run: local or aws")
+	fl.StringVar(&cloud, "cloud", string(provisioner.Local), "where the nodes run: local, aws or azure")
 	fl.IntVar(&o.spec.Nodes, "nodes", 3, "number of nodes: 1, 3, 5 or 7")
 	fl.StringVar(&o.spec.Region, "region", "", "region (aws)")
 	fl.StringVar(&o.spec.Zone, "zone", "", "availability zone (aws, optional)")
@@ -113,6 +114,7 @@ Progress goes to stderr; the result to stdout (--output json for scripts).`,
 	fl.StringVar(&o.billingCAFile, "billing-ca-file", "", "CA bundle (PEM) billing's certificate is verified with")
 	fl.StringArrayVar(&o.tenants, "tenant", nil, "tenant id the cluster serves (repeatable; with --billing-url)")
 	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the cluster to be formed")
+	o.azure.register(fl)
 	return cmd
 }
 
@@ -141,13 +143,16 @@ func randomKey() (string, error) {
 
 func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions) error {
 	spec := &o.spec
-	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS {
-		return usageError{fmt.Errorf("--cloud %s: this command drives local and aws clusters (the gcp and azure drivers are not built yet)", spec.Cloud)}
+	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS && spec.Cloud != provisioner.Azure {
+		return usageError{fmt.Errorf("--cloud %s: this command drives local, aws and azure clusters (the gcp driver is not built yet)", spec.Cloud)}
+	}
+	az, err := o.azure.resolve(spec)
+	if err != nil {
+		return err
 	}
 	if spec.Cloud != provisioner.Local && o.endpoint == "" && (spec.Agent.URL == "" || spec.Agent.SHA256 == "") {
 		return usageError{fmt.Errorf("--agent-url and --agent-sha256: required for --cloud %s (its nodes download the agent from that URL and check its digest before running it)", spec.Cloud)}
 	}
-	var err error
 	if spec.Tags, err = parseKV("tag", o.tags); err != nil {
 		return err
 	}
@@ -197,7 +202,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		return usageError{fmt.Errorf("--cloud %s: the nodes get their certificates from billing (--billing-url and --tenant); without billing, choose --insecure-http explicitly", spec.Cloud)}
 	}
 	if o.dryRun {
-		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP}
+		rec := &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP, Azure: az}
 		env, err := newClusterEnv(ctx, store, rec, &clusterSecrets{}, progress.event)
 		if err != nil {
 			return err
@@ -222,7 +227,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 	rec, sec, err := store.load(spec.Name)
 	switch {
 	case errors.Is(err, errNoCluster):
-		rec = &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings, Created: time.Now().UTC()}
+		rec = &clusterRecord{Spec: *spec, Endpoint: o.endpoint, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings, Created: time.Now().UTC(), Azure: az}
 		sec = &clusterSecrets{}
 		if sec.AdminKey, err = randomKey(); err != nil {
 			return err

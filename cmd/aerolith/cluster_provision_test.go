@@ -17,6 +17,10 @@ import (
 func TestClusterCreateRefusesBadInput(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("AEROLITH_BILLING_KEY", "")
+	for _, k := range []string{"AZURE_SUBSCRIPTION_ID", "AZURE_DEFAULTS_LOCATION", "AZURE_DEFAULTS_GROUP"} {
+		t.Setenv(k, "") // restored after the test
+		os.Unsetenv(k)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -24,8 +28,11 @@ func TestClusterCreateRefusesBadInput(t *testing.T) {
 	}{
 		{"even nodes", []string{"--nodes", "4"}, "nodes: 4 nodes: want 1, 3, 5 or 7"},
 		{"bad name", []string{"--nodes", "3", "--cloud", "local"}, ""},
-		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local and aws clusters`},
-		{"cloud without a driver", []string{"--cloud", "gcp", "--region", "europe-west1"}, `--cloud gcp: this command drives local and aws clusters`},
+		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local, aws and azure clusters`},
+		{"cloud without a driver", []string{"--cloud", "gcp", "--region", "europe-west1"}, `--cloud gcp: this command drives local, aws and azure clusters`},
+		{"azure without a subscription", []string{"--cloud", "azure", "--region", "westeurope"}, "--subscription: the Azure subscription id is required (or AZURE_SUBSCRIPTION_ID)"},
+		{"azure settings on aws", []string{"--cloud", "aws", "--subscription", "x"}, "--subscription and --resource-group are for --cloud azure, not aws"},
+		{"azure without region", []string{"--cloud", "azure", "--subscription", "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of azure`},
 		{"aws without an agent", []string{"--cloud", "aws", "--region", "eu-west-1"}, "--agent-url and --agent-sha256: required for --cloud aws"},
 		{"region on local", []string{"--region", "eu-west-1"}, "region: not used by the local cloud"},
 		{"aws without region", []string{"--cloud", "aws", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of aws`},

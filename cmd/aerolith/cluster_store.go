@@ -56,7 +56,9 @@ type clusterRecord struct {
 	Tenants []string `json:"tenants,omitempty"`
 	// AgentSettings are extra agent options (--agent-setting).
 	AgentSettings map[string]string `json:"agent_settings,omitempty"`
-	Created       time.Time         `json:"created"`
+	// Azure holds an Azure cluster's subscription and resource group.
+	Azure   *azureSettings `json:"azure,omitempty"`
+	Created time.Time      `json:"created"`
 }
 
 // clusterSecrets is <name>.secrets.json.
