@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aerolithdb/aerolith/agent/client"
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/provisioner"
@@ -245,5 +247,54 @@ func TestAzureClusterUnderFaults(t *testing.T) {
 	e.sim.SetFaults(cloudsim.Faults{})
 	if got, left := liveNodes(e.sim), armLeft(e.sim); len(got) != 0 || len(left) != 0 || len(e.booter.Running()) != 0 {
 		t.Fatalf("after destroy: live %v, resources %v, agents %v", got, left, e.booter.Running())
+	}
+}
+
+// TestAzureUnmanagedClusterDiscoversByTags: an unmanaged cluster (no
+// billing, plain HTTP chosen explicitly) whose nodes find each other by
+// the cluster's tag through ARM (--discover provider=azure, the VMs'
+// managed identity being the simulator's token endpoint) forms.
+func TestAzureUnmanagedClusterDiscoversByTags(t *testing.T) {
+	proctest.SkipIfShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	e := newEnv(t, ctx)
+	adminKey := "cluster-admin-key-0123456789abcdef"
+	spec := &provisioner.ClusterSpec{Name: "plain", Cloud: provisioner.Azure, Region: "westeurope", Nodes: 3, InstanceType: "Standard_D2s_v5", DiskGB: 30,
+		Agent: e.artifact, AllowedCIDRs: []string{"127.0.0.0/8"}}
+	drv := e.azureDriver(t)
+	discover := fmt.Sprintf("provider=azure subscription_id=%s resource_group=aerolith-plain tag_key=%s tag_value=plain endpoint=%s", azureSubscription, provisioner.TagCluster, e.simURL)
+	p, err := provisioner.New(provisioner.Config{Driver: drv, UserData: provisioner.UserData(provisioner.Boot{AdminKey: adminKey, Discover: discover, InsecureHTTP: true}), PollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Apply(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, n := range st.Nodes {
+		urls = append(urls, "http://"+n.PrivateIP+":7070")
+	}
+	c, err := client.New(client.Config{URL: strings.Join(urls, ","), Key: adminKey, Timeout: 10 * time.Second, ConnectTimeout: time.Second, HeaderTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFormed(t, ctx, c, 3)
+	logs, _ := filepath.Glob(filepath.Join(e.booter.Dir, "vm-*", "agent.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if !strings.Contains(string(b), "discovered the cluster's nodes") || !strings.Contains(string(b), "azure subscription="+azureSubscription) {
+			t.Fatalf("%s: the node did not discover its peers through azure:\n%s", l, tail(string(b), 20))
+		}
+	}
+	if len(logs) != 3 {
+		t.Fatalf("%d agent logs, want 3", len(logs))
+	}
+	if err := p.Destroy(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if left := armLeft(e.sim); len(left) != 0 || len(e.booter.Running()) != 0 {
+		t.Fatalf("after destroy: resources %v, agents %v", left, e.booter.Running())
 	}
 }
