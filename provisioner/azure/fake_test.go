@@ -49,7 +49,11 @@ func (f *fakes) Do(req *http.Request) (*http.Response, error) {
 	return f.network.Do(req)
 }
 
-func (f *fakes) log() []string { f.mu.Lock(); defer f.mu.Unlock(); return append([]string(nil), f.calls...) }
+func (f *fakes) log() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
 
 func fakeDriver(t *testing.T, c *computefake.ServerFactory, n *networkfake.ServerFactory) (*azure.Driver, *fakes) {
 	t.Helper()
