@@ -185,10 +185,14 @@ func (s *Server) startDelete(r *armResource, now time.Time) []func() {
 	return nil
 }
 
-// armAdvanceLocked removes what finished deleting.
+// armAdvanceLocked removes what finished deleting, and names a failed VM's
+// reason as Azure does.
 func (s *Server) armAdvanceLocked(now time.Time) {
 	a := s.armLocked()
 	for k, r := range a.resources {
+		if in := r.inst; in != nil && in.willFail && in.State == "terminated" && strings.HasPrefix(in.StateReason, "Server.") {
+			in.StateReason = "AllocationFailed: Allocation failed. We do not have sufficient capacity for the requested VM size in this region."
+		}
 		if !r.deleteAt.IsZero() && !now.Before(r.deleteAt) {
 			delete(a.resources, k)
 		}
