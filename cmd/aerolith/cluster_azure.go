@@ -81,15 +81,12 @@ func newAzureDriver(rec *clusterRecord) (provisioner.Driver, error) {
 }
 
 // azureDiscover is the --discover string of an unmanaged Azure cluster's
-// nodes: the VMs of its resource group carrying its tag.
+// nodes (the caller adds the endpoint): the VMs of its resource group
+// carrying its tag.
 func azureDiscover(rec *clusterRecord) string {
 	rg := rec.Azure.ResourceGroup
 	if rg == "" {
 		rg = "aerolith-" + rec.Spec.Name
 	}
-	s := fmt.Sprintf("provider=azure subscription_id=%s resource_group=%s tag_key=%s tag_value=%s", rec.Azure.Subscription, rg, provisioner.TagCluster, rec.Spec.Name)
-	if rec.Endpoint != "" {
-		s += " endpoint=" + rec.Endpoint
-	}
-	return s
+	return fmt.Sprintf("provider=azure subscription_id=%s resource_group=%s tag_key=%s tag_value=%s", rec.Azure.Subscription, rg, provisioner.TagCluster, rec.Spec.Name)
 }

@@ -196,11 +196,11 @@ func (e *clusterEnv) cloudBoot(spec *provisioner.ClusterSpec) provisioner.Boot {
 	b := provisioner.Boot{AdminKey: e.sec.AdminKey, InsecureHTTP: e.rec.InsecureHTTP}
 	if spec.Managed == nil {
 		b.Discover = fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
-		if e.rec.Endpoint != "" {
-			b.Discover += " endpoint=" + e.rec.Endpoint
-		}
 		if spec.Cloud == provisioner.Azure {
 			b.Discover = azureDiscover(e.rec)
+		}
+		if e.rec.Endpoint != "" {
+			b.Discover += " endpoint=" + e.rec.Endpoint
 		}
 	}
 	return b
