@@ -441,6 +441,12 @@ func discoverJoin(ctx context.Context, cfg config.Config, b *bootstrapBilling, n
 		if p, err = discover.NewGCP(ctx, dc, pn); err != nil {
 			return nil, err
 		}
+	case discover.ProviderAzure:
+		_, port, _ := net.SplitHostPort(raftAdv)
+		pn, _ := strconv.Atoi(port)
+		if p, err = discover.NewAzure(ctx, dc, pn); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("discover: provider %s has no implementation", dc.Provider)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/azure"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
@@ -107,11 +108,19 @@ func (c *clients) endpoint(cloud provisioner.Cloud) string {
 }
 
 // record is a new cluster's record: the spec and the provider block's
-// settings of its cloud (endpoint override, gcp project).
+// settings of its cloud (endpoint override, gcp project, azure
+// subscription, else AZURE_SUBSCRIPTION_ID).
 func (c *clients) record(spec provisioner.ClusterSpec, insecureHTTP bool) deployment.Record {
 	rec := deployment.Record{Spec: spec, Endpoint: c.endpoint(spec.Cloud), InsecureHTTP: insecureHTTP}
-	if spec.Cloud == provisioner.GCP {
+	switch spec.Cloud {
+	case provisioner.GCP:
 		rec.Project = c.gcp.Project.ValueString()
+	case provisioner.Azure:
+		sub := c.azure.SubscriptionID.ValueString()
+		if sub == "" {
+			sub = os.Getenv(azure.EnvSubscription)
+		}
+		rec.Azure = &deployment.AzureSettings{Subscription: sub}
 	}
 	return rec
 }

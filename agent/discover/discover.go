@@ -11,6 +11,7 @@
 //	billing                                   the billing service's node registry (managed agents)
 //	provider=aws region=R tag_key=K tag_value=V [endpoint=URL] [port=N]
 //	provider=gcp project=P zone=Z label_key=K label_value=V [endpoint=URL] [port=N]
+//	provider=azure subscription_id=S [resource_group=G] tag_key=K tag_value=V [endpoint=URL] [port=N]
 //
 // Each provider is one implementation of Provider: billing's registry
 // (NewBilling, fed by the agent's billing client) and cloud tags (NewAWS,
@@ -48,6 +49,7 @@ const (
 	ProviderBilling = "billing"
 	ProviderAWS     = "aws"
 	ProviderGCP     = "gcp"
+	ProviderAzure   = "azure"
 )
 
 // maxLen bounds a discovery string.
@@ -64,6 +66,7 @@ var providers = map[string]providerSpec{
 	ProviderBilling: {},
 	ProviderAWS:     {required: []string{"region", "tag_key", "tag_value"}, optional: []string{"endpoint", "port"}},
 	ProviderGCP:     {required: []string{"project", "zone", "label_key", "label_value"}, optional: []string{"endpoint", "port"}},
+	ProviderAzure:   {required: []string{"subscription_id", "tag_key", "tag_value"}, optional: []string{"resource_group", "endpoint", "port"}},
 }
 
 // Config is a parsed discovery string.

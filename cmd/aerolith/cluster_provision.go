@@ -56,6 +56,7 @@ type createOptions struct {
 	billingCAFile string
 	tenants       []string
 	timeout       time.Duration
+	azure         azureFlags
 }
 
 func newClusterCreateCommand(m *Main, p *provisionFlags) *cobra.Command {
@@ -92,7 +93,7 @@ Progress goes to stderr; the result to stdout (--output json for scripts).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cloud, "cloud", string(provisioner.Local), "where the nodes run: local, aws or gcp")
+	fl.StringVar(&cloud, "cloud", string(provisioner.Local), "where the nodes run: local, aws, gcp or azure")
 	fl.IntVar(&o.spec.Nodes, "nodes", 3, "number of nodes: 1, 3, 5 or 7")
 	fl.StringVar(&o.spec.Region, "region", "", "region (aws; gcp: the zone's region, env CLOUDSDK_COMPUTE_REGION)")
 	fl.StringVar(&o.spec.Zone, "zone", "", "zone (gcp, env CLOUDSDK_COMPUTE_ZONE; aws: availability zone, optional)")
@@ -113,6 +114,7 @@ Progress goes to stderr; the result to stdout (--output json for scripts).`,
 	fl.StringVar(&o.billingCAFile, "billing-ca-file", "", "CA bundle (PEM) billing's certificate is verified with")
 	fl.StringArrayVar(&o.tenants, "tenant", nil, "tenant id the cluster serves (repeatable; with --billing-url)")
 	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the cluster to be formed")
+	o.azure.register(fl)
 	return cmd
 }
 
@@ -133,8 +135,12 @@ func parseKV(flag string, kvs []string) (map[string]string, error) {
 
 func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions) error {
 	spec := &o.spec
-	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS && spec.Cloud != provisioner.GCP {
-		return usageError{fmt.Errorf("--cloud %s: this command drives local, aws and gcp clusters (the azure driver is not built yet)", spec.Cloud)}
+	if spec.Cloud != provisioner.Local && spec.Cloud != provisioner.AWS && spec.Cloud != provisioner.GCP && spec.Cloud != provisioner.Azure {
+		return usageError{fmt.Errorf("--cloud %s: this command drives local, aws, gcp and azure clusters", spec.Cloud)}
+	}
+	az, err := o.azure.resolve(spec)
+	if err != nil {
+		return err
 	}
 	if spec.Cloud == provisioner.GCP {
 		if err := resolveGCP(ctx, o); err != nil {
@@ -144,7 +150,6 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 	if spec.Cloud != provisioner.Local && o.endpoint == "" && (spec.Agent.URL == "" || spec.Agent.SHA256 == "") {
 		return usageError{fmt.Errorf("--agent-url and --agent-sha256: required for --cloud %s (its nodes download the agent from that URL and check its digest before running it)", spec.Cloud)}
 	}
-	var err error
 	if spec.Tags, err = parseKV("tag", o.tags); err != nil {
 		return err
 	}
@@ -194,7 +199,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		return usageError{fmt.Errorf("--cloud %s: the nodes get their certificates from billing (--billing-url and --tenant); without billing, choose --insecure-http explicitly", spec.Cloud)}
 	}
 	if o.dryRun {
-		rec := &deployment.Record{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP}
+		rec := &deployment.Record{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP, Azure: az}
 		env, err := newClusterEnv(ctx, store, rec, &deployment.Secrets{}, progress.event)
 		if err != nil {
 			return err
@@ -216,7 +221,7 @@ func runCreate(ctx context.Context, m *Main, p *provisionFlags, o *createOptions
 		return err
 	}
 	defer unlock()
-	create := deployment.Create{Record: deployment.Record{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings}}
+	create := deployment.Create{Record: deployment.Record{Spec: *spec, Endpoint: o.endpoint, Project: o.project, InsecureHTTP: o.insecureHTTP, Tenants: o.tenants, AgentSettings: settings, Azure: az}}
 	if bc != nil {
 		create.Billing = bc
 		create.Registration = deployment.Registration{BillingURL: o.billingURL, Tenants: o.tenants}

@@ -15,8 +15,9 @@ import (
 func TestClusterCreateRefusesBadInput(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("AEROLITH_BILLING_KEY", "")
-	for _, k := range []string{"GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_COMPUTE_ZONE", "CLOUDSDK_COMPUTE_REGION"} {
-		t.Setenv(k, "")
+	for _, k := range []string{"GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_COMPUTE_ZONE", "CLOUDSDK_COMPUTE_REGION", "AZURE_SUBSCRIPTION_ID", "AZURE_DEFAULTS_LOCATION", "AZURE_DEFAULTS_GROUP"} {
+		t.Setenv(k, "") // restored after the test
+		os.Unsetenv(k)
 	}
 	for _, tc := range []struct {
 		name string
@@ -25,10 +26,13 @@ func TestClusterCreateRefusesBadInput(t *testing.T) {
 	}{
 		{"even nodes", []string{"--nodes", "4"}, "nodes: 4 nodes: want 1, 3, 5 or 7"},
 		{"bad name", []string{"--nodes", "3", "--cloud", "local"}, ""},
-		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local, aws and gcp clusters`},
+		{"unknown cloud", []string{"--cloud", "ibm"}, `--cloud ibm: this command drives local, aws, gcp and azure clusters`},
 		{"gcp without a project", []string{"--cloud", "gcp", "--zone", "europe-west1-b"}, `--project: the GCP project is required (or GOOGLE_CLOUD_PROJECT`},
 		{"gcp without a zone", []string{"--cloud", "gcp", "--project", "acme-prod-1"}, `--zone: the GCE zone is required (or CLOUDSDK_COMPUTE_ZONE`},
 		{"gcp zone outside its region", []string{"--cloud", "gcp", "--project", "acme-prod-1", "--zone", "europe-west1-b", "--region", "us-east1", "--endpoint", "http://127.0.0.1:1"}, `zone: "europe-west1-b" is not a zone of us-east1`},
+		{"azure without a subscription", []string{"--cloud", "azure", "--region", "westeurope"}, "--subscription: the Azure subscription id is required (or AZURE_SUBSCRIPTION_ID)"},
+		{"azure settings on aws", []string{"--cloud", "aws", "--subscription", "x"}, "--subscription and --resource-group are for --cloud azure, not aws"},
+		{"azure without region", []string{"--cloud", "azure", "--subscription", "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of azure`},
 		{"aws without an agent", []string{"--cloud", "aws", "--region", "eu-west-1"}, "--agent-url and --agent-sha256: required for --cloud aws"},
 		{"region on local", []string{"--region", "eu-west-1"}, "region: not used by the local cloud"},
 		{"aws without region", []string{"--cloud", "aws", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of aws`},

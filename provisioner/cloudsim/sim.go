@@ -119,7 +119,8 @@ type Server struct {
 	groups    map[string]*SecurityGroup
 	nextIP    int
 	closed    bool
-	gce       gceState // GCE's own tables (gce.go)
+	gce       gceState  // GCE's own tables (gce.go)
+	arm       *armState // Azure Resource Manager resources (arm.go)
 }
 
 // Instance is one simulated VM.
@@ -249,6 +250,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 	case strings.HasPrefix(r.URL.Path, "/compute/") || r.URL.Path == GCETokenPath:
 		s.serveGCE(w, r)
+	case isARM(r):
+		s.serveARM(w, r)
 	default:
 		s.serveEC2(w, r)
 	}

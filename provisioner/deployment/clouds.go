@@ -2,11 +2,14 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aerolithdb/aerolith/provisioner"
 	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
+	azuredrv "github.com/aerolithdb/aerolith/provisioner/azure"
 	gcpdrv "github.com/aerolithdb/aerolith/provisioner/gcp"
 )
 
@@ -19,6 +22,32 @@ type cloud struct {
 }
 
 var clouds = map[provisioner.Cloud]cloud{
+	provisioner.Azure: {
+		driver: func(ctx context.Context, rec *Record) (provisioner.Driver, error) {
+			if rec.Azure == nil {
+				return nil, errors.New("the cluster's record has no Azure subscription (made by an older version?); recreate it")
+			}
+			cfg := azuredrv.Config{SubscriptionID: rec.Azure.Subscription, Location: rec.Spec.Region, ResourceGroup: rec.Azure.ResourceGroup, Endpoint: rec.Endpoint}
+			if rec.Endpoint != "" {
+				// A simulator finishes its operations in milliseconds:
+				// poll at the SDK's floor.
+				cfg.PollFrequency = time.Second
+			}
+			return azuredrv.New(cfg)
+		},
+		discover: func(rec *Record) string {
+			// The VMs of the cluster's resource group carrying its tag.
+			rg := rec.Azure.ResourceGroup
+			if rg == "" {
+				rg = "aerolith-" + rec.Spec.Name
+			}
+			d := fmt.Sprintf("provider=azure subscription_id=%s resource_group=%s tag_key=%s tag_value=%s", rec.Azure.Subscription, rg, provisioner.TagCluster, rec.Spec.Name)
+			if rec.Endpoint != "" {
+				d += " endpoint=" + rec.Endpoint
+			}
+			return d
+		},
+	},
 	provisioner.GCP: {
 		driver: func(ctx context.Context, rec *Record) (provisioner.Driver, error) {
 			return gcpdrv.New(ctx, gcpdrv.Config{Project: rec.Project, Endpoint: rec.Endpoint})

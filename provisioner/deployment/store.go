@@ -66,7 +66,17 @@ type Record struct {
 	Tenants []string `json:"tenants,omitempty"`
 	// AgentSettings are extra agent options (--agent-setting).
 	AgentSettings map[string]string `json:"agent_settings,omitempty"`
-	Created       time.Time         `json:"created"`
+	// Azure holds an Azure cluster's subscription and resource group.
+	Azure   *AzureSettings `json:"azure,omitempty"`
+	Created time.Time      `json:"created"`
+}
+
+// AzureSettings is what a record keeps of an Azure cluster.
+type AzureSettings struct {
+	Subscription string `json:"subscription"`
+	// ResourceGroup is an existing group the cluster was made in; empty:
+	// a group of its own, aerolith-NAME, deleted with the cluster.
+	ResourceGroup string `json:"resource_group,omitempty"`
 }
 
 // Secrets is <name>.secrets.json.
