@@ -17,12 +17,14 @@ import (
 )
 
 // fakeAgent is a script standing in for the aerolith binary: it records
-// its arguments and configuration, then runs until stopped, exiting 0 on
-// SIGTERM as the agent does.
+// its configuration, then its arguments (renamed into place last, so that
+// a test seeing args sees the whole of both), then runs until stopped,
+// exiting 0 on SIGTERM as the agent does.
 const fakeAgent = `#!/bin/sh
 trap 'kill $child; exit 0' TERM
-echo "$@" > "$(dirname "$3")/args"
 cp "$3" "$(dirname "$3")/seen.yaml"
+echo "$@" > "$(dirname "$3")/args.tmp"
+mv "$(dirname "$3")/args.tmp" "$(dirname "$3")/args"
 sleep 3600 & child=$!
 wait
 `
