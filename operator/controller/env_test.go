@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -134,7 +135,7 @@ func newFixture(t *testing.T, opts ...func(*controller.Config)) *fixture {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("billing log:\n%s", f.bill.LogTail(30))
-			t.Logf("operator log:\n%s", f.logs.String())
+			t.Logf("operator log (tail):\n%s", tailString(f.logs.String(), 80))
 		}
 		f.bill.Stop()
 	})
@@ -210,7 +211,12 @@ func tail(path string, n int) string {
 	if err != nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return tailString(string(b), n)
+}
+
+// tailString is the last n lines of s.
+func tailString(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
@@ -257,4 +263,20 @@ func operatorUser(t *testing.T) string {
 		t.Fatalf("install the operator's ClusterRole: %v", rbacErr)
 	}
 	return user
+}
+
+// update changes ac's spec with mutate on its latest version (the
+// operator updates it too: finalizer, status).
+func (f *fixture) update(ac *aerov1.AerolithCluster, mutate func(*aerov1.AerolithCluster)) {
+	f.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		mutate(ac)
+		return f.c.Update(context.Background(), ac)
+	})
+	if err != nil {
+		f.t.Fatalf("update %s: %v", ac.Name, err)
+	}
 }

@@ -131,10 +131,7 @@ func TestClusterYieldsOwnedObjectsAndRegistersWithBilling(t *testing.T) {
 	}
 
 	// Changing the tier in the spec changes it in billing.
-	ac.Spec.SubscriptionTier = aerov1.TierEnterprise
-	if err := f.c.Update(ctx, ac); err != nil {
-		t.Fatal(err)
-	}
+	f.update(ac, func(a *aerov1.AerolithCluster) { a.Spec.SubscriptionTier = aerov1.TierEnterprise })
 	testwait.For(t, waitLimit, "tier enterprise in billing", func() error {
 		ten, err := f.admin.GetTenant(ctx, f.tenant)
 		if err != nil {

@@ -124,7 +124,7 @@ func TestScaleUpAndDownUnderWriteLoad(t *testing.T) {
 			t.Logf("podsim stop: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("podsim log:\n%s", simLogs.String())
+			t.Logf("podsim log (tail):\n%s", tailString(simLogs.String(), 60))
 			for i := range 5 {
 				t.Logf("db-%d log tail:\n%s", i, tail(k.LogPath("db-"+strconv.Itoa(i)), 15))
 			}
@@ -174,13 +174,7 @@ func TestScaleUpAndDownUnderWriteLoad(t *testing.T) {
 
 	scale := func(n int32) {
 		t.Helper()
-		if err := f.c.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
-			t.Fatal(err)
-		}
-		ac.Spec.Nodes = n
-		if err := f.c.Update(ctx, ac); err != nil {
-			t.Fatal(err)
-		}
+		f.update(ac, func(a *aerov1.AerolithCluster) { a.Spec.Nodes = n })
 		before := w.count()
 		waitRunning(t, f, ac, n)
 		testwait.For(t, waitLimit, "writes acknowledged after the scale", func() error {
@@ -232,10 +226,16 @@ func TestScaleUpAndDownUnderWriteLoad(t *testing.T) {
 	}
 	logs := f.logs.String()
 	for _, m := range []string{"db-4", "db-3"} {
-		removed := regexp.MustCompile(`scale-down: member removed from raft .*member=` + m).FindStringIndex(logs)
-		lowered := regexp.MustCompile(`scale-down: lowering replicas .*member=` + m).FindStringIndex(logs)
-		if removed == nil || lowered == nil || removed[0] > lowered[0] {
-			t.Errorf("operator log: raft removal of %s at %v, replicas lowered at %v; want the removal first", m, removed, lowered)
+		at := func(msg string) int {
+			loc := regexp.MustCompile(`(?m)msg="scale-down: ` + msg + `".*member=` + m + `( |$)`).FindStringIndex(logs)
+			if loc == nil {
+				return -1
+			}
+			return loc[0]
+		}
+		removing, removed, lowered := at("removing member from raft"), at("member removed from raft"), at("lowering replicas")
+		if removing < 0 || removed < removing || lowered < removed {
+			t.Errorf("operator log offsets for %s: removing from raft %d, removed %d, replicas lowered %d; want all three in this order", m, removing, removed, lowered)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -183,11 +184,14 @@ func run(ctx context.Context) error {
 	}()
 	for _, n := range []int32{5, 3} {
 		say("kubectl patch ac %s --type merge -p '{\"spec\":{\"nodes\":%d}}'", ac.Name, n)
-		if err := c.Get(ctx, client.ObjectKeyFromObject(&ac), &ac); err != nil {
-			return err
-		}
-		ac.Spec.Nodes = n
-		if err := c.Update(ctx, &ac); err != nil {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(&ac), &ac); err != nil {
+				return err
+			}
+			ac.Spec.Nodes = n
+			return c.Update(ctx, &ac)
+		})
+		if err != nil {
 			return err
 		}
 		if err := waitReady(ctx, c, &ac, n, say); err != nil {

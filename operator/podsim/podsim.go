@@ -114,9 +114,14 @@ func (k *Kubelet) PodIP(ordinal int) string {
 func (k *Kubelet) Run(ctx context.Context) error {
 	t := time.NewTicker(k.cfg.Interval)
 	defer t.Stop()
+	last := ""
 	for {
-		if err := k.pass(ctx); err != nil && ctx.Err() == nil {
+		// A failure is logged when it changes, not at every pass.
+		if err := k.pass(ctx); err != nil && ctx.Err() == nil && err.Error() != last {
 			k.log.Warn("pass failed", "error", err)
+			last = err.Error()
+		} else if err == nil {
+			last = ""
 		}
 		select {
 		case <-ctx.Done():
@@ -193,6 +198,11 @@ func (k *Kubelet) ensure(ctx context.Context, sts *appsv1.StatefulSet, o int) er
 		}
 		cur.Labels["statefulset.kubernetes.io/pod-name"] = name
 		cur.Spec.Hostname, cur.Spec.Subdomain = name, sts.Spec.ServiceName
+		// The StatefulSet controller gives each pod its claims as volumes.
+		for _, vct := range sts.Spec.VolumeClaimTemplates {
+			cur.Spec.Volumes = append(cur.Spec.Volumes, corev1.Volume{Name: vct.Name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: vct.Name + "-" + name}}})
+		}
 		if err := k.cfg.Client.Create(ctx, &cur); err != nil {
 			return err
 		}

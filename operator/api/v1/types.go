@@ -130,7 +130,7 @@ type AerolithClusterSpec struct {
 
 // TLSSpec chooses how the nodes get their certificates.
 //
-// +kubebuilder:validation:XValidation:rule="self.mode != 'Secret' || (has(self.secretName) && self.secretName != ”)",message="tls.secretName is required when tls.mode is Secret"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Secret' || (has(self.secretName) && size(self.secretName) > 0)",message="tls.secretName is required when tls.mode is Secret"
 type TLSSpec struct {
 	// Mode is Enrollment (certificates from billing's cluster CA),
 	// Secret (a cert-manager compatible Secret) or Disabled.
