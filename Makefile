@@ -84,7 +84,8 @@ test: export KUBEBUILDER_ASSETS = $(ENVTEST_DIR)
 ## generate-operator: deepcopy, CRD and RBAC from operator/api/v1 and the
 ## controller's kubebuilder markers (checked in; CI fails on a diff).
 generate: generate-operator
-generate-operator: envtest-tools
+generate-operator:
+	tools/envtest/build.sh $(ENVTEST_DIR) controller-gen
 	$(CONTROLLER_GEN) object paths=./operator/api/...
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:artifacts:config=modules/kubernetes/crd
 	$(CONTROLLER_GEN) rbac:roleName=aerolith-operator paths=./operator/controller/... output:rbac:artifacts:config=modules/kubernetes/rbac

@@ -1,11 +1,14 @@
 #!/bin/sh
-# build.sh DIR — builds the control plane envtest runs (kube-apiserver v1.37.2,
-# etcd v3.7.0) and controller-gen from the module proxy into DIR, which the
-# Makefile keeps under the git-ignored .tools/. A binary already present is
-# kept: DIR's name carries the versions, so a version bump builds afresh.
-# The versions are the ones pinned in this module's go.mod.
+# build.sh DIR [NAME...] — builds the control plane envtest runs
+# (kube-apiserver v1.37.2, etcd v3.7.0) and controller-gen from the module
+# proxy into DIR, which the Makefile keeps under the git-ignored .tools/;
+# with NAMEs, only those. A binary already present is kept: DIR's name
+# carries the versions, so a version bump builds afresh. The versions are
+# the ones pinned in this module's go.mod.
 set -eu
-dir=${1:?usage: build.sh DIR}
+dir=${1:?usage: build.sh DIR [etcd|controller-gen|kube-apiserver ...]}
+shift
+want=${*:-etcd controller-gen kube-apiserver}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -16,6 +19,7 @@ minor=$(echo "$k8s" | cut -d. -f2)
 cb=k8s.io/component-base/version
 
 build() { # name package [ldflags]
+	case " $want " in *" $1 "*) ;; *) return 0 ;; esac
 	if [ -x "$dir/$1" ]; then return 0; fi
 	echo "building $1 ($2) into $dir" >&2
 	go build -trimpath -ldflags "-s -w ${3:-}" -o "$dir/$1.tmp" "$2"
