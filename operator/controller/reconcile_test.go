@@ -209,3 +209,41 @@ func TestFinalizerHoldsDeletionUntilBillingDeregisters(t *testing.T) {
 		t.Fatalf("whoami with the token after deletion = %v, want unauthenticated (deregistered)", err)
 	}
 }
+
+// TestBillingRefusalDegradesThenRecovers: a cluster whose billing
+// credentials are wrong is Degraded (BillingError, an event) and creates
+// no pods; once the key is right it registers and makes progress.
+func TestBillingRefusalDegradesThenRecovers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.setBillingKey("wrong-key")
+	ac := f.cluster("db", 3)
+	if err := f.c.Create(ctx, ac); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, waitLimit, "Degraded with BillingError", func() error {
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		c := apimeta.FindStatusCondition(ac.Status.Conditions, aerov1.ConditionDegraded)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != "BillingError" || ac.Status.Phase != aerov1.PhaseDegraded {
+			return fmt.Errorf("phase %s, degraded %+v", ac.Status.Phase, c)
+		}
+		return nil
+	})
+	var sts appsv1.StatefulSet
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "db"}, &sts); !apierrors.IsNotFound(err) {
+		t.Fatalf("statefulset of an unregistered cluster: %v, want not found", err)
+	}
+	f.setBillingKey(f.bill.AdminKey())
+	testwait.For(t, waitLimit, "registered and Progressing, no longer Degraded", func() error {
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		if ac.Status.ClusterID == "" || !apimeta.IsStatusConditionTrue(ac.Status.Conditions, aerov1.ConditionProgressing) ||
+			apimeta.IsStatusConditionTrue(ac.Status.Conditions, aerov1.ConditionDegraded) {
+			return fmt.Errorf("phase %s, cluster id %q, conditions %+v", ac.Status.Phase, ac.Status.ClusterID, ac.Status.Conditions)
+		}
+		return nil
+	})
+}
