@@ -15,7 +15,7 @@ import (
 
 // crdClient is a client of the shared API server and a namespace, with
 // no operator: the CRD's own validation and defaulting are under test.
-func crdClient(t *testing.T, ns string) client.Client {
+func crdClient(t *testing.T, ns string) (client.Client, string) {
 	t.Helper()
 	if restCfg == nil {
 		t.Skip(skipMsg)
@@ -24,10 +24,11 @@ func crdClient(t *testing.T, ns string) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ns = uniqueName(ns)
 	if err := c.Create(context.Background(), namespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, ns
 }
 
 func valid(ns, name string) *aerov1.AerolithCluster {
@@ -41,7 +42,7 @@ func valid(ns, name string) *aerov1.AerolithCluster {
 }
 
 func TestCRDRejectsInvalidObjects(t *testing.T) {
-	c := crdClient(t, "crd-invalid")
+	c, ns := crdClient(t, "crd-invalid")
 	tests := []struct {
 		name   string
 		mutate func(*aerov1.AerolithCluster)
@@ -60,7 +61,7 @@ func TestCRDRejectsInvalidObjects(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := valid("crd-invalid", "bad-"+string(rune('a'+i)))
+			a := valid(ns, "bad-"+string(rune('a'+i)))
 			tt.mutate(a)
 			err := c.Create(context.Background(), a)
 			if err == nil {
@@ -75,8 +76,8 @@ func TestCRDRejectsInvalidObjects(t *testing.T) {
 
 func TestCRDDefaultsAndImmutableFields(t *testing.T) {
 	ctx := context.Background()
-	c := crdClient(t, "crd-immutable")
-	a := valid("crd-immutable", "c1")
+	c, ns := crdClient(t, "crd-immutable")
+	a := valid(ns, "c1")
 	a.Spec.StorageClassName = ptr.To("fast")
 	if err := c.Create(ctx, a); err != nil {
 		t.Fatalf("Create(valid) = %v", err)

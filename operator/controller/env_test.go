@@ -17,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -123,6 +124,7 @@ func newFixture(t *testing.T, opts ...func(*controller.Config)) *fixture {
 	if len(f.ns) > 50 {
 		f.ns = f.ns[:50]
 	}
+	f.ns = uniqueName(f.ns)
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}); err != nil {
 		t.Fatal(err)
 	}
@@ -279,4 +281,10 @@ func (f *fixture) update(ac *aerov1.AerolithCluster, mutate func(*aerov1.Aerolit
 	if err != nil {
 		f.t.Fatalf("update %s: %v", ac.Name, err)
 	}
+}
+
+// uniqueName suffixes name so repeated runs (-count) against the one API
+// server do not collide.
+func uniqueName(name string) string {
+	return name + "-" + utilrand.String(5)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -71,7 +72,7 @@ func applyDryRun(t *testing.T, c client.Client, stream []byte) int {
 		}
 		n++
 		if u.GetKind() == "Namespace" {
-			if err := c.Create(ctx, &u); err != nil {
+			if err := c.Create(ctx, &u); err != nil && !apierrors.IsAlreadyExists(err) {
 				t.Fatalf("create namespace %s: %v", u.GetName(), err)
 			}
 			continue
@@ -123,7 +124,7 @@ func TestHelmChartIsAccepted(t *testing.T) {
 // TestExampleClusterIsAccepted: examples/kubernetes/cluster.yaml passes
 // the CRD's validation.
 func TestExampleClusterIsAccepted(t *testing.T) {
-	c := crdClient(t, "example")
+	c, ns := crdClient(t, "example")
 	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "kubernetes", "cluster.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestExampleClusterIsAccepted(t *testing.T) {
 	if err := yaml.Unmarshal(b, &u.Object); err != nil {
 		t.Fatal(err)
 	}
-	u.SetNamespace("example")
+	u.SetNamespace(ns)
 	if err := c.Create(context.Background(), &u, client.DryRunAll); err != nil {
 		t.Fatalf("example cluster refused: %v", err)
 	}
