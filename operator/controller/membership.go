@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	agentclient "github.com/aerolithdb/aerolith/agent/client"
+	aerov1 "github.com/aerolithdb/aerolith/operator/api/v1"
+)
+
+// errNoReadyNode is membership asked of a cluster none of whose pods is
+// ready: nobody to ask.
+var errNoReadyNode = errors.New("no ready node to ask for the membership")
+
+// DefaultNodeURL is the base URL of a pod's data API inside the cluster:
+// its stable DNS name from the headless Service.
+func DefaultNodeURL(ac *aerov1.AerolithCluster, pod *corev1.Pod) string {
+	return scheme(ac) + "://" + pod.Name + "." + HeadlessServiceName(ac) + "." + ac.Namespace + ".svc:" + fmt.Sprint(HTTPPort)
+}
+
+// nodeClient is an admin client of ac's agents through the given pods
+// (ready ones first; the client fails over between them).
+func (r *Reconciler) nodeClient(ctx context.Context, ac *aerov1.AerolithCluster, pods []corev1.Pod) (*agentclient.Client, error) {
+	var urls []string
+	for i := range pods {
+		if podReady(&pods[i]) && pods[i].DeletionTimestamp == nil {
+			urls = append(urls, r.cfg.NodeURL(ac, &pods[i]))
+		}
+	}
+	if len(urls) == 0 {
+		return nil, errNoReadyNode
+	}
+	key, err := r.secretValue(ctx, ac.Namespace, AdminSecretName(ac), AdminKeySecretKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg := agentclient.Config{URL: strings.Join(urls, ","), Key: key, UserAgent: "aerolith-operator",
+		Timeout: 10 * time.Second, MaxRetries: 2, ConnectTimeout: 2 * time.Second}
+	if scheme(ac) == "https" {
+		pool, err := r.clusterCA(ctx, ac)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return agentclient.New(cfg)
+}
+
+// clusterCA is the CA the nodes' certificates chain to: ca.crt of the TLS
+// Secret, or the cluster CA billing issued the enrolled nodes'.
+func (r *Reconciler) clusterCA(ctx context.Context, ac *aerov1.AerolithCluster) (*x509.CertPool, error) {
+	var pemCA []byte
+	if tlsMode(ac) == aerov1.TLSSecret {
+		v, err := r.secretValue(ctx, ac.Namespace, ac.Spec.TLS.SecretName, "ca.crt")
+		if err != nil {
+			return nil, err
+		}
+		pemCA = []byte(v)
+	} else {
+		bc, err := r.billingClient(ctx, ac)
+		if err != nil {
+			return nil, err
+		}
+		if pemCA, err = bc.ClusterCA(ctx, ac.Status.ClusterID); err != nil {
+			return nil, fmt.Errorf("%w: cluster CA of %s: %w", errBilling, ac.Status.ClusterID, err)
+		}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemCA) {
+		return nil, errors.New("cluster CA: no PEM certificate")
+	}
+	return pool, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// member finds node id in a membership.
+func member(st *agentclient.ClusterStatus, id string) (agentclient.Member, bool) {
+	for _, m := range st.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return agentclient.Member{}, false
+}
+
+func voters(st *agentclient.ClusterStatus) int32 {
+	var n int32
+	for _, m := range st.Members {
+		if m.Voter {
+			n++
+		}
+	}
+	return n
+}
+
+// scaleDownStep takes one node out of a cluster whose StatefulSet has
+// more replicas than the spec's nodes: the highest ordinal leaves raft
+// first (its removal committed; a leader removing itself hands leadership
+// over), and only once the membership no longer lists it does the
+// replica count drop, so the StatefulSet never deletes a pod raft still
+// counts on. It reports whether the replica count may drop now.
+func (r *Reconciler) scaleDownStep(ctx context.Context, ac *aerov1.AerolithCluster, replicas int32, st *agentclient.ClusterStatus, nc *agentclient.Client) (bool, error) {
+	victim := PodName(ac, int(replicas-1))
+	if _, ok := member(st, victim); !ok {
+		r.log.Info("scale-down: member removed from raft", "cluster", ac.Namespace+"/"+ac.Name, "member", victim, "leader", st.LeaderID)
+		return true, nil
+	}
+	if n := voters(st); n <= 1 {
+		return false, fmt.Errorf("scale-down: %s is the last voter", victim)
+	}
+	r.log.Info("scale-down: removing member from raft", "cluster", ac.Namespace+"/"+ac.Name, "member", victim, "replicas", replicas)
+	r.event(ac, corev1.EventTypeNormal, "RemovingMember", "removing %s from raft before its pod goes", victim)
+	if err := nc.Remove(ctx, victim); err != nil {
+		return false, fmt.Errorf("scale-down: remove %s from raft: %w", victim, err)
+	}
+	// The next pass sees the membership without it and lowers the
+	// replica count.
+	return false, nil
+}

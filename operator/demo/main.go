@@ -1,0 +1,231 @@
+// Command demo shows the operator end to end without a Kubernetes
+// cluster (make demo-kubernetes): a real kube-apiserver and etcd
+// (envtest, KUBEBUILDER_ASSETS), a billing process, the operator, and
+// podsim playing the kubelet with one local agent process per pod. It
+// creates the AerolithCluster of a YAML file (billing URL and tenant
+// replaced by the local ones, TLS off), writes documents, scales the
+// cluster 3 → 5 → 3 and prints what happens.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	agentclient "github.com/aerolithdb/aerolith/agent/client"
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	aerov1 "github.com/aerolithdb/aerolith/operator/api/v1"
+	"github.com/aerolithdb/aerolith/operator/controller"
+	"github.com/aerolithdb/aerolith/operator/podsim"
+	"github.com/aerolithdb/aerolith/tests/proctest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	bin := flag.String("binary", "bin/aerolith", "the aerolith binary (make build)")
+	file := flag.String("file", "examples/kubernetes/cluster.yaml", "the AerolithCluster to create")
+	flag.Parse()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return errors.New("KUBEBUILDER_ASSETS is unset: run make demo-kubernetes (it builds kube-apiserver and etcd into .tools/envtest)")
+	}
+	absBin, err := filepath.Abs(*bin)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	var ac aerov1.AerolithCluster
+	if err := yaml.UnmarshalStrict(raw, &ac); err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	dir, err := os.MkdirTemp("", "aerolith-k8s-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	say := func(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
+
+	scheme := runtime.NewScheme()
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), aerov1.AddToScheme(scheme)); err != nil {
+		return err
+	}
+	ctrl.SetLogger(logr.Discard())
+	env := &envtest.Environment{CRDDirectoryPaths: []string{"modules/kubernetes/crd"}, ErrorIfCRDPathMissing: true, Scheme: scheme}
+	say("starting kube-apiserver and etcd from %s", os.Getenv("KUBEBUILDER_ASSETS"))
+	cfg, err := env.Start()
+	if err != nil {
+		return err
+	}
+	defer env.Stop() //nolint:errcheck
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+
+	say("starting billing")
+	bill, err := proctest.StartBilling(ctx, proctest.BillingConfig{Binary: absBin, Dir: filepath.Join(dir, "billing")})
+	if err != nil {
+		return err
+	}
+	defer bill.Stop()
+	admin, err := bill.Admin()
+	if err != nil {
+		return err
+	}
+	ten, err := admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "Example", Name: "example", Tier: "free", Email: "ops@example.com"})
+	if err != nil {
+		return err
+	}
+	ns := "default"
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ac.Spec.Billing.CredentialsSecret.Name},
+		Data: map[string][]byte{ac.Spec.Billing.CredentialsSecret.Key: []byte(bill.AdminKey())}}); err != nil {
+		return err
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		return err
+	}
+	r := controller.New(controller.Config{Client: mgr.GetClient(), Scheme: scheme, Recorder: mgr.GetEventRecorderFor("aerolith-operator"),
+		Log: log, Poll: 500 * time.Millisecond,
+		NodeURL: func(_ *aerov1.AerolithCluster, p *corev1.Pod) string {
+			return "http://" + p.Status.PodIP + ":" + strconv.Itoa(controller.HTTPPort)
+		}})
+	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	k, err := podsim.New(podsim.Config{Client: c, Namespace: ns, Binary: absBin, Dir: filepath.Join(dir, "pods"), Log: log})
+	if err != nil {
+		return err
+	}
+	simCtx, simStop := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- k.Run(simCtx) }()
+	defer func() { simStop(); <-simDone }()
+
+	ac.Namespace = ns
+	ac.Spec.TenantID = ten.ID
+	ac.Spec.Billing.URL = bill.URL()
+	ac.Spec.TLS = &aerov1.TLSSpec{Mode: aerov1.TLSDisabled}
+	ac.Spec.AllowedCIDRs = nil
+	say("kubectl apply -f %s (tenant %s, billing %s)", *file, ten.ID, bill.URL())
+	if err := c.Create(ctx, &ac); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, c, &ac, ac.Spec.Nodes, say); err != nil {
+		return err
+	}
+
+	var sec corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: controller.AdminSecretName(&ac)}, &sec); err != nil {
+		return err
+	}
+	urls := make([]string, 5)
+	for i := range urls {
+		urls[i] = "http://" + k.PodIP(i) + ":" + strconv.Itoa(controller.HTTPPort)
+	}
+	ad, err := agentclient.New(agentclient.Config{URL: strings.Join(urls[:3], ","), Key: string(sec.Data[controller.AdminKeySecretKey])})
+	if err != nil {
+		return err
+	}
+	key, err := ad.CreateKey(ctx, ten.ID, "readwrite", "demo")
+	if err != nil {
+		return err
+	}
+	wc, err := agentclient.New(agentclient.Config{URL: strings.Join(urls, ","), Key: key.Key, ConnectTimeout: time.Second, RetryBudget: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	wctx, wstop := context.WithCancel(ctx)
+	defer wstop()
+	acked := make(chan int, 1)
+	go func() {
+		n := 0
+		for i := 0; wctx.Err() == nil; i++ {
+			if _, err := wc.Put(wctx, "demo", fmt.Sprintf("doc%06d", i), map[string]int{"n": i}); err == nil {
+				n++
+			}
+		}
+		acked <- n
+	}()
+	for _, n := range []int32{5, 3} {
+		say("kubectl patch ac %s --type merge -p '{\"spec\":{\"nodes\":%d}}'", ac.Name, n)
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(&ac), &ac); err != nil {
+				return err
+			}
+			ac.Spec.Nodes = n
+			return c.Update(ctx, &ac)
+		})
+		if err != nil {
+			return err
+		}
+		if err := waitReady(ctx, c, &ac, n, say); err != nil {
+			return err
+		}
+	}
+	wstop()
+	say("%d documents written while scaling; the cluster is %s with %d voters, leader %s", <-acked, ac.Status.Phase, ac.Status.Voters, ac.Status.Leader)
+	return nil
+}
+
+// waitReady prints the status as it changes until ac is Ready with n
+// voters.
+func waitReady(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster, n int32, say func(string, ...any)) error {
+	last := ""
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		s := ac.Status
+		line := fmt.Sprintf("status: phase=%s nodes=%d ready=%d voters=%d leader=%s", s.Phase, s.Nodes, s.ReadyNodes, s.Voters, s.Leader)
+		if line != last {
+			say("%s", line)
+			last = line
+		}
+		if apimeta.IsStatusConditionTrue(s.Conditions, aerov1.ConditionReady) && s.Voters == n && s.Nodes == n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("cluster not Ready with %d voters after 5 minutes", n)
+}
