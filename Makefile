@@ -59,3 +59,15 @@ clean:
 .PHONY: rebase-raft
 rebase-raft:
 	third_party/raft/rebase.sh $(UPSTREAM)
+
+## chromium: headless Chromium from Debian's chromium package for the
+## browser tests, unpacked without root into .tools/chromium by
+## scripts/chromium.sh (cached: skipped when present). `make test` builds
+## it first and hands its path to the tests as AEROLITH_CHROMIUM; tests
+## run without it skip, naming this target.
+CHROMIUM := $(CURDIR)/.tools/chromium/chromium
+.PHONY: chromium
+chromium:
+	@scripts/chromium.sh >/dev/null
+test: chromium
+test: export AEROLITH_CHROMIUM = $(CHROMIUM)
