@@ -354,4 +354,3 @@ func decodeQR(t *testing.T, img image.Image) string {
 	}
 	return res.GetText()
 }
-
