@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,10 +20,13 @@ import (
 	"github.com/gagliardetto/solana-go/rpc"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/payment"
 	"github.com/aerolithdb/aerolith/billing/payment/solana"
+	"github.com/aerolithdb/aerolith/store"
+	"github.com/aerolithdb/aerolith/store/storetest"
 )
 
 // chainDouble is a payment.Verifier whose chain shows the observations the
@@ -148,6 +154,10 @@ func TestCheckoutStatuses(t *testing.T) {
 		st := c.status(tc.p)
 		if st.Status != tc.want || st.Final != tc.final || st.SendAmount != tc.send || !strings.Contains(st.Message, tc.msg) {
 			t.Errorf("status of the %s intent = %+v, want %s (final %v), send %s, message with %q", tc.want, st, tc.want, tc.final, tc.send, tc.msg)
+		}
+		page := string(c.want(200, "GET", "/pay/"+tc.p.ID, "", nil, nil).body)
+		if hidden := strings.Contains(page, `<section id="pay" aria-labelledby="pay-h" hidden>`); hidden != tc.final {
+			t.Errorf("%s: payment details hidden = %v, want %v", tc.want, hidden, tc.final)
 		}
 		if tc.want == CheckoutPaid {
 			if st.PayURL != "" {
@@ -353,4 +363,62 @@ func decodeQR(t *testing.T, img image.Image) string {
 		t.Fatalf("decode QR: %v", err)
 	}
 	return res.GetText()
+}
+
+// boltStore serves reads from an empty bbolt database: enough for the
+// checkout routes' lookups (every id is unknown), with no raft to start,
+// so the fuzz target runs thousands of requests a second.
+type boltStore struct{ db *bolt.DB }
+
+func (s boltStore) Propose(context.Context, []byte) ([]byte, uint64, error) {
+	return nil, 0, errors.New("read-only")
+}
+func (s boltStore) View(_ context.Context, _ store.Consistency, fn func(tx *bolt.Tx) error) error {
+	return s.db.View(fn)
+}
+func (s boltStore) Members(context.Context) ([]store.Member, error) { return nil, nil }
+func (s boltStore) Leader() (string, string)                        { return "n0", "" }
+func (s boltStore) Ready() bool                                     { return true }
+func (s boltStore) Stats() store.Stats                              { return store.Stats{} }
+
+// FuzzCheckoutID: whatever a caller puts where the intent id goes, the
+// checkout routes answer 404 (or 400 for a path the mux refuses), never
+// an error of ours, and never echo markup back.
+func FuzzCheckoutID(f *testing.F) {
+	for _, s := range []string{"pi_aaaaaaaaaaaaaaaaaaaaaaaaaa", "pi_" + strings.Repeat("7", 26), "<script>alert(1)</script>", "pi_%2e%2e", "", "..", "pi_\x00", "PI_AAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		f.Add(s)
+	}
+	db, err := bolt.Open(filepath.Join(f.TempDir(), "empty.db"), 0o600, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { db.Close() })
+	srv, err := New(Config{Store: boltStore{db}, AdminKeys: []string{adminKey}, Logger: storetest.TestLogger()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := srv.Handler()
+	f.Fuzz(func(t *testing.T, id string) {
+		for _, sub := range []string{"", "/status", "/qr.svg"} {
+			target := "/pay/" + url.PathEscape(id) + sub
+			req := httptest.NewRequest("GET", "http://billing.test/", nil)
+			req.URL.Path, req.URL.RawPath = "/pay/"+id+sub, target
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 404 && w.Code != 400 {
+				t.Fatalf("GET %s = %d %s", target, w.Code, w.Body)
+			}
+			if w.Code != 404 || id == "" || strings.Contains(id, "/") {
+				continue // not this route's answer
+			}
+			// A 404 says the same whatever the id: nothing is echoed.
+			if sub == "" {
+				if w.Body.String() != checkoutNotFoundHTML {
+					t.Fatalf("GET %s: 404 page %s", target, w.Body)
+				}
+			} else if r := (resp{status: w.Code, body: w.Body.Bytes()}); r.errMsg() != "payment link not found" {
+				t.Fatalf("GET %s: 404 answer %s", target, w.Body)
+			}
+		}
+	})
 }

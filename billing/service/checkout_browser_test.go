@@ -245,6 +245,9 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 	if msg := text("#status"); msg == "" {
 		t.Error("paid without a message")
 	}
+	if got := eval(`String(document.getElementById("pay").hidden)`); got != "true" {
+		t.Error("the payment details are still shown once paid")
+	}
 	inv, err := admin.GetInvoice(ctx, open.ID)
 	if err != nil || inv.Status != contract.InvoicePaid {
 		t.Fatalf("invoice after the page said paid: %+v, %v", inv, err)
