@@ -422,3 +422,40 @@ func FuzzCheckoutID(f *testing.F) {
 		}
 	})
 }
+
+// A Tron intent shows the merchant address and the exact (unique) amount
+// to send, and has no QR code.
+func TestCheckoutTron(t *testing.T) {
+	c := newCheckoutEnv(t)
+	rate := payment.ParRate(payment.USDT)
+	in, err := payment.NewIntent(c.cfg, c.inv.ID, c.inv.Tenant, 300, payment.Quote{Token: payment.USDT, Rate: rate,
+		Recipient: "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7", Reference: "amount:3000017"}, c.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The unique amount: a few base units above the quote (tron.UniqueAmount).
+	in.Amount += 17
+	in.AmountCents = 300
+	in.Rate = payment.Rate{Units: in.Amount, Cents: 300}
+	p := *c.propose(ledger.CreatePaymentIntent{Header: ledger.Header{Time: c.clock.Now().UnixNano(), Actor: "test"}, Intent: in}).PaymentIntent
+	body := string(c.want(200, "GET", "/pay/"+p.ID, "", nil, nil).body)
+	for _, want := range []string{
+		`Pay with USDT on Tron`,
+		`<span id="send-amount">3.000017</span> USDT`,
+		`<code id="recipient">TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7</code>`,
+		`the exact amount is what ties your transfer to this invoice`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("tron page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `id="qr"`) || strings.Contains(body, `id="pay-url"`) {
+		t.Error("tron page shows a Solana Pay QR code or link")
+	}
+	var st checkoutStatus
+	c.want(200, "GET", "/pay/"+p.ID+"/status", "", nil, &st)
+	if st.Status != CheckoutPending || st.PayURL != "" || st.SendAmount != "3.000017" {
+		t.Errorf("tron status %+v", st)
+	}
+	c.want(404, "GET", "/pay/"+p.ID+"/qr.svg", "", nil, nil)
+}
