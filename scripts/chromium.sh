@@ -31,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 apt_opts=()
 candidate() { apt-cache "${apt_opts[@]}" policy chromium 2>/dev/null | awk '/Candidate:/{print $2}'; }
-if [ -z "$(candidate)" ] || [ "$(candidate)" = "(none)" ]; then
+update_lists() {
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq >&2
 	else
@@ -41,38 +41,50 @@ if [ -z "$(candidate)" ] || [ "$(candidate)" = "(none)" ]; then
 		apt_opts=(-o "Dir::State::Lists=$dest/apt/lists" -o "Dir::Cache=$dest/apt/cache" -o Debug::NoLocking=1)
 		apt-get "${apt_opts[@]}" update -qq >&2
 	fi
-fi
-version=$(candidate)
-if [ -z "$version" ] || [ "$version" = "(none)" ]; then
-	echo "chromium.sh: Debian's chromium package is not available from the configured apt sources" >&2
-	exit 1
-fi
+}
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-# chromium, chromium-common and, transitively, the library packages they
-# depend on that are not installed here. Tools and desktop integration
-# (xdg-utils, x11-utils, portals) are not needed to run headless.
-want=()
-seen=" "
-queue=(chromium chromium-common)
-while [ ${#queue[@]} -gt 0 ]; do
-	p=${queue[0]}
-	queue=("${queue[@]:1}")
-	case "$seen" in *" $p "*) continue ;; esac
-	seen="$seen$p "
-	if [ "$p" != chromium ] && [ "$p" != chromium-common ] && installed "$p"; then
-		continue
+# fetch downloads into $tmp chromium, chromium-common and, transitively,
+# the library packages they depend on that are not installed here. Tools
+# and desktop integration (xdg-utils, x11-utils, portals) are not needed
+# to run headless.
+fetch() {
+	version=$(candidate)
+	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+		echo "chromium.sh: Debian's chromium package is not available from the configured apt sources" >&2
+		return 1
 	fi
-	want+=("$p")
-	while read -r dep; do
-		case "$dep" in lib*) queue+=("$dep") ;; esac
-	done < <(apt-cache "${apt_opts[@]}" depends --no-recommends --no-suggests --no-conflicts --no-breaks \
-		--no-replaces --no-enhances "$p" | awk '/^ *\|?(Pre)?Depends:/ && $2 !~ /^</ {print $2}' | sort -u)
-done
+	local want=() seen=" " queue=(chromium chromium-common) p dep
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		case "$seen" in *" $p "*) continue ;; esac
+		seen="$seen$p "
+		if [ "$p" != chromium ] && [ "$p" != chromium-common ] && installed "$p"; then
+			continue
+		fi
+		want+=("$p")
+		while read -r dep; do
+			case "$dep" in lib*) queue+=("$dep") ;; esac
+		done < <(apt-cache "${apt_opts[@]}" depends --no-recommends --no-suggests --no-conflicts --no-breaks \
+			--no-replaces --no-enhances "$p" | awk '/^ *\|?(Pre)?Depends:/ && $2 !~ /^</ {print $2}' | sort -u)
+	done
+	echo "chromium.sh: downloading ${want[*]}" >&2
+	rm -f "$tmp"/*.deb
+	(cd "$tmp" && apt-get "${apt_opts[@]}" download -qq "${want[@]}" >&2)
+}
 
-echo "chromium.sh: downloading ${want[*]}" >&2
-(cd "$tmp" && apt-get "${apt_opts[@]}" download -qq "${want[@]}" >&2)
+# Lists missing (a fresh machine) or stale (a security update replaced
+# the version they name): update them and try once more.
+if [ -z "$(candidate)" ] || [ "$(candidate)" = "(none)" ]; then
+	update_lists
+fi
+if ! fetch; then
+	echo "chromium.sh: retrying after apt-get update" >&2
+	update_lists
+	fetch
+fi
 
 rm -rf "$dest/root"
 mkdir -p "$dest/root"
