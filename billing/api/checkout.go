@@ -113,6 +113,10 @@ type checkoutView struct {
 	QRURL      string
 }
 
+// CheckoutPath is the path of an intent's checkout page on the billing
+// service, for answers that hand the payer a link.
+func CheckoutPath(intentID string) string { return "/pay/" + intentID }
+
 // checkoutData reads the intent and its invoice; a missing or malformed
 // id is errCheckoutNotFound.
 func (s *Server) checkoutData(r *http.Request) (ledger.PaymentIntent, ledger.Invoice, ledger.Tenant, error) {

@@ -226,7 +226,7 @@ func TestCheckoutProbeBounded(t *testing.T) {
 func TestCheckoutPageHTML(t *testing.T) {
 	c := newCheckoutEnv(t)
 	p := c.intent(512)
-	r := c.want(200, "GET", "/pay/"+p.ID, "", nil, nil)
+	r := c.want(200, "GET", CheckoutPath(p.ID), "", nil, nil)
 	body := string(r.body)
 
 	// Invoice fields are escaped, never markup.

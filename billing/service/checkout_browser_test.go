@@ -158,6 +158,20 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 		}
 		return s
 	}
+	// contrast checks every visible text element's contrast ratio against
+	// its effective background (WCAG 2 relative luminance): at least 4.5.
+	contrast := func(when string) {
+		t.Helper()
+		res := eval(contrastJS)
+		var ratio float64
+		var which string
+		if _, err := fmt.Sscanf(res, "%f %s", &ratio, &which); err != nil {
+			t.Fatalf("contrast %s: %q: %v", when, res, err)
+		}
+		if ratio < 4.5 {
+			t.Errorf("%s: lowest contrast %.2f:1 on %s, want at least 4.5:1", when, ratio, which)
+		}
+	}
 	// waitStatus polls the DOM until the status element says want.
 	waitStatus := func(want string) {
 		t.Helper()
@@ -188,6 +202,7 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 	// The script runs under the CSP: the countdown is filled in.
 	run("countdown", chromedp.Poll[chromedp.Void](`/\d+ min \d\d s/.test(document.getElementById("countdown").textContent)`))
 	waitStatus(ledger.IntentPending)
+	contrast("pending")
 
 	// The QR code, as a phone camera would see it on screen.
 	sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
@@ -240,6 +255,7 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus("confirming")
+	contrast("confirming")
 	node.SetCommitment(sig, solanatest.Finalized)
 	waitStatus(ledger.IntentPaid)
 	if msg := text("#status"); msg == "" {
@@ -248,8 +264,36 @@ func TestCheckoutPageInBrowser(t *testing.T) {
 	if got := eval(`String(document.getElementById("pay").hidden)`); got != "true" {
 		t.Error("the payment details are still shown once paid")
 	}
+	contrast("paid")
 	inv, err := admin.GetInvoice(ctx, open.ID)
 	if err != nil || inv.Status != contract.InvoicePaid {
 		t.Fatalf("invoice after the page said paid: %+v, %v", inv, err)
 	}
 }
+
+// contrastJS returns "RATIO ELEMENT" for the visible text element with the
+// lowest contrast against the first non-transparent background behind it.
+const contrastJS = `(function () {
+  function lum(c) {
+    var a = c.match(/[\d.]+/g).slice(0, 3).map(function (v) {
+      v = v / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * a[0] + 0.7152 * a[1] + 0.0722 * a[2];
+  }
+  function bg(el) {
+    for (; el; el = el.parentElement) {
+      var c = getComputedStyle(el).backgroundColor, m = c.match(/[\d.]+/g);
+      if (m && (m.length < 4 || +m[3] > 0)) { return c; }
+    }
+    return "rgb(255, 255, 255)";
+  }
+  var worst = 99, which = "none";
+  document.querySelectorAll("h1, h2, dt, dd, p, a, button, code, span, time").forEach(function (el) {
+    if (!el.offsetParent || !el.textContent.trim()) { return; }
+    var l1 = lum(getComputedStyle(el).color), l2 = lum(bg(el));
+    var r = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (r < worst) { worst = r; which = el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""); }
+  });
+  return worst.toFixed(2) + " " + which;
+})()`
