@@ -188,7 +188,7 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 	undo.Add(func() { st.Close() })
 
-	checkout, err := s.checkoutConfig()
+	checkout, err := s.checkoutConfig(st)
 	if err != nil {
 		return err
 	}
