@@ -159,3 +159,14 @@ generate-operator:
 ## 3 → 5 → 3 (see examples/kubernetes/README.md).
 demo-kubernetes: envtest-tools build
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) $(GO) run ./operator/demo -binary $(BIN)/aerolith -file examples/kubernetes/cluster.yaml
+## chromium: headless Chromium from Debian's chromium package for the
+## browser tests, unpacked without root into .tools/chromium by
+## scripts/chromium.sh (cached: skipped when present). `make test` builds
+## it first and hands its path to the tests as AEROLITH_CHROMIUM; tests
+## run without it skip, naming this target.
+CHROMIUM := $(CURDIR)/.tools/chromium/chromium
+.PHONY: chromium
+chromium:
+	@scripts/chromium.sh >/dev/null
+test: chromium
+test: export AEROLITH_CHROMIUM = $(CHROMIUM)

@@ -53,5 +53,9 @@ func (s *Server) table() []route {
 
 		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
 		{"GET", "/api/v1/clusters/{id}/ca", adminOrOwn | clusterKey, s.clusterCABundle},
+
+		{"GET", "/pay/{intent}", open, s.checkoutPage},
+		{"GET", "/pay/{intent}/status", open, s.checkoutStatusJSON},
+		{"GET", "/pay/{intent}/qr.svg", open, s.checkoutQR},
 	}
 }

@@ -121,6 +121,8 @@ type Config struct {
 	// NodeCertTTL is how long the node certificates of clusters' CAs are
 	// valid (certificates.go); zero means DefaultNodeCertTTL.
 	NodeCertTTL time.Duration
+	// Checkout configures the hosted checkout page (checkout.go).
+	Checkout CheckoutConfig
 }
 
 // Server is the HTTP API of one billing replica. It is safe for concurrent
@@ -133,6 +135,8 @@ type Server struct {
 	metrics *metrics
 	// auditAgg coalesces repeated authentication failures.
 	auditAgg *audit.Coalescer
+	// probe reads the chains for the checkout page (nil: no chain).
+	probe *checkoutProbe
 }
 
 // handlerFunc is a route handler: it writes a success answer itself and
@@ -187,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "billing-api"), admin: admin, metrics: m}
 	s.auditAgg = audit.NewCoalescer(cfg.Audit, 0, 0)
 	s.auditAgg.Now = cfg.Now
+	s.probe = newCheckoutProbe(cfg.Checkout, s.log)
 	s.handler = s.routes()
 	return s, nil
 }

@@ -64,6 +64,10 @@ const (
 // never 401, 403, 404 or a 5xx.
 const served = -1
 
+// pageNotFound expects the checkout page's 404 for an unknown intent: an
+// HTML page, so no JSON message to check (TestCheckoutNotFound checks it).
+const pageNotFound = -2
+
 // TestTenantRoleMatrix runs every route of the billing API with each kind
 // of credential: the admin key; a tenant key (role tenant) of the tenant
 // the request is about, and one of another tenant; a read key; a revoked
@@ -174,6 +178,11 @@ func TestTenantRoleMatrix(t *testing.T) {
 		{"POST", "/api/v1/invoices/{id}/payments", fixed("/api/v1/invoices/"+acmeInv+"/payments",
 			map[string]any{"amount_cents": 1, "external_ref": "ref-1"}), map[string]int{credAdmin: served}},
 		{"GET", "/api/v1/payment/pricing", fixed("/api/v1/payment/pricing", nil), keys(200, credAdmin, credOwn, credOther, credRead, credCluster)},
+		// The checkout page is open (its intent id is the secret): every
+		// credential, valid or not, gets the same 404 for an unknown one.
+		{"GET", "/pay/{intent}", fixed("/pay/pi_0123456789abcdef0123456789abcdef", nil), all(pageNotFound)},
+		{"GET", "/pay/{intent}/status", fixed("/pay/pi_0123456789abcdef0123456789abcdef/status", nil), all(404)},
+		{"GET", "/pay/{intent}/qr.svg", fixed("/pay/pi_0123456789abcdef0123456789abcdef/qr.svg", nil), all(404)},
 	}
 
 	// Every route of the table is in the matrix, so a new route cannot
@@ -201,6 +210,10 @@ func TestTenantRoleMatrix(t *testing.T) {
 			r := e.do(tc.method, rq.path, creds[cred], rq.body)
 			name := fmt.Sprintf("%s %s with the %s", tc.method, rq.path, cred)
 			switch {
+			case want == pageNotFound:
+				if r.status != 404 {
+					t.Errorf("%s = %d %s, want 404", name, r.status, r.body)
+				}
 			case want == served:
 				if r.status == 401 || r.status == 403 || r.status == 404 || r.status >= 500 {
 					t.Errorf("%s = %d %s, want it served", name, r.status, r.body)

@@ -188,7 +188,12 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 	undo.Add(func() { st.Close() })
 
+	checkout, err := s.checkoutConfig(st)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
+		Checkout:      checkout,
 		Store:         st,
 		AdminKeys:     s.cfg.AdminKeys,
 		NodeID:        nodeID,
