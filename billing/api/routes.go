@@ -50,6 +50,13 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/invoices/{id}/payments", adminOnly, s.payInvoice},
 
 		{"GET", "/api/v1/payment/pricing", anyKey, s.pricing},
+		{"GET", "/api/v1/payment/wallet/challenge", adminOrTen, s.walletChallenge},
+		{"POST", "/api/v1/payment/wallet/connect", adminOrTen, s.walletConnect},
+		{"POST", "/api/v1/payment/wallet/disconnect", adminOrTen, s.walletDisconnect},
+		{"GET", "/api/v1/payment/balance", adminOrTen, s.balance},
+		{"POST", "/api/v1/payment/create", adminOrTen, s.createPayment},
+		{"POST", "/api/v1/payment/confirm", adminOrTen, s.confirmPayment},
+		{"GET", "/api/v1/payment/history", adminOrTen, s.paymentHistory},
 
 		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
 		{"GET", "/api/v1/clusters/{id}/ca", adminOnly | clusterKey, s.clusterCABundle},

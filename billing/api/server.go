@@ -126,6 +126,9 @@ type Config struct {
 	// NodeCertTTL is how long the node certificates of clusters' CAs are
 	// valid (certificates.go); zero means DefaultNodeCertTTL.
 	NodeCertTTL time.Duration
+	// Payments serves the /api/v1/payment endpoints (payment_config.go);
+	// nil: they answer 503 (pricing excepted).
+	Payments *Payments
 }
 
 // Server is the HTTP API of one billing replica. It is safe for concurrent

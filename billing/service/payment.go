@@ -9,7 +9,9 @@ import (
 	"github.com/gagliardetto/solana-go/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aerolithdb/aerolith/billing/api"
 	"github.com/aerolithdb/aerolith/billing/payment"
+	"github.com/aerolithdb/aerolith/billing/payment/signin"
 	"github.com/aerolithdb/aerolith/billing/payment/solana"
 	"github.com/aerolithdb/aerolith/billing/payment/tron"
 	"github.com/aerolithdb/aerolith/internal/settings"
@@ -37,6 +39,9 @@ type PaymentConfig struct {
 	QuoteExpiry   time.Duration
 	MonitorWindow time.Duration
 	WatchInterval time.Duration
+	// SignInDomain is the host[:port] wallet sign-in messages name
+	// (default: the advertised HTTP address).
+	SignInDomain string
 }
 
 // The payment options, appended to the table here to keep them together.
@@ -54,6 +59,7 @@ func init() {
 		{Name: "payment-price-url", Usage: `price endpoint answering {"SOL":"150.25","TRX":"0.2471"}, asked for each quote instead of --payment-prices`, Field: func(c *Config) any { return &c.Payment.PriceURL }},
 		{Name: "payment-quote-expiry", Usage: "how long a payment intent's quoted rate holds", Field: func(c *Config) any { return &c.Payment.QuoteExpiry }},
 		{Name: "payment-monitor-window", Usage: "how long after a quote expires a late payment is still honoured at the quoted rate", Field: func(c *Config) any { return &c.Payment.MonitorWindow }},
+		{Name: "wallet-signin-domain", Usage: "host[:port] wallet sign-in messages are for (what users reach the billing API at); default: the advertised HTTP address", Field: func(c *Config) any { return &c.Payment.SignInDomain }},
 		{Name: "payment-watch-interval", Usage: "how often the leader checks the chains for payments of pending intents", Field: func(c *Config) any { return &c.Payment.WatchInterval }},
 	}...)
 }
@@ -173,3 +179,25 @@ type renamed struct{ err error }
 
 func (r renamed) Error() string { return optionFields.Replace(r.err.Error()) }
 func (r renamed) Unwrap() error { return r.err }
+
+// apiPayments builds what the payment endpoints need; nil when no chain
+// has a merchant (they then answer 503).
+func (s *Service) apiPayments(httpAdv string) (*api.Payments, error) {
+	pc, err := s.cfg.PaymentSettings()
+	if err != nil {
+		return nil, err
+	}
+	if pc.Solana.Merchant == "" && pc.Tron.Merchant == "" {
+		return nil, nil
+	}
+	domain := s.cfg.Payment.SignInDomain
+	if domain == "" {
+		domain = httpAdv
+	}
+	ids := map[signin.Chain]string{signin.Solana: string(pc.Network), signin.Tron: string(pc.Network)}
+	p, err := api.NewPayments(pc, signin.Config{Domain: domain, Statement: "Connect this wallet to your Aerolith billing account.", ChainIDs: ids})
+	if err != nil {
+		return nil, fmt.Errorf("wallet-signin-domain: %w", err)
+	}
+	return p, nil
+}

@@ -188,7 +188,12 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	}
 	undo.Add(func() { st.Close() })
 
+	pays, err := s.apiPayments(httpAdv)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
+		Payments:      pays,
 		Store:         st,
 		AdminKeys:     s.cfg.AdminKeys,
 		NodeID:        nodeID,
