@@ -153,3 +153,39 @@ func signinError(err error) error {
 	}
 	return err
 }
+
+// TokenPrice is an accepted token's quote now, for the pricing answer.
+type TokenPrice struct {
+	Token    payment.Token `json:"token"`
+	Chain    payment.Chain `json:"chain"`
+	Decimals uint8         `json:"decimals"`
+	// Rate: Units of the token's smallest unit are worth Cents US cents
+	// (integers; stablecoins at par).
+	Rate payment.Rate `json:"rate"`
+	// Error says why there is no rate (the price source failed).
+	Error string `json:"error,omitempty"`
+}
+
+// tokenPrices lists the tokens of the configured chains with their rates
+// (nil when payments are not configured).
+func (s *Server) tokenPrices(ctx context.Context) []TokenPrice {
+	p := s.cfg.Payments
+	if p == nil {
+		return nil
+	}
+	var out []TokenPrice
+	for _, t := range payment.Tokens() {
+		if (t.Chain() == payment.Solana && p.Solana == nil) || (t.Chain() == payment.Tron && p.Tron == nil) {
+			continue
+		}
+		tp := TokenPrice{Token: t, Chain: t.Chain(), Decimals: t.Decimals()}
+		r, err := payment.RateFor(ctx, p.Prices, t)
+		if err != nil {
+			tp.Error = err.Error()
+		} else {
+			tp.Rate = r
+		}
+		out = append(out, tp)
+	}
+	return out
+}

@@ -348,9 +348,27 @@ func TestPaymentCreateConfirmAPI(t *testing.T) {
 	if r := pe.do("POST", "/api/v1/payment/confirm", gkey, map[string]string{"intent_id": t2.Intent.ID, "tx_id": "zz"}); r.status != 400 || !strings.Contains(r.errMsg(), "tx_id") {
 		t.Fatalf("bad tx id = %d %s", r.status, r.body)
 	}
+	var pricing struct {
+		Tokens []TokenPrice `json:"tokens"`
+	}
+	pe.want(200, "GET", "/api/v1/payment/pricing", gkey, nil, &pricing)
+	if len(pricing.Tokens) != 4 || pricing.Tokens[0].Token != payment.SOL || !centsPerWhole(pricing.Tokens[0], 15000) || !centsPerWhole(pricing.Tokens[2], 25) ||
+		pricing.Tokens[3].Rate != payment.ParRate(payment.USDT) {
+		t.Fatalf("pricing tokens %+v", pricing.Tokens)
+	}
 	var hist History
 	pe.want(200, "GET", "/api/v1/payment/history?tenant_id="+acme.ID, adminKey, nil, &hist)
 	if len(hist.Intents) != 1 || hist.Intents[0].Status != ledger.IntentPaid || len(hist.Intents[0].Transfers) != 1 {
 		t.Fatalf("history %+v", hist)
 	}
+}
+
+// centsPerWhole reports whether one whole token is worth cents at tp's rate.
+func centsPerWhole(tp TokenPrice, cents uint64) bool {
+	whole := uint64(1)
+	for range tp.Decimals {
+		whole *= 10
+	}
+	got, err := tp.Rate.CentsFor(whole)
+	return err == nil && got == cents
 }
