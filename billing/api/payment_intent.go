@@ -30,9 +30,12 @@ type IntentAnswer struct {
 	// SolanaPayURL is the Solana Pay transfer request (solana: URL).
 	SolanaPayURL string `json:"solana_pay_url,omitempty"`
 	// TronAddress is where to send exactly AmountDisplay on Tron.
-	TronAddress string    `json:"tron_address,omitempty"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	CheckoutURL string    `json:"checkout_url"`
+	TronAddress string `json:"tron_address,omitempty"`
+	// TokenAddress is the token's mint (USDC) or contract (USDT); empty
+	// for the native coins.
+	TokenAddress string    `json:"token_address,omitempty"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	CheckoutURL  string    `json:"checkout_url"`
 	// Seen (confirm) lists the transfers found on chain now, judged.
 	Seen []SeenTransfer `json:"seen,omitempty"`
 }
@@ -57,8 +60,16 @@ func (s *Server) intentAnswer(pay *Payments, p *ledger.PaymentIntent) (IntentAns
 			return a, err
 		}
 		a.SolanaPayURL = req.String()
+		if p.Token == payment.USDC {
+			a.TokenAddress = pay.Solana.USDCMint().String()
+		}
 	case payment.Tron:
 		a.TronAddress = p.Recipient
+		if p.Token == payment.USDT && pay.Tron != nil {
+			if t, err := pay.Tron.Token(payment.USDT); err == nil {
+				a.TokenAddress = t.Contract.String()
+			}
+		}
 	}
 	return a, nil
 }

@@ -83,6 +83,7 @@ type PaymentIntentAnswer struct {
 	AmountDisplay string         `json:"amount_display"`
 	SolanaPayURL  string         `json:"solana_pay_url,omitempty"`
 	TronAddress   string         `json:"tron_address,omitempty"`
+	TokenAddress  string         `json:"token_address,omitempty"`
 	ExpiresAt     time.Time      `json:"expires_at"`
 	CheckoutURL   string         `json:"checkout_url"`
 	Seen          []SeenTransfer `json:"seen,omitempty"`

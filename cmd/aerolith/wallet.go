@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/gagliardetto/solana-go/rpc"
 	"github.com/spf13/cobra"
@@ -152,24 +154,46 @@ func newWalletBalanceCommand(m *Main, f *billingFlags, tenant *string) *cobra.Co
 
 // newWalletPayCommand builds `aerolith wallet pay`.
 func newWalletPayCommand(m *Main, f *billingFlags, tenant *string) *cobra.Command {
-	var token, keypair, rpcURL string
+	var token, keypair, tronKey, rpcURL, tronURL, tronAPIKey string
 	var wait time.Duration
 	c := &cobra.Command{
 		Use:   "pay INVOICE_ID",
-		Short: "Pay an invoice: print the Solana Pay URL and its QR code (or the Tron address and exact amount); with --keypair send the transfer too",
+		Short: "Pay an invoice: print the Solana Pay URL and its QR code (or the Tron address and exact amount); with --keypair or --tron-key send the transfer too",
 		Args:  argsBetween(1, 1, "INVOICE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tok, err := payment.ParseToken(token)
 			if err != nil {
 				return usageError{fmt.Errorf("--token: %w", err)}
 			}
-			var payer sol.PrivateKey
-			if keypair != "" {
+			var send func(a billingclient.PaymentIntentAnswer) (string, error)
+			switch {
+			case keypair != "" && tronKey != "":
+				return usageError{errors.New("--keypair and --tron-key: give one")}
+			case keypair != "":
 				if tok.Chain() != payment.Solana {
-					return usageError{fmt.Errorf("--keypair: pays on solana; %s is paid on %s (send it from your wallet)", tok, tok.Chain())}
+					return usageError{fmt.Errorf("--keypair: pays on solana; %s is paid on %s (--tron-key)", tok, tok.Chain())}
 				}
-				if payer, err = solana.LoadKeypair(keypair); err != nil {
+				payer, err := solana.LoadKeypair(keypair)
+				if err != nil {
 					return fmt.Errorf("--keypair: %w", err)
+				}
+				send = func(a billingclient.PaymentIntentAnswer) (string, error) {
+					return paySolana(cmd, a, tok, payer, rpcURL)
+				}
+			case tronKey != "":
+				if tok.Chain() != payment.Tron {
+					return usageError{fmt.Errorf("--tron-key: pays on tron; %s is paid on %s (--keypair)", tok, tok.Chain())}
+				}
+				raw, err := os.ReadFile(tronKey)
+				if err != nil {
+					return fmt.Errorf("--tron-key: %w", err)
+				}
+				k, err := tron.ParsePrivateKey(strings.TrimSpace(string(raw)))
+				if err != nil {
+					return fmt.Errorf("--tron-key %s: %w", tronKey, err)
+				}
+				send = func(a billingclient.PaymentIntentAnswer) (string, error) {
+					return payTron(cmd, a, k, tronURL, tronAPIKey)
 				}
 			}
 			c, err := f.client()
@@ -180,32 +204,22 @@ func newWalletPayCommand(m *Main, f *billingFlags, tenant *string) *cobra.Comman
 			if err != nil {
 				return err
 			}
-			if payer == nil {
+			if send == nil {
 				if f.json() {
 					return writeJSON(m.Stdout, a)
 				}
 				return printPayInstructions(m.Stdout, a)
 			}
-			if rpcURL == "" {
-				rpcURL = os.Getenv(envSolanaRPC)
-			}
-			if rpcURL == "" {
-				rpcURL = payment.DefaultConfig(payment.Mainnet).Solana.RPCURL
-			}
-			req, err := solana.ParseTransferRequest(a.SolanaPayURL, func(sol.PublicKey) (uint8, error) { return tok.Decimals(), nil })
-			if err != nil {
-				return fmt.Errorf("the service's transfer request: %w", err)
-			}
-			sig, err := solana.Pay(cmd.Context(), rpc.New(rpcURL), req, payer)
+			txID, err := send(a)
 			if err != nil {
 				return err
 			}
 			if !f.json() {
-				fmt.Fprintf(m.Stdout, "sent %s %s for invoice %s (intent %s): transaction %s\n", a.AmountDisplay, tok, args[0], a.Intent.ID, sig)
+				fmt.Fprintf(m.Stdout, "sent %s %s for invoice %s (intent %s): transaction %s\n", a.AmountDisplay, tok, args[0], a.Intent.ID, txID)
 			}
 			deadline := time.Now().Add(wait)
 			for {
-				a, err = c.ConfirmPayment(cmd.Context(), *tenant, a.Intent.ID, sig.String())
+				a, err = c.ConfirmPayment(cmd.Context(), *tenant, a.Intent.ID, txID)
 				if err != nil && !billingclient.IsNotFound(err) {
 					return err
 				}
@@ -234,9 +248,83 @@ func newWalletPayCommand(m *Main, f *billingFlags, tenant *string) *cobra.Comman
 	}
 	c.Flags().StringVar(&token, "token", "USDC", "token to pay in: SOL, USDC (Solana), TRX or USDT (Tron)")
 	c.Flags().StringVar(&keypair, "keypair", "", "Solana keypair file (solana-keygen JSON): build, sign and send the transfer from it")
+	c.Flags().StringVar(&tronKey, "tron-key", "", "file holding a Tron private key in hex: build, sign and send the transfer from it")
 	c.Flags().StringVar(&rpcURL, "solana-rpc-url", "", "Solana RPC --keypair sends to (env "+envSolanaRPC+", default mainnet's public endpoint)")
-	c.Flags().DurationVar(&wait, "wait", time.Minute, "with --keypair, how long to wait for the transfer to be final and recorded")
+	c.Flags().StringVar(&tronURL, "tron-api-url", "", "TronGrid or node HTTP API --tron-key sends through (env "+envTronAPI+", default mainnet's TronGrid)")
+	c.Flags().StringVar(&tronAPIKey, "tron-api-key", "", "TronGrid API key (env "+envTronAPIKey+")")
+	c.Flags().DurationVar(&wait, "wait", time.Minute, "with --keypair or --tron-key, how long to wait for the transfer to be final and recorded")
 	return c
+}
+
+// Environment of `wallet pay --tron-key`.
+const (
+	envTronAPI    = "AEROLITH_TRON_API_URL"
+	envTronAPIKey = "AEROLITH_TRON_API_KEY"
+)
+
+// trxFeeLimit caps the TRX a USDT transfer may burn for energy.
+const trxFeeLimit = 100_000_000
+
+// paySolana sends the intent's Solana Pay transfer from payer.
+func paySolana(cmd *cobra.Command, a billingclient.PaymentIntentAnswer, tok payment.Token, payer sol.PrivateKey, rpcURL string) (string, error) {
+	if rpcURL == "" {
+		rpcURL = os.Getenv(envSolanaRPC)
+	}
+	if rpcURL == "" {
+		rpcURL = payment.DefaultConfig(payment.Mainnet).Solana.RPCURL
+	}
+	req, err := solana.ParseTransferRequest(a.SolanaPayURL, func(sol.PublicKey) (uint8, error) { return tok.Decimals(), nil })
+	if err != nil {
+		return "", fmt.Errorf("the service's transfer request: %w", err)
+	}
+	sig, err := solana.Pay(cmd.Context(), rpc.New(rpcURL), req, payer)
+	if err != nil {
+		return "", err
+	}
+	return sig.String(), nil
+}
+
+// payTron sends exactly the intent's amount to its Tron address from key:
+// a TRX transfer or a USDT-TRC20 transfer, built by the node, checked,
+// signed here and broadcast.
+func payTron(cmd *cobra.Command, a billingclient.PaymentIntentAnswer, key *secp256k1.PrivateKey, apiURL, apiKey string) (string, error) {
+	if apiURL == "" {
+		apiURL = os.Getenv(envTronAPI)
+	}
+	if apiURL == "" {
+		apiURL = tron.Mainnet.DefaultURL()
+	}
+	if apiKey == "" {
+		apiKey = os.Getenv(envTronAPIKey)
+	}
+	tc, err := tron.NewClient(tron.ClientConfig{URL: apiURL, APIKey: apiKey, Timeout: 30 * time.Second})
+	if err != nil {
+		return "", usageError{fmt.Errorf("--tron-api-url: %w", err)}
+	}
+	to, err := tron.ParseAddress(a.TronAddress)
+	if err != nil {
+		return "", fmt.Errorf("the service's tron address: %w", err)
+	}
+	from := tron.PublicKeyAddress(key.PubKey())
+	amount := new(big.Int).SetUint64(a.Intent.Amount)
+	var tx *tron.Transaction
+	if a.Intent.Token == payment.TRX {
+		tx, err = tc.CreateTransfer(cmd.Context(), from, to, int64(a.Intent.Amount))
+	} else {
+		contract, cerr := tron.ParseAddress(a.TokenAddress)
+		if cerr != nil {
+			return "", fmt.Errorf("the service's usdt contract %q: %w", a.TokenAddress, cerr)
+		}
+		tx, err = tc.CreateTRC20Transfer(cmd.Context(), from, contract, to, amount, trxFeeLimit)
+	}
+	if err != nil {
+		return "", err
+	}
+	tx.Sign(key)
+	if err := tc.Broadcast(cmd.Context(), tx); err != nil {
+		return "", err
+	}
+	return tx.ID, nil
 }
 
 // printPayInstructions prints how to pay an intent: the Solana Pay URL

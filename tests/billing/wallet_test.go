@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +178,45 @@ func TestWalletCLI(t *testing.T) {
 	if out := run("history"); strings.Count(out, invoiceID) != 2 || !strings.Contains(out, " paid ") {
 		t.Fatalf("history:\n%s", out)
 	}
+
+	// The next invoice in USDT on Tron, sent with --tron-key: not final
+	// until the block is solidified, then the watcher settles it.
+	later := time.Now()
+	if _, err := agent.SendUsage(ctx, []billingclient.UsageRecord{{NodeID: "n1", Seq: 2, TenantID: ten.ID, Start: later, End: later.Add(time.Second), Reads: 5_000_000, Writes: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	var second string
+	testwait.For(t, time.Minute, "a second open invoice", func() error {
+		invs, err := admin.ListInvoices(ctx, billingclient.InvoiceQuery{TenantID: ten.ID, Status: "open"})
+		if err != nil {
+			return err
+		}
+		for _, inv := range invs {
+			if inv.AmountDueCents > 0 && inv.ID != invoiceID {
+				second = inv.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("%d open invoices", len(invs))
+	})
+	grid.Mint(usdt, trongridtest.Addr(tk), big.NewInt(1_000_000_000))
+	grid.Fund(trongridtest.Addr(tk), 200_000_000)
+	grid.Solidify()
+	out = run("pay", second, "--token", "USDT", "--tron-key", tronKeyFile, "--tron-api-url", grid.URL(), "--wait", "0s")
+	if !strings.Contains(out, "not final yet") || !regexp.MustCompile(`sent \d+\.\d+ USDT for invoice `+second+` \(intent pi_\S+\): transaction [0-9a-f]{64}`).MatchString(out) {
+		t.Fatalf("pay with --tron-key:\n%s", out)
+	}
+	grid.Solidify()
+	testwait.For(t, time.Minute, "the tron payment settled by the watcher", func() error {
+		inv, err := admin.GetInvoice(ctx, second)
+		if err != nil {
+			return err
+		}
+		if inv.Status != "paid" {
+			return fmt.Errorf("invoice %s", inv.Status)
+		}
+		return nil
+	})
 	if out := run("disconnect", addr); !strings.Contains(out, "disconnected solana wallet "+addr) {
 		t.Fatalf("disconnect: %s", out)
 	}
