@@ -14,6 +14,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/payment"
 	"github.com/aerolithdb/aerolith/billing/payment/signin"
 	"github.com/aerolithdb/aerolith/billing/payment/tron"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
 
 // The crypto payment endpoints (paths kept from the original design):
@@ -51,19 +52,20 @@ func init() {
 // payTenant resolves the tenant a payment request acts on: a tenant key's
 // own (tenant_id, when given, must be it), an admin's named one.
 func payTenant(p principal, named string) (string, error) {
-	switch p.kind {
-	case kindTenant:
-		if named != "" && named != p.tenant {
-			return "", notFound("tenant %q not found", named)
-		}
-		return p.tenant, nil
-	case kindAdmin:
+	switch {
+	case p.kind == kindAdmin:
 		if named == "" {
-			return "", invalid("tenant_id: required with an admin key (the tenant to act for)")
+			return "", payInvalid("tenant_id: required with an admin key (the tenant to act for)")
 		}
 		return named, nil
+	case p.tenant != "":
+		// A tenant's key, whatever its role: its own tenant only.
+		if named != "" && named != p.tenant {
+			return "", payNotFound("tenant %q not found", named)
+		}
+		return p.tenant, nil
 	}
-	return "", forbidden("payment endpoints need an admin or tenant key")
+	return "", payForbidden("payment endpoints need an admin or tenant key")
 }
 
 // walletChallenge: GET /api/v1/payment/wallet/challenge → 200 the
@@ -81,11 +83,11 @@ func (s *Server) walletChallenge(w http.ResponseWriter, r *http.Request, p princ
 	}
 	chain, err := signin.ParseChain(q.Get("chain"))
 	if err != nil {
-		return invalid("chain: %v", err)
+		return payInvalid("chain: %v", err)
 	}
 	address := q.Get("address")
 	if address == "" {
-		return invalid("address: required (the wallet's address)")
+		return payInvalid("address: required (the wallet's address)")
 	}
 	if err := s.view(r, func(tx *bolt.Tx) error { _, err := ledger.GetTenant(tx, tenant); return err }); err != nil {
 		return err
@@ -101,11 +103,11 @@ func (s *Server) walletChallenge(w http.ResponseWriter, r *http.Request, p princ
 			return le
 		}
 		if errors.Is(err, signin.ErrMalformed) || strings.Contains(err.Error(), "address") {
-			return invalid("address: %v", err)
+			return payInvalid("address: %v", err)
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, ch)
+	jsonapi.WriteJSON(w, http.StatusOK, ch)
 	return nil
 }
 
@@ -137,11 +139,11 @@ func (s *Server) walletConnect(w http.ResponseWriter, r *http.Request, p princip
 	}
 	chain, err := signin.ParseChain(b.Chain)
 	if err != nil {
-		return invalid("chain: %v", err)
+		return payInvalid("chain: %v", err)
 	}
 	for _, f := range []struct{ name, v string }{{"address", b.Address}, {"message", b.Message}, {"signature", b.Signature}} {
 		if f.v == "" {
-			return invalid("%s: required", f.name)
+			return payInvalid("%s: required", f.name)
 		}
 	}
 	h := s.header(p)
@@ -161,7 +163,7 @@ func (s *Server) walletConnect(w http.ResponseWriter, r *http.Request, p princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Wallet)
+	jsonapi.WriteJSON(w, http.StatusOK, res.Wallet)
 	return nil
 }
 
@@ -185,16 +187,16 @@ func (s *Server) walletDisconnect(w http.ResponseWriter, r *http.Request, p prin
 	}
 	chain, err := signin.ParseChain(b.Chain)
 	if err != nil {
-		return invalid("chain: %v", err)
+		return payInvalid("chain: %v", err)
 	}
 	if b.Address == "" {
-		return invalid("address: required")
+		return payInvalid("address: required")
 	}
 	res, err := s.propose(r.Context(), ledger.DisconnectWallet{Header: s.header(p), Tenant: tenant, Chain: string(chain), Address: b.Address})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res.Wallet)
+	jsonapi.WriteJSON(w, http.StatusOK, res.Wallet)
 	return nil
 }
 
@@ -238,7 +240,7 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request, p principal) er
 			}
 		}
 		if len(only) == 0 {
-			return notFound("wallet %s %s is not connected to tenant %q", clip(c), clip(a), tenant)
+			return payNotFound("wallet %s %s is not connected to tenant %q", clip(c), clip(a), tenant)
 		}
 		wallets = only
 	}
@@ -248,11 +250,11 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request, p principal) er
 	for _, wl := range wallets {
 		bs, err := pay.balances(ctx, wl)
 		if err != nil {
-			return newError(http.StatusBadGateway, CodeUnavailable, "reading %s wallet %s: %v", wl.Chain, wl.Address, err)
+			return chainFailure(w, "reading %s wallet %s: %v", wl.Chain, wl.Address, err)
 		}
 		out = append(out, bs...)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"balances": out})
+	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"balances": out})
 	return nil
 }
 

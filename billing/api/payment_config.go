@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/gagliardetto/solana-go/rpc"
@@ -70,7 +69,7 @@ func NewPayments(pc payment.Config, in signin.Config) (*Payments, error) {
 // payments returns the configured payments, or 503.
 func (s *Server) payments() (*Payments, error) {
 	if s.cfg.Payments == nil {
-		return nil, newError(http.StatusServiceUnavailable, CodeUnavailable, "crypto payments are not configured on this billing service (--solana-merchant, --tron-merchant)")
+		return nil, payState("crypto payments are not configured on this billing service (--solana-merchant, --tron-merchant)")
 	}
 	return s.cfg.Payments, nil
 }
@@ -90,7 +89,7 @@ func (p *Payments) verifier(field string, c payment.Chain) (payment.Verifier, er
 	case c == payment.Tron && p.Tron != nil:
 		return p.Tron, nil
 	}
-	return nil, invalid("%s: %s payments are not configured on this billing service", field, c)
+	return nil, payInvalid("%s: %s payments are not configured on this billing service", field, c)
 }
 
 // ledgerNonces keeps sign-in nonces in the replicated ledger: Put
@@ -139,17 +138,17 @@ func (s *Server) authenticator(p *Payments, tenant string, h ledger.Header) (*si
 func signinError(err error) error {
 	switch {
 	case errors.Is(err, signin.ErrNonceUnknown):
-		return newError(http.StatusConflict, CodeConflict, "message: %v; ask for a new challenge", err)
+		return payConflict("message: %v; ask for a new challenge", err)
 	case errors.Is(err, signin.ErrExpired), errors.Is(err, signin.ErrNotYetValid):
-		return newError(http.StatusConflict, CodeFailedPrecondition, "message: %v; ask for a new challenge", err)
+		return payState("message: %v; ask for a new challenge", err)
 	case errors.Is(err, signin.ErrBadSignature):
-		return invalid("signature: %v", err)
+		return payInvalid("signature: %v", err)
 	case errors.Is(err, signin.ErrWrongAddress):
-		return invalid("address: %v", err)
+		return payInvalid("address: %v", err)
 	case errors.Is(err, signin.ErrUnsupportedChain):
-		return invalid("chain: %v", err)
+		return payInvalid("chain: %v", err)
 	case errors.Is(err, signin.ErrWrongDomain), errors.Is(err, signin.ErrMalformed):
-		return invalid("message: %v", err)
+		return payInvalid("message: %v", err)
 	}
 	return err
 }

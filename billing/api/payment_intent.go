@@ -13,6 +13,7 @@ import (
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/billing/payment"
 	"github.com/aerolithdb/aerolith/billing/payment/tron"
+	"github.com/aerolithdb/aerolith/internal/jsonapi"
 	"github.com/aerolithdb/aerolith/store"
 )
 
@@ -104,22 +105,22 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, p princip
 		return err
 	}
 	if b.InvoiceID == "" {
-		return invalid("invoice_id: required")
+		return payInvalid("invoice_id: required")
 	}
 	if b.Token == "" {
-		return invalid("token: required (SOL, USDC, TRX or USDT)")
+		return payInvalid("token: required (SOL, USDC, TRX or USDT)")
 	}
 	tok, err := payment.ParseToken(b.Token)
 	if err != nil {
-		return invalid("token: %v", err)
+		return payInvalid("token: %v", err)
 	}
 	if b.Chain != "" {
 		c, err := payment.ParseChain(b.Chain)
 		if err != nil {
-			return invalid("chain: %v", err)
+			return payInvalid("chain: %v", err)
 		}
 		if c != tok.Chain() {
-			return invalid("chain: %s is paid on %s, not %s", tok, tok.Chain(), c)
+			return payInvalid("chain: %s is paid on %s, not %s", tok, tok.Chain(), c)
 		}
 	}
 	if _, err := pay.verifier("token", tok.Chain()); err != nil {
@@ -131,19 +132,19 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, p princip
 		return err
 	}); err != nil {
 		if errors.Is(err, ledger.ErrNotFound) {
-			return notFound("invoice_id: invoice %q not found", clip(b.InvoiceID))
+			return payNotFound("invoice_id: invoice %q not found", clip(b.InvoiceID))
 		}
 		return err
 	}
 	if inv.Tenant != tenant {
-		return notFound("invoice_id: invoice %q not found", clip(b.InvoiceID))
+		return payNotFound("invoice_id: invoice %q not found", clip(b.InvoiceID))
 	}
 	if (inv.Status != ledger.InvoiceOpen && inv.Status != ledger.InvoiceUncollectible) || inv.AmountDueCents <= 0 {
-		return newError(http.StatusConflict, CodeFailedPrecondition, "invoice_id: invoice %s is %s with %d cents due and accepts no payment", inv.ID, inv.Status, max(inv.AmountDueCents, 0))
+		return payState("invoice_id: invoice %s is %s with %d cents due and accepts no payment", inv.ID, inv.Status, max(inv.AmountDueCents, 0))
 	}
 	rate, err := payment.RateFor(r.Context(), pay.Prices, tok)
 	if err != nil {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "token: no price for %s: %v", tok, err)
+		return chainFailure(w, "token: no price for %s: %v", tok, err)
 	}
 	var q payment.Quote
 	if tok.Chain() == payment.Solana {
@@ -156,7 +157,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, p princip
 	for attempt := 0; ; attempt++ {
 		in, err := payment.NewIntent(pay.Config, inv.ID, tenant, uint64(inv.AmountDueCents), q, s.cfg.Now())
 		if err != nil {
-			return invalid("%v", err)
+			return payInvalid("%v", err)
 		}
 		if in.Chain == payment.Tron {
 			if err := s.uniqueTronAmount(r.Context(), &in); err != nil {
@@ -174,7 +175,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, p princip
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, a)
+		jsonapi.WriteJSON(w, http.StatusCreated, a)
 		return nil
 	}
 }
@@ -192,7 +193,7 @@ func (s *Server) uniqueTronAmount(ctx context.Context, in *payment.Intent) error
 		return err
 	}
 	if err := tron.UniqueIntent(in, open); err != nil {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable, "amount: %v; try again when open intents expire", err)
+		return payState("amount: %v; try again when open intents expire", err)
 	}
 	return nil
 }
@@ -224,7 +225,7 @@ func (s *Server) confirmPayment(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 	if err := payment.CheckIntentID(b.IntentID); err != nil {
-		return invalid("intent_id: %v", err)
+		return payInvalid("intent_id: %v", err)
 	}
 	pi, err := s.intentOf(r, tenant, b.IntentID)
 	if err != nil {
@@ -238,11 +239,11 @@ func (s *Server) confirmPayment(w http.ResponseWriter, r *http.Request, p princi
 		switch pi.Chain {
 		case payment.Solana:
 			if _, err := sol.SignatureFromBase58(b.TxID); err != nil {
-				return invalid("tx_id: %q is not a solana transaction signature: %v", clip(b.TxID), err)
+				return payInvalid("tx_id: %q is not a solana transaction signature: %v", clip(b.TxID), err)
 			}
 		case payment.Tron:
 			if _, err := tron.ParseTxID(b.TxID); err != nil {
-				return invalid("tx_id: %v", err)
+				return payInvalid("tx_id: %v", err)
 			}
 		}
 	}
@@ -250,22 +251,22 @@ func (s *Server) confirmPayment(w http.ResponseWriter, r *http.Request, p princi
 	defer cancel()
 	obs, err := v.Verify(ctx, pi.Intent)
 	if err != nil {
-		return newError(http.StatusBadGateway, CodeUnavailable, "reading %s: %v", pi.Chain, err)
+		return chainFailure(w, "reading %s: %v", pi.Chain, err)
 	}
 	if b.TxID != "" && pi.Chain == payment.Tron && !hasTx(obs, b.TxID) {
 		ob, err := pay.Tron.VerifyTx(ctx, pi.Intent, b.TxID)
 		switch {
 		case errors.Is(err, tron.ErrNotFound):
-			return notFound("tx_id: tron transaction %s not found", b.TxID)
+			return payNotFound("tx_id: tron transaction %s not found", b.TxID)
 		case errors.Is(err, tron.ErrRPC):
-			return newError(http.StatusBadGateway, CodeUnavailable, "reading tron: %v", err)
+			return chainFailure(w, "reading tron: %v", err)
 		case err != nil:
-			return invalid("tx_id: %v", err)
+			return payInvalid("tx_id: %v", err)
 		}
 		obs = append(obs, ob)
 	}
 	if b.TxID != "" && !hasTx(obs, b.TxID) {
-		return notFound("tx_id: no transfer %s carrying the intent's reference found on %s (yet)", b.TxID, pi.Chain)
+		return payNotFound("tx_id: no transfer %s carrying the intent's reference found on %s (yet)", b.TxID, pi.Chain)
 	}
 	known := map[string]bool{}
 	for _, t := range pi.Transfers {
@@ -296,7 +297,7 @@ func (s *Server) confirmPayment(w http.ResponseWriter, r *http.Request, p princi
 		return err
 	}
 	a.Seen = seen
-	writeJSON(w, http.StatusOK, a)
+	jsonapi.WriteJSON(w, http.StatusOK, a)
 	return nil
 }
 
@@ -317,7 +318,7 @@ func (s *Server) intentOf(r *http.Request, tenant, id string) (ledger.PaymentInt
 		return err
 	})
 	if errors.Is(err, ledger.ErrNotFound) || (err == nil && pi.TenantID != tenant) {
-		return pi, notFound("intent_id: payment intent %q not found", id)
+		return pi, payNotFound("intent_id: payment intent %q not found", id)
 	}
 	return pi, err
 }
@@ -347,6 +348,6 @@ func (s *Server) paymentHistory(w http.ResponseWriter, r *http.Request, p princi
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h)
+	jsonapi.WriteJSON(w, http.StatusOK, h)
 	return nil
 }
