@@ -15,10 +15,14 @@ func payErr(code, format string, args ...any) error {
 	return &apierr.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func payInvalid(format string, args ...any) error  { return payErr(apierr.CodeInvalid, format, args...) }
-func payNotFound(format string, args ...any) error { return payErr(apierr.CodeNotFound, format, args...) }
-func payConflict(format string, args ...any) error { return payErr(apierr.CodeConflict, format, args...) }
-func payState(format string, args ...any) error    { return payErr(apierr.CodeState, format, args...) }
+func payInvalid(format string, args ...any) error { return payErr(apierr.CodeInvalid, format, args...) }
+func payNotFound(format string, args ...any) error {
+	return payErr(apierr.CodeNotFound, format, args...)
+}
+func payConflict(format string, args ...any) error {
+	return payErr(apierr.CodeConflict, format, args...)
+}
+func payState(format string, args ...any) error { return payErr(apierr.CodeState, format, args...) }
 func payForbidden(format string, args ...any) error {
 	return payErr(apierr.CodeForbidden, format, args...)
 }
