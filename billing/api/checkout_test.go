@@ -437,8 +437,6 @@ func TestCheckoutTron(t *testing.T) {
 	}
 	// The unique amount: a few base units above the quote (tron.UniqueAmount).
 	in.Amount += 17
-	in.AmountCents = 300
-	in.Rate = payment.Rate{Units: in.Amount, Cents: 300}
 	p := *c.propose(ledger.CreatePaymentIntent{Header: ledger.Header{Time: c.clock.Now().UnixNano(), Actor: "test"}, Intent: in}).PaymentIntent
 	body := string(c.want(200, "GET", "/pay/"+p.ID, "", nil, nil).body)
 	for _, want := range []string{

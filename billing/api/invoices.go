@@ -221,7 +221,9 @@ type pricedTier struct {
 
 // pricing: GET /api/v1/payment/pricing → the tier catalog in force
 // ({"tiers":[...]}, money as exact dollar strings), each tier with its
-// quota_action and quota_action_description (what happens at a limit).
+// quota_action and quota_action_description (what happens at a limit),
+// and with crypto payments configured the tokens accepted with their
+// rates ({"tokens":[{"token","chain","decimals","rate":{"units","cents"}}]}).
 func (s *Server) pricing(w http.ResponseWriter, r *http.Request, _ principal) error {
 	cat, err := s.catalog(r)
 	if err != nil {
@@ -229,7 +231,9 @@ func (s *Server) pricing(w http.ResponseWriter, r *http.Request, _ principal) er
 	}
 	out := struct {
 		Tiers []pricedTier `json:"tiers"`
-	}{Tiers: make([]pricedTier, 0, len(cat.Tiers))}
+		// Tokens: the crypto tokens accepted and their rates now.
+		Tokens []TokenPrice `json:"tokens,omitempty"`
+	}{Tiers: make([]pricedTier, 0, len(cat.Tiers)), Tokens: s.tokenPrices(r.Context())}
 	for _, t := range cat.Tiers {
 		out.Tiers = append(out.Tiers, pricedTier{Tier: t, QuotaActionDescription: t.QuotaAction.Describe()})
 	}

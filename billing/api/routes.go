@@ -50,6 +50,13 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/invoices/{id}/payments", adminOnly, s.payInvoice},
 
 		{"GET", "/api/v1/payment/pricing", anyKey, s.pricing},
+		{"GET", "/api/v1/payment/wallet/challenge", adminOrOwn, s.walletChallenge},
+		{"POST", "/api/v1/payment/wallet/connect", adminOrOwn, s.walletConnect},
+		{"POST", "/api/v1/payment/wallet/disconnect", adminOrOwn, s.walletDisconnect},
+		{"GET", "/api/v1/payment/balance", adminOrTen, s.balance},
+		{"POST", "/api/v1/payment/create", adminOrOwn, s.createPayment},
+		{"POST", "/api/v1/payment/confirm", adminOrOwn, s.confirmPayment},
+		{"GET", "/api/v1/payment/history", adminOrTen, s.paymentHistory},
 
 		{"POST", "/api/v1/clusters/{id}/certificates", clusterKey, s.issueCertificate},
 		{"GET", "/api/v1/clusters/{id}/ca", adminOrOwn | clusterKey, s.clusterCABundle},

@@ -123,6 +123,9 @@ type Config struct {
 	NodeCertTTL time.Duration
 	// Checkout configures the hosted checkout page (checkout.go).
 	Checkout CheckoutConfig
+	// Payments serves the /api/v1/payment endpoints (payment_config.go);
+	// nil: they answer 503 (pricing excepted).
+	Payments *Payments
 }
 
 // Server is the HTTP API of one billing replica. It is safe for concurrent

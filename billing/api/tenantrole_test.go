@@ -178,6 +178,18 @@ func TestTenantRoleMatrix(t *testing.T) {
 		{"POST", "/api/v1/invoices/{id}/payments", fixed("/api/v1/invoices/"+acmeInv+"/payments",
 			map[string]any{"amount_cents": 1, "external_ref": "ref-1"}), map[string]int{credAdmin: served}},
 		{"GET", "/api/v1/payment/pricing", fixed("/api/v1/payment/pricing", nil), keys(200, credAdmin, credOwn, credOther, credRead, credCluster)},
+		// Crypto payments are not configured here: a caller allowed in
+		// gets 409 (or 400/404 for what it names) from the handler. Read
+		// keys read balances and history; what changes something (a
+		// challenge, a wallet link, an intent, a confirmation) takes a
+		// tenant key.
+		{"GET", "/api/v1/payment/wallet/challenge", fixed("/api/v1/payment/wallet/challenge?chain=solana&address=x", nil), keys(served, credAdmin, credOwn, credOther)},
+		{"POST", "/api/v1/payment/wallet/connect", fixed("/api/v1/payment/wallet/connect", map[string]string{"chain": "solana"}), keys(served, credAdmin, credOwn, credOther)},
+		{"POST", "/api/v1/payment/wallet/disconnect", fixed("/api/v1/payment/wallet/disconnect", map[string]string{"tenant_id": acme.ID, "chain": "solana", "address": "x"}), keys(404, credAdmin, credOwn, credOther)},
+		{"GET", "/api/v1/payment/balance", fixed("/api/v1/payment/balance", nil), keys(served, credAdmin, credOwn, credOther, credRead)},
+		{"POST", "/api/v1/payment/create", fixed("/api/v1/payment/create", map[string]string{"invoice_id": acmeInv, "token": "USDC"}), keys(served, credAdmin, credOwn, credOther)},
+		{"POST", "/api/v1/payment/confirm", fixed("/api/v1/payment/confirm", map[string]string{"intent_id": "pi_x"}), keys(served, credAdmin, credOwn, credOther)},
+		{"GET", "/api/v1/payment/history", fixed("/api/v1/payment/history?tenant_id="+acme.ID, nil), mine(200)},
 		// The checkout page is open (its intent id is the secret): every
 		// credential, valid or not, gets the same 404 for an unknown one.
 		{"GET", "/pay/{intent}", fixed("/pay/pi_0123456789abcdef0123456789abcdef", nil), all(pageNotFound)},

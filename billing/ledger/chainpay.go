@@ -202,8 +202,8 @@ func (a *applier) createPaymentIntent(c CreatePaymentIntent) Result {
 	case !in.Rate.Valid():
 		return Result{Err: invalidf("rate: %s must have both sides positive", in.Rate)}
 	}
-	if units, err := in.Rate.UnitsFor(in.AmountCents); err != nil || units != in.Amount {
-		return Result{Err: invalidf("amount: %d is not %d cents at %s", in.Amount, in.AmountCents, in.Rate)}
+	if e := checkIntentAmount(a.tx, in); e != nil {
+		return Result{Err: e}
 	}
 	for _, f := range []struct {
 		name, v  string

@@ -75,6 +75,9 @@ func (k Kind) String() string {
 	if n := chainPayKindName(k); n != "" {
 		return n
 	}
+	if n := walletKindName(k); n != "" {
+		return n
+	}
 	if k > 0 && k < kindEnd {
 		return kindNames[k]
 	}
@@ -466,6 +469,12 @@ func Decode(b []byte) (Command, error) {
 	d := &decoder{b: b[2:]}
 	h := Header{Time: d.i64(), Actor: d.str(), legacy: b[0] == commandFormatV1}
 	var c Command
+	if wc, ok := decodeWallet(k, h, d); ok {
+		if err := d.done(); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		return wc, nil
+	}
 	if cp, ok, err := decodeChainPay(k, h, d); ok {
 		if err != nil {
 			return nil, err

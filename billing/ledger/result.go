@@ -31,7 +31,11 @@ type Result struct {
 	Node    *Node    `json:"node,omitempty"`
 	// PaymentIntent for CreatePaymentIntent and RecordChainPayment.
 	PaymentIntent *PaymentIntent `json:"payment_intent,omitempty"`
-	Ingest        *IngestResult  `json:"-"`
+	// WalletChallenge for IssueWalletChallenge; Wallet for ConnectWallet
+	// and DisconnectWallet.
+	WalletChallenge *WalletChallenge `json:"wallet_challenge,omitempty"`
+	Wallet          *Wallet          `json:"wallet,omitempty"`
+	Ingest          *IngestResult    `json:"-"`
 }
 
 // Error returns r.Err as an error, or nil (never a typed nil).

@@ -134,6 +134,12 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.recordChainPayment(c)
 	case ExpirePaymentIntent:
 		r = a.expirePaymentIntent(c)
+	case IssueWalletChallenge:
+		r = a.issueWalletChallenge(c)
+	case ConnectWallet:
+		r = a.connectWallet(c)
+	case DisconnectWallet:
+		r = a.disconnectWallet(c)
 	default:
 		r = Result{Err: internalf("unhandled command kind %s", k)}
 	}

@@ -192,8 +192,13 @@ func (s *Service) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	pays, err := s.apiPayments(httpAdv)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
 		Checkout:      checkout,
+		Payments:      pays,
 		Store:         st,
 		AdminKeys:     s.cfg.AdminKeys,
 		NodeID:        nodeID,

@@ -67,6 +67,7 @@ var commands = []func(*Main) *cobra.Command{
 	newTenantCommand,
 	newUpCommand,
 	newUsageCommand,
+	newWalletCommand,
 }
 
 // usageError marks an error caused by how the command was called (exit 2).
