@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
@@ -111,6 +113,59 @@ func TestModulesAreFormatted(t *testing.T) {
 		}
 		if got := hclwrite.Format(src); string(got) != string(src) {
 			t.Errorf("%s is not formatted: run terraform fmt modules/", f)
+		}
+	}
+}
+
+// TestExamplesCallModulesRight: each examples/terraform-modules program
+// passes every required input of the module it calls and nothing the
+// module does not declare.
+func TestExamplesCallModulesRight(t *testing.T) {
+	mains, err := filepath.Glob("../../examples/terraform-modules/*/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mains) != 3 {
+		t.Fatalf("%d examples under examples/terraform-modules", len(mains))
+	}
+	for _, f := range mains {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hclwrite.Format(src); string(got) != string(src) {
+			t.Errorf("%s is not formatted: run terraform fmt", f)
+		}
+		file, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		calls := 0
+		for _, b := range file.Body.(*hclsyntax.Body).Blocks {
+			if b.Type != "module" {
+				continue
+			}
+			calls++
+			source, _ := b.Body.Attributes["source"].Expr.Value(nil)
+			m, err := Load(filepath.Join(filepath.Dir(f), source.AsString()))
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			declared := map[string]bool{}
+			for _, v := range m.Variables {
+				declared[v.Name] = true
+				if _, ok := b.Body.Attributes[v.Name]; v.Default == "" && !ok {
+					t.Errorf("%s: module %s: required input %s not set", f, b.Labels[0], v.Name)
+				}
+			}
+			for name := range b.Body.Attributes {
+				if name != "source" && !declared[name] {
+					t.Errorf("%s: module %s has no input %s", f, b.Labels[0], name)
+				}
+			}
+		}
+		if calls == 0 {
+			t.Errorf("%s calls no module", f)
 		}
 	}
 }
