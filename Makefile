@@ -21,7 +21,7 @@ build:
 ## -count=1:
 ## the process suites build the binary themselves, which go test's cache
 ## cannot see, so results are never reused.
-test: lint tools/terraform test-stacks
+test: lint tools/terraform test-stacks check-modules-fmt
 	TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
 	cd third_party/raft && $(GO) mod download github.com/hashicorp/raft@$$(cat patches/UPSTREAM) && $(GO) test -race -count=1 -timeout 10m ./...
@@ -129,4 +129,10 @@ tools/npm:
 check-sdk-nodejs: tools/npm
 	ln -sfn $(NPM_DIR)/node_modules stacks/sdk/nodejs/node_modules
 	cd stacks/sdk/nodejs && $(NPM_DIR)/node_modules/.bin/tsc --noEmit -p tsconfig.json
+## check-modules-fmt: the HCL modules and their examples as the real
+## terraform fmt (the one tools/terraform builds) leaves them.
+.PHONY: check-modules-fmt
+check-modules-fmt: tools/terraform
+	$(TERRAFORM) fmt -check -recursive modules
+	$(TERRAFORM) fmt -check -recursive examples/terraform-modules
 ## ---- end Pulumi ----

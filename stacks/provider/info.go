@@ -56,7 +56,7 @@ func Info() tfbridge.ProviderInfo {
 		Version:           Version,
 		DisplayName:       "Aerolith",
 		Publisher:         "aerolithdb",
-		Description:       "Aerolith tenants, clusters (local processes, AWS, GCP, Azure), API keys and indexes: the Aerolith Terraform provider, bridged.",
+		Description:       "Aerolith tenants, clusters (local processes, AWS, GCP, Azure), API keys and indexes: the Aerolith Terraform provider, bridged",
 		Keywords:          []string{"pulumi", "aerolith", "database", "category/database"},
 		License:           "Apache-2.0",
 		Homepage:          "https://github.com/aerolithdb/aerolith",

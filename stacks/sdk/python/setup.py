@@ -21,7 +21,7 @@ def readme():
 setup(name='pulumi_aerolith',
       python_requires='>=3.9',
       version=VERSION,
-      description="Aerolith tenants, clusters (local processes, AWS, GCP, Azure), API keys and indexes: the Aerolith Terraform provider, bridged.",
+      description="Aerolith tenants, clusters (local processes, AWS, GCP, Azure), API keys and indexes: the Aerolith Terraform provider, bridged",
       long_description=readme(),
       long_description_content_type='text/markdown',
       keywords='pulumi aerolith database category/database',
