@@ -116,7 +116,8 @@ check-generated-stacks: generate-stacks
 check-sdk-python:
 	@python3 -c 'import sys,pathlib; fs=sorted(pathlib.Path(sys.argv[1]).rglob("*.py")); [compile(p.read_text(), str(p), "exec") for p in fs]; print(len(fs), "python files of the sdk compile")' stacks/sdk/python
 
-## check-sdk-nodejs: type-checks the generated TypeScript SDK with tsc
+## check-sdk-nodejs: type-checks the generated TypeScript SDK (and the
+## TypeScript example examples/pulumi/local that uses it) with tsc
 ## against @pulumi/pulumi, both installed from npm once into .tools/npm
 ## (tools/npm; needs the npm registry the first time, so it is not part
 ## of make test).
@@ -128,7 +129,9 @@ tools/npm:
 	fi
 check-sdk-nodejs: tools/npm
 	ln -sfn $(NPM_DIR)/node_modules stacks/sdk/nodejs/node_modules
+	ln -sfn $(NPM_DIR)/node_modules examples/pulumi/local/node_modules
 	cd stacks/sdk/nodejs && $(NPM_DIR)/node_modules/.bin/tsc --noEmit -p tsconfig.json
+	$(NPM_DIR)/node_modules/.bin/tsc -p examples/pulumi/local/tsconfig.json
 ## check-modules-fmt: the HCL modules and their examples as the real
 ## terraform fmt (the one tools/terraform builds) leaves them.
 .PHONY: check-modules-fmt
