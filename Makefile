@@ -21,7 +21,7 @@ build:
 ## -count=1:
 ## the process suites build the binary themselves, which go test's cache
 ## cannot see, so results are never reused.
-test: lint tools/terraform terraform-fmt docs-terraform-check
+test: lint tools/terraform terraform-fmt docs-terraform-check test-stacks check-modules-fmt
 	TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
 	cd third_party/raft && $(GO) mod download github.com/hashicorp/raft@$$(cat patches/UPSTREAM) && $(GO) test -race -count=1 -timeout 10m ./...
@@ -47,7 +47,7 @@ lint:
 	$(GO) vet $(PKGS)
 
 ## generate: regenerate generated files; CI fails when this leaves a diff.
-generate:
+generate: generate-stacks
 	$(GO) generate ./...
 
 clean:
@@ -170,3 +170,66 @@ chromium:
 	@scripts/chromium.sh >/dev/null
 test: chromium
 test: export AEROLITH_CHROMIUM = $(CHROMIUM)
+
+
+## ---- Pulumi (issue 16) ----
+## tools/pulumi: the real Pulumi CLI, built from the module proxy by
+## tools/pulumi/build.sh at the version tools/pulumi/go.mod pins, into
+## .tools/ (git-ignored), rebuilt only when the binary there is not that
+## version. The stacks/ tests (their own module) get it through
+## PULUMI_CLI and skip, naming this target, without it.
+PULUMI_VERSION ?= 3.277.0
+PULUMI := $(TOOLS)/pulumi-$(PULUMI_VERSION)/bin/pulumi
+
+.PHONY: tools/pulumi test-stacks generate-stacks check-generated-stacks check-sdk-python check-sdk-nodejs tools/npm
+tools/pulumi:
+	@if [ -x $(PULUMI) ] && $(PULUMI) version 2>/dev/null | grep -qx 'v$(PULUMI_VERSION)'; then :; else \
+		echo "building pulumi v$(PULUMI_VERSION) into $(dir $(PULUMI)) (about 5 minutes, once)"; \
+		tools/pulumi/build.sh $(dir $(PULUMI)) $(PULUMI_VERSION); \
+	fi
+
+## test-stacks: the Pulumi provider, SDKs and programs (module stacks/):
+## a real pulumi up/refresh/destroy with the built CLI, mocks for the
+## cloud programs. make test runs it.
+test-stacks: tools/pulumi check-generated-stacks check-sdk-python
+	cd stacks && $(GO) vet ./... && PULUMI_CLI=$(PULUMI) $(GO) test -count=1 -timeout 20m ./...
+
+## generate-stacks: the provider's Pulumi schema and the Go, TypeScript
+## and Python SDKs generated from it (part of make generate).
+generate-stacks:
+	cd stacks && $(GO) run ./provider/cmd/generate -out .
+
+## check-generated-stacks: fails when the checked-in schema or SDKs are not
+## what generate-stacks makes of the provider now.
+check-generated-stacks: generate-stacks
+	@git diff --exit-code --stat -- stacks/provider/schema.json stacks/sdk || { echo "stacks/: generated files are stale: run make generate-stacks and commit"; exit 1; }
+	@u=$$(git ls-files --others --exclude-standard -- stacks/sdk); if [ -n "$$u" ]; then echo "stacks/sdk: generated files not committed:"; echo "$$u"; exit 1; fi
+## check-sdk-python: every file of the generated Python SDK compiles
+## (byte-compiled in memory: pulumi's Python packages cannot be installed
+## here, so nothing is imported).
+check-sdk-python:
+	@python3 -c 'import sys,pathlib; fs=sorted(pathlib.Path(sys.argv[1]).rglob("*.py")); [compile(p.read_text(), str(p), "exec") for p in fs]; print(len(fs), "python files of the sdk compile")' stacks/sdk/python
+
+## check-sdk-nodejs: type-checks the generated TypeScript SDK (and the
+## TypeScript example examples/pulumi/local that uses it) with tsc
+## against @pulumi/pulumi, both installed from npm once into .tools/npm
+## (tools/npm; needs the npm registry the first time, so it is not part
+## of make test).
+NPM_DIR := $(TOOLS)/npm
+tools/npm:
+	@if [ ! -x $(NPM_DIR)/node_modules/.bin/tsc ] || [ ! -d $(NPM_DIR)/node_modules/@pulumi/pulumi ]; then \
+		mkdir -p $(NPM_DIR) && cd $(NPM_DIR) && echo '{"private":true}' > package.json && \
+		npm install --no-audit --no-fund typescript@5.9.3 @pulumi/pulumi@3.218.0 @types/node@20; \
+	fi
+check-sdk-nodejs: tools/npm
+	ln -sfn $(NPM_DIR)/node_modules stacks/sdk/nodejs/node_modules
+	ln -sfn $(NPM_DIR)/node_modules examples/pulumi/local/node_modules
+	cd stacks/sdk/nodejs && $(NPM_DIR)/node_modules/.bin/tsc --noEmit -p tsconfig.json
+	$(NPM_DIR)/node_modules/.bin/tsc -p examples/pulumi/local/tsconfig.json
+## check-modules-fmt: the HCL modules and their examples as the real
+## terraform fmt (the one tools/terraform builds) leaves them.
+.PHONY: check-modules-fmt
+check-modules-fmt: tools/terraform
+	$(TERRAFORM) fmt -check -recursive modules
+	$(TERRAFORM) fmt -check -recursive examples/terraform-modules
+## ---- end Pulumi ----

@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.0"
+    }
+    aerolith = {
+      source = "aerolithdb/aerolith"
+    }
+  }
+}

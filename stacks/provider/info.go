@@ -1,0 +1,94 @@
+// Package provider bridges the Aerolith Terraform provider (package
+// provider of the main module, terraform-plugin-framework) into a Pulumi
+// resource provider with pulumi-terraform-bridge's pkg/pf: one codebase,
+// every resource and data source, the same plan-time validation. The
+// token of every Terraform type is listed here explicitly so that a type
+// the Terraform provider adds fails TestEveryTerraformTypeIsMapped instead
+// of silently missing from the SDKs.
+package provider
+
+import (
+	"context"
+	_ "embed"
+	"strings"
+
+	pftfbridge "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/pf/tfbridge"
+	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	tfprovider "github.com/aerolithdb/aerolith/provider"
+)
+
+// Name is the Pulumi package name; the plugin binary is pulumi-resource-<Name>.
+const Name = "aerolith"
+
+// GoImportBase is where the generated Go SDK lives.
+const GoImportBase = "github.com/aerolithdb/aerolith/stacks/sdk/go/aerolith"
+
+// Version of the bridged provider and its SDKs. The plugin reports it and
+// the SDKs request it; the generated files carry it, so it changes only
+// with a regeneration (make generate).
+const Version = "0.1.0"
+
+// Schema is the Pulumi package schema tfgen generated (make generate).
+//
+//go:embed schema.json
+var Schema []byte
+
+// resource and dataSource make the standard tokens (aerolith:index/apiKey:ApiKey):
+// the module part names the file each SDK puts the type in.
+func resource(name string) *tfbridge.ResourceInfo {
+	return &tfbridge.ResourceInfo{Tok: tokens.Type(Name + ":index/" + lowerFirst(name) + ":" + name)}
+}
+
+func dataSource(name string) *tfbridge.DataSourceInfo {
+	return &tfbridge.DataSourceInfo{Tok: tokens.ModuleMember(Name + ":index/" + name + ":" + name)}
+}
+
+func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
+
+// Info is the bridge's description of the provider: the Terraform
+// provider at version Version and the Pulumi token of each of its types.
+func Info() tfbridge.ProviderInfo {
+	return tfbridge.ProviderInfo{
+		Name:              Name,
+		P:                 pftfbridge.ShimProviderWithContext(context.Background(), tfprovider.New(Version)()),
+		Version:           Version,
+		DisplayName:       "Aerolith",
+		Publisher:         "aerolithdb",
+		Description:       "Aerolith tenants, clusters (local processes, AWS, GCP, Azure), API keys and indexes: the Aerolith Terraform provider, bridged",
+		Keywords:          []string{"pulumi", "aerolith", "database", "category/database"},
+		License:           "Apache-2.0",
+		Homepage:          "https://github.com/aerolithdb/aerolith",
+		Repository:        "https://github.com/aerolithdb/aerolith",
+		GitHubOrg:         "aerolithdb",
+		TFProviderVersion: Version,
+		UpstreamRepoPath:  ".",
+		Resources: map[string]*tfbridge.ResourceInfo{
+			"aerolith_tenant":  resource("Tenant"),
+			"aerolith_cluster": resource("Cluster"),
+			"aerolith_api_key": resource("ApiKey"),
+			"aerolith_index":   resource("Index"),
+		},
+		DataSources: map[string]*tfbridge.DataSourceInfo{
+			"aerolith_pricing_tiers": dataSource("getPricingTiers"),
+			"aerolith_tenant":        dataSource("getTenant"),
+			"aerolith_tenant_usage":  dataSource("getTenantUsage"),
+			"aerolith_cluster":       dataSource("getCluster"),
+			"aerolith_cloud_init":    dataSource("getCloudInit"),
+		},
+		JavaScript: &tfbridge.JavaScriptInfo{
+			PackageName:  "@aerolithdb/aerolith",
+			Dependencies: map[string]string{"@pulumi/pulumi": "^3.0.0"},
+		},
+		Python: &tfbridge.PythonInfo{
+			PackageName: "pulumi_aerolith",
+			Requires:    map[string]string{"pulumi": ">=3.0.0,<4.0.0"},
+		},
+		Golang: &tfbridge.GolangInfo{
+			ImportBasePath:                 GoImportBase,
+			GenerateResourceContainerTypes: true,
+		},
+		MetadataInfo: tfbridge.NewProviderMetadata(nil),
+	}
+}
