@@ -117,6 +117,7 @@ type clients struct {
 	aws        awsModel
 	gcp        gcpModel
 	azure      azureModel
+	who        whoami
 }
 
 // needBilling returns the billing client or says how to configure one.
