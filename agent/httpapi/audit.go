@@ -68,7 +68,7 @@ func defaultTarget(action string, r *http.Request, p auth.Principal) string {
 		return "key:" + clipText(r.PathValue("id"))
 	case ActionMemberRemove:
 		return "node:" + clipText(r.PathValue("id"))
-	case ActionCollectionDrop:
+	case ActionCollectionCreate, ActionCollectionDrop:
 		return "collection:" + p.Tenant + "/" + clipText(r.PathValue("c"))
 	case ActionIndexCreate:
 		return "collection:" + p.Tenant + "/" + clipText(r.PathValue("c"))
