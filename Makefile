@@ -108,8 +108,8 @@ build-provider:
 ## demo-terraform: billing on loopback, then terraform apply of
 ## examples/terraform/$(EXAMPLE) with the provider built here
 ## (dev_overrides): a tenant, a 3-node cluster (EXAMPLE=local: processes of
-## this machine; EXAMPLE=aws: on the EC2 simulator), a key; prints the
-## outputs and a curl that writes a document with the key.
+## this machine; EXAMPLE=aws, gcp or azure: on the cloud simulator), a
+## key; prints the outputs and a curl that writes a document with the key.
 EXAMPLE ?= local
 demo-terraform: build build-provider tools/terraform
 	EXAMPLE=$(EXAMPLE) TERRAFORM=$(TERRAFORM) scripts/demo-terraform.sh

@@ -24,10 +24,10 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
-// awsSim is the cloud simulator booting every instance from its user data
-// (cloud-init as a VM would run it) and an HTTP server holding the agent
-// binary, as a release download.
-func awsSim(t *testing.T) (simURL, agentURL, agentSHA string) {
+// cloudSim is the cloud simulator (EC2, GCE and ARM on one server)
+// booting every instance from its user data (cloud-init as a VM would run
+// it) and an HTTP server holding the agent binary, as a release download.
+func cloudSim(t *testing.T) (simURL, agentURL, agentSHA string) {
 	t.Helper()
 	_, sum := agentArtifact(t)
 	files := http.NewServeMux()
@@ -54,26 +54,67 @@ func awsSim(t *testing.T) (simURL, agentURL, agentSHA string) {
 		}
 		booter.Close(context.Background())
 	})
-	// The provider takes AWS credentials from the standard environment.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "simulated")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	return ts.URL, art.URL + "/releases/aerolith", sum
 }
 
+// simCloud is one cloud of the simulator as the provider sees it.
+type simCloud struct {
+	cloud string
+	// credentials puts the cloud's credentials in its standard
+	// environment, pointing at the simulator where the cloud has a token
+	// service.
+	credentials func(t *testing.T, simURL string)
+	// block is the provider block's settings of the cloud.
+	block func(simURL string) string
+	// cluster is the cloud's attributes of aerolith_cluster.
+	cluster string
+	checks  []resource.TestCheckFunc
+	// immutable is an attribute change refused at plan time, and the
+	// refusal.
+	immutable, refusal string
+}
+
+var awsCloud = simCloud{
+	cloud: "aws",
+	credentials: func(t *testing.T, _ string) {
+		t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "simulated")
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	},
+	block: func(simURL string) string {
+		return fmt.Sprintf("  aws {\n    region   = \"eu-west-1\"\n    endpoint = %q\n  }", simURL)
+	},
+	cluster: `allowed_cidrs = ["127.0.0.0/8"]`,
+	checks: []resource.TestCheckFunc{
+		resource.TestCheckResourceAttr("aerolith_cluster.c", "region", "eu-west-1"),
+		resource.TestCheckResourceAttr("aerolith_cluster.c", "instance_type", "t3.medium"),
+		resource.TestCheckResourceAttr("aerolith_cluster.c", "disk_gb", "20"),
+		resource.TestMatchResourceAttr("aerolith_cluster.c", "nodes.0.instance_id", regexp.MustCompile(`^i-`)),
+	},
+	immutable: `instance_type = "m6i.large"`,
+	refusal:   `instance_type of cluster tf-aws cannot change`,
+}
+
 // TestAccClusterAWSSimulator: a managed 3-node cluster on the simulated
-// EC2 (the official SDK against provisioner/cloudsim), registered in
-// billing for a tenant the same configuration makes; import; a second
-// tenant added in place; a node terminated in the simulator repaired by
-// apply; destroy deregisters it from billing.
-func TestAccClusterAWSSimulator(t *testing.T) {
+// EC2 (the official SDK against provisioner/cloudsim); see
+// testAccClusterSimulator.
+func TestAccClusterAWSSimulator(t *testing.T) { testAccClusterSimulator(t, awsCloud) }
+
+// testAccClusterSimulator: a managed 3-node cluster on a simulated cloud
+// (its official SDK against provisioner/cloudsim), registered in billing
+// for a tenant the same configuration makes; import; a second tenant added
+// in place; a node terminated in the simulator repaired by apply; an
+// immutable change refused at plan time; destroy deregisters it from
+// billing.
+func testAccClusterSimulator(t *testing.T, sc simCloud) {
 	accPreCheck(t)
 	_, admin := shared.get(t)
-	simURL, agentURL, sum := awsSim(t)
+	simURL, agentURL, sum := cloudSim(t)
+	sc.credentials(t, simURL)
 	state := stateDir(t)
-	const name = "tf-aws"
+	name := "tf-" + sc.cloud
 	cfg := func(tenants string, extra string) string {
-		return providerBlock(t, state, fmt.Sprintf("  aws {\n    region   = \"eu-west-1\"\n    endpoint = %q\n  }", simURL)) + fmt.Sprintf(`
+		return providerBlock(t, state, sc.block(simURL)) + fmt.Sprintf(`
 resource "aerolith_tenant" "a" {
   organization = "Acme"
   name         = "a"
@@ -89,16 +130,16 @@ resource "aerolith_tenant" "b" {
 }
 
 resource "aerolith_cluster" "c" {
-  name          = %q
-  cloud         = "aws"
-  node_count    = 3
-  agent_url     = %q
-  agent_sha256  = %q
-  allowed_cidrs = ["127.0.0.0/8"]
-  tenant_ids    = [%s]
+  name         = %q
+  cloud        = %q
+  node_count   = 3
+  agent_url    = %q
+  agent_sha256 = %q
+  tenant_ids   = [%s]
+  %s
 %s
 }
-`, name, agentURL, sum, tenants, extra)
+`, name, sc.cloud, agentURL, sum, tenants, sc.cluster, extra)
 	}
 	var clusterID, token string
 	billingTenants := func(want ...string) resource.TestCheckFunc {
@@ -149,15 +190,11 @@ resource "aerolith_cluster" "c" {
 		Steps: []resource.TestStep{
 			{
 				Config: cfg("aerolith_tenant.a.id", ""),
-				Check: resource.ComposeAggregateTestCheckFunc(
+				Check: resource.ComposeAggregateTestCheckFunc(append(sc.checks,
 					resource.TestCheckResourceAttr("aerolith_cluster.c", "nodes.#", "3"),
-					resource.TestCheckResourceAttr("aerolith_cluster.c", "region", "eu-west-1"),
-					resource.TestCheckResourceAttr("aerolith_cluster.c", "instance_type", "t3.medium"),
-					resource.TestCheckResourceAttr("aerolith_cluster.c", "disk_gb", "20"),
-					resource.TestMatchResourceAttr("aerolith_cluster.c", "nodes.0.instance_id", regexp.MustCompile(`^i-`)),
 					resource.TestMatchResourceAttr("aerolith_cluster.c", "ca_certificate", regexp.MustCompile("BEGIN CERTIFICATE")),
 					billingTenants("aerolith_tenant.a"),
-				),
+				)...),
 			},
 			{ResourceName: "aerolith_cluster.c", ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: []string{"timeouts"}},
 			{
@@ -175,9 +212,9 @@ resource "aerolith_cluster" "c" {
 				),
 			},
 			{
-				Config:      cfg("aerolith_tenant.a.id, aerolith_tenant.b.id", `instance_type = "m6i.large"`),
+				Config:      cfg("aerolith_tenant.a.id, aerolith_tenant.b.id", sc.immutable),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`instance_type of cluster tf-aws cannot change`),
+				ExpectError: regexp.MustCompile(sc.refusal),
 			},
 			{
 				Config:           cfg("aerolith_tenant.a.id, aerolith_tenant.b.id", "delete_protection = false"),

@@ -152,6 +152,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		return r.c.env(ctx, rec, sec, progress(ctx))
 	})
 	if err != nil {
+		err = r.c.explainTenantKey(ctx, err, "tenant_ids")
 		resp.Diagnostics.AddError("Cannot create cluster "+spec.Name, err.Error())
 		return
 	}
@@ -230,7 +231,8 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		// cluster tenants` shows as a diff.
 		if ct, err := r.c.billing.ListClusterTenants(ctx, mg.ClusterID); err == nil {
 			rec.Tenants = ct.Tenants
-		} else if !billingclient.IsPermissionDenied(err) {
+		} else if !billingclient.IsPermissionDenied(err) || r.c.tenantKey(ctx) != "" {
+			err = r.c.explainTenantKey(ctx, err, "cluster "+name+" is not registered to this key's tenant")
 			resp.Diagnostics.AddError("Cannot read the tenants of cluster "+name, err.Error())
 			return
 		}
@@ -277,6 +279,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	if mg := rec.Spec.Managed; mg != nil {
 		want := stringsOf(ctx, plan.TenantIDs, &resp.Diagnostics)
 		if err := r.syncTenants(ctx, mg.ClusterID, want); err != nil {
+			err = r.c.explainTenantKey(ctx, err, "tenant_ids")
 			resp.Diagnostics.AddAttributeError(path.Root("tenant_ids"), "Cannot change the tenants of "+name, err.Error())
 			return
 		}

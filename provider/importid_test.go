@@ -3,7 +3,36 @@ package provider
 import (
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
 )
+
+func TestParseCollectionID(t *testing.T) {
+	for _, c := range []struct {
+		id, cluster, tenant, name string
+		bad                       bool
+	}{
+		{id: "shop/tn_1/orders", cluster: "shop", tenant: "tn_1", name: "orders"},
+		{id: "shop/orders", cluster: "shop", name: "orders"},
+		{id: "shop//orders", bad: true},
+		{id: "shop", bad: true},
+		{id: "/tn/orders", bad: true},
+		{id: "shop/tn/", bad: true},
+		{id: "a/b/c/d", bad: true},
+		{id: "", bad: true},
+	} {
+		cl, tn, n, err := parseCollectionID(c.id)
+		if c.bad {
+			if err == nil || !strings.Contains(err.Error(), "want <cluster>/<tenant>/<name>") {
+				t.Errorf("parseCollectionID(%q) = %q %q %q, %v; want an error naming the form", c.id, cl, tn, n, err)
+			}
+			continue
+		}
+		if err != nil || cl != c.cluster || tn != c.tenant || n != c.name {
+			t.Errorf("parseCollectionID(%q) = %q %q %q, %v; want %q %q %q", c.id, cl, tn, n, err, c.cluster, c.tenant, c.name)
+		}
+	}
+}
 
 func TestParseIndexID(t *testing.T) {
 	for _, c := range []struct {
@@ -58,6 +87,12 @@ func FuzzImportIDs(f *testing.F) {
 			}
 			if strings.Join(parts, "/") != id || cl == "" || co == "" || fd == "" {
 				t.Fatalf("parseIndexID(%q) = %q %q %q %q", id, cl, tn, co, fd)
+			}
+		}
+		if cl, tn, n, err := parseCollectionID(id); err == nil {
+			m := collectionModel{Cluster: types.StringValue(cl), Tenant: types.StringValue(tn), Name: types.StringValue(n)}
+			if collectionID(&m) != id || cl == "" || n == "" {
+				t.Fatalf("parseCollectionID(%q) = %q %q %q", id, cl, tn, n)
 			}
 		}
 		if cl, tn, k, err := parseKeyID(id); err == nil && cl+"/"+tn+"/"+k != id {

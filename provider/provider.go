@@ -2,8 +2,8 @@
 // (registry.terraform.io/aerolithdb/aerolith) on terraform-plugin-framework,
 // protocol 6: a thin layer over provisioner/deployment (clusters, the same
 // logic as `aerolith cluster create`), billing/client (tenants, usage,
-// pricing, cluster registration) and agent/client (keys, indexes). It links
-// no database: internal/deprules checks that.
+// pricing, cluster registration) and agent/client (keys, collections,
+// indexes). It links no database: internal/deprules checks that.
 package provider
 
 import (
@@ -79,7 +79,7 @@ func (p *aerolithProvider) Metadata(_ context.Context, _ provider.MetadataReques
 func (p *aerolithProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	endpoint := schema.StringAttribute{Optional: true, Description: "Overrides the cloud API's endpoint URL (e.g. a local `aerolith cloudsim serve`)."}
 	resp.Schema = schema.Schema{
-		Description: "Manages Aerolith tenants (billing), clusters on local processes or a cloud, their API keys and indexes. " +
+		Description: "Manages Aerolith tenants (billing), clusters on local processes or a cloud, their API keys, collections and indexes. " +
 			"Cloud credentials come only from each cloud's standard environment and files (AWS: AWS_ACCESS_KEY_ID, ~/.aws; " +
 			"GCP: GOOGLE_APPLICATION_CREDENTIALS; Azure: AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), never from HCL.",
 		Attributes: map[string]schema.Attribute{
@@ -117,6 +117,7 @@ type clients struct {
 	aws        awsModel
 	gcp        gcpModel
 	azure      azureModel
+	who        whoami
 }
 
 // needBilling returns the billing client or says how to configure one.
@@ -195,7 +196,7 @@ func httpClient(caPEM string) (*http.Client, error) {
 }
 
 func (p *aerolithProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newTenantResource, newClusterResource, newAPIKeyResource, newIndexResource}
+	return []func() resource.Resource{newTenantResource, newClusterResource, newAPIKeyResource, newIndexResource, newCollectionResource}
 }
 
 func (p *aerolithProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -112,6 +112,11 @@ func (r *tenantResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	t, err := bc.CreateTenant(ctx, billingclient.TenantRequest{Organization: m.Organization.ValueString(), Name: m.Name.ValueString(), Tier: m.Tier.ValueString(), Email: m.Email.ValueString()})
+	if err != nil && billingclient.IsPermissionDenied(err) {
+		if tenant := r.c.tenantKey(ctx); tenant != "" {
+			err = fmt.Errorf("creating a tenant needs billing's admin key: billing_key is a tenant key of tenant %s, which manages only its own tenant and clusters (%w)", tenant, err)
+		}
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create tenant", err.Error())
 		return

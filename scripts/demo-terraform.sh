@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# make demo-terraform [EXAMPLE=local|aws]: billing on loopback, the
+# make demo-terraform [EXAMPLE=local|aws|gcp|azure]: billing on loopback, the
 # provider built here used through a dev_overrides CLI configuration,
 # terraform apply of examples/terraform/$EXAMPLE (local: a tenant, a 3-node
-# local cluster, a key, an index; aws: the same on the EC2 simulator,
-# `aerolith cloudsim serve`, which boots every instance from its user
-# data), its outputs and a curl that writes a document with the key.
+# local cluster, a key, an index; aws, gcp, azure: the same on the cloud
+# simulator, `aerolith cloudsim serve`, which speaks EC2, Compute Engine
+# and Azure Resource Manager and boots every instance from its user data;
+# gcp authenticates with the service account key file it writes, azure
+# with its managed-identity endpoint), its outputs and a curl that writes a document with the key.
 # Everything lives under $DEMO_DIR (default .demo-terraform-$EXAMPLE,
 # git-ignored); `scripts/demo-terraform.sh destroy` tears it down.
 set -euo pipefail
@@ -33,15 +35,27 @@ if [ "$example" = aws ]; then
   export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=simulated AWS_EC2_METADATA_DISABLED=true
   export TF_VAR_aws_endpoint=http://127.0.0.1:4566 TF_VAR_insecure_http=true
 fi
+if [ "$example" = gcp ]; then
+  # The key file's token_uri is the simulator (written when it starts).
+  export GOOGLE_APPLICATION_CREDENTIALS="$demo/sim/gcp-key.json"
+  export TF_VAR_gcp_endpoint=http://127.0.0.1:4566 TF_VAR_insecure_http=true
+fi
+if [ "$example" = azure ]; then
+  # azidentity's managed identity (App Service shape) is the simulator's.
+  export IDENTITY_ENDPOINT=http://127.0.0.1:4566/msi/token IDENTITY_HEADER=demo
+  unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID AZURE_FEDERATED_TOKEN_FILE MSI_ENDPOINT
+  export TF_VAR_azure_endpoint=http://127.0.0.1:4566 TF_VAR_insecure_http=true
+fi
 cd "$demo/work"
 if [ "${1:-}" = destroy ]; then
   "$TERRAFORM" destroy -auto-approve
   for p in "$demo"/*/pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true; done
   exit 0
 fi
-if [ "$example" = aws ] && ! (exec 3<>/dev/tcp/127.0.0.1/4566) 2>/dev/null; then
+if [ "$example" != local ] && ! (exec 3<>/dev/tcp/127.0.0.1/4566) 2>/dev/null; then
   mkdir -p "$demo/sim"
-  "$root/bin/aerolith" cloudsim serve --addr 127.0.0.1:4566 --data-dir "$demo/sim/data" >"$demo/sim/cloudsim.log" 2>&1 &
+  "$root/bin/aerolith" cloudsim serve --addr 127.0.0.1:4566 --data-dir "$demo/sim/data" \
+    --gcp-key-file "$demo/sim/gcp-key.json" --gcp-project aerolith-sim >"$demo/sim/cloudsim.log" 2>&1 &
   echo $! > "$demo/sim/pid"
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/4566) 2>/dev/null && break; sleep 0.2; done
 fi

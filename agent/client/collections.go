@@ -30,6 +30,23 @@ func (c *Client) Collections(ctx context.Context, opts ...Option) ([]CollectionI
 	return decodeList[CollectionInfo](resp.body, "collections")
 }
 
+// CreateCollection creates an empty collection; created is false when it
+// already existed (the call is idempotent).
+func (c *Client) CreateCollection(ctx context.Context, collection string) (created bool, err error) {
+	if err := checkName("collection", collection); err != nil {
+		return false, err
+	}
+	r, err := c.newRequest(http.MethodPut, collectionPath(collection), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.call(ctx, r, nil)
+	if err != nil {
+		return false, err
+	}
+	return resp.status == http.StatusCreated, nil
+}
+
 // DropCollection deletes collection with all its documents and indexes.
 func (c *Client) DropCollection(ctx context.Context, collection string) error {
 	if err := checkName("collection", collection); err != nil {

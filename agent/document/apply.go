@@ -155,6 +155,8 @@ func (s *stage) apply(op Op) (Doc, *Error) {
 		return Doc{}, s.dropCollection(op)
 	case OpReseal:
 		return s.reseal(op)
+	case OpCreateCollection:
+		return Doc{}, s.createCollection(op)
 	}
 	return Doc{}, invalidf("unknown operation kind %d", op.Kind)
 }
@@ -319,6 +321,18 @@ func (s *stage) createIndex(op Op) *Error {
 	cs.indexes[op.Field] = ix
 	ts.meta.Indexes++
 	ts.meta.IndexBytes += ix.meta.Bytes
+	return nil
+}
+
+func (s *stage) createCollection(op Op) *Error {
+	ts, cs, err := s.coll(op.Tenant, op.Collection)
+	if err != nil {
+		return err
+	}
+	if cs.exists {
+		return errorf(CodeConflict, "collection %q already exists", op.Collection)
+	}
+	s.ensureExists(ts, cs)
 	return nil
 }
 

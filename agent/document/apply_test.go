@@ -417,3 +417,31 @@ func TestLowerIndexKeyLimitKeepsOldDocumentsWritable(t *testing.T) {
 	mustApply(t, db, small, Op{Kind: OpDelete, Tenant: testTenant, Collection: "c", ID: "a"})
 	checkInvariants(t, db)
 }
+
+func TestCreateCollection(t *testing.T) {
+	db := openDB(t)
+	sm := NewStateMachine(Config{Limits: fixedLimits(map[string]Limits{testTenant: {MaxCollections: 1, Refuse: true}})})
+	create := func(coll string) Op {
+		return Op{Kind: OpCreateCollection, Tenant: testTenant, Collection: coll, Time: 1}
+	}
+	mustApply(t, db, sm, create("empty"))
+	infos, err := view(t, db, func(tx *bolt.Tx) ([]CollectionInfo, error) { return Collections(tx, testTenant) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Name != "empty" || infos[0].Documents != 0 {
+		t.Fatalf("collections after create = %+v, want one empty collection", infos)
+	}
+	res := applyOps(t, db, sm, create("empty"))
+	wantCode(t, res.Error(), ErrConflict)
+	res = applyOps(t, db, sm, create("second"))
+	wantCode(t, res.Error(), ErrQuotaExceeded)
+	res = applyOps(t, db, sm, create("bad/name"))
+	if res.Err == nil || res.Err.Code != CodeInvalid {
+		t.Fatalf("create of an invalid name = %v, want invalid", res.Err)
+	}
+	mustApply(t, db, sm, putOp("empty", "d", `{"a":1}`))
+	mustApply(t, db, sm, Op{Kind: OpDropCollection, Tenant: testTenant, Collection: "empty", Time: 2})
+	mustApply(t, db, sm, create("second"))
+	checkInvariants(t, db)
+}

@@ -29,6 +29,10 @@ const (
 	// neither the document's version nor its timestamps; a document that is
 	// missing or under another key version is left alone (no error).
 	OpReseal
+	// OpCreateCollection creates an empty collection; ErrConflict if it
+	// exists (the HTTP API turns that into an idempotent 200). It counts
+	// against Limits.MaxCollections like a collection's first document.
+	OpCreateCollection
 )
 
 // String returns the kind's name ("put", "delete", ...).
@@ -46,6 +50,8 @@ func (k OpKind) String() string {
 		return "drop_collection"
 	case OpReseal:
 		return "reseal"
+	case OpCreateCollection:
+		return "create_collection"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }
@@ -134,7 +140,7 @@ func EncodeCommand(c Command) ([]byte, error) {
 	b = append(b, commandFormat)
 	b = binary.AppendUvarint(b, uint64(len(c.Ops)))
 	for i, op := range c.Ops {
-		if op.Kind < OpPut || op.Kind > OpReseal {
+		if op.Kind < OpPut || op.Kind > OpCreateCollection {
 			return nil, fmt.Errorf("operation %d: unknown kind %d", i, op.Kind)
 		}
 		var flags byte
@@ -185,7 +191,7 @@ func DecodeCommand(b []byte) (Command, error) {
 		if d.err != nil {
 			break
 		}
-		if op.Kind < OpPut || op.Kind > OpReseal {
+		if op.Kind < OpPut || op.Kind > OpCreateCollection {
 			return Command{}, fmt.Errorf("decode command: operation %d: unknown kind %d", i, op.Kind)
 		}
 		if flags&^(flagIfAbsent|flagData) != 0 {

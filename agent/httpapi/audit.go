@@ -20,6 +20,7 @@ const (
 	ActionKeyRevoke        = "key.revoke"
 	ActionMemberJoin       = "member.join"
 	ActionMemberRemove     = "member.remove"
+	ActionCollectionCreate = "collection.create"
 	ActionCollectionDrop   = "collection.drop"
 	ActionIndexCreate      = "index.create"
 	ActionIndexDrop        = "index.drop"
@@ -35,6 +36,7 @@ var auditedRoutes = map[string]string{
 	"DELETE /api/v1/keys/{id}":                       ActionKeyRevoke,
 	"POST /api/v1/cluster/members":                   ActionMemberJoin,
 	"DELETE /api/v1/cluster/members/{id}":            ActionMemberRemove,
+	"PUT /api/v1/collections/{c}":                    ActionCollectionCreate,
 	"DELETE /api/v1/collections/{c}":                 ActionCollectionDrop,
 	"POST /api/v1/collections/{c}/indexes":           ActionIndexCreate,
 	"DELETE /api/v1/collections/{c}/indexes/{field}": ActionIndexDrop,
@@ -66,7 +68,7 @@ func defaultTarget(action string, r *http.Request, p auth.Principal) string {
 		return "key:" + clipText(r.PathValue("id"))
 	case ActionMemberRemove:
 		return "node:" + clipText(r.PathValue("id"))
-	case ActionCollectionDrop:
+	case ActionCollectionCreate, ActionCollectionDrop:
 		return "collection:" + p.Tenant + "/" + clipText(r.PathValue("c"))
 	case ActionIndexCreate:
 		return "collection:" + p.Tenant + "/" + clipText(r.PathValue("c"))

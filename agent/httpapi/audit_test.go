@@ -43,6 +43,7 @@ func TestAuditEvents(t *testing.T) {
 	e.must(201, "POST", "/api/v1/collections/c/indexes", alphaAdmin, `{"field":"a"}`)
 	e.must(204, "DELETE", "/api/v1/collections/c/indexes/a", alphaAdmin, "")
 	e.must(204, "DELETE", "/api/v1/collections/c", alphaAdmin, "")
+	e.must(201, "PUT", "/api/v1/collections/empty", alphaRW, "")
 	// A write of a tenant without a policy; membership.
 	e.must(503, "PUT", "/api/v1/collections/c/documents/d", noPolicyRW, `{"data":{}}`)
 	e.must(204, "DELETE", "/api/v1/cluster/members/ghost", adminKey, "")
@@ -70,6 +71,12 @@ func TestAuditEvents(t *testing.T) {
 		{ActionIndexDrop, "index:alpha/c/a", audit.OutcomeOK, nil},
 		{ActionCollectionDrop, "collection:alpha/c", audit.OutcomeOK, func(ev audit.Event) error {
 			if ev.Actor.Kind != "tenant_key" || ev.Actor.KeyID != "ka-adm" {
+				return fmt.Errorf("actor %+v", ev.Actor)
+			}
+			return nil
+		}},
+		{ActionCollectionCreate, "collection:alpha/empty", audit.OutcomeOK, func(ev audit.Event) error {
+			if ev.Actor.KeyID != "ka-rw" {
 				return fmt.Errorf("actor %+v", ev.Actor)
 			}
 			return nil

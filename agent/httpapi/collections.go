@@ -60,6 +60,28 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, p auth.
 	return nil
 }
 
+// createCollection: PUT /api/v1/collections/{c} creates an empty
+// collection: 201 when created, 200 when it already exists (idempotent, so
+// a retried create or a Terraform apply after a lost answer succeeds). It
+// goes through raft like index creation and counts against the tenant's
+// max_collections quota like a collection's first document.
+func (s *Server) createCollection(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := knownQuery(r); err != nil {
+		return err
+	}
+	name := r.PathValue("c")
+	status := http.StatusCreated
+	_, err := s.propose(w, r, document.Op{Kind: document.OpCreateCollection, Tenant: p.Tenant, Collection: name, Time: s.now()})
+	switch {
+	case errors.Is(err, document.ErrConflict):
+		status = http.StatusOK
+	case err != nil:
+		return err
+	}
+	jsonapi.WriteJSON(w, status, collectionBody{Name: name, Indexes: []string{}})
+	return nil
+}
+
 // dropCollection: DELETE /api/v1/collections/{c} → 204.
 func (s *Server) dropCollection(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if _, err := s.propose(w, r, document.Op{Kind: document.OpDropCollection, Tenant: p.Tenant, Collection: r.PathValue("c"), Time: s.now()}); err != nil {

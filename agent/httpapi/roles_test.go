@@ -67,6 +67,7 @@ func TestRolesMatrix(t *testing.T) {
 		{class: "document create", need: auth.RoleReadWrite, method: "POST", path: "/api/v1/collections/c/documents", body: `{"data":{"x":3}}`},
 		{class: "document delete", need: auth.RoleReadWrite, method: "DELETE", path: "/api/v1/collections/c/documents/d", setup: seed},
 		{class: "batch", need: auth.RoleReadWrite, method: "POST", path: "/api/v1/batch", body: `{"operations":[{"op":"put","collection":"c","id":"b","data":{}}]}`},
+		{class: "collection create", need: auth.RoleReadWrite, method: "PUT", path: "/api/v1/collections/fresh"},
 		{class: "collection drop", need: auth.RoleAdmin, method: "DELETE", path: "/api/v1/collections/c", setup: seed},
 		{class: "index create", need: auth.RoleAdmin, method: "POST", path: "/api/v1/collections/c/indexes", body: `{"field":"x"}`, setup: noIndex},
 		{class: "index drop", need: auth.RoleAdmin, method: "DELETE", path: "/api/v1/collections/c/indexes/x", setup: withIndex},

@@ -218,6 +218,7 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/keys", adm, kindMeta, false, s.listKeys},
 		{"DELETE", "/api/v1/keys/{id}", adm, kindMeta, false, s.revokeKey},
 		{"GET", "/api/v1/collections", read, kindRead, false, s.listCollections},
+		{"PUT", "/api/v1/collections/{c}", rw, kindWrite, false, s.createCollection},
 		{"DELETE", "/api/v1/collections/{c}", adm, kindWrite, false, s.dropCollection},
 		{"POST", "/api/v1/collections/{c}/documents", rw, kindWrite, false, s.createDocument},
 		{"GET", "/api/v1/collections/{c}/documents", read, kindRead, false, s.listDocuments},

@@ -417,7 +417,7 @@ func TestRouting(t *testing.T) {
 		{name: "unknown route", method: "GET", path: "/api/v1/nothing", status: 404, code: "not_found", msg: "/api/v1/nothing"},
 		{name: "unknown root", method: "GET", path: "/", key: "-", status: 404, code: "not_found"},
 		{name: "collection GET not allowed", method: "GET", path: "/api/v1/collections/c", status: 405, code: "method_not_allowed",
-			check: wantHeader("Allow", "DELETE")},
+			check: wantHeader("Allow", "PUT, DELETE")},
 		{name: "document PATCH", method: "PATCH", path: "/api/v1/collections/c/documents/1", body: `{}`, status: 405, code: "method_not_allowed",
 			check: wantHeader("Allow", "GET, HEAD, PUT, DELETE")},
 		{name: "batch GET", method: "GET", path: "/api/v1/batch", status: 405, code: "method_not_allowed", check: wantHeader("Allow", "POST")},

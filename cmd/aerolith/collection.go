@@ -14,7 +14,7 @@ import (
 // collections.
 func newCollectionCommand(m *Main) *cobra.Command {
 	f := &clientFlags{}
-	cmd := groupCommand("collection", "List and drop the tenant's collections")
+	cmd := groupCommand("collection", "Create, list and drop the tenant's collections")
 	addClientFlags(cmd, f)
 	needsKey(cmd, keyTenantAdm)
 	list := &cobra.Command{
@@ -37,6 +37,35 @@ func newCollectionCommand(m *Main) *cobra.Command {
 				return writeJSON(m.Stdout, map[string]any{"collections": colls})
 			}
 			return printCollections(m.Stdout, colls)
+		},
+	}
+	create := &cobra.Command{
+		Use:   "create COLLECTION",
+		Short: "Create an empty collection (succeeds when it already exists)",
+		Long: `Create COLLECTION without documents. A collection also appears with its
+first document or index; creating it first makes it show in "collection list"
+and count against the tenant's max_collections quota from the start. Creating
+a collection that exists is not an error ("created": false in -o json).`,
+		Example: `  aerolith collection create orders`,
+		Args:    argsBetween(1, 1, "COLLECTION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			created, err := c.CreateCollection(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return writeJSON(m.Stdout, map[string]any{"collection": args[0], "created": created})
+			}
+			msg := "created collection %s\n"
+			if !created {
+				msg = "collection %s already exists\n"
+			}
+			_, err = fmt.Fprintf(m.Stdout, msg, args[0])
+			return err
 		},
 	}
 	var yes bool
@@ -68,7 +97,7 @@ terminal and without --yes it refuses).`,
 		},
 	}
 	drop.Flags().BoolVarP(&yes, "yes", "y", false, "drop without asking")
-	cmd.AddCommand(list, drop)
+	cmd.AddCommand(create, list, drop)
 	return cmd
 }
 

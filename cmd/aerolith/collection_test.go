@@ -141,6 +141,17 @@ func TestCollectionAndIndexCommands(t *testing.T) {
 	if r := run("", "collection", "drop", "people", "--yes"); r.code != 1 || !strings.Contains(r.stderr, "404") {
 		t.Errorf("drop of a missing collection: exit %d %q", r.code, r.stderr)
 	}
+
+	// An empty collection: created once, then reported as existing.
+	if out := must("collection", "create", "orders"); out != "created collection orders\n" {
+		t.Errorf("collection create printed %q", out)
+	}
+	if out := must("collection", "create", "orders", "-o", "json"); !strings.Contains(out, `"created": false`) {
+		t.Errorf("second collection create -o json printed %q", out)
+	}
+	if out := must("collection", "list"); !strings.Contains(out, "orders") {
+		t.Errorf("collection list after create:\n%s", out)
+	}
 }
 
 // TestConfirmWithStdinFromDevNull: /dev/null is a character device, so a

@@ -1,0 +1,1 @@
+terraform import aerolith_collection.orders shop/tn_0123456789abcdefghij/orders
