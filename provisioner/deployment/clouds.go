@@ -74,6 +74,17 @@ var clouds = map[provisioner.Cloud]cloud{
 	},
 }
 
+// Discover is the --discover value unmanaged nodes of rec's cluster find
+// each other with (by tags or labels through their cloud's API), "" for
+// the local cloud. The Pulumi stacks boot their nodes with it too.
+func Discover(rec *Record) string {
+	c, ok := clouds[rec.Spec.Cloud]
+	if !ok {
+		return ""
+	}
+	return c.discover(rec)
+}
+
 // Supported reports whether deployments can drive clusters on c.
 func Supported(c provisioner.Cloud) bool {
 	_, ok := clouds[c]

@@ -65,10 +65,11 @@ func Info() tfbridge.ProviderInfo {
 		TFProviderVersion: Version,
 		UpstreamRepoPath:  ".",
 		Resources: map[string]*tfbridge.ResourceInfo{
-			"aerolith_tenant":  resource("Tenant"),
-			"aerolith_cluster": resource("Cluster"),
-			"aerolith_api_key": resource("ApiKey"),
-			"aerolith_index":   resource("Index"),
+			"aerolith_tenant":     resource("Tenant"),
+			"aerolith_cluster":    resource("Cluster"),
+			"aerolith_api_key":    resource("ApiKey"),
+			"aerolith_index":      resource("Index"),
+			"aerolith_collection": resource("Collection"),
 		},
 		DataSources: map[string]*tfbridge.DataSourceInfo{
 			"aerolith_pricing_tiers": dataSource("getPricingTiers"),

@@ -7,12 +7,12 @@ package aws
 
 import (
 	"encoding/base64"
-	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/stacks/cluster"
 )
 
@@ -32,7 +32,7 @@ var _ cluster.Builder = Builder{}
 // Discover is the agent's tag discovery on EC2 (as the provisioner's
 // deployment sets it for aws clusters).
 func (Builder) Discover(spec *provisioner.ClusterSpec) string {
-	return fmt.Sprintf("provider=aws region=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
+	return deployment.Discover(&deployment.Record{Spec: *spec})
 }
 
 // Build implements cluster.Builder.

@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/stacks/cluster"
 )
 
@@ -32,15 +33,19 @@ type Builder struct {
 	AddressSpace string
 	// SSHPublicKey is the VMs' admin user's key (Azure requires one).
 	SSHPublicKey string
+	// SubscriptionID is where unmanaged nodes list their peers (the
+	// subscription the program deploys to).
+	SubscriptionID string
 }
 
 var _ cluster.Builder = Builder{}
 
-// Discover is the agent's tag discovery on Azure (the agent of this
-// branch knows aws and billing; managed clusters discover through billing
-// whatever the cloud).
-func (Builder) Discover(spec *provisioner.ClusterSpec) string {
-	return fmt.Sprintf("provider=azure location=%s tag_key=%s tag_value=%s", spec.Region, provisioner.TagCluster, spec.Name)
+// Discover is the agent's tag discovery on Azure, as the provisioner's
+// deployment sets it for azure clusters: the tagged VMs of the cluster's
+// resource group, aerolith-NAME, which Build creates (managed clusters
+// discover through billing whatever the cloud).
+func (b Builder) Discover(spec *provisioner.ClusterSpec) string {
+	return deployment.Discover(&deployment.Record{Spec: *spec, Azure: &deployment.AzureSettings{Subscription: b.SubscriptionID}})
 }
 
 // Subnet is the nodes' subnet of the address space.

@@ -7,13 +7,13 @@
 package gcp
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/compute"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/stacks/cluster"
 )
 
@@ -32,11 +32,11 @@ var _ cluster.Builder = Builder{}
 // NetworkTag selects the cluster's nodes in its firewall rules.
 func NetworkTag(spec *provisioner.ClusterSpec) string { return "aerolith-" + spec.Name }
 
-// Discover is the agent's label discovery on GCE (the agent of this
-// branch knows aws and billing; managed clusters discover through
+// Discover is the agent's label discovery on GCE, as the provisioner's
+// deployment sets it for gcp clusters (managed clusters discover through
 // billing whatever the cloud).
 func (b Builder) Discover(spec *provisioner.ClusterSpec) string {
-	return fmt.Sprintf("provider=gcp project=%s zone=%s label_key=%s label_value=%s", b.Project, spec.Zone, provisioner.TagCluster, spec.Name)
+	return deployment.Discover(&deployment.Record{Spec: *spec, Project: b.Project})
 }
 
 // Build implements cluster.Builder.

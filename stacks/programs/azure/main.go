@@ -32,7 +32,8 @@ func program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := cluster.New(ctx, args.Spec.Name, args, azure.Builder{AddressSpace: config.Get(ctx, "aerolith:addressSpace"), SSHPublicKey: config.Require(ctx, "aerolith:sshPublicKey")})
+	c, err := cluster.New(ctx, args.Spec.Name, args, azure.Builder{AddressSpace: config.Get(ctx, "aerolith:addressSpace"), SSHPublicKey: config.Require(ctx, "aerolith:sshPublicKey"),
+		SubscriptionID: config.Get(ctx, "azure-native:subscriptionId")})
 	if err != nil {
 		return err
 	}

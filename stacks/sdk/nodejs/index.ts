@@ -15,6 +15,11 @@ export type Cluster = import("./cluster").Cluster;
 export const Cluster: typeof import("./cluster").Cluster = null as any;
 utilities.lazyLoad(exports, ["Cluster"], () => require("./cluster"));
 
+export { CollectionArgs, CollectionState } from "./collection";
+export type Collection = import("./collection").Collection;
+export const Collection: typeof import("./collection").Collection = null as any;
+utilities.lazyLoad(exports, ["Collection"], () => require("./collection"));
+
 export { GetCloudInitArgs, GetCloudInitResult, GetCloudInitOutputArgs } from "./getCloudInit";
 export const getCloudInit: typeof import("./getCloudInit").getCloudInit = null as any;
 export const getCloudInitOutput: typeof import("./getCloudInit").getCloudInitOutput = null as any;
@@ -71,6 +76,8 @@ const _module = {
                 return new ApiKey(name, <any>undefined, { urn })
             case "aerolith:index/cluster:Cluster":
                 return new Cluster(name, <any>undefined, { urn })
+            case "aerolith:index/collection:Collection":
+                return new Collection(name, <any>undefined, { urn })
             case "aerolith:index/index:Index":
                 return new Index(name, <any>undefined, { urn })
             case "aerolith:index/tenant:Tenant":
@@ -82,6 +89,7 @@ const _module = {
 };
 pulumi.runtime.registerResourceModule("aerolith", "index/apiKey", _module)
 pulumi.runtime.registerResourceModule("aerolith", "index/cluster", _module)
+pulumi.runtime.registerResourceModule("aerolith", "index/collection", _module)
 pulumi.runtime.registerResourceModule("aerolith", "index/index", _module)
 pulumi.runtime.registerResourceModule("aerolith", "index/tenant", _module)
 pulumi.runtime.registerResourcePackage("aerolith", {

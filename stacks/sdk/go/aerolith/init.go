@@ -25,6 +25,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &ApiKey{}
 	case "aerolith:index/cluster:Cluster":
 		r = &Cluster{}
+	case "aerolith:index/collection:Collection":
+		r = &Collection{}
 	case "aerolith:index/index:Index":
 		r = &Index{}
 	case "aerolith:index/tenant:Tenant":
@@ -68,6 +70,11 @@ func init() {
 	pulumi.RegisterResourceModule(
 		"aerolith",
 		"index/cluster",
+		&module{version},
+	)
+	pulumi.RegisterResourceModule(
+		"aerolith",
+		"index/collection",
 		&module{version},
 	)
 	pulumi.RegisterResourceModule(

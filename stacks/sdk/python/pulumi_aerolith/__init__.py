@@ -8,6 +8,7 @@ import typing
 # Export this package's modules as members:
 from .api_key import *
 from .cluster import *
+from .collection import *
 from .get_cloud_init import *
 from .get_cluster import *
 from .get_pricing_tiers import *
@@ -43,6 +44,14 @@ _utilities.register(
   "fqn": "pulumi_aerolith",
   "classes": {
    "aerolith:index/cluster:Cluster": "Cluster"
+  }
+ },
+ {
+  "pkg": "aerolith",
+  "mod": "index/collection",
+  "fqn": "pulumi_aerolith",
+  "classes": {
+   "aerolith:index/collection:Collection": "Collection"
   }
  },
  {
