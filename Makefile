@@ -25,6 +25,7 @@ test: lint tools/terraform terraform-fmt docs-terraform-check test-stacks check-
 	TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd third_party/raft-wal && $(GO) test -race -count=1 -timeout 10m ./...
 	cd third_party/raft && $(GO) mod download github.com/hashicorp/raft@$$(cat patches/UPSTREAM) && $(GO) test -race -count=1 -timeout 10m ./...
+	cd operator && KUBEBUILDER_ASSETS=$(ENVTEST_DIR) AEROLITH_HELM=$(HELM_DIR)/helm $(GO) test -race -count=1 -timeout $(OPERATOR_TEST_TIMEOUT) ./...
 
 test-short:
 	$(GO) test -short -timeout 10m $(PKGS)
@@ -45,6 +46,7 @@ demo: build
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd operator && $(GO) vet ./...
 
 ## generate: regenerate generated files; CI fails when this leaves a diff.
 generate: generate-stacks
@@ -115,6 +117,10 @@ demo-terraform: build build-provider tools/terraform
 	EXAMPLE=$(EXAMPLE) TERRAFORM=$(TERRAFORM) scripts/demo-terraform.sh
 ## ---- end Terraform provider ----
 ## ---- Kubernetes operator (envtest) -------------------------------------
+## The operator (operator/, with its command in operator/cmd/aerolith-operator)
+## is a Go module of its own: its Kubernetes libraries would otherwise raise
+## the main module's storage dependencies (bbolt, client_golang) through MVS.
+## It uses the main module through `replace ... => ../`.
 ## envtest-tools: kube-apiserver v1.37.2, etcd v3.7.0 and controller-gen,
 ## built from the Go module proxy by tools/envtest (its own module) into the
 ## git-ignored ENVTEST_DIR; a binary already there is kept (the folder name
@@ -136,7 +142,7 @@ helm-tool:
 
 ## test-operator: the operator suite alone, against the real API server.
 test-operator: envtest-tools
-	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) AEROLITH_HELM=$(HELM_DIR)/helm $(GO) test -race -count=1 -timeout $(OPERATOR_TEST_TIMEOUT) ./operator/... ./cmd/aerolith-operator/...
+	cd operator && KUBEBUILDER_ASSETS=$(ENVTEST_DIR) AEROLITH_HELM=$(HELM_DIR)/helm $(GO) test -race -count=1 -timeout $(OPERATOR_TEST_TIMEOUT) ./...
 
 ## make test runs every suite with the control plane in KUBEBUILDER_ASSETS.
 test: envtest-tools
@@ -148,17 +154,25 @@ test: export AEROLITH_HELM = $(HELM_DIR)/helm
 generate: generate-operator
 generate-operator:
 	tools/envtest/build.sh $(ENVTEST_DIR) controller-gen
-	$(CONTROLLER_GEN) object paths=./operator/api/...
-	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:artifacts:config=modules/kubernetes/crd
-	$(CONTROLLER_GEN) rbac:roleName=aerolith-operator paths=./operator/controller/... output:rbac:artifacts:config=modules/kubernetes/rbac
+	cd operator && $(CONTROLLER_GEN) object paths=./api/...
+	cd operator && $(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=../modules/kubernetes/crd
+	cd operator && $(CONTROLLER_GEN) rbac:roleName=aerolith-operator paths=./controller/... output:rbac:artifacts:config=../modules/kubernetes/rbac
 	cp modules/kubernetes/crd/aerolithdb.io_aerolithclusters.yaml modules/kubernetes/chart/aerolith-operator/crds/
 	cp modules/kubernetes/rbac/role.yaml modules/kubernetes/chart/aerolith-operator/files/role.yaml
 
 ## demo-kubernetes: a cluster created from examples/kubernetes/cluster.yaml
 ## on a real API server, pods played by local agent processes, scaled
 ## 3 → 5 → 3 (see examples/kubernetes/README.md).
+## The demo is built in the operator module and run from here (it reads
+## modules/kubernetes/crd relative to the repository root).
 demo-kubernetes: envtest-tools build
-	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) $(GO) run ./operator/demo -binary $(BIN)/aerolith -file examples/kubernetes/cluster.yaml
+	$(GO) -C operator build -o $(CURDIR)/$(BIN)/aerolith-k8s-demo ./demo
+	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) $(BIN)/aerolith-k8s-demo -binary $(BIN)/aerolith -file examples/kubernetes/cluster.yaml
+
+## build-operator: bin/aerolith-operator, built in the operator module.
+.PHONY: build-operator
+build-operator:
+	$(GO) -C operator build -o $(CURDIR)/$(BIN)/aerolith-operator ./cmd/aerolith-operator
 ## chromium: headless Chromium from Debian's chromium package for the
 ## browser tests, unpacked without root into .tools/chromium by
 ## scripts/chromium.sh (cached: skipped when present). `make test` builds

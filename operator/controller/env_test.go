@@ -3,6 +3,7 @@ package controller_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -74,6 +75,15 @@ func runMain(m *testing.M) int {
 	}
 	defer env.Stop() //nolint:errcheck
 	restCfg = cfg
+	flag.Parse() // testing.Short needs the flags; RunMain parses them again
+	if !testing.Short() {
+		cleanup, err := useMainModuleBinary()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "build aerolith:", err)
+			return 1
+		}
+		defer cleanup()
+	}
 	return proctest.RunMain(m, &binary)
 }
 
