@@ -121,7 +121,7 @@ type billingFlags struct {
 func addBillingFlags(cmd *cobra.Command, f *billingFlags) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.url, "billing-url", "", "billing service URL; several replicas may be given comma-separated (env AEROLITH_BILLING_URL, default "+defaultBillingURL+")")
-	pf.StringVar(&f.key, "key", "", "billing admin key or tenant read key, sent as bearer token (env "+envBillingKey+")")
+	pf.StringVar(&f.key, "key", "", "billing admin key or a tenant's billing key (role read, or tenant to change things such as wallets and payments), sent as bearer token (env "+envBillingKey+")")
 	pf.StringVarP(&f.output, "output", "o", outputTable, "output format: table (for humans) or json (stable, for scripts)")
 	pf.BoolVarP(&f.verbose, "verbose", "v", false, "report failovers and retries between replicas on stderr")
 	f.conn.AddFlags(pf)
