@@ -162,7 +162,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	events.flush(r, &ac)
-	if err != nil && errors.Is(err, errBilling) {
+	// One event per billing failure, not one per pass while it lasts.
+	if prev := apimeta.FindStatusCondition(before.Conditions, aerov1.ConditionDegraded); err != nil && errors.Is(err, errBilling) &&
+		(prev == nil || prev.Status != metav1.ConditionTrue || prev.Message != err.Error()) {
 		r.event(&ac, corev1.EventTypeWarning, "BillingError", "%v", err)
 	}
 	return res, nil
@@ -215,6 +217,7 @@ func (r *Reconciler) finalize(ctx context.Context, ac *aerov1.AerolithCluster) (
 		r.log.Warn("deregistration failed; deletion waits", "cluster", ac.Namespace+"/"+ac.Name, "error", err)
 		return ctrl.Result{RequeueAfter: r.cfg.Poll}, nil
 	}
+	r.removals.forget(ac, nil)
 	controllerutil.RemoveFinalizer(ac, Finalizer)
 	return ctrl.Result{}, r.cfg.Client.Update(ctx, ac)
 }

@@ -67,13 +67,17 @@ func (r *Reconciler) removeDroppedTenants(ctx context.Context, ac *aerov1.Aeroli
 	if id == "" {
 		return nil
 	}
+	// Billing answered earlier in this pass (tier, tenants added); if it
+	// fails now, whether a tenant was dropped is unknown: the next pass
+	// tells.
 	bc, err := r.billingClient(ctx, ac)
 	if err != nil {
-		return []string{err.Error()}
+		return nil
 	}
 	cur, err := bc.ListClusterTenants(ctx, id)
 	if err != nil {
-		return []string{fmt.Sprintf("tenants of cluster %s in billing: %v", id, err)}
+		r.log.Warn("tenants of the cluster in billing", "cluster", ac.Namespace+"/"+ac.Name, "cluster_id", id, "error", err)
+		return nil
 	}
 	dropped := droppedTenants(ac, cur.Tenants)
 	r.removals.forget(ac, dropped)
