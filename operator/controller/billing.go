@@ -130,8 +130,9 @@ func (r *Reconciler) ensureEnrollment(ctx context.Context, ac *aerov1.AerolithCl
 }
 
 // ensureTenants adds the spec's tenants billing does not list for the
-// cluster yet. Tenants dropped from the spec stay served: removing one
-// needs billing's force flag, since its data may still be there.
+// cluster yet. Tenants dropped from the spec are removed later in the
+// pass, once the nodes can say whether they still hold data
+// (removeDroppedTenants), so the cluster never serves none.
 func (r *Reconciler) ensureTenants(ctx context.Context, ac *aerov1.AerolithCluster, bc *billingclient.Client, id string) error {
 	cur, err := bc.ListClusterTenants(ctx, id)
 	if err != nil {

@@ -75,8 +75,9 @@ type Config struct {
 // controller-runtime's workers (one object is never reconciled twice at
 // once).
 type Reconciler struct {
-	cfg Config
-	log *slog.Logger
+	cfg      Config
+	log      *slog.Logger
+	removals removals
 }
 
 // New returns a Reconciler; it does no I/O.
@@ -143,6 +144,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	before := ac.Status.DeepCopy()
+	ctx, events := withStatusEvents(ctx)
 	res, err := r.reconcile(ctx, &ac)
 	if err != nil {
 		r.setCondition(&ac, aerov1.ConditionDegraded, metav1.ConditionTrue, reasonOf(err), err.Error())
@@ -159,7 +161,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, uerr
 		}
 	}
-	if err != nil && errors.Is(err, errBilling) {
+	events.flush(r, &ac)
+	// One event per billing failure, not one per pass while it lasts.
+	if prev := apimeta.FindStatusCondition(before.Conditions, aerov1.ConditionDegraded); err != nil && errors.Is(err, errBilling) &&
+		(prev == nil || prev.Status != metav1.ConditionTrue || prev.Message != err.Error()) {
 		r.event(&ac, corev1.EventTypeWarning, "BillingError", "%v", err)
 	}
 	return res, nil
@@ -212,6 +217,7 @@ func (r *Reconciler) finalize(ctx context.Context, ac *aerov1.AerolithCluster) (
 		r.log.Warn("deregistration failed; deletion waits", "cluster", ac.Namespace+"/"+ac.Name, "error", err)
 		return ctrl.Result{RequeueAfter: r.cfg.Poll}, nil
 	}
+	r.removals.forget(ac, nil)
 	controllerutil.RemoveFinalizer(ac, Finalizer)
 	return ctrl.Result{}, r.cfg.Client.Update(ctx, ac)
 }
@@ -395,6 +401,8 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 	}
 	if st != nil {
 		ac.Status.Leader, ac.Status.Voters = st.LeaderID, voters(st)
+	} else {
+		ac.Status.Leader = "" // nobody answered: no leader is known
 	}
 	desired := ac.Spec.Nodes
 	switch {
@@ -428,6 +436,12 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 		}
 		return r.progressing(ac, "ScalingDown", fmt.Sprintf("scaling from %d to %d nodes", replicas, desired)), nil
 	}
+	blocked := r.removeDroppedTenants(ctx, ac, pods.Items, st)
+	if ac.Status.Phase == aerov1.PhaseRunning || ac.Status.Phase == aerov1.PhaseDegraded {
+		// A formed cluster: its health is observed at each pass, level
+		// based, whatever triggered the pass.
+		return r.settleHealth(ctx, ac, replicas, assessHealth(ac, replicas, pods.Items, st, err), ac.Status.Leader, blocked), nil
+	}
 	if err != nil {
 		if ac.Status.Phase == aerov1.PhaseCreating {
 			return r.progressing(ac, "Creating", fmt.Sprintf("forming a cluster of %d nodes", desired)), nil
@@ -436,31 +450,12 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 	}
 	if ready < replicas || ac.Status.Voters < replicas || st.LeaderID == "" {
 		msg := fmt.Sprintf("%d of %d nodes ready, %d voters", ready, replicas, ac.Status.Voters)
-		switch ac.Status.Phase {
-		case aerov1.PhaseRunning, aerov1.PhaseDegraded:
-			// Nodes were lost, not added: the cluster serves while a
-			// majority is up, and says it is short.
-			if ac.Status.Phase == aerov1.PhaseRunning {
-				r.event(ac, corev1.EventTypeWarning, "NodesNotReady", "%s", msg)
-			}
-			ac.Status.Phase = aerov1.PhaseDegraded
-			r.setCondition(ac, aerov1.ConditionDegraded, metav1.ConditionTrue, "NodesNotReady", msg)
-			r.setCondition(ac, aerov1.ConditionReady, metav1.ConditionFalse, "NodesNotReady", msg)
-			return ctrl.Result{RequeueAfter: r.cfg.Poll}, nil
-		case aerov1.PhaseCreating:
+		if ac.Status.Phase == aerov1.PhaseCreating {
 			return r.progressing(ac, "Creating", msg), nil
 		}
 		return r.progressing(ac, "Joining", msg), nil
 	}
-	if ac.Status.Phase != aerov1.PhaseRunning {
-		r.log.Info("cluster running", "cluster", key, "nodes", replicas, "leader", st.LeaderID)
-		r.event(ac, corev1.EventTypeNormal, "Running", "%d nodes ready, leader %s", replicas, st.LeaderID)
-	}
-	ac.Status.Phase = aerov1.PhaseRunning
-	r.setCondition(ac, aerov1.ConditionReady, metav1.ConditionTrue, "AllNodesReady", fmt.Sprintf("%d nodes ready, all voters, leader %s", replicas, st.LeaderID))
-	r.setCondition(ac, aerov1.ConditionProgressing, metav1.ConditionFalse, "Settled", "")
-	r.setCondition(ac, aerov1.ConditionDegraded, metav1.ConditionFalse, "AllNodesReady", "")
-	return ctrl.Result{RequeueAfter: r.cfg.Resync}, nil
+	return r.settleHealth(ctx, ac, replicas, assessHealth(ac, replicas, pods.Items, st, nil), st.LeaderID, blocked), nil
 }
 
 func (r *Reconciler) progressing(ac *aerov1.AerolithCluster, reason, msg string) ctrl.Result {

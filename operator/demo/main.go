@@ -4,7 +4,8 @@
 // podsim playing the kubelet with one local agent process per pod. It
 // creates the AerolithCluster of a YAML file (billing URL and tenant
 // replaced by the local ones, TLS off), writes documents, scales the
-// cluster 3 → 5 → 3 and prints what happens.
+// cluster 3 → 5 → 3, kills one node's agent (Degraded until podsim
+// restarts it, as a kubelet would) and prints what happens.
 package main
 
 import (
@@ -198,12 +199,51 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
+	// A node crashes: the cluster says which, serves with the majority,
+	// and is Running again once the stand-in kubelet restarted the agent.
+	victim := controller.PodName(&ac, 2)
+	if pid, ok := k.PID(victim); ok {
+		say("kill -9 the agent of %s (pid %d)", victim, pid)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return err
+		}
+		if err := waitPhase(ctx, c, &ac, aerov1.PhaseDegraded); err != nil {
+			return err
+		}
+		for _, typ := range []string{aerov1.ConditionDegraded, aerov1.ConditionReady} {
+			if cd := apimeta.FindStatusCondition(ac.Status.Conditions, typ); cd != nil {
+				say("condition %s=%s %s: %s", typ, cd.Status, cd.Reason, cd.Message)
+			}
+		}
+		if err := waitReady(ctx, c, &ac, 3, say); err != nil {
+			return err
+		}
+	}
 	wstop()
-	say("%d documents written while scaling; the cluster is %s with %d voters, leader %s", <-acked, ac.Status.Phase, ac.Status.Voters, ac.Status.Leader)
+	say("%d documents written while scaling and with a node down; the cluster is %s with %d voters, leader %s", <-acked, ac.Status.Phase, ac.Status.Voters, ac.Status.Leader)
 	return nil
 }
 
-// waitReady prints the status as it changes until ac is Ready with n
+// waitPhase waits until ac's phase is phase.
+func waitPhase(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster, phase string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		if ac.Status.Phase == phase {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("cluster not %s after 2 minutes (phase %s)", phase, ac.Status.Phase)
+}
+
+// waitReady prints the status as it changes until ac is Running with n
 // voters.
 func waitReady(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster, n int32, say func(string, ...any)) error {
 	last := ""
@@ -218,7 +258,7 @@ func waitReady(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster,
 			say("%s", line)
 			last = line
 		}
-		if apimeta.IsStatusConditionTrue(s.Conditions, aerov1.ConditionReady) && s.Voters == n && s.Nodes == n {
+		if s.Phase == aerov1.PhaseRunning && s.Voters == n && s.Nodes == n && s.ReadyNodes == n {
 			return nil
 		}
 		select {

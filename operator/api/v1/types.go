@@ -28,6 +28,13 @@ const (
 	TLSDisabled = "Disabled"
 )
 
+// Tenant removal policies: when a tenant dropped from spec.tenants stops
+// being served.
+const (
+	TenantRemovalWhenEmpty = "WhenEmpty"
+	TenantRemovalForce     = "Force"
+)
+
 // Volume reclaim policies: what happens to the nodes' volumes when the
 // AerolithCluster is deleted.
 const (
@@ -83,6 +90,17 @@ type AerolithClusterSpec struct {
 	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9][A-Za-z0-9_.-]*$`
 	// +kubebuilder:validation:items:MaxLength=128
 	Tenants []string `json:"tenants,omitempty"`
+
+	// TenantRemovalPolicy says when a tenant dropped from Tenants stops
+	// being served. WhenEmpty (default): once it has no collection left
+	// on the cluster (the operator asks the cluster; until then the
+	// Degraded condition says TenantRemovalBlocked). Force: at once; its
+	// data stays on the cluster, refused to its keys, until it is added
+	// back (what the Terraform provider does when tenant_ids shrinks).
+	// +optional
+	// +kubebuilder:default=WhenEmpty
+	// +kubebuilder:validation:Enum=WhenEmpty;Force
+	TenantRemovalPolicy string `json:"tenantRemovalPolicy,omitempty"`
 
 	// Version is the Aerolith release the nodes run; it picks the image
 	// when Image is empty.
@@ -233,11 +251,15 @@ type AerolithClusterStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ac;acs,categories=aerolith
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.spec.nodes`
-// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyNodes`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyNodes`,description="Nodes whose pod is ready"
+// +kubebuilder:printcolumn:name="Voters",type=integer,JSONPath=`.status.voters`,description="Raft voters"
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Serving",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,description="Whether a majority serves (the Ready condition)"
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Degraded")].reason`,description="What is wrong or under way (the Degraded condition's reason)"
 // +kubebuilder:printcolumn:name="Leader",type=string,JSONPath=`.status.leader`
 // +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.spec.subscriptionTier`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type AerolithCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
