@@ -247,3 +247,34 @@ check-modules-fmt: tools/terraform
 	$(TERRAFORM) fmt -check -recursive modules
 	$(TERRAFORM) fmt -check -recursive examples/terraform-modules
 ## ---- end Pulumi ----
+## ---- tflint (issue 16) ----
+## tools/tflint: tflint v0.64.0 and the official rulesets aws v0.48.0,
+## google v0.39.0 and azurerm v0.32.0, built from the Go module proxy by
+## tools/tflint/build.sh, each in a small module of its own there that
+## pins its exact version (tools/tflint/*/go.mod), into TFLINT_DIR
+## (git-ignored .tools/); each binary is rebuilt only when missing or built
+## from another version (go version -m). The terraform ruleset is bundled
+## in tflint. The first build takes several minutes.
+TFLINT_DIR      := $(TOOLS)/tflint-0.64.0
+TFLINT          := $(TFLINT_DIR)/tflint
+# Plugins from this folder only (no --init, no download); no update check.
+TFLINT_ENV      := TFLINT_PLUGIN_DIR=$(TFLINT_DIR)/plugins TFLINT_DISABLE_VERSION_CHECK=1
+
+.PHONY: tools/tflint tflint-modules
+tools/tflint:
+	@tools/tflint/build.sh $(TFLINT_DIR)
+
+## tflint-modules (part of make test): every HCL module and the example
+## that calls it, linted with the module's .tflint.hcl (the recommended
+## terraform preset and the cloud's ruleset, deep checking off); any issue
+## fails. modules/moduledoc's TestTFLint and TestTFLintExamples (given
+## the binary as AEROLITH_TFLINT) show the rulesets catch a wrong instance
+## type, machine type and VM size in a module and in an example.
+tflint-modules: tools/tflint
+	@for c in aws gcp azure; do for d in modules/$$c-cluster examples/terraform-modules/$$c; do \
+		echo "tflint $$d"; \
+		$(TFLINT_ENV) $(TFLINT) --chdir=$$d --config=$(CURDIR)/modules/$$c-cluster/.tflint.hcl --format=compact || exit 1; \
+	done; done
+test: tflint-modules
+test: export AEROLITH_TFLINT = $(TFLINT)
+## ---- end tflint ----

@@ -6,7 +6,8 @@ terraform {
       version = ">= 5.0"
     }
     aerolith = {
-      source = "aerolithdb/aerolith"
+      source  = "aerolithdb/aerolith"
+      version = ">= 0.1.0"
     }
   }
 }

@@ -1,5 +1,19 @@
 # A 3-node Aerolith cluster on AWS from the aws-cluster module.
 #   terraform init && terraform apply -var admin_key=$(openssl rand -hex 16)
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0"
+    }
+    aerolith = {
+      source  = "aerolithdb/aerolith"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
 provider "aws" {
   region = var.region
 }

@@ -1,5 +1,19 @@
 # A 3-node Aerolith cluster on Azure from the azure-cluster module.
 #   terraform init && terraform apply -var admin_key=$(openssl rand -hex 16) -var ssh_public_key="$(cat ~/.ssh/id_ed25519.pub)"
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 3.0"
+    }
+    aerolith = {
+      source  = "aerolithdb/aerolith"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
 provider "azurerm" {
   features {}
 }

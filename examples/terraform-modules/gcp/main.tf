@@ -1,5 +1,19 @@
 # A 3-node Aerolith cluster on GCP from the gcp-cluster module.
 #   terraform init && terraform apply -var project=my-project -var admin_key=$(openssl rand -hex 16)
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.0"
+    }
+    aerolith = {
+      source  = "aerolithdb/aerolith"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
 provider "google" {
   project = var.project
 }
