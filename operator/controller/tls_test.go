@@ -238,6 +238,26 @@ func TestTLSEnrollmentEndToEnd(t *testing.T) {
 			t.Fatalf("whoami with the %s token = %+v, %v; want cluster %s", name, who, err, id)
 		}
 	}
+	// A Secret that lost only its token key is mended the same way.
+	if err := e.c.Get(ctx, enrKey, &enr); err != nil {
+		t.Fatal(err)
+	}
+	delete(enr.Data, controller.EnrollmentTokenKey)
+	if err := e.c.Update(ctx, &enr); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, waitLimit, "the token key back with a third token", func() error {
+		var s corev1.Secret
+		if err := e.c.Get(ctx, enrKey, &s); err != nil {
+			return err
+		}
+		tok := string(s.Data[controller.EnrollmentTokenKey])
+		if tok == "" || tok == newToken || tok == oldToken || string(s.Data[controller.ClusterIDKey]) != id {
+			return fmt.Errorf("token set %v, cluster id %q", tok != "", s.Data[controller.ClusterIDKey])
+		}
+		newToken = tok
+		return nil
+	})
 	// New pods start with the new token: they enroll (a certificate from
 	// billing) and join.
 	e.scaleTo(ac, 5)
@@ -246,7 +266,7 @@ func TestTLSEnrollmentEndToEnd(t *testing.T) {
 		t.Fatalf("cluster id %s after the recovery, want %s", ac.Status.ClusterID, id)
 	}
 	// Billing registered one cluster for the tenant, ever, and issued it
-	// one further token.
+	// two further tokens.
 	page, err := e.admin.Audit(ctx, e.tenant, 0, 500)
 	if err != nil {
 		t.Fatal(err)
@@ -257,8 +277,8 @@ func TestTLSEnrollmentEndToEnd(t *testing.T) {
 			count[en.Action]++
 		}
 	}
-	if count["cluster.registered"] != 1 || count["cluster.token_issued"] != 1 {
-		t.Fatalf("billing's cluster audit of the tenant = %v, want one registration and one token issued", count)
+	if count["cluster.registered"] != 1 || count["cluster.token_issued"] != 2 {
+		t.Fatalf("billing's cluster audit of the tenant = %v, want one registration and two tokens issued", count)
 	}
 }
 
