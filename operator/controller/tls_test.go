@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -149,6 +150,14 @@ func (e *tlsEnv) checkServesTLS(ac *aerov1.AerolithCluster, n int, doc string) {
 	if d, err := wc.Get(ctx, "tls", doc); err != nil || !strings.Contains(string(d.Data), "https") {
 		e.t.Fatalf("read back %s = %+v, %v", doc, d, err)
 	}
+	// A client of the Service verifies the node under the Service's name.
+	svc := ac.Name + "." + e.ns + ".svc"
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", e.k.PodIP(0)+":"+strconv.Itoa(controller.HTTPPort),
+		&tls.Config{RootCAs: pool, ServerName: svc, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		e.t.Fatalf("TLS to a node as %s: %v", svc, err)
+	}
+	conn.Close()
 	// Plain HTTP to the same port is refused.
 	hc := &http.Client{Timeout: 5 * time.Second}
 	resp, err := hc.Get("http://" + e.k.PodIP(0) + ":" + strconv.Itoa(controller.HTTPPort) + "/health")
