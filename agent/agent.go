@@ -171,6 +171,7 @@ func (a *Agent) Open(ctx context.Context) (err error) {
 			}
 			hosts = append(hosts, h)
 		}
+		hosts = append(hosts, a.cfg.TLSBootstrapSAN...)
 		enroller = newCertEnroller(a.cfg, boot, nodeID, hosts, a.base.With("node_id", nodeID))
 		if err := enroller.ensure(ctx); err != nil {
 			return err

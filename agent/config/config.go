@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -113,6 +114,10 @@ type Config struct {
 	// enrollment token (see BootstrapTLSFiles) instead of TLSCert, TLSKey
 	// and TLSCA.
 	TLSBootstrap bool
+	// TLSBootstrapSAN are further DNS names or IP addresses of the
+	// TLSBootstrap certificate (the client Service's name), besides the
+	// advertised host.
+	TLSBootstrapSAN []string
 	// InsecureHTTP serves plain HTTP and raft (explicit opt-in).
 	InsecureHTTP bool
 	// BillingCA, optional, is the CA bundle billing's certificate is
@@ -329,11 +334,25 @@ func (c *Config) validateDiscover() error {
 	return nil
 }
 
+// MaxTLSBootstrapSAN bounds TLSBootstrapSAN.
+const MaxTLSBootstrapSAN = 12
+
 // validateTLS checks the TLS options: files, --tls-bootstrap or
 // --insecure-http.
 func (c *Config) validateTLS() error {
 	if !c.TLSBootstrap {
+		if len(c.TLSBootstrapSAN) > 0 {
+			return errors.New("tls-bootstrap-san: only with tls-bootstrap (a certificate from --tls-cert names its hosts itself); drop it or add --tls-bootstrap")
+		}
 		return c.TLSFiles().Validate()
+	}
+	if len(c.TLSBootstrapSAN) > MaxTLSBootstrapSAN {
+		return fmt.Errorf("tls-bootstrap-san: %d names, at most %d (billing signs at most 16 names per certificate, two of them the advertised host)", len(c.TLSBootstrapSAN), MaxTLSBootstrapSAN)
+	}
+	for _, h := range c.TLSBootstrapSAN {
+		if h == "" || strings.ContainsAny(h, " /:@") && net.ParseIP(h) == nil {
+			return fmt.Errorf("tls-bootstrap-san: %q is not a DNS name or IP address", h)
+		}
 	}
 	if c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" {
 		return errors.New("tls-bootstrap: cannot be combined with tls-cert, tls-key and tls-ca (the certificate is obtained from billing); drop one or the other")

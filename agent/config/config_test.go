@@ -214,6 +214,19 @@ func TestValidate(t *testing.T) {
 		{"tls bootstrap", func(c *Config) {
 			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = false, true, "https://b", "t"
 		}, ""},
+		{"tls bootstrap with further names", func(c *Config) {
+			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = false, true, "https://b", "t"
+			c.TLSBootstrapSAN = []string{"db.ns.svc", "db.ns.svc.cluster.local", "10.0.0.9", "::1"}
+		}, ""},
+		{"tls bootstrap san with a port", func(c *Config) {
+			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = false, true, "https://b", "t"
+			c.TLSBootstrapSAN = []string{"db.ns.svc:7070"}
+		}, `tls-bootstrap-san: "db.ns.svc:7070" is not a DNS name or IP address`},
+		{"tls bootstrap san too many", func(c *Config) {
+			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken = false, true, "https://b", "t"
+			c.TLSBootstrapSAN = make([]string, MaxTLSBootstrapSAN+1)
+		}, "tls-bootstrap-san: 13 names, at most 12"},
+		{"tls bootstrap san without bootstrap", func(c *Config) { c.TLSBootstrapSAN = []string{"db"} }, "tls-bootstrap-san: only with tls-bootstrap"},
 		{"tls bootstrap unmanaged", func(c *Config) { c.InsecureHTTP, c.TLSBootstrap = false, true }, "tls-bootstrap: needs billing-url"},
 		{"tls bootstrap and files", func(c *Config) {
 			c.InsecureHTTP, c.TLSBootstrap, c.BillingURL, c.EnrollmentToken, c.TLSCert = false, true, "https://b", "t", existing

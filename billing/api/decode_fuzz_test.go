@@ -124,3 +124,13 @@ func FuzzDecodeNode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeTokenRequest(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"revoke_previous":true}`, `{"revoke_previous":"yes"}`, `{"other":1}`, `{} {}`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := decodeTokenRequest(bytes.NewReader(b))
+		checkDecodeErr(t, err)
+	})
+}

@@ -35,6 +35,7 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/clusters", adminOrOwn, s.registerCluster},
 		{"GET", "/api/v1/clusters/{id}", adminOrOwn | clusterKey, s.getCluster},
 		{"DELETE", "/api/v1/clusters/{id}", adminOrOwn, s.deregisterCluster},
+		{"POST", "/api/v1/clusters/{id}/enrollment-token", adminOrOwn, s.issueEnrollmentToken},
 		{"POST", "/api/v1/clusters/{id}/nodes", clusterKey, s.registerNode},
 		{"GET", "/api/v1/clusters/{id}/tenants", adminOrOwn | clusterKey, s.clusterTenants},
 		{"POST", "/api/v1/clusters/{id}/tenants/{tenant}", adminOrOwn, s.addClusterTenant},

@@ -156,6 +156,9 @@ func TestTenantRoleMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/clusters/{id}", func() req {
 			return req{"/api/v1/clusters/" + e.ownedCluster(fresh("cl"), acme.ID, own.Key).ClusterID, nil}
 		}, map[string]int{credAdmin: 204, credOwn: 204, credOther: 404}},
+		// A new enrollment token: the admin and the owner; never the
+		// cluster's own token (it could not lose itself).
+		{"POST", "/api/v1/clusters/{id}/enrollment-token", fixed("/api/v1/clusters/"+ownCl.ClusterID+"/enrollment-token", nil), map[string]int{credAdmin: 201, credOwn: 201, credOther: 404}},
 		{"POST", "/api/v1/clusters/{id}/nodes", fixed("/api/v1/clusters/"+admCl.ClusterID+"/nodes",
 			map[string]string{"node_id": "n1", "http_addr": "127.0.0.1:7070", "raft_addr": "127.0.0.1:7071"}), map[string]int{credCluster: 200}},
 		{"GET", "/api/v1/clusters/{id}/tenants", fixed("/api/v1/clusters/"+ownCl.ClusterID+"/tenants", nil), map[string]int{credAdmin: 200, credOwn: 200, credOther: 404, credCluster: 404}},

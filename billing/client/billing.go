@@ -318,6 +318,22 @@ func (c *Client) RegisterCluster(ctx context.Context, clusterID string, tenants 
 	return e, err
 }
 
+// IssueEnrollmentToken gives registered cluster clusterID a new
+// enrollment token (Enrollment.EnrollmentToken, shown once), for the
+// admin key or the owning tenant's key. With revokePrevious the
+// cluster's earlier tokens stop authenticating (a leaked token); without
+// it they keep working, so nodes still holding a lost one are not cut
+// off. A deregistered cluster is IsConflict, an unknown one IsNotFound.
+// Not retried: a retry after a lost answer would issue a second token.
+func (c *Client) IssueEnrollmentToken(ctx context.Context, clusterID string, revokePrevious bool) (Enrollment, error) {
+	body := struct {
+		RevokePrevious bool `json:"revoke_previous,omitempty"`
+	}{revokePrevious}
+	var e Enrollment
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters/"+seg(clusterID)+"/enrollment-token", nil, body, &e, false)
+	return e, err
+}
+
 // The usage types are the contract's; the aliases keep this package's
 // names for its callers.
 type (

@@ -100,6 +100,24 @@ func TestContract(t *testing.T) {
 	if _, err := agent.RegisterNode(ctx, enr.ClusterID, "n1", "nope", "h:2"); !client.IsInvalidArgument(err) || !strings.Contains(err.Error(), "http_addr") {
 		t.Fatalf("RegisterNode with a bad address: %v", err)
 	}
+	// A further enrollment token authenticates as the same cluster; the
+	// first keeps working.
+	enr2, err := admin.IssueEnrollmentToken(ctx, enr.ClusterID, false)
+	if err != nil || enr2.ClusterID != enr.ClusterID || enr2.EnrollmentToken == "" || enr2.EnrollmentToken == enr.EnrollmentToken {
+		t.Fatalf("IssueEnrollmentToken = %+v, %v", enr2, err)
+	}
+	agent2, err := client.New(client.Config{URL: url, Key: enr2.EnrollmentToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{agent, agent2} {
+		if who, err := c.WhoAmI(ctx); err != nil || who.ClusterID != enr.ClusterID {
+			t.Fatalf("whoami with an enrollment token = %+v, %v", who, err)
+		}
+	}
+	if _, err := admin.IssueEnrollmentToken(ctx, "cl-unknown", false); !client.IsNotFound(err) {
+		t.Fatalf("IssueEnrollmentToken of an unknown cluster: %v", err)
+	}
 	for _, cl := range []*client.Client{admin, agent} {
 		got, err := cl.GetCluster(ctx, enr.ClusterID)
 		if err != nil || len(got.Nodes) != 1 || got.Nodes[0].HTTPAddr != "127.0.0.1:7070" || got.EnrollmentToken != "" {

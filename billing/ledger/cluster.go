@@ -87,14 +87,20 @@ func (a *applier) deregisterCluster(c DeregisterCluster) Result {
 	if cl.DeregisteredAt != nil {
 		return Result{Unchanged: true, Cluster: &cl}
 	}
-	hash, err := hex.DecodeString(cl.TokenSHA256)
-	if err != nil || len(hash) != 32 {
-		return Result{Err: internalf("cluster %q: corrupt token hash", c.ClusterID)}
+	var hashes [][]byte
+	for _, h := range cl.tokenHashes() {
+		hash, err := hex.DecodeString(h)
+		if err != nil || len(hash) != 32 {
+			return Result{Err: internalf("cluster %q: corrupt token hash", c.ClusterID)}
+		}
+		hashes = append(hashes, hash)
 	}
 	now := a.now()
 	cl.DeregisteredAt = &now
 	putJSON(a.tx, bClusters, []byte(cl.ID), &cl)
-	del(a.tx, bTokens, hash)
+	for _, hash := range hashes {
+		del(a.tx, bTokens, hash)
+	}
 	for _, t := range cl.Tenants {
 		a.audit(t, "cluster", cl.ID, "cluster.deregistered", nil)
 	}

@@ -71,6 +71,8 @@ func (k Kind) String() string {
 		return "set_cluster_ca"
 	case KindRegisterOwnedCluster:
 		return "register_owned_cluster"
+	case KindIssueEnrollmentToken:
+		return "issue_enrollment_token"
 	}
 	if n := chainPayKindName(k); n != "" {
 		return n
@@ -489,6 +491,8 @@ func Decode(b []byte) (Command, error) {
 		c = SetClusterCA{h, d.str(), d.str(), d.str()}
 	case KindRegisterOwnedCluster:
 		c = decodeRegisterOwnedCluster(h, d)
+	case KindIssueEnrollmentToken:
+		c = decodeIssueEnrollmentToken(h, d)
 	case KindCreateTenant:
 		c = CreateTenant{h, d.str(), d.str(), d.str(), d.str(), d.str()}
 	case KindUpdateTenant:

@@ -14,6 +14,7 @@ func allCommands() []Command {
 	return []Command{
 		SetClusterCA{h, "c1", "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"},
 		RegisterOwnedCluster{h, "c2", "t1", token("c2")},
+		IssueEnrollmentToken{h, "c2", token("c2b"), true},
 		CreateTenant{h, "t1", "Org", "Name", "starter", "a@b.example"},
 		UpdateTenant{h, "t1", "Org2", "", "c@d.example"},
 		ChangeTier{h, "t1", "professional"},

@@ -13,7 +13,7 @@
 // MarkUncollectible, RecordPayment, SetCatalog, SetSigningKey,
 // CreateAPIKey, RevokeAPIKey, RegisterNode, AddClusterTenant,
 // RemoveClusterTenant, DeregisterCluster, SetClusterCA,
-// RegisterOwnedCluster) encoded
+// RegisterOwnedCluster, IssueEnrollmentToken) encoded
 // compactly by Encode and proposed with store.Propose; the bytes that come
 // back decode with DecodeResult. Every command carries a Header: Time, the
 // proposer's clock in Unix nanoseconds, and Actor, who asked (for the

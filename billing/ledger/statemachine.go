@@ -84,6 +84,8 @@ func (m *StateMachine) apply(tx *bolt.Tx, c Command) Result {
 		r = a.setClusterCA(c)
 	case RegisterOwnedCluster:
 		r = a.registerOwnedCluster(c)
+	case IssueEnrollmentToken:
+		r = a.issueEnrollmentToken(c)
 	case CreateTenant:
 		r = a.createTenant(c)
 	case UpdateTenant:

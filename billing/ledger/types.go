@@ -76,9 +76,13 @@ type Cluster struct {
 	Owner string `json:"owner,omitempty"`
 	// TokenSHA256 is the hex SHA-256 of the enrollment token; the token
 	// itself is never stored.
-	TokenSHA256 string    `json:"token_sha256"`
-	CreatedAt   time.Time `json:"created_at"`
-	CreatedBy   string    `json:"created_by"`
+	TokenSHA256 string `json:"token_sha256"`
+	// ExtraTokenSHA256 are the hex SHA-256 of further enrollment tokens
+	// issued for the cluster (IssueEnrollmentToken), which authenticate
+	// like the first.
+	ExtraTokenSHA256 []string  `json:"extra_token_sha256,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	CreatedBy        string    `json:"created_by"`
 	// DeregisteredAt is set once the cluster is deregistered: its token
 	// no longer authenticates.
 	DeregisteredAt *time.Time `json:"deregistered_at,omitempty"`

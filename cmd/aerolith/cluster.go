@@ -80,6 +80,7 @@ func newClusterCommand(m *Main) *cobra.Command {
 	)
 	cmd.AddCommand(newClusterDataKeysCommands(m, f)...)
 	cmd.AddCommand(newClusterTenantsCommand(m))
+	cmd.AddCommand(newClusterTokenCommand(m))
 	cmd.AddCommand(newClusterProvisionCommands(m, f)...)
 	return cmd
 }

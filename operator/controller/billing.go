@@ -28,7 +28,11 @@ func (r *Reconciler) billingClient(ctx context.Context, ac *aerov1.AerolithClust
 	if err != nil {
 		return nil, fmt.Errorf("%w: credentials: %w", errBilling, err)
 	}
-	cfg := billingclient.Config{URL: ac.Spec.Billing.URL, Key: key, UserAgent: "aerolith-operator", HTTPClient: r.cfg.BillingHTTPClient}
+	hc, err := r.billingHTTPClient(ctx, ac)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBilling, err)
+	}
+	cfg := billingclient.Config{URL: ac.Spec.Billing.URL, Key: key, UserAgent: "aerolith-operator", HTTPClient: hc}
 	bc, err := billingclient.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: url: %w", errBilling, err)
@@ -83,27 +87,60 @@ func (r *Reconciler) ensureEnrollment(ctx context.Context, ac *aerov1.AerolithCl
 		r.event(ac, corev1.EventTypeNormal, "TierChanged", "tenant %s is now on tier %s", ac.Spec.TenantID, ac.Spec.SubscriptionTier)
 	}
 	var sec corev1.Secret
-	err = r.cfg.Client.Get(ctx, types.NamespacedName{Namespace: ac.Namespace, Name: EnrollmentSecretName(ac)}, &sec)
+	key := types.NamespacedName{Namespace: ac.Namespace, Name: EnrollmentSecretName(ac)}
+	err = r.cfg.Client.Get(ctx, key, &sec)
+	if (apierrors.IsNotFound(err) || err == nil && len(sec.Data[EnrollmentTokenKey]) == 0) && r.apiReader != nil {
+		// The cache may lag behind a Secret written a moment ago: only
+		// the API server's answer may make billing issue a token.
+		sec = corev1.Secret{}
+		err = r.apiReader.Get(ctx, key, &sec)
+	}
 	switch {
 	case err == nil && len(sec.Data[EnrollmentTokenKey]) > 0:
 		id := string(sec.Data[ClusterIDKey])
+		if id == "" {
+			id = ac.Status.ClusterID
+		}
 		return id, r.ensureTenants(ctx, ac, bc, id)
 	case err != nil && !apierrors.IsNotFound(err):
 		return "", err
 	}
-	id := ac.Status.ClusterID
+	exists := err == nil
+	// Registered before (the id is in the Secret or the status) but the
+	// token is gone: billing issues the same cluster a new one, so the
+	// cluster never gets a second id.
+	id := string(sec.Data[ClusterIDKey])
 	if id == "" {
+		id = ac.Status.ClusterID
+	}
+	if id != "" {
+		enr, err := bc.IssueEnrollmentToken(ctx, id, false)
+		switch {
+		case err == nil:
+			if err := r.storeEnrollment(ctx, ac, &sec, exists, enr); err != nil {
+				return "", err
+			}
+			r.log.Warn("enrollment token lost; billing issued a new one for the same cluster", "cluster", ac.Namespace+"/"+ac.Name, "cluster_id", id)
+			r.event(ac, corev1.EventTypeWarning, "EnrollmentTokenReissued",
+				"the enrollment Secret %s lost its token; billing issued a new token for cluster %s (the previous one keeps working for the running nodes)", EnrollmentSecretName(ac), id)
+			return id, r.ensureTenants(ctx, ac, bc, id)
+		case billingclient.IsNotFound(err) || billingclient.IsConflict(err):
+			// Billing does not know it, or it was deregistered: register
+			// below (a deregistered id is replaced).
+		default:
+			return "", fmt.Errorf("%w: new enrollment token for cluster %s: %w", errBilling, id, err)
+		}
+	} else {
 		id = baseClusterID(ac)
 	}
 	enr, err := bc.RegisterCluster(ctx, id, servedTenants(ac))
 	if billingclient.IsConflict(err) {
-		// Registered before, but its token never reached the Secret (the
-		// operator stopped in between): that registration is useless,
-		// so end it and register under a fresh id.
+		// Registered before and deregistered since (or its registration
+		// is another's): register under a fresh id.
 		if derr := bc.DeregisterCluster(ctx, id); derr != nil && !billingclient.IsNotFound(derr) {
 			return "", fmt.Errorf("%w: deregister orphaned cluster %s: %w", errBilling, id, derr)
 		}
-		r.log.Warn("registration without its token deregistered; registering under a new id", "cluster", ac.Namespace+"/"+ac.Name, "old_id", id)
+		r.log.Warn("cluster id unusable in billing; registering under a new id", "cluster", ac.Namespace+"/"+ac.Name, "old_id", id)
 		var b [4]byte
 		_, _ = rand.Read(b[:])
 		id = baseClusterID(ac) + "-" + hex.EncodeToString(b[:])
@@ -113,20 +150,39 @@ func (r *Reconciler) ensureEnrollment(ctx context.Context, ac *aerov1.AerolithCl
 		return "", fmt.Errorf("%w: register cluster %s: %w", errBilling, id, err)
 	}
 	ac.Status.ClusterID = enr.ClusterID
-	sec = corev1.Secret{ObjectMeta: meta(ac, EnrollmentSecretName(ac)), Data: map[string][]byte{
-		EnrollmentTokenKey: []byte(enr.EnrollmentToken),
-		ClusterIDKey:       []byte(enr.ClusterID),
-		BillingURLKey:      []byte(ac.Spec.Billing.URL),
-	}}
-	if err := controllerutil.SetControllerReference(ac, &sec, r.cfg.Scheme); err != nil {
+	if err := r.storeEnrollment(ctx, ac, &sec, exists, enr); err != nil {
 		return "", err
-	}
-	if err := r.cfg.Client.Create(ctx, &sec); err != nil {
-		return "", fmt.Errorf("store enrollment token of %s: %w", enr.ClusterID, err)
 	}
 	r.log.Info("registered with billing", "cluster", ac.Namespace+"/"+ac.Name, "cluster_id", enr.ClusterID, "tenants", servedTenants(ac))
 	r.event(ac, corev1.EventTypeNormal, "Registered", "registered with billing as %s for tenants %v", enr.ClusterID, servedTenants(ac))
 	return enr.ClusterID, nil
+}
+
+// storeEnrollment writes enr's token and cluster id into the enrollment
+// Secret (sec, read before; exists says whether it is there).
+func (r *Reconciler) storeEnrollment(ctx context.Context, ac *aerov1.AerolithCluster, sec *corev1.Secret, exists bool, enr billingclient.Enrollment) error {
+	if !exists {
+		*sec = corev1.Secret{ObjectMeta: meta(ac, EnrollmentSecretName(ac))}
+	}
+	if sec.Data == nil {
+		sec.Data = map[string][]byte{}
+	}
+	sec.Data[EnrollmentTokenKey] = []byte(enr.EnrollmentToken)
+	sec.Data[ClusterIDKey] = []byte(enr.ClusterID)
+	sec.Data[BillingURLKey] = []byte(ac.Spec.Billing.URL)
+	if err := controllerutil.SetControllerReference(ac, sec, r.cfg.Scheme); err != nil {
+		return err
+	}
+	var err error
+	if exists {
+		err = r.cfg.Client.Update(ctx, sec)
+	} else {
+		err = r.cfg.Client.Create(ctx, sec)
+	}
+	if err != nil {
+		return fmt.Errorf("store enrollment token of %s: %w", enr.ClusterID, err)
+	}
+	return nil
 }
 
 // ensureTenants adds the spec's tenants billing does not list for the

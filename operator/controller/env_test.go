@@ -119,6 +119,13 @@ func (s *syncBuffer) String() string {
 // admin key in Secret "billing", and (unless noOperator) the operator.
 func newFixture(t *testing.T, opts ...func(*controller.Config)) *fixture {
 	t.Helper()
+	return startFixture(t, false, opts...)
+}
+
+// startFixture is newFixture; billingTLS serves billing over HTTPS with a
+// CA of its own (f.bill.CAFile), as agents with TLS require.
+func startFixture(t *testing.T, billingTLS bool, opts ...func(*controller.Config)) *fixture {
+	t.Helper()
 	if restCfg == nil {
 		t.Skip(skipMsg)
 	}
@@ -140,7 +147,7 @@ func newFixture(t *testing.T, opts ...func(*controller.Config)) *fixture {
 	}
 	sctx, scancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer scancel()
-	f.bill, err = proctest.StartBilling(sctx, proctest.BillingConfig{Binary: binary, Dir: t.TempDir()})
+	f.bill, err = proctest.StartBilling(sctx, proctest.BillingConfig{Binary: binary, Dir: t.TempDir(), TLS: billingTLS})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,21 +57,9 @@ func (r *Reconciler) nodeClient(ctx context.Context, ac *aerov1.AerolithCluster,
 // clusterCA is the CA the nodes' certificates chain to: ca.crt of the TLS
 // Secret, or the cluster CA billing issued the enrolled nodes'.
 func (r *Reconciler) clusterCA(ctx context.Context, ac *aerov1.AerolithCluster) (*x509.CertPool, error) {
-	var pemCA []byte
-	if tlsMode(ac) == aerov1.TLSSecret {
-		v, err := r.secretValue(ctx, ac.Namespace, ac.Spec.TLS.SecretName, "ca.crt")
-		if err != nil {
-			return nil, err
-		}
-		pemCA = []byte(v)
-	} else {
-		bc, err := r.billingClient(ctx, ac)
-		if err != nil {
-			return nil, err
-		}
-		if pemCA, err = bc.ClusterCA(ctx, ac.Status.ClusterID); err != nil {
-			return nil, fmt.Errorf("%w: cluster CA of %s: %w", errBilling, ac.Status.ClusterID, err)
-		}
+	pemCA, err := r.clusterCAPEM(ctx, ac)
+	if err != nil {
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pemCA) {
@@ -131,4 +120,16 @@ func (r *Reconciler) scaleDownStep(ctx context.Context, ac *aerov1.AerolithClust
 	// The next pass sees the membership without it and lowers the
 	// replica count.
 	return false, nil
+}
+
+// leavingPod names a pod of ac whose ordinal is at or past replicas (the
+// StatefulSet has yet to delete it), or "".
+func leavingPod(ac *aerov1.AerolithCluster, pods []corev1.Pod, replicas int32) string {
+	for i := range pods {
+		n, err := strconv.Atoi(strings.TrimPrefix(pods[i].Name, ac.Name+"-"))
+		if err == nil && int32(n) >= replicas {
+			return pods[i].Name
+		}
+	}
+	return ""
 }

@@ -78,6 +78,9 @@ type Reconciler struct {
 	cfg      Config
 	log      *slog.Logger
 	removals removals
+	// apiReader reads past the cache (the manager's), where acting on a
+	// stale answer costs something in billing.
+	apiReader client.Reader
 }
 
 // New returns a Reconciler; it does no I/O.
@@ -101,11 +104,16 @@ func New(cfg Config) *Reconciler {
 // objects they own, and their pods (envtest and clusters without a
 // StatefulSet controller report readiness on the pods only).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.apiReader = mgr.GetAPIReader()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&aerov1.AerolithCluster{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
+		// Secrets a cluster reads without owning them (TLS, billing's
+		// credentials and CA): one created or fixed later moves it on.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clustersReferencing)).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -125,6 +133,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=services;secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -176,6 +185,8 @@ func reasonOf(err error) string {
 		return "BillingError"
 	case errors.Is(err, errNoReadyNode):
 		return "NoReadyNode"
+	case errors.Is(err, errTLSSecret):
+		return "TLSSecretInvalid"
 	}
 	return "ReconcileError"
 }
@@ -235,6 +246,9 @@ func (r *Reconciler) reconcile(ctx context.Context, ac *aerov1.AerolithCluster) 
 		return ctrl.Result{}, err
 	}
 	ac.Status.ClusterID = id
+	if err := r.ensureTLS(ctx, ac); err != nil {
+		return ctrl.Result{}, err
+	}
 	for _, obj := range []client.Object{desiredHeadlessService(ac), desiredClientService(ac), desiredPDB(ac)} {
 		if err := r.apply(ctx, ac, obj); err != nil {
 			return ctrl.Result{}, err
@@ -405,6 +419,12 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 		ac.Status.Leader = "" // nobody answered: no leader is known
 	}
 	desired := ac.Spec.Nodes
+	if p := leavingPod(ac, pods.Items, replicas); p != "" {
+		// A pod past the replica count left raft and is still going: a
+		// scale must not reuse it (it would come back removed), and the
+		// next node leaves only once it is gone.
+		return r.progressing(ac, "ScalingDown", fmt.Sprintf("waiting for pod %s to stop (it left raft)", p)), nil
+	}
 	switch {
 	case replicas < desired:
 		sts.Spec.Replicas = ptr.To(desired)

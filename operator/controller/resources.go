@@ -155,7 +155,10 @@ func desiredStatefulSet(ac *aerov1.AerolithCluster, replicas, bootstrap int32) *
 			corev1.EnvVar{Name: "AEROLITH_TLS_KEY", Value: "/etc/aerolith/tls/tls.key"},
 			corev1.EnvVar{Name: "AEROLITH_TLS_CA", Value: "/etc/aerolith/tls/ca.crt"})
 	default:
-		env = append(env, corev1.EnvVar{Name: "AEROLITH_TLS_BOOTSTRAP", Value: "true"})
+		// The certificate names the pod (its advertised host) and the
+		// client Service, which clients verify.
+		env = append(env, corev1.EnvVar{Name: "AEROLITH_TLS_BOOTSTRAP", Value: "true"},
+			corev1.EnvVar{Name: "AEROLITH_TLS_BOOTSTRAP_SAN", Value: strings.Join(clientServiceHosts(ac), ",")})
 	}
 	if ca := ac.Spec.Billing.CASecret; ca != nil {
 		volumes = append(volumes, corev1.Volume{Name: "billing-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
@@ -316,6 +319,12 @@ func desiredNetworkPolicy(ac *aerov1.AerolithCluster) *networkingv1.NetworkPolic
 			},
 		},
 	}
+}
+
+// clientServiceHosts are the DNS names of ac's client Service.
+func clientServiceHosts(ac *aerov1.AerolithCluster) []string {
+	svc := clientServiceName(ac) + "." + ac.Namespace + ".svc"
+	return []string{svc, svc + ".cluster.local"}
 }
 
 // endpoints are the client addresses of cluster ac with replicas pods.

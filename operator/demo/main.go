@@ -3,13 +3,17 @@
 // (envtest, KUBEBUILDER_ASSETS), a billing process, the operator, and
 // podsim playing the kubelet with one local agent process per pod. It
 // creates the AerolithCluster of a YAML file (billing URL and tenant
-// replaced by the local ones, TLS off), writes documents, scales the
-// cluster 3 → 5 → 3, kills one node's agent (Degraded until podsim
-// restarts it, as a kubelet would) and prints what happens.
+// replaced by the local ones, billing's CA given), writes documents over
+// HTTPS verified with the CA the operator publishes, scales the cluster
+// 3 → 5 → 3, kills one node's agent (Degraded until podsim restarts it,
+// as a kubelet would) and prints what happens. The file's TLS mode is
+// kept: in mode Enrollment every pod obtains its certificate from billing.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,7 +100,8 @@ func run(ctx context.Context) error {
 	}
 
 	say("starting billing")
-	bill, err := proctest.StartBilling(ctx, proctest.BillingConfig{Binary: absBin, Dir: filepath.Join(dir, "billing")})
+	// Agents with TLS insist on billing over HTTPS.
+	bill, err := proctest.StartBilling(ctx, proctest.BillingConfig{Binary: absBin, Dir: filepath.Join(dir, "billing"), TLS: true})
 	if err != nil {
 		return err
 	}
@@ -114,6 +119,18 @@ func run(ctx context.Context) error {
 		Data: map[string][]byte{ac.Spec.Billing.CredentialsSecret.Key: []byte(bill.AdminKey())}}); err != nil {
 		return err
 	}
+	billingCA, err := os.ReadFile(bill.CAFile())
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "billing-ca"},
+		Data: map[string][]byte{"ca.crt": billingCA}}); err != nil {
+		return err
+	}
+	urlScheme := "https"
+	if ac.Spec.TLS != nil && ac.Spec.TLS.Mode == aerov1.TLSDisabled {
+		urlScheme = "http"
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
@@ -123,7 +140,7 @@ func run(ctx context.Context) error {
 	r := controller.New(controller.Config{Client: mgr.GetClient(), Scheme: scheme, Recorder: mgr.GetEventRecorderFor("aerolith-operator"),
 		Log: log, Poll: 500 * time.Millisecond,
 		NodeURL: func(_ *aerov1.AerolithCluster, p *corev1.Pod) string {
-			return "http://" + p.Status.PodIP + ":" + strconv.Itoa(controller.HTTPPort)
+			return urlScheme + "://" + p.Status.PodIP + ":" + strconv.Itoa(controller.HTTPPort)
 		}})
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -141,7 +158,7 @@ func run(ctx context.Context) error {
 	ac.Namespace = ns
 	ac.Spec.TenantID = ten.ID
 	ac.Spec.Billing.URL = bill.URL()
-	ac.Spec.TLS = &aerov1.TLSSpec{Mode: aerov1.TLSDisabled}
+	ac.Spec.Billing.CASecret = &aerov1.SecretKeyRef{Name: "billing-ca", Key: "ca.crt"}
 	ac.Spec.AllowedCIDRs = nil
 	say("kubectl apply -f %s (tenant %s, billing %s)", *file, ten.ID, bill.URL())
 	if err := c.Create(ctx, &ac); err != nil {
@@ -157,9 +174,22 @@ func run(ctx context.Context) error {
 	}
 	urls := make([]string, 5)
 	for i := range urls {
-		urls[i] = "http://" + k.PodIP(i) + ":" + strconv.Itoa(controller.HTTPPort)
+		urls[i] = urlScheme + "://" + k.PodIP(i) + ":" + strconv.Itoa(controller.HTTPPort)
 	}
-	ad, err := agentclient.New(agentclient.Config{URL: strings.Join(urls[:3], ","), Key: string(sec.Data[controller.AdminKeySecretKey])})
+	var tlsCfg *tls.Config
+	if urlScheme == "https" {
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: controller.CAConfigMapName(&ac)}, &cm); err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(cm.Data[controller.CACertKey])) {
+			return errors.New("configmap " + cm.Name + ": no CA certificate")
+		}
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		say("clients verify the nodes with ConfigMap %s (key %s)", cm.Name, controller.CACertKey)
+	}
+	ad, err := agentclient.New(agentclient.Config{URL: strings.Join(urls[:3], ","), Key: string(sec.Data[controller.AdminKeySecretKey]), TLS: tlsCfg})
 	if err != nil {
 		return err
 	}
@@ -167,7 +197,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wc, err := agentclient.New(agentclient.Config{URL: strings.Join(urls, ","), Key: key.Key, ConnectTimeout: time.Second, RetryBudget: 10 * time.Second})
+	wc, err := agentclient.New(agentclient.Config{URL: strings.Join(urls, ","), Key: key.Key, ConnectTimeout: time.Second, RetryBudget: 10 * time.Second, TLS: tlsCfg})
 	if err != nil {
 		return err
 	}
