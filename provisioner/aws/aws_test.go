@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/provisionertest"
 )
 
 func spec(nodes int) *provisioner.ClusterSpec {
@@ -84,16 +82,7 @@ func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisione
 	return sim, p, m, ts.URL
 }
 
-func liveNodes(sim *cloudsim.Server) []string {
-	var out []string
-	for _, in := range sim.Instances() {
-		if in.State != "terminated" && in.State != "shutting-down" {
-			out = append(out, in.Tags[provisioner.TagNode])
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func liveNodes(sim *cloudsim.Server) []string { return provisionertest.LiveNodes(sim, provisioner.AWS) }
 
 func TestApplyScaleDestroy(t *testing.T) {
 	ctx := context.Background()
@@ -243,48 +232,10 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 // of Apply (after its k-th RunInstances reached the cloud), then applies
 // again: exactly one instance per node, for every k.
 func TestKilledApplyRerunConverges(t *testing.T) {
-	if url := os.Getenv("AEROLITH_TEST_APPLY_URL"); url != "" {
-		d := newDriver(t, url)
-		p, _ := provisioner.New(provisioner.Config{Driver: d, UserData: userData, PollInterval: 10 * time.Millisecond})
-		p.Apply(context.Background(), spec(3))
-		for { // wait to be killed (not select{}: alone, that is a deadlock exit)
-			time.Sleep(time.Hour)
-		}
-	}
-	for k := 1; k <= 3; k++ {
-		t.Run(fmt.Sprintf("after launch %d", k), func(t *testing.T) {
-			sim, p, _, url := newEnv(t, cloudsim.Faults{CommitThen500: 4})
-			cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledApplyRerunConverges$")
-			cmd.Env = append(os.Environ(), "AEROLITH_TEST_APPLY_URL="+url)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(time.Minute)
-			for launches(sim) < k {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the child made %d launches in a minute", launches(sim))
-				}
-				time.Sleep(time.Millisecond) // polling the simulator's log, not waiting for a result
-			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if _, err := p.Apply(context.Background(), spec(3)); err != nil {
-				t.Fatal(err)
-			}
-			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
-				t.Fatalf("after a killed apply and a rerun: %v", got)
-			}
-		})
-	}
-}
-
-func launches(sim *cloudsim.Server) int {
-	n := 0
-	for _, r := range sim.Requests() {
-		if r.Action == "RunInstances" {
-			n++
-		}
-	}
-	return n
+	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
+		Spec: spec(3), UserData: userData, PendingFor: 20 * time.Millisecond,
+		Driver:   func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
+		Launch:   "RunInstances",
+		IsLaunch: func(r cloudsim.Request) bool { return r.Action == "RunInstances" },
+	})
 }

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/azure"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/provisionertest"
 )
 
 const subscription = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -100,14 +99,7 @@ func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisione
 
 // liveNodes are the nodes of the VMs that exist and did not fail.
 func liveNodes(sim *cloudsim.Server) []string {
-	var out []string
-	for _, in := range sim.Instances() {
-		if in.Cloud == "azure" && in.State != "terminated" && in.State != "shutting-down" {
-			out = append(out, in.Tags[provisioner.TagNode])
-		}
-	}
-	slices.Sort(out)
-	return out
+	return provisionertest.LiveNodes(sim, provisioner.Azure)
 }
 
 func resources(sim *cloudsim.Server) []string {
@@ -340,56 +332,22 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 
 // TestKilledApplyRerunConverges SIGKILLs a provisioner process in the
 // middle of Apply (after its k-th VM PUT reached ARM), then applies again:
-// exactly one VM per node, for every k.
+// exactly one VM per node, for every k, and a destroy leaves nothing.
 func TestKilledApplyRerunConverges(t *testing.T) {
-	if url := os.Getenv("AEROLITH_TEST_APPLY_URL"); url != "" {
-		d := newDriver(t, url)
-		p, _ := provisioner.New(provisioner.Config{Driver: d, UserData: userData, PollInterval: 10 * time.Millisecond})
-		p.Apply(context.Background(), spec(3))
-		for { // wait to be killed
-			time.Sleep(time.Hour)
-		}
-	}
-	for k := 1; k <= 3; k++ {
-		t.Run(fmt.Sprintf("after VM %d", k), func(t *testing.T) {
-			sim, p, _, url := newEnv(t, cloudsim.Faults{CommitThen500: 4})
-			cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledApplyRerunConverges$")
-			cmd.Env = append(os.Environ(), "AEROLITH_TEST_APPLY_URL="+url)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(time.Minute)
-			for vmPuts(sim) < k {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the child made %d VM PUTs in a minute", vmPuts(sim))
-				}
-				time.Sleep(time.Millisecond) // polling the simulator's log, not waiting for a result
-			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if _, err := p.Apply(context.Background(), spec(3)); err != nil {
-				t.Fatal(err)
-			}
-			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
-				t.Fatalf("after a killed apply and a rerun: %v", got)
-			}
+	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
+		Spec: spec(3), UserData: userData, PendingFor: 20 * time.Millisecond,
+		Driver: func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
+		Launch: "VM PUT",
+		IsLaunch: func(r cloudsim.Request) bool {
+			return r.Method == "PUT" && r.Action == "Microsoft.Compute/virtualMachines/write"
+		},
+		After: func(t *testing.T, sim *cloudsim.Server, p *provisioner.Provisioner) {
 			if err := p.Destroy(context.Background(), spec(3)); err != nil {
 				t.Fatal(err)
 			}
 			if r := resources(sim); len(r) != 0 {
 				t.Fatalf("after destroy: %v", r)
 			}
-		})
-	}
-}
-
-func vmPuts(sim *cloudsim.Server) int {
-	n := 0
-	for _, r := range sim.Requests() {
-		if r.Method == "PUT" && r.Action == "Microsoft.Compute/virtualMachines/write" {
-			n++
-		}
-	}
-	return n
+		},
+	})
 }

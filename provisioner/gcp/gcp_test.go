@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
 	gcpdrv "github.com/aerolithdb/aerolith/provisioner/gcp"
+	"github.com/aerolithdb/aerolith/provisioner/provisionertest"
 )
 
 const project = "acme-prod-1"
@@ -87,16 +85,7 @@ func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisione
 	return sim, p, m, ts.URL
 }
 
-func liveNodes(sim *cloudsim.Server) []string {
-	var out []string
-	for _, in := range sim.Instances() {
-		if in.State != "terminated" && in.State != "shutting-down" {
-			out = append(out, in.Tags[provisioner.TagNode])
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func liveNodes(sim *cloudsim.Server) []string { return provisionertest.LiveNodes(sim, provisioner.GCP) }
 
 func TestApplyScaleDestroy(t *testing.T) {
 	ctx := context.Background()
@@ -299,50 +288,12 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 // of Apply (after its k-th instance insert reached the cloud), then applies
 // again: exactly one instance per node, for every k.
 func TestKilledApplyRerunConverges(t *testing.T) {
-	if url := os.Getenv("AEROLITH_TEST_GCP_APPLY_URL"); url != "" {
-		d := newDriver(t, url)
-		p, _ := provisioner.New(provisioner.Config{Driver: d, UserData: userData, PollInterval: 10 * time.Millisecond})
-		p.Apply(context.Background(), spec(3))
-		for { // wait to be killed (not select{}: alone, that is a deadlock exit)
-			time.Sleep(time.Hour)
-		}
-	}
-	for k := 1; k <= 3; k++ {
-		t.Run(fmt.Sprintf("after insert %d", k), func(t *testing.T) {
-			sim, p, _, url := newEnv(t, cloudsim.Faults{CommitThen500: 4})
-			cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledApplyRerunConverges$")
-			cmd.Env = append(os.Environ(), "AEROLITH_TEST_GCP_APPLY_URL="+url)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(time.Minute)
-			for inserts(sim) < k {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the child made %d inserts in a minute", inserts(sim))
-				}
-				time.Sleep(time.Millisecond) // polling the simulator's log, not waiting for a result
-			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if _, err := p.Apply(context.Background(), spec(3)); err != nil {
-				t.Fatal(err)
-			}
-			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
-				t.Fatalf("after a killed apply and a rerun: %v", got)
-			}
-		})
-	}
-}
-
-func inserts(sim *cloudsim.Server) int {
-	n := 0
-	for _, r := range sim.Requests() {
-		if r.Action == "compute.instances.insert" {
-			n++
-		}
-	}
-	return n
+	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
+		Spec: spec(3), UserData: userData, PendingFor: 30 * time.Millisecond,
+		Driver:   func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
+		Launch:   "instances.insert",
+		IsLaunch: func(r cloudsim.Request) bool { return r.Action == "compute.instances.insert" },
+	})
 }
 
 func TestState(t *testing.T) {
