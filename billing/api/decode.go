@@ -19,7 +19,7 @@ import (
 // Request bodies of the routes whose decoders are not the ledger's
 // (tenants and usage use ledger.DecodeTenantRequest, DecodeTenantPatch and
 // DecodeUsageBatch). Every decoder is strict: one JSON object, no unknown
-// fields, and each has a fuzz target.
+// fields, no key twice, only valid Unicode, and each has a fuzz target.
 
 // maxSmallBody bounds the bodies decoded here.
 const maxSmallBody = 64 << 10
@@ -68,7 +68,8 @@ type paymentBody struct {
 }
 
 // decodeStrict decodes exactly one JSON object from r into v, rejecting
-// unknown fields and trailing data. An empty body is allowed when
+// unknown fields, trailing data, strings that are not valid Unicode and
+// objects with a key twice (jsonapi.CheckText). An empty body is allowed when
 // optional. Errors are 400s naming the problem, except reader failures
 // (e.g. *http.MaxBytesError), returned as they are.
 func decodeStrict(r io.Reader, v any, optional bool) error {
@@ -97,7 +98,7 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return jsonapi.Invalid("body: unexpected data after the JSON object")
 	}
-	return nil
+	return jsonapi.CheckText(body, "body")
 }
 
 // decodeError turns an encoding/json error into a 400 naming the field.
