@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
@@ -33,6 +34,10 @@ type clusterBody struct {
 	// admin registering a dedicated cluster that the customer's tenant
 	// key then manages); tenants must then be that tenant alone.
 	OwnerTenant string `json:"owner_tenant"`
+	// EnrollmentToken, optional, is the client's own token (of
+	// contract.NewEnrollmentToken's form), which makes a repeated
+	// registration recognisable; billing makes one when empty.
+	EnrollmentToken string `json:"enrollment_token"`
 }
 
 // nodeBody is the body of POST /api/v1/clusters/{id}/nodes. The ledger
@@ -164,6 +169,11 @@ func decodeCluster(r io.Reader) (clusterBody, error) {
 	for i, t := range b.Tenants {
 		if !validID(t) {
 			return clusterBody{}, jsonapi.Invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
+		}
+	}
+	if b.EnrollmentToken != "" {
+		if err := contract.CheckEnrollmentToken(b.EnrollmentToken); err != nil {
+			return clusterBody{}, jsonapi.Invalid("enrollment_token: %v", err)
 		}
 	}
 	if b.OwnerTenant != "" && (len(b.Tenants) != 1 || b.Tenants[0] != b.OwnerTenant) {
