@@ -2,11 +2,8 @@ package aws_test
 
 import (
 	"context"
-	"fmt"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,32 +25,6 @@ func spec(nodes int) *provisioner.ClusterSpec {
 	return s
 }
 
-func userData(spec *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
-	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
-}
-
-// recordingMembers stands in for the cluster's admin API in these
-// API-level tests: it records removals, so the test can check that a node
-// leaves raft before its VM is terminated. (tests/provision runs the same
-// flow against real agents.)
-type recordingMembers struct {
-	mu      sync.Mutex
-	sim     *cloudsim.Server
-	removed []string
-}
-
-func (m *recordingMembers) Remove(ctx context.Context, node string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, in := range m.sim.Instances() {
-		if in.Tags[provisioner.TagNode] == node && in.State != "running" {
-			return fmt.Errorf("%s removed from raft after its instance left running (%s)", node, in.State)
-		}
-	}
-	m.removed = append(m.removed, node)
-	return nil
-}
-
 func newDriver(t *testing.T, url string) *awsdrv.Driver {
 	t.Helper()
 	d, err := awsdrv.New(context.Background(), awsdrv.Config{
@@ -66,20 +37,9 @@ func newDriver(t *testing.T, url string) *awsdrv.Driver {
 	return d
 }
 
-func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *recordingMembers, string) {
+func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *provisionertest.Members, string) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{PendingFor: 20 * time.Millisecond, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() { ts.Close(); sim.Close() })
-	m := &recordingMembers{sim: sim}
-	p, err := provisioner.New(provisioner.Config{Driver: newDriver(t, ts.URL), UserData: userData, Members: m, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sim, p, m, ts.URL
+	return provisionertest.NewEnv(t, func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) }, 20*time.Millisecond, faults)
 }
 
 func liveNodes(sim *cloudsim.Server) []string { return provisionertest.LiveNodes(sim, provisioner.AWS) }
@@ -152,8 +112,8 @@ func TestApplyScaleDestroy(t *testing.T) {
 	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
 		t.Fatalf("after scale down: %v", got)
 	}
-	if !slices.Equal(members.removed, []string{"shop-n5", "shop-n4"}) {
-		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.removed)
+	if !slices.Equal(members.Removed(), []string{"shop-n5", "shop-n4"}) {
+		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.Removed())
 	}
 
 	// Drift: a node terminated outside the provisioner is read as drift
@@ -233,7 +193,7 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 // again: exactly one instance per node, for every k.
 func TestKilledApplyRerunConverges(t *testing.T) {
 	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
-		Spec: spec(3), UserData: userData, PendingFor: 20 * time.Millisecond,
+		Spec: spec(3), PendingFor: 20 * time.Millisecond,
 		Driver:   func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
 		Launch:   "RunInstances",
 		IsLaunch: func(r cloudsim.Request) bool { return r.Action == "RunInstances" },

@@ -2,12 +2,9 @@ package azure_test
 
 import (
 	"context"
-	"fmt"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,30 +26,6 @@ func spec(nodes int) *provisioner.ClusterSpec {
 		AllowedCIDRs: []string{"203.0.113.0/24", "198.51.100.0/24"},
 		Tags:         map[string]string{"team": "shop"},
 	}
-}
-
-func userData(spec *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
-	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
-}
-
-// recordingMembers records raft removals and checks each happens while
-// the node's VM still runs.
-type recordingMembers struct {
-	mu      sync.Mutex
-	sim     *cloudsim.Server
-	removed []string
-}
-
-func (m *recordingMembers) Remove(ctx context.Context, node string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, in := range m.sim.Instances() {
-		if in.Tags[provisioner.TagNode] == node && in.State != "running" && in.State != "terminated" {
-			return fmt.Errorf("%s removed from raft after its VM left running (%s)", node, in.State)
-		}
-	}
-	m.removed = append(m.removed, node)
-	return nil
 }
 
 // identityEnv points azidentity's managed identity (App Service shape) at
@@ -81,20 +54,9 @@ func newDriver(t *testing.T, url string) *azure.Driver {
 	return d
 }
 
-func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *recordingMembers, string) {
+func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *provisionertest.Members, string) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{PendingFor: 20 * time.Millisecond, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() { ts.Close(); sim.Close() })
-	m := &recordingMembers{sim: sim}
-	p, err := provisioner.New(provisioner.Config{Driver: newDriver(t, ts.URL), UserData: userData, Members: m, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sim, p, m, ts.URL
+	return provisionertest.NewEnv(t, func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) }, 20*time.Millisecond, faults)
 }
 
 // liveNodes are the nodes of the VMs that exist and did not fail.
@@ -182,8 +144,8 @@ func TestApplyScaleDestroy(t *testing.T) {
 	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
 		t.Fatalf("after scale down: %v", got)
 	}
-	if !slices.Equal(members.removed, []string{"shop-n5", "shop-n4"}) {
-		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.removed)
+	if !slices.Equal(members.Removed(), []string{"shop-n5", "shop-n4"}) {
+		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.Removed())
 	}
 	for _, r := range resources(sim) {
 		if strings.Contains(r, "shop-n4") || strings.Contains(r, "shop-n5") {
@@ -335,7 +297,7 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 // exactly one VM per node, for every k, and a destroy leaves nothing.
 func TestKilledApplyRerunConverges(t *testing.T) {
 	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
-		Spec: spec(3), UserData: userData, PendingFor: 20 * time.Millisecond,
+		Spec: spec(3), PendingFor: 20 * time.Millisecond,
 		Driver: func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
 		Launch: "VM PUT",
 		IsLaunch: func(r cloudsim.Request) bool {

@@ -2,11 +2,8 @@ package gcp_test
 
 import (
 	"context"
-	"fmt"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,30 +27,6 @@ func spec(nodes int) *provisioner.ClusterSpec {
 	}
 }
 
-func userData(spec *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
-	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
-}
-
-// recordingMembers stands in for the cluster's admin API: it records
-// removals and checks a node leaves raft while its VM still runs.
-type recordingMembers struct {
-	mu      sync.Mutex
-	sim     *cloudsim.Server
-	removed []string
-}
-
-func (m *recordingMembers) Remove(ctx context.Context, node string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, in := range m.sim.Instances() {
-		if in.Tags[provisioner.TagNode] == node && in.State != "running" {
-			return fmt.Errorf("%s removed from raft after its instance left running (%s)", node, in.State)
-		}
-	}
-	m.removed = append(m.removed, node)
-	return nil
-}
-
 // newDriver gives the driver a bearer token the way an application gives
 // Google's clients credentials (a token source).
 func newDriver(t *testing.T, url string) *gcpdrv.Driver {
@@ -69,20 +42,9 @@ func newDriver(t *testing.T, url string) *gcpdrv.Driver {
 	return d
 }
 
-func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *recordingMembers, string) {
+func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *provisionertest.Members, string) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{PendingFor: 30 * time.Millisecond, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() { ts.Close(); sim.Close() })
-	m := &recordingMembers{sim: sim}
-	p, err := provisioner.New(provisioner.Config{Driver: newDriver(t, ts.URL), UserData: userData, Members: m, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sim, p, m, ts.URL
+	return provisionertest.NewEnv(t, func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) }, 30*time.Millisecond, faults)
 }
 
 func liveNodes(sim *cloudsim.Server) []string { return provisionertest.LiveNodes(sim, provisioner.GCP) }
@@ -171,8 +133,8 @@ func TestApplyScaleDestroy(t *testing.T) {
 	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
 		t.Fatalf("after scale down: %v", got)
 	}
-	if !slices.Equal(members.removed, []string{"shop-n5", "shop-n4"}) {
-		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.removed)
+	if !slices.Equal(members.Removed(), []string{"shop-n5", "shop-n4"}) {
+		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.Removed())
 	}
 	// Up to 5 again within the hour GCE keeps requestIds: the nodes come
 	// back although their first launches' requestIds are spent.
@@ -289,7 +251,7 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 // again: exactly one instance per node, for every k.
 func TestKilledApplyRerunConverges(t *testing.T) {
 	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
-		Spec: spec(3), UserData: userData, PendingFor: 30 * time.Millisecond,
+		Spec: spec(3), PendingFor: 30 * time.Millisecond,
 		Driver:   func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
 		Launch:   "instances.insert",
 		IsLaunch: func(r cloudsim.Request) bool { return r.Action == "compute.instances.insert" },

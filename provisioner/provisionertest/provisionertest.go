@@ -1,7 +1,9 @@
 // Package provisionertest holds what the cloud drivers' tests share
-// against the cloud simulator (provisioner/cloudsim): the killed-apply
-// crash test, run the same way for every driver so that each driver is held
-// to the same guarantee, and the reading of live nodes off the simulator.
+// against the cloud simulator (provisioner/cloudsim): a simulator with a
+// provisioner over the driver under test, a stand-in for the cluster's
+// admin API, the killed-apply crash test, run the same way for every
+// driver so that each is held to the same guarantee, and the reading of
+// live nodes off the simulator.
 package provisionertest
 
 import (
@@ -13,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +23,65 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
 )
+
+// UserData stands in for the nodes' user data: the node and whether it is
+// one of the cluster's initial nodes, which the tests read back from the
+// simulator's instances.
+func UserData(_ *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
+	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
+}
+
+// Members stands in for the cluster's admin API in the drivers' API-level
+// tests (tests/provision runs the same flow against real agents): it
+// records raft removals in order, and refuses one made after the node's
+// instance left running, since a node leaves raft before its VM goes.
+type Members struct {
+	sim     *cloudsim.Server
+	mu      sync.Mutex
+	removed []string
+}
+
+var _ provisioner.Members = (*Members)(nil)
+
+// Remove records node's removal, or fails when its instance no longer runs.
+func (m *Members) Remove(ctx context.Context, node string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, in := range m.sim.Instances() {
+		if in.Tags[provisioner.TagNode] == node && in.State != "running" {
+			return fmt.Errorf("%s removed from raft after its instance left running (%s)", node, in.State)
+		}
+	}
+	m.removed = append(m.removed, node)
+	return nil
+}
+
+// Removed returns the nodes removed so far, in order.
+func (m *Members) Removed() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.removed)
+}
+
+// NewEnv runs a simulator with faults on an httptest server (closed with
+// the test) and returns it, a provisioner over the driver driver makes
+// for it with UserData and a Members, that Members, and the simulator's
+// URL. pendingFor is how long a new instance stays pending.
+func NewEnv(t *testing.T, driver func(t *testing.T, url string) provisioner.Driver, pendingFor time.Duration, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *Members, string) {
+	t.Helper()
+	sim, err := cloudsim.New(cloudsim.Config{PendingFor: pendingFor, Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim)
+	t.Cleanup(func() { ts.Close(); sim.Close() })
+	m := &Members{sim: sim}
+	p, err := provisioner.New(provisioner.Config{Driver: driver(t, ts.URL), UserData: UserData, Members: m, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, p, m, ts.URL
+}
 
 // childEnv carries the simulator's URL to the re-executed test binary and
 // tells it that it is the process to be killed.
@@ -29,8 +91,6 @@ const childEnv = "AEROLITH_TEST_KILLED_APPLY_URL"
 type KilledApply struct {
 	// Spec is the cluster applied, by the killed process and by the rerun.
 	Spec *provisioner.ClusterSpec
-	// UserData renders the nodes' user data.
-	UserData provisioner.UserDataFunc
 	// Driver makes the driver under test against the simulator at url. It
 	// runs in the child process too, so it must get everything it needs
 	// (credentials, environment) from url and the test alone.
@@ -59,7 +119,7 @@ type KilledApply struct {
 func KilledApplyRerunConverges(t *testing.T, c KilledApply) {
 	t.Helper()
 	if url := os.Getenv(childEnv); url != "" {
-		p, err := provisioner.New(provisioner.Config{Driver: c.Driver(t, url), UserData: c.UserData, PollInterval: 10 * time.Millisecond})
+		p, err := provisioner.New(provisioner.Config{Driver: c.Driver(t, url), UserData: UserData, PollInterval: 10 * time.Millisecond})
 		if err == nil {
 			p.Apply(context.Background(), c.Spec)
 		}
@@ -74,18 +134,9 @@ func KilledApplyRerunConverges(t *testing.T, c KilledApply) {
 	slices.Sort(want)
 	for k := 1; k <= c.Spec.Nodes; k++ {
 		t.Run(fmt.Sprintf("after %s %d", c.Launch, k), func(t *testing.T) {
-			sim, err := cloudsim.New(cloudsim.Config{PendingFor: c.PendingFor, Faults: cloudsim.Faults{CommitThen500: 4}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := httptest.NewServer(sim)
-			t.Cleanup(func() { ts.Close(); sim.Close() })
-			p, err := provisioner.New(provisioner.Config{Driver: c.Driver(t, ts.URL), UserData: c.UserData, PollInterval: 10 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sim, p, _, url := NewEnv(t, c.Driver, c.PendingFor, cloudsim.Faults{CommitThen500: 4})
 			cmd := exec.Command(os.Args[0], "-test.run", runPattern(t))
-			cmd.Env = append(os.Environ(), childEnv+"="+ts.URL)
+			cmd.Env = append(os.Environ(), childEnv+"="+url)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
