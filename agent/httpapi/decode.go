@@ -13,7 +13,6 @@ import (
 
 	"github.com/aerolithdb/aerolith/agent/document"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
-	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // Request bodies. Every decoder is strict: one JSON value, no unknown
@@ -73,7 +72,7 @@ const MaxBatchOps = 1000
 
 // decodeStrict decodes exactly one JSON value from r into v, rejecting
 // unknown fields, trailing data, strings that are not valid Unicode and
-// duplicate object keys at any depth (see jsontext.Check). Errors are *jsonapi.Error
+// duplicate object keys at any depth (see jsonapi.CheckText). Errors are *jsonapi.Error
 // (400) except when r fails (e.g. *http.MaxBytesError), which is returned
 // as is.
 func decodeStrict(r io.Reader, v any) error {
@@ -90,7 +89,7 @@ func decodeStrict(r io.Reader, v any) error {
 	var extra json.RawMessage
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
-		return checkText(body)
+		return jsonapi.CheckText(body, "invalid request body")
 	case err == nil:
 		return jsonapi.Invalid("invalid request body: want a single JSON object, found more data after it")
 	default:
@@ -152,20 +151,6 @@ func checkData(field string, data json.RawMessage, maxBytes int) (json.RawMessag
 		return nil, jsonapi.Errorf(http.StatusRequestEntityTooLarge, jsonapi.CodeTooLarge, "%s: document is %d bytes, the limit is %d", field, buf.Len(), maxBytes)
 	}
 	return buf.Bytes(), nil
-}
-
-// checkText refuses a body whose strings are not valid Unicode or whose
-// objects have a key twice (see jsontext.Check), naming the JSON path.
-func checkText(body []byte) error {
-	err := jsontext.Check(body)
-	var je *jsontext.Error
-	if !errors.As(err, &je) {
-		return err
-	}
-	if je.Path == "" {
-		return jsonapi.Invalid("invalid request body: %s", je.Message)
-	}
-	return jsonapi.Invalid("%s: %s", je.Path, je.Message)
 }
 
 // checkID checks a document id given in a body (field names it): one a

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
+	"github.com/aerolithdb/aerolith/internal/jsontext/jsontexttest"
 )
 
 // checkDecodeErr asserts that a decoder error is a 400/413 *jsonapi.Error with a
@@ -25,67 +25,6 @@ func checkDecodeErr(t *testing.T, err error) {
 	}
 	if ae.Message == "" || strings.HasPrefix(ae.Message, "json:") {
 		t.Fatalf("decoder error message %q", ae.Message)
-	}
-}
-
-// cleanText asserts what jsontext.Check guarantees of an accepted body, by
-// another route than Check: the text is valid UTF-8, no object has a
-// key twice, and no string holds an unpaired surrogate escape (decoding
-// it yields U+FFFD, which the raw text then lacks).
-func cleanText(t *testing.T, raw []byte) {
-	t.Helper()
-	if !utf8.Valid(raw) {
-		t.Fatalf("accepted invalid UTF-8: %q", raw)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	type frame struct {
-		object bool
-		keys   map[string]bool
-		key    bool // the next token of an object is a key
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			break
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{':
-				if top != nil && top.object {
-					top.key = true
-				}
-				stack = append(stack, &frame{object: true, keys: map[string]bool{}, key: true})
-			case '[':
-				if top != nil && top.object {
-					top.key = true
-				}
-				stack = append(stack, &frame{})
-			default:
-				stack = stack[:len(stack)-1]
-			}
-			continue
-		case string:
-			if strings.ContainsRune(v, utf8.RuneError) && !strings.Contains(strings.ToLower(string(raw)), `\ufffd`) && !strings.ContainsRune(string(raw), utf8.RuneError) {
-				t.Fatalf("accepted a string that decodes to U+FFFD without containing it: %q", raw)
-			}
-			if top != nil && top.object && top.key {
-				if top.keys[v] {
-					t.Fatalf("accepted duplicate key %q: %q", v, raw)
-				}
-				top.keys[v] = true
-				top.key = false
-				continue
-			}
-		}
-		if top != nil && top.object {
-			top.key = true
-		}
 	}
 }
 
@@ -118,7 +57,7 @@ func FuzzDecodeCreate(f *testing.F) {
 			return
 		}
 		isObject(t, body.Data)
-		cleanText(t, b)
+		jsontexttest.Clean(t, b)
 		if body.ID == "." || body.ID == ".." {
 			t.Fatalf("accepted id %q", body.ID)
 		}
@@ -139,7 +78,7 @@ func FuzzDecodePut(f *testing.F) {
 			return
 		}
 		isObject(t, body.Data)
-		cleanText(t, b)
+		jsontexttest.Clean(t, b)
 	})
 }
 
@@ -157,7 +96,7 @@ func FuzzDecodeQuery(f *testing.F) {
 			checkDecodeErr(t, err)
 			return
 		}
-		cleanText(t, b)
+		jsontexttest.Clean(t, b)
 		if q.Limit < 0 || q.Offset < 0 {
 			t.Fatalf("accepted negative paging %d/%d", q.Limit, q.Offset)
 		}
@@ -209,7 +148,7 @@ func FuzzDecodeBatch(f *testing.F) {
 				t.Fatalf("operation %d accepted with op %q", i, op.Op)
 			}
 		}
-		cleanText(t, b)
+		jsontexttest.Clean(t, b)
 	})
 }
 

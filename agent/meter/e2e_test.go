@@ -3,7 +3,6 @@ package meter_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,32 +21,13 @@ const billingAdminKey = "meter-test-admin-key-0123456789"
 // it with an admin client, once it serves.
 func startBilling(t *testing.T, dir string) (*service.Service, *client.Client) {
 	t.Helper()
-	cfg := service.Default()
-	cfg.InsecureHTTP = true // plain HTTP in-process
-	cfg.DataDir = dir
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.AdminKeys = []string{billingAdminKey}
-	s, err := service.New(cfg, storetest.TestLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	servicetest.Tune(s, storetest.FastConfig)
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := servicetest.Start(t, billingAdminKey, func(cfg *service.Config) {
+		cfg.DataDir = dir
+		cfg.ScheduleInterval = service.Default().ScheduleInterval
+	})
 	admin := billingClient(t, s, billingAdminKey)
 	storetest.Eventually(t, time.Minute, func() error {
-		resp, err := http.Get("http://" + s.HTTPAddr() + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		_, _, err = admin.PublicKey(context.Background())
+		_, _, err := admin.PublicKey(context.Background())
 		return err
 	})
 	return s, admin

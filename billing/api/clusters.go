@@ -20,7 +20,7 @@ import (
 
 // Credential prefixes make leaked secrets recognisable (and scannable).
 const (
-	enrollmentTokenPrefix = "aet_"
+	enrollmentTokenPrefix = contract.EnrollmentTokenPrefix
 	tenantKeyPrefix       = "abk_"
 )
 
@@ -39,8 +39,9 @@ func newSecret(prefix string) (string, error) {
 type clusterOut = contract.Cluster
 
 // registerCluster: POST /api/v1/clusters {"tenants":[...],"cluster_id"?,
-// "owner_tenant"?} → 201 {cluster_id, tenants, owner_tenant?,
-// enrollment_token}. Agents send usage and fetch their tenants' policies
+// "owner_tenant"?, "enrollment_token"?} → 201 {cluster_id, tenants,
+// owner_tenant?, enrollment_token}; the same body again, with its
+// cluster_id and enrollment_token, answers the same (a retry). Agents send usage and fetch their tenants' policies
 // with the token. A tenant key registers clusters of its own tenant, which
 // it then owns; an admin makes a cluster a tenant's own with owner_tenant.
 func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -51,9 +52,14 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 	if body.ClusterID == "" {
 		body.ClusterID = ledger.NewID("cl_")
 	}
-	token, err := newSecret(enrollmentTokenPrefix)
-	if err != nil {
-		return err
+	// A client-chosen token makes the registration repeatable: the same
+	// id, tenants and token register nothing new (the ledger answers
+	// Unchanged) and answer the same enrollment.
+	token := body.EnrollmentToken
+	if token == "" {
+		if token, err = newSecret(enrollmentTokenPrefix); err != nil {
+			return err
+		}
 	}
 	var cmd ledger.Command = ledger.RegisterCluster{
 		Header: s.header(p), ClusterID: body.ClusterID, Tenants: body.Tenants, TokenHash: sha256.Sum256([]byte(token)),
@@ -75,7 +81,9 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request, p princ
 		return err
 	}
 	noteOf(r).Set("cluster:"+res.Cluster.ID, "tenants", clip(strings.Join(res.Cluster.Tenants, ",")))
-	if err := s.createClusterCA(r.Context(), p, res.Cluster.ID); err != nil {
+	if res.Unchanged {
+		// A repeated registration: its CA was made the first time.
+	} else if err := s.createClusterCA(r.Context(), p, res.Cluster.ID); err != nil {
 		s.log.Warn("creating the cluster's CA failed; its first certificate request creates it", "cluster_id", res.Cluster.ID, "err", err)
 	}
 	w.Header().Set("Location", "/api/v1/clusters/"+res.Cluster.ID)

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 	"github.com/aerolithdb/aerolith/internal/jsonapi"
 )
@@ -19,7 +20,7 @@ import (
 // Request bodies of the routes whose decoders are not the ledger's
 // (tenants and usage use ledger.DecodeTenantRequest, DecodeTenantPatch and
 // DecodeUsageBatch). Every decoder is strict: one JSON object, no unknown
-// fields, and each has a fuzz target.
+// fields, no key twice, only valid Unicode, and each has a fuzz target.
 
 // maxSmallBody bounds the bodies decoded here.
 const maxSmallBody = 64 << 10
@@ -33,6 +34,10 @@ type clusterBody struct {
 	// admin registering a dedicated cluster that the customer's tenant
 	// key then manages); tenants must then be that tenant alone.
 	OwnerTenant string `json:"owner_tenant"`
+	// EnrollmentToken, optional, is the client's own token (of
+	// contract.NewEnrollmentToken's form), which makes a repeated
+	// registration recognisable; billing makes one when empty.
+	EnrollmentToken string `json:"enrollment_token"`
 }
 
 // nodeBody is the body of POST /api/v1/clusters/{id}/nodes. The ledger
@@ -68,7 +73,8 @@ type paymentBody struct {
 }
 
 // decodeStrict decodes exactly one JSON object from r into v, rejecting
-// unknown fields and trailing data. An empty body is allowed when
+// unknown fields, trailing data, strings that are not valid Unicode and
+// objects with a key twice (jsonapi.CheckText). An empty body is allowed when
 // optional. Errors are 400s naming the problem, except reader failures
 // (e.g. *http.MaxBytesError), returned as they are.
 func decodeStrict(r io.Reader, v any, optional bool) error {
@@ -97,7 +103,7 @@ func decodeStrict(r io.Reader, v any, optional bool) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return jsonapi.Invalid("body: unexpected data after the JSON object")
 	}
-	return nil
+	return jsonapi.CheckText(body, "body")
 }
 
 // decodeError turns an encoding/json error into a 400 naming the field.
@@ -163,6 +169,11 @@ func decodeCluster(r io.Reader) (clusterBody, error) {
 	for i, t := range b.Tenants {
 		if !validID(t) {
 			return clusterBody{}, jsonapi.Invalid("tenants[%d]: invalid tenant id %q", i, clip(t))
+		}
+	}
+	if b.EnrollmentToken != "" {
+		if err := contract.CheckEnrollmentToken(b.EnrollmentToken); err != nil {
+			return clusterBody{}, jsonapi.Invalid("enrollment_token: %v", err)
 		}
 	}
 	if b.OwnerTenant != "" && (len(b.Tenants) != 1 || b.Tenants[0] != b.OwnerTenant) {

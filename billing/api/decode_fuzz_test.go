@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aerolithdb/aerolith/billing/contract"
 	"github.com/aerolithdb/aerolith/billing/ledger"
 )
 
@@ -43,13 +44,17 @@ func FuzzDecodeTenantPatch(f *testing.F) {
 }
 
 func FuzzDecodeCluster(f *testing.F) {
-	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`, `{"tenants":["t"],"owner_tenant":"t"}`, `{"tenants":["t","u"],"owner_tenant":"t"}`} {
+	for _, s := range []string{`{"tenants":["t1"]}`, `{"cluster_id":"cl-1","tenants":["a","b"]}`, `{"tenants":[]}`, `{"tenants":[1]}`, `{"tenants":["bad id"]}`, ``, `{"tenants":["t"]} {}`, `{"tenants":["t"],"owner_tenant":"t"}`, `{"tenants":["t","u"],"owner_tenant":"t"}`,
+		`{"tenants":["t"],"enrollment_token":"aet_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`, `{"tenants":["t"],"enrollment_token":"aet_x"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCluster(bytes.NewReader(b))
 		checkDecodeErr(t, err)
 		if err == nil {
+			if c.EnrollmentToken != "" && contract.CheckEnrollmentToken(c.EnrollmentToken) != nil {
+				t.Fatalf("accepted enrollment token %q", c.EnrollmentToken)
+			}
 			if len(c.Tenants) == 0 || (c.ClusterID != "" && !validID(c.ClusterID)) || c.OwnerTenant != "" && (len(c.Tenants) != 1 || c.Tenants[0] != c.OwnerTenant) {
 				t.Fatalf("accepted %+v", c)
 			}

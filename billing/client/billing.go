@@ -334,6 +334,24 @@ func (c *Client) IssueEnrollmentToken(ctx context.Context, clusterID string, rev
 	return e, err
 }
 
+// RegisterClusterWithToken registers a cluster as RegisterCluster does, under
+// the caller's own clusterID and enrollment token
+// (contract.NewEnrollmentToken), which the caller keeps before calling: a
+// call repeated with the same id, tenants and token (after a crash, or
+// when an answer was lost) registers nothing new and answers the same
+// enrollment, so it is retried like a read. Another registration under
+// the id answers IsConflict.
+func (c *Client) RegisterClusterWithToken(ctx context.Context, clusterID, token string, tenants []string) (Enrollment, error) {
+	body := struct {
+		ClusterID       string   `json:"cluster_id"`
+		Tenants         []string `json:"tenants"`
+		EnrollmentToken string   `json:"enrollment_token"`
+	}{clusterID, tenants, token}
+	var e Enrollment
+	err := c.send(ctx, http.MethodPost, "/api/v1/clusters", nil, body, &e, true)
+	return e, err
+}
+
 // The usage types are the contract's; the aliases keep this package's
 // names for its callers.
 type (

@@ -17,20 +17,7 @@ import (
 // client.
 func startService(t *testing.T) (*service.Service, *client.Client) {
 	t.Helper()
-	cfg := service.Default()
-	cfg.InsecureHTTP = true // plain HTTP in-process
-	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
-	cfg.AdminKeys = []string{adminKey}
-	cfg.ScheduleInterval = 50 * time.Millisecond
-	svc, err := service.New(cfg, storetest.TestLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	servicetest.Tune(svc, storetest.FastConfig)
-	if err := svc.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
+	svc := servicetest.Start(t, adminKey, nil)
 	admin := newClient(t, "http://"+svc.HTTPAddr(), adminKey)
 	storetest.Eventually(t, time.Minute, func() error { _, _, err := admin.PublicKey(context.Background()); return err })
 	return svc, admin

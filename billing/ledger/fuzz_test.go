@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aerolithdb/aerolith/internal/jsontext/jsontexttest"
 )
 
 func FuzzDecodeUsageBatch(f *testing.F) {
@@ -17,6 +19,8 @@ func FuzzDecodeUsageBatch(f *testing.F) {
 	f.Add([]byte(`{"records":[{"reads":-1}]}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"records":[{"node_id":"n1","incarnation":"9f0c2a","seq":1,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`))
+	f.Add([]byte(`{"records":[{"reads":1,"reads":2,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}]}`))
+	f.Add([]byte("{\"records\":[{\"node_id\":\"n\xff\",\"start\":\"2026-01-01T00:00:00Z\",\"end\":\"2026-01-01T00:00:00Z\"}]}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := DecodeUsageBatch(bytes.NewReader(body))
 		if err != nil {
@@ -28,6 +32,7 @@ func FuzzDecodeUsageBatch(f *testing.F) {
 		if len(b.Records) == 0 || len(b.Records) > MaxBatchRecords {
 			t.Fatalf("accepted %d records", len(b.Records))
 		}
+		jsontexttest.Clean(t, body)
 		// Whatever decodes, encodes and decodes back to the same command.
 		c := b.Command(Header{Time: 1, Actor: "fuzz"}, "c1")
 		raw, err := Encode(c)
@@ -48,6 +53,9 @@ func FuzzDecodeTenantRequest(f *testing.F) {
 	f.Add([]byte(`{"organization":"Acme","name":"Prod","tier":"starter","email":"ops@acme.example"}`))
 	f.Add([]byte(`{"organization":" A","name":"B","tier":"free","email":"a@b"}`))
 	f.Add([]byte(`{"name":"\u0000"}`))
+	f.Add([]byte(`{"organization":"Acme","name":"a","name":"b","tier":"free","email":"a@b"}`))
+	f.Add([]byte("{\"organization\":\"Ac\xc3me\",\"name\":\"n\",\"tier\":\"free\",\"email\":\"a@b\"}"))
+	f.Add([]byte(`{"organization":"Acme","name":"\ud800","tier":"free","email":"a@b"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := DecodeTenantRequest(bytes.NewReader(body))
 		if err != nil {
@@ -55,6 +63,7 @@ func FuzzDecodeTenantRequest(f *testing.F) {
 				t.Fatalf("error %v is not ErrInvalid", err)
 			}
 		} else {
+			jsontexttest.Clean(t, body)
 			// A decoded request passes the state machine's own field checks.
 			if e := checkText("name", req.Name, maxTextLen, true); e != nil {
 				t.Fatalf("decoded name fails Apply's check: %v", e)

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // Request body limits.
@@ -262,7 +264,8 @@ func checkTierSyntax(s string) *Error {
 }
 
 // decodeStrict decodes exactly one JSON value from at most max bytes of r
-// into v, rejecting unknown fields; errors name the field.
+// into v, rejecting unknown fields, objects with a key twice and strings
+// that are not valid Unicode; errors name the field.
 func decodeStrict(r io.Reader, max int64, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
@@ -285,6 +288,15 @@ func decodeStrict(r io.Reader, max int64, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return invalidf("body: unexpected data after the JSON object")
+	}
+	// encoding/json keeps the last of two equal keys and turns bytes that
+	// are not UTF-8 into U+FFFD: a batch or a tenant would be recorded
+	// other than it was sent.
+	var je *jsontext.Error
+	if err := jsontext.Check(body); errors.As(err, &je) {
+		return invalidf("%s", je.Within("body"))
+	} else if err != nil {
+		return invalidf("body: %v", err)
 	}
 	return nil
 }

@@ -40,23 +40,7 @@ func (l *billingLogs) String() string {
 // CLI verbs at it through the environment.
 func startBilling(t *testing.T, mod func(*service.Config)) *service.Service {
 	t.Helper()
-	cfg := service.Default()
-	cfg.InsecureHTTP = true // plain HTTP in-process
-	cfg.DataDir, cfg.HTTPAddr, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
-	cfg.AdminKeys = []string{billingTestKey}
-	cfg.ScheduleInterval = 50 * time.Millisecond
-	if mod != nil {
-		mod(&cfg)
-	}
-	s, err := service.New(cfg, storetest.TestLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	servicetest.Tune(s, storetest.FastConfig)
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := servicetest.Start(t, billingTestKey, mod)
 	t.Setenv("AEROLITH_BILLING_URL", "http://"+s.HTTPAddr())
 	t.Setenv("AEROLITH_BILLING_KEY", billingTestKey)
 	storetest.Eventually(t, time.Minute, func() error {

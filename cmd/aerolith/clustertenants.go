@@ -99,6 +99,6 @@ again.`
 		},
 	}
 	remove.Flags().BoolVar(&force, "force", false, "remove even though the tenant may still have data on the cluster (the data is kept, not deleted)")
-	cmd.AddCommand(list, add, remove)
+	cmd.AddCommand(list, add, apiFields(remove, "force", "--force"))
 	return cmd
 }

@@ -51,6 +51,7 @@ func keyKind(cmd *cobra.Command) string {
 // ("certificate signed by unknown authority", 401) do not say which flag
 // or variable fixes them.
 func explainError(cmd *cobra.Command, err error) error {
+	err = flagError(cmd, err)
 	kind := keyKind(cmd)
 	if kind == "" || errors.Is(err, errNotConfirmed) {
 		return err

@@ -69,7 +69,7 @@ func newInvoiceListCommand(m *Main, f *billingFlags) *cobra.Command {
 	}
 	list.Flags().StringVar(&tenant, "tenant", "", "only this tenant's invoices")
 	list.Flags().StringVar(&statusFilter, "status", "", "only invoices in this status: draft, open, paid, void or uncollectible")
-	return list
+	return apiFields(list, "tenant_id", "--tenant", "status", "--status")
 }
 
 // newInvoiceShowCommand builds `aerolith invoice show`.
@@ -131,7 +131,7 @@ func newInvoiceFinalizeCommand(m *Main, f *billingFlags) *cobra.Command {
 		},
 	}
 	finalize.Flags().StringVar(&due, "due", "", "due date (RFC 3339 time or date; default: now plus the service's payment terms)")
-	return finalize
+	return apiFields(finalize, "due_at", "--due")
 }
 
 // newInvoiceVoidCommand builds `aerolith invoice void`.
@@ -154,7 +154,7 @@ func newInvoiceVoidCommand(m *Main, f *billingFlags) *cobra.Command {
 		},
 	}
 	void.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
-	return void
+	return apiFields(void, "reason", "--reason")
 }
 
 // newInvoiceUncollectibleCommand builds `aerolith invoice uncollectible`.
@@ -177,7 +177,7 @@ func newInvoiceUncollectibleCommand(m *Main, f *billingFlags) *cobra.Command {
 		},
 	}
 	uncollectible.Flags().StringVar(&reason, "reason", "", "reason recorded on the invoice and in the audit trail")
-	return uncollectible
+	return apiFields(uncollectible, "reason", "--reason")
 }
 
 // newInvoicePayCommand builds `aerolith invoice pay`.
@@ -237,7 +237,7 @@ func newInvoicePayCommand(m *Main, f *billingFlags) *cobra.Command {
 	pay.Flags().StringVar(&method, "method", "manual", "manual or admin")
 	pay.Flags().StringVar(&note, "note", "", "free-text note")
 	pay.Flags().BoolVar(&credit, "credit", false, "accept an amount above the amount due: the excess is a prepayment kept as the tenant's credit (recorded in its audit trail)")
-	return pay
+	return apiFields(pay, "method", "--method", "external_ref", "--ref", "note", "--note")
 }
 
 // printInvoice prints an invoice: JSON, or its figures and lines.

@@ -137,7 +137,7 @@ func TestInvoiceCommands(t *testing.T) {
 		{[]string{"invoice", "pay", first.ID, "--amount", "1", "--amount-cents", "5", "--ref", "x"}, 2, "one of them"},
 		{[]string{"invoice", "show", first.ID, "--format", "pdf"}, 2, "--format"},
 		{[]string{"invoice", "finalize", first.ID, "--due", "soon"}, 2, "--due"},
-		{[]string{"invoice", "list", "--status", "late"}, 1, "status"},
+		{[]string{"invoice", "list", "--status", "late"}, 2, `--status: "late" is unknown`},
 	}
 	for _, e := range errs {
 		r := runCLI(t, "", e.args...)

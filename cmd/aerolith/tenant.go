@@ -57,7 +57,7 @@ func newTenantCreateCommand(m *Main, f *billingFlags) *cobra.Command {
 	create.Flags().StringVar(&req.Name, "name", "", "tenant name (required)")
 	create.Flags().StringVar(&req.Email, "email", "", "billing email (required)")
 	create.Flags().StringVar(&req.Tier, "tier", "free", "tier: free, starter, professional, enterprise or one of the tiers file")
-	return create
+	return apiFields(create, "organization", "--org", "name", "--name", "email", "--email", "tier", "--tier")
 }
 
 // newTenantListCommand builds `aerolith tenant list`.
@@ -69,6 +69,11 @@ func newTenantListCommand(m *Main, f *billingFlags) *cobra.Command {
 		Short: "List tenants",
 		Args:  argsBetween(0, 0, "(none)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The client leaves a negative page out of the request, so the
+			// service would answer for its defaults without a word.
+			if limit < 0 || offset < 0 {
+				return usageError{fmt.Errorf("--limit and --offset: must be >= 0, got %d and %d", limit, offset)}
+			}
 			c, err := f.client()
 			if err != nil {
 				return err
@@ -97,7 +102,7 @@ func newTenantListCommand(m *Main, f *billingFlags) *cobra.Command {
 	list.Flags().BoolVar(&all, "all", false, "include deleted tenants")
 	list.Flags().IntVar(&limit, "limit", 0, "page size (default 100, at most 1000)")
 	list.Flags().IntVar(&offset, "offset", 0, "tenants to skip")
-	return list
+	return apiFields(list, "limit", "--limit", "offset", "--offset")
 }
 
 // newTenantShowCommand builds `aerolith tenant show`.
@@ -149,7 +154,7 @@ func newTenantSetTierCommand(m *Main, f *billingFlags) *cobra.Command {
 			return printTenant(m.Stdout, f, t, "tier set")
 		},
 	}
-	return setTier
+	return apiFields(setTier, "tier", "TIER")
 }
 
 // newTenantSuspendCommand builds `aerolith tenant suspend`.
@@ -172,7 +177,7 @@ func newTenantSuspendCommand(m *Main, f *billingFlags) *cobra.Command {
 		},
 	}
 	suspend.Flags().StringVar(&reason, "reason", "", `reason recorded in the audit trail (default "manual")`)
-	return suspend
+	return apiFields(suspend, "reason", "--reason")
 }
 
 // newTenantResumeCommand builds `aerolith tenant resume`.
@@ -195,7 +200,7 @@ func newTenantResumeCommand(m *Main, f *billingFlags) *cobra.Command {
 		},
 	}
 	resume.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
-	return resume
+	return apiFields(resume, "reason", "--reason")
 }
 
 // newTenantDeleteCommand builds `aerolith tenant delete`.
@@ -293,7 +298,7 @@ func newTenantAuditCommand(m *Main, f *billingFlags) *cobra.Command {
 	audit.Flags().Uint64Var(&auditAfter, "after", 0, "start after this sequence number (the \"more\" line of the previous page)")
 	audit.Flags().IntVar(&auditLimit, "limit", 0, "entries per page (0: the service's default)")
 	audit.Flags().BoolVar(&auditAll, "all", false, "fetch every page")
-	return audit
+	return apiFields(audit, "after", "--after", "limit", "--limit")
 }
 
 // newTenantKeysCommand builds `aerolith tenant keys`: a tenant's billing
@@ -348,7 +353,7 @@ tenant. Only the admin key creates tenant keys.`,
 	}
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
 	create.Flags().StringVar(&role, "role", billingclient.RoleRead, "read, or tenant (acts for the tenant: its clusters and keys)")
-	return create
+	return apiFields(create, "name", "--name", "role", "--role")
 }
 
 // newTenantKeysListCommand builds `aerolith tenant keys list`.

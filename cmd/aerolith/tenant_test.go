@@ -117,8 +117,8 @@ func TestTenantCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"tenant", "show", "tn_missing"}, 1, "not found"},
-		{[]string{"tenant", "create", "--org", "o", "--name", "n", "--email", "e@x.example", "--tier", "gold"}, 1, "gold"},
-		{[]string{"tenant", "create", "--org", "o", "--name", "n"}, 1, "email"},
+		{[]string{"tenant", "create", "--org", "o", "--name", "n", "--email", "e@x.example", "--tier", "gold"}, 2, `--tier: unknown tier "gold"`},
+		{[]string{"tenant", "create", "--org", "o", "--name", "n"}, 2, "--email: required"},
 		{[]string{"tenant", "show"}, 2, "TENANT_ID"},
 		{[]string{"tenant", "set-tier", "x"}, 2, "TIER"},
 		{[]string{"tenant", "frobnicate"}, 2, "unknown command"},

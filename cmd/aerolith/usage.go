@@ -75,7 +75,7 @@ func newUsageCommand(m *Main) *cobra.Command {
 	show.Flags().StringVar(&to, "to", "", "end: RFC 3339 time or date (default: now)")
 	show.Flags().StringVar(&granularity, "granularity", "hour", "hour or day")
 	show.Flags().BoolVar(&all, "all", false, "show steps without usage too")
-	cmd.AddCommand(show)
+	cmd.AddCommand(apiFields(show, "from", "--from", "to", "--to", "granularity", "--granularity"))
 	return cmd
 }
 

@@ -41,7 +41,7 @@ func newWalletCommand(m *Main) *cobra.Command {
 		newWalletDisconnectCommand(m, f, &tenant),
 		newWalletStatusCommand(m, f, &tenant),
 	)
-	return cmd
+	return apiFields(cmd, "tenant_id", "--tenant")
 }
 
 // walletKey is a local key: a Solana keypair or a Tron private key.
@@ -149,7 +149,7 @@ func newWalletBalanceCommand(m *Main, f *billingFlags, tenant *string) *cobra.Co
 	}
 	c.Flags().StringVar(&chain, "chain", "", "only wallets on this chain (solana, tron)")
 	c.Flags().StringVar(&address, "address", "", "only this wallet")
-	return c
+	return apiFields(c, "chain", "--chain", "address", "--address")
 }
 
 // newWalletPayCommand builds `aerolith wallet pay`.
@@ -253,7 +253,7 @@ func newWalletPayCommand(m *Main, f *billingFlags, tenant *string) *cobra.Comman
 	c.Flags().StringVar(&tronURL, "tron-api-url", "", "TronGrid or node HTTP API --tron-key sends through (env "+envTronAPI+", default mainnet's TronGrid)")
 	c.Flags().StringVar(&tronAPIKey, "tron-api-key", "", "TronGrid API key (env "+envTronAPIKey+")")
 	c.Flags().DurationVar(&wait, "wait", time.Minute, "with --keypair or --tron-key, how long to wait for the transfer to be final and recorded")
-	return c
+	return apiFields(c, "token", "--token", "invoice_id", "INVOICE_ID")
 }
 
 // Environment of `wallet pay --tron-key`.
@@ -448,7 +448,7 @@ func newWalletDisconnectCommand(m *Main, f *billingFlags, tenant *string) *cobra
 		},
 	}
 	c.Flags().StringVar(&chain, "chain", "", "the wallet's chain, solana or tron (default: from the address's form)")
-	return c
+	return apiFields(c, "chain", "--chain", "address", "ADDRESS")
 }
 
 // newWalletStatusCommand builds `aerolith wallet status`.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+
+	"github.com/aerolithdb/aerolith/internal/jsontext"
 )
 
 // DecodeKind sorts what encoding/json said of a request body.
@@ -81,4 +83,19 @@ func jsonKind(k string) string {
 		return "an object"
 	}
 	return k
+}
+
+// CheckText refuses a request body, which encoding/json has decoded, whose
+// strings are not valid Unicode or whose objects have a key twice: what
+// encoding/json lets through silently (it keeps the last of two keys and
+// turns bytes that are not UTF-8 into U+FFFD; see jsontext.Check). The
+// error is a 400 naming the JSON path of the offending value, or starting
+// with top ("body", "invalid request body") when it is the body itself.
+func CheckText(body []byte, top string) error {
+	err := jsontext.Check(body)
+	var je *jsontext.Error
+	if !errors.As(err, &je) {
+		return err
+	}
+	return Invalid("%s", je.Within(top))
 }

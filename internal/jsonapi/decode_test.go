@@ -42,3 +42,30 @@ func TestParseDecodeError(t *testing.T) {
 		t.Errorf("other json error = %+v", got)
 	}
 }
+
+func TestCheckText(t *testing.T) {
+	tests := []struct {
+		in, top string
+		want    string // "" for no error
+	}{
+		{`{"a":"é","b":[{"c":1}]}`, "body", ""},
+		{`{"a":1,"a":2}`, "body", `a: duplicate key "a" in one object; each key may appear once`},
+		{`{"a":[{"c":1,"c":2}]}`, "body", `a[0].c: duplicate key "c"`},
+		{"{\"a\":\"\xff\"}", "body", "a: string is not valid UTF-8: byte 0xff"},
+		{`{"a":"\udc00"}`, "body", `a: string has an unpaired surrogate escape \udc00`},
+		{"\"\xff\"", "invalid request body", "invalid request body: string is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		err := CheckText([]byte(tt.in), tt.top)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("CheckText(%q) = %v, want nil", tt.in, err)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Status != 400 || !strings.HasPrefix(e.Message, tt.want) {
+			t.Errorf("CheckText(%q, %q) = %v, want a 400 starting %q", tt.in, tt.top, err, tt.want)
+		}
+	}
+}

@@ -30,6 +30,15 @@ func (e *Error) Error() string {
 	return e.Path + ": " + e.Message
 }
 
+// Within returns "path: message", or "top: message" at the top level,
+// where top names the whole text for the reader ("body").
+func (e *Error) Within(top string) string {
+	if e.Path == "" {
+		return top + ": " + e.Message
+	}
+	return e.Path + ": " + e.Message
+}
+
 // Check walks one JSON text whose syntax encoding/json has accepted and
 // refuses what encoding/json lets through silently:
 //   - a string (value or key) that is not valid Unicode: invalid UTF-8

@@ -2,14 +2,8 @@ package aws_test
 
 import (
 	"context"
-	"fmt"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +12,7 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/provisionertest"
 )
 
 func spec(nodes int) *provisioner.ClusterSpec {
@@ -28,32 +23,6 @@ func spec(nodes int) *provisioner.ClusterSpec {
 		Tags:         map[string]string{"team": "shop"},
 	}
 	return s
-}
-
-func userData(spec *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
-	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
-}
-
-// recordingMembers stands in for the cluster's admin API in these
-// API-level tests: it records removals, so the test can check that a node
-// leaves raft before its VM is terminated. (tests/provision runs the same
-// flow against real agents.)
-type recordingMembers struct {
-	mu      sync.Mutex
-	sim     *cloudsim.Server
-	removed []string
-}
-
-func (m *recordingMembers) Remove(ctx context.Context, node string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, in := range m.sim.Instances() {
-		if in.Tags[provisioner.TagNode] == node && in.State != "running" {
-			return fmt.Errorf("%s removed from raft after its instance left running (%s)", node, in.State)
-		}
-	}
-	m.removed = append(m.removed, node)
-	return nil
 }
 
 func newDriver(t *testing.T, url string) *awsdrv.Driver {
@@ -68,32 +37,12 @@ func newDriver(t *testing.T, url string) *awsdrv.Driver {
 	return d
 }
 
-func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *recordingMembers, string) {
+func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *provisionertest.Members, string) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{PendingFor: 20 * time.Millisecond, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() { ts.Close(); sim.Close() })
-	m := &recordingMembers{sim: sim}
-	p, err := provisioner.New(provisioner.Config{Driver: newDriver(t, ts.URL), UserData: userData, Members: m, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sim, p, m, ts.URL
+	return provisionertest.NewEnv(t, func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) }, 20*time.Millisecond, faults)
 }
 
-func liveNodes(sim *cloudsim.Server) []string {
-	var out []string
-	for _, in := range sim.Instances() {
-		if in.State != "terminated" && in.State != "shutting-down" {
-			out = append(out, in.Tags[provisioner.TagNode])
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func liveNodes(sim *cloudsim.Server) []string { return provisionertest.LiveNodes(sim, provisioner.AWS) }
 
 func TestApplyScaleDestroy(t *testing.T) {
 	ctx := context.Background()
@@ -163,8 +112,8 @@ func TestApplyScaleDestroy(t *testing.T) {
 	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
 		t.Fatalf("after scale down: %v", got)
 	}
-	if !slices.Equal(members.removed, []string{"shop-n5", "shop-n4"}) {
-		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.removed)
+	if !slices.Equal(members.Removed(), []string{"shop-n5", "shop-n4"}) {
+		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.Removed())
 	}
 
 	// Drift: a node terminated outside the provisioner is read as drift
@@ -243,48 +192,10 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 // of Apply (after its k-th RunInstances reached the cloud), then applies
 // again: exactly one instance per node, for every k.
 func TestKilledApplyRerunConverges(t *testing.T) {
-	if url := os.Getenv("AEROLITH_TEST_APPLY_URL"); url != "" {
-		d := newDriver(t, url)
-		p, _ := provisioner.New(provisioner.Config{Driver: d, UserData: userData, PollInterval: 10 * time.Millisecond})
-		p.Apply(context.Background(), spec(3))
-		for { // wait to be killed (not select{}: alone, that is a deadlock exit)
-			time.Sleep(time.Hour)
-		}
-	}
-	for k := 1; k <= 3; k++ {
-		t.Run(fmt.Sprintf("after launch %d", k), func(t *testing.T) {
-			sim, p, _, url := newEnv(t, cloudsim.Faults{CommitThen500: 4})
-			cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledApplyRerunConverges$")
-			cmd.Env = append(os.Environ(), "AEROLITH_TEST_APPLY_URL="+url)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(time.Minute)
-			for launches(sim) < k {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the child made %d launches in a minute", launches(sim))
-				}
-				time.Sleep(time.Millisecond) // polling the simulator's log, not waiting for a result
-			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if _, err := p.Apply(context.Background(), spec(3)); err != nil {
-				t.Fatal(err)
-			}
-			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
-				t.Fatalf("after a killed apply and a rerun: %v", got)
-			}
-		})
-	}
-}
-
-func launches(sim *cloudsim.Server) int {
-	n := 0
-	for _, r := range sim.Requests() {
-		if r.Action == "RunInstances" {
-			n++
-		}
-	}
-	return n
+	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
+		Spec: spec(3), PendingFor: 20 * time.Millisecond,
+		Driver:   func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
+		Launch:   "RunInstances",
+		IsLaunch: func(r cloudsim.Request) bool { return r.Action == "RunInstances" },
+	})
 }

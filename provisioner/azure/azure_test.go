@@ -2,14 +2,9 @@ package azure_test
 
 import (
 	"context"
-	"fmt"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +14,7 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/azure"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/provisionertest"
 )
 
 const subscription = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -30,30 +26,6 @@ func spec(nodes int) *provisioner.ClusterSpec {
 		AllowedCIDRs: []string{"203.0.113.0/24", "198.51.100.0/24"},
 		Tags:         map[string]string{"team": "shop"},
 	}
-}
-
-func userData(spec *provisioner.ClusterSpec, node string, initial bool) ([]byte, error) {
-	return []byte(fmt.Sprintf("#cloud-config\n# %s initial=%v\n", node, initial)), nil
-}
-
-// recordingMembers records raft removals and checks each happens while
-// the node's VM still runs.
-type recordingMembers struct {
-	mu      sync.Mutex
-	sim     *cloudsim.Server
-	removed []string
-}
-
-func (m *recordingMembers) Remove(ctx context.Context, node string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, in := range m.sim.Instances() {
-		if in.Tags[provisioner.TagNode] == node && in.State != "running" && in.State != "terminated" {
-			return fmt.Errorf("%s removed from raft after its VM left running (%s)", node, in.State)
-		}
-	}
-	m.removed = append(m.removed, node)
-	return nil
 }
 
 // identityEnv points azidentity's managed identity (App Service shape) at
@@ -82,32 +54,14 @@ func newDriver(t *testing.T, url string) *azure.Driver {
 	return d
 }
 
-func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *recordingMembers, string) {
+func newEnv(t *testing.T, faults cloudsim.Faults) (*cloudsim.Server, *provisioner.Provisioner, *provisionertest.Members, string) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{PendingFor: 20 * time.Millisecond, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() { ts.Close(); sim.Close() })
-	m := &recordingMembers{sim: sim}
-	p, err := provisioner.New(provisioner.Config{Driver: newDriver(t, ts.URL), UserData: userData, Members: m, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sim, p, m, ts.URL
+	return provisionertest.NewEnv(t, func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) }, 20*time.Millisecond, faults)
 }
 
 // liveNodes are the nodes of the VMs that exist and did not fail.
 func liveNodes(sim *cloudsim.Server) []string {
-	var out []string
-	for _, in := range sim.Instances() {
-		if in.Cloud == "azure" && in.State != "terminated" && in.State != "shutting-down" {
-			out = append(out, in.Tags[provisioner.TagNode])
-		}
-	}
-	slices.Sort(out)
-	return out
+	return provisionertest.LiveNodes(sim, provisioner.Azure)
 }
 
 func resources(sim *cloudsim.Server) []string {
@@ -190,8 +144,8 @@ func TestApplyScaleDestroy(t *testing.T) {
 	if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
 		t.Fatalf("after scale down: %v", got)
 	}
-	if !slices.Equal(members.removed, []string{"shop-n5", "shop-n4"}) {
-		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.removed)
+	if !slices.Equal(members.Removed(), []string{"shop-n5", "shop-n4"}) {
+		t.Fatalf("raft removals %v, want shop-n5 then shop-n4", members.Removed())
 	}
 	for _, r := range resources(sim) {
 		if strings.Contains(r, "shop-n4") || strings.Contains(r, "shop-n5") {
@@ -340,56 +294,22 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 
 // TestKilledApplyRerunConverges SIGKILLs a provisioner process in the
 // middle of Apply (after its k-th VM PUT reached ARM), then applies again:
-// exactly one VM per node, for every k.
+// exactly one VM per node, for every k, and a destroy leaves nothing.
 func TestKilledApplyRerunConverges(t *testing.T) {
-	if url := os.Getenv("AEROLITH_TEST_APPLY_URL"); url != "" {
-		d := newDriver(t, url)
-		p, _ := provisioner.New(provisioner.Config{Driver: d, UserData: userData, PollInterval: 10 * time.Millisecond})
-		p.Apply(context.Background(), spec(3))
-		for { // wait to be killed
-			time.Sleep(time.Hour)
-		}
-	}
-	for k := 1; k <= 3; k++ {
-		t.Run(fmt.Sprintf("after VM %d", k), func(t *testing.T) {
-			sim, p, _, url := newEnv(t, cloudsim.Faults{CommitThen500: 4})
-			cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledApplyRerunConverges$")
-			cmd.Env = append(os.Environ(), "AEROLITH_TEST_APPLY_URL="+url)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(time.Minute)
-			for vmPuts(sim) < k {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatalf("the child made %d VM PUTs in a minute", vmPuts(sim))
-				}
-				time.Sleep(time.Millisecond) // polling the simulator's log, not waiting for a result
-			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if _, err := p.Apply(context.Background(), spec(3)); err != nil {
-				t.Fatal(err)
-			}
-			if got := liveNodes(sim); !slices.Equal(got, []string{"shop-n1", "shop-n2", "shop-n3"}) {
-				t.Fatalf("after a killed apply and a rerun: %v", got)
-			}
+	provisionertest.KilledApplyRerunConverges(t, provisionertest.KilledApply{
+		Spec: spec(3), PendingFor: 20 * time.Millisecond,
+		Driver: func(t *testing.T, url string) provisioner.Driver { return newDriver(t, url) },
+		Launch: "VM PUT",
+		IsLaunch: func(r cloudsim.Request) bool {
+			return r.Method == "PUT" && r.Action == "Microsoft.Compute/virtualMachines/write"
+		},
+		After: func(t *testing.T, sim *cloudsim.Server, p *provisioner.Provisioner) {
 			if err := p.Destroy(context.Background(), spec(3)); err != nil {
 				t.Fatal(err)
 			}
 			if r := resources(sim); len(r) != 0 {
 				t.Fatalf("after destroy: %v", r)
 			}
-		})
-	}
-}
-
-func vmPuts(sim *cloudsim.Server) int {
-	n := 0
-	for _, r := range sim.Requests() {
-		if r.Method == "PUT" && r.Action == "Microsoft.Compute/virtualMachines/write" {
-			n++
-		}
-	}
-	return n
+		},
+	})
 }

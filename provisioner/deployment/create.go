@@ -28,10 +28,11 @@ type Create struct {
 var ErrExists = errors.New("cluster already exists")
 
 // Begin records a new cluster in the store, or finds the one an
-// interrupted create left (then resumed is true and nothing is
-// registered again, so a rerun never makes a second cluster): a random
-// admin key, the registration in billing, and for a local cluster with
-// TLS its CA. The caller holds the cluster's Lock. newEnv builds the Env
+// interrupted create left (then resumed is true), so a rerun never makes a
+// second cluster: a random admin key, the registration in billing (its id
+// and token saved before billing is asked, and asked again by a rerun
+// until it answered, which registers the same cluster; see
+// PrepareRegistration), and for a local cluster with TLS its CA. The caller holds the cluster's Lock. newEnv builds the Env
 // (the caller's local command, progress and user agent).
 func (s Store) Begin(ctx context.Context, c Create, newEnv func(*Record, *Secrets) (*Env, error)) (env *Env, resumed bool, err error) {
 	name := c.Record.Spec.Name
@@ -47,7 +48,7 @@ func (s Store) Begin(ctx context.Context, c Create, newEnv func(*Record, *Secret
 			return nil, false, err
 		}
 		if c.Billing != nil {
-			if err := Register(ctx, c.Billing, s, c.Registration, rec, sec); err != nil {
+			if err := PrepareRegistration(c.Registration, rec, sec); err != nil {
 				return nil, false, err
 			}
 		}
@@ -61,6 +62,17 @@ func (s Store) Begin(ctx context.Context, c Create, newEnv func(*Record, *Secret
 			return nil, false, fmt.Errorf("%w: %s (%s, %d nodes) in %s", ErrExists, name, rec.Spec.Cloud, rec.Spec.Nodes, s.ClustersDir())
 		}
 		resumed = true
+	}
+	if rec.RegistrationPending {
+		if c.Billing == nil {
+			return nil, resumed, fmt.Errorf("%s: its registration in billing (as %s) did not finish: create it again with billing (its URL and admin key)", name, rec.Spec.Managed.ClusterID)
+		}
+		if err := Register(ctx, c.Billing, s, rec, sec); err != nil {
+			return nil, resumed, err
+		}
+		if err := s.Save(rec, sec); err != nil {
+			return nil, resumed, err
+		}
 	}
 	if env, err = newEnv(rec, sec); err != nil {
 		return nil, resumed, err

@@ -64,6 +64,10 @@ type Record struct {
 	CAFile string `json:"ca_file,omitempty"`
 	// Tenants served, with billing (Spec.Managed).
 	Tenants []string `json:"tenants,omitempty"`
+	// RegistrationPending: Spec.Managed's id and token are chosen and
+	// saved, and billing has not answered their registration yet (the
+	// create was interrupted); Begin registers them before anything else.
+	RegistrationPending bool `json:"registration_pending,omitempty"`
 	// AgentSettings are extra agent options (--agent-setting).
 	AgentSettings map[string]string `json:"agent_settings,omitempty"`
 	// Azure holds an Azure cluster's subscription and resource group.
