@@ -30,10 +30,6 @@ func cloudSim(t *testing.T) (simURL, agentURL, agentSHA string) {
 // simCloud is one cloud of the simulator as the provider sees it.
 type simCloud struct {
 	cloud string
-	// credentials puts the cloud's credentials in its standard
-	// environment, pointing at the simulator where the cloud has a token
-	// service.
-	credentials func(t *testing.T, simURL string)
 	// block is the provider block's settings of the cloud.
 	block func(simURL string) string
 	// cluster is the cloud's attributes of aerolith_cluster.
@@ -46,11 +42,6 @@ type simCloud struct {
 
 var awsCloud = simCloud{
 	cloud: "aws",
-	credentials: func(t *testing.T, _ string) {
-		for k, v := range cloudsimtest.AWSCredentials() {
-			t.Setenv(k, v)
-		}
-	},
 	block: func(simURL string) string {
 		return fmt.Sprintf("  aws {\n    region   = \"eu-west-1\"\n    endpoint = %q\n  }", simURL)
 	},
@@ -80,7 +71,7 @@ func testAccClusterSimulator(t *testing.T, sc simCloud) {
 	accPreCheck(t)
 	_, admin := shared.get(t)
 	simURL, agentURL, sum := cloudSim(t)
-	sc.credentials(t, simURL)
+	cloudsimtest.SetCredentials(t, sc.cloud, simURL)
 	state := stateDir(t)
 	name := "tf-" + sc.cloud
 	cfg := func(tenants string, extra string) string {

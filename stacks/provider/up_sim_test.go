@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,18 +26,67 @@ import (
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
-// TestPulumiUpRefreshDestroyAWSSimulator: a tenant, a managed 3-node
-// aws cluster on the cloud simulator (EC2 through the official SDK, each
-// instance booted from its user data into a real agent that enrolls with
-// billing), a readwrite key and a collection through the bridged
-// provider, configured for the simulator as the Terraform provider's
-// TestAccClusterAWSSimulator configures it. The nodes form a cluster that
-// takes a write with the key through the cluster's endpoints output;
-// the keys stay secret in the outputs and encrypted in the state;
-// refresh and preview find no changes; a node terminated in the simulator
-// shows as a diff that up repairs; destroy leaves no instance and
-// deregisters the cluster from billing (its enrollment token refused).
-func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
+// simCloud is one cloud of the simulator as the bridged provider is
+// configured for it, as provider/'s TestAccCluster*Simulator configure the
+// Terraform provider.
+type simCloud struct {
+	cloud string
+	// provider sets the cloud's block of the provider's configuration.
+	provider func(args *aerolith.ProviderArgs, simURL string)
+	// region is the cluster's (nil: the provider's default).
+	region pulumi.StringPtrInput
+	// instanceID is the shape of the cloud's instance ids.
+	instanceID *regexp.Regexp
+}
+
+var (
+	awsSim = simCloud{
+		cloud: "aws",
+		provider: func(args *aerolith.ProviderArgs, simURL string) {
+			args.Aws = aerolith.ProviderAwsArgs{Region: pulumi.StringPtr("eu-west-1"), Endpoint: pulumi.StringPtr(simURL)}
+		},
+		instanceID: regexp.MustCompile(`^i-[0-9a-f]+$`),
+	}
+	gcpSim = simCloud{
+		cloud: "gcp",
+		provider: func(args *aerolith.ProviderArgs, simURL string) {
+			args.Gcp = aerolith.ProviderGcpArgs{Project: pulumi.StringPtr(cloudsimtest.GCPProject), Zone: pulumi.StringPtr("europe-west1-c"), Endpoint: pulumi.StringPtr(simURL)}
+		},
+		region:     pulumi.StringPtr("europe-west1"),
+		instanceID: regexp.MustCompile(`^pulumi-gcp-[a-z0-9-]+$`),
+	}
+	azureSim = simCloud{
+		cloud: "azure",
+		provider: func(args *aerolith.ProviderArgs, simURL string) {
+			args.Azure = aerolith.ProviderAzureArgs{SubscriptionId: pulumi.StringPtr(cloudsimtest.AzureSubscription), Location: pulumi.StringPtr("westeurope"), Endpoint: pulumi.StringPtr(simURL)}
+		},
+		instanceID: regexp.MustCompile(`(?i)^/subscriptions/` + cloudsimtest.AzureSubscription + `/resourceGroups/[^/]+/providers/Microsoft\.Compute/virtualMachines/[^/]+$`),
+	}
+)
+
+// TestPulumiUpRefreshDestroyAWSSimulator: testPulumiSimulator on the
+// simulated EC2.
+func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) { testPulumiSimulator(t, awsSim) }
+
+// TestPulumiUpRefreshDestroyGCPSimulator: testPulumiSimulator on the
+// simulated Compute Engine.
+func TestPulumiUpRefreshDestroyGCPSimulator(t *testing.T) { testPulumiSimulator(t, gcpSim) }
+
+// TestPulumiUpRefreshDestroyAzureSimulator: testPulumiSimulator on the
+// simulated Azure Resource Manager.
+func TestPulumiUpRefreshDestroyAzureSimulator(t *testing.T) { testPulumiSimulator(t, azureSim) }
+
+// testPulumiSimulator: a tenant, a managed 3-node cluster on a simulated
+// cloud (its official SDK against provisioner/cloudsim, each instance
+// booted from its user data into a real agent that enrolls with billing),
+// a readwrite key and a collection through the bridged provider. The
+// nodes form a cluster that takes a write with the key through the
+// cluster's endpoints output; the keys stay secret in the outputs and
+// encrypted in the state; refresh and preview find no changes; a node
+// terminated in the simulator shows as a diff that up repairs; destroy
+// leaves no instance and deregisters the cluster from billing (its
+// enrollment token refused).
+func testPulumiSimulator(t *testing.T, sc simCloud) {
 	cli := pulumiCLI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -54,21 +102,21 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 	}
 	sim := cloudsimtest.Start(t, binary)
 	// The plugin (through the CLI) and this test's own driver find the
-	// credentials in the environment, as the AWS SDK does.
-	for k, v := range cloudsimtest.AWSCredentials() {
-		t.Setenv(k, v)
-	}
+	// credentials in the environment, as the cloud's SDK does.
+	cloudsimtest.SetCredentials(t, sc.cloud, sim.URL)
 	stateDir := t.TempDir()
-	const clusterName = "pulumi-aws"
+	clusterName := "pulumi-" + sc.cloud
+	project := "aerolith-acc-" + sc.cloud
 
 	program := func(ctx *pulumi.Context) error {
-		prov, err := aerolith.NewProvider(ctx, "aerolith", &aerolith.ProviderArgs{
+		args := &aerolith.ProviderArgs{
 			BillingUrl: pulumi.StringPtr(bill.URL()),
 			BillingKey: pulumi.StringPtr(bill.AdminKey()),
 			CaFile:     pulumi.StringPtr(bill.CAFile()),
 			StateDir:   pulumi.StringPtr(stateDir),
-			Aws:        aerolith.ProviderAwsArgs{Region: pulumi.StringPtr("eu-west-1"), Endpoint: pulumi.StringPtr(sim.URL)},
-		})
+		}
+		sc.provider(args, sim.URL)
+		prov, err := aerolith.NewProvider(ctx, "aerolith", args)
 		if err != nil {
 			return err
 		}
@@ -85,7 +133,8 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 		}
 		cluster, err := aerolith.NewCluster(ctx, "c", &aerolith.ClusterArgs{
 			Name:             pulumi.String(clusterName),
-			Cloud:            pulumi.String("aws"),
+			Cloud:            pulumi.String(sc.cloud),
+			Region:           sc.region,
 			NodeCount:        pulumi.IntPtr(3),
 			AgentUrl:         pulumi.String(sim.AgentURL),
 			AgentSha256:      pulumi.String(sim.AgentSHA256),
@@ -123,7 +172,7 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 		return nil
 	}
 
-	stack, backend := newStack(t, ctx, cli, "aerolith-acc-aws", "sim", program)
+	stack, backend := newStack(t, ctx, cli, project, "sim", program)
 	up, err := stack.Up(ctx, optup.ProgressStreams(testWriter{t}))
 	if err != nil {
 		t.Fatalf("pulumi up: %v", err)
@@ -132,7 +181,7 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 		t.Errorf("up created %d resources, want 6: %v", got, *up.Summary.ResourceChanges)
 	}
 	secretOutputs(t, up.Outputs, "keySecret", "adminKey")
-	checkNodes(t, up.Outputs["nodes"].Value, 3)
+	checkNodes(t, sc, clusterName, up.Outputs["nodes"].Value, 3)
 	if live := sim.Live(); len(live) != 3 {
 		t.Errorf("the simulator runs %d instances, want 3: %+v", len(live), live)
 	}
@@ -150,7 +199,7 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkState(t, backend, "aerolith-acc-aws", "sim", 4, map[string]string{ // the key's secret, the admin key, both outputs
+	checkState(t, backend, project, "sim", 4, map[string]string{ // the key's secret, the admin key, both outputs
 		"api key secret":   up.Outputs["keySecret"].Value.(string),
 		"admin key":        up.Outputs["adminKey"].Value.(string),
 		"enrollment token": secrets.EnrollmentToken,
@@ -188,7 +237,7 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 	if got := (*repair.Summary.ResourceChanges)["update"]; got != 1 {
 		t.Errorf("up (repair): %v, want the cluster updated", *repair.Summary.ResourceChanges)
 	}
-	checkNodes(t, repair.Outputs["nodes"].Value, 3)
+	checkNodes(t, sc, clusterName, repair.Outputs["nodes"].Value, 3)
 	if live := sim.Live(); len(live) != 3 {
 		t.Errorf("the simulator runs %d instances after the repair, want 3: %+v", len(live), live)
 	}
@@ -219,10 +268,9 @@ func TestPulumiUpRefreshDestroyAWSSimulator(t *testing.T) {
 	}
 }
 
-var instanceIDRE = regexp.MustCompile(`^i-[0-9a-f]+$`)
-
-// checkNodes: the nodes output lists want running EC2 instances.
-func checkNodes(t *testing.T, v any, want int) {
+// checkNodes: the nodes output lists want running instances of the
+// cloud, in node order.
+func checkNodes(t *testing.T, sc simCloud, cluster string, v any, want int) {
 	t.Helper()
 	nodes, _ := v.([]any)
 	if len(nodes) != want {
@@ -231,8 +279,8 @@ func checkNodes(t *testing.T, v any, want int) {
 	for i, n := range nodes {
 		m, _ := n.(map[string]any)
 		id, _ := m["instanceId"].(string)
-		if m["state"] != "running" || !instanceIDRE.MatchString(id) || m["nodeId"] != fmt.Sprintf("pulumi-aws-n%d", i+1) {
-			t.Errorf("node %d = %v, want pulumi-aws-n%d running on an EC2 instance", i, m, i+1)
+		if m["state"] != "running" || !sc.instanceID.MatchString(id) || m["nodeId"] != provisioner.NodeID(cluster, i+1) {
+			t.Errorf("node %d = %v, want %s running on an instance of %s", i, m, provisioner.NodeID(cluster, i+1), sc.cloud)
 		}
 	}
 }

@@ -69,14 +69,49 @@ func Start(t testing.TB, binary string) *Sim {
 	return &Sim{URL: ts.URL, AgentURL: art.URL + "/releases/aerolith", AgentSHA256: hex.EncodeToString(sum[:]), Server: sim}
 }
 
-// AWSCredentials is the environment the AWS SDK takes its credentials
-// from, as the simulator accepts them (it checks the signature's shape,
-// not the secret), with the instance metadata lookup switched off.
-func AWSCredentials() map[string]string {
-	return map[string]string{
-		"AWS_ACCESS_KEY_ID":         "AKIAIOSFODNN7EXAMPLE",
-		"AWS_SECRET_ACCESS_KEY":     "simulated",
-		"AWS_EC2_METADATA_DISABLED": "true",
+// The project and subscription the simulator's tests provision in.
+const (
+	GCPProject        = "acme-prod-1"
+	AzureSubscription = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+)
+
+// SetCredentials puts cloud's credentials in the environment, where its
+// SDK finds them (in this process, and in the processes the test starts,
+// such as a provider plugin), until t ends:
+//   - aws: access keys (the simulator checks the SigV4 signature's shape,
+//     not the secret), the instance metadata lookup switched off;
+//   - gcp: application default credentials (GOOGLE_APPLICATION_CREDENTIALS)
+//     naming a service account key whose token_uri is the simulator, where
+//     the SDK trades a signed JWT for a bearer token;
+//   - azure: azidentity's managed identity (the App Service shape of
+//     IDENTITY_ENDPOINT and IDENTITY_HEADER) at the simulator's token
+//     endpoint, the credential chain's other sources unset.
+func SetCredentials(t *testing.T, cloud, simURL string) {
+	t.Helper()
+	switch cloud {
+	case "aws":
+		t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "simulated")
+		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	case "gcp":
+		key, err := cloudsim.GCEServiceAccountKey(simURL, GCPProject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "sa.json")
+		if err := os.WriteFile(path, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+	case "azure":
+		t.Setenv("IDENTITY_ENDPOINT", simURL+cloudsim.MSITokenPath)
+		t.Setenv("IDENTITY_HEADER", "sim-identity-header")
+		for _, k := range []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT", "AZURE_SUBSCRIPTION_ID"} {
+			t.Setenv(k, "") // restored when t ends
+			os.Unsetenv(k)
+		}
+	default:
+		t.Fatalf("the simulator has no cloud %q; want aws, gcp or azure", cloud)
 	}
 }
 
