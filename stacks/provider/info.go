@@ -98,13 +98,23 @@ func Info() tfbridge.ProviderInfo {
 		DocRules: &tfbridge.DocRuleInfo{EditRules: func(defaults []tfbridge.DocsEdit) []tfbridge.DocsEdit {
 			return append([]tfbridge.DocsEdit{
 				{Path: "*", Edit: dropExamples},
-				// tfgen drops any paragraph that names Terraform.
-				{Path: "*", Edit: func(_ string, b []byte) ([]byte, error) {
-					return bytes.ReplaceAll(b, []byte("outside Terraform"), []byte("outside Pulumi")), nil
-				}},
+				{Path: "*", Edit: pulumiWords},
 			}, defaults...)
 		}},
 	}
+}
+
+// pulumiWords says in Pulumi's words what the Terraform docs say in
+// Terraform's (tfgen drops any paragraph that names Terraform).
+func pulumiWords(_ string, doc []byte) ([]byte, error) {
+	for _, r := range [][2]string{
+		{"outside Terraform", "outside Pulumi"},
+		{"change that apply repairs", "change that pulumi up repairs"},
+		{"set it to false and apply before destroying", "set it to false and run pulumi up before destroying"},
+	} {
+		doc = bytes.ReplaceAll(doc, []byte(r[0]), []byte(r[1]))
+	}
+	return doc, nil
 }
 
 // dropExamples removes the Example Usage section of a Terraform doc: its
