@@ -1,17 +1,11 @@
 package provider
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -20,7 +14,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/cloudinit"
-	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/cloudsim/cloudsimtest"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
@@ -29,41 +23,13 @@ import (
 // it) and an HTTP server holding the agent binary, as a release download.
 func cloudSim(t *testing.T) (simURL, agentURL, agentSHA string) {
 	t.Helper()
-	_, sum := agentArtifact(t)
-	files := http.NewServeMux()
-	files.HandleFunc("GET /releases/aerolith", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, binary) })
-	art := httptest.NewServer(files)
-	t.Cleanup(art.Close)
-	dir := t.TempDir()
-	booter := cloudsim.NewAgentBooter(dir)
-	sim, err := cloudsim.New(cloudsim.Config{Boot: booter, PendingFor: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() {
-		ts.Close()
-		sim.Close()
-		if t.Failed() {
-			logs, _ := filepath.Glob(filepath.Join(dir, "i-*", "agent.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-				t.Logf("%s:\n%s", l, strings.Join(lines[max(0, len(lines)-10):], "\n"))
-			}
-		}
-		booter.Close(context.Background())
-	})
-	return ts.URL, art.URL + "/releases/aerolith", sum
+	s := cloudsimtest.Start(t, binary)
+	return s.URL, s.AgentURL, s.AgentSHA256
 }
 
 // simCloud is one cloud of the simulator as the provider sees it.
 type simCloud struct {
 	cloud string
-	// credentials puts the cloud's credentials in its standard
-	// environment, pointing at the simulator where the cloud has a token
-	// service.
-	credentials func(t *testing.T, simURL string)
 	// block is the provider block's settings of the cloud.
 	block func(simURL string) string
 	// cluster is the cloud's attributes of aerolith_cluster.
@@ -76,11 +42,6 @@ type simCloud struct {
 
 var awsCloud = simCloud{
 	cloud: "aws",
-	credentials: func(t *testing.T, _ string) {
-		t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "simulated")
-		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	},
 	block: func(simURL string) string {
 		return fmt.Sprintf("  aws {\n    region   = \"eu-west-1\"\n    endpoint = %q\n  }", simURL)
 	},
@@ -110,7 +71,7 @@ func testAccClusterSimulator(t *testing.T, sc simCloud) {
 	accPreCheck(t)
 	_, admin := shared.get(t)
 	simURL, agentURL, sum := cloudSim(t)
-	sc.credentials(t, simURL)
+	cloudsimtest.SetCredentials(t, sc.cloud, simURL)
 	state := stateDir(t)
 	name := "tf-" + sc.cloud
 	cfg := func(tenants string, extra string) string {

@@ -48,6 +48,14 @@ var nodeType = types.ObjectType{AttrTypes: map[string]attr.Type{
 	"node_id": types.StringType, "instance_id": types.StringType, "address": types.StringType, "state": types.StringType,
 }}
 
+// nodeDocs describes each field of nodeType (every field is a string).
+var nodeDocs = map[string]string{
+	"node_id":     "The node id: the cluster name, -n and the node's number (shop-n2).",
+	"instance_id": "The id the cloud gave the node's VM (or, local, its process).",
+	"address":     "The node's public IP address, else its private one.",
+	"state":       "pending, running, stopping, stopped or terminated (the same words on every cloud).",
+}
+
 // optString is "" as null: the spec's empty fields are unset attributes.
 func optString(s string) types.String {
 	if s == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -63,11 +64,11 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 		Attributes: map[string]schema.Attribute{
 			"id":    schema.StringAttribute{Computed: true, Description: "The cluster name.", PlanModifiers: keep},
 			"name":  schema.StringAttribute{Required: true, Description: "3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it." + immutable},
-			"cloud": schema.StringAttribute{Required: true, Description: "local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time)." + immutable},
+			"cloud": schema.StringAttribute{Required: true, Description: "local, aws, gcp or azure." + immutable},
 			"region": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep,
 				Description: "Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local." + immutable},
 			"zone": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep,
-				Description: "Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure)." + immutable},
+				Description: "Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure)." + immutable},
 			"node_count": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(3),
 				Description: "Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place."},
 			"instance_type": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep,
@@ -94,13 +95,36 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"admin_key": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: keep,
 				Description: "The cluster admin key (generated at creation; kept in the state as a sensitive value and in the state directory's secrets file)."},
 			"billing_cluster_id": schema.StringAttribute{Computed: true, PlanModifiers: keep, Description: "The id billing gave the cluster (with tenant_ids)."},
-			"nodes": schema.ListAttribute{Computed: true, ElementType: nodeType, PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+			"nodes": schema.ListNestedAttribute{Computed: true, NestedObject: schema.NestedAttributeObject{Attributes: nodeAttributes()}, PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 				Description: "The nodes as the cloud reports them: node_id, instance_id, address, state."},
 		},
 		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"timeouts": timeoutsBlock(ctx),
 		},
 	}
+}
+
+// timeoutsBlock is the library's timeouts block with a description of
+// its own (it has none; the docs and the Pulumi SDKs show one).
+func timeoutsBlock(ctx context.Context) schema.Block {
+	b := timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})
+	if nb, ok := b.(schema.SingleNestedBlock); ok {
+		short := func(d time.Duration) string { return strings.TrimSuffix(d.String(), "0s") }
+		nb.Description = fmt.Sprintf("How long create, update and delete may take, as durations such as 30m (defaults %s, %s and %s).",
+			short(defaultCreateTimeout), short(defaultUpdateTimeout), short(defaultDeleteTimeout))
+		return nb
+	}
+	return b
+}
+
+// nodeAttributes is nodeType as nested attributes, so that each field
+// carries its description into the docs and the Pulumi SDKs.
+func nodeAttributes() map[string]schema.Attribute {
+	attrs := map[string]schema.Attribute{}
+	for name := range nodeType.AttrTypes {
+		attrs[name] = schema.StringAttribute{Computed: true, Description: nodeDocs[name]}
+	}
+	return attrs
 }
 
 func (r *clusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {

@@ -15,6 +15,7 @@ import (
 	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
+	"github.com/aerolithdb/aerolith/provisioner/deployment/deploymenttest"
 )
 
 // localClusterConfig is a local cluster of n nodes with a key and an index.
@@ -66,35 +67,13 @@ data "aerolith_cluster" "c" {
 // deploymentEnv is what the provider keeps of a cluster, as a test sees it.
 func deploymentEnv(t *testing.T, stateDir, name string) *deployment.Env {
 	t.Helper()
-	store := deployment.Store{Dir: stateDir}
-	rec, sec, err := store.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := deployment.New(context.Background(), deployment.Config{Store: store, Record: rec, Secrets: sec, LocalCommand: []string{binary, deployment.LocalInstanceCommand}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return deploymenttest.Open(t, stateDir, name, []string{binary, deployment.LocalInstanceCommand})
 }
 
 // terminate ends node's instance behind Terraform's back.
 func terminate(t *testing.T, stateDir, name, node string) {
 	t.Helper()
-	env := deploymentEnv(t, stateDir, name)
-	insts, err := env.Drv.Instances(context.Background(), &env.Rec.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range insts {
-		if in.NodeID == node && in.State.Live() {
-			if err := env.Drv.Terminate(context.Background(), &env.Rec.Spec, in); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatalf("no live instance of %s", node)
+	deploymenttest.Terminate(t, deploymentEnv(t, stateDir, name), node)
 }
 
 // appClient reaches the cluster with the aerolith_api_key's secret.

@@ -47,6 +47,41 @@ var tierType = types.ObjectType{AttrTypes: map[string]attr.Type{
 	"concurrent_connections": types.Int64Type, "retention_days": types.Int64Type,
 }}
 
+// tierDocs describes each field of tierType.
+var tierDocs = map[string]string{
+	"name":                   "The tier's name (a tenant's tier).",
+	"display_name":           "The tier's name for people.",
+	"base_price_micros":      "Monthly base price in micro-dollars.",
+	"storage_bytes":          "Storage limit in bytes.",
+	"api_calls_per_day":      "API calls allowed per day.",
+	"requests_per_second":    "Requests allowed per second.",
+	"concurrent_connections": "Concurrent connections allowed.",
+	"retention_days":         "Days data is retained.",
+}
+
+// tierAttributes is tierType as nested attributes, so that each field
+// carries its description into the docs and the Pulumi SDKs.
+func tierAttributes() map[string]schema.Attribute {
+	attrs := map[string]schema.Attribute{}
+	for name, t := range tierType.AttrTypes {
+		if t == types.StringType {
+			attrs[name] = schema.StringAttribute{Computed: true, Description: tierDocs[name]}
+		} else {
+			attrs[name] = schema.Int64Attribute{Computed: true, Description: tierDocs[name]}
+		}
+	}
+	return attrs
+}
+
+// dataNodeAttributes is nodeType as nested attributes.
+func dataNodeAttributes() map[string]schema.Attribute {
+	attrs := map[string]schema.Attribute{}
+	for name := range nodeType.AttrTypes {
+		attrs[name] = schema.StringAttribute{Computed: true, Description: nodeDocs[name]}
+	}
+	return attrs
+}
+
 func (d *pricingTiersDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_pricing_tiers"
 }
@@ -56,7 +91,8 @@ func (d *pricingTiersDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 		Description: "The pricing tiers billing offers (GET /api/v1/payment/pricing), in catalog order. Money is integers: micro-dollars per month.",
 		Attributes: map[string]schema.Attribute{
 			"names": schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "Tier names, in catalog order."},
-			"tiers": schema.ListAttribute{Computed: true, ElementType: tierType, Description: "Each tier: name, display_name, base_price_micros and its limits."},
+			"tiers": schema.ListNestedAttribute{Computed: true, NestedObject: schema.NestedAttributeObject{Attributes: tierAttributes()},
+				Description: "Each tier: name, display_name, base_price_micros and its limits."},
 		},
 	}
 }
@@ -113,10 +149,10 @@ func (d *tenantDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 		Description: "A billing tenant by id (a customer's tenant key reads its own).",
 		Attributes: map[string]schema.Attribute{
 			"id":           schema.StringAttribute{Required: true, Description: "The tenant id."},
-			"organization": schema.StringAttribute{Computed: true},
-			"name":         schema.StringAttribute{Computed: true},
-			"tier":         schema.StringAttribute{Computed: true},
-			"email":        schema.StringAttribute{Computed: true},
+			"organization": schema.StringAttribute{Computed: true, Description: "The customer's organization (on invoices)."},
+			"name":         schema.StringAttribute{Computed: true, Description: "The tenant's name."},
+			"tier":         schema.StringAttribute{Computed: true, Description: "The tenant's pricing tier."},
+			"email":        schema.StringAttribute{Computed: true, Description: "Billing contact address."},
 			"status":       schema.StringAttribute{Computed: true, Description: "active, suspended or deleted."},
 			"credit_cents": schema.Int64Attribute{Computed: true, Description: "Credit balance in cents, applied to the next invoice."},
 		},
@@ -167,15 +203,15 @@ func (d *tenantUsageDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 	resp.Schema = schema.Schema{
 		Description: "A tenant's metered usage over [from, to) as billing recorded it (GET /api/v1/tenants/{id}/usage).",
 		Attributes: map[string]schema.Attribute{
-			"tenant_id":            schema.StringAttribute{Required: true},
+			"tenant_id":            schema.StringAttribute{Required: true, Description: "The tenant id."},
 			"from":                 schema.StringAttribute{Optional: true, Validators: rfc3339, Description: "Start (RFC 3339); default billing's (the current period)."},
 			"to":                   schema.StringAttribute{Optional: true, Validators: rfc3339, Description: "End (RFC 3339); default now."},
-			"reads":                schema.Int64Attribute{Computed: true},
-			"writes":               schema.Int64Attribute{Computed: true},
-			"queries":              schema.Int64Attribute{Computed: true},
-			"ingress_bytes":        schema.Int64Attribute{Computed: true},
-			"egress_bytes":         schema.Int64Attribute{Computed: true},
-			"storage_byte_seconds": schema.Int64Attribute{Computed: true},
+			"reads":                schema.Int64Attribute{Computed: true, Description: "Read requests metered."},
+			"writes":               schema.Int64Attribute{Computed: true, Description: "Write requests metered."},
+			"queries":              schema.Int64Attribute{Computed: true, Description: "Queries metered."},
+			"ingress_bytes":        schema.Int64Attribute{Computed: true, Description: "Bytes received by the cluster's data API."},
+			"egress_bytes":         schema.Int64Attribute{Computed: true, Description: "Bytes sent by the cluster's data API."},
+			"storage_byte_seconds": schema.Int64Attribute{Computed: true, Description: "Stored bytes integrated over time (byte-seconds)."},
 		},
 	}
 }
@@ -225,13 +261,14 @@ func (d *clusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 	resp.Schema = schema.Schema{
 		Description: "A cluster in the provider's state directory (made by aerolith_cluster or `aerolith cluster create`) as its cloud reports it now.",
 		Attributes: map[string]schema.Attribute{
-			"name":               schema.StringAttribute{Required: true},
-			"cloud":              schema.StringAttribute{Computed: true},
+			"name":               schema.StringAttribute{Required: true, Description: "The cluster name (a cluster in the provider's state_dir)."},
+			"cloud":              schema.StringAttribute{Computed: true, Description: "local, aws, gcp or azure."},
 			"node_count":         schema.Int64Attribute{Computed: true, Description: "The configured number of nodes."},
 			"endpoints":          schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "Data API URLs of the running nodes."},
-			"ca_certificate":     schema.StringAttribute{Computed: true},
-			"billing_cluster_id": schema.StringAttribute{Computed: true},
-			"nodes":              schema.ListAttribute{Computed: true, ElementType: nodeType},
+			"ca_certificate":     schema.StringAttribute{Computed: true, Description: "PEM CA certificate that verifies the nodes (null with insecure_http)."},
+			"billing_cluster_id": schema.StringAttribute{Computed: true, Description: "The id billing gave the cluster (null for a cluster without tenants)."},
+			"nodes": schema.ListNestedAttribute{Computed: true, NestedObject: schema.NestedAttributeObject{Attributes: dataNodeAttributes()},
+				Description: "The nodes as the cloud reports them now."},
 		},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/internal/testwait"
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/cloudsim/cloudsimtest"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
@@ -56,7 +57,7 @@ func TestAccKilledApply(t *testing.T) {
 	accPreCheck(t)
 	_, admin := shared.get(t)
 	simURL, agentURL, sum := cloudSim(t)
-	awsCloud.credentials(t, simURL)
+	cloudsimtest.SetCredentials(t, "aws", simURL)
 	state := stateDir(t)
 	const name = "tf-killed"
 	tn, err := admin.CreateTenant(t.Context(), billingclient.TenantRequest{Organization: "Killed", Name: "killed", Tier: "starter", Email: "ops@killed.example"})

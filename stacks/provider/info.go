@@ -8,6 +8,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"strings"
@@ -91,5 +92,45 @@ func Info() tfbridge.ProviderInfo {
 			GenerateResourceContainerTypes: true,
 		},
 		MetadataInfo: tfbridge.NewProviderMetadata(nil),
+		// tfgen reads the docs tfplugindocs writes for the Terraform
+		// provider (provider/docs: make generate points UpstreamRepoPath at
+		// it), so the schema and the SDKs carry the same descriptions.
+		DocRules: &tfbridge.DocRuleInfo{EditRules: func(defaults []tfbridge.DocsEdit) []tfbridge.DocsEdit {
+			return append([]tfbridge.DocsEdit{
+				{Path: "*", Edit: dropExamples},
+				{Path: "*", Edit: pulumiWords},
+			}, defaults...)
+		}},
 	}
+}
+
+// pulumiWords says in Pulumi's words what the Terraform docs say in
+// Terraform's (tfgen drops any paragraph that names Terraform).
+func pulumiWords(_ string, doc []byte) ([]byte, error) {
+	for _, r := range [][2]string{
+		{"outside Terraform", "outside Pulumi"},
+		{"change that apply repairs", "change that pulumi up repairs"},
+		{"set it to false and apply before destroying", "set it to false and run pulumi up before destroying"},
+	} {
+		doc = bytes.ReplaceAll(doc, []byte(r[0]), []byte(r[1]))
+	}
+	return doc, nil
+}
+
+// dropExamples removes the Example Usage section of a Terraform doc: its
+// examples are HCL, which no Pulumi program can use, and tfgen translates
+// them only through the Terraform converter plugin, which cannot be
+// installed offline. The Pulumi examples are in examples/pulumi.
+func dropExamples(_ string, doc []byte) ([]byte, error) {
+	const head = "## Example Usage\n"
+	i := bytes.Index(doc, []byte(head))
+	if i < 0 {
+		return doc, nil
+	}
+	rest := doc[i+len(head):]
+	end := bytes.Index(rest, []byte("\n## "))
+	if end < 0 {
+		return doc[:i], nil
+	}
+	return append(doc[:i:i], rest[end+1:]...), nil
 }

@@ -141,7 +141,7 @@ func TestPulumiUpRefreshDestroyLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bill.Stop()
+	t.Cleanup(bill.Stop) // after the stack's cleanup, which needs billing
 	admin, err := bill.Admin()
 	if err != nil {
 		t.Fatal(err)
@@ -212,21 +212,7 @@ func TestPulumiUpRefreshDestroyLocal(t *testing.T) {
 		return nil
 	}
 
-	env, backend := offlineEnv(t)
-	stack, err := auto.UpsertStackInlineSource(ctx, "dev", "aerolith-acc", program,
-		auto.Pulumi(cli), auto.EnvVars(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	destroyed := false
-	defer func() {
-		if !destroyed {
-			if _, err := stack.Destroy(context.Background()); err != nil {
-				t.Logf("cleanup destroy: %v", err)
-			}
-		}
-	}()
-
+	stack, backend := newStack(t, ctx, cli, "aerolith-acc", "dev", program)
 	up, err := stack.Up(ctx, optup.ProgressStreams(testWriter{t}))
 	if err != nil {
 		t.Fatalf("pulumi up: %v", err)
@@ -234,15 +220,7 @@ func TestPulumiUpRefreshDestroyLocal(t *testing.T) {
 	if got := (*up.Summary.ResourceChanges)["create"]; got != 6 { // stack, provider, tenant, cluster, key, index
 		t.Errorf("up created %d resources, want 6: %v", got, *up.Summary.ResourceChanges)
 	}
-	for _, name := range []string{"keySecret", "adminKey"} {
-		out, ok := up.Outputs[name]
-		if !ok || !out.Secret {
-			t.Errorf("output %s: secret=%v present=%v, want a secret", name, out.Secret, ok)
-		}
-		if s, _ := out.Value.(string); s == "" {
-			t.Errorf("output %s is empty", name)
-		}
-	}
+	secretOutputs(t, up.Outputs, "keySecret", "adminKey")
 	eps, _ := up.Outputs["endpoints"].Value.([]any)
 	if len(eps) != 3 {
 		t.Errorf("endpoints = %v, want 3", up.Outputs["endpoints"].Value)
@@ -257,33 +235,12 @@ func TestPulumiUpRefreshDestroyLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := stateFiles(t, backend)
-	checkpoint := false
-	for p, b := range files {
-		if strings.HasSuffix(p, filepath.Join("stacks", "aerolith-acc", "dev.json")) {
-			checkpoint = json.Valid(b) && strings.Contains(string(b), "aerolith:index/cluster:Cluster")
-		}
-	}
-	if !checkpoint {
-		t.Fatalf("no checkpoint with the cluster among the backend's files: %d files", len(files))
-	}
-	plain := map[string]string{
+	checkState(t, backend, "aerolith-acc", "dev", 4, map[string]string{ // the key's secret, the admin key, both outputs
 		"api key secret":   up.Outputs["keySecret"].Value.(string),
 		"admin key":        up.Outputs["adminKey"].Value.(string),
 		"enrollment token": secrets.EnrollmentToken,
 		"billing key":      bill.AdminKey(),
-	}
-	for what, v := range plain {
-		if v == "" {
-			t.Errorf("%s is empty: nothing to look for", what)
-			continue
-		}
-		for p, b := range files {
-			if strings.Contains(string(b), v) {
-				t.Errorf("the %s is in plain text in %s", what, p)
-			}
-		}
-	}
+	})
 
 	if _, err := stack.Refresh(ctx, optrefresh.ExpectNoChanges(), optrefresh.ProgressStreams(testWriter{t})); err != nil {
 		t.Fatalf("pulumi refresh (expect no changes): %v", err)
@@ -295,12 +252,76 @@ func TestPulumiUpRefreshDestroyLocal(t *testing.T) {
 	if _, err := stack.Destroy(ctx, optdestroy.ProgressStreams(testWriter{t})); err != nil {
 		t.Fatalf("pulumi destroy: %v", err)
 	}
-	destroyed = true
 	if _, _, err := (deployment.Store{Dir: stateDir}).Load(clusterName); err == nil {
 		t.Error("the cluster's record is still in the state dir after destroy")
 	}
 	if ten, err := admin.GetTenant(ctx, tenantID); err == nil && ten.Status != contract.StatusDeleted {
 		t.Errorf("tenant %s after destroy: %+v", tenantID, ten)
+	}
+}
+
+// newStack makes stack of project, running program, with the CLI in the
+// offline environment (plus env); it returns the backend's folder. When
+// the test fails, whatever the stack still holds is destroyed.
+func newStack(t *testing.T, ctx context.Context, cli auto.PulumiCommand, project, stack string, program pulumi.RunFunc) (auto.Stack, string) {
+	t.Helper()
+	env, backend := offlineEnv(t)
+	st, err := auto.UpsertStackInlineSource(ctx, stack, project, program, auto.Pulumi(cli), auto.EnvVars(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if _, err := st.Destroy(context.Background()); err != nil {
+				t.Logf("cleanup destroy: %v", err)
+			}
+		}
+	})
+	return st, backend
+}
+
+// secretOutputs: each named output is there, not empty, and a secret.
+func secretOutputs(t *testing.T, outs auto.OutputMap, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		out, ok := outs[name]
+		if !ok || !out.Secret {
+			t.Errorf("output %s: secret=%v present=%v, want a secret", name, out.Secret, ok)
+		}
+		if s, _ := out.Value.(string); s == "" {
+			t.Errorf("output %s is empty", name)
+		}
+	}
+}
+
+// checkState: the checkpoint of stack holds the cluster and at least
+// minEncrypted values as Pulumi secrets (ciphertext), and none of the
+// plain values is in any file of the backend.
+func checkState(t *testing.T, backend, project, stack string, minEncrypted int, plain map[string]string) {
+	t.Helper()
+	files := stateFiles(t, backend)
+	var checkpoint []byte
+	for p, b := range files {
+		if strings.HasSuffix(p, filepath.Join("stacks", project, stack+".json")) {
+			checkpoint = b
+		}
+	}
+	if !json.Valid(checkpoint) || !strings.Contains(string(checkpoint), "aerolith:index/cluster:Cluster") {
+		t.Fatalf("no checkpoint with the cluster among the backend's %d files", len(files))
+	}
+	if n := strings.Count(string(checkpoint), `"ciphertext"`); n < minEncrypted {
+		t.Errorf("the checkpoint holds %d encrypted values, want at least %d", n, minEncrypted)
+	}
+	for what, v := range plain {
+		if v == "" {
+			t.Errorf("%s is empty: nothing to look for", what)
+			continue
+		}
+		for p, b := range files {
+			if strings.Contains(string(b), v) {
+				t.Errorf("the %s is in plain text in %s", what, p)
+			}
+		}
 	}
 }
 

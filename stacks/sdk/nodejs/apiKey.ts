@@ -4,6 +4,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * A tenant API key of a cluster, made with the cluster's admin key. The secret is shown once: it is computed, sensitive and never refreshed. Any change makes a new key. Import with <cluster>/<tenant>/<key id>; an imported key has no secret (it is not recoverable).
+ *
+ * ## Import
+ *
+ * The `pulumi import` command can be used, for example:
+ *
+ * <cluster>/<tenant>/<key id>. The secret is shown once, at creation: an
+ *
+ * imported key has none in the state.
+ *
+ * ```sh
+ * $ pulumi import aerolith:index/apiKey:ApiKey app shop/tn_0123456789abcdefghij/0503a275b3385fb6
+ * ```
+ */
 export class ApiKey extends pulumi.CustomResource {
     /**
      * Get an existing ApiKey resource's state with the given name, ID, and optional extra

@@ -6,6 +6,21 @@ import * as inputs from "./types/input";
 import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
+/**
+ * An Aerolith cluster:<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>nodes running the agent on local processes or a cloud's VMs, formed into one raft cluster.<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>and<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>change in place (nodes join, or leave raft before their VM goes); every other argument is fixed at creation and a change is refused at plan time. Read detects drift: a node whose VM was terminated outside Pulumi shows as a<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>change that pulumi up repairs; a cluster deleted outside Pulumi leaves the state with a warning. With<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>the cluster is registered in billing and its nodes enroll (certificates, policies, metering). Import with the cluster name; the cluster's working files (admin key, CA) must be in the provider's state_dir, as `aerolith cluster create` or this provider left them.
+ *
+ * ## Import
+ *
+ * The `pulumi import` command can be used, for example:
+ *
+ * By name; the cluster's files (admin key, CA) must be in the provider's
+ *
+ * state_dir, as `aerolith cluster create` or this provider left them.
+ *
+ * ```sh
+ * $ pulumi import aerolith:index/cluster:Cluster shop shop
+ * ```
+ */
 export class Cluster extends pulumi.CustomResource {
     /**
      * Get an existing Cluster resource's state with the given name, ID, and optional extra
@@ -59,7 +74,7 @@ export class Cluster extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly caCertificate: pulumi.Output<string>;
     /**
-     * local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     declare public readonly cloud: pulumi.Output<string>;
     /**
@@ -83,7 +98,7 @@ export class Cluster extends pulumi.CustomResource {
      */
     declare public readonly insecureHttp: pulumi.Output<boolean>;
     /**
-     * EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     declare public readonly instanceType: pulumi.Output<string>;
     /**
@@ -95,7 +110,7 @@ export class Cluster extends pulumi.CustomResource {
      */
     declare public readonly nodeCount: pulumi.Output<number>;
     /**
-     * The nodes as the cloud reports them: node_id, instance_id, address, state.
+     * The nodes as the cloud reports them: node*id, instance*id, address, state.
      */
     declare public /*out*/ readonly nodes: pulumi.Output<outputs.ClusterNode[]>;
     /**
@@ -110,9 +125,12 @@ export class Cluster extends pulumi.CustomResource {
      * Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
      */
     declare public readonly tenantIds: pulumi.Output<string[] | undefined>;
+    /**
+     * How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+     */
     declare public readonly timeouts: pulumi.Output<outputs.ClusterTimeouts | undefined>;
     /**
-     * Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     declare public readonly zone: pulumi.Output<string>;
 
@@ -222,7 +240,7 @@ export interface ClusterState {
      */
     caCertificate?: pulumi.Input<string>;
     /**
-     * local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     cloud?: pulumi.Input<string>;
     /**
@@ -246,7 +264,7 @@ export interface ClusterState {
      */
     insecureHttp?: pulumi.Input<boolean>;
     /**
-     * EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     instanceType?: pulumi.Input<string>;
     /**
@@ -258,7 +276,7 @@ export interface ClusterState {
      */
     nodeCount?: pulumi.Input<number>;
     /**
-     * The nodes as the cloud reports them: node_id, instance_id, address, state.
+     * The nodes as the cloud reports them: node*id, instance*id, address, state.
      */
     nodes?: pulumi.Input<pulumi.Input<inputs.ClusterNode>[]>;
     /**
@@ -273,9 +291,12 @@ export interface ClusterState {
      * Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
      */
     tenantIds?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+     */
     timeouts?: pulumi.Input<inputs.ClusterTimeouts>;
     /**
-     * Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     zone?: pulumi.Input<string>;
 }
@@ -297,7 +318,7 @@ export interface ClusterArgs {
      */
     allowedCidrs?: pulumi.Input<pulumi.Input<string>[]>;
     /**
-     * local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     cloud: pulumi.Input<string>;
     /**
@@ -317,7 +338,7 @@ export interface ClusterArgs {
      */
     insecureHttp?: pulumi.Input<boolean>;
     /**
-     * EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     instanceType?: pulumi.Input<string>;
     /**
@@ -340,9 +361,12 @@ export interface ClusterArgs {
      * Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
      */
     tenantIds?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+     */
     timeouts?: pulumi.Input<inputs.ClusterTimeouts>;
     /**
-     * Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     * Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     zone?: pulumi.Input<string>;
 }

@@ -4,6 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * A tenant's collection, created empty (it counts against the tenant's<span pulumi-lang-nodejs=" maxCollections " pulumi-lang-dotnet=" MaxCollections " pulumi-lang-go=" maxCollections " pulumi-lang-python=" max_collections " pulumi-lang-yaml=" maxCollections " pulumi-lang-java=" maxCollections "> max_collections </span>quota from then on). Destroying it drops the collection with every document and index in it, so<span pulumi-lang-nodejs=" deleteProtection " pulumi-lang-dotnet=" DeleteProtection " pulumi-lang-go=" deleteProtection " pulumi-lang-python=" delete_protection " pulumi-lang-yaml=" deleteProtection " pulumi-lang-java=" deleteProtection "> delete_protection </span>defaults to true: set it to false and run pulumi up before destroying. Creating a collection that already exists fails and names the import command: the provider never adopts data it did not create. Import with <cluster>/<tenant>/<name> (<cluster>/<name> for an unmanaged cluster's default tenant).
+ *
+ * ## Import
+ *
+ * The `pulumi import` command can be used, for example:
+ *
+ * ```sh
+ * $ pulumi import aerolith:index/collection:Collection orders shop/tn_0123456789abcdefghij/orders
+ * ```
+ */
 export class Collection extends pulumi.CustomResource {
     /**
      * Get an existing Collection resource's state with the given name, ID, and optional extra

@@ -4,6 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * Renders the #cloud-config user data of one node, exactly as<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>and `aerolith cluster create` boot theirs: the agent downloaded from<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>and checked against agent_sha256, its configuration, a systemd unit. Managed nodes (billing_url with<span pulumi-lang-nodejs=" billingClusterId " pulumi-lang-dotnet=" BillingClusterId " pulumi-lang-go=" billingClusterId " pulumi-lang-python=" billing_cluster_id " pulumi-lang-yaml=" billingClusterId " pulumi-lang-java=" billingClusterId "> billing_cluster_id </span>and enrollment_token) enroll and discover their peers through billing; unmanaged ones through discover.
+ */
 export function getCloudInit(args: GetCloudInitArgs, opts?: pulumi.InvokeOptions): Promise<GetCloudInitResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invoke("aerolith:index/getCloudInit:getCloudInit", {
@@ -29,20 +32,65 @@ export function getCloudInit(args: GetCloudInitArgs, opts?: pulumi.InvokeOptions
  * A collection of arguments for invoking getCloudInit.
  */
 export interface GetCloudInitArgs {
+    /**
+     * The cluster admin key (at least 16 characters).
+     */
     adminKey: string;
+    /**
+     * SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+     */
     agentSha256: string;
+    /**
+     * URL of the aerolith binary the node downloads and runs (https:// or http://).
+     */
     agentUrl: string;
+    /**
+     * PEM bundle the node verifies billing with.
+     */
     billingCa?: string;
+    /**
+     * The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
+     */
     billingClusterId?: string;
+    /**
+     * Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+     */
     billingUrl?: string;
+    /**
+     * aws, gcp or azure.
+     */
     cloud: string;
+    /**
+     * The cluster name (as aerolith_cluster's name).
+     */
     cluster: string;
+    /**
+     * Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+     */
     discover?: string;
+    /**
+     * The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+     */
     enrollmentToken?: string;
+    /**
+     * The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+     */
     initial?: boolean;
+    /**
+     * Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+     */
     insecureHttp?: boolean;
+    /**
+     * 1, 3, 5 or 7.
+     */
     nodeCount: number;
+    /**
+     * The node's number, 1..node_count.
+     */
     nodeIndex: number;
+    /**
+     * The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+     */
     region?: string;
 }
 
@@ -50,28 +98,82 @@ export interface GetCloudInitArgs {
  * A collection of values returned by getCloudInit.
  */
 export interface GetCloudInitResult {
+    /**
+     * The cluster admin key (at least 16 characters).
+     */
     readonly adminKey: string;
+    /**
+     * SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+     */
     readonly agentSha256: string;
+    /**
+     * URL of the aerolith binary the node downloads and runs (https:// or http://).
+     */
     readonly agentUrl: string;
+    /**
+     * PEM bundle the node verifies billing with.
+     */
     readonly billingCa?: string;
+    /**
+     * The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
+     */
     readonly billingClusterId?: string;
+    /**
+     * Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+     */
     readonly billingUrl?: string;
+    /**
+     * aws, gcp or azure.
+     */
     readonly cloud: string;
+    /**
+     * The cluster name (as aerolith_cluster's name).
+     */
     readonly cluster: string;
+    /**
+     * Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+     */
     readonly discover?: string;
+    /**
+     * The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+     */
     readonly enrollmentToken?: string;
     /**
      * The provider-assigned unique ID for this managed resource.
      */
     readonly id: string;
+    /**
+     * The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+     */
     readonly initial?: boolean;
+    /**
+     * Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+     */
     readonly insecureHttp?: boolean;
+    /**
+     * 1, 3, 5 or 7.
+     */
     readonly nodeCount: number;
+    /**
+     * The node id: the cluster name, -n and<span pulumi-lang-nodejs=" nodeIndex " pulumi-lang-dotnet=" NodeIndex " pulumi-lang-go=" nodeIndex " pulumi-lang-python=" node_index " pulumi-lang-yaml=" nodeIndex " pulumi-lang-java=" nodeIndex "> node_index </span>(shop-n2).
+     */
     readonly nodeId: string;
+    /**
+     * The node's number, 1..node_count.
+     */
     readonly nodeIndex: number;
+    /**
+     * The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+     */
     readonly region?: string;
+    /**
+     * The #cloud-config document (holds the admin key).
+     */
     readonly userData: string;
 }
+/**
+ * Renders the #cloud-config user data of one node, exactly as<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>and `aerolith cluster create` boot theirs: the agent downloaded from<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>and checked against agent_sha256, its configuration, a systemd unit. Managed nodes (billing_url with<span pulumi-lang-nodejs=" billingClusterId " pulumi-lang-dotnet=" BillingClusterId " pulumi-lang-go=" billingClusterId " pulumi-lang-python=" billing_cluster_id " pulumi-lang-yaml=" billingClusterId " pulumi-lang-java=" billingClusterId "> billing_cluster_id </span>and enrollment_token) enroll and discover their peers through billing; unmanaged ones through discover.
+ */
 export function getCloudInitOutput(args: GetCloudInitOutputArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<GetCloudInitResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invokeOutput("aerolith:index/getCloudInit:getCloudInit", {
@@ -97,19 +199,64 @@ export function getCloudInitOutput(args: GetCloudInitOutputArgs, opts?: pulumi.I
  * A collection of arguments for invoking getCloudInit.
  */
 export interface GetCloudInitOutputArgs {
+    /**
+     * The cluster admin key (at least 16 characters).
+     */
     adminKey: pulumi.Input<string>;
+    /**
+     * SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+     */
     agentSha256: pulumi.Input<string>;
+    /**
+     * URL of the aerolith binary the node downloads and runs (https:// or http://).
+     */
     agentUrl: pulumi.Input<string>;
+    /**
+     * PEM bundle the node verifies billing with.
+     */
     billingCa?: pulumi.Input<string>;
+    /**
+     * The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
+     */
     billingClusterId?: pulumi.Input<string>;
+    /**
+     * Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+     */
     billingUrl?: pulumi.Input<string>;
+    /**
+     * aws, gcp or azure.
+     */
     cloud: pulumi.Input<string>;
+    /**
+     * The cluster name (as aerolith_cluster's name).
+     */
     cluster: pulumi.Input<string>;
+    /**
+     * Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+     */
     discover?: pulumi.Input<string>;
+    /**
+     * The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+     */
     enrollmentToken?: pulumi.Input<string>;
+    /**
+     * The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+     */
     initial?: pulumi.Input<boolean>;
+    /**
+     * Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+     */
     insecureHttp?: pulumi.Input<boolean>;
+    /**
+     * 1, 3, 5 or 7.
+     */
     nodeCount: pulumi.Input<number>;
+    /**
+     * The node's number, 1..node_count.
+     */
     nodeIndex: pulumi.Input<number>;
+    /**
+     * The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+     */
     region?: pulumi.Input<string>;
 }

@@ -6,6 +6,9 @@ import * as inputs from "./types/input";
 import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
+/**
+ * A cluster in the provider's state directory (made by<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>or `aerolith cluster create`) as its cloud reports it now.
+ */
 export function getCluster(args: GetClusterArgs, opts?: pulumi.InvokeOptions): Promise<GetClusterResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invoke("aerolith:index/getCluster:getCluster", {
@@ -17,6 +20,9 @@ export function getCluster(args: GetClusterArgs, opts?: pulumi.InvokeOptions): P
  * A collection of arguments for invoking getCluster.
  */
 export interface GetClusterArgs {
+    /**
+     * The cluster name (a cluster in the provider's state_dir).
+     */
     name: string;
 }
 
@@ -24,18 +30,42 @@ export interface GetClusterArgs {
  * A collection of values returned by getCluster.
  */
 export interface GetClusterResult {
+    /**
+     * The id billing gave the cluster (null for a cluster without tenants).
+     */
     readonly billingClusterId: string;
+    /**
+     * PEM CA certificate that verifies the nodes (null with insecure_http).
+     */
     readonly caCertificate: string;
+    /**
+     * local, aws, gcp or azure.
+     */
     readonly cloud: string;
+    /**
+     * Data API URLs of the running nodes.
+     */
     readonly endpoints: string[];
     /**
      * The provider-assigned unique ID for this managed resource.
      */
     readonly id: string;
+    /**
+     * The cluster name (a cluster in the provider's state_dir).
+     */
     readonly name: string;
+    /**
+     * The configured number of nodes.
+     */
     readonly nodeCount: number;
+    /**
+     * The nodes as the cloud reports them now.
+     */
     readonly nodes: outputs.GetClusterNode[];
 }
+/**
+ * A cluster in the provider's state directory (made by<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>or `aerolith cluster create`) as its cloud reports it now.
+ */
 export function getClusterOutput(args: GetClusterOutputArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<GetClusterResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invokeOutput("aerolith:index/getCluster:getCluster", {
@@ -47,5 +77,8 @@ export function getClusterOutput(args: GetClusterOutputArgs, opts?: pulumi.Invok
  * A collection of arguments for invoking getCluster.
  */
 export interface GetClusterOutputArgs {
+    /**
+     * The cluster name (a cluster in the provider's state_dir).
+     */
     name: pulumi.Input<string>;
 }

@@ -6,6 +6,9 @@ import * as inputs from "./types/input";
 import * as outputs from "./types/output";
 import * as utilities from "./utilities";
 
+/**
+ * The pricing tiers billing offers (GET /api/v1/payment/pricing), in catalog order. Money is integers: micro-dollars per month.
+ */
 export function getPricingTiers(opts?: pulumi.InvokeOptions): Promise<GetPricingTiersResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invoke("aerolith:index/getPricingTiers:getPricingTiers", {
@@ -20,9 +23,18 @@ export interface GetPricingTiersResult {
      * The provider-assigned unique ID for this managed resource.
      */
     readonly id: string;
+    /**
+     * Tier names, in catalog order.
+     */
     readonly names: string[];
+    /**
+     * Each tier: name, display*name, base*price_micros and its limits.
+     */
     readonly tiers: outputs.GetPricingTiersTier[];
 }
+/**
+ * The pricing tiers billing offers (GET /api/v1/payment/pricing), in catalog order. Money is integers: micro-dollars per month.
+ */
 export function getPricingTiersOutput(opts?: pulumi.InvokeOutputOptions): pulumi.Output<GetPricingTiersResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invokeOutput("aerolith:index/getPricingTiers:getPricingTiers", {

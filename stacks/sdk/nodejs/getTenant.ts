@@ -4,6 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * A billing tenant by id (a customer's tenant key reads its own).
+ */
 export function getTenant(args: GetTenantArgs, opts?: pulumi.InvokeOptions): Promise<GetTenantResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invoke("aerolith:index/getTenant:getTenant", {
@@ -15,6 +18,9 @@ export function getTenant(args: GetTenantArgs, opts?: pulumi.InvokeOptions): Pro
  * A collection of arguments for invoking getTenant.
  */
 export interface GetTenantArgs {
+    /**
+     * The tenant id.
+     */
     id: string;
 }
 
@@ -22,14 +28,38 @@ export interface GetTenantArgs {
  * A collection of values returned by getTenant.
  */
 export interface GetTenantResult {
+    /**
+     * Credit balance in cents, applied to the next invoice.
+     */
     readonly creditCents: number;
+    /**
+     * Billing contact address.
+     */
     readonly email: string;
+    /**
+     * The tenant id.
+     */
     readonly id: string;
+    /**
+     * The tenant's name.
+     */
     readonly name: string;
+    /**
+     * The customer's organization (on invoices).
+     */
     readonly organization: string;
+    /**
+     * active, suspended or deleted.
+     */
     readonly status: string;
+    /**
+     * The tenant's pricing tier.
+     */
     readonly tier: string;
 }
+/**
+ * A billing tenant by id (a customer's tenant key reads its own).
+ */
 export function getTenantOutput(args: GetTenantOutputArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<GetTenantResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invokeOutput("aerolith:index/getTenant:getTenant", {
@@ -41,5 +71,8 @@ export function getTenantOutput(args: GetTenantOutputArgs, opts?: pulumi.InvokeO
  * A collection of arguments for invoking getTenant.
  */
 export interface GetTenantOutputArgs {
+    /**
+     * The tenant id.
+     */
     id: pulumi.Input<string>;
 }

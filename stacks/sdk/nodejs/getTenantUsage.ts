@@ -4,6 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * A tenant's metered usage over [from, to) as billing recorded it (GET /api/v1/tenants/{id}/usage).
+ */
 export function getTenantUsage(args: GetTenantUsageArgs, opts?: pulumi.InvokeOptions): Promise<GetTenantUsageResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invoke("aerolith:index/getTenantUsage:getTenantUsage", {
@@ -17,8 +20,17 @@ export function getTenantUsage(args: GetTenantUsageArgs, opts?: pulumi.InvokeOpt
  * A collection of arguments for invoking getTenantUsage.
  */
 export interface GetTenantUsageArgs {
+    /**
+     * Start (RFC 3339); default billing's (the current period).
+     */
     from?: string;
+    /**
+     * The tenant id.
+     */
     tenantId: string;
+    /**
+     * End (RFC 3339); default now.
+     */
     to?: string;
 }
 
@@ -26,20 +38,50 @@ export interface GetTenantUsageArgs {
  * A collection of values returned by getTenantUsage.
  */
 export interface GetTenantUsageResult {
+    /**
+     * Bytes sent by the cluster's data API.
+     */
     readonly egressBytes: number;
+    /**
+     * Start (RFC 3339); default billing's (the current period).
+     */
     readonly from?: string;
     /**
      * The provider-assigned unique ID for this managed resource.
      */
     readonly id: string;
+    /**
+     * Bytes received by the cluster's data API.
+     */
     readonly ingressBytes: number;
+    /**
+     * Queries metered.
+     */
     readonly queries: number;
+    /**
+     * Read requests metered.
+     */
     readonly reads: number;
+    /**
+     * Stored bytes integrated over time (byte-seconds).
+     */
     readonly storageByteSeconds: number;
+    /**
+     * The tenant id.
+     */
     readonly tenantId: string;
+    /**
+     * End (RFC 3339); default now.
+     */
     readonly to?: string;
+    /**
+     * Write requests metered.
+     */
     readonly writes: number;
 }
+/**
+ * A tenant's metered usage over [from, to) as billing recorded it (GET /api/v1/tenants/{id}/usage).
+ */
 export function getTenantUsageOutput(args: GetTenantUsageOutputArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<GetTenantUsageResult> {
     opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts || {});
     return pulumi.runtime.invokeOutput("aerolith:index/getTenantUsage:getTenantUsage", {
@@ -53,7 +95,16 @@ export function getTenantUsageOutput(args: GetTenantUsageOutputArgs, opts?: pulu
  * A collection of arguments for invoking getTenantUsage.
  */
 export interface GetTenantUsageOutputArgs {
+    /**
+     * Start (RFC 3339); default billing's (the current period).
+     */
     from?: pulumi.Input<string>;
+    /**
+     * The tenant id.
+     */
     tenantId: pulumi.Input<string>;
+    /**
+     * End (RFC 3339); default now.
+     */
     to?: pulumi.Input<string>;
 }

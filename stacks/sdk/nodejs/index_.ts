@@ -4,6 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * An index on a field (a dot path) of a tenant's collection, built from the documents already there (creating it creates the collection). The provider reaches the tenant's data with an admin key of the tenant it makes for itself once with the cluster admin key and keeps in the state directory's secrets. Import with <cluster>/<tenant>/<collection>/<field> (<cluster>/<collection>/<field> for an unmanaged cluster's default tenant).
+ *
+ * ## Import
+ *
+ * The `pulumi import` command can be used, for example:
+ *
+ * ```sh
+ * $ pulumi import aerolith:index/index:Index orders_by_customer shop/tn_0123456789abcdefghij/orders/customer.id
+ * ```
+ */
 export class Index extends pulumi.CustomResource {
     /**
      * Get an existing Index resource's state with the given name, ID, and optional extra

@@ -4,6 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
+/**
+ * A billing tenant: the customer whose usage is metered and invoiced. Created only with the billing admin key. Every attribute changes in place; a tier change is prorated by billing. Import with the tenant id.
+ *
+ * ## Import
+ *
+ * The `pulumi import` command can be used, for example:
+ *
+ * ```sh
+ * $ pulumi import aerolith:index/tenant:Tenant acme tn_0123456789abcdefghij
+ * ```
+ */
 export class Tenant extends pulumi.CustomResource {
     /**
      * Get an existing Tenant resource's state with the given name, ID, and optional extra
@@ -53,7 +64,7 @@ export class Tenant extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly status: pulumi.Output<string>;
     /**
-     * Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+     * Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
      */
     declare public readonly tier: pulumi.Output<string>;
 
@@ -127,7 +138,7 @@ export interface TenantState {
      */
     status?: pulumi.Input<string>;
     /**
-     * Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+     * Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
      */
     tier?: pulumi.Input<string>;
 }
@@ -153,7 +164,7 @@ export interface TenantArgs {
      */
     organization: pulumi.Input<string>;
     /**
-     * Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+     * Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
      */
     tier: pulumi.Input<string>;
 }

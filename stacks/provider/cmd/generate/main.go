@@ -1,10 +1,10 @@
 // Command generate regenerates what `make generate` checks in for the
 // Pulumi provider: the package schema (tfgen, from the Terraform
-// provider's schema) and the Go, TypeScript and Python SDKs generated from
-// it with Pulumi's own code generators. Running it through the Pulumi CLI
-// (`pulumi package gen-sdk`) would need the CLI to load the plugin through
-// a language host; calling the generators on the bound schema needs
-// neither and gives the same files.
+// provider's schema and its docs in provider/docs) and the Go, TypeScript
+// and Python SDKs generated from it with Pulumi's own code generators.
+// Running it through the Pulumi CLI (`pulumi package gen-sdk`) would need
+// the CLI to load the plugin through a language host; calling the
+// generators on the bound schema needs neither and gives the same files.
 //
 // Usage (from stacks/): go run ./provider/cmd/generate -out .
 package main
@@ -45,10 +45,21 @@ func main() {
 
 func run(out string) error {
 	sink := diag.DefaultSink(os.Stderr, os.Stderr, diag.FormatOptions{Color: colors.Never})
+	// The descriptions come from the Terraform provider's docs in this
+	// repository (tfplugindocs writes provider/docs/resources and
+	// data-sources), never from a download; a resource or data source
+	// without its page fails the generation instead of losing its docs.
+	info := provider.Info()
+	info.UpstreamRepoPath = filepath.Join(out, "..", "provider")
+	if _, err := os.Stat(filepath.Join(info.UpstreamRepoPath, "docs", "resources")); err != nil {
+		return fmt.Errorf("the Terraform provider's docs: %w", err)
+	}
+	if err := os.Setenv("PULUMI_MISSING_DOCS_ERROR", "true"); err != nil {
+		return err
+	}
 	res, err := pftfgen.GenerateSchema(context.Background(), pftfgen.GenerateSchemaOptions{
-		ProviderInfo:    provider.Info(),
+		ProviderInfo:    info,
 		DiagnosticsSink: sink,
-		XInMemoryDocs:   true,
 	})
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)

@@ -12,6 +12,19 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// A tenant API key of a cluster, made with the cluster's admin key. The secret is shown once: it is computed, sensitive and never refreshed. Any change makes a new key. Import with <cluster>/<tenant>/<key id>; an imported key has no secret (it is not recoverable).
+//
+// ## Import
+//
+// The `pulumi import` command can be used, for example:
+//
+// <cluster>/<tenant>/<key id>. The secret is shown once, at creation: an
+//
+// imported key has none in the state.
+//
+// ```sh
+// $ pulumi import aerolith:index/apiKey:ApiKey app shop/tn_0123456789abcdefghij/0503a275b3385fb6
+// ```
 type ApiKey struct {
 	pulumi.CustomResourceState
 

@@ -12,6 +12,19 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// An Aerolith cluster:<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>nodes running the agent on local processes or a cloud's VMs, formed into one raft cluster.<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>and<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>change in place (nodes join, or leave raft before their VM goes); every other argument is fixed at creation and a change is refused at plan time. Read detects drift: a node whose VM was terminated outside Pulumi shows as a<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>change that pulumi up repairs; a cluster deleted outside Pulumi leaves the state with a warning. With<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>the cluster is registered in billing and its nodes enroll (certificates, policies, metering). Import with the cluster name; the cluster's working files (admin key, CA) must be in the provider's state_dir, as `aerolith cluster create` or this provider left them.
+//
+// ## Import
+//
+// The `pulumi import` command can be used, for example:
+//
+// By name; the cluster's files (admin key, CA) must be in the provider's
+//
+// state_dir, as `aerolith cluster create` or this provider left them.
+//
+// ```sh
+// $ pulumi import aerolith:index/cluster:Cluster shop shop
+// ```
 type Cluster struct {
 	pulumi.CustomResourceState
 
@@ -27,7 +40,7 @@ type Cluster struct {
 	BillingClusterId pulumi.StringOutput `pulumi:"billingClusterId"`
 	// PEM CA certificate that verifies the nodes (null with insecure_http).
 	CaCertificate pulumi.StringOutput `pulumi:"caCertificate"`
-	// local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Cloud pulumi.StringOutput `pulumi:"cloud"`
 	// While true (the default), destroy is refused: set it to false and apply first.
 	DeleteProtection pulumi.BoolOutput `pulumi:"deleteProtection"`
@@ -39,13 +52,13 @@ type Cluster struct {
 	Image pulumi.StringPtrOutput `pulumi:"image"`
 	// Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InsecureHttp pulumi.BoolOutput `pulumi:"insecureHttp"`
-	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InstanceType pulumi.StringOutput `pulumi:"instanceType"`
 	// 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Name pulumi.StringOutput `pulumi:"name"`
 	// Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
 	NodeCount pulumi.IntOutput `pulumi:"nodeCount"`
-	// The nodes as the cloud reports them: node_id, instance_id, address, state.
+	// The nodes as the cloud reports them: node*id, instance*id, address, state.
 	Nodes ClusterNodeArrayOutput `pulumi:"nodes"`
 	// Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Region pulumi.StringOutput `pulumi:"region"`
@@ -53,8 +66,9 @@ type Cluster struct {
 	Tags pulumi.StringMapOutput `pulumi:"tags"`
 	// Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
 	TenantIds pulumi.StringArrayOutput `pulumi:"tenantIds"`
-	Timeouts  ClusterTimeoutsPtrOutput `pulumi:"timeouts"`
-	// Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+	Timeouts ClusterTimeoutsPtrOutput `pulumi:"timeouts"`
+	// Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Zone pulumi.StringOutput `pulumi:"zone"`
 }
 
@@ -116,7 +130,7 @@ type clusterState struct {
 	BillingClusterId *string `pulumi:"billingClusterId"`
 	// PEM CA certificate that verifies the nodes (null with insecure_http).
 	CaCertificate *string `pulumi:"caCertificate"`
-	// local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Cloud *string `pulumi:"cloud"`
 	// While true (the default), destroy is refused: set it to false and apply first.
 	DeleteProtection *bool `pulumi:"deleteProtection"`
@@ -128,22 +142,23 @@ type clusterState struct {
 	Image *string `pulumi:"image"`
 	// Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InsecureHttp *bool `pulumi:"insecureHttp"`
-	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InstanceType *string `pulumi:"instanceType"`
 	// 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Name *string `pulumi:"name"`
 	// Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
 	NodeCount *int `pulumi:"nodeCount"`
-	// The nodes as the cloud reports them: node_id, instance_id, address, state.
+	// The nodes as the cloud reports them: node*id, instance*id, address, state.
 	Nodes []ClusterNode `pulumi:"nodes"`
 	// Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Region *string `pulumi:"region"`
 	// Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Tags map[string]string `pulumi:"tags"`
 	// Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
-	TenantIds []string         `pulumi:"tenantIds"`
-	Timeouts  *ClusterTimeouts `pulumi:"timeouts"`
-	// Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	TenantIds []string `pulumi:"tenantIds"`
+	// How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+	Timeouts *ClusterTimeouts `pulumi:"timeouts"`
+	// Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Zone *string `pulumi:"zone"`
 }
 
@@ -160,7 +175,7 @@ type ClusterState struct {
 	BillingClusterId pulumi.StringPtrInput
 	// PEM CA certificate that verifies the nodes (null with insecure_http).
 	CaCertificate pulumi.StringPtrInput
-	// local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Cloud pulumi.StringPtrInput
 	// While true (the default), destroy is refused: set it to false and apply first.
 	DeleteProtection pulumi.BoolPtrInput
@@ -172,13 +187,13 @@ type ClusterState struct {
 	Image pulumi.StringPtrInput
 	// Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InsecureHttp pulumi.BoolPtrInput
-	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InstanceType pulumi.StringPtrInput
 	// 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Name pulumi.StringPtrInput
 	// Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
 	NodeCount pulumi.IntPtrInput
-	// The nodes as the cloud reports them: node_id, instance_id, address, state.
+	// The nodes as the cloud reports them: node*id, instance*id, address, state.
 	Nodes ClusterNodeArrayInput
 	// Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Region pulumi.StringPtrInput
@@ -186,8 +201,9 @@ type ClusterState struct {
 	Tags pulumi.StringMapInput
 	// Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
 	TenantIds pulumi.StringArrayInput
-	Timeouts  ClusterTimeoutsPtrInput
-	// Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+	Timeouts ClusterTimeoutsPtrInput
+	// Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Zone pulumi.StringPtrInput
 }
 
@@ -202,7 +218,7 @@ type clusterArgs struct {
 	AgentUrl string `pulumi:"agentUrl"`
 	// CIDRs that may reach the data API (raft is only ever open between the cluster's nodes). Omit for none. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	AllowedCidrs []string `pulumi:"allowedCidrs"`
-	// local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Cloud string `pulumi:"cloud"`
 	// While true (the default), destroy is refused: set it to false and apply first.
 	DeleteProtection *bool `pulumi:"deleteProtection"`
@@ -212,7 +228,7 @@ type clusterArgs struct {
 	Image *string `pulumi:"image"`
 	// Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InsecureHttp *bool `pulumi:"insecureHttp"`
-	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InstanceType *string `pulumi:"instanceType"`
 	// 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Name string `pulumi:"name"`
@@ -223,9 +239,10 @@ type clusterArgs struct {
 	// Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Tags map[string]string `pulumi:"tags"`
 	// Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
-	TenantIds []string         `pulumi:"tenantIds"`
-	Timeouts  *ClusterTimeouts `pulumi:"timeouts"`
-	// Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	TenantIds []string `pulumi:"tenantIds"`
+	// How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+	Timeouts *ClusterTimeouts `pulumi:"timeouts"`
+	// Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Zone *string `pulumi:"zone"`
 }
 
@@ -237,7 +254,7 @@ type ClusterArgs struct {
 	AgentUrl pulumi.StringInput
 	// CIDRs that may reach the data API (raft is only ever open between the cluster's nodes). Omit for none. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	AllowedCidrs pulumi.StringArrayInput
-	// local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Cloud pulumi.StringInput
 	// While true (the default), destroy is refused: set it to false and apply first.
 	DeleteProtection pulumi.BoolPtrInput
@@ -247,7 +264,7 @@ type ClusterArgs struct {
 	Image pulumi.StringPtrInput
 	// Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InsecureHttp pulumi.BoolPtrInput
-	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	InstanceType pulumi.StringPtrInput
 	// 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Name pulumi.StringInput
@@ -259,8 +276,9 @@ type ClusterArgs struct {
 	Tags pulumi.StringMapInput
 	// Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
 	TenantIds pulumi.StringArrayInput
-	Timeouts  ClusterTimeoutsPtrInput
-	// Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+	// How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+	Timeouts ClusterTimeoutsPtrInput
+	// Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 	Zone pulumi.StringPtrInput
 }
 
@@ -381,7 +399,7 @@ func (o ClusterOutput) CaCertificate() pulumi.StringOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.StringOutput { return v.CaCertificate }).(pulumi.StringOutput)
 }
 
-// local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+// local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 func (o ClusterOutput) Cloud() pulumi.StringOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.StringOutput { return v.Cloud }).(pulumi.StringOutput)
 }
@@ -411,7 +429,7 @@ func (o ClusterOutput) InsecureHttp() pulumi.BoolOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.BoolOutput { return v.InsecureHttp }).(pulumi.BoolOutput)
 }
 
-// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+// EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 func (o ClusterOutput) InstanceType() pulumi.StringOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.StringOutput { return v.InstanceType }).(pulumi.StringOutput)
 }
@@ -426,7 +444,7 @@ func (o ClusterOutput) NodeCount() pulumi.IntOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.IntOutput { return v.NodeCount }).(pulumi.IntOutput)
 }
 
-// The nodes as the cloud reports them: node_id, instance_id, address, state.
+// The nodes as the cloud reports them: node*id, instance*id, address, state.
 func (o ClusterOutput) Nodes() ClusterNodeArrayOutput {
 	return o.ApplyT(func(v *Cluster) ClusterNodeArrayOutput { return v.Nodes }).(ClusterNodeArrayOutput)
 }
@@ -446,11 +464,12 @@ func (o ClusterOutput) TenantIds() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.StringArrayOutput { return v.TenantIds }).(pulumi.StringArrayOutput)
 }
 
+// How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
 func (o ClusterOutput) Timeouts() ClusterTimeoutsPtrOutput {
 	return o.ApplyT(func(v *Cluster) ClusterTimeoutsPtrOutput { return v.Timeouts }).(ClusterTimeoutsPtrOutput)
 }
 
-// Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+// Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
 func (o ClusterOutput) Zone() pulumi.StringOutput {
 	return o.ApplyT(func(v *Cluster) pulumi.StringOutput { return v.Zone }).(pulumi.StringOutput)
 }

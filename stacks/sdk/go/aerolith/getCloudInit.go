@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// Renders the #cloud-config user data of one node, exactly as<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>and `aerolith cluster create` boot theirs: the agent downloaded from<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>and checked against agent_sha256, its configuration, a systemd unit. Managed nodes (billing_url with<span pulumi-lang-nodejs=" billingClusterId " pulumi-lang-dotnet=" BillingClusterId " pulumi-lang-go=" billingClusterId " pulumi-lang-python=" billing_cluster_id " pulumi-lang-yaml=" billingClusterId " pulumi-lang-java=" billingClusterId "> billing_cluster_id </span>and enrollment_token) enroll and discover their peers through billing; unmanaged ones through discover.
 func GetCloudInit(ctx *pulumi.Context, args *GetCloudInitArgs, opts ...pulumi.InvokeOption) (*GetCloudInitResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv GetCloudInitResult
@@ -23,44 +24,76 @@ func GetCloudInit(ctx *pulumi.Context, args *GetCloudInitArgs, opts ...pulumi.In
 
 // A collection of arguments for invoking getCloudInit.
 type GetCloudInitArgs struct {
-	AdminKey         string  `pulumi:"adminKey"`
-	AgentSha256      string  `pulumi:"agentSha256"`
-	AgentUrl         string  `pulumi:"agentUrl"`
-	BillingCa        *string `pulumi:"billingCa"`
+	// The cluster admin key (at least 16 characters).
+	AdminKey string `pulumi:"adminKey"`
+	// SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+	AgentSha256 string `pulumi:"agentSha256"`
+	// URL of the aerolith binary the node downloads and runs (https:// or http://).
+	AgentUrl string `pulumi:"agentUrl"`
+	// PEM bundle the node verifies billing with.
+	BillingCa *string `pulumi:"billingCa"`
+	// The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
 	BillingClusterId *string `pulumi:"billingClusterId"`
-	BillingUrl       *string `pulumi:"billingUrl"`
-	Cloud            string  `pulumi:"cloud"`
-	Cluster          string  `pulumi:"cluster"`
-	Discover         *string `pulumi:"discover"`
-	EnrollmentToken  *string `pulumi:"enrollmentToken"`
-	Initial          *bool   `pulumi:"initial"`
-	InsecureHttp     *bool   `pulumi:"insecureHttp"`
-	NodeCount        int     `pulumi:"nodeCount"`
-	NodeIndex        int     `pulumi:"nodeIndex"`
-	Region           *string `pulumi:"region"`
+	// Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+	BillingUrl *string `pulumi:"billingUrl"`
+	// aws, gcp or azure.
+	Cloud string `pulumi:"cloud"`
+	// The cluster name (as aerolith_cluster's name).
+	Cluster string `pulumi:"cluster"`
+	// Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+	Discover *string `pulumi:"discover"`
+	// The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+	EnrollmentToken *string `pulumi:"enrollmentToken"`
+	// The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+	Initial *bool `pulumi:"initial"`
+	// Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+	InsecureHttp *bool `pulumi:"insecureHttp"`
+	// 1, 3, 5 or 7.
+	NodeCount int `pulumi:"nodeCount"`
+	// The node's number, 1..node_count.
+	NodeIndex int `pulumi:"nodeIndex"`
+	// The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+	Region *string `pulumi:"region"`
 }
 
 // A collection of values returned by getCloudInit.
 type GetCloudInitResult struct {
-	AdminKey         string  `pulumi:"adminKey"`
-	AgentSha256      string  `pulumi:"agentSha256"`
-	AgentUrl         string  `pulumi:"agentUrl"`
-	BillingCa        *string `pulumi:"billingCa"`
+	// The cluster admin key (at least 16 characters).
+	AdminKey string `pulumi:"adminKey"`
+	// SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+	AgentSha256 string `pulumi:"agentSha256"`
+	// URL of the aerolith binary the node downloads and runs (https:// or http://).
+	AgentUrl string `pulumi:"agentUrl"`
+	// PEM bundle the node verifies billing with.
+	BillingCa *string `pulumi:"billingCa"`
+	// The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
 	BillingClusterId *string `pulumi:"billingClusterId"`
-	BillingUrl       *string `pulumi:"billingUrl"`
-	Cloud            string  `pulumi:"cloud"`
-	Cluster          string  `pulumi:"cluster"`
-	Discover         *string `pulumi:"discover"`
-	EnrollmentToken  *string `pulumi:"enrollmentToken"`
+	// Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+	BillingUrl *string `pulumi:"billingUrl"`
+	// aws, gcp or azure.
+	Cloud string `pulumi:"cloud"`
+	// The cluster name (as aerolith_cluster's name).
+	Cluster string `pulumi:"cluster"`
+	// Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+	Discover *string `pulumi:"discover"`
+	// The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+	EnrollmentToken *string `pulumi:"enrollmentToken"`
 	// The provider-assigned unique ID for this managed resource.
-	Id           string  `pulumi:"id"`
-	Initial      *bool   `pulumi:"initial"`
-	InsecureHttp *bool   `pulumi:"insecureHttp"`
-	NodeCount    int     `pulumi:"nodeCount"`
-	NodeId       string  `pulumi:"nodeId"`
-	NodeIndex    int     `pulumi:"nodeIndex"`
-	Region       *string `pulumi:"region"`
-	UserData     string  `pulumi:"userData"`
+	Id string `pulumi:"id"`
+	// The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+	Initial *bool `pulumi:"initial"`
+	// Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+	InsecureHttp *bool `pulumi:"insecureHttp"`
+	// 1, 3, 5 or 7.
+	NodeCount int `pulumi:"nodeCount"`
+	// The node id: the cluster name, -n and<span pulumi-lang-nodejs=" nodeIndex " pulumi-lang-dotnet=" NodeIndex " pulumi-lang-go=" nodeIndex " pulumi-lang-python=" node_index " pulumi-lang-yaml=" nodeIndex " pulumi-lang-java=" nodeIndex "> node_index </span>(shop-n2).
+	NodeId string `pulumi:"nodeId"`
+	// The node's number, 1..node_count.
+	NodeIndex int `pulumi:"nodeIndex"`
+	// The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+	Region *string `pulumi:"region"`
+	// The #cloud-config document (holds the admin key).
+	UserData string `pulumi:"userData"`
 }
 
 func GetCloudInitOutput(ctx *pulumi.Context, args GetCloudInitOutputArgs, opts ...pulumi.InvokeOption) GetCloudInitResultOutput {
@@ -74,21 +107,36 @@ func GetCloudInitOutput(ctx *pulumi.Context, args GetCloudInitOutputArgs, opts .
 
 // A collection of arguments for invoking getCloudInit.
 type GetCloudInitOutputArgs struct {
-	AdminKey         pulumi.StringInput    `pulumi:"adminKey"`
-	AgentSha256      pulumi.StringInput    `pulumi:"agentSha256"`
-	AgentUrl         pulumi.StringInput    `pulumi:"agentUrl"`
-	BillingCa        pulumi.StringPtrInput `pulumi:"billingCa"`
+	// The cluster admin key (at least 16 characters).
+	AdminKey pulumi.StringInput `pulumi:"adminKey"`
+	// SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+	AgentSha256 pulumi.StringInput `pulumi:"agentSha256"`
+	// URL of the aerolith binary the node downloads and runs (https:// or http://).
+	AgentUrl pulumi.StringInput `pulumi:"agentUrl"`
+	// PEM bundle the node verifies billing with.
+	BillingCa pulumi.StringPtrInput `pulumi:"billingCa"`
+	// The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
 	BillingClusterId pulumi.StringPtrInput `pulumi:"billingClusterId"`
-	BillingUrl       pulumi.StringPtrInput `pulumi:"billingUrl"`
-	Cloud            pulumi.StringInput    `pulumi:"cloud"`
-	Cluster          pulumi.StringInput    `pulumi:"cluster"`
-	Discover         pulumi.StringPtrInput `pulumi:"discover"`
-	EnrollmentToken  pulumi.StringPtrInput `pulumi:"enrollmentToken"`
-	Initial          pulumi.BoolPtrInput   `pulumi:"initial"`
-	InsecureHttp     pulumi.BoolPtrInput   `pulumi:"insecureHttp"`
-	NodeCount        pulumi.IntInput       `pulumi:"nodeCount"`
-	NodeIndex        pulumi.IntInput       `pulumi:"nodeIndex"`
-	Region           pulumi.StringPtrInput `pulumi:"region"`
+	// Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+	BillingUrl pulumi.StringPtrInput `pulumi:"billingUrl"`
+	// aws, gcp or azure.
+	Cloud pulumi.StringInput `pulumi:"cloud"`
+	// The cluster name (as aerolith_cluster's name).
+	Cluster pulumi.StringInput `pulumi:"cluster"`
+	// Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+	Discover pulumi.StringPtrInput `pulumi:"discover"`
+	// The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+	EnrollmentToken pulumi.StringPtrInput `pulumi:"enrollmentToken"`
+	// The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+	Initial pulumi.BoolPtrInput `pulumi:"initial"`
+	// Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+	InsecureHttp pulumi.BoolPtrInput `pulumi:"insecureHttp"`
+	// 1, 3, 5 or 7.
+	NodeCount pulumi.IntInput `pulumi:"nodeCount"`
+	// The node's number, 1..node_count.
+	NodeIndex pulumi.IntInput `pulumi:"nodeIndex"`
+	// The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+	Region pulumi.StringPtrInput `pulumi:"region"`
 }
 
 func (GetCloudInitOutputArgs) ElementType() reflect.Type {
@@ -110,42 +158,52 @@ func (o GetCloudInitResultOutput) ToGetCloudInitResultOutputWithContext(ctx cont
 	return o
 }
 
+// The cluster admin key (at least 16 characters).
 func (o GetCloudInitResultOutput) AdminKey() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.AdminKey }).(pulumi.StringOutput)
 }
 
+// SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
 func (o GetCloudInitResultOutput) AgentSha256() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.AgentSha256 }).(pulumi.StringOutput)
 }
 
+// URL of the aerolith binary the node downloads and runs (https:// or http://).
 func (o GetCloudInitResultOutput) AgentUrl() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.AgentUrl }).(pulumi.StringOutput)
 }
 
+// PEM bundle the node verifies billing with.
 func (o GetCloudInitResultOutput) BillingCa() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *string { return v.BillingCa }).(pulumi.StringPtrOutput)
 }
 
+// The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
 func (o GetCloudInitResultOutput) BillingClusterId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *string { return v.BillingClusterId }).(pulumi.StringPtrOutput)
 }
 
+// Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
 func (o GetCloudInitResultOutput) BillingUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *string { return v.BillingUrl }).(pulumi.StringPtrOutput)
 }
 
+// aws, gcp or azure.
 func (o GetCloudInitResultOutput) Cloud() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.Cloud }).(pulumi.StringOutput)
 }
 
+// The cluster name (as aerolith_cluster's name).
 func (o GetCloudInitResultOutput) Cluster() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.Cluster }).(pulumi.StringOutput)
 }
 
+// Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
 func (o GetCloudInitResultOutput) Discover() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *string { return v.Discover }).(pulumi.StringPtrOutput)
 }
 
+// The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
 func (o GetCloudInitResultOutput) EnrollmentToken() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *string { return v.EnrollmentToken }).(pulumi.StringPtrOutput)
 }
@@ -155,30 +213,37 @@ func (o GetCloudInitResultOutput) Id() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.Id }).(pulumi.StringOutput)
 }
 
+// The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
 func (o GetCloudInitResultOutput) Initial() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *bool { return v.Initial }).(pulumi.BoolPtrOutput)
 }
 
+// Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
 func (o GetCloudInitResultOutput) InsecureHttp() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *bool { return v.InsecureHttp }).(pulumi.BoolPtrOutput)
 }
 
+// 1, 3, 5 or 7.
 func (o GetCloudInitResultOutput) NodeCount() pulumi.IntOutput {
 	return o.ApplyT(func(v GetCloudInitResult) int { return v.NodeCount }).(pulumi.IntOutput)
 }
 
+// The node id: the cluster name, -n and<span pulumi-lang-nodejs=" nodeIndex " pulumi-lang-dotnet=" NodeIndex " pulumi-lang-go=" nodeIndex " pulumi-lang-python=" node_index " pulumi-lang-yaml=" nodeIndex " pulumi-lang-java=" nodeIndex "> node_index </span>(shop-n2).
 func (o GetCloudInitResultOutput) NodeId() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.NodeId }).(pulumi.StringOutput)
 }
 
+// The node's number, 1..node_count.
 func (o GetCloudInitResultOutput) NodeIndex() pulumi.IntOutput {
 	return o.ApplyT(func(v GetCloudInitResult) int { return v.NodeIndex }).(pulumi.IntOutput)
 }
 
+// The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
 func (o GetCloudInitResultOutput) Region() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetCloudInitResult) *string { return v.Region }).(pulumi.StringPtrOutput)
 }
 
+// The #cloud-config document (holds the admin key).
 func (o GetCloudInitResultOutput) UserData() pulumi.StringOutput {
 	return o.ApplyT(func(v GetCloudInitResult) string { return v.UserData }).(pulumi.StringOutput)
 }

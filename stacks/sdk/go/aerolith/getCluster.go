@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// A cluster in the provider's state directory (made by<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>or `aerolith cluster create`) as its cloud reports it now.
 func LookupCluster(ctx *pulumi.Context, args *LookupClusterArgs, opts ...pulumi.InvokeOption) (*LookupClusterResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv LookupClusterResult
@@ -23,20 +24,28 @@ func LookupCluster(ctx *pulumi.Context, args *LookupClusterArgs, opts ...pulumi.
 
 // A collection of arguments for invoking getCluster.
 type LookupClusterArgs struct {
+	// The cluster name (a cluster in the provider's state_dir).
 	Name string `pulumi:"name"`
 }
 
 // A collection of values returned by getCluster.
 type LookupClusterResult struct {
-	BillingClusterId string   `pulumi:"billingClusterId"`
-	CaCertificate    string   `pulumi:"caCertificate"`
-	Cloud            string   `pulumi:"cloud"`
-	Endpoints        []string `pulumi:"endpoints"`
+	// The id billing gave the cluster (null for a cluster without tenants).
+	BillingClusterId string `pulumi:"billingClusterId"`
+	// PEM CA certificate that verifies the nodes (null with insecure_http).
+	CaCertificate string `pulumi:"caCertificate"`
+	// local, aws, gcp or azure.
+	Cloud string `pulumi:"cloud"`
+	// Data API URLs of the running nodes.
+	Endpoints []string `pulumi:"endpoints"`
 	// The provider-assigned unique ID for this managed resource.
-	Id        string           `pulumi:"id"`
-	Name      string           `pulumi:"name"`
-	NodeCount int              `pulumi:"nodeCount"`
-	Nodes     []GetClusterNode `pulumi:"nodes"`
+	Id string `pulumi:"id"`
+	// The cluster name (a cluster in the provider's state_dir).
+	Name string `pulumi:"name"`
+	// The configured number of nodes.
+	NodeCount int `pulumi:"nodeCount"`
+	// The nodes as the cloud reports them now.
+	Nodes []GetClusterNode `pulumi:"nodes"`
 }
 
 func LookupClusterOutput(ctx *pulumi.Context, args LookupClusterOutputArgs, opts ...pulumi.InvokeOption) LookupClusterResultOutput {
@@ -50,6 +59,7 @@ func LookupClusterOutput(ctx *pulumi.Context, args LookupClusterOutputArgs, opts
 
 // A collection of arguments for invoking getCluster.
 type LookupClusterOutputArgs struct {
+	// The cluster name (a cluster in the provider's state_dir).
 	Name pulumi.StringInput `pulumi:"name"`
 }
 
@@ -72,18 +82,22 @@ func (o LookupClusterResultOutput) ToLookupClusterResultOutputWithContext(ctx co
 	return o
 }
 
+// The id billing gave the cluster (null for a cluster without tenants).
 func (o LookupClusterResultOutput) BillingClusterId() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupClusterResult) string { return v.BillingClusterId }).(pulumi.StringOutput)
 }
 
+// PEM CA certificate that verifies the nodes (null with insecure_http).
 func (o LookupClusterResultOutput) CaCertificate() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupClusterResult) string { return v.CaCertificate }).(pulumi.StringOutput)
 }
 
+// local, aws, gcp or azure.
 func (o LookupClusterResultOutput) Cloud() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupClusterResult) string { return v.Cloud }).(pulumi.StringOutput)
 }
 
+// Data API URLs of the running nodes.
 func (o LookupClusterResultOutput) Endpoints() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v LookupClusterResult) []string { return v.Endpoints }).(pulumi.StringArrayOutput)
 }
@@ -93,14 +107,17 @@ func (o LookupClusterResultOutput) Id() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupClusterResult) string { return v.Id }).(pulumi.StringOutput)
 }
 
+// The cluster name (a cluster in the provider's state_dir).
 func (o LookupClusterResultOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupClusterResult) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// The configured number of nodes.
 func (o LookupClusterResultOutput) NodeCount() pulumi.IntOutput {
 	return o.ApplyT(func(v LookupClusterResult) int { return v.NodeCount }).(pulumi.IntOutput)
 }
 
+// The nodes as the cloud reports them now.
 func (o LookupClusterResultOutput) Nodes() GetClusterNodeArrayOutput {
 	return o.ApplyT(func(v LookupClusterResult) []GetClusterNode { return v.Nodes }).(GetClusterNodeArrayOutput)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// The pricing tiers billing offers (GET /api/v1/payment/pricing), in catalog order. Money is integers: micro-dollars per month.
 func GetPricingTiers(ctx *pulumi.Context, opts ...pulumi.InvokeOption) (*GetPricingTiersResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv GetPricingTiersResult
@@ -24,8 +25,10 @@ func GetPricingTiers(ctx *pulumi.Context, opts ...pulumi.InvokeOption) (*GetPric
 // A collection of values returned by getPricingTiers.
 type GetPricingTiersResult struct {
 	// The provider-assigned unique ID for this managed resource.
-	Id    string                `pulumi:"id"`
-	Names []string              `pulumi:"names"`
+	Id string `pulumi:"id"`
+	// Tier names, in catalog order.
+	Names []string `pulumi:"names"`
+	// Each tier: name, display*name, base*price_micros and its limits.
 	Tiers []GetPricingTiersTier `pulumi:"tiers"`
 }
 
@@ -56,10 +59,12 @@ func (o GetPricingTiersResultOutput) Id() pulumi.StringOutput {
 	return o.ApplyT(func(v GetPricingTiersResult) string { return v.Id }).(pulumi.StringOutput)
 }
 
+// Tier names, in catalog order.
 func (o GetPricingTiersResultOutput) Names() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v GetPricingTiersResult) []string { return v.Names }).(pulumi.StringArrayOutput)
 }
 
+// Each tier: name, display*name, base*price_micros and its limits.
 func (o GetPricingTiersResultOutput) Tiers() GetPricingTiersTierArrayOutput {
 	return o.ApplyT(func(v GetPricingTiersResult) []GetPricingTiersTier { return v.Tiers }).(GetPricingTiersTierArrayOutput)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// A billing tenant by id (a customer's tenant key reads its own).
 func LookupTenant(ctx *pulumi.Context, args *LookupTenantArgs, opts ...pulumi.InvokeOption) (*LookupTenantResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv LookupTenantResult
@@ -23,18 +24,26 @@ func LookupTenant(ctx *pulumi.Context, args *LookupTenantArgs, opts ...pulumi.In
 
 // A collection of arguments for invoking getTenant.
 type LookupTenantArgs struct {
+	// The tenant id.
 	Id string `pulumi:"id"`
 }
 
 // A collection of values returned by getTenant.
 type LookupTenantResult struct {
-	CreditCents  int    `pulumi:"creditCents"`
-	Email        string `pulumi:"email"`
-	Id           string `pulumi:"id"`
-	Name         string `pulumi:"name"`
+	// Credit balance in cents, applied to the next invoice.
+	CreditCents int `pulumi:"creditCents"`
+	// Billing contact address.
+	Email string `pulumi:"email"`
+	// The tenant id.
+	Id string `pulumi:"id"`
+	// The tenant's name.
+	Name string `pulumi:"name"`
+	// The customer's organization (on invoices).
 	Organization string `pulumi:"organization"`
-	Status       string `pulumi:"status"`
-	Tier         string `pulumi:"tier"`
+	// active, suspended or deleted.
+	Status string `pulumi:"status"`
+	// The tenant's pricing tier.
+	Tier string `pulumi:"tier"`
 }
 
 func LookupTenantOutput(ctx *pulumi.Context, args LookupTenantOutputArgs, opts ...pulumi.InvokeOption) LookupTenantResultOutput {
@@ -48,6 +57,7 @@ func LookupTenantOutput(ctx *pulumi.Context, args LookupTenantOutputArgs, opts .
 
 // A collection of arguments for invoking getTenant.
 type LookupTenantOutputArgs struct {
+	// The tenant id.
 	Id pulumi.StringInput `pulumi:"id"`
 }
 
@@ -70,30 +80,37 @@ func (o LookupTenantResultOutput) ToLookupTenantResultOutputWithContext(ctx cont
 	return o
 }
 
+// Credit balance in cents, applied to the next invoice.
 func (o LookupTenantResultOutput) CreditCents() pulumi.IntOutput {
 	return o.ApplyT(func(v LookupTenantResult) int { return v.CreditCents }).(pulumi.IntOutput)
 }
 
+// Billing contact address.
 func (o LookupTenantResultOutput) Email() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupTenantResult) string { return v.Email }).(pulumi.StringOutput)
 }
 
+// The tenant id.
 func (o LookupTenantResultOutput) Id() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupTenantResult) string { return v.Id }).(pulumi.StringOutput)
 }
 
+// The tenant's name.
 func (o LookupTenantResultOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupTenantResult) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// The customer's organization (on invoices).
 func (o LookupTenantResultOutput) Organization() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupTenantResult) string { return v.Organization }).(pulumi.StringOutput)
 }
 
+// active, suspended or deleted.
 func (o LookupTenantResultOutput) Status() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupTenantResult) string { return v.Status }).(pulumi.StringOutput)
 }
 
+// The tenant's pricing tier.
 func (o LookupTenantResultOutput) Tier() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupTenantResult) string { return v.Tier }).(pulumi.StringOutput)
 }

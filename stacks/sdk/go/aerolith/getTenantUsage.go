@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// A tenant's metered usage over [from, to) as billing recorded it (GET /api/v1/tenants/{id}/usage).
 func GetTenantUsage(ctx *pulumi.Context, args *GetTenantUsageArgs, opts ...pulumi.InvokeOption) (*GetTenantUsageResult, error) {
 	opts = internal.PkgInvokeDefaultOpts(opts)
 	var rv GetTenantUsageResult
@@ -23,24 +24,36 @@ func GetTenantUsage(ctx *pulumi.Context, args *GetTenantUsageArgs, opts ...pulum
 
 // A collection of arguments for invoking getTenantUsage.
 type GetTenantUsageArgs struct {
-	From     *string `pulumi:"from"`
-	TenantId string  `pulumi:"tenantId"`
-	To       *string `pulumi:"to"`
+	// Start (RFC 3339); default billing's (the current period).
+	From *string `pulumi:"from"`
+	// The tenant id.
+	TenantId string `pulumi:"tenantId"`
+	// End (RFC 3339); default now.
+	To *string `pulumi:"to"`
 }
 
 // A collection of values returned by getTenantUsage.
 type GetTenantUsageResult struct {
-	EgressBytes int     `pulumi:"egressBytes"`
-	From        *string `pulumi:"from"`
+	// Bytes sent by the cluster's data API.
+	EgressBytes int `pulumi:"egressBytes"`
+	// Start (RFC 3339); default billing's (the current period).
+	From *string `pulumi:"from"`
 	// The provider-assigned unique ID for this managed resource.
-	Id                 string  `pulumi:"id"`
-	IngressBytes       int     `pulumi:"ingressBytes"`
-	Queries            int     `pulumi:"queries"`
-	Reads              int     `pulumi:"reads"`
-	StorageByteSeconds int     `pulumi:"storageByteSeconds"`
-	TenantId           string  `pulumi:"tenantId"`
-	To                 *string `pulumi:"to"`
-	Writes             int     `pulumi:"writes"`
+	Id string `pulumi:"id"`
+	// Bytes received by the cluster's data API.
+	IngressBytes int `pulumi:"ingressBytes"`
+	// Queries metered.
+	Queries int `pulumi:"queries"`
+	// Read requests metered.
+	Reads int `pulumi:"reads"`
+	// Stored bytes integrated over time (byte-seconds).
+	StorageByteSeconds int `pulumi:"storageByteSeconds"`
+	// The tenant id.
+	TenantId string `pulumi:"tenantId"`
+	// End (RFC 3339); default now.
+	To *string `pulumi:"to"`
+	// Write requests metered.
+	Writes int `pulumi:"writes"`
 }
 
 func GetTenantUsageOutput(ctx *pulumi.Context, args GetTenantUsageOutputArgs, opts ...pulumi.InvokeOption) GetTenantUsageResultOutput {
@@ -54,9 +67,12 @@ func GetTenantUsageOutput(ctx *pulumi.Context, args GetTenantUsageOutputArgs, op
 
 // A collection of arguments for invoking getTenantUsage.
 type GetTenantUsageOutputArgs struct {
-	From     pulumi.StringPtrInput `pulumi:"from"`
-	TenantId pulumi.StringInput    `pulumi:"tenantId"`
-	To       pulumi.StringPtrInput `pulumi:"to"`
+	// Start (RFC 3339); default billing's (the current period).
+	From pulumi.StringPtrInput `pulumi:"from"`
+	// The tenant id.
+	TenantId pulumi.StringInput `pulumi:"tenantId"`
+	// End (RFC 3339); default now.
+	To pulumi.StringPtrInput `pulumi:"to"`
 }
 
 func (GetTenantUsageOutputArgs) ElementType() reflect.Type {
@@ -78,10 +94,12 @@ func (o GetTenantUsageResultOutput) ToGetTenantUsageResultOutputWithContext(ctx 
 	return o
 }
 
+// Bytes sent by the cluster's data API.
 func (o GetTenantUsageResultOutput) EgressBytes() pulumi.IntOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) int { return v.EgressBytes }).(pulumi.IntOutput)
 }
 
+// Start (RFC 3339); default billing's (the current period).
 func (o GetTenantUsageResultOutput) From() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) *string { return v.From }).(pulumi.StringPtrOutput)
 }
@@ -91,30 +109,37 @@ func (o GetTenantUsageResultOutput) Id() pulumi.StringOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) string { return v.Id }).(pulumi.StringOutput)
 }
 
+// Bytes received by the cluster's data API.
 func (o GetTenantUsageResultOutput) IngressBytes() pulumi.IntOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) int { return v.IngressBytes }).(pulumi.IntOutput)
 }
 
+// Queries metered.
 func (o GetTenantUsageResultOutput) Queries() pulumi.IntOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) int { return v.Queries }).(pulumi.IntOutput)
 }
 
+// Read requests metered.
 func (o GetTenantUsageResultOutput) Reads() pulumi.IntOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) int { return v.Reads }).(pulumi.IntOutput)
 }
 
+// Stored bytes integrated over time (byte-seconds).
 func (o GetTenantUsageResultOutput) StorageByteSeconds() pulumi.IntOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) int { return v.StorageByteSeconds }).(pulumi.IntOutput)
 }
 
+// The tenant id.
 func (o GetTenantUsageResultOutput) TenantId() pulumi.StringOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) string { return v.TenantId }).(pulumi.StringOutput)
 }
 
+// End (RFC 3339); default now.
 func (o GetTenantUsageResultOutput) To() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) *string { return v.To }).(pulumi.StringPtrOutput)
 }
 
+// Write requests metered.
 func (o GetTenantUsageResultOutput) Writes() pulumi.IntOutput {
 	return o.ApplyT(func(v GetTenantUsageResult) int { return v.Writes }).(pulumi.IntOutput)
 }

@@ -12,6 +12,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// An index on a field (a dot path) of a tenant's collection, built from the documents already there (creating it creates the collection). The provider reaches the tenant's data with an admin key of the tenant it makes for itself once with the cluster admin key and keeps in the state directory's secrets. Import with <cluster>/<tenant>/<collection>/<field> (<cluster>/<collection>/<field> for an unmanaged cluster's default tenant).
+//
+// ## Import
+//
+// The `pulumi import` command can be used, for example:
+//
+// ```sh
+// $ pulumi import aerolith:index/index:Index orders_by_customer shop/tn_0123456789abcdefghij/orders/customer.id
+// ```
 type Index struct {
 	pulumi.CustomResourceState
 

@@ -14,10 +14,14 @@ import (
 var _ = internal.GetEnvOrDefault
 
 type ClusterNode struct {
-	Address    string `pulumi:"address"`
-	InstanceId string `pulumi:"instanceId"`
-	NodeId     string `pulumi:"nodeId"`
-	State      string `pulumi:"state"`
+	// The node's public IP address, else its private one.
+	Address *string `pulumi:"address"`
+	// The id the cloud gave the node's VM (or, local, its process).
+	InstanceId *string `pulumi:"instanceId"`
+	// The node id: the cluster name, -n and the node's number (shop-n2).
+	NodeId *string `pulumi:"nodeId"`
+	// pending, running, stopping, stopped or terminated (the same words on every cloud).
+	State *string `pulumi:"state"`
 }
 
 // ClusterNodeInput is an input type that accepts ClusterNodeArgs and ClusterNodeOutput values.
@@ -32,10 +36,14 @@ type ClusterNodeInput interface {
 }
 
 type ClusterNodeArgs struct {
-	Address    pulumi.StringInput `pulumi:"address"`
-	InstanceId pulumi.StringInput `pulumi:"instanceId"`
-	NodeId     pulumi.StringInput `pulumi:"nodeId"`
-	State      pulumi.StringInput `pulumi:"state"`
+	// The node's public IP address, else its private one.
+	Address pulumi.StringPtrInput `pulumi:"address"`
+	// The id the cloud gave the node's VM (or, local, its process).
+	InstanceId pulumi.StringPtrInput `pulumi:"instanceId"`
+	// The node id: the cluster name, -n and the node's number (shop-n2).
+	NodeId pulumi.StringPtrInput `pulumi:"nodeId"`
+	// pending, running, stopping, stopped or terminated (the same words on every cloud).
+	State pulumi.StringPtrInput `pulumi:"state"`
 }
 
 func (ClusterNodeArgs) ElementType() reflect.Type {
@@ -89,20 +97,24 @@ func (o ClusterNodeOutput) ToClusterNodeOutputWithContext(ctx context.Context) C
 	return o
 }
 
-func (o ClusterNodeOutput) Address() pulumi.StringOutput {
-	return o.ApplyT(func(v ClusterNode) string { return v.Address }).(pulumi.StringOutput)
+// The node's public IP address, else its private one.
+func (o ClusterNodeOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ClusterNode) *string { return v.Address }).(pulumi.StringPtrOutput)
 }
 
-func (o ClusterNodeOutput) InstanceId() pulumi.StringOutput {
-	return o.ApplyT(func(v ClusterNode) string { return v.InstanceId }).(pulumi.StringOutput)
+// The id the cloud gave the node's VM (or, local, its process).
+func (o ClusterNodeOutput) InstanceId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ClusterNode) *string { return v.InstanceId }).(pulumi.StringPtrOutput)
 }
 
-func (o ClusterNodeOutput) NodeId() pulumi.StringOutput {
-	return o.ApplyT(func(v ClusterNode) string { return v.NodeId }).(pulumi.StringOutput)
+// The node id: the cluster name, -n and the node's number (shop-n2).
+func (o ClusterNodeOutput) NodeId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ClusterNode) *string { return v.NodeId }).(pulumi.StringPtrOutput)
 }
 
-func (o ClusterNodeOutput) State() pulumi.StringOutput {
-	return o.ApplyT(func(v ClusterNode) string { return v.State }).(pulumi.StringOutput)
+// pending, running, stopping, stopped or terminated (the same words on every cloud).
+func (o ClusterNodeOutput) State() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ClusterNode) *string { return v.State }).(pulumi.StringPtrOutput)
 }
 
 type ClusterNodeArrayOutput struct{ *pulumi.OutputState }
@@ -807,10 +819,14 @@ func (o ProviderGcpPtrOutput) Zone() pulumi.StringPtrOutput {
 }
 
 type GetClusterNode struct {
-	Address    string `pulumi:"address"`
+	// The node's public IP address, else its private one.
+	Address string `pulumi:"address"`
+	// The id the cloud gave the node's VM (or, local, its process).
 	InstanceId string `pulumi:"instanceId"`
-	NodeId     string `pulumi:"nodeId"`
-	State      string `pulumi:"state"`
+	// The node id: the cluster name, -n and the node's number (shop-n2).
+	NodeId string `pulumi:"nodeId"`
+	// pending, running, stopping, stopped or terminated (the same words on every cloud).
+	State string `pulumi:"state"`
 }
 
 // GetClusterNodeInput is an input type that accepts GetClusterNodeArgs and GetClusterNodeOutput values.
@@ -825,10 +841,14 @@ type GetClusterNodeInput interface {
 }
 
 type GetClusterNodeArgs struct {
-	Address    pulumi.StringInput `pulumi:"address"`
+	// The node's public IP address, else its private one.
+	Address pulumi.StringInput `pulumi:"address"`
+	// The id the cloud gave the node's VM (or, local, its process).
 	InstanceId pulumi.StringInput `pulumi:"instanceId"`
-	NodeId     pulumi.StringInput `pulumi:"nodeId"`
-	State      pulumi.StringInput `pulumi:"state"`
+	// The node id: the cluster name, -n and the node's number (shop-n2).
+	NodeId pulumi.StringInput `pulumi:"nodeId"`
+	// pending, running, stopping, stopped or terminated (the same words on every cloud).
+	State pulumi.StringInput `pulumi:"state"`
 }
 
 func (GetClusterNodeArgs) ElementType() reflect.Type {
@@ -882,18 +902,22 @@ func (o GetClusterNodeOutput) ToGetClusterNodeOutputWithContext(ctx context.Cont
 	return o
 }
 
+// The node's public IP address, else its private one.
 func (o GetClusterNodeOutput) Address() pulumi.StringOutput {
 	return o.ApplyT(func(v GetClusterNode) string { return v.Address }).(pulumi.StringOutput)
 }
 
+// The id the cloud gave the node's VM (or, local, its process).
 func (o GetClusterNodeOutput) InstanceId() pulumi.StringOutput {
 	return o.ApplyT(func(v GetClusterNode) string { return v.InstanceId }).(pulumi.StringOutput)
 }
 
+// The node id: the cluster name, -n and the node's number (shop-n2).
 func (o GetClusterNodeOutput) NodeId() pulumi.StringOutput {
 	return o.ApplyT(func(v GetClusterNode) string { return v.NodeId }).(pulumi.StringOutput)
 }
 
+// pending, running, stopping, stopped or terminated (the same words on every cloud).
 func (o GetClusterNodeOutput) State() pulumi.StringOutput {
 	return o.ApplyT(func(v GetClusterNode) string { return v.State }).(pulumi.StringOutput)
 }
@@ -919,14 +943,22 @@ func (o GetClusterNodeArrayOutput) Index(i pulumi.IntInput) GetClusterNodeOutput
 }
 
 type GetPricingTiersTier struct {
-	ApiCallsPerDay        int    `pulumi:"apiCallsPerDay"`
-	BasePriceMicros       int    `pulumi:"basePriceMicros"`
-	ConcurrentConnections int    `pulumi:"concurrentConnections"`
-	DisplayName           string `pulumi:"displayName"`
-	Name                  string `pulumi:"name"`
-	RequestsPerSecond     int    `pulumi:"requestsPerSecond"`
-	RetentionDays         int    `pulumi:"retentionDays"`
-	StorageBytes          int    `pulumi:"storageBytes"`
+	// API calls allowed per day.
+	ApiCallsPerDay int `pulumi:"apiCallsPerDay"`
+	// Monthly base price in micro-dollars.
+	BasePriceMicros int `pulumi:"basePriceMicros"`
+	// Concurrent connections allowed.
+	ConcurrentConnections int `pulumi:"concurrentConnections"`
+	// The tier's name for people.
+	DisplayName string `pulumi:"displayName"`
+	// The tier's name (a tenant's tier).
+	Name string `pulumi:"name"`
+	// Requests allowed per second.
+	RequestsPerSecond int `pulumi:"requestsPerSecond"`
+	// Days data is retained.
+	RetentionDays int `pulumi:"retentionDays"`
+	// Storage limit in bytes.
+	StorageBytes int `pulumi:"storageBytes"`
 }
 
 // GetPricingTiersTierInput is an input type that accepts GetPricingTiersTierArgs and GetPricingTiersTierOutput values.
@@ -941,14 +973,22 @@ type GetPricingTiersTierInput interface {
 }
 
 type GetPricingTiersTierArgs struct {
-	ApiCallsPerDay        pulumi.IntInput    `pulumi:"apiCallsPerDay"`
-	BasePriceMicros       pulumi.IntInput    `pulumi:"basePriceMicros"`
-	ConcurrentConnections pulumi.IntInput    `pulumi:"concurrentConnections"`
-	DisplayName           pulumi.StringInput `pulumi:"displayName"`
-	Name                  pulumi.StringInput `pulumi:"name"`
-	RequestsPerSecond     pulumi.IntInput    `pulumi:"requestsPerSecond"`
-	RetentionDays         pulumi.IntInput    `pulumi:"retentionDays"`
-	StorageBytes          pulumi.IntInput    `pulumi:"storageBytes"`
+	// API calls allowed per day.
+	ApiCallsPerDay pulumi.IntInput `pulumi:"apiCallsPerDay"`
+	// Monthly base price in micro-dollars.
+	BasePriceMicros pulumi.IntInput `pulumi:"basePriceMicros"`
+	// Concurrent connections allowed.
+	ConcurrentConnections pulumi.IntInput `pulumi:"concurrentConnections"`
+	// The tier's name for people.
+	DisplayName pulumi.StringInput `pulumi:"displayName"`
+	// The tier's name (a tenant's tier).
+	Name pulumi.StringInput `pulumi:"name"`
+	// Requests allowed per second.
+	RequestsPerSecond pulumi.IntInput `pulumi:"requestsPerSecond"`
+	// Days data is retained.
+	RetentionDays pulumi.IntInput `pulumi:"retentionDays"`
+	// Storage limit in bytes.
+	StorageBytes pulumi.IntInput `pulumi:"storageBytes"`
 }
 
 func (GetPricingTiersTierArgs) ElementType() reflect.Type {
@@ -1002,34 +1042,42 @@ func (o GetPricingTiersTierOutput) ToGetPricingTiersTierOutputWithContext(ctx co
 	return o
 }
 
+// API calls allowed per day.
 func (o GetPricingTiersTierOutput) ApiCallsPerDay() pulumi.IntOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) int { return v.ApiCallsPerDay }).(pulumi.IntOutput)
 }
 
+// Monthly base price in micro-dollars.
 func (o GetPricingTiersTierOutput) BasePriceMicros() pulumi.IntOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) int { return v.BasePriceMicros }).(pulumi.IntOutput)
 }
 
+// Concurrent connections allowed.
 func (o GetPricingTiersTierOutput) ConcurrentConnections() pulumi.IntOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) int { return v.ConcurrentConnections }).(pulumi.IntOutput)
 }
 
+// The tier's name for people.
 func (o GetPricingTiersTierOutput) DisplayName() pulumi.StringOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) string { return v.DisplayName }).(pulumi.StringOutput)
 }
 
+// The tier's name (a tenant's tier).
 func (o GetPricingTiersTierOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// Requests allowed per second.
 func (o GetPricingTiersTierOutput) RequestsPerSecond() pulumi.IntOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) int { return v.RequestsPerSecond }).(pulumi.IntOutput)
 }
 
+// Days data is retained.
 func (o GetPricingTiersTierOutput) RetentionDays() pulumi.IntOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) int { return v.RetentionDays }).(pulumi.IntOutput)
 }
 
+// Storage limit in bytes.
 func (o GetPricingTiersTierOutput) StorageBytes() pulumi.IntOutput {
 	return o.ApplyT(func(v GetPricingTiersTier) int { return v.StorageBytes }).(pulumi.IntOutput)
 }

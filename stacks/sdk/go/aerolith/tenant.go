@@ -12,6 +12,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// A billing tenant: the customer whose usage is metered and invoiced. Created only with the billing admin key. Every attribute changes in place; a tier change is prorated by billing. Import with the tenant id.
+//
+// ## Import
+//
+// The `pulumi import` command can be used, for example:
+//
+// ```sh
+// $ pulumi import aerolith:index/tenant:Tenant acme tn_0123456789abcdefghij
+// ```
 type Tenant struct {
 	pulumi.CustomResourceState
 
@@ -25,7 +34,7 @@ type Tenant struct {
 	Organization pulumi.StringOutput `pulumi:"organization"`
 	// active or suspended (billing suspends a tenant whose invoices are past due).
 	Status pulumi.StringOutput `pulumi:"status"`
-	// Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+	// Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
 	Tier pulumi.StringOutput `pulumi:"tier"`
 }
 
@@ -81,7 +90,7 @@ type tenantState struct {
 	Organization *string `pulumi:"organization"`
 	// active or suspended (billing suspends a tenant whose invoices are past due).
 	Status *string `pulumi:"status"`
-	// Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+	// Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
 	Tier *string `pulumi:"tier"`
 }
 
@@ -96,7 +105,7 @@ type TenantState struct {
 	Organization pulumi.StringPtrInput
 	// active or suspended (billing suspends a tenant whose invoices are past due).
 	Status pulumi.StringPtrInput
-	// Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+	// Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
 	Tier pulumi.StringPtrInput
 }
 
@@ -113,7 +122,7 @@ type tenantArgs struct {
 	Name string `pulumi:"name"`
 	// The customer's organization (on invoices).
 	Organization string `pulumi:"organization"`
-	// Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+	// Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
 	Tier string `pulumi:"tier"`
 }
 
@@ -127,7 +136,7 @@ type TenantArgs struct {
 	Name pulumi.StringInput
 	// The customer's organization (on invoices).
 	Organization pulumi.StringInput
-	// Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+	// Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
 	Tier pulumi.StringInput
 }
 
@@ -243,7 +252,7 @@ func (o TenantOutput) Status() pulumi.StringOutput {
 	return o.ApplyT(func(v *Tenant) pulumi.StringOutput { return v.Status }).(pulumi.StringOutput)
 }
 
-// Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+// Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
 func (o TenantOutput) Tier() pulumi.StringOutput {
 	return o.ApplyT(func(v *Tenant) pulumi.StringOutput { return v.Tier }).(pulumi.StringOutput)
 }

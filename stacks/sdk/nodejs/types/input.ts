@@ -6,10 +6,22 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 
 export interface ClusterNode {
-    address: pulumi.Input<string>;
-    instanceId: pulumi.Input<string>;
-    nodeId: pulumi.Input<string>;
-    state: pulumi.Input<string>;
+    /**
+     * The node's public IP address, else its private one.
+     */
+    address?: pulumi.Input<string>;
+    /**
+     * The id the cloud gave the node's VM (or, local, its process).
+     */
+    instanceId?: pulumi.Input<string>;
+    /**
+     * The node id: the cluster name, -n and the node's number (shop-n2).
+     */
+    nodeId?: pulumi.Input<string>;
+    /**
+     * pending, running, stopping, stopped or terminated (the same words on every cloud).
+     */
+    state?: pulumi.Input<string>;
 }
 
 export interface ClusterTimeouts {

@@ -6,9 +6,21 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 
 export interface ClusterNode {
+    /**
+     * The node's public IP address, else its private one.
+     */
     address: string;
+    /**
+     * The id the cloud gave the node's VM (or, local, its process).
+     */
     instanceId: string;
+    /**
+     * The node id: the cluster name, -n and the node's number (shop-n2).
+     */
     nodeId: string;
+    /**
+     * pending, running, stopping, stopped or terminated (the same words on every cloud).
+     */
     state: string;
 }
 
@@ -28,20 +40,56 @@ export interface ClusterTimeouts {
 }
 
 export interface GetClusterNode {
+    /**
+     * The node's public IP address, else its private one.
+     */
     address: string;
+    /**
+     * The id the cloud gave the node's VM (or, local, its process).
+     */
     instanceId: string;
+    /**
+     * The node id: the cluster name, -n and the node's number (shop-n2).
+     */
     nodeId: string;
+    /**
+     * pending, running, stopping, stopped or terminated (the same words on every cloud).
+     */
     state: string;
 }
 
 export interface GetPricingTiersTier {
+    /**
+     * API calls allowed per day.
+     */
     apiCallsPerDay: number;
+    /**
+     * Monthly base price in micro-dollars.
+     */
     basePriceMicros: number;
+    /**
+     * Concurrent connections allowed.
+     */
     concurrentConnections: number;
+    /**
+     * The tier's name for people.
+     */
     displayName: string;
+    /**
+     * The tier's name (a tenant's tier).
+     */
     name: string;
+    /**
+     * Requests allowed per second.
+     */
     requestsPerSecond: number;
+    /**
+     * Days data is retained.
+     */
     retentionDays: number;
+    /**
+     * Storage limit in bytes.
+     */
     storageBytes: number;
 }
 

@@ -31,59 +31,93 @@ MYPY = False
 
 if not MYPY:
     class ClusterNodeArgsDict(TypedDict):
-        address: pulumi.Input[_builtins.str]
-        instance_id: pulumi.Input[_builtins.str]
-        node_id: pulumi.Input[_builtins.str]
-        state: pulumi.Input[_builtins.str]
+        address: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The node's public IP address, else its private one.
+        """
+        instance_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The id the cloud gave the node's VM (or, local, its process).
+        """
+        node_id: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        The node id: the cluster name, -n and the node's number (shop-n2).
+        """
+        state: NotRequired[pulumi.Input[_builtins.str]]
+        """
+        pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
 elif False:
     ClusterNodeArgsDict: TypeAlias = Mapping[str, Any]
 
 @pulumi.input_type
 class ClusterNodeArgs:
     def __init__(__self__, *,
-                 address: pulumi.Input[_builtins.str],
-                 instance_id: pulumi.Input[_builtins.str],
-                 node_id: pulumi.Input[_builtins.str],
-                 state: pulumi.Input[_builtins.str]):
-        pulumi.set(__self__, "address", address)
-        pulumi.set(__self__, "instance_id", instance_id)
-        pulumi.set(__self__, "node_id", node_id)
-        pulumi.set(__self__, "state", state)
+                 address: Optional[pulumi.Input[_builtins.str]] = None,
+                 instance_id: Optional[pulumi.Input[_builtins.str]] = None,
+                 node_id: Optional[pulumi.Input[_builtins.str]] = None,
+                 state: Optional[pulumi.Input[_builtins.str]] = None):
+        """
+        :param pulumi.Input[_builtins.str] address: The node's public IP address, else its private one.
+        :param pulumi.Input[_builtins.str] instance_id: The id the cloud gave the node's VM (or, local, its process).
+        :param pulumi.Input[_builtins.str] node_id: The node id: the cluster name, -n and the node's number (shop-n2).
+        :param pulumi.Input[_builtins.str] state: pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
+        if address is not None:
+            pulumi.set(__self__, "address", address)
+        if instance_id is not None:
+            pulumi.set(__self__, "instance_id", instance_id)
+        if node_id is not None:
+            pulumi.set(__self__, "node_id", node_id)
+        if state is not None:
+            pulumi.set(__self__, "state", state)
 
     @_builtins.property
     @pulumi.getter
-    def address(self) -> pulumi.Input[_builtins.str]:
+    def address(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The node's public IP address, else its private one.
+        """
         return pulumi.get(self, "address")
 
     @address.setter
-    def address(self, value: pulumi.Input[_builtins.str]):
+    def address(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "address", value)
 
     @_builtins.property
     @pulumi.getter(name="instanceId")
-    def instance_id(self) -> pulumi.Input[_builtins.str]:
+    def instance_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The id the cloud gave the node's VM (or, local, its process).
+        """
         return pulumi.get(self, "instance_id")
 
     @instance_id.setter
-    def instance_id(self, value: pulumi.Input[_builtins.str]):
+    def instance_id(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "instance_id", value)
 
     @_builtins.property
     @pulumi.getter(name="nodeId")
-    def node_id(self) -> pulumi.Input[_builtins.str]:
+    def node_id(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        The node id: the cluster name, -n and the node's number (shop-n2).
+        """
         return pulumi.get(self, "node_id")
 
     @node_id.setter
-    def node_id(self, value: pulumi.Input[_builtins.str]):
+    def node_id(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "node_id", value)
 
     @_builtins.property
     @pulumi.getter
-    def state(self) -> pulumi.Input[_builtins.str]:
+    def state(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
         return pulumi.get(self, "state")
 
     @state.setter
-    def state(self, value: pulumi.Input[_builtins.str]):
+    def state(self, value: Optional[pulumi.Input[_builtins.str]]):
         pulumi.set(self, "state", value)
 
 

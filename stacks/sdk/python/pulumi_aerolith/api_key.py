@@ -201,7 +201,20 @@ class ApiKey(pulumi.CustomResource):
                  tenant: Optional[pulumi.Input[_builtins.str]] = None,
                  __props__=None):
         """
-        Create a ApiKey resource with the given unique name, props, and options.
+        A tenant API key of a cluster, made with the cluster's admin key. The secret is shown once: it is computed, sensitive and never refreshed. Any change makes a new key. Import with <cluster>/<tenant>/<key id>; an imported key has no secret (it is not recoverable).
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        <cluster>/<tenant>/<key id>. The secret is shown once, at creation: an
+
+        imported key has none in the state.
+
+        ```sh
+        $ pulumi import aerolith:index/apiKey:ApiKey app shop/tn_0123456789abcdefghij/0503a275b3385fb6
+        ```
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] cluster: The cluster (an aerolith_cluster's id).
@@ -216,7 +229,20 @@ class ApiKey(pulumi.CustomResource):
                  args: ApiKeyArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        Create a ApiKey resource with the given unique name, props, and options.
+        A tenant API key of a cluster, made with the cluster's admin key. The secret is shown once: it is computed, sensitive and never refreshed. Any change makes a new key. Import with <cluster>/<tenant>/<key id>; an imported key has no secret (it is not recoverable).
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        <cluster>/<tenant>/<key id>. The secret is shown once, at creation: an
+
+        imported key has none in the state.
+
+        ```sh
+        $ pulumi import aerolith:index/apiKey:ApiKey app shop/tn_0123456789abcdefghij/0503a275b3385fb6
+        ```
+
         :param str resource_name: The name of the resource.
         :param ApiKeyArgs args: The arguments to use to populate this resource's properties.
         :param pulumi.ResourceOptions opts: Options for the resource.

@@ -41,19 +41,20 @@ class ClusterArgs:
         The set of arguments for constructing a Cluster resource.
         :param pulumi.Input[_builtins.str] agent_sha256: SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); a node refuses a binary that does not match. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] agent_url: URL of the aerolith binary the nodes download and run (https://, http:// or file://; local clusters: a file:// URL, whose binary also runs the local instances). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
-        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] name: 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allowed_cidrs: CIDRs that may reach the data API (raft is only ever open between the cluster's nodes). Omit for none. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] delete_protection: While true (the default), destroy is refused: set it to false and apply first.
         :param pulumi.Input[_builtins.int] disk_gb: Data disk per node, 10-16384 GiB (default 20). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] image: Machine image (aws: an AMI id). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] insecure_http: Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
-        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
-        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input['ClusterTimeoutsArgs'] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         pulumi.set(__self__, "agent_sha256", agent_sha256)
         pulumi.set(__self__, "agent_url", agent_url)
@@ -112,7 +113,7 @@ class ClusterArgs:
     @pulumi.getter
     def cloud(self) -> pulumi.Input[_builtins.str]:
         """
-        local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "cloud")
 
@@ -196,7 +197,7 @@ class ClusterArgs:
     @pulumi.getter(name="instanceType")
     def instance_type(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
-        EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "instance_type")
 
@@ -255,6 +256,9 @@ class ClusterArgs:
     @_builtins.property
     @pulumi.getter
     def timeouts(self) -> Optional[pulumi.Input['ClusterTimeoutsArgs']]:
+        """
+        How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        """
         return pulumi.get(self, "timeouts")
 
     @timeouts.setter
@@ -265,7 +269,7 @@ class ClusterArgs:
     @pulumi.getter
     def zone(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
-        Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "zone")
 
@@ -306,20 +310,21 @@ class _ClusterState:
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allowed_cidrs: CIDRs that may reach the data API (raft is only ever open between the cluster's nodes). Omit for none. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] billing_cluster_id: The id billing gave the cluster (with tenant_ids).
         :param pulumi.Input[_builtins.str] ca_certificate: PEM CA certificate that verifies the nodes (null with insecure_http).
-        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] delete_protection: While true (the default), destroy is refused: set it to false and apply first.
         :param pulumi.Input[_builtins.int] disk_gb: Data disk per node, 10-16384 GiB (default 20). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] endpoints: Data API URLs of the running nodes.
         :param pulumi.Input[_builtins.str] image: Machine image (aws: an AMI id). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] insecure_http: Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
-        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] name: 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
-        :param pulumi.Input[Sequence[pulumi.Input['ClusterNodeArgs']]] nodes: The nodes as the cloud reports them: node_id, instance_id, address, state.
+        :param pulumi.Input[Sequence[pulumi.Input['ClusterNodeArgs']]] nodes: The nodes as the cloud reports them: node*id, instance*id, address, state.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
-        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input['ClusterTimeoutsArgs'] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         if admin_key is not None:
             pulumi.set(__self__, "admin_key", admin_key)
@@ -440,7 +445,7 @@ class _ClusterState:
     @pulumi.getter
     def cloud(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
-        local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "cloud")
 
@@ -512,7 +517,7 @@ class _ClusterState:
     @pulumi.getter(name="instanceType")
     def instance_type(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
-        EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "instance_type")
 
@@ -548,7 +553,7 @@ class _ClusterState:
     @pulumi.getter
     def nodes(self) -> Optional[pulumi.Input[Sequence[pulumi.Input['ClusterNodeArgs']]]]:
         """
-        The nodes as the cloud reports them: node_id, instance_id, address, state.
+        The nodes as the cloud reports them: node*id, instance*id, address, state.
         """
         return pulumi.get(self, "nodes")
 
@@ -595,6 +600,9 @@ class _ClusterState:
     @_builtins.property
     @pulumi.getter
     def timeouts(self) -> Optional[pulumi.Input['ClusterTimeoutsArgs']]:
+        """
+        How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        """
         return pulumi.get(self, "timeouts")
 
     @timeouts.setter
@@ -605,7 +613,7 @@ class _ClusterState:
     @pulumi.getter
     def zone(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
-        Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "zone")
 
@@ -638,24 +646,38 @@ class Cluster(pulumi.CustomResource):
                  zone: Optional[pulumi.Input[_builtins.str]] = None,
                  __props__=None):
         """
-        Create a Cluster resource with the given unique name, props, and options.
+        An Aerolith cluster:<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>nodes running the agent on local processes or a cloud's VMs, formed into one raft cluster.<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>and<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>change in place (nodes join, or leave raft before their VM goes); every other argument is fixed at creation and a change is refused at plan time. Read detects drift: a node whose VM was terminated outside Pulumi shows as a<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>change that pulumi up repairs; a cluster deleted outside Pulumi leaves the state with a warning. With<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>the cluster is registered in billing and its nodes enroll (certificates, policies, metering). Import with the cluster name; the cluster's working files (admin key, CA) must be in the provider's state_dir, as `aerolith cluster create` or this provider left them.
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        By name; the cluster's files (admin key, CA) must be in the provider's
+
+        state_dir, as `aerolith cluster create` or this provider left them.
+
+        ```sh
+        $ pulumi import aerolith:index/cluster:Cluster shop shop
+        ```
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] agent_sha256: SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); a node refuses a binary that does not match. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] agent_url: URL of the aerolith binary the nodes download and run (https://, http:// or file://; local clusters: a file:// URL, whose binary also runs the local instances). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allowed_cidrs: CIDRs that may reach the data API (raft is only ever open between the cluster's nodes). Omit for none. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
-        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] delete_protection: While true (the default), destroy is refused: set it to false and apply first.
         :param pulumi.Input[_builtins.int] disk_gb: Data disk per node, 10-16384 GiB (default 20). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] image: Machine image (aws: an AMI id). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] insecure_http: Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
-        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] name: 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
-        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         ...
     @overload
@@ -664,7 +686,20 @@ class Cluster(pulumi.CustomResource):
                  args: ClusterArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        Create a Cluster resource with the given unique name, props, and options.
+        An Aerolith cluster:<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>nodes running the agent on local processes or a cloud's VMs, formed into one raft cluster.<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>and<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>change in place (nodes join, or leave raft before their VM goes); every other argument is fixed at creation and a change is refused at plan time. Read detects drift: a node whose VM was terminated outside Pulumi shows as a<span pulumi-lang-nodejs=" nodeCount " pulumi-lang-dotnet=" NodeCount " pulumi-lang-go=" nodeCount " pulumi-lang-python=" node_count " pulumi-lang-yaml=" nodeCount " pulumi-lang-java=" nodeCount "> node_count </span>change that pulumi up repairs; a cluster deleted outside Pulumi leaves the state with a warning. With<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>the cluster is registered in billing and its nodes enroll (certificates, policies, metering). Import with the cluster name; the cluster's working files (admin key, CA) must be in the provider's state_dir, as `aerolith cluster create` or this provider left them.
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        By name; the cluster's files (admin key, CA) must be in the provider's
+
+        state_dir, as `aerolith cluster create` or this provider left them.
+
+        ```sh
+        $ pulumi import aerolith:index/cluster:Cluster shop shop
+        ```
+
         :param str resource_name: The name of the resource.
         :param ClusterArgs args: The arguments to use to populate this resource's properties.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -780,20 +815,21 @@ class Cluster(pulumi.CustomResource):
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] allowed_cidrs: CIDRs that may reach the data API (raft is only ever open between the cluster's nodes). Omit for none. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] billing_cluster_id: The id billing gave the cluster (with tenant_ids).
         :param pulumi.Input[_builtins.str] ca_certificate: PEM CA certificate that verifies the nodes (null with insecure_http).
-        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] cloud: local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] delete_protection: While true (the default), destroy is refused: set it to false and apply first.
         :param pulumi.Input[_builtins.int] disk_gb: Data disk per node, 10-16384 GiB (default 20). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] endpoints: Data API URLs of the running nodes.
         :param pulumi.Input[_builtins.str] image: Machine image (aws: an AMI id). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.bool] insecure_http: Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
-        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.str] name: 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
-        :param pulumi.Input[Sequence[pulumi.Input[Union['ClusterNodeArgs', 'ClusterNodeArgsDict']]]] nodes: The nodes as the cloud reports them: node_id, instance_id, address, state.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['ClusterNodeArgs', 'ClusterNodeArgsDict']]]] nodes: The nodes as the cloud reports them: node*id, instance*id, address, state.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
-        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        :param pulumi.Input[_builtins.str] zone: Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
 
@@ -874,7 +910,7 @@ class Cluster(pulumi.CustomResource):
     @pulumi.getter
     def cloud(self) -> pulumi.Output[_builtins.str]:
         """
-        local, aws, gcp or azure (gcp and azure: their drivers are not built yet, refused at plan time). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        local, aws, gcp or azure. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "cloud")
 
@@ -922,7 +958,7 @@ class Cluster(pulumi.CustomResource):
     @pulumi.getter(name="instanceType")
     def instance_type(self) -> pulumi.Output[_builtins.str]:
         """
-        EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard_D2s_v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "instance_type")
 
@@ -946,7 +982,7 @@ class Cluster(pulumi.CustomResource):
     @pulumi.getter
     def nodes(self) -> pulumi.Output[Sequence['outputs.ClusterNode']]:
         """
-        The nodes as the cloud reports them: node_id, instance_id, address, state.
+        The nodes as the cloud reports them: node*id, instance*id, address, state.
         """
         return pulumi.get(self, "nodes")
 
@@ -977,13 +1013,16 @@ class Cluster(pulumi.CustomResource):
     @_builtins.property
     @pulumi.getter
     def timeouts(self) -> pulumi.Output[Optional['outputs.ClusterTimeouts']]:
+        """
+        How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
+        """
         return pulumi.get(self, "timeouts")
 
     @_builtins.property
     @pulumi.getter
     def zone(self) -> pulumi.Output[_builtins.str]:
         """
-        Zone (gcp, default <region>-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        Zone (gcp, default the region's zone b, such as europe-west1-b), availability zone (aws, optional) or 1-3 (azure). Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "zone")
 

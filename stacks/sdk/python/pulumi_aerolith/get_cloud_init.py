@@ -85,51 +85,81 @@ class GetCloudInitResult:
     @_builtins.property
     @pulumi.getter(name="adminKey")
     def admin_key(self) -> _builtins.str:
+        """
+        The cluster admin key (at least 16 characters).
+        """
         return pulumi.get(self, "admin_key")
 
     @_builtins.property
     @pulumi.getter(name="agentSha256")
     def agent_sha256(self) -> _builtins.str:
+        """
+        SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+        """
         return pulumi.get(self, "agent_sha256")
 
     @_builtins.property
     @pulumi.getter(name="agentUrl")
     def agent_url(self) -> _builtins.str:
+        """
+        URL of the aerolith binary the node downloads and runs (https:// or http://).
+        """
         return pulumi.get(self, "agent_url")
 
     @_builtins.property
     @pulumi.getter(name="billingCa")
     def billing_ca(self) -> Optional[_builtins.str]:
+        """
+        PEM bundle the node verifies billing with.
+        """
         return pulumi.get(self, "billing_ca")
 
     @_builtins.property
     @pulumi.getter(name="billingClusterId")
     def billing_cluster_id(self) -> Optional[_builtins.str]:
+        """
+        The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
+        """
         return pulumi.get(self, "billing_cluster_id")
 
     @_builtins.property
     @pulumi.getter(name="billingUrl")
     def billing_url(self) -> Optional[_builtins.str]:
+        """
+        Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+        """
         return pulumi.get(self, "billing_url")
 
     @_builtins.property
     @pulumi.getter
     def cloud(self) -> _builtins.str:
+        """
+        aws, gcp or azure.
+        """
         return pulumi.get(self, "cloud")
 
     @_builtins.property
     @pulumi.getter
     def cluster(self) -> _builtins.str:
+        """
+        The cluster name (as aerolith_cluster's name).
+        """
         return pulumi.get(self, "cluster")
 
     @_builtins.property
     @pulumi.getter
     def discover(self) -> Optional[_builtins.str]:
+        """
+        Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+        """
         return pulumi.get(self, "discover")
 
     @_builtins.property
     @pulumi.getter(name="enrollmentToken")
     def enrollment_token(self) -> Optional[_builtins.str]:
+        """
+        The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+        """
         return pulumi.get(self, "enrollment_token")
 
     @_builtins.property
@@ -143,36 +173,57 @@ class GetCloudInitResult:
     @_builtins.property
     @pulumi.getter
     def initial(self) -> Optional[_builtins.bool]:
+        """
+        The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+        """
         return pulumi.get(self, "initial")
 
     @_builtins.property
     @pulumi.getter(name="insecureHttp")
     def insecure_http(self) -> Optional[_builtins.bool]:
+        """
+        Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+        """
         return pulumi.get(self, "insecure_http")
 
     @_builtins.property
     @pulumi.getter(name="nodeCount")
     def node_count(self) -> _builtins.int:
+        """
+        1, 3, 5 or 7.
+        """
         return pulumi.get(self, "node_count")
 
     @_builtins.property
     @pulumi.getter(name="nodeId")
     def node_id(self) -> _builtins.str:
+        """
+        The node id: the cluster name, -n and<span pulumi-lang-nodejs=" nodeIndex " pulumi-lang-dotnet=" NodeIndex " pulumi-lang-go=" nodeIndex " pulumi-lang-python=" node_index " pulumi-lang-yaml=" nodeIndex " pulumi-lang-java=" nodeIndex "> node_index </span>(shop-n2).
+        """
         return pulumi.get(self, "node_id")
 
     @_builtins.property
     @pulumi.getter(name="nodeIndex")
     def node_index(self) -> _builtins.int:
+        """
+        The node's number, 1..node_count.
+        """
         return pulumi.get(self, "node_index")
 
     @_builtins.property
     @pulumi.getter
     def region(self) -> Optional[_builtins.str]:
+        """
+        The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
+        """
         return pulumi.get(self, "region")
 
     @_builtins.property
     @pulumi.getter(name="userData")
     def user_data(self) -> _builtins.str:
+        """
+        The #cloud-config document (holds the admin key).
+        """
         return pulumi.get(self, "user_data")
 
 
@@ -219,7 +270,24 @@ def get_cloud_init(admin_key: Optional[_builtins.str] = None,
                    region: Optional[_builtins.str] = None,
                    opts: Optional[pulumi.InvokeOptions] = None) -> AwaitableGetCloudInitResult:
     """
-    Use this data source to access information about an existing resource.
+    Renders the #cloud-config user data of one node, exactly as<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>and `aerolith cluster create` boot theirs: the agent downloaded from<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>and checked against agent_sha256, its configuration, a systemd unit. Managed nodes (billing_url with<span pulumi-lang-nodejs=" billingClusterId " pulumi-lang-dotnet=" BillingClusterId " pulumi-lang-go=" billingClusterId " pulumi-lang-python=" billing_cluster_id " pulumi-lang-yaml=" billingClusterId " pulumi-lang-java=" billingClusterId "> billing_cluster_id </span>and enrollment_token) enroll and discover their peers through billing; unmanaged ones through discover.
+
+
+    :param _builtins.str admin_key: The cluster admin key (at least 16 characters).
+    :param _builtins.str agent_sha256: SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+    :param _builtins.str agent_url: URL of the aerolith binary the node downloads and runs (https:// or http://).
+    :param _builtins.str billing_ca: PEM bundle the node verifies billing with.
+    :param _builtins.str billing_cluster_id: The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
+    :param _builtins.str billing_url: Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+    :param _builtins.str cloud: aws, gcp or azure.
+    :param _builtins.str cluster: The cluster name (as aerolith_cluster's name).
+    :param _builtins.str discover: Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+    :param _builtins.str enrollment_token: The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+    :param _builtins.bool initial: The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+    :param _builtins.bool insecure_http: Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+    :param _builtins.int node_count: 1, 3, 5 or 7.
+    :param _builtins.int node_index: The node's number, 1..node_count.
+    :param _builtins.str region: The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
     """
     __args__ = dict()
     __args__['adminKey'] = admin_key
@@ -276,7 +344,24 @@ def get_cloud_init_output(admin_key: Optional[pulumi.Input[_builtins.str]] = Non
                           region: Optional[pulumi.Input[Optional[_builtins.str]]] = None,
                           opts: Optional[Union[pulumi.InvokeOptions, pulumi.InvokeOutputOptions]] = None) -> pulumi.Output[GetCloudInitResult]:
     """
-    Use this data source to access information about an existing resource.
+    Renders the #cloud-config user data of one node, exactly as<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>and `aerolith cluster create` boot theirs: the agent downloaded from<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>and checked against agent_sha256, its configuration, a systemd unit. Managed nodes (billing_url with<span pulumi-lang-nodejs=" billingClusterId " pulumi-lang-dotnet=" BillingClusterId " pulumi-lang-go=" billingClusterId " pulumi-lang-python=" billing_cluster_id " pulumi-lang-yaml=" billingClusterId " pulumi-lang-java=" billingClusterId "> billing_cluster_id </span>and enrollment_token) enroll and discover their peers through billing; unmanaged ones through discover.
+
+
+    :param _builtins.str admin_key: The cluster admin key (at least 16 characters).
+    :param _builtins.str agent_sha256: SHA-256 of the binary at<span pulumi-lang-nodejs=" agentUrl " pulumi-lang-dotnet=" AgentUrl " pulumi-lang-go=" agentUrl " pulumi-lang-python=" agent_url " pulumi-lang-yaml=" agentUrl " pulumi-lang-java=" agentUrl "> agent_url </span>(64 hex digits); the node refuses a binary that does not match.
+    :param _builtins.str agent_url: URL of the aerolith binary the node downloads and runs (https:// or http://).
+    :param _builtins.str billing_ca: PEM bundle the node verifies billing with.
+    :param _builtins.str billing_cluster_id: The id billing gave the cluster (aerolith*cluster's billing*cluster*id); with billing*url.
+    :param _builtins.str billing_url: Billing's URL: set, the node is managed (it enrolls with billing*cluster*id and enrollment_token).
+    :param _builtins.str cloud: aws, gcp or azure.
+    :param _builtins.str cluster: The cluster name (as aerolith_cluster's name).
+    :param _builtins.str discover: Discovery of an unmanaged cluster, e.g. provider=aws region=eu-west-1 tag*key=aerolith-cluster tag*value=NAME.
+    :param _builtins.str enrollment_token: The cluster's enrollment token, which the node trades with billing for its certificate; with billing_url.
+    :param _builtins.bool initial: The node is one of a new cluster's first nodes (they bootstrap together; default true); false joins a running cluster.
+    :param _builtins.bool insecure_http: Plain HTTP (explicit; unmanaged nodes have no other way to certificates).
+    :param _builtins.int node_count: 1, 3, 5 or 7.
+    :param _builtins.int node_index: The node's number, 1..node_count.
+    :param _builtins.str region: The region (aws, azure) or zone (gcp) the node runs in, as the cluster's; the node's discovery looks there.
     """
     __args__ = dict()
     __args__['adminKey'] = admin_key

@@ -56,21 +56,33 @@ class GetClusterResult:
     @_builtins.property
     @pulumi.getter(name="billingClusterId")
     def billing_cluster_id(self) -> _builtins.str:
+        """
+        The id billing gave the cluster (null for a cluster without tenants).
+        """
         return pulumi.get(self, "billing_cluster_id")
 
     @_builtins.property
     @pulumi.getter(name="caCertificate")
     def ca_certificate(self) -> _builtins.str:
+        """
+        PEM CA certificate that verifies the nodes (null with insecure_http).
+        """
         return pulumi.get(self, "ca_certificate")
 
     @_builtins.property
     @pulumi.getter
     def cloud(self) -> _builtins.str:
+        """
+        local, aws, gcp or azure.
+        """
         return pulumi.get(self, "cloud")
 
     @_builtins.property
     @pulumi.getter
     def endpoints(self) -> Sequence[_builtins.str]:
+        """
+        Data API URLs of the running nodes.
+        """
         return pulumi.get(self, "endpoints")
 
     @_builtins.property
@@ -84,16 +96,25 @@ class GetClusterResult:
     @_builtins.property
     @pulumi.getter
     def name(self) -> _builtins.str:
+        """
+        The cluster name (a cluster in the provider's state_dir).
+        """
         return pulumi.get(self, "name")
 
     @_builtins.property
     @pulumi.getter(name="nodeCount")
     def node_count(self) -> _builtins.int:
+        """
+        The configured number of nodes.
+        """
         return pulumi.get(self, "node_count")
 
     @_builtins.property
     @pulumi.getter
     def nodes(self) -> Sequence['outputs.GetClusterNodeResult']:
+        """
+        The nodes as the cloud reports them now.
+        """
         return pulumi.get(self, "nodes")
 
 
@@ -116,7 +137,10 @@ class AwaitableGetClusterResult(GetClusterResult):
 def get_cluster(name: Optional[_builtins.str] = None,
                 opts: Optional[pulumi.InvokeOptions] = None) -> AwaitableGetClusterResult:
     """
-    Use this data source to access information about an existing resource.
+    A cluster in the provider's state directory (made by<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>or `aerolith cluster create`) as its cloud reports it now.
+
+
+    :param _builtins.str name: The cluster name (a cluster in the provider's state_dir).
     """
     __args__ = dict()
     __args__['name'] = name
@@ -135,7 +159,10 @@ def get_cluster(name: Optional[_builtins.str] = None,
 def get_cluster_output(name: Optional[pulumi.Input[_builtins.str]] = None,
                        opts: Optional[Union[pulumi.InvokeOptions, pulumi.InvokeOutputOptions]] = None) -> pulumi.Output[GetClusterResult]:
     """
-    Use this data source to access information about an existing resource.
+    A cluster in the provider's state directory (made by<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>or `aerolith cluster create`) as its cloud reports it now.
+
+
+    :param _builtins.str name: The cluster name (a cluster in the provider's state_dir).
     """
     __args__ = dict()
     __args__['name'] = name

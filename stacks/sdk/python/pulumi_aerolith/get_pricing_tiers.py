@@ -49,11 +49,17 @@ class GetPricingTiersResult:
     @_builtins.property
     @pulumi.getter
     def names(self) -> Sequence[_builtins.str]:
+        """
+        Tier names, in catalog order.
+        """
         return pulumi.get(self, "names")
 
     @_builtins.property
     @pulumi.getter
     def tiers(self) -> Sequence['outputs.GetPricingTiersTierResult']:
+        """
+        Each tier: name, display*name, base*price_micros and its limits.
+        """
         return pulumi.get(self, "tiers")
 
 
@@ -70,7 +76,7 @@ class AwaitableGetPricingTiersResult(GetPricingTiersResult):
 
 def get_pricing_tiers(opts: Optional[pulumi.InvokeOptions] = None) -> AwaitableGetPricingTiersResult:
     """
-    Use this data source to access information about an existing resource.
+    The pricing tiers billing offers (GET /api/v1/payment/pricing), in catalog order. Money is integers: micro-dollars per month.
     """
     __args__ = dict()
     opts = pulumi.InvokeOptions.merge(_utilities.get_invoke_opts_defaults(), opts)
@@ -82,7 +88,7 @@ def get_pricing_tiers(opts: Optional[pulumi.InvokeOptions] = None) -> AwaitableG
         tiers=pulumi.get(__ret__, 'tiers'))
 def get_pricing_tiers_output(opts: Optional[Union[pulumi.InvokeOptions, pulumi.InvokeOutputOptions]] = None) -> pulumi.Output[GetPricingTiersResult]:
     """
-    Use this data source to access information about an existing resource.
+    The pricing tiers billing offers (GET /api/v1/payment/pricing), in catalog order. Money is integers: micro-dollars per month.
     """
     __args__ = dict()
     opts = pulumi.InvokeOutputOptions.merge(_utilities.get_invoke_opts_defaults(), opts)

@@ -52,36 +52,57 @@ class GetTenantResult:
     @_builtins.property
     @pulumi.getter(name="creditCents")
     def credit_cents(self) -> _builtins.int:
+        """
+        Credit balance in cents, applied to the next invoice.
+        """
         return pulumi.get(self, "credit_cents")
 
     @_builtins.property
     @pulumi.getter
     def email(self) -> _builtins.str:
+        """
+        Billing contact address.
+        """
         return pulumi.get(self, "email")
 
     @_builtins.property
     @pulumi.getter
     def id(self) -> _builtins.str:
+        """
+        The tenant id.
+        """
         return pulumi.get(self, "id")
 
     @_builtins.property
     @pulumi.getter
     def name(self) -> _builtins.str:
+        """
+        The tenant's name.
+        """
         return pulumi.get(self, "name")
 
     @_builtins.property
     @pulumi.getter
     def organization(self) -> _builtins.str:
+        """
+        The customer's organization (on invoices).
+        """
         return pulumi.get(self, "organization")
 
     @_builtins.property
     @pulumi.getter
     def status(self) -> _builtins.str:
+        """
+        active, suspended or deleted.
+        """
         return pulumi.get(self, "status")
 
     @_builtins.property
     @pulumi.getter
     def tier(self) -> _builtins.str:
+        """
+        The tenant's pricing tier.
+        """
         return pulumi.get(self, "tier")
 
 
@@ -103,7 +124,10 @@ class AwaitableGetTenantResult(GetTenantResult):
 def get_tenant(id: Optional[_builtins.str] = None,
                opts: Optional[pulumi.InvokeOptions] = None) -> AwaitableGetTenantResult:
     """
-    Use this data source to access information about an existing resource.
+    A billing tenant by id (a customer's tenant key reads its own).
+
+
+    :param _builtins.str id: The tenant id.
     """
     __args__ = dict()
     __args__['id'] = id
@@ -121,7 +145,10 @@ def get_tenant(id: Optional[_builtins.str] = None,
 def get_tenant_output(id: Optional[pulumi.Input[_builtins.str]] = None,
                       opts: Optional[Union[pulumi.InvokeOptions, pulumi.InvokeOutputOptions]] = None) -> pulumi.Output[GetTenantResult]:
     """
-    Use this data source to access information about an existing resource.
+    A billing tenant by id (a customer's tenant key reads its own).
+
+
+    :param _builtins.str id: The tenant id.
     """
     __args__ = dict()
     __args__['id'] = id

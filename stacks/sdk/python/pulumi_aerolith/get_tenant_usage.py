@@ -61,11 +61,17 @@ class GetTenantUsageResult:
     @_builtins.property
     @pulumi.getter(name="egressBytes")
     def egress_bytes(self) -> _builtins.int:
+        """
+        Bytes sent by the cluster's data API.
+        """
         return pulumi.get(self, "egress_bytes")
 
     @_builtins.property
     @pulumi.getter(name="from")
     def from_(self) -> Optional[_builtins.str]:
+        """
+        Start (RFC 3339); default billing's (the current period).
+        """
         return pulumi.get(self, "from_")
 
     @_builtins.property
@@ -79,36 +85,57 @@ class GetTenantUsageResult:
     @_builtins.property
     @pulumi.getter(name="ingressBytes")
     def ingress_bytes(self) -> _builtins.int:
+        """
+        Bytes received by the cluster's data API.
+        """
         return pulumi.get(self, "ingress_bytes")
 
     @_builtins.property
     @pulumi.getter
     def queries(self) -> _builtins.int:
+        """
+        Queries metered.
+        """
         return pulumi.get(self, "queries")
 
     @_builtins.property
     @pulumi.getter
     def reads(self) -> _builtins.int:
+        """
+        Read requests metered.
+        """
         return pulumi.get(self, "reads")
 
     @_builtins.property
     @pulumi.getter(name="storageByteSeconds")
     def storage_byte_seconds(self) -> _builtins.int:
+        """
+        Stored bytes integrated over time (byte-seconds).
+        """
         return pulumi.get(self, "storage_byte_seconds")
 
     @_builtins.property
     @pulumi.getter(name="tenantId")
     def tenant_id(self) -> _builtins.str:
+        """
+        The tenant id.
+        """
         return pulumi.get(self, "tenant_id")
 
     @_builtins.property
     @pulumi.getter
     def to(self) -> Optional[_builtins.str]:
+        """
+        End (RFC 3339); default now.
+        """
         return pulumi.get(self, "to")
 
     @_builtins.property
     @pulumi.getter
     def writes(self) -> _builtins.int:
+        """
+        Write requests metered.
+        """
         return pulumi.get(self, "writes")
 
 
@@ -135,7 +162,12 @@ def get_tenant_usage(from_: Optional[_builtins.str] = None,
                      to: Optional[_builtins.str] = None,
                      opts: Optional[pulumi.InvokeOptions] = None) -> AwaitableGetTenantUsageResult:
     """
-    Use this data source to access information about an existing resource.
+    A tenant's metered usage over [from, to) as billing recorded it (GET /api/v1/tenants/{id}/usage).
+
+
+    :param _builtins.str from_: Start (RFC 3339); default billing's (the current period).
+    :param _builtins.str tenant_id: The tenant id.
+    :param _builtins.str to: End (RFC 3339); default now.
     """
     __args__ = dict()
     __args__['from'] = from_
@@ -160,7 +192,12 @@ def get_tenant_usage_output(from_: Optional[pulumi.Input[Optional[_builtins.str]
                             to: Optional[pulumi.Input[Optional[_builtins.str]]] = None,
                             opts: Optional[Union[pulumi.InvokeOptions, pulumi.InvokeOutputOptions]] = None) -> pulumi.Output[GetTenantUsageResult]:
     """
-    Use this data source to access information about an existing resource.
+    A tenant's metered usage over [from, to) as billing recorded it (GET /api/v1/tenants/{id}/usage).
+
+
+    :param _builtins.str from_: Start (RFC 3339); default billing's (the current period).
+    :param _builtins.str tenant_id: The tenant id.
+    :param _builtins.str to: End (RFC 3339); default now.
     """
     __args__ = dict()
     __args__['from'] = from_

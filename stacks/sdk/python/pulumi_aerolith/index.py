@@ -169,7 +169,16 @@ class Index(pulumi.CustomResource):
                  tenant: Optional[pulumi.Input[_builtins.str]] = None,
                  __props__=None):
         """
-        Create a Index resource with the given unique name, props, and options.
+        An index on a field (a dot path) of a tenant's collection, built from the documents already there (creating it creates the collection). The provider reaches the tenant's data with an admin key of the tenant it makes for itself once with the cluster admin key and keeps in the state directory's secrets. Import with <cluster>/<tenant>/<collection>/<field> (<cluster>/<collection>/<field> for an unmanaged cluster's default tenant).
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        ```sh
+        $ pulumi import aerolith:index/index:Index orders_by_customer shop/tn_0123456789abcdefghij/orders/customer.id
+        ```
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] cluster: The cluster (an aerolith_cluster's id).
@@ -184,7 +193,16 @@ class Index(pulumi.CustomResource):
                  args: IndexArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        Create a Index resource with the given unique name, props, and options.
+        An index on a field (a dot path) of a tenant's collection, built from the documents already there (creating it creates the collection). The provider reaches the tenant's data with an admin key of the tenant it makes for itself once with the cluster admin key and keeps in the state directory's secrets. Import with <cluster>/<tenant>/<collection>/<field> (<cluster>/<collection>/<field> for an unmanaged cluster's default tenant).
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        ```sh
+        $ pulumi import aerolith:index/index:Index orders_by_customer shop/tn_0123456789abcdefghij/orders/customer.id
+        ```
+
         :param str resource_name: The name of the resource.
         :param IndexArgs args: The arguments to use to populate this resource's properties.
         :param pulumi.ResourceOptions opts: Options for the resource.

@@ -43,33 +43,55 @@ class ClusterNode(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
-                 address: _builtins.str,
-                 instance_id: _builtins.str,
-                 node_id: _builtins.str,
-                 state: _builtins.str):
-        pulumi.set(__self__, "address", address)
-        pulumi.set(__self__, "instance_id", instance_id)
-        pulumi.set(__self__, "node_id", node_id)
-        pulumi.set(__self__, "state", state)
+                 address: Optional[_builtins.str] = None,
+                 instance_id: Optional[_builtins.str] = None,
+                 node_id: Optional[_builtins.str] = None,
+                 state: Optional[_builtins.str] = None):
+        """
+        :param _builtins.str address: The node's public IP address, else its private one.
+        :param _builtins.str instance_id: The id the cloud gave the node's VM (or, local, its process).
+        :param _builtins.str node_id: The node id: the cluster name, -n and the node's number (shop-n2).
+        :param _builtins.str state: pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
+        if address is not None:
+            pulumi.set(__self__, "address", address)
+        if instance_id is not None:
+            pulumi.set(__self__, "instance_id", instance_id)
+        if node_id is not None:
+            pulumi.set(__self__, "node_id", node_id)
+        if state is not None:
+            pulumi.set(__self__, "state", state)
 
     @_builtins.property
     @pulumi.getter
-    def address(self) -> _builtins.str:
+    def address(self) -> Optional[_builtins.str]:
+        """
+        The node's public IP address, else its private one.
+        """
         return pulumi.get(self, "address")
 
     @_builtins.property
     @pulumi.getter(name="instanceId")
-    def instance_id(self) -> _builtins.str:
+    def instance_id(self) -> Optional[_builtins.str]:
+        """
+        The id the cloud gave the node's VM (or, local, its process).
+        """
         return pulumi.get(self, "instance_id")
 
     @_builtins.property
     @pulumi.getter(name="nodeId")
-    def node_id(self) -> _builtins.str:
+    def node_id(self) -> Optional[_builtins.str]:
+        """
+        The node id: the cluster name, -n and the node's number (shop-n2).
+        """
         return pulumi.get(self, "node_id")
 
     @_builtins.property
     @pulumi.getter
-    def state(self) -> _builtins.str:
+    def state(self) -> Optional[_builtins.str]:
+        """
+        pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
         return pulumi.get(self, "state")
 
 
@@ -123,6 +145,12 @@ class GetClusterNodeResult(dict):
                  instance_id: _builtins.str,
                  node_id: _builtins.str,
                  state: _builtins.str):
+        """
+        :param _builtins.str address: The node's public IP address, else its private one.
+        :param _builtins.str instance_id: The id the cloud gave the node's VM (or, local, its process).
+        :param _builtins.str node_id: The node id: the cluster name, -n and the node's number (shop-n2).
+        :param _builtins.str state: pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
         pulumi.set(__self__, "address", address)
         pulumi.set(__self__, "instance_id", instance_id)
         pulumi.set(__self__, "node_id", node_id)
@@ -131,21 +159,33 @@ class GetClusterNodeResult(dict):
     @_builtins.property
     @pulumi.getter
     def address(self) -> _builtins.str:
+        """
+        The node's public IP address, else its private one.
+        """
         return pulumi.get(self, "address")
 
     @_builtins.property
     @pulumi.getter(name="instanceId")
     def instance_id(self) -> _builtins.str:
+        """
+        The id the cloud gave the node's VM (or, local, its process).
+        """
         return pulumi.get(self, "instance_id")
 
     @_builtins.property
     @pulumi.getter(name="nodeId")
     def node_id(self) -> _builtins.str:
+        """
+        The node id: the cluster name, -n and the node's number (shop-n2).
+        """
         return pulumi.get(self, "node_id")
 
     @_builtins.property
     @pulumi.getter
     def state(self) -> _builtins.str:
+        """
+        pending, running, stopping, stopped or terminated (the same words on every cloud).
+        """
         return pulumi.get(self, "state")
 
 
@@ -160,6 +200,16 @@ class GetPricingTiersTierResult(dict):
                  requests_per_second: _builtins.int,
                  retention_days: _builtins.int,
                  storage_bytes: _builtins.int):
+        """
+        :param _builtins.int api_calls_per_day: API calls allowed per day.
+        :param _builtins.int base_price_micros: Monthly base price in micro-dollars.
+        :param _builtins.int concurrent_connections: Concurrent connections allowed.
+        :param _builtins.str display_name: The tier's name for people.
+        :param _builtins.str name: The tier's name (a tenant's tier).
+        :param _builtins.int requests_per_second: Requests allowed per second.
+        :param _builtins.int retention_days: Days data is retained.
+        :param _builtins.int storage_bytes: Storage limit in bytes.
+        """
         pulumi.set(__self__, "api_calls_per_day", api_calls_per_day)
         pulumi.set(__self__, "base_price_micros", base_price_micros)
         pulumi.set(__self__, "concurrent_connections", concurrent_connections)
@@ -172,41 +222,65 @@ class GetPricingTiersTierResult(dict):
     @_builtins.property
     @pulumi.getter(name="apiCallsPerDay")
     def api_calls_per_day(self) -> _builtins.int:
+        """
+        API calls allowed per day.
+        """
         return pulumi.get(self, "api_calls_per_day")
 
     @_builtins.property
     @pulumi.getter(name="basePriceMicros")
     def base_price_micros(self) -> _builtins.int:
+        """
+        Monthly base price in micro-dollars.
+        """
         return pulumi.get(self, "base_price_micros")
 
     @_builtins.property
     @pulumi.getter(name="concurrentConnections")
     def concurrent_connections(self) -> _builtins.int:
+        """
+        Concurrent connections allowed.
+        """
         return pulumi.get(self, "concurrent_connections")
 
     @_builtins.property
     @pulumi.getter(name="displayName")
     def display_name(self) -> _builtins.str:
+        """
+        The tier's name for people.
+        """
         return pulumi.get(self, "display_name")
 
     @_builtins.property
     @pulumi.getter
     def name(self) -> _builtins.str:
+        """
+        The tier's name (a tenant's tier).
+        """
         return pulumi.get(self, "name")
 
     @_builtins.property
     @pulumi.getter(name="requestsPerSecond")
     def requests_per_second(self) -> _builtins.int:
+        """
+        Requests allowed per second.
+        """
         return pulumi.get(self, "requests_per_second")
 
     @_builtins.property
     @pulumi.getter(name="retentionDays")
     def retention_days(self) -> _builtins.int:
+        """
+        Days data is retained.
+        """
         return pulumi.get(self, "retention_days")
 
     @_builtins.property
     @pulumi.getter(name="storageBytes")
     def storage_bytes(self) -> _builtins.int:
+        """
+        Storage limit in bytes.
+        """
         return pulumi.get(self, "storage_bytes")
 
 

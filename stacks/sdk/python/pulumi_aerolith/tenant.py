@@ -29,7 +29,7 @@ class TenantArgs:
         :param pulumi.Input[_builtins.str] email: Billing contact address.
         :param pulumi.Input[_builtins.str] name: The tenant's name.
         :param pulumi.Input[_builtins.str] organization: The customer's organization (on invoices).
-        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         :param pulumi.Input[_builtins.bool] delete_protection: When true, destroy is refused. Deleting a tenant is a soft delete: its invoices are kept and a final invoice covers the period up to the deletion.
         """
         pulumi.set(__self__, "email", email)
@@ -79,7 +79,7 @@ class TenantArgs:
     @pulumi.getter
     def tier(self) -> pulumi.Input[_builtins.str]:
         """
-        Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         """
         return pulumi.get(self, "tier")
 
@@ -116,7 +116,7 @@ class _TenantState:
         :param pulumi.Input[_builtins.str] name: The tenant's name.
         :param pulumi.Input[_builtins.str] organization: The customer's organization (on invoices).
         :param pulumi.Input[_builtins.str] status: active or suspended (billing suspends a tenant whose invoices are past due).
-        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         """
         if delete_protection is not None:
             pulumi.set(__self__, "delete_protection", delete_protection)
@@ -195,7 +195,7 @@ class _TenantState:
     @pulumi.getter
     def tier(self) -> Optional[pulumi.Input[_builtins.str]]:
         """
-        Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         """
         return pulumi.get(self, "tier")
 
@@ -217,14 +217,23 @@ class Tenant(pulumi.CustomResource):
                  tier: Optional[pulumi.Input[_builtins.str]] = None,
                  __props__=None):
         """
-        Create a Tenant resource with the given unique name, props, and options.
+        A billing tenant: the customer whose usage is metered and invoiced. Created only with the billing admin key. Every attribute changes in place; a tier change is prorated by billing. Import with the tenant id.
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        ```sh
+        $ pulumi import aerolith:index/tenant:Tenant acme tn_0123456789abcdefghij
+        ```
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.bool] delete_protection: When true, destroy is refused. Deleting a tenant is a soft delete: its invoices are kept and a final invoice covers the period up to the deletion.
         :param pulumi.Input[_builtins.str] email: Billing contact address.
         :param pulumi.Input[_builtins.str] name: The tenant's name.
         :param pulumi.Input[_builtins.str] organization: The customer's organization (on invoices).
-        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         """
         ...
     @overload
@@ -233,7 +242,16 @@ class Tenant(pulumi.CustomResource):
                  args: TenantArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        Create a Tenant resource with the given unique name, props, and options.
+        A billing tenant: the customer whose usage is metered and invoiced. Created only with the billing admin key. Every attribute changes in place; a tier change is prorated by billing. Import with the tenant id.
+
+        ## Import
+
+        The `pulumi import` command can be used, for example:
+
+        ```sh
+        $ pulumi import aerolith:index/tenant:Tenant acme tn_0123456789abcdefghij
+        ```
+
         :param str resource_name: The name of the resource.
         :param TenantArgs args: The arguments to use to populate this resource's properties.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -305,7 +323,7 @@ class Tenant(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] name: The tenant's name.
         :param pulumi.Input[_builtins.str] organization: The customer's organization (on invoices).
         :param pulumi.Input[_builtins.str] status: active or suspended (billing suspends a tenant whose invoices are past due).
-        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        :param pulumi.Input[_builtins.str] tier: Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         """
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
 
@@ -363,7 +381,7 @@ class Tenant(pulumi.CustomResource):
     @pulumi.getter
     def tier(self) -> pulumi.Output[_builtins.str]:
         """
-        Pricing tier: one of billing's tiers (see the<span pulumi-lang-nodejs=" aerolith.getPricingTiers " pulumi-lang-dotnet=" aerolith.getPricingTiers " pulumi-lang-go=" getPricingTiers " pulumi-lang-python=" get_pricing_tiers " pulumi-lang-yaml=" aerolith.getPricingTiers " pulumi-lang-java=" aerolith.getPricingTiers "> aerolith.getPricingTiers </span>data source; by default free, starter, professional, enterprise). Changes in place, prorated.
+        Pricing tier: one of billing's tiers (see the aerolith*pricing*tiers data source; by default free, starter, professional, enterprise). Changes in place, prorated.
         """
         return pulumi.get(self, "tier")
 
