@@ -302,3 +302,22 @@ func writeDocument(ctx context.Context, t *testing.T, endpoint, caPEM, key strin
 		t.Errorf("the written document = %s", b)
 	}
 }
+
+// TestPulumiProgramDirGo: `pulumi up` of examples/pulumi/local-go, the
+// same program in Go on the generated Go SDK, through pulumi-language-go
+// (which builds it with the go command, from the module cache).
+func TestPulumiProgramDirGo(t *testing.T) {
+	cli := pulumiCLI(t)
+	languageHost(t, "pulumi-language-go")
+	root := repoRoot(t)
+	dir := copyProgram(t, filepath.Join(root, "examples", "pulumi", "local-go"))
+	// The copy's go.mod reaches this checkout by absolute paths.
+	edit := exec.Command("go", "mod", "edit",
+		"-replace", "github.com/aerolithdb/aerolith="+root,
+		"-replace", "github.com/aerolithdb/aerolith/stacks="+filepath.Join(root, "stacks"))
+	edit.Dir = dir
+	if out, err := edit.CombinedOutput(); err != nil {
+		t.Fatalf("go mod edit: %v\n%s", err, out)
+	}
+	runLocalProgram(t, cli, localProgram{dir: dir, project: "aerolith-local-go", cluster: "pulumi-dir-go"})
+}
