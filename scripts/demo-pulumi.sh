@@ -35,27 +35,38 @@ stack=demo
 billing_pid=
 created=
 status=1
+interrupted=
 cleanup() {
 	trap - EXIT INT TERM
+	destroyed=1
 	if [ -n "$created" ]; then
 		echo
 		echo "# pulumi destroy"
-		(cd "$demo/program" && "$PULUMI" destroy --yes --non-interactive --stack "$stack") || status=1
+		(cd "$demo/program" && "$PULUMI" destroy --yes --non-interactive --stack "$stack") || { destroyed=; status=1; }
 	fi
 	[ -n "$billing_pid" ] && kill "$billing_pid" 2>/dev/null && wait "$billing_pid" 2>/dev/null
-	if [ "$status" = 0 ]; then
+	# The folder goes once nothing of the demo is left running; a failed
+	# destroy keeps it (the state and the logs) to retry from.
+	if [ -n "$destroyed" ]; then
 		rm -rf "$demo"
-		echo "# demo-pulumi: destroyed, billing stopped, $demo removed"
+		if [ "$status" = 0 ]; then
+			echo "# demo-pulumi: destroyed, billing stopped, $demo removed"
+		else
+			echo "demo-pulumi: failed or interrupted (see above); what it made is destroyed, billing stopped" >&2
+		fi
 	else
-		echo "demo-pulumi: failed; logs and state kept in $demo (billing: $demo/billing.log)" >&2
+		echo "demo-pulumi: destroy failed; state and logs kept in $demo (billing: $demo/billing.log)" >&2
 	fi
+	[ -n "$interrupted" ] && exit 130
 	exit "$status"
 }
 trap cleanup EXIT
-trap 'echo; echo "interrupted"; cleanup' INT TERM
+trap 'echo; echo "# interrupted"; interrupted=1; cleanup' INT TERM
 
 key="bk-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-"$BIN/aerolith" billing serve --node-id b1 --data-dir "$demo/billing" --http-addr "127.0.0.1:$port" \
+# A session of its own: Ctrl-C reaches this script and pulumi, and billing
+# keeps serving until the destroy that follows has deregistered the cluster.
+setsid "$BIN/aerolith" billing serve --node-id b1 --data-dir "$demo/billing" --http-addr "127.0.0.1:$port" \
 	--raft-addr "127.0.0.1:$((port + 1))" --admin-key "$key" --insecure-http >"$demo/billing.log" 2>&1 &
 billing_pid=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
