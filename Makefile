@@ -190,23 +190,34 @@ test: export AEROLITH_CHROMIUM = $(CHROMIUM)
 ## tools/pulumi: the real Pulumi CLI, built from the module proxy by
 ## tools/pulumi/build.sh at the version tools/pulumi/go.mod pins, into
 ## .tools/ (git-ignored), rebuilt only when the binary there is not that
-## version. The stacks/ tests (their own module) get it through
-## PULUMI_CLI and skip, naming this target, without it.
+## version; beside it the language hosts pulumi-language-nodejs and
+## pulumi-language-go (tools/pulumi-langhost/build.sh, the version its
+## go.mod pins: see its tools.go), so `pulumi up` of a program directory
+## works. The stacks/ tests (their own module) get it through PULUMI_CLI
+## and skip, naming this target, without it.
 PULUMI_VERSION ?= 3.277.0
 PULUMI := $(TOOLS)/pulumi-$(PULUMI_VERSION)/bin/pulumi
+PULUMI_LANGHOST_VERSION := $(shell sed -n 's|^require github.com/pulumi/pulumi/sdk/v3 v||p' tools/pulumi-langhost/go.mod)
 
-.PHONY: tools/pulumi test-stacks generate-stacks check-generated-stacks check-sdk-python check-sdk-nodejs tools/npm
+.PHONY: tools/pulumi test-stacks generate-stacks check-generated-stacks check-sdk-python check-sdk-nodejs tools/npm demo-pulumi
 tools/pulumi:
 	@if [ -x $(PULUMI) ] && $(PULUMI) version 2>/dev/null | grep -qx 'v$(PULUMI_VERSION)'; then :; else \
 		echo "building pulumi v$(PULUMI_VERSION) into $(dir $(PULUMI)) (about 5 minutes, once)"; \
 		tools/pulumi/build.sh $(dir $(PULUMI)) $(PULUMI_VERSION); \
 	fi
+	@if [ -x $(dir $(PULUMI))pulumi-language-nodejs ] && [ -x $(dir $(PULUMI))pulumi-language-go ] && \
+		grep -qx 'v$(PULUMI_LANGHOST_VERSION)' $(dir $(PULUMI)).langhost-version 2>/dev/null; then :; else \
+		echo "building the Pulumi language hosts v$(PULUMI_LANGHOST_VERSION) into $(dir $(PULUMI)) (about 2 minutes, once)"; \
+		tools/pulumi-langhost/build.sh $(dir $(PULUMI)) $(PULUMI_LANGHOST_VERSION); \
+	fi
 
 ## test-stacks: the Pulumi provider, SDKs and programs (module stacks/):
-## a real pulumi up/refresh/destroy with the built CLI, mocks for the
-## cloud programs. make test runs it.
-test-stacks: tools/pulumi check-generated-stacks check-sdk-python
-	cd stacks && $(GO) vet ./... && PULUMI_CLI=$(PULUMI) $(GO) test -count=1 -timeout 20m ./...
+## a real pulumi up/refresh/destroy with the built CLI (an inline Go
+## program, and examples/pulumi/local's TypeScript program directory
+## through the Node.js language host), mocks for the cloud programs.
+## make test runs it.
+test-stacks: tools/pulumi check-generated-stacks check-sdk-python check-sdk-nodejs
+	cd stacks && $(GO) vet ./... && PULUMI_CLI=$(PULUMI) AEROLITH_NPM_DIR=$(NPM_DIR) $(GO) test -count=1 -timeout 25m ./...
 
 ## generate-stacks: the provider's Pulumi schema and the Go, TypeScript
 ## and Python SDKs generated from it (part of make generate).
@@ -224,22 +235,41 @@ check-generated-stacks: generate-stacks
 check-sdk-python:
 	@command -v python3 >/dev/null || { echo "check-sdk-python: no python3 on this machine; the Python SDK is not byte-compiled"; exit 0; }; python3 -c 'import sys,pathlib; fs=sorted(pathlib.Path(sys.argv[1]).rglob("*.py")); [compile(p.read_text(), str(p), "exec") for p in fs]; print(len(fs), "python files of the sdk compile")' stacks/sdk/python
 
-## check-sdk-nodejs: type-checks the generated TypeScript SDK (and the
-## TypeScript example examples/pulumi/local that uses it) with tsc
-## against @pulumi/pulumi, both installed from npm once into .tools/npm
-## (tools/npm; needs the npm registry the first time, so it is not part
-## of make test).
+## tools/npm: the npm packages of tools/npm/package-lock.json (exact
+## versions: @pulumi/pulumi, typescript, ts-node, @types/node) installed
+## with `npm ci` into .tools/npm, again only when the lock changes
+## (.tools/npm/installed.lock is the lock it was installed from). Needs
+## node and npm, and the npm registry the first time.
 NPM_DIR := $(TOOLS)/npm
 tools/npm:
-	@if [ ! -x $(NPM_DIR)/node_modules/.bin/tsc ] || [ ! -d $(NPM_DIR)/node_modules/@pulumi/pulumi ]; then \
-		mkdir -p $(NPM_DIR) && cd $(NPM_DIR) && echo '{"private":true}' > package.json && \
-		npm install --no-audit --no-fund typescript@5.9.3 @pulumi/pulumi@3.218.0 @types/node@20; \
+	@if [ -x $(NPM_DIR)/node_modules/.bin/tsc ] && cmp -s tools/npm/package-lock.json $(NPM_DIR)/installed.lock; then :; else \
+		command -v npm >/dev/null || { echo "tools/npm: needs node and npm (Node.js 20) on PATH"; exit 1; }; \
+		echo "installing tools/npm/package-lock.json into $(NPM_DIR) (npm ci, about a minute, once)"; \
+		mkdir -p $(NPM_DIR) && rm -f $(NPM_DIR)/installed.lock && \
+		cp tools/npm/package.json tools/npm/package-lock.json $(NPM_DIR)/ && \
+		(cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund) && \
+		cp tools/npm/package-lock.json $(NPM_DIR)/installed.lock; \
 	fi
+
+## check-sdk-nodejs (part of make test): tsc compiles the generated
+## TypeScript SDK into examples/pulumi/local/node_modules (a type error
+## fails it; scripts/pulumi-nodejs-modules.sh) and type-checks the
+## TypeScript example against it.
 check-sdk-nodejs: tools/npm
-	ln -sfn $(NPM_DIR)/node_modules stacks/sdk/nodejs/node_modules
-	ln -sfn $(NPM_DIR)/node_modules examples/pulumi/local/node_modules
-	cd stacks/sdk/nodejs && $(NPM_DIR)/node_modules/.bin/tsc --noEmit -p tsconfig.json
+	NPM_DIR=$(NPM_DIR) scripts/pulumi-nodejs-modules.sh examples/pulumi/local
 	$(NPM_DIR)/node_modules/.bin/tsc -p examples/pulumi/local/tsconfig.json
+
+## demo-pulumi: billing on loopback, then a real `pulumi up` of
+## examples/pulumi/local (TypeScript: a tenant, a 3-node local cluster, a
+## key, a collection, an index) with the CLI and language host from
+## .tools and pulumi-resource-aerolith built here; prints the outputs and
+## a command that writes a document with the key, then `pulumi destroy`
+## (Ctrl-C anywhere also destroys and cleans up). KEEP=1 keeps it running
+## until Enter.
+demo-pulumi: build tools/pulumi check-sdk-nodejs
+	cd stacks && $(GO) build -o $(CURDIR)/$(BIN)/pulumi-resource-aerolith ./provider/cmd/pulumi-resource-aerolith
+	PULUMI=$(PULUMI) BIN=$(CURDIR)/$(BIN) scripts/demo-pulumi.sh
+
 ## check-modules-fmt: the HCL modules and their examples as the real
 ## terraform fmt (the one tools/terraform builds) leaves them.
 .PHONY: check-modules-fmt

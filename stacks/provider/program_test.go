@@ -1,0 +1,323 @@
+package provider_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	billingclient "github.com/aerolithdb/aerolith/billing/client"
+	"github.com/aerolithdb/aerolith/billing/contract"
+	"github.com/aerolithdb/aerolith/provisioner/deployment"
+	"github.com/aerolithdb/aerolith/tests/proctest"
+)
+
+// The program-directory tests run a checked-in example the way a user
+// does, `pulumi up` in its folder: the CLI starts the program's language
+// host (bundled next to the CLI by make tools/pulumi), which runs the
+// program, which talks to the bridged provider on PATH. Unlike the inline
+// program of up_test.go this covers the language host, the SDK as
+// published and the example itself.
+
+// repoRoot is the repository's root (this package is stacks/provider).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// languageHost skips unless the CLI in PULUMI_CLI has the named host
+// bundled beside it.
+func languageHost(t *testing.T, name string) {
+	t.Helper()
+	host := filepath.Join(filepath.Dir(os.Getenv("PULUMI_CLI")), name)
+	if _, err := os.Stat(host); err != nil {
+		t.Skipf("needs %s beside the Pulumi CLI: `make tools/pulumi` builds it (%v)", name, err)
+	}
+}
+
+// copyProgram copies the example's own files (not node_modules, not the
+// stack files a run writes) into a fresh folder, so that runs never write
+// into the checkout and never see each other's stacks.
+func copyProgram(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// localProgram is one run of an examples/pulumi program directory against
+// a billing service of its own.
+type localProgram struct {
+	dir     string // the program's folder (a copy)
+	project string // its Pulumi.yaml name, the config namespace
+	cluster string // the cluster's name (the local driver's, per machine)
+	env     map[string]string
+}
+
+// TestPulumiProgramDirTypeScript: `pulumi up` of examples/pulumi/local,
+// the TypeScript program, through pulumi-language-nodejs, the
+// @pulumi/pulumi runtime and ts-node of .tools/npm and the generated SDK
+// compiled by scripts/pulumi-nodejs-modules.sh.
+func TestPulumiProgramDirTypeScript(t *testing.T) {
+	cli := pulumiCLI(t)
+	languageHost(t, "pulumi-language-nodejs")
+	npm := os.Getenv("AEROLITH_NPM_DIR")
+	if npm == "" {
+		t.Skip("needs @pulumi/pulumi, typescript and ts-node in AEROLITH_NPM_DIR: `make tools/npm` installs them into .tools/npm (make test-stacks sets it)")
+	}
+	root := repoRoot(t)
+	dir := copyProgram(t, filepath.Join(root, "examples", "pulumi", "local"))
+	cmd := exec.Command(filepath.Join(root, "scripts", "pulumi-nodejs-modules.sh"), dir)
+	cmd.Env = append(os.Environ(), "NPM_DIR="+npm)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("node_modules for the program: %v\n%s", err, out)
+	}
+	runLocalProgram(t, cli, localProgram{dir: dir, project: "aerolith-local", cluster: "pulumi-dir-ts"})
+}
+
+// runLocalProgram: up creates the tenant, a 3-node cluster, a key, a
+// collection and an index; the key writes a document; the secrets are
+// secret outputs and never in plain text in the state; refresh and
+// preview find nothing to change; destroy stops the nodes, deregisters
+// the cluster (its enrollment token stops working) and deletes the tenant.
+func runLocalProgram(t *testing.T, cli auto.PulumiCommand, p localProgram) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	bill, err := proctest.StartBilling(ctx, proctest.BillingConfig{Binary: binary, Dir: t.TempDir(), TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bill.Stop()
+	admin, err := bill.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(agent)
+	stateDir := t.TempDir()
+	clusterName := p.cluster
+
+	env, backend := offlineEnv(t)
+	for k, v := range p.env {
+		env[k] = v
+	}
+	stack, err := auto.UpsertStackLocalSource(ctx, "test", p.dir, auto.Pulumi(cli), auto.EnvVars(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := auto.ConfigMap{
+		"aerolith:billingUrl":       {Value: bill.URL()},
+		"aerolith:billingKey":       {Value: bill.AdminKey(), Secret: true},
+		"aerolith:caFile":           {Value: bill.CAFile()},
+		"aerolith:stateDir":         {Value: stateDir},
+		p.project + ":agentUrl":     {Value: "file://" + binary},
+		p.project + ":agentSha256":  {Value: hex.EncodeToString(sum[:])},
+		p.project + ":clusterName":  {Value: clusterName},
+		p.project + ":insecureHttp": {Value: "false"},
+	}
+	if err := stack.SetAllConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	destroyed := false
+	defer func() {
+		if !destroyed {
+			if _, err := stack.Destroy(context.Background()); err != nil {
+				t.Logf("cleanup destroy: %v", err)
+			}
+		}
+	}()
+
+	up, err := stack.Up(ctx, optup.ProgressStreams(testWriter{t}), optup.ErrorProgressStreams(testWriter{t}))
+	if err != nil {
+		t.Fatalf("pulumi up of %s: %v", p.dir, err)
+	}
+	// stack, tenant, cluster, key, collection, index (the default
+	// provider is not counted)
+	if got := (*up.Summary.ResourceChanges)["create"]; got != 6 {
+		t.Errorf("up created %d resources, want 6: %v", got, *up.Summary.ResourceChanges)
+	}
+	for _, name := range []string{"apiKey", "adminKey"} {
+		out, ok := up.Outputs[name]
+		if !ok || !out.Secret {
+			t.Errorf("output %s: secret=%v present=%v, want a secret", name, out.Secret, ok)
+		}
+		if s, _ := out.Value.(string); s == "" {
+			t.Errorf("output %s is empty", name)
+		}
+	}
+	for _, name := range []string{"tenantId", "billingClusterId", "endpoints", "caCertificate"} {
+		if out := up.Outputs[name]; out.Secret || out.Value == nil {
+			t.Errorf("output %s = %+v, want a plain value", name, out)
+		}
+	}
+	eps, _ := up.Outputs["endpoints"].Value.([]any)
+	if len(eps) != 3 {
+		t.Fatalf("endpoints = %v, want 3", up.Outputs["endpoints"].Value)
+	}
+	tenantID, _ := up.Outputs["tenantId"].Value.(string)
+	if _, err := admin.GetTenant(ctx, tenantID); err != nil {
+		t.Errorf("billing does not know tenant %q: %v", tenantID, err)
+	}
+	apiKey, _ := up.Outputs["apiKey"].Value.(string)
+	ca, _ := up.Outputs["caCertificate"].Value.(string)
+	writeDocument(ctx, t, eps[0].(string), ca, apiKey)
+
+	_, secrets, err := deployment.Store{Dir: stateDir}.Load(clusterName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	billingClusterID, _ := up.Outputs["billingClusterId"].Value.(string)
+	asCluster, err := billingclient.New(billingclient.Config{URL: bill.URL(), Key: secrets.EnrollmentToken, Timeout: 10 * time.Second, HTTPClient: bill.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asCluster.GetCluster(ctx, billingClusterID); err != nil {
+		t.Errorf("the enrollment token does not authenticate its cluster %s before destroy: %v", billingClusterID, err)
+	}
+
+	files := stateFiles(t, backend)
+	checkpoint := false
+	for f, b := range files {
+		if strings.HasSuffix(f, filepath.Join("stacks", p.project, "test.json")) {
+			checkpoint = bytes.Contains(b, []byte("aerolith:index/collection:Collection"))
+		}
+	}
+	if !checkpoint {
+		t.Fatalf("no checkpoint with the collection among the backend's %d files", len(files))
+	}
+	plain := map[string]string{
+		"api key secret":   apiKey,
+		"admin key":        up.Outputs["adminKey"].Value.(string),
+		"enrollment token": secrets.EnrollmentToken,
+		"billing key":      bill.AdminKey(),
+	}
+	for what, v := range plain {
+		if v == "" {
+			t.Errorf("%s is empty: nothing to look for", what)
+			continue
+		}
+		for f, b := range files {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("the %s is in plain text in %s", what, f)
+			}
+		}
+	}
+
+	// One resource at a time: the provider reads a collection and an index
+	// of one tenant each under the cluster's lock, taken without waiting
+	// (provider/cluster_client.go tenantClient), so two parallel reads of
+	// one cluster fail with "being changed by another aerolith command".
+	if _, err := stack.Refresh(ctx, optrefresh.ExpectNoChanges(), optrefresh.Parallel(1), optrefresh.ProgressStreams(testWriter{t})); err != nil {
+		t.Fatalf("pulumi refresh (expect no changes): %v", err)
+	}
+	if _, err := stack.Preview(ctx, optpreview.ExpectNoChanges(), optpreview.ProgressStreams(testWriter{t})); err != nil {
+		t.Fatalf("pulumi preview (expect no changes): %v", err)
+	}
+
+	if _, err := stack.Destroy(ctx, optdestroy.ProgressStreams(testWriter{t})); err != nil {
+		t.Fatalf("pulumi destroy: %v", err)
+	}
+	destroyed = true
+	if _, err := asCluster.GetCluster(ctx, billingClusterID); !billingclient.IsUnauthenticated(err) && !billingclient.IsNotFound(err) {
+		t.Errorf("after destroy the enrollment token still reads cluster %s (err %v): billing keeps it registered", billingClusterID, err)
+	}
+	if _, _, err := (deployment.Store{Dir: stateDir}).Load(clusterName); err == nil {
+		t.Error("the cluster's record is still in the state dir after destroy")
+	}
+	if ten, err := admin.GetTenant(ctx, tenantID); err == nil && ten.Status != contract.StatusDeleted {
+		t.Errorf("tenant %s after destroy: %+v", tenantID, ten)
+	}
+}
+
+// writeDocument writes an order with the tenant key the program made,
+// over TLS verified with the cluster's CA (caCertificate output).
+func writeDocument(ctx context.Context, t *testing.T, endpoint, caPEM, key string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+		t.Fatalf("caCertificate output holds no PEM certificate: %q", caPEM)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	body := `{"data":{"customer":"c-42","total":1250}}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/api/v1/collections/orders/documents", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("write a document with the program's key: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST %s/api/v1/collections/orders/documents = %d %s, want 201", endpoint, resp.StatusCode, b)
+	}
+	if !bytes.Contains(b, []byte(`"c-42"`)) {
+		t.Errorf("the written document = %s", b)
+	}
+}
+
+// TestPulumiProgramDirGo: `pulumi up` of examples/pulumi/local-go, the
+// same program in Go on the generated Go SDK, through pulumi-language-go
+// (which builds it with the go command, from the module cache).
+func TestPulumiProgramDirGo(t *testing.T) {
+	cli := pulumiCLI(t)
+	languageHost(t, "pulumi-language-go")
+	root := repoRoot(t)
+	dir := copyProgram(t, filepath.Join(root, "examples", "pulumi", "local-go"))
+	// The copy's go.mod reaches this checkout by absolute paths.
+	edit := exec.Command("go", "mod", "edit",
+		"-replace", "github.com/aerolithdb/aerolith="+root,
+		"-replace", "github.com/aerolithdb/aerolith/stacks="+filepath.Join(root, "stacks"))
+	edit.Dir = dir
+	if out, err := edit.CombinedOutput(); err != nil {
+		t.Fatalf("go mod edit: %v\n%s", err, out)
+	}
+	runLocalProgram(t, cli, localProgram{dir: dir, project: "aerolith-local-go", cluster: "pulumi-dir-go"})
+}
