@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -129,5 +130,43 @@ func TestKilledRegistrationRegistersOnce(t *testing.T) {
 	who, err := testClient(t, billingURL, env.Sec.EnrollmentToken).WhoAmI(ctx)
 	if err != nil || who.Kind != "cluster" || who.ClusterID != m.ClusterID {
 		t.Fatalf("the kept enrollment token is %+v, %v; want cluster %s", who, err, m.ClusterID)
+	}
+}
+
+// TestRefusedRegistrationLeavesNoRecord: a create billing refuses (here:
+// a tenant billing does not know) registered nothing, so it leaves no
+// record behind — the next create under the name starts afresh instead
+// of resuming a registration that never was, and a cluster list does not
+// show it.
+func TestRefusedRegistrationLeavesNoRecord(t *testing.T) {
+	svc := servicetest.Start(t, testBillingKey, nil)
+	billingURL := "http://" + svc.HTTPAddr()
+	admin := testClient(t, billingURL, testBillingKey)
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := Store{Dir: dir}
+	for i := range 2 {
+		_, resumed, err := begin(ctx, t, dir, admin, billingURL, "tn_nobody")
+		if err == nil || !refused(err) {
+			t.Fatalf("create %d for an unknown tenant: %v; want billing's refusal", i+1, err)
+		}
+		if resumed {
+			t.Fatalf("create %d resumed an earlier one", i+1)
+		}
+		if _, _, lerr := store.Load("shop"); !errors.Is(lerr, ErrNoCluster) {
+			t.Fatalf("after the refused create %d the store holds shop (%v); want nothing", i+1, lerr)
+		}
+	}
+	names, err := store.Names()
+	if err != nil || len(names) != 0 {
+		t.Fatalf("store names %v, %v; want none", names, err)
+	}
+	ten, err := admin.CreateTenant(ctx, billingclient.TenantRequest{Organization: "Acme", Name: "acme", Tier: "starter", Email: "ap@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, resumed, err := begin(ctx, t, dir, admin, billingURL, ten.ID)
+	if err != nil || resumed || env.Rec.RegistrationPending {
+		t.Fatalf("create for a known tenant: resumed %v, pending %v, %v", resumed, env != nil && env.Rec.RegistrationPending, err)
 	}
 }

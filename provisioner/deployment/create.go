@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
@@ -68,6 +69,14 @@ func (s Store) Begin(ctx context.Context, c Create, newEnv func(*Record, *Secret
 			return nil, resumed, fmt.Errorf("%s: its registration in billing (as %s) did not finish: create it again with billing (its URL and admin key)", name, rec.Spec.Managed.ClusterID)
 		}
 		if err := Register(ctx, c.Billing, s, rec, sec); err != nil {
+			if !resumed && refused(err) {
+				// Billing said no to this create's own registration, so
+				// nothing was registered: the record would only stand
+				// in the way of the next create under the name.
+				if rerr := s.forget(name); rerr != nil {
+					return nil, resumed, errors.Join(err, rerr)
+				}
+			}
 			return nil, resumed, err
 		}
 		if err := s.Save(rec, sec); err != nil {
@@ -110,4 +119,23 @@ func RandomKey() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// refused tells a registration billing answered with a refusal (bad
+// input, a key that may not, an unknown tenant) from one whose fate is
+// unknown (no answer, 5xx), after which billing may have registered it.
+func refused(err error) bool {
+	return billingclient.IsInvalidArgument(err) || billingclient.IsPermissionDenied(err) ||
+		billingclient.IsUnauthenticated(err) || billingclient.IsNotFound(err) || billingclient.IsConflict(err)
+}
+
+// forget removes name's record, secrets and files but not its lock
+// file, which the caller holds (see Lock).
+func (s Store) forget(name string) error {
+	for _, p := range []string{s.FilesDir(name), s.SecretsPath(name), s.RecordPath(name)} {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
