@@ -2,14 +2,9 @@ package cloud
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +20,7 @@ import (
 	"github.com/aerolithdb/aerolith/provisioner"
 	awsdrv "github.com/aerolithdb/aerolith/provisioner/aws"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
+	"github.com/aerolithdb/aerolith/provisioner/cloudsim/cloudsimtest"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
 
@@ -55,38 +51,9 @@ func newEnv(t *testing.T, ctx context.Context) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The agent binary, served over HTTP as a release download would be.
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	files := http.NewServeMux()
-	files.HandleFunc("GET /releases/aerolith-linux-amd64", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, binary) })
-	art := httptest.NewServer(files)
-	t.Cleanup(art.Close)
-
-	dir := t.TempDir()
-	booter := cloudsim.NewAgentBooter(dir)
-	sim, err := cloudsim.New(cloudsim.Config{Boot: booter, PendingFor: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sim)
-	t.Cleanup(func() {
-		ts.Close()
-		sim.Close()
-		if t.Failed() {
-			logs, _ := filepath.Glob(filepath.Join(dir, "i-*", "agent.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				t.Logf("%s:\n%s", l, tail(string(b), 15))
-			}
-		}
-		booter.Close(context.Background())
-	})
-	return &env{bill: bill, admin: admin, sim: sim, simURL: ts.URL, booter: booter,
-		artifact: provisioner.Artifact{URL: art.URL + "/releases/aerolith-linux-amd64", SHA256: hex.EncodeToString(sum[:])}}
+	sim := cloudsimtest.Start(t, binary)
+	return &env{bill: bill, admin: admin, sim: sim.Server, simURL: sim.URL, booter: sim.Booter,
+		artifact: provisioner.Artifact{URL: sim.AgentURL, SHA256: sim.AgentSHA256}}
 }
 
 // managed creates a tenant named name, registers a cluster for it in

@@ -30,6 +30,8 @@ type Sim struct {
 	AgentURL, AgentSHA256 string
 	// Server is the simulator, for tests that inspect its instances.
 	Server *cloudsim.Server
+	// Booter runs the instances' agents (Running lists them).
+	Booter *cloudsim.AgentBooter
 }
 
 // Start serves the simulator and binary (the aerolith binary the
@@ -66,7 +68,7 @@ func Start(t testing.TB, binary string) *Sim {
 		}
 		booter.Close(context.Background())
 	})
-	return &Sim{URL: ts.URL, AgentURL: art.URL + "/releases/aerolith", AgentSHA256: hex.EncodeToString(sum[:]), Server: sim}
+	return &Sim{URL: ts.URL, AgentURL: art.URL + "/releases/aerolith", AgentSHA256: hex.EncodeToString(sum[:]), Server: sim, Booter: booter}
 }
 
 // The project and subscription the simulator's tests provision in.
