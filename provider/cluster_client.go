@@ -52,7 +52,10 @@ func (c *clients) tenantClient(ctx context.Context, name, tenant string) (*clien
 	if tenant == "" {
 		return c.adminClient(ctx, name)
 	}
-	unlock, err := c.store.Lock(name)
+	// Terraform and Pulumi read, create and delete the collections and
+	// indexes of one cluster in parallel: each waits its turn for the
+	// lock (until ctx ends) rather than failing the others.
+	unlock, err := c.store.LockWait(ctx, name)
 	if err != nil {
 		return nil, err
 	}

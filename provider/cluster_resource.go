@@ -164,7 +164,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		create.Billing = bc
 		create.Registration = deployment.Registration{BillingURL: r.c.billingURL, BillingCA: r.c.billingCA, Tenants: tenants}
 	}
-	unlock, err := r.c.store.Lock(spec.Name)
+	unlock, err := r.c.store.LockWait(ctx, spec.Name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create cluster", err.Error())
 		return
@@ -289,7 +289,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	name := state.ID.ValueString()
-	unlock, err := r.c.store.Lock(name)
+	unlock, err := r.c.store.LockWait(ctx, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot update cluster", err.Error())
 		return
@@ -376,7 +376,7 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	unlock, err := r.c.store.Lock(name)
+	unlock, err := r.c.store.LockWait(ctx, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot destroy cluster", err.Error())
 		return
