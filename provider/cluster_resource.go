@@ -25,6 +25,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
+	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
 // clusterResource is aerolith_cluster: a cluster of nodes on local
@@ -184,6 +185,12 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		tflog.Info(ctx, "aerolith: resuming the creation of "+spec.Name)
 	}
 	st, err := env.Converge(ctx, report(ctx))
+	if errors.Is(err, local.ErrCrashLoop) {
+		// Resuming keeps the recorded settings: apply again would crash
+		// again. The cluster is not in the Terraform state yet.
+		resp.Diagnostics.AddError("Cluster "+spec.Name+" not formed", fmt.Sprintf("%v; its nodes keep restarting the agent: fix the setting, remove the cluster with aerolith cluster destroy %s --state-dir %s --yes (with --billing-key if it is registered in billing), then apply again", err, spec.Name, r.c.store.Dir))
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cluster "+spec.Name+" not formed", err.Error()+"; apply again to resume (nothing is launched twice)")
 		return

@@ -286,6 +286,10 @@ func applyAndReport(ctx context.Context, m *Main, p *provisionFlags, env *deploy
 	defer cancel()
 	spec := &env.Rec.Spec
 	if _, err := env.Converge(ctx, func(s string) { progress.line("%s", s) }); err != nil {
+		if errors.Is(err, local.ErrCrashLoop) {
+			// A rerun resumes with the same settings: it would crash again.
+			return fmt.Errorf("%w; its nodes keep restarting the agent: fix the setting, then aerolith cluster destroy %s --yes (with --billing-key if it is registered in billing) and create it again", err, spec.Name)
+		}
 		return err
 	}
 	progress.line("cluster %s is healthy (%d nodes)", spec.Name, spec.Nodes)
