@@ -30,7 +30,16 @@ type provisionFlags struct {
 	f        *clientFlags
 }
 
-func (p *provisionFlags) store() deployment.Store { return deployment.Store{Dir: p.stateDir} }
+// store is --state-dir, made absolute: a local instance runs in its own
+// directory, so a relative path recorded for it (its agent binary, its
+// certificates) would point nowhere.
+func (p *provisionFlags) store() deployment.Store {
+	dir := p.stateDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return deployment.Store{Dir: dir}
+}
 
 // newClusterProvisionCommands returns the verbs; cluster.go registers them.
 func newClusterProvisionCommands(m *Main, f *clientFlags) []*cobra.Command {

@@ -59,3 +59,33 @@ func TestCreateCrashLoopFails(t *testing.T) {
 	}
 	e.destroy("crashy", "--billing-key", bill.AdminKey())
 }
+
+// TestCreateRelativeStateDir: --state-dir given relative to the working
+// directory works: the instances, which run in their own directories,
+// get absolute paths.
+func TestCreateRelativeStateDir(t *testing.T) {
+	e := newEnv(t)
+	run := func(args ...string) []byte {
+		t.Helper()
+		cmd := e.command(append(args, "--state-dir", "rel")...)
+		cmd.Dir = e.state
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("aerolith %s --state-dir rel: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		return out
+	}
+	s := e.showJSON(run("cluster", "create", "rel", "--nodes", "1", "--insecure-http", "-o", "json"))
+	if !strings.HasPrefix(s.Health, "healthy") {
+		t.Fatalf("created: %+v", s)
+	}
+	if _, err := os.Stat(filepath.Join(e.state, "rel", "clusters", "rel.json")); err != nil {
+		t.Fatalf("the record is not under the working directory's rel: %v", err)
+	}
+	run("cluster", "destroy", "rel", "--yes")
+	if pids := e.processes(); len(pids) > 0 {
+		t.Fatalf("processes still running after destroy: %v", pids)
+	}
+}
