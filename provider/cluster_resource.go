@@ -165,7 +165,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		create.Billing = bc
 		create.Registration = deployment.Registration{BillingURL: r.c.billingURL, BillingCA: r.c.billingCA, Tenants: tenants}
 	}
-	unlock, err := r.c.store.LockWait(ctx, spec.Name)
+	unlock, err := r.c.lock(ctx, spec.Name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create cluster", err.Error())
 		return
@@ -296,7 +296,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	name := state.ID.ValueString()
-	unlock, err := r.c.store.LockWait(ctx, name)
+	unlock, err := r.c.lock(ctx, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot update cluster", err.Error())
 		return
@@ -383,7 +383,7 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	unlock, err := r.c.store.LockWait(ctx, name)
+	unlock, err := r.c.lock(ctx, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot destroy cluster", err.Error())
 		return
