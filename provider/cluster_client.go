@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
 	"github.com/aerolithdb/aerolith/agent/client"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
@@ -52,7 +54,10 @@ func (c *clients) tenantClient(ctx context.Context, name, tenant string) (*clien
 	if tenant == "" {
 		return c.adminClient(ctx, name)
 	}
-	unlock, err := c.store.Lock(name)
+	// Terraform and Pulumi read, create and delete the collections and
+	// indexes of one cluster in parallel: each waits its turn for the
+	// lock (until ctx ends) rather than failing the others.
+	unlock, err := c.lock(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -86,4 +91,17 @@ func (c *clients) tenantClient(ctx context.Context, name, tenant string) (*clien
 		return nil, err
 	}
 	return clusterClient(ctx, env, k.Key)
+}
+
+// lock takes cluster name's lock, waiting its turn until ctx ends (the
+// operation's timeout, or Ctrl-C): Terraform and Pulumi run operations
+// on one cluster in parallel, and a person may be running an aerolith
+// cluster command on it. The log says when it has to wait.
+func (c *clients) lock(ctx context.Context, name string) (func(), error) {
+	unlock, err := c.store.Lock(name)
+	if !errors.Is(err, deployment.ErrLocked) {
+		return unlock, err
+	}
+	tflog.Info(ctx, "aerolith: waiting for cluster "+name+": another operation is changing it")
+	return c.store.LockWait(ctx, name)
 }

@@ -25,6 +25,7 @@ import (
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/provisioner"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
+	"github.com/aerolithdb/aerolith/provisioner/local"
 )
 
 // clusterResource is aerolith_cluster: a cluster of nodes on local
@@ -164,7 +165,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		create.Billing = bc
 		create.Registration = deployment.Registration{BillingURL: r.c.billingURL, BillingCA: r.c.billingCA, Tenants: tenants}
 	}
-	unlock, err := r.c.store.Lock(spec.Name)
+	unlock, err := r.c.lock(ctx, spec.Name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create cluster", err.Error())
 		return
@@ -184,6 +185,12 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 		tflog.Info(ctx, "aerolith: resuming the creation of "+spec.Name)
 	}
 	st, err := env.Converge(ctx, report(ctx))
+	if errors.Is(err, local.ErrCrashLoop) {
+		// Resuming keeps the recorded settings: apply again would crash
+		// again. The cluster is not in the Terraform state yet.
+		resp.Diagnostics.AddError("Cluster "+spec.Name+" not formed", fmt.Sprintf("%v; its nodes keep restarting the agent: fix the setting, remove the cluster with aerolith cluster destroy %s --state-dir %s --yes (with --billing-key if it is registered in billing), then apply again", err, spec.Name, r.c.store.Dir))
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cluster "+spec.Name+" not formed", err.Error()+"; apply again to resume (nothing is launched twice)")
 		return
@@ -289,7 +296,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	name := state.ID.ValueString()
-	unlock, err := r.c.store.Lock(name)
+	unlock, err := r.c.lock(ctx, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot update cluster", err.Error())
 		return
@@ -376,7 +383,7 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	unlock, err := r.c.store.Lock(name)
+	unlock, err := r.c.lock(ctx, name)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot destroy cluster", err.Error())
 		return

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -168,7 +169,12 @@ func (p *aerolithProvider) Configure(ctx context.Context, req provider.Configure
 		}
 		c.billing, c.billingURL = bc, url
 	}
+	// Absolute: a local instance runs in its own directory, so a relative
+	// path recorded for it would point nowhere.
 	c.store = deployment.Store{Dir: stringOr(m.StateDir, deployment.DefaultStateDir())}
+	if abs, err := filepath.Abs(c.store.Dir); err == nil {
+		c.store.Dir = abs
+	}
 	if m.AWS != nil {
 		c.aws = *m.AWS
 	}

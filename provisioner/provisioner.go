@@ -310,7 +310,17 @@ func (p *Provisioner) waitRunning(ctx context.Context, spec *ClusterSpec) (*Stat
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for %d running nodes (%d so far): %w", spec.Nodes, running, ctx.Err())
+			var waiting []string
+			for i := 1; i <= spec.Nodes; i++ {
+				id := NodeID(spec.Name, i)
+				switch in, ok := live[id]; {
+				case !ok:
+					waiting = append(waiting, id+" (no instance)")
+				case in.State != Running:
+					waiting = append(waiting, fmt.Sprintf("%s (%s %s)", id, in.ID, in.State))
+				}
+			}
+			return nil, fmt.Errorf("waiting for %d running nodes (%d so far; not running: %s): %w", spec.Nodes, running, strings.Join(waiting, ", "), ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -30,7 +30,16 @@ type provisionFlags struct {
 	f        *clientFlags
 }
 
-func (p *provisionFlags) store() deployment.Store { return deployment.Store{Dir: p.stateDir} }
+// store is --state-dir, made absolute: a local instance runs in its own
+// directory, so a relative path recorded for it (its agent binary, its
+// certificates) would point nowhere.
+func (p *provisionFlags) store() deployment.Store {
+	dir := p.stateDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return deployment.Store{Dir: dir}
+}
 
 // newClusterProvisionCommands returns the verbs; cluster.go registers them.
 func newClusterProvisionCommands(m *Main, f *clientFlags) []*cobra.Command {
@@ -286,6 +295,10 @@ func applyAndReport(ctx context.Context, m *Main, p *provisionFlags, env *deploy
 	defer cancel()
 	spec := &env.Rec.Spec
 	if _, err := env.Converge(ctx, func(s string) { progress.line("%s", s) }); err != nil {
+		if errors.Is(err, local.ErrCrashLoop) {
+			// A rerun resumes with the same settings: it would crash again.
+			return fmt.Errorf("%w; its nodes keep restarting the agent: fix the setting, then aerolith cluster destroy %s --yes (with --billing-key if it is registered in billing) and create it again", err, spec.Name)
+		}
 		return err
 	}
 	progress.line("cluster %s is healthy (%d nodes)", spec.Name, spec.Nodes)

@@ -102,11 +102,18 @@ func (s Store) Begin(ctx context.Context, c Create, newEnv func(*Record, *Secret
 
 // Converge applies the spec (launching, relaunching or removing nodes)
 // and waits until the cluster is formed; report gets progress lines.
+//
+// On a local cluster it fails as soon as a node's agent crash-loops (an
+// error wrapping local.ErrCrashLoop that names the node and ends with the
+// agent's own last words), rather than when ctx ends: an agent that exits
+// at once on a bad setting is restarted forever and never answers.
 func (e *Env) Converge(ctx context.Context, report func(string)) (*provisioner.Status, error) {
+	// Watched from before the launch, so a new node's first runs count.
+	crashes := e.watchCrashes()
 	if _, err := e.Prov.Apply(ctx, &e.Rec.Spec); err != nil {
 		return nil, err
 	}
-	if err := e.WaitHealthy(ctx, report); err != nil {
+	if err := e.waitHealthy(ctx, report, crashes); err != nil {
 		return nil, err
 	}
 	return e.Prov.Read(ctx, &e.Rec.Spec)

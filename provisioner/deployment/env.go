@@ -307,10 +307,33 @@ func (e *Env) Remove(ctx context.Context, nodeID string) error {
 	}
 }
 
+// CrashLoopRestarts is how many quick restarts in a row of one node's
+// agent (each run shorter than the restart policy's ResetAfter, 10s on a
+// local node) make a wait for the cluster fail: an agent that exits this
+// often right after starting exits on its own configuration, which no
+// restart changes. A node that runs a while between crashes never
+// reaches it.
+const CrashLoopRestarts = 3
+
 // WaitHealthy waits until every node of the spec answers, agrees on one
 // leader and is a voter: the cluster is formed. report gets a line when
-// the picture changes.
+// the picture changes. On a local cluster it fails once a node's agent
+// crash-loops (see Converge); when ctx ends, the error names the nodes
+// that never became ready.
 func (e *Env) WaitHealthy(ctx context.Context, report func(string)) error {
+	return e.waitHealthy(ctx, report, e.watchCrashes())
+}
+
+// watchCrashes returns the check of a local cluster's crash-looping
+// nodes, nil on a cloud (its nodes' processes are not visible here).
+func (e *Env) watchCrashes() func() error {
+	if e.Local == nil {
+		return nil
+	}
+	return e.Local.WatchCrashes(e.Rec.Spec.Name, CrashLoopRestarts).Check
+}
+
+func (e *Env) waitHealthy(ctx context.Context, report func(string), crashes func() error) error {
 	last := ""
 	for {
 		msg, ok := e.Health(ctx)
@@ -321,12 +344,56 @@ func (e *Env) WaitHealthy(ctx context.Context, report func(string)) error {
 			report(msg)
 			last = msg
 		}
+		if crashes != nil {
+			if err := crashes(); err != nil {
+				return fmt.Errorf("cluster %s cannot form: %w", e.Rec.Spec.Name, err)
+			}
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster %s not healthy: %s (%w)", e.Rec.Spec.Name, msg, ctx.Err())
+			return fmt.Errorf("cluster %s not healthy: %s; %s (%w)", e.Rec.Spec.Name, msg, e.notReady(ctx), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// notReady says which nodes did not answer, asked once more after a
+// wait's ctx ended.
+func (e *Env) notReady(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	insts, err := e.Drv.Instances(ctx, &e.Rec.Spec)
+	if err != nil {
+		return "the nodes cannot be listed: " + err.Error()
+	}
+	running := map[string]string{}
+	for _, in := range insts {
+		if in.State == provisioner.Running && in.PrivateIP != "" {
+			running[in.NodeID] = HTTPURL(e.Scheme(), in.PrivateIP)
+		}
+	}
+	var missing []string
+	for i := 1; i <= e.Rec.Spec.Nodes; i++ {
+		id := provisioner.NodeID(e.Rec.Spec.Name, i)
+		u, ok := running[id]
+		if !ok {
+			missing = append(missing, id+" (no running instance)")
+			continue
+		}
+		c, err := e.Client([]string{u}, "")
+		if err == nil {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err = c.Cluster(cctx)
+			cancel()
+		}
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s (no answer at %s)", id, u))
+		}
+	}
+	if len(missing) == 0 {
+		return "every node answers, but they have not formed one cluster"
+	}
+	return "nodes never ready: " + strings.Join(missing, ", ")
 }
 
 // Health says whether the cluster is formed, and if not, why.

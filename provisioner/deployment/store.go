@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aerolithdb/aerolith/internal/atomicfile"
@@ -196,23 +195,4 @@ func (s Store) Names() ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-// Lock takes the cluster's lock, so two commands never change one cluster
-// at once; the kernel drops it when the process ends, killed or not.
-func (s Store) Lock(name string) (func(), error) {
-	if err := os.MkdirAll(s.ClustersDir(), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(s.ClustersDir(), name+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cluster %s is being changed by another aerolith command (%v); wait for it to finish", name, err)
-	}
-	// The file stays: removing it would let a command waiting on the old
-	// inode and one creating a new file both hold "the" lock.
-	return func() { f.Close() }, nil
 }

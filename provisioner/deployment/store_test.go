@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,7 @@ func TestStoreKeepsSecretsApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Lock("shop"); err == nil || !strings.Contains(err.Error(), "being changed by another aerolith command") {
+	if _, err := s.Lock("shop"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "cluster shop is being changed by another operation of this process") {
 		t.Fatalf("second lock: %v", err)
 	}
 	unlock()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +29,18 @@ func driverHelperMain() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		// A "crash: MESSAGE" setting makes the agent exit at once with
+		// MESSAGE on stderr, as a real one does on a bad setting.
+		if i := slices.Index(os.Args, "--config"); i > 0 && i+1 < len(os.Args) {
+			b, _ := os.ReadFile(os.Args[i+1])
+			for l := range strings.SplitSeq(string(b), "\n") {
+				if msg, ok := strings.CutPrefix(l, "crash: "); ok {
+					fmt.Fprintln(os.Stderr, "agent starting")
+					fmt.Fprintln(os.Stderr, "aerolith: "+strings.Trim(msg, `"'`))
+					os.Exit(2)
+				}
+			}
+		}
 		for i, a := range os.Args {
 			if a == "--data-dir" && i+1 < len(os.Args) {
 				if err := os.WriteFile(filepath.Join(os.Args[i+1], "agent.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
