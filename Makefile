@@ -213,8 +213,9 @@ tools/pulumi:
 
 ## test-stacks: the Pulumi provider, SDKs and programs (module stacks/):
 ## a real pulumi up/refresh/destroy with the built CLI (an inline Go
-## program, and examples/pulumi/local's TypeScript program directory
-## through the Node.js language host), mocks for the cloud programs.
+## program, and the program directories examples/pulumi/local (TypeScript,
+## through the Node.js language host), local-go and aws (TypeScript, on
+## the cloud simulator)), mocks for the cloud programs.
 ## make test runs it.
 test-stacks: tools/pulumi check-generated-stacks check-sdk-python check-sdk-nodejs
 	cd stacks && $(GO) vet ./... && PULUMI_CLI=$(PULUMI) AEROLITH_NPM_DIR=$(NPM_DIR) $(GO) test -count=1 -timeout 25m ./...
@@ -252,23 +253,26 @@ tools/npm:
 	fi
 
 ## check-sdk-nodejs (part of make test): tsc compiles the generated
-## TypeScript SDK into examples/pulumi/local/node_modules (a type error
-## fails it; scripts/pulumi-nodejs-modules.sh) and type-checks the
-## TypeScript example against it.
+## TypeScript SDK (a type error fails it; scripts/pulumi-nodejs-modules.sh)
+## into the node_modules of every TypeScript example and type-checks each
+## example against it.
+PULUMI_TS_EXAMPLES := local aws gcp azure
 check-sdk-nodejs: tools/npm
-	NPM_DIR=$(NPM_DIR) scripts/pulumi-nodejs-modules.sh examples/pulumi/local
-	$(NPM_DIR)/node_modules/.bin/tsc -p examples/pulumi/local/tsconfig.json
+	NPM_DIR=$(NPM_DIR) scripts/pulumi-nodejs-modules.sh $(addprefix examples/pulumi/,$(PULUMI_TS_EXAMPLES))
+	@for e in $(PULUMI_TS_EXAMPLES); do echo "tsc -p examples/pulumi/$$e/tsconfig.json"; \
+		$(NPM_DIR)/node_modules/.bin/tsc -p examples/pulumi/$$e/tsconfig.json || exit 1; done
 
 ## demo-pulumi: billing on loopback, then a real `pulumi up` of
-## examples/pulumi/local (TypeScript: a tenant, a 3-node local cluster, a
-## key, a collection, an index) with the CLI and language host from
+## examples/pulumi/$(EXAMPLE) (TypeScript; EXAMPLE=local, the default: a
+## tenant, a 3-node local cluster, a key, a collection, an index;
+## EXAMPLE=aws, gcp or azure: a tenant, a managed 3-node cluster, a key, a
+## collection on the cloud simulator) with the CLI and language host from
 ## .tools and pulumi-resource-aerolith built here; prints the outputs and
-## a command that writes a document with the key, then `pulumi destroy`
-## (Ctrl-C anywhere also destroys and cleans up). KEEP=1 keeps it running
-## until Enter.
+## writes a document with the key, then `pulumi destroy` (Ctrl-C anywhere
+## also destroys and cleans up). KEEP=1 keeps it running until Enter.
 demo-pulumi: build tools/pulumi check-sdk-nodejs
 	cd stacks && $(GO) build -o $(CURDIR)/$(BIN)/pulumi-resource-aerolith ./provider/cmd/pulumi-resource-aerolith
-	PULUMI=$(PULUMI) BIN=$(CURDIR)/$(BIN) scripts/demo-pulumi.sh
+	EXAMPLE=$(EXAMPLE) PULUMI=$(PULUMI) BIN=$(CURDIR)/$(BIN) scripts/demo-pulumi.sh
 
 ## check-modules-fmt: the HCL modules and their examples as the real
 ## terraform fmt (the one tools/terraform builds) leaves them.

@@ -24,6 +24,7 @@ import (
 
 	billingclient "github.com/aerolithdb/aerolith/billing/client"
 	"github.com/aerolithdb/aerolith/billing/contract"
+	"github.com/aerolithdb/aerolith/provisioner/cloudsim/cloudsimtest"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/tests/proctest"
 )
@@ -84,13 +85,62 @@ func copyProgram(t *testing.T, src string) string {
 	return dst
 }
 
-// localProgram is one run of an examples/pulumi program directory against
+// programRun is one run of an examples/pulumi program directory against
 // a billing service of its own.
-type localProgram struct {
+type programRun struct {
 	dir     string // the program's folder (a copy)
 	project string // its Pulumi.yaml name, the config namespace
-	cluster string // the cluster's name (the local driver's, per machine)
-	env     map[string]string
+	cluster string // the cluster's name
+	// config is the stack's configuration for billing and the state dir.
+	config func(bill *proctest.Billing, stateDir string) auto.ConfigMap
+	// afterUp and afterDestroy, when set, check what the cloud holds.
+	afterUp      func(outs auto.OutputMap)
+	afterDestroy func()
+}
+
+// localProgram is a run of a local example (local, local-go): the
+// provider's own configuration (aerolith:*) names billing, and the
+// cluster's nodes run this machine's aerolith binary.
+func localProgram(t *testing.T, dir, project, cluster string) programRun {
+	t.Helper()
+	agent, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(agent)
+	return programRun{dir: dir, project: project, cluster: cluster,
+		config: func(bill *proctest.Billing, stateDir string) auto.ConfigMap {
+			return auto.ConfigMap{
+				"aerolith:billingUrl":     {Value: bill.URL()},
+				"aerolith:billingKey":     {Value: bill.AdminKey(), Secret: true},
+				"aerolith:caFile":         {Value: bill.CAFile()},
+				"aerolith:stateDir":       {Value: stateDir},
+				project + ":agentUrl":     {Value: "file://" + binary},
+				project + ":agentSha256":  {Value: hex.EncodeToString(sum[:])},
+				project + ":clusterName":  {Value: cluster},
+				project + ":insecureHttp": {Value: "false"},
+			}
+		}}
+}
+
+// typeScriptProgram is a copy of examples/pulumi/NAME with the
+// node_modules scripts/pulumi-nodejs-modules.sh makes (the SDK compiled
+// by tsc), or a skip without the npm packages or the language host.
+func typeScriptProgram(t *testing.T, name string) string {
+	t.Helper()
+	languageHost(t, "pulumi-language-nodejs")
+	npm := os.Getenv("AEROLITH_NPM_DIR")
+	if npm == "" {
+		t.Skip("needs @pulumi/pulumi, typescript and ts-node in AEROLITH_NPM_DIR: `make tools/npm` installs them into .tools/npm (make test-stacks sets it)")
+	}
+	root := repoRoot(t)
+	dir := copyProgram(t, filepath.Join(root, "examples", "pulumi", name))
+	cmd := exec.Command(filepath.Join(root, "scripts", "pulumi-nodejs-modules.sh"), dir)
+	cmd.Env = append(os.Environ(), "NPM_DIR="+npm)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("node_modules for the program: %v\n%s", err, out)
+	}
+	return dir
 }
 
 // TestPulumiProgramDirTypeScript: `pulumi up` of examples/pulumi/local,
@@ -99,27 +149,60 @@ type localProgram struct {
 // compiled by scripts/pulumi-nodejs-modules.sh.
 func TestPulumiProgramDirTypeScript(t *testing.T) {
 	cli := pulumiCLI(t)
-	languageHost(t, "pulumi-language-nodejs")
-	npm := os.Getenv("AEROLITH_NPM_DIR")
-	if npm == "" {
-		t.Skip("needs @pulumi/pulumi, typescript and ts-node in AEROLITH_NPM_DIR: `make tools/npm` installs them into .tools/npm (make test-stacks sets it)")
-	}
-	root := repoRoot(t)
-	dir := copyProgram(t, filepath.Join(root, "examples", "pulumi", "local"))
-	cmd := exec.Command(filepath.Join(root, "scripts", "pulumi-nodejs-modules.sh"), dir)
-	cmd.Env = append(os.Environ(), "NPM_DIR="+npm)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("node_modules for the program: %v\n%s", err, out)
-	}
-	runLocalProgram(t, cli, localProgram{dir: dir, project: "aerolith-local", cluster: "pulumi-dir-ts"})
+	dir := typeScriptProgram(t, "local")
+	runProgram(t, cli, localProgram(t, dir, "aerolith-local", "pulumi-dir-ts"))
 }
 
-// runLocalProgram: up creates the tenant, a 3-node cluster, a key, a
-// collection and an index; the key writes a document; the secrets are
-// secret outputs and never in plain text in the state; refresh and
-// preview find nothing to change; destroy stops the nodes, deregisters
-// the cluster (its enrollment token stops working) and deletes the tenant.
-func runLocalProgram(t *testing.T, cli auto.PulumiCommand, p localProgram) {
+// TestPulumiProgramDirAWSSimulator: `pulumi up` of examples/pulumi/aws,
+// the TypeScript program of a managed cluster on AWS, against the cloud
+// simulator as a user runs it: the stack's configuration names billing
+// (the key a secret), the simulator as the EC2 endpoint and the agent's
+// release download; the credentials are in the environment. Its instances
+// boot real agents that enroll with billing over TLS; destroy leaves none.
+func TestPulumiProgramDirAWSSimulator(t *testing.T) {
+	cli := pulumiCLI(t)
+	dir := typeScriptProgram(t, "aws")
+	sim := cloudsimtest.Start(t, binary)
+	cloudsimtest.SetCredentials(t, "aws", sim.URL)
+	const project, cluster = "aerolith-aws", "pulumi-dir-aws"
+	runProgram(t, cli, programRun{dir: dir, project: project, cluster: cluster,
+		config: func(bill *proctest.Billing, stateDir string) auto.ConfigMap {
+			return auto.ConfigMap{
+				project + ":billingUrl":    {Value: bill.URL()},
+				project + ":billingKey":    {Value: bill.AdminKey(), Secret: true},
+				project + ":billingCaFile": {Value: bill.CAFile()},
+				project + ":stateDir":      {Value: stateDir},
+				project + ":endpoint":      {Value: sim.URL},
+				project + ":agentUrl":      {Value: sim.AgentURL},
+				project + ":agentSha256":   {Value: sim.AgentSHA256},
+				project + ":allowedCidrs":  {Value: `["127.0.0.0/8"]`},
+				project + ":clusterName":   {Value: cluster},
+			}
+		},
+		afterUp: func(outs auto.OutputMap) {
+			checkNodes(t, awsSim, cluster, outs["nodes"].Value, 3)
+			if addrs, _ := outs["nodeAddresses"].Value.([]any); len(addrs) != 3 {
+				t.Errorf("nodeAddresses = %v, want 3", outs["nodeAddresses"].Value)
+			}
+			if live := sim.Live(); len(live) != 3 {
+				t.Errorf("the simulator runs %d instances, want 3: %+v", len(live), live)
+			}
+		},
+		afterDestroy: func() {
+			if live := sim.Live(); len(live) != 0 {
+				t.Errorf("the simulator still runs %d instances after destroy: %+v", len(live), live)
+			}
+		},
+	})
+}
+
+// runProgram: up creates the tenant, a 3-node cluster, a key, a
+// collection and an index or the provider; the key writes a document;
+// the secrets are secret outputs and never in plain text in the state;
+// refresh and preview find nothing to change; destroy stops the nodes,
+// deregisters the cluster (its enrollment token stops working) and
+// deletes the tenant.
+func runProgram(t *testing.T, cli auto.PulumiCommand, p programRun) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -133,33 +216,15 @@ func runLocalProgram(t *testing.T, cli auto.PulumiCommand, p localProgram) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(agent)
 	stateDir := t.TempDir()
 	clusterName := p.cluster
 
 	env, backend := offlineEnv(t)
-	for k, v := range p.env {
-		env[k] = v
-	}
 	stack, err := auto.UpsertStackLocalSource(ctx, "test", p.dir, auto.Pulumi(cli), auto.EnvVars(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := auto.ConfigMap{
-		"aerolith:billingUrl":       {Value: bill.URL()},
-		"aerolith:billingKey":       {Value: bill.AdminKey(), Secret: true},
-		"aerolith:caFile":           {Value: bill.CAFile()},
-		"aerolith:stateDir":         {Value: stateDir},
-		p.project + ":agentUrl":     {Value: "file://" + binary},
-		p.project + ":agentSha256":  {Value: hex.EncodeToString(sum[:])},
-		p.project + ":clusterName":  {Value: clusterName},
-		p.project + ":insecureHttp": {Value: "false"},
-	}
-	if err := stack.SetAllConfig(ctx, cfg); err != nil {
+	if err := stack.SetAllConfig(ctx, p.config(bill, stateDir)); err != nil {
 		t.Fatal(err)
 	}
 	destroyed := false
@@ -175,8 +240,8 @@ func runLocalProgram(t *testing.T, cli auto.PulumiCommand, p localProgram) {
 	if err != nil {
 		t.Fatalf("pulumi up of %s: %v", p.dir, err)
 	}
-	// stack, tenant, cluster, key, collection, index (the default
-	// provider is not counted)
+	// stack, tenant, cluster, key, collection and an index (the default
+	// provider is not counted) or an explicit provider
 	if got := (*up.Summary.ResourceChanges)["create"]; got != 6 {
 		t.Errorf("up created %d resources, want 6: %v", got, *up.Summary.ResourceChanges)
 	}
@@ -201,6 +266,9 @@ func runLocalProgram(t *testing.T, cli auto.PulumiCommand, p localProgram) {
 	tenantID, _ := up.Outputs["tenantId"].Value.(string)
 	if _, err := admin.GetTenant(ctx, tenantID); err != nil {
 		t.Errorf("billing does not know tenant %q: %v", tenantID, err)
+	}
+	if p.afterUp != nil {
+		p.afterUp(up.Outputs)
 	}
 	apiKey, _ := up.Outputs["apiKey"].Value.(string)
 	ca, _ := up.Outputs["caCertificate"].Value.(string)
@@ -262,6 +330,9 @@ func runLocalProgram(t *testing.T, cli auto.PulumiCommand, p localProgram) {
 		t.Fatalf("pulumi destroy: %v", err)
 	}
 	destroyed = true
+	if p.afterDestroy != nil {
+		p.afterDestroy()
+	}
 	if _, err := asCluster.GetCluster(ctx, billingClusterID); !billingclient.IsUnauthenticated(err) && !billingclient.IsNotFound(err) {
 		t.Errorf("after destroy the enrollment token still reads cluster %s (err %v): billing keeps it registered", billingClusterID, err)
 	}
@@ -319,5 +390,5 @@ func TestPulumiProgramDirGo(t *testing.T) {
 	if out, err := edit.CombinedOutput(); err != nil {
 		t.Fatalf("go mod edit: %v\n%s", err, out)
 	}
-	runLocalProgram(t, cli, localProgram{dir: dir, project: "aerolith-local-go", cluster: "pulumi-dir-go"})
+	runProgram(t, cli, localProgram(t, dir, "aerolith-local-go", "pulumi-dir-go"))
 }
