@@ -315,11 +315,9 @@ func runProgram(t *testing.T, cli auto.PulumiCommand, p programRun) {
 		}
 	}
 
-	// One resource at a time: the provider reads a collection and an index
-	// of one tenant each under the cluster's lock, taken without waiting
-	// (provider/cluster_client.go tenantClient), so two parallel reads of
-	// one cluster fail with "being changed by another aerolith command".
-	if _, err := stack.Refresh(ctx, optrefresh.ExpectNoChanges(), optrefresh.Parallel(1), optrefresh.ProgressStreams(testWriter{t})); err != nil {
+	// Pulumi's default parallelism: the collection and the index of one
+	// cluster are read at once (the provider waits for the cluster's lock).
+	if _, err := stack.Refresh(ctx, optrefresh.ExpectNoChanges(), optrefresh.ProgressStreams(testWriter{t})); err != nil {
 		t.Fatalf("pulumi refresh (expect no changes): %v", err)
 	}
 	if _, err := stack.Preview(ctx, optpreview.ExpectNoChanges(), optpreview.ProgressStreams(testWriter{t})); err != nil {
