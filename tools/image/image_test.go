@@ -46,7 +46,11 @@ func buildImages(t *testing.T) (string, string) {
 	if runtime.GOOS != "linux" {
 		t.Skipf("the images are linux/%s; running their binaries needs linux, this is %s", runtime.GOARCH, runtime.GOOS)
 	}
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own toolchain first on PATH.
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command that builds the binaries: %v", err)
+	}
 	out := t.TempDir()
 	var stdout bytes.Buffer
 	args := []string{"-root", filepath.Join("..", ".."), "-out", out, "-go", goCmd, "-version", testVersion,
