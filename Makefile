@@ -312,3 +312,51 @@ tflint-modules: tools/tflint
 test: tflint-modules
 test: export AEROLITH_TFLINT = $(TFLINT)
 ## ---- end tflint ----
+## ---- Container images ----
+## images: the agent image (ghcr.io/aerolithdb/aerolith:<version>, the
+## one aerolith binary; the operator's StatefulSet runs it) and the operator
+## image, built without a container engine by tools/image (its own module):
+## static binaries cross-compiled with the release stamped, assembled FROM
+## scratch, written to IMAGES_DIR as an OCI layout per image (both
+## platforms in one index: skopeo copy / crane push) and a docker-archive
+## per image and platform (docker load -i). Names and version come from
+## internal/release/release.mk, which the operator's defaults, the CRD,
+## the chart and the kustomization follow too. Same commit, same digests.
+include internal/release/release.mk
+IMAGE_VERSION     ?= $(AEROLITH_VERSION)
+IMAGE_REGISTRY    ?= $(AEROLITH_REGISTRY)
+IMAGE_PLATFORMS   ?= linux/amd64,linux/arm64
+IMAGE_REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGES_DIR        ?= $(CURDIR)/$(BIN)/images
+
+.PHONY: images docker-images test-images
+images:
+	cd tools/image && $(GO) run . -root $(CURDIR) -out $(abspath $(IMAGES_DIR)) -go $(GO) \
+		-version $(IMAGE_VERSION) -revision $(IMAGE_REVISION) -registry $(IMAGE_REGISTRY) \
+		-created $(SOURCE_DATE_EPOCH) -platforms $(IMAGE_PLATFORMS)
+
+## docker-images: the same two images with docker buildx and the Dockerfile
+## (for machines with a Docker engine; not part of make test), loaded into
+## the local engine; for both platforms pushed to the registry:
+## make docker-images DOCKER_BUILD_FLAGS="--platform linux/amd64,linux/arm64 --push"
+DOCKER_BUILD_FLAGS ?= --load
+docker-images:
+	for t in aerolith aerolith-operator; do \
+		docker buildx build $(DOCKER_BUILD_FLAGS) --target $$t -t $(IMAGE_REGISTRY)/$$t:$(IMAGE_VERSION) \
+			--build-arg VERSION=$(IMAGE_VERSION) --build-arg REVISION=$(IMAGE_REVISION) --build-arg REGISTRY=$(IMAGE_REGISTRY) \
+			--build-arg CREATED=$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ) --build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) . || exit 1; \
+	done
+
+## test-images (part of make test): builds both images into a temp folder
+## twice and checks the layout, configuration, files, that the binaries are
+## static and run, and that the digests repeat; checks the Dockerfile
+## against the same contract.
+test-images:
+	cd tools/image && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 30m ./...
+test: test-images
+lint: lint-images
+.PHONY: lint-images
+lint-images:
+	cd tools/image && $(GO) vet ./...
+## ---- end Container images ----

@@ -67,6 +67,7 @@ var commands = []func(*Main) *cobra.Command{
 	newTenantCommand,
 	newUpCommand,
 	newUsageCommand,
+	newVersionCommand,
 	newWalletCommand,
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/aerolithdb/aerolith/internal/release"
 	aerov1 "github.com/aerolithdb/aerolith/operator/api/v1"
 )
 
@@ -37,10 +38,6 @@ const (
 
 // dataDir is where the data volume is mounted in each pod.
 const dataDir = "/var/lib/aerolith"
-
-// DefaultImageRepository is the image of Spec.Version when Spec.Image is
-// empty.
-const DefaultImageRepository = "ghcr.io/aerolithdb/aerolith"
 
 // Names of the objects of cluster ac; every one is in ac's namespace.
 func statefulSetName(ac *aerov1.AerolithCluster) string   { return ac.Name }
@@ -81,16 +78,18 @@ func meta(ac *aerov1.AerolithCluster, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: ac.Namespace, Labels: Labels(ac)}
 }
 
-// image is the container image cluster ac runs.
+// image is the container image cluster ac runs: Spec.Image, else the
+// release's agent image (internal/release, which make images names its
+// images from) at Spec.Version, else at the operator's own version.
 func image(ac *aerov1.AerolithCluster) string {
 	if ac.Spec.Image != "" {
 		return ac.Spec.Image
 	}
 	v := ac.Spec.Version
 	if v == "" {
-		v = "latest"
+		v = release.Version()
 	}
-	return DefaultImageRepository + ":" + v
+	return release.Repository(release.AgentImageName) + ":" + v
 }
 
 func tlsMode(ac *aerov1.AerolithCluster) string {

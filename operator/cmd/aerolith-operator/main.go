@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/aerolithdb/aerolith/internal/release"
 	aerov1 "github.com/aerolithdb/aerolith/operator/api/v1"
 	"github.com/aerolithdb/aerolith/operator/controller"
 )
@@ -40,6 +41,7 @@ type options struct {
 	leaderElectionNamespace string
 	namespace               string
 	logFormat, logLevel     string
+	version                 bool
 }
 
 func parse(args []string, errw io.Writer) (options, error) {
@@ -53,7 +55,11 @@ func parse(args []string, errw io.Writer) (options, error) {
 	fs.StringVar(&o.namespace, "namespace", "", "watch only this namespace (default: all)")
 	fs.StringVar(&o.logFormat, "log-format", "json", "text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.version, "version", false, "print the version and the agent image clusters run by default, and exit")
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "version" {
+			return
+		}
 		env := "AEROLITH_OPERATOR_" + envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			_ = f.Value.Set(v)
@@ -87,6 +93,11 @@ func envName(flagName string) string {
 func run(ctx context.Context, args []string, logw io.Writer) error {
 	o, err := parse(args, logw)
 	if err != nil {
+		return err
+	}
+	if o.version {
+		_, err := fmt.Printf("aerolith-operator %s\nrevision: %s\nimage: %s\nagent image: %s\n", release.Version(), release.Revision(),
+			release.Image(release.OperatorImageName), release.Image(release.AgentImageName))
 		return err
 	}
 	var level slog.Level

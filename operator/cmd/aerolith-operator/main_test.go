@@ -21,6 +21,8 @@ func TestParse(t *testing.T) {
 			want: options{metricsAddr: "0", healthAddr: ":8081", leaderElect: true, logFormat: "json", logLevel: "info"}},
 		{name: "flag beats env", args: []string{"--namespace", "a"}, env: map[string]string{"AEROLITH_OPERATOR_NAMESPACE": "b"},
 			want: options{metricsAddr: ":8080", healthAddr: ":8081", namespace: "a", logFormat: "json", logLevel: "info"}},
+		{name: "version", args: []string{"--version"}, env: map[string]string{"AEROLITH_OPERATOR_VERSION": "false"},
+			want: options{metricsAddr: ":8080", healthAddr: ":8081", logFormat: "json", logLevel: "info", version: true}},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "stray argument", args: []string{"run"}, wantErr: `unexpected argument "run"`},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "not defined"},
