@@ -173,7 +173,14 @@ resource "aerolith_cluster" %q {
 					return fmt.Errorf("cli-rg not imported: %v", s)
 				},
 			},
-			{Config: cfg("msp-default", "MSP-Shop", true, ""), ConfigPlanChecks: empty, Check: inGroup("cli-rg", "msp-shop")},
+			{
+				Config:           cfg("msp-default", "MSP-Shop", true, "") + "\ndata \"aerolith_cluster\" \"cli\" {\n  name = \"cli-rg\"\n}\n",
+				ConfigPlanChecks: empty,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					inGroup("cli-rg", "msp-shop"),
+					resource.TestCheckResourceAttr("data.aerolith_cluster.cli", "resource_group", "msp-shop"),
+				),
+			},
 			{Config: cfg("msp-default", "MSP-Shop", true, "  delete_protection = false\n")},
 		},
 	})

@@ -88,8 +88,9 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Description: "Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'." + immutable},
 			"resource_group": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep,
 				Description: "azure: an existing resource group to create the cluster's resources in (1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'), such as one whose policies and RBAC its owner governs; default the provider block's azure resource_group. " +
-					"The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-<name>, created with it and deleted on destroy. " +
-					"Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group." + immutable},
+					"The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. " +
+					"Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. " +
+					"ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone." + immutable},
 			"insecure_http": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				Description: "Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment." + immutable},
 			"delete_protection": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),

@@ -105,7 +105,7 @@ func (p *aerolithProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				"subscription_id": schema.StringAttribute{Optional: true, Description: "Subscription of azure clusters."},
 				"location":        schema.StringAttribute{Optional: true, Description: "Default location of azure clusters that name none."},
 				"resource_group": schema.StringAttribute{Optional: true, Description: "Default resource_group of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. " +
-					"Unset, each cluster gets a group of its own, aerolith-<name>. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)"},
+					"Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)"},
 				"endpoint": endpoint,
 			}},
 		},
