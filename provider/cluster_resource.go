@@ -87,7 +87,7 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				Description: "Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'." + immutable},
 			"resource_group": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep,
-				Description: "azure: an existing resource group to create the cluster's resources in (1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'), such as one whose policies and RBAC its owner governs; default the provider block's azure resource_group. " +
+				Description: "azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the resource_group of the provider's azure block. " +
 					"The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. " +
 					"Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. " +
 					"ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone." + immutable},
