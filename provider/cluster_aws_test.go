@@ -210,6 +210,9 @@ resource "aerolith_cluster" "bad" {
 		{`name = "ok-name"` + "\n cloud = \"aws\"\n allowed_cidrs = [\"10.0.0.1/8\"]\n insecure_http = true", `"10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8\?`},
 		{`name = "ok-name"` + "\n cloud = \"aws\"", `nodes get their certificates from billing: set tenant_ids`},
 		{`name = "ok-name"` + "\n cloud = \"local\"\n region = \"us-east-1\"", `region: not used by the local cloud; remove it`},
+		{`name = "ok-name"` + "\n cloud = \"azure\"\n insecure_http = true\n resource_group = \"msp rg.\"", `resource_group: resource group "msp rg.": ' ' is not allowed; want 1-90 letters`},
+		{`name = "ok-name"` + "\n cloud = \"azure\"\n insecure_http = true\n resource_group = \"msp-rg.\"", `resource group "msp-rg." ends in '.'`},
+		{`name = "ok-name"` + "\n cloud = \"aws\"\n insecure_http = true\n resource_group = \"msp-rg\"", `resource_group: the resource group of an azure cluster's resources, not used by the aws cloud; remove it`},
 	} {
 		steps = append(steps, resource.TestStep{Config: cluster(c.body), PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))})
 	}

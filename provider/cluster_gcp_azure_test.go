@@ -20,6 +20,7 @@ var gcpCloud = simCloud{
 	checks: []resource.TestCheckFunc{
 		resource.TestCheckResourceAttr("aerolith_cluster.c", "region", "europe-west1"),
 		resource.TestCheckResourceAttr("aerolith_cluster.c", "zone", "europe-west1-c"),
+		resource.TestCheckNoResourceAttr("aerolith_cluster.c", "resource_group"),
 		resource.TestCheckResourceAttr("aerolith_cluster.c", "instance_type", "e2-standard-2"),
 		resource.TestCheckResourceAttrSet("aerolith_cluster.c", "nodes.0.instance_id"),
 	},
@@ -37,6 +38,8 @@ var azureCloud = simCloud{
 	cluster: `allowed_cidrs = ["127.0.0.0/8"]`,
 	checks: []resource.TestCheckFunc{
 		resource.TestCheckResourceAttr("aerolith_cluster.c", "region", "westeurope"),
+		// No resource_group anywhere: a group of the cluster's own.
+		resource.TestCheckResourceAttr("aerolith_cluster.c", "resource_group", "aerolith-tf-azure"),
 		resource.TestCheckResourceAttr("aerolith_cluster.c", "instance_type", "Standard_D2s_v5"),
 		resource.TestCheckResourceAttrSet("aerolith_cluster.c", "nodes.0.instance_id"),
 	},

@@ -34,6 +34,7 @@ type clusterModel struct {
 	AllowedCIDRs     types.List     `tfsdk:"allowed_cidrs"`
 	TenantIDs        types.Set      `tfsdk:"tenant_ids"`
 	Tags             types.Map      `tfsdk:"tags"`
+	ResourceGroup    types.String   `tfsdk:"resource_group"`
 	InsecureHTTP     types.Bool     `tfsdk:"insecure_http"`
 	DeleteProtection types.Bool     `tfsdk:"delete_protection"`
 	Endpoints        types.List     `tfsdk:"endpoints"`
@@ -117,8 +118,9 @@ func (c *clients) endpoint(cloud provisioner.Cloud) string {
 
 // record is a new cluster's record: the spec and the provider block's
 // settings of its cloud (endpoint override, gcp project, azure
-// subscription, else AZURE_SUBSCRIPTION_ID).
-func (c *clients) record(spec provisioner.ClusterSpec, insecureHTTP bool) deployment.Record {
+// subscription, else AZURE_SUBSCRIPTION_ID), and for azure the existing
+// resource group given ("": a group of the cluster's own).
+func (c *clients) record(spec provisioner.ClusterSpec, insecureHTTP bool, group string) deployment.Record {
 	rec := deployment.Record{Spec: spec, Endpoint: c.endpoint(spec.Cloud), InsecureHTTP: insecureHTTP}
 	switch spec.Cloud {
 	case provisioner.GCP:
@@ -128,9 +130,26 @@ func (c *clients) record(spec provisioner.ClusterSpec, insecureHTTP bool) deploy
 		if sub == "" {
 			sub = os.Getenv(azure.EnvSubscription)
 		}
-		rec.Azure = &deployment.AzureSettings{Subscription: sub}
+		rec.Azure = &deployment.AzureSettings{Subscription: sub, ResourceGroup: group}
 	}
 	return rec
+}
+
+// ownGroup is the resource group an azure cluster given none makes for
+// itself (and deletes with itself).
+func ownGroup(cluster string) string { return "aerolith-" + cluster }
+
+// givenGroup is the existing resource group a new azure cluster goes
+// into: the resource's resource_group, else the provider block's; ""
+// when neither is set (a group of its own).
+func (c *clients) givenGroup(cfg types.String) string {
+	if !cfg.IsNull() && !cfg.IsUnknown() {
+		return cfg.ValueString()
+	}
+	if c != nil {
+		return c.azure.ResourceGroup.ValueString()
+	}
+	return ""
 }
 
 // localBinary is the aerolith binary a local cluster's instances run: the
@@ -198,6 +217,15 @@ func (m *clusterModel) fill(ctx context.Context, env *deployment.Env, st *provis
 		t, d := types.MapValueFrom(ctx, types.StringType, spec.Tags)
 		diags.Append(d...)
 		m.Tags = t
+	}
+	// The group the cluster's Azure resources are in: the given one, or
+	// its own (the record keeps "" for that, as the CLI does).
+	m.ResourceGroup = types.StringNull()
+	if spec.Cloud == provisioner.Azure {
+		m.ResourceGroup = types.StringValue(ownGroup(spec.Name))
+		if rec.Azure != nil && rec.Azure.ResourceGroup != "" {
+			m.ResourceGroup = types.StringValue(rec.Azure.ResourceGroup)
+		}
 	}
 	m.InsecureHTTP = types.BoolValue(rec.InsecureHTTP)
 	if m.DeleteProtection.IsNull() || m.DeleteProtection.IsUnknown() {

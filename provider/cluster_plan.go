@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	"github.com/aerolithdb/aerolith/provisioner/azure"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 )
 
@@ -71,6 +72,15 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 				fmt.Sprintf("%s of cluster %s cannot change (from %s to %s): the nodes cannot be changed in place and replacing the cluster would delete its data. "+
 					"Revert the change, or, to start over, set delete_protection = false, apply, destroy the cluster and create it again.", a, state.ID.ValueString(), was, will))
 		}
+		// ARM's names are case-insensitive: the same group in another case
+		// is an update of the attribute alone (sameGroup).
+		if was, will := state.ResourceGroup, plan.ResourceGroup; !will.IsUnknown() && !was.IsNull() && !was.Equal(will) {
+			if !sameGroup(was, will) {
+				resp.Diagnostics.AddAttributeError(path.Root("resource_group"), "Cannot change resource_group of an existing cluster",
+					fmt.Sprintf("resource_group of cluster %s cannot change (from %s to %s): its VMs, disks and network stay in the group they were made in, and replacing the cluster would delete its data. "+
+						"Revert the change, or, to start over in the new group, set delete_protection = false, apply, destroy the cluster and create it again.", state.ID.ValueString(), was, will))
+			}
+		}
 		wasManaged, willManaged := !state.TenantIDs.IsNull() && len(state.TenantIDs.Elements()) > 0, !plan.TenantIDs.IsNull()
 		if !plan.TenantIDs.IsUnknown() && willManaged && len(plan.TenantIDs.Elements()) == 0 {
 			willManaged = false
@@ -99,6 +109,14 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if eff.DiskGB.IsUnknown() && cfg.DiskGB.IsNull() {
 		eff.DiskGB = types.Int64Null()
+	}
+	if g := plan.ResourceGroup; !g.IsUnknown() && !g.IsNull() {
+		if c := plan.Cloud; !c.IsUnknown() && c.ValueString() != string(provisioner.Azure) {
+			resp.Diagnostics.AddAttributeError(path.Root("resource_group"), "Invalid cluster",
+				fmt.Sprintf("resource_group: the resource group of an azure cluster's resources, not used by the %s cloud; remove it", c.ValueString()))
+		} else if err := azure.ValidateResourceGroup(g.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("resource_group"), "Invalid cluster", "resource_group: "+err.Error())
+		}
 	}
 	if resp.Diagnostics.HasError() || !specKnown(&eff) {
 		return
@@ -138,11 +156,32 @@ func (r *clusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if state == nil {
 		plan.Region, plan.Zone, plan.InstanceType, plan.DiskGB = optString(spec.Region), optString(spec.Zone), optString(spec.InstanceType), optInt(spec.DiskGB)
+		switch g := r.c.givenGroup(cfg.ResourceGroup); {
+		case spec.Cloud != provisioner.Azure:
+			plan.ResourceGroup = types.StringNull()
+		case cfg.ResourceGroup.IsUnknown():
+			// From another resource (an azurerm_resource_group's name):
+			// known, and checked, at apply.
+		case g == "":
+			plan.ResourceGroup = types.StringValue(ownGroup(spec.Name))
+		default:
+			if err := azure.ValidateResourceGroup(g); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("resource_group"), "Invalid cluster", "resource_group (the provider block's azure default): "+err.Error())
+				return
+			}
+			plan.ResourceGroup = types.StringValue(g)
+		}
 	} else if !plan.NodeCount.Equal(state.NodeCount) {
 		plan.Endpoints = types.ListUnknown(types.StringType)
 		plan.Nodes = types.ListUnknown(nodeType)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// sameGroup reports whether a and b name one resource group (ARM
+// compares names case-insensitively).
+func sameGroup(a, b types.String) bool {
+	return !a.IsNull() && !b.IsNull() && !a.IsUnknown() && !b.IsUnknown() && strings.EqualFold(a.ValueString(), b.ValueString())
 }
 
 func isCloud(s string) bool {

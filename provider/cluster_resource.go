@@ -86,6 +86,11 @@ func (r *clusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Description: "Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without tenant_ids cannot gain them later, nor lose them all."},
 			"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				Description: "Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'." + immutable},
+			"resource_group": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep,
+				Description: "azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the resource_group of the provider's azure block. " +
+					"The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. " +
+					"Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. " +
+					"ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone." + immutable},
 			"insecure_http": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				Description: "Nodes serve plain HTTP (an explicit choice for throwaway clusters). Otherwise local clusters get certificates from a CA of their own, cloud clusters from billing's cluster CA through enrollment." + immutable},
 			"delete_protection": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
@@ -155,7 +160,22 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	create := deployment.Create{Record: r.c.record(spec, m.InsecureHTTP.ValueBool())}
+	var cfg clusterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	group := ""
+	if spec.Cloud == provisioner.Azure {
+		// The plan shows aerolith-<name> for a group of the cluster's
+		// own; the record keeps "" for it, so destroy deletes that group
+		// and never a given one.
+		group = r.c.givenGroup(cfg.ResourceGroup)
+		if group == "" && !m.ResourceGroup.IsUnknown() && m.ResourceGroup.ValueString() != ownGroup(spec.Name) {
+			group = m.ResourceGroup.ValueString()
+		}
+	}
+	create := deployment.Create{Record: r.c.record(spec, m.InsecureHTTP.ValueBool(), group)}
 	if len(tenants) > 0 {
 		bc, err := r.c.needBilling()
 		if err != nil {
@@ -222,7 +242,7 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		// ask the cloud with what the state knows. Nothing there is a
 		// cluster deleted outside Terraform; something there is an error.
 		spec := m.spec(ctx, r.c, &resp.Diagnostics)
-		rec := r.c.record(spec, m.InsecureHTTP.ValueBool())
+		rec := r.c.record(spec, m.InsecureHTTP.ValueBool(), m.ResourceGroup.ValueString())
 		env, eerr := r.c.env(ctx, &rec, &deployment.Secrets{AdminKey: m.AdminKey.ValueString()}, nil)
 		if eerr == nil {
 			if _, rerr := env.Prov.Read(ctx, &spec); errors.Is(rerr, provisioner.ErrNotFound) {
@@ -268,7 +288,11 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 			return
 		}
 	}
+	prior := m.ResourceGroup
 	m.fill(ctx, env, st, eps, &resp.Diagnostics)
+	if sameGroup(prior, m.ResourceGroup) {
+		m.ResourceGroup = prior // the configuration's spelling of the same group
+	}
 	// Drift: the node count is what the cloud runs, so a node whose VM
 	// went shows as a change back to the configured count, which apply
 	// makes by relaunching it.
@@ -334,7 +358,11 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	plan.ID = state.ID
+	planned := plan.ResourceGroup
 	r.finish(ctx, env, st, &plan, &resp.Diagnostics)
+	if sameGroup(planned, plan.ResourceGroup) {
+		plan.ResourceGroup = planned // the configuration's spelling
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

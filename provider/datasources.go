@@ -250,6 +250,7 @@ type clusterDataModel struct {
 	Endpoints        types.List   `tfsdk:"endpoints"`
 	CACertificate    types.String `tfsdk:"ca_certificate"`
 	BillingClusterID types.String `tfsdk:"billing_cluster_id"`
+	ResourceGroup    types.String `tfsdk:"resource_group"`
 	Nodes            types.List   `tfsdk:"nodes"`
 }
 
@@ -267,6 +268,7 @@ func (d *clusterDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"endpoints":          schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "Data API URLs of the running nodes."},
 			"ca_certificate":     schema.StringAttribute{Computed: true, Description: "PEM CA certificate that verifies the nodes (null with insecure_http)."},
 			"billing_cluster_id": schema.StringAttribute{Computed: true, Description: "The id billing gave the cluster (null for a cluster without tenants)."},
+			"resource_group":     schema.StringAttribute{Computed: true, Description: "azure: the resource group the cluster's resources are in (a given one, or its own aerolith-NAME); null for other clouds."},
 			"nodes": schema.ListNestedAttribute{Computed: true, NestedObject: schema.NestedAttributeObject{Attributes: dataNodeAttributes()},
 				Description: "The nodes as the cloud reports them now."},
 		},
@@ -302,6 +304,6 @@ func (d *clusterDataSource) Read(ctx context.Context, req datasource.ReadRequest
 	var full clusterModel
 	full.fill(ctx, env, st, eps, &resp.Diagnostics)
 	m = clusterDataModel{Name: full.Name, Cloud: full.Cloud, NodeCount: full.NodeCount, Endpoints: full.Endpoints,
-		CACertificate: full.CACertificate, BillingClusterID: full.BillingClusterID, Nodes: full.Nodes}
+		CACertificate: full.CACertificate, BillingClusterID: full.BillingClusterID, ResourceGroup: full.ResourceGroup, Nodes: full.Nodes}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

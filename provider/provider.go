@@ -69,6 +69,7 @@ type gcpModel struct {
 type azureModel struct {
 	SubscriptionID types.String `tfsdk:"subscription_id"`
 	Location       types.String `tfsdk:"location"`
+	ResourceGroup  types.String `tfsdk:"resource_group"`
 	Endpoint       types.String `tfsdk:"endpoint"`
 }
 
@@ -103,7 +104,9 @@ func (p *aerolithProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"azure": schema.SingleNestedBlock{Description: "Azure settings; credentials from the standard environment (azidentity).", Attributes: map[string]schema.Attribute{
 				"subscription_id": schema.StringAttribute{Optional: true, Description: "Subscription of azure clusters."},
 				"location":        schema.StringAttribute{Optional: true, Description: "Default location of azure clusters that name none."},
-				"endpoint":        endpoint,
+				"resource_group": schema.StringAttribute{Optional: true, Description: "Default resource_group of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. " +
+					"Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)"},
+				"endpoint": endpoint,
 			}},
 		},
 	}

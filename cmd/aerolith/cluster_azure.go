@@ -53,6 +53,11 @@ func (a *azureFlags) resolve(spec *provisioner.ClusterSpec) (*deployment.AzureSe
 	if s.ResourceGroup == "" {
 		s.ResourceGroup = os.Getenv(envAzureGroup)
 	}
+	if s.ResourceGroup != "" {
+		if err := azure.ValidateResourceGroup(s.ResourceGroup); err != nil {
+			return nil, usageError{fmt.Errorf("--resource-group: %w", err)}
+		}
+	}
 	if s.Subscription == "" {
 		return nil, usageError{fmt.Errorf("--subscription: the Azure subscription id is required (or %s)", azure.EnvSubscription)}
 	}

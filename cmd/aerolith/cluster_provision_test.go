@@ -31,6 +31,7 @@ func TestClusterCreateRefusesBadInput(t *testing.T) {
 		{"gcp without a zone", []string{"--cloud", "gcp", "--project", "acme-prod-1"}, `--zone: the GCE zone is required (or CLOUDSDK_COMPUTE_ZONE`},
 		{"gcp zone outside its region", []string{"--cloud", "gcp", "--project", "acme-prod-1", "--zone", "europe-west1-b", "--region", "us-east1", "--endpoint", "http://127.0.0.1:1"}, `zone: "europe-west1-b" is not a zone of us-east1`},
 		{"azure without a subscription", []string{"--cloud", "azure", "--region", "westeurope"}, "--subscription: the Azure subscription id is required (or AZURE_SUBSCRIPTION_ID)"},
+		{"bad resource group", []string{"--cloud", "azure", "--region", "westeurope", "--subscription", "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "--resource-group", "msp rg"}, `--resource-group: resource group "msp rg": ' ' is not allowed; want 1-90 letters`},
 		{"azure settings on aws", []string{"--cloud", "aws", "--subscription", "x"}, "--subscription and --resource-group are for --cloud azure, not aws"},
 		{"azure without region", []string{"--cloud", "azure", "--subscription", "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "--endpoint", "http://127.0.0.1:1"}, `region: "" is not a region of azure`},
 		{"aws without an agent", []string{"--cloud", "aws", "--region", "eu-west-1"}, "--agent-url and --agent-sha256: required for --cloud aws"},

@@ -32,6 +32,8 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -141,6 +143,11 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Location == "" {
 		return nil, errors.New("azure: a location is required (--region, e.g. westeurope)")
 	}
+	if cfg.ResourceGroup != "" {
+		if err := ValidateResourceGroup(cfg.ResourceGroup); err != nil {
+			return nil, fmt.Errorf("azure: %w", err)
+		}
+	}
 	if cfg.PollFrequency == 0 {
 		cfg.PollFrequency = 2 * time.Second
 	}
@@ -197,6 +204,29 @@ func New(cfg Config) (*Driver, error) {
 	return &Driver{cfg: cfg, sub: cfg.SubscriptionID, rgs: res.NewResourceGroupsClient(),
 		nets: net.NewVirtualNetworksClient(), nsgs: net.NewSecurityGroupsClient(), pips: net.NewPublicIPAddressesClient(),
 		nics: net.NewInterfacesClient(), vms: comp.NewVirtualMachinesClient()}, nil
+}
+
+// ValidateResourceGroup checks name against Azure's rules for resource
+// group names: 1-90 characters, each a letter or digit (Unicode ones
+// included, as ARM's .NET \w admits), '_', '-', '.', '(' or ')', the
+// last not a '.'.
+func ValidateResourceGroup(name string) error {
+	const rules = "1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'"
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("resource group %q is not valid UTF-8; want %s", name, rules)
+	}
+	if n := utf8.RuneCountInString(name); n == 0 || n > 90 {
+		return fmt.Errorf("resource group %q has %d characters; want %s", name, n, rules)
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_-.()", r) {
+			return fmt.Errorf("resource group %q: %q is not allowed; want %s", name, r, rules)
+		}
+	}
+	if strings.HasSuffix(name, ".") {
+		return fmt.Errorf("resource group %q ends in '.'; want %s", name, rules)
+	}
+	return nil
 }
 
 // sshED25519 renders pub as an OpenSSH authorized_keys line.

@@ -28,7 +28,10 @@ func (d *Driver) EnsureNetwork(ctx context.Context, spec *provisioner.ClusterSpe
 		if _, err := d.rgs.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: ptr(spec.Region), Tags: tags}, nil); err != nil {
 			return fmt.Errorf("azure: resource group %s: %w", rg, err)
 		}
-	} else if _, err := d.rgs.Get(ctx, rg, nil); err != nil {
+	} else if _, err := d.rgs.Get(ctx, rg, nil); status(err) == http.StatusNotFound {
+		// A given group is the owner's (its policies, its RBAC): never made here.
+		return fmt.Errorf("azure: resource group %s does not exist in subscription %s: create it first (the cluster is put into a given group, never creates one), or give none for a group of the cluster's own: %w", rg, d.sub, err)
+	} else if err != nil {
 		return fmt.Errorf("azure: resource group %s (given): %w", rg, err)
 	}
 	p, err := d.nsgs.BeginCreateOrUpdate(ctx, rg, nsgName(spec.Name), armnetwork.SecurityGroup{

@@ -37,6 +37,9 @@ type simCloud struct {
 	region pulumi.StringPtrInput
 	// instanceID is the shape of the cloud's instance ids.
 	instanceID *regexp.Regexp
+	// resourceGroup (azure), when set, is an existing group made in the
+	// simulator first, which the cluster is put into and destroy leaves.
+	resourceGroup string
 }
 
 var (
@@ -60,7 +63,9 @@ var (
 		provider: func(args *aerolith.ProviderArgs, simURL string) {
 			args.Azure = aerolith.ProviderAzureArgs{SubscriptionId: pulumi.StringPtr(cloudsimtest.AzureSubscription), Location: pulumi.StringPtr("westeurope"), Endpoint: pulumi.StringPtr(simURL)}
 		},
-		instanceID: regexp.MustCompile(`(?i)^/subscriptions/` + cloudsimtest.AzureSubscription + `/resourceGroups/[^/]+/providers/Microsoft\.Compute/virtualMachines/[^/]+$`),
+		// An MSP's own group: the VMs must be in it.
+		instanceID:    regexp.MustCompile(`(?i)^/subscriptions/` + cloudsimtest.AzureSubscription + `/resourceGroups/msp-pulumi/providers/Microsoft\.Compute/virtualMachines/[^/]+$`),
+		resourceGroup: "msp-pulumi",
 	}
 )
 
@@ -104,6 +109,11 @@ func testPulumiSimulator(t *testing.T, sc simCloud) {
 	// The plugin (through the CLI) and this test's own driver find the
 	// credentials in the environment, as the cloud's SDK does.
 	cloudsimtest.SetCredentials(t, sc.cloud, sim.URL)
+	var resourceGroup pulumi.StringPtrInput
+	if sc.resourceGroup != "" {
+		cloudsimtest.AzureResourceGroup(t, sim.URL, sc.resourceGroup, "westeurope")
+		resourceGroup = pulumi.StringPtr(sc.resourceGroup)
+	}
 	stateDir := t.TempDir()
 	clusterName := "pulumi-" + sc.cloud
 	project := "aerolith-acc-" + sc.cloud
@@ -135,6 +145,7 @@ func testPulumiSimulator(t *testing.T, sc simCloud) {
 			Name:             pulumi.String(clusterName),
 			Cloud:            pulumi.String(sc.cloud),
 			Region:           sc.region,
+			ResourceGroup:    resourceGroup,
 			NodeCount:        pulumi.IntPtr(3),
 			AgentUrl:         pulumi.String(sim.AgentURL),
 			AgentSha256:      pulumi.String(sim.AgentSHA256),
@@ -253,6 +264,16 @@ func testPulumiSimulator(t *testing.T, sc simCloud) {
 	}
 	if live := sim.Live(); len(live) != 0 {
 		t.Errorf("the simulator still runs %d instances after destroy: %+v", len(live), live)
+	}
+	if sc.resourceGroup != "" {
+		// The given group stays (its owner's), emptied of the cluster.
+		var left []string
+		for _, r := range sim.Server.ARMResources() {
+			left = append(left, r.Type+"/"+r.Name)
+		}
+		if want := "Microsoft.Resources/resourceGroups/" + sc.resourceGroup; len(left) != 1 || left[0] != want {
+			t.Errorf("after destroy the simulator holds %v, want only %s", left, want)
+		}
 	}
 	// Deregistered: billing keeps the record, the enrollment token stops
 	// working.

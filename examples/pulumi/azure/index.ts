@@ -1,7 +1,8 @@
 // A tenant, a managed 3-node cluster on Azure, a key and a collection
 // through the bridged Aerolith provider (TypeScript SDK, stacks/sdk/nodejs).
 // The provider creates the cluster's resource group (aerolith-<cluster
-// name>), virtual network, network security group, public IPs, NICs and
+// name>; or, with resourceGroup set, uses that existing group and never
+// deletes it), virtual network, network security group, public IPs, NICs and
 // VMs itself, each booting the agent from its custom data (as
 // aerolith_cluster does in Terraform); credentials come from the standard
 // Azure environment (azidentity: a service principal's AZURE_CLIENT_ID,
@@ -45,6 +46,9 @@ const cluster = new aerolith.Cluster("orders", {
     allowedCidrs: cfg.requireObject<string[]>("allowedCidrs"),
     tenantIds: [tenant.id],
     tags: { app: "orders" }, // on every resource of the cluster
+    // An existing resource group you own (its policies, its RBAC); unset:
+    // a group of the cluster's own, deleted with it. Fixed at creation.
+    resourceGroup: cfg.get("resourceGroup"),
     // Only for a throwaway cluster with a plain-HTTP billing (the
     // simulator); otherwise the nodes get certificates through enrollment.
     insecureHttp: cfg.getBoolean("insecureHttp") ?? false,
@@ -68,6 +72,7 @@ new aerolith.Collection("orders", {
 export const tenantId = tenant.id;
 export const billingClusterId = cluster.billingClusterId;
 export const endpoints = cluster.endpoints;
+export const resourceGroup = cluster.resourceGroup; // the group it is in
 export const nodes = cluster.nodes; // node id, instance id, address, state
 export const nodeAddresses = cluster.nodes.apply(ns => ns.map(n => n.address));
 // The CA the nodes' certificates chain to ("" for a plain-HTTP cluster).

@@ -9,7 +9,9 @@
 # take credentials from the standard Azure environment (azidentity:
 # AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, a managed identity
 # or the az CLI), serve billing over TLS (billing_ca_file) and drop
-# insecure_http.
+# insecure_http. To put the cluster into a resource group you own (its
+# policies, its RBAC), set resource_group: the group must exist, and
+# destroy leaves it.
 
 terraform {
   required_providers {
@@ -43,6 +45,12 @@ variable "subscription_id" {
 variable "location" {
   type    = string
   default = "westeurope"
+}
+
+variable "resource_group" {
+  description = "An existing resource group to create the cluster in (one you own and govern; never deleted with the cluster); null: a group of the cluster's own, aerolith-<cluster name>, deleted with it"
+  type        = string
+  default     = null
 }
 
 variable "azure_endpoint" {
@@ -90,15 +98,16 @@ resource "aerolith_tenant" "acme" {
 }
 
 resource "aerolith_cluster" "shop" {
-  name          = "tf-demo-azure"
-  cloud         = "azure"
-  node_count    = 3
-  instance_type = "Standard_D2s_v5"
-  agent_url     = var.agent_url
-  agent_sha256  = var.agent_sha256
-  allowed_cidrs = ["127.0.0.0/8"]
-  tenant_ids    = [aerolith_tenant.acme.id]
-  insecure_http = var.insecure_http
+  name           = "tf-demo-azure"
+  cloud          = "azure"
+  node_count     = 3
+  instance_type  = "Standard_D2s_v5"
+  agent_url      = var.agent_url
+  agent_sha256   = var.agent_sha256
+  allowed_cidrs  = ["127.0.0.0/8"]
+  tenant_ids     = [aerolith_tenant.acme.id]
+  insecure_http  = var.insecure_http
+  resource_group = var.resource_group
 
   delete_protection = false
 }
@@ -111,6 +120,10 @@ resource "aerolith_api_key" "app" {
 
 output "endpoints" {
   value = aerolith_cluster.shop.endpoints
+}
+
+output "resource_group" {
+  value = aerolith_cluster.shop.resource_group
 }
 
 output "nodes" {

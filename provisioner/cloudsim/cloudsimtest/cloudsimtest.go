@@ -18,6 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
+
+	"github.com/aerolithdb/aerolith/provisioner/azure"
 	"github.com/aerolithdb/aerolith/provisioner/cloudsim"
 )
 
@@ -126,4 +132,24 @@ func (s *Sim) Live() []cloudsim.Instance {
 		}
 	}
 	return out
+}
+
+// AzureResourceGroup creates resource group name in location of the
+// simulated subscription through ARM (the official SDK, with the managed
+// identity SetCredentials set up), as its owner would before handing it
+// to a cluster.
+func AzureResourceGroup(t testing.TB, simURL, name, location string) {
+	t.Helper()
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgs, err := armresources.NewResourceGroupsClient(AzureSubscription, cred, &arm.ClientOptions{ClientOptions: policy.ClientOptions{
+		Cloud: azure.CloudConfig(simURL), InsecureAllowCredentialWithHTTP: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rgs.CreateOrUpdate(context.Background(), name, armresources.ResourceGroup{Location: &location}, nil); err != nil {
+		t.Fatalf("create resource group %s: %v", name, err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aerolithdb/aerolith/provisioner"
+	azprov "github.com/aerolithdb/aerolith/provisioner/azure"
 	"github.com/aerolithdb/aerolith/provisioner/deployment"
 	"github.com/aerolithdb/aerolith/stacks/cluster"
 )
@@ -36,16 +37,21 @@ type Builder struct {
 	// SubscriptionID is where unmanaged nodes list their peers (the
 	// subscription the program deploys to).
 	SubscriptionID string
+	// ResourceGroup, optional, is an existing group (its owner's, under
+	// its policies and RBAC) the cluster's resources go into; the stack
+	// never creates or deletes it. Empty: a group of the cluster's own,
+	// aerolith-NAME, created and deleted with the stack.
+	ResourceGroup string
 }
 
 var _ cluster.Builder = Builder{}
 
 // Discover is the agent's tag discovery on Azure, as the provisioner's
 // deployment sets it for azure clusters: the tagged VMs of the cluster's
-// resource group, aerolith-NAME, which Build creates (managed clusters
-// discover through billing whatever the cloud).
+// resource group, the given one or aerolith-NAME, which Build creates
+// (managed clusters discover through billing whatever the cloud).
 func (b Builder) Discover(spec *provisioner.ClusterSpec) string {
-	return deployment.Discover(&deployment.Record{Spec: *spec, Azure: &deployment.AzureSettings{Subscription: b.SubscriptionID}})
+	return deployment.Discover(&deployment.Record{Spec: *spec, Azure: &deployment.AzureSettings{Subscription: b.SubscriptionID, ResourceGroup: b.ResourceGroup}})
 }
 
 // Subnet is the nodes' subnet of the address space.
@@ -83,11 +89,19 @@ func (b Builder) Build(ctx *pulumi.Context, parent pulumi.Resource, spec *provis
 		space = "10.70.0.0/16"
 	}
 	subnetCIDR := b.Subnet()
-	rg, err := resources.NewResourceGroup(ctx, spec.Name+"-rg", &resources.ResourceGroupArgs{
-		ResourceGroupName: pulumi.String("aerolith-" + spec.Name), Location: loc, Tags: tags,
-	}, opt)
-	if err != nil {
-		return nil, err
+	var rgName pulumi.StringInput = pulumi.String(b.ResourceGroup)
+	if b.ResourceGroup != "" {
+		if err := azprov.ValidateResourceGroup(b.ResourceGroup); err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", spec.Name, err)
+		}
+	} else {
+		rg, err := resources.NewResourceGroup(ctx, spec.Name+"-rg", &resources.ResourceGroupArgs{
+			ResourceGroupName: pulumi.String("aerolith-" + spec.Name), Location: loc, Tags: tags,
+		}, opt)
+		if err != nil {
+			return nil, err
+		}
+		rgName = rg.Name
 	}
 	rules := network.SecurityRuleTypeArray{network.SecurityRuleTypeArgs{
 		Name: pulumi.String("raft"), Priority: pulumi.Int(100), Direction: pulumi.String("Inbound"), Access: pulumi.String("Allow"),
@@ -108,21 +122,21 @@ func (b Builder) Build(ctx *pulumi.Context, parent pulumi.Resource, spec *provis
 		})
 	}
 	nsg, err := network.NewNetworkSecurityGroup(ctx, spec.Name+"-nsg", &network.NetworkSecurityGroupArgs{
-		ResourceGroupName: rg.Name, Location: loc, NetworkSecurityGroupName: pulumi.String("aerolith-" + spec.Name),
+		ResourceGroupName: rgName, Location: loc, NetworkSecurityGroupName: pulumi.String("aerolith-" + spec.Name),
 		SecurityRules: rules, Tags: tags,
 	}, opt)
 	if err != nil {
 		return nil, err
 	}
 	vnet, err := network.NewVirtualNetwork(ctx, spec.Name+"-vnet", &network.VirtualNetworkArgs{
-		ResourceGroupName: rg.Name, Location: loc, VirtualNetworkName: pulumi.String("aerolith-" + spec.Name),
+		ResourceGroupName: rgName, Location: loc, VirtualNetworkName: pulumi.String("aerolith-" + spec.Name),
 		AddressSpace: network.AddressSpaceArgs{AddressPrefixes: pulumi.StringArray{pulumi.String(space)}}, Tags: tags,
 	}, opt)
 	if err != nil {
 		return nil, err
 	}
 	subnet, err := network.NewSubnet(ctx, spec.Name+"-subnet", &network.SubnetArgs{
-		ResourceGroupName: rg.Name, VirtualNetworkName: vnet.Name, SubnetName: pulumi.String("nodes"),
+		ResourceGroupName: rgName, VirtualNetworkName: vnet.Name, SubnetName: pulumi.String("nodes"),
 		AddressPrefix:        pulumi.String(subnetCIDR),
 		NetworkSecurityGroup: network.NetworkSecurityGroupTypeArgs{Id: nsg.ID()},
 	}, opt)
@@ -134,14 +148,14 @@ func (b Builder) Build(ctx *pulumi.Context, parent pulumi.Resource, spec *provis
 		id := provisioner.NodeID(spec.Name, i)
 		ntags := cluster.Tags(spec, i)
 		pip, err := network.NewPublicIPAddress(ctx, id+"-ip", &network.PublicIPAddressArgs{
-			ResourceGroupName: rg.Name, Location: loc, PublicIpAddressName: pulumi.String(id),
+			ResourceGroupName: rgName, Location: loc, PublicIpAddressName: pulumi.String(id),
 			PublicIPAllocationMethod: pulumi.String("Static"), Sku: network.PublicIPAddressSkuArgs{Name: pulumi.String("Standard")}, Tags: ntags,
 		}, opt)
 		if err != nil {
 			return nil, err
 		}
 		nic, err := network.NewNetworkInterface(ctx, id+"-nic", &network.NetworkInterfaceArgs{
-			ResourceGroupName: rg.Name, Location: loc, NetworkInterfaceName: pulumi.String(id), Tags: ntags,
+			ResourceGroupName: rgName, Location: loc, NetworkInterfaceName: pulumi.String(id), Tags: ntags,
 			IpConfigurations: network.NetworkInterfaceIPConfigurationArray{network.NetworkInterfaceIPConfigurationArgs{
 				Name: pulumi.String("primary"), PrivateIPAllocationMethod: pulumi.String("Dynamic"),
 				Subnet:          network.SubnetTypeArgs{Id: subnet.ID()},
@@ -152,7 +166,7 @@ func (b Builder) Build(ctx *pulumi.Context, parent pulumi.Resource, spec *provis
 			return nil, err
 		}
 		if _, err := compute.NewVirtualMachine(ctx, id, &compute.VirtualMachineArgs{
-			ResourceGroupName: rg.Name, Location: loc, VmName: pulumi.String(id), Tags: ntags,
+			ResourceGroupName: rgName, Location: loc, VmName: pulumi.String(id), Tags: ntags,
 			HardwareProfile: compute.HardwareProfileArgs{VmSize: pulumi.String(spec.InstanceType)},
 			NetworkProfile: compute.NetworkProfileArgs{NetworkInterfaces: compute.NetworkInterfaceReferenceArray{
 				compute.NetworkInterfaceReferenceArgs{Id: nic.ID()},

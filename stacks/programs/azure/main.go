@@ -33,7 +33,7 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 	c, err := cluster.New(ctx, args.Spec.Name, args, azure.Builder{AddressSpace: config.Get(ctx, "aerolith:addressSpace"), SSHPublicKey: config.Require(ctx, "aerolith:sshPublicKey"),
-		SubscriptionID: config.Get(ctx, "azure-native:subscriptionId")})
+		SubscriptionID: config.Get(ctx, "azure-native:subscriptionId"), ResourceGroup: config.Get(ctx, "aerolith:resourceGroup")})
 	if err != nil {
 		return err
 	}

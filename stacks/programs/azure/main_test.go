@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -162,5 +164,39 @@ func TestAzureProgram(t *testing.T) {
 				t.Errorf("%s: tag %s = %v, want %s", id, k, tv, v)
 			}
 		}
+	}
+}
+
+// TestAzureProgramGivenGroup: with aerolith:resourceGroup the cluster's
+// resources go into that existing group, and the stack makes no group of
+// its own (so destroying it never deletes the owner's group).
+func TestAzureProgramGivenGroup(t *testing.T) {
+	c := maps.Clone(cfg)
+	c["aerolith:resourceGroup"] = "msp-orders"
+	b, _ := json.Marshal(c)
+	t.Setenv(pulumi.EnvConfig, string(b))
+	t.Setenv(pulumi.EnvConfigSecretKeys, `["aerolith:adminKey"]`)
+	r := &recorder{}
+	if err := pulumi.RunErr(program, pulumi.WithMocks("aerolith-azure", "dev", r)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range r.res {
+		switch {
+		case a.TypeToken == "azure-native:resources:ResourceGroup":
+			t.Errorf("resource group %s made: want the given one used", a.Name)
+		case strings.HasPrefix(a.TypeToken, "azure-native:"):
+			n++
+			if g := a.Inputs["resourceGroupName"]; !g.IsString() || g.StringValue() != "msp-orders" {
+				t.Errorf("%s %s in resource group %v, want msp-orders", a.TypeToken, a.Name, g)
+			}
+		}
+	}
+	if n != 12 { // the NSG, the network, the subnet, 3 x (public IP, NIC, VM)
+		t.Errorf("%d azure resources, want 12", n)
+	}
+	spec := provisioner.ClusterSpec{Name: "orders", Cloud: provisioner.Azure}
+	if d := (azure.Builder{ResourceGroup: "msp-orders"}).Discover(&spec); !strings.Contains(d, "resource_group=msp-orders ") {
+		t.Errorf("discovery %q: want the given group", d)
 	}
 }

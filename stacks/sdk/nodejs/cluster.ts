@@ -118,6 +118,10 @@ export class Cluster extends pulumi.CustomResource {
      */
     declare public readonly region: pulumi.Output<string>;
     /**
+     * azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     */
+    declare public readonly resourceGroup: pulumi.Output<string>;
+    /**
      * Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     declare public readonly tags: pulumi.Output<{[key: string]: string} | undefined>;
@@ -164,6 +168,7 @@ export class Cluster extends pulumi.CustomResource {
             resourceInputs["nodeCount"] = state?.nodeCount;
             resourceInputs["nodes"] = state?.nodes;
             resourceInputs["region"] = state?.region;
+            resourceInputs["resourceGroup"] = state?.resourceGroup;
             resourceInputs["tags"] = state?.tags;
             resourceInputs["tenantIds"] = state?.tenantIds;
             resourceInputs["timeouts"] = state?.timeouts;
@@ -194,6 +199,7 @@ export class Cluster extends pulumi.CustomResource {
             resourceInputs["name"] = args?.name;
             resourceInputs["nodeCount"] = args?.nodeCount;
             resourceInputs["region"] = args?.region;
+            resourceInputs["resourceGroup"] = args?.resourceGroup;
             resourceInputs["tags"] = args?.tags;
             resourceInputs["tenantIds"] = args?.tenantIds;
             resourceInputs["timeouts"] = args?.timeouts;
@@ -284,6 +290,10 @@ export interface ClusterState {
      */
     region?: pulumi.Input<string>;
     /**
+     * azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     */
+    resourceGroup?: pulumi.Input<string>;
+    /**
      * Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     tags?: pulumi.Input<{[key: string]: pulumi.Input<string>}>;
@@ -353,6 +363,10 @@ export interface ClusterArgs {
      * Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */
     region?: pulumi.Input<string>;
+    /**
+     * azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+     */
+    resourceGroup?: pulumi.Input<string>;
     /**
      * Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
      */

@@ -62,6 +62,10 @@ export interface GetClusterResult {
      * The nodes as the cloud reports them now.
      */
     readonly nodes: outputs.GetClusterNode[];
+    /**
+     * azure: the resource group the cluster's resources are in (a given one, or its own aerolith-NAME); null for other clouds.
+     */
+    readonly resourceGroup: string;
 }
 /**
  * A cluster in the provider's state directory (made by<span pulumi-lang-nodejs=" aerolith.Cluster " pulumi-lang-dotnet=" aerolith.Cluster " pulumi-lang-go=" Cluster " pulumi-lang-python=" Cluster " pulumi-lang-yaml=" aerolith.Cluster " pulumi-lang-java=" aerolith.Cluster "> aerolith.Cluster </span>or `aerolith cluster create`) as its cloud reports it now.

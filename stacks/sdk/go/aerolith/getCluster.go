@@ -46,6 +46,8 @@ type LookupClusterResult struct {
 	NodeCount int `pulumi:"nodeCount"`
 	// The nodes as the cloud reports them now.
 	Nodes []GetClusterNode `pulumi:"nodes"`
+	// azure: the resource group the cluster's resources are in (a given one, or its own aerolith-NAME); null for other clouds.
+	ResourceGroup string `pulumi:"resourceGroup"`
 }
 
 func LookupClusterOutput(ctx *pulumi.Context, args LookupClusterOutputArgs, opts ...pulumi.InvokeOption) LookupClusterResultOutput {
@@ -120,6 +122,11 @@ func (o LookupClusterResultOutput) NodeCount() pulumi.IntOutput {
 // The nodes as the cloud reports them now.
 func (o LookupClusterResultOutput) Nodes() GetClusterNodeArrayOutput {
 	return o.ApplyT(func(v LookupClusterResult) []GetClusterNode { return v.Nodes }).(GetClusterNodeArrayOutput)
+}
+
+// azure: the resource group the cluster's resources are in (a given one, or its own aerolith-NAME); null for other clouds.
+func (o LookupClusterResultOutput) ResourceGroup() pulumi.StringOutput {
+	return o.ApplyT(func(v LookupClusterResult) string { return v.ResourceGroup }).(pulumi.StringOutput)
 }
 
 func init() {

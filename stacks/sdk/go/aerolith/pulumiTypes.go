@@ -473,6 +473,8 @@ type ProviderAzure struct {
 	Endpoint *string `pulumi:"endpoint"`
 	// Default location of azure clusters that name none.
 	Location *string `pulumi:"location"`
+	// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+	ResourceGroup *string `pulumi:"resourceGroup"`
 	// Subscription of azure clusters.
 	SubscriptionId *string `pulumi:"subscriptionId"`
 }
@@ -493,6 +495,8 @@ type ProviderAzureArgs struct {
 	Endpoint pulumi.StringPtrInput `pulumi:"endpoint"`
 	// Default location of azure clusters that name none.
 	Location pulumi.StringPtrInput `pulumi:"location"`
+	// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+	ResourceGroup pulumi.StringPtrInput `pulumi:"resourceGroup"`
 	// Subscription of azure clusters.
 	SubscriptionId pulumi.StringPtrInput `pulumi:"subscriptionId"`
 }
@@ -584,6 +588,11 @@ func (o ProviderAzureOutput) Location() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ProviderAzure) *string { return v.Location }).(pulumi.StringPtrOutput)
 }
 
+// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+func (o ProviderAzureOutput) ResourceGroup() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ProviderAzure) *string { return v.ResourceGroup }).(pulumi.StringPtrOutput)
+}
+
 // Subscription of azure clusters.
 func (o ProviderAzureOutput) SubscriptionId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ProviderAzure) *string { return v.SubscriptionId }).(pulumi.StringPtrOutput)
@@ -630,6 +639,16 @@ func (o ProviderAzurePtrOutput) Location() pulumi.StringPtrOutput {
 			return nil
 		}
 		return v.Location
+	}).(pulumi.StringPtrOutput)
+}
+
+// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+func (o ProviderAzurePtrOutput) ResourceGroup() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ProviderAzure) *string {
+		if v == nil {
+			return nil
+		}
+		return v.ResourceGroup
 	}).(pulumi.StringPtrOutput)
 }
 

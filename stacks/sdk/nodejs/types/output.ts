@@ -115,6 +115,10 @@ export namespace config {
          */
         location?: string;
         /**
+         * Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+         */
+        resourceGroup?: string;
+        /**
          * Subscription of azure clusters.
          */
         subscriptionId?: string;

@@ -33,6 +33,7 @@ class ClusterArgs:
                  instance_type: Optional[pulumi.Input[_builtins.str]] = None,
                  node_count: Optional[pulumi.Input[_builtins.int]] = None,
                  region: Optional[pulumi.Input[_builtins.str]] = None,
+                 resource_group: Optional[pulumi.Input[_builtins.str]] = None,
                  tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  tenant_ids: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  timeouts: Optional[pulumi.Input['ClusterTimeoutsArgs']] = None,
@@ -51,6 +52,7 @@ class ClusterArgs:
         :param pulumi.Input[_builtins.str] instance_type: EC2 instance type (default t3.medium), GCE machine type (e2-standard-2) or Azure VM size (Standard*D2s*v5). Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] resource_group: azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
         :param pulumi.Input['ClusterTimeoutsArgs'] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
@@ -76,6 +78,8 @@ class ClusterArgs:
             pulumi.set(__self__, "node_count", node_count)
         if region is not None:
             pulumi.set(__self__, "region", region)
+        if resource_group is not None:
+            pulumi.set(__self__, "resource_group", resource_group)
         if tags is not None:
             pulumi.set(__self__, "tags", tags)
         if tenant_ids is not None:
@@ -230,6 +234,18 @@ class ClusterArgs:
         pulumi.set(self, "region", value)
 
     @_builtins.property
+    @pulumi.getter(name="resourceGroup")
+    def resource_group(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        """
+        return pulumi.get(self, "resource_group")
+
+    @resource_group.setter
+    def resource_group(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "resource_group", value)
+
+    @_builtins.property
     @pulumi.getter
     def tags(self) -> Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
@@ -298,6 +314,7 @@ class _ClusterState:
                  node_count: Optional[pulumi.Input[_builtins.int]] = None,
                  nodes: Optional[pulumi.Input[Sequence[pulumi.Input['ClusterNodeArgs']]]] = None,
                  region: Optional[pulumi.Input[_builtins.str]] = None,
+                 resource_group: Optional[pulumi.Input[_builtins.str]] = None,
                  tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  tenant_ids: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  timeouts: Optional[pulumi.Input['ClusterTimeoutsArgs']] = None,
@@ -321,6 +338,7 @@ class _ClusterState:
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
         :param pulumi.Input[Sequence[pulumi.Input['ClusterNodeArgs']]] nodes: The nodes as the cloud reports them: node*id, instance*id, address, state.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] resource_group: azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
         :param pulumi.Input['ClusterTimeoutsArgs'] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
@@ -360,6 +378,8 @@ class _ClusterState:
             pulumi.set(__self__, "nodes", nodes)
         if region is not None:
             pulumi.set(__self__, "region", region)
+        if resource_group is not None:
+            pulumi.set(__self__, "resource_group", resource_group)
         if tags is not None:
             pulumi.set(__self__, "tags", tags)
         if tenant_ids is not None:
@@ -574,6 +594,18 @@ class _ClusterState:
         pulumi.set(self, "region", value)
 
     @_builtins.property
+    @pulumi.getter(name="resourceGroup")
+    def resource_group(self) -> Optional[pulumi.Input[_builtins.str]]:
+        """
+        azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        """
+        return pulumi.get(self, "resource_group")
+
+    @resource_group.setter
+    def resource_group(self, value: Optional[pulumi.Input[_builtins.str]]):
+        pulumi.set(self, "resource_group", value)
+
+    @_builtins.property
     @pulumi.getter
     def tags(self) -> Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
@@ -640,6 +672,7 @@ class Cluster(pulumi.CustomResource):
                  name: Optional[pulumi.Input[_builtins.str]] = None,
                  node_count: Optional[pulumi.Input[_builtins.int]] = None,
                  region: Optional[pulumi.Input[_builtins.str]] = None,
+                 resource_group: Optional[pulumi.Input[_builtins.str]] = None,
                  tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  tenant_ids: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  timeouts: Optional[pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']]] = None,
@@ -674,6 +707,7 @@ class Cluster(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] name: 3-40 lowercase letters, digits and '-', starting with a letter; every resource of the cluster is named and tagged after it. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] resource_group: azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
         :param pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
@@ -727,6 +761,7 @@ class Cluster(pulumi.CustomResource):
                  name: Optional[pulumi.Input[_builtins.str]] = None,
                  node_count: Optional[pulumi.Input[_builtins.int]] = None,
                  region: Optional[pulumi.Input[_builtins.str]] = None,
+                 resource_group: Optional[pulumi.Input[_builtins.str]] = None,
                  tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  tenant_ids: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  timeouts: Optional[pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']]] = None,
@@ -760,6 +795,7 @@ class Cluster(pulumi.CustomResource):
             __props__.__dict__["name"] = name
             __props__.__dict__["node_count"] = node_count
             __props__.__dict__["region"] = region
+            __props__.__dict__["resource_group"] = resource_group
             __props__.__dict__["tags"] = tags
             __props__.__dict__["tenant_ids"] = tenant_ids
             __props__.__dict__["timeouts"] = timeouts
@@ -798,6 +834,7 @@ class Cluster(pulumi.CustomResource):
             node_count: Optional[pulumi.Input[_builtins.int]] = None,
             nodes: Optional[pulumi.Input[Sequence[pulumi.Input[Union['ClusterNodeArgs', 'ClusterNodeArgsDict']]]]] = None,
             region: Optional[pulumi.Input[_builtins.str]] = None,
+            resource_group: Optional[pulumi.Input[_builtins.str]] = None,
             tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
             tenant_ids: Optional[pulumi.Input[Sequence[pulumi.Input[_builtins.str]]]] = None,
             timeouts: Optional[pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']]] = None,
@@ -826,6 +863,7 @@ class Cluster(pulumi.CustomResource):
         :param pulumi.Input[_builtins.int] node_count: Voting members: 1, 3, 5 or 7 (odd, so a majority survives failures). Changes in place.
         :param pulumi.Input[Sequence[pulumi.Input[Union['ClusterNodeArgs', 'ClusterNodeArgsDict']]]] nodes: The nodes as the cloud reports them: node*id, instance*id, address, state.
         :param pulumi.Input[_builtins.str] region: Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        :param pulumi.Input[_builtins.str] resource_group: azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags (labels on gcp) put on every resource: keys and values of lowercase letters, digits, '_' and '-'. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] tenant_ids: Billing tenants the cluster serves; set, the cluster is registered in billing and its nodes enroll. Changes in place (agents follow without a restart); a cluster made without<span pulumi-lang-nodejs=" tenantIds " pulumi-lang-dotnet=" TenantIds " pulumi-lang-go=" tenantIds " pulumi-lang-python=" tenant_ids " pulumi-lang-yaml=" tenantIds " pulumi-lang-java=" tenantIds "> tenant_ids </span>cannot gain them later, nor lose them all.
         :param pulumi.Input[Union['ClusterTimeoutsArgs', 'ClusterTimeoutsArgsDict']] timeouts: How long create, update and delete may take, as durations such as 30m (defaults 20m, 20m and 10m).
@@ -852,6 +890,7 @@ class Cluster(pulumi.CustomResource):
         __props__.__dict__["node_count"] = node_count
         __props__.__dict__["nodes"] = nodes
         __props__.__dict__["region"] = region
+        __props__.__dict__["resource_group"] = resource_group
         __props__.__dict__["tags"] = tags
         __props__.__dict__["tenant_ids"] = tenant_ids
         __props__.__dict__["timeouts"] = timeouts
@@ -993,6 +1032,14 @@ class Cluster(pulumi.CustomResource):
         Region (aws, azure) or the zone's region (gcp); default the provider block's. Not used by local. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
         """
         return pulumi.get(self, "region")
+
+    @_builtins.property
+    @pulumi.getter(name="resourceGroup")
+    def resource_group(self) -> pulumi.Output[_builtins.str]:
+        """
+        azure: an existing resource group to create the cluster's resources in (1-90 letters, digits and the characters `_-.()`, not ending in `.`), such as one whose policies and RBAC its owner governs; default the<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of the provider's azure block. The group must exist and is never deleted with the cluster; several clusters may share it. Unset (here and in the provider block), the cluster gets a group of its own, aerolith-NAME, created with it and deleted on destroy. Shows the group the cluster is in either way (null for other clouds); a cluster made with `aerolith cluster create --resource-group` imports with its group. ARM compares group names without case, so the same name in another case is an in-place change of this attribute alone. Cannot change once the cluster exists: a change is refused at plan time (never a silent replacement of a cluster holding data).
+        """
+        return pulumi.get(self, "resource_group")
 
     @_builtins.property
     @pulumi.getter

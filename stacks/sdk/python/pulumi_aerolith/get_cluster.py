@@ -27,7 +27,7 @@ class GetClusterResult:
     """
     A collection of values returned by getCluster.
     """
-    def __init__(__self__, billing_cluster_id=None, ca_certificate=None, cloud=None, endpoints=None, id=None, name=None, node_count=None, nodes=None):
+    def __init__(__self__, billing_cluster_id=None, ca_certificate=None, cloud=None, endpoints=None, id=None, name=None, node_count=None, nodes=None, resource_group=None):
         if billing_cluster_id and not isinstance(billing_cluster_id, str):
             raise TypeError("Expected argument 'billing_cluster_id' to be a str")
         pulumi.set(__self__, "billing_cluster_id", billing_cluster_id)
@@ -52,6 +52,9 @@ class GetClusterResult:
         if nodes and not isinstance(nodes, list):
             raise TypeError("Expected argument 'nodes' to be a list")
         pulumi.set(__self__, "nodes", nodes)
+        if resource_group and not isinstance(resource_group, str):
+            raise TypeError("Expected argument 'resource_group' to be a str")
+        pulumi.set(__self__, "resource_group", resource_group)
 
     @_builtins.property
     @pulumi.getter(name="billingClusterId")
@@ -117,6 +120,14 @@ class GetClusterResult:
         """
         return pulumi.get(self, "nodes")
 
+    @_builtins.property
+    @pulumi.getter(name="resourceGroup")
+    def resource_group(self) -> _builtins.str:
+        """
+        azure: the resource group the cluster's resources are in (a given one, or its own aerolith-NAME); null for other clouds.
+        """
+        return pulumi.get(self, "resource_group")
+
 
 class AwaitableGetClusterResult(GetClusterResult):
     # pylint: disable=using-constant-test
@@ -131,7 +142,8 @@ class AwaitableGetClusterResult(GetClusterResult):
             id=self.id,
             name=self.name,
             node_count=self.node_count,
-            nodes=self.nodes)
+            nodes=self.nodes,
+            resource_group=self.resource_group)
 
 
 def get_cluster(name: Optional[_builtins.str] = None,
@@ -155,7 +167,8 @@ def get_cluster(name: Optional[_builtins.str] = None,
         id=pulumi.get(__ret__, 'id'),
         name=pulumi.get(__ret__, 'name'),
         node_count=pulumi.get(__ret__, 'node_count'),
-        nodes=pulumi.get(__ret__, 'nodes'))
+        nodes=pulumi.get(__ret__, 'nodes'),
+        resource_group=pulumi.get(__ret__, 'resource_group'))
 def get_cluster_output(name: Optional[pulumi.Input[_builtins.str]] = None,
                        opts: Optional[Union[pulumi.InvokeOptions, pulumi.InvokeOutputOptions]] = None) -> pulumi.Output[GetClusterResult]:
     """
@@ -176,4 +189,5 @@ def get_cluster_output(name: Optional[pulumi.Input[_builtins.str]] = None,
         id=pulumi.get(__response__, 'id'),
         name=pulumi.get(__response__, 'name'),
         node_count=pulumi.get(__response__, 'node_count'),
-        nodes=pulumi.get(__response__, 'nodes')))
+        nodes=pulumi.get(__response__, 'nodes'),
+        resource_group=pulumi.get(__response__, 'resource_group')))

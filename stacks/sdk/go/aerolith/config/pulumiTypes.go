@@ -79,6 +79,8 @@ type Azure struct {
 	Endpoint *string `pulumi:"endpoint"`
 	// Default location of azure clusters that name none.
 	Location *string `pulumi:"location"`
+	// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+	ResourceGroup *string `pulumi:"resourceGroup"`
 	// Subscription of azure clusters.
 	SubscriptionId *string `pulumi:"subscriptionId"`
 }
@@ -99,6 +101,8 @@ type AzureArgs struct {
 	Endpoint pulumi.StringPtrInput `pulumi:"endpoint"`
 	// Default location of azure clusters that name none.
 	Location pulumi.StringPtrInput `pulumi:"location"`
+	// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+	ResourceGroup pulumi.StringPtrInput `pulumi:"resourceGroup"`
 	// Subscription of azure clusters.
 	SubscriptionId pulumi.StringPtrInput `pulumi:"subscriptionId"`
 }
@@ -137,6 +141,11 @@ func (o AzureOutput) Endpoint() pulumi.StringPtrOutput {
 // Default location of azure clusters that name none.
 func (o AzureOutput) Location() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Azure) *string { return v.Location }).(pulumi.StringPtrOutput)
+}
+
+// Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+func (o AzureOutput) ResourceGroup() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Azure) *string { return v.ResourceGroup }).(pulumi.StringPtrOutput)
 }
 
 // Subscription of azure clusters.

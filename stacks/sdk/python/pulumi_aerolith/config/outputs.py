@@ -56,16 +56,20 @@ class Azure(dict):
     def __init__(__self__, *,
                  endpoint: Optional[_builtins.str] = None,
                  location: Optional[_builtins.str] = None,
+                 resource_group: Optional[_builtins.str] = None,
                  subscription_id: Optional[_builtins.str] = None):
         """
         :param _builtins.str endpoint: Overrides the cloud API's endpoint URL (e.g. a local `aerolith cloudsim serve`).
         :param _builtins.str location: Default location of azure clusters that name none.
+        :param _builtins.str resource_group: Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
         :param _builtins.str subscription_id: Subscription of azure clusters.
         """
         if endpoint is not None:
             pulumi.set(__self__, "endpoint", endpoint)
         if location is not None:
             pulumi.set(__self__, "location", location)
+        if resource_group is not None:
+            pulumi.set(__self__, "resource_group", resource_group)
         if subscription_id is not None:
             pulumi.set(__self__, "subscription_id", subscription_id)
 
@@ -84,6 +88,14 @@ class Azure(dict):
         Default location of azure clusters that name none.
         """
         return pulumi.get(self, "location")
+
+    @_builtins.property
+    @pulumi.getter(name="resourceGroup")
+    def resource_group(self) -> Optional[_builtins.str]:
+        """
+        Default<span pulumi-lang-nodejs=" resourceGroup " pulumi-lang-dotnet=" ResourceGroup " pulumi-lang-go=" resourceGroup " pulumi-lang-python=" resource_group " pulumi-lang-yaml=" resourceGroup " pulumi-lang-java=" resourceGroup "> resource_group </span>of azure clusters that name none: an existing resource group, which the cluster is created in and which is never deleted with it. Unset, each cluster gets a group of its own, aerolith-NAME. Taken when a cluster is created: changing it later leaves existing clusters where they are. (AZURE_DEFAULTS_GROUP, which `aerolith cluster create` reads, is not read: set it here.)
+        """
+        return pulumi.get(self, "resource_group")
 
     @_builtins.property
     @pulumi.getter(name="subscriptionId")
