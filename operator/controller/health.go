@@ -276,10 +276,10 @@ func (r *Reconciler) settleHealth(ctx context.Context, ac *aerov1.AerolithCluste
 		msg := fmt.Sprintf("%d nodes ready, all voters, leader %s", replicas, leader)
 		switch {
 		case wasDegraded:
-			r.log.Info("cluster recovered", "cluster", key, "nodes", replicas, "leader", leader)
+			statusLog(ctx, func() { r.log.Info("cluster recovered", "cluster", key, "nodes", replicas, "leader", leader) })
 			statusEvent(ctx, corev1.EventTypeNormal, ReasonRecovered, "%s", msg)
 		case ac.Status.Phase != aerov1.PhaseRunning:
-			r.log.Info("cluster running", "cluster", key, "nodes", replicas, "leader", leader)
+			statusLog(ctx, func() { r.log.Info("cluster running", "cluster", key, "nodes", replicas, "leader", leader) })
 			statusEvent(ctx, corev1.EventTypeNormal, "Running", "%s", msg)
 		}
 		ac.Status.Phase = aerov1.PhaseRunning
@@ -297,7 +297,7 @@ func (r *Reconciler) settleHealth(ctx context.Context, ac *aerov1.AerolithCluste
 	changed := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != h.reason ||
 		(h.reason != ReasonLeaderElection && subjects(prev.Message) != subjects(msg))
 	if changed && h.reason != ReasonTenantRemovalBlocked {
-		r.log.Warn("cluster degraded", "cluster", key, "reason", h.reason, "problems", msg)
+		statusLog(ctx, func() { r.log.Warn("cluster degraded", "cluster", key, "reason", h.reason, "problems", msg) })
 		statusEvent(ctx, corev1.EventTypeWarning, h.reason, "%s", msg)
 	}
 	ac.Status.Phase = aerov1.PhaseDegraded
@@ -332,15 +332,20 @@ func subjects(msg string) string {
 	return strings.Join(out, ",")
 }
 
-// statusEvents holds the events of a status transition until the status
-// is written: a pass that read a stale copy of the object (the cache lags
-// the pass's own last write) sees the transition again, but its write
-// fails on the resource version, so its events must not go out.
+// statusEvents holds the events of a status transition, and their log
+// lines, until the status is written: a pass that read a stale copy of
+// the object (the cache lags the pass's own last write) sees the
+// transition again, but its write fails on the resource version, so its
+// events must not go out, nor be logged.
 type statusEvents struct {
 	evs []pendingEvent
 }
 
-type pendingEvent struct{ typ, reason, msg string }
+// pendingEvent is an event, or a log line (log set).
+type pendingEvent struct {
+	typ, reason, msg string
+	log              func()
+}
 
 type statusEventsKey struct{}
 
@@ -354,13 +359,25 @@ func withStatusEvents(ctx context.Context) (context.Context, *statusEvents) {
 // sends it once the status is written.
 func statusEvent(ctx context.Context, typ, reason, format string, args ...any) {
 	if se, ok := ctx.Value(statusEventsKey{}).(*statusEvents); ok {
-		se.evs = append(se.evs, pendingEvent{typ, reason, fmt.Sprintf(format, args...)})
+		se.evs = append(se.evs, pendingEvent{typ: typ, reason: reason, msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// statusLog queues the log line of the status change being made (log);
+// Reconcile writes it once the status is written.
+func statusLog(ctx context.Context, log func()) {
+	if se, ok := ctx.Value(statusEventsKey{}).(*statusEvents); ok {
+		se.evs = append(se.evs, pendingEvent{log: log})
 	}
 }
 
 // flush sends the queued events on ac.
 func (se *statusEvents) flush(r *Reconciler, ac *aerov1.AerolithCluster) {
 	for _, e := range se.evs {
+		if e.log != nil {
+			e.log()
+			continue
+		}
 		r.event(ac, e.typ, e.reason, "%s", e.msg)
 	}
 	se.evs = nil

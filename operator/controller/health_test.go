@@ -260,9 +260,13 @@ func TestNodeLossDegradesAndRecovers(t *testing.T) {
 	if n := eventCount(t, f, ac, controller.ReasonNodeNotReady, victim); n < 1 || n > 2 {
 		t.Errorf("%d NodeNotReady events naming %s, want 1 (one per transition, not per pass)", n, victim)
 	}
-	if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 1 {
-		t.Errorf("%d Recovered events, want 1", n)
-	}
+	// The recorder sends events asynchronously.
+	testwait.For(t, waitLimit, "1 Recovered event", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 1 {
+			return fmt.Errorf("%d Recovered events", n)
+		}
+		return nil
+	})
 	waitWrites("writes acknowledged after the recovery", 20)
 
 	// The leader down: raft elects another among the two left while the
@@ -317,13 +321,23 @@ func TestNodeLossDegradesAndRecovers(t *testing.T) {
 	}
 	msg = waitCondition(t, f, ac, aerov1.PhaseDegraded, aerov1.ConditionReady, metav1.ConditionFalse, controller.ReasonQuorumLost)
 	t.Logf("quorum lost: %s", msg)
+	testwait.For(t, waitLimit, "a QuorumLost event", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonQuorumLost, "no majority"); n < 1 {
+			return fmt.Errorf("%d QuorumLost events", n)
+		}
+		return nil
+	})
 	if c := apimeta.FindStatusCondition(ac.Status.Conditions, aerov1.ConditionDegraded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != controller.ReasonQuorumLost {
 		t.Errorf("Degraded without a majority = %+v, want True (%s)", c, controller.ReasonQuorumLost)
 	}
 	waitRunning(t, f, ac, 3)
-	if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 3 {
-		t.Errorf("%d Recovered events, want 3", n)
-	}
+	// The recorder sends events (and folds repeats) asynchronously.
+	testwait.For(t, waitLimit, "3 Recovered events", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 3 {
+			return fmt.Errorf("%d Recovered events", n)
+		}
+		return nil
+	})
 	waitWrites("writes acknowledged after the second recovery", 20)
 	wcancel()
 	<-wdone
