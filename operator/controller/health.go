@@ -28,13 +28,29 @@ const (
 	ReasonVoterMissing = "VoterMissing"
 	// ReasonQuorumAvailable: Ready while degraded, a majority serves.
 	ReasonQuorumAvailable = "QuorumAvailable"
-	// ReasonQuorumLost: no leader, or fewer than a majority of the voters
-	// ready; the cluster does not serve writes.
+	// ReasonLeaderElection: a majority of the voters is ready but no
+	// leader is known (the leader was lost and raft is electing the next);
+	// Ready is Unknown: writes wait for the election, which raft settles
+	// well within ElectionBound.
+	ReasonLeaderElection = "LeaderElection"
+	// ReasonQuorumLost: fewer than a majority of the voters ready, or no
+	// leader elected within ElectionBound; the cluster does not serve
+	// writes.
 	ReasonQuorumLost = "QuorumLost"
 	// ReasonRecovered: the event of a Degraded cluster whose nodes are all
 	// back.
 	ReasonRecovered = "Recovered"
 )
+
+// ElectionBound is how long a majority of ready voters may go without a
+// known leader (reason LeaderElection) before the cluster is QuorumLost.
+// The agents run with the store's default raft timeouts (the operator
+// sets none): a follower notices a lost leader within twice
+// HeartbeatTimeout, and an election round lasts at most twice
+// ElectionTimeout; the bound allows four rounds (split votes) on top,
+// 2×1s + 4×2×1s (health_internal_test.go checks it against the store's
+// defaults).
+const ElectionBound = 10 * time.Second
 
 // health is the operator's verdict on a formed cluster's nodes: whether
 // each of the replicas has a ready pod that raft counts as a voter, and
@@ -45,21 +61,45 @@ type health struct {
 	problems []string
 	// serving: a leader is known and a majority of the voters is ready.
 	serving bool
+	// leader is the raft leader known to serve, "" while there is none.
+	leader string
 	// readyVoters and voters count raft's voters and those whose pod is
 	// ready.
 	readyVoters, voters int
 	reason              string
 }
 
-// assessHealth judges a formed cluster of replicas nodes from its pods and
-// the membership a node answered (st nil: none answered, stErr says why).
-// Messages depend only on what was observed, not on the time of the pass,
-// so an unchanged cluster yields the same status and no status write.
-func assessHealth(ac *aerov1.AerolithCluster, replicas int32, pods []corev1.Pod, st *agentclient.ClusterStatus, stErr error) health {
+// observation is what one pass saw of a formed cluster.
+type observation struct {
+	pods []corev1.Pod
+	// st is the membership a ready node answered; nil when none did,
+	// err says why.
+	st  *agentclient.ClusterStatus
+	err error
+	// leaderAnswered: the leader st names has a pod that is not ready,
+	// and its agent answered itself that it leads (Reconciler.leads).
+	leaderAnswered bool
+	now            time.Time
+}
+
+// assessHealth judges a formed cluster of replicas nodes from what a pass
+// observed and the status of the passes before (ac's Ready condition:
+// when an election began). The leader a node names counts only if its
+// pod is ready or it answered itself that it leads: a follower goes on
+// naming a lost leader until its heartbeat timeout. A majority of ready
+// voters without a leader is a LeaderElection, until ElectionBound after
+// the Ready condition turned Unknown for it; then, and whenever fewer
+// than a majority is ready, QuorumLost, which holds until a leader is
+// known again (so a pass after the bound does not start a new
+// election). Messages depend only on what was observed, not on the time
+// of the pass, so an unchanged cluster yields the same status and no
+// status write.
+func assessHealth(ac *aerov1.AerolithCluster, replicas int32, o observation) health {
 	byName := map[string]*corev1.Pod{}
-	for i := range pods {
-		byName[pods[i].Name] = &pods[i]
+	for i := range o.pods {
+		byName[o.pods[i].Name] = &o.pods[i]
 	}
+	st := o.st
 	var h health
 	ready := map[string]bool{}
 	var podIssues, voterIssues []string
@@ -99,26 +139,45 @@ func assessHealth(ac *aerov1.AerolithCluster, replicas int32, pods []corev1.Pod,
 				voterIssues = append(voterIssues, "raft voter "+m.ID+" has no pod")
 			}
 		}
+		if l := st.LeaderID; l != "" {
+			if p := byName[l]; o.leaderAnswered || (p != nil && p.DeletionTimestamp == nil && podReady(p)) {
+				h.leader = l
+			}
+		}
 	}
 	h.problems = append(podIssues, voterIssues...)
+	majority := h.voters > 0 && 2*h.readyVoters > h.voters
 	switch {
 	case st == nil:
 		why := "no node answered"
-		if errors.Is(stErr, errNoReadyNode) {
+		if errors.Is(o.err, errNoReadyNode) {
 			why = "no node is ready"
 		}
 		h.problems = append(h.problems, "no raft leader known ("+why+")")
-	case st.LeaderID == "":
-		h.problems = append(h.problems, "no raft leader")
-	default:
-		h.serving = h.voters > 0 && 2*h.readyVoters > h.voters
-		if !h.serving {
-			h.problems = append(h.problems, fmt.Sprintf("%d of %d voters ready, no majority", h.readyVoters, h.voters))
-		}
-	}
-	switch {
-	case !h.serving:
 		h.reason = ReasonQuorumLost
+		return h
+	case !majority:
+		// Whether a leader is still named is beside the point (and
+		// changes as raft notices): it cannot commit.
+		h.problems = append(h.problems, fmt.Sprintf("%d of %d voters ready, no majority", h.readyVoters, h.voters))
+		h.reason = ReasonQuorumLost
+		return h
+	case h.leader == "":
+		if electionOverdue(ac, o.now) {
+			h.problems = append(h.problems, fmt.Sprintf("no raft leader elected though %d of %d voters are ready", h.readyVoters, h.voters))
+			h.reason = ReasonQuorumLost
+			return h
+		}
+		what := "no raft leader: electing one"
+		if st.LeaderID != "" {
+			what = "raft leader " + st.LeaderID + " lost: electing a new one"
+		}
+		h.problems = append(h.problems, fmt.Sprintf("%s (%d of %d voters ready, QuorumLost if none within %v)", what, h.readyVoters, h.voters, ElectionBound))
+		h.reason = ReasonLeaderElection
+		return h
+	}
+	h.serving = true
+	switch {
 	case len(podIssues) > 0:
 		h.reason = ReasonNodeNotReady
 	case len(voterIssues) > 0:
@@ -127,6 +186,25 @@ func assessHealth(ac *aerov1.AerolithCluster, replicas int32, pods []corev1.Pod,
 		h.reason = ReasonAllNodesReady
 	}
 	return h
+}
+
+// electionOverdue reports whether a cluster with a majority of ready
+// voters and no leader is past its election: it was QuorumLost already
+// (which holds until a leader is known), or its Ready condition has been
+// Unknown for LeaderElection longer than ElectionBound. The condition's
+// lastTransitionTime keeps when the election began, across passes and
+// operator restarts.
+func electionOverdue(ac *aerov1.AerolithCluster, now time.Time) bool {
+	c := apimeta.FindStatusCondition(ac.Status.Conditions, aerov1.ConditionReady)
+	switch {
+	case c == nil || ac.Status.Phase != aerov1.PhaseDegraded:
+		return false
+	case c.Reason == ReasonQuorumLost:
+		return true
+	case c.Status == metav1.ConditionUnknown && c.Reason == ReasonLeaderElection:
+		return now.Sub(c.LastTransitionTime.Time) > ElectionBound
+	}
+	return false
 }
 
 // podDetail says since when p is not ready and what its container does,
@@ -177,12 +255,14 @@ func isOrdinal(ac *aerov1.AerolithCluster, id string, n int32) bool {
 
 // settleHealth sets the status of a formed cluster (phase Running or
 // Degraded) from h: Running with every condition quiet, or Degraded with
-// the nodes named, Ready while a majority serves. An event marks each
+// the nodes named, Ready while a majority serves (Unknown during a leader
+// election, False without a quorum). An event marks each
 // change of what is wrong (not each pass); a degraded cluster is looked at
 // again every Poll, a healthy one every Resync, since an agent's health
 // is no Kubernetes event. Blocked tenant removals (their own events) keep
 // an otherwise healthy cluster Degraded with ReasonTenantRemovalBlocked.
-func (r *Reconciler) settleHealth(ctx context.Context, ac *aerov1.AerolithCluster, replicas int32, h health, leader string, blocked []string) ctrl.Result {
+func (r *Reconciler) settleHealth(ctx context.Context, ac *aerov1.AerolithCluster, replicas int32, h health, blocked []string) ctrl.Result {
+	leader := h.leader
 	prev := apimeta.FindStatusCondition(ac.Status.Conditions, aerov1.ConditionDegraded)
 	wasDegraded := ac.Status.Phase == aerov1.PhaseDegraded || (prev != nil && prev.Status == metav1.ConditionTrue)
 	key := ac.Namespace + "/" + ac.Name
@@ -196,10 +276,10 @@ func (r *Reconciler) settleHealth(ctx context.Context, ac *aerov1.AerolithCluste
 		msg := fmt.Sprintf("%d nodes ready, all voters, leader %s", replicas, leader)
 		switch {
 		case wasDegraded:
-			r.log.Info("cluster recovered", "cluster", key, "nodes", replicas, "leader", leader)
+			statusLog(ctx, func() { r.log.Info("cluster recovered", "cluster", key, "nodes", replicas, "leader", leader) })
 			statusEvent(ctx, corev1.EventTypeNormal, ReasonRecovered, "%s", msg)
 		case ac.Status.Phase != aerov1.PhaseRunning:
-			r.log.Info("cluster running", "cluster", key, "nodes", replicas, "leader", leader)
+			statusLog(ctx, func() { r.log.Info("cluster running", "cluster", key, "nodes", replicas, "leader", leader) })
 			statusEvent(ctx, corev1.EventTypeNormal, "Running", "%s", msg)
 		}
 		ac.Status.Phase = aerov1.PhaseRunning
@@ -210,19 +290,29 @@ func (r *Reconciler) settleHealth(ctx context.Context, ac *aerov1.AerolithCluste
 	}
 	msg := strings.Join(h.problems, "; ")
 	// An event when what is wrong changes (the reason, or which nodes),
-	// not when a node's detail does (its container restarting).
-	changed := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != h.reason || subjects(prev.Message) != subjects(msg)
+	// not when a node's detail does (its container restarting). An
+	// election has one event whatever raft's nodes say meanwhile (the
+	// lost leader, then none) and whichever pods the kubelet marks not
+	// ready as it notices; the next event says how it ended.
+	changed := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != h.reason ||
+		(h.reason != ReasonLeaderElection && subjects(prev.Message) != subjects(msg))
 	if changed && h.reason != ReasonTenantRemovalBlocked {
-		r.log.Warn("cluster degraded", "cluster", key, "reason", h.reason, "problems", msg)
+		statusLog(ctx, func() { r.log.Warn("cluster degraded", "cluster", key, "reason", h.reason, "problems", msg) })
 		statusEvent(ctx, corev1.EventTypeWarning, h.reason, "%s", msg)
 	}
 	ac.Status.Phase = aerov1.PhaseDegraded
 	r.setCondition(ac, aerov1.ConditionDegraded, metav1.ConditionTrue, h.reason, msg)
 	r.setCondition(ac, aerov1.ConditionProgressing, metav1.ConditionFalse, "Settled", "")
-	if h.serving {
+	switch {
+	case h.serving:
 		r.setCondition(ac, aerov1.ConditionReady, metav1.ConditionTrue, ReasonQuorumAvailable,
 			fmt.Sprintf("serving with %d of %d voters ready, leader %s; %s", h.readyVoters, h.voters, leader, msg))
-	} else {
+	case h.reason == ReasonLeaderElection:
+		// Unknown, not False: a majority is ready and raft elects a
+		// leader within ElectionBound (writes wait for it meanwhile);
+		// the transition's time is when the election began.
+		r.setCondition(ac, aerov1.ConditionReady, metav1.ConditionUnknown, ReasonLeaderElection, "writes wait for a leader: "+msg)
+	default:
 		r.setCondition(ac, aerov1.ConditionReady, metav1.ConditionFalse, ReasonQuorumLost, "not serving: "+msg)
 	}
 	return ctrl.Result{RequeueAfter: r.cfg.Poll}
@@ -242,15 +332,20 @@ func subjects(msg string) string {
 	return strings.Join(out, ",")
 }
 
-// statusEvents holds the events of a status transition until the status
-// is written: a pass that read a stale copy of the object (the cache lags
-// the pass's own last write) sees the transition again, but its write
-// fails on the resource version, so its events must not go out.
+// statusEvents holds the events of a status transition, and their log
+// lines, until the status is written: a pass that read a stale copy of
+// the object (the cache lags the pass's own last write) sees the
+// transition again, but its write fails on the resource version, so its
+// events must not go out, nor be logged.
 type statusEvents struct {
 	evs []pendingEvent
 }
 
-type pendingEvent struct{ typ, reason, msg string }
+// pendingEvent is an event, or a log line (log set).
+type pendingEvent struct {
+	typ, reason, msg string
+	log              func()
+}
 
 type statusEventsKey struct{}
 
@@ -264,13 +359,25 @@ func withStatusEvents(ctx context.Context) (context.Context, *statusEvents) {
 // sends it once the status is written.
 func statusEvent(ctx context.Context, typ, reason, format string, args ...any) {
 	if se, ok := ctx.Value(statusEventsKey{}).(*statusEvents); ok {
-		se.evs = append(se.evs, pendingEvent{typ, reason, fmt.Sprintf(format, args...)})
+		se.evs = append(se.evs, pendingEvent{typ: typ, reason: reason, msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// statusLog queues the log line of the status change being made (log);
+// Reconcile writes it once the status is written.
+func statusLog(ctx context.Context, log func()) {
+	if se, ok := ctx.Value(statusEventsKey{}).(*statusEvents); ok {
+		se.evs = append(se.evs, pendingEvent{log: log})
 	}
 }
 
 // flush sends the queued events on ac.
 func (se *statusEvents) flush(r *Reconciler, ac *aerov1.AerolithCluster) {
 	for _, e := range se.evs {
+		if e.log != nil {
+			e.log()
+			continue
+		}
 		r.event(ac, e.typ, e.reason, "%s", e.msg)
 	}
 	se.evs = nil

@@ -87,7 +87,7 @@ func waitCondition(t *testing.T, f *fixture, ac *aerov1.AerolithCluster, phase, 
 	return msg
 }
 
-// events are the events of ac with reason, oldest first.
+// events are the events of ac with reason ("": any), oldest first.
 func events(t *testing.T, f *fixture, ac *aerov1.AerolithCluster, reason string) []corev1.Event {
 	t.Helper()
 	var evs corev1.EventList
@@ -96,12 +96,55 @@ func events(t *testing.T, f *fixture, ac *aerov1.AerolithCluster, reason string)
 	}
 	var out []corev1.Event
 	for _, e := range evs.Items {
-		if e.InvolvedObject.UID == ac.UID && e.Reason == reason {
+		if e.InvolvedObject.UID == ac.UID && (reason == "" || e.Reason == reason) {
 			out = append(out, e)
 		}
 	}
 	slices.SortFunc(out, func(a, b corev1.Event) int { return a.FirstTimestamp.Compare(b.FirstTimestamp.Time) })
 	return out
+}
+
+// allEvents are ac's events, oldest first.
+func allEvents(t *testing.T, f *fixture, ac *aerov1.AerolithCluster) []corev1.Event {
+	t.Helper()
+	return events(t, f, ac, "")
+}
+
+// watchReasons records the reasons of ac's Degraded condition, in order
+// and without repeats, until the returned function is called, which
+// returns them.
+func watchReasons(t *testing.T, f *fixture, ac *aerov1.AerolithCluster) func() []string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	key := client.ObjectKeyFromObject(ac) // ac is the test's to change
+	var reasons []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var cur aerov1.AerolithCluster
+			if err := f.c.Get(ctx, key, &cur); err == nil {
+				if c := apimeta.FindStatusCondition(cur.Status.Conditions, aerov1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue &&
+					(len(reasons) == 0 || reasons[len(reasons)-1] != c.Reason) {
+					reasons = append(reasons, c.Reason)
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	stop := func() []string {
+		cancel()
+		<-done
+		return reasons
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }
 
 // eventCount is how often ac had an event with reason whose message
@@ -121,7 +164,9 @@ func eventCount(t *testing.T, f *fixture, ac *aerov1.AerolithCluster, reason, su
 // under a write load, as a crash would. One follower down: Degraded
 // naming it, still Ready (a majority serves) and writes acknowledged;
 // podsim restarts it after the kubelet's back-off and the cluster is
-// Running again. Two nodes down: Ready=False (QuorumLost) until they are
+// Running again. The leader down: at most one LeaderElection while raft
+// elects another, then Degraded naming it with the new leader, never
+// QuorumLost. Two nodes down: Ready=False (QuorumLost) until they are
 // back. No acknowledged write is lost, and the events mark the
 // transitions, not every pass.
 func TestNodeLossDegradesAndRecovers(t *testing.T) {
@@ -215,10 +260,60 @@ func TestNodeLossDegradesAndRecovers(t *testing.T) {
 	if n := eventCount(t, f, ac, controller.ReasonNodeNotReady, victim); n < 1 || n > 2 {
 		t.Errorf("%d NodeNotReady events naming %s, want 1 (one per transition, not per pass)", n, victim)
 	}
-	if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 1 {
-		t.Errorf("%d Recovered events, want 1", n)
-	}
+	// The recorder sends events asynchronously.
+	testwait.For(t, waitLimit, "1 Recovered event", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 1 {
+			return fmt.Errorf("%d Recovered events", n)
+		}
+		return nil
+	})
 	waitWrites("writes acknowledged after the recovery", 20)
+
+	// The leader down: raft elects another among the two left while the
+	// nodes, asked in turn, would name the lost leader, none, or the new
+	// one. A majority is ready throughout: one election, one node not
+	// ready, one recovery, and never QuorumLost.
+	leader = ac.Status.Leader
+	if leader == "" || leader == victim {
+		t.Fatalf("leader %q after %s's recovery: want one of %v", leader, victim, others)
+	}
+	before := map[string]int32{}
+	for _, r := range []string{controller.ReasonLeaderElection, controller.ReasonQuorumLost, controller.ReasonRecovered} {
+		before[r] = eventCount(t, f, ac, r, "")
+	}
+	seen := watchReasons(t, f, ac)
+	kill(t, k, leader)
+	msg = waitCondition(t, f, ac, aerov1.PhaseDegraded, aerov1.ConditionDegraded, metav1.ConditionTrue, controller.ReasonNodeNotReady)
+	if !strings.HasPrefix(msg, leader+" not ready since ") || ac.Status.Leader == "" || ac.Status.Leader == leader {
+		t.Errorf("after the leader's loss: Degraded %q, leader %q; want %s named not ready and another leader", msg, ac.Status.Leader, leader)
+	}
+	t.Logf("leader %s lost, %s elected: %s", leader, ac.Status.Leader, msg)
+	waitWrites("writes acknowledged by the new leader", 20)
+	waitRunning(t, f, ac, 3)
+	testwait.For(t, waitLimit, "the Recovered event", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != before[controller.ReasonRecovered]+1 {
+			return fmt.Errorf("%d Recovered events, want %d", n, before[controller.ReasonRecovered]+1)
+		}
+		return nil
+	})
+	reasons := seen()
+	t.Logf("Degraded reasons while the leader was down: %v", reasons)
+	if slices.Contains(reasons, controller.ReasonQuorumLost) {
+		t.Errorf("Degraded reasons %v: QuorumLost while a majority was ready", reasons)
+	}
+	if n := eventCount(t, f, ac, controller.ReasonQuorumLost, ""); n != before[controller.ReasonQuorumLost] {
+		t.Errorf("%d QuorumLost events after the leader's loss, want none (a majority was ready)", n-before[controller.ReasonQuorumLost])
+	}
+	if n := eventCount(t, f, ac, controller.ReasonLeaderElection, "") - before[controller.ReasonLeaderElection]; n > 1 {
+		t.Errorf("%d LeaderElection events for one election, want at most 1", n)
+	}
+	if n := eventCount(t, f, ac, controller.ReasonNodeNotReady, leader); n != 1 {
+		t.Errorf("%d NodeNotReady events naming %s, want 1", n, leader)
+	}
+	for _, e := range allEvents(t, f, ac) {
+		t.Logf("event %s %s ×%d: %s", e.Type, e.Reason, max(e.Count, 1), e.Message)
+	}
+	waitWrites("writes acknowledged after the leader's recovery", 20)
 
 	// Two of three down: no majority, not Ready, until both are back.
 	for _, p := range others {
@@ -226,13 +321,23 @@ func TestNodeLossDegradesAndRecovers(t *testing.T) {
 	}
 	msg = waitCondition(t, f, ac, aerov1.PhaseDegraded, aerov1.ConditionReady, metav1.ConditionFalse, controller.ReasonQuorumLost)
 	t.Logf("quorum lost: %s", msg)
+	testwait.For(t, waitLimit, "a QuorumLost event", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonQuorumLost, "no majority"); n < 1 {
+			return fmt.Errorf("%d QuorumLost events", n)
+		}
+		return nil
+	})
 	if c := apimeta.FindStatusCondition(ac.Status.Conditions, aerov1.ConditionDegraded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != controller.ReasonQuorumLost {
 		t.Errorf("Degraded without a majority = %+v, want True (%s)", c, controller.ReasonQuorumLost)
 	}
 	waitRunning(t, f, ac, 3)
-	if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 2 {
-		t.Errorf("%d Recovered events, want 2", n)
-	}
+	// The recorder sends events (and folds repeats) asynchronously.
+	testwait.For(t, waitLimit, "3 Recovered events", func() error {
+		if n := eventCount(t, f, ac, controller.ReasonRecovered, ""); n != 3 {
+			return fmt.Errorf("%d Recovered events", n)
+		}
+		return nil
+	})
 	waitWrites("writes acknowledged after the second recovery", 20)
 	wcancel()
 	<-wdone

@@ -1,11 +1,13 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,24 +28,48 @@ func DefaultNodeURL(ac *aerov1.AerolithCluster, pod *corev1.Pod) string {
 	return scheme(ac) + "://" + pod.Name + "." + HeadlessServiceName(ac) + "." + ac.Namespace + ".svc:" + fmt.Sprint(HTTPPort)
 }
 
-// nodeClient is an admin client of ac's agents through the given pods
-// (ready ones first; the client fails over between them).
+// nodeClient is an admin client of ac's agents through the ready ones of
+// pods. They are asked in a fixed order, the leader the status names
+// first, then by ordinal, so that consecutive passes hear the same node
+// (the client fails over to the next only when one does not answer):
+// during an election, nodes that are asked in turn answer differently
+// (one still names the lost leader, one none, one the new one), and the
+// status would follow whichever answered.
 func (r *Reconciler) nodeClient(ctx context.Context, ac *aerov1.AerolithCluster, pods []corev1.Pod) (*agentclient.Client, error) {
-	var urls []string
+	var ready []*corev1.Pod
 	for i := range pods {
 		if podReady(&pods[i]) && pods[i].DeletionTimestamp == nil {
-			urls = append(urls, r.cfg.NodeURL(ac, &pods[i]))
+			ready = append(ready, &pods[i])
 		}
 	}
-	if len(urls) == 0 {
+	if len(ready) == 0 {
 		return nil, errNoReadyNode
 	}
+	slices.SortFunc(ready, func(a, b *corev1.Pod) int {
+		if la, lb := a.Name == ac.Status.Leader, b.Name == ac.Status.Leader; la != lb {
+			if la {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(ordinal(ac, a.Name), ordinal(ac, b.Name)), strings.Compare(a.Name, b.Name))
+	})
+	urls := make([]string, len(ready))
+	for i, p := range ready {
+		urls[i] = r.cfg.NodeURL(ac, p)
+	}
+	return r.adminClient(ctx, ac, agentclient.Config{URL: strings.Join(urls, ","),
+		Timeout: 10 * time.Second, MaxRetries: 2, ConnectTimeout: 2 * time.Second})
+}
+
+// adminClient completes cfg (URL and timeouts set) with the cluster admin
+// key and, over HTTPS, the cluster CA.
+func (r *Reconciler) adminClient(ctx context.Context, ac *aerov1.AerolithCluster, cfg agentclient.Config) (*agentclient.Client, error) {
 	key, err := r.secretValue(ctx, ac.Namespace, AdminSecretName(ac), AdminKeySecretKey)
 	if err != nil {
 		return nil, err
 	}
-	cfg := agentclient.Config{URL: strings.Join(urls, ","), Key: key, UserAgent: "aerolith-operator",
-		Timeout: 10 * time.Second, MaxRetries: 2, ConnectTimeout: 2 * time.Second}
+	cfg.Key, cfg.UserAgent = key, "aerolith-operator"
 	if scheme(ac) == "https" {
 		pool, err := r.clusterCA(ctx, ac)
 		if err != nil {
@@ -52,6 +78,34 @@ func (r *Reconciler) nodeClient(ctx context.Context, ac *aerov1.AerolithCluster,
 		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return agentclient.New(cfg)
+}
+
+// leads reports whether the agent of pod p, whose pod is not ready,
+// answers that it is raft's leader. A follower goes on naming a lost
+// leader until its heartbeat timeout, so a leader whose pod is not ready
+// is asked itself, once, briefly: a killed agent refuses the connection,
+// a live one with a failing readiness probe still leads.
+func (r *Reconciler) leads(ctx context.Context, ac *aerov1.AerolithCluster, p *corev1.Pod) bool {
+	c, err := r.adminClient(ctx, ac, agentclient.Config{URL: r.cfg.NodeURL(ac, p),
+		Timeout: 2 * time.Second, MaxRetries: -1, ConnectTimeout: time.Second})
+	if err != nil {
+		return false
+	}
+	st, err := c.Cluster(ctx)
+	return err == nil && st.LeaderID == p.Name && st.State == raftLeaderState
+}
+
+// raftLeaderState is the state /api/v1/cluster reports on the leader
+// (hashicorp/raft's RaftState.String()).
+const raftLeaderState = "Leader"
+
+// ordinal is the StatefulSet ordinal of pod name of ac, -1 if none.
+func ordinal(ac *aerov1.AerolithCluster, name string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(name, ac.Name+"-"))
+	if err != nil || !strings.HasPrefix(name, ac.Name+"-") {
+		return -1
+	}
+	return n
 }
 
 // clusterCA is the CA the nodes' certificates chain to: ca.crt of the TLS
@@ -75,6 +129,16 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// podNamed is the pod of pods named name, nil if none.
+func podNamed(pods []corev1.Pod, name string) *corev1.Pod {
+	for i := range pods {
+		if pods[i].Name == name {
+			return &pods[i]
+		}
+	}
+	return nil
 }
 
 // member finds node id in a membership.

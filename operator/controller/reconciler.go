@@ -413,8 +413,12 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 	if err != nil && !errors.Is(err, errNoReadyNode) {
 		err = fmt.Errorf("membership: %w", err)
 	}
+	obs := observation{pods: pods.Items, st: st, err: err, now: time.Now()}
 	if st != nil {
 		ac.Status.Leader, ac.Status.Voters = st.LeaderID, voters(st)
+		if p := podNamed(pods.Items, st.LeaderID); p != nil && !podReady(p) && p.DeletionTimestamp == nil {
+			obs.leaderAnswered = r.leads(ctx, ac, p)
+		}
 	} else {
 		ac.Status.Leader = "" // nobody answered: no leader is known
 	}
@@ -460,7 +464,9 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 	if ac.Status.Phase == aerov1.PhaseRunning || ac.Status.Phase == aerov1.PhaseDegraded {
 		// A formed cluster: its health is observed at each pass, level
 		// based, whatever triggered the pass.
-		return r.settleHealth(ctx, ac, replicas, assessHealth(ac, replicas, pods.Items, st, err), ac.Status.Leader, blocked), nil
+		h := assessHealth(ac, replicas, obs)
+		ac.Status.Leader = h.leader // not a lost one a follower still names
+		return r.settleHealth(ctx, ac, replicas, h, blocked), nil
 	}
 	if err != nil {
 		if ac.Status.Phase == aerov1.PhaseCreating {
@@ -475,7 +481,9 @@ func (r *Reconciler) reconcileNodes(ctx context.Context, ac *aerov1.AerolithClus
 		}
 		return r.progressing(ac, "Joining", msg), nil
 	}
-	return r.settleHealth(ctx, ac, replicas, assessHealth(ac, replicas, pods.Items, st, nil), st.LeaderID, blocked), nil
+	h := assessHealth(ac, replicas, obs)
+	ac.Status.Leader = h.leader
+	return r.settleHealth(ctx, ac, replicas, h, blocked), nil
 }
 
 func (r *Reconciler) progressing(ac *aerov1.AerolithCluster, reason, msg string) ctrl.Result {

@@ -5,12 +5,14 @@
 // creates the AerolithCluster of a YAML file (billing URL and tenant
 // replaced by the local ones, billing's CA given), writes documents over
 // HTTPS verified with the CA the operator publishes, scales the cluster
-// 3 → 5 → 3, kills one node's agent (Degraded until podsim restarts it,
-// as a kubelet would) and prints what happens. The file's TLS mode is
+// 3 → 5 → 3, kills the raft leader's agent (a leader election, then
+// Degraded until podsim restarts it, as a kubelet would) and prints what
+// happens, the cluster's events last. The file's TLS mode is
 // kept: in mode Enrollment every pod obtains its certificate from billing.
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -229,28 +232,115 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	// A node crashes: the cluster says which, serves with the majority,
-	// and is Running again once the stand-in kubelet restarted the agent.
-	victim := controller.PodName(&ac, 2)
+	// The leader's node crashes: raft elects another among the two left
+	// (the cluster says so), the cluster says which node is down, serves
+	// with the majority, and is Running again once the stand-in kubelet
+	// restarted the agent.
+	victim := ac.Status.Leader
 	if pid, ok := k.PID(victim); ok {
-		say("kill -9 the agent of %s (pid %d)", victim, pid)
+		before, _, err := eventCounts(ctx, c, &ac)
+		if err != nil {
+			return err
+		}
+		say("kill -9 the agent of %s, the raft leader (pid %d)", victim, pid)
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			return err
 		}
 		if err := waitPhase(ctx, c, &ac, aerov1.PhaseDegraded); err != nil {
 			return err
 		}
-		for _, typ := range []string{aerov1.ConditionDegraded, aerov1.ConditionReady} {
-			if cd := apimeta.FindStatusCondition(ac.Status.Conditions, typ); cd != nil {
-				say("condition %s=%s %s: %s", typ, cd.Status, cd.Reason, cd.Message)
-			}
+		printConditions(&ac, say)
+		if err := waitLeader(ctx, c, &ac, victim); err != nil {
+			return err
 		}
+		printConditions(&ac, say)
 		if err := waitReady(ctx, c, &ac, 3, say); err != nil {
+			return err
+		}
+		if err := printEvents(ctx, c, &ac, before, say); err != nil {
 			return err
 		}
 	}
 	wstop()
 	say("%d documents written while scaling and with a node down; the cluster is %s with %d voters, leader %s", <-acked, ac.Status.Phase, ac.Status.Voters, ac.Status.Leader)
+	return nil
+}
+
+func printConditions(ac *aerov1.AerolithCluster, say func(string, ...any)) {
+	for _, typ := range []string{aerov1.ConditionDegraded, aerov1.ConditionReady} {
+		if cd := apimeta.FindStatusCondition(ac.Status.Conditions, typ); cd != nil {
+			say("condition %s=%s %s: %s", typ, cd.Status, cd.Reason, cd.Message)
+		}
+	}
+}
+
+// waitLeader waits until ac names a leader other than lost.
+func waitLeader(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster, lost string) error {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ac), ac); err != nil {
+			return err
+		}
+		if ac.Status.Leader != "" && ac.Status.Leader != lost {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("no leader other than %s after a minute", lost)
+}
+
+// eventCounts are the counts of ac's events by name.
+func eventCounts(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster) (map[string]int32, []corev1.Event, error) {
+	var evs corev1.EventList
+	if err := c.List(ctx, &evs, client.InNamespace(ac.Namespace)); err != nil {
+		return nil, nil, err
+	}
+	n := map[string]int32{}
+	var mine []corev1.Event
+	for _, e := range evs.Items {
+		if e.InvolvedObject.UID == ac.UID {
+			n[e.Name] = max(e.Count, 1)
+			mine = append(mine, e)
+		}
+	}
+	return n, mine, nil
+}
+
+// printEvents prints ac's events that are not in before (or were
+// repeated since), oldest first, as `kubectl get events` lists them,
+// once the Recovered event is among them (the recorder sends events
+// asynchronously).
+func printEvents(ctx context.Context, c client.Client, ac *aerov1.AerolithCluster, before map[string]int32, say func(string, ...any)) error {
+	deadline := time.Now().Add(10 * time.Second)
+	var news []corev1.Event
+	for {
+		_, evs, err := eventCounts(ctx, c, ac)
+		if err != nil {
+			return err
+		}
+		news = slices.DeleteFunc(evs, func(e corev1.Event) bool { return max(e.Count, 1) <= before[e.Name] })
+		if slices.ContainsFunc(news, func(e corev1.Event) bool { return e.Reason == controller.ReasonRecovered }) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	// Timestamps are in seconds; the recorder names an event
+	// <object>.<creation time in hex nanoseconds>, which orders the rest.
+	slices.SortFunc(news, func(a, b corev1.Event) int {
+		return cmp.Or(a.FirstTimestamp.Compare(b.FirstTimestamp.Time), strings.Compare(a.Name, b.Name))
+	})
+	say("kubectl get events (since the kill):")
+	for _, e := range news {
+		say("  %s  %-8s %-15s ×%d  %s", e.FirstTimestamp.UTC().Format(time.TimeOnly), e.Type, e.Reason, max(e.Count, 1)-before[e.Name], e.Message)
+	}
 	return nil
 }
 
