@@ -155,6 +155,7 @@ func startFixture(t *testing.T, billingTLS bool, opts ...func(*controller.Config
 		if t.Failed() {
 			t.Logf("billing log:\n%s", f.bill.LogTail(30))
 			t.Logf("operator log (tail):\n%s", tailString(f.logs.String(), 80))
+			f.logObjects()
 		}
 		f.bill.Stop()
 	})
@@ -304,4 +305,28 @@ func (f *fixture) update(ac *aerov1.AerolithCluster, mutate func(*aerov1.Aerolit
 // server do not collide.
 func uniqueName(name string) string {
 	return name + "-" + utilrand.String(5)
+}
+
+// logObjects logs the conditions of every AerolithCluster and the events
+// of the fixture's namespace: what the operator told the user, for a
+// failed test whose operator log says nothing.
+func (f *fixture) logObjects() {
+	ctx := context.Background()
+	var acs aerov1.AerolithClusterList
+	if err := f.c.List(ctx, &acs, client.InNamespace(f.ns)); err != nil {
+		f.t.Logf("list clusters: %v", err)
+	}
+	for _, ac := range acs.Items {
+		f.t.Logf("cluster %s: phase %q, finalizers %v, cluster id %q", ac.Name, ac.Status.Phase, ac.Finalizers, ac.Status.ClusterID)
+		for _, c := range ac.Status.Conditions {
+			f.t.Logf("  condition %s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
+		}
+	}
+	var evs corev1.EventList
+	if err := f.c.List(ctx, &evs, client.InNamespace(f.ns)); err != nil {
+		f.t.Logf("list events: %v", err)
+	}
+	for _, e := range evs.Items {
+		f.t.Logf("event %s %s/%s ×%d: %s", e.Reason, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Count, e.Message)
+	}
 }

@@ -175,6 +175,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if prev := apimeta.FindStatusCondition(before.Conditions, aerov1.ConditionDegraded); err != nil && errors.Is(err, errBilling) &&
 		(prev == nil || prev.Status != metav1.ConditionTrue || prev.Message != err.Error()) {
 		r.event(&ac, corev1.EventTypeWarning, "BillingError", "%v", err)
+		r.log.Warn("billing refused or unreachable", "cluster", req.String(), "error", err)
 	}
 	return res, nil
 }
