@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -53,27 +52,7 @@ func startTLSEnv(t *testing.T) *tlsEnv {
 		Data: map[string][]byte{"ca.crt": ca}}); err != nil {
 		t.Fatal(err)
 	}
-	simLogs := &syncBuffer{}
-	k, err := podsim.New(podsim.Config{Client: f.c, Namespace: f.ns, Binary: binary, Dir: t.TempDir(),
-		Log: slog.New(slog.NewTextHandler(simLogs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- k.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Logf("podsim stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("podsim log (tail):\n%s", tailString(simLogs.String(), 40))
-			for i := range 5 {
-				t.Logf("db-%d log tail:\n%s", i, tail(k.LogPath("db-"+strconv.Itoa(i)), 15))
-			}
-		}
-	})
+	k := runPods(t, f, "db-0", "db-1", "db-2", "db-3", "db-4")
 	return &tlsEnv{fixture: f, k: k}
 }
 
